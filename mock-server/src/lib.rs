@@ -1,0 +1,39 @@
+//! An OpenAI-compatible chat-completions mock for benchmarking LLM clients: configurable latency
+//! and token streaming, injected 429s and faults, and a real RPM/TPM limiter with OpenAI's headers.
+//!
+//! It is fast enough never to be the bottleneck of a client benchmark: delays are timers, not
+//! threads, and the request path takes no lock unless the limiter is on.
+//!
+//! # Layout
+//! - [`wire`]: the OpenAI request, response, chunk and error types (shared with the clients).
+//! - [`latency`]: latency models and the duration/spec syntax of every flag.
+//! - [`profile`]: the validated configuration ([`Profile`]), TOML files and the shared flags.
+//! - [`limiter`]: the RPM/TPM token buckets and the Go-style reset durations.
+//! - `app`: routes and handlers; [`app()`] gives the router for in-process tests.
+//! - `server`: the connection layer (resets) and [`MockServer`], the embeddable server.
+//! - `stats`: the counters behind `GET /stats` ([`StatsSnapshot`]).
+//!
+//! ```no_run
+//! use mock_server::{MockServer, Profile};
+//! use std::time::Duration;
+//!
+//! let server = MockServer::start(Profile::fixed(Duration::from_millis(100))).unwrap();
+//! println!("chat completions at {}/v1/chat/completions", server.uri());
+//! // ... run clients ...
+//! println!("{} requests received", server.stats().requests_received);
+//! ```
+
+pub mod latency;
+pub mod limiter;
+pub mod profile;
+pub mod wire;
+
+mod app;
+mod server;
+mod stats;
+
+pub use app::{MAX_BODY_BYTES, MAX_DELAY_SECS, app};
+pub use latency::LatencySpec;
+pub use profile::{Fault, Profile, ProfileArgs, ProfileError, ScheduleRule};
+pub use server::{MockServer, ServerError, bind, run};
+pub use stats::StatsSnapshot;

@@ -1,0 +1,287 @@
+//! The requests-per-minute and tokens-per-minute limiter: two token buckets with continuous
+//! refill, as OpenAI's headers show it works (`reset = (limit − remaining) × 60 s / limit`).
+//!
+//! A request is charged 1 request and `prompt estimate + max_tokens × n` tokens up front. If
+//! either bucket cannot cover it, nothing is charged and the request gets a 429 whose
+//! `Retry-After` is exactly when both buckets will cover it again.
+
+use std::time::{Duration, Instant};
+
+/// One bucket: `capacity` units, refilled at `capacity` per minute.
+#[derive(Debug, Clone)]
+struct Bucket {
+    capacity: f64,
+    level: f64,
+    per_sec: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_minute: u64, now: Instant) -> Self {
+        let capacity = per_minute as f64;
+        Bucket {
+            capacity,
+            level: capacity,
+            per_sec: capacity / 60.0,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.level = (self.level + dt * self.per_sec).min(self.capacity);
+        self.last = now;
+    }
+
+    /// Time until `cost` units are available (zero when they are now).
+    fn wait_for(&self, cost: f64) -> Duration {
+        let deficit = cost - self.level;
+        if deficit <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(deficit / self.per_sec)
+        }
+    }
+
+    fn headers(&self) -> BucketState {
+        BucketState {
+            limit: self.capacity as u64,
+            remaining: self.level.floor().max(0.0) as u64,
+            reset: Duration::from_secs_f64(((self.capacity - self.level) / self.per_sec).max(0.0)),
+        }
+    }
+}
+
+/// What one bucket looks like after a decision, for the `x-ratelimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketState {
+    /// `x-ratelimit-limit-*`.
+    pub limit: u64,
+    /// `x-ratelimit-remaining-*`.
+    pub remaining: u64,
+    /// `x-ratelimit-reset-*`: time until the bucket is full again.
+    pub reset: Duration,
+}
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// The RPM bucket.
+    Requests,
+    /// The TPM bucket.
+    Tokens,
+}
+
+/// The limiter's answer for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// Charged and let through.
+    Admitted,
+    /// Refused; nothing charged. `retry_after` is when both buckets cover the cost again.
+    Limited {
+        /// The bucket with the longer wait.
+        kind: LimitKind,
+        /// The limit of that bucket.
+        limit: u64,
+        /// What it had left (rounded down).
+        remaining: u64,
+        /// What the request asked of it.
+        requested: u64,
+        /// Exact time until the request would be admitted.
+        retry_after: Duration,
+    },
+    /// The request alone costs more tokens than the TPM limit: retrying can never succeed.
+    TooLarge {
+        /// The TPM limit.
+        limit: u64,
+        /// Tokens requested.
+        requested: u64,
+    },
+}
+
+/// The RPM and TPM buckets (either may be off).
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    requests: Option<Bucket>,
+    tokens: Option<Bucket>,
+}
+
+/// Header values of both buckets after a decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterState {
+    /// The RPM bucket, if limited.
+    pub requests: Option<BucketState>,
+    /// The TPM bucket, if limited.
+    pub tokens: Option<BucketState>,
+}
+
+impl Limiter {
+    /// A limiter with these per-minute limits; `None` when both are off.
+    pub fn new(rpm: Option<u64>, tpm: Option<u64>, now: Instant) -> Option<Self> {
+        if rpm.is_none() && tpm.is_none() {
+            return None;
+        }
+        Some(Limiter {
+            requests: rpm.map(|r| Bucket::new(r, now)),
+            tokens: tpm.map(|t| Bucket::new(t, now)),
+        })
+    }
+
+    /// Decides on a request costing `tokens` tokens at `now`, charging it if admitted.
+    pub fn admit(&mut self, tokens: u64, now: Instant) -> (Admission, LimiterState) {
+        for b in [&mut self.requests, &mut self.tokens].into_iter().flatten() {
+            b.refill(now);
+        }
+        let cost_t = tokens as f64;
+        let decision = if let Some(t) = self.tokens.as_ref().filter(|t| cost_t > t.capacity) {
+            Admission::TooLarge {
+                limit: t.capacity as u64,
+                requested: tokens,
+            }
+        } else {
+            let wait_r = self
+                .requests
+                .as_ref()
+                .map(|b| b.wait_for(1.0))
+                .unwrap_or_default();
+            let wait_t = self
+                .tokens
+                .as_ref()
+                .map(|b| b.wait_for(cost_t))
+                .unwrap_or_default();
+            if wait_r.is_zero() && wait_t.is_zero() {
+                if let Some(b) = self.requests.as_mut() {
+                    b.level -= 1.0;
+                }
+                if let Some(b) = self.tokens.as_mut() {
+                    b.level -= cost_t;
+                }
+                Admission::Admitted
+            } else {
+                let (kind, bucket, requested) = if wait_r >= wait_t {
+                    (LimitKind::Requests, self.requests.as_ref(), 1)
+                } else {
+                    (LimitKind::Tokens, self.tokens.as_ref(), tokens)
+                };
+                let state = bucket.map(Bucket::headers);
+                Admission::Limited {
+                    kind,
+                    limit: state.map(|s| s.limit).unwrap_or_default(),
+                    remaining: state.map(|s| s.remaining).unwrap_or_default(),
+                    requested,
+                    retry_after: wait_r.max(wait_t),
+                }
+            }
+        };
+        let state = LimiterState {
+            requests: self.requests.as_ref().map(Bucket::headers),
+            tokens: self.tokens.as_ref().map(Bucket::headers),
+        };
+        (decision, state)
+    }
+}
+
+/// Formats a duration as Go's `time.Duration.String()` does, which is what OpenAI's
+/// `x-ratelimit-reset-*` headers use: `12ms`, `1.5ms`, `8.64s`, `6m0s`, `1h0m0s`.
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_owned();
+    }
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", trim_decimal(ns, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", trim_decimal(ns, 1_000_000));
+    }
+    let total_s = ns / 1_000_000_000;
+    let frac_ns = ns % 1_000_000_000;
+    let (h, m, s) = (total_s / 3600, (total_s / 60) % 60, total_s % 60);
+    let secs = trim_decimal(u128::from(s as u64) * 1_000_000_000 + frac_ns, 1_000_000_000);
+    if h > 0 {
+        format!("{h}h{m}m{secs}s")
+    } else if m > 0 {
+        format!("{m}m{secs}s")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// `value / unit` with the fractional part written without trailing zeros.
+fn trim_decimal(value: u128, unit: u128) -> String {
+    let whole = value / unit;
+    let frac = value % unit;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_match_go_formatting() {
+        assert_eq!(go_duration(Duration::from_millis(12)), "12ms");
+        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_millis(8640)), "8.64s");
+        assert_eq!(go_duration(Duration::from_secs(360)), "6m0s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn rpm_bucket_admits_its_burst_then_refuses_with_exact_retry_after() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(Some(60), None, t0).unwrap();
+        for i in 0..60 {
+            let (a, s) = l.admit(10, t0);
+            assert_eq!(a, Admission::Admitted, "request {i}");
+            assert_eq!(s.requests.unwrap().remaining, 59 - i);
+        }
+        let (a, s) = l.admit(10, t0);
+        let Admission::Limited {
+            kind,
+            retry_after,
+            remaining,
+            ..
+        } = a
+        else {
+            panic!("{a:?}")
+        };
+        assert_eq!(kind, LimitKind::Requests);
+        assert_eq!(remaining, 0);
+        // 60/min refills one request per second.
+        assert_eq!(retry_after, Duration::from_secs(1));
+        assert_eq!(s.requests.unwrap().reset, Duration::from_secs(60));
+        // Half a second later it is still refused, with half a second to go.
+        let (a, _) = l.admit(10, t0 + Duration::from_millis(500));
+        assert!(
+            matches!(a, Admission::Limited { retry_after, .. } if retry_after == Duration::from_millis(500))
+        );
+        // At the promised time it is admitted.
+        let (a, _) = l.admit(10, t0 + Duration::from_secs(1));
+        assert_eq!(a, Admission::Admitted);
+    }
+
+    #[test]
+    fn tpm_bucket_charges_tokens_and_refuses_oversized_requests() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(None, Some(600), t0).unwrap();
+        assert_eq!(l.admit(500, t0).0, Admission::Admitted);
+        let (a, _) = l.admit(200, t0);
+        // 100 tokens short at 10 tokens/s.
+        assert!(
+            matches!(a, Admission::Limited { kind: LimitKind::Tokens, retry_after, .. } if retry_after == Duration::from_secs(10))
+        );
+        assert!(matches!(l.admit(601, t0).0, Admission::TooLarge { .. }));
+    }
+}

@@ -1,0 +1,555 @@
+//! The mock's behaviour in one validated value: latency and token timing, fault probabilities and
+//! schedules, the RPM/TPM limiter and the seed. Read from a TOML profile file, command-line flags
+//! (flags win), or built in code.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::latency::{LatencySpec, SpecError, duration_str, parse_duration};
+
+/// Why a profile is not usable. Each message names the offending value.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A probability outside 0..=1 (or not a number).
+    #[error("invalid {name} '{value}': a probability must be between 0 and 1")]
+    Probability {
+        /// Flag or key name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// The fault probabilities add up to more than one.
+    #[error("invalid fault probabilities: they add up to {0}, more than 1")]
+    ProbabilitySum(f64),
+    /// A count that must be positive.
+    #[error("invalid {name} '{value}': must be a whole number above zero")]
+    Count {
+        /// Flag or key name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A duration or latency spec that does not parse.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A schedule rule or fault name that does not parse.
+    #[error(
+        "invalid {what} '{value}': expected first:N:FAULT or every:K:FAULT with FAULT one of 400..599, quota, hang, reset, stream-error, stream-cut"
+    )]
+    Fault {
+        /// `schedule rule` or `fault`.
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// The profile file could not be read.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The profile file is not valid TOML for a profile.
+    #[error("invalid profile {path}: {message}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// The parser's message (names the key).
+        message: String,
+    },
+}
+
+/// What the mock does to one request instead of (or while) answering it normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 `rate_limit_exceeded` with `Retry-After` and `retry-after-ms`.
+    RateLimited,
+    /// 429 `insufficient_quota`, no `Retry-After`, `x-should-retry: false`.
+    Quota,
+    /// Any other error status (400..=599) with an OpenAI error body.
+    Status(u16),
+    /// Accept the request and never answer (until the client gives up or the mock stops).
+    Hang,
+    /// Drop the connection with a TCP reset, no response.
+    Reset,
+    /// Streaming only: send half the tokens, then a `data: {"error": …}` event and end.
+    StreamError,
+    /// Streaming only: send half the tokens, then cut the connection.
+    StreamCut,
+}
+
+impl FromStr for Fault {
+    type Err = ProfileError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ProfileError::Fault {
+            what: "fault",
+            value: s.to_owned(),
+        };
+        Ok(match s.trim() {
+            "429" | "rate-limit" => Fault::RateLimited,
+            "quota" => Fault::Quota,
+            "hang" => Fault::Hang,
+            "reset" => Fault::Reset,
+            "stream-error" => Fault::StreamError,
+            "stream-cut" => Fault::StreamCut,
+            n => match n.parse::<u16>() {
+                Ok(code) if (400..=599).contains(&code) => Fault::Status(code),
+                _ => return Err(bad()),
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::RateLimited => f.write_str("429"),
+            Fault::Quota => f.write_str("quota"),
+            Fault::Status(c) => write!(f, "{c}"),
+            Fault::Hang => f.write_str("hang"),
+            Fault::Reset => f.write_str("reset"),
+            Fault::StreamError => f.write_str("stream-error"),
+            Fault::StreamCut => f.write_str("stream-cut"),
+        }
+    }
+}
+
+/// A deterministic failure rule, counted over the mock's work requests (chat and delay) in
+/// arrival order, starting at 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleRule {
+    /// Requests 1..=N fail with the fault.
+    First(u64, Fault),
+    /// Requests K, 2K, 3K, … fail with the fault.
+    Every(u64, Fault),
+}
+
+impl ScheduleRule {
+    /// The fault this rule imposes on request number `index` (1-based), if any.
+    pub fn applies(&self, index: u64) -> Option<Fault> {
+        match *self {
+            ScheduleRule::First(n, f) if index <= n => Some(f),
+            ScheduleRule::Every(k, f) if index.is_multiple_of(k) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for ScheduleRule {
+    type Err = ProfileError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ProfileError::Fault {
+            what: "schedule rule",
+            value: s.to_owned(),
+        };
+        let mut parts = s.trim().splitn(3, ':');
+        let (Some(kind), Some(n), Some(fault)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        let fault: Fault = fault.parse().map_err(|_| bad())?;
+        match kind {
+            "first" => Ok(ScheduleRule::First(n, fault)),
+            "every" if n > 0 => Ok(ScheduleRule::Every(n, fault)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScheduleRule::First(n, x) => write!(f, "first:{n}:{x}"),
+            ScheduleRule::Every(k, x) => write!(f, "every:{k}:{x}"),
+        }
+    }
+}
+
+/// The mock's whole configuration. `Profile::default()` is a plain, instant, fault-free server.
+///
+/// In a TOML profile every key is optional and spelled as the flag without dashes
+/// (`rate_429 = 0.1`, `latency = "lognormal:200ms,900ms"`, `schedule = ["first:2:429"]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    /// Whole-response latency (non-streaming), or the wait before the stream opens.
+    pub latency: LatencySpec,
+    /// Time to first token, added after `latency`.
+    pub ttft: LatencySpec,
+    /// Gap before each token after the first.
+    pub itl: LatencySpec,
+    /// Output tokens when the request sets neither `max_completion_tokens` nor `max_tokens`.
+    pub tokens: u32,
+    /// Probability of a rate-limit 429 (with Retry-After).
+    pub rate_429: f64,
+    /// Probability of a quota 429 (no Retry-After).
+    pub rate_quota: f64,
+    /// Probability of a 500.
+    pub rate_500: f64,
+    /// Probability of a 502.
+    pub rate_502: f64,
+    /// Probability of a 503.
+    pub rate_503: f64,
+    /// Probability of a 504.
+    pub rate_504: f64,
+    /// Probability of a hang (never answers).
+    pub rate_hang: f64,
+    /// Probability of a connection reset.
+    pub rate_reset: f64,
+    /// Probability that a streaming response ends in an error event halfway.
+    pub rate_stream_error: f64,
+    /// Probability that a streaming response is cut halfway.
+    pub rate_stream_cut: f64,
+    /// Retry-After sent with injected (probabilistic or scheduled) 429s.
+    #[serde(with = "duration_str")]
+    pub retry_after: Duration,
+    /// Deterministic failure rules, checked before the probabilities.
+    #[serde(with = "schedule_str")]
+    pub schedule: Vec<ScheduleRule>,
+    /// Requests-per-minute limit (token bucket, continuous refill).
+    pub rpm: Option<u64>,
+    /// Tokens-per-minute limit (prompt estimate + max_tokens × n per request).
+    pub tpm: Option<u64>,
+    /// Seed of the fault and latency draws; `None` picks one from the clock.
+    pub seed: Option<u64>,
+    /// When set, requests must carry `Authorization: Bearer <key>`, else 401.
+    pub api_key: Option<String>,
+    /// Runtime worker threads of the server; `None` means one per core.
+    pub workers: Option<usize>,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            latency: LatencySpec::ZERO,
+            ttft: LatencySpec::ZERO,
+            itl: LatencySpec::ZERO,
+            tokens: 16,
+            rate_429: 0.0,
+            rate_quota: 0.0,
+            rate_500: 0.0,
+            rate_502: 0.0,
+            rate_503: 0.0,
+            rate_504: 0.0,
+            rate_hang: 0.0,
+            rate_reset: 0.0,
+            rate_stream_error: 0.0,
+            rate_stream_cut: 0.0,
+            retry_after: Duration::from_secs(1),
+            schedule: Vec::new(),
+            rpm: None,
+            tpm: None,
+            seed: None,
+            api_key: None,
+            workers: None,
+        }
+    }
+}
+
+impl Profile {
+    /// A fault-free profile with a fixed whole-response latency.
+    pub fn fixed(latency: Duration) -> Self {
+        Profile {
+            latency: LatencySpec::Fixed(latency),
+            ..Profile::default()
+        }
+    }
+
+    /// The fault probabilities in the order they are drawn, with their fault.
+    pub fn fault_probabilities(&self) -> [(&'static str, f64, Fault); 10] {
+        [
+            ("rate-429", self.rate_429, Fault::RateLimited),
+            ("rate-quota", self.rate_quota, Fault::Quota),
+            ("rate-500", self.rate_500, Fault::Status(500)),
+            ("rate-502", self.rate_502, Fault::Status(502)),
+            ("rate-503", self.rate_503, Fault::Status(503)),
+            ("rate-504", self.rate_504, Fault::Status(504)),
+            ("rate-hang", self.rate_hang, Fault::Hang),
+            ("rate-reset", self.rate_reset, Fault::Reset),
+            ("rate-stream-error", self.rate_stream_error, Fault::StreamError),
+            ("rate-stream-cut", self.rate_stream_cut, Fault::StreamCut),
+        ]
+    }
+
+    /// Checks every value; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        let mut sum = 0.0;
+        for (name, p, _) in self.fault_probabilities() {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(ProfileError::Probability {
+                    name,
+                    value: p.to_string(),
+                });
+            }
+            sum += p;
+        }
+        if sum > 1.0 + 1e-9 {
+            return Err(ProfileError::ProbabilitySum(sum));
+        }
+        if self.tokens == 0 {
+            return Err(ProfileError::Count {
+                name: "tokens",
+                value: "0".into(),
+            });
+        }
+        for (name, v) in [("rpm", self.rpm), ("tpm", self.tpm)] {
+            if v == Some(0) {
+                return Err(ProfileError::Count {
+                    name,
+                    value: "0".into(),
+                });
+            }
+        }
+        if self.workers == Some(0) {
+            return Err(ProfileError::Count {
+                name: "workers",
+                value: "0".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a TOML profile file.
+    pub fn from_file(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Profile::from_toml(&text).map_err(|e| match e {
+            ProfileError::Toml { message, .. } => ProfileError::Toml {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates a TOML profile.
+    pub fn from_toml(text: &str) -> Result<Profile, ProfileError> {
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError::Toml {
+            path: "<inline>".into(),
+            message: e.message().to_owned(),
+        })?;
+        profile.validate()?;
+        Ok(profile)
+    }
+}
+
+mod schedule_str {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[ScheduleRule], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|r| r.to_string()))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ScheduleRule>, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        v.iter()
+            .map(|s| s.parse().map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+/// Parses a probability for clap, naming the value on error.
+pub fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{s}' is not a probability between 0 and 1")),
+    }
+}
+
+/// Parses a duration for clap.
+pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Parses a positive count for clap.
+pub fn parse_positive(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number above zero")),
+    }
+}
+
+/// The mock's behaviour flags, shared by the `mock-server` binary and `asyncbench` (which starts
+/// the embedded mock with them), so both spell every flag the same way.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProfileArgs {
+    /// TOML profile file; flags given on the command line override its values.
+    #[arg(long, value_name = "FILE.toml")]
+    pub profile: Option<std::path::PathBuf>,
+    /// Whole-response latency: 100ms, uniform:50ms..150ms, normal:MEAN,SD, lognormal:MEDIAN,P99, exp:MEAN.
+    #[arg(long, value_name = "SPEC")]
+    pub latency: Option<LatencySpec>,
+    /// Time to first token (same spec syntax), added after --latency.
+    #[arg(long, value_name = "SPEC")]
+    pub ttft: Option<LatencySpec>,
+    /// Inter-token latency before each token after the first (same spec syntax).
+    #[arg(long, value_name = "SPEC")]
+    pub itl: Option<LatencySpec>,
+    /// Output tokens when a request sets no max_tokens / max_completion_tokens [default: 16].
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub tokens: Option<u64>,
+    /// Probability of a rate-limit 429 with Retry-After.
+    #[arg(long = "rate-429", value_name = "P", value_parser = parse_probability)]
+    pub rate_429: Option<f64>,
+    /// Probability of a quota 429 (insufficient_quota, no Retry-After).
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub rate_quota: Option<f64>,
+    /// Probability of a 500.
+    #[arg(long = "rate-500", value_name = "P", value_parser = parse_probability)]
+    pub rate_500: Option<f64>,
+    /// Probability of a 502.
+    #[arg(long = "rate-502", value_name = "P", value_parser = parse_probability)]
+    pub rate_502: Option<f64>,
+    /// Probability of a 503.
+    #[arg(long = "rate-503", value_name = "P", value_parser = parse_probability)]
+    pub rate_503: Option<f64>,
+    /// Probability of a 504.
+    #[arg(long = "rate-504", value_name = "P", value_parser = parse_probability)]
+    pub rate_504: Option<f64>,
+    /// Probability of a hang: the request is accepted and never answered.
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub rate_hang: Option<f64>,
+    /// Probability of a connection reset instead of a response.
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub rate_reset: Option<f64>,
+    /// Probability that a stream ends halfway with an error event.
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub rate_stream_error: Option<f64>,
+    /// Probability that a stream is cut halfway.
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub rate_stream_cut: Option<f64>,
+    /// Retry-After of injected 429s [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub retry_after: Option<Duration>,
+    /// Deterministic failures, repeatable: first:N:FAULT (requests 1..=N) or every:K:FAULT.
+    #[arg(long, value_name = "RULE")]
+    pub schedule: Vec<String>,
+    /// Requests-per-minute limit (token bucket with continuous refill).
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub rpm: Option<u64>,
+    /// Tokens-per-minute limit (prompt estimate + max_tokens × n charged per request).
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub tpm: Option<u64>,
+    /// Seed of the fault and latency draws, for reproducible runs.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+impl ProfileArgs {
+    /// The profile these flags describe: the file's values (or the defaults), overridden by the
+    /// flags, then validated.
+    pub fn to_profile(&self) -> Result<Profile, ProfileError> {
+        let mut p = match &self.profile {
+            Some(path) => Profile::from_file(path)?,
+            None => Profile::default(),
+        };
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { p.$f = v.clone(); } )* };
+        }
+        set!(
+            latency, ttft, itl, rate_429, rate_quota, rate_500, rate_502, rate_503, rate_504
+        );
+        set!(
+            rate_hang,
+            rate_reset,
+            rate_stream_error,
+            rate_stream_cut,
+            retry_after
+        );
+        if let Some(t) = self.tokens {
+            p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {
+                name: "tokens",
+                value: t.to_string(),
+            })?;
+        }
+        if !self.schedule.is_empty() {
+            p.schedule = self
+                .schedule
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_, _>>()?;
+        }
+        if self.rpm.is_some() {
+            p.rpm = self.rpm;
+        }
+        if self.tpm.is_some() {
+            p.tpm = self.tpm;
+        }
+        if self.seed.is_some() {
+            p.seed = self.seed;
+        }
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_profile_reads_every_kind_of_key() {
+        let p = Profile::from_toml(
+            r#"
+            latency = "uniform:10ms..20ms"
+            ttft = "50ms"
+            itl = "5ms"
+            rate_429 = 0.25
+            retry_after = "2s"
+            schedule = ["first:2:429", "every:10:503"]
+            rpm = 60
+            seed = 7
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.rate_429, 0.25);
+        assert_eq!(p.retry_after, Duration::from_secs(2));
+        assert_eq!(p.schedule[0], ScheduleRule::First(2, Fault::RateLimited));
+        assert_eq!(p.schedule[1], ScheduleRule::Every(10, Fault::Status(503)));
+        assert_eq!(p.rpm, Some(60));
+    }
+
+    #[test]
+    fn bad_profile_values_name_the_value() {
+        let e = Profile::from_toml("rate_500 = 1.5").unwrap_err().to_string();
+        assert!(e.contains("rate-500") && e.contains("1.5"), "{e}");
+        let e = Profile::from_toml("latency = \"-3ms\"").unwrap_err().to_string();
+        assert!(e.contains("-3ms"), "{e}");
+        let e = Profile::from_toml("latncy = \"3ms\"").unwrap_err().to_string();
+        assert!(e.contains("latncy"), "{e}");
+        let e = Profile::from_toml("rate_429 = 0.6\nrate_500 = 0.6")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1.2"), "{e}");
+        assert!(Profile::from_toml("schedule = [\"first:2:200\"]").is_err());
+        assert!(Profile::from_toml("rpm = 0").is_err());
+    }
+
+    #[test]
+    fn schedule_rules_pick_their_requests() {
+        let first: ScheduleRule = "first:2:500".parse().unwrap();
+        let every: ScheduleRule = "every:3:hang".parse().unwrap();
+        let hits: Vec<u64> = (1..=9).filter(|&i| first.applies(i).is_some()).collect();
+        assert_eq!(hits, [1, 2]);
+        let hits: Vec<u64> = (1..=9).filter(|&i| every.applies(i).is_some()).collect();
+        assert_eq!(hits, [3, 6, 9]);
+        assert!("every:0:500".parse::<ScheduleRule>().is_err());
+    }
+
+    #[test]
+    fn probability_parser_rejects_out_of_range() {
+        assert_eq!(parse_probability("0.3"), Ok(0.3));
+        assert!(parse_probability("1.01").unwrap_err().contains("1.01"));
+        assert!(parse_probability("-0.1").is_err());
+        assert!(parse_probability("abc").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! The OpenAI chat-completions wire types, shared by the mock (which parses requests and writes
+//! responses) and by the asyncbench clients (which write requests and parse responses).
+//!
+//! Field names and optionality follow `CreateChatCompletionRequest`, `ChatCompletion`,
+//! `ChatCompletionChunk` and `ErrorResponse` in OpenAI's `openapi.yaml` (see
+//! `shared/reference/openai-api.md`). Unknown request fields are accepted and ignored, as the real
+//! API does, so that real clients work against the mock unchanged.
+
+use serde::{Deserialize, Serialize};
+
+/// One message of a chat request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `system`, `developer`, `user`, `assistant` or `tool`.
+    pub role: String,
+    /// The text. Real clients may send an array of content parts; we keep it as raw JSON and
+    /// only use it to estimate prompt tokens.
+    #[serde(default)]
+    pub content: serde_json::Value,
+}
+
+impl Message {
+    /// A `user` message with plain text content.
+    pub fn user(text: impl Into<String>) -> Self {
+        Message {
+            role: "user".to_owned(),
+            content: serde_json::Value::String(text.into()),
+        }
+    }
+
+    /// Number of characters of text in this message (string content or text parts).
+    pub fn text_chars(&self) -> usize {
+        match &self.content {
+            serde_json::Value::String(s) => s.chars().count(),
+            serde_json::Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+                .map(|t| t.chars().count())
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// `stream_options` of a streaming request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamOptions {
+    /// Send one extra chunk with `choices: []` and the full `usage` before `[DONE]`.
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+/// `POST /v1/chat/completions` request body (the fields that matter to timing and cost).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// Model name; echoed back.
+    pub model: String,
+    /// The conversation; its text length estimates the prompt tokens.
+    pub messages: Vec<Message>,
+    /// Current output-token cap (wins over `max_tokens` when both are present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    /// Deprecated output-token cap, still widely sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Number of choices (1..=128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Switches the response to server-sent events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Options of a streaming response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+impl ChatRequest {
+    /// A one-message request, the shape the harness sends.
+    pub fn simple(model: &str, prompt: &str, max_tokens: u32, stream: bool) -> Self {
+        ChatRequest {
+            model: model.to_owned(),
+            messages: vec![Message::user(prompt)],
+            max_completion_tokens: None,
+            max_tokens: Some(max_tokens),
+            n: None,
+            stream: stream.then_some(true),
+            stream_options: stream.then_some(StreamOptions { include_usage: true }),
+        }
+    }
+
+    /// `max_completion_tokens ?? max_tokens`.
+    pub fn token_limit(&self) -> Option<u32> {
+        self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    /// Whether the client asked for server-sent events.
+    pub fn is_stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    /// Prompt tokens estimated as OpenAI's cookbook does: about four characters a token.
+    pub fn estimated_prompt_tokens(&self) -> u64 {
+        let chars: usize = self.messages.iter().map(Message::text_chars).sum();
+        // A few tokens of framing per message, as tiktoken-based estimators add.
+        (chars as u64).div_ceil(4) + 3 * self.messages.len() as u64
+    }
+}
+
+/// Token usage of a completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+    /// Sum of the two.
+    pub total_tokens: u64,
+}
+
+/// The assistant message of a non-streaming choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistantMessage {
+    /// Always `assistant`.
+    pub role: String,
+    /// The generated text.
+    pub content: Option<String>,
+    /// Always `null` from the mock.
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+/// One choice of a non-streaming completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Index of this choice.
+    pub index: u32,
+    /// The generated message.
+    pub message: AssistantMessage,
+    /// `stop` or `length`.
+    pub finish_reason: Option<String>,
+}
+
+/// `chat.completion` response body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletion {
+    /// `chatcmpl-…`.
+    pub id: String,
+    /// Always `chat.completion`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// Echo of the request's model.
+    pub model: String,
+    /// One entry per `n`.
+    pub choices: Vec<Choice>,
+    /// Token counts.
+    pub usage: Option<Usage>,
+}
+
+/// The delta of a streamed choice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Present on the first chunk only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Text of this chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// One choice of a streamed chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// Index of the choice this delta belongs to.
+    pub index: u32,
+    /// What was added.
+    pub delta: Delta,
+    /// Set on the last content chunk of the choice.
+    pub finish_reason: Option<String>,
+}
+
+/// `chat.completion.chunk`, one server-sent event of a streaming response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionChunk {
+    /// Same for every chunk of a response.
+    pub id: String,
+    /// Always `chat.completion.chunk`.
+    pub object: String,
+    /// Unix seconds, same for every chunk.
+    pub created: u64,
+    /// Echo of the request's model.
+    pub model: String,
+    /// Empty on the usage chunk.
+    pub choices: Vec<ChunkChoice>,
+    /// `null` on every chunk but the usage chunk (with `include_usage`).
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// The inner object of an OpenAI error body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Human-readable message.
+    pub message: String,
+    /// `invalid_request_error`, `requests`, `tokens`, `insufficient_quota`, `server_error`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The offending parameter, if any.
+    pub param: Option<String>,
+    /// `rate_limit_exceeded`, `insufficient_quota`, `model_not_found`, … or `null`.
+    pub code: Option<String>,
+}
+
+/// `{"error": {message, type, param, code}}`, the body of every OpenAI error response and of a
+/// mid-stream error event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+impl ErrorBody {
+    /// An error body from its four fields.
+    pub fn new(message: impl Into<String>, kind: &str, param: Option<&str>, code: Option<&str>) -> Self {
+        ErrorBody {
+            error: ApiError {
+                message: message.into(),
+                kind: kind.to_owned(),
+                param: param.map(str::to_owned),
+                code: code.map(str::to_owned),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_completion_tokens_wins_over_max_tokens() {
+        let r: ChatRequest =
+            serde_json::from_str(r#"{"model":"m","messages":[],"max_tokens":5,"max_completion_tokens":9}"#)
+                .unwrap();
+        assert_eq!(r.token_limit(), Some(9));
+    }
+
+    #[test]
+    fn unknown_fields_and_content_parts_are_accepted() {
+        let r: ChatRequest = serde_json::from_str(
+            r#"{"model":"m","temperature":0.2,"messages":[{"role":"user","content":[{"type":"text","text":"abcdefgh"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.messages[0].text_chars(), 8);
+        assert_eq!(r.estimated_prompt_tokens(), 2 + 3);
+    }
+
+    #[test]
+    fn simple_streaming_request_asks_for_usage() {
+        let v = serde_json::to_value(ChatRequest::simple("m", "hi", 4, true)).unwrap();
+        assert_eq!(v["stream"], true);
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        let v = serde_json::to_value(ChatRequest::simple("m", "hi", 4, false)).unwrap();
+        assert!(v.get("stream").is_none());
+    }
+}

@@ -1,0 +1,521 @@
+//! The mock over a real socket on 127.0.0.1:0: wire formats, delays as lower bounds, injected
+//! faults and their shares, the RPM/TPM limiter, bad input, and the counters.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+
+use mock_server::wire::{ChatCompletion, ChatCompletionChunk, ErrorBody};
+use mock_server::{MockServer, Profile, StatsSnapshot};
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+const CHAT: &str = r#"{"model":"gpt-test","messages":[{"role":"user","content":"Say hello to the benchmark"}],"max_tokens":4}"#;
+const STREAM: &str = r#"{"model":"gpt-test","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#;
+
+/// Status, headers and body of one POST.
+fn post(server: &MockServer, path: &str, body: &str, fault: Option<&str>) -> (u16, http::HeaderMap, String) {
+    let mut req = agent(Duration::from_secs(10))
+        .post(format!("{}{path}", server.uri()))
+        .header("content-type", "application/json");
+    if let Some(f) = fault {
+        req = req.header("x-mock-fault", f);
+    }
+    let mut resp = req.send(body).expect("request failed");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, headers, text)
+}
+
+fn get(server: &MockServer, path: &str) -> (u16, String) {
+    let mut resp = agent(Duration::from_secs(10))
+        .get(format!("{}{path}", server.uri()))
+        .call()
+        .unwrap();
+    (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
+}
+
+fn stats_over_http(server: &MockServer) -> StatsSnapshot {
+    serde_json::from_str(&get(server, "/stats").1).unwrap()
+}
+
+/// The non-streaming body is a `chat.completion` with the asked number of tokens and usage.
+#[test]
+fn chat_completion_has_openai_shape() {
+    // Arrange
+    let server = MockServer::start(Profile::default()).unwrap();
+    // Act
+    let (status, headers, body) = post(&server, "/v1/chat/completions", CHAT, None);
+    // Assert
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-request-id"));
+    let c: ChatCompletion = serde_json::from_str(&body).unwrap();
+    assert_eq!(c.object, "chat.completion");
+    assert_eq!(c.model, "gpt-test");
+    assert_eq!(c.choices.len(), 1);
+    assert_eq!(c.choices[0].finish_reason.as_deref(), Some("length"));
+    let usage = c.usage.unwrap();
+    assert_eq!(usage.completion_tokens, 4);
+    assert_eq!(usage.total_tokens, usage.prompt_tokens + 4);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["choices"][0]["message"]["refusal"].is_null());
+}
+
+/// Reads SSE events one by one as they arrive, with the time each arrived.
+fn read_events(reader: impl Read, t0: Instant) -> Vec<(Duration, String)> {
+    let mut events = Vec::new();
+    let mut lines = BufReader::new(reader);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+            events.push((t0.elapsed(), data.to_owned()));
+            // Every event is followed by exactly one blank line.
+            line.clear();
+            lines.read_line(&mut line).unwrap();
+            assert_eq!(line, "\n");
+        }
+    }
+    events
+}
+
+/// The stream is role delta, one content delta per token, a finish chunk, a usage chunk with
+/// empty choices, then `[DONE]`; every chunk before the usage chunk has `usage: null`.
+#[test]
+fn stream_has_role_content_finish_usage_and_done_in_order() {
+    // Arrange
+    let server = MockServer::start(Profile::default()).unwrap();
+    // Act
+    let resp = agent(Duration::from_secs(10))
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .send(STREAM)
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream; charset=utf-8");
+    let events = read_events(resp.into_body().into_reader(), Instant::now());
+    // Assert
+    assert_eq!(events.len(), 1 + 5 + 1 + 1 + 1, "{events:?}");
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let chunks: Vec<ChatCompletionChunk> = events[..events.len() - 1]
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    let id = &chunks[0].id;
+    assert!(
+        chunks
+            .iter()
+            .all(|c| &c.id == id && c.object == "chat.completion.chunk")
+    );
+    assert_eq!(chunks[0].choices[0].delta.role.as_deref(), Some("assistant"));
+    assert_eq!(chunks[0].choices[0].delta.content.as_deref(), Some(""));
+    for c in &chunks[1..6] {
+        assert!(!c.choices[0].delta.content.as_deref().unwrap().is_empty());
+        assert!(c.choices[0].finish_reason.is_none() && c.usage.is_none());
+    }
+    assert_eq!(chunks[6].choices[0].finish_reason.as_deref(), Some("length"));
+    assert!(chunks[6].choices[0].delta.content.is_none());
+    assert!(chunks[7].choices.is_empty());
+    assert_eq!(chunks[7].usage.unwrap().completion_tokens, 5);
+}
+
+/// Tokens arrive one by one: the first no sooner than TTFT, each next no sooner than ITL after
+/// the one before (timers never fire early; the client clock starts before the server's).
+#[test]
+fn stream_tokens_are_flushed_at_their_times() {
+    // Arrange
+    let profile = Profile {
+        ttft: "80ms".parse().unwrap(),
+        itl: "30ms".parse().unwrap(),
+        ..Profile::default()
+    };
+    let server = MockServer::start(profile).unwrap();
+    // Act
+    let t0 = Instant::now();
+    let resp = agent(Duration::from_secs(10))
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .send(STREAM)
+        .unwrap();
+    let events = read_events(resp.into_body().into_reader(), t0);
+    // Assert: events[1..6] are the content tokens.
+    assert!(events[1].0 >= Duration::from_millis(80), "ttft {:?}", events[1].0);
+    for w in events[1..6].windows(2) {
+        // The gap between two arrivals can be a little less than ITL when the earlier one was
+        // read late, but arrival k is never before TTFT + (k-1)·ITL.
+        assert!(w[1].0 > w[0].0);
+    }
+    for (k, (at, _)) in events[1..6].iter().enumerate() {
+        let earliest = Duration::from_millis(80 + 30 * k as u64);
+        assert!(*at >= earliest, "token {k} at {at:?}, before {earliest:?}");
+    }
+}
+
+/// A fixed latency is a lower bound on every response, and concurrent delays overlap.
+#[test]
+fn latency_is_a_lower_bound_and_delays_overlap() {
+    // Arrange
+    let server = MockServer::start(Profile::fixed(Duration::from_millis(200))).unwrap();
+    // Act: 20 concurrent requests.
+    let t0 = Instant::now();
+    let times: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                s.spawn(|| {
+                    let t = Instant::now();
+                    let (status, _, _) = post(&server, "/v1/chat/completions", CHAT, None);
+                    assert_eq!(status, 200);
+                    t.elapsed()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Assert
+    assert!(times.iter().all(|t| *t >= Duration::from_millis(200)));
+    assert_eq!(
+        server.stats().peak_in_flight,
+        20,
+        "all twenty were in flight at once"
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+}
+
+/// `/delay/{s}` answers httpbin-style JSON after at least that long.
+#[test]
+fn delay_endpoint_waits_and_answers_json() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let t = Instant::now();
+    let (status, body) = get(&server, "/delay/0.15");
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["url"], "/delay/0.15");
+    let (status, _, _) = post(&server, "/delay/0", "", None);
+    assert_eq!(status, 200);
+}
+
+/// `/v1/models` and `/healthz` answer, and are not counted as work requests.
+#[test]
+fn models_and_health_answer_without_being_counted() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let (status, body) = get(&server, "/v1/models");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["object"], "list");
+    assert_eq!(get(&server, "/healthz").0, 200);
+    assert_eq!(stats_over_http(&server).requests_received, 0);
+}
+
+/// With a seed, the 429 share of 2000 requests lies within 4.5 standard deviations of p, and
+/// two servers with the same seed fail the same requests.
+#[test]
+fn seeded_429_share_is_within_binomial_bounds_and_reproducible() {
+    // Arrange
+    let profile = Profile {
+        rate_429: 0.3,
+        seed: Some(42),
+        ..Profile::default()
+    };
+    let n = 2000u64;
+    let run = || {
+        let server = MockServer::start(profile.clone()).unwrap();
+        let agent = agent(Duration::from_secs(10));
+        let url = format!("{}/delay/0", server.uri());
+        let pattern: Vec<bool> = (0..n)
+            .map(|_| agent.get(&url).call().unwrap().status().as_u16() == 429)
+            .collect();
+        (pattern, server.stats())
+    };
+    // Act
+    let (a, stats) = run();
+    let (b, _) = run();
+    // Assert
+    let k = a.iter().filter(|x| **x).count() as f64;
+    let (mean, sd) = (n as f64 * 0.3, (n as f64 * 0.3 * 0.7).sqrt());
+    assert!(
+        (k - mean).abs() < 4.5 * sd,
+        "{k} 429s of {n}, expected {mean} ± {}",
+        4.5 * sd
+    );
+    assert_eq!(a, b, "same seed, same failures");
+    assert_eq!(stats.status(429), k as u64);
+    assert_eq!(stats.status(200) + stats.status(429), n);
+}
+
+/// Injected 429s carry Retry-After and retry-after-ms; quota 429s carry neither and say
+/// `insufficient_quota`; 5xx carry a server_error body.
+#[test]
+fn injected_errors_have_openai_bodies_and_headers() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let (s, h, b) = post(&server, "/v1/chat/completions", CHAT, Some("429"));
+    assert_eq!(s, 429);
+    assert_eq!(h["retry-after"], "1");
+    assert_eq!(h["retry-after-ms"], "1000");
+    let e: ErrorBody = serde_json::from_str(&b).unwrap();
+    assert_eq!(e.error.code.as_deref(), Some("rate_limit_exceeded"));
+
+    let (s, h, b) = post(&server, "/v1/chat/completions", CHAT, Some("quota"));
+    assert_eq!(s, 429);
+    assert!(!h.contains_key("retry-after"));
+    assert_eq!(h["x-should-retry"], "false");
+    let e: ErrorBody = serde_json::from_str(&b).unwrap();
+    assert_eq!(e.error.kind, "insufficient_quota");
+
+    for code in ["500", "502", "503", "504"] {
+        let (s, _, b) = post(&server, "/v1/chat/completions", CHAT, Some(code));
+        assert_eq!(s.to_string(), code);
+        let e: ErrorBody = serde_json::from_str(&b).unwrap();
+        assert_eq!(e.error.kind, "server_error");
+        assert!(e.error.code.is_none() && e.error.param.is_none());
+    }
+}
+
+/// `first:N:S` fails exactly the first N requests; `every:K:S` every K-th.
+#[test]
+fn schedules_fail_exactly_the_requests_they_name() {
+    let profile = Profile {
+        schedule: vec!["first:2:503".parse().unwrap(), "every:4:500".parse().unwrap()],
+        ..Profile::default()
+    };
+    let server = MockServer::start(profile).unwrap();
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| post(&server, "/v1/chat/completions", CHAT, None).0)
+        .collect();
+    assert_eq!(statuses, [503, 503, 200, 500, 200, 200, 200, 500]);
+}
+
+/// With rpm = 10, exactly ten requests pass; the eleventh gets 429 `rate_limit_exceeded` with a
+/// Retry-After of when capacity returns, and every response carries the six headers.
+#[test]
+fn rpm_limiter_lets_its_burst_through_then_429s_with_retry_after() {
+    // Arrange
+    let profile = Profile {
+        rpm: Some(10),
+        tpm: Some(100_000),
+        ..Profile::default()
+    };
+    let server = MockServer::start(profile).unwrap();
+    // Act
+    let results: Vec<_> = (0..15)
+        .map(|_| post(&server, "/v1/chat/completions", CHAT, None))
+        .collect();
+    // Assert
+    let ok = results.iter().take_while(|r| r.0 == 200).count();
+    assert_eq!(ok, 10);
+    assert!(results[10..].iter().all(|r| r.0 == 429));
+    for (_, h, _) in &results {
+        for name in [
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        ] {
+            assert!(h.contains_key(name), "missing {name}");
+        }
+    }
+    assert_eq!(results[0].1["x-ratelimit-limit-requests"], "10");
+    assert_eq!(results[0].1["x-ratelimit-remaining-requests"], "9");
+    assert_eq!(results[9].1["x-ratelimit-remaining-requests"], "0");
+    let (_, h, body) = &results[10];
+    // 10/min refills one request every 6 s; a little of that has passed already.
+    let ms: u64 = h["retry-after-ms"].to_str().unwrap().parse().unwrap();
+    assert!((5000..=6000).contains(&ms), "retry-after-ms {ms}");
+    assert_eq!(h["retry-after"], "6");
+    let e: ErrorBody = serde_json::from_str(body).unwrap();
+    assert_eq!(e.error.code.as_deref(), Some("rate_limit_exceeded"));
+    assert_eq!(e.error.kind, "requests");
+    assert!(e.error.message.contains("Limit 10"), "{}", e.error.message);
+    assert_eq!(server.stats().rate_limited_by_limiter, 5);
+}
+
+/// The TPM bucket charges prompt + max_tokens × n and refuses what does not fit.
+#[test]
+fn tpm_limiter_charges_max_tokens_times_n() {
+    let profile = Profile {
+        tpm: Some(1000),
+        ..Profile::default()
+    };
+    let server = MockServer::start(profile).unwrap();
+    let big = r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":200,"n":2}"#;
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| post(&server, "/v1/chat/completions", big, None).0)
+        .collect();
+    // Each costs 400 + 4 prompt tokens: two fit in 1000, the third does not.
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    let huge = r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":2000}"#;
+    let (s, h, _) = post(&server, "/v1/chat/completions", huge, None);
+    assert_eq!(s, 429);
+    assert_eq!(h["x-should-retry"], "false");
+}
+
+/// Each bad input gets its status and an OpenAI error body, and the server keeps serving.
+#[test]
+fn bad_input_gets_4xx_and_the_server_keeps_serving() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let too_big = format!(
+        r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "a".repeat(1 << 20)
+    );
+    let cases: Vec<(&str, &str, String, Option<&str>, u16)> = vec![
+        ("POST", "/v1/chat/completions", "{not json".into(), None, 400),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"messages":[]}"#.into(),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model":"m"}"#.into(),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model":"m","messages":[]}"#.into(),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":0}"#.into(),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model":7,"messages":"x"}"#.into(),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            "\u{0}\u{1}\u{2}".into(),
+            None,
+            400,
+        ),
+        ("POST", "/v1/chat/completions", too_big, None, 413),
+        ("POST", "/v1/chat/completions", CHAT.into(), Some("bogus"), 400),
+        ("POST", "/v1/nothing", "{}".into(), None, 404),
+        ("GET", "/v1/chat/completions", String::new(), None, 405),
+        ("GET", "/delay/abc", String::new(), None, 400),
+        ("GET", "/delay/-1", String::new(), None, 400),
+        ("GET", "/delay/99", String::new(), None, 400),
+    ];
+    let agent = agent(Duration::from_secs(10));
+    for (method, path, body, fault, want) in &cases {
+        let url = format!("{}{path}", server.uri());
+        let mut resp = if *method == "GET" {
+            agent.get(&url).call().unwrap()
+        } else {
+            let mut r = agent.post(&url);
+            if let Some(f) = fault {
+                r = r.header("x-mock-fault", *f);
+            }
+            r.send(body.as_bytes()).unwrap()
+        };
+        assert_eq!(resp.status().as_u16(), *want, "{method} {path}");
+        let e: ErrorBody = serde_json::from_str(&resp.body_mut().read_to_string().unwrap())
+            .unwrap_or_else(|e| panic!("{method} {path}: not an OpenAI error body: {e}"));
+        assert!(!e.error.message.is_empty());
+        // Still serving.
+        assert_eq!(post(&server, "/v1/chat/completions", CHAT, None).0, 200);
+    }
+}
+
+/// Hangs time the client out and resets end in a transport error; both are counted, and the
+/// server keeps answering others.
+#[test]
+fn hangs_and_resets_end_without_a_response() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let quick = agent(Duration::from_millis(300));
+    let url = format!("{}/v1/chat/completions", server.uri());
+    let t = Instant::now();
+    let hang = quick.post(&url).header("x-mock-fault", "hang").send(CHAT);
+    assert!(matches!(hang, Err(ureq::Error::Timeout(_))), "{hang:?}");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    let reset = quick.post(&url).header("x-mock-fault", "reset").send(CHAT);
+    assert!(matches!(reset, Err(ureq::Error::Io(_))), "{reset:?}");
+    assert_eq!(post(&server, "/v1/chat/completions", CHAT, None).0, 200);
+    let s = server.stats();
+    assert_eq!((s.hangs, s.resets), (1, 1));
+}
+
+/// A stream cut halfway ends in an I/O error before `[DONE]`; a stream error sends an
+/// `{"error": …}` event and no `[DONE]`.
+#[test]
+fn stream_faults_end_the_stream_early() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let url = format!("{}/v1/chat/completions", server.uri());
+    let a = agent(Duration::from_secs(5));
+    let resp = a
+        .post(&url)
+        .header("x-mock-fault", "stream-error")
+        .send(STREAM)
+        .unwrap();
+    let events = read_events(resp.into_body().into_reader(), Instant::now());
+    let last = &events.last().unwrap().1;
+    assert!(serde_json::from_str::<ErrorBody>(last).is_ok(), "{last}");
+    assert!(events.iter().all(|(_, d)| d != "[DONE]"));
+
+    let resp = a
+        .post(&url)
+        .header("x-mock-fault", "stream-cut")
+        .send(STREAM)
+        .unwrap();
+    let mut text = String::new();
+    let r = resp.into_body().into_reader().read_to_string(&mut text);
+    assert!(r.is_err(), "a cut stream must not end cleanly: {text}");
+    assert!(!text.contains("[DONE]"));
+    let s = server.stats();
+    assert_eq!((s.stream_errors, s.stream_cuts), (1, 1));
+}
+
+/// `/stats` counts every work request sent, by status, and nothing is left in flight.
+#[test]
+fn counters_match_the_requests_sent() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    for _ in 0..7 {
+        post(&server, "/v1/chat/completions", CHAT, None);
+    }
+    for _ in 0..3 {
+        post(&server, "/v1/chat/completions", CHAT, Some("503"));
+    }
+    post(&server, "/v1/chat/completions", "{", None);
+    let s = stats_over_http(&server);
+    assert_eq!(s.requests_received, 11);
+    assert_eq!(s.status(200), 7);
+    assert_eq!(s.status(503), 3);
+    assert_eq!(s.status(400), 1);
+    assert_eq!(s.responses(), 11);
+    assert_eq!(s.in_flight, 0);
+    assert_eq!(s, server.stats());
+}
+
+/// A stall holds every answer until it ends.
+#[test]
+fn stall_holds_answers_until_it_ends() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let (s, _, _) = post(&server, "/admin/stall?for=300ms", "", None);
+    assert_eq!(s, 200);
+    let t = Instant::now();
+    assert_eq!(post(&server, "/v1/chat/completions", CHAT, None).0, 200);
+    assert!(t.elapsed() >= Duration::from_millis(250));
+}

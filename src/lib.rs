@@ -1,0 +1,1 @@
+//! asyncbench: how much async buys over blocking code for LLM API calls (library root).

@@ -1,5 +1,17 @@
-//! The `asyncbench` binary (placeholder until the client strategies land).
+//! The `asyncbench` binary: parse flags, run, print; exit 2 on bad input, 3 when the accounting
+//! does not add up, 1 on any other failure.
 
-fn main() {
-    println!("asyncbench: client strategies are not built yet; see README.md");
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = asyncbench::cli::Cli::parse();
+    match asyncbench::cli::execute(cli) {
+        Ok(finish) => finish.exit_code(),
+        Err(e) => {
+            eprintln!("asyncbench: {e}");
+            asyncbench::cli::error_exit_code(&e)
+        }
+    }
 }

@@ -27,6 +27,7 @@ use crate::latency::parse_duration;
 use crate::limiter::{Admission, LimitKind, Limiter, LimiterState, go_duration};
 use crate::profile::{Fault, Profile};
 use crate::stats::{Event, Stats, StatsSnapshot};
+use crate::timer::PreciseTimer;
 use crate::wire::{ChatRequest, ErrorBody};
 
 /// Largest request body accepted; larger gets 413.
@@ -57,6 +58,8 @@ pub(crate) struct AppState {
     epoch: Instant,
     /// End of the current stall, as nanoseconds since `epoch`; 0 when not stalled.
     stall_until_ns: AtomicU64,
+    /// Sub-millisecond delays (tokio's own timer rounds up to whole milliseconds).
+    timer: PreciseTimer,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
             shutdown,
             epoch: now,
             stall_until_ns: AtomicU64::new(0),
+            timer: PreciseTimer::start(),
         })
     }
 
@@ -107,7 +111,7 @@ impl AppState {
 
     /// Sleeps until `deadline`, then through any stall.
     async fn sleep_until(&self, deadline: Instant) {
-        sleep_until(deadline.into()).await;
+        self.timer.sleep_until(deadline).await;
         self.wait_stall().await;
     }
 

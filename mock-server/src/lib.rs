@@ -12,6 +12,7 @@
 //! - `app`: routes and handlers; [`app()`] gives the router for in-process tests.
 //! - `server`: the connection layer (resets) and [`MockServer`], the embeddable server.
 //! - `stats`: the counters behind `GET /stats` ([`StatsSnapshot`]).
+//! - `timer`: sub-millisecond delays (tokio's timer rounds up to whole milliseconds).
 //!
 //! ```no_run
 //! use mock_server::{MockServer, Profile};
@@ -31,6 +32,7 @@ pub mod wire;
 mod app;
 mod server;
 mod stats;
+mod timer;
 
 pub use app::{MAX_BODY_BYTES, MAX_DELAY_SECS, app};
 pub use latency::LatencySpec;

@@ -1,0 +1,358 @@
+//! The two HTTP clients, blocking ([`blocking::BlockingClient`], ureq) and async
+//! ([`async_client::AsyncClient`], reqwest), with the same method (`chat`) and the same result
+//! type, plus what they share: the prepared request, status → [`RequestError`] mapping, and the
+//! server-sent-events reader that times each streamed chunk on arrival.
+
+pub mod async_client;
+pub mod blocking;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::error::RequestError;
+use crate::metrics::Sample;
+use crate::retry::parse_retry_after;
+use mock_server::wire::Usage;
+
+/// An API key, never printed: its `Debug` and `Display` show only that one is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: String) -> Self {
+        ApiKey(key)
+    }
+
+    /// The `Authorization` header value.
+    pub(crate) fn bearer(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// What every attempt sends: method, URL, body and headers, built once per run.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    /// `POST` (chat) or `GET` (delay).
+    pub post: bool,
+    /// Full URL.
+    pub url: String,
+    /// JSON body for POST.
+    pub body: Bytes,
+    /// `Authorization` header, when a key is set.
+    pub(crate) auth: Option<String>,
+    /// The body asks for server-sent events.
+    pub stream: bool,
+    /// The response is a chat completion (parse usage), not a plain JSON answer.
+    pub chat: bool,
+    /// The target is on loopback: proxies from the environment are not used.
+    pub loopback: bool,
+}
+
+impl PreparedRequest {
+    /// A chat-completions POST.
+    pub fn chat(url: String, body: Bytes, key: Option<&ApiKey>, stream: bool) -> Self {
+        let loopback = is_loopback(&url);
+        PreparedRequest {
+            post: true,
+            url,
+            body,
+            auth: key.map(ApiKey::bearer),
+            stream,
+            chat: true,
+            loopback,
+        }
+    }
+
+    /// A plain GET (the article's `/delay/1`).
+    pub fn get(url: String) -> Self {
+        let loopback = is_loopback(&url);
+        PreparedRequest {
+            post: false,
+            url,
+            body: Bytes::new(),
+            auth: None,
+            stream: false,
+            chat: false,
+            loopback,
+        }
+    }
+}
+
+/// Whether a URL's host is a loopback address or `localhost`.
+pub fn is_loopback(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+/// Builds the error for a non-2xx status from its headers.
+pub(crate) fn status_error(status: u16, header: impl Fn(&str) -> Option<String>) -> RequestError {
+    let retry_after = parse_retry_after(
+        header("retry-after-ms").as_deref(),
+        header("retry-after").as_deref(),
+    );
+    let should_retry = header("x-should-retry").and_then(|v| match v.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    });
+    RequestError::Status {
+        status,
+        retry_after,
+        should_retry,
+    }
+}
+
+/// Reads a non-streaming 2xx body: usage from a chat completion, nothing from a plain JSON body.
+pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, RequestError> {
+    #[derive(Deserialize)]
+    struct CompletionView {
+        choices: Vec<serde_json::Value>,
+        #[serde(default)]
+        usage: Option<Usage>,
+    }
+    if !req.chat {
+        return Ok(Sample::default());
+    }
+    let c: CompletionView = serde_json::from_slice(body).map_err(|e| RequestError::Decode(e.to_string()))?;
+    if c.choices.is_empty() {
+        return Err(RequestError::Decode("completion has no choices".into()));
+    }
+    Ok(Sample {
+        completion_tokens: c.usage.map(|u| u.completion_tokens),
+        ..Sample::default()
+    })
+}
+
+/// Incremental reader of an SSE chat stream: feed it bytes as they arrive, with the arrival
+/// time; it splits events, times content tokens and notices `[DONE]` and error events.
+///
+/// Definitions (the peers disagree, so we state ours):
+/// - TTFT: request sent → the first chunk whose delta has non-empty `content` (the opening
+///   chunk with only `role` and `""` is not a token).
+/// - ITL: the gaps between consecutive content chunks, the first token excluded.
+/// - Output tokens: `usage.completion_tokens` from the usage chunk, else the content chunks.
+#[derive(Debug)]
+pub(crate) struct SseReader {
+    started: Instant,
+    buf: Vec<u8>,
+    ttft: Option<Duration>,
+    last_token: Option<Instant>,
+    itl: Vec<Duration>,
+    content_chunks: u64,
+    usage_tokens: Option<u64>,
+    done: bool,
+}
+
+impl SseReader {
+    pub(crate) fn new(started: Instant) -> Self {
+        SseReader {
+            started,
+            buf: Vec::new(),
+            ttft: None,
+            last_token: None,
+            itl: Vec::new(),
+            content_chunks: 0,
+            usage_tokens: None,
+            done: false,
+        }
+    }
+
+    /// Feeds bytes that arrived at `now`. Errors on an error event or a malformed chunk.
+    pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) -> Result<(), RequestError> {
+        self.buf.extend_from_slice(bytes);
+        while let Some((end, sep)) = find_event_end(&self.buf) {
+            let event: Vec<u8> = self.buf.drain(..end + sep).collect();
+            self.on_event(&event[..end], now)?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, raw: &[u8], now: Instant) -> Result<(), RequestError> {
+        let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
+        let mut data = String::new();
+        for line in text.lines() {
+            if let Some(d) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            }
+        }
+        if data.is_empty() {
+            return Ok(()); // a comment or keep-alive
+        }
+        if data.starts_with("[DONE]") {
+            self.done = true;
+            return Ok(());
+        }
+        #[derive(Deserialize)]
+        struct Delta {
+            #[serde(default)]
+            content: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct ChoiceView {
+            #[serde(default)]
+            delta: Option<Delta>,
+        }
+        #[derive(Deserialize)]
+        struct ChunkView {
+            #[serde(default)]
+            choices: Vec<ChoiceView>,
+            #[serde(default)]
+            usage: Option<Usage>,
+            #[serde(default)]
+            error: Option<serde_json::Value>,
+        }
+        let chunk: ChunkView =
+            serde_json::from_str(&data).map_err(|e| RequestError::Decode(e.to_string()))?;
+        if let Some(err) = chunk.error {
+            let msg = err
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("error event")
+                .to_owned();
+            return Err(RequestError::StreamError(msg));
+        }
+        let has_content = chunk.choices.iter().any(|c| {
+            c.delta
+                .as_ref()
+                .and_then(|d| d.content.as_deref())
+                .is_some_and(|s| !s.is_empty())
+        });
+        if has_content {
+            self.content_chunks += 1;
+            match self.last_token {
+                None => self.ttft = Some(now.saturating_duration_since(self.started)),
+                Some(prev) => self.itl.push(now.saturating_duration_since(prev)),
+            }
+            self.last_token = Some(now);
+        }
+        if let Some(u) = chunk.usage {
+            self.usage_tokens = Some(u.completion_tokens);
+        }
+        Ok(())
+    }
+
+    /// Whether `[DONE]` has been seen.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The sample of a stream that ended; a stream that stopped before `[DONE]` is a failure,
+    /// never a success with fewer tokens.
+    pub(crate) fn finish(self) -> Result<Sample, RequestError> {
+        if !self.done {
+            return Err(RequestError::Transport("stream ended before [DONE]".into()));
+        }
+        Ok(Sample {
+            completion_tokens: Some(self.usage_tokens.unwrap_or(self.content_chunks)),
+            ttft: self.ttft,
+            itl: self.itl,
+        })
+    }
+}
+
+/// The end of the first complete event in `buf` and the separator length (`\n\n` or `\r\n\r\n`).
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_reader_times_content_tokens_not_the_role_chunk() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        let ms = |n| t0 + Duration::from_millis(n);
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            ms(5),
+        )
+        .unwrap();
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n",
+            ms(50),
+        )
+        .unwrap();
+        // The event is split across two reads: it completes at 52 ms.
+        r.feed(b"\n", ms(52)).unwrap();
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\" there\"}}]}\n\n",
+            ms(80),
+        )
+        .unwrap();
+        r.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\ndata: [DONE]\n\n", ms(81)).unwrap();
+        let s = r.finish().unwrap();
+        assert_eq!(s.ttft, Some(Duration::from_millis(52)));
+        assert_eq!(s.itl, vec![Duration::from_millis(28)]);
+        assert_eq!(s.completion_tokens, Some(2));
+    }
+
+    #[test]
+    fn sse_error_event_and_missing_done_are_failures() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        let e = r.feed(
+            b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n",
+            t0,
+        );
+        assert_eq!(e, Err(RequestError::StreamError("boom".into())));
+        let mut r = SseReader::new(t0);
+        r.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n", t0)
+            .unwrap();
+        assert!(matches!(r.finish(), Err(RequestError::Transport(_))));
+    }
+
+    #[test]
+    fn crlf_events_are_split_too() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\ndata: [DONE]\r\n\r\n",
+            t0,
+        )
+        .unwrap();
+        assert!(r.is_done());
+        assert_eq!(r.finish().unwrap().completion_tokens, Some(1));
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback("http://localhost/v1"));
+        assert!(is_loopback("http://[::1]:80/"));
+        assert!(!is_loopback("https://api.openai.com/v1"));
+    }
+
+    #[test]
+    fn api_key_is_never_debug_printed() {
+        let k = ApiKey::new("sk-secret-123".into());
+        assert!(!format!("{k:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,411 @@
+//! What a run measures: one [`Record`] per logical request, folded into a [`Recorder`] of
+//! HdrHistograms and counters. Each worker owns its recorder; they are merged once at the end with
+//! `+=`, so nothing is shared or locked per request.
+//!
+//! Histograms hold microseconds, auto-resizing, 3 significant digits; values are clamped at one
+//! hour so a pathological request can never make recording fail (drill's panic).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::AddAssign;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RequestError;
+
+/// Largest value recorded, in microseconds (one hour).
+pub const MAX_RECORDED_US: u64 = 3_600_000_000;
+/// Significant digits of every histogram.
+pub const SIGFIG: u8 = 3;
+
+/// How a logical request (or one attempt of it) ended. Exactly one per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A 2xx with a complete, well-formed body.
+    Ok,
+    /// HTTP 429 (rate limit or quota).
+    RateLimited,
+    /// HTTP 5xx, a mid-stream error event, or a 200 whose body is not a completion.
+    ServerError,
+    /// Any other non-2xx status (4xx but 429).
+    ClientError,
+    /// The per-request timeout fired.
+    Timeout,
+    /// Connection refused, reset or cut before the response completed.
+    Transport,
+}
+
+impl Outcome {
+    /// Every outcome, in report order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Ok,
+        Outcome::RateLimited,
+        Outcome::ServerError,
+        Outcome::ClientError,
+        Outcome::Timeout,
+        Outcome::Transport,
+    ];
+
+    /// The snake_case id used in reports.
+    pub fn id(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::ServerError => "server_error",
+            Outcome::ClientError => "client_error",
+            Outcome::Timeout => "timeout",
+            Outcome::Transport => "transport",
+        }
+    }
+
+    /// The outcome of an HTTP status.
+    pub fn of_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Ok,
+            429 => Outcome::RateLimited,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::ClientError,
+        }
+    }
+
+    /// The outcome of one attempt's result.
+    pub fn of<T>(r: &Result<T, RequestError>) -> Outcome {
+        match r {
+            Ok(_) => Outcome::Ok,
+            Err(e) => e.outcome(),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// What a successful attempt returned besides its status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// Completion tokens from `usage` (None when the target sent no usage).
+    pub completion_tokens: Option<u64>,
+    /// Streaming only: send → first non-empty content delta.
+    pub ttft: Option<Duration>,
+    /// Streaming only: gaps between consecutive content chunks (first token excluded).
+    pub itl: Vec<Duration>,
+}
+
+/// One attempt of a request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttemptRecord {
+    /// Send → response complete (or failure).
+    pub duration: Duration,
+    /// How the attempt ended.
+    pub outcome: Outcome,
+}
+
+/// One logical request, from its intended start to its final outcome.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// When the schedule said it should start (closed loop: when it did start).
+    pub intended: Instant,
+    /// When its first attempt was sent.
+    pub start: Instant,
+    /// When its last attempt ended.
+    pub end: Instant,
+    /// Every attempt, in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// Time spent sleeping between attempts.
+    pub backoff: Duration,
+    /// The final outcome (that of the last attempt).
+    pub outcome: Outcome,
+    /// HTTP status of the last attempt, when there was one.
+    pub status: Option<u16>,
+    /// The successful attempt's extras.
+    pub sample: Option<Sample>,
+}
+
+impl Record {
+    /// End-to-end latency: intended start → end.
+    pub fn latency(&self) -> Duration {
+        self.end.saturating_duration_since(self.intended)
+    }
+
+    /// Service time: actual start → end.
+    pub fn service_time(&self) -> Duration {
+        self.end.saturating_duration_since(self.start)
+    }
+}
+
+/// Microseconds of a duration, clamped to `1..=MAX_RECORDED_US`.
+pub fn micros(d: Duration) -> u64 {
+    (d.as_micros().min(u128::from(MAX_RECORDED_US)) as u64).max(1)
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // Auto-resizing: starts small and grows to the largest value seen, so a thousand workers'
+    // recorders stay small.
+    Histogram::new(SIGFIG).expect("3 significant digits is a valid histogram configuration")
+}
+
+/// A set of histograms keyed by series name (`ok`, `attempt.rate_limited`, `ttft`, …), created
+/// on first use.
+#[derive(Debug, Clone, Default)]
+pub struct Series(BTreeMap<String, Histogram<u64>>);
+
+impl Series {
+    /// Records `d` in the named histogram.
+    pub fn record(&mut self, name: &str, d: Duration) {
+        let h = match self.0.get_mut(name) {
+            Some(h) => h,
+            None => self.0.entry(name.to_owned()).or_insert_with(new_histogram),
+        };
+        // Values are clamped to an hour and the histogram auto-resizes, so `record` only fails
+        // if memory for the resize cannot be had; then the value is kept at the current top.
+        let v = micros(d);
+        if h.record(v).is_err() {
+            h.saturating_record(v);
+        }
+    }
+
+    /// The named histogram, if anything was recorded in it.
+    pub fn get(&self, name: &str) -> Option<&Histogram<u64>> {
+        self.0.get(name)
+    }
+
+    /// All histograms by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Histogram<u64>)> {
+        self.0.iter()
+    }
+
+    /// Adds one histogram under a name.
+    pub fn add(&mut self, name: &str, h: &Histogram<u64>) {
+        match self.0.get_mut(name) {
+            // Both are auto-resizing, so adding cannot fail on range.
+            Some(mine) => {
+                let _ = mine.add(h);
+            }
+            None => {
+                self.0.insert(name.to_owned(), h.clone());
+            }
+        }
+    }
+}
+
+impl AddAssign<&Series> for Series {
+    fn add_assign(&mut self, other: &Series) {
+        for (name, h) in &other.0 {
+            self.add(name, h);
+        }
+    }
+}
+
+/// Counters and histograms of one worker, or of a whole strategy after merging.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    /// Logical requests by final outcome.
+    pub counts: BTreeMap<Outcome, u64>,
+    /// Attempts sent, first ones included.
+    pub attempts: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Time spent backing off, summed over requests.
+    pub backoff: Duration,
+    /// Completion tokens reported by successful requests.
+    pub completion_tokens: u64,
+    /// Histograms: `e2e.<outcome>` (intended start → end), `attempt.<outcome>` (each attempt),
+    /// `service.<outcome>` (actual start → end), `lag` (actual − intended start),
+    /// `ttft`, `itl`, `tpot` (streaming).
+    pub series: Series,
+    /// First actual start and last end seen.
+    pub span: Option<(Instant, Instant)>,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Recorder::default()
+    }
+
+    /// Folds one finished request in.
+    pub fn record(&mut self, r: &Record) {
+        *self.counts.entry(r.outcome).or_default() += 1;
+        let n = r.attempts.len() as u64;
+        self.attempts += n;
+        self.retries += n.saturating_sub(1);
+        self.backoff += r.backoff;
+        let o = r.outcome.id();
+        self.series.record(&format!("e2e.{o}"), r.latency());
+        self.series.record(&format!("service.{o}"), r.service_time());
+        self.series
+            .record("lag", r.start.saturating_duration_since(r.intended));
+        for a in &r.attempts {
+            self.series
+                .record(&format!("attempt.{}", a.outcome.id()), a.duration);
+        }
+        if let Some(s) = &r.sample {
+            self.completion_tokens += s.completion_tokens.unwrap_or(0);
+            if let Some(ttft) = s.ttft {
+                self.series.record("ttft", ttft);
+                // Time per output token after the first: (end − TTFT) ÷ (tokens − 1), over the
+                // successful attempt only.
+                if let (Some(tokens), Some(last)) = (s.completion_tokens, r.attempts.last())
+                    && tokens > 1
+                {
+                    let generation = last.duration.saturating_sub(ttft);
+                    self.series.record("tpot", generation / (tokens - 1) as u32);
+                }
+            }
+            for gap in &s.itl {
+                self.series.record("itl", *gap);
+            }
+        }
+        self.span = Some(match self.span {
+            None => (r.start, r.end),
+            Some((a, b)) => (a.min(r.start), b.max(r.end)),
+        });
+    }
+
+    /// Requests recorded.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Requests with this outcome.
+    pub fn count(&self, o: Outcome) -> u64 {
+        self.counts.get(&o).copied().unwrap_or(0)
+    }
+
+    /// End-to-end latency of every request, whatever its outcome.
+    pub fn e2e_all(&self) -> Histogram<u64> {
+        let mut all = new_histogram();
+        for o in Outcome::ALL {
+            if let Some(h) = self.series.get(&format!("e2e.{}", o.id())) {
+                let _ = all.add(h);
+            }
+        }
+        all
+    }
+}
+
+impl AddAssign<&Recorder> for Recorder {
+    fn add_assign(&mut self, other: &Recorder) {
+        for (o, n) in &other.counts {
+            *self.counts.entry(*o).or_default() += n;
+        }
+        self.attempts += other.attempts;
+        self.retries += other.retries;
+        self.backoff += other.backoff;
+        self.completion_tokens += other.completion_tokens;
+        self.series += &other.series;
+        self.span = match (self.span, other.span) {
+            (None, s) | (s, None) => s,
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+        };
+    }
+}
+
+/// The percentiles every report prints, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Values in the histogram.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// 99.99th percentile.
+    pub p9999: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Reads the percentiles of a microsecond histogram, in milliseconds.
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Percentiles {
+            count: h.len(),
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            p9999: ms(0.9999),
+            max: h.max() as f64 / 1000.0,
+            mean: h.mean() / 1000.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(outcome: Outcome, ms: u64, attempts: usize) -> Record {
+        let t0 = Instant::now();
+        Record {
+            intended: t0,
+            start: t0,
+            end: t0 + Duration::from_millis(ms),
+            attempts: vec![
+                AttemptRecord {
+                    duration: Duration::from_millis(ms),
+                    outcome
+                };
+                attempts
+            ],
+            backoff: Duration::ZERO,
+            outcome,
+            status: None,
+            sample: None,
+        }
+    }
+
+    #[test]
+    fn merged_recorders_count_every_request_once() {
+        let mut a = Recorder::new();
+        let mut b = Recorder::new();
+        for _ in 0..3 {
+            a.record(&record(Outcome::Ok, 100, 1));
+        }
+        b.record(&record(Outcome::RateLimited, 5, 3));
+        a += &b;
+        assert_eq!(a.total(), 4);
+        assert_eq!(a.count(Outcome::RateLimited), 1);
+        assert_eq!(a.attempts, 6);
+        assert_eq!(a.retries, 2);
+        assert_eq!(a.series.get("e2e.ok").unwrap().len(), 3);
+        assert_eq!(a.series.get("attempt.rate_limited").unwrap().len(), 3);
+        assert_eq!(a.e2e_all().len(), 4);
+    }
+
+    #[test]
+    fn percentiles_are_in_milliseconds() {
+        let mut r = Recorder::new();
+        for ms in 1..=100 {
+            r.record(&record(Outcome::Ok, ms, 1));
+        }
+        let p = Percentiles::of(r.series.get("e2e.ok").unwrap());
+        assert_eq!(p.count, 100);
+        assert!((p.p50 - 50.0).abs() < 0.1, "{p:?}");
+        assert!((p.max - 100.0).abs() < 0.1, "{p:?}");
+    }
+
+    #[test]
+    fn huge_values_are_clamped_not_fatal() {
+        let mut s = Series::default();
+        s.record("x", Duration::from_secs(100_000));
+        assert!(s.get("x").unwrap().max() <= MAX_RECORDED_US + MAX_RECORDED_US / 1000);
+    }
+}

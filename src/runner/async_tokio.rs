@@ -1,0 +1,84 @@
+//! `async` and `async-single`: one reqwest client, every request a tokio task, at most C in
+//! flight under a semaphore (C = 0: all at once), the twin of `asyncio.gather` under a
+//! `Semaphore`. `async` runs on a multi-thread runtime, `async-single` on a current-thread one,
+//! which is what Python's event loop is.
+//!
+//! Each task returns its `Record`; the driver folds them into one recorder as they finish, so
+//! the request path shares nothing but the client's connection pool.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::runtime::{Builder, Runtime};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::client::async_client::AsyncClient;
+use crate::config::Strategy;
+use crate::error::RunError;
+use crate::metrics::Recorder;
+use crate::runner::{RunContext, StrategyRun, execute_async};
+
+/// Runs the workload on a multi-thread runtime (one worker per core).
+pub fn run_async(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+    let rt = Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("async-worker")
+        .build();
+    drive(ctx, rt, Strategy::Async)
+}
+
+/// Runs the workload on a current-thread runtime: one thread does everything.
+pub fn run_async_single(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+    let rt = Builder::new_current_thread().enable_all().build();
+    drive(ctx, rt, Strategy::AsyncSingle)
+}
+
+fn drive(ctx: &RunContext<'_>, rt: std::io::Result<Runtime>, s: Strategy) -> Result<StrategyRun, RunError> {
+    let rt = rt.map_err(|e| RunError::Setup {
+        what: "tokio runtime",
+        why: e.to_string(),
+    })?;
+    let client = AsyncClient::new(ctx.req.clone(), ctx.cfg.timeout)?;
+    let limit = ctx.cfg.effective_concurrency(s) as usize;
+    let unbounded = ctx.cfg.concurrency == 0;
+    rt.block_on(async {
+        let permits = (!unbounded).then(|| Arc::new(Semaphore::new(limit)));
+        let policy = Arc::new(ctx.cfg.retry.clone());
+        let mut tasks = JoinSet::new();
+        let t0 = Instant::now();
+        for i in 0..ctx.requests() {
+            let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
+            let due = ctx.due(t0, i);
+            let mut rng = ctx.rng(i + 1);
+            tasks.spawn(async move {
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                // In a closed loop the request "starts" when it gets its permit; in an open loop
+                // the wait for a permit is part of its latency.
+                let permit = match &permits {
+                    Some(p) => p.clone().acquire_owned().await.ok(),
+                    None => None,
+                };
+                let intended = due.unwrap_or_else(Instant::now);
+                let record = execute_async(&client, &policy, &mut rng, intended).await;
+                drop(permit);
+                record
+            });
+        }
+        let mut recorder = Recorder::new();
+        while let Some(done) = tasks.join_next().await {
+            // A task that panicked leaves a request unaccounted; the caller's N/N check fails
+            // loudly on it rather than this loop inventing an outcome.
+            if let Ok(record) = done {
+                recorder.record(&record);
+                ctx.progress.inc(1);
+            }
+        }
+        Ok(StrategyRun {
+            recorder,
+            wall: t0.elapsed(),
+        })
+    })
+}

@@ -1,0 +1,64 @@
+//! `batched`: fixed batches of B requests joined together, with a pause between batches: the
+//! article's `process_batch(prompts, batch_size=5)` with `asyncio.sleep(1)`. tokio multi-thread
+//! runtime, one reqwest client.
+//!
+//! A batch waits for its slowest request, and nothing runs during the pause, which is what this
+//! strategy costs against a sliding window of the same size.
+
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use crate::client::async_client::AsyncClient;
+use crate::error::RunError;
+use crate::metrics::Recorder;
+use crate::runner::{RunContext, StrategyRun, execute_async};
+
+/// Runs the workload in batches of `batch_size` with `pause` between them. In an open loop a
+/// batch starts once its last request is due (and the previous batch and pause are over); each
+/// request's latency counts from its own due time.
+pub fn run_batched(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("batched-worker")
+        .build()
+        .map_err(|e| RunError::Setup {
+            what: "tokio runtime",
+            why: e.to_string(),
+        })?;
+    let client = AsyncClient::new(ctx.req.clone(), ctx.cfg.timeout)?;
+    let (n, b) = (ctx.requests(), ctx.cfg.batch_size);
+    rt.block_on(async {
+        let mut recorder = Recorder::new();
+        let t0 = Instant::now();
+        let mut first = 0;
+        while first < n {
+            let last = (first + b).min(n);
+            if let Some(due) = ctx.due(t0, last - 1) {
+                tokio::time::sleep_until(due.into()).await;
+            }
+            let mut batch = JoinSet::new();
+            for i in first..last {
+                let (client, policy) = (client.clone(), ctx.cfg.retry.clone());
+                let intended = ctx.due(t0, i).unwrap_or_else(Instant::now);
+                let mut rng = ctx.rng(i + 1);
+                batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended).await });
+            }
+            // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
+            while let Some(done) = batch.join_next().await {
+                if let Ok(record) = done {
+                    recorder.record(&record);
+                    ctx.progress.inc(1);
+                }
+            }
+            first = last;
+            if first < n {
+                tokio::time::sleep(ctx.cfg.pause).await;
+            }
+        }
+        Ok(StrategyRun {
+            recorder,
+            wall: t0.elapsed(),
+        })
+    })
+}

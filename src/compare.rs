@@ -217,6 +217,8 @@ pub fn summary(cfg: &RunConfig, session: &Session) -> ConfigSummary {
 /// Runs every strategy of `cfg` and returns the report (also written to `--out` when set).
 pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
     cfg.validate()?;
+    // Reachability first, so an unreachable target writes nothing.
+    let session = Session::open(cfg)?;
     if let Some(out) = &cfg.out {
         check_writable(out)?;
     }
@@ -224,7 +226,6 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let session = Session::open(cfg)?;
     let mut strategies = Vec::new();
     for s in &cfg.strategies {
         strategies.push(run_one(cfg, &session, *s)?);

@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = asyncbench::cli::Cli::parse();
+    let cli: asyncbench::cli::Cli = mock_server::profile::parse_or_exit("asyncbench");
     match asyncbench::cli::execute(cli) {
         Ok(finish) => finish.exit_code(),
         Err(e) => {

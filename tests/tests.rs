@@ -1,1 +1,14 @@
-//! The one integration-test binary of the root crate.
+//! The one integration-test binary of the root crate (one binary links once and runs in
+//! parallel). Every server binds 127.0.0.1:0.
+
+#![allow(clippy::unwrap_used)]
+
+// Shared helpers: configs, the embedded mock, wiremock sequences.
+mod util;
+
+// Each scenario run over every strategy: clean runs, 429s and Retry-After, giving up, timeouts,
+// mixed faults.
+mod strategies;
+
+// The command line: parsing, exit codes, nothing written on bad input.
+mod cli;

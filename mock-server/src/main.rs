@@ -5,7 +5,6 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-use clap::Parser;
 use mock_server::{ProfileArgs, ServerError, bind, run};
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +30,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = mock_server::profile::parse_or_exit("mock-server");
     match serve(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

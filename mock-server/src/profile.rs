@@ -357,6 +357,40 @@ mod schedule_str {
     }
 }
 
+/// Parses the command line of a binary; on a usage error prints it as one line (naming the
+/// value, with the possible values when clap lists them) and exits 2. Help and version print as
+/// usual.
+pub fn parse_or_exit<P: clap::Parser>(bin: &str) -> P {
+    use clap::error::ErrorKind;
+    match P::try_parse() {
+        Ok(p) => p,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        Err(e) => {
+            eprintln!("{bin}: {}", one_line(&e.to_string()));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The first line of a clap error, without its `error: ` prefix, plus the possible values
+/// when clap lists them on the next line.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let mut line = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    if let Some(next) = lines.next().map(str::trim)
+        && next.starts_with("[possible values")
+    {
+        line.push(' ');
+        line.push_str(next);
+    }
+    line
+}
+
 /// Parses a probability for clap, naming the value on error.
 pub fn parse_probability(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -543,6 +577,15 @@ mod tests {
         let hits: Vec<u64> = (1..=9).filter(|&i| every.applies(i).is_some()).collect();
         assert_eq!(hits, [3, 6, 9]);
         assert!("every:0:500".parse::<ScheduleRule>().is_err());
+    }
+
+    #[test]
+    fn clap_errors_fold_into_one_line() {
+        let e = "error: invalid value 'warp' for '--strategies'\n  [possible values: a, b]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(e),
+            "invalid value 'warp' for '--strategies' [possible values: a, b]"
+        );
     }
 
     #[test]

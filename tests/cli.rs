@@ -1,0 +1,135 @@
+//! The command line: flag parsing, exit codes, one-line errors, and nothing written on bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use asyncbench::cli::{Cli, Command as Sub};
+use clap::Parser;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_asyncbench"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("asyncbench-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Flag values out of range are rejected by the parser or by `to_config`.
+#[test]
+fn bad_values_are_rejected_before_any_run() {
+    for args in [
+        &["asyncbench", "compare", "--requests", "0"][..],
+        &["asyncbench", "compare", "--rate-429", "1.5"],
+        &["asyncbench", "compare", "--strategies", "sequential,bogus"],
+        &["asyncbench", "compare", "--latency", "fast"],
+        &["asyncbench", "compare", "--timeout", "-1s"],
+        &["asyncbench", "compare", "--retry", "sometimes"],
+    ] {
+        assert!(Cli::try_parse_from(args).is_err(), "{args:?} should not parse");
+    }
+    let cli = Cli::try_parse_from([
+        "asyncbench",
+        "compare",
+        "--concurrency",
+        "0",
+        "--strategies",
+        "threadpool",
+    ])
+    .unwrap();
+    let Sub::Compare(args) = cli.command else { panic!() };
+    let err = args
+        .common
+        .to_config(args.strategies.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--concurrency") && err.contains('0'), "{err}");
+}
+
+/// The defaults are the documented ones: 200 requests, concurrency 50, 100 ms latency, every
+/// strategy, batches as large as the concurrency.
+#[test]
+fn compare_defaults_are_the_documented_ones() {
+    let cli = Cli::try_parse_from(["asyncbench", "compare"]).unwrap();
+    let Sub::Compare(args) = cli.command else { panic!() };
+    let cfg = args.common.to_config(args.strategies.clone()).unwrap();
+    assert_eq!(cfg.workload.requests, 200);
+    assert_eq!(cfg.concurrency, 50);
+    assert_eq!(cfg.batch_size, 50);
+    assert_eq!(cfg.strategies.len(), 5);
+    assert_eq!(cfg.mock.unwrap().latency.to_string(), "100ms");
+}
+
+/// A small run through the real binary exits 0 and writes report.json and summary.csv.
+#[test]
+fn compare_binary_writes_its_reports() {
+    let out = temp_dir("ok");
+    let status = bin()
+        .args([
+            "compare",
+            "-n",
+            "6",
+            "-c",
+            "3",
+            "--latency",
+            "5ms",
+            "--strategies",
+            "async,sequential",
+            "-q",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let stdout = String::from_utf8(status.stdout).unwrap();
+    assert!(stdout.contains("async") && stdout.contains("6/6"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["strategies"][0]["id"], "async");
+    assert_eq!(report["strategies"][0]["accounted"], "6/6");
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// Bad input exits 2 with one line on stderr naming the value, and writes nothing.
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let cases: [&[&str]; 5] = [
+        &["compare", "--requests", "0"],
+        &["compare", "--rate-500", "2"],
+        &["compare", "--strategies", "warp"],
+        &["compare", "--target", "http://127.0.0.1:1/v1"],
+        &["compare", "--schedule", "first:x:500"],
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        let out = temp_dir(&format!("bad{i}"));
+        let o = bin().args(*args).arg("--out").arg(&out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        let named = args.last().unwrap();
+        let value = named.split(':').nth(1).unwrap_or(named);
+        assert!(
+            first.contains(value) || first.contains(named),
+            "{args:?}: {stderr}"
+        );
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+}
+
+/// `reproduce` parses and `--help` works on every subcommand.
+#[test]
+fn help_works_on_every_subcommand() {
+    for sub in ["compare", "reproduce"] {
+        let o = bin().args([sub, "--help"]).output().unwrap();
+        assert!(o.status.success());
+        assert!(!o.stdout.is_empty());
+    }
+}

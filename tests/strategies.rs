@@ -1,0 +1,229 @@
+//! Scenarios run over every strategy: each must account for every request, classify each
+//! outcome right, and agree with the mock's own count of what it received.
+
+use std::time::Duration;
+
+use asyncbench::compare::compare;
+use asyncbench::config::Strategy;
+use asyncbench::metrics::Outcome;
+use asyncbench::report::StrategyReport;
+use mock_server::Profile;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::util::{completion_json, config, config_for_target, fast_retry};
+
+fn assert_accounted(s: &StrategyReport, n: u64) {
+    assert!(s.accounted_ok, "{}: accounted {}", s.id, s.accounted);
+    assert_eq!(s.outcomes.values().sum::<u64>(), n, "{}", s.id);
+    if let Some(c) = &s.server {
+        assert!(
+            c.matches,
+            "{}: sent {} attempts, mock received {}",
+            s.id, c.attempts_sent, c.requests_received
+        );
+    }
+}
+
+/// On a clean mock every request of every strategy succeeds, no faster than the mock's delay,
+/// and the mock received exactly the attempts sent.
+#[test]
+fn every_strategy_succeeds_on_a_clean_mock() {
+    // Arrange
+    let cfg = config(&Strategy::ALL, 12, Profile::fixed(Duration::from_millis(20)));
+    // Act
+    let report = compare(&cfg).unwrap();
+    // Assert
+    assert_eq!(report.strategies.len(), 5);
+    for s in &report.strategies {
+        assert_accounted(s, 12);
+        assert_eq!(s.count(Outcome::Ok), 12, "{}", s.id);
+        assert_eq!(s.attempts, 12);
+        assert!(s.latency_ms.p50 >= 20.0, "{}: p50 {}", s.id, s.latency_ms.p50);
+        assert!(s.server.is_some(), "the embedded mock is cross-checked");
+        assert_eq!(s.completion_tokens, 12 * 8, "usage read from every response");
+    }
+    // Sequential cannot overlap: at least 12 × 20 ms. The others run 4 at a time.
+    let seq = &report.strategies[0];
+    assert!(seq.wall_s >= 0.24, "{}", seq.wall_s);
+}
+
+/// A 429 with `retry-after-ms` is retried after at least that long, for every strategy
+/// (wiremock answers 429, 429, then 200, as the article's testing section would).
+#[test]
+fn rate_limited_requests_are_retried_after_retry_after() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for s in Strategy::ALL {
+        // Arrange: a fresh sequence per strategy.
+        let server = rt.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            let limited = serde_json::json!({"error": {"message": "Rate limit reached", "type": "requests", "param": null, "code": "rate_limit_exceeded"}});
+            Mock::given(method("POST"))
+                .and(path("/v1/chat/completions"))
+                .respond_with(ResponseTemplate::new(429).insert_header("retry-after-ms", "150").set_body_json(limited))
+                .up_to_n_times(2)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .and(path("/v1/chat/completions"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
+                .mount(&server)
+                .await;
+            server
+        });
+        let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
+        cfg.retry = fast_retry(5);
+        // Act
+        let report = compare(&cfg).unwrap();
+        // Assert
+        let r = &report.strategies[0];
+        assert_accounted(r, 1);
+        assert_eq!(r.count(Outcome::Ok), 1, "{s}");
+        assert_eq!(r.attempts, 3, "{s}: 429, 429, 200");
+        assert_eq!(r.retries, 2);
+        // Two waits of the header's 150 ms (not the policy's 10 ms backoff).
+        assert!(r.backoff_s >= 0.3, "{s}: backoff {}", r.backoff_s);
+        assert!(r.latency_ms.p50 >= 300.0, "{s}: latency {}", r.latency_ms.p50);
+        // (The harness also asked for /stats, to see whether the target is our mock; it is not.)
+        let received = rt.block_on(server.received_requests()).unwrap();
+        let chats = received
+            .iter()
+            .filter(|r| r.url.path() == "/v1/chat/completions")
+            .count();
+        assert_eq!(chats, 3);
+        assert!(r.server.is_none(), "wiremock has no /stats");
+    }
+}
+
+/// When every attempt fails, a strategy stops at the policy's attempt limit and reports the
+/// last attempt's outcome.
+#[test]
+fn gives_up_after_the_attempt_limit_with_the_right_outcome() {
+    // Arrange: the first 1000 requests all get 503.
+    let profile = Profile {
+        schedule: vec!["first:1000:503".parse().unwrap()],
+        ..Profile::default()
+    };
+    let mut cfg = config(&Strategy::ALL, 6, profile);
+    cfg.retry = fast_retry(3);
+    // Act
+    let report = compare(&cfg).unwrap();
+    // Assert
+    for s in &report.strategies {
+        assert_accounted(s, 6);
+        assert_eq!(s.count(Outcome::ServerError), 6, "{}", s.id);
+        assert_eq!(s.attempts, 18, "{}: 3 attempts each", s.id);
+        assert_eq!(s.retries, 12);
+        assert_eq!(
+            s.server.as_ref().unwrap().responses_by_status.get(&503),
+            Some(&18)
+        );
+    }
+}
+
+/// A hang ends in a timeout, counted as `timeout`, after no less than the timeout; the mock saw
+/// every attempt.
+#[test]
+fn timeouts_are_counted_as_timeouts() {
+    // Arrange
+    let profile = Profile {
+        rate_hang: 1.0,
+        ..Profile::default()
+    };
+    let mut cfg = config(&Strategy::ALL, 4, profile);
+    cfg.timeout = Duration::from_millis(200);
+    // Act
+    let report = compare(&cfg).unwrap();
+    // Assert
+    for s in &report.strategies {
+        assert_accounted(s, 4);
+        assert_eq!(s.count(Outcome::Timeout), 4, "{}", s.id);
+        let p = s.latency_by_outcome_ms[&Outcome::Timeout];
+        assert!(p.p50 >= 200.0, "{}: timed out after {} ms", s.id, p.p50);
+    }
+}
+
+/// Resets and quota 429s are classified (`transport`, `rate_limited`) and a quota 429 is not
+/// retried by the openai preset (`x-should-retry: false`).
+#[test]
+fn resets_are_transport_errors_and_quota_429s_are_not_retried() {
+    let profile = Profile {
+        schedule: vec!["every:2:reset".parse().unwrap()],
+        ..Profile::default()
+    };
+    let report = compare(&config(&Strategy::ALL, 8, profile)).unwrap();
+    for s in &report.strategies {
+        assert_accounted(s, 8);
+        assert_eq!(s.count(Outcome::Transport), 4, "{}", s.id);
+        assert_eq!(s.count(Outcome::Ok), 4, "{}", s.id);
+    }
+
+    let profile = Profile {
+        rate_quota: 1.0,
+        ..Profile::default()
+    };
+    let mut cfg = config(&Strategy::ALL, 3, profile);
+    cfg.retry = asyncbench::retry::RetryPolicy::preset(asyncbench::retry::RetryPreset::Openai);
+    let report = compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_eq!(s.count(Outcome::RateLimited), 3, "{}", s.id);
+        assert_eq!(s.retries, 0, "{}: quota is not retried", s.id);
+    }
+}
+
+/// With 429s, 5xx, resets and hangs mixed and retries on, every request still ends in exactly
+/// one outcome and the mock received exactly the attempts sent.
+#[test]
+fn mixed_faults_are_fully_accounted() {
+    // Arrange
+    let profile = Profile {
+        rate_429: 0.2,
+        rate_500: 0.05,
+        rate_503: 0.05,
+        rate_reset: 0.05,
+        rate_hang: 0.03,
+        retry_after: Duration::from_millis(20),
+        seed: Some(11),
+        latency: "uniform:1ms..5ms".parse().unwrap(),
+        ..Profile::default()
+    };
+    let mut cfg = config(&Strategy::ALL, 60, profile);
+    cfg.timeout = Duration::from_millis(300);
+    cfg.retry = fast_retry(3);
+    cfg.concurrency = 8;
+    // Act
+    let report = compare(&cfg).unwrap();
+    // Assert
+    for s in &report.strategies {
+        assert_accounted(s, 60);
+        assert!(s.attempts >= 60 && s.attempts <= 180, "{}", s.id);
+        assert_eq!(s.attempts, 60 + s.retries);
+        assert!(s.retries > 0, "{}: some faults were retried", s.id);
+    }
+    assert!(report.accounting_failures().is_empty());
+}
+
+/// An unbounded async run puts every request in flight at once (asyncio.gather without a
+/// semaphore), and a bounded one never exceeds its bound.
+#[test]
+fn async_concurrency_bounds_are_respected() {
+    let mut cfg = config(
+        &[Strategy::Async, Strategy::AsyncSingle, Strategy::Threadpool],
+        30,
+        Profile::fixed(Duration::from_millis(100)),
+    );
+    cfg.concurrency = 6;
+    let session = asyncbench::compare::Session::open(&cfg).unwrap();
+    for s in &cfg.strategies {
+        let before = session.mock.as_ref().unwrap().stats().peak_in_flight;
+        asyncbench::compare::run_one(&cfg, &session, *s).unwrap();
+        let peak = session.mock.as_ref().unwrap().stats().peak_in_flight;
+        assert!(peak.max(before) <= 6, "{s}: peak {peak}");
+    }
+    let mut unbounded = cfg.clone();
+    unbounded.concurrency = 0;
+    unbounded.strategies = vec![Strategy::Async];
+    let session = asyncbench::compare::Session::open(&unbounded).unwrap();
+    asyncbench::compare::run_one(&unbounded, &session, Strategy::Async).unwrap();
+    assert_eq!(session.mock.as_ref().unwrap().stats().peak_in_flight, 30);
+}

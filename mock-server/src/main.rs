@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 /// An OpenAI-compatible chat-completions mock with configurable latency, token streaming,
 /// injected 429s and faults, and a real requests/min + tokens/min limiter.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "mock-server", version)]
 struct Cli {
     /// Address to bind. Anything but loopback exposes the mock to your network.

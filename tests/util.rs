@@ -9,7 +9,7 @@ use mock_server::Profile;
 
 /// A closed-loop config against the embedded mock: `n` requests, concurrency 4, batches of 4
 /// with a 10 ms pause, no retries, a 5 s timeout.
-pub fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunConfig {
+pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunConfig {
     RunConfig {
         workload: Workload {
             requests: n,
@@ -35,7 +35,7 @@ pub fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunConfig {
 }
 
 /// The same config pointed at an external base URL.
-pub fn config_for_target(strategies: &[Strategy], n: u64, base_url: String) -> RunConfig {
+pub(crate) fn config_for_target(strategies: &[Strategy], n: u64, base_url: String) -> RunConfig {
     let mut cfg = config(strategies, n, Profile::default());
     cfg.mock = None;
     cfg.target = Some(Target {
@@ -48,7 +48,7 @@ pub fn config_for_target(strategies: &[Strategy], n: u64, base_url: String) -> R
 
 /// A retry policy with short waits for tests: `attempts` in all, 10 ms doubling, every 5xx and
 /// 429 retried, Retry-After honoured up to 5 s.
-pub fn fast_retry(attempts: u32) -> RetryPolicy {
+pub(crate) fn fast_retry(attempts: u32) -> RetryPolicy {
     RetryPolicy {
         name: "test".into(),
         attempts,
@@ -66,7 +66,7 @@ pub fn fast_retry(attempts: u32) -> RetryPolicy {
 }
 
 /// A chat completion body as the real API sends it.
-pub fn completion_json() -> serde_json::Value {
+pub(crate) fn completion_json() -> serde_json::Value {
     serde_json::json!({
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": null}, "finish_reason": "stop"}],

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Hand over to the precise thread this long before a deadline.
-const HANDOVER: Duration = Duration::from_millis(3);
+const HANDOVER: Duration = Duration::from_millis(10);
 
 struct Entry {
     deadline: Instant,

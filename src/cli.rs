@@ -33,6 +33,16 @@ pub enum Command {
     /// The article's comparison as it stands: 10 requests to a 1-second endpoint, sequential vs
     /// thread pool vs async, then its batch example (5 per batch, 1 s pause).
     Reproduce(ReproduceArgs),
+    /// Redraw the charts of a saved run from its report.json (and sweep.json, when present).
+    Plot(PlotArgs),
+}
+
+/// Flags of `plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A directory written by --out.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Flags of `compare`.
@@ -346,6 +356,12 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
             report
         }
         Command::Reproduce(args) => crate::reproduce::reproduce(args.out.as_deref(), args.quiet)?,
+        Command::Plot(args) => {
+            for path in crate::report::output::plot_dir(&args.dir)? {
+                println!("wrote {}", path.display());
+            }
+            return Ok(Finish::Ok);
+        }
     };
     let failures = report.accounting_failures();
     if failures.is_empty() {

@@ -12,7 +12,9 @@ use mock_server::{MockServer, StatsSnapshot};
 use crate::client::PreparedRequest;
 use crate::config::{RunConfig, Strategy, Target};
 use crate::error::{ConfigError, RunError};
+use crate::metrics::{Intervals, epoch};
 use crate::report::machine::{Machine, git_commit};
+use crate::report::output::write_run;
 use crate::report::{ConfigSummary, Measured, RunReport, ServerCheck, StrategyReport};
 use crate::resources::{CpuTimes, Sampler};
 use crate::runner::{RunContext, run_strategy};
@@ -31,6 +33,8 @@ pub struct Session {
 impl Session {
     /// Starts the embedded mock, or checks that the external target answers.
     pub fn open(cfg: &RunConfig) -> Result<Session, RunError> {
+        // Fix the interval-log origin before any request ends.
+        let _ = epoch();
         if let Some(target) = &cfg.target {
             check_reachable(&target.base_url)?;
             return Ok(Session {
@@ -136,7 +140,11 @@ fn progress_bar(cfg: &RunConfig, s: Strategy) -> ProgressBar {
 }
 
 /// Runs one strategy in a session and builds its report, cross-checked against the mock.
-pub fn run_one(cfg: &RunConfig, session: &Session, s: Strategy) -> Result<StrategyReport, RunError> {
+pub fn run_one(
+    cfg: &RunConfig,
+    session: &Session,
+    s: Strategy,
+) -> Result<(StrategyReport, Intervals), RunError> {
     let req: Arc<PreparedRequest> = Arc::new(session.target.prepare(&cfg.workload));
     let schedule = cfg.load.schedule(cfg.workload.requests).map(Arc::new);
     let ctx = RunContext {
@@ -163,7 +171,8 @@ pub fn run_one(cfg: &RunConfig, session: &Session, s: Strategy) -> Result<Strate
         peaks,
         server,
     };
-    Ok(StrategyReport::build(measured, &run.recorder))
+    let report = StrategyReport::build(measured, &run.recorder);
+    Ok((report, run.recorder.intervals))
 }
 
 /// Compares the attempts sent with the mock's count. A request whose client gave up (timeout)
@@ -227,8 +236,11 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let mut strategies = Vec::new();
+    let mut intervals = Vec::new();
     for s in &cfg.strategies {
-        strategies.push(run_one(cfg, &session, *s)?);
+        let (report, iv) = run_one(cfg, &session, *s)?;
+        strategies.push(report);
+        intervals.push((s.id().to_owned(), iv));
     }
     let report = RunReport {
         tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
@@ -240,7 +252,7 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
         complete: true,
     };
     if let Some(out) = &cfg.out {
-        report.write(out)?;
+        write_run(out, &report, &intervals)?;
     }
     Ok(report)
 }

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::AddAssign;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -150,6 +151,20 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGFIG).expect("3 significant digits is a valid histogram configuration")
 }
 
+/// The process's time origin: interval logs number whole seconds from it, so recorders on
+/// different threads agree on interval boundaries without talking to each other.
+pub fn epoch() -> (Instant, SystemTime) {
+    static EPOCH: OnceLock<(Instant, SystemTime)> = OnceLock::new();
+    *EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
+}
+
+/// Series kept per one-second interval for the `.hlog` (the others are kept for the whole run).
+pub const INTERVAL_SERIES: [&str; 4] = ["e2e.ok", "service.ok", "ttft", "itl"];
+
+/// Per-second histograms: (seconds since [`epoch`], series) → histogram of requests that ended
+/// in that second.
+pub type Intervals = BTreeMap<(u64, String), Histogram<u64>>;
+
 /// A set of histograms keyed by series name (`ok`, `attempt.rate_limited`, `ttft`, …), created
 /// on first use.
 #[derive(Debug, Clone, Default)]
@@ -221,6 +236,8 @@ pub struct Recorder {
     pub series: Series,
     /// First actual start and last end seen.
     pub span: Option<(Instant, Instant)>,
+    /// The [`INTERVAL_SERIES`] per one-second interval, for `run.hlog`.
+    pub intervals: Intervals,
 }
 
 impl Recorder {
@@ -266,6 +283,30 @@ impl Recorder {
             None => (r.start, r.end),
             Some((a, b)) => (a.min(r.start), b.max(r.end)),
         });
+        let sec = r.end.saturating_duration_since(epoch().0).as_secs();
+        if r.outcome == Outcome::Ok {
+            self.interval(sec, "e2e.ok", r.latency());
+            self.interval(sec, "service.ok", r.service_time());
+        }
+        if let Some(s) = &r.sample {
+            if let Some(t) = s.ttft {
+                self.interval(sec, "ttft", t);
+            }
+            for gap in &s.itl {
+                self.interval(sec, "itl", *gap);
+            }
+        }
+    }
+
+    fn interval(&mut self, sec: u64, series: &'static str, d: Duration) {
+        let h = self
+            .intervals
+            .entry((sec, series.to_owned()))
+            .or_insert_with(new_histogram);
+        let v = micros(d);
+        if h.record(v).is_err() {
+            h.saturating_record(v);
+        }
     }
 
     /// Requests recorded.
@@ -304,6 +345,16 @@ impl AddAssign<&Recorder> for Recorder {
             (None, s) | (s, None) => s,
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
         };
+        for (k, h) in &other.intervals {
+            match self.intervals.get_mut(k) {
+                Some(mine) => {
+                    let _ = mine.add(h);
+                }
+                None => {
+                    self.intervals.insert(k.clone(), h.clone());
+                }
+            }
+        }
     }
 }
 

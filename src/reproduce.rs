@@ -69,9 +69,12 @@ pub fn reproduce(out: Option<&Path>, quiet: bool) -> Result<RunReport, RunError>
         ..cfg.clone()
     };
     let mut strategies = Vec::new();
+    let mut intervals = Vec::new();
     for s in &cfg.strategies {
         let c = if *s == Strategy::Async { &unbounded } else { &cfg };
-        strategies.push(run_one(c, &session, *s)?);
+        let (report, iv) = run_one(c, &session, *s)?;
+        strategies.push(report);
+        intervals.push((s.id().to_owned(), iv));
     }
     let report = RunReport {
         tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
@@ -84,7 +87,7 @@ pub fn reproduce(out: Option<&Path>, quiet: bool) -> Result<RunReport, RunError>
     };
     print!("{}", render(&report));
     if let Some(dir) = out {
-        report.write(dir)?;
+        crate::report::output::write_run(dir, &report, &intervals)?;
         println!("wrote {}", dir.display());
     }
     Ok(report)

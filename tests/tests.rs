@@ -10,5 +10,8 @@ mod util;
 // mixed faults.
 mod strategies;
 
+// Output formats: .hgrm against Java's own output, .hlog read back, report.json schema, charts.
+mod formats;
+
 // The command line: parsing, exit codes, nothing written on bad input.
 mod cli;

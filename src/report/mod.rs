@@ -2,8 +2,12 @@
 //! stdout, `summary.csv`, and the encoded histograms that let runs be merged exactly later
 //! (percentiles never average).
 
+pub mod chart;
+pub mod hgrm;
 pub mod hist;
+pub mod hlog;
 pub mod machine;
+pub mod output;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

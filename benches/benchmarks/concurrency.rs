@@ -1,0 +1,27 @@
+//! `concurrency`: thread pool vs multi-thread async vs single-thread async over C, 200 requests
+//! at a fixed 10 ms.
+
+use std::time::Duration;
+
+use asyncbench::config::Strategy;
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+
+use super::{Point, mock, time_point};
+
+fn concurrency(c: &mut Criterion) {
+    let server = mock(Duration::from_millis(10));
+    let mut g = c.benchmark_group("concurrency");
+    g.sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Elements(200));
+    for conc in [1u64, 10, 50, 200] {
+        for s in [Strategy::Threadpool, Strategy::Async, Strategy::AsyncSingle] {
+            let p = Point::new(s, 200, conc);
+            g.bench_function(BenchmarkId::new(s.id(), conc), |b| {
+                b.iter_custom(|iters| time_point(&server, p, iters))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion::criterion_group! { name = group; config = super::criterion(); targets = concurrency }

@@ -1,0 +1,99 @@
+//! The bench groups, and the helper that runs N requests of one strategy against a mock started
+//! once per group (outside the timed loop).
+
+pub mod article;
+pub mod batch_size;
+pub mod concurrency;
+pub mod overhead;
+pub mod scaling;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncbench::config::{LoadModel, RunConfig, Strategy, Target, Workload};
+use asyncbench::retry::{RetryPolicy, RetryPreset};
+use asyncbench::runner::{RunContext, run_strategy};
+use criterion::Criterion;
+use mock_server::{MockServer, Profile};
+
+/// Criterion settings for slow, I/O-bound iterations: few samples, flat sampling, short warm-up,
+/// so the whole suite stays within ten minutes on two cores.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+}
+
+/// A mock with a fixed latency, started outside every timed loop.
+pub fn mock(latency: Duration) -> MockServer {
+    MockServer::start(Profile::fixed(latency)).expect("the mock starts on 127.0.0.1:0")
+}
+
+/// One strategy's settings for a bench point.
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    pub strategy: Strategy,
+    pub requests: u64,
+    pub concurrency: u64,
+    pub batch_size: u64,
+    pub pause: Duration,
+}
+
+impl Point {
+    pub fn new(strategy: Strategy, requests: u64, concurrency: u64) -> Self {
+        Point {
+            strategy,
+            requests,
+            concurrency,
+            batch_size: concurrency.max(1),
+            pause: Duration::ZERO,
+        }
+    }
+}
+
+/// Runs one point `iters` times and returns the time spent in requests only: each run's clock
+/// starts after its runtime, pool and client exist (`StrategyRun::wall`).
+pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
+    let cfg = RunConfig {
+        workload: Workload {
+            requests: p.requests,
+            model: "mock-model".into(),
+            prompt: "bench".into(),
+            max_tokens: 8,
+            stream: false,
+            delay_endpoint: None,
+        },
+        strategies: vec![p.strategy],
+        concurrency: p.concurrency,
+        batch_size: p.batch_size,
+        pause: p.pause,
+        retry: RetryPolicy::preset(RetryPreset::None),
+        timeout: Duration::from_secs(30),
+        load: LoadModel::Closed,
+        seed: 1,
+        mock: None,
+        target: None,
+        out: None,
+        quiet: true,
+    };
+    let target = Target {
+        base_url: format!("{}/v1", server.uri()),
+        api_key: None,
+        embedded: true,
+    };
+    let ctx = RunContext {
+        cfg: &cfg,
+        req: Arc::new(target.prepare(&cfg.workload)),
+        schedule: None,
+        progress: indicatif::ProgressBar::hidden(),
+    };
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let run = run_strategy(p.strategy, &ctx).expect("the strategy runs");
+        assert_eq!(run.recorder.total(), p.requests, "every request accounted for");
+        total += run.wall;
+    }
+    total
+}

@@ -1,0 +1,71 @@
+//! `run.hlog`: an HdrHistogram interval log (format 1.3), one line per 1 s interval, strategy and
+//! series, each a V2 + DEFLATE histogram (`HISTF…`) tagged `<strategy>.<series>`, so Java's
+//! HistogramLogProcessor and HistogramLogAnalyzer read it unchanged.
+//!
+//! Values are written in nanoseconds with a max-value divisor of 10⁶, the Java tools' defaults,
+//! so their milliseconds come out right without flags.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use crate::metrics::{Intervals, epoch};
+
+/// One strategy's interval histograms, to be written under its id.
+#[derive(Debug)]
+pub struct TaggedIntervals<'a> {
+    /// Strategy id (the tag prefix).
+    pub strategy: &'a str,
+    /// Its interval histograms.
+    pub intervals: &'a Intervals,
+}
+
+/// A copy of a microsecond histogram in nanoseconds.
+fn to_nanos(h: &Histogram<u64>) -> Histogram<u64> {
+    let mut ns = Histogram::<u64>::new(h.sigfig()).expect("the source's significant digits are valid");
+    for v in h.iter_recorded() {
+        let _ = ns.record_n(v.value_iterated_to().saturating_mul(1000), v.count_at_value());
+    }
+    ns
+}
+
+/// Writes the log of several strategies. The log's StartTime is the earliest interval's start.
+pub fn interval_log(all: &[TaggedIntervals<'_>]) -> Result<String, String> {
+    let (_, epoch_wall) = epoch();
+    let first = all
+        .iter()
+        .flat_map(|t| t.intervals.keys())
+        .map(|(sec, _)| *sec)
+        .min()
+        .unwrap_or(0);
+    let start_wall = epoch_wall + Duration::from_secs(first);
+    let unix = start_wall
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let mut out = Vec::new();
+    let header = format!(
+        "#[Histogram log format version 1.3]\n#[StartTime: {unix:.3} (seconds since epoch), {}]\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+        httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(unix))
+    );
+    out.extend_from_slice(header.as_bytes());
+    let mut serializer = V2DeflateSerializer::new();
+    {
+        let mut log = IntervalLogWriterBuilder::new()
+            .with_max_value_divisor(1e6)
+            .begin_log_with(&mut out, &mut serializer)
+            .map_err(|e| e.to_string())?;
+        for t in all {
+            for ((sec, series), h) in t.intervals.iter() {
+                let name = format!("{}.{series}", t.strategy);
+                let tag = Tag::new(&name).ok_or_else(|| format!("invalid tag {name}"))?;
+                let start = Duration::from_secs(sec - first);
+                log.write_histogram(&to_nanos(h), start, Duration::from_secs(1), Some(tag))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|e| e.to_string())
+}

@@ -1,0 +1,131 @@
+//! The output formats people already read: `.hgrm` byte for byte as Java writes it, `.hlog`
+//! readable back, `report.json` valid against its schema, and charts written.
+
+use std::time::Duration;
+
+use asyncbench::config::Strategy;
+use asyncbench::report::hgrm::percentile_distribution;
+use asyncbench::report::{RunReport, hist};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use mock_server::Profile;
+
+use crate::util::config;
+
+/// The same values as `tests/golden/Golden.java` give the same bytes as Java's
+/// `outputPercentileDistribution(System.out, 1000.0)`.
+#[test]
+fn hgrm_matches_the_java_library_byte_for_byte() {
+    // Arrange
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    for i in 1..=10_000u64 {
+        h.record((i * i * 37) % 250_000 + 1).unwrap();
+    }
+    let golden = include_str!("golden/java-percentile-distribution.hgrm");
+    // Act
+    let ours = percentile_distribution(&h, 1000.0, 3);
+    // Assert
+    for (n, (a, b)) in ours.lines().zip(golden.lines()).enumerate() {
+        assert_eq!(a, b, "line {}", n + 1);
+    }
+    assert_eq!(ours, golden);
+}
+
+/// Every data line of a `.hgrm` has the 4 fields the public plotter keeps, and the last has 3.
+#[test]
+fn hgrm_lines_parse_as_the_plotter_expects() {
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    for v in [1_000u64, 2_000, 50_000, 100_000] {
+        h.record(v).unwrap();
+    }
+    let text = percentile_distribution(&h, 1000.0, 3);
+    let data: Vec<Vec<&str>> = text
+        .lines()
+        .skip(2)
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (last, rest) = data.split_last().unwrap();
+    assert!(
+        rest.iter()
+            .all(|f| f.len() == 4 && f[0].parse::<f64>().is_ok() && f[3].parse::<f64>().is_ok())
+    );
+    assert_eq!(last.len(), 3);
+    assert_eq!(last[1], "1.000000000000");
+}
+
+/// A real run writes report.json (valid against schema/report.schema.json), summary.csv, one
+/// .hgrm per strategy, run.hlog whose histograms read back to the same counts, and SVG + PNG
+/// charts; `plot` redraws the charts from report.json alone.
+#[test]
+fn a_run_writes_every_format_and_they_read_back() {
+    // Arrange
+    let dir = std::env::temp_dir().join(format!("asyncbench-formats-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = config(
+        &[Strategy::Async, Strategy::Threadpool],
+        40,
+        Profile::fixed(Duration::from_millis(5)),
+    );
+    cfg.out = Some(dir.clone());
+    // Act
+    let report = asyncbench::compare(&cfg).unwrap();
+    // Assert: the schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(RunReport::read(&dir.join("report.json")).unwrap(), report);
+    // The encoded histograms decode to the reported counts.
+    for s in &report.strategies {
+        let h = hist::decode(&s.histograms["e2e.ok"]).unwrap();
+        assert_eq!(h.len(), 40);
+        assert!(dir.join(format!("{}.hgrm", s.id)).exists());
+    }
+    // The interval log: every interval histogram decodes, tags name strategy and series, and the
+    // e2e.ok counts add up to the requests.
+    let log = std::fs::read(dir.join("run.hlog")).unwrap();
+    assert!(log.starts_with(b"#[Histogram log format version 1.3]\n#[StartTime: "));
+    let mut e2e = std::collections::BTreeMap::<String, u64>::new();
+    for entry in IntervalLogIterator::new(&log) {
+        if let LogEntry::Interval(i) = entry.unwrap() {
+            assert!(i.encoded_histogram().starts_with("HISTF"));
+            let bytes = base64_decode(i.encoded_histogram());
+            let h: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
+            let tag = i.tag().unwrap().as_str().to_owned();
+            if tag.ends_with(".e2e.ok") {
+                *e2e.entry(tag).or_default() += h.len();
+                // Nanoseconds, for the Java tools' default unit ratio: a 5 ms request is ≥ 5e6.
+                assert!(h.min() >= 5_000_000, "{}", h.min());
+            }
+        }
+    }
+    assert_eq!(e2e.get("async.e2e.ok"), Some(&40));
+    assert_eq!(e2e.get("threadpool.e2e.ok"), Some(&40));
+    for chart in ["throughput", "latency"] {
+        for ext in ["svg", "png"] {
+            let p = dir.join(format!("{chart}.{ext}"));
+            assert!(
+                std::fs::metadata(&p).map(|m| m.len() > 1000).unwrap_or(false),
+                "{}",
+                p.display()
+            );
+        }
+    }
+    std::fs::remove_file(dir.join("latency.png")).unwrap();
+    let redrawn = asyncbench::report::output::plot_dir(&dir).unwrap();
+    assert!(redrawn.contains(&dir.join("latency.png")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}

@@ -33,8 +33,81 @@ pub enum Command {
     /// The article's comparison as it stands: 10 requests to a 1-second endpoint, sequential vs
     /// thread pool vs async, then its batch example (5 per batch, 1 s pause).
     Reproduce(ReproduceArgs),
+    /// Vary one setting (--concurrency, --batch-size, --pause or --rate, given as a list) and
+    /// recommend the smallest value within 5 % of the best goodput that meets the limits.
+    Sweep(Box<SweepArgs>),
     /// Redraw the charts of a saved run from its report.json (and sweep.json, when present).
     Plot(PlotArgs),
+}
+
+/// Flags of `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Strategies to run at every point, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [Strategy::Threadpool, Strategy::Async])]
+    pub strategies: Vec<Strategy>,
+    /// The p99 latency a recommended setting must meet (successful requests, end to end).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub slo_p99: Option<Duration>,
+    /// The share of attempts answered 429 a recommended setting must stay under (0..1).
+    #[arg(long, default_value_t = 0.01, value_name = "P", value_parser = mock_server::profile::parse_probability)]
+    pub max_429: f64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl SweepArgs {
+    /// The base config and the axis: exactly one list flag must hold more than one value.
+    pub fn to_sweep(&self) -> Result<(RunConfig, crate::sweep::Axis), ConfigError> {
+        use crate::sweep::Axis;
+        let c = &self.common;
+        let mut axes = Vec::new();
+        if c.concurrency.len() > 1 {
+            axes.push(Axis::Concurrency(c.concurrency.clone()));
+        }
+        if c.batch_size.len() > 1 {
+            axes.push(Axis::BatchSize(c.batch_size.clone()));
+        }
+        if c.pause.len() > 1 {
+            axes.push(Axis::Pause(c.pause.clone()));
+        }
+        if c.rate.len() > 1 {
+            axes.push(Axis::Rate(c.rate.clone()));
+        }
+        let axis = match axes.len() {
+            1 => axes.remove(0),
+            0 => {
+                return Err(ConfigError::Invalid {
+                    name: "sweep",
+                    value: String::new(),
+                    why: "give one of --concurrency, --batch-size, --pause or --rate a comma-separated list",
+                });
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "sweep",
+                    value: axes.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
+                    why: "vary one setting at a time",
+                });
+            }
+        };
+        let mut first = CommonArgs {
+            ..self.common.clone()
+        };
+        match &axis {
+            Axis::Concurrency(v) => first.concurrency = vec![v[0]],
+            Axis::BatchSize(v) => first.batch_size = vec![v[0]],
+            Axis::Pause(v) => first.pause = vec![v[0]],
+            Axis::Rate(v) => first.rate = vec![v[0]],
+        }
+        let cfg = first.to_config(self.strategies.clone())?;
+        // Every point must be valid, not only the first.
+        for i in 0..axis.values().len() {
+            axis.apply(&cfg, i).validate()?;
+        }
+        Ok((cfg, axis))
+    }
 }
 
 /// Flags of `plot`.
@@ -68,20 +141,27 @@ pub struct ReproduceArgs {
 }
 
 /// Flags shared by every measuring subcommand.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Logical requests per strategy.
     #[arg(long, short = 'n', default_value_t = 200, value_parser = parse_positive)]
     pub requests: u64,
-    /// Threads (threadpool) or requests in flight (async, async-single); 0 = unbounded (async only).
-    #[arg(long, short = 'c', default_value_t = 50)]
-    pub concurrency: u64,
-    /// Requests per batch for `batched` [default: the concurrency].
-    #[arg(long, value_name = "B", value_parser = parse_positive)]
-    pub batch_size: Option<u64>,
-    /// Pause between batches for `batched`.
-    #[arg(long, default_value = "1s", value_parser = parse_duration_arg)]
-    pub pause: Duration,
+    /// Threads (threadpool) or requests in flight (async, async-single); 0 = unbounded (async
+    /// only). `sweep` takes a comma-separated list.
+    #[arg(
+        long,
+        short = 'c',
+        default_value = "50",
+        value_delimiter = ',',
+        value_name = "C"
+    )]
+    pub concurrency: Vec<u64>,
+    /// Requests per batch for `batched` [default: the concurrency]. `sweep` takes a list.
+    #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',')]
+    pub batch_size: Vec<u64>,
+    /// Pause between batches for `batched`. `sweep` takes a list.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_arg, value_delimiter = ',')]
+    pub pause: Vec<Duration>,
     /// Retry policy preset: none, aiohttp (the article's ExponentialRetry), openai (openai-python).
     #[arg(long, default_value = "none", value_enum)]
     pub retry: RetryPreset,
@@ -131,8 +211,9 @@ pub struct CommonArgs {
     #[arg(long)]
     pub stream: bool,
     /// Open loop: start requests at this many per second, ready or not (default: closed loop).
-    #[arg(long, value_name = "R")]
-    pub rate: Option<f64>,
+    /// `sweep` takes a list.
+    #[arg(long, value_name = "R", value_delimiter = ',')]
+    pub rate: Vec<f64>,
     /// Inter-arrival gaps of --rate.
     #[arg(long, default_value = "constant", value_enum)]
     pub arrival: Arrival,
@@ -232,11 +313,28 @@ impl CommonArgs {
             || !m.schedule.is_empty()
             || m.rpm.is_some()
             || m.tpm.is_some()
+            || m.limit_window.is_some()
     }
 
-    /// The validated configuration for these strategies.
+    /// The validated configuration for these strategies; every list flag must hold one value
+    /// (lists are for `sweep`).
     pub fn to_config(&self, strategies: Vec<Strategy>) -> Result<RunConfig, ConfigError> {
         let invalid = |name, value: String, why| ConfigError::Invalid { name, value, why };
+        fn one<T: Copy + std::fmt::Debug>(name: &'static str, v: &[T]) -> Result<Option<T>, ConfigError> {
+            match v {
+                [] => Ok(None),
+                [x] => Ok(Some(*x)),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    value: format!("{v:?}"),
+                    why: "takes one value here; use `asyncbench sweep` to vary it",
+                }),
+            }
+        }
+        let concurrency = one("--concurrency", &self.concurrency)?.unwrap_or(50);
+        let batch_size = one("--batch-size", &self.batch_size)?;
+        let pause = one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1));
+        let rate = one("--rate", &self.rate)?;
         let max_tokens = u32::try_from(self.max_tokens)
             .map_err(|_| invalid("--max-tokens", self.max_tokens.to_string(), "too large"))?;
         let (mock, target) = match &self.target {
@@ -280,7 +378,7 @@ impl CommonArgs {
             }
         };
         let seed = self.mock.seed.unwrap_or(1);
-        let load = match self.rate {
+        let load = match rate {
             None => LoadModel::Closed,
             Some(rate) => LoadModel::Open {
                 rate,
@@ -298,9 +396,9 @@ impl CommonArgs {
                 delay_endpoint: None,
             },
             strategies,
-            concurrency: self.concurrency,
-            batch_size: self.batch_size.unwrap_or(self.concurrency.max(1)),
-            pause: self.pause,
+            concurrency,
+            batch_size: batch_size.unwrap_or(concurrency.max(1)),
+            pause,
             retry: self.retry_policy()?,
             timeout: self.timeout,
             load,
@@ -350,12 +448,38 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
             let report = crate::compare::compare(&cfg)?;
             print!("{}", report.table());
             println!("machine: {}", report.machine.summary());
+            for w in report.rate_warnings() {
+                eprintln!("asyncbench: warning: {w}");
+            }
             if let Some(out) = &cfg.out {
                 println!("wrote {}", out.display());
             }
             report
         }
         Command::Reproduce(args) => crate::reproduce::reproduce(args.out.as_deref(), args.quiet)?,
+        Command::Sweep(args) => {
+            let (cfg, axis) = args.to_sweep()?;
+            let criteria = crate::sweep::Criteria {
+                slo_p99_ms: args.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
+                max_429_share: args.max_429,
+            };
+            let report = crate::sweep::sweep(&cfg, &axis, criteria)?;
+            print!("{}", crate::sweep::render(&report));
+            println!("machine: {}", report.machine.summary());
+            if let Some(out) = &cfg.out {
+                println!("wrote {}", out.display());
+            }
+            let failed = report
+                .points
+                .iter()
+                .flat_map(|p| &p.results)
+                .any(|r| !r.accounted_ok);
+            return Ok(if failed {
+                Finish::AccountingFailed
+            } else {
+                Finish::Ok
+            });
+        }
         Command::Plot(args) => {
             for path in crate::report::output::plot_dir(&args.dir)? {
                 println!("wrote {}", path.display());

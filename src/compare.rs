@@ -167,6 +167,10 @@ pub fn run_one(
         requests: cfg.workload.requests,
         wall_s: run.wall.as_secs_f64(),
         mean_delay_s: session.mean_delay_s,
+        target_rate: match cfg.load {
+            crate::config::LoadModel::Open { rate, .. } => Some(rate),
+            crate::config::LoadModel::Closed => None,
+        },
         cpu_s: cpu0.client_seconds(&cpu1),
         peaks,
         server,
@@ -237,8 +241,21 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
         .unwrap_or(0);
     let mut strategies = Vec::new();
     let mut intervals = Vec::new();
+    // With a rate limiter, each strategy gets a fresh mock: one that starts with a bucket the
+    // previous strategy drained would be handicapped.
+    let limited = cfg
+        .mock
+        .as_ref()
+        .is_some_and(|p| p.rpm.is_some() || p.tpm.is_some());
     for s in &cfg.strategies {
-        let (report, iv) = run_one(cfg, &session, *s)?;
+        let fresh;
+        let session = if limited {
+            fresh = Session::open(cfg)?;
+            &fresh
+        } else {
+            &session
+        };
+        let (report, iv) = run_one(cfg, session, *s)?;
         strategies.push(report);
         intervals.push((s.id().to_owned(), iv));
     }

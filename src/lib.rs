@@ -13,6 +13,7 @@
 //! - [`resources`]: client CPU, peak memory and threads from `/proc`.
 //! - [`compare`]: runs strategies in a session (embedded mock or target) and cross-checks them.
 //! - [`reproduce`]: the article's comparison.
+//! - [`sweep`]: one setting over a list of values, and the recommendation.
 //! - [`report`]: [`RunReport`] (`report.json`), the table, `summary.csv`, encoded histograms.
 //! - [`error`]: [`error::RequestError`], [`error::ConfigError`], [`error::RunError`].
 
@@ -27,6 +28,7 @@ pub mod reproduce;
 pub mod resources;
 pub mod retry;
 pub mod runner;
+pub mod sweep;
 
 pub use compare::compare;
 pub use config::{RunConfig, Strategy};

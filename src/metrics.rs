@@ -236,6 +236,8 @@ pub struct Recorder {
     pub series: Series,
     /// First actual start and last end seen.
     pub span: Option<(Instant, Instant)>,
+    /// First and last actual start seen (the achieved send rate of an open loop).
+    pub starts: Option<(Instant, Instant)>,
     /// The [`INTERVAL_SERIES`] per one-second interval, for `run.hlog`.
     pub intervals: Intervals,
 }
@@ -283,6 +285,10 @@ impl Recorder {
             None => (r.start, r.end),
             Some((a, b)) => (a.min(r.start), b.max(r.end)),
         });
+        self.starts = Some(match self.starts {
+            None => (r.start, r.start),
+            Some((a, b)) => (a.min(r.start), b.max(r.start)),
+        });
         let sec = r.end.saturating_duration_since(epoch().0).as_secs();
         if r.outcome == Outcome::Ok {
             self.interval(sec, "e2e.ok", r.latency());
@@ -307,6 +313,14 @@ impl Recorder {
         if h.record(v).is_err() {
             h.saturating_record(v);
         }
+    }
+
+    /// Requests started per second, first start to last (`None` for fewer than two requests).
+    pub fn achieved_rate(&self) -> Option<f64> {
+        let (a, b) = self.starts?;
+        let span = b.saturating_duration_since(a).as_secs_f64();
+        let n = self.total();
+        (n > 1 && span > 0.0).then(|| (n - 1) as f64 / span)
     }
 
     /// Requests recorded.
@@ -342,6 +356,10 @@ impl AddAssign<&Recorder> for Recorder {
         self.completion_tokens += other.completion_tokens;
         self.series += &other.series;
         self.span = match (self.span, other.span) {
+            (None, s) | (s, None) => s,
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+        };
+        self.starts = match (self.starts, other.starts) {
             (None, s) | (s, None) => s,
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
         };

@@ -10,8 +10,14 @@ mod util;
 // mixed faults.
 mod strategies;
 
+// Streaming: TTFT, ITL, TPOT and token counts for every strategy; broken streams fail.
+mod streaming;
+
 // Output formats: .hgrm against Java's own output, .hlog read back, report.json schema, charts.
 mod formats;
+
+// Tuning: open-loop stalls, sweeps and recommendations, throttling against the limiter.
+mod tuning;
 
 // The command line: parsing, exit codes, nothing written on bad input.
 mod cli;

@@ -1,4 +1,4 @@
-//! `concurrency`: thread pool vs multi-thread async vs single-thread async over C, 200 requests
+//! `concurrency`: thread pool vs multi-thread async vs single-thread async over C, 256 requests
 //! at a fixed 10 ms.
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ fn concurrency(c: &mut Criterion) {
         .throughput(Throughput::Elements(200));
     for conc in [1u64, 10, 50, 200] {
         for s in [Strategy::Threadpool, Strategy::Async, Strategy::AsyncSingle] {
-            let p = Point::new(s, 200, conc);
+            let p = Point::new(s, 256, conc);
             g.bench_function(BenchmarkId::new(s.id(), conc), |b| {
                 b.iter_custom(|iters| time_point(&server, p, iters))
             });

@@ -72,7 +72,7 @@ impl AppState {
                 .unwrap_or(0)
         });
         Arc::new(AppState {
-            limiter: Limiter::new(profile.rpm, profile.tpm, now).map(Mutex::new),
+            limiter: Limiter::new(profile.rpm, profile.tpm, profile.limit_window, now).map(Mutex::new),
             profile,
             stats: Stats::new(),
             seed,

@@ -11,18 +11,23 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 struct Bucket {
     capacity: f64,
+    /// The per-minute limit, as the headers state it.
+    limit: u64,
     level: f64,
     per_sec: f64,
     last: Instant,
 }
 
 impl Bucket {
-    fn new(per_minute: u64, now: Instant) -> Self {
-        let capacity = per_minute as f64;
+    fn new(per_minute: u64, window: Duration, now: Instant) -> Self {
+        let per_sec = per_minute as f64 / 60.0;
+        // At least one unit, so a tiny window still lets requests through one by one.
+        let capacity = (per_sec * window.as_secs_f64()).max(1.0);
         Bucket {
             capacity,
             level: capacity,
-            per_sec: capacity / 60.0,
+            per_sec,
+            limit: per_minute,
             last: now,
         }
     }
@@ -45,7 +50,7 @@ impl Bucket {
 
     fn headers(&self) -> BucketState {
         BucketState {
-            limit: self.capacity as u64,
+            limit: self.limit,
             remaining: self.level.floor().max(0.0) as u64,
             reset: Duration::from_secs_f64(((self.capacity - self.level) / self.per_sec).max(0.0)),
         }
@@ -116,14 +121,15 @@ pub struct LimiterState {
 }
 
 impl Limiter {
-    /// A limiter with these per-minute limits; `None` when both are off.
-    pub fn new(rpm: Option<u64>, tpm: Option<u64>, now: Instant) -> Option<Self> {
+    /// A limiter with these per-minute limits, holding `window` worth of each (at most a
+    /// minute); `None` when both are off.
+    pub fn new(rpm: Option<u64>, tpm: Option<u64>, window: Duration, now: Instant) -> Option<Self> {
         if rpm.is_none() && tpm.is_none() {
             return None;
         }
         Some(Limiter {
-            requests: rpm.map(|r| Bucket::new(r, now)),
-            tokens: tpm.map(|t| Bucket::new(t, now)),
+            requests: rpm.map(|r| Bucket::new(r, window, now)),
+            tokens: tpm.map(|t| Bucket::new(t, window, now)),
         })
     }
 
@@ -241,7 +247,7 @@ mod tests {
     #[test]
     fn rpm_bucket_admits_its_burst_then_refuses_with_exact_retry_after() {
         let t0 = Instant::now();
-        let mut l = Limiter::new(Some(60), None, t0).unwrap();
+        let mut l = Limiter::new(Some(60), None, Duration::from_secs(60), t0).unwrap();
         for i in 0..60 {
             let (a, s) = l.admit(10, t0);
             assert_eq!(a, Admission::Admitted, "request {i}");
@@ -275,7 +281,7 @@ mod tests {
     #[test]
     fn tpm_bucket_charges_tokens_and_refuses_oversized_requests() {
         let t0 = Instant::now();
-        let mut l = Limiter::new(None, Some(600), t0).unwrap();
+        let mut l = Limiter::new(None, Some(600), Duration::from_secs(60), t0).unwrap();
         assert_eq!(l.admit(500, t0).0, Admission::Admitted);
         let (a, _) = l.admit(200, t0);
         // 100 tokens short at 10 tokens/s.
@@ -283,5 +289,19 @@ mod tests {
             matches!(a, Admission::Limited { kind: LimitKind::Tokens, retry_after, .. } if retry_after == Duration::from_secs(10))
         );
         assert!(matches!(l.admit(601, t0).0, Admission::TooLarge { .. }));
+    }
+
+    #[test]
+    fn a_one_second_window_holds_a_sixtieth_of_the_minute() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(Some(1200), None, Duration::from_secs(1), t0).unwrap();
+        let admitted = (0..50)
+            .filter(|_| l.admit(1, t0).0 == Admission::Admitted)
+            .count();
+        assert_eq!(admitted, 20);
+        // 20 per second refill: one more every 50 ms; headers still state the minute's limit.
+        let (a, s) = l.admit(1, t0 + Duration::from_millis(50));
+        assert_eq!(a, Admission::Admitted);
+        assert_eq!(s.requests.unwrap().limit, 1200);
     }
 }

@@ -216,6 +216,10 @@ pub struct Profile {
     pub rpm: Option<u64>,
     /// Tokens-per-minute limit (prompt estimate + max_tokens × n per request).
     pub tpm: Option<u64>,
+    /// How much of a minute's limit may be spent at once: the buckets hold `limit × window / 60 s`
+    /// (OpenAI: "60,000 requests/minute may be enforced as 1,000 requests/second").
+    #[serde(with = "duration_str")]
+    pub limit_window: Duration,
     /// Seed of the fault and latency draws; `None` picks one from the clock.
     pub seed: Option<u64>,
     /// When set, requests must carry `Authorization: Bearer <key>`, else 401.
@@ -245,6 +249,7 @@ impl Default for Profile {
             schedule: Vec::new(),
             rpm: None,
             tpm: None,
+            limit_window: Duration::from_secs(60),
             seed: None,
             api_key: None,
             workers: None,
@@ -305,6 +310,12 @@ impl Profile {
                     value: "0".into(),
                 });
             }
+        }
+        if self.limit_window.is_zero() || self.limit_window > Duration::from_secs(60) {
+            return Err(ProfileError::Count {
+                name: "limit-window",
+                value: format!("{:?}", self.limit_window),
+            });
         }
         if self.workers == Some(0) {
             return Err(ProfileError::Count {
@@ -473,6 +484,9 @@ pub struct ProfileArgs {
     /// Tokens-per-minute limit (prompt estimate + max_tokens × n charged per request).
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub tpm: Option<u64>,
+    /// Burst the limiter allows, as a share of its minute: 1s holds 1/60 of --rpm/--tpm [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub limit_window: Option<Duration>,
     /// Seed of the fault and latency draws, for reproducible runs.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,

@@ -98,6 +98,8 @@ pub struct StrategyReport {
     pub accounted_ok: bool,
     /// Attempts sent (first ones included).
     pub attempts: u64,
+    /// Attempts by how each ended (a request retried after two 429s counts two here).
+    pub attempt_outcomes: BTreeMap<Outcome, u64>,
     /// Attempts beyond the first.
     pub retries: u64,
     /// Time spent in backoff, summed over requests, seconds.
@@ -118,6 +120,12 @@ pub struct StrategyReport {
     pub latency_by_outcome_ms: BTreeMap<Outcome, Percentiles>,
     /// Schedule lag (actual − intended start), ms.
     pub lag_ms: Percentiles,
+    /// Service time of successful requests (actual start → end), ms.
+    pub service_ms: Percentiles,
+    /// Open loop: the requests/s asked for.
+    pub target_rate: Option<f64>,
+    /// Open loop: the requests/s actually started (first start to last).
+    pub achieved_rate: Option<f64>,
     /// Streaming: time to first token, ms.
     pub ttft_ms: Option<Percentiles>,
     /// Streaming: inter-token latency, ms.
@@ -153,6 +161,8 @@ pub struct Measured {
     pub wall_s: f64,
     /// Mean service delay of the target, when known.
     pub mean_delay_s: Option<f64>,
+    /// Open loop: the requests/s asked for.
+    pub target_rate: Option<f64>,
     /// Client CPU seconds.
     pub cpu_s: f64,
     /// Resource peaks.
@@ -185,6 +195,17 @@ impl StrategyReport {
             accounted: format!("{total}/{}", m.requests),
             accounted_ok: total == m.requests,
             attempts: rec.attempts,
+            attempt_outcomes: Outcome::ALL
+                .iter()
+                .map(|o| {
+                    (
+                        *o,
+                        rec.series
+                            .get(&format!("attempt.{}", o.id()))
+                            .map_or(0, |h| h.len()),
+                    )
+                })
+                .collect(),
             retries: rec.retries,
             backoff_s: rec.backoff.as_secs_f64(),
             wall_s: m.wall_s,
@@ -195,6 +216,9 @@ impl StrategyReport {
             latency_all_ms: Percentiles::of(&rec.e2e_all()),
             latency_by_outcome_ms,
             lag_ms: pct("lag").unwrap_or_default(),
+            service_ms: pct("service.ok").unwrap_or_default(),
+            target_rate: m.target_rate,
+            achieved_rate: m.target_rate.and(rec.achieved_rate()),
             ttft_ms: pct("ttft"),
             itl_ms: pct("itl"),
             tpot_ms: pct("tpot"),
@@ -219,6 +243,23 @@ impl StrategyReport {
 }
 
 impl RunReport {
+    /// Open-loop strategies that started fewer than 99 % of the requests/s asked for.
+    pub fn rate_warnings(&self) -> Vec<String> {
+        self.strategies
+            .iter()
+            .filter_map(|s| {
+                let (target, achieved) = (s.target_rate?, s.achieved_rate?);
+                (achieved < 0.99 * target).then(|| {
+                    format!(
+                        "{} started {achieved:.1} requests/s of the {target:.1} asked for ({:.0} %): it could not keep the schedule, and its latency counts the wait from each request's due time",
+                        s.id,
+                        100.0 * achieved / target
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Strategies whose accounting failed (requests missing, or the mock disagrees).
     pub fn accounting_failures(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -304,6 +345,27 @@ impl RunReport {
                 s.peak_rss_bytes as f64 / 1_048_576.0,
                 s.threads
             );
+        }
+        if self.strategies.iter().any(|s| s.target_rate.is_some()) {
+            let _ = writeln!(
+                t,
+                "\n{:<13} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "open loop", "target/s", "achieved/s", "lag_p50", "lag_p99", "svc_p50", "svc_p99", "e2e_p99"
+            );
+            for s in &self.strategies {
+                let _ = writeln!(
+                    t,
+                    "{:<13} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+                    s.id,
+                    s.target_rate.unwrap_or_default(),
+                    s.achieved_rate.unwrap_or_default(),
+                    s.lag_ms.p50,
+                    s.lag_ms.p99,
+                    s.service_ms.p50,
+                    s.service_ms.p99,
+                    s.latency_ms.p99
+                );
+            }
         }
         if self.strategies.iter().any(|s| s.ttft_ms.is_some()) {
             let _ = writeln!(

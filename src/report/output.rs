@@ -128,6 +128,22 @@ pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> 
 /// `asyncbench plot DIR`: redraws the charts of the run saved in `dir`.
 pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let path = dir.join("report.json");
+    let sweep = dir.join("sweep.json");
+    if sweep.exists() {
+        let text = std::fs::read_to_string(&sweep).map_err(|e| RunError::Write {
+            path: sweep.display().to_string(),
+            why: e.to_string(),
+        })?;
+        let r: crate::sweep::SweepReport = serde_json::from_str(&text).map_err(|e| RunError::Write {
+            path: sweep.display().to_string(),
+            why: e.to_string(),
+        })?;
+        let mut written = crate::sweep::sweep_charts(dir, &r)?;
+        if path.exists() {
+            written.extend(charts(dir, &RunReport::read(&path)?)?);
+        }
+        return Ok(written);
+    }
     if !path.exists() {
         return Err(RunError::Config(crate::error::ConfigError::Invalid {
             name: "DIR",

@@ -1,0 +1,139 @@
+//! Tuning: open-loop pacing measured from the schedule, sweeps and their recommendation, and a
+//! client-side throttle against the mock's rate limiter.
+
+use std::time::Duration;
+
+use asyncbench::compare::{Session, run_one};
+use asyncbench::config::{Arrival, LoadModel, Strategy};
+use asyncbench::metrics::Outcome;
+use asyncbench::sweep::{Axis, Criteria, sweep};
+use mock_server::Profile;
+
+use crate::util::config;
+
+/// When the mock stalls for 1 s in the middle of a paced run, the latency measured from each
+/// request's intended start shows the stall (the requests queued behind it waited), while the
+/// service time (actual send → done) does not: the coordinated-omission difference.
+#[test]
+fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
+    // Arrange: sequential, 40 requests/s for 5 s, 5 ms each.
+    let mut cfg = config(
+        &[Strategy::Sequential],
+        200,
+        Profile::fixed(Duration::from_millis(5)),
+    );
+    cfg.load = LoadModel::Open {
+        rate: 40.0,
+        arrival: Arrival::Constant,
+        seed: 1,
+    };
+    let session = Session::open(&cfg).unwrap();
+    let stall = Duration::from_secs(1);
+    // Act: stall the mock 2 s into the run.
+    let (report, _) = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_secs(2));
+            session.mock.as_ref().unwrap().stall(stall);
+        });
+        run_one(&cfg, &session, Strategy::Sequential).unwrap()
+    });
+    // Assert
+    assert_eq!(report.count(Outcome::Ok), 200);
+    let stall_ms = stall.as_secs_f64() * 1000.0;
+    // About 40 requests fell due during the stall: far more than 1 % of 200 waited ≥ half of it.
+    assert!(
+        report.latency_ms.p99 >= stall_ms / 2.0,
+        "intended-start p99 {:?}",
+        report.latency_ms
+    );
+    assert!(report.lag_ms.p99 >= stall_ms / 2.0, "lag p99 {:?}", report.lag_ms);
+    // Only the one request in flight during the stall took long to serve: under 1 %.
+    assert!(
+        report.service_ms.p99 < stall_ms / 2.0,
+        "service p99 {:?}",
+        report.service_ms
+    );
+    assert_eq!(report.target_rate, Some(40.0));
+}
+
+/// A sweep over concurrency runs every point, recommends the smallest setting near the best
+/// goodput, and writes sweep.json, per-point reports and the sweep charts.
+#[test]
+fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
+    // Arrange
+    let dir = std::env::temp_dir().join(format!("asyncbench-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = config(
+        &[Strategy::Async, Strategy::Threadpool],
+        16,
+        Profile::fixed(Duration::from_millis(20)),
+    );
+    cfg.out = Some(dir.clone());
+    let axis = Axis::Concurrency(vec![1, 16]);
+    // Act
+    let report = sweep(
+        &cfg,
+        &axis,
+        Criteria {
+            slo_p99_ms: None,
+            max_429_share: 0.01,
+        },
+    )
+    .unwrap();
+    // Assert: 16 in flight beats 1 at a time by far, so 16 is the recommendation.
+    assert_eq!(report.points.len(), 2);
+    for rec in &report.recommendations {
+        assert_eq!(rec.setting, Some(16.0), "{rec:?}");
+    }
+    assert!(report.best.is_some());
+    for p in &report.points {
+        assert!(p.results.iter().all(|r| r.accounted_ok && r.failed == 0));
+    }
+    assert!(dir.join("sweep.json").exists());
+    assert!(dir.join("points/concurrency-16/report.json").exists());
+    for chart in [
+        "sweep-goodput",
+        "sweep-p99",
+        "sweep-429",
+        "sweep-retries",
+        "sweep-throughput",
+    ] {
+        assert!(dir.join(format!("{chart}.svg")).exists() && dir.join(format!("{chart}.png")).exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Against a limiter of 10 requests/s (burst of one second), a sliding window of 20 gets 429s,
+/// while a client-side throttle pacing at 8 requests/s gets none.
+#[test]
+fn pacing_under_the_limit_avoids_the_429s_a_window_gets() {
+    let limited = Profile {
+        rpm: Some(600),
+        limit_window: Duration::from_secs(1),
+        latency: "50ms".parse().unwrap(),
+        ..Profile::default()
+    };
+    let mut window = config(&[Strategy::Async], 40, limited.clone());
+    window.concurrency = 20;
+    let report = asyncbench::compare(&window).unwrap();
+    assert!(
+        report.strategies[0].count(Outcome::RateLimited) >= 10,
+        "{:?}",
+        report.strategies[0].outcomes
+    );
+
+    let mut paced = config(&[Strategy::Async], 16, limited);
+    paced.concurrency = 20;
+    paced.load = LoadModel::Open {
+        rate: 8.0,
+        arrival: Arrival::Constant,
+        seed: 1,
+    };
+    let report = asyncbench::compare(&paced).unwrap();
+    assert_eq!(
+        report.strategies[0].count(Outcome::Ok),
+        16,
+        "{:?}",
+        report.strategies[0].outcomes
+    );
+}

@@ -113,9 +113,13 @@ impl SweepArgs {
 /// Flags of `plot`.
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// A directory written by --out.
+    /// A directory written by --out (with --combine: where the combined charts go).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Draw the strategies of several runs side by side (each labelled with its folder name)
+    /// into DIR: goodput, 429 answers and p99 per run.
+    #[arg(long, value_name = "RUN_DIR", num_args = 1.., value_delimiter = ',')]
+    pub combine: Vec<PathBuf>,
 }
 
 /// Flags of `compare`.
@@ -481,7 +485,12 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
             });
         }
         Command::Plot(args) => {
-            for path in crate::report::output::plot_dir(&args.dir)? {
+            let written = if args.combine.is_empty() {
+                crate::report::output::plot_dir(&args.dir)?
+            } else {
+                crate::report::output::combine(&args.combine, &args.dir)?
+            };
+            for path in written {
                 println!("wrote {}", path.display());
             }
             return Ok(Finish::Ok);

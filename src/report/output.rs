@@ -154,3 +154,64 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let report = RunReport::read(&path)?;
     charts(dir, &report)
 }
+
+/// `asyncbench plot --combine RUN… DIR`: every strategy of several saved runs side by side, each
+/// labelled `<folder>/<strategy>`: goodput against 429 answers per second, and p50/p99 latency.
+pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
+    crate::compare::check_writable(dir)?;
+    let fail = |why: String| RunError::Write {
+        path: dir.display().to_string(),
+        why,
+    };
+    let mut rate_groups = Vec::new();
+    let mut latency_groups = Vec::new();
+    for run in runs {
+        let report = RunReport::read(&run.join("report.json"))?;
+        let name = run
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for s in &report.strategies {
+            let label = if report.strategies.len() == 1 {
+                name.clone()
+            } else {
+                format!("{name}/{}", s.id)
+            };
+            let limited = s
+                .attempt_outcomes
+                .get(&crate::metrics::Outcome::RateLimited)
+                .copied()
+                .unwrap_or(0);
+            let per_s = limited as f64 / s.wall_s.max(1e-9);
+            rate_groups.push(BarGroup {
+                label: label.clone(),
+                values: vec![s.goodput_rps, per_s],
+            });
+            latency_groups.push(BarGroup {
+                label,
+                values: vec![s.latency_ms.p50, s.latency_ms.p99],
+            });
+        }
+    }
+    let mut written = chart::bars(
+        dir,
+        "combined-goodput",
+        "Goodput and 429 answers per second, run by run",
+        "per second",
+        &["goodput (ok/s)", "429 answers/s"],
+        &rate_groups,
+    )
+    .map_err(fail)?;
+    written.extend(
+        chart::bars(
+            dir,
+            "combined-latency",
+            "End-to-end latency of successful requests (retries included), run by run",
+            "latency (ms)",
+            &["p50", "p99"],
+            &latency_groups,
+        )
+        .map_err(fail)?,
+    );
+    Ok(written)
+}

@@ -511,7 +511,8 @@ impl ProfileArgs {
             rate_reset,
             rate_stream_error,
             rate_stream_cut,
-            retry_after
+            retry_after,
+            limit_window
         );
         if let Some(t) = self.tokens {
             p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {
@@ -591,6 +592,86 @@ mod tests {
         let hits: Vec<u64> = (1..=9).filter(|&i| every.applies(i).is_some()).collect();
         assert_eq!(hits, [3, 6, 9]);
         assert!("every:0:500".parse::<ScheduleRule>().is_err());
+    }
+
+    #[test]
+    fn every_flag_reaches_the_profile() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: ProfileArgs,
+        }
+        let t = T::try_parse_from([
+            "t",
+            "--latency",
+            "1ms",
+            "--ttft",
+            "2ms",
+            "--itl",
+            "3ms",
+            "--tokens",
+            "4",
+            "--rate-429",
+            "0.01",
+            "--rate-quota",
+            "0.02",
+            "--rate-500",
+            "0.03",
+            "--rate-502",
+            "0.04",
+            "--rate-503",
+            "0.05",
+            "--rate-504",
+            "0.06",
+            "--rate-hang",
+            "0.07",
+            "--rate-reset",
+            "0.08",
+            "--rate-stream-error",
+            "0.09",
+            "--rate-stream-cut",
+            "0.1",
+            "--retry-after",
+            "5s",
+            "--schedule",
+            "first:1:500",
+            "--rpm",
+            "6",
+            "--tpm",
+            "7",
+            "--limit-window",
+            "8s",
+            "--seed",
+            "9",
+        ])
+        .unwrap();
+        let p = t.a.to_profile().unwrap();
+        let want = Profile {
+            latency: "1ms".parse().unwrap(),
+            ttft: "2ms".parse().unwrap(),
+            itl: "3ms".parse().unwrap(),
+            tokens: 4,
+            rate_429: 0.01,
+            rate_quota: 0.02,
+            rate_500: 0.03,
+            rate_502: 0.04,
+            rate_503: 0.05,
+            rate_504: 0.06,
+            rate_hang: 0.07,
+            rate_reset: 0.08,
+            rate_stream_error: 0.09,
+            rate_stream_cut: 0.1,
+            retry_after: Duration::from_secs(5),
+            schedule: vec![ScheduleRule::First(1, Fault::Status(500))],
+            rpm: Some(6),
+            tpm: Some(7),
+            limit_window: Duration::from_secs(8),
+            seed: Some(9),
+            api_key: None,
+            workers: None,
+        };
+        assert_eq!(p, want);
     }
 
     #[test]

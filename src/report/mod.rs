@@ -110,7 +110,7 @@ pub struct StrategyReport {
     pub throughput_rps: f64,
     /// Successful requests per second.
     pub goodput_rps: f64,
-    /// Throughput ÷ (concurrency ÷ mean service delay); `None` when the delay is unknown.
+    /// Goodput ÷ (concurrency ÷ mean service delay); `None` when the delay is unknown.
     pub efficiency: Option<f64>,
     /// End-to-end latency of successful requests, ms (from intended start, retries included).
     pub latency_ms: Percentiles,
@@ -178,10 +178,11 @@ impl StrategyReport {
         let ok = rec.count(Outcome::Ok);
         let wall = m.wall_s.max(1e-9);
         let throughput = total as f64 / wall;
+        // Goodput, not throughput: fast failures must not look like efficiency.
         let efficiency = m
             .mean_delay_s
             .filter(|d| *d > 0.0)
-            .map(|d| throughput * d / m.concurrency.max(1) as f64);
+            .map(|d| (ok as f64 / wall) * d / m.concurrency.max(1) as f64);
         let pct = |name: &str| rec.series.get(name).map(Percentiles::of);
         let latency_by_outcome_ms = Outcome::ALL
             .iter()
@@ -396,7 +397,7 @@ impl RunReport {
         }
         let _ = writeln!(
             t,
-            "latency: end-to-end of successful requests, from intended start, retries included · eff: req/s ÷ (conc ÷ mean mock delay) · cpu_s: client only · rss_MB/thr: whole process"
+            "latency: end-to-end of successful requests, from intended start, retries included · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client only · rss_MB/thr: whole process"
         );
         t
     }

@@ -424,6 +424,8 @@ pub enum Finish {
     Ok,
     /// The run finished but its accounting does not add up (exit 3).
     AccountingFailed,
+    /// The target stopped answering mid-run; the report holds what finished (exit 4).
+    Partial,
 }
 
 impl Finish {
@@ -432,6 +434,7 @@ impl Finish {
         match self {
             Finish::Ok => ExitCode::SUCCESS,
             Finish::AccountingFailed => ExitCode::from(3),
+            Finish::Partial => ExitCode::from(4),
         }
     }
 }
@@ -497,7 +500,9 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
         }
     };
     let failures = report.accounting_failures();
-    if failures.is_empty() {
+    if !report.complete {
+        Ok(Finish::Partial)
+    } else if failures.is_empty() {
         Ok(Finish::Ok)
     } else {
         for f in failures {

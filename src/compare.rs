@@ -12,7 +12,7 @@ use mock_server::{MockServer, StatsSnapshot};
 use crate::client::PreparedRequest;
 use crate::config::{RunConfig, Strategy, Target};
 use crate::error::{ConfigError, RunError};
-use crate::metrics::{Intervals, epoch};
+use crate::metrics::{Intervals, Outcome, epoch};
 use crate::report::machine::{Machine, git_commit};
 use crate::report::output::write_run;
 use crate::report::{ConfigSummary, Measured, RunReport, ServerCheck, StrategyReport};
@@ -35,6 +35,7 @@ impl Session {
     pub fn open(cfg: &RunConfig) -> Result<Session, RunError> {
         // Fix the interval-log origin before any request ends.
         let _ = epoch();
+        crate::resources::ensure_open_files(cfg)?;
         if let Some(target) = &cfg.target {
             check_reachable(&target.base_url)?;
             return Ok(Session {
@@ -241,6 +242,7 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
         .unwrap_or(0);
     let mut strategies = Vec::new();
     let mut intervals = Vec::new();
+    let mut complete = true;
     // With a rate limiter, each strategy gets a fresh mock: one that starts with a bucket the
     // previous strategy drained would be handicapped.
     let limited = cfg
@@ -256,8 +258,17 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
             &session
         };
         let (report, iv) = run_one(cfg, session, *s)?;
+        let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
         strategies.push(report);
         intervals.push((s.id().to_owned(), iv));
+        // A target that died mid-run: keep what finished, say so, and run nothing more.
+        if broken && !session.target.embedded && check_reachable(&session.target.base_url).is_err() {
+            eprintln!(
+                "asyncbench: the target stopped answering during {s}; the report is partial (complete: false)"
+            );
+            complete = false;
+            break;
+        }
     }
     let report = RunReport {
         tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
@@ -266,7 +277,7 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
         machine: Machine::detect(),
         config: summary(cfg, &session),
         strategies,
-        complete: true,
+        complete,
     };
     if let Some(out) = &cfg.out {
         write_run(out, &report, &intervals)?;

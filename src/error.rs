@@ -86,6 +86,22 @@ pub enum ConfigError {
         /// Why.
         why: String,
     },
+    /// The run needs more open files than the process may have.
+    #[error(
+        "invalid --concurrency {concurrency}: it needs about {needed} open files{mock} but the hard limit is {hard}; raise it (ulimit -Hn, as root) or lower the concurrency{hint}"
+    )]
+    OpenFiles {
+        /// The concurrency asked for.
+        concurrency: u64,
+        /// Files needed.
+        needed: u64,
+        /// The hard limit.
+        hard: u64,
+        /// " (both ends of every connection, with the embedded mock)" or "".
+        mock: &'static str,
+        /// ", or run the mock as its own process and use --target" or "".
+        hint: &'static str,
+    },
     /// The API key variable is set but empty or not valid in a header.
     #[error("the API key in ${0} is not usable in an HTTP header")]
     BadKey(String),

@@ -151,6 +151,71 @@ impl Sampler {
     }
 }
 
+/// Open files a run needs at most: one socket per request in flight, two when the embedded mock
+/// holds the other end in this same process, plus headroom for the runtime, logs and outputs.
+pub fn files_needed(cfg: &crate::config::RunConfig) -> u64 {
+    let in_flight = cfg
+        .strategies
+        .iter()
+        .map(|s| cfg.effective_concurrency(*s))
+        .max()
+        .unwrap_or(1);
+    let ends = if cfg.target.is_none() { 2 } else { 1 };
+    in_flight * ends + 256
+}
+
+/// Raises the soft open-file limit to what the run needs when the hard limit allows it, and
+/// fails with a message saying what to do when it does not: at 10 000 in flight the alternative
+/// is connection errors that look like server faults. Returns the soft limit now in force.
+pub fn ensure_open_files(cfg: &crate::config::RunConfig) -> Result<u64, crate::error::ConfigError> {
+    let needed = files_needed(cfg);
+    let Ok((soft, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return Ok(0); // No limits on this platform.
+    };
+    check_open_files(cfg, needed, soft, hard)?;
+    if soft < needed {
+        // Raise to what is needed plus room, within the hard limit.
+        let want = needed.saturating_mul(2).min(hard);
+        if rlimit::setrlimit(rlimit::Resource::NOFILE, want, hard).is_ok() {
+            return Ok(want);
+        }
+    }
+    Ok(soft)
+}
+
+/// The pure check of [`ensure_open_files`], testable with any limits.
+pub fn check_open_files(
+    cfg: &crate::config::RunConfig,
+    needed: u64,
+    _soft: u64,
+    hard: u64,
+) -> Result<(), crate::error::ConfigError> {
+    if needed <= hard {
+        return Ok(());
+    }
+    let embedded = cfg.target.is_none();
+    Err(crate::error::ConfigError::OpenFiles {
+        concurrency: cfg
+            .strategies
+            .iter()
+            .map(|s| cfg.effective_concurrency(*s))
+            .max()
+            .unwrap_or(1),
+        needed,
+        hard,
+        mock: if embedded {
+            " (both ends of every connection, with the embedded mock)"
+        } else {
+            ""
+        },
+        hint: if embedded {
+            ", or run the mock as its own process and use --target"
+        } else {
+            ""
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! `sweep`: one setting (concurrency, batch size, pause or rate) varied over a list, every
-//! strategy run at every point, and a recommendation: the smallest setting within 5 % of the best
-//! goodput whose p99 meets the SLO and whose share of 429 answers is under the cap.
+//! strategy run at every point, and a recommendation: among the settings whose p99 meets the SLO
+//! and whose share of 429 answers is under the cap, the smallest within 5 % of the best goodput.
 //!
 //! Each (point, strategy) gets a fresh embedded mock, so a rate limiter drained by one run never
 //! handicaps the next.
@@ -207,6 +207,10 @@ fn fmt_setting(axis: &str, v: f64) -> String {
 }
 
 /// The recommendation for one strategy over the points: pure, so it is tested without running.
+///
+/// Points that break a limit (p99 over the SLO, 429 share at or over the cap, or failed
+/// accounting) are out; among the rest, the best goodput sets the bar, and the smallest setting
+/// within 5 % of it wins. Goodput bought by breaking the 429 cap is not a goal.
 pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria) -> Recommendation {
     let mut rows: Vec<(f64, &PointResult)> = points
         .iter()
@@ -224,62 +228,71 @@ pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria)
         goodput_rps: None,
         reason,
     };
-    let Some(best) = rows
-        .iter()
-        .map(|(_, r)| r.goodput_rps)
-        .reduce(f64::max)
-        .filter(|g| *g > 0.0)
-    else {
-        return none("no setting completed a request successfully".into());
-    };
-    let near: Vec<&(f64, &PointResult)> = rows
-        .iter()
-        .filter(|(_, r)| r.goodput_rps >= NEAR_BEST * best)
-        .collect();
     let meets_slo = |r: &PointResult| c.slo_p99_ms.is_none_or(|slo| r.p99_ms <= slo);
     let under_cap = |r: &PointResult| r.share_429 < c.max_429_share;
-    if let Some((setting, r)) = near
+    let qualifies = |r: &PointResult| meets_slo(r) && under_cap(r) && r.accounted_ok && r.goodput_rps > 0.0;
+    let ok: Vec<&(f64, &PointResult)> = rows.iter().filter(|(_, r)| qualifies(r)).collect();
+    let Some(best) = ok.iter().map(|(_, r)| r.goodput_rps).reduce(f64::max) else {
+        let why = rows
+            .iter()
+            .map(|(s, r)| {
+                let mut w = Vec::new();
+                if r.goodput_rps <= 0.0 {
+                    w.push("no successful request".to_owned());
+                }
+                if !meets_slo(r) {
+                    w.push(format!("p99 {:.0} ms", r.p99_ms));
+                }
+                if !under_cap(r) {
+                    w.push(format!("{:.1} % 429s", 100.0 * r.share_429));
+                }
+                if !r.accounted_ok {
+                    w.push("accounting failed".into());
+                }
+                format!("{} ({})", fmt_setting(axis, *s), w.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return none(format!("no setting meets the limits: {why}"));
+    };
+    let (setting, r) = ok
         .iter()
-        .find(|(_, r)| meets_slo(r) && under_cap(r) && r.accounted_ok)
-    {
-        let slo = c.slo_p99_ms.map_or("no p99 SLO set".to_owned(), |s| {
-            format!("p99 {:.0} ms ≤ {s:.0} ms SLO", r.p99_ms)
-        });
-        return Recommendation {
-            strategy: strategy.into(),
-            setting: Some(*setting),
-            goodput_rps: Some(r.goodput_rps),
-            reason: format!(
-                "{}: {:.1} ok/s is within 5 % of the best {:.1} ok/s; {slo}; {:.1} % of attempts got 429 (< {:.1} %); smaller settings give less goodput",
-                fmt_setting(axis, *setting),
-                r.goodput_rps,
-                best,
-                100.0 * r.share_429,
-                100.0 * c.max_429_share
-            ),
-        };
-    }
-    // Say which constraint rules the near-best points out.
-    let why = near
+        .find(|(_, r)| r.goodput_rps >= NEAR_BEST * best)
+        .copied()
+        .copied()
+        .unwrap_or((ok[0].0, ok[0].1));
+    let slo = c.slo_p99_ms.map_or("no p99 SLO set".to_owned(), |s| {
+        format!("p99 {:.0} ms ≤ {s:.0} ms SLO", r.p99_ms)
+    });
+    let beyond = rows
         .iter()
-        .map(|(s, r)| {
-            let mut w = Vec::new();
-            if !meets_slo(r) {
-                w.push(format!("p99 {:.0} ms", r.p99_ms));
-            }
-            if !under_cap(r) {
-                w.push(format!("{:.1} % 429s", 100.0 * r.share_429));
-            }
-            if !r.accounted_ok {
-                w.push("accounting failed".into());
-            }
-            format!("{} ({})", fmt_setting(axis, *s), w.join(", "))
+        .filter(|(_, x)| !qualifies(x) && x.goodput_rps > best)
+        .map(|(s, x)| {
+            format!(
+                "{} gives {:.1} ok/s but breaks a limit",
+                fmt_setting(axis, *s),
+                x.goodput_rps
+            )
         })
-        .collect::<Vec<_>>()
-        .join("; ");
-    none(format!(
-        "nothing within 5 % of the best goodput ({best:.1} ok/s) meets the limits: {why}"
-    ))
+        .collect::<Vec<_>>();
+    Recommendation {
+        strategy: strategy.into(),
+        setting: Some(setting),
+        goodput_rps: Some(r.goodput_rps),
+        reason: format!(
+            "{}: {:.1} ok/s, within 5 % of the best {:.1} ok/s that meets the limits; {slo}; {:.1} % of attempts got 429 (< {:.1} %){}",
+            fmt_setting(axis, setting),
+            r.goodput_rps,
+            best,
+            100.0 * r.share_429,
+            100.0 * c.max_429_share,
+            if beyond.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", beyond.join("; "))
+            }
+        ),
+    }
 }
 
 /// Runs the sweep; writes `sweep.json`, the sweep charts and one folder per point under `out`.
@@ -508,7 +521,7 @@ pub fn render(r: &SweepReport) -> String {
     let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
     let _ = writeln!(
         t,
-        "\nrecommendation (smallest setting within 5 % of the best goodput, p99 SLO {slo}, 429 share < {:.1} %):",
+        "\nrecommendation (among settings with p99 ≤ SLO {slo} and 429 share < {:.1} %, the smallest within 5 % of the best goodput):",
         100.0 * r.max_429_share
     );
     for rec in &r.recommendations {
@@ -583,6 +596,31 @@ mod tests {
         assert_eq!(r.setting, None);
         assert!(
             r.reason.contains("p99 700 ms") && r.reason.contains("20.0 % 429s"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn goodput_bought_with_429s_does_not_set_the_bar() {
+        // Past the limit, more goodput comes with 429s: the bar is the best clean point.
+        let pts = [
+            point(10.0, 9.6, 1600.0, 0.0),
+            point(20.0, 18.4, 1600.0, 0.0),
+            point(25.0, 20.6, 1600.0, 0.237),
+        ];
+        let r = recommend(
+            "rate",
+            "async",
+            &pts,
+            Criteria {
+                slo_p99_ms: Some(3000.0),
+                max_429_share: 0.01,
+            },
+        );
+        assert_eq!(r.setting, Some(20.0));
+        assert!(
+            r.reason.contains("rate=25/s gives 20.6 ok/s but breaks a limit"),
             "{}",
             r.reason
         );

@@ -19,5 +19,8 @@ mod formats;
 // Tuning: open-loop stalls, sweeps and recommendations, throttling against the limiter.
 mod tuning;
 
+// Reliability and security: fault matrix, dying target, open files, secrets, bad --out.
+mod reliability;
+
 // The command line: parsing, exit codes, nothing written on bad input.
 mod cli;

@@ -32,6 +32,10 @@ use crate::wire::{ChatRequest, ErrorBody};
 
 /// Largest request body accepted; larger gets 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Most completion tokens per choice (larger is a 400, as models have a cap too).
+pub const MAX_OUTPUT_TOKENS: u32 = 131_072;
+/// Most completion tokens per request, all choices together.
+pub const MAX_TOTAL_TOKENS: u64 = 1 << 20;
 /// Longest `/delay/{seconds}` allowed (httpbin's cap).
 pub const MAX_DELAY_SECS: f64 = 10.0;
 /// Longest a hung request waits before the mock resets it anyway.
@@ -471,6 +475,12 @@ async fn chat(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -
         return invalid(&st, StatusCode::BAD_REQUEST, msg, Some("max_tokens"), None);
     }
     let tokens = req.token_limit().unwrap_or(st.profile.tokens);
+    if tokens > MAX_OUTPUT_TOKENS || u64::from(tokens) * u64::from(n) > MAX_TOTAL_TOKENS {
+        let msg = format!(
+            "max_tokens is too large: {tokens} × n = {n}. This mock generates at most {MAX_OUTPUT_TOKENS} completion tokens per choice and {MAX_TOTAL_TOKENS} per request."
+        );
+        return invalid(&st, StatusCode::BAD_REQUEST, msg, Some("max_tokens"), None);
+    }
     let prompt_tokens = req.estimated_prompt_tokens();
     let cost = prompt_tokens + u64::from(tokens) * u64::from(n);
 

@@ -34,7 +34,7 @@ mod server;
 mod stats;
 mod timer;
 
-pub use app::{MAX_BODY_BYTES, MAX_DELAY_SECS, app};
+pub use app::{MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_TOTAL_TOKENS, app};
 pub use latency::LatencySpec;
 pub use profile::{Fault, Profile, ProfileArgs, ProfileError, ScheduleRule};
 pub use server::{MockServer, ServerError, bind, run};

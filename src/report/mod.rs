@@ -284,6 +284,12 @@ impl RunReport {
     pub fn table(&self) -> String {
         let mut t = String::new();
         let c = &self.config;
+        if !self.complete {
+            let _ = writeln!(
+                t,
+                "PARTIAL RUN: the target stopped answering; strategies after the last below did not run"
+            );
+        }
         let _ = writeln!(
             t,
             "{} requests · target {} · retry {} · timeout {}s{}",

@@ -4,7 +4,9 @@
 //! which is what Python's event loop is.
 //!
 //! Each task returns its `Record`; the driver folds them into one recorder as they finish, so
-//! the request path shares nothing but the client's connection pool.
+//! the request path shares nothing but the client's connection pool. The driver spawns a task
+//! only when its request may start (a permit in a closed loop, its due time in an open one), so
+//! a long run holds at most C tasks, not one per request.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,28 +48,44 @@ fn drive(ctx: &RunContext<'_>, rt: std::io::Result<Runtime>, s: Strategy) -> Res
         let permits = (!unbounded).then(|| Arc::new(Semaphore::new(limit)));
         let policy = Arc::new(ctx.cfg.retry.clone());
         let mut tasks = JoinSet::new();
+        let mut recorder = Recorder::new();
         let t0 = Instant::now();
         for i in 0..ctx.requests() {
-            let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
             let due = ctx.due(t0, i);
+            // Open loop: the driver releases each request at its due time, so only requests
+            // that are due exist as tasks. Closed loop: it waits for a permit before spawning,
+            // so at most C tasks exist (`gather` under a semaphore, without a million parked
+            // coroutines for a long run).
+            let mut permit = None;
+            match (due, &permits) {
+                (Some(due), _) => tokio::time::sleep_until(due.into()).await,
+                (None, Some(p)) => permit = p.clone().acquire_owned().await.ok(),
+                (None, None) => {}
+            }
+            let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
             let mut rng = ctx.rng(i + 1);
             tasks.spawn(async move {
-                if let Some(due) = due {
-                    tokio::time::sleep_until(due.into()).await;
+                // In an open loop the wait for a permit is part of the latency (it counts from
+                // the due time); in a closed loop the request starts when it has its permit.
+                if permit.is_none()
+                    && due.is_some()
+                    && let Some(p) = &permits
+                {
+                    permit = p.clone().acquire_owned().await.ok();
                 }
-                // In a closed loop the request "starts" when it gets its permit; in an open loop
-                // the wait for a permit is part of its latency.
-                let permit = match &permits {
-                    Some(p) => p.clone().acquire_owned().await.ok(),
-                    None => None,
-                };
                 let intended = due.unwrap_or_else(Instant::now);
                 let record = execute_async(&client, &policy, &mut rng, intended).await;
                 drop(permit);
                 record
             });
+            // Fold in what has finished, so records do not pile up in the set.
+            while let Some(done) = tasks.try_join_next() {
+                if let Ok(record) = done {
+                    recorder.record(&record);
+                    ctx.progress.inc(1);
+                }
+            }
         }
-        let mut recorder = Recorder::new();
         while let Some(done) = tasks.join_next().await {
             // A task that panicked leaves a request unaccounted; the caller's N/N check fails
             // loudly on it rather than this loop inventing an outcome.

@@ -162,8 +162,96 @@ pub fn epoch() -> (Instant, SystemTime) {
 pub const INTERVAL_SERIES: [&str; 4] = ["e2e.ok", "service.ok", "ttft", "itl"];
 
 /// Per-second histograms: (seconds since [`epoch`], series) → histogram of requests that ended
-/// in that second.
-pub type Intervals = BTreeMap<(u64, String), Histogram<u64>>;
+/// in that second. Seconds more than two behind the newest are sealed (V2 + DEFLATE encoded,
+/// a few hundred bytes each), so a ten-minute run does not grow by a live histogram a second.
+#[derive(Debug, Clone, Default)]
+pub struct Intervals {
+    live: BTreeMap<(u64, &'static str), Histogram<u64>>,
+    sealed: BTreeMap<(u64, &'static str), Vec<u8>>,
+    newest: u64,
+}
+
+impl Intervals {
+    fn record(&mut self, sec: u64, series: &'static str, v: u64) {
+        let h = self.live.entry((sec, series)).or_insert_with(new_histogram);
+        if h.record(v).is_err() {
+            h.saturating_record(v);
+        }
+        if sec > self.newest {
+            self.newest = sec;
+            self.seal_before(sec.saturating_sub(2));
+        }
+    }
+
+    fn seal_before(&mut self, sec: u64) {
+        let keep = self.live.split_off(&(sec, ""));
+        let old = std::mem::replace(&mut self.live, keep);
+        for (k, h) in old {
+            let mut buf = Vec::new();
+            match hdrhistogram::serialization::Serializer::serialize(
+                &mut hdrhistogram::serialization::V2DeflateSerializer::new(),
+                &h,
+                &mut buf,
+            ) {
+                Ok(_) => {
+                    self.sealed.insert(k, buf);
+                }
+                // Cannot happen writing to a Vec; keep the histogram live rather than lose it.
+                Err(_) => {
+                    self.live.insert(k, h);
+                }
+            }
+        }
+    }
+
+    /// Every interval histogram, sealed ones decoded, in (second, series) order.
+    pub fn histograms(&self) -> Vec<((u64, &'static str), Histogram<u64>)> {
+        let mut out: BTreeMap<(u64, &'static str), Histogram<u64>> = self.live.clone();
+        for (k, bytes) in &self.sealed {
+            if let Ok(h) =
+                hdrhistogram::serialization::Deserializer::new().deserialize::<u64, _>(&mut &bytes[..])
+            {
+                match out.get_mut(k) {
+                    Some(mine) => {
+                        let _ = mine.add(&h);
+                    }
+                    None => {
+                        out.insert(*k, h);
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The earliest second with data.
+    pub fn first_second(&self) -> Option<u64> {
+        let a = self.live.keys().next().map(|k| k.0);
+        let b = self.sealed.keys().next().map(|k| k.0);
+        a.into_iter().chain(b).min()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty() && self.sealed.is_empty()
+    }
+}
+
+impl AddAssign<&Intervals> for Intervals {
+    fn add_assign(&mut self, other: &Intervals) {
+        for (k, h) in other.histograms() {
+            match self.live.get_mut(&k) {
+                Some(mine) => {
+                    let _ = mine.add(&h);
+                }
+                None => {
+                    self.live.insert(k, h);
+                }
+            }
+        }
+        self.newest = self.newest.max(other.newest);
+    }
+}
 
 /// A set of histograms keyed by series name (`ok`, `attempt.rate_limited`, `ttft`, …), created
 /// on first use.
@@ -305,14 +393,7 @@ impl Recorder {
     }
 
     fn interval(&mut self, sec: u64, series: &'static str, d: Duration) {
-        let h = self
-            .intervals
-            .entry((sec, series.to_owned()))
-            .or_insert_with(new_histogram);
-        let v = micros(d);
-        if h.record(v).is_err() {
-            h.saturating_record(v);
-        }
+        self.intervals.record(sec, series, micros(d));
     }
 
     /// Requests started per second, first start to last (`None` for fewer than two requests).
@@ -363,16 +444,7 @@ impl AddAssign<&Recorder> for Recorder {
             (None, s) | (s, None) => s,
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
         };
-        for (k, h) in &other.intervals {
-            match self.intervals.get_mut(k) {
-                Some(mine) => {
-                    let _ = mine.add(h);
-                }
-                None => {
-                    self.intervals.insert(k.clone(), h.clone());
-                }
-            }
-        }
+        self.intervals += &other.intervals;
     }
 }
 
@@ -469,6 +541,35 @@ mod tests {
         assert_eq!(p.count, 100);
         assert!((p.p50 - 50.0).abs() < 0.1, "{p:?}");
         assert!((p.max - 100.0).abs() < 0.1, "{p:?}");
+    }
+
+    #[test]
+    fn old_intervals_are_sealed_and_still_read_back() {
+        let mut iv = Intervals::default();
+        for sec in 0..10u64 {
+            for v in 1..=100 {
+                iv.record(sec, "e2e.ok", v * 1000);
+            }
+        }
+        // A late arrival for a sealed second still counts.
+        iv.record(1, "e2e.ok", 5);
+        assert!(
+            iv.live.len() <= 4,
+            "{} live: the last three seconds and the late one",
+            iv.live.len()
+        );
+        assert_eq!(iv.sealed.len(), 7);
+        let all = iv.histograms();
+        assert_eq!(all.len(), 10);
+        assert_eq!(all.iter().map(|(_, h)| h.len()).sum::<u64>(), 1001);
+        assert_eq!(all[1].1.len(), 101);
+        let mut merged = Intervals::default();
+        merged += &iv;
+        merged += &iv;
+        assert_eq!(
+            merged.histograms().iter().map(|(_, h)| h.len()).sum::<u64>(),
+            2002
+        );
     }
 
     #[test]

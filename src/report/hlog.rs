@@ -36,8 +36,7 @@ pub fn interval_log(all: &[TaggedIntervals<'_>]) -> Result<String, String> {
     let (_, epoch_wall) = epoch();
     let first = all
         .iter()
-        .flat_map(|t| t.intervals.keys())
-        .map(|(sec, _)| *sec)
+        .filter_map(|t| t.intervals.first_second())
         .min()
         .unwrap_or(0);
     let start_wall = epoch_wall + Duration::from_secs(first);
@@ -58,11 +57,11 @@ pub fn interval_log(all: &[TaggedIntervals<'_>]) -> Result<String, String> {
             .begin_log_with(&mut out, &mut serializer)
             .map_err(|e| e.to_string())?;
         for t in all {
-            for ((sec, series), h) in t.intervals.iter() {
+            for ((sec, series), h) in t.intervals.histograms() {
                 let name = format!("{}.{series}", t.strategy);
                 let tag = Tag::new(&name).ok_or_else(|| format!("invalid tag {name}"))?;
                 let start = Duration::from_secs(sec - first);
-                log.write_histogram(&to_nanos(h), start, Duration::from_secs(1), Some(tag))
+                log.write_histogram(&to_nanos(&h), start, Duration::from_secs(1), Some(tag))
                     .map_err(|e| e.to_string())?;
             }
         }

@@ -165,15 +165,25 @@ where
         });
         chart.draw_series(labels).map_err(err)?;
     }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// The legend box every chart uses.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .label_font((FONT, LABEL_SIZE))
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .draw()
-        .map_err(err)?;
-    Ok(())
+        .map_err(err)
 }
 
 fn format_value(v: f64) -> String {
@@ -257,15 +267,7 @@ where
         .draw()
         .map_err(err)?;
     draw_lines(&mut chart, lines)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, LABEL_SIZE))
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.9))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn draw_lines<DB: DrawingBackend, X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
@@ -339,14 +341,7 @@ where
                 .draw()
                 .map_err(err)?;
             draw_lines(&mut chart, lines)?;
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font((FONT, LABEL_SIZE))
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.9))
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }};
     }
     if log_x && xmin > 0.0 {

@@ -241,6 +241,11 @@ impl StrategyReport {
     pub fn count(&self, o: Outcome) -> u64 {
         self.outcomes.get(&o).copied().unwrap_or(0)
     }
+
+    /// Requests per outcome, in [`Outcome::ALL`] order (the table's and the CSV's columns).
+    pub fn outcome_counts(&self) -> [u64; 6] {
+        Outcome::ALL.map(|o| self.count(o))
+    }
 }
 
 impl RunReport {
@@ -325,6 +330,7 @@ impl RunReport {
             "thr"
         );
         for s in &self.strategies {
+            let oc = s.outcome_counts();
             let eff = s.efficiency.map_or("-".to_owned(), |e| format!("{e:.3}"));
             let l = &s.latency_ms;
             let _ = writeln!(
@@ -333,12 +339,12 @@ impl RunReport {
                 s.id,
                 s.concurrency,
                 s.accounted,
-                s.count(Outcome::Ok),
-                s.count(Outcome::RateLimited),
-                s.count(Outcome::ServerError),
-                s.count(Outcome::ClientError),
-                s.count(Outcome::Timeout),
-                s.count(Outcome::Transport),
+                oc[0],
+                oc[1],
+                oc[2],
+                oc[3],
+                oc[4],
+                oc[5],
                 s.wall_s,
                 s.throughput_rps,
                 s.goodput_rps,
@@ -414,6 +420,7 @@ impl RunReport {
             "strategy,concurrency,requests,accounted,ok,rate_limited,server_error,client_error,timeout,transport,attempts,retries,backoff_s,wall_s,throughput_rps,goodput_rps,efficiency,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,ttft_p50_ms,ttft_p99_ms,itl_p50_ms,itl_p99_ms,tokens_per_s,cpu_s,peak_rss_bytes,threads\n",
         );
         for s in &self.strategies {
+            let oc = s.outcome_counts();
             let l = &s.latency_ms;
             let opt = |p: Option<Percentiles>, f: fn(&Percentiles) -> f64| {
                 p.map_or(String::new(), |p| format!("{:.3}", f(&p)))
@@ -425,12 +432,12 @@ impl RunReport {
                 s.concurrency,
                 s.requests,
                 s.accounted.split('/').next().unwrap_or("0"),
-                s.count(Outcome::Ok),
-                s.count(Outcome::RateLimited),
-                s.count(Outcome::ServerError),
-                s.count(Outcome::ClientError),
-                s.count(Outcome::Timeout),
-                s.count(Outcome::Transport),
+                oc[0],
+                oc[1],
+                oc[2],
+                oc[3],
+                oc[4],
+                oc[5],
                 s.attempts,
                 s.retries,
                 s.backoff_s,

@@ -158,6 +158,9 @@ pub fn epoch() -> (Instant, SystemTime) {
     *EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
 }
 
+/// The series of per-request output rates (milli-tokens per second, not a duration).
+pub const TOKENS_PER_S: &str = "request_tokens_per_s";
+
 /// Series kept per one-second interval for the `.hlog` (the others are kept for the whole run).
 pub const INTERVAL_SERIES: [&str; 4] = ["e2e.ok", "service.ok", "ttft", "itl"];
 
@@ -261,13 +264,18 @@ pub struct Series(BTreeMap<String, Histogram<u64>>);
 impl Series {
     /// Records `d` in the named histogram.
     pub fn record(&mut self, name: &str, d: Duration) {
+        self.record_value(name, micros(d));
+    }
+
+    /// Records a raw value (not a duration) in the named histogram, clamped like durations.
+    pub fn record_value(&mut self, name: &str, v: u64) {
         let h = match self.0.get_mut(name) {
             Some(h) => h,
             None => self.0.entry(name.to_owned()).or_insert_with(new_histogram),
         };
-        // Values are clamped to an hour and the histogram auto-resizes, so `record` only fails
-        // if memory for the resize cannot be had; then the value is kept at the current top.
-        let v = micros(d);
+        let v = v.clamp(1, MAX_RECORDED_US);
+        // Values are clamped and the histogram auto-resizes, so `record` only fails if memory
+        // for the resize cannot be had; then the value is kept at the current top.
         if h.record(v).is_err() {
             h.saturating_record(v);
         }
@@ -364,6 +372,15 @@ impl Recorder {
                     let generation = last.duration.saturating_sub(ttft);
                     self.series.record("tpot", generation / (tokens - 1) as u32);
                 }
+            }
+            // Per-request output rate over the successful attempt, in milli-tokens per second
+            // (so the report's ÷1000 gives tokens/s with three decimals).
+            if let (Some(tokens), Some(last)) = (s.completion_tokens, r.attempts.last())
+                && tokens > 0
+                && !last.duration.is_zero()
+            {
+                let rate = tokens as f64 / last.duration.as_secs_f64();
+                self.series.record_value(TOKENS_PER_S, (rate * 1000.0) as u64);
             }
             for gap in &s.itl {
                 self.series.record("itl", *gap);

@@ -110,6 +110,10 @@ pub struct PointResult {
     pub failed: u64,
     /// Every request accounted for and agreed by the mock.
     pub accounted_ok: bool,
+    /// Streaming: p50 and p99 time to first token, ms.
+    pub ttft_ms: Option<(f64, f64)>,
+    /// Streaming: p50 and p99 inter-token latency, ms.
+    pub itl_ms: Option<(f64, f64)>,
 }
 
 impl PointResult {
@@ -133,6 +137,8 @@ impl PointResult {
             retries: s.retries,
             failed: s.requests - s.count(Outcome::Ok),
             accounted_ok: s.accounted_ok && s.server.as_ref().is_none_or(|c| c.matches),
+            ttft_ms: s.ttft_ms.map(|p| (p.p50, p.p99)),
+            itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
         }
     }
 }
@@ -491,11 +497,24 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
 /// The sweep table and the recommendations, as printed.
 pub fn render(r: &SweepReport) -> String {
     let mut t = String::new();
-    let _ = writeln!(
+    let streaming = r
+        .points
+        .iter()
+        .flat_map(|p| &p.results)
+        .any(|x| x.ttft_ms.is_some());
+    let _ = write!(
         t,
         "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7}",
         r.axis, "strategy", "ok/s", "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed"
     );
+    if streaming {
+        let _ = write!(
+            t,
+            " {:>9} {:>9} {:>9} {:>9}",
+            "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
+        );
+    }
+    t.push('\n');
     for p in &r.points {
         for x in &p.results {
             let _ = writeln!(
@@ -516,6 +535,12 @@ pub fn render(r: &SweepReport) -> String {
                     "  (accounting failed)"
                 }
             );
+            if streaming {
+                // The row was written with its newline; put the streaming columns before it.
+                t.pop();
+                let ((a, b), (c, d)) = (x.ttft_ms.unwrap_or_default(), x.itl_ms.unwrap_or_default());
+                let _ = writeln!(t, " {a:>9.1} {b:>9.1} {c:>9.2} {d:>9.2}");
+            }
         }
     }
     let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
@@ -556,6 +581,8 @@ mod tests {
                 retries: 0,
                 failed: 0,
                 accounted_ok: true,
+                ttft_ms: None,
+                itl_ms: None,
             }],
         }
     }

@@ -116,3 +116,30 @@ fn streaming_outputs_include_ttft_and_itl() {
     assert!(hlog.contains("Tag=async.ttft,") && hlog.contains("Tag=async.itl,"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A streamed sweep carries TTFT and ITL per point, and every streamed report has per-request
+/// output rates.
+#[test]
+fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
+    let mut cfg = config(&[Strategy::Async], 4, streaming_profile());
+    cfg.workload.stream = true;
+    let axis = asyncbench::sweep::Axis::Concurrency(vec![1, 4]);
+    let crit = asyncbench::sweep::Criteria {
+        slo_p99_ms: None,
+        max_429_share: 0.01,
+    };
+    let report = asyncbench::sweep::sweep(&cfg, &axis, crit).unwrap();
+    for p in &report.points {
+        let r = &p.results[0];
+        let (ttft_p50, _) = r.ttft_ms.expect("ttft per point");
+        assert!(ttft_p50 >= 60.0);
+        assert!(r.itl_ms.is_some());
+    }
+    assert!(asyncbench::sweep::render(&report).contains("ttft_p50"));
+    let rep = compare(&cfg).unwrap();
+    let rate = rep.strategies[0]
+        .request_tokens_per_s
+        .expect("per-request tokens/s");
+    // 8 tokens in at least 60 + 7 × 15 ms: at most about 48 tokens/s per request.
+    assert!(rate.max > 0.0 && rate.max <= 8.0 / 0.165 + 0.1, "{rate:?}");
+}

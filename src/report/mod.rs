@@ -132,6 +132,9 @@ pub struct StrategyReport {
     pub itl_ms: Option<Percentiles>,
     /// Streaming: time per output token after the first, ms.
     pub tpot_ms: Option<Percentiles>,
+    /// Streaming or not: each successful request's output tokens ÷ its duration, in tokens/s
+    /// (the "percentiles" fields hold tokens/s here, not ms).
+    pub request_tokens_per_s: Option<Percentiles>,
     /// Completion tokens received.
     pub completion_tokens: u64,
     /// Completion tokens per second of wall time.
@@ -223,6 +226,7 @@ impl StrategyReport {
             ttft_ms: pct("ttft"),
             itl_ms: pct("itl"),
             tpot_ms: pct("tpot"),
+            request_tokens_per_s: pct(crate::metrics::TOKENS_PER_S),
             completion_tokens: rec.completion_tokens,
             tokens_per_s: rec.completion_tokens as f64 / wall,
             cpu_s: m.cpu_s,
@@ -383,7 +387,7 @@ impl RunReport {
         if self.strategies.iter().any(|s| s.ttft_ms.is_some()) {
             let _ = writeln!(
                 t,
-                "\n{:<13} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "\n{:<13} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "streaming",
                 "ttft_p50",
                 "ttft_p99",
@@ -392,7 +396,8 @@ impl RunReport {
                 "tpot_p50",
                 "tpot_p99",
                 "tokens",
-                "tok/s"
+                "tok/s",
+                "req_tok/s"
             );
             for s in &self.strategies {
                 let (a, b, c) = (
@@ -402,8 +407,17 @@ impl RunReport {
                 );
                 let _ = writeln!(
                     t,
-                    "{:<13} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9.0}",
-                    s.id, a.p50, a.p99, b.p50, b.p99, c.p50, c.p99, s.completion_tokens, s.tokens_per_s
+                    "{:<13} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9.0} {:>9.1}",
+                    s.id,
+                    a.p50,
+                    a.p99,
+                    b.p50,
+                    b.p99,
+                    c.p50,
+                    c.p99,
+                    s.completion_tokens,
+                    s.tokens_per_s,
+                    s.request_tokens_per_s.unwrap_or_default().p50
                 );
             }
         }
@@ -411,6 +425,12 @@ impl RunReport {
             t,
             "latency: end-to-end of successful requests, from intended start, retries included · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client only · rss_MB/thr: whole process"
         );
+        if self.strategies.iter().any(|s| s.ttft_ms.is_some()) {
+            let _ = writeln!(
+                t,
+                "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50"
+            );
+        }
         t
     }
 

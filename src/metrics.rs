@@ -165,13 +165,93 @@ pub const TOKENS_PER_S: &str = "request_tokens_per_s";
 pub const INTERVAL_SERIES: [&str; 4] = ["e2e.ok", "service.ok", "ttft", "itl"];
 
 /// Per-second histograms: (seconds since [`epoch`], series) → histogram of requests that ended
-/// in that second. Seconds more than two behind the newest are sealed (V2 + DEFLATE encoded,
-/// a few hundred bytes each), so a ten-minute run does not grow by a live histogram a second.
-#[derive(Debug, Clone, Default)]
+/// in that second. Seconds more than two behind the newest are sealed (V2 + DEFLATE encoded, a
+/// kilobyte or two each), and once more than [`SEALED_IN_MEMORY`] are sealed the oldest go to a
+/// temporary file: a run's memory stays flat however long it lasts (the soak test's demand).
+#[derive(Debug, Default)]
 pub struct Intervals {
     live: BTreeMap<(u64, &'static str), Histogram<u64>>,
     sealed: BTreeMap<(u64, &'static str), Vec<u8>>,
+    spill: Option<Spill>,
     newest: u64,
+}
+
+/// Sealed intervals kept in memory before the oldest spill to disk.
+pub const SEALED_IN_MEMORY: usize = 64;
+
+/// Sealed intervals on disk: records of (second u64 LE, series index u8, length u32 LE, bytes).
+/// The file is removed when dropped.
+#[derive(Debug)]
+struct Spill {
+    path: std::path::PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl Spill {
+    fn create() -> Option<Spill> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("asyncbench-intervals-{}-{n}.bin", std::process::id()));
+        let file = std::fs::File::create(&path).ok()?;
+        Some(Spill {
+            path,
+            file: std::io::BufWriter::new(file),
+        })
+    }
+
+    fn append(&mut self, sec: u64, series: &'static str, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let idx = INTERVAL_SERIES.iter().position(|s| *s == series).unwrap_or(0) as u8;
+        self.file.write_all(&sec.to_le_bytes())?;
+        self.file.write_all(&[idx])?;
+        self.file.write_all(&(bytes.len() as u32).to_le_bytes())?;
+        self.file.write_all(bytes)?;
+        // A couple of records a second: flushing each keeps the file readable at any time.
+        self.file.flush()
+    }
+}
+
+/// Reads back every record of a spill file.
+fn read_spill(path: &std::path::Path) -> Vec<((u64, &'static str), Vec<u8>)> {
+    let data = std::fs::read(path).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 13 <= data.len() {
+        let sec = u64::from_le_bytes(data[at..at + 8].try_into().unwrap_or_default());
+        let series = INTERVAL_SERIES
+            .get(usize::from(data[at + 8]))
+            .copied()
+            .unwrap_or("e2e.ok");
+        let len = u32::from_le_bytes(data[at + 9..at + 13].try_into().unwrap_or_default()) as usize;
+        at += 13;
+        if at + len > data.len() {
+            break;
+        }
+        out.push(((sec, series), data[at..at + len].to_vec()));
+        at += len;
+    }
+    out
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Clone for Intervals {
+    /// A clone holds everything in memory (live), the spilled part read back.
+    fn clone(&self) -> Self {
+        let mut c = Intervals {
+            newest: self.newest,
+            ..Intervals::default()
+        };
+        for (k, h) in self.histograms() {
+            c.live.insert(k, h);
+        }
+        c
+    }
 }
 
 impl Intervals {
@@ -205,21 +285,43 @@ impl Intervals {
                 }
             }
         }
+        if self.sealed.len() > SEALED_IN_MEMORY {
+            self.spill_oldest(self.sealed.len() - SEALED_IN_MEMORY / 2);
+        }
     }
 
-    /// Every interval histogram, sealed ones decoded, in (second, series) order.
+    /// Moves the `n` oldest sealed intervals to the spill file (kept in memory if it cannot be
+    /// written: memory is the lesser loss).
+    fn spill_oldest(&mut self, n: usize) {
+        if self.spill.is_none() {
+            self.spill = Spill::create();
+        }
+        let Some(spill) = self.spill.as_mut() else { return };
+        let keys: Vec<(u64, &'static str)> = self.sealed.keys().take(n).copied().collect();
+        for k in keys {
+            if let Some(bytes) = self.sealed.get(&k)
+                && spill.append(k.0, k.1, bytes).is_ok()
+            {
+                self.sealed.remove(&k);
+            }
+        }
+    }
+
+    /// Every interval histogram, sealed and spilled ones decoded, in (second, series) order.
     pub fn histograms(&self) -> Vec<((u64, &'static str), Histogram<u64>)> {
         let mut out: BTreeMap<(u64, &'static str), Histogram<u64>> = self.live.clone();
-        for (k, bytes) in &self.sealed {
+        let spilled = self.spill.as_ref().map(|sp| read_spill(&sp.path));
+        let in_memory = self.sealed.iter().map(|(k, b)| (*k, b.clone()));
+        for (k, bytes) in spilled.unwrap_or_default().into_iter().chain(in_memory) {
             if let Ok(h) =
                 hdrhistogram::serialization::Deserializer::new().deserialize::<u64, _>(&mut &bytes[..])
             {
-                match out.get_mut(k) {
+                match out.get_mut(&k) {
                     Some(mine) => {
                         let _ = mine.add(&h);
                     }
                     None => {
-                        out.insert(*k, h);
+                        out.insert(k, h);
                     }
                 }
             }
@@ -587,6 +689,28 @@ mod tests {
             merged.histograms().iter().map(|(_, h)| h.len()).sum::<u64>(),
             2002
         );
+    }
+
+    #[test]
+    fn long_runs_spill_old_intervals_to_disk_and_read_them_back() {
+        let mut iv = Intervals::default();
+        for sec in 0..300u64 {
+            iv.record(sec, "e2e.ok", 1000 + sec);
+            iv.record(sec, "ttft", 10);
+        }
+        assert!(
+            iv.sealed.len() <= SEALED_IN_MEMORY,
+            "{} sealed in memory",
+            iv.sealed.len()
+        );
+        let path = iv.spill.as_ref().map(|s| s.path.clone()).expect("spilled");
+        assert!(path.exists());
+        let all = iv.histograms();
+        assert_eq!(all.len(), 600);
+        assert_eq!(all.iter().map(|(_, h)| h.len()).sum::<u64>(), 600);
+        assert_eq!(iv.clone().histograms().len(), 600);
+        drop(iv);
+        assert!(!path.exists(), "the spill file is removed");
     }
 
     #[test]

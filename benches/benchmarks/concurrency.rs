@@ -12,8 +12,8 @@ fn concurrency(c: &mut Criterion) {
     let server = mock(Duration::from_millis(10));
     let mut g = c.benchmark_group("concurrency");
     g.sampling_mode(SamplingMode::Flat)
-        .throughput(Throughput::Elements(200));
-    for conc in [1u64, 10, 50, 200] {
+        .throughput(Throughput::Elements(256));
+    for conc in [4u64, 16, 64, 256] {
         for s in [Strategy::Threadpool, Strategy::Async, Strategy::AsyncSingle] {
             let p = Point::new(s, 256, conc);
             g.bench_function(BenchmarkId::new(s.id(), conc), |b| {

@@ -17,13 +17,13 @@ use criterion::Criterion;
 use mock_server::{MockServer, Profile};
 
 /// Criterion settings for slow, I/O-bound iterations: few samples, flat sampling, short warm-up,
-/// so the whole suite stays within ten minutes on two cores.
+/// so the whole suite stays within ten minutes on two cores. Plots stay on for the HTML report
+/// (`target/criterion/report/index.html`).
 pub fn criterion() -> Criterion {
     Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
-        .without_plots()
 }
 
 /// A mock with a fixed latency, started outside every timed loop.

@@ -13,6 +13,15 @@ use mock_server::{Profile, app};
 use proptest::prelude::*;
 use tower::ServiceExt;
 
+/// 256 cases per property in `cargo test`; `PROPTEST_CASES` asks for more (an explicit
+/// `cases` in the config would otherwise win over the variable).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -68,7 +77,7 @@ fn almost_request() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// Raw bytes: a 4xx with an OpenAI error body, never a panic or a 5xx.
     #[test]

@@ -180,23 +180,20 @@ pub struct Intervals {
 pub const SEALED_IN_MEMORY: usize = 64;
 
 /// Sealed intervals on disk: records of (second u64 LE, series index u8, length u32 LE, bytes).
-/// The file is removed when dropped.
+/// The file is anonymous (unlinked as soon as it is created), so it disappears with the process
+/// however that ends, killed included.
 #[derive(Debug)]
 struct Spill {
-    path: std::path::PathBuf,
     file: std::io::BufWriter<std::fs::File>,
+    records: usize,
 }
 
 impl Spill {
     fn create() -> Option<Spill> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("asyncbench-intervals-{}-{n}.bin", std::process::id()));
-        let file = std::fs::File::create(&path).ok()?;
+        let file = tempfile::tempfile().ok()?;
         Some(Spill {
-            path,
             file: std::io::BufWriter::new(file),
+            records: 0,
         })
     }
 
@@ -208,13 +205,29 @@ impl Spill {
         self.file.write_all(&(bytes.len() as u32).to_le_bytes())?;
         self.file.write_all(bytes)?;
         // A couple of records a second: flushing each keeps the file readable at any time.
-        self.file.flush()
+        self.file.flush()?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Reads back every record (the write position is left at the end).
+    fn read_all(&self) -> std::io::Result<Vec<SealedRecord>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = self.file.get_ref().try_clone()?;
+        f.seek(SeekFrom::Start(0))?;
+        let mut data = Vec::new();
+        let read = f.read_to_end(&mut data);
+        f.seek(SeekFrom::End(0))?;
+        read?;
+        Ok(parse_spill(&data))
     }
 }
 
-/// Reads back every record of a spill file.
-fn read_spill(path: &std::path::Path) -> Vec<((u64, &'static str), Vec<u8>)> {
-    let data = std::fs::read(path).unwrap_or_default();
+/// One sealed interval: (second, series) and its V2 + DEFLATE encoding.
+type SealedRecord = ((u64, &'static str), Vec<u8>);
+
+/// Splits a spill file's bytes into its records.
+fn parse_spill(data: &[u8]) -> Vec<SealedRecord> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 13 <= data.len() {
@@ -232,12 +245,6 @@ fn read_spill(path: &std::path::Path) -> Vec<((u64, &'static str), Vec<u8>)> {
         at += len;
     }
     out
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 impl Clone for Intervals {
@@ -310,7 +317,7 @@ impl Intervals {
     /// Every interval histogram, sealed and spilled ones decoded, in (second, series) order.
     pub fn histograms(&self) -> Vec<((u64, &'static str), Histogram<u64>)> {
         let mut out: BTreeMap<(u64, &'static str), Histogram<u64>> = self.live.clone();
-        let spilled = self.spill.as_ref().map(|sp| read_spill(&sp.path));
+        let spilled = self.spill.as_ref().and_then(|sp| sp.read_all().ok());
         let in_memory = self.sealed.iter().map(|(k, b)| (*k, b.clone()));
         for (k, bytes) in spilled.unwrap_or_default().into_iter().chain(in_memory) {
             if let Ok(h) =
@@ -703,14 +710,14 @@ mod tests {
             "{} sealed in memory",
             iv.sealed.len()
         );
-        let path = iv.spill.as_ref().map(|s| s.path.clone()).expect("spilled");
-        assert!(path.exists());
+        let spilled = iv.spill.as_ref().map(|s| s.records).expect("spilled");
+        assert!(spilled >= 600 - SEALED_IN_MEMORY - 6, "{spilled} records on disk");
         let all = iv.histograms();
         assert_eq!(all.len(), 600);
         assert_eq!(all.iter().map(|(_, h)| h.len()).sum::<u64>(), 600);
+        // Reading twice gives the same (the read leaves the file whole), and a clone is complete.
+        assert_eq!(iv.histograms().len(), 600);
         assert_eq!(iv.clone().histograms().len(), 600);
-        drop(iv);
-        assert!(!path.exists(), "the spill file is removed");
     }
 
     #[test]

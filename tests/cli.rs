@@ -10,10 +10,11 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_asyncbench"))
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("asyncbench-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A fresh temporary directory (removed when dropped) and a path inside it that does not exist yet.
+fn temp_out() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    (tmp, out)
 }
 
 /// Flag values out of range are rejected by the parser or by `to_config`.
@@ -64,7 +65,7 @@ fn compare_defaults_are_the_documented_ones() {
 /// A small run through the real binary exits 0 and writes report.json and summary.csv.
 #[test]
 fn compare_binary_writes_its_reports() {
-    let out = temp_dir("ok");
+    let (_tmp, out) = temp_out();
     let status = bin()
         .args([
             "compare",
@@ -95,7 +96,6 @@ fn compare_binary_writes_its_reports() {
     assert_eq!(report["strategies"][0]["accounted"], "6/6");
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3);
-    let _ = std::fs::remove_dir_all(out);
 }
 
 /// Bad input exits 2 with one line on stderr naming the value, and writes nothing.
@@ -108,8 +108,8 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         &["compare", "--target", "http://127.0.0.1:1/v1"],
         &["compare", "--schedule", "first:x:500"],
     ];
-    for (i, args) in cases.iter().enumerate() {
-        let out = temp_dir(&format!("bad{i}"));
+    for args in &cases {
+        let (_tmp, out) = temp_out();
         let o = bin().args(*args).arg("--out").arg(&out).output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");

@@ -61,8 +61,8 @@ fn hgrm_lines_parse_as_the_plotter_expects() {
 #[test]
 fn a_run_writes_every_format_and_they_read_back() {
     // Arrange
-    let dir = std::env::temp_dir().join(format!("asyncbench-formats-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     let mut cfg = config(
         &[Strategy::Async, Strategy::Threadpool],
         40,
@@ -122,7 +122,6 @@ fn a_run_writes_every_format_and_they_read_back() {
     std::fs::remove_file(dir.join("latency.png")).unwrap();
     let redrawn = asyncbench::report::output::plot_dir(&dir).unwrap();
     assert!(redrawn.contains(&dir.join("latency.png")));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -84,8 +84,8 @@ fn a_dying_target_gives_a_partial_report_and_exit_4() {
     // Arrange: an external target (the mock, as far as the harness knows, is any URL).
     let server = MockServer::start(Profile::fixed(Duration::from_millis(10))).unwrap();
     let url = format!("{}/v1", server.uri());
-    let out = std::env::temp_dir().join(format!("asyncbench-dying-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
     let child = Command::new(env!("CARGO_BIN_EXE_asyncbench"))
         .args([
             "compare",
@@ -127,7 +127,6 @@ fn a_dying_target_gives_a_partial_report_and_exit_4() {
         1,
         "nothing ran after the target died"
     );
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// 10 000 in flight needs about 20 000 files with the embedded mock (both ends in-process) and
@@ -166,8 +165,8 @@ fn the_api_key_appears_in_no_output() {
             ..Profile::default()
         })
         .unwrap();
-        let out = std::env::temp_dir().join(format!("asyncbench-secret-{}-{want_ok}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
         // Act
         let o = Command::new(env!("CARGO_BIN_EXE_asyncbench"))
             .env("MY_TEST_KEY", env_key)
@@ -208,14 +207,14 @@ fn the_api_key_appears_in_no_output() {
         }
         // report, csv, hlog and the throughput chart always; .hgrm and latency charts when ok.
         assert!(files >= if want_ok { 11 } else { 5 }, "{files} files written");
-        let _ = std::fs::remove_dir_all(&out);
     }
 }
 
 /// An unwritable --out is refused before any run: exit 2, one line naming it.
 #[test]
 fn an_unwritable_out_is_refused_before_running() {
-    let file = std::env::temp_dir().join(format!("asyncbench-file-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
     std::fs::write(&file, b"not a directory").unwrap();
     for out in [
         file.join("sub"),
@@ -234,5 +233,4 @@ fn an_unwritable_out_is_refused_before_running() {
         );
         assert!(o.stdout.is_empty(), "nothing ran");
     }
-    let _ = std::fs::remove_file(file);
 }

@@ -95,8 +95,8 @@ fn broken_streams_are_failures_not_short_successes() {
 /// A streamed run writes TTFT and ITL `.hgrm` files, their `.hlog` series and their charts.
 #[test]
 fn streaming_outputs_include_ttft_and_itl() {
-    let dir = std::env::temp_dir().join(format!("asyncbench-stream-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     let mut cfg = config(&[Strategy::Async], 6, streaming_profile());
     cfg.workload.stream = true;
     cfg.out = Some(dir.clone());
@@ -114,7 +114,6 @@ fn streaming_outputs_include_ttft_and_itl() {
     }
     let hlog = std::fs::read_to_string(dir.join("run.hlog")).unwrap();
     assert!(hlog.contains("Tag=async.ttft,") && hlog.contains("Tag=async.itl,"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A streamed sweep carries TTFT and ITL per point, and every streamed report has per-request

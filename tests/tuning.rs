@@ -61,8 +61,8 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
 #[test]
 fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     // Arrange
-    let dir = std::env::temp_dir().join(format!("asyncbench-sweep-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     let mut cfg = config(
         &[Strategy::Async, Strategy::Threadpool],
         16,
@@ -100,7 +100,6 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     ] {
         assert!(dir.join(format!("{chart}.svg")).exists() && dir.join(format!("{chart}.png")).exists());
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Against a limiter of 10 requests/s (burst of one second), a sliding window of 20 gets 429s,

@@ -6,10 +6,16 @@
 
 mod benchmarks;
 
-criterion::criterion_main!(
-    benchmarks::article::group,
-    benchmarks::scaling::group,
-    benchmarks::concurrency::group,
-    benchmarks::batch_size::group,
-    benchmarks::overhead::group,
-);
+/// `criterion_main!` spelled out, with the embedded font registered first: the plots of
+/// criterion's HTML report need it (see [`asyncbench::report::chart::register_font`]).
+fn main() {
+    asyncbench::report::chart::register_font();
+    benchmarks::article::group();
+    benchmarks::scaling::group();
+    benchmarks::concurrency::group();
+    benchmarks::batch_size::group();
+    benchmarks::overhead::group();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

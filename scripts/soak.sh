@@ -76,6 +76,6 @@ cpu=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
   grep -v '^wrote' "$work/soak.txt"
   echo '```'
   echo
-  echo "The mock's counters at the end: \`$stats\`"
+  echo "The mock's counters at the end (they include the 200 000 calibration requests): \`$stats\`"
 } >"$out/soak.md"
 cat "$out/soak.md"

@@ -34,8 +34,10 @@ fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Registers the embedded font for the bitmap backend (once per process).
-fn register_font() {
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (once per process). plotters is
+/// built with `ab_glyph`, which knows no system fonts, so anything in the process that lays out
+/// text with plotters (our charts, criterion's HTML report) needs this first.
+pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
@@ -364,6 +366,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// criterion's report lays out `FontFamily::SansSerif` text; with the font registered it can.
+    #[test]
+    fn the_registered_font_serves_plain_sans_serif_text() {
+        register_font();
+        let font =
+            plotters::style::FontDesc::new(plotters::style::FontFamily::SansSerif, 20.0, FontStyle::Normal);
+        let (w, h) = font.box_size("article/async/10").expect("font available");
+        assert!(w > 50 && h > 5, "{w}×{h}");
+    }
 
     #[test]
     fn percentile_labels_read_like_hdrhistogram_plots() {

@@ -172,7 +172,7 @@ pub fn run_one(
             crate::config::LoadModel::Open { rate, .. } => Some(rate),
             crate::config::LoadModel::Closed => None,
         },
-        cpu_s: cpu0.client_seconds(&cpu1),
+        cpu_s: (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0),
         peaks,
         server,
     };

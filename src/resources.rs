@@ -1,7 +1,7 @@
 //! Client cost: CPU seconds, peak resident memory and threads, read from `/proc/self` (Linux).
 //!
 //! When the mock runs in the same process, its threads (all named `mock-server…`) are measured
-//! separately and their CPU is subtracted, so `cpu_s` is the client's own. Memory and the thread
+//! separately and their CPU is subtracted, as is the sampler's own, so `cpu_s` is the client's. Memory and the thread
 //! count cannot be split that way: they are the process's, mock included (run the mock as a
 //! separate process with `--target` for a clean figure). Elsewhere than Linux the figures are 0.
 
@@ -99,17 +99,28 @@ fn rss_and_threads() -> (u64, u64) {
 #[derive(Debug)]
 pub struct Sampler {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<(u64, u64)>>,
+    handle: Option<JoinHandle<(u64, u64, f64)>>,
     baseline_threads: u64,
 }
 
 /// Peaks seen by a [`Sampler`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Peaks {
     /// Highest resident set size, bytes (process-wide).
     pub rss_bytes: u64,
     /// Most threads the strategy added over those alive before it started.
     pub threads: u64,
+    /// CPU seconds the sampler thread itself used (the caller subtracts them from the client's).
+    pub sampler_cpu_s: f64,
+}
+
+/// User + system seconds of the calling thread (Linux), 0 where unknown.
+fn this_thread_cpu_s() -> f64 {
+    fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .as_deref()
+        .and_then(stat_ticks)
+        .map_or(0.0, |(u, s)| (u + s) as f64 / USER_HZ)
 }
 
 impl Sampler {
@@ -126,7 +137,7 @@ impl Sampler {
                     let (rss, threads) = rss_and_threads();
                     peak = (peak.0.max(rss), peak.1.max(threads));
                     if flag.load(Ordering::Relaxed) {
-                        return peak;
+                        return (peak.0, peak.1, this_thread_cpu_s());
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -143,10 +154,11 @@ impl Sampler {
     /// Stops and returns the peaks.
     pub fn stop(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
-        let (rss, threads) = self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let (rss, threads, cpu) = self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default();
         Peaks {
             rss_bytes: rss,
             threads: threads.saturating_sub(self.baseline_threads),
+            sampler_cpu_s: cpu,
         }
     }
 }
@@ -239,8 +251,18 @@ mod tests {
         std::hint::black_box(x);
         let b = CpuTimes::now();
         assert!(a.client_seconds(&b) >= 0.0);
+        let c0 = CpuTimes::now();
         let s = Sampler::start();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(s.stop().rss_bytes > 0);
+        std::thread::sleep(Duration::from_millis(200));
+        let peaks = s.stop();
+        let c1 = CpuTimes::now();
+        assert!(peaks.rss_bytes > 0);
+        // The sampler's time is its own thread's, a part of the process's (one tick of rounding).
+        let process = (c1.user - c0.user) + (c1.sys - c0.sys);
+        assert!(
+            peaks.sampler_cpu_s <= process + 0.01,
+            "sampler {} s > process {process} s",
+            peaks.sampler_cpu_s
+        );
     }
 }

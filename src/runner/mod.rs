@@ -1,7 +1,8 @@
 //! The strategies, one file each and one shape: a [`RunContext`] in, a [`StrategyRun`] out.
 //!
-//! What they share lives here: the request loop with retries (written twice, once blocking and
-//! once async, around the same pure [`RetryPolicy::next_delay`]), and the context.
+//! What they share lives here: the request loop with retries (its bookkeeping in one I/O-free
+//! `Attempts`, driven by a blocking and an async loop that differ only in how they send and
+//! wait, around the pure [`RetryPolicy::next_delay`]), and the context.
 //!
 //! Every request a runner starts ends in exactly one [`Record`]; the caller checks that the
 //! records add up to the workload (`accounted N/N`).
@@ -21,8 +22,8 @@ use crate::client::PreparedRequest;
 use crate::client::async_client::AsyncClient;
 use crate::client::blocking::BlockingClient;
 use crate::config::{RunConfig, Strategy};
-use crate::error::RunError;
-use crate::metrics::{AttemptRecord, Outcome, Record, Recorder};
+use crate::error::{RequestError, RunError};
+use crate::metrics::{AttemptRecord, Outcome, Record, Recorder, Sample};
 use crate::retry::RetryPolicy;
 
 pub use async_tokio::{run_async, run_async_single};
@@ -92,25 +93,13 @@ pub(crate) fn execute_blocking(
     rng: &mut SmallRng,
     intended: Instant,
 ) -> Record {
-    let start = Instant::now();
-    let mut attempts = Vec::with_capacity(1);
-    let mut backoff = Duration::ZERO;
+    let mut request = Attempts::new(intended);
     loop {
         let t = Instant::now();
         let result = client.chat();
-        attempts.push(AttemptRecord {
-            duration: t.elapsed(),
-            outcome: Outcome::of(&result),
-        });
-        match result {
-            Ok(sample) => return finish(intended, start, attempts, backoff, Ok(sample)),
-            Err(e) => match policy.next_delay(attempts.len() as u32, &e, rng) {
-                Some(wait) => {
-                    std::thread::sleep(wait);
-                    backoff += wait;
-                }
-                None => return finish(intended, start, attempts, backoff, Err(e)),
-            },
+        match request.after(t, result, policy, rng) {
+            Next::Retry(wait) => std::thread::sleep(wait),
+            Next::Done(record) => return record,
         }
     }
 }
@@ -122,50 +111,81 @@ pub(crate) async fn execute_async(
     rng: &mut SmallRng,
     intended: Instant,
 ) -> Record {
-    let start = Instant::now();
-    let mut attempts = Vec::with_capacity(1);
-    let mut backoff = Duration::ZERO;
+    let mut request = Attempts::new(intended);
     loop {
         let t = Instant::now();
         let result = client.chat().await;
-        attempts.push(AttemptRecord {
-            duration: t.elapsed(),
-            outcome: Outcome::of(&result),
-        });
-        match result {
-            Ok(sample) => return finish(intended, start, attempts, backoff, Ok(sample)),
-            Err(e) => match policy.next_delay(attempts.len() as u32, &e, rng) {
-                Some(wait) => {
-                    tokio::time::sleep(wait).await;
-                    backoff += wait;
-                }
-                None => return finish(intended, start, attempts, backoff, Err(e)),
-            },
+        match request.after(t, result, policy, rng) {
+            Next::Retry(wait) => tokio::time::sleep(wait).await,
+            Next::Done(record) => return record,
         }
     }
 }
 
-fn finish(
+/// What to do after an attempt.
+enum Next {
+    /// Wait this long, then send again.
+    Retry(Duration),
+    /// The request is over.
+    Done(Record),
+}
+
+/// The bookkeeping of one logical request, free of I/O so the blocking and the async loop share
+/// it: they differ only in how they send and how they wait.
+struct Attempts {
     intended: Instant,
     start: Instant,
     attempts: Vec<AttemptRecord>,
     backoff: Duration,
-    result: Result<crate::metrics::Sample, crate::error::RequestError>,
-) -> Record {
-    let end = Instant::now();
-    let (outcome, status, sample) = match result {
-        Ok(s) => (Outcome::Ok, Some(200), Some(s)),
-        Err(e) => (e.outcome(), e.status(), None),
-    };
-    Record {
-        intended: intended.min(start),
-        start,
-        end,
-        attempts,
-        backoff,
-        outcome,
-        status,
-        sample,
+}
+
+impl Attempts {
+    fn new(intended: Instant) -> Attempts {
+        Attempts {
+            intended,
+            start: Instant::now(),
+            attempts: Vec::with_capacity(1),
+            backoff: Duration::ZERO,
+        }
+    }
+
+    /// Records the attempt sent at `sent` and decides, by `policy`, whether another follows.
+    fn after(
+        &mut self,
+        sent: Instant,
+        result: Result<Sample, RequestError>,
+        policy: &RetryPolicy,
+        rng: &mut SmallRng,
+    ) -> Next {
+        self.attempts.push(AttemptRecord {
+            duration: sent.elapsed(),
+            outcome: Outcome::of(&result),
+        });
+        if let Err(e) = &result
+            && let Some(wait) = policy.next_delay(self.attempts.len() as u32, e, rng)
+        {
+            self.backoff += wait;
+            return Next::Retry(wait);
+        }
+        Next::Done(self.finish(result))
+    }
+
+    fn finish(&mut self, result: Result<Sample, RequestError>) -> Record {
+        let end = Instant::now();
+        let (outcome, status, sample) = match result {
+            Ok(s) => (Outcome::Ok, Some(200), Some(s)),
+            Err(e) => (e.outcome(), e.status(), None),
+        };
+        Record {
+            intended: self.intended.min(self.start),
+            start: self.start,
+            end,
+            attempts: std::mem::take(&mut self.attempts),
+            backoff: self.backoff,
+            outcome,
+            status,
+            sample,
+        }
     }
 }
 

@@ -62,12 +62,7 @@ impl AsyncClient {
         let mut resp = builder.send().await.map_err(map_error)?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let err = status_error(status, |name| {
-                resp.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            });
+            let err = status_error(status, resp.headers());
             let _ = resp.bytes().await;
             return Err(err);
         }

@@ -52,12 +52,7 @@ impl BlockingClient {
         let mut resp = sent.map_err(map_error)?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let err = status_error(status, |name| {
-                resp.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            });
+            let err = status_error(status, resp.headers());
             // Drain the error body so the connection can be reused.
             let _ = resp.body_mut().with_config().limit(MAX_BODY).read_to_vec();
             return Err(err);

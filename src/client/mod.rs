@@ -102,12 +102,10 @@ pub fn is_loopback(url: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
 
-/// Builds the error for a non-2xx status from its headers.
-pub(crate) fn status_error(status: u16, header: impl Fn(&str) -> Option<String>) -> RequestError {
-    let retry_after = parse_retry_after(
-        header("retry-after-ms").as_deref(),
-        header("retry-after").as_deref(),
-    );
+/// Builds the error for a non-2xx status from its headers (ureq and reqwest share `http`'s map).
+pub(crate) fn status_error(status: u16, headers: &http::HeaderMap) -> RequestError {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = parse_retry_after(header("retry-after-ms"), header("retry-after"));
     let should_retry = header("x-should-retry").and_then(|v| match v.trim() {
         "true" => Some(true),
         "false" => Some(false),

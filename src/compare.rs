@@ -4,7 +4,7 @@
 //! accounted for, and the attempts sent equal to what the mock says it received.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mock_server::{MockServer, StatsSnapshot};
@@ -236,10 +236,7 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
     if let Some(out) = &cfg.out {
         check_writable(out)?;
     }
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_unix = crate::report::machine::unix_now();
     let mut strategies = Vec::new();
     let mut intervals = Vec::new();
     let mut complete = true;

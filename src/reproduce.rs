@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::compare::{Session, check_writable, run_one, summary};
 use crate::config::{LoadModel, RunConfig, Strategy, Workload};
@@ -59,10 +59,7 @@ pub fn reproduce(out: Option<&Path>, quiet: bool) -> Result<RunReport, RunError>
     if let Some(dir) = out {
         check_writable(dir)?;
     }
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_unix = crate::report::machine::unix_now();
     let session = Session::open(&cfg)?;
     let unbounded = RunConfig {
         concurrency: 0,

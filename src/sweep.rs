@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -310,10 +310,7 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<SweepR
     if let Some(out) = &base.out {
         check_writable(out)?;
     }
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_unix = crate::report::machine::unix_now();
     let mut points = Vec::new();
     let mut last_summary = None;
     for (i, v) in values.iter().enumerate() {

@@ -76,6 +76,13 @@ impl Machine {
     }
 }
 
+/// Seconds since the Unix epoch now (0 on a clock set before 1970): when a run started.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The git commit of the current directory's checkout, when there is one.
 pub fn git_commit() -> Option<String> {
     let out = std::process::Command::new("git")

@@ -350,7 +350,9 @@ impl CommonArgs {
                         "mock flags (--latency, --rate-429, …) have no effect on an external target; drop them",
                     ));
                 }
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                let is_http = url::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                if !is_http {
                     return Err(invalid(
                         "--target",
                         url.clone(),

@@ -88,33 +88,18 @@ impl Session {
 
 /// Fails fast, before any run, when nothing listens at the target.
 fn check_reachable(url: &str) -> Result<(), ConfigError> {
-    use std::net::ToSocketAddrs;
     let unreachable = |why: String| ConfigError::Unreachable {
         url: url.to_owned(),
         why,
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| unreachable("not an http(s) URL".into()))?;
-    let default_port = match scheme {
-        "http" => 80,
-        "https" => 443,
-        _ => return Err(unreachable(format!("unsupported scheme '{scheme}'"))),
-    };
-    let hostport = rest.split('/').next().unwrap_or(rest);
-    let addr_str = if hostport
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        && !hostport.ends_with(']')
-    {
-        hostport.to_owned()
-    } else {
-        format!("{hostport}:{default_port}")
-    };
-    let addrs: Vec<_> = addr_str
-        .to_socket_addrs()
-        .map_err(|e| unreachable(e.to_string()))?
-        .collect();
+    let parsed = url::Url::parse(url).map_err(|e| unreachable(format!("not an http(s) URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(unreachable(format!("unsupported scheme '{}'", parsed.scheme())));
+    }
+    // Host and port (the scheme's default when none is written), resolved.
+    let addrs = parsed
+        .socket_addrs(|| None)
+        .map_err(|e| unreachable(e.to_string()))?;
     let mut last = String::from("no address");
     for a in addrs {
         match std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)) {

@@ -152,12 +152,11 @@ pub struct Target {
 impl Target {
     /// `scheme://host:port`, where a mock serves `/stats` and `/delay`.
     pub fn origin(&self) -> String {
-        let (scheme, rest) = self
-            .base_url
-            .split_once("://")
-            .unwrap_or(("http", &self.base_url));
-        let host = rest.split('/').next().unwrap_or(rest);
-        format!("{scheme}://{host}")
+        match url::Url::parse(&self.base_url) {
+            Ok(u) => u.origin().ascii_serialization(),
+            // Not a URL (refused by the command line before it gets here): leave it as it is.
+            Err(_) => self.base_url.clone(),
+        }
     }
 
     /// The request every attempt sends.

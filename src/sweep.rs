@@ -311,6 +311,8 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<SweepR
         check_writable(out)?;
     }
     let started_unix = crate::report::machine::unix_now();
+    // Once for the sweep and all its points (git_commit runs git twice).
+    let (commit, machine) = (git_commit(), Machine::detect());
     let mut points = Vec::new();
     let mut last_summary = None;
     for (i, v) in values.iter().enumerate() {
@@ -347,8 +349,8 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<SweepR
             let report = RunReport {
                 tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
                 started_unix,
-                git_commit: git_commit(),
-                machine: Machine::detect(),
+                git_commit: commit.clone(),
+                machine: machine.clone(),
                 config: config.clone(),
                 strategies: reports,
                 complete: true,
@@ -390,8 +392,8 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<SweepR
     let report = SweepReport {
         tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
         started_unix,
-        git_commit: git_commit(),
-        machine: Machine::detect(),
+        git_commit: commit,
+        machine,
         axis: axis.name().into(),
         axis_label: axis.label().into(),
         slo_p99_ms: criteria.slo_p99_ms,

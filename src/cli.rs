@@ -1,8 +1,8 @@
 //! The command line: flat clap flags (doc comments are the help text), turned into a validated
-//! [`RunConfig`] by [`CommonArgs::to_config`], and the dispatch of each subcommand.
+//! [`RunConfig`] by [`CommonArgs::to_config`]. Flags and validation only: the commands live in
+//! [`crate::commands`].
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,7 +11,8 @@ use mock_server::{LatencySpec, ProfileArgs};
 
 use crate::client::ApiKey;
 use crate::config::{Arrival, LoadModel, RunConfig, Strategy, Target, Workload};
-use crate::error::{ConfigError, RunError};
+use crate::error::ConfigError;
+use crate::metrics::SEALED_IN_MEMORY;
 use crate::retry::{Jitter, RetryPolicy, RetryPreset};
 
 /// How much does async buy over blocking code for LLM API calls, and what concurrency and batch
@@ -136,12 +137,43 @@ pub struct CompareArgs {
 /// Flags of `reproduce`.
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
-    /// Directory for report.json and summary.csv.
+    /// Directory for report.json, summary.csv, .hgrm, run.hlog and charts; must be empty or new.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out, first removing what an earlier run wrote there.
+    #[arg(long)]
+    pub force: bool,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Parses a byte count: `1000`, `64KiB`, `16MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a byte count such as 64MiB"))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "'{s}' has an unknown unit (B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    match n.checked_mul(scale) {
+        Some(b) if b > 0 => Ok(b),
+        _ => Err(format!("'{s}' must be at least one byte and fit in 64 bits")),
+    }
 }
 
 /// Flags shared by every measuring subcommand.
@@ -169,31 +201,37 @@ pub struct CommonArgs {
     /// Retry policy preset: none, aiohttp (the article's ExponentialRetry), openai (openai-python).
     #[arg(long, default_value = "none", value_enum)]
     pub retry: RetryPreset,
-    /// Override the preset's total attempts (first included).
+    /// Override the preset's total attempts (first included) [default: the preset's].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub retry_attempts: Option<u64>,
-    /// Override the preset's initial backoff.
+    /// Override the preset's initial backoff [default: the preset's].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_initial: Option<Duration>,
-    /// Override the preset's backoff factor.
+    /// Override the preset's backoff factor [default: the preset's].
     #[arg(long, value_name = "F")]
     pub retry_factor: Option<f64>,
-    /// Override the preset's maximum backoff.
+    /// Override the preset's maximum backoff [default: the preset's].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_max: Option<Duration>,
-    /// Override the preset's jitter: none, openai (up to 25 % less), full (uniform 0..delay).
+    /// Override the preset's jitter: none, openai (up to 25 % less), full (uniform 0..delay)
+    /// [default: the preset's].
     #[arg(long, value_name = "KIND", value_parser = ["none", "openai", "full"])]
     pub retry_jitter: Option<String>,
-    /// Override the statuses retried, comma-separated (5xx are retried when the preset says so).
+    /// Override the statuses retried, comma-separated (5xx are retried when the preset says so)
+    /// [default: the preset's].
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub retry_statuses: Option<Vec<u16>>,
-    /// Honour Retry-After up to this cap (0 = ignore the header).
+    /// Honour Retry-After up to this cap (0 = ignore the header) [default: the preset's].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_after_cap: Option<Duration>,
-    /// Per-attempt timeout (connect, send, wait and body).
+    /// One deadline per attempt, from before connecting to the last byte (streams included),
+    /// the same in every client: an answer completed after it is a timeout.
     #[arg(long, default_value = "60s", value_parser = parse_duration_arg)]
     pub timeout: Duration,
-    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1) instead of the embedded mock.
+    /// Most bytes of one response body (a larger one is the `too_large` outcome): 64MiB, 1GiB, …
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    pub max_body: u64,
+    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1) [default: the embedded mock].
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Environment variable holding the API key for --target (never printed or written).
@@ -214,20 +252,25 @@ pub struct CommonArgs {
     /// Send stream: true and time every token (TTFT, ITL, TPOT).
     #[arg(long)]
     pub stream: bool,
-    /// Open loop: start requests at this many per second, ready or not (default: closed loop).
-    /// `sweep` takes a list.
+    /// Open loop: start requests at this many per second, ready or not [default: none, a closed
+    /// loop]. `sweep` takes a list.
     #[arg(long, value_name = "R", value_delimiter = ',')]
     pub rate: Vec<f64>,
     /// Inter-arrival gaps of --rate.
     #[arg(long, default_value = "constant", value_enum)]
     pub arrival: Arrival,
-    /// Directory for report.json and summary.csv.
+    /// Directory for every report file [default: none, the table only]; must be empty or new.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out, first removing what an earlier run wrote there (report.json,
+    /// summary.csv, *.hgrm, run.hlog, charts, points/); other files are left alone.
+    #[arg(long)]
+    pub force: bool,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
-    /// The embedded mock's behaviour (same flags as `mock-server`); latency defaults to 100ms.
+    /// The embedded mock's behaviour (same flags as `mock-server`); its latency defaults to
+    /// 100ms unless --ttft or --itl is given, and its seed to 1.
     #[command(flatten)]
     pub mock: ProfileArgs,
 }
@@ -359,13 +402,7 @@ impl CommonArgs {
                         "must be an http:// or https:// URL",
                     ));
                 }
-                let api_key = match std::env::var(&self.api_key_env) {
-                    Ok(k) if k.trim().is_empty() || k.contains(['\r', '\n']) => {
-                        return Err(ConfigError::BadKey(self.api_key_env.clone()));
-                    }
-                    Ok(k) => Some(ApiKey::new(k)),
-                    Err(_) => None,
-                };
+                let api_key = read_key(&self.api_key_env)?;
                 (
                     None,
                     Some(Target {
@@ -377,13 +414,19 @@ impl CommonArgs {
             }
             None => {
                 let mut p = self.mock.to_profile()?;
-                if self.mock.latency.is_none() && self.mock.profile.is_none() {
+                // 100 ms stands in for a model's answer time, unless the user described the
+                // answer as token timing: then --ttft and --itl alone set it.
+                let timed = self.mock.ttft.is_some() || self.mock.itl.is_some();
+                if self.mock.latency.is_none() && self.mock.profile.is_none() && !timed {
                     p.latency = LatencySpec::Fixed(Duration::from_millis(100));
                 }
+                // One seed for the whole run, so every strategy's fresh mock draws the same
+                // faults and delays for the same request.
+                p.seed = Some(p.seed.unwrap_or(1));
                 (Some(p), None)
             }
         };
-        let seed = self.mock.seed.unwrap_or(1);
+        let seed = mock.as_ref().and_then(|p| p.seed).or(self.mock.seed).unwrap_or(1);
         let load = match rate {
             None => LoadModel::Closed,
             Some(rate) => LoadModel::Open {
@@ -410,106 +453,50 @@ impl CommonArgs {
             load,
             seed,
             mock,
+            api_key_env: target.as_ref().map(|_| self.api_key_env.clone()),
             target,
             out: self.out.clone(),
+            force: self.force,
             quiet: self.quiet,
+            max_body: self.max_body,
+            intervals_in_memory: SEALED_IN_MEMORY,
         };
+        if batch_size.is_none() && concurrency == 0 && cfg.strategies.contains(&Strategy::Batched) {
+            return Err(invalid(
+                "--concurrency",
+                "0".into(),
+                "batched needs a batch size (it defaults to the concurrency); 0 (unbounded) is for async",
+            ));
+        }
         cfg.validate()?;
         Ok(cfg)
     }
 }
 
-/// How a command ended, for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finish {
-    /// Everything ran and added up.
-    Ok,
-    /// The run finished but its accounting does not add up (exit 3).
-    AccountingFailed,
-    /// The target stopped answering mid-run; the report holds what finished (exit 4).
-    Partial,
-}
-
-impl Finish {
-    /// The process exit code.
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            Finish::Ok => ExitCode::SUCCESS,
-            Finish::AccountingFailed => ExitCode::from(3),
-            Finish::Partial => ExitCode::from(4),
-        }
-    }
-}
-
-/// The exit code of an error: 2 for bad input, 1 otherwise.
-pub fn error_exit_code(e: &RunError) -> ExitCode {
-    match e {
-        RunError::Config(_) => ExitCode::from(2),
-        _ => ExitCode::from(1),
-    }
-}
-
-/// Runs a parsed command line, printing its results on stdout.
-pub fn execute(cli: Cli) -> Result<Finish, RunError> {
-    let report = match cli.command {
-        Command::Compare(args) => {
-            let cfg = args.common.to_config(args.strategies)?;
-            let report = crate::compare::compare(&cfg)?;
-            print!("{}", report.table());
-            println!("machine: {}", report.machine.summary());
-            for w in report.rate_warnings() {
-                eprintln!("asyncbench: warning: {w}");
-            }
-            if let Some(out) = &cfg.out {
-                println!("wrote {}", out.display());
-            }
-            report
-        }
-        Command::Reproduce(args) => crate::reproduce::reproduce(args.out.as_deref(), args.quiet)?,
-        Command::Sweep(args) => {
-            let (cfg, axis) = args.to_sweep()?;
-            let criteria = crate::sweep::Criteria {
-                slo_p99_ms: args.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
-                max_429_share: args.max_429,
-            };
-            let report = crate::sweep::sweep(&cfg, &axis, criteria)?;
-            print!("{}", crate::sweep::render(&report));
-            println!("machine: {}", report.machine.summary());
-            if let Some(out) = &cfg.out {
-                println!("wrote {}", out.display());
-            }
-            let failed = report
-                .points
-                .iter()
-                .flat_map(|p| &p.results)
-                .any(|r| !r.accounted_ok);
-            return Ok(if failed {
-                Finish::AccountingFailed
-            } else {
-                Finish::Ok
-            });
-        }
-        Command::Plot(args) => {
-            let written = if args.combine.is_empty() {
-                crate::report::output::plot_dir(&args.dir)?
-            } else {
-                crate::report::output::combine(&args.combine, &args.dir)?
-            };
-            for path in written {
-                println!("wrote {}", path.display());
-            }
-            return Ok(Finish::Ok);
-        }
+/// The API key in `var`, if it is set and not empty. A key that an HTTP header cannot carry as it
+/// is (surrounding whitespace, non-ASCII or control characters) is refused, naming the variable,
+/// never the value: sending it trimmed or mangled would fail in a way that looks like a bad key.
+fn read_key(var: &str) -> Result<Option<ApiKey>, ConfigError> {
+    let bad = |why| ConfigError::BadKey {
+        var: var.to_owned(),
+        why,
     };
-    let failures = report.accounting_failures();
-    if !report.complete {
-        Ok(Finish::Partial)
-    } else if failures.is_empty() {
-        Ok(Finish::Ok)
-    } else {
-        for f in failures {
-            eprintln!("asyncbench: accounting mismatch: {f}");
-        }
-        Ok(Finish::AccountingFailed)
+    let k = match std::env::var(var) {
+        Ok(k) => k,
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => return Err(bad("is not valid UTF-8")),
+    };
+    if k.is_empty() {
+        return Ok(None);
     }
+    if k.trim() != k {
+        return Err(bad("has whitespace around it; remove it"));
+    }
+    if !k.is_ascii() {
+        return Err(bad("has non-ASCII characters, which an HTTP header cannot carry"));
+    }
+    if k.chars().any(|c| c.is_ascii_control()) {
+        return Err(bad("has control characters"));
+    }
+    Ok(Some(ApiKey::new(k)))
 }

@@ -12,7 +12,7 @@ use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ApiKey, PreparedRequest};
+use crate::client::{ApiKey, Limits, PreparedRequest, redact_url};
 use crate::error::ConfigError;
 use crate::retry::RetryPolicy;
 use mock_server::Profile;
@@ -60,6 +60,30 @@ impl Strategy {
     /// Whether this strategy blocks threads (and so never touches tokio).
     pub fn is_blocking(self) -> bool {
         matches!(self, Strategy::Sequential | Strategy::Threadpool)
+    }
+
+    /// Whether it drives its work from the calling thread (`block_on`), which then counts among
+    /// the threads it ran on; the blocking strategies run on workers of their own while the
+    /// calling thread only waits.
+    pub fn runs_on_calling_thread(self) -> bool {
+        !self.is_blocking()
+    }
+
+    /// The name prefix of the threads it starts (`None`: it runs on the calling thread alone);
+    /// the runners name their threads so, and the resource sampler counts them by it.
+    pub fn thread_prefix(self) -> Option<&'static str> {
+        match self {
+            Strategy::Sequential => Some("sequential"),
+            Strategy::Threadpool => Some("threadpool-"),
+            Strategy::Async => Some("async-worker"),
+            Strategy::AsyncSingle => None,
+            Strategy::Batched => Some("batched-worker"),
+        }
+    }
+
+    /// The strategy with this id.
+    pub fn from_id(id: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.id() == id)
     }
 }
 
@@ -150,6 +174,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// The base URL as printed and written: userinfo (`user:password@`) replaced by `***@`.
+    pub fn display_url(&self) -> String {
+        redact_url(&self.base_url)
+    }
+
     /// `scheme://host:port`, where a mock serves `/stats` and `/delay`.
     pub fn origin(&self) -> String {
         match url::Url::parse(&self.base_url) {
@@ -198,13 +227,29 @@ pub struct RunConfig {
     pub mock: Option<Profile>,
     /// An external target instead of the embedded mock.
     pub target: Option<Target>,
+    /// The variable the API key was read from (with `target`).
+    pub api_key_env: Option<String>,
     /// Where to write reports.
     pub out: Option<PathBuf>,
+    /// Write into a non-empty `out`, replacing what an earlier run wrote there.
+    pub force: bool,
     /// No progress bars.
     pub quiet: bool,
+    /// Most bytes of one response body.
+    pub max_body: u64,
+    /// Sealed one-second intervals kept in memory per recorder before spilling to disk.
+    pub intervals_in_memory: usize,
 }
 
 impl RunConfig {
+    /// The per-attempt limits every client enforces the same way.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            timeout: self.timeout,
+            max_body: self.max_body,
+        }
+    }
+
     /// The effective concurrency of a strategy: the most requests it can have in flight.
     pub fn effective_concurrency(&self, s: Strategy) -> u64 {
         let n = self.workload.requests;
@@ -237,6 +282,9 @@ impl RunConfig {
         }
         if self.retry.attempts == 0 {
             return bad("--retry-attempts", "0".into(), "must be at least 1");
+        }
+        if self.max_body == 0 {
+            return bad("--max-body", "0".into(), "must be at least 1 byte");
         }
         if self.concurrency == 0 && self.strategies.contains(&Strategy::Threadpool) {
             return bad(

@@ -1,10 +1,10 @@
 //! The error types: [`RequestError`] (one failed attempt, a value the runners record),
 //! [`ConfigError`] (bad input, exit code 2) and [`RunError`] (a run that could not be set up or
-//! whose accounting does not add up).
+//! whose files could not be written).
 
 use std::time::Duration;
 
-use crate::metrics::Outcome;
+use crate::metrics::{ErrorClass, Failure, Outcome};
 
 /// Why one attempt did not produce a completion. Recorded, never propagated: a run goes on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -18,8 +18,10 @@ pub enum RequestError {
         retry_after: Option<Duration>,
         /// The `x-should-retry` header, when present.
         should_retry: Option<bool>,
+        /// The start of the body (at most 200 bytes), secrets redacted.
+        body: String,
     },
-    /// The per-request timeout fired.
+    /// The attempt's deadline (`--timeout`, connect to last byte) passed.
     #[error("timed out")]
     Timeout,
     /// Connection refused, reset, or closed before the response was complete.
@@ -31,17 +33,41 @@ pub enum RequestError {
     /// A streamed `data: {"error": …}` event.
     #[error("error event in stream: {0}")]
     StreamError(String),
+    /// The body grew past the cap (`--max-body`).
+    #[error("response body larger than {limit} bytes")]
+    TooLarge {
+        /// The cap, bytes.
+        limit: u64,
+    },
 }
 
 impl RequestError {
+    /// The error breakdown's class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            RequestError::Status { status, .. } => ErrorClass::Status(*status),
+            RequestError::Timeout => ErrorClass::Timeout,
+            RequestError::Transport(m) => {
+                let m = m.to_ascii_lowercase();
+                if m.contains("refused") {
+                    ErrorClass::Refused
+                } else if m.contains("reset") {
+                    ErrorClass::Reset
+                } else if m.contains("closed") || m.contains("before [done]") || m.contains("eof") {
+                    ErrorClass::Closed
+                } else {
+                    ErrorClass::Transport
+                }
+            }
+            RequestError::Decode(_) => ErrorClass::Decode,
+            RequestError::StreamError(_) => ErrorClass::StreamError,
+            RequestError::TooLarge { .. } => ErrorClass::TooLarge,
+        }
+    }
+
     /// The outcome this error counts as.
     pub fn outcome(&self) -> Outcome {
-        match self {
-            RequestError::Status { status, .. } => Outcome::of_status(*status),
-            RequestError::Timeout => Outcome::Timeout,
-            RequestError::Transport(_) => Outcome::Transport,
-            RequestError::Decode(_) | RequestError::StreamError(_) => Outcome::ServerError,
-        }
+        self.class().outcome()
     }
 
     /// The HTTP status, when the attempt got one.
@@ -51,6 +77,32 @@ impl RequestError {
             _ => None,
         }
     }
+
+    /// The class and a short sample for the error breakdown (the text was redacted where it was
+    /// made, by the client that knows the secrets).
+    pub fn failure(&self) -> Failure {
+        let text = match self {
+            RequestError::Status { status, body, .. } if body.is_empty() => format!("HTTP {status}"),
+            RequestError::Status { status, body, .. } => format!("HTTP {status}: {body}"),
+            other => other.to_string(),
+        };
+        Failure {
+            class: self.class(),
+            sample: truncate(&text, Failure::SAMPLE_BYTES),
+        }
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 /// Bad input: a flag, a profile value or a target that cannot work. The binary prints it on one
@@ -73,18 +125,29 @@ pub enum ConfigError {
     /// The target does not answer.
     #[error("target {url} is unreachable: {why}")]
     Unreachable {
-        /// The URL.
+        /// The URL, userinfo redacted.
         url: String,
         /// The connection error.
         why: String,
     },
     /// `--out` cannot be written.
-    #[error("cannot write to --out {path}: {why}")]
+    #[error("cannot write to --out {path}: {source}")]
     Unwritable {
         /// The directory.
         path: String,
         /// Why.
-        why: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--out` already holds files and `--force` was not given.
+    #[error(
+        "--out {path} is not empty ({entries}); choose a new directory, or pass --force to replace what an earlier run wrote there"
+    )]
+    OutNotEmpty {
+        /// The directory.
+        path: String,
+        /// A few of the names found.
+        entries: String,
     },
     /// The run needs more open files than the process may have.
     #[error(
@@ -102,12 +165,17 @@ pub enum ConfigError {
         /// ", or run the mock as its own process and use --target" or "".
         hint: &'static str,
     },
-    /// The API key variable is set but empty or not valid in a header.
-    #[error("the API key in ${0} is not usable in an HTTP header")]
-    BadKey(String),
+    /// The API key variable holds something no HTTP header can carry as it is.
+    #[error("the API key in ${var} {why}")]
+    BadKey {
+        /// The variable's name (never its value).
+        var: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
-/// A run that could not be set up, or whose accounting failed.
+/// A run that could not be set up, or whose files could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Bad input.
@@ -124,20 +192,77 @@ pub enum RunError {
         /// Why.
         why: String,
     },
-    /// Requests went missing: the harness's counts disagree with themselves or with the mock's.
-    #[error("accounting mismatch in {strategy}: {detail}")]
-    Accounting {
-        /// The strategy id.
-        strategy: String,
-        /// What disagrees.
-        detail: String,
-    },
-    /// Writing a report failed.
-    #[error("cannot write {path}: {why}")]
+    /// Writing (or reading back) a report file failed.
+    #[error("cannot write {path}: {source}")]
     Write {
         /// The file.
         path: String,
         /// Why.
-        why: String,
+        #[source]
+        source: std::io::Error,
     },
+    /// A saved report could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// A write error for `path` from any error.
+    pub fn write(
+        path: impl std::fmt::Display,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> RunError {
+        RunError::Write {
+            path: path.to_string(),
+            source: std::io::Error::other(e),
+        }
+    }
+
+    /// A read error for `path` from any error.
+    pub fn read(
+        path: impl std::fmt::Display,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> RunError {
+        RunError::Read {
+            path: path.to_string(),
+            source: std::io::Error::other(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_messages_are_classed_by_what_happened() {
+        let t = |m: &str| RequestError::Transport(m.into()).class();
+        assert_eq!(
+            t("tcp connect error: Connection refused (os error 111)"),
+            ErrorClass::Refused
+        );
+        assert_eq!(t("Connection reset by peer (os error 104)"), ErrorClass::Reset);
+        assert_eq!(t("stream ended before [DONE]"), ErrorClass::Closed);
+        assert_eq!(t("dns error: no such host"), ErrorClass::Transport);
+    }
+
+    #[test]
+    fn a_status_sample_holds_the_status_and_at_most_200_bytes() {
+        let e = RequestError::Status {
+            status: 404,
+            retry_after: None,
+            should_retry: None,
+            body: "é".repeat(300),
+        };
+        let f = e.failure();
+        assert_eq!(f.class, ErrorClass::Status(404));
+        assert!(f.sample.starts_with("HTTP 404: é"));
+        assert!(f.sample.len() <= Failure::SAMPLE_BYTES);
+    }
 }

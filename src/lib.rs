@@ -4,33 +4,38 @@
 //! request is measured and accounted for.
 //!
 //! # Layout
-//! - [`cli`]: clap flags → [`RunConfig`]; subcommand dispatch.
-//! - [`config`]: [`RunConfig`], [`Strategy`], the load model and the target.
-//! - [`retry`]: the one retry policy and its presets (`none`, `aiohttp`, `openai`).
-//! - [`client`]: the blocking (ureq) and async (reqwest) clients, same `chat` method.
+//! The flow is command → run core → runner → recorder → report.
+//! - [`cli`]: clap flags → validated [`RunConfig`]; nothing else.
+//! - [`commands`]: `compare`, `sweep`, `reproduce`, `plot`: settings → run core → print; exit codes.
+//! - [`run`]: the run core: sessions (a fresh mock, or a reset target, per strategy), running each
+//!   strategy, cross-checks, and stopping early (signals, a dead target) with what was measured.
 //! - [`runner`]: one file per strategy, one shape: context in, records out.
-//! - [`metrics`]: [`metrics::Record`], the HdrHistogram [`metrics::Recorder`], outcomes.
-//! - [`resources`]: client CPU, peak memory and threads from `/proc`.
-//! - [`compare`]: runs strategies in a session (embedded mock or target) and cross-checks them.
-//! - [`reproduce`]: the article's comparison.
-//! - [`sweep`]: one setting over a list of values, and the recommendation.
-//! - [`report`]: [`RunReport`] (`report.json`), the table, `summary.csv`, encoded histograms.
+//! - [`client`]: the blocking (ureq) and async (reqwest) clients, same `chat`, same limits.
+//! - [`retry`]: the one retry policy and its presets (`none`, `aiohttp`, `openai`).
+//! - [`metrics`]: outcomes, records, series, interval histograms and the [`metrics::Recorder`].
+//! - [`report`]: the report model ([`RunReport`]) and its printers: table, CSV, JSON, `.hgrm`,
+//!   `.hlog`, charts.
+//! - [`sweep`]: the sweep model and its recommendation.
+//! - [`config`]: [`RunConfig`], [`Strategy`], the load model and the target.
+//! - [`resources`]: client CPU, peak memory and threads.
+//! - [`stop`]: SIGINT/SIGTERM handling and the grace period.
 //! - [`error`]: [`error::RequestError`], [`error::ConfigError`], [`error::RunError`].
 
 pub mod cli;
 pub mod client;
-pub mod compare;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod report;
-pub mod reproduce;
 pub mod resources;
 pub mod retry;
+pub mod run;
 pub mod runner;
+pub mod stop;
 pub mod sweep;
 
-pub use compare::compare;
+pub use commands::compare::compare;
 pub use config::{RunConfig, Strategy};
 pub use error::{ConfigError, RunError};
 pub use report::RunReport;

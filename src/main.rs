@@ -1,15 +1,32 @@
-//! The `asyncbench` binary: parse flags, run, print; exit 2 on bad input, 3 when the accounting
-//! does not add up, 1 on any other failure.
+//! The `asyncbench` binary: parse flags, install the signal handlers, run, print; the exit codes
+//! are in `commands/mod.rs` (0 ok, 1 failure, 2 bad input, 3 accounting, 4 target died, 5 no
+//! success, 130/143 stopped by a signal).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli: asyncbench::cli::Cli = mock_server::profile::parse_or_exit("asyncbench");
-    match asyncbench::cli::execute(cli) {
+    if let Err(e) = asyncbench::stop::install_handlers() {
+        eprintln!(
+            "asyncbench: warning: cannot catch SIGINT/SIGTERM ({e}): an interrupted run writes nothing"
+        );
+    }
+    match asyncbench::commands::execute(cli) {
         Ok(finish) => finish.exit_code(),
         Err(e) => {
-            eprintln!("asyncbench: {e}");
-            asyncbench::cli::error_exit_code(&e)
+            // The whole cause chain on one line: "cannot write x: No space left on device".
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(": ");
+                    msg.push_str(&text);
+                }
+                src = s.source();
+            }
+            eprintln!("asyncbench: {msg}");
+            asyncbench::commands::error_exit_code(&e)
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Client cost: CPU seconds, peak resident memory and threads, read from `/proc/self` (Linux).
+//! Client cost: CPU seconds (kernel CPU clocks), peak resident memory and threads (`/proc/self`,
+//! Linux).
 //!
 //! When the mock runs in the same process, its threads (all named `mock-server…`) are measured
 //! separately and their CPU is subtracted, as is the sampler's own, so `cpu_s` is the client's. Memory and the thread
@@ -11,20 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// CPU time used so far, split into user and system, for the process and for the mock's threads.
+/// CPU time used so far by the whole process and by the mock's threads, in seconds, from the
+/// kernel's nanosecond clocks (not the 10 ms ticks of `/proc/self/stat`, which round a short
+/// run's CPU to 0.00–0.03 s).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CpuTimes {
-    /// Process user seconds (all threads, living and dead).
-    pub user: f64,
-    /// Process system seconds.
-    pub sys: f64,
-    /// User + system seconds of the threads named `mock-server…`.
+    /// User + system seconds of every thread of the process, living and dead
+    /// (`CLOCK_PROCESS_CPUTIME_ID`).
+    pub process: f64,
+    /// Seconds on CPU of the threads named `mock-server…` (`/proc/self/task/*/schedstat`).
     pub mock: f64,
 }
-
-/// Clock ticks per second of `/proc` times. Linux fixes USER_HZ at 100 for this interface on
-/// every architecture, whatever the kernel's internal HZ.
-const USER_HZ: f64 = 100.0;
 
 /// Fields 14 and 15 (utime, stime) of a `/proc/.../stat` line, in ticks.
 fn stat_ticks(stat: &str) -> Option<(u64, u64)> {
@@ -37,70 +35,86 @@ fn stat_ticks(stat: &str) -> Option<(u64, u64)> {
     Some((utime, stime))
 }
 
+/// Seconds on CPU of one thread's `/proc` directory: `schedstat`'s first field (nanoseconds),
+/// else `stat`'s ticks.
+fn thread_cpu_s(dir: &std::path::Path) -> f64 {
+    if let Some(ns) = fs::read_to_string(dir.join("schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+    {
+        return ns as f64 / 1e9;
+    }
+    fs::read_to_string(dir.join("stat"))
+        .ok()
+        .as_deref()
+        .and_then(stat_ticks)
+        .map_or(0.0, |(u, s)| (u + s) as f64 / USER_HZ)
+}
+
+/// Clock ticks per second of `/proc` times. Linux fixes USER_HZ at 100 for this interface on
+/// every architecture, whatever the kernel's internal HZ.
+const USER_HZ: f64 = 100.0;
+
+fn clock_s(id: rustix::time::ClockId) -> f64 {
+    let t = rustix::time::clock_gettime(id);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
 impl CpuTimes {
     /// Reads the times now.
     pub fn now() -> CpuTimes {
-        let tps = USER_HZ;
-        let Some((u, s)) = fs::read_to_string("/proc/self/stat")
-            .ok()
-            .as_deref()
-            .and_then(stat_ticks)
-        else {
-            return CpuTimes::default();
-        };
-        let mut mock = 0u64;
+        let process = clock_s(rustix::time::ClockId::ProcessCPUTime);
+        let mut mock = 0.0;
         if let Ok(tasks) = fs::read_dir("/proc/self/task") {
             for t in tasks.flatten() {
                 let path = t.path();
-                let is_mock =
-                    fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with("mock-server"));
-                if is_mock
-                    && let Some((tu, ts)) = fs::read_to_string(path.join("stat"))
-                        .ok()
-                        .as_deref()
-                        .and_then(stat_ticks)
-                {
-                    mock += tu + ts;
+                if fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with("mock-server")) {
+                    mock += thread_cpu_s(&path);
                 }
             }
         }
-        CpuTimes {
-            user: u as f64 / tps,
-            sys: s as f64 / tps,
-            mock: mock as f64 / tps,
-        }
+        CpuTimes { process, mock }
     }
 
-    /// The client's share of the CPU used between `self` and `later`: (user + sys − mock).
+    /// The client's share of the CPU used between `self` and `later`: process − mock.
     pub fn client_seconds(&self, later: &CpuTimes) -> f64 {
-        let total = (later.user - self.user) + (later.sys - self.sys);
-        (total - (later.mock - self.mock)).max(0.0)
+        ((later.process - self.process) - (later.mock - self.mock)).max(0.0)
     }
 }
 
-/// `VmRSS` and `Threads` from `/proc/self/status`.
+/// `VmRSS` (bytes) and `Threads` from `/proc/self/status`.
 fn rss_and_threads() -> (u64, u64) {
     let Ok(status) = fs::read_to_string("/proc/self/status") else {
         return (0, 0);
     };
-    let mut rss = 0;
-    let mut threads = 0;
-    for line in status.lines() {
-        if let Some(v) = line.strip_prefix("VmRSS:") {
-            rss = v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0) * 1024;
-        } else if let Some(v) = line.strip_prefix("Threads:") {
-            threads = v.trim().parse().unwrap_or(0);
-        }
-    }
-    (rss, threads)
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:") * 1024, field("Threads:"))
 }
 
-/// Samples RSS and the thread count every few milliseconds on its own thread, keeping the peaks.
+/// Threads of this process whose name starts with `prefix` (a thread's name is its `comm`, cut
+/// at 15 bytes).
+fn threads_named(prefix: &str) -> u64 {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)))
+        .count() as u64
+}
+
+/// Samples RSS every few milliseconds, and the threads a strategy runs on (by their names), on a
+/// thread of its own, keeping the peaks.
 #[derive(Debug)]
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<(u64, u64, f64)>>,
-    baseline_threads: u64,
 }
 
 /// Peaks seen by a [`Sampler`].
@@ -108,47 +122,51 @@ pub struct Sampler {
 pub struct Peaks {
     /// Highest resident set size, bytes (process-wide).
     pub rss_bytes: u64,
-    /// Most threads the strategy added over those alive before it started.
+    /// Most threads named as the strategy's at once.
     pub threads: u64,
     /// CPU seconds the sampler thread itself used (the caller subtracts them from the client's).
     pub sampler_cpu_s: f64,
 }
 
-/// User + system seconds of the calling thread (Linux), 0 where unknown.
+/// CPU seconds of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
 fn this_thread_cpu_s() -> f64 {
-    fs::read_to_string("/proc/thread-self/stat")
-        .ok()
-        .as_deref()
-        .and_then(stat_ticks)
-        .map_or(0.0, |(u, s)| (u + s) as f64 / USER_HZ)
+    clock_s(rustix::time::ClockId::ThreadCPUTime)
 }
 
 impl Sampler {
-    /// Starts sampling.
-    pub fn start() -> Sampler {
-        let (_, baseline) = rss_and_threads();
+    /// Starts sampling; `threads` is the name prefix of the strategy's threads (`None`: it
+    /// starts none). Counting threads by name, not the process's total, keeps other threads of
+    /// the process (the embedded mock, the sampler, a test harness) out of the figure.
+    pub fn start(threads: Option<&'static str>) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("resource-sampler".into())
             .spawn(move || {
-                let mut peak = (0, 0);
+                let (mut peak_rss, mut peak_threads) = (0, 0);
+                // Listing thousands of threads costs more than reading one status file, so the
+                // names are listed when the process's thread count changed, and then at most a
+                // tenth of the time.
+                let (mut last_total, mut next_scan) = (u64::MAX, std::time::Instant::now());
                 loop {
-                    let (rss, threads) = rss_and_threads();
-                    peak = (peak.0.max(rss), peak.1.max(threads));
+                    let (rss, total) = rss_and_threads();
+                    peak_rss = peak_rss.max(rss);
+                    let now = std::time::Instant::now();
+                    if let Some(prefix) = threads
+                        && (total != last_total || now >= next_scan)
+                    {
+                        peak_threads = peak_threads.max(threads_named(prefix));
+                        last_total = total;
+                        next_scan = now + (now.elapsed() * 10).max(Duration::from_millis(100));
+                    }
                     if flag.load(Ordering::Relaxed) {
-                        return (peak.0, peak.1, this_thread_cpu_s());
+                        return (peak_rss, peak_threads, this_thread_cpu_s());
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
             })
             .ok();
-        // The sampler is itself one thread more than the baseline.
-        Sampler {
-            stop,
-            handle,
-            baseline_threads: baseline + 1,
-        }
+        Sampler { stop, handle }
     }
 
     /// Stops and returns the peaks.
@@ -157,7 +175,7 @@ impl Sampler {
         let (rss, threads, cpu) = self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default();
         Peaks {
             rss_bytes: rss,
-            threads: threads.saturating_sub(self.baseline_threads),
+            threads,
             sampler_cpu_s: cpu,
         }
     }
@@ -246,21 +264,22 @@ mod tests {
         let a = CpuTimes::now();
         let mut x = 0u64;
         for i in 0..20_000_000u64 {
-            x = x.wrapping_add(i * i);
+            x = std::hint::black_box(x.wrapping_add(i * i));
         }
         std::hint::black_box(x);
         let b = CpuTimes::now();
-        assert!(a.client_seconds(&b) >= 0.0);
+        // 20 M multiply-adds take milliseconds: the nanosecond clock sees them, ticks would not.
+        assert!(a.client_seconds(&b) > 0.0005, "{}", a.client_seconds(&b));
         let c0 = CpuTimes::now();
-        let s = Sampler::start();
+        let s = Sampler::start(None);
         std::thread::sleep(Duration::from_millis(200));
         let peaks = s.stop();
         let c1 = CpuTimes::now();
         assert!(peaks.rss_bytes > 0);
         // The sampler's time is its own thread's, a part of the process's (one tick of rounding).
-        let process = (c1.user - c0.user) + (c1.sys - c0.sys);
+        let process = c1.process - c0.process;
         assert!(
-            peaks.sampler_cpu_s <= process + 0.01,
+            peaks.sampler_cpu_s <= process,
             "sampler {} s > process {process} s",
             peaks.sampler_cpu_s
         );

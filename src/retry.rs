@@ -133,6 +133,7 @@ impl RetryPolicy {
                 status,
                 should_retry,
                 retry_after,
+                ..
             } => {
                 if self.obey_should_retry
                     && let Some(b) = should_retry
@@ -150,6 +151,8 @@ impl RetryPolicy {
             RequestError::Timeout | RequestError::Transport(_) => self.retry_transport,
             // A broken body or stream error event is a server fault, retried like a 5xx.
             RequestError::Decode(_) | RequestError::StreamError(_) => self.retry_server_errors,
+            // The same request would bring the same oversized body again.
+            RequestError::TooLarge { .. } => false,
         }
     }
 
@@ -272,6 +275,7 @@ mod tests {
             status: s,
             retry_after: ra.map(Duration::from_millis),
             should_retry: None,
+            body: String::new(),
         }
     }
 
@@ -335,12 +339,14 @@ mod tests {
             status: 429,
             retry_after: None,
             should_retry: Some(false),
+            body: String::new(),
         };
         assert_eq!(p.next_delay(1, &no, &mut rng), None, "x-should-retry: false wins");
         let yes = RequestError::Status {
             status: 400,
             retry_after: None,
             should_retry: Some(true),
+            body: String::new(),
         };
         assert!(p.next_delay(1, &yes, &mut rng).is_some());
         assert!(p.next_delay(1, &RequestError::Timeout, &mut rng).is_some());

@@ -1,24 +1,17 @@
-//! `sweep`: one setting (concurrency, batch size, pause or rate) varied over a list, every
-//! strategy run at every point, and a recommendation: among the settings whose p99 meets the SLO
-//! and whose share of 429 answers is under the cap, the smallest within 5 % of the best goodput.
-//!
-//! Each (point, strategy) gets a fresh embedded mock, so a rate limiter drained by one run never
-//! handicaps the next.
+//! The sweep model: one setting (concurrency, batch size, pause or rate) varied over a list, a
+//! [`PointResult`] per strategy and point, and the recommendation: among the settings whose p99
+//! meets the SLO and whose share of 429 answers is under the cap, the smallest within 5 % of the
+//! best goodput. Pure, so the rule is tested without running anything; `commands::sweep` runs the
+//! points and `report::sweep` prints and draws them.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mock_server::latency::format_duration;
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{Session, check_writable, run_one, summary};
-use crate::config::{Arrival, LoadModel, RunConfig};
-use crate::error::RunError;
+use crate::config::{Arrival, LoadModel, RunConfig, Strategy};
 use crate::metrics::Outcome;
-use crate::report::chart::{self, Line};
-use crate::report::machine::{Machine, git_commit};
-use crate::report::output::write_run;
-use crate::report::{ConfigSummary, RunReport, StrategyReport, write_file};
+use crate::report::{ConfigSummary, Provenance, StrategyReport};
 
 /// Goodput within this fraction of the best counts as "as good".
 pub const NEAR_BEST: f64 = 0.95;
@@ -89,24 +82,42 @@ impl Axis {
     }
 }
 
+/// A setting as people write it: `C=8`, `B=20`, `pause=10ms`, `rate=20/s`.
+pub fn fmt_setting(axis: &str, v: f64) -> String {
+    match axis {
+        "concurrency" => format!("C={v}"),
+        "batch_size" => format!("B={v}"),
+        "pause" => format!("pause={}", fmt_value(axis, v)),
+        _ => format!("rate={v}/s"),
+    }
+}
+
+/// A setting's value alone, pauses as durations (`10ms`, not `0.01`).
+pub fn fmt_value(axis: &str, v: f64) -> String {
+    match axis {
+        "pause" => Duration::try_from_secs_f64(v).map_or(v.to_string(), format_duration),
+        _ => v.to_string(),
+    }
+}
+
 /// One strategy at one point, in a few numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointResult {
-    /// Strategy id.
-    pub strategy: String,
+    /// The strategy.
+    pub strategy: Strategy,
     /// Successful requests per second.
     pub goodput_rps: f64,
     /// Requests per second, any outcome.
     pub throughput_rps: f64,
-    /// p99 of successful requests' end-to-end latency, ms.
-    pub p99_ms: f64,
+    /// p99 of successful requests' end-to-end latency, ms (`null`: none succeeded).
+    pub p99_ms: Option<f64>,
     /// p50 of the same, ms.
-    pub p50_ms: f64,
+    pub p50_ms: Option<f64>,
     /// Share of attempts answered 429.
     pub share_429: f64,
     /// Attempts beyond the first.
     pub retries: u64,
-    /// Requests that did not end `ok`.
+    /// Requests issued that did not end `ok`.
     pub failed: u64,
     /// Every request accounted for and agreed by the mock.
     pub accounted_ok: bool,
@@ -117,25 +128,17 @@ pub struct PointResult {
 }
 
 impl PointResult {
-    fn of(s: &StrategyReport) -> PointResult {
-        let limited = s
-            .attempt_outcomes
-            .get(&Outcome::RateLimited)
-            .copied()
-            .unwrap_or(0);
+    /// The few numbers of a strategy's report.
+    pub fn of(s: &StrategyReport) -> PointResult {
         PointResult {
-            strategy: s.id.clone(),
+            strategy: s.id,
             goodput_rps: s.goodput_rps,
             throughput_rps: s.throughput_rps,
-            p99_ms: s.latency_ms.p99,
-            p50_ms: s.latency_ms.p50,
-            share_429: if s.attempts == 0 {
-                0.0
-            } else {
-                limited as f64 / s.attempts as f64
-            },
+            p99_ms: s.latency_ms.map(|p| p.p99),
+            p50_ms: s.latency_ms.map(|p| p.p50),
+            share_429: s.share_429(),
             retries: s.retries,
-            failed: s.requests - s.count(Outcome::Ok),
+            failed: s.issued - s.count(Outcome::Ok),
             accounted_ok: s.accounted_ok && s.server.as_ref().is_none_or(|c| c.matches),
             ttft_ms: s.ttft_ms.map(|p| (p.p50, p.p99)),
             itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
@@ -148,15 +151,17 @@ impl PointResult {
 pub struct SweepPoint {
     /// The setting's value (pauses in seconds).
     pub setting: f64,
-    /// One entry per strategy.
+    /// One entry per strategy that ran.
     pub results: Vec<PointResult>,
+    /// False when the point was cut short (a signal, or the target died).
+    pub complete: bool,
 }
 
 /// The recommendation for one strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
-    /// Strategy id.
-    pub strategy: String,
+    /// The strategy.
+    pub strategy: Strategy,
     /// The recommended setting, when one qualifies.
     pub setting: Option<f64>,
     /// Its goodput.
@@ -168,14 +173,9 @@ pub struct Recommendation {
 /// `sweep.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
-    /// `asyncbench <version>`.
-    pub tool: String,
-    /// Unix seconds at the start.
-    pub started_unix: u64,
-    /// Commit of the working directory.
-    pub git_commit: Option<String>,
-    /// Where it ran.
-    pub machine: Machine,
+    /// Tool, build commit, machine, start and end.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// The setting varied.
     pub axis: String,
     /// Its label with unit.
@@ -186,12 +186,16 @@ pub struct SweepReport {
     pub max_429_share: f64,
     /// The base configuration (the swept field holds the first value).
     pub config: ConfigSummary,
-    /// Every point, in the order given.
+    /// Every point that ran, in the order given.
     pub points: Vec<SweepPoint>,
     /// One per strategy.
     pub recommendations: Vec<Recommendation>,
     /// The strategy and setting with the best recommended goodput.
     pub best: Option<Recommendation>,
+    /// False when the sweep was cut short; the points that ran are kept.
+    pub complete: bool,
+    /// Why it was cut short.
+    pub incomplete_reason: Option<String>,
 }
 
 /// What qualifies a point.
@@ -203,21 +207,14 @@ pub struct Criteria {
     pub max_429_share: f64,
 }
 
-fn fmt_setting(axis: &str, v: f64) -> String {
-    match axis {
-        "concurrency" => format!("C={v}"),
-        "batch_size" => format!("B={v}"),
-        "pause" => format!("pause={v}s"),
-        _ => format!("rate={v}/s"),
-    }
-}
-
 /// The recommendation for one strategy over the points: pure, so it is tested without running.
 ///
 /// Points that break a limit (p99 over the SLO, 429 share at or over the cap, or failed
 /// accounting) are out; among the rest, the best goodput sets the bar, and the smallest setting
-/// within 5 % of it wins. Goodput bought by breaking the 429 cap is not a goal.
-pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria) -> Recommendation {
+/// within 5 % of it wins. Goodput bought by breaking the 429 cap is not a goal. When the best
+/// goodput sits at the largest value tried, or the choice at the smallest, the reason says the
+/// list may be too short.
+pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Criteria) -> Recommendation {
     let mut rows: Vec<(f64, &PointResult)> = points
         .iter()
         .filter_map(|p| {
@@ -229,12 +226,16 @@ pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria)
         .collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let none = |reason: String| Recommendation {
-        strategy: strategy.into(),
+        strategy,
         setting: None,
         goodput_rps: None,
         reason,
     };
-    let meets_slo = |r: &PointResult| c.slo_p99_ms.is_none_or(|slo| r.p99_ms <= slo);
+    let meets_slo = |r: &PointResult| match (c.slo_p99_ms, r.p99_ms) {
+        (None, _) => true,
+        (Some(slo), Some(p99)) => p99 <= slo,
+        (Some(_), None) => false,
+    };
     let under_cap = |r: &PointResult| r.share_429 < c.max_429_share;
     let qualifies = |r: &PointResult| meets_slo(r) && under_cap(r) && r.accounted_ok && r.goodput_rps > 0.0;
     let ok: Vec<&(f64, &PointResult)> = rows.iter().filter(|(_, r)| qualifies(r)).collect();
@@ -246,8 +247,8 @@ pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria)
                 if r.goodput_rps <= 0.0 {
                     w.push("no successful request".to_owned());
                 }
-                if !meets_slo(r) {
-                    w.push(format!("p99 {:.0} ms", r.p99_ms));
+                if let (false, Some(p99)) = (meets_slo(r), r.p99_ms) {
+                    w.push(format!("p99 {p99:.0} ms"));
                 }
                 if !under_cap(r) {
                     w.push(format!("{:.1} % 429s", 100.0 * r.share_429));
@@ -267,9 +268,10 @@ pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria)
         .copied()
         .copied()
         .unwrap_or((ok[0].0, ok[0].1));
-    let slo = c.slo_p99_ms.map_or("no p99 SLO set".to_owned(), |s| {
-        format!("p99 {:.0} ms ≤ {s:.0} ms SLO", r.p99_ms)
-    });
+    let slo = match (c.slo_p99_ms, r.p99_ms) {
+        (Some(s), Some(p99)) => format!("p99 {p99:.0} ms ≤ {s:.0} ms SLO"),
+        _ => "no p99 SLO set".to_owned(),
+    };
     let beyond = rows
         .iter()
         .filter(|(_, x)| !qualifies(x) && x.goodput_rps > best)
@@ -281,8 +283,28 @@ pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria)
             )
         })
         .collect::<Vec<_>>();
+    let (lo, hi) = (rows[0].0, rows[rows.len() - 1].0);
+    let best_at = ok
+        .iter()
+        .filter(|(_, x)| x.goodput_rps == best)
+        .map(|(s, _)| *s)
+        .next_back();
+    let mut edges = Vec::new();
+    if rows.len() > 1 && best_at == Some(hi) {
+        edges.push(format!(
+            "the best goodput is at the largest value tried ({}): it may grow further (extend the list)",
+            fmt_setting(axis, hi)
+        ));
+    }
+    if rows.len() > 1 && setting == lo {
+        edges.push(format!(
+            "{} is the smallest value tried: a smaller one may do as well (extend the list)",
+            fmt_setting(axis, lo)
+        ));
+    }
+    let extra: Vec<String> = beyond.into_iter().chain(edges).collect();
     Recommendation {
-        strategy: strategy.into(),
+        strategy,
         setting: Some(setting),
         goodput_rps: Some(r.goodput_rps),
         reason: format!(
@@ -292,290 +314,31 @@ pub fn recommend(axis: &str, strategy: &str, points: &[SweepPoint], c: Criteria)
             best,
             100.0 * r.share_429,
             100.0 * c.max_429_share,
-            if beyond.is_empty() {
+            if extra.is_empty() {
                 String::new()
             } else {
-                format!("; {}", beyond.join("; "))
+                format!("; {}", extra.join("; "))
             }
         ),
     }
-}
-
-/// Runs the sweep; writes `sweep.json`, the sweep charts and one folder per point under `out`.
-pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<SweepReport, RunError> {
-    base.validate()?;
-    let values = axis.values();
-    // Reachability first (an external target), then the output folder.
-    drop(Session::open(base)?);
-    if let Some(out) = &base.out {
-        check_writable(out)?;
-    }
-    let started_unix = crate::report::machine::unix_now();
-    // Once for the sweep and all its points (git_commit runs git twice).
-    let (commit, machine) = (git_commit(), Machine::detect());
-    let mut points = Vec::new();
-    let mut last_summary = None;
-    for (i, v) in values.iter().enumerate() {
-        let cfg = axis.apply(base, i);
-        cfg.validate()?;
-        let mut reports = Vec::new();
-        let mut intervals = Vec::new();
-        for s in &cfg.strategies {
-            // A fresh mock per run: a limiter drained by one run must not handicap the next.
-            let session = Session::open(&cfg)?;
-            let (r, iv) = run_one(&cfg, &session, *s)?;
-            if !cfg.quiet {
-                eprintln!(
-                    "{} {:<12} {:>9.1} ok/s  p99 {:>8.1} ms  429s {:>5.1} %  {}",
-                    fmt_setting(axis.name(), *v),
-                    s.id(),
-                    r.goodput_rps,
-                    r.latency_ms.p99,
-                    100.0 * PointResult::of(&r).share_429,
-                    r.accounted
-                );
-            }
-            intervals.push((s.id().to_owned(), iv));
-            reports.push(r);
-            last_summary = Some(summary(&cfg, &session));
-        }
-        let results = reports.iter().map(PointResult::of).collect();
-        if let (Some(out), Some(config)) = (&base.out, &last_summary) {
-            let dir = out.join("points").join(format!("{}-{v}", axis.name()));
-            std::fs::create_dir_all(&dir).map_err(|e| RunError::Write {
-                path: dir.display().to_string(),
-                why: e.to_string(),
-            })?;
-            let report = RunReport {
-                tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
-                started_unix,
-                git_commit: commit.clone(),
-                machine: machine.clone(),
-                config: config.clone(),
-                strategies: reports,
-                complete: true,
-            };
-            write_run(&dir, &report, &intervals)?;
-        }
-        points.push(SweepPoint { setting: *v, results });
-    }
-    let recommendations: Vec<Recommendation> = base
-        .strategies
-        .iter()
-        .map(|s| recommend(axis.name(), s.id(), &points, criteria))
-        .collect();
-    let best = recommendations
-        .iter()
-        .filter(|r| r.setting.is_some())
-        .max_by(|a, b| {
-            a.goodput_rps
-                .unwrap_or(0.0)
-                .total_cmp(&b.goodput_rps.unwrap_or(0.0))
-        })
-        .cloned();
-    let first = axis.apply(base, 0);
-    let config = match last_summary {
-        Some(mut c) => {
-            c.concurrency = first.concurrency;
-            c.batch_size = first.batch_size;
-            c.pause_s = first.pause.as_secs_f64();
-            c.load = first.load;
-            c
-        }
-        None => {
-            return Err(RunError::Setup {
-                what: "sweep",
-                why: "no points".into(),
-            });
-        }
-    };
-    let report = SweepReport {
-        tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
-        started_unix,
-        git_commit: commit,
-        machine,
-        axis: axis.name().into(),
-        axis_label: axis.label().into(),
-        slo_p99_ms: criteria.slo_p99_ms,
-        max_429_share: criteria.max_429_share,
-        config,
-        points,
-        recommendations,
-        best,
-    };
-    if let Some(out) = &base.out {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::Write {
-            path: "sweep.json".into(),
-            why: e.to_string(),
-        })?;
-        write_file(&out.join("sweep.json"), json.as_bytes())?;
-        sweep_charts(out, &report)?;
-    }
-    Ok(report)
-}
-
-/// A sweep chart: file name, title, y-axis label, and the figure it plots.
-type SweepMetric = (&'static str, &'static str, &'static str, fn(&PointResult) -> f64);
-
-/// The sweep's charts: goodput, throughput, p99, 429 share and retries against the setting.
-pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunError> {
-    let fail = |why: String| RunError::Write {
-        path: dir.display().to_string(),
-        why,
-    };
-    let strategies: Vec<String> = r.recommendations.iter().map(|x| x.strategy.clone()).collect();
-    let values: Vec<f64> = r.points.iter().map(|p| p.setting).collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
-    let log_x = lo > 0.0 && hi / lo >= 16.0;
-    let title_tail = format!("{} requests per point, {}", r.config.requests, r.config.target);
-    let mut written = Vec::new();
-    let metrics: [SweepMetric; 5] = [
-        ("sweep-goodput", "Goodput", "successful requests/s", |p| {
-            p.goodput_rps
-        }),
-        (
-            "sweep-throughput",
-            "Throughput",
-            "requests/s (all outcomes)",
-            |p| p.throughput_rps,
-        ),
-        (
-            "sweep-p99",
-            "p99 latency of successful requests",
-            "p99 latency (ms)",
-            |p| p.p99_ms,
-        ),
-        (
-            "sweep-429",
-            "Share of attempts answered 429",
-            "429 answers (% of attempts)",
-            |p| 100.0 * p.share_429,
-        ),
-        (
-            "sweep-retries",
-            "Retries",
-            "retries (attempts beyond the first)",
-            |p| p.retries as f64,
-        ),
-    ];
-    for (name, what, y, f) in metrics {
-        let lines: Vec<Line> = strategies
-            .iter()
-            .map(|s| Line {
-                name: s.clone(),
-                points: r
-                    .points
-                    .iter()
-                    .filter_map(|p| {
-                        p.results
-                            .iter()
-                            .find(|x| &x.strategy == s)
-                            .map(|x| (p.setting, f(x)))
-                    })
-                    .collect(),
-            })
-            .collect();
-        written.extend(
-            chart::xy(
-                dir,
-                name,
-                &format!("{what} vs {}: {title_tail}", r.axis),
-                &r.axis_label,
-                y,
-                log_x,
-                &lines,
-            )
-            .map_err(fail)?,
-        );
-    }
-    Ok(written)
-}
-
-/// The sweep table and the recommendations, as printed.
-pub fn render(r: &SweepReport) -> String {
-    let mut t = String::new();
-    let streaming = r
-        .points
-        .iter()
-        .flat_map(|p| &p.results)
-        .any(|x| x.ttft_ms.is_some());
-    let _ = write!(
-        t,
-        "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7}",
-        r.axis, "strategy", "ok/s", "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed"
-    );
-    if streaming {
-        let _ = write!(
-            t,
-            " {:>9} {:>9} {:>9} {:>9}",
-            "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
-        );
-    }
-    t.push('\n');
-    for p in &r.points {
-        for x in &p.results {
-            let _ = writeln!(
-                t,
-                "{:>12} {:<13} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.1} {:>8} {:>7}{}",
-                p.setting,
-                x.strategy,
-                x.goodput_rps,
-                x.throughput_rps,
-                x.p50_ms,
-                x.p99_ms,
-                100.0 * x.share_429,
-                x.retries,
-                x.failed,
-                if x.accounted_ok {
-                    ""
-                } else {
-                    "  (accounting failed)"
-                }
-            );
-            if streaming {
-                // The row was written with its newline; put the streaming columns before it.
-                t.pop();
-                let ((a, b), (c, d)) = (x.ttft_ms.unwrap_or_default(), x.itl_ms.unwrap_or_default());
-                let _ = writeln!(t, " {a:>9.1} {b:>9.1} {c:>9.2} {d:>9.2}");
-            }
-        }
-    }
-    let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
-    let _ = writeln!(
-        t,
-        "\nrecommendation (among settings with p99 ≤ SLO {slo} and 429 share < {:.1} %, the smallest within 5 % of the best goodput):",
-        100.0 * r.max_429_share
-    );
-    for rec in &r.recommendations {
-        let _ = writeln!(t, "  {:<13} {}", rec.strategy, rec.reason);
-    }
-    if let Some(b) = &r.best {
-        let _ = writeln!(
-            t,
-            "best: {} at {} ({:.1} ok/s)",
-            b.strategy,
-            fmt_setting(&r.axis, b.setting.unwrap_or_default()),
-            b.goodput_rps.unwrap_or_default()
-        );
-    }
-    t
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const S: Strategy = Strategy::Async;
+
     fn point(setting: f64, goodput: f64, p99: f64, share: f64) -> SweepPoint {
         SweepPoint {
             setting,
+            complete: true,
             results: vec![PointResult {
-                strategy: "async".into(),
+                strategy: S,
                 goodput_rps: goodput,
                 throughput_rps: goodput,
-                p99_ms: p99,
-                p50_ms: p99 / 2.0,
+                p99_ms: Some(p99),
+                p50_ms: Some(p99 / 2.0),
                 share_429: share,
                 retries: 0,
                 failed: 0,
@@ -586,6 +349,13 @@ mod tests {
         }
     }
 
+    fn loose() -> Criteria {
+        Criteria {
+            slo_p99_ms: None,
+            max_429_share: 0.01,
+        }
+    }
+
     #[test]
     fn recommends_the_smallest_setting_near_the_best_goodput() {
         let pts = [
@@ -593,13 +363,55 @@ mod tests {
             point(8.0, 96.0, 110.0, 0.0),
             point(64.0, 100.0, 300.0, 0.0),
         ];
-        let c = Criteria {
-            slo_p99_ms: None,
-            max_429_share: 0.01,
-        };
-        let r = recommend("concurrency", "async", &pts, c);
+        let r = recommend("concurrency", S, &pts, loose());
         assert_eq!(r.setting, Some(8.0));
         assert!(r.reason.starts_with("C=8"), "{}", r.reason);
+        // The best is at the top of the list: goodput may still be growing.
+        assert!(r.reason.contains("largest value tried (C=64)"), "{}", r.reason);
+    }
+
+    #[test]
+    fn the_near_best_threshold_is_five_percent_exactly() {
+        // 95.0 is within 5 % of 100; 94.9 is not.
+        let at = [
+            point(4.0, 95.0, 1.0, 0.0),
+            point(8.0, 100.0, 1.0, 0.0),
+            point(16.0, 99.0, 1.0, 0.0),
+        ];
+        assert_eq!(recommend("concurrency", S, &at, loose()).setting, Some(4.0));
+        let under = [
+            point(4.0, 94.9, 1.0, 0.0),
+            point(8.0, 100.0, 1.0, 0.0),
+            point(16.0, 99.0, 1.0, 0.0),
+        ];
+        assert_eq!(recommend("concurrency", S, &under, loose()).setting, Some(8.0));
+    }
+
+    #[test]
+    fn an_edge_choice_says_to_extend_the_list() {
+        let pts = [
+            point(2.0, 50.0, 1.0, 0.0),
+            point(4.0, 51.0, 1.0, 0.0),
+            point(8.0, 40.0, 1.0, 0.0),
+        ];
+        let r = recommend("concurrency", S, &pts, loose());
+        assert_eq!(r.setting, Some(2.0));
+        assert!(
+            r.reason.contains("C=2 is the smallest value tried"),
+            "{}",
+            r.reason
+        );
+        assert!(!r.reason.contains("largest value"), "{}", r.reason);
+        let mid = [
+            point(2.0, 10.0, 1.0, 0.0),
+            point(4.0, 51.0, 1.0, 0.0),
+            point(8.0, 40.0, 1.0, 0.0),
+        ];
+        assert!(
+            !recommend("concurrency", S, &mid, loose())
+                .reason
+                .contains("extend")
+        );
     }
 
     #[test]
@@ -613,12 +425,12 @@ mod tests {
             slo_p99_ms: Some(500.0),
             max_429_share: 0.01,
         };
-        assert_eq!(recommend("concurrency", "async", &pts, c).setting, Some(32.0));
+        assert_eq!(recommend("concurrency", S, &pts, c).setting, Some(32.0));
         let strict = Criteria {
             slo_p99_ms: Some(100.0),
             max_429_share: 0.01,
         };
-        let r = recommend("concurrency", "async", &pts, strict);
+        let r = recommend("concurrency", S, &pts, strict);
         assert_eq!(r.setting, None);
         assert!(
             r.reason.contains("p99 700 ms") && r.reason.contains("20.0 % 429s"),
@@ -635,15 +447,11 @@ mod tests {
             point(20.0, 18.4, 1600.0, 0.0),
             point(25.0, 20.6, 1600.0, 0.237),
         ];
-        let r = recommend(
-            "rate",
-            "async",
-            &pts,
-            Criteria {
-                slo_p99_ms: Some(3000.0),
-                max_429_share: 0.01,
-            },
-        );
+        let c = Criteria {
+            slo_p99_ms: Some(3000.0),
+            max_429_share: 0.01,
+        };
+        let r = recommend("rate", S, &pts, c);
         assert_eq!(r.setting, Some(20.0));
         assert!(
             r.reason.contains("rate=25/s gives 20.6 ok/s but breaks a limit"),
@@ -654,16 +462,17 @@ mod tests {
 
     #[test]
     fn no_goodput_means_no_recommendation() {
-        let pts = [point(1.0, 0.0, 0.0, 1.0)];
-        let r = recommend(
-            "rate",
-            "async",
-            &pts,
-            Criteria {
-                slo_p99_ms: None,
-                max_429_share: 0.01,
-            },
-        );
+        let mut p = point(1.0, 0.0, 0.0, 1.0);
+        p.results[0].p99_ms = None;
+        let r = recommend("rate", S, &[p], loose());
         assert_eq!(r.setting, None);
+        assert!(r.reason.contains("no successful request"), "{}", r.reason);
+    }
+
+    #[test]
+    fn pauses_print_as_durations() {
+        assert_eq!(fmt_setting("pause", 0.01), "pause=10ms");
+        assert_eq!(fmt_value("pause", 1.5), "1500ms");
+        assert_eq!(fmt_setting("concurrency", 8.0), "C=8");
     }
 }

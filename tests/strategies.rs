@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use asyncbench::compare::compare;
+use asyncbench::compare;
 use asyncbench::config::Strategy;
 use asyncbench::metrics::Outcome;
 use asyncbench::report::StrategyReport;
+use asyncbench::run::{Session, run_one};
 use mock_server::Profile;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -39,7 +40,12 @@ fn every_strategy_succeeds_on_a_clean_mock() {
         assert_accounted(s, 12);
         assert_eq!(s.count(Outcome::Ok), 12, "{}", s.id);
         assert_eq!(s.attempts, 12);
-        assert!(s.latency_ms.p50 >= 20.0, "{}: p50 {}", s.id, s.latency_ms.p50);
+        assert!(
+            s.latency_ms.unwrap().p50 >= 20.0,
+            "{}: p50 {}",
+            s.id,
+            s.latency_ms.unwrap().p50
+        );
         assert!(s.server.is_some(), "the embedded mock is cross-checked");
         assert_eq!(s.completion_tokens, 12 * 8, "usage read from every response");
     }
@@ -83,7 +89,11 @@ fn rate_limited_requests_are_retried_after_retry_after() {
         assert_eq!(r.retries, 2);
         // Two waits of the header's 150 ms (not the policy's 10 ms backoff).
         assert!(r.backoff_s >= 0.3, "{s}: backoff {}", r.backoff_s);
-        assert!(r.latency_ms.p50 >= 300.0, "{s}: latency {}", r.latency_ms.p50);
+        assert!(
+            r.latency_ms.unwrap().p50 >= 300.0,
+            "{s}: latency {}",
+            r.latency_ms.unwrap().p50
+        );
         // (The harness also asked for /stats, to see whether the target is our mock; it is not.)
         let received = rt.block_on(server.received_requests()).unwrap();
         let chats = received
@@ -99,9 +109,9 @@ fn rate_limited_requests_are_retried_after_retry_after() {
 /// last attempt's outcome.
 #[test]
 fn gives_up_after_the_attempt_limit_with_the_right_outcome() {
-    // Arrange: the first 1000 requests all get 503.
+    // Arrange: every attempt gets 503.
     let profile = Profile {
-        schedule: vec!["first:1000:503".parse().unwrap()],
+        rate_503: 1.0,
         ..Profile::default()
     };
     let mut cfg = config(&Strategy::ALL, 6, profile);
@@ -213,17 +223,18 @@ fn async_concurrency_bounds_are_respected() {
         Profile::fixed(Duration::from_millis(100)),
     );
     cfg.concurrency = 6;
-    let session = asyncbench::compare::Session::open(&cfg).unwrap();
+    let session = Session::open(&cfg).unwrap();
     for s in &cfg.strategies {
-        let before = session.mock.as_ref().unwrap().stats().peak_in_flight;
-        asyncbench::compare::run_one(&cfg, &session, *s).unwrap();
-        let peak = session.mock.as_ref().unwrap().stats().peak_in_flight;
-        assert!(peak.max(before) <= 6, "{s}: peak {peak}");
+        let lease = session.lease().unwrap();
+        run_one(&cfg, &lease, *s, None).unwrap();
+        let peak = lease.mock().unwrap().stats().peak_in_flight;
+        assert!(peak <= 6, "{s}: peak {peak}");
     }
     let mut unbounded = cfg.clone();
     unbounded.concurrency = 0;
     unbounded.strategies = vec![Strategy::Async];
-    let session = asyncbench::compare::Session::open(&unbounded).unwrap();
-    asyncbench::compare::run_one(&unbounded, &session, Strategy::Async).unwrap();
-    assert_eq!(session.mock.as_ref().unwrap().stats().peak_in_flight, 30);
+    let session = Session::open(&unbounded).unwrap();
+    let lease = session.lease().unwrap();
+    run_one(&unbounded, &lease, Strategy::Async, None).unwrap();
+    assert_eq!(lease.mock().unwrap().stats().peak_in_flight, 30);
 }

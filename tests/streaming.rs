@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use asyncbench::compare::compare;
+use asyncbench::compare;
 use asyncbench::config::Strategy;
 use asyncbench::metrics::Outcome;
 use mock_server::Profile;
@@ -46,7 +46,7 @@ fn every_strategy_times_ttft_and_itl_from_the_stream() {
         assert!(tpot.p50 >= 15.0 - 1.0, "{}: tpot {:?}", s.id, tpot);
         // End-to-end covers TTFT plus seven gaps.
         assert!(
-            s.latency_ms.p50 >= 60.0 + 7.0 * 15.0,
+            s.latency_ms.unwrap().p50 >= 60.0 + 7.0 * 15.0,
             "{}: e2e {:?}",
             s.id,
             s.latency_ms
@@ -127,14 +127,14 @@ fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
         slo_p99_ms: None,
         max_429_share: 0.01,
     };
-    let report = asyncbench::sweep::sweep(&cfg, &axis, crit).unwrap();
+    let (report, _) = asyncbench::commands::sweep::sweep(&cfg, &axis, crit).unwrap();
     for p in &report.points {
         let r = &p.results[0];
         let (ttft_p50, _) = r.ttft_ms.expect("ttft per point");
         assert!(ttft_p50 >= 60.0);
         assert!(r.itl_ms.is_some());
     }
-    assert!(asyncbench::sweep::render(&report).contains("ttft_p50"));
+    assert!(asyncbench::report::sweep::render(&report).contains("ttft_p50"));
     let rep = compare(&cfg).unwrap();
     let rate = rep.strategies[0]
         .request_tokens_per_s

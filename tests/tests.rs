@@ -24,3 +24,11 @@ mod reliability;
 
 // The command line: parsing, exit codes, nothing written on bad input.
 mod cli;
+
+// Trust: the same faults for every strategy, one deadline, spilled logs, wrong targets, secrets,
+// bounded bodies, visible settings, figures that mean what they say.
+mod trust;
+
+// Ending early: signals and their grace period, a dying target mid-sweep, unwritable files,
+// the rules of --out, the build's commit.
+mod interrupt;

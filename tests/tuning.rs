@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use asyncbench::compare::{Session, run_one};
+use asyncbench::commands::sweep::sweep;
 use asyncbench::config::{Arrival, LoadModel, Strategy};
 use asyncbench::metrics::Outcome;
-use asyncbench::sweep::{Axis, Criteria, sweep};
+use asyncbench::run::{Session, run_one};
+use asyncbench::sweep::{Axis, Criteria};
 use mock_server::Profile;
 
 use crate::util::config;
@@ -28,28 +29,33 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
         seed: 1,
     };
     let session = Session::open(&cfg).unwrap();
+    let lease = session.lease().unwrap();
     let stall = Duration::from_secs(1);
     // Act: stall the mock 2 s into the run.
     let (report, _) = std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_secs(2));
-            session.mock.as_ref().unwrap().stall(stall);
+            lease.mock().unwrap().stall(stall);
         });
-        run_one(&cfg, &session, Strategy::Sequential).unwrap()
+        run_one(&cfg, &lease, Strategy::Sequential, None).unwrap()
     });
     // Assert
     assert_eq!(report.count(Outcome::Ok), 200);
     let stall_ms = stall.as_secs_f64() * 1000.0;
     // About 40 requests fell due during the stall: far more than 1 % of 200 waited ≥ half of it.
     assert!(
-        report.latency_ms.p99 >= stall_ms / 2.0,
+        report.latency_ms.unwrap().p99 >= stall_ms / 2.0,
         "intended-start p99 {:?}",
         report.latency_ms
     );
-    assert!(report.lag_ms.p99 >= stall_ms / 2.0, "lag p99 {:?}", report.lag_ms);
+    assert!(
+        report.lag_ms.unwrap().p99 >= stall_ms / 2.0,
+        "lag p99 {:?}",
+        report.lag_ms
+    );
     // Only the one request in flight during the stall took long to serve: under 1 %.
     assert!(
-        report.service_ms.p99 < stall_ms / 2.0,
+        report.service_ms.unwrap().p99 < stall_ms / 2.0,
         "service p99 {:?}",
         report.service_ms
     );
@@ -71,7 +77,7 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     cfg.out = Some(dir.clone());
     let axis = Axis::Concurrency(vec![1, 16]);
     // Act
-    let report = sweep(
+    let (report, _) = sweep(
         &cfg,
         &axis,
         Criteria {

@@ -27,10 +27,17 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
         timeout: Duration::from_secs(5),
         load: LoadModel::Closed,
         seed: 7,
-        mock: Some(profile),
+        mock: Some(Profile {
+            seed: Some(profile.seed.unwrap_or(1)),
+            ..profile
+        }),
         target: None,
+        api_key_env: None,
         out: None,
+        force: false,
         quiet: true,
+        max_body: asyncbench::client::DEFAULT_MAX_BODY,
+        intervals_in_memory: asyncbench::metrics::SEALED_IN_MEMORY,
     }
 }
 
@@ -72,4 +79,79 @@ pub(crate) fn completion_json() -> serde_json::Value {
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": null}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
     })
+}
+
+/// The asyncbench binary, ready for arguments.
+pub(crate) fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_asyncbench"))
+}
+
+/// Starts the binary with piped stdout and stderr.
+pub(crate) fn spawn(args: &[&str]) -> std::process::Child {
+    bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends a signal to a child process.
+pub(crate) fn signal(child: &std::process::Child, sig: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, sig).unwrap();
+}
+
+/// Reads a JSON file.
+pub(crate) fn json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A tiny HTTP server that answers every request with a 200 whose body never ends (a JSON
+/// prefix or SSE events, written until the client goes away, 256 MiB are out, or 30 s pass),
+/// on up to 64 connections. Returns its base URL.
+pub(crate) fn endless_body_server(sse: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let kind = if sse {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\nconnection: close\r\n\r\n"
+                );
+                let chunk: Vec<u8> = if sse {
+                    b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n".repeat(1000)
+                } else {
+                    let mut c = b"{\"choices\":[{\"message\":{\"content\":\"".to_vec();
+                    c.resize(64 * 1024, b'x');
+                    c
+                };
+                let t0 = std::time::Instant::now();
+                let mut sent = 0usize;
+                while sent < 256 << 20 && t0.elapsed() < Duration::from_secs(30) {
+                    if s.write_all(&chunk).is_err() {
+                        return;
+                    }
+                    sent += chunk.len();
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
 }

@@ -75,8 +75,12 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
         seed: 1,
         mock: None,
         target: None,
+        api_key_env: None,
         out: None,
+        force: false,
         quiet: true,
+        max_body: asyncbench::client::DEFAULT_MAX_BODY,
+        intervals_in_memory: asyncbench::metrics::SEALED_IN_MEMORY,
     };
     let target = Target {
         base_url: format!("{}/v1", server.uri()),
@@ -84,14 +88,15 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
         embedded: true,
     };
     let ctx = RunContext {
-        cfg: &cfg,
         req: Arc::new(target.prepare(&cfg.workload)),
+        cfg: Arc::new(cfg),
         schedule: None,
         progress: indicatif::ProgressBar::hidden(),
     };
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         let run = run_strategy(p.strategy, &ctx).expect("the strategy runs");
+        assert_eq!(run.issued, p.requests, "every request issued");
         assert_eq!(run.recorder.total(), p.requests, "every request accounted for");
         total += run.wall;
     }

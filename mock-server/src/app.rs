@@ -92,10 +92,15 @@ impl AppState {
         self.stats.snapshot()
     }
 
-    /// Freezes every answer (new and in progress) for `d`, like a server paused with ^Z.
+    /// Freezes every answer (new and in progress) for `d` from now, like a server paused with
+    /// ^Z; a later call replaces the end, so `d = 0` ends a stall.
     pub(crate) fn stall(&self, d: Duration) {
-        let end = self.epoch.elapsed() + d;
-        self.stall_until_ns.fetch_max(end.as_nanos() as u64, Relaxed);
+        let end = if d.is_zero() {
+            0
+        } else {
+            (self.epoch.elapsed() + d).as_nanos() as u64
+        };
+        self.stall_until_ns.store(end, Relaxed);
     }
 
     /// Waits while a stall is in force.
@@ -124,6 +129,72 @@ impl AppState {
     fn rng_for(&self, index: u64) -> SmallRng {
         SmallRng::seed_from_u64(splitmix64(self.seed ^ splitmix64(index)))
     }
+
+    /// The RNG of attempt `attempt` of the client's logical request `request`: the same for that
+    /// attempt whatever order, concurrency or strategy brought it here.
+    fn rng_for_key(&self, key: RequestKey) -> SmallRng {
+        let mixed =
+            splitmix64(key.request) ^ splitmix64(u64::from(key.attempt).rotate_left(32) ^ 0x5bd1_e995);
+        SmallRng::seed_from_u64(splitmix64(self.seed ^ mixed))
+    }
+
+    /// Puts the mock back in its starting state for a new run: the limiter's buckets full, the
+    /// arrival count (and so `--schedule`) back at zero, no stall. The counters of `/stats` keep
+    /// counting (clients compare differences).
+    pub(crate) fn reset(&self) {
+        if let Some(l) = &self.limiter {
+            let fresh = Limiter::new(
+                self.profile.rpm,
+                self.profile.tpm,
+                self.profile.limit_window,
+                Instant::now(),
+            );
+            if let Some(fresh) = fresh {
+                match l.lock() {
+                    Ok(mut g) => *g = fresh,
+                    Err(p) => *p.into_inner() = fresh,
+                }
+            }
+        }
+        self.next_index.store(0, Relaxed);
+        self.stall_until_ns.store(0, Relaxed);
+    }
+
+    /// Whether a request carries the key the mock requires (always true when none is set).
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(key) = &self.profile.api_key else {
+            return true;
+        };
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|k| k == key)
+    }
+}
+
+/// The headers with which asyncbench numbers its requests (0-based logical index, 1-based
+/// attempt). A mock that sees them draws each fault and delay from (seed, request, attempt).
+pub const REQUEST_INDEX_HEADER: &str = "x-asyncbench-request";
+/// See [`REQUEST_INDEX_HEADER`].
+pub const ATTEMPT_HEADER: &str = "x-asyncbench-attempt";
+
+/// A client's own number for a request and its attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RequestKey {
+    request: u64,
+    attempt: u32,
+}
+
+impl RequestKey {
+    /// The key in a request's headers, when both are there and are numbers.
+    fn from_headers(h: &HeaderMap) -> Option<RequestKey> {
+        let num = |name: &str| h.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        Some(RequestKey {
+            request: num(REQUEST_INDEX_HEADER)?,
+            attempt: u32::try_from(num(ATTEMPT_HEADER)?).ok()?.max(1),
+        })
+    }
 }
 
 fn splitmix64(mut z: u64) -> u64 {
@@ -147,6 +218,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/stats", get(stats))
         .route("/healthz", get(healthz))
         .route("/admin/stall", post(stall))
+        .route("/admin/reset", post(reset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -252,7 +324,18 @@ struct Granted {
 fn admit(st: &AppState, headers: &HeaderMap, token_cost: u64, model: &str) -> Result<Granted, Response> {
     let started = Instant::now();
     let index = st.next_index.fetch_add(1, Relaxed) + 1;
-    let mut rng = st.rng_for(index);
+    // A numbered request draws from its own (request, attempt) and is scheduled by its request
+    // number; anything else by arrival order, as before.
+    let key = RequestKey::from_headers(headers);
+    let mut rng = match key {
+        Some(k) => st.rng_for_key(k),
+        None => st.rng_for(index),
+    };
+    let scheduled = match key {
+        Some(k) if k.attempt == 1 => Some(k.request + 1),
+        Some(_) => None,
+        None => Some(index),
+    };
     // Always draw the fault number first so the draw sequence does not depend on the outcome.
     let u: f64 = rng.random();
     let mut extra = ExtraHeaders {
@@ -326,13 +409,15 @@ fn admit(st: &AppState, headers: &HeaderMap, token_cost: u64, model: &str) -> Re
     }
 
     let p = &st.profile;
-    let fault = p.schedule.iter().find_map(|r| r.applies(index)).or_else(|| {
-        let mut acc = 0.0;
-        p.fault_probabilities().into_iter().find_map(|(_, prob, f)| {
-            acc += prob;
-            (prob > 0.0 && u < acc).then_some(f)
-        })
-    });
+    let fault = scheduled
+        .and_then(|n| p.schedule.iter().find_map(|r| r.applies(n)))
+        .or_else(|| {
+            let mut acc = 0.0;
+            p.fault_probabilities().into_iter().find_map(|(_, prob, f)| {
+                acc += prob;
+                (prob > 0.0 && u < acc).then_some(f)
+            })
+        });
     Ok(Granted {
         index,
         fault,
@@ -444,22 +529,8 @@ async fn chat(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -
             return invalid(&st, StatusCode::BAD_REQUEST, msg, None, None);
         }
     };
-    if let Some(key) = &st.profile.api_key {
-        let ok = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|k| k == key);
-        if !ok {
-            let msg = "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.";
-            return invalid(
-                &st,
-                StatusCode::UNAUTHORIZED,
-                msg.into(),
-                None,
-                Some("invalid_api_key"),
-            );
-        }
+    if !st.authorized(&headers) {
+        return unauthorized(&st);
     }
     if req.messages.is_empty() {
         let msg = "[] is too short - 'messages'".to_owned();
@@ -798,18 +869,81 @@ async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
-async fn stall(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+const BAD_KEY: &str =
+    "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.";
+
+/// 401 `invalid_api_key`, as OpenAI answers a missing or wrong key (counted, as every answer to
+/// a work request is).
+fn unauthorized(st: &AppState) -> Response {
+    invalid(
+        st,
+        StatusCode::UNAUTHORIZED,
+        BAD_KEY.into(),
+        None,
+        Some("invalid_api_key"),
+    )
+}
+
+/// An error answer to an `/admin/*` request: OpenAI's body, but not counted in `/stats`, so a
+/// client's cross-check of work requests is not disturbed by its own admin calls.
+fn admin_error(status: StatusCode, message: String, param: Option<&str>, code: Option<&str>) -> Response {
+    let body = ErrorBody::new(message, "invalid_request_error", param, code);
+    let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn admin_unauthorized() -> Response {
+    admin_error(
+        StatusCode::UNAUTHORIZED,
+        BAD_KEY.into(),
+        None,
+        Some("invalid_api_key"),
+    )
+}
+
+/// Longest stall `/admin/stall` accepts.
+pub const MAX_STALL: Duration = Duration::from_secs(600);
+
+async fn stall(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !st.authorized(&headers) {
+        return admin_unauthorized();
+    }
     let Some(spec) = q.get("for") else {
         let msg = "Missing query parameter 'for' (a duration such as 2s).".to_owned();
-        return invalid(&st, StatusCode::BAD_REQUEST, msg, Some("for"), None);
+        return admin_error(StatusCode::BAD_REQUEST, msg, Some("for"), None);
     };
     match parse_duration(spec) {
+        Ok(d) if d > MAX_STALL => {
+            let msg = format!(
+                "Invalid 'for' '{spec}': a stall lasts at most {} s (0s ends one).",
+                MAX_STALL.as_secs()
+            );
+            admin_error(StatusCode::BAD_REQUEST, msg, Some("for"), None)
+        }
         Ok(d) => {
             st.stall(d);
             axum::Json(serde_json::json!({"stalled_for_ms": d.as_millis() as u64})).into_response()
         }
-        Err(e) => invalid(&st, StatusCode::BAD_REQUEST, e.to_string(), Some("for"), None),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, e.to_string(), Some("for"), None),
     }
+}
+
+/// `POST /admin/reset`: the limiter's buckets full, the arrival count back at zero, no stall;
+/// a client starting a new run (asyncbench, before each strategy) asks for it. Requires the
+/// key when the mock has one.
+async fn reset(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !st.authorized(&headers) {
+        return admin_unauthorized();
+    }
+    st.reset();
+    axum::Json(serde_json::json!({"reset": true})).into_response()
 }
 
 async fn not_found(State(st): State<Arc<AppState>>, method: Method, uri: Uri) -> Response {

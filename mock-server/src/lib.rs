@@ -34,7 +34,10 @@ mod server;
 mod stats;
 mod timer;
 
-pub use app::{MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_TOTAL_TOKENS, app};
+pub use app::{
+    ATTEMPT_HEADER, MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_STALL, MAX_TOTAL_TOKENS,
+    REQUEST_INDEX_HEADER, app,
+};
 pub use latency::LatencySpec;
 pub use profile::{Fault, Profile, ProfileArgs, ProfileError, ScheduleRule};
 pub use server::{MockServer, ServerError, bind, run};

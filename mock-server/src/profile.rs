@@ -190,13 +190,13 @@ pub struct Profile {
     pub rate_429: f64,
     /// Probability of a quota 429 (no Retry-After).
     pub rate_quota: f64,
-    /// Probability of a 500.
+    /// Probability of a 500 [default: 0].
     pub rate_500: f64,
-    /// Probability of a 502.
+    /// Probability of a 502 [default: 0].
     pub rate_502: f64,
-    /// Probability of a 503.
+    /// Probability of a 503 [default: 0].
     pub rate_503: f64,
-    /// Probability of a 504.
+    /// Probability of a 504 [default: 0].
     pub rate_504: f64,
     /// Probability of a hang (never answers).
     pub rate_hang: f64,
@@ -393,11 +393,16 @@ fn one_line(rendered: &str) -> String {
         .unwrap_or_default()
         .trim_start_matches("error: ")
         .to_owned();
-    if let Some(next) = lines.next().map(str::trim)
-        && next.starts_with("[possible values")
-    {
-        line.push(' ');
-        line.push_str(next);
+    // What clap adds after the first line and is worth keeping on it: the possible values, and
+    // its "a similar argument exists" tip.
+    for next in lines.map(str::trim) {
+        if next.starts_with("[possible values") || next.starts_with("tip:") {
+            line.push_str("; ");
+            line.push_str(next.trim_start_matches("tip: "));
+        }
+        if next.starts_with("Usage:") {
+            break;
+        }
     }
     line
 }
@@ -427,67 +432,72 @@ pub fn parse_positive(s: &str) -> Result<u64, String> {
 /// the embedded mock with them), so both spell every flag the same way.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ProfileArgs {
-    /// TOML profile file; flags given on the command line override its values.
+    /// TOML profile file; flags given on the command line override its values [default: none].
     #[arg(long, value_name = "FILE.toml")]
     pub profile: Option<std::path::PathBuf>,
-    /// Whole-response latency: 100ms, uniform:50ms..150ms, normal:MEAN,SD, lognormal:MEDIAN,P99, exp:MEAN.
+    /// Whole-response latency: 100ms, uniform:50ms..150ms, normal:MEAN,SD, lognormal:MEDIAN,P99,
+    /// exp:MEAN [default: 0; asyncbench's embedded mock: 100ms unless --ttft or --itl is given].
     #[arg(long, value_name = "SPEC")]
     pub latency: Option<LatencySpec>,
-    /// Time to first token (same spec syntax), added after --latency.
+    /// Time to first token (same spec syntax), added after --latency [default: 0].
     #[arg(long, value_name = "SPEC")]
     pub ttft: Option<LatencySpec>,
-    /// Inter-token latency before each token after the first (same spec syntax).
+    /// Inter-token latency before each token after the first (same spec syntax) [default: 0].
     #[arg(long, value_name = "SPEC")]
     pub itl: Option<LatencySpec>,
     /// Output tokens when a request sets no max_tokens / max_completion_tokens [default: 16].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub tokens: Option<u64>,
-    /// Probability of a rate-limit 429 with Retry-After.
+    /// Probability of a rate-limit 429 with Retry-After [default: 0].
     #[arg(long = "rate-429", value_name = "P", value_parser = parse_probability)]
     pub rate_429: Option<f64>,
-    /// Probability of a quota 429 (insufficient_quota, no Retry-After).
+    /// Probability of a quota 429 (insufficient_quota, no Retry-After) [default: 0].
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub rate_quota: Option<f64>,
-    /// Probability of a 500.
+    /// Probability of a 500 [default: 0].
     #[arg(long = "rate-500", value_name = "P", value_parser = parse_probability)]
     pub rate_500: Option<f64>,
-    /// Probability of a 502.
+    /// Probability of a 502 [default: 0].
     #[arg(long = "rate-502", value_name = "P", value_parser = parse_probability)]
     pub rate_502: Option<f64>,
-    /// Probability of a 503.
+    /// Probability of a 503 [default: 0].
     #[arg(long = "rate-503", value_name = "P", value_parser = parse_probability)]
     pub rate_503: Option<f64>,
-    /// Probability of a 504.
+    /// Probability of a 504 [default: 0].
     #[arg(long = "rate-504", value_name = "P", value_parser = parse_probability)]
     pub rate_504: Option<f64>,
-    /// Probability of a hang: the request is accepted and never answered.
+    /// Probability of a hang: the request is accepted and never answered [default: 0].
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub rate_hang: Option<f64>,
-    /// Probability of a connection reset instead of a response.
+    /// Probability of a connection reset instead of a response [default: 0].
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub rate_reset: Option<f64>,
-    /// Probability that a stream ends halfway with an error event.
+    /// Probability that a stream ends halfway with an error event [default: 0].
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub rate_stream_error: Option<f64>,
-    /// Probability that a stream is cut halfway.
+    /// Probability that a stream is cut halfway [default: 0].
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub rate_stream_cut: Option<f64>,
     /// Retry-After of injected 429s [default: 1s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_after: Option<Duration>,
-    /// Deterministic failures, repeatable: first:N:FAULT (requests 1..=N) or every:K:FAULT.
+    /// Deterministic failures, repeatable: first:N:FAULT (requests 1..=N) or every:K:FAULT
+    /// [default: none]. Requests that carry asyncbench's request number are counted by it (their
+    /// first attempt); others in arrival order.
     #[arg(long, value_name = "RULE")]
     pub schedule: Vec<String>,
-    /// Requests-per-minute limit (token bucket with continuous refill).
+    /// Requests-per-minute limit (token bucket with continuous refill) [default: none].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub rpm: Option<u64>,
-    /// Tokens-per-minute limit (prompt estimate + max_tokens × n charged per request).
+    /// Tokens-per-minute limit (prompt estimate + max_tokens × n charged per request)
+    /// [default: none].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub tpm: Option<u64>,
     /// Burst the limiter allows, as a share of its minute: 1s holds 1/60 of --rpm/--tpm [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub limit_window: Option<Duration>,
-    /// Seed of the fault and latency draws, for reproducible runs.
+    /// Seed of the fault and latency draws, for reproducible runs [default: from the clock;
+    /// asyncbench's embedded mock: 1].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 }
@@ -679,7 +689,12 @@ mod tests {
         let e = "error: invalid value 'warp' for '--strategies'\n  [possible values: a, b]\n\nFor more information, try '--help'.\n";
         assert_eq!(
             one_line(e),
-            "invalid value 'warp' for '--strategies' [possible values: a, b]"
+            "invalid value 'warp' for '--strategies'; [possible values: a, b]"
+        );
+        let e = "error: unexpected argument '--strategie' found\n\n  tip: a similar argument exists: '--strategies'\n\nUsage: asyncbench compare --strategies <STRATEGIES>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(e),
+            "unexpected argument '--strategie' found; a similar argument exists: '--strategies'"
         );
     }
 

@@ -252,9 +252,15 @@ impl MockServer {
         self.state.snapshot()
     }
 
-    /// Freezes every answer for `d`, as `POST /admin/stall?for=…` does.
+    /// Freezes every answer for `d`, as `POST /admin/stall?for=…` does (0 ends a stall).
     pub fn stall(&self, d: Duration) {
         self.state.stall(d);
+    }
+
+    /// Puts the limiter, the arrival count and any stall back to their start, as
+    /// `POST /admin/reset` does.
+    pub fn reset(&self) {
+        self.state.reset();
     }
 
     /// The profile the server runs with.

@@ -519,3 +519,108 @@ fn stall_holds_answers_until_it_ends() {
     assert_eq!(post(&server, "/v1/chat/completions", CHAT, None).0, 200);
     assert!(t.elapsed() >= Duration::from_millis(250));
 }
+
+/// The status the mock gives attempt `attempt` of the client's request `request`.
+fn keyed(server: &MockServer, request: u64, attempt: u32) -> u16 {
+    let mut resp = agent(Duration::from_secs(10))
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .header("content-type", "application/json")
+        .header(mock_server::REQUEST_INDEX_HEADER, request.to_string())
+        .header(mock_server::ATTEMPT_HEADER, attempt.to_string())
+        .send(CHAT)
+        .unwrap();
+    let _ = resp.body_mut().read_to_string();
+    resp.status().as_u16()
+}
+
+/// A numbered request meets the fault of its (request, attempt), whatever order requests arrive
+/// in: two mocks with the same seed, one sent requests 0..200 forwards and the other backwards,
+/// fail the same requests; a retry (attempt 2) draws afresh; a schedule counts request numbers.
+#[test]
+fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
+    // Arrange
+    let profile = Profile {
+        rate_500: 0.3,
+        seed: Some(5),
+        ..Profile::default()
+    };
+    let (a, b) = (
+        MockServer::start(profile.clone()).unwrap(),
+        MockServer::start(profile).unwrap(),
+    );
+    // Act
+    let forward: Vec<u16> = (0..200).map(|i| keyed(&a, i, 1)).collect();
+    let mut backward: Vec<u16> = (0..200).rev().map(|i| keyed(&b, i, 1)).collect();
+    backward.reverse();
+    let retries: Vec<u16> = (0..200).map(|i| keyed(&a, i, 2)).collect();
+    // Assert
+    assert_eq!(forward, backward);
+    let failed = forward.iter().filter(|s| **s == 500).count();
+    assert!((30..=90).contains(&failed), "{failed} of 200 failed at p = 0.3");
+    assert_ne!(forward, retries, "attempt 2 draws afresh");
+    // A schedule counts the client's request numbers, on first attempts only.
+    let sched = MockServer::start(Profile {
+        schedule: vec!["first:2:503".parse().unwrap()],
+        ..Profile::default()
+    })
+    .unwrap();
+    assert_eq!(
+        [
+            keyed(&sched, 5, 1),
+            keyed(&sched, 1, 1),
+            keyed(&sched, 1, 2),
+            keyed(&sched, 0, 1)
+        ],
+        [200, 503, 200, 503]
+    );
+}
+
+/// `/admin/*` is harmless: with a key set it needs the key; a stall is bounded and `for=0s`
+/// ends one; a reset refills the limiter and restarts the schedule. Admin calls are not counted.
+#[test]
+fn admin_endpoints_need_the_key_are_bounded_and_undoable() {
+    // Arrange
+    let server = MockServer::start(Profile {
+        api_key: Some("k-123".into()),
+        rpm: Some(2),
+        schedule: vec!["first:1:503".parse().unwrap()],
+        ..Profile::default()
+    })
+    .unwrap();
+    let admin = |path: &str, key: Option<&str>| {
+        let mut req = agent(Duration::from_secs(10)).post(format!("{}{path}", server.uri()));
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        req.send_empty().unwrap().status().as_u16()
+    };
+    let chat = || {
+        let mut resp = agent(Duration::from_secs(10))
+            .post(format!("{}/v1/chat/completions", server.uri()))
+            .header("authorization", "Bearer k-123")
+            .send(CHAT)
+            .unwrap();
+        let _ = resp.body_mut().read_to_string();
+        resp.status().as_u16()
+    };
+    // Act + Assert: the key.
+    assert_eq!(admin("/admin/stall?for=1s", None), 401);
+    assert_eq!(admin("/admin/reset", Some("wrong")), 401);
+    // Bounds: ten minutes at most.
+    assert_eq!(admin("/admin/stall?for=100000h", Some("k-123")), 400);
+    // A stall, ended at once by for=0s: the next answer does not wait.
+    assert_eq!(admin("/admin/stall?for=10m", Some("k-123")), 200);
+    assert_eq!(admin("/admin/stall?for=0s", Some("k-123")), 200);
+    let t = Instant::now();
+    assert_eq!(chat(), 503, "first request: the schedule");
+    assert!(t.elapsed() < Duration::from_secs(5), "the stall was ended");
+    assert_eq!(chat(), 200);
+    assert_eq!(chat(), 429, "two per minute used up");
+    // A reset: the bucket is full and the schedule starts over.
+    assert_eq!(admin("/admin/reset", Some("k-123")), 200);
+    assert_eq!(chat(), 503);
+    assert_eq!(chat(), 200);
+    let s = server.stats();
+    assert_eq!(s.requests_received, 5, "admin calls are not work requests");
+    assert_eq!(s.status(401), 0, "nor are their refusals counted");
+}

@@ -1,10 +1,12 @@
 //! The async client: one `reqwest::Client` (a connection pool behind an `Arc`) shared by every
-//! task of a run, with the same `chat` method and result type as the blocking client.
+//! task of a run, with the same `chat` method, limits and result type as the blocking client.
 
 use std::sync::{Arc, Once};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::client::{PreparedRequest, SseReader, parse_body, status_error};
+use crate::client::{
+    ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, parse_body, status_error,
+};
 use crate::error::{RequestError, RunError};
 use crate::metrics::Sample;
 
@@ -22,14 +24,16 @@ pub(crate) fn install_tls_provider() {
 pub struct AsyncClient {
     client: reqwest::Client,
     req: Arc<PreparedRequest>,
+    limits: Limits,
 }
 
 impl AsyncClient {
-    /// A client whose per-request timeout covers connect, send, wait and body.
-    pub fn new(req: Arc<PreparedRequest>, timeout: Duration) -> Result<Self, RunError> {
+    /// A client whose own timeout cuts an attempt off at the deadline (connect to last byte);
+    /// `chat` checks the deadline again at the end, as the blocking client does.
+    pub fn new(req: Arc<PreparedRequest>, limits: Limits) -> Result<Self, RunError> {
         install_tls_provider();
         let mut b = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(limits.timeout)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(usize::MAX);
         if req.loopback {
@@ -39,13 +43,24 @@ impl AsyncClient {
             what: "reqwest client",
             why: e.to_string(),
         })?;
-        Ok(AsyncClient { client, req })
+        Ok(AsyncClient { client, req, limits })
     }
 
-    /// Sends the request once and reads the whole answer.
-    pub async fn chat(&self) -> Result<Sample, RequestError> {
+    /// Sends attempt `attempt` (1-based) of logical request `index` once and reads the whole
+    /// answer; an answer whose last byte comes after the deadline is a timeout.
+    pub async fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let started = Instant::now();
+        let deadline = started + self.limits.timeout;
+        let result = self.attempt(started, index, attempt).await;
+        if Instant::now() > deadline && !matches!(result, Err(RequestError::TooLarge { .. })) {
+            return Err(RequestError::Timeout);
+        }
+        result
+    }
+
+    async fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let r = &self.req;
+        let max = self.limits.max_body;
         let builder = if r.post {
             let mut b = self
                 .client
@@ -59,17 +74,45 @@ impl AsyncClient {
         } else {
             self.client.get(&r.url)
         };
-        let mut resp = builder.send().await.map_err(map_error)?;
+        let builder = builder
+            .header(REQUEST_INDEX_HEADER, index)
+            .header(ATTEMPT_HEADER, u64::from(attempt));
+        let mut resp = builder.send().await.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let err = status_error(status, resp.headers());
-            let _ = resp.bytes().await;
-            return Err(err);
+            let headers = resp.headers().clone();
+            // The start of the body for the sample; the rest is drained (bounded) so the
+            // connection can be reused.
+            let mut head = Vec::new();
+            let mut total = 0u64;
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                total += chunk.len() as u64;
+                if head.len() < crate::metrics::Failure::SAMPLE_BYTES {
+                    head.extend_from_slice(&chunk);
+                }
+                if total > max {
+                    break;
+                }
+            }
+            return Err(status_error(r, status, &headers, &head));
         }
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(RequestError::TooLarge { limit: max });
+        }
+        let mut total = 0u64;
         if r.stream {
+            let deadline = started + self.limits.timeout;
             let mut sse = SseReader::new(started);
-            while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
-                sse.feed(&chunk, Instant::now())?;
+            while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+                total += chunk.len() as u64;
+                if total > max {
+                    return Err(RequestError::TooLarge { limit: max });
+                }
+                let now = Instant::now();
+                if now > deadline {
+                    return Err(RequestError::Timeout);
+                }
+                sse.feed(&chunk, now)?;
                 if sse.is_done() {
                     while let Ok(Some(_)) = resp.chunk().await {}
                     break;
@@ -77,22 +120,31 @@ impl AsyncClient {
             }
             return sse.finish();
         }
-        let body = resp.bytes().await.map_err(map_error)?;
+        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(RequestError::TooLarge { limit: max });
+            }
+            body.extend_from_slice(&chunk);
+        }
         parse_body(r, &body)
     }
-}
 
-fn map_error(e: reqwest::Error) -> RequestError {
-    if e.is_timeout() {
-        return RequestError::Timeout;
+    fn map_error(&self, e: reqwest::Error) -> RequestError {
+        if e.is_timeout() {
+            return RequestError::Timeout;
+        }
+        // The URL (it may hold userinfo) stays out of the message; the whole source chain goes
+        // in, since "error sending request" alone does not say reset vs refused.
+        let e = e.without_url();
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        RequestError::Transport(self.req.redact(&msg))
     }
-    // The whole source chain: "error sending request" alone does not say reset vs refused.
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    RequestError::Transport(msg)
 }

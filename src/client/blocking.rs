@@ -3,70 +3,150 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::client::{PreparedRequest, SseReader, parse_body, status_error};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+use crate::client::{
+    ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, parse_body, status_error,
+};
 use crate::error::RequestError;
 use crate::metrics::Sample;
 
-/// Largest non-streaming body read (bigger is a decode error, not an out-of-memory).
-const MAX_BODY: u64 = 64 << 20;
+/// ureq's resolver, but an IP address in the URL is used as it is. ureq's own resolver, when a
+/// timeout is set, starts a thread for every lookup so it can give up on slow DNS, even for
+/// `127.0.0.1`: a thread per new connection that no blocking client of the pattern we model
+/// (`requests`) pays, and that would count among the strategy's threads.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.host().and_then(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .ok()
+        });
+        let port = uri.port_u16().or_else(|| match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        match (literal, port) {
+            (Some(ip), Some(port)) => {
+                let mut out = self.0.empty();
+                out.push(std::net::SocketAddr::new(ip, port));
+                Ok(out)
+            }
+            _ => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
 
 /// A ureq agent bound to one prepared request. Cheap to create; one per worker thread.
 #[derive(Debug, Clone)]
 pub struct BlockingClient {
     agent: ureq::Agent,
     req: Arc<PreparedRequest>,
+    limits: Limits,
 }
 
 impl BlockingClient {
-    /// An agent with the per-request timeout covering connect, send, wait and body.
-    pub fn new(req: Arc<PreparedRequest>, timeout: Duration) -> Self {
+    /// An agent whose own global timeout cuts an attempt off at the deadline; `chat` checks the
+    /// deadline again at the end, so the rule is the async client's exactly.
+    pub fn new(req: Arc<PreparedRequest>, limits: Limits) -> Self {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(timeout))
+            .timeout_global(Some(limits.timeout))
             .max_idle_connections(4)
             .max_idle_connections_per_host(4);
         if req.loopback {
             config = config.proxy(None);
         }
         BlockingClient {
-            agent: config.build().into(),
+            agent: ureq::Agent::with_parts(
+                config.build(),
+                DefaultConnector::default(),
+                LiteralFirst::default(),
+            ),
             req,
+            limits,
         }
     }
 
-    /// Sends the request once and reads the whole answer.
-    pub fn chat(&self) -> Result<Sample, RequestError> {
+    /// Sends attempt `attempt` (1-based) of logical request `index` once and reads the whole
+    /// answer. An answer whose last byte comes after the deadline is a timeout, as in the async
+    /// client, however the bytes arrived.
+    pub fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let started = Instant::now();
+        let deadline = started + self.limits.timeout;
+        let result = self.attempt(started, index, attempt);
+        if Instant::now() > deadline && !matches!(result, Err(RequestError::TooLarge { .. })) {
+            return Err(RequestError::Timeout);
+        }
+        result
+    }
+
+    fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let r = &self.req;
+        let deadline = started + self.limits.timeout;
+        let max = self.limits.max_body;
         let sent = if r.post {
-            let mut b = self.agent.post(&r.url).header("content-type", "application/json");
+            let mut b = self
+                .agent
+                .post(&r.url)
+                .header("content-type", "application/json")
+                .header(REQUEST_INDEX_HEADER, index)
+                .header(ATTEMPT_HEADER, u64::from(attempt));
             if let Some(a) = &r.auth {
                 b = b.header("authorization", a);
             }
             b.send(&r.body[..])
         } else {
-            self.agent.get(&r.url).call()
+            self.agent
+                .get(&r.url)
+                .header(REQUEST_INDEX_HEADER, index)
+                .header(ATTEMPT_HEADER, u64::from(attempt))
+                .call()
         };
-        let mut resp = sent.map_err(map_error)?;
+        let mut resp = sent.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let err = status_error(status, resp.headers());
-            // Drain the error body so the connection can be reused.
-            let _ = resp.body_mut().with_config().limit(MAX_BODY).read_to_vec();
-            return Err(err);
+            // Read the error body (bounded) for its sample and so the connection can be reused.
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(max)
+                .read_to_vec()
+                .unwrap_or_default();
+            return Err(status_error(r, status, resp.headers(), &body));
         }
         if r.stream {
-            let mut reader = resp.into_body().into_reader();
+            let mut reader = resp.into_body().into_with_config().limit(max).reader();
             let mut sse = SseReader::new(started);
             let mut buf = [0u8; 16 * 1024];
+            let mut total = 0u64;
             loop {
-                let n = reader.read(&mut buf).map_err(map_io)?;
+                let n = reader.read(&mut buf).map_err(|e| self.map_io(e))?;
                 if n == 0 {
                     break;
                 }
-                sse.feed(&buf[..n], Instant::now())?;
+                total += n as u64;
+                if total > max {
+                    return Err(RequestError::TooLarge { limit: max });
+                }
+                let now = Instant::now();
+                if now > deadline {
+                    return Err(RequestError::Timeout);
+                }
+                sse.feed(&buf[..n], now)?;
                 if sse.is_done() {
                     // Read to the end so the connection goes back to the pool clean.
                     let _ = std::io::copy(&mut reader, &mut std::io::sink());
@@ -78,30 +158,34 @@ impl BlockingClient {
         let body = resp
             .body_mut()
             .with_config()
-            .limit(MAX_BODY)
+            .limit(max)
             .read_to_vec()
-            .map_err(map_error)?;
+            .map_err(|e| self.map_error(e))?;
         parse_body(r, &body)
     }
-}
 
-fn map_error(e: ureq::Error) -> RequestError {
-    match e {
-        ureq::Error::Timeout(_) => RequestError::Timeout,
-        ureq::Error::Io(io) => map_io(io),
-        other => RequestError::Transport(other.to_string()),
+    fn map_error(&self, e: ureq::Error) -> RequestError {
+        match e {
+            ureq::Error::Timeout(_) => RequestError::Timeout,
+            ureq::Error::BodyExceedsLimit(_) => RequestError::TooLarge {
+                limit: self.limits.max_body,
+            },
+            ureq::Error::Io(io) => self.map_io(io),
+            other => RequestError::Transport(self.req.redact(&other.to_string())),
+        }
     }
-}
 
-fn map_io(e: std::io::Error) -> RequestError {
-    // ureq reports its own timeouts while reading a body as io errors wrapping ureq::Error.
-    let timed_out = e.kind() == std::io::ErrorKind::TimedOut
-        || e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
-    if timed_out {
-        RequestError::Timeout
-    } else {
-        RequestError::Transport(e.to_string())
+    fn map_io(&self, e: std::io::Error) -> RequestError {
+        // ureq reports its own timeouts and limits while reading a body as io errors wrapping
+        // ureq::Error.
+        let inner = e.get_ref().and_then(|inner| inner.downcast_ref::<ureq::Error>());
+        match inner {
+            Some(ureq::Error::Timeout(_)) => RequestError::Timeout,
+            Some(ureq::Error::BodyExceedsLimit(_)) => RequestError::TooLarge {
+                limit: self.limits.max_body,
+            },
+            _ if e.kind() == std::io::ErrorKind::TimedOut => RequestError::Timeout,
+            _ => RequestError::Transport(self.req.redact(&e.to_string())),
+        }
     }
 }

@@ -31,6 +31,11 @@ impl ApiKey {
     pub(crate) fn bearer(&self) -> String {
         format!("Bearer {}", self.0)
     }
+
+    /// The key itself, for redacting it from what a server echoes back.
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for ApiKey {
@@ -39,8 +44,27 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// The request headers that carry the logical request's index (0-based) and the attempt number
+/// (1-based), sent on every attempt. The mock derives each fault and delay from them, so the
+/// same logical request meets the same fault in every strategy, whatever the order in which
+/// requests reach it.
+pub use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
+
+/// How long an attempt may take and how much it may read, the same in every client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// One deadline per attempt, from before connecting to the last byte (streams included).
+    pub timeout: Duration,
+    /// Most bytes of one response body (a breach is the `too_large` outcome).
+    pub max_body: u64,
+}
+
+/// Default of `--max-body`: far above any real completion (131 072 streamed tokens are about
+/// 30 MB of SSE), far below what an endless body would take.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
+
 /// What every attempt sends: method, URL, body and headers, built once per run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PreparedRequest {
     /// `POST` (chat) or `GET` (delay).
     pub post: bool,
@@ -56,12 +80,27 @@ pub struct PreparedRequest {
     pub chat: bool,
     /// The target is on loopback: proxies from the environment are not used.
     pub loopback: bool,
+    /// Strings never to repeat in an error sample: the key, the URL's userinfo.
+    pub(crate) secrets: Vec<String>,
+}
+
+impl fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("post", &self.post)
+            .field("url", &redact_url(&self.url))
+            .field("auth", &self.auth.as_ref().map(|_| "***"))
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PreparedRequest {
     /// A chat-completions POST.
     pub fn chat(url: String, body: Bytes, key: Option<&ApiKey>, stream: bool) -> Self {
         let loopback = is_loopback(&url);
+        let mut secrets = userinfo_secrets(&url);
+        secrets.extend(key.map(|k| k.secret().to_owned()));
         PreparedRequest {
             post: true,
             url,
@@ -70,12 +109,14 @@ impl PreparedRequest {
             stream,
             chat: true,
             loopback,
+            secrets,
         }
     }
 
     /// A plain GET (the article's `/delay/1`).
     pub fn get(url: String) -> Self {
         let loopback = is_loopback(&url);
+        let secrets = userinfo_secrets(&url);
         PreparedRequest {
             post: false,
             url,
@@ -84,8 +125,74 @@ impl PreparedRequest {
             stream: false,
             chat: false,
             loopback,
+            secrets,
         }
     }
+
+    /// `text` with every secret of this request masked.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        redact(text, &self.secrets)
+    }
+}
+
+/// The user name and password of a URL (what `redact_url` hides), for masking in messages.
+fn userinfo_secrets(url: &str) -> Vec<String> {
+    let Ok(u) = url::Url::parse(url) else {
+        return Vec::new();
+    };
+    [
+        u.username().to_owned(),
+        u.password().unwrap_or_default().to_owned(),
+    ]
+    .into_iter()
+    .filter(|s| s.len() >= 3)
+    .collect()
+}
+
+/// A URL with its userinfo (`user:password@`) replaced by `***@`, for anything printed or
+/// written. Not a URL: returned as it is (nothing to hide that we can find).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("***");
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `text` with each secret replaced by `***`, and anything shaped like an OpenAI key
+/// (`sk-` and 8 or more key characters) or a bearer token masked too: servers echo keys back in
+/// their error messages.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 3) {
+        out = out.replace(s.as_str(), "***");
+    }
+    mask_after(&mask_after(&out, "sk-", 8), "Bearer ", 1)
+}
+
+/// Replaces every run of key characters (alphanumerics, `-`, `_`, `.`) of at least `min` after
+/// `prefix` with `***`.
+fn mask_after(text: &str, prefix: &str, min: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(prefix) {
+        let after = &rest[i + prefix.len()..];
+        let run = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(after.len());
+        out.push_str(&rest[..i + prefix.len()]);
+        if run >= min && &after[..run] != "***" {
+            out.push_str("***");
+        } else {
+            out.push_str(&after[..run]);
+        }
+        rest = &after[run..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether a URL's host is a loopback address or `localhost`.
@@ -94,15 +201,21 @@ pub fn is_loopback(url: &str) -> bool {
         return false;
     };
     match u.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),
         None => false,
     }
 }
 
-/// Builds the error for a non-2xx status from its headers (ureq and reqwest share `http`'s map).
-pub(crate) fn status_error(status: u16, headers: &http::HeaderMap) -> RequestError {
+/// Builds the error for a non-2xx status from its headers (ureq and reqwest share `http`'s map)
+/// and the start of its body, secrets masked.
+pub(crate) fn status_error(
+    req: &PreparedRequest,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> RequestError {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let retry_after = parse_retry_after(header("retry-after-ms"), header("retry-after"));
     let should_retry = header("x-should-retry").and_then(|v| match v.trim() {
@@ -110,10 +223,13 @@ pub(crate) fn status_error(status: u16, headers: &http::HeaderMap) -> RequestErr
         "false" => Some(false),
         _ => None,
     });
+    let start = &body[..body.len().min(crate::metrics::Failure::SAMPLE_BYTES)];
+    let text = String::from_utf8_lossy(start);
     RequestError::Status {
         status,
         retry_after,
         should_retry,
+        body: crate::error::truncate(&req.redact(text.trim()), crate::metrics::Failure::SAMPLE_BYTES),
     }
 }
 
@@ -351,5 +467,33 @@ mod tests {
     fn api_key_is_never_debug_printed() {
         let k = ApiKey::new("sk-secret-123".into());
         assert!(!format!("{k:?}").contains("secret"));
+        let r = PreparedRequest::chat(
+            "http://u:pw-123@127.0.0.1:1/v1".into(),
+            Bytes::new(),
+            Some(&k),
+            false,
+        );
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("secret") && !dbg.contains("pw-123"), "{dbg}");
+    }
+
+    #[test]
+    fn secrets_and_key_shapes_are_masked() {
+        let secrets = vec!["hunter2-key".to_owned()];
+        assert_eq!(
+            redact("Incorrect API key provided: hunter2-key.", &secrets),
+            "Incorrect API key provided: ***."
+        );
+        assert_eq!(redact("key sk-proj-abcdefgh1234 bad", &[]), "key sk-*** bad");
+        assert_eq!(
+            redact("Authorization: Bearer abc.def", &[]),
+            "Authorization: Bearer ***"
+        );
+        assert_eq!(redact("sk-short", &[]), "sk-short");
+        assert_eq!(
+            redact_url("http://user:pw@example.com:8080/v1"),
+            "http://***@example.com:8080/v1"
+        );
+        assert_eq!(redact_url("http://example.com/v1"), "http://example.com/v1");
     }
 }

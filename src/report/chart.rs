@@ -49,24 +49,31 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Draws `name` into `dir` as `<name>.svg` and `<name>.png` with the same drawing function.
+/// Draws `name` into `dir` as `<name>.svg` and `<name>.png` with the same drawing function. Each
+/// file is drawn under a temporary name and renamed into place, so a failure never leaves a
+/// truncated chart under the final name.
 macro_rules! render {
     ($dir:expr, $name:expr, |$root:ident| $draw:expr) => {{
         register_font();
         let svg: PathBuf = $dir.join(format!("{}.svg", $name));
         let png: PathBuf = $dir.join(format!("{}.png", $name));
+        // The PNG backend picks its encoder from the extension, so the temporary name keeps it.
+        let svg_tmp: PathBuf = $dir.join(format!(".{}.tmp.svg", $name));
+        let png_tmp: PathBuf = $dir.join(format!(".{}.tmp.png", $name));
         {
-            let area = SVGBackend::new(&svg, SIZE).into_drawing_area();
+            let area = SVGBackend::new(&svg_tmp, SIZE).into_drawing_area();
             let $root = &area;
             $draw?;
             area.present().map_err(err)?;
         }
         {
-            let area = BitMapBackend::new(&png, SIZE).into_drawing_area();
+            let area = BitMapBackend::new(&png_tmp, SIZE).into_drawing_area();
             let $root = &area;
             $draw?;
             area.present().map_err(err)?;
         }
+        std::fs::rename(&svg_tmp, &svg).map_err(err)?;
+        std::fs::rename(&png_tmp, &png).map_err(err)?;
         Ok::<Vec<PathBuf>, String>(vec![svg, png])
     }};
 }

@@ -11,16 +11,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
+use crate::config::Strategy;
 use crate::metrics::{Intervals, epoch};
-
-/// One strategy's interval histograms, to be written under its id.
-#[derive(Debug)]
-pub struct TaggedIntervals<'a> {
-    /// Strategy id (the tag prefix).
-    pub strategy: &'a str,
-    /// Its interval histograms.
-    pub intervals: &'a Intervals,
-}
 
 /// A copy of a microsecond histogram in nanoseconds.
 fn to_nanos(h: &Histogram<u64>) -> Histogram<u64> {
@@ -31,12 +23,17 @@ fn to_nanos(h: &Histogram<u64>) -> Histogram<u64> {
     ns
 }
 
-/// Writes the log of several strategies. The log's StartTime is the earliest interval's start.
-pub fn interval_log(all: &[TaggedIntervals<'_>]) -> Result<String, String> {
+/// Writes the log of several strategies (run one after another, so their intervals come in time
+/// order) to `out`, one interval at a time. The log's StartTime is the earliest interval's start,
+/// spilled intervals included.
+pub fn write_interval_log<W: std::io::Write>(
+    out: &mut W,
+    all: &[(Strategy, Intervals)],
+) -> Result<(), String> {
     let (_, epoch_wall) = epoch();
     let first = all
         .iter()
-        .filter_map(|t| t.intervals.first_second())
+        .filter_map(|(_, iv)| iv.first_second())
         .min()
         .unwrap_or(0);
     let start_wall = epoch_wall + Duration::from_secs(first);
@@ -44,27 +41,44 @@ pub fn interval_log(all: &[TaggedIntervals<'_>]) -> Result<String, String> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
-    let mut out = Vec::new();
     let header = format!(
         "#[Histogram log format version 1.3]\n#[StartTime: {unix:.3} (seconds since epoch), {}]\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
         httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(unix))
     );
-    out.extend_from_slice(header.as_bytes());
+    out.write_all(header.as_bytes()).map_err(|e| e.to_string())?;
     let mut serializer = V2DeflateSerializer::new();
     {
         let mut log = IntervalLogWriterBuilder::new()
             .with_max_value_divisor(1e6)
-            .begin_log_with(&mut out, &mut serializer)
+            .begin_log_with(&mut *out, &mut serializer)
             .map_err(|e| e.to_string())?;
-        for t in all {
-            for ((sec, series), h) in t.intervals.histograms() {
-                let name = format!("{}.{series}", t.strategy);
-                let tag = Tag::new(&name).ok_or_else(|| format!("invalid tag {name}"))?;
-                let start = Duration::from_secs(sec - first);
-                log.write_histogram(&to_nanos(&h), start, Duration::from_secs(1), Some(tag))
-                    .map_err(|e| e.to_string())?;
+        for (strategy, iv) in all {
+            let mut failed = None;
+            iv.for_each(|sec, series, h| {
+                if failed.is_some() {
+                    return;
+                }
+                let name = format!("{strategy}.{series}");
+                let Some(tag) = Tag::new(&name) else {
+                    failed = Some(format!("invalid tag {name}"));
+                    return;
+                };
+                let start = Duration::from_secs(sec.saturating_sub(first));
+                if let Err(e) = log.write_histogram(&to_nanos(&h), start, Duration::from_secs(1), Some(tag)) {
+                    failed = Some(e.to_string());
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
     }
+    out.flush().map_err(|e| e.to_string())
+}
+
+/// The log as a string (for tests and small runs).
+pub fn interval_log(all: &[(Strategy, Intervals)]) -> Result<String, String> {
+    let mut out = Vec::new();
+    write_interval_log(&mut out, all)?;
     String::from_utf8(out).map_err(|e| e.to_string())
 }

@@ -1,6 +1,6 @@
-//! What a run reports and where: [`RunReport`] (serde, the `report.json` schema), the table on
-//! stdout, `summary.csv`, and the encoded histograms that let runs be merged exactly later
-//! (percentiles never average).
+//! The report model and its printers. [`RunReport`] (serde, the `report.json` schema) is built
+//! from what the runners measured; the printers (the table and CSV in [`table`], charts,
+//! `.hgrm`, `.hlog`) read the model and nothing else: nothing here imports a command.
 
 pub mod chart;
 pub mod hgrm;
@@ -8,35 +8,63 @@ pub mod hist;
 pub mod hlog;
 pub mod machine;
 pub mod output;
+pub mod provenance;
+pub mod sweep;
+pub mod table;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{LoadModel, Strategy, Workload};
 use crate::error::RunError;
-use crate::metrics::{Outcome, Percentiles, Recorder};
+use crate::metrics::{Outcome, Percentiles, Recorder, Series};
 use crate::retry::RetryPolicy;
-use machine::Machine;
+pub use provenance::Provenance;
 
-/// The whole run: configuration, machine and one entry per strategy.
+/// The whole run: provenance, configuration and one entry per strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    /// `asyncbench <version>`.
-    pub tool: String,
-    /// Unix seconds when the run started.
-    pub started_unix: u64,
-    /// `git rev-parse HEAD` of the working directory, when it is a checkout.
-    pub git_commit: Option<String>,
-    /// Where it ran.
-    pub machine: Machine,
+    /// Tool, build commit, machine, start and end.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// What it ran.
     pub config: ConfigSummary,
     /// One entry per strategy, in run order.
     pub strategies: Vec<StrategyReport>,
-    /// False when the run was cut short (the report holds what finished).
+    /// False when the run was cut short (the report holds what was measured until then).
     pub complete: bool,
+    /// Why it was cut short.
+    pub incomplete_reason: Option<String>,
+}
+
+/// How the strategies of a run met the target's state (limiter buckets, schedules, counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Each strategy met a fresh embedded mock.
+    FreshMock,
+    /// The target (a standalone mock) was reset before each strategy.
+    Reset,
+    /// The target could not be reset: its state carried over from one strategy to the next.
+    Shared,
+    /// One strategy only, against a target that could not be reset.
+    Single,
+}
+
+impl Isolation {
+    /// A few words for the table header.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Isolation::FreshMock => "a fresh mock per strategy",
+            Isolation::Reset => "reset before each strategy",
+            Isolation::Shared => {
+                "SHARED by the strategies (it could not be reset: limits and schedules carry over)"
+            }
+            Isolation::Single => "not reset",
+        }
+    }
 }
 
 /// The configuration as written into a report (no secrets: only whether a key was set).
@@ -50,18 +78,24 @@ pub struct ConfigSummary {
     pub batch_size: u64,
     /// `--pause`, seconds.
     pub pause_s: f64,
-    /// Per-attempt timeout, seconds.
+    /// Per-attempt deadline, seconds.
     pub timeout_s: f64,
+    /// Largest response body read, bytes.
+    pub max_body_bytes: u64,
     /// The retry policy.
     pub retry: RetryPolicy,
     /// Closed or open loop.
-    pub load: crate::config::LoadModel,
+    pub load: LoadModel,
     /// The request sent.
-    pub workload: crate::config::Workload,
-    /// `embedded mock` or the target's base URL.
+    pub workload: Workload,
+    /// `embedded mock` or the target's base URL (userinfo redacted).
     pub target: String,
+    /// How the strategies met the target's state.
+    pub isolation: Isolation,
     /// Whether an API key was sent (never the key).
     pub api_key_set: bool,
+    /// The variable the key is read from, with `--target`.
+    pub api_key_env: Option<String>,
     /// The embedded mock's profile, when it was used.
     pub mock: Option<mock_server::Profile>,
     /// Mean service time the mock was set to (embedded mock only), seconds.
@@ -81,47 +115,65 @@ pub struct ServerCheck {
     pub responses_by_status: BTreeMap<u16, u64>,
 }
 
+/// Failed attempts of one class, with the first one's sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRow {
+    /// `http_404`, `timeout`, `connection_refused`, …
+    pub class: String,
+    /// The outcome these attempts count as.
+    pub outcome: Outcome,
+    /// Failed attempts of this class.
+    pub count: u64,
+    /// The status and the first 200 bytes of the body, or the error message; secrets redacted.
+    pub sample: String,
+}
+
 /// One strategy's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyReport {
-    /// Strategy id.
-    pub id: String,
+    /// The strategy.
+    pub id: Strategy,
     /// Most requests it could have in flight.
     pub concurrency: u64,
     /// Logical requests asked for.
     pub requests: u64,
+    /// Logical requests issued (fewer than asked when the run was stopped).
+    pub issued: u64,
     /// Logical requests by final outcome (every outcome listed, zeros included).
     pub outcomes: BTreeMap<Outcome, u64>,
-    /// `recorded/requested`, e.g. `200/200`.
+    /// `recorded/issued`, e.g. `200/200`.
     pub accounted: String,
-    /// Every request ended in exactly one outcome.
+    /// Every request issued ended in exactly one outcome.
     pub accounted_ok: bool,
     /// Attempts sent (first ones included).
     pub attempts: u64,
     /// Attempts by how each ended (a request retried after two 429s counts two here).
     pub attempt_outcomes: BTreeMap<Outcome, u64>,
+    /// Failed attempts by status or error class, most frequent first.
+    pub errors: Vec<ErrorRow>,
     /// Attempts beyond the first.
     pub retries: u64,
     /// Time spent in backoff, summed over requests, seconds.
     pub backoff_s: f64,
     /// Wall time, seconds.
     pub wall_s: f64,
-    /// Logical requests finished per second (any outcome).
+    /// Logical requests finished per second (any outcome but `cancelled`).
     pub throughput_rps: f64,
     /// Successful requests per second.
     pub goodput_rps: f64,
     /// Goodput ÷ (concurrency ÷ mean service delay); `None` when the delay is unknown.
     pub efficiency: Option<f64>,
-    /// End-to-end latency of successful requests, ms (from intended start, retries included).
-    pub latency_ms: Percentiles,
-    /// End-to-end latency of all requests, whatever their outcome, ms.
-    pub latency_all_ms: Percentiles,
+    /// End-to-end latency of successful requests, ms (from intended start, retries included);
+    /// `null` when none succeeded.
+    pub latency_ms: Option<Percentiles>,
+    /// End-to-end latency of all finished requests, whatever their outcome, ms.
+    pub latency_all_ms: Option<Percentiles>,
     /// End-to-end latency by final outcome, ms (only outcomes that occurred).
     pub latency_by_outcome_ms: BTreeMap<Outcome, Percentiles>,
     /// Schedule lag (actual − intended start), ms.
-    pub lag_ms: Percentiles,
+    pub lag_ms: Option<Percentiles>,
     /// Service time of successful requests (actual start → end), ms.
-    pub service_ms: Percentiles,
+    pub service_ms: Option<Percentiles>,
     /// Open loop: the requests/s asked for.
     pub target_rate: Option<f64>,
     /// Open loop: the requests/s actually started (first start to last).
@@ -132,18 +184,19 @@ pub struct StrategyReport {
     pub itl_ms: Option<Percentiles>,
     /// Streaming: time per output token after the first, ms.
     pub tpot_ms: Option<Percentiles>,
-    /// Streaming or not: each successful request's output tokens ÷ its duration, in tokens/s
-    /// (the "percentiles" fields hold tokens/s here, not ms).
+    /// Each successful request's output tokens ÷ its duration, in tokens/s (the
+    /// "percentiles" fields hold tokens/s here, not ms).
     pub request_tokens_per_s: Option<Percentiles>,
     /// Completion tokens received.
     pub completion_tokens: u64,
     /// Completion tokens per second of wall time.
     pub tokens_per_s: f64,
-    /// Client CPU, user + system seconds (the embedded mock's threads excluded).
+    /// Client CPU time, user + system seconds, from the kernel's nanosecond clocks (the
+    /// embedded mock's threads and the resource sampler excluded).
     pub cpu_s: f64,
     /// Peak resident memory of the process during the strategy, bytes.
     pub peak_rss_bytes: u64,
-    /// Most threads the strategy added.
+    /// Threads the strategy ran on at its peak, its driver thread included.
     pub threads: u64,
     /// The mock's count of what it received, when the target is a mock.
     pub server: Option<ServerCheck>,
@@ -154,12 +207,14 @@ pub struct StrategyReport {
 /// Inputs to [`StrategyReport::build`] besides the recorder.
 #[derive(Debug, Clone)]
 pub struct Measured {
-    /// Strategy id.
-    pub id: String,
+    /// The strategy.
+    pub id: Strategy,
     /// Effective concurrency.
     pub concurrency: u64,
     /// Requests asked for.
     pub requests: u64,
+    /// Requests issued.
+    pub issued: u64,
     /// Wall time, seconds.
     pub wall_s: f64,
     /// Mean service delay of the target, when known.
@@ -179,54 +234,59 @@ impl StrategyReport {
     pub fn build(m: Measured, rec: &Recorder) -> StrategyReport {
         let total = rec.total();
         let ok = rec.count(Outcome::Ok);
+        let finished = total - rec.count(Outcome::Cancelled);
         let wall = m.wall_s.max(1e-9);
-        let throughput = total as f64 / wall;
         // Goodput, not throughput: fast failures must not look like efficiency.
         let efficiency = m
             .mean_delay_s
             .filter(|d| *d > 0.0)
             .map(|d| (ok as f64 / wall) * d / m.concurrency.max(1) as f64);
-        let pct = |name: &str| rec.series.get(name).map(Percentiles::of);
-        let latency_by_outcome_ms = Outcome::ALL
+        let pct = |s: Series| rec.series.get(s).and_then(Percentiles::of);
+        let mut errors: Vec<ErrorRow> = rec
+            .errors
             .iter()
-            .filter_map(|o| pct(&format!("e2e.{}", o.id())).map(|p| (*o, p)))
+            .map(|(class, t)| ErrorRow {
+                class: class.to_string(),
+                outcome: class.outcome(),
+                count: t.count,
+                sample: t.sample.clone(),
+            })
             .collect();
+        errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
         StrategyReport {
             id: m.id,
             concurrency: m.concurrency,
             requests: m.requests,
+            issued: m.issued,
             outcomes: Outcome::ALL.iter().map(|o| (*o, rec.count(*o))).collect(),
-            accounted: format!("{total}/{}", m.requests),
-            accounted_ok: total == m.requests,
+            accounted: format!("{total}/{}", m.issued),
+            accounted_ok: total == m.issued,
             attempts: rec.attempts,
             attempt_outcomes: Outcome::ALL
                 .iter()
-                .map(|o| {
-                    (
-                        *o,
-                        rec.series
-                            .get(&format!("attempt.{}", o.id()))
-                            .map_or(0, |h| h.len()),
-                    )
-                })
+                .map(|o| (*o, rec.series.get(Series::Attempt(*o)).map_or(0, |h| h.len())))
                 .collect(),
+            errors,
             retries: rec.retries,
             backoff_s: rec.backoff.as_secs_f64(),
             wall_s: m.wall_s,
-            throughput_rps: throughput,
+            throughput_rps: finished as f64 / wall,
             goodput_rps: ok as f64 / wall,
             efficiency,
-            latency_ms: pct("e2e.ok").unwrap_or_default(),
+            latency_ms: pct(Series::E2e(Outcome::Ok)),
             latency_all_ms: Percentiles::of(&rec.e2e_all()),
-            latency_by_outcome_ms,
-            lag_ms: pct("lag").unwrap_or_default(),
-            service_ms: pct("service.ok").unwrap_or_default(),
+            latency_by_outcome_ms: Outcome::ALL
+                .iter()
+                .filter_map(|o| pct(Series::E2e(*o)).map(|p| (*o, p)))
+                .collect(),
+            lag_ms: pct(Series::Lag),
+            service_ms: pct(Series::Service(Outcome::Ok)),
             target_rate: m.target_rate,
             achieved_rate: m.target_rate.and(rec.achieved_rate()),
-            ttft_ms: pct("ttft"),
-            itl_ms: pct("itl"),
-            tpot_ms: pct("tpot"),
-            request_tokens_per_s: pct(crate::metrics::TOKENS_PER_S),
+            ttft_ms: pct(Series::Ttft),
+            itl_ms: pct(Series::Itl),
+            tpot_ms: pct(Series::Tpot),
+            request_tokens_per_s: pct(Series::RequestTokensPerS),
             completion_tokens: rec.completion_tokens,
             tokens_per_s: rec.completion_tokens as f64 / wall,
             cpu_s: m.cpu_s,
@@ -236,7 +296,7 @@ impl StrategyReport {
             histograms: rec
                 .series
                 .iter()
-                .map(|(k, h)| (k.clone(), hist::encode(h)))
+                .map(|(k, h)| (k.to_string(), hist::encode(h)))
                 .collect(),
         }
     }
@@ -246,9 +306,18 @@ impl StrategyReport {
         self.outcomes.get(&o).copied().unwrap_or(0)
     }
 
-    /// Requests per outcome, in [`Outcome::ALL`] order (the table's and the CSV's columns).
-    pub fn outcome_counts(&self) -> [u64; 6] {
-        Outcome::ALL.map(|o| self.count(o))
+    /// Attempts answered 429, as a share of all attempts (0 when none were sent).
+    pub fn share_429(&self) -> f64 {
+        let limited = self
+            .attempt_outcomes
+            .get(&Outcome::RateLimited)
+            .copied()
+            .unwrap_or(0);
+        if self.attempts == 0 {
+            0.0
+        } else {
+            limited as f64 / self.attempts as f64
+        }
     }
 }
 
@@ -289,228 +358,82 @@ impl RunReport {
         out
     }
 
-    /// The table printed on stdout.
-    pub fn table(&self) -> String {
-        let mut t = String::new();
+    /// Whether at least one request of the run succeeded.
+    pub fn any_success(&self) -> bool {
+        self.strategies.iter().any(|s| s.count(Outcome::Ok) > 0)
+    }
+
+    /// When no request succeeded: one line naming the likely cause, from the most frequent
+    /// error class of the run.
+    pub fn diagnosis(&self) -> Option<String> {
+        if self.any_success() || self.strategies.is_empty() {
+            return None;
+        }
+        let mut by_class: BTreeMap<&str, (u64, &ErrorRow)> = BTreeMap::new();
+        for e in self.strategies.iter().flat_map(|s| &s.errors) {
+            by_class.entry(&e.class).or_insert((0, e)).0 += e.count;
+        }
+        let Some((_, (_, top))) = by_class.into_iter().max_by_key(|(_, (n, _))| *n) else {
+            return Some("no request succeeded: the run stopped before any request finished".to_owned());
+        };
         let c = &self.config;
-        if !self.complete {
-            let _ = writeln!(
-                t,
-                "PARTIAL RUN: the target stopped answering; strategies after the last below did not run"
-            );
-        }
-        let _ = writeln!(
-            t,
-            "{} requests · target {} · retry {} · timeout {}s{}",
-            c.requests,
-            c.target,
-            c.retry,
-            c.timeout_s,
-            if c.workload.stream { " · streaming" } else { "" }
-        );
-        let _ = writeln!(
-            t,
-            "{:<13} {:>5} {:>9} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>5} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>5}",
-            "strategy",
-            "conc",
-            "accounted",
-            "ok",
-            "429",
-            "5xx",
-            "4xx",
-            "t/o",
-            "conn",
-            "wall_s",
-            "req/s",
-            "good/s",
-            "eff",
-            "p50_ms",
-            "p90_ms",
-            "p99_ms",
-            "max_ms",
-            "retries",
-            "cpu_s",
-            "rss_MB",
-            "thr"
-        );
-        for s in &self.strategies {
-            let oc = s.outcome_counts();
-            let eff = s.efficiency.map_or("-".to_owned(), |e| format!("{e:.3}"));
-            let l = &s.latency_ms;
-            let _ = writeln!(
-                t,
-                "{:<13} {:>5} {:>9} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>8.3} {:>8.1} {:>8.1} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7} {:>6.2} {:>7.1} {:>5}",
-                s.id,
-                s.concurrency,
-                s.accounted,
-                oc[0],
-                oc[1],
-                oc[2],
-                oc[3],
-                oc[4],
-                oc[5],
-                s.wall_s,
-                s.throughput_rps,
-                s.goodput_rps,
-                eff,
-                l.p50,
-                l.p90,
-                l.p99,
-                l.max,
-                s.retries,
-                s.cpu_s,
-                s.peak_rss_bytes as f64 / 1_048_576.0,
-                s.threads
-            );
-        }
-        if self.strategies.iter().any(|s| s.target_rate.is_some()) {
-            let _ = writeln!(
-                t,
-                "\n{:<13} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                "open loop", "target/s", "achieved/s", "lag_p50", "lag_p99", "svc_p50", "svc_p99", "e2e_p99"
-            );
-            for s in &self.strategies {
-                let _ = writeln!(
-                    t,
-                    "{:<13} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
-                    s.id,
-                    s.target_rate.unwrap_or_default(),
-                    s.achieved_rate.unwrap_or_default(),
-                    s.lag_ms.p50,
-                    s.lag_ms.p99,
-                    s.service_ms.p50,
-                    s.service_ms.p99,
-                    s.latency_ms.p99
-                );
+        let key = c
+            .api_key_env
+            .as_deref()
+            .map_or("the API key variable".to_owned(), |v| format!("${v}"));
+        let cause = match top.class.as_str() {
+            "http_404" => "every request got 404 Not Found: is the base URL right? OpenAI-compatible servers usually serve it under /v1 (e.g. --target http://HOST:PORT/v1)".to_owned(),
+            "http_401" | "http_403" => format!(
+                "the target refused the credentials ({}): check {key}{}",
+                top.class,
+                if c.api_key_set { "" } else { ", which is unset or empty" }
+            ),
+            "http_429" => "every request was rate limited (429): lower --concurrency or --rate, or add --retry openai".to_owned(),
+            "timeout" => format!("every request timed out (--timeout {}s): the target is slower than the deadline, or hangs", c.timeout_s),
+            "connection_refused" | "connection_reset" | "connection_closed" | "transport" => {
+                format!("the target could not be talked to ({}): is it up, and is the URL's scheme and port right?", top.class)
             }
-        }
-        if self.strategies.iter().any(|s| s.ttft_ms.is_some()) {
-            let _ = writeln!(
-                t,
-                "\n{:<13} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                "streaming",
-                "ttft_p50",
-                "ttft_p99",
-                "itl_p50",
-                "itl_p99",
-                "tpot_p50",
-                "tpot_p99",
-                "tokens",
-                "tok/s",
-                "req_tok/s"
-            );
-            for s in &self.strategies {
-                let (a, b, c) = (
-                    s.ttft_ms.unwrap_or_default(),
-                    s.itl_ms.unwrap_or_default(),
-                    s.tpot_ms.unwrap_or_default(),
-                );
-                let _ = writeln!(
-                    t,
-                    "{:<13} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9} {:>9.0} {:>9.1}",
-                    s.id,
-                    a.p50,
-                    a.p99,
-                    b.p50,
-                    b.p99,
-                    c.p50,
-                    c.p99,
-                    s.completion_tokens,
-                    s.tokens_per_s,
-                    s.request_tokens_per_s.unwrap_or_default().p50
-                );
-            }
-        }
-        let _ = writeln!(
-            t,
-            "latency: end-to-end of successful requests, from intended start, retries included · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client only · rss_MB/thr: whole process"
-        );
-        if self.strategies.iter().any(|s| s.ttft_ms.is_some()) {
-            let _ = writeln!(
-                t,
-                "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50"
-            );
-        }
-        t
+            "invalid_response" => "the target answered 2xx but not with a chat completion: is it an OpenAI-compatible endpoint, and does the base URL end where /chat/completions should follow?".to_owned(),
+            "body_too_large" => "every response body was larger than --max-body".to_owned(),
+            class if class.starts_with("http_5") => format!("the target answered every request with a server error ({class})"),
+            class => format!("the target rejected every request ({class}): see the sample under the table"),
+        };
+        Some(format!("no request succeeded: {cause}"))
     }
 
-    /// `summary.csv`: one row per strategy.
-    pub fn csv(&self) -> String {
-        let mut out = String::from(
-            "strategy,concurrency,requests,accounted,ok,rate_limited,server_error,client_error,timeout,transport,attempts,retries,backoff_s,wall_s,throughput_rps,goodput_rps,efficiency,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,ttft_p50_ms,ttft_p99_ms,itl_p50_ms,itl_p99_ms,tokens_per_s,cpu_s,peak_rss_bytes,threads\n",
-        );
-        for s in &self.strategies {
-            let oc = s.outcome_counts();
-            let l = &s.latency_ms;
-            let opt = |p: Option<Percentiles>, f: fn(&Percentiles) -> f64| {
-                p.map_or(String::new(), |p| format!("{:.3}", f(&p)))
-            };
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.3},{:.3},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{:.1},{:.3},{},{}",
-                s.id,
-                s.concurrency,
-                s.requests,
-                s.accounted.split('/').next().unwrap_or("0"),
-                oc[0],
-                oc[1],
-                oc[2],
-                oc[3],
-                oc[4],
-                oc[5],
-                s.attempts,
-                s.retries,
-                s.backoff_s,
-                s.wall_s,
-                s.throughput_rps,
-                s.goodput_rps,
-                s.efficiency.map_or(String::new(), |e| format!("{e:.4}")),
-                l.p50,
-                l.p90,
-                l.p99,
-                l.p999,
-                l.max,
-                opt(s.ttft_ms, |p| p.p50),
-                opt(s.ttft_ms, |p| p.p99),
-                opt(s.itl_ms, |p| p.p50),
-                opt(s.itl_ms, |p| p.p99),
-                s.tokens_per_s,
-                s.cpu_s,
-                s.peak_rss_bytes,
-                s.threads
-            );
-        }
-        out
-    }
-
-    /// Writes `report.json` and `summary.csv` into `dir`.
+    /// Writes `report.json` and `summary.csv` into `dir` (each atomically).
     pub fn write(&self, dir: &Path) -> Result<(), RunError> {
-        let json = serde_json::to_string_pretty(self).map_err(|e| RunError::Write {
-            path: "report.json".into(),
-            why: e.to_string(),
-        })?;
+        let json = serde_json::to_string_pretty(self).map_err(|e| RunError::write("report.json", e))?;
         write_file(&dir.join("report.json"), json.as_bytes())?;
-        write_file(&dir.join("summary.csv"), self.csv().as_bytes())?;
+        write_file(&dir.join("summary.csv"), table::csv(self).as_bytes())?;
         Ok(())
     }
 
     /// Reads a `report.json`.
     pub fn read(path: &Path) -> Result<RunReport, RunError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RunError::Write {
+        let text = std::fs::read_to_string(path).map_err(|source| RunError::Read {
             path: path.display().to_string(),
-            why: e.to_string(),
+            source,
         })?;
-        serde_json::from_str(&text).map_err(|e| RunError::Write {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| RunError::read(path.display(), e))
     }
 }
 
-/// Writes a file, mapping the error to [`RunError::Write`] with its path.
+/// Writes a file atomically: into a temporary file beside it, then renamed over it, so a full
+/// disk or a killed process never leaves a truncated file under the final name.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    std::fs::write(path, bytes).map_err(|e| RunError::Write {
+    use std::io::Write;
+    let fail = |source: std::io::Error| RunError::Write {
         path: path.display().to_string(),
-        why: e.to_string(),
-    })
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".asyncbench-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }

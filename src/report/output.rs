@@ -1,62 +1,129 @@
-//! Everything a run writes beside `report.json`: `summary.csv`, one `.hgrm` per strategy and
-//! series, `run.hlog`, and the charts. `asyncbench plot DIR` redraws the charts from a saved
-//! `report.json` alone, since every histogram travels inside it.
+//! Every file a run writes: `report.json`, `summary.csv`, one `.hgrm` per strategy and series,
+//! `run.hlog`, and the charts; each written atomically (a temporary file renamed into place).
+//! `asyncbench plot DIR` redraws the charts from a saved `report.json` alone, since every
+//! histogram travels inside it.
 
 use std::path::{Path, PathBuf};
 
-use crate::error::RunError;
-use crate::metrics::Intervals;
+use crate::config::Strategy;
+use crate::error::{ConfigError, RunError};
+use crate::metrics::{Intervals, Outcome, Series};
 use crate::report::chart::{self, BarGroup, Line};
-use crate::report::hlog::{TaggedIntervals, interval_log};
+use crate::report::hlog::write_interval_log;
 use crate::report::{RunReport, hgrm, hist, write_file};
 
 /// The `.hgrm` files written per strategy: histogram series → file suffix.
-pub const HGRM_SERIES: [(&str, &str); 5] = [
-    ("e2e.ok", ""),
-    ("service.ok", ".service"),
-    ("ttft", ".ttft"),
-    ("itl", ".itl"),
-    ("tpot", ".tpot"),
+pub const HGRM_SERIES: [(Series, &str); 5] = [
+    (Series::E2e(Outcome::Ok), ""),
+    (Series::Service(Outcome::Ok), ".service"),
+    (Series::Ttft, ".ttft"),
+    (Series::Itl, ".itl"),
+    (Series::Tpot, ".tpot"),
 ];
+
+/// Whether a directory entry is one a run writes (and `--force` may replace).
+fn is_ours(name: &str) -> bool {
+    matches!(
+        name,
+        "report.json"
+            | "summary.csv"
+            | "sweep.json"
+            | "run.hlog"
+            | "points"
+            | "requests.jsonl"
+            | "report.html"
+    ) || name.starts_with(".asyncbench-")
+        || [".hgrm", ".svg", ".png"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// Makes `dir` ready for a run, before anything runs: created if missing, refused if it already
+/// holds files (old `.hgrm` files and charts would sit beside the new report), unless `force`,
+/// which removes what an earlier run wrote there (and only that). Then proves it is writable.
+pub fn prepare_out(dir: &Path, force: bool) -> Result<(), ConfigError> {
+    let unwritable = |source: std::io::Error| ConfigError::Unwritable {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(unwritable)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if !names.is_empty() && !force {
+        let mut shown: Vec<&str> = names.iter().map(String::as_str).take(3).collect();
+        if names.len() > 3 {
+            shown.push("…");
+        }
+        return Err(ConfigError::OutNotEmpty {
+            path: dir.display().to_string(),
+            entries: shown.join(", "),
+        });
+    }
+    for name in names.iter().filter(|n| is_ours(n)) {
+        let path = dir.join(name);
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(unwritable)?;
+    }
+    let probe = tempfile::Builder::new()
+        .prefix(".asyncbench-")
+        .tempfile_in(dir)
+        .map_err(unwritable)?;
+    drop(probe);
+    Ok(())
+}
 
 /// Writes report.json, summary.csv, the `.hgrm` files, run.hlog and the charts into `dir`.
 pub fn write_run(
     dir: &Path,
     report: &RunReport,
-    intervals: &[(String, Intervals)],
+    intervals: &[(Strategy, Intervals)],
 ) -> Result<Vec<PathBuf>, RunError> {
     report.write(dir)?;
     let mut written = vec![dir.join("report.json"), dir.join("summary.csv")];
     for s in &report.strategies {
         for (series, suffix) in HGRM_SERIES {
-            let Some(encoded) = s.histograms.get(series) else {
+            let Some(encoded) = s.histograms.get(&series.to_string()) else {
                 continue;
             };
-            let h = hist::decode(encoded).map_err(|why| RunError::Write {
-                path: series.into(),
-                why,
-            })?;
+            let h = hist::decode(encoded).map_err(|why| RunError::write(series, why))?;
             let path = dir.join(format!("{}{suffix}.hgrm", s.id));
             write_file(&path, hgrm::percentile_distribution(&h, 1000.0, 3).as_bytes())?;
             written.push(path);
         }
     }
-    let tagged: Vec<TaggedIntervals<'_>> = intervals
-        .iter()
-        .map(|(id, iv)| TaggedIntervals {
-            strategy: id,
-            intervals: iv,
-        })
-        .collect();
-    let log = interval_log(&tagged).map_err(|why| RunError::Write {
-        path: "run.hlog".into(),
-        why,
-    })?;
     let path = dir.join("run.hlog");
-    write_file(&path, log.as_bytes())?;
+    write_streamed(&path, |f| write_interval_log(f, intervals))?;
     written.push(path);
     written.extend(charts(dir, report)?);
     Ok(written)
+}
+
+/// Writes a file through `fill` into a temporary file beside it, renamed into place when done.
+fn write_streamed(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<(), String>,
+) -> Result<(), RunError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |source: std::io::Error| RunError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".asyncbench-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file());
+        fill(&mut w).map_err(|why| RunError::write(path.display(), why))?;
+    }
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }
 
 /// The workload in a few words, for chart titles.
@@ -76,10 +143,7 @@ pub fn workload_title(report: &RunReport) -> String {
 
 /// Draws the charts of a run: throughput/goodput bars and the latency spectra.
 pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> {
-    let fail = |why: String| RunError::Write {
-        path: dir.display().to_string(),
-        why,
-    };
+    let fail = |why: String| RunError::write(dir.display(), why);
     let title = workload_title(report);
     let mut written = Vec::new();
     let groups: Vec<BarGroup> = report
@@ -102,17 +166,21 @@ pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> 
         .map_err(fail)?,
     );
     for (series, name, what) in [
-        ("e2e.ok", "latency", "End-to-end latency of successful requests"),
-        ("ttft", "ttft", "Time to first token"),
-        ("itl", "itl", "Inter-token latency"),
+        (
+            Series::E2e(Outcome::Ok),
+            "latency",
+            "End-to-end latency of successful requests",
+        ),
+        (Series::Ttft, "ttft", "Time to first token"),
+        (Series::Itl, "itl", "Inter-token latency"),
     ] {
         let lines: Vec<Line> = report
             .strategies
             .iter()
             .filter_map(|s| {
-                let h = hist::decode(s.histograms.get(series)?).ok()?;
+                let h = hist::decode(s.histograms.get(&series.to_string())?).ok()?;
                 Some(Line {
-                    name: s.id.clone(),
+                    name: s.id.to_string(),
                     points: chart::spectrum_points(&h, 1000.0),
                 })
             })
@@ -125,30 +193,28 @@ pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> 
     Ok(written)
 }
 
-/// `asyncbench plot DIR`: redraws the charts of the run saved in `dir`.
+/// `asyncbench plot DIR`: redraws the charts of the run (or sweep) saved in `dir`.
 pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let path = dir.join("report.json");
     let sweep = dir.join("sweep.json");
     if sweep.exists() {
-        let text = std::fs::read_to_string(&sweep).map_err(|e| RunError::Write {
+        let text = std::fs::read_to_string(&sweep).map_err(|source| RunError::Read {
             path: sweep.display().to_string(),
-            why: e.to_string(),
+            source,
         })?;
-        let r: crate::sweep::SweepReport = serde_json::from_str(&text).map_err(|e| RunError::Write {
-            path: sweep.display().to_string(),
-            why: e.to_string(),
-        })?;
-        let mut written = crate::sweep::sweep_charts(dir, &r)?;
+        let r: crate::sweep::SweepReport =
+            serde_json::from_str(&text).map_err(|e| RunError::read(sweep.display(), e))?;
+        let mut written = crate::report::sweep::sweep_charts(dir, &r)?;
         if path.exists() {
             written.extend(charts(dir, &RunReport::read(&path)?)?);
         }
         return Ok(written);
     }
     if !path.exists() {
-        return Err(RunError::Config(crate::error::ConfigError::Invalid {
+        return Err(RunError::Config(ConfigError::Invalid {
             name: "DIR",
             value: dir.display().to_string(),
-            why: "holds no report.json (write one with --out)",
+            why: "holds no report.json or sweep.json (write one with --out)",
         }));
     }
     let report = RunReport::read(&path)?;
@@ -158,15 +224,19 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
 /// `asyncbench plot --combine RUN… DIR`: every strategy of several saved runs side by side, each
 /// labelled `<folder>/<strategy>`: goodput against 429 answers per second, and p50/p99 latency.
 pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
-    crate::compare::check_writable(dir)?;
-    let fail = |why: String| RunError::Write {
+    let fail = |why: String| RunError::write(dir.display(), why);
+    let mut reports = Vec::new();
+    for run in runs {
+        reports.push((run, RunReport::read(&run.join("report.json"))?));
+    }
+    // The combined charts usually go beside the runs they combine: an existing folder is fine.
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
         path: dir.display().to_string(),
-        why,
-    };
+        source,
+    })?;
     let mut rate_groups = Vec::new();
     let mut latency_groups = Vec::new();
-    for run in runs {
-        let report = RunReport::read(&run.join("report.json"))?;
+    for (run, report) in &reports {
         let name = run
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -179,7 +249,7 @@ pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
             };
             let limited = s
                 .attempt_outcomes
-                .get(&crate::metrics::Outcome::RateLimited)
+                .get(&Outcome::RateLimited)
                 .copied()
                 .unwrap_or(0);
             let per_s = limited as f64 / s.wall_s.max(1e-9);
@@ -187,9 +257,10 @@ pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
                 label: label.clone(),
                 values: vec![s.goodput_rps, per_s],
             });
+            let (p50, p99) = s.latency_ms.map_or((0.0, 0.0), |p| (p.p50, p.p99));
             latency_groups.push(BarGroup {
                 label,
-                values: vec![s.latency_ms.p50, s.latency_ms.p99],
+                values: vec![p50, p99],
             });
         }
     }

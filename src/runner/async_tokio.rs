@@ -18,11 +18,11 @@ use tokio::task::JoinSet;
 use crate::client::async_client::AsyncClient;
 use crate::config::Strategy;
 use crate::error::RunError;
-use crate::metrics::Recorder;
+use crate::metrics::{Record, Recorder};
 use crate::runner::{RunContext, StrategyRun, execute_async};
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
-pub fn run_async(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_multi_thread()
         .enable_all()
         .thread_name("async-worker")
@@ -31,39 +31,55 @@ pub fn run_async(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
 }
 
 /// Runs the workload on a current-thread runtime: one thread does everything.
-pub fn run_async_single(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+pub fn run_async_single(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_current_thread().enable_all().build();
     drive(ctx, rt, Strategy::AsyncSingle)
 }
 
-fn drive(ctx: &RunContext<'_>, rt: std::io::Result<Runtime>, s: Strategy) -> Result<StrategyRun, RunError> {
+fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<StrategyRun, RunError> {
     let rt = rt.map_err(|e| RunError::Setup {
         what: "tokio runtime",
         why: e.to_string(),
     })?;
-    let client = AsyncClient::new(ctx.req.clone(), ctx.cfg.timeout)?;
+    let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
     let limit = ctx.cfg.effective_concurrency(s) as usize;
     let unbounded = ctx.cfg.concurrency == 0;
+    // The runtime's workers, and the calling thread that drives them from `block_on`.
+    let threads = rt.metrics().num_workers() as u64 + u64::from(s == Strategy::Async);
     rt.block_on(async {
         let permits = (!unbounded).then(|| Arc::new(Semaphore::new(limit)));
         let policy = Arc::new(ctx.cfg.retry.clone());
         let mut tasks = JoinSet::new();
-        let mut recorder = Recorder::new();
+        let mut recorder = ctx.recorder();
+        let mut issued = 0;
         let t0 = Instant::now();
         for i in 0..ctx.requests() {
             let due = ctx.due(t0, i);
             // Open loop: the driver releases each request at its due time, so only requests
             // that are due exist as tasks. Closed loop: it waits for a permit before spawning,
             // so at most C tasks exist (`gather` under a semaphore, without a million parked
-            // coroutines for a long run).
+            // coroutines for a long run). Either wait ends early on a stop.
             let mut permit = None;
             match (due, &permits) {
-                (Some(due), _) => tokio::time::sleep_until(due.into()).await,
-                (None, Some(p)) => permit = p.clone().acquire_owned().await.ok(),
+                (Some(due), _) => {
+                    if !crate::stop::sleep_until_async(due).await {
+                        break;
+                    }
+                }
+                (None, Some(p)) => {
+                    tokio::select! {
+                        p = p.clone().acquire_owned() => permit = p.ok(),
+                        _ = crate::stop::stopped() => break,
+                    }
+                }
                 (None, None) => {}
+            }
+            if crate::stop::requested().is_some() {
+                break;
             }
             let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
             let mut rng = ctx.rng(i + 1);
+            issued += 1;
             tasks.spawn(async move {
                 // In an open loop the wait for a permit is part of the latency (it counts from
                 // the due time); in a closed loop the request starts when it has its permit.
@@ -74,29 +90,55 @@ fn drive(ctx: &RunContext<'_>, rt: std::io::Result<Runtime>, s: Strategy) -> Res
                     permit = p.clone().acquire_owned().await.ok();
                 }
                 let intended = due.unwrap_or_else(Instant::now);
-                let record = execute_async(&client, &policy, &mut rng, intended).await;
+                let record = execute_async(&client, &policy, &mut rng, intended, i).await;
                 drop(permit);
                 record
             });
             // Fold in what has finished, so records do not pile up in the set.
             while let Some(done) = tasks.try_join_next() {
-                if let Ok(record) = done {
-                    recorder.record(&record);
-                    ctx.progress.inc(1);
-                }
+                fold(&mut recorder, done, ctx);
             }
         }
-        while let Some(done) = tasks.join_next().await {
-            // A task that panicked leaves a request unaccounted; the caller's N/N check fails
-            // loudly on it rather than this loop inventing an outcome.
-            if let Ok(record) = done {
-                recorder.record(&record);
-                ctx.progress.inc(1);
-            }
-        }
+        drain(&mut tasks, &mut recorder, ctx).await;
         Ok(StrategyRun {
             recorder,
             wall: t0.elapsed(),
+            issued,
+            threads,
         })
     })
+}
+
+/// Counts one finished task: its record, or `cancelled` when a stop's grace period cut it off.
+/// A task that panicked leaves its request unaccounted, and the caller's N/N check fails loudly
+/// on it rather than this inventing an outcome.
+fn fold(recorder: &mut Recorder, done: Result<Record, tokio::task::JoinError>, ctx: &RunContext) {
+    match done {
+        Ok(record) => {
+            recorder.record(&record);
+            ctx.progress.inc(1);
+        }
+        Err(e) if e.is_cancelled() => recorder.add_cancelled(1),
+        Err(_) => {}
+    }
+}
+
+/// Waits for every task; after a stop, only until the grace period ends, then cancels the rest.
+pub(super) async fn drain(tasks: &mut JoinSet<Record>, recorder: &mut Recorder, ctx: &RunContext) {
+    loop {
+        let grace = async {
+            crate::stop::stopped().await;
+            if let Some(d) = ctx.grace_deadline() {
+                tokio::time::sleep_until(d.into()).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            done = tasks.join_next() => match done {
+                Some(done) => fold(recorder, done, ctx),
+                None => return,
+            },
+            _ = grace => tasks.abort_all(),
+        }
+    }
 }

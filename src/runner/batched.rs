@@ -11,13 +11,14 @@ use tokio::task::JoinSet;
 
 use crate::client::async_client::AsyncClient;
 use crate::error::RunError;
-use crate::metrics::Recorder;
+use crate::runner::async_tokio::drain;
 use crate::runner::{RunContext, StrategyRun, execute_async};
 
 /// Runs the workload in batches of `batch_size` with `pause` between them. In an open loop a
 /// batch starts once its last request is due (and the previous batch and pause are over); each
-/// request's latency counts from its own due time.
-pub fn run_batched(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+/// request's latency counts from its own due time. A stop ends the run after the batch in flight
+/// (or its grace period).
+pub fn run_batched(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("batched-worker")
@@ -26,39 +27,44 @@ pub fn run_batched(ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
             what: "tokio runtime",
             why: e.to_string(),
         })?;
-    let client = AsyncClient::new(ctx.req.clone(), ctx.cfg.timeout)?;
+    let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
     let (n, b) = (ctx.requests(), ctx.cfg.batch_size);
+    let threads = rt.metrics().num_workers() as u64 + 1;
     rt.block_on(async {
-        let mut recorder = Recorder::new();
+        let mut recorder = ctx.recorder();
+        let mut issued = 0;
         let t0 = Instant::now();
         let mut first = 0;
         while first < n {
             let last = (first + b).min(n);
-            if let Some(due) = ctx.due(t0, last - 1) {
-                tokio::time::sleep_until(due.into()).await;
+            if let Some(due) = ctx.due(t0, last - 1)
+                && !crate::stop::sleep_until_async(due).await
+            {
+                break;
+            }
+            if crate::stop::requested().is_some() {
+                break;
             }
             let mut batch = JoinSet::new();
             for i in first..last {
                 let (client, policy) = (client.clone(), ctx.cfg.retry.clone());
                 let intended = ctx.due(t0, i).unwrap_or_else(Instant::now);
                 let mut rng = ctx.rng(i + 1);
-                batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended).await });
+                batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended, i).await });
             }
+            issued += last - first;
             // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
-            while let Some(done) = batch.join_next().await {
-                if let Ok(record) = done {
-                    recorder.record(&record);
-                    ctx.progress.inc(1);
-                }
-            }
+            drain(&mut batch, &mut recorder, ctx).await;
             first = last;
-            if first < n {
-                tokio::time::sleep(ctx.cfg.pause).await;
+            if first < n && !crate::stop::sleep_until_async(Instant::now() + ctx.cfg.pause).await {
+                break;
             }
         }
         Ok(StrategyRun {
             recorder,
             wall: t0.elapsed(),
+            issued,
+            threads,
         })
     })
 }

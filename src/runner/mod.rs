@@ -2,13 +2,17 @@
 //!
 //! What they share lives here: the request loop with retries (its bookkeeping in one I/O-free
 //! `Attempts`, driven by a blocking and an async loop that differ only in how they send and
-//! wait, around the pure [`RetryPolicy::next_delay`]), and the context.
+//! wait, around the pure [`RetryPolicy::next_delay`]), the context, and the driver of blocking
+//! workers that `sequential` and `threadpool` both use.
 //!
-//! Every request a runner starts ends in exactly one [`Record`]; the caller checks that the
-//! records add up to the workload (`accounted N/N`).
+//! Every request a runner issues ends in exactly one [`Record`] (or, when a stop's grace period
+//! runs out while it is in flight, in the `cancelled` count); the caller checks that the records
+//! add up to the requests issued (`accounted N/N`). After a stop (see [`crate::stop`]) no new
+//! request is issued and no retry is sent.
 
 mod async_tokio;
 mod batched;
+mod blocking;
 mod sequential;
 mod threadpool;
 
@@ -18,9 +22,9 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use rand::rngs::SmallRng;
 
-use crate::client::PreparedRequest;
 use crate::client::async_client::AsyncClient;
 use crate::client::blocking::BlockingClient;
+use crate::client::{Limits, PreparedRequest};
 use crate::config::{RunConfig, Strategy};
 use crate::error::{RequestError, RunError};
 use crate::metrics::{AttemptRecord, Outcome, Record, Recorder, Sample};
@@ -32,11 +36,12 @@ pub use sequential::run_sequential;
 pub use threadpool::run_threadpool;
 
 /// Everything a runner needs: the validated config, the request to send, the open-loop schedule
-/// (if any) and the progress bar to tick.
-#[derive(Debug)]
-pub struct RunContext<'a> {
+/// (if any) and the progress bar to tick. Cheap to clone (shared parts), and `'static`, so
+/// blocking workers can own a copy.
+#[derive(Debug, Clone)]
+pub struct RunContext {
     /// The run's configuration.
-    pub cfg: &'a RunConfig,
+    pub cfg: Arc<RunConfig>,
     /// The request every attempt sends.
     pub req: Arc<PreparedRequest>,
     /// Due offsets from the start of the run, one per request (open loop only).
@@ -45,7 +50,7 @@ pub struct RunContext<'a> {
     pub progress: ProgressBar,
 }
 
-impl RunContext<'_> {
+impl RunContext {
     /// Requests in the workload.
     pub fn requests(&self) -> u64 {
         self.cfg.workload.requests
@@ -64,6 +69,21 @@ impl RunContext<'_> {
         use rand::SeedableRng;
         SmallRng::seed_from_u64(self.cfg.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
+
+    /// The per-attempt limits every client enforces.
+    pub fn limits(&self) -> Limits {
+        self.cfg.limits()
+    }
+
+    /// An empty recorder with the run's interval-memory limit.
+    pub fn recorder(&self) -> Recorder {
+        Recorder::with_interval_limit(self.cfg.intervals_in_memory)
+    }
+
+    /// When in-flight requests stop being waited for, once a stop was asked for.
+    pub fn grace_deadline(&self) -> Option<Instant> {
+        crate::stop::grace_deadline(self.cfg.timeout)
+    }
 }
 
 /// What one strategy's run produced.
@@ -73,10 +93,15 @@ pub struct StrategyRun {
     pub recorder: Recorder,
     /// First start to last end of the run as a whole (setup excluded).
     pub wall: Duration,
+    /// Requests issued (all of the workload, unless the run was stopped).
+    pub issued: u64,
+    /// Threads the runner started and ran the work on, the calling thread included when it
+    /// drives the work (`block_on`); helpers a library starts on its own are not known here.
+    pub threads: u64,
 }
 
 /// Runs one strategy.
-pub fn run_strategy(s: Strategy, ctx: &RunContext<'_>) -> Result<StrategyRun, RunError> {
+pub fn run_strategy(s: Strategy, ctx: &RunContext) -> Result<StrategyRun, RunError> {
     match s {
         Strategy::Sequential => run_sequential(ctx),
         Strategy::Threadpool => run_threadpool(ctx),
@@ -86,37 +111,41 @@ pub fn run_strategy(s: Strategy, ctx: &RunContext<'_>) -> Result<StrategyRun, Ru
     }
 }
 
-/// One logical request on a blocking client: attempts and `std::thread::sleep` between them.
+/// Logical request `index` on a blocking client: attempts, and `std::thread::sleep` between them.
 pub(crate) fn execute_blocking(
     client: &BlockingClient,
     policy: &RetryPolicy,
     rng: &mut SmallRng,
     intended: Instant,
+    index: u64,
 ) -> Record {
     let mut request = Attempts::new(intended);
     loop {
         let t = Instant::now();
-        let result = client.chat();
+        let result = client.chat(index, request.next_attempt());
         match request.after(t, result, policy, rng) {
-            Next::Retry(wait) => std::thread::sleep(wait),
+            Next::Retry(wait) if crate::stop::sleep_blocking(wait) => {}
+            Next::Retry(_) => return request.abandon(),
             Next::Done(record) => return record,
         }
     }
 }
 
-/// One logical request on the async client: attempts and `tokio::time::sleep` between them.
+/// Logical request `index` on the async client: attempts, and `tokio::time::sleep` between them.
 pub(crate) async fn execute_async(
     client: &AsyncClient,
     policy: &RetryPolicy,
     rng: &mut SmallRng,
     intended: Instant,
+    index: u64,
 ) -> Record {
     let mut request = Attempts::new(intended);
     loop {
         let t = Instant::now();
-        let result = client.chat().await;
+        let result = client.chat(index, request.next_attempt()).await;
         match request.after(t, result, policy, rng) {
-            Next::Retry(wait) => tokio::time::sleep(wait).await,
+            Next::Retry(wait) if crate::stop::sleep_until_async(Instant::now() + wait).await => {}
+            Next::Retry(_) => return request.abandon(),
             Next::Done(record) => return record,
         }
     }
@@ -137,6 +166,10 @@ struct Attempts {
     start: Instant,
     attempts: Vec<AttemptRecord>,
     backoff: Duration,
+    /// The last attempt's error, kept while a retry is pending.
+    last: Option<RequestError>,
+    /// The pending backoff and when it began (to count only what was slept if a stop cuts it).
+    pending: Option<(Instant, Duration)>,
 }
 
 impl Attempts {
@@ -146,10 +179,18 @@ impl Attempts {
             start: Instant::now(),
             attempts: Vec::with_capacity(1),
             backoff: Duration::ZERO,
+            last: None,
+            pending: None,
         }
     }
 
-    /// Records the attempt sent at `sent` and decides, by `policy`, whether another follows.
+    /// The number of the attempt about to be sent (1-based).
+    fn next_attempt(&self) -> u32 {
+        self.attempts.len() as u32 + 1
+    }
+
+    /// Records the attempt sent at `sent` and decides, by `policy`, whether another follows. No
+    /// retry follows once a stop was asked for.
     fn after(
         &mut self,
         sent: Instant,
@@ -157,17 +198,34 @@ impl Attempts {
         policy: &RetryPolicy,
         rng: &mut SmallRng,
     ) -> Next {
+        let (outcome, failure) = match &result {
+            Ok(_) => (Outcome::Ok, None),
+            Err(e) => (e.outcome(), Some(e.failure())),
+        };
         self.attempts.push(AttemptRecord {
             duration: sent.elapsed(),
-            outcome: Outcome::of(&result),
+            outcome,
+            failure,
         });
         if let Err(e) = &result
+            && crate::stop::requested().is_none()
             && let Some(wait) = policy.next_delay(self.attempts.len() as u32, e, rng)
         {
             self.backoff += wait;
+            self.last = result.err();
+            self.pending = Some((Instant::now(), wait));
             return Next::Retry(wait);
         }
         Next::Done(self.finish(result))
+    }
+
+    /// Ends the request with its last attempt's outcome (a stop came during the backoff).
+    fn abandon(mut self) -> Record {
+        if let Some((since, wait)) = self.pending.take() {
+            self.backoff = self.backoff - wait + since.elapsed().min(wait);
+        }
+        let last = self.last.take().unwrap_or(RequestError::Timeout);
+        self.finish(Err(last))
     }
 
     fn finish(&mut self, result: Result<Sample, RequestError>) -> Record {
@@ -186,13 +244,5 @@ impl Attempts {
             status,
             sample,
         }
-    }
-}
-
-/// Sleeps the calling thread until `t` (no-op when it has passed).
-pub(crate) fn sleep_until_blocking(t: Instant) {
-    let now = Instant::now();
-    if t > now {
-        std::thread::sleep(t - now);
     }
 }

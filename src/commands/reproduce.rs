@@ -8,11 +8,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::compare::{Session, check_writable, run_one, summary};
+use crate::cli::ReproduceArgs;
+use crate::client::DEFAULT_MAX_BODY;
+use crate::commands::{Finish, finish_run};
 use crate::config::{LoadModel, RunConfig, Strategy, Workload};
 use crate::error::RunError;
+use crate::metrics::SEALED_IN_MEMORY;
 use crate::report::RunReport;
-use crate::report::machine::{Machine, git_commit};
+use crate::report::output::write_run;
 use crate::retry::{RetryPolicy, RetryPreset};
 
 /// Requests in the article's benchmark.
@@ -21,7 +24,7 @@ pub const ARTICLE_REQUESTS: u64 = 10;
 pub const ARTICLE_DELAY: Duration = Duration::from_secs(1);
 
 /// The configuration of the article's comparison.
-pub fn article_config(out: Option<&Path>, quiet: bool) -> RunConfig {
+pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig {
     RunConfig {
         workload: Workload {
             requests: ARTICLE_REQUESTS,
@@ -37,7 +40,8 @@ pub fn article_config(out: Option<&Path>, quiet: bool) -> RunConfig {
             Strategy::Async,
             Strategy::Batched,
         ],
-        // One thread per URL for the pool; async is `gather` with no semaphore (set below).
+        // One thread per URL for the pool; for async, ten permits for ten requests is
+        // `gather` with no semaphore: all ten start at once.
         concurrency: ARTICLE_REQUESTS,
         batch_size: 5,
         pause: Duration::from_secs(1),
@@ -45,65 +49,49 @@ pub fn article_config(out: Option<&Path>, quiet: bool) -> RunConfig {
         timeout: Duration::from_secs(30),
         load: LoadModel::Closed,
         seed: 1,
-        mock: Some(mock_server::Profile::default()),
+        mock: Some(mock_server::Profile {
+            seed: Some(1),
+            ..mock_server::Profile::default()
+        }),
         target: None,
+        api_key_env: None,
         out: out.map(Path::to_path_buf),
+        force,
         quiet,
+        max_body: DEFAULT_MAX_BODY,
+        intervals_in_memory: SEALED_IN_MEMORY,
     }
 }
 
-/// Runs the comparison, prints it, and returns the report.
-pub fn reproduce(out: Option<&Path>, quiet: bool) -> Result<RunReport, RunError> {
-    let cfg = article_config(out, quiet);
-    cfg.validate()?;
-    if let Some(dir) = out {
-        check_writable(dir)?;
-    }
-    let started_unix = crate::report::machine::unix_now();
-    let session = Session::open(&cfg)?;
-    let unbounded = RunConfig {
-        concurrency: 0,
-        ..cfg.clone()
-    };
-    let mut strategies = Vec::new();
-    let mut intervals = Vec::new();
-    for s in &cfg.strategies {
-        let c = if *s == Strategy::Async { &unbounded } else { &cfg };
-        let (report, iv) = run_one(c, &session, *s)?;
-        strategies.push(report);
-        intervals.push((s.id().to_owned(), iv));
-    }
-    let report = RunReport {
-        tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),
-        started_unix,
-        git_commit: git_commit(),
-        machine: Machine::detect(),
-        config: summary(&cfg, &session),
-        strategies,
-        complete: true,
-    };
-    print!("{}", render(&report));
-    if let Some(dir) = out {
-        crate::report::output::write_run(dir, &report, &intervals)?;
+/// The command: run the comparison, print it, write it.
+pub fn execute(args: &ReproduceArgs) -> Result<Finish, RunError> {
+    let cfg = article_config(args.out.as_deref(), args.force, args.quiet);
+    let results = crate::commands::compare::run(&cfg)?;
+    print!("{}", render(&results.report));
+    if let Some(dir) = &cfg.out {
+        write_run(dir, &results.report, &results.intervals)?;
         println!("wrote {}", dir.display());
     }
-    Ok(report)
+    Ok(finish_run(&results.report, results.incomplete))
 }
 
 /// The article's implied time for a strategy, with the reason.
-fn article_expectation(id: &str) -> &'static str {
-    match id {
-        "sequential" => "≈10 s: ten 1 s calls one after another",
-        "threadpool" => "(not in the article; the ThreadPoolExecutor twin)",
-        "async" => "≈1 s: asyncio.gather overlaps all ten",
-        "batched" => "≈3 s: two batches of 1 s plus one 1 s pause",
-        _ => "",
+fn article_expectation(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Sequential => "≈10 s: ten 1 s calls one after another",
+        Strategy::Threadpool => "(not in the article; the ThreadPoolExecutor twin)",
+        Strategy::Async => "≈1 s: asyncio.gather overlaps all ten",
+        Strategy::Batched => "≈3 s: two batches of 1 s plus one 1 s pause",
+        Strategy::AsyncSingle => "",
     }
 }
 
 /// The printed comparison.
 pub fn render(report: &RunReport) -> String {
     let mut t = String::new();
+    if let Some(why) = &report.incomplete_reason {
+        let _ = writeln!(t, "INCOMPLETE RUN: {why}\n");
+    }
     let _ = writeln!(
         t,
         "The article's comparison: {ARTICLE_REQUESTS} × GET /delay/1 on the embedded mock (closed loop, no retries)\n"
@@ -116,30 +104,31 @@ pub fn render(report: &RunReport) -> String {
     let base = report
         .strategies
         .iter()
-        .find(|s| s.id == "sequential")
+        .find(|s| s.id == Strategy::Sequential)
         .map(|s| s.wall_s);
     for s in &report.strategies {
-        if s.id == "batched" {
+        if s.id == Strategy::Batched {
             let _ = writeln!(
                 t,
                 "\nThe article's batch example: process_batch(batch_size=5), asyncio.sleep(1) between batches"
             );
         }
         let speedup = base.map_or("-".into(), |b| format!("{:.2}×", b / s.wall_s.max(1e-9)));
+        let ok = format!("{}/{}", s.count(crate::metrics::Outcome::Ok), s.requests);
         let _ = writeln!(
             t,
             "{:<12} {:>9.3} {:>8} {:>9}   {}",
-            s.id,
+            s.id.to_string(),
             s.wall_s,
             speedup,
-            s.accounted,
-            article_expectation(&s.id)
+            ok,
+            article_expectation(s.id)
         );
     }
     let _ = writeln!(
         t,
         "\nThe article prints no measured figures; its column is what its code implies.\nmachine: {}",
-        report.machine.summary()
+        report.provenance.machine.summary()
     );
     t
 }

@@ -1,0 +1,65 @@
+//! `compare`: the same workload through each chosen strategy, one after the other, each against
+//! a target in a known state; the table on stdout and, with `--out`, every report file.
+
+use crate::cli::CompareArgs;
+use crate::commands::{Finish, finish_run};
+use crate::config::RunConfig;
+use crate::error::RunError;
+use crate::report::output::{prepare_out, write_run};
+use crate::report::{Provenance, RunReport, table};
+use crate::run::{RunResults, Session, run_strategies};
+
+/// Opens the session (an unreachable target fails here, before anything is written), prepares
+/// `--out`, and runs every strategy.
+pub fn run(cfg: &RunConfig) -> Result<RunResults, RunError> {
+    cfg.validate()?;
+    let session = Session::open(cfg)?;
+    if let Some(out) = &cfg.out {
+        prepare_out(out, cfg.force)?;
+    }
+    run_strategies(cfg, &session, &Provenance::capture())
+}
+
+/// Runs and writes the files (for library callers): the report, also written to `--out`.
+pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
+    let results = run(cfg)?;
+    if let Some(out) = &cfg.out {
+        write_run(out, &results.report, &results.intervals)?;
+    }
+    Ok(results.report)
+}
+
+/// Warnings about the settings, before anything runs.
+pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
+    let mut w = Vec::new();
+    if let (Some(t), Some(var)) = (&cfg.target, &cfg.api_key_env)
+        && t.api_key.is_none()
+    {
+        w.push(format!(
+            "${var} is unset or empty: requests to {} go without an Authorization header",
+            t.display_url()
+        ));
+    }
+    w
+}
+
+/// The command: run, print the table (even if writing the files then fails), write, and say
+/// how it ended.
+pub fn execute(args: &CompareArgs) -> Result<Finish, RunError> {
+    let cfg = args.common.to_config(args.strategies.clone())?;
+    for w in settings_warnings(&cfg) {
+        eprintln!("asyncbench: warning: {w}");
+    }
+    let results = run(&cfg)?;
+    let report = &results.report;
+    print!("{}", table::table(report));
+    println!("machine: {}", report.provenance.machine.summary());
+    for w in report.rate_warnings() {
+        eprintln!("asyncbench: warning: {w}");
+    }
+    if let Some(out) = &cfg.out {
+        write_run(out, report, &results.intervals)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(finish_run(report, results.incomplete))
+}

@@ -1,0 +1,112 @@
+//! The commands, one file each, each "settings → run core → print and write": `compare`,
+//! `sweep`, `reproduce` and `plot`, and how a command's end maps to the process exit code.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | the run finished and its books balance |
+//! | 1 | anything else (a file could not be written, a runtime could not start, …) |
+//! | 2 | bad input: a flag, a profile, an unreachable target, a non-empty `--out` |
+//! | 3 | the accounting does not add up (requests missing, or the mock disagrees) |
+//! | 4 | the target stopped answering mid-run (what finished is written, incomplete) |
+//! | 5 | no request succeeded (the likely cause is printed) |
+//! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
+
+pub mod compare;
+pub mod plot;
+pub mod reproduce;
+pub mod sweep;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::error::RunError;
+use crate::report::RunReport;
+use crate::run::Incomplete;
+use crate::stop::Signal;
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Everything ran and added up.
+    Ok,
+    /// The run finished but no request succeeded (exit 5).
+    NoSuccess,
+    /// The run finished but its accounting does not add up (exit 3).
+    AccountingFailed,
+    /// The target stopped answering mid-run; the report holds what finished (exit 4).
+    TargetDied,
+    /// A signal stopped the run; the report holds what was measured (exit 130 or 143).
+    Stopped(Signal),
+}
+
+impl Finish {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Finish::Ok => 0,
+            Finish::AccountingFailed => 3,
+            Finish::TargetDied => 4,
+            Finish::NoSuccess => 5,
+            Finish::Stopped(s) => s.exit_code(),
+        }
+    }
+
+    /// The process exit code, as `main` returns it.
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(self.code())
+    }
+
+    /// The more severe of two endings (a signal, then a dead target, then the books, then no
+    /// success), for commands made of several runs.
+    pub fn worst(self, other: Finish) -> Finish {
+        let rank = |f: Finish| match f {
+            Finish::Ok => 0,
+            Finish::NoSuccess => 1,
+            Finish::AccountingFailed => 2,
+            Finish::TargetDied => 3,
+            Finish::Stopped(_) => 4,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
+}
+
+/// The exit code of an error: 2 for bad input, 1 otherwise.
+pub fn error_exit_code(e: &RunError) -> ExitCode {
+    match e {
+        RunError::Config(_) => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    }
+}
+
+/// How a run ended, with its lines on stderr: why it is incomplete, which books do not balance,
+/// or why nothing succeeded.
+pub fn finish_run(report: &RunReport, incomplete: Option<Incomplete>) -> Finish {
+    if let Some(why) = &report.incomplete_reason {
+        eprintln!("asyncbench: incomplete: {why}");
+    }
+    let failures = report.accounting_failures();
+    for f in &failures {
+        eprintln!("asyncbench: accounting mismatch: {f}");
+    }
+    let diagnosis = report.diagnosis();
+    if let Some(d) = &diagnosis {
+        eprintln!("asyncbench: {d}");
+    }
+    match incomplete {
+        Some(Incomplete::Signal(s)) => Finish::Stopped(s),
+        Some(Incomplete::TargetDied(_)) => Finish::TargetDied,
+        None if !failures.is_empty() => Finish::AccountingFailed,
+        None if diagnosis.is_some() => Finish::NoSuccess,
+        None => Finish::Ok,
+    }
+}
+
+/// Runs a parsed command line, printing its results on stdout.
+pub fn execute(cli: Cli) -> Result<Finish, RunError> {
+    match cli.command {
+        Command::Compare(args) => compare::execute(&args),
+        Command::Reproduce(args) => reproduce::execute(&args),
+        Command::Sweep(args) => sweep::execute(&args),
+        Command::Plot(args) => plot::execute(&args),
+    }
+}

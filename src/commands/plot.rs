@@ -1,0 +1,20 @@
+//! `plot`: redraws the charts of a saved run or sweep from its `report.json` / `sweep.json`, or
+//! draws several runs side by side (`--combine`).
+
+use crate::cli::PlotArgs;
+use crate::commands::Finish;
+use crate::error::RunError;
+use crate::report::output::{combine, plot_dir};
+
+/// Draws and lists the files written.
+pub fn execute(args: &PlotArgs) -> Result<Finish, RunError> {
+    let written = if args.combine.is_empty() {
+        plot_dir(&args.dir)?
+    } else {
+        combine(&args.combine, &args.dir)?
+    };
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(Finish::Ok)
+}

@@ -1,0 +1,356 @@
+//! What a run measures: one [`Record`] per logical request, folded into a [`Recorder`] of
+//! HdrHistograms and counters. Each worker owns its recorder; they are merged once at the end with
+//! `+=`, so nothing is shared or locked per request.
+//!
+//! - [`outcome`]: [`Outcome`] (one per request) and [`ErrorClass`] (the error breakdown's key).
+//! - [`record`]: [`Record`], [`AttemptRecord`], [`Sample`], [`Failure`].
+//! - [`series`]: the histogram series as a type, and [`SeriesSet`].
+//! - [`intervals`]: per-second histograms for `run.hlog`, sealed and spilled to stay flat.
+//!
+//! Histograms hold microseconds, auto-resizing, 3 significant digits; values are clamped at one
+//! hour so a pathological request can never make recording fail (drill's panic).
+
+pub mod intervals;
+pub mod outcome;
+pub mod record;
+pub mod series;
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+pub use intervals::{INTERVAL_SERIES, Intervals, SEALED_IN_MEMORY};
+pub use outcome::{ErrorClass, Outcome};
+pub use record::{AttemptRecord, Failure, Record, Sample};
+pub use series::{MAX_RECORDED_US, SIGFIG, Series, SeriesSet, micros, new_histogram};
+
+/// The process's time origin: interval logs number whole seconds from it, so recorders on
+/// different threads agree on interval boundaries without talking to each other.
+pub fn epoch() -> (Instant, SystemTime) {
+    static EPOCH: OnceLock<(Instant, SystemTime)> = OnceLock::new();
+    *EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
+}
+
+/// How often one error class was seen, with the first sample of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorTally {
+    /// Failed attempts of this class.
+    pub count: u64,
+    /// The first one's sample (status and start of the body, or the message), secrets redacted.
+    pub sample: String,
+}
+
+/// Counters and histograms of one worker, or of a whole strategy after merging.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Logical requests by final outcome, indexed by [`Outcome::index`].
+    counts: [u64; Outcome::ALL.len()],
+    /// Attempts sent, first ones included.
+    pub attempts: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Time spent backing off, summed over requests.
+    pub backoff: Duration,
+    /// Completion tokens reported by successful requests.
+    pub completion_tokens: u64,
+    /// The histograms (see [`Series`]).
+    pub series: SeriesSet,
+    /// Failed attempts by class, each with its first sample.
+    pub errors: BTreeMap<ErrorClass, ErrorTally>,
+    /// First actual start and last end seen.
+    pub span: Option<(Instant, Instant)>,
+    /// First and last actual start seen (the achieved send rate of an open loop).
+    pub starts: Option<(Instant, Instant)>,
+    /// The [`INTERVAL_SERIES`] per one-second interval, for `run.hlog`.
+    pub intervals: Intervals,
+}
+
+fn widen(a: Option<(Instant, Instant)>, b: Option<(Instant, Instant)>) -> Option<(Instant, Instant)> {
+    match (a, b) {
+        (None, s) | (s, None) => s,
+        (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+    }
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Recorder::default()
+    }
+
+    /// An empty recorder whose interval log keeps at most `n` sealed intervals in memory.
+    pub fn with_interval_limit(n: usize) -> Self {
+        Recorder {
+            intervals: Intervals::with_limit(n),
+            ..Recorder::default()
+        }
+    }
+
+    /// Folds one finished request in.
+    pub fn record(&mut self, r: &Record) {
+        self.counts[r.outcome.index()] += 1;
+        let n = r.attempts.len() as u64;
+        self.attempts += n;
+        self.retries += n.saturating_sub(1);
+        self.backoff += r.backoff;
+        self.series.record(Series::E2e(r.outcome), r.latency());
+        self.series.record(Series::Service(r.outcome), r.service_time());
+        self.series
+            .record(Series::Lag, r.start.saturating_duration_since(r.intended));
+        for a in &r.attempts {
+            self.series.record(Series::Attempt(a.outcome), a.duration);
+            if let Some(f) = &a.failure {
+                self.errors
+                    .entry(f.class)
+                    .or_insert_with(|| ErrorTally {
+                        count: 0,
+                        sample: f.sample.clone(),
+                    })
+                    .count += 1;
+            }
+        }
+        if let Some(s) = &r.sample {
+            self.record_sample(r, s);
+        }
+        self.span = widen(self.span, Some((r.start, r.end)));
+        self.starts = widen(self.starts, Some((r.start, r.start)));
+        let sec = r.end.saturating_duration_since(epoch().0).as_secs();
+        if r.outcome == Outcome::Ok {
+            self.intervals
+                .record(sec, Series::E2e(Outcome::Ok), micros(r.latency()));
+            self.intervals
+                .record(sec, Series::Service(Outcome::Ok), micros(r.service_time()));
+        }
+        if let Some(s) = &r.sample {
+            if let Some(t) = s.ttft {
+                self.intervals.record(sec, Series::Ttft, micros(t));
+            }
+            for gap in &s.itl {
+                self.intervals.record(sec, Series::Itl, micros(*gap));
+            }
+        }
+    }
+
+    /// The streaming and token figures of a successful request.
+    fn record_sample(&mut self, r: &Record, s: &Sample) {
+        self.completion_tokens += s.completion_tokens.unwrap_or(0);
+        let last = r.attempts.last().map(|a| a.duration);
+        if let Some(ttft) = s.ttft {
+            self.series.record(Series::Ttft, ttft);
+            // Time per output token after the first: (end − TTFT) ÷ (tokens − 1), over the
+            // successful attempt only (vLLM's definition).
+            if let (Some(tokens), Some(last)) = (s.completion_tokens, last)
+                && tokens > 1
+            {
+                let generation = last.saturating_sub(ttft);
+                self.series
+                    .record(Series::Tpot, generation.div_f64((tokens - 1) as f64));
+            }
+        }
+        // Per-request output rate over the successful attempt, in milli-tokens per second (so
+        // the report's ÷1000 gives tokens/s with three decimals).
+        if let (Some(tokens), Some(last)) = (s.completion_tokens, last)
+            && tokens > 0
+            && !last.is_zero()
+        {
+            let rate = tokens as f64 / last.as_secs_f64();
+            self.series
+                .record_value(Series::RequestTokensPerS, (rate * 1000.0) as u64);
+        }
+        for gap in &s.itl {
+            self.series.record(Series::Itl, *gap);
+        }
+    }
+
+    /// Counts `n` requests that were in flight when the run was cut off after its grace period:
+    /// they have an outcome (`cancelled`) but no latency.
+    pub fn add_cancelled(&mut self, n: u64) {
+        self.counts[Outcome::Cancelled.index()] += n;
+    }
+
+    /// Requests started per second, first start to last (`None` for fewer than two requests).
+    pub fn achieved_rate(&self) -> Option<f64> {
+        let (a, b) = self.starts?;
+        let span = b.saturating_duration_since(a).as_secs_f64();
+        let n = self.total() - self.count(Outcome::Cancelled);
+        (n > 1 && span > 0.0).then(|| (n - 1) as f64 / span)
+    }
+
+    /// Requests recorded.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Requests with this outcome.
+    pub fn count(&self, o: Outcome) -> u64 {
+        self.counts[o.index()]
+    }
+
+    /// End-to-end latency of every request, whatever its outcome.
+    pub fn e2e_all(&self) -> Histogram<u64> {
+        let mut all = new_histogram();
+        for o in Outcome::ALL {
+            if let Some(h) = self.series.get(Series::E2e(o)) {
+                let _ = all.add(h);
+            }
+        }
+        all
+    }
+}
+
+impl AddAssign<Recorder> for Recorder {
+    fn add_assign(&mut self, other: Recorder) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
+        self.attempts += other.attempts;
+        self.retries += other.retries;
+        self.backoff += other.backoff;
+        self.completion_tokens += other.completion_tokens;
+        self.series += &other.series;
+        for (class, t) in other.errors {
+            // Keep the sample seen first (ours), add the counts.
+            self.errors
+                .entry(class)
+                .or_insert(ErrorTally {
+                    count: 0,
+                    sample: t.sample,
+                })
+                .count += t.count;
+        }
+        self.span = widen(self.span, other.span);
+        self.starts = widen(self.starts, other.starts);
+        self.intervals += other.intervals;
+    }
+}
+
+/// The percentiles every report prints, in milliseconds (tokens/s for the token-rate series).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Values in the histogram.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// 99.99th percentile.
+    pub p9999: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// The percentiles of a microsecond histogram, in milliseconds; `None` when it is empty (an
+    /// empty series has no median, and printing 0 would claim one).
+    pub fn of(h: &Histogram<u64>) -> Option<Percentiles> {
+        if h.is_empty() {
+            return None;
+        }
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Some(Percentiles {
+            count: h.len(),
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            p9999: ms(0.9999),
+            max: h.max() as f64 / 1000.0,
+            mean: h.mean() / 1000.0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(outcome: Outcome, ms: u64, attempts: usize) -> Record {
+        let t0 = Instant::now();
+        let failure = (outcome != Outcome::Ok).then(|| Failure {
+            class: ErrorClass::Status(429),
+            sample: "429".into(),
+        });
+        Record {
+            intended: t0,
+            start: t0,
+            end: t0 + Duration::from_millis(ms),
+            attempts: vec![
+                AttemptRecord {
+                    duration: Duration::from_millis(ms),
+                    outcome,
+                    failure,
+                };
+                attempts
+            ],
+            backoff: Duration::ZERO,
+            outcome,
+            status: None,
+            sample: None,
+        }
+    }
+
+    #[test]
+    fn merged_recorders_count_every_request_once() {
+        let mut a = Recorder::new();
+        let mut b = Recorder::new();
+        for _ in 0..3 {
+            a.record(&record(Outcome::Ok, 100, 1));
+        }
+        b.record(&record(Outcome::RateLimited, 5, 3));
+        b.add_cancelled(2);
+        a += b;
+        assert_eq!(a.total(), 6);
+        assert_eq!(a.count(Outcome::RateLimited), 1);
+        assert_eq!(a.count(Outcome::Cancelled), 2);
+        assert_eq!(a.attempts, 6);
+        assert_eq!(a.retries, 2);
+        assert_eq!(a.series.get(Series::E2e(Outcome::Ok)).unwrap().len(), 3);
+        assert_eq!(
+            a.series.get(Series::Attempt(Outcome::RateLimited)).unwrap().len(),
+            3
+        );
+        assert_eq!(a.e2e_all().len(), 4, "cancelled requests have no latency");
+        assert_eq!(a.errors[&ErrorClass::Status(429)].count, 3);
+    }
+
+    #[test]
+    fn percentiles_are_in_milliseconds_and_absent_when_empty() {
+        let mut r = Recorder::new();
+        for ms in 1..=100 {
+            r.record(&record(Outcome::Ok, ms, 1));
+        }
+        let p = Percentiles::of(r.series.get(Series::E2e(Outcome::Ok)).unwrap()).unwrap();
+        assert_eq!(p.count, 100);
+        assert!((p.p50 - 50.0).abs() < 0.1, "{p:?}");
+        assert!((p.max - 100.0).abs() < 0.1, "{p:?}");
+        assert_eq!(Percentiles::of(&new_histogram()), None);
+    }
+
+    #[test]
+    fn tpot_is_generation_time_over_tokens_after_the_first() {
+        let mut rec = record(Outcome::Ok, 1000, 1);
+        rec.sample = Some(Sample {
+            completion_tokens: Some(11),
+            ttft: Some(Duration::from_millis(200)),
+            itl: vec![],
+        });
+        let mut r = Recorder::new();
+        r.record(&rec);
+        // (1000 − 200) ms ÷ (11 − 1) = 80 ms, not 1000 ÷ 11.
+        let tpot = Percentiles::of(r.series.get(Series::Tpot).unwrap()).unwrap();
+        assert!((tpot.p50 - 80.0).abs() < 0.1, "{tpot:?}");
+        // 11 tokens over the 1 s attempt.
+        let rate = r.series.get(Series::RequestTokensPerS).unwrap();
+        assert_eq!(rate.value_at_quantile(0.5) / 1000, 11);
+    }
+}

@@ -1,0 +1,76 @@
+//! What one logical request leaves behind: a [`Record`] with its intended and actual start, its
+//! end, every attempt, the backoff waited, and the successful attempt's [`Sample`].
+
+use std::time::{Duration, Instant};
+
+use crate::metrics::outcome::{ErrorClass, Outcome};
+
+/// What a successful attempt returned besides its status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// Completion tokens from `usage` (None when the target sent no usage).
+    pub completion_tokens: Option<u64>,
+    /// Streaming only: send → first non-empty content delta.
+    pub ttft: Option<Duration>,
+    /// Streaming only: gaps between consecutive content chunks (first token excluded).
+    pub itl: Vec<Duration>,
+}
+
+/// Why a failed attempt failed: its class and a short, secret-free sample of what was seen
+/// (the status and the start of the body, or the error message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The breakdown key.
+    pub class: ErrorClass,
+    /// At most [`Failure::SAMPLE_BYTES`] bytes of detail, secrets redacted.
+    pub sample: String,
+}
+
+impl Failure {
+    /// How much of a body or message a sample keeps.
+    pub const SAMPLE_BYTES: usize = 200;
+}
+
+/// One attempt of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    /// Send → response complete (or failure).
+    pub duration: Duration,
+    /// How the attempt ended.
+    pub outcome: Outcome,
+    /// Why it failed, when it did.
+    pub failure: Option<Failure>,
+}
+
+/// One logical request, from its intended start to its final outcome.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// When the schedule said it should start (closed loop: when it did start).
+    pub intended: Instant,
+    /// When its first attempt was sent.
+    pub start: Instant,
+    /// When its last attempt ended.
+    pub end: Instant,
+    /// Every attempt, in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// Time spent sleeping between attempts.
+    pub backoff: Duration,
+    /// The final outcome (that of the last attempt).
+    pub outcome: Outcome,
+    /// HTTP status of the last attempt, when there was one.
+    pub status: Option<u16>,
+    /// The successful attempt's extras.
+    pub sample: Option<Sample>,
+}
+
+impl Record {
+    /// End-to-end latency: intended start → end.
+    pub fn latency(&self) -> Duration {
+        self.end.saturating_duration_since(self.intended)
+    }
+
+    /// Service time: actual start → end.
+    pub fn service_time(&self) -> Duration {
+        self.end.saturating_duration_since(self.start)
+    }
+}

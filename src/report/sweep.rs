@@ -1,0 +1,171 @@
+//! The printers of a sweep: its table with the recommendations, and its charts (goodput,
+//! throughput, p99, 429 share and retries against the swept setting).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::RunError;
+use crate::report::chart::{self, Line};
+use crate::sweep::{PointResult, SweepReport, fmt_setting, fmt_value};
+
+/// A sweep chart: file name, title, y-axis label, and the figure it plots (`None`: no point).
+type SweepMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&PointResult) -> Option<f64>,
+);
+
+/// The sweep's charts: goodput, throughput, p99, 429 share and retries against the setting.
+pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunError> {
+    let fail = |why: String| RunError::write(dir.display(), why);
+    let strategies: Vec<_> = r.recommendations.iter().map(|x| x.strategy).collect();
+    let values: Vec<f64> = r.points.iter().map(|p| p.setting).collect();
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    let log_x = lo > 0.0 && hi / lo >= 16.0;
+    let title_tail = format!("{} requests per point, {}", r.config.requests, r.config.target);
+    let mut written = Vec::new();
+    let metrics: [SweepMetric; 5] = [
+        ("sweep-goodput", "Goodput", "successful requests/s", |p| {
+            Some(p.goodput_rps)
+        }),
+        (
+            "sweep-throughput",
+            "Throughput",
+            "requests/s (all outcomes)",
+            |p| Some(p.throughput_rps),
+        ),
+        (
+            "sweep-p99",
+            "p99 latency of successful requests",
+            "p99 latency (ms)",
+            |p| p.p99_ms,
+        ),
+        (
+            "sweep-429",
+            "Share of attempts answered 429",
+            "429 answers (% of attempts)",
+            |p| Some(100.0 * p.share_429),
+        ),
+        (
+            "sweep-retries",
+            "Retries",
+            "retries (attempts beyond the first)",
+            |p| Some(p.retries as f64),
+        ),
+    ];
+    for (name, what, y, f) in metrics {
+        let lines: Vec<Line> = strategies
+            .iter()
+            .map(|s| Line {
+                name: s.to_string(),
+                points: r
+                    .points
+                    .iter()
+                    .filter_map(|p| {
+                        let x = p.results.iter().find(|x| x.strategy == *s)?;
+                        Some((p.setting, f(x)?))
+                    })
+                    .collect(),
+            })
+            .collect();
+        written.extend(
+            chart::xy(
+                dir,
+                name,
+                &format!("{what} vs {}: {title_tail}", r.axis),
+                &r.axis_label,
+                y,
+                log_x,
+                &lines,
+            )
+            .map_err(fail)?,
+        );
+    }
+    Ok(written)
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("-".to_owned(), |x| format!("{x:.decimals$}"))
+}
+
+/// The sweep table and the recommendations, as printed.
+pub fn render(r: &SweepReport) -> String {
+    let mut t = String::new();
+    if let Some(why) = &r.incomplete_reason {
+        let _ = writeln!(t, "INCOMPLETE SWEEP: {why}; the points below are those that ran");
+    }
+    let streaming = r
+        .points
+        .iter()
+        .flat_map(|p| &p.results)
+        .any(|x| x.ttft_ms.is_some());
+    let _ = write!(
+        t,
+        "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7}",
+        r.axis, "strategy", "ok/s", "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed"
+    );
+    if streaming {
+        let _ = write!(
+            t,
+            " {:>9} {:>9} {:>9} {:>9}",
+            "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
+        );
+    }
+    t.push('\n');
+    for p in &r.points {
+        for x in &p.results {
+            let _ = write!(
+                t,
+                "{:>12} {:<13} {:>9.1} {:>9.1} {:>9} {:>9} {:>7.1} {:>8} {:>7}",
+                fmt_value(&r.axis, p.setting),
+                x.strategy.to_string(),
+                x.goodput_rps,
+                x.throughput_rps,
+                opt(x.p50_ms, 1),
+                opt(x.p99_ms, 1),
+                100.0 * x.share_429,
+                x.retries,
+                x.failed,
+            );
+            if streaming {
+                let _ = write!(
+                    t,
+                    " {:>9} {:>9} {:>9} {:>9}",
+                    opt(x.ttft_ms.map(|v| v.0), 1),
+                    opt(x.ttft_ms.map(|v| v.1), 1),
+                    opt(x.itl_ms.map(|v| v.0), 2),
+                    opt(x.itl_ms.map(|v| v.1), 2)
+                );
+            }
+            if !x.accounted_ok {
+                t.push_str("  (accounting failed)");
+            }
+            if !p.complete {
+                t.push_str("  (incomplete)");
+            }
+            t.push('\n');
+        }
+    }
+    let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
+    let _ = writeln!(
+        t,
+        "\nrecommendation (among settings with p99 ≤ SLO {slo} and 429 share < {:.1} %, the smallest within 5 % of the best goodput):",
+        100.0 * r.max_429_share
+    );
+    for rec in &r.recommendations {
+        let _ = writeln!(t, "  {:<13} {}", rec.strategy.to_string(), rec.reason);
+    }
+    if let Some(b) = &r.best {
+        let _ = writeln!(
+            t,
+            "best: {} at {} ({:.1} ok/s)",
+            b.strategy,
+            fmt_setting(&r.axis, b.setting.unwrap_or_default()),
+            b.goodput_rps.unwrap_or_default()
+        );
+    }
+    t
+}

@@ -1,0 +1,239 @@
+//! The one run core every command calls: a [`Session`] (the target), each strategy run in turn
+//! on a target in a known state, its report built and cross-checked, and the run cut short,
+//! with what was measured kept, when a signal comes or the target dies.
+//!
+//! The flow reads top to bottom: command → [`run_strategies`] → runner → recorder → report.
+
+pub mod session;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mock_server::StatsSnapshot;
+
+use crate::config::{LoadModel, RunConfig, Strategy};
+use crate::error::RunError;
+use crate::metrics::{Intervals, Outcome};
+use crate::report::{ConfigSummary, Isolation, Measured, Provenance, RunReport, ServerCheck, StrategyReport};
+use crate::resources::{CpuTimes, Sampler};
+use crate::runner::{RunContext, run_strategy};
+use crate::stop::Signal;
+pub use session::{Lease, Session};
+
+/// Why a run ended before its workload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incomplete {
+    /// A signal asked it to stop.
+    Signal(Signal),
+    /// The target stopped answering during this strategy.
+    TargetDied(Strategy),
+}
+
+/// What [`run_strategies`] produced: the report and each strategy's interval histograms.
+#[derive(Debug)]
+pub struct RunResults {
+    /// The report (complete or not).
+    pub report: RunReport,
+    /// Per strategy, the one-second intervals for `run.hlog`.
+    pub intervals: Vec<(Strategy, Intervals)>,
+    /// Why it ended early, if it did.
+    pub incomplete: Option<Incomplete>,
+}
+
+/// A progress bar for one strategy on stderr, hidden when quiet (indicatif itself draws nothing
+/// when stderr is not a terminal).
+fn progress_bar(cfg: &RunConfig, s: Strategy) -> ProgressBar {
+    if cfg.quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(cfg.workload.requests), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} {elapsed}")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(s.id());
+    pb
+}
+
+/// Runs one strategy on a lease and builds its report, cross-checked against the mock.
+pub fn run_one(
+    cfg: &RunConfig,
+    lease: &Lease,
+    s: Strategy,
+    mean_delay_s: Option<f64>,
+) -> Result<(StrategyReport, Intervals), RunError> {
+    let ctx = RunContext {
+        cfg: Arc::new(cfg.clone()),
+        req: Arc::new(lease.target.prepare(&cfg.workload)),
+        schedule: cfg.load.schedule(cfg.workload.requests).map(Arc::new),
+        progress: progress_bar(cfg, s),
+    };
+    let before = lease.stats();
+    let cpu0 = CpuTimes::now();
+    let sampler = Sampler::start(s.thread_prefix());
+    let run = run_strategy(s, &ctx)?;
+    let peaks = sampler.stop();
+    let cpu1 = CpuTimes::now();
+    ctx.progress.finish_and_clear();
+    let cancelled = run.recorder.count(Outcome::Cancelled);
+    let server = before.map(|b| cross_check(lease, &b, run.recorder.attempts, cancelled, cfg));
+    // The runner knows the threads it started; the sampler also sees those its libraries
+    // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
+    let mut peaks = peaks;
+    peaks.threads = run
+        .threads
+        .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
+    let measured = Measured {
+        id: s,
+        concurrency: cfg.effective_concurrency(s),
+        requests: cfg.workload.requests,
+        issued: run.issued,
+        wall_s: run.wall.as_secs_f64(),
+        mean_delay_s,
+        target_rate: match cfg.load {
+            LoadModel::Open { rate, .. } => Some(rate),
+            LoadModel::Closed => None,
+        },
+        cpu_s: (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0),
+        peaks,
+        server,
+    };
+    let report = StrategyReport::build(measured, &run.recorder);
+    Ok((report, run.recorder.intervals))
+}
+
+/// Compares the attempts sent with the mock's count. A request whose client gave up (timeout)
+/// may still be in the mock's accept queue for a moment, so it waits up to a second for the
+/// counts to agree. Requests cancelled in flight may have sent attempts the client never
+/// finished counting: then the mock may have received up to that many more.
+fn cross_check(
+    lease: &Lease,
+    before: &StatsSnapshot,
+    attempts: u64,
+    cancelled: u64,
+    cfg: &RunConfig,
+) -> ServerCheck {
+    let slack = cancelled * u64::from(cfg.retry.attempts);
+    let agrees = |received: u64| received >= attempts && received <= attempts + slack;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let after = lease.stats().unwrap_or_default();
+        let received = after.requests_received.saturating_sub(before.requests_received);
+        if agrees(received) || Instant::now() >= deadline {
+            let responses_by_status = after
+                .responses_by_status
+                .iter()
+                .map(|(k, v)| (*k, v - before.responses_by_status.get(k).copied().unwrap_or(0)))
+                .filter(|(_, v)| *v > 0)
+                .collect();
+            return ServerCheck {
+                attempts_sent: attempts,
+                requests_received: received,
+                matches: agrees(received),
+                responses_by_status,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The configuration as it goes into the report.
+pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> ConfigSummary {
+    ConfigSummary {
+        requests: cfg.workload.requests,
+        concurrency: cfg.concurrency,
+        batch_size: cfg.batch_size,
+        pause_s: cfg.pause.as_secs_f64(),
+        timeout_s: cfg.timeout.as_secs_f64(),
+        max_body_bytes: cfg.max_body,
+        retry: cfg.retry.clone(),
+        load: cfg.load,
+        workload: cfg.workload.clone(),
+        target: session.display(),
+        isolation,
+        api_key_set: cfg.target.as_ref().is_some_and(|t| t.api_key.is_some()),
+        api_key_env: cfg.api_key_env.clone(),
+        mock: session.profile().cloned(),
+        mock_mean_delay_s: session.mean_delay_s,
+    }
+}
+
+/// Runs every strategy of `cfg` in order against `session`, each on a target in a known state.
+/// Stops issuing on a signal, and runs nothing more after a strategy during which the target
+/// died; either way the report holds what was measured and says why it is incomplete.
+pub fn run_strategies(
+    cfg: &RunConfig,
+    session: &Session,
+    provenance: &Provenance,
+) -> Result<RunResults, RunError> {
+    let mut strategies = Vec::new();
+    let mut intervals = Vec::new();
+    let mut incomplete = None;
+    let mut all_fresh = true;
+    for &s in &cfg.strategies {
+        if let Some(sig) = crate::stop::requested() {
+            incomplete = Some(Incomplete::Signal(sig));
+            break;
+        }
+        let lease = session.lease()?;
+        all_fresh &= lease.fresh;
+        let (report, iv) = run_one(cfg, &lease, s, session.mean_delay_s)?;
+        drop(lease);
+        let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
+        strategies.push(report);
+        intervals.push((s, iv));
+        if let Some(sig) = crate::stop::requested() {
+            incomplete = Some(Incomplete::Signal(sig));
+            break;
+        }
+        // A target that died mid-run: keep what finished, say so, and run nothing more.
+        if broken && !session.embedded() && !session.reachable() {
+            incomplete = Some(Incomplete::TargetDied(s));
+            break;
+        }
+    }
+    let isolation = if session.embedded() {
+        Isolation::FreshMock
+    } else if all_fresh {
+        Isolation::Reset
+    } else if cfg.strategies.len() > 1 {
+        Isolation::Shared
+    } else {
+        Isolation::Single
+    };
+    let incomplete_reason = incomplete.map(|i| describe(i, &strategies, cfg));
+    let report = RunReport {
+        provenance: provenance.ended(),
+        config: summary(cfg, session, isolation),
+        strategies,
+        complete: incomplete.is_none(),
+        incomplete_reason,
+    };
+    Ok(RunResults {
+        report,
+        intervals,
+        incomplete,
+    })
+}
+
+/// The reason a run is incomplete, in one sentence.
+fn describe(i: Incomplete, done: &[StrategyReport], cfg: &RunConfig) -> String {
+    let last = done.last();
+    let after = if done.len() < cfg.strategies.len() {
+        "; the strategies after it did not run"
+    } else {
+        ""
+    };
+    match (i, last) {
+        (Incomplete::Signal(sig), Some(s)) => format!(
+            "interrupted by {} during {} ({} of {} requests issued){after}",
+            sig.name(),
+            s.id,
+            s.issued,
+            s.requests
+        ),
+        (Incomplete::Signal(sig), None) => format!("interrupted by {} before any strategy ran", sig.name()),
+        (Incomplete::TargetDied(s), _) => format!("the target stopped answering during {s}{after}"),
+    }
+}

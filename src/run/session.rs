@@ -1,0 +1,212 @@
+//! The target a run talks to, and how each strategy gets it in a known state.
+//!
+//! With the embedded mock every strategy gets a fresh one (its fault draws, schedules, limiter
+//! buckets and counters start from zero), so no strategy inherits what another left behind. An
+//! external target that is our standalone mock is reset before each strategy
+//! (`POST /admin/reset`, with the API key when the mock requires one); any other target cannot
+//! be, and the report says its state was shared.
+
+use std::time::Duration;
+
+use mock_server::{MockServer, Profile, StatsSnapshot};
+
+use crate::config::{RunConfig, Target};
+use crate::error::{ConfigError, RunError};
+
+/// Where a run's requests go, opened once per command.
+#[derive(Debug)]
+pub struct Session {
+    kind: Kind,
+    /// Mean service delay when known (embedded mock), seconds.
+    pub mean_delay_s: Option<f64>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// The harness starts a mock of this profile for each strategy.
+    Embedded(Box<Profile>),
+    /// A URL; `mock` when it answered `GET /stats` as our mock does.
+    External { target: Target, mock: bool },
+}
+
+/// One strategy's target: a fresh embedded mock (alive as long as the lease), or the external
+/// target, reset or not.
+#[derive(Debug)]
+pub struct Lease {
+    /// Where requests go.
+    pub target: Target,
+    mock: Option<MockServer>,
+    /// An external mock's origin, for `GET /stats`.
+    stats_origin: Option<String>,
+    /// The target's state was fresh or reset for this strategy.
+    pub fresh: bool,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+impl Lease {
+    /// The mock's counters now: the embedded one's directly, an external mock's over HTTP;
+    /// `None` for a target that is not our mock.
+    pub fn stats(&self) -> Option<StatsSnapshot> {
+        if let Some(m) = &self.mock {
+            return Some(m.stats());
+        }
+        let origin = self.stats_origin.as_ref()?;
+        let mut resp = agent().get(format!("{origin}/stats")).call().ok()?;
+        if resp.status() != 200 {
+            return None;
+        }
+        let text = resp.body_mut().read_to_string().ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The embedded mock, when this lease runs one.
+    pub fn mock(&self) -> Option<&MockServer> {
+        self.mock.as_ref()
+    }
+}
+
+impl Session {
+    /// Checks that an external target answers (and whether it is our mock), or validates the
+    /// embedded mock's profile. Nothing is started yet.
+    pub fn open(cfg: &RunConfig) -> Result<Session, RunError> {
+        // Fix the interval-log origin before any request ends.
+        let _ = crate::metrics::epoch();
+        crate::resources::ensure_open_files(cfg)?;
+        if let Some(target) = &cfg.target {
+            check_reachable(target)?;
+            let mock = is_our_mock(&target.origin());
+            return Ok(Session {
+                kind: Kind::External {
+                    target: target.clone(),
+                    mock,
+                },
+                mean_delay_s: None,
+            });
+        }
+        let profile = cfg.mock.clone().unwrap_or_default();
+        profile.validate().map_err(ConfigError::from)?;
+        let w = &cfg.workload;
+        let mean = match w.delay_endpoint {
+            Some(d) => d,
+            None => {
+                let tokens = w.max_tokens.saturating_sub(1);
+                profile.latency.mean() + profile.ttft.mean() + profile.itl.mean() * tokens
+            }
+        };
+        Ok(Session {
+            kind: Kind::Embedded(Box::new(profile)),
+            mean_delay_s: Some(mean.as_secs_f64()),
+        })
+    }
+
+    /// Whether requests go to the embedded mock.
+    pub fn embedded(&self) -> bool {
+        matches!(self.kind, Kind::Embedded(_))
+    }
+
+    /// The target as printed: `embedded mock` or the URL with userinfo redacted.
+    pub fn display(&self) -> String {
+        match &self.kind {
+            Kind::Embedded(_) => "embedded mock".to_owned(),
+            Kind::External { target, .. } => target.display_url(),
+        }
+    }
+
+    /// The embedded mock's profile.
+    pub fn profile(&self) -> Option<&Profile> {
+        match &self.kind {
+            Kind::Embedded(p) => Some(p),
+            Kind::External { .. } => None,
+        }
+    }
+
+    /// The target in a known state for the next strategy: a fresh embedded mock, or the
+    /// external mock reset (when it can be).
+    pub fn lease(&self) -> Result<Lease, RunError> {
+        match &self.kind {
+            Kind::Embedded(profile) => {
+                let mock = MockServer::start((**profile).clone())?;
+                Ok(Lease {
+                    target: Target {
+                        base_url: format!("{}/v1", mock.uri()),
+                        api_key: None,
+                        embedded: true,
+                    },
+                    mock: Some(mock),
+                    stats_origin: None,
+                    fresh: true,
+                })
+            }
+            Kind::External { target, mock } => Ok(Lease {
+                target: target.clone(),
+                mock: None,
+                stats_origin: mock.then(|| target.origin()),
+                fresh: *mock && reset(target),
+            }),
+        }
+    }
+
+    /// Whether an external target still accepts connections (the embedded mock always does).
+    pub fn reachable(&self) -> bool {
+        match &self.kind {
+            Kind::Embedded(_) => true,
+            Kind::External { target, .. } => check_reachable(target).is_ok(),
+        }
+    }
+}
+
+/// Whether `origin` serves our mock's `GET /stats`.
+fn is_our_mock(origin: &str) -> bool {
+    let Ok(mut resp) = agent().get(format!("{origin}/stats")).call() else {
+        return false;
+    };
+    resp.status() == 200
+        && resp
+            .body_mut()
+            .read_to_string()
+            .ok()
+            .and_then(|t| serde_json::from_str::<StatsSnapshot>(&t).ok())
+            .is_some()
+}
+
+/// Asks a standalone mock to reset its limiter, schedules and fault counter.
+fn reset(target: &Target) -> bool {
+    let mut req = agent().post(format!("{}/admin/reset", target.origin()));
+    if let Some(k) = &target.api_key {
+        req = req.header("authorization", k.bearer());
+    }
+    req.send_empty().is_ok_and(|r| r.status() == 200)
+}
+
+/// Fails fast, before any run, when nothing listens at the target.
+pub fn check_reachable(target: &Target) -> Result<(), ConfigError> {
+    let unreachable = |why: String| ConfigError::Unreachable {
+        url: target.display_url(),
+        why,
+    };
+    let parsed =
+        url::Url::parse(&target.base_url).map_err(|e| unreachable(format!("not an http(s) URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(unreachable(format!("unsupported scheme '{}'", parsed.scheme())));
+    }
+    // Host and port (the scheme's default when none is written), resolved.
+    let addrs = parsed
+        .socket_addrs(|| None)
+        .map_err(|e| unreachable(e.to_string()))?;
+    let mut last = String::from("no address");
+    for a in addrs {
+        match std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
+}

@@ -1,0 +1,364 @@
+//! Runs that end early keep what they measured: SIGINT and SIGTERM (with a grace period for
+//! requests in flight, and a second signal that quits at once), a target that dies mid-sweep,
+//! output files that cannot be written, and the rules for `--out`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mock_server::{MockServer, Profile};
+use rustix::process::Signal;
+
+use crate::util::{bin, json, signal, spawn};
+
+/// Waits for a child, failing the test if it outlives `limit`.
+fn wait(child: std::process::Child, limit: Duration) -> (std::process::Output, Duration) {
+    let t = Instant::now();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(o) => (o.unwrap(), t.elapsed()),
+        Err(_) => {
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, Signal::KILL);
+            }
+            panic!("the process outlived {limit:?}");
+        }
+    }
+}
+
+fn out_arg(dir: &Path) -> String {
+    dir.to_str().unwrap().to_owned()
+}
+
+/// The first SIGINT stops issuing requests, lets those in flight finish, prints the table and
+/// writes the report marked incomplete with the reason, then exits 130; SIGTERM does the same
+/// with 143.
+#[test]
+fn a_signal_keeps_what_was_measured_and_exits_with_its_code() {
+    for (sig, code, name) in [(Signal::INT, 130, "SIGINT"), (Signal::TERM, 143, "SIGTERM")] {
+        // Arrange: sequential would need 20 s.
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let child = spawn(&[
+            "compare",
+            "-q",
+            "-n",
+            "1000",
+            "--latency",
+            "20ms",
+            "--strategies",
+            "sequential,async",
+            "--out",
+            &out_arg(&out),
+        ]);
+        // Act
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(&child, sig);
+        let (o, _) = wait(child, Duration::from_secs(30));
+        // Assert
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            stdout.contains(&format!(
+                "INCOMPLETE RUN: interrupted by {name} during sequential"
+            )),
+            "{stdout}"
+        );
+        let report = json(&out.join("report.json"));
+        assert_eq!(report["complete"], false);
+        assert!(report["incomplete_reason"].as_str().unwrap().contains(name));
+        let s = report["strategies"].as_array().unwrap();
+        assert_eq!(s.len(), 1, "async did not start");
+        let issued = s[0]["issued"].as_u64().unwrap();
+        assert!(issued > 10 && issued < 1000, "{issued}");
+        assert_eq!(s[0]["accounted"], format!("{issued}/{issued}"));
+        assert_eq!(s[0]["accounted_ok"], true);
+        assert!(out.join("sequential.hgrm").exists() && out.join("run.hlog").exists());
+    }
+}
+
+/// Requests stuck in flight (the mock hangs them, the deadline is a minute away) are given the
+/// grace period, then counted as `cancelled`: the run ends in seconds, not at the deadline, in the
+/// async and the blocking strategies alike.
+#[test]
+fn hung_requests_are_cancelled_after_the_grace_period() {
+    for strategy in ["async", "threadpool"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let child = spawn(&[
+            "compare",
+            "-q",
+            "-n",
+            "50",
+            "-c",
+            "4",
+            "--rate-hang",
+            "1",
+            "--timeout",
+            "60s",
+            "--strategies",
+            strategy,
+            "--out",
+            &out_arg(&out),
+        ]);
+        std::thread::sleep(Duration::from_millis(1000));
+        signal(&child, Signal::INT);
+        let (o, took) = wait(child, Duration::from_secs(40));
+        assert_eq!(
+            o.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // Grace is 5 s; the deadline 60 s.
+        assert!(took < Duration::from_secs(30), "{strategy}: {took:?}");
+        let s = &json(&out.join("report.json"))["strategies"][0];
+        assert_eq!(s["issued"], 4, "{strategy}");
+        assert_eq!(s["outcomes"]["cancelled"], 4, "{strategy}");
+        assert_eq!(s["accounted"], "4/4");
+    }
+}
+
+/// A second signal quits at once, writing nothing more.
+#[test]
+fn a_second_signal_quits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = spawn(&[
+        "compare",
+        "-q",
+        "-n",
+        "50",
+        "-c",
+        "4",
+        "--rate-hang",
+        "1",
+        "--timeout",
+        "60s",
+        "--strategies",
+        "async",
+        "--out",
+        &out_arg(&out),
+    ]);
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(&child, Signal::INT);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, Signal::INT);
+    let (o, took) = wait(child, Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(130));
+    assert!(
+        took < Duration::from_secs(4),
+        "{took:?}: the grace period was not cut short"
+    );
+    assert!(!out.join("report.json").exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("second SIGINT"));
+}
+
+/// `sweep` and `reproduce` keep what they measured on SIGINT too.
+#[test]
+fn sweep_and_reproduce_are_interruptible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let child = spawn(&[
+        "sweep",
+        "-q",
+        "-n",
+        "1000",
+        "--latency",
+        "20ms",
+        "--strategies",
+        "sequential",
+        "--concurrency",
+        "1,2",
+        "--out",
+        &out_arg(&out),
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, Signal::INT);
+    let (o, _) = wait(child, Duration::from_secs(30));
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sweep = json(&out.join("sweep.json"));
+    assert_eq!(sweep["complete"], false);
+    assert_eq!(sweep["points"].as_array().unwrap().len(), 1);
+    assert_eq!(sweep["points"][0]["complete"], false);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("INCOMPLETE SWEEP"));
+    assert_eq!(
+        json(&out.join("points/concurrency-1/report.json"))["complete"],
+        false
+    );
+
+    let out = tmp.path().join("reproduce");
+    let child = spawn(&["reproduce", "-q", "--out", &out_arg(&out)]);
+    std::thread::sleep(Duration::from_millis(2500));
+    signal(&child, Signal::INT);
+    let (o, _) = wait(child, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(130));
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["strategies"][0]["id"], "sequential");
+}
+
+/// When the target dies during a sweep, the finished points and the partial one are written,
+/// marked incomplete, and the sweep exits 4.
+#[test]
+fn a_sweep_whose_target_dies_writes_what_ran_and_exits_4() {
+    let server = MockServer::start(Profile::fixed(Duration::from_millis(10))).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = spawn(&[
+        "sweep",
+        "-q",
+        "-n",
+        "300",
+        "--strategies",
+        "sequential",
+        "--concurrency",
+        "1,2",
+        "--timeout",
+        "2s",
+        "--target",
+        &format!("{}/v1", server.uri()),
+        "--out",
+        &out_arg(&out),
+    ]);
+    std::thread::sleep(Duration::from_secs(1));
+    drop(server);
+    let (o, _) = wait(child, Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    let sweep = json(&out.join("sweep.json"));
+    assert_eq!(sweep["complete"], false);
+    assert!(
+        sweep["incomplete_reason"]
+            .as_str()
+            .unwrap()
+            .contains("stopped answering")
+    );
+    assert_eq!(sweep["points"][0]["complete"], false);
+    let point = json(&out.join("points/concurrency-1/report.json"));
+    assert_eq!(point["complete"], false);
+    assert!(point["strategies"][0]["outcomes"]["ok"].as_u64().unwrap() > 0);
+}
+
+/// When the report cannot be written, the table is printed all the same, and the error names
+/// the file (exit 1).
+#[test]
+fn the_table_is_printed_even_when_writing_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = spawn(&[
+        "compare",
+        "-q",
+        "-n",
+        "60",
+        "--latency",
+        "20ms",
+        "--strategies",
+        "sequential",
+        "--out",
+        &out_arg(&out),
+    ]);
+    // Once the run has started, the folder is replaced by a file: nothing can be written there.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::rename(&out, tmp.path().join("moved")).unwrap();
+    std::fs::write(&out, b"not a directory").unwrap();
+    let (o, _) = wait(child, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("sequential") && l.contains("60/60")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("cannot write") && stderr.contains("report.json"),
+        "{stderr}"
+    );
+}
+
+/// A non-empty `--out` is refused (exit 2) unless `--force`, which replaces what an earlier run
+/// wrote there and leaves other files alone.
+#[test]
+fn a_non_empty_out_needs_force_which_replaces_only_our_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("threadpool.hgrm"), b"stale").unwrap();
+    std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+    let args = [
+        "compare",
+        "-q",
+        "-n",
+        "3",
+        "--latency",
+        "1ms",
+        "--strategies",
+        "async",
+        "--out",
+    ];
+    let o = bin().args(args).arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--out") && stderr.contains("not empty") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(o.stdout.is_empty(), "nothing ran");
+    let o = bin().args(args).arg(&out).arg("--force").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !out.join("threadpool.hgrm").exists(),
+        "the stale file of an earlier run is gone"
+    );
+    assert!(out.join("async.hgrm").exists());
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
+    // Nothing temporary is left behind.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "{name}");
+    }
+}
+
+/// The commit in a report is the one the binary was built from, wherever the command runs.
+#[test]
+fn the_commit_is_the_binarys_not_the_working_directorys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bin()
+        .current_dir(tmp.path())
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "2",
+            "--latency",
+            "1ms",
+            "--strategies",
+            "async",
+            "--out",
+            "out",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json(&tmp.path().join("out/report.json"));
+    let built = env!("ASYNCBENCH_COMMIT");
+    if built.is_empty() {
+        assert!(report["git_commit"].is_null());
+    } else {
+        assert_eq!(report["git_commit"], built);
+    }
+}

@@ -2,15 +2,16 @@
 //! [`RunConfig`] by [`CommonArgs::to_config`]. Flags and validation only: the commands live in
 //! [`crate::commands`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use mock_server::profile::{parse_duration_arg, parse_positive};
+use mock_server::profile::{parse_bytes, parse_duration_arg, parse_positive};
 use mock_server::{LatencySpec, ProfileArgs};
 
 use crate::client::ApiKey;
-use crate::config::{Arrival, LoadModel, RunConfig, Strategy, Target, Workload};
+use crate::config::{Arrival, LoadModel, RunConfig, Strategy, Target, TlsTrust, Workload};
 use crate::error::ConfigError;
 use crate::metrics::SEALED_IN_MEMORY;
 use crate::retry::{Jitter, RetryPolicy, RetryPreset};
@@ -148,34 +149,6 @@ pub struct ReproduceArgs {
     pub quiet: bool,
 }
 
-/// Parses a byte count: `1000`, `64KiB`, `16MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a byte count such as 64MiB"))?;
-    let scale: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        _ => {
-            return Err(format!(
-                "'{s}' has an unknown unit (B, KiB, MiB, GiB, KB, MB, GB)"
-            ));
-        }
-    };
-    match n.checked_mul(scale) {
-        Some(b) if b > 0 => Ok(b),
-        _ => Err(format!("'{s}' must be at least one byte and fit in 64 bits")),
-    }
-}
-
 /// Flags shared by every measuring subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -234,6 +207,23 @@ pub struct CommonArgs {
     /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1) [default: the embedded mock].
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// The async strategies ask for HTTP/2: with prior knowledge on http://, by ALPN on https://
+    /// (ureq, behind sequential and threadpool, speaks HTTP/1.1 only; the report says what each
+    /// strategy used). The embedded mock then accepts HTTP/2 too.
+    #[arg(long)]
+    pub http2: bool,
+    /// Trust this PEM certificate (a CA or the server's own) for an https:// target, besides the
+    /// system's roots (ureq: instead of them) [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any certificate from an https:// target (a warning says so). Not for measuring
+    /// anything you publish.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Serve the embedded mock over HTTPS, with a certificate made for the run and trusted by
+    /// the clients (to measure what TLS costs each strategy).
+    #[arg(long)]
+    pub tls: bool,
     /// Environment variable holding the API key for --target (never printed or written).
     #[arg(long, default_value = "OPENAI_API_KEY", value_name = "NAME")]
     pub api_key_env: String,
@@ -361,6 +351,7 @@ impl CommonArgs {
             || m.rpm.is_some()
             || m.tpm.is_some()
             || m.limit_window.is_some()
+            || m.max_response_bytes.is_some()
     }
 
     /// The validated configuration for these strategies; every list flag must hold one value
@@ -403,12 +394,23 @@ impl CommonArgs {
                     ));
                 }
                 let api_key = read_key(&self.api_key_env)?;
+                if self.tls {
+                    return Err(invalid(
+                        "--tls",
+                        url.clone(),
+                        "serves the embedded mock over HTTPS; with --target, use an https:// URL",
+                    ));
+                }
                 (
                     None,
                     Some(Target {
                         base_url: url.trim_end_matches('/').to_owned(),
                         api_key,
                         embedded: false,
+                        trust: TlsTrust {
+                            ca_pem: self.ca_cert.as_deref().map(read_ca).transpose()?.map(Arc::new),
+                            insecure: self.insecure,
+                        },
                     }),
                 )
             }
@@ -460,6 +462,8 @@ impl CommonArgs {
             quiet: self.quiet,
             max_body: self.max_body,
             intervals_in_memory: SEALED_IN_MEMORY,
+            http2: self.http2,
+            mock_tls: self.tls,
         };
         if batch_size.is_none() && concurrency == 0 && cfg.strategies.contains(&Strategy::Batched) {
             return Err(invalid(
@@ -499,4 +503,18 @@ fn read_key(var: &str) -> Result<Option<ApiKey>, ConfigError> {
         return Err(bad("has control characters"));
     }
     Ok(Some(ApiKey::new(k)))
+}
+
+/// The PEM certificates of `--ca-cert`, checked to hold at least one.
+fn read_ca(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let bad = |why: String| ConfigError::File {
+        name: "--ca-cert",
+        path: path.display().to_string(),
+        why,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(pem)
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -171,9 +172,31 @@ pub struct Target {
     pub api_key: Option<ApiKey>,
     /// True for the mock the harness started itself.
     pub embedded: bool,
+    /// Which certificates to trust over HTTPS.
+    pub trust: TlsTrust,
+}
+
+/// What an HTTPS client trusts: the system's roots, plus a certificate of the user's (or of the
+/// embedded mock), or, with `insecure`, anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsTrust {
+    /// A PEM certificate (or chain) to trust, from `--ca-cert` or the embedded mock.
+    pub ca_pem: Option<Arc<Vec<u8>>>,
+    /// Accept any certificate (`--insecure`).
+    pub insecure: bool,
 }
 
 impl Target {
+    /// An external target at `base_url`, no key, the system's roots.
+    pub fn external(base_url: impl Into<String>) -> Target {
+        Target {
+            base_url: base_url.into(),
+            api_key: None,
+            embedded: false,
+            trust: TlsTrust::default(),
+        }
+    }
+
     /// The base URL as printed and written: userinfo (`user:password@`) replaced by `***@`.
     pub fn display_url(&self) -> String {
         redact_url(&self.base_url)
@@ -188,9 +211,9 @@ impl Target {
         }
     }
 
-    /// The request every attempt sends.
-    pub fn prepare(&self, w: &Workload) -> PreparedRequest {
-        match w.delay_endpoint {
+    /// The request every attempt sends; `http2` asks the async client for HTTP/2.
+    pub fn prepare(&self, w: &Workload, http2: bool) -> PreparedRequest {
+        let mut req = match w.delay_endpoint {
             Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
             None => {
                 let body = ChatRequest::simple(&w.model, &w.prompt, w.max_tokens, w.stream);
@@ -198,7 +221,10 @@ impl Target {
                 let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
                 PreparedRequest::chat(url, body, self.api_key.as_ref(), w.stream)
             }
-        }
+        };
+        req.trust = self.trust.clone();
+        req.http2 = http2;
+        req
     }
 }
 
@@ -237,6 +263,11 @@ pub struct RunConfig {
     pub quiet: bool,
     /// Most bytes of one response body.
     pub max_body: u64,
+    /// Ask the async strategies for HTTP/2 (prior knowledge on http, ALPN on https).
+    pub http2: bool,
+    /// Serve the embedded mock over HTTPS (a certificate made for the run, trusted by the
+    /// clients).
+    pub mock_tls: bool,
     /// Sealed one-second intervals kept in memory per recorder before spilling to disk.
     pub intervals_in_memory: usize,
 }
@@ -369,11 +400,7 @@ mod tests {
 
     #[test]
     fn target_builds_chat_and_delay_urls() {
-        let t = Target {
-            base_url: "http://127.0.0.1:9/v1/".into(),
-            api_key: None,
-            embedded: false,
-        };
+        let t = Target::external("http://127.0.0.1:9/v1/");
         assert_eq!(t.origin(), "http://127.0.0.1:9");
         let mut w = Workload {
             requests: 1,
@@ -383,8 +410,8 @@ mod tests {
             stream: false,
             delay_endpoint: None,
         };
-        assert_eq!(t.prepare(&w).url, "http://127.0.0.1:9/v1/chat/completions");
+        assert_eq!(t.prepare(&w, false).url, "http://127.0.0.1:9/v1/chat/completions");
         w.delay_endpoint = Some(Duration::from_secs(1));
-        assert_eq!(t.prepare(&w).url, "http://127.0.0.1:9/delay/1");
+        assert_eq!(t.prepare(&w, false).url, "http://127.0.0.1:9/delay/1");
     }
 }

@@ -165,6 +165,16 @@ pub enum ConfigError {
         /// ", or run the mock as its own process and use --target" or "".
         hint: &'static str,
     },
+    /// A file a flag names cannot be used.
+    #[error("invalid {name} '{path}': {why}")]
+    File {
+        /// The flag.
+        name: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
     /// The API key variable holds something no HTTP header can carry as it is.
     #[error("the API key in ${var} {why}")]
     BadKey {

@@ -149,11 +149,7 @@ fn open_file_needs_are_computed_and_checked() {
     );
     assert!(check_open_files(&cfg, files_needed(&cfg), 1024, 1 << 20).is_ok());
     cfg.mock = None;
-    cfg.target = Some(asyncbench::config::Target {
-        base_url: "http://127.0.0.1:1/v1".into(),
-        api_key: None,
-        embedded: false,
-    });
+    cfg.target = Some(asyncbench::config::Target::external("http://127.0.0.1:1/v1"));
     assert_eq!(files_needed(&cfg), 10_256);
 }
 

@@ -29,6 +29,9 @@ mod cli;
 // bounded bodies, visible settings, figures that mean what they say.
 mod trust;
 
+// Real endpoints: HTTPS and HTTP/2 for every strategy, protocols and connections reported.
+mod wire;
+
 // Ending early: signals and their grace period, a dying target mid-sweep, unwritable files,
 // the rules of --out, the build's commit.
 mod interrupt;

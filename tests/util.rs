@@ -38,6 +38,8 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
         quiet: true,
         max_body: asyncbench::client::DEFAULT_MAX_BODY,
         intervals_in_memory: asyncbench::metrics::SEALED_IN_MEMORY,
+        http2: false,
+        mock_tls: false,
     }
 }
 
@@ -45,11 +47,7 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
 pub(crate) fn config_for_target(strategies: &[Strategy], n: u64, base_url: String) -> RunConfig {
     let mut cfg = config(strategies, n, Profile::default());
     cfg.mock = None;
-    cfg.target = Some(Target {
-        base_url,
-        api_key: None,
-        embedded: false,
-    });
+    cfg.target = Some(Target::external(base_url));
     cfg
 }
 

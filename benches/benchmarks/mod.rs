@@ -81,14 +81,15 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
         quiet: true,
         max_body: asyncbench::client::DEFAULT_MAX_BODY,
         intervals_in_memory: asyncbench::metrics::SEALED_IN_MEMORY,
+        http2: false,
+        mock_tls: false,
     };
     let target = Target {
-        base_url: format!("{}/v1", server.uri()),
-        api_key: None,
         embedded: true,
+        ..Target::external(format!("{}/v1", server.uri()))
     };
     let ctx = RunContext {
-        req: Arc::new(target.prepare(&cfg.workload)),
+        req: Arc::new(target.prepare(&cfg.workload, false)),
         cfg: Arc::new(cfg),
         schedule: None,
         progress: indicatif::ProgressBar::hidden(),

@@ -9,8 +9,12 @@
 //! - [`latency`]: latency models and the duration/spec syntax of every flag.
 //! - [`profile`]: the validated configuration ([`Profile`]), TOML files and the shared flags.
 //! - [`limiter`]: the RPM/TPM token buckets and the Go-style reset durations.
-//! - `app`: routes and handlers; [`app()`] gives the router for in-process tests.
-//! - `server`: the connection layer (resets) and [`MockServer`], the embeddable server.
+//! - [`tls`]: HTTPS with a generated or given certificate (ALPN `h2`, `http/1.1`).
+//! - `app`: admission → decision → rendering → handlers; [`app()`] gives the router for
+//!   in-process tests.
+//! - `guarded`: response bodies that hold a guard to their last byte (in-flight counting).
+//! - `server`: the connection layer (TLS, HTTP/1.1 and HTTP/2, timeouts, the connection cap,
+//!   resets) and [`MockServer`], the embeddable server.
 //! - `stats`: the counters behind `GET /stats` ([`StatsSnapshot`]).
 //! - `timer`: sub-millisecond delays (tokio's timer rounds up to whole milliseconds).
 //!
@@ -29,7 +33,10 @@ pub mod limiter;
 pub mod profile;
 pub mod wire;
 
+pub mod tls;
+
 mod app;
+mod guarded;
 mod server;
 mod stats;
 mod timer;
@@ -39,6 +46,9 @@ pub use app::{
     REQUEST_INDEX_HEADER, app,
 };
 pub use latency::LatencySpec;
-pub use profile::{Fault, Profile, ProfileArgs, ProfileError, ScheduleRule};
-pub use server::{MockServer, ServerError, bind, run};
+pub use profile::{Fault, FaultRates, Profile, ProfileArgs, ProfileError, ScheduleRule};
+pub use server::{
+    MockServer, ServerError, ServerOptions, bind, exposure_warning as server_exposure_warning, run,
+};
 pub use stats::StatsSnapshot;
+pub use tls::{Tls, TlsError, TlsSource};

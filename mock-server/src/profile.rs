@@ -119,6 +119,27 @@ impl std::fmt::Display for Fault {
     }
 }
 
+/// The fault probabilities of a profile, each with its flag name and its fault, in the order they
+/// are drawn: one uniform number `u` picks the first fault whose running sum exceeds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaultRates(pub [(&'static str, f64, Fault); 10]);
+
+impl FaultRates {
+    /// The fault a uniform draw `u` in `[0, 1)` picks, if any.
+    pub fn draw(&self, u: f64) -> Option<Fault> {
+        let mut acc = 0.0;
+        self.0.iter().find_map(|&(_, p, f)| {
+            acc += p;
+            (p > 0.0 && u < acc).then_some(f)
+        })
+    }
+
+    /// The faults with a probability above zero.
+    pub fn active(&self) -> impl Iterator<Item = (&'static str, f64, Fault)> + '_ {
+        self.0.iter().copied().filter(|(_, p, _)| *p > 0.0)
+    }
+}
+
 /// A deterministic failure rule, counted over the mock's work requests (chat and delay) in
 /// arrival order, starting at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +247,9 @@ pub struct Profile {
     pub api_key: Option<String>,
     /// Runtime worker threads of the server; `None` means one per core.
     pub workers: Option<usize>,
+    /// Most bytes one answer may take (n × tokens, streamed or not); a request asking for more
+    /// gets a 400 naming the limit.
+    pub max_response_bytes: u64,
 }
 
 impl Default for Profile {
@@ -253,9 +277,14 @@ impl Default for Profile {
             seed: None,
             api_key: None,
             workers: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
+
+/// Default of [`Profile::max_response_bytes`]: room for a 60 000-token stream, far below what one
+/// small request could otherwise make the mock send (2²⁰ streamed tokens are 250 MB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
 
 impl Profile {
     /// A fault-free profile with a fixed whole-response latency.
@@ -266,9 +295,9 @@ impl Profile {
         }
     }
 
-    /// The fault probabilities in the order they are drawn, with their fault.
-    pub fn fault_probabilities(&self) -> [(&'static str, f64, Fault); 10] {
-        [
+    /// The fault probabilities, in the order they are drawn.
+    pub fn faults(&self) -> FaultRates {
+        FaultRates([
             ("rate-429", self.rate_429, Fault::RateLimited),
             ("rate-quota", self.rate_quota, Fault::Quota),
             ("rate-500", self.rate_500, Fault::Status(500)),
@@ -279,13 +308,13 @@ impl Profile {
             ("rate-reset", self.rate_reset, Fault::Reset),
             ("rate-stream-error", self.rate_stream_error, Fault::StreamError),
             ("rate-stream-cut", self.rate_stream_cut, Fault::StreamCut),
-        ]
+        ])
     }
 
     /// Checks every value; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ProfileError> {
         let mut sum = 0.0;
-        for (name, p, _) in self.fault_probabilities() {
+        for &(name, p, _) in &self.faults().0 {
             if !(0.0..=1.0).contains(&p) {
                 return Err(ProfileError::Probability {
                     name,
@@ -315,6 +344,12 @@ impl Profile {
             return Err(ProfileError::Count {
                 name: "limit-window",
                 value: format!("{:?}", self.limit_window),
+            });
+        }
+        if self.max_response_bytes == 0 {
+            return Err(ProfileError::Count {
+                name: "max-response-bytes",
+                value: "0".into(),
             });
         }
         if self.workers == Some(0) {
@@ -420,6 +455,35 @@ pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// Parses a byte count for clap: `1000`, `64KiB`, `16MiB`, `1GiB` (and `KB`/`MB`/`GB`, powers
+/// of 1000).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a byte count such as 64MiB"))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "'{s}' has an unknown unit (B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    match n.checked_mul(scale) {
+        Some(b) if b > 0 => Ok(b),
+        _ => Err(format!("'{s}' must be at least one byte and fit in 64 bits")),
+    }
+}
+
 /// Parses a positive count for clap.
 pub fn parse_positive(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
@@ -500,6 +564,10 @@ pub struct ProfileArgs {
     /// asyncbench's embedded mock: 1].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Most bytes one answer may take (n × max_tokens, streamed or not); more is a 400 naming
+    /// the limit [default: 16MiB].
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_response_bytes: Option<u64>,
 }
 
 impl ProfileArgs {
@@ -545,6 +613,9 @@ impl ProfileArgs {
         }
         if self.seed.is_some() {
             p.seed = self.seed;
+        }
+        if let Some(b) = self.max_response_bytes {
+            p.max_response_bytes = b;
         }
         p.validate()?;
         Ok(p)
@@ -654,6 +725,8 @@ mod tests {
             "8s",
             "--seed",
             "9",
+            "--max-response-bytes",
+            "10",
         ])
         .unwrap();
         let p = t.a.to_profile().unwrap();
@@ -680,6 +753,7 @@ mod tests {
             seed: Some(9),
             api_key: None,
             workers: None,
+            max_response_bytes: 10,
         };
         assert_eq!(p, want);
     }

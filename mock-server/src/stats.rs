@@ -23,6 +23,23 @@ pub(crate) struct Stats {
     stream_errors: AtomicU64,
     stream_cuts: AtomicU64,
     tokens_out: AtomicU64,
+    connections: AtomicU64,
+    connections_open: AtomicI64,
+    connections_refused: AtomicU64,
+    tls_handshakes: AtomicU64,
+    http2_requests: AtomicU64,
+    work_connections: AtomicU64,
+    work_tls_handshakes: AtomicU64,
+}
+
+/// What the connection layer tells the app about the connection a request came on, so that a
+/// connection is counted once as carrying work (`/stats` and `/admin` calls do not count).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnMark {
+    /// Set by the first work request on the connection.
+    pub(crate) worked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The connection is TLS (its handshake counts with it).
+    pub(crate) tls: bool,
 }
 
 /// A point-in-time copy of the counters, as served by `GET /stats`.
@@ -48,6 +65,28 @@ pub struct StatsSnapshot {
     pub stream_cuts: u64,
     /// Completion tokens sent.
     pub completion_tokens: u64,
+    /// TCP connections accepted and served (refused ones not included).
+    #[serde(default)]
+    pub connections_accepted: u64,
+    /// Connections open now.
+    #[serde(default)]
+    pub connections_open: u64,
+    /// Connections closed at once because `--max-connections` were open.
+    #[serde(default)]
+    pub connections_refused: u64,
+    /// TLS handshakes completed.
+    #[serde(default)]
+    pub tls_handshakes: u64,
+    /// Connections that carried at least one work request (a client's own `/stats` or `/admin`
+    /// calls open connections too; these do not count here).
+    #[serde(default)]
+    pub work_connections: u64,
+    /// TLS handshakes of those connections.
+    #[serde(default)]
+    pub work_tls_handshakes: u64,
+    /// Requests that came over HTTP/2 (one stream each), of any path.
+    #[serde(default)]
+    pub http2_streams: u64,
 }
 
 impl StatsSnapshot {
@@ -62,13 +101,31 @@ impl StatsSnapshot {
     }
 }
 
-/// Decrements the in-flight count when the request (or its stream) ends, however it ends.
+/// Counts a work request in flight from its arrival until it is dropped, however the request
+/// ends; the handlers put it in the response body (`guarded.rs`), so it lasts to the last byte.
 #[derive(Debug)]
-pub(crate) struct InFlight<'a>(&'a Stats);
+pub(crate) struct InFlight(std::sync::Arc<crate::app::AppState>);
 
-impl Drop for InFlight<'_> {
+impl InFlight {
+    /// Counts a new work request (and its connection, the first time) and holds it in flight.
+    pub(crate) fn begin(st: &std::sync::Arc<crate::app::AppState>, conn: Option<&ConnMark>) -> InFlight {
+        st.stats.received.fetch_add(1, Relaxed);
+        if let Some(c) = conn
+            && !c.worked.swap(true, Relaxed)
+        {
+            st.stats.work_connections.fetch_add(1, Relaxed);
+            if c.tls {
+                st.stats.work_tls_handshakes.fetch_add(1, Relaxed);
+            }
+        }
+        st.stats.hold();
+        InFlight(st.clone())
+    }
+}
+
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.release();
+        self.0.stats.release();
     }
 }
 
@@ -95,14 +152,14 @@ impl Stats {
             stream_errors: AtomicU64::new(0),
             stream_cuts: AtomicU64::new(0),
             tokens_out: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            connections_open: AtomicI64::new(0),
+            connections_refused: AtomicU64::new(0),
+            tls_handshakes: AtomicU64::new(0),
+            http2_requests: AtomicU64::new(0),
+            work_connections: AtomicU64::new(0),
+            work_tls_handshakes: AtomicU64::new(0),
         }
-    }
-
-    /// Counts a work request and returns its in-flight guard.
-    pub(crate) fn begin(&self) -> InFlight<'_> {
-        self.received.fetch_add(1, Relaxed);
-        self.hold();
-        InFlight(self)
     }
 
     /// Counts one more in flight (without counting a new request).
@@ -133,6 +190,37 @@ impl Stats {
         c.fetch_add(1, Relaxed);
     }
 
+    /// A connection accepted; returns how many are open now (itself included).
+    pub(crate) fn connection_opened(&self) -> u64 {
+        self.connections.fetch_add(1, Relaxed);
+        (self.connections_open.fetch_add(1, Relaxed) + 1).max(0) as u64
+    }
+
+    /// A connection closed.
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+
+    /// A connection closed at once for being over the limit.
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Relaxed);
+    }
+
+    /// Connections open now.
+    pub(crate) fn open_connections(&self) -> u64 {
+        self.connections_open.load(Relaxed).max(0) as u64
+    }
+
+    /// A TLS handshake completed.
+    pub(crate) fn tls_handshake(&self) {
+        self.tls_handshakes.fetch_add(1, Relaxed);
+    }
+
+    /// A request came over HTTP/2.
+    pub(crate) fn http2_request(&self) {
+        self.http2_requests.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn tokens(&self, n: u64) {
         self.tokens_out.fetch_add(n, Relaxed);
     }
@@ -158,6 +246,13 @@ impl Stats {
             stream_errors: self.stream_errors.load(Relaxed),
             stream_cuts: self.stream_cuts.load(Relaxed),
             completion_tokens: self.tokens_out.load(Relaxed),
+            connections_accepted: self.connections.load(Relaxed),
+            connections_open: self.connections_open.load(Relaxed).max(0) as u64,
+            connections_refused: self.connections_refused.load(Relaxed),
+            tls_handshakes: self.tls_handshakes.load(Relaxed),
+            http2_streams: self.http2_requests.load(Relaxed),
+            work_connections: self.work_connections.load(Relaxed),
+            work_tls_handshakes: self.work_tls_handshakes.load(Relaxed),
         }
     }
 }

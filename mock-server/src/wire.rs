@@ -106,6 +106,45 @@ impl ChatRequest {
     }
 }
 
+/// `POST /v1/completions` request body (the legacy text completions API), the fields that
+/// matter to timing and cost; unknown fields are ignored, as the real API does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// Model name; echoed back.
+    pub model: String,
+    /// A string, an array of strings, or token arrays; its text length estimates the prompt.
+    #[serde(default)]
+    pub prompt: serde_json::Value,
+    /// Output-token cap (the API's default is 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Number of choices (1..=128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Switches the response to server-sent events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Options of a streaming response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+impl CompletionRequest {
+    /// Prompt tokens estimated as for chat: about four characters a token (a token array
+    /// counts its length).
+    pub fn estimated_prompt_tokens(&self) -> u64 {
+        fn count(v: &serde_json::Value) -> u64 {
+            match v {
+                serde_json::Value::String(s) => (s.chars().count() as u64).div_ceil(4),
+                serde_json::Value::Array(items) if items.iter().all(|i| i.is_number()) => items.len() as u64,
+                serde_json::Value::Array(items) => items.iter().map(count).sum(),
+                _ => 0,
+            }
+        }
+        count(&self.prompt).max(1)
+    }
+}
+
 /// Token usage of a completion.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -624,3 +624,387 @@ fn admin_endpoints_need_the_key_are_bounded_and_undoable() {
     assert_eq!(s.requests_received, 5, "admin calls are not work requests");
     assert_eq!(s.status(401), 0, "nor are their refusals counted");
 }
+
+/// POSTs a JSON body to a path and returns status and body text.
+fn post_json(server: &MockServer, path: &str, body: &serde_json::Value) -> (u16, String) {
+    let mut resp = agent(Duration::from_secs(10))
+        .post(format!("{}{path}", server.uri()))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// The SSE events of a streamed POST, `[DONE]` included.
+fn stream_events(server: &MockServer, path: &str, body: &serde_json::Value) -> Vec<String> {
+    let resp = agent(Duration::from_secs(10))
+        .post(format!("{}{path}", server.uri()))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    read_events(resp.into_body().into_reader(), Instant::now())
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+/// `GET /health` answers (tools probe it before they start) and is not counted.
+#[test]
+fn health_answers_on_both_paths_uncounted() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    for path in ["/health", "/healthz"] {
+        let (status, body) = get(&server, path);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(body, r#"{"status":"ok"}"#);
+    }
+    assert_eq!(stats_over_http(&server).requests_received, 0);
+}
+
+/// The legacy `POST /v1/completions`: a `text_completion` with usage, n choices whose text splits
+/// back into the token count; streamed, `text` chunks, a finish chunk, the usage chunk only when
+/// asked, then `[DONE]`.
+#[test]
+fn legacy_completions_answer_in_the_text_completion_format() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let (status, body) = post_json(
+        &server,
+        "/v1/completions",
+        &serde_json::json!({"model": "m", "prompt": "Once upon a time", "max_tokens": 12, "n": 2, "temperature": 0.5, "echo": false}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["object"], "text_completion");
+    assert!(v["id"].as_str().unwrap().starts_with("cmpl-"));
+    assert_eq!(v["choices"].as_array().unwrap().len(), 2);
+    for c in v["choices"].as_array().unwrap() {
+        assert_eq!(c["text"].as_str().unwrap().split_whitespace().count(), 12);
+        assert_eq!(c["finish_reason"], "length");
+    }
+    assert_eq!(v["usage"]["completion_tokens"], 24);
+    assert_eq!(v["usage"]["prompt_tokens"], 4);
+
+    for include_usage in [true, false] {
+        let events = stream_events(
+            &server,
+            "/v1/completions",
+            &serde_json::json!({"model": "m", "prompt": "hi", "max_tokens": 7, "stream": true,
+                                "stream_options": {"include_usage": include_usage}}),
+        );
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        let chunks: Vec<serde_json::Value> = events[..events.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| c["choices"].get(0)?["text"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(text.split_whitespace().count(), 7, "{text}");
+        let usage: Vec<&serde_json::Value> = chunks.iter().filter(|c| c["usage"].is_object()).collect();
+        assert_eq!(usage.len(), usize::from(include_usage));
+        if include_usage {
+            assert_eq!(usage[0]["usage"]["completion_tokens"], 7);
+            assert_eq!(usage[0]["choices"].as_array().unwrap().len(), 0);
+        }
+    }
+}
+
+/// Chat: the streamed text re-tokenized by whitespace gives the usage count; the newer
+/// `max_completion_tokens` wins over `max_tokens`; unknown fields are ignored; the usage chunk
+/// comes only with `include_usage`.
+#[test]
+fn chat_requests_are_read_as_the_real_api_reads_them() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let events = stream_events(
+        &server,
+        "/v1/chat/completions",
+        &serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 3, "max_completion_tokens": 64, "stream": true,
+            "stream_options": {"include_usage": true}, "temperature": 0.2, "tools": [], "seed": 1,
+            "some_future_field": {"nested": [1, 2]}}),
+    );
+    let chunks: Vec<serde_json::Value> = events[..events.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| {
+            c["choices"].get(0)?["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    let usage = chunks.iter().find(|c| c["usage"].is_object()).unwrap();
+    assert_eq!(
+        usage["usage"]["completion_tokens"], 64,
+        "max_completion_tokens wins"
+    );
+    assert_eq!(text.split_whitespace().count(), 64, "{text}");
+    let events = stream_events(
+        &server,
+        "/v1/chat/completions",
+        &serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "stream": true}),
+    );
+    assert!(
+        events.iter().all(|e| !e.contains("\"usage\":{")),
+        "no usage chunk unasked"
+    );
+}
+
+/// A request is in flight from its arrival to its last byte: four clients, each one request at a
+/// time (streamed or not), never make the peak exceed four.
+#[test]
+fn peak_in_flight_is_exact() {
+    for body in [CHAT, STREAM] {
+        let server = MockServer::start(Profile {
+            latency: "20ms".parse().unwrap(),
+            itl: "2ms".parse().unwrap(),
+            ..Profile::default()
+        })
+        .unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let agent = agent(Duration::from_secs(10));
+                    for _ in 0..15 {
+                        let mut r = agent
+                            .post(format!("{}/v1/chat/completions", server.uri()))
+                            .send(body)
+                            .unwrap();
+                        let _ = r.body_mut().read_to_string();
+                    }
+                });
+            }
+        });
+        let st = server.stats();
+        assert_eq!(st.peak_in_flight, 4, "{st:?}");
+        assert_eq!(st.in_flight, 0);
+    }
+}
+
+/// One request cannot make the mock send without bound: asking for more than
+/// `max_response_bytes` is a 400 that names the limit.
+#[test]
+fn the_bytes_one_request_may_generate_are_capped() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let (status, body) = post_json(
+        &server,
+        "/v1/chat/completions",
+        &serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 131072, "stream": true}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("16777216 bytes") && body.contains("--max-response-bytes"),
+        "{body}"
+    );
+    let small = MockServer::start(Profile {
+        max_response_bytes: 4096,
+        ..Profile::default()
+    })
+    .unwrap();
+    let (status, _) = post_json(
+        &small,
+        "/v1/chat/completions",
+        &serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000, "n": 4}),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(post_json(&small, "/v1/chat/completions", &serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16})).0, 200);
+}
+
+/// Connections that send a request head slowly (or never) are closed after the header timeout,
+/// and `/health` answers all the while.
+#[test]
+fn slow_request_heads_are_cut_off_and_health_answers_throughout() {
+    use std::io::Write;
+    // Arrange
+    let server = MockServer::start_with(
+        Profile::default(),
+        mock_server::ServerOptions {
+            header_timeout: Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let mut slow: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+            s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+            s
+        })
+        .collect();
+    // Act + Assert: health answers while they hang there.
+    for _ in 0..5 {
+        assert_eq!(get(&server, "/health").0, 200);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for s in &mut slow {
+        let mut buf = [0u8; 256];
+        // Closed by the server: EOF (or a reset), not the 15 s read timeout.
+        let _ = s.read(&mut buf);
+    }
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(1),
+        "closed before the timeout: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(12),
+        "not closed by the header timeout: {took:?}"
+    );
+    assert_eq!(get(&server, "/health").0, 200);
+}
+
+/// Past `max_connections` open connections, new ones are closed at once and counted.
+#[test]
+fn connections_over_the_cap_are_refused_cleanly() {
+    let server = MockServer::start_with(
+        Profile::default(),
+        mock_server::ServerOptions {
+            max_connections: Some(5),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let held: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| std::net::TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    // Let the accept loop take the five before the extra ones come.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.stats().connections_open < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 16];
+        let t = Instant::now();
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));
+        assert!(t.elapsed() < Duration::from_secs(4), "closed at once");
+    }
+    let st = server.stats();
+    assert_eq!(st.connections_refused, 3);
+    assert_eq!(st.connections_accepted, 5);
+    drop(held);
+}
+
+/// A keep-alive connection with nothing in flight is closed after the idle timeout; one whose
+/// answer takes longer than the idle timeout is not.
+#[test]
+fn idle_connections_are_closed_but_slow_answers_are_not() {
+    let server = MockServer::start_with(
+        Profile::fixed(Duration::from_millis(1500)),
+        mock_server::ServerOptions {
+            idle_timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let agent = agent(Duration::from_secs(10));
+    // The answer takes 1.5 s, three idle timeouts: it still comes.
+    let mut r = agent
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .send(CHAT)
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let _ = r.body_mut().read_to_string();
+    assert_eq!(server.stats().connections_open, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stats().connections_open > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        server.stats().connections_open,
+        0,
+        "the idle connection was closed"
+    );
+}
+
+/// With TLS the mock serves HTTPS with a certificate made at start; a client that trusts the
+/// PEM the mock gives out gets through, one that does not is refused; handshakes are counted.
+#[test]
+fn tls_serves_https_with_a_generated_certificate() {
+    let server = MockServer::start_with(
+        Profile::default(),
+        mock_server::ServerOptions {
+            tls: Some(mock_server::TlsSource::Generated),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(server.uri().starts_with("https://127.0.0.1:"));
+    let pem = server.ca_pem().unwrap();
+    assert!(pem.contains("BEGIN CERTIFICATE"));
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem.as_bytes())
+        .filter_map(|i| match i {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let trusting: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build(),
+        )
+        .build()
+        .into();
+    let mut r = trusting
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .send(CHAT)
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let _ = r.body_mut().read_to_string();
+    let plain = agent(Duration::from_secs(5));
+    assert!(plain.get(format!("{}/health", server.uri())).call().is_err());
+    let st = server.stats();
+    assert_eq!(st.tls_handshakes, 1);
+    assert_eq!(st.requests_received, 1);
+}
+
+/// A port already in use is one line naming the address and the reason, once, and exit 2.
+#[test]
+fn a_port_in_use_is_one_line_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--port", &port])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&port), "{stderr}");
+    assert_eq!(stderr.matches("in use").count(), 1, "{stderr}");
+}
+
+/// `--tls` prints the https address first and where the certificate to trust was written second.
+#[test]
+fn the_tls_binary_says_where_its_certificate_is() {
+    let tmp = std::env::temp_dir().join(format!("mock-ca-{}.pem", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--port", "0", "--tls", "--tls-cert-out"])
+        .arg(&tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    out.read_line(&mut first).unwrap();
+    out.read_line(&mut second).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.starts_with("listening on https://127.0.0.1:"), "{first}");
+    assert_eq!(second.trim(), format!("certificate to trust: {}", tmp.display()));
+    let pem = std::fs::read_to_string(&tmp).unwrap();
+    let _ = std::fs::remove_file(&tmp);
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+}

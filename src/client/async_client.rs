@@ -8,7 +8,7 @@ use crate::client::{
     ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, parse_body, status_error,
 };
 use crate::error::{RequestError, RunError};
-use crate::metrics::Sample;
+use crate::metrics::{Protocol, Sample};
 
 /// Installs rustls's ring provider once, for HTTPS targets (we build reqwest without aws-lc so the
 /// workspace needs no cmake).
@@ -38,6 +38,23 @@ impl AsyncClient {
             .pool_max_idle_per_host(usize::MAX);
         if req.loopback {
             b = b.no_proxy();
+        }
+        // HTTP/1.1 unless asked: with HTTP/2 on, reqwest would pick it by ALPN on any https
+        // target, and the comparison with ureq (HTTP/1.1 only) would change under the user.
+        b = match (req.http2, req.url.starts_with("https:")) {
+            (false, _) => b.http1_only(),
+            (true, false) => b.http2_prior_knowledge(),
+            (true, true) => b,
+        };
+        if let Some(pem) = &req.trust.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| RunError::Setup {
+                what: "CA certificate",
+                why: e.to_string(),
+            })?;
+            b = b.tls_certs_merge(certs);
+        }
+        if req.trust.insecure {
+            b = b.tls_danger_accept_invalid_certs(true);
         }
         let client = b.build().map_err(|e| RunError::Setup {
             what: "reqwest client",
@@ -79,6 +96,7 @@ impl AsyncClient {
             .header(ATTEMPT_HEADER, u64::from(attempt));
         let mut resp = builder.send().await.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
+        let protocol = Protocol::of(resp.version());
         if !(200..300).contains(&status) {
             let headers = resp.headers().clone();
             // The start of the body for the sample; the rest is drained (bounded) so the
@@ -118,7 +136,7 @@ impl AsyncClient {
                     break;
                 }
             }
-            return sse.finish();
+            return sse.finish().map(|s| Sample { protocol, ..s });
         }
         let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
@@ -128,7 +146,7 @@ impl AsyncClient {
             }
             body.extend_from_slice(&chunk);
         }
-        parse_body(r, &body)
+        parse_body(r, &body).map(|s| Sample { protocol, ..s })
     }
 
     fn map_error(&self, e: reqwest::Error) -> RequestError {

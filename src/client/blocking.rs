@@ -12,7 +12,7 @@ use crate::client::{
     ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, parse_body, status_error,
 };
 use crate::error::RequestError;
-use crate::metrics::Sample;
+use crate::metrics::{Protocol, Sample};
 
 /// ureq's resolver, but an IP address in the URL is used as it is. ureq's own resolver, when a
 /// timeout is set, starts a thread for every lookup so it can give up on slow DNS, even for
@@ -70,6 +70,22 @@ impl BlockingClient {
         if req.loopback {
             config = config.proxy(None);
         }
+        let trust = &req.trust;
+        if trust.ca_pem.is_some() || trust.insecure {
+            let mut tls = ureq::tls::TlsConfig::builder().disable_verification(trust.insecure);
+            if let Some(pem) = &trust.ca_pem {
+                // Certificates the run was told to trust (checked readable when the run was set
+                // up); ureq then trusts these only, not the system's roots.
+                let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+            }
+            config = config.tls_config(tls.build());
+        }
         BlockingClient {
             agent: ureq::Agent::with_parts(
                 config.build(),
@@ -118,6 +134,7 @@ impl BlockingClient {
         };
         let mut resp = sent.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
+        let protocol = Protocol::of(resp.version());
         if !(200..300).contains(&status) {
             // Read the error body (bounded) for its sample and so the connection can be reused.
             let body = resp
@@ -153,7 +170,7 @@ impl BlockingClient {
                     break;
                 }
             }
-            return sse.finish();
+            return sse.finish().map(|s| Sample { protocol, ..s });
         }
         let body = resp
             .body_mut()
@@ -161,7 +178,7 @@ impl BlockingClient {
             .limit(max)
             .read_to_vec()
             .map_err(|e| self.map_error(e))?;
-        parse_body(r, &body)
+        parse_body(r, &body).map(|s| Sample { protocol, ..s })
     }
 
     fn map_error(&self, e: ureq::Error) -> RequestError {

@@ -82,6 +82,10 @@ pub struct PreparedRequest {
     pub loopback: bool,
     /// Strings never to repeat in an error sample: the key, the URL's userinfo.
     pub(crate) secrets: Vec<String>,
+    /// Certificates to trust over HTTPS.
+    pub trust: crate::config::TlsTrust,
+    /// Ask for HTTP/2 (the async client; ureq speaks HTTP/1.1 only).
+    pub http2: bool,
 }
 
 impl fmt::Debug for PreparedRequest {
@@ -110,6 +114,8 @@ impl PreparedRequest {
             chat: true,
             loopback,
             secrets,
+            trust: Default::default(),
+            http2: false,
         }
     }
 
@@ -126,6 +132,8 @@ impl PreparedRequest {
             chat: false,
             loopback,
             secrets,
+            trust: Default::default(),
+            http2: false,
         }
     }
 
@@ -380,6 +388,7 @@ impl SseReader {
             completion_tokens: Some(self.usage_tokens.unwrap_or(self.content_chunks)),
             ttft: self.ttft,
             itl: self.itl,
+            protocol: None,
         })
     }
 }

@@ -40,6 +40,15 @@ pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
             t.display_url()
         ));
     }
+    if cfg.target.as_ref().is_some_and(|t| t.trust.insecure) {
+        w.push("--insecure: any certificate is accepted; the target may not be who it says".into());
+    }
+    if cfg.http2 && cfg.strategies.iter().any(|s| s.is_blocking()) {
+        w.push(
+            "--http2 applies to the async strategies; ureq (sequential, threadpool) speaks HTTP/1.1 only"
+                .into(),
+        );
+    }
     w
 }
 

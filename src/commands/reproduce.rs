@@ -60,6 +60,8 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
         quiet,
         max_body: DEFAULT_MAX_BODY,
         intervals_in_memory: SEALED_IN_MEMORY,
+        http2: false,
+        mock_tls: false,
     }
 }
 

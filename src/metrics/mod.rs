@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use intervals::{INTERVAL_SERIES, Intervals, SEALED_IN_MEMORY};
 pub use outcome::{ErrorClass, Outcome};
-pub use record::{AttemptRecord, Failure, Record, Sample};
+pub use record::{AttemptRecord, Failure, Protocol, Record, Sample};
 pub use series::{MAX_RECORDED_US, SIGFIG, Series, SeriesSet, micros, new_histogram};
 
 /// The process's time origin: interval logs number whole seconds from it, so recorders on
@@ -61,6 +61,8 @@ pub struct Recorder {
     pub series: SeriesSet,
     /// Failed attempts by class, each with its first sample.
     pub errors: BTreeMap<ErrorClass, ErrorTally>,
+    /// Successful answers by the HTTP version they came in.
+    pub protocols: BTreeMap<Protocol, u64>,
     /// First actual start and last end seen.
     pub span: Option<(Instant, Instant)>,
     /// First and last actual start seen (the achieved send rate of an open loop).
@@ -138,6 +140,9 @@ impl Recorder {
     /// The streaming and token figures of a successful request.
     fn record_sample(&mut self, r: &Record, s: &Sample) {
         self.completion_tokens += s.completion_tokens.unwrap_or(0);
+        if let Some(p) = s.protocol {
+            *self.protocols.entry(p).or_default() += 1;
+        }
         let last = r.attempts.last().map(|a| a.duration);
         if let Some(ttft) = s.ttft {
             self.series.record(Series::Ttft, ttft);
@@ -221,6 +226,9 @@ impl AddAssign<Recorder> for Recorder {
                     sample: t.sample,
                 })
                 .count += t.count;
+        }
+        for (p, n) in other.protocols {
+            *self.protocols.entry(p).or_default() += n;
         }
         self.span = widen(self.span, other.span);
         self.starts = widen(self.starts, other.starts);
@@ -343,12 +351,14 @@ mod tests {
             completion_tokens: Some(11),
             ttft: Some(Duration::from_millis(200)),
             itl: vec![],
+            protocol: Some(Protocol::Http2),
         });
         let mut r = Recorder::new();
         r.record(&rec);
         // (1000 − 200) ms ÷ (11 − 1) = 80 ms, not 1000 ÷ 11.
         let tpot = Percentiles::of(r.series.get(Series::Tpot).unwrap()).unwrap();
         assert!((tpot.p50 - 80.0).abs() < 0.1, "{tpot:?}");
+        assert_eq!(r.protocols[&Protocol::Http2], 1);
         // 11 tokens over the 1 s attempt.
         let rate = r.series.get(Series::RequestTokensPerS).unwrap();
         assert_eq!(rate.value_at_quantile(0.5) / 1000, 11);

@@ -14,6 +14,45 @@ pub struct Sample {
     pub ttft: Option<Duration>,
     /// Streaming only: gaps between consecutive content chunks (first token excluded).
     pub itl: Vec<Duration>,
+    /// The HTTP version the answer came in (what was used, not what was asked for).
+    pub protocol: Option<Protocol>,
+}
+
+/// An HTTP version, as a response reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// HTTP/1.0.
+    Http10,
+    /// HTTP/1.1.
+    Http11,
+    /// HTTP/2.
+    Http2,
+    /// HTTP/3.
+    Http3,
+}
+
+impl Protocol {
+    /// The version of an `http` response.
+    pub fn of(v: http::Version) -> Option<Protocol> {
+        Some(match v {
+            http::Version::HTTP_10 => Protocol::Http10,
+            http::Version::HTTP_11 => Protocol::Http11,
+            http::Version::HTTP_2 => Protocol::Http2,
+            http::Version::HTTP_3 => Protocol::Http3,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+            Protocol::Http2 => "HTTP/2",
+            Protocol::Http3 => "HTTP/3",
+        })
+    }
 }
 
 /// Why a failed attempt failed: its class and a short, secret-free sample of what was seen

@@ -82,6 +82,12 @@ pub struct ConfigSummary {
     pub timeout_s: f64,
     /// Largest response body read, bytes.
     pub max_body_bytes: u64,
+    /// HTTP/2 was asked of the async strategies.
+    pub http2: bool,
+    /// The target is served over HTTPS.
+    pub tls: bool,
+    /// Any certificate was accepted (`--insecure`).
+    pub insecure: bool,
     /// The retry policy.
     pub retry: RetryPolicy,
     /// Closed or open loop.
@@ -113,6 +119,13 @@ pub struct ServerCheck {
     pub matches: bool,
     /// The mock's responses by status during this strategy.
     pub responses_by_status: BTreeMap<u16, u64>,
+    /// Connections that carried this strategy's requests (the harness's own `/stats` and
+    /// `/admin` calls are not counted).
+    pub connections: u64,
+    /// TLS handshakes of those connections.
+    pub tls_handshakes: u64,
+    /// Requests that reached it over HTTP/2.
+    pub http2_streams: u64,
 }
 
 /// Failed attempts of one class, with the first one's sample.
@@ -151,6 +164,8 @@ pub struct StrategyReport {
     pub attempt_outcomes: BTreeMap<Outcome, u64>,
     /// Failed attempts by status or error class, most frequent first.
     pub errors: Vec<ErrorRow>,
+    /// Successful answers by the HTTP version they came in (what was used, not asked for).
+    pub protocols: BTreeMap<String, u64>,
     /// Attempts beyond the first.
     pub retries: u64,
     /// Time spent in backoff, summed over requests, seconds.
@@ -267,6 +282,7 @@ impl StrategyReport {
                 .map(|o| (*o, rec.series.get(Series::Attempt(*o)).map_or(0, |h| h.len())))
                 .collect(),
             errors,
+            protocols: rec.protocols.iter().map(|(p, n)| (p.to_string(), *n)).collect(),
             retries: rec.retries,
             backoff_s: rec.backoff.as_secs_f64(),
             wall_s: m.wall_s,

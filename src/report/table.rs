@@ -57,6 +57,8 @@ pub enum Block {
     OpenLoop,
     /// The streaming table.
     Streaming,
+    /// How the strategy talked to the target: protocol used, and the mock's connection counts.
+    Wire,
 }
 
 /// A column: table header, CSV name, width, block and how to read it.
@@ -177,6 +179,28 @@ pub fn columns() -> Vec<Column> {
         c("req_tok/s", "request_tokens_per_s_p50", 9, Streaming, |s| {
             ms(s.request_tokens_per_s, |p| p.p50)
         }),
+        c("protocol", "protocol", 15, Wire, |s| {
+            if s.protocols.is_empty() {
+                Cell::Missing
+            } else {
+                Cell::Text(s.protocols.keys().cloned().collect::<Vec<_>>().join("+"))
+            }
+        }),
+        c("conns", "connections", 7, Wire, |s| {
+            s.server
+                .as_ref()
+                .map_or(Cell::Missing, |c| Cell::Int(c.connections))
+        }),
+        c("tls_hs", "tls_handshakes", 7, Wire, |s| {
+            s.server
+                .as_ref()
+                .map_or(Cell::Missing, |c| Cell::Int(c.tls_handshakes))
+        }),
+        c("h2_streams", "http2_streams", 10, Wire, |s| {
+            s.server
+                .as_ref()
+                .map_or(Cell::Missing, |c| Cell::Int(c.http2_streams))
+        }),
     ]
 }
 
@@ -216,9 +240,8 @@ fn block(out: &mut String, r: &RunReport, all: &[Column], b: Block, title: &'sta
 /// The mock's effective settings in one line: latency, token timing, faults, limits, seed.
 pub fn mock_settings(p: &Profile) -> String {
     let mut faults: Vec<String> = p
-        .fault_probabilities()
-        .iter()
-        .filter(|(_, prob, _)| *prob > 0.0)
+        .faults()
+        .active()
         .map(|(name, prob, _)| format!("{name} {prob}"))
         .collect();
     faults.extend(p.schedule.iter().map(|r| format!("schedule {r}")));
@@ -267,14 +290,24 @@ pub fn table(r: &RunReport) -> String {
     }
     let _ = writeln!(
         t,
-        "{} requests · target {} ({}) · retry {} · timeout {} · max body {} MiB{}",
+        "{} requests · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
         c.requests,
         c.target,
         c.isolation.describe(),
         c.retry,
         format_duration(std::time::Duration::from_secs_f64(c.timeout_s)),
         c.max_body_bytes >> 20,
-        if c.workload.stream { " · streaming" } else { "" }
+        if c.workload.stream { " · streaming" } else { "" },
+        if c.http2 {
+            " · HTTP/2 asked of the async strategies"
+        } else {
+            ""
+        },
+        if c.insecure {
+            " · INSECURE: any certificate accepted"
+        } else {
+            ""
+        }
     );
     if let Some(p) = &c.mock {
         let _ = writeln!(t, "mock: {}", mock_settings(p));
@@ -288,6 +321,19 @@ pub fn table(r: &RunReport) -> String {
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push('\n');
         block(&mut t, r, &all, Block::Streaming, "streaming");
+    }
+    if r.strategies
+        .iter()
+        .any(|s| s.server.is_some() || !s.protocols.is_empty())
+    {
+        t.push('\n');
+        block(&mut t, r, &all, Block::Wire, "wire");
+    }
+    if r.strategies.iter().any(|s| s.server.is_some()) {
+        let _ = writeln!(
+            t,
+            "wire: protocol of the successful answers (ureq speaks HTTP/1.1 only) · conns, tls_hs, h2_streams: counted by the mock during the strategy"
+        );
     }
     let _ = writeln!(
         t,

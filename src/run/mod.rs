@@ -65,7 +65,7 @@ pub fn run_one(
 ) -> Result<(StrategyReport, Intervals), RunError> {
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
-        req: Arc::new(lease.target.prepare(&cfg.workload)),
+        req: Arc::new(lease.target.prepare(&cfg.workload, cfg.http2)),
         schedule: cfg.load.schedule(cfg.workload.requests).map(Arc::new),
         progress: progress_bar(cfg, s),
     };
@@ -132,6 +132,11 @@ fn cross_check(
                 requests_received: received,
                 matches: agrees(received),
                 responses_by_status,
+                connections: after.work_connections.saturating_sub(before.work_connections),
+                tls_handshakes: after
+                    .work_tls_handshakes
+                    .saturating_sub(before.work_tls_handshakes),
+                http2_streams: after.http2_streams.saturating_sub(before.http2_streams),
             };
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -147,6 +152,13 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         pause_s: cfg.pause.as_secs_f64(),
         timeout_s: cfg.timeout.as_secs_f64(),
         max_body_bytes: cfg.max_body,
+        http2: cfg.http2,
+        tls: cfg.mock_tls
+            || cfg
+                .target
+                .as_ref()
+                .is_some_and(|t| t.base_url.starts_with("https:")),
+        insecure: cfg.target.as_ref().is_some_and(|t| t.trust.insecure),
         retry: cfg.retry.clone(),
         load: cfg.load,
         workload: cfg.workload.clone(),

@@ -8,9 +8,11 @@
 
 use std::time::Duration;
 
-use mock_server::{MockServer, Profile, StatsSnapshot};
+use std::sync::Arc;
 
-use crate::config::{RunConfig, Target};
+use mock_server::{MockServer, Profile, ServerOptions, StatsSnapshot, TlsSource};
+
+use crate::config::{RunConfig, Target, TlsTrust};
 use crate::error::{ConfigError, RunError};
 
 /// Where a run's requests go, opened once per command.
@@ -23,8 +25,8 @@ pub struct Session {
 
 #[derive(Debug)]
 enum Kind {
-    /// The harness starts a mock of this profile for each strategy.
-    Embedded(Box<Profile>),
+    /// The harness starts a mock of this profile, served so, for each strategy.
+    Embedded(Box<Profile>, ServerOptions),
     /// A URL; `mock` when it answered `GET /stats` as our mock does.
     External { target: Target, mock: bool },
 }
@@ -42,13 +44,26 @@ pub struct Lease {
     pub fresh: bool,
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
+/// A short-lived agent for the mock's `/stats` and `/admin/reset`, trusting what the run trusts.
+fn agent(trust: &TlsTrust) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into()
+        .proxy(None);
+    if trust.ca_pem.is_some() || trust.insecure {
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(trust.insecure);
+        if let Some(pem) = &trust.ca_pem {
+            let certs: Vec<_> = ureq::tls::parse_pem(pem)
+                .filter_map(|i| match i {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        config = config.tls_config(tls.build());
+    }
+    config.build().into()
 }
 
 impl Lease {
@@ -59,7 +74,10 @@ impl Lease {
             return Some(m.stats());
         }
         let origin = self.stats_origin.as_ref()?;
-        let mut resp = agent().get(format!("{origin}/stats")).call().ok()?;
+        let mut resp = agent(&self.target.trust)
+            .get(format!("{origin}/stats"))
+            .call()
+            .ok()?;
         if resp.status() != 200 {
             return None;
         }
@@ -82,7 +100,7 @@ impl Session {
         crate::resources::ensure_open_files(cfg)?;
         if let Some(target) = &cfg.target {
             check_reachable(target)?;
-            let mock = is_our_mock(&target.origin());
+            let mock = is_our_mock(target);
             return Ok(Session {
                 kind: Kind::External {
                     target: target.clone(),
@@ -101,21 +119,27 @@ impl Session {
                 profile.latency.mean() + profile.ttft.mean() + profile.itl.mean() * tokens
             }
         };
+        let options = ServerOptions {
+            tls: cfg.mock_tls.then_some(TlsSource::Generated),
+            http2: cfg.http2,
+            ..ServerOptions::default()
+        };
         Ok(Session {
-            kind: Kind::Embedded(Box::new(profile)),
+            kind: Kind::Embedded(Box::new(profile), options),
             mean_delay_s: Some(mean.as_secs_f64()),
         })
     }
 
     /// Whether requests go to the embedded mock.
     pub fn embedded(&self) -> bool {
-        matches!(self.kind, Kind::Embedded(_))
+        matches!(self.kind, Kind::Embedded(..))
     }
 
     /// The target as printed: `embedded mock` or the URL with userinfo redacted.
     pub fn display(&self) -> String {
         match &self.kind {
-            Kind::Embedded(_) => "embedded mock".to_owned(),
+            Kind::Embedded(_, o) if o.tls.is_some() => "embedded mock (https)".to_owned(),
+            Kind::Embedded(..) => "embedded mock".to_owned(),
             Kind::External { target, .. } => target.display_url(),
         }
     }
@@ -123,7 +147,7 @@ impl Session {
     /// The embedded mock's profile.
     pub fn profile(&self) -> Option<&Profile> {
         match &self.kind {
-            Kind::Embedded(p) => Some(p),
+            Kind::Embedded(p, _) => Some(p),
             Kind::External { .. } => None,
         }
     }
@@ -132,13 +156,17 @@ impl Session {
     /// external mock reset (when it can be).
     pub fn lease(&self) -> Result<Lease, RunError> {
         match &self.kind {
-            Kind::Embedded(profile) => {
-                let mock = MockServer::start((**profile).clone())?;
+            Kind::Embedded(profile, options) => {
+                let mock = MockServer::start_with((**profile).clone(), options.clone())?;
                 Ok(Lease {
                     target: Target {
                         base_url: format!("{}/v1", mock.uri()),
                         api_key: None,
                         embedded: true,
+                        trust: TlsTrust {
+                            ca_pem: mock.ca_pem().map(|p| Arc::new(p.as_bytes().to_vec())),
+                            insecure: false,
+                        },
                     },
                     mock: Some(mock),
                     stats_origin: None,
@@ -157,15 +185,16 @@ impl Session {
     /// Whether an external target still accepts connections (the embedded mock always does).
     pub fn reachable(&self) -> bool {
         match &self.kind {
-            Kind::Embedded(_) => true,
+            Kind::Embedded(..) => true,
             Kind::External { target, .. } => check_reachable(target).is_ok(),
         }
     }
 }
 
-/// Whether `origin` serves our mock's `GET /stats`.
-fn is_our_mock(origin: &str) -> bool {
-    let Ok(mut resp) = agent().get(format!("{origin}/stats")).call() else {
+/// Whether the target's origin serves our mock's `GET /stats`.
+fn is_our_mock(target: &Target) -> bool {
+    let url = format!("{}/stats", target.origin());
+    let Ok(mut resp) = agent(&target.trust).get(url).call() else {
         return false;
     };
     resp.status() == 200
@@ -179,7 +208,7 @@ fn is_our_mock(origin: &str) -> bool {
 
 /// Asks a standalone mock to reset its limiter, schedules and fault counter.
 fn reset(target: &Target) -> bool {
-    let mut req = agent().post(format!("{}/admin/reset", target.origin()));
+    let mut req = agent(&target.trust).post(format!("{}/admin/reset", target.origin()));
     if let Some(k) = &target.api_key {
         req = req.header("authorization", k.bearer());
     }

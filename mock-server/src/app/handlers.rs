@@ -1,0 +1,415 @@
+//! The routes: each work handler counts the request in flight, parses it (a bad body is a 4xx),
+//! asks admission what happens to it, waits out its latency and answers through `render.rs`
+//! or `stream.rs`. The in-flight guard rides on the response body, so a request counts from its
+//! arrival to its last byte. `/stats`, `/health(z)` and `/admin/*` are not work requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use rand::rngs::SmallRng;
+use serde::de::DeserializeOwned;
+
+use crate::app::admission::{Admitted, Decision, admit};
+use crate::app::render::{self, Api, Generation, Meta};
+use crate::app::{
+    AppState, MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_STALL, MAX_TOTAL_TOKENS, stream,
+};
+use crate::guarded::with_guard;
+use crate::latency::parse_duration;
+use crate::profile::Fault;
+use crate::stats::{ConnMark, Event, InFlight};
+use crate::wire::{ChatRequest, CompletionRequest};
+
+/// Longest a hung request waits before the mock resets it anyway.
+const HANG_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Reads and parses a JSON body (at most [`MAX_BODY_BYTES`]), or the 4xx that says why not.
+#[allow(clippy::result_large_err)]
+async fn parse<T: DeserializeOwned>(st: &AppState, body: Body) -> Result<T, Response> {
+    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            let msg = format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes.");
+            return Err(render::invalid(
+                st,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                msg,
+                None,
+                None,
+            ));
+        }
+        Err(e) => {
+            let msg = format!("Could not read the request body: {e}");
+            return Err(render::invalid(st, StatusCode::BAD_REQUEST, msg, None, None));
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let msg = format!("We could not parse the JSON body of your request: {e}.");
+        render::invalid(st, StatusCode::BAD_REQUEST, msg, None, None)
+    })
+}
+
+/// What a completion request asks for, whichever API it came through.
+struct Ask {
+    api: Api,
+    model: String,
+    n: u32,
+    /// The request's own output-token cap, if it set one.
+    limit: Option<u32>,
+    prompt_tokens: u64,
+    stream: bool,
+    include_usage: bool,
+}
+
+/// Checks what a completion asks for against the mock's caps; the 400 names the limit broken.
+#[allow(clippy::result_large_err)]
+fn check(st: &AppState, ask: &Ask) -> Result<u32, Response> {
+    let bad = |msg: String, param| {
+        Err(render::invalid(
+            st,
+            StatusCode::BAD_REQUEST,
+            msg,
+            Some(param),
+            None,
+        ))
+    };
+    let n = ask.n;
+    if !(1..=128).contains(&n) {
+        return bad(
+            format!("{n} is not a valid value for 'n': expected 1..=128."),
+            "n",
+        );
+    }
+    if ask.limit == Some(0) {
+        return bad("max_tokens must be at least 1.".to_owned(), "max_tokens");
+    }
+    let tokens = ask.limit.unwrap_or(st.profile.tokens);
+    if tokens > MAX_OUTPUT_TOKENS || u64::from(tokens) * u64::from(n) > MAX_TOTAL_TOKENS {
+        return bad(
+            format!(
+                "max_tokens is too large: {tokens} × n = {n}. This mock generates at most {MAX_OUTPUT_TOKENS} completion tokens per choice and {MAX_TOTAL_TOKENS} per request."
+            ),
+            "max_tokens",
+        );
+    }
+    let probe = Generation::new(ask.api, 0, &ask.model, n, tokens, "stop", 0);
+    let bytes = probe.estimated_bytes(ask.stream);
+    let cap = st.profile.max_response_bytes;
+    if bytes > cap {
+        return bad(
+            format!(
+                "The answer would be about {bytes} bytes ({tokens} tokens × n = {n}{}); this mock sends at most {cap} bytes per request (--max-response-bytes).",
+                if ask.stream { ", streamed" } else { "" }
+            ),
+            "max_tokens",
+        );
+    }
+    Ok(tokens)
+}
+
+/// Admits, waits and answers a completion request (chat or legacy).
+async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Instant) -> Response {
+    let tokens = match check(&st, &ask) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let cost = ask.prompt_tokens + u64::from(tokens) * u64::from(ask.n);
+    let decision = admit(&st, headers, cost);
+    let mut meta = Meta {
+        started: Some(arrived),
+        ..Meta::default()
+    };
+    if let Some(resp) = render::refusal(&st, &decision, &ask.model, &mut meta) {
+        return resp;
+    }
+    let Decision::Admitted(Admitted {
+        index,
+        fault,
+        mut rng,
+        limits,
+    }) = decision
+    else {
+        return render::reset(&st);
+    };
+    meta.request_id = Some(index);
+    meta.limits = limits;
+    if let Some(resp) = act_on_fault(&st, fault, &ask.model, &mut meta).await {
+        return resp;
+    }
+    let finish = if ask.limit.is_some() { "length" } else { "stop" };
+    let generation = Generation::new(
+        ask.api,
+        index,
+        &ask.model,
+        ask.n,
+        tokens,
+        finish,
+        ask.prompt_tokens,
+    );
+    if ask.stream {
+        return stream::response(
+            st.clone(),
+            generation,
+            ask.include_usage,
+            fault,
+            rng,
+            &meta,
+            arrived,
+        );
+    }
+    // Not streamed: one answer after the whole generation time.
+    let wait = generation_time(&st, tokens, &mut rng);
+    st.sleep_until(arrived + wait).await;
+    st.stats.tokens(u64::from(tokens) * u64::from(ask.n));
+    render::json(&st, StatusCode::OK, generation.completion_json(), &meta)
+}
+
+/// latency + ttft + itl × (tokens − 1), drawn from the request's own RNG.
+fn generation_time(st: &AppState, tokens: u32, rng: &mut SmallRng) -> Duration {
+    let p = &st.profile;
+    let mut total = p.latency.sample(rng) + p.ttft.sample(rng);
+    if !p.itl.is_zero() {
+        for _ in 1..tokens {
+            total += p.itl.sample(rng);
+        }
+    }
+    total
+}
+
+/// The answer a fault puts in place of the normal one, after any wait it imposes (a hang waits
+/// until the mock stops, then resets). `None`: answer normally (the streaming faults act later).
+async fn act_on_fault(st: &AppState, fault: Option<Fault>, model: &str, meta: &mut Meta) -> Option<Response> {
+    match fault? {
+        Fault::Hang => {
+            st.stats.event(Event::Hang);
+            tokio::select! {
+                _ = st.shutdown.cancelled() => {}
+                _ = tokio::time::sleep(HANG_LIMIT) => {}
+            }
+            Some(render::reset(st))
+        }
+        Fault::Reset => Some(render::reset(st)),
+        f => render::fault(st, f, model, meta),
+    }
+}
+
+/// `POST /v1/chat/completions`.
+pub(crate) async fn chat(
+    State(st): State<Arc<AppState>>,
+    conn: Option<Extension<ConnMark>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let guard = InFlight::begin(&st, conn.as_deref());
+    let resp = async {
+        let req: ChatRequest = match parse(&st, body).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        if !st.authorized(&headers) {
+            return render::unauthorized(&st);
+        }
+        if req.messages.is_empty() {
+            let msg = "[] is too short - 'messages'".to_owned();
+            return render::invalid(&st, StatusCode::BAD_REQUEST, msg, Some("messages"), None);
+        }
+        let ask = Ask {
+            api: Api::Chat,
+            n: req.n.unwrap_or(1),
+            limit: req.token_limit(),
+            prompt_tokens: req.estimated_prompt_tokens(),
+            stream: req.is_stream(),
+            include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+            model: req.model,
+        };
+        complete(st.clone(), &headers, ask, arrived).await
+    }
+    .await;
+    with_guard(resp, guard)
+}
+
+/// `POST /v1/completions`, the legacy text completions API many benchmark tools still use.
+pub(crate) async fn completions(
+    State(st): State<Arc<AppState>>,
+    conn: Option<Extension<ConnMark>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let guard = InFlight::begin(&st, conn.as_deref());
+    let resp = async {
+        let req: CompletionRequest = match parse(&st, body).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        if !st.authorized(&headers) {
+            return render::unauthorized(&st);
+        }
+        let ask = Ask {
+            api: Api::Text,
+            n: req.n.unwrap_or(1),
+            limit: req.max_tokens,
+            prompt_tokens: req.estimated_prompt_tokens(),
+            stream: req.stream.unwrap_or(false),
+            include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+            model: req.model,
+        };
+        complete(st.clone(), &headers, ask, arrived).await
+    }
+    .await;
+    with_guard(resp, guard)
+}
+
+/// `GET|POST /delay/{seconds}`: httpbin's answer after that long (the article's endpoint).
+pub(crate) async fn delay(
+    State(st): State<Arc<AppState>>,
+    conn: Option<Extension<ConnMark>>,
+    Path(seconds): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let arrived = Instant::now();
+    let guard = InFlight::begin(&st, conn.as_deref());
+    let resp = async {
+        let secs = match seconds.parse::<f64>() {
+            Ok(s) if (0.0..=MAX_DELAY_SECS).contains(&s) => s,
+            _ => {
+                let msg =
+                    format!("Invalid delay '{seconds}': expected seconds between 0 and {MAX_DELAY_SECS}.");
+                return render::invalid(&st, StatusCode::BAD_REQUEST, msg, Some("seconds"), None);
+            }
+        };
+        let decision = admit(&st, &headers, 0);
+        let mut meta = Meta {
+            started: Some(arrived),
+            ..Meta::default()
+        };
+        if let Some(resp) = render::refusal(&st, &decision, "delay", &mut meta) {
+            return resp;
+        }
+        if let Decision::Admitted(a) = &decision {
+            meta.request_id = Some(a.index);
+            meta.limits = a.limits;
+            if let Some(resp) = act_on_fault(&st, a.fault, "delay", &mut meta).await {
+                return resp;
+            }
+        }
+        st.sleep_until(arrived + Duration::from_secs_f64(secs)).await;
+        let hdrs: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.into())))
+            .collect();
+        let body = serde_json::json!({
+            "args": {}, "data": "", "files": {}, "form": {}, "headers": hdrs,
+            "method": method.as_str(), "origin": "127.0.0.1", "url": uri.to_string(),
+        });
+        render::json(
+            &st,
+            StatusCode::OK,
+            serde_json::to_vec(&body).unwrap_or_default(),
+            &meta,
+        )
+    }
+    .await;
+    with_guard(resp, guard)
+}
+
+/// `GET /v1/models`.
+pub(crate) async fn models() -> Response {
+    let body = serde_json::json!({
+        "object": "list",
+        "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "asyncbench"}],
+    });
+    axum::Json(body).into_response()
+}
+
+/// `GET /stats`.
+pub(crate) async fn stats(State(st): State<Arc<AppState>>) -> Response {
+    axum::Json(st.snapshot()).into_response()
+}
+
+/// `GET /health` and `GET /healthz`.
+pub(crate) async fn health() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// `POST /admin/stall?for=2s`: every answer frozen that long from now (0s ends a stall).
+pub(crate) async fn stall(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !st.authorized(&headers) {
+        return render::admin_unauthorized();
+    }
+    let Some(spec) = q.get("for") else {
+        let msg = "Missing query parameter 'for' (a duration such as 2s).".to_owned();
+        return render::admin_error(StatusCode::BAD_REQUEST, msg, Some("for"), None);
+    };
+    match parse_duration(spec) {
+        Ok(d) if d > MAX_STALL => {
+            let msg = format!(
+                "Invalid 'for' '{spec}': a stall lasts at most {} s (0s ends one).",
+                MAX_STALL.as_secs()
+            );
+            render::admin_error(StatusCode::BAD_REQUEST, msg, Some("for"), None)
+        }
+        Ok(d) => {
+            st.stall(d);
+            axum::Json(serde_json::json!({"stalled_for_ms": d.as_millis() as u64})).into_response()
+        }
+        Err(e) => render::admin_error(StatusCode::BAD_REQUEST, e.to_string(), Some("for"), None),
+    }
+}
+
+/// `POST /admin/reset`: the limiter's buckets full, the arrival count back at zero, no stall;
+/// a client starting a new run (asyncbench, before each strategy) asks for it.
+pub(crate) async fn reset(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !st.authorized(&headers) {
+        return render::admin_unauthorized();
+    }
+    st.reset();
+    axum::Json(serde_json::json!({"reset": true})).into_response()
+}
+
+/// Any other path: 404 `unknown_url`, counted as a work request (a client that sends its
+/// requests to the wrong path must see them counted).
+pub(crate) async fn not_found(
+    State(st): State<Arc<AppState>>,
+    conn: Option<Extension<ConnMark>>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let guard = InFlight::begin(&st, conn.as_deref());
+    let msg = format!("Invalid URL ({method} {}).", uri.path());
+    let resp = render::invalid(&st, StatusCode::NOT_FOUND, msg, None, Some("unknown_url"));
+    with_guard(resp, guard)
+}
+
+/// A known path with the wrong method: 405.
+pub(crate) async fn method_not_allowed(
+    State(st): State<Arc<AppState>>,
+    conn: Option<Extension<ConnMark>>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let guard = InFlight::begin(&st, conn.as_deref());
+    let msg = format!("Method {method} is not allowed for {}.", uri.path());
+    let resp = render::invalid(
+        &st,
+        StatusCode::METHOD_NOT_ALLOWED,
+        msg,
+        None,
+        Some("method_not_allowed"),
+    );
+    with_guard(resp, guard)
+}

@@ -1,0 +1,233 @@
+//! The mock's HTTP application, in the order a request meets it:
+//! - [`admission`]: the `x-mock-fault` header, the limiter, `--schedule` and the probabilities
+//!   decide a request's fate, as a value ([`admission::Decision`]), without writing anything;
+//! - [`render`]: decisions and completions become bytes: OpenAI's error bodies, the headers
+//!   every answer carries, `chat.completion` / `text_completion` JSON and SSE chunks;
+//! - [`stream`]: a streamed answer, each token written when its time comes;
+//! - [`handlers`]: the routes, which parse, admit, wait and answer.
+//!
+//! This file holds what they share: the server state, the routes, and the client's request key.
+//!
+//! Every delay is a sleep until an absolute deadline, so thousands of delayed requests overlap on
+//! a few threads and timer error does not accumulate over a stream. Nothing in a handler can
+//! panic on input: every parse failure becomes an OpenAI-style 4xx body.
+
+pub(crate) mod admission;
+pub(crate) mod handlers;
+pub(crate) mod render;
+pub(crate) mod stream;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::{HeaderMap, header};
+use axum::routing::{get, post};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+use crate::limiter::Limiter;
+use crate::profile::Profile;
+use crate::stats::{Stats, StatsSnapshot};
+use crate::timer::PreciseTimer;
+
+/// Largest request body accepted; larger gets 413.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Most completion tokens per choice (larger is a 400, as models have a cap too).
+pub const MAX_OUTPUT_TOKENS: u32 = 131_072;
+/// Most completion tokens per request, all choices together.
+pub const MAX_TOTAL_TOKENS: u64 = 1 << 20;
+/// Longest `/delay/{seconds}` allowed (httpbin's cap).
+pub const MAX_DELAY_SECS: f64 = 10.0;
+/// Longest stall `/admin/stall` accepts.
+pub const MAX_STALL: Duration = Duration::from_secs(600);
+
+/// The headers with which asyncbench numbers its requests (0-based logical index, 1-based
+/// attempt). A mock that sees them draws each fault and delay from (seed, request, attempt).
+pub const REQUEST_INDEX_HEADER: &str = "x-asyncbench-request";
+/// See [`REQUEST_INDEX_HEADER`].
+pub const ATTEMPT_HEADER: &str = "x-asyncbench-attempt";
+
+/// Marks a response whose connection must be reset instead of answered; the connection layer in
+/// `server.rs` sees it and drops the socket with SO_LINGER 0 (an HTTP/2 stream is reset).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResetConnection;
+
+/// Shared state of one mock server.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) profile: Profile,
+    pub(crate) stats: Stats,
+    limiter: Option<Mutex<Limiter>>,
+    seed: u64,
+    next_index: AtomicU64,
+    pub(crate) shutdown: CancellationToken,
+    epoch: Instant,
+    /// End of the current stall, as nanoseconds since `epoch`; 0 when not stalled.
+    stall_until_ns: AtomicU64,
+    /// Sub-millisecond delays (tokio's own timer rounds up to whole milliseconds).
+    timer: PreciseTimer,
+}
+
+impl AppState {
+    pub(crate) fn new(profile: Profile, shutdown: CancellationToken) -> Arc<Self> {
+        let now = Instant::now();
+        let seed = profile.seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
+        });
+        Arc::new(AppState {
+            limiter: Limiter::new(profile.rpm, profile.tpm, profile.limit_window, now).map(Mutex::new),
+            profile,
+            stats: Stats::new(),
+            seed,
+            next_index: AtomicU64::new(0),
+            shutdown,
+            epoch: now,
+            stall_until_ns: AtomicU64::new(0),
+            timer: PreciseTimer::start(),
+        })
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Freezes every answer (new and in progress) for `d` from now, like a server paused with
+    /// ^Z; a later call replaces the end, so `d = 0` ends a stall.
+    pub(crate) fn stall(&self, d: Duration) {
+        let end = if d.is_zero() {
+            0
+        } else {
+            (self.epoch.elapsed() + d).as_nanos() as u64
+        };
+        self.stall_until_ns.store(end, Relaxed);
+    }
+
+    /// Waits while a stall is in force.
+    async fn wait_stall(&self) {
+        loop {
+            let end = self.stall_until_ns.load(Relaxed);
+            if end == 0 {
+                return;
+            }
+            let end = self.epoch + Duration::from_nanos(end);
+            if Instant::now() >= end {
+                return;
+            }
+            sleep_until(end.into()).await;
+        }
+    }
+
+    /// Sleeps until `deadline`, then through any stall.
+    pub(crate) async fn sleep_until(&self, deadline: Instant) {
+        self.timer.sleep_until(deadline).await;
+        self.wait_stall().await;
+    }
+
+    /// The next arrival number (1-based).
+    fn next_arrival(&self) -> u64 {
+        self.next_index.fetch_add(1, Relaxed) + 1
+    }
+
+    /// A per-request RNG derived from the seed and the request's arrival number, so the fault
+    /// and latency drawn for request k do not depend on how other requests interleave.
+    fn rng_for(&self, index: u64) -> SmallRng {
+        SmallRng::seed_from_u64(splitmix64(self.seed ^ splitmix64(index)))
+    }
+
+    /// The RNG of attempt `attempt` of the client's logical request `request`: the same for that
+    /// attempt whatever order, concurrency or strategy brought it here.
+    fn rng_for_key(&self, key: RequestKey) -> SmallRng {
+        let mixed =
+            splitmix64(key.request) ^ splitmix64(u64::from(key.attempt).rotate_left(32) ^ 0x5bd1_e995);
+        SmallRng::seed_from_u64(splitmix64(self.seed ^ mixed))
+    }
+
+    /// Puts the mock back in its starting state for a new run: the limiter's buckets full, the
+    /// arrival count (and so `--schedule`) back at zero, no stall. The counters of `/stats` keep
+    /// counting (clients compare differences).
+    pub(crate) fn reset(&self) {
+        if let Some(l) = &self.limiter {
+            let fresh = Limiter::new(
+                self.profile.rpm,
+                self.profile.tpm,
+                self.profile.limit_window,
+                Instant::now(),
+            );
+            if let Some(fresh) = fresh {
+                match l.lock() {
+                    Ok(mut g) => *g = fresh,
+                    Err(p) => *p.into_inner() = fresh,
+                }
+            }
+        }
+        self.next_index.store(0, Relaxed);
+        self.stall_until_ns.store(0, Relaxed);
+    }
+
+    /// Whether a request carries the key the mock requires (always true when none is set).
+    pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(key) = &self.profile.api_key else {
+            return true;
+        };
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|k| k == key)
+    }
+}
+
+/// A client's own number for a request and its attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestKey {
+    request: u64,
+    attempt: u32,
+}
+
+impl RequestKey {
+    /// The key in a request's headers, when both are there and are numbers.
+    fn from_headers(h: &HeaderMap) -> Option<RequestKey> {
+        let num = |name: &str| h.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        Some(RequestKey {
+            request: num(REQUEST_INDEX_HEADER)?,
+            attempt: u32::try_from(num(ATTEMPT_HEADER)?).ok()?.max(1),
+        })
+    }
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The mock as an axum `Router`, for in-process tests with `oneshot` (no socket). Resets and
+/// hangs need the connection layer of [`crate::MockServer`].
+pub fn app(profile: Profile) -> Router {
+    router(AppState::new(profile, CancellationToken::new()))
+}
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    use handlers::*;
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/models", get(models))
+        .route("/delay/{seconds}", get(delay).post(delay))
+        .route("/stats", get(stats))
+        .route("/health", get(health))
+        .route("/healthz", get(health))
+        .route("/admin/stall", post(stall))
+        .route("/admin/reset", post(reset))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}

@@ -1,0 +1,454 @@
+//! Rendering: the bytes of every answer. OpenAI's error bodies, the headers every work answer
+//! carries (request id, processing time, the six rate-limit headers, Retry-After), the answers to
+//! admission decisions and faults, and the completions themselves (`chat.completion`,
+//! `text_completion` and their SSE chunks). Nothing here waits or decides.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use crate::app::admission::Decision;
+use crate::app::{AppState, ResetConnection};
+use crate::limiter::{LimitKind, LimiterState, go_duration};
+use crate::profile::Fault;
+use crate::stats::Event;
+use crate::wire::ErrorBody;
+
+/// Words the mock "generates", one per token. Every token after the first carries its leading
+/// space, so the joined text splits on whitespace into exactly the usage count.
+const WORDS: [&str; 8] = ["The", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs."];
+
+/// The text of token `i` of a completion.
+pub(crate) fn token(i: u32) -> String {
+    let w = WORDS[i as usize % WORDS.len()];
+    if i == 0 { w.to_owned() } else { format!(" {w}") }
+}
+
+/// Headers that go on every work answer.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Meta {
+    /// Arrival number, for `x-request-id`.
+    pub(crate) request_id: Option<u64>,
+    /// When the request arrived, for `openai-processing-ms`.
+    pub(crate) started: Option<Instant>,
+    /// The limiter's state, for the six `x-ratelimit-*` headers.
+    pub(crate) limits: Option<LimiterState>,
+    /// `Retry-After` (whole seconds) and `retry-after-ms`.
+    pub(crate) retry_after: Option<Duration>,
+    /// `x-should-retry`.
+    pub(crate) should_retry: Option<bool>,
+}
+
+impl Meta {
+    pub(crate) fn apply(&self, h: &mut HeaderMap) {
+        fn put(h: &mut HeaderMap, name: &'static str, v: String) {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(HeaderName::from_static(name), v);
+            }
+        }
+        if let Some(id) = self.request_id {
+            put(h, "x-request-id", format!("req_{id:016x}"));
+            h.insert("openai-version", HeaderValue::from_static("2020-10-01"));
+        }
+        if let Some(t) = self.started {
+            put(h, "openai-processing-ms", t.elapsed().as_millis().to_string());
+        }
+        if let Some(l) = &self.limits {
+            if let Some(r) = l.requests {
+                put(h, "x-ratelimit-limit-requests", r.limit.to_string());
+                put(h, "x-ratelimit-remaining-requests", r.remaining.to_string());
+                put(h, "x-ratelimit-reset-requests", go_duration(r.reset));
+            }
+            if let Some(t) = l.tokens {
+                put(h, "x-ratelimit-limit-tokens", t.limit.to_string());
+                put(h, "x-ratelimit-remaining-tokens", t.remaining.to_string());
+                put(h, "x-ratelimit-reset-tokens", go_duration(t.reset));
+            }
+        }
+        if let Some(d) = self.retry_after {
+            // Retry-After is whole seconds, at least 1 (OpenAPI `TooManyRequests`); the exact
+            // figure goes in retry-after-ms, which openai-python reads first.
+            let ms = d.as_nanos().div_ceil(1_000_000).max(1);
+            put(h, "retry-after", ms.div_ceil(1000).max(1).to_string());
+            put(h, "retry-after-ms", ms.to_string());
+        }
+        if let Some(b) = self.should_retry {
+            put(h, "x-should-retry", b.to_string());
+        }
+    }
+}
+
+/// A JSON answer, its status counted.
+pub(crate) fn json(st: &AppState, status: StatusCode, body: impl Into<Body>, meta: &Meta) -> Response {
+    st.stats.status(status.as_u16());
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    meta.apply(h);
+    resp
+}
+
+/// An OpenAI error body, its status counted.
+pub(crate) fn error(st: &AppState, status: StatusCode, err: ErrorBody, meta: &Meta) -> Response {
+    json(st, status, serde_json::to_vec(&err).unwrap_or_default(), meta)
+}
+
+/// An `invalid_request_error`, its status counted.
+pub(crate) fn invalid(
+    st: &AppState,
+    status: StatusCode,
+    message: String,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response {
+    error(
+        st,
+        status,
+        ErrorBody::new(message, "invalid_request_error", param, code),
+        &Meta::default(),
+    )
+}
+
+const BAD_KEY: &str =
+    "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.";
+
+/// 401 `invalid_api_key`, as OpenAI answers a missing or wrong key (counted, as every answer to
+/// a work request is).
+pub(crate) fn unauthorized(st: &AppState) -> Response {
+    invalid(
+        st,
+        StatusCode::UNAUTHORIZED,
+        BAD_KEY.into(),
+        None,
+        Some("invalid_api_key"),
+    )
+}
+
+/// An error answer to an `/admin/*` request: OpenAI's body, but not counted in `/stats`, so a
+/// client's cross-check of work requests is not disturbed by its own admin calls.
+pub(crate) fn admin_error(
+    status: StatusCode,
+    message: String,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response {
+    let body = ErrorBody::new(message, "invalid_request_error", param, code);
+    let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// `/admin/*` without the key.
+pub(crate) fn admin_unauthorized() -> Response {
+    admin_error(
+        StatusCode::UNAUTHORIZED,
+        BAD_KEY.into(),
+        None,
+        Some("invalid_api_key"),
+    )
+}
+
+/// The answer to a refusal by admission (`None` for an admitted request).
+pub(crate) fn refusal(st: &AppState, d: &Decision, model: &str, meta: &mut Meta) -> Option<Response> {
+    match d {
+        Decision::Admitted(_) => None,
+        Decision::BadFaultHeader(v) => Some(invalid(
+            st,
+            StatusCode::BAD_REQUEST,
+            format!("Invalid x-mock-fault header '{v}'."),
+            None,
+            None,
+        )),
+        Decision::Limited {
+            kind,
+            limit,
+            remaining,
+            requested,
+            retry_after,
+            limits,
+        } => {
+            let (what, unit) = match kind {
+                LimitKind::Requests => ("requests", "requests per min (RPM)"),
+                LimitKind::Tokens => ("tokens", "tokens per min (TPM)"),
+            };
+            let message = format!(
+                "Rate limit reached for {model} in organization org-mock on {unit}: Limit {limit}, Used {}, Requested {requested}. Please try again in {}. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                limit.saturating_sub(*remaining),
+                go_duration(*retry_after),
+            );
+            meta.limits = Some(*limits);
+            meta.retry_after = Some(*retry_after);
+            let body = ErrorBody::new(message, what, None, Some("rate_limit_exceeded"));
+            Some(error(st, StatusCode::TOO_MANY_REQUESTS, body, meta))
+        }
+        Decision::TooLarge {
+            limit,
+            requested,
+            limits,
+        } => {
+            let message = format!(
+                "Request too large for {model} in organization org-mock on tokens per min (TPM): Limit {limit}, Requested {requested}. The input or output tokens must be reduced in order to run successfully."
+            );
+            meta.limits = Some(*limits);
+            meta.should_retry = Some(false);
+            let body = ErrorBody::new(message, "tokens", None, Some("rate_limit_exceeded"));
+            Some(error(st, StatusCode::TOO_MANY_REQUESTS, body, meta))
+        }
+    }
+}
+
+/// The answer a fault puts in place of the completion; `None` for the faults that act later
+/// (hang, reset, and the streaming ones).
+pub(crate) fn fault(st: &AppState, fault: Fault, model: &str, meta: &mut Meta) -> Option<Response> {
+    let status = |c: u16| StatusCode::from_u16(c).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Some(match fault {
+        Fault::RateLimited => {
+            let d = st.profile.retry_after;
+            meta.retry_after = Some(d);
+            let message = format!(
+                "Rate limit reached for {model} in organization org-mock on requests per min (RPM) (injected by mock-server). Please try again in {}. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                go_duration(d)
+            );
+            let body = ErrorBody::new(message, "requests", None, Some("rate_limit_exceeded"));
+            error(st, StatusCode::TOO_MANY_REQUESTS, body, meta)
+        }
+        Fault::Quota => {
+            meta.should_retry = Some(false);
+            let body = ErrorBody::new(
+                "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                "insufficient_quota",
+                None,
+                Some("insufficient_quota"),
+            );
+            error(st, StatusCode::TOO_MANY_REQUESTS, body, meta)
+        }
+        Fault::Status(code) if code >= 500 => {
+            let message = match code {
+                503 => {
+                    "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists."
+                }
+                _ => {
+                    "The server experienced an error while processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if the error persists."
+                }
+            };
+            error(
+                st,
+                status(code),
+                ErrorBody::new(message, "server_error", None, None),
+                meta,
+            )
+        }
+        Fault::Status(code) => {
+            let body = ErrorBody::new(
+                format!("Injected error {code}."),
+                "invalid_request_error",
+                None,
+                None,
+            );
+            error(st, status(code), body, meta)
+        }
+        Fault::Hang | Fault::Reset | Fault::StreamError | Fault::StreamCut => return None,
+    })
+}
+
+/// An answer that makes the connection layer reset the connection (or the HTTP/2 stream).
+pub(crate) fn reset(st: &AppState) -> Response {
+    st.stats.event(Event::Reset);
+    let mut resp = Response::new(Body::empty());
+    resp.extensions_mut().insert(ResetConnection);
+    resp
+}
+
+/// Which API a completion answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `/v1/chat/completions`: `chat.completion`, deltas with `content`.
+    Chat,
+    /// `/v1/completions` (legacy): `text_completion`, choices with `text`.
+    Text,
+}
+
+/// Everything needed to write one completion, with the parts every chunk repeats rendered once.
+#[derive(Debug)]
+pub(crate) struct Generation {
+    pub(crate) api: Api,
+    pub(crate) id: String,
+    pub(crate) n: u32,
+    pub(crate) tokens: u32,
+    pub(crate) finish_reason: &'static str,
+    pub(crate) prompt_tokens: u64,
+    /// `data: {"id":…,"object":…,"created":…,"model":…,` up to `"choices":[`.
+    chunk_head: String,
+    /// `{"id":…,"object":…,"created":…,"model":…` for the whole completion.
+    model_json: String,
+    created: u64,
+}
+
+impl Generation {
+    pub(crate) fn new(
+        api: Api,
+        index: u64,
+        model: &str,
+        n: u32,
+        tokens: u32,
+        finish_reason: &'static str,
+        prompt_tokens: u64,
+    ) -> Generation {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let model_json = serde_json::to_string(model).unwrap_or_default();
+        let (id, object) = match api {
+            Api::Chat => (format!("chatcmpl-mock{index:012x}"), "chat.completion.chunk"),
+            Api::Text => (format!("cmpl-mock{index:012x}"), "text_completion"),
+        };
+        let fingerprint = match api {
+            Api::Chat => r#""system_fingerprint":"fp_mock","#,
+            Api::Text => "",
+        };
+        let chunk_head = format!(
+            r#"data: {{"id":"{id}","object":"{object}","created":{created},"model":{model_json},{fingerprint}"choices":["#
+        );
+        Generation {
+            api,
+            id,
+            n,
+            tokens,
+            finish_reason,
+            prompt_tokens,
+            chunk_head,
+            model_json,
+            created,
+        }
+    }
+
+    /// The whole text of one choice.
+    pub(crate) fn text(&self) -> String {
+        (0..self.tokens).map(token).collect()
+    }
+
+    /// Bytes the answer will take, about (the cap on one request's output is checked against it).
+    pub(crate) fn estimated_bytes(&self, stream: bool) -> u64 {
+        let per_token = if stream {
+            self.chunk_head.len() as u64 + 90
+        } else {
+            8
+        };
+        u64::from(self.n) * u64::from(self.tokens) * per_token + 1024
+    }
+
+    pub(crate) fn usage_json(&self) -> String {
+        let completion = u64::from(self.tokens) * u64::from(self.n);
+        let details = match self.api {
+            Api::Chat => {
+                r#","prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}"#
+            }
+            Api::Text => "",
+        };
+        format!(
+            r#"{{"prompt_tokens":{},"completion_tokens":{completion},"total_tokens":{}{details}}}"#,
+            self.prompt_tokens,
+            self.prompt_tokens + completion
+        )
+    }
+
+    /// The non-streaming answer.
+    pub(crate) fn completion_json(&self) -> Vec<u8> {
+        let content = serde_json::to_string(&self.text()).unwrap_or_default();
+        let choices: Vec<String> = (0..self.n)
+            .map(|i| match self.api {
+                Api::Chat => format!(
+                    r#"{{"index":{i},"message":{{"role":"assistant","content":{content},"refusal":null,"annotations":[]}},"logprobs":null,"finish_reason":"{}"}}"#,
+                    self.finish_reason
+                ),
+                Api::Text => format!(
+                    r#"{{"text":{content},"index":{i},"logprobs":null,"finish_reason":"{}"}}"#,
+                    self.finish_reason
+                ),
+            })
+            .collect();
+        let (object, extra) = match self.api {
+            Api::Chat => (
+                "chat.completion",
+                r#","service_tier":"default","system_fingerprint":"fp_mock""#,
+            ),
+            Api::Text => ("text_completion", ""),
+        };
+        format!(
+            r#"{{"id":"{}","object":"{object}","created":{},"model":{},"choices":[{}],"usage":{}{extra}}}"#,
+            self.id,
+            self.created,
+            self.model_json,
+            choices.join(","),
+            self.usage_json()
+        )
+        .into_bytes()
+    }
+
+    /// `data: {chunk}\n\n` with the given choices and usage (`null` or a usage object).
+    fn chunk(&self, choices: &str, usage: &str) -> Bytes {
+        let mut s = String::with_capacity(self.chunk_head.len() + choices.len() + usage.len() + 16);
+        s.push_str(&self.chunk_head);
+        s.push_str(choices);
+        s.push_str("],\"usage\":");
+        s.push_str(usage);
+        s.push_str("}\n\n");
+        Bytes::from(s)
+    }
+
+    /// The opening chunk of choice `i` (chat only: the role, empty content).
+    pub(crate) fn role_chunk(&self, i: u32) -> Option<Bytes> {
+        (self.api == Api::Chat).then(|| {
+            self.chunk(
+                &format!(r#"{{"index":{i},"delta":{{"role":"assistant","content":""}},"logprobs":null,"finish_reason":null}}"#),
+                "null",
+            )
+        })
+    }
+
+    /// Token `t` of choice `i`.
+    pub(crate) fn token_chunk(&self, i: u32, t: u32) -> Bytes {
+        let word = serde_json::to_string(&token(t)).unwrap_or_default();
+        let choice = match self.api {
+            Api::Chat => format!(
+                r#"{{"index":{i},"delta":{{"content":{word}}},"logprobs":null,"finish_reason":null}}"#
+            ),
+            Api::Text => format!(r#"{{"text":{word},"index":{i},"logprobs":null,"finish_reason":null}}"#),
+        };
+        self.chunk(&choice, "null")
+    }
+
+    /// The finishing chunk of choice `i`.
+    pub(crate) fn finish_chunk(&self, i: u32) -> Bytes {
+        let f = self.finish_reason;
+        let choice = match self.api {
+            Api::Chat => format!(r#"{{"index":{i},"delta":{{}},"logprobs":null,"finish_reason":"{f}"}}"#),
+            Api::Text => format!(r#"{{"text":"","index":{i},"logprobs":null,"finish_reason":"{f}"}}"#),
+        };
+        self.chunk(&choice, "null")
+    }
+
+    /// The usage chunk (`choices: []`), sent when `stream_options.include_usage`.
+    pub(crate) fn usage_chunk(&self) -> Bytes {
+        self.chunk("", &self.usage_json())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_tokens_split_back_into_the_token_count() {
+        for n in [1u32, 2, 7, 8, 9, 64, 1000] {
+            let text: String = (0..n).map(token).collect();
+            assert_eq!(text.split_whitespace().count(), n as usize, "{n}: {text}");
+        }
+    }
+}

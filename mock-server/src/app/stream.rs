@@ -1,0 +1,147 @@
+//! A streamed answer: server-sent events, each token written when its time comes. The stream is
+//! a state machine polled by the connection itself (no task, no channel per stream): it sleeps
+//! until the next token's deadline, then yields the chunk of every choice for that token.
+//!
+//! Deadlines are absolute (`start + latency`, then `+ ttft`, then `+ itl` per token), so timer
+//! error never accumulates over a long stream. A client that goes away drops the stream, and
+//! with it the in-flight guard the handler put on the body.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use rand::rngs::SmallRng;
+
+use crate::app::AppState;
+use crate::app::render::{Generation, Meta};
+use crate::profile::Fault;
+use crate::stats::Event;
+use crate::wire::ErrorBody;
+
+/// Where a stream is.
+enum Step {
+    /// Waiting for the stream to open (`latency`), then the role chunks.
+    Open,
+    /// Token `t` is next (past the last token: the finish chunks, usage and `[DONE]`).
+    Token(u32),
+    /// Nothing more.
+    Done,
+}
+
+struct State {
+    st: Arc<AppState>,
+    generation: Generation,
+    include_usage: bool,
+    fault: Option<Fault>,
+    rng: SmallRng,
+    deadline: Instant,
+    step: Step,
+}
+
+type Frame = Result<Bytes, std::io::Error>;
+
+impl State {
+    /// The next piece of the stream, after waiting for its time.
+    async fn next(&mut self) -> Option<Frame> {
+        let g = &self.generation;
+        let p = &self.st.profile;
+        if let Step::Open = self.step {
+            self.deadline += p.latency.sample(&mut self.rng);
+            self.st.sleep_until(self.deadline).await;
+            self.step = Step::Token(0);
+            let roles: Vec<Bytes> = (0..g.n).filter_map(|i| g.role_chunk(i)).collect();
+            // The legacy API has no role chunk: it goes straight to the first token.
+            if !roles.is_empty() {
+                return Some(Ok(Bytes::from(roles.concat())));
+            }
+        }
+        match self.step {
+            Step::Open => None,
+            Step::Token(t) if t < g.tokens => {
+                self.deadline += if t == 0 {
+                    p.ttft.sample(&mut self.rng)
+                } else {
+                    p.itl.sample(&mut self.rng)
+                };
+                self.st.sleep_until(self.deadline).await;
+                if t == g.tokens / 2 {
+                    match self.fault {
+                        Some(Fault::StreamError) => {
+                            self.st.stats.event(Event::StreamError);
+                            self.step = Step::Done;
+                            let err = ErrorBody::new(
+                                "The server had an error while processing your request. Sorry about that!",
+                                "server_error",
+                                None,
+                                None,
+                            );
+                            let json = serde_json::to_string(&err).unwrap_or_default();
+                            return Some(Ok(Bytes::from(format!("data: {json}\n\n"))));
+                        }
+                        Some(Fault::StreamCut) => {
+                            self.st.stats.event(Event::StreamCut);
+                            self.step = Step::Done;
+                            // Give the connection one turn to write out what came before (with
+                            // no delays every chunk is ready at once, and hyper drops its
+                            // unwritten buffer when the body fails), then cut.
+                            tokio::task::yield_now().await;
+                            return Some(Err(std::io::Error::other("stream cut by the mock")));
+                        }
+                        _ => {}
+                    }
+                }
+                self.step = Step::Token(t + 1);
+                self.st.stats.tokens(u64::from(g.n));
+                let chunks: Vec<Bytes> = (0..g.n).map(|i| g.token_chunk(i, t)).collect();
+                Some(Ok(Bytes::from(chunks.concat())))
+            }
+            Step::Token(_) => {
+                self.step = Step::Done;
+                let mut out: Vec<Bytes> = (0..g.n).map(|i| g.finish_chunk(i)).collect();
+                if self.include_usage {
+                    out.push(g.usage_chunk());
+                }
+                out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+                Some(Ok(Bytes::from(out.concat())))
+            }
+            Step::Done => None,
+        }
+    }
+}
+
+/// The streamed answer to an admitted request that arrived at `start`.
+pub(crate) fn response(
+    st: Arc<AppState>,
+    generation: Generation,
+    include_usage: bool,
+    fault: Option<Fault>,
+    rng: SmallRng,
+    meta: &Meta,
+    start: Instant,
+) -> Response {
+    st.stats.status(StatusCode::OK.as_u16());
+    let state = State {
+        st,
+        generation,
+        include_usage,
+        fault: fault.filter(|f| matches!(f, Fault::StreamError | Fault::StreamCut)),
+        rng,
+        deadline: start,
+        step: Step::Open,
+    };
+    let frames = futures_util::stream::unfold(state, |mut s| async move {
+        let frame = s.next().await?;
+        Some((frame, s))
+    });
+    let mut resp = Response::new(Body::from_stream(frames));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    meta.apply(h);
+    resp
+}

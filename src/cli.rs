@@ -11,8 +11,11 @@ use mock_server::profile::{parse_bytes, parse_duration_arg, parse_positive};
 use mock_server::{LatencySpec, ProfileArgs};
 
 use crate::client::ApiKey;
-use crate::config::{Arrival, LoadModel, RunConfig, Strategy, Target, TlsTrust, Workload};
+use crate::config::{
+    Arrival, LoadModel, RunConfig, Slo, Strategy, Target, TlsTrust, Warmup, Workload, parse_slo, parse_warmup,
+};
 use crate::error::ConfigError;
+use crate::inputs::{Header, Inputs, Spread, parse_header, parse_spread, read_body_file, read_dataset};
 use crate::metrics::SEALED_IN_MEMORY;
 use crate::retry::{Jitter, RetryPolicy, RetryPreset};
 
@@ -40,6 +43,12 @@ pub enum Command {
     Sweep(Box<SweepArgs>),
     /// Redraw the charts of a saved run from its report.json (and sweep.json, when present).
     Plot(PlotArgs),
+    /// Print a shell completion script: asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Flags of `sweep`.
@@ -60,55 +69,75 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
-    /// The base config and the axis: exactly one list flag must hold more than one value.
-    pub fn to_sweep(&self) -> Result<(RunConfig, crate::sweep::Axis), ConfigError> {
-        use crate::sweep::Axis;
+    /// The base config and what to sweep: exactly one list flag holds more than one value, or
+    /// `--concurrency auto` / `--rate auto` asks the sweep to find its own points.
+    pub fn to_sweep(&self) -> Result<(RunConfig, crate::sweep::Plan), ConfigError> {
+        use crate::sweep::{Axis, Plan};
         let c = &self.common;
-        let mut axes = Vec::new();
-        if c.concurrency.len() > 1 {
-            axes.push(Axis::Concurrency(c.concurrency.clone()));
+        let auto_c = c.concurrency.contains(&Level::Auto);
+        let auto_r = c.rate.contains(&Level::Auto);
+        if (auto_c && c.concurrency.len() > 1) || (auto_r && c.rate.len() > 1) {
+            return Err(ConfigError::Invalid {
+                name: "sweep",
+                value: "auto".into(),
+                why: "auto stands alone: --concurrency auto or --rate auto, not in a list",
+            });
+        }
+        let values = |v: &[Level<u64>]| v.iter().filter_map(Level::value).collect::<Vec<_>>();
+        let rates = |v: &[Level<f64>]| v.iter().filter_map(Level::value).collect::<Vec<_>>();
+        let mut plans = Vec::new();
+        if auto_c {
+            plans.push(Plan::AutoConcurrency);
+        } else if c.concurrency.len() > 1 {
+            plans.push(Plan::Fixed(Axis::Concurrency(values(&c.concurrency))));
         }
         if c.batch_size.len() > 1 {
-            axes.push(Axis::BatchSize(c.batch_size.clone()));
+            plans.push(Plan::Fixed(Axis::BatchSize(c.batch_size.clone())));
         }
         if c.pause.len() > 1 {
-            axes.push(Axis::Pause(c.pause.clone()));
+            plans.push(Plan::Fixed(Axis::Pause(c.pause.clone())));
         }
-        if c.rate.len() > 1 {
-            axes.push(Axis::Rate(c.rate.clone()));
+        if auto_r {
+            plans.push(Plan::AutoRate);
+        } else if c.rate.len() > 1 {
+            plans.push(Plan::Fixed(Axis::Rate(rates(&c.rate))));
         }
-        let axis = match axes.len() {
-            1 => axes.remove(0),
+        let plan = match plans.len() {
+            1 => plans.remove(0),
             0 => {
                 return Err(ConfigError::Invalid {
                     name: "sweep",
                     value: String::new(),
-                    why: "give one of --concurrency, --batch-size, --pause or --rate a comma-separated list",
+                    why: "give one of --concurrency, --batch-size, --pause or --rate a comma-separated list (or --concurrency auto, --rate auto)",
                 });
             }
             _ => {
                 return Err(ConfigError::Invalid {
                     name: "sweep",
-                    value: axes.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
+                    value: plans.iter().map(Plan::name).collect::<Vec<_>>().join(","),
                     why: "vary one setting at a time",
                 });
             }
         };
-        let mut first = CommonArgs {
-            ..self.common.clone()
-        };
-        match &axis {
-            Axis::Concurrency(v) => first.concurrency = vec![v[0]],
-            Axis::BatchSize(v) => first.batch_size = vec![v[0]],
-            Axis::Pause(v) => first.pause = vec![v[0]],
-            Axis::Rate(v) => first.rate = vec![v[0]],
+        let mut first = self.common.clone();
+        match &plan {
+            Plan::Fixed(Axis::Concurrency(v)) => first.concurrency = vec![Level::Value(v[0])],
+            Plan::Fixed(Axis::BatchSize(v)) => first.batch_size = vec![v[0]],
+            Plan::Fixed(Axis::Pause(v)) => first.pause = vec![v[0]],
+            Plan::Fixed(Axis::Rate(v)) => first.rate = vec![Level::Value(v[0])],
+            // The base of an automatic sweep: the concurrency given (or the default), and a
+            // closed loop to find the saturation point in.
+            Plan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
+            Plan::AutoRate => first.rate = Vec::new(),
         }
         let cfg = first.to_config(self.strategies.clone())?;
         // Every point must be valid, not only the first.
-        for i in 0..axis.values().len() {
-            axis.apply(&cfg, i).validate()?;
+        if let Plan::Fixed(axis) = &plan {
+            for i in 0..axis.values().len() {
+                axis.apply(&cfg, i).validate()?;
+            }
         }
-        Ok((cfg, axis))
+        Ok((cfg, plan))
     }
 }
 
@@ -149,12 +178,72 @@ pub struct ReproduceArgs {
     pub quiet: bool,
 }
 
+/// A setting's value, or `auto`: the sweep finds its points itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Level<T> {
+    /// This value.
+    Value(T),
+    /// Found by the sweep (`sweep --concurrency auto`, `sweep --rate auto`).
+    Auto,
+}
+
+impl<T: Copy> Level<T> {
+    /// The value, unless `auto`.
+    pub fn value(&self) -> Option<T> {
+        match self {
+            Level::Value(v) => Some(*v),
+            Level::Auto => None,
+        }
+    }
+}
+
+impl<T: std::str::FromStr> std::str::FromStr for Level<T> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "auto" {
+            return Ok(Level::Auto);
+        }
+        s.trim()
+            .parse::<T>()
+            .map(Level::Value)
+            .map_err(|_| format!("'{s}' is not a number (or auto, for sweep)"))
+    }
+}
+
+/// What a measuring command prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The human table.
+    Table,
+    /// The whole report (`report.json`, or `sweep.json` for a sweep).
+    Json,
+    /// One row per strategy (`summary.csv`; for a sweep, one per point and strategy).
+    Csv,
+}
+
+impl CommonArgs {
+    /// The output format, `--json` included.
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
 /// Flags shared by every measuring subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Logical requests per strategy.
-    #[arg(long, short = 'n', default_value_t = 200, value_parser = parse_positive)]
-    pub requests: u64,
+    /// Logical requests per strategy [default: 200; with --duration, no cap].
+    #[arg(long, short = 'n', value_parser = parse_positive, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Run each strategy for this long instead of a count (closed or open loop); requests in
+    /// flight at the end finish or time out and are counted. With -n, whichever ends first
+    /// [default: none: -n bounds the run].
+    #[arg(long, short = 'z', value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Requests sent first, by each strategy with its own clients (a count, or a duration such as
+    /// 5s), left out of every figure and reported apart [default: none].
+    #[arg(long, value_parser = parse_warmup, value_name = "N|DURATION")]
+    pub warmup: Option<Warmup>,
     /// Threads (threadpool) or requests in flight (async, async-single); 0 = unbounded (async
     /// only). `sweep` takes a comma-separated list.
     #[arg(
@@ -164,7 +253,7 @@ pub struct CommonArgs {
         value_delimiter = ',',
         value_name = "C"
     )]
-    pub concurrency: Vec<u64>,
+    pub concurrency: Vec<Level<u64>>,
     /// Requests per batch for `batched` [default: the concurrency]. `sweep` takes a list.
     #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',')]
     pub batch_size: Vec<u64>,
@@ -236,16 +325,47 @@ pub struct CommonArgs {
         default_value = "Explain in one sentence why async helps I/O-bound code."
     )]
     pub prompt: String,
-    /// max_tokens of each request.
-    #[arg(long, default_value_t = 16, value_parser = parse_positive)]
-    pub max_tokens: u64,
+    /// max_tokens of each request: N, or N,SPREAD for a uniform draw from N ± SPREAD.
+    #[arg(long, default_value = "16", value_parser = parse_spread, value_name = "N[,SPREAD]")]
+    pub max_tokens: Spread,
+    /// Synthetic prompts of about N words (≈ tokens) each, or N ± SPREAD, instead of --prompt
+    /// [default: none].
+    #[arg(long, value_parser = parse_spread, value_name = "N[,SPREAD]", conflicts_with = "dataset")]
+    pub prompt_tokens: Option<Spread>,
+    /// JSONL file, one request per line: {"prompt": "…"} or {"messages": [{"role", "content"}, …]};
+    /// the requests cycle through it in order [default: none].
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub dataset: Option<PathBuf>,
+    /// JSON object whose fields replace ours in every request body (model, max_tokens,
+    /// temperature, stream, …) [default: none].
+    #[arg(long, value_name = "FILE.json")]
+    pub body_file: Option<PathBuf>,
+    /// Extra request header, repeatable: -H 'Name: value' (credential values are masked in
+    /// error samples, and no value is written into reports) [default: none].
+    #[arg(long = "header", short = 'H', value_parser = parse_header, value_name = "'NAME: VALUE'")]
+    pub headers: Vec<Header>,
     /// Send stream: true and time every token (TTFT, ITL, TPOT).
     #[arg(long)]
     pub stream: bool,
+    /// Service-level limits a successful request must meet to count as good, any of
+    /// ttft=D,tpot=D,e2e=D; the report gives the good requests' share and rate, and sweep
+    /// recommends from that rate [default: none].
+    #[arg(long, value_parser = parse_slo, value_name = "ttft=D,tpot=D,e2e=D")]
+    pub slo: Option<Slo>,
+    /// With --out, write the arrival time of every streamed chunk into requests.jsonl.
+    #[arg(long)]
+    pub export_chunks: bool,
+    /// What goes on stdout: the table, the report as JSON, or the summary as CSV (the table then
+    /// goes to stderr).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Open loop: start requests at this many per second, ready or not [default: none, a closed
     /// loop]. `sweep` takes a list.
     #[arg(long, value_name = "R", value_delimiter = ',')]
-    pub rate: Vec<f64>,
+    pub rate: Vec<Level<f64>>,
     /// Inter-arrival gaps of --rate.
     #[arg(long, default_value = "constant", value_enum)]
     pub arrival: Arrival,
@@ -369,12 +489,24 @@ impl CommonArgs {
                 }),
             }
         }
-        let concurrency = one("--concurrency", &self.concurrency)?.unwrap_or(50);
+        let auto = |name| ConfigError::Invalid {
+            name,
+            value: "auto".into(),
+            why: "auto is for `asyncbench sweep`, which then finds the points to try",
+        };
+        let concurrency = match one("--concurrency", &self.concurrency)? {
+            None => 50,
+            Some(Level::Value(c)) => c,
+            Some(Level::Auto) => return Err(auto("--concurrency")),
+        };
         let batch_size = one("--batch-size", &self.batch_size)?;
         let pause = one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1));
-        let rate = one("--rate", &self.rate)?;
-        let max_tokens = u32::try_from(self.max_tokens)
-            .map_err(|_| invalid("--max-tokens", self.max_tokens.to_string(), "too large"))?;
+        let rate = match one("--rate", &self.rate)? {
+            None => None,
+            Some(Level::Value(r)) => Some(r),
+            Some(Level::Auto) => return Err(auto("--rate")),
+        };
+        let max_tokens = self.max_tokens;
         let (mock, target) = match &self.target {
             Some(url) => {
                 if self.mock_flags_given() {
@@ -437,15 +569,42 @@ impl CommonArgs {
                 seed,
             },
         };
+        let dataset = self.dataset.as_deref().map(read_dataset).transpose()?;
+        let body_template = self.body_file.as_deref().map(read_body_file).transpose()?;
+        let template_streams = body_template
+            .as_ref()
+            .and_then(|t| t.get("stream"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(true);
+        let requests = match (self.requests, self.duration) {
+            (Some(n), _) => n,
+            (None, Some(_)) => u64::MAX,
+            (None, None) => 200,
+        };
         let cfg = RunConfig {
             workload: Workload {
-                requests: self.requests,
+                requests,
                 model: self.model.clone(),
                 prompt: self.prompt.clone(),
-                max_tokens,
-                stream: self.stream,
+                max_tokens: max_tokens.mean,
+                max_tokens_spread: max_tokens.spread,
+                prompt_tokens: self.prompt_tokens,
+                dataset: self.dataset.as_ref().map(|p| p.display().to_string()),
+                dataset_rows: dataset.as_ref().map_or(0, |d| d.len() as u64),
+                body_file: self.body_file.as_ref().map(|p| p.display().to_string()),
+                headers: self.headers.iter().map(|h| h.name.to_string()).collect(),
+                stream: self.stream || template_streams,
                 delay_endpoint: None,
             },
+            inputs: Arc::new(Inputs {
+                dataset: dataset.unwrap_or_default(),
+                body_template,
+                headers: self.headers.clone(),
+            }),
+            duration: self.duration,
+            warmup: self.warmup,
+            slo: self.slo.unwrap_or_default(),
+            export_chunks: self.export_chunks,
             strategies,
             concurrency,
             batch_size: batch_size.unwrap_or(concurrency.max(1)),

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Exp};
@@ -15,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{ApiKey, Limits, PreparedRequest, redact_url};
 use crate::error::ConfigError;
+use crate::inputs::{BodySpec, Inputs, Spread, build_bodies};
 use crate::retry::RetryPolicy;
 use mock_server::Profile;
-use mock_server::wire::ChatRequest;
 
 /// An execution model, each the Rust twin of a Python pattern.
 #[derive(
@@ -122,31 +121,32 @@ pub enum Arrival {
 }
 
 impl LoadModel {
-    /// The due time of each of `n` requests as an offset from the run's start (open loop), or
-    /// `None` (closed loop). Pure, so it is tested without sleeping.
-    pub fn schedule(&self, n: u64) -> Option<Vec<Duration>> {
+    /// The due time of each request as an offset from the run's start (open loop): at most `n`,
+    /// and only those before `horizon` when one is given; `None` in a closed loop. Pure, so it is
+    /// tested without sleeping.
+    pub fn schedule(&self, n: u64, horizon: Option<Duration>) -> Option<Vec<Duration>> {
         let LoadModel::Open { rate, arrival, seed } = *self else {
             return None;
         };
-        let mut out = Vec::with_capacity(n as usize);
-        match arrival {
-            Arrival::Constant => out.extend((0..n).map(|i| Duration::from_secs_f64(i as f64 / rate))),
-            Arrival::Poisson => {
-                let mut rng = SmallRng::seed_from_u64(seed);
-                let exp = Exp::new(rate).ok()?;
-                let mut t = 0.0;
-                for _ in 0..n {
-                    out.push(Duration::from_secs_f64(t));
-                    t += exp.sample(&mut rng);
-                }
-            }
+        let end = horizon.map_or(f64::INFINITY, |h| h.as_secs_f64());
+        let expected = (rate * end).min(n as f64).min(1e9);
+        let mut out = Vec::with_capacity(expected as usize + 1);
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let exp = Exp::new(rate).ok()?;
+        let mut t = 0.0;
+        while (out.len() as u64) < n && t < end {
+            out.push(Duration::from_secs_f64(t));
+            t = match arrival {
+                Arrival::Constant => out.len() as f64 / rate,
+                Arrival::Poisson => t + exp.sample(&mut rng),
+            };
         }
         Some(out)
     }
 }
 
 /// What each request asks for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
     /// Logical requests in the run.
     pub requests: u64,
@@ -154,13 +154,87 @@ pub struct Workload {
     pub model: String,
     /// The user message.
     pub prompt: String,
-    /// `max_tokens` of the chat request.
+    /// `max_tokens` of the chat request (the middle of its spread).
     pub max_tokens: u32,
+    /// `max_tokens` is drawn from `max_tokens ± max_tokens_spread` per request.
+    #[serde(default)]
+    pub max_tokens_spread: u32,
+    /// Synthetic prompts of about this many words (`--prompt-tokens`), instead of `prompt`.
+    #[serde(default)]
+    pub prompt_tokens: Option<crate::inputs::Spread>,
+    /// `--dataset`: the JSONL file whose rows the requests cycle through.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// Rows in the dataset.
+    #[serde(default)]
+    pub dataset_rows: u64,
+    /// `--body-file`: the JSON whose fields win over ours.
+    #[serde(default)]
+    pub body_file: Option<String>,
+    /// Names of the extra headers (`-H`); their values are not written.
+    #[serde(default)]
+    pub headers: Vec<String>,
     /// Send `stream: true` and read server-sent events.
     pub stream: bool,
     /// `Some(d)`: GET `/delay/{d}` instead of chat completions (the article's httpbin call).
     #[serde(default, with = "opt_secs")]
     pub delay_endpoint: Option<Duration>,
+}
+
+/// Requests sent before the measured ones, with the same clients (warm connections, warm
+/// caches), and left out of every figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    /// This many requests.
+    Requests(u64),
+    /// Requests for this long (in seconds when written).
+    #[serde(with = "secs")]
+    Time(Duration),
+}
+
+/// Parses `--warmup`: a count (`20`) or a duration (`5s`).
+pub fn parse_warmup(s: &str) -> Result<Warmup, String> {
+    if let Ok(n) = s.trim().parse::<u64>() {
+        return if n > 0 {
+            Ok(Warmup::Requests(n))
+        } else {
+            Err(format!("'{s}' is not a positive count or a duration such as 5s"))
+        };
+    }
+    mock_server::profile::parse_duration_arg(s).and_then(|d| {
+        if d.is_zero() {
+            Err(format!("'{s}' must be above zero"))
+        } else {
+            Ok(Warmup::Time(d))
+        }
+    })
+}
+
+pub use crate::metrics::Slo;
+
+/// Parses `--slo ttft=500ms,tpot=50ms,e2e=2s` (any subset, each at most once).
+pub fn parse_slo(s: &str) -> Result<Slo, String> {
+    let mut slo = Slo::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}' is not NAME=DURATION (ttft, tpot or e2e)"))?;
+        let d = mock_server::profile::parse_duration_arg(v)?;
+        let slot = match k.trim() {
+            "ttft" => &mut slo.ttft,
+            "tpot" => &mut slo.tpot,
+            "e2e" => &mut slo.e2e,
+            other => return Err(format!("'{other}' is not an SLO: use ttft, tpot or e2e")),
+        };
+        if slot.replace(d).is_some() {
+            return Err(format!("'{k}' is given twice"));
+        }
+    }
+    if !slo.is_set() {
+        return Err(format!("'{s}' sets no limit"));
+    }
+    Ok(slo)
 }
 
 /// Where requests go.
@@ -211,19 +285,33 @@ impl Target {
         }
     }
 
-    /// The request every attempt sends; `http2` asks the async client for HTTP/2.
-    pub fn prepare(&self, w: &Workload, http2: bool) -> PreparedRequest {
+    /// What every attempt of a run sends: the bodies it cycles through, its headers, how to
+    /// connect (the async client asks for HTTP/2 when the run does).
+    pub fn prepare(&self, cfg: &RunConfig) -> PreparedRequest {
+        let w = &cfg.workload;
         let mut req = match w.delay_endpoint {
             Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
             None => {
-                let body = ChatRequest::simple(&w.model, &w.prompt, w.max_tokens, w.stream);
-                let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+                let spec = BodySpec {
+                    model: &w.model,
+                    prompt: &w.prompt,
+                    max_tokens: Spread {
+                        mean: w.max_tokens,
+                        spread: w.max_tokens_spread,
+                    },
+                    prompt_tokens: w.prompt_tokens,
+                    stream: w.stream,
+                    requests: w.requests,
+                    seed: cfg.seed,
+                };
+                let (bodies, stream) = build_bodies(spec, &cfg.inputs);
                 let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
-                PreparedRequest::chat(url, body, self.api_key.as_ref(), w.stream)
+                PreparedRequest::chat(url, bodies, self.api_key.as_ref(), stream)
             }
         };
         req.trust = self.trust.clone();
-        req.http2 = http2;
+        req.http2 = cfg.http2;
+        req.set_headers(&cfg.inputs.headers);
         req
     }
 }
@@ -270,6 +358,58 @@ pub struct RunConfig {
     pub mock_tls: bool,
     /// Sealed one-second intervals kept in memory per recorder before spilling to disk.
     pub intervals_in_memory: usize,
+    /// Dataset rows, the body file and extra headers (not written into reports as they are).
+    pub inputs: Arc<Inputs>,
+    /// Stop issuing requests after this long (`-z`); `workload.requests` then only caps them.
+    pub duration: Option<Duration>,
+    /// Requests sent first with the same clients and left out of every figure.
+    pub warmup: Option<Warmup>,
+    /// Limits a successful request must meet to count as good.
+    pub slo: Slo,
+    /// Write the arrival time of every streamed chunk into `requests.jsonl`.
+    pub export_chunks: bool,
+}
+
+impl Default for RunConfig {
+    /// The command line's defaults: every strategy, 200 requests of the default prompt at
+    /// concurrency 50, closed loop, no retries, a 60 s deadline, the embedded mock at 100 ms.
+    fn default() -> Self {
+        RunConfig {
+            workload: Workload {
+                requests: 200,
+                model: "mock-model".into(),
+                prompt: "Explain in one sentence why async helps I/O-bound code.".into(),
+                max_tokens: 16,
+                ..Workload::default()
+            },
+            strategies: Strategy::ALL.to_vec(),
+            concurrency: 50,
+            batch_size: 50,
+            pause: Duration::from_secs(1),
+            retry: RetryPolicy::preset(crate::retry::RetryPreset::None),
+            timeout: Duration::from_secs(60),
+            load: LoadModel::Closed,
+            seed: 1,
+            mock: Some(Profile {
+                seed: Some(1),
+                ..Profile::fixed(Duration::from_millis(100))
+            }),
+            target: None,
+            api_key_env: None,
+            out: None,
+            force: false,
+            quiet: false,
+            max_body: crate::client::DEFAULT_MAX_BODY,
+            http2: false,
+            mock_tls: false,
+            intervals_in_memory: crate::metrics::SEALED_IN_MEMORY,
+            inputs: Arc::new(Inputs::default()),
+            duration: None,
+            warmup: None,
+            slo: Slo::default(),
+            export_chunks: false,
+        }
+    }
 }
 
 impl RunConfig {
@@ -314,6 +454,16 @@ impl RunConfig {
         if self.retry.attempts == 0 {
             return bad("--retry-attempts", "0".into(), "must be at least 1");
         }
+        if self.slo.ttft.is_some() && !self.workload.stream {
+            return bad(
+                "--slo",
+                self.slo.describe(),
+                "ttft is only measured on streams: add --stream",
+            );
+        }
+        if self.duration.is_some_and(|d| d.is_zero()) {
+            return bad("--duration", "0".into(), "must be above zero");
+        }
         if self.max_body == 0 {
             return bad("--max-body", "0".into(), "must be at least 1 byte");
         }
@@ -347,6 +497,20 @@ impl RunConfig {
     }
 }
 
+mod secs {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
 mod opt_secs {
     use super::*;
     use serde::{Deserializer, Serializer};
@@ -374,13 +538,13 @@ mod tests {
             arrival: Arrival::Constant,
             seed: 0,
         }
-        .schedule(5)
+        .schedule(5, None)
         .unwrap();
         assert_eq!(
             s,
             (0..5).map(|i| Duration::from_millis(250 * i)).collect::<Vec<_>>()
         );
-        assert!(LoadModel::Closed.schedule(5).is_none());
+        assert!(LoadModel::Closed.schedule(5, None).is_none());
     }
 
     #[test]
@@ -390,28 +554,26 @@ mod tests {
             arrival: Arrival::Poisson,
             seed: 9,
         };
-        let a = m.schedule(5000).unwrap();
-        assert_eq!(a, m.schedule(5000).unwrap());
+        let a = m.schedule(5000, None).unwrap();
+        assert_eq!(a, m.schedule(5000, None).unwrap());
         assert!(a.windows(2).all(|w| w[1] >= w[0]));
         let span = a.last().unwrap().as_secs_f64();
         // 4999 gaps of mean 10 ms: 49.99 s ± a few percent.
         assert!((span - 49.99).abs() < 3.0, "{span}");
+        // A horizon keeps the requests due before it, whatever n says.
+        let h = m.schedule(u64::MAX, Some(Duration::from_secs(10))).unwrap();
+        assert!(h.iter().all(|t| *t < Duration::from_secs(10)));
+        assert!((h.len() as f64 - 1000.0).abs() < 150.0, "{}", h.len());
+        assert_eq!(&a[..h.len().min(a.len())], &h[..h.len().min(a.len())]);
     }
 
     #[test]
     fn target_builds_chat_and_delay_urls() {
         let t = Target::external("http://127.0.0.1:9/v1/");
         assert_eq!(t.origin(), "http://127.0.0.1:9");
-        let mut w = Workload {
-            requests: 1,
-            model: "m".into(),
-            prompt: "p".into(),
-            max_tokens: 3,
-            stream: false,
-            delay_endpoint: None,
-        };
-        assert_eq!(t.prepare(&w, false).url, "http://127.0.0.1:9/v1/chat/completions");
-        w.delay_endpoint = Some(Duration::from_secs(1));
-        assert_eq!(t.prepare(&w, false).url, "http://127.0.0.1:9/delay/1");
+        let mut cfg = RunConfig::default();
+        assert_eq!(t.prepare(&cfg).url, "http://127.0.0.1:9/v1/chat/completions");
+        cfg.workload.delay_endpoint = Some(Duration::from_secs(1));
+        assert_eq!(t.prepare(&cfg).url, "http://127.0.0.1:9/delay/1");
     }
 }

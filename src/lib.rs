@@ -17,6 +17,7 @@
 //!   `.hlog`, charts.
 //! - [`sweep`]: the sweep model and its recommendation.
 //! - [`config`]: [`RunConfig`], [`Strategy`], the load model and the target.
+//! - [`inputs`]: what each request sends: prompts, datasets, spreads, body files, headers.
 //! - [`resources`]: client CPU, peak memory and threads.
 //! - [`stop`]: SIGINT/SIGTERM handling and the grace period.
 //! - [`error`]: [`error::RequestError`], [`error::ConfigError`], [`error::RunError`].
@@ -26,6 +27,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod inputs;
 pub mod metrics;
 pub mod report;
 pub mod resources;

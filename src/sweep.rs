@@ -16,6 +16,82 @@ use crate::report::{ConfigSummary, Provenance, StrategyReport};
 /// Goodput within this fraction of the best counts as "as good".
 pub const NEAR_BEST: f64 = 0.95;
 
+/// What a sweep varies: a given list, or points it finds itself after probing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// The list given.
+    Fixed(Axis),
+    /// `--concurrency auto`: double the concurrency until goodput stops growing (the
+    /// saturation point), then sweep powers of two up to it and one past it.
+    AutoConcurrency,
+    /// `--rate auto`: measure the rate of one request at a time and the closed-loop throughput at
+    /// `-c`, then sweep evenly spaced rates between them (GuideLLM's sweep).
+    AutoRate,
+}
+
+impl Plan {
+    /// The setting's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Plan::Fixed(a) => a.name(),
+            Plan::AutoConcurrency => "concurrency",
+            Plan::AutoRate => "rate",
+        }
+    }
+}
+
+/// How an automatic sweep chose its points: what it measured while probing, and the saturation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoProbe {
+    /// The strategy probed (the first of `--strategies`).
+    pub strategy: Strategy,
+    /// Each probe: (setting, goodput ok/s). For rates: concurrency 1, then `-c`.
+    pub probes: Vec<(f64, f64)>,
+    /// The saturation point: the concurrency past which goodput grew less than 10 %, or the
+    /// closed-loop throughput (requests/s).
+    pub saturation: f64,
+    /// In words.
+    pub note: String,
+}
+
+/// Rates for an automatic rate sweep: `k` evenly spaced from `lo` to `hi`, both included.
+pub fn rate_points(lo: f64, hi: f64, k: usize) -> Vec<f64> {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || k < 2 {
+        return vec![(lo.max(hi) * 100.0).round() / 100.0];
+    }
+    (0..k)
+        .map(|i| lo + (hi - lo) * i as f64 / (k - 1) as f64)
+        .map(|r| (r * 100.0).round() / 100.0)
+        .collect()
+}
+
+/// Concurrencies for an automatic concurrency sweep: powers of two up to the saturation point,
+/// the point itself, and one doubling past it (to show the plateau).
+pub fn concurrency_points(saturation: u64) -> Vec<u64> {
+    let sat = saturation.max(1);
+    let mut v: Vec<u64> = std::iter::successors(Some(1u64), |c| c.checked_mul(2))
+        .take_while(|c| *c < sat)
+        .collect();
+    v.push(sat);
+    v.push(sat.saturating_mul(2));
+    v.dedup();
+    v
+}
+
+/// The saturation point of a doubling probe: the last concurrency whose goodput was at least
+/// 10 % above the one before (the first, if none was).
+pub fn saturation(probes: &[(f64, f64)]) -> f64 {
+    let mut sat = probes.first().map_or(1.0, |p| p.0);
+    for w in probes.windows(2) {
+        if w[1].1 >= 1.10 * w[0].1 {
+            sat = w[1].0;
+        } else {
+            break;
+        }
+    }
+    sat
+}
+
 /// The setting a sweep varies, with its values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Axis {
@@ -107,6 +183,8 @@ pub struct PointResult {
     pub strategy: Strategy,
     /// Successful requests per second.
     pub goodput_rps: f64,
+    /// With `--slo`: requests per second that met every limit (what the recommendation uses).
+    pub slo_goodput_rps: Option<f64>,
     /// Requests per second, any outcome.
     pub throughput_rps: f64,
     /// p99 of successful requests' end-to-end latency, ms (`null`: none succeeded).
@@ -133,6 +211,7 @@ impl PointResult {
         PointResult {
             strategy: s.id,
             goodput_rps: s.goodput_rps,
+            slo_goodput_rps: s.slo_goodput_rps,
             throughput_rps: s.throughput_rps,
             p99_ms: s.latency_ms.map(|p| p.p99),
             p50_ms: s.latency_ms.map(|p| p.p50),
@@ -190,6 +269,8 @@ pub struct SweepReport {
     pub points: Vec<SweepPoint>,
     /// One per strategy.
     pub recommendations: Vec<Recommendation>,
+    /// How an automatic sweep chose its points (`--concurrency auto`, `--rate auto`).
+    pub auto: Option<AutoProbe>,
     /// The strategy and setting with the best recommended goodput.
     pub best: Option<Recommendation>,
     /// False when the sweep was cut short; the points that ran are kept.
@@ -237,15 +318,26 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
         (Some(_), None) => false,
     };
     let under_cap = |r: &PointResult| r.share_429 < c.max_429_share;
-    let qualifies = |r: &PointResult| meets_slo(r) && under_cap(r) && r.accounted_ok && r.goodput_rps > 0.0;
+    // With --slo the bar is the rate of requests that met it; without, every success counts.
+    let g = |r: &PointResult| r.slo_goodput_rps.unwrap_or(r.goodput_rps);
+    let unit = if rows.iter().any(|(_, r)| r.slo_goodput_rps.is_some()) {
+        "good/s (met the SLO)"
+    } else {
+        "ok/s"
+    };
+    let qualifies = |r: &PointResult| meets_slo(r) && under_cap(r) && r.accounted_ok && g(r) > 0.0;
     let ok: Vec<&(f64, &PointResult)> = rows.iter().filter(|(_, r)| qualifies(r)).collect();
-    let Some(best) = ok.iter().map(|(_, r)| r.goodput_rps).reduce(f64::max) else {
+    let Some(best) = ok.iter().map(|(_, r)| g(r)).reduce(f64::max) else {
         let why = rows
             .iter()
             .map(|(s, r)| {
                 let mut w = Vec::new();
-                if r.goodput_rps <= 0.0 {
-                    w.push("no successful request".to_owned());
+                if g(r) <= 0.0 {
+                    w.push(if r.slo_goodput_rps.is_some() && r.goodput_rps > 0.0 {
+                        "no request met the SLO".to_owned()
+                    } else {
+                        "no successful request".to_owned()
+                    });
                 }
                 if let (false, Some(p99)) = (meets_slo(r), r.p99_ms) {
                     w.push(format!("p99 {p99:.0} ms"));
@@ -264,7 +356,7 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
     };
     let (setting, r) = ok
         .iter()
-        .find(|(_, r)| r.goodput_rps >= NEAR_BEST * best)
+        .find(|(_, r)| g(r) >= NEAR_BEST * best)
         .copied()
         .copied()
         .unwrap_or((ok[0].0, ok[0].1));
@@ -274,19 +366,19 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
     };
     let beyond = rows
         .iter()
-        .filter(|(_, x)| !qualifies(x) && x.goodput_rps > best)
+        .filter(|(_, x)| !qualifies(x) && g(x) > best)
         .map(|(s, x)| {
             format!(
-                "{} gives {:.1} ok/s but breaks a limit",
+                "{} gives {:.1} {unit} but breaks a limit",
                 fmt_setting(axis, *s),
-                x.goodput_rps
+                g(x)
             )
         })
         .collect::<Vec<_>>();
     let (lo, hi) = (rows[0].0, rows[rows.len() - 1].0);
     let best_at = ok
         .iter()
-        .filter(|(_, x)| x.goodput_rps == best)
+        .filter(|(_, x)| g(x) == best)
         .map(|(s, _)| *s)
         .next_back();
     let mut edges = Vec::new();
@@ -306,11 +398,11 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
     Recommendation {
         strategy,
         setting: Some(setting),
-        goodput_rps: Some(r.goodput_rps),
+        goodput_rps: Some(g(r)),
         reason: format!(
-            "{}: {:.1} ok/s, within 5 % of the best {:.1} ok/s that meets the limits; {slo}; {:.1} % of attempts got 429 (< {:.1} %){}",
+            "{}: {:.1} {unit}, within 5 % of the best {:.1} that meets the limits; {slo}; {:.1} % of attempts got 429 (< {:.1} %){}",
             fmt_setting(axis, setting),
-            r.goodput_rps,
+            g(r),
             best,
             100.0 * r.share_429,
             100.0 * c.max_429_share,
@@ -336,6 +428,7 @@ mod tests {
             results: vec![PointResult {
                 strategy: S,
                 goodput_rps: goodput,
+                slo_goodput_rps: None,
                 throughput_rps: goodput,
                 p99_ms: Some(p99),
                 p50_ms: Some(p99 / 2.0),
@@ -467,6 +560,30 @@ mod tests {
         let r = recommend("rate", S, &[p], loose());
         assert_eq!(r.setting, None);
         assert!(r.reason.contains("no successful request"), "{}", r.reason);
+    }
+
+    #[test]
+    fn with_an_slo_the_recommendation_follows_the_good_rate() {
+        // C=16 has more successes, but fewer of them meet the SLO than at C=8.
+        let mut pts = vec![point(8.0, 90.0, 100.0, 0.0), point(16.0, 100.0, 100.0, 0.0)];
+        pts[0].results[0].slo_goodput_rps = Some(85.0);
+        pts[1].results[0].slo_goodput_rps = Some(40.0);
+        let r = recommend("concurrency", S, &pts, loose());
+        assert_eq!(r.setting, Some(8.0));
+        assert!(r.reason.contains("good/s (met the SLO)"), "{}", r.reason);
+    }
+
+    #[test]
+    fn automatic_points_come_from_the_probe() {
+        assert_eq!(
+            saturation(&[(1.0, 10.0), (2.0, 19.0), (4.0, 36.0), (8.0, 38.0), (16.0, 39.0)]),
+            4.0
+        );
+        assert_eq!(saturation(&[(1.0, 10.0), (2.0, 10.5)]), 1.0);
+        assert_eq!(concurrency_points(4), [1, 2, 4, 8]);
+        assert_eq!(concurrency_points(6), [1, 2, 4, 6, 12]);
+        assert_eq!(rate_points(2.0, 10.0, 5), [2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(rate_points(5.0, 5.0, 5), [5.0]);
     }
 
     #[test]

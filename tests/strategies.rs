@@ -226,7 +226,7 @@ fn async_concurrency_bounds_are_respected() {
     let session = Session::open(&cfg).unwrap();
     for s in &cfg.strategies {
         let lease = session.lease().unwrap();
-        run_one(&cfg, &lease, *s, None).unwrap();
+        run_one(&cfg, &lease, *s, None, None).unwrap();
         let peak = lease.mock().unwrap().stats().peak_in_flight;
         assert!(peak <= 6, "{s}: peak {peak}");
     }
@@ -235,6 +235,6 @@ fn async_concurrency_bounds_are_respected() {
     unbounded.strategies = vec![Strategy::Async];
     let session = Session::open(&unbounded).unwrap();
     let lease = session.lease().unwrap();
-    run_one(&unbounded, &lease, Strategy::Async, None).unwrap();
+    run_one(&unbounded, &lease, Strategy::Async, None, None).unwrap();
     assert_eq!(lease.mock().unwrap().stats().peak_in_flight, 30);
 }

@@ -127,7 +127,8 @@ fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
         slo_p99_ms: None,
         max_429_share: 0.01,
     };
-    let (report, _) = asyncbench::commands::sweep::sweep(&cfg, &axis, crit).unwrap();
+    let (report, _) =
+        asyncbench::commands::sweep::sweep(&cfg, &asyncbench::sweep::Plan::Fixed(axis), crit).unwrap();
     for p in &report.points {
         let r = &p.results[0];
         let (ttft_p50, _) = r.ttft_ms.expect("ttft per point");

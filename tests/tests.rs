@@ -32,6 +32,13 @@ mod trust;
 // Real endpoints: HTTPS and HTTP/2 for every strategy, protocols and connections reported.
 mod wire;
 
+// Run modes, inputs and outputs: durations, warm-ups, headers, body files, datasets, spreads,
+// SLO goodput, automatic sweeps, requests.jsonl, JSON and CSV on stdout, completions.
+mod modes;
+
+// report.html in headless Chromium: both pages render, self-contained, nothing on the console.
+mod html;
+
 // Ending early: signals and their grace period, a dying target mid-sweep, unwritable files,
 // the rules of --out, the build's commit.
 mod interrupt;

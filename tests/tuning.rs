@@ -7,7 +7,7 @@ use asyncbench::commands::sweep::sweep;
 use asyncbench::config::{Arrival, LoadModel, Strategy};
 use asyncbench::metrics::Outcome;
 use asyncbench::run::{Session, run_one};
-use asyncbench::sweep::{Axis, Criteria};
+use asyncbench::sweep::{Axis, Criteria, Plan};
 use mock_server::Profile;
 
 use crate::util::config;
@@ -37,7 +37,7 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
             std::thread::sleep(Duration::from_secs(2));
             lease.mock().unwrap().stall(stall);
         });
-        run_one(&cfg, &lease, Strategy::Sequential, None).unwrap()
+        run_one(&cfg, &lease, Strategy::Sequential, None, None).unwrap()
     });
     // Assert
     assert_eq!(report.count(Outcome::Ok), 200);
@@ -79,7 +79,7 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     // Act
     let (report, _) = sweep(
         &cfg,
-        &axis,
+        &Plan::Fixed(axis),
         Criteria {
             slo_p99_ms: None,
             max_429_share: 0.01,

@@ -16,8 +16,7 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
             model: "mock-model".into(),
             prompt: "hello".into(),
             max_tokens: 8,
-            stream: false,
-            delay_endpoint: None,
+            ..Workload::default()
         },
         strategies: strategies.to_vec(),
         concurrency: 4,
@@ -31,15 +30,8 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
             seed: Some(profile.seed.unwrap_or(1)),
             ..profile
         }),
-        target: None,
-        api_key_env: None,
-        out: None,
-        force: false,
         quiet: true,
-        max_body: asyncbench::client::DEFAULT_MAX_BODY,
-        intervals_in_memory: asyncbench::metrics::SEALED_IN_MEMORY,
-        http2: false,
-        mock_tls: false,
+        ..RunConfig::default()
     }
 }
 

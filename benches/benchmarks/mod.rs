@@ -62,8 +62,7 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
             model: "mock-model".into(),
             prompt: "bench".into(),
             max_tokens: 8,
-            stream: false,
-            delay_endpoint: None,
+            ..Workload::default()
         },
         strategies: vec![p.strategy],
         concurrency: p.concurrency,
@@ -74,25 +73,20 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
         load: LoadModel::Closed,
         seed: 1,
         mock: None,
-        target: None,
-        api_key_env: None,
-        out: None,
-        force: false,
         quiet: true,
-        max_body: asyncbench::client::DEFAULT_MAX_BODY,
-        intervals_in_memory: asyncbench::metrics::SEALED_IN_MEMORY,
-        http2: false,
-        mock_tls: false,
+        ..RunConfig::default()
     };
     let target = Target {
         embedded: true,
         ..Target::external(format!("{}/v1", server.uri()))
     };
     let ctx = RunContext {
-        req: Arc::new(target.prepare(&cfg.workload, false)),
+        req: Arc::new(target.prepare(&cfg)),
+        strategy: p.strategy,
         cfg: Arc::new(cfg),
         schedule: None,
         progress: indicatif::ProgressBar::hidden(),
+        log: None,
     };
     let mut total = Duration::ZERO;
     for _ in 0..iters {

@@ -5,7 +5,8 @@ use std::sync::{Arc, Once};
 use std::time::Instant;
 
 use crate::client::{
-    ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, parse_body, status_error,
+    ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, complete_sample, parse_body,
+    status_error,
 };
 use crate::error::{RequestError, RunError};
 use crate::metrics::{Protocol, Sample};
@@ -77,13 +78,14 @@ impl AsyncClient {
 
     async fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let r = &self.req;
+        let body = r.body(index);
         let max = self.limits.max_body;
         let builder = if r.post {
             let mut b = self
                 .client
                 .post(&r.url)
                 .header("content-type", "application/json")
-                .body(r.body.clone());
+                .body(body.bytes.clone());
             if let Some(a) = &r.auth {
                 b = b.header("authorization", a);
             }
@@ -91,9 +93,12 @@ impl AsyncClient {
         } else {
             self.client.get(&r.url)
         };
-        let builder = builder
+        let mut builder = builder
             .header(REQUEST_INDEX_HEADER, index)
             .header(ATTEMPT_HEADER, u64::from(attempt));
+        for (k, v) in &r.headers {
+            builder = builder.header(k, v);
+        }
         let mut resp = builder.send().await.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
         let protocol = Protocol::of(resp.version());
@@ -136,17 +141,17 @@ impl AsyncClient {
                     break;
                 }
             }
-            return sse.finish().map(|s| Sample { protocol, ..s });
+            return sse.finish().map(|s| complete_sample(s, protocol, body, total));
         }
-        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+        let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             total += chunk.len() as u64;
             if total > max {
                 return Err(RequestError::TooLarge { limit: max });
             }
-            body.extend_from_slice(&chunk);
+            bytes.extend_from_slice(&chunk);
         }
-        parse_body(r, &body).map(|s| Sample { protocol, ..s })
+        parse_body(r, &bytes).map(|s| complete_sample(s, protocol, body, total))
     }
 
     fn map_error(&self, e: reqwest::Error) -> RequestError {

@@ -9,7 +9,8 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::client::{
-    ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, parse_body, status_error,
+    ATTEMPT_HEADER, Limits, PreparedRequest, REQUEST_INDEX_HEADER, SseReader, complete_sample, parse_body,
+    status_error,
 };
 use crate::error::RequestError;
 use crate::metrics::{Protocol, Sample};
@@ -112,6 +113,7 @@ impl BlockingClient {
 
     fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let r = &self.req;
+        let body = r.body(index);
         let deadline = started + self.limits.timeout;
         let max = self.limits.max_body;
         let sent = if r.post {
@@ -124,26 +126,33 @@ impl BlockingClient {
             if let Some(a) = &r.auth {
                 b = b.header("authorization", a);
             }
-            b.send(&r.body[..])
+            for (k, v) in &r.headers {
+                b = b.header(k, v);
+            }
+            b.send(&body.bytes[..])
         } else {
-            self.agent
+            let mut b = self
+                .agent
                 .get(&r.url)
                 .header(REQUEST_INDEX_HEADER, index)
-                .header(ATTEMPT_HEADER, u64::from(attempt))
-                .call()
+                .header(ATTEMPT_HEADER, u64::from(attempt));
+            for (k, v) in &r.headers {
+                b = b.header(k, v);
+            }
+            b.call()
         };
         let mut resp = sent.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
         let protocol = Protocol::of(resp.version());
         if !(200..300).contains(&status) {
             // Read the error body (bounded) for its sample and so the connection can be reused.
-            let body = resp
+            let error_body = resp
                 .body_mut()
                 .with_config()
                 .limit(max)
                 .read_to_vec()
                 .unwrap_or_default();
-            return Err(status_error(r, status, resp.headers(), &body));
+            return Err(status_error(r, status, resp.headers(), &error_body));
         }
         if r.stream {
             let mut reader = resp.into_body().into_with_config().limit(max).reader();
@@ -170,15 +179,15 @@ impl BlockingClient {
                     break;
                 }
             }
-            return sse.finish().map(|s| Sample { protocol, ..s });
+            return sse.finish().map(|s| complete_sample(s, protocol, body, total));
         }
-        let body = resp
+        let bytes = resp
             .body_mut()
             .with_config()
             .limit(max)
             .read_to_vec()
             .map_err(|e| self.map_error(e))?;
-        parse_body(r, &body).map(|s| Sample { protocol, ..s })
+        parse_body(r, &bytes).map(|s| complete_sample(s, protocol, body, bytes.len() as u64))
     }
 
     fn map_error(&self, e: ureq::Error) -> RequestError {

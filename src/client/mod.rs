@@ -7,15 +7,16 @@ pub mod async_client;
 pub mod blocking;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::error::RequestError;
+use crate::inputs::PreparedBody;
 use crate::metrics::Sample;
 use crate::retry::parse_retry_after;
-use mock_server::wire::Usage;
 
 /// An API key, never printed: its `Debug` and `Display` show only that one is set.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,8 +71,10 @@ pub struct PreparedRequest {
     pub post: bool,
     /// Full URL.
     pub url: String,
-    /// JSON body for POST.
-    pub body: Bytes,
+    /// The JSON bodies for POST, cycled through by request index (one for a plain run).
+    pub bodies: Arc<Vec<PreparedBody>>,
+    /// Extra headers (`-H`), on every attempt.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// `Authorization` header, when a key is set.
     pub(crate) auth: Option<String>,
     /// The body asks for server-sent events.
@@ -100,15 +103,16 @@ impl fmt::Debug for PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// A chat-completions POST.
-    pub fn chat(url: String, body: Bytes, key: Option<&ApiKey>, stream: bool) -> Self {
+    /// A chat-completions POST of these bodies.
+    pub fn chat(url: String, bodies: Vec<PreparedBody>, key: Option<&ApiKey>, stream: bool) -> Self {
         let loopback = is_loopback(&url);
         let mut secrets = userinfo_secrets(&url);
         secrets.extend(key.map(|k| k.secret().to_owned()));
         PreparedRequest {
             post: true,
             url,
-            body,
+            bodies: Arc::new(bodies),
+            headers: Vec::new(),
             auth: key.map(ApiKey::bearer),
             stream,
             chat: true,
@@ -126,7 +130,11 @@ impl PreparedRequest {
         PreparedRequest {
             post: false,
             url,
-            body: Bytes::new(),
+            bodies: Arc::new(vec![PreparedBody {
+                bytes: Bytes::new(),
+                input_tokens: 0,
+            }]),
+            headers: Vec::new(),
             auth: None,
             stream: false,
             chat: false,
@@ -140,6 +148,26 @@ impl PreparedRequest {
     /// `text` with every secret of this request masked.
     pub(crate) fn redact(&self, text: &str) -> String {
         redact(text, &self.secrets)
+    }
+
+    /// The body request `index` sends.
+    pub fn body(&self, index: u64) -> &PreparedBody {
+        let n = self.bodies.len().max(1) as u64;
+        &self.bodies[(index % n) as usize]
+    }
+
+    /// Adds `-H` headers; the values of credential headers join the secrets masked in samples.
+    pub fn set_headers(&mut self, headers: &[crate::inputs::Header]) {
+        for h in headers {
+            if h.is_secret()
+                && let Ok(v) = h.value.to_str()
+            {
+                self.secrets.push(v.to_owned());
+                self.secrets
+                    .extend(v.split_whitespace().filter(|w| w.len() >= 8).map(str::to_owned));
+            }
+            self.headers.push((h.name.clone(), h.value.clone()));
+        }
     }
 }
 
@@ -243,11 +271,13 @@ pub(crate) fn status_error(
 
 /// Reads a non-streaming 2xx body: usage from a chat completion, nothing from a plain JSON body.
 pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, RequestError> {
+    // The choices are checked to be there, not read: `IgnoredAny` walks them without building
+    // a value, so a long completion costs no allocation here.
     #[derive(Deserialize)]
     struct CompletionView {
-        choices: Vec<serde_json::Value>,
+        choices: Vec<serde::de::IgnoredAny>,
         #[serde(default)]
-        usage: Option<Usage>,
+        usage: Option<UsageView>,
     }
     if !req.chat {
         return Ok(Sample::default());
@@ -257,9 +287,37 @@ pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, R
         return Err(RequestError::Decode("completion has no choices".into()));
     }
     Ok(Sample {
-        completion_tokens: c.usage.map(|u| u.completion_tokens),
+        completion_tokens: c.usage.and_then(|u| u.completion_tokens),
+        input_tokens: c.usage.and_then(|u| u.prompt_tokens),
         ..Sample::default()
     })
+}
+
+/// `usage`, as lenient as the servers that send it (any field may be missing).
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct UsageView {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// A successful attempt's sample, completed with what the client saw: the protocol, the bytes,
+/// and the input tokens (the target's count, else the body's estimate).
+pub(crate) fn complete_sample(
+    s: Sample,
+    protocol: Option<crate::metrics::Protocol>,
+    body: &PreparedBody,
+    bytes: u64,
+) -> Sample {
+    Sample {
+        protocol,
+        bytes,
+        input_tokens: s
+            .input_tokens
+            .or((body.input_tokens > 0).then_some(body.input_tokens)),
+        ..s
+    }
 }
 
 /// Incremental reader of an SSE chat stream: feed it bytes as they arrive, with the arrival
@@ -279,6 +337,7 @@ pub(crate) struct SseReader {
     itl: Vec<Duration>,
     content_chunks: u64,
     usage_tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
     done: bool,
 }
 
@@ -292,6 +351,7 @@ impl SseReader {
             itl: Vec::new(),
             content_chunks: 0,
             usage_tokens: None,
+            prompt_tokens: None,
             done: false,
         }
     }
@@ -339,7 +399,7 @@ impl SseReader {
             #[serde(default)]
             choices: Vec<ChoiceView>,
             #[serde(default)]
-            usage: Option<Usage>,
+            usage: Option<UsageView>,
             #[serde(default)]
             error: Option<serde_json::Value>,
         }
@@ -368,7 +428,8 @@ impl SseReader {
             self.last_token = Some(now);
         }
         if let Some(u) = chunk.usage {
-            self.usage_tokens = Some(u.completion_tokens);
+            self.usage_tokens = u.completion_tokens.or(self.usage_tokens);
+            self.prompt_tokens = u.prompt_tokens.or(self.prompt_tokens);
         }
         Ok(())
     }
@@ -388,7 +449,8 @@ impl SseReader {
             completion_tokens: Some(self.usage_tokens.unwrap_or(self.content_chunks)),
             ttft: self.ttft,
             itl: self.itl,
-            protocol: None,
+            input_tokens: self.prompt_tokens,
+            ..Sample::default()
         })
     }
 }
@@ -478,7 +540,7 @@ mod tests {
         assert!(!format!("{k:?}").contains("secret"));
         let r = PreparedRequest::chat(
             "http://u:pw-123@127.0.0.1:1/v1".into(),
-            Bytes::new(),
+            Vec::new(),
             Some(&k),
             false,
         );

@@ -1,7 +1,7 @@
 //! `compare`: the same workload through each chosen strategy, one after the other, each against
 //! a target in a known state; the table on stdout and, with `--out`, every report file.
 
-use crate::cli::CompareArgs;
+use crate::cli::{CompareArgs, Format};
 use crate::commands::{Finish, finish_run};
 use crate::config::RunConfig;
 use crate::error::RunError;
@@ -24,7 +24,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunResults, RunError> {
 pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
     let results = run(cfg)?;
     if let Some(out) = &cfg.out {
-        write_run(out, &results.report, &results.intervals)?;
+        write_run(out, &results.report, &results.intervals, results.requests_log)?;
     }
     Ok(results.report)
 }
@@ -61,14 +61,46 @@ pub fn execute(args: &CompareArgs) -> Result<Finish, RunError> {
     }
     let results = run(&cfg)?;
     let report = &results.report;
-    print!("{}", table::table(report));
-    println!("machine: {}", report.provenance.machine.summary());
+    show(report, args.common.format())?;
     for w in report.rate_warnings() {
         eprintln!("asyncbench: warning: {w}");
     }
     if let Some(out) = &cfg.out {
-        write_run(out, report, &results.intervals)?;
-        println!("wrote {}", out.display());
+        write_run(out, report, &results.intervals, results.requests_log)?;
+        // The table's stream says where the files went (stdout holds JSON or CSV otherwise).
+        say(args.common.format(), &format!("wrote {}", out.display()));
     }
     Ok(finish_run(report, results.incomplete))
+}
+
+/// A line that belongs with the table: on stdout with the table, on stderr when stdout holds
+/// JSON or CSV for a script.
+pub fn say(format: Format, line: &str) {
+    match format {
+        Format::Table => println!("{line}"),
+        Format::Json | Format::Csv => eprintln!("{line}"),
+    }
+}
+
+/// Prints a run's report in the format asked for: the table on stdout, or the JSON or CSV on
+/// stdout with the table on stderr.
+pub fn show(report: &RunReport, format: Format) -> Result<(), RunError> {
+    let table = format!(
+        "{}machine: {}\n",
+        table::table(report),
+        report.provenance.machine.summary()
+    );
+    match format {
+        Format::Table => print!("{table}"),
+        Format::Json => {
+            eprint!("{table}");
+            let json = serde_json::to_string_pretty(report).map_err(|e| RunError::write("stdout", e))?;
+            println!("{json}");
+        }
+        Format::Csv => {
+            eprint!("{table}");
+            print!("{}", table::csv(report));
+        }
+    }
+    Ok(())
 }

@@ -108,5 +108,11 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
         Command::Reproduce(args) => reproduce::execute(&args),
         Command::Sweep(args) => sweep::execute(&args),
         Command::Plot(args) => plot::execute(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "asyncbench", &mut std::io::stdout());
+            Ok(Finish::Ok)
+        }
     }
 }

@@ -9,11 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::ReproduceArgs;
-use crate::client::DEFAULT_MAX_BODY;
 use crate::commands::{Finish, finish_run};
 use crate::config::{LoadModel, RunConfig, Strategy, Workload};
 use crate::error::RunError;
-use crate::metrics::SEALED_IN_MEMORY;
 use crate::report::RunReport;
 use crate::report::output::write_run;
 use crate::retry::{RetryPolicy, RetryPreset};
@@ -29,10 +27,9 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
         workload: Workload {
             requests: ARTICLE_REQUESTS,
             model: "mock-model".into(),
-            prompt: String::new(),
             max_tokens: 1,
-            stream: false,
             delay_endpoint: Some(ARTICLE_DELAY),
+            ..Workload::default()
         },
         strategies: vec![
             Strategy::Sequential,
@@ -53,15 +50,10 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
             seed: Some(1),
             ..mock_server::Profile::default()
         }),
-        target: None,
-        api_key_env: None,
         out: out.map(Path::to_path_buf),
         force,
         quiet,
-        max_body: DEFAULT_MAX_BODY,
-        intervals_in_memory: SEALED_IN_MEMORY,
-        http2: false,
-        mock_tls: false,
+        ..RunConfig::default()
     }
 }
 
@@ -71,7 +63,7 @@ pub fn execute(args: &ReproduceArgs) -> Result<Finish, RunError> {
     let results = crate::commands::compare::run(&cfg)?;
     print!("{}", render(&results.report));
     if let Some(dir) = &cfg.out {
-        write_run(dir, &results.report, &results.intervals)?;
+        write_run(dir, &results.report, &results.intervals, results.requests_log)?;
         println!("wrote {}", dir.display());
     }
     Ok(finish_run(&results.report, results.incomplete))

@@ -3,6 +3,7 @@
 //! sweep charts. A signal or a dead target ends the sweep after the point in progress, whose
 //! partial results are kept and marked; the sweep's files are written all the same.
 
+use crate::cli::Format;
 use crate::cli::SweepArgs;
 use crate::commands::{Finish, finish_run};
 use crate::config::RunConfig;
@@ -12,12 +13,113 @@ use crate::report::sweep::{render, sweep_charts};
 use crate::report::{Isolation, Provenance, write_file};
 use crate::run::{Incomplete, Session, run_strategies, summary};
 use crate::sweep::{
-    Axis, Criteria, PointResult, Recommendation, SweepPoint, SweepReport, fmt_setting, recommend,
+    AutoProbe, Axis, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
+    concurrency_points, fmt_setting, rate_points, recommend, saturation,
 };
+
+/// Probes for the points of an automatic sweep, on the first strategy: doubling concurrencies
+/// until goodput stops growing, or the rates of one request at a time and of the closed loop at
+/// `-c`. The probe runs are not kept as points.
+fn probe(
+    base: &RunConfig,
+    plan: &Plan,
+    session: &Session,
+    provenance: &Provenance,
+) -> Result<(Axis, AutoProbe), RunError> {
+    let strategy = base.strategies[0];
+    let run = |cfg: &RunConfig| -> Result<f64, RunError> {
+        let cfg = RunConfig {
+            strategies: vec![strategy],
+            out: None,
+            ..cfg.clone()
+        };
+        let r = run_strategies(&cfg, session, provenance)?;
+        Ok(r.report.strategies.first().map_or(0.0, |s| s.goodput_rps))
+    };
+    match plan {
+        Plan::Fixed(axis) => Ok((
+            axis.clone(),
+            AutoProbe {
+                strategy,
+                probes: Vec::new(),
+                saturation: 0.0,
+                note: String::new(),
+            },
+        )),
+        Plan::AutoConcurrency => {
+            let mut probes = Vec::new();
+            let mut c = 1u64;
+            // Doubling until goodput grows less than 10 % (or 4096 in flight).
+            loop {
+                let g = run(&RunConfig {
+                    concurrency: c,
+                    batch_size: c,
+                    ..base.clone()
+                })?;
+                if !base.quiet {
+                    eprintln!("probe C={c} {strategy:<12} {g:>9.1} ok/s");
+                }
+                probes.push((c as f64, g));
+                let n = probes.len();
+                let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
+                if flat || c >= 4096 || crate::stop::requested().is_some() {
+                    break;
+                }
+                c *= 2;
+            }
+            let sat = saturation(&probes);
+            let points = concurrency_points(sat as u64);
+            let note = format!(
+                "{strategy}: goodput grew less than 10 % past C={sat}; points up to it and one doubling past"
+            );
+            Ok((
+                Axis::Concurrency(points),
+                AutoProbe {
+                    strategy,
+                    probes,
+                    saturation: sat,
+                    note,
+                },
+            ))
+        }
+        Plan::AutoRate => {
+            let lo = run(&RunConfig {
+                concurrency: 1,
+                batch_size: 1,
+                load: crate::config::LoadModel::Closed,
+                ..base.clone()
+            })?;
+            let hi = run(&RunConfig {
+                load: crate::config::LoadModel::Closed,
+                ..base.clone()
+            })?;
+            if !base.quiet {
+                eprintln!(
+                    "probe {strategy}: {lo:.1} ok/s one at a time, {hi:.1} ok/s at C={}",
+                    base.concurrency
+                );
+            }
+            let points = rate_points(lo, hi, 6);
+            let note = format!(
+                "{strategy}: {lo:.1} requests/s one at a time to {hi:.1} requests/s at C={} (the closed loop's throughput), evenly spaced",
+                base.concurrency
+            );
+            Ok((
+                Axis::Rate(points),
+                AutoProbe {
+                    strategy,
+                    probes: vec![(1.0, lo), (base.concurrency as f64, hi)],
+                    saturation: hi,
+                    note,
+                },
+            ))
+        }
+    }
+}
 
 /// Runs the sweep; with `out`, writes `sweep.json`, the sweep charts and one folder per point.
 /// Returns the report and why it ended early, if it did.
-pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<(SweepReport, Finish), RunError> {
+pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(SweepReport, Finish), RunError> {
     base.validate()?;
     // Reachability first (an external target), then the output folder.
     let session = Session::open(base)?;
@@ -25,13 +127,28 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<(Sweep
         prepare_out(out, base.force)?;
     }
     let provenance = Provenance::capture();
+    let (axis, auto) = probe(base, plan, &session, &provenance)?;
+    let auto = (!matches!(plan, Plan::Fixed(_))).then_some(auto);
+    let axis = &axis;
     let mut points = Vec::new();
     let mut finish = Finish::Ok;
     let mut incomplete = None;
     let mut isolation = Isolation::FreshMock;
     for (i, v) in axis.values().into_iter().enumerate() {
-        let cfg = axis.apply(base, i);
+        let mut cfg = axis.apply(base, i);
         cfg.validate()?;
+        // Each point writes its own report (and request log) in its own folder.
+        let dir = base
+            .out
+            .as_ref()
+            .map(|out| out.join("points").join(format!("{}-{v}", axis.name())));
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        cfg.out = dir.clone();
         let results = run_strategies(&cfg, &session, &provenance)?;
         isolation = results.report.config.isolation;
         if !cfg.quiet {
@@ -48,13 +165,8 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<(Sweep
                 );
             }
         }
-        if let Some(out) = &base.out {
-            let dir = out.join("points").join(format!("{}-{v}", axis.name()));
-            std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
-                path: dir.display().to_string(),
-                source,
-            })?;
-            write_run(&dir, &results.report, &results.intervals)?;
+        if let Some(dir) = &dir {
+            write_run(dir, &results.report, &results.intervals, results.requests_log)?;
         }
         finish = finish.worst(finish_run(&results.report, results.incomplete));
         points.push(SweepPoint {
@@ -100,6 +212,7 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<(Sweep
         points,
         recommendations,
         best,
+        auto,
         complete: incomplete_reason.is_none(),
         incomplete_reason,
     };
@@ -107,13 +220,17 @@ pub fn sweep(base: &RunConfig, axis: &Axis, criteria: Criteria) -> Result<(Sweep
         let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::write("sweep.json", e))?;
         write_file(&out.join("sweep.json"), json.as_bytes())?;
         sweep_charts(out, &report)?;
+        write_file(
+            &out.join("report.html"),
+            crate::report::html::sweep_page(&report, out).as_bytes(),
+        )?;
     }
     Ok((report, finish))
 }
 
 /// The command: sweep, print the table and the recommendation, and say how it ended.
 pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
-    let (cfg, axis) = args.to_sweep()?;
+    let (cfg, plan) = args.to_sweep()?;
     for w in crate::commands::compare::settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");
     }
@@ -121,11 +238,27 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
         slo_p99_ms: args.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
         max_429_share: args.max_429,
     };
-    let (report, finish) = sweep(&cfg, &axis, criteria)?;
-    print!("{}", render(&report));
-    println!("machine: {}", report.provenance.machine.summary());
+    let (report, finish) = sweep(&cfg, &plan, criteria)?;
+    let format = args.common.format();
+    let table = format!(
+        "{}machine: {}\n",
+        render(&report),
+        report.provenance.machine.summary()
+    );
+    match format {
+        Format::Table => print!("{table}"),
+        Format::Json => {
+            eprint!("{table}");
+            let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::write("stdout", e))?;
+            println!("{json}");
+        }
+        Format::Csv => {
+            eprint!("{table}");
+            print!("{}", crate::report::sweep::csv(&report));
+        }
+    }
     if let Some(out) = &cfg.out {
-        println!("wrote {}", out.display());
+        crate::commands::compare::say(format, &format!("wrote {}", out.display()));
     }
     // No success anywhere in the sweep is one failure; a point with none is only a data point.
     let any_ok = report

@@ -11,6 +11,7 @@
 //! hour so a pathological request can never make recording fail (drill's panic).
 
 pub mod intervals;
+pub mod log;
 pub mod outcome;
 pub mod record;
 pub mod series;
@@ -33,6 +34,66 @@ pub use series::{MAX_RECORDED_US, SIGFIG, Series, SeriesSet, micros, new_histogr
 pub fn epoch() -> (Instant, SystemTime) {
     static EPOCH: OnceLock<(Instant, SystemTime)> = OnceLock::new();
     *EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
+}
+
+/// Service-level limits: a request is good only if it succeeded and meets every limit set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slo {
+    /// Time to first token.
+    #[serde(default, with = "opt_secs")]
+    pub ttft: Option<Duration>,
+    /// Time per output token after the first.
+    #[serde(default, with = "opt_secs")]
+    pub tpot: Option<Duration>,
+    /// End-to-end latency (from the intended start, retries included).
+    #[serde(default, with = "opt_secs")]
+    pub e2e: Option<Duration>,
+}
+
+impl Slo {
+    /// Whether any limit is set.
+    pub fn is_set(&self) -> bool {
+        self.ttft.is_some() || self.tpot.is_some() || self.e2e.is_some()
+    }
+
+    /// The limits as written (`ttft=500ms,e2e=2s`).
+    pub fn describe(&self) -> String {
+        use mock_server::latency::format_duration;
+        [("ttft", self.ttft), ("tpot", self.tpot), ("e2e", self.e2e)]
+            .iter()
+            .filter_map(|(n, d)| d.map(|d| format!("{n}={}", format_duration(d))))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Slo {
+    /// Whether a successful request with this latency, TTFT and TPOT meets every limit set.
+    pub fn met(&self, e2e: Duration, ttft: Option<Duration>, tpot: Option<Duration>) -> bool {
+        let within = |limit: Option<Duration>, v: Option<Duration>| match (limit, v) {
+            (None, _) => true,
+            (Some(l), Some(v)) => v <= l,
+            // A limit on something not measured (TPOT of a one-token answer) is not met.
+            (Some(_), None) => false,
+        };
+        within(self.e2e, Some(e2e)) && within(self.ttft, ttft) && within(self.tpot, tpot)
+    }
+}
+
+mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.and_then(|s| Duration::try_from_secs_f64(s).ok()))
+    }
 }
 
 /// How often one error class was seen, with the first sample of it.
@@ -69,6 +130,14 @@ pub struct Recorder {
     pub starts: Option<(Instant, Instant)>,
     /// The [`INTERVAL_SERIES`] per one-second interval, for `run.hlog`.
     pub intervals: Intervals,
+    /// The limits a request must meet to count as good.
+    pub slo: Slo,
+    /// Successful requests that met every SLO limit (all of them when none is set).
+    pub good: u64,
+    /// Input tokens of successful requests.
+    pub input_tokens: u64,
+    /// Where each request's line goes (`requests.jsonl`), with the strategy's id.
+    pub log: Option<(log::RequestLog, &'static str)>,
 }
 
 fn widen(a: Option<(Instant, Instant)>, b: Option<(Instant, Instant)>) -> Option<(Instant, Instant)> {
@@ -88,6 +157,16 @@ impl Recorder {
     pub fn with_interval_limit(n: usize) -> Self {
         Recorder {
             intervals: Intervals::with_limit(n),
+            ..Recorder::default()
+        }
+    }
+
+    /// An empty recorder with these interval-memory limit, SLO and request log.
+    pub fn for_run(n: usize, slo: Slo, log: Option<(log::RequestLog, &'static str)>) -> Self {
+        Recorder {
+            intervals: Intervals::with_limit(n),
+            slo,
+            log,
             ..Recorder::default()
         }
     }
@@ -115,8 +194,19 @@ impl Recorder {
                     .count += 1;
             }
         }
+        let mut good = None;
         if let Some(s) = &r.sample {
-            self.record_sample(r, s);
+            let tpot = self.record_sample(r, s);
+            let met = self.slo.met(r.latency(), s.ttft, tpot);
+            if met {
+                self.good += 1;
+            }
+            good = self.slo.is_set().then_some(met);
+        } else if self.slo.is_set() {
+            good = Some(false);
+        }
+        if let Some((log, strategy)) = &self.log {
+            log.write(strategy, r, good);
         }
         self.span = widen(self.span, Some((r.start, r.end)));
         self.starts = widen(self.starts, Some((r.start, r.start)));
@@ -137,13 +227,23 @@ impl Recorder {
         }
     }
 
-    /// The streaming and token figures of a successful request.
-    fn record_sample(&mut self, r: &Record, s: &Sample) {
+    /// The streaming and token figures of a successful request; returns its TPOT.
+    fn record_sample(&mut self, r: &Record, s: &Sample) -> Option<Duration> {
         self.completion_tokens += s.completion_tokens.unwrap_or(0);
         if let Some(p) = s.protocol {
             *self.protocols.entry(p).or_default() += 1;
         }
+        if let Some(n) = s.input_tokens {
+            self.input_tokens += n;
+            self.series
+                .record_value(Series::InputTokens, n.saturating_mul(1000));
+        }
+        if let Some(n) = s.completion_tokens {
+            self.series
+                .record_value(Series::OutputTokens, n.saturating_mul(1000));
+        }
         let last = r.attempts.last().map(|a| a.duration);
+        let mut tpot = None;
         if let Some(ttft) = s.ttft {
             self.series.record(Series::Ttft, ttft);
             // Time per output token after the first: (end − TTFT) ÷ (tokens − 1), over the
@@ -152,8 +252,9 @@ impl Recorder {
                 && tokens > 1
             {
                 let generation = last.saturating_sub(ttft);
-                self.series
-                    .record(Series::Tpot, generation.div_f64((tokens - 1) as f64));
+                let t = generation.div_f64((tokens - 1) as f64);
+                self.series.record(Series::Tpot, t);
+                tpot = Some(t);
             }
         }
         // Per-request output rate over the successful attempt, in milli-tokens per second (so
@@ -169,6 +270,7 @@ impl Recorder {
         for gap in &s.itl {
             self.series.record(Series::Itl, *gap);
         }
+        tpot
     }
 
     /// Counts `n` requests that were in flight when the run was cut off after its grace period:
@@ -216,6 +318,8 @@ impl AddAssign<Recorder> for Recorder {
         self.retries += other.retries;
         self.backoff += other.backoff;
         self.completion_tokens += other.completion_tokens;
+        self.good += other.good;
+        self.input_tokens += other.input_tokens;
         self.series += &other.series;
         for (class, t) in other.errors {
             // Keep the sample seen first (ours), add the counts.
@@ -289,6 +393,7 @@ mod tests {
             sample: "429".into(),
         });
         Record {
+            index: 0,
             intended: t0,
             start: t0,
             end: t0 + Duration::from_millis(ms),
@@ -352,6 +457,7 @@ mod tests {
             ttft: Some(Duration::from_millis(200)),
             itl: vec![],
             protocol: Some(Protocol::Http2),
+            ..Sample::default()
         });
         let mut r = Recorder::new();
         r.record(&rec);

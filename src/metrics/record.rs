@@ -16,6 +16,10 @@ pub struct Sample {
     pub itl: Vec<Duration>,
     /// The HTTP version the answer came in (what was used, not what was asked for).
     pub protocol: Option<Protocol>,
+    /// Input tokens: the target's `usage.prompt_tokens`, else the harness's estimate.
+    pub input_tokens: Option<u64>,
+    /// Bytes of the response body.
+    pub bytes: u64,
 }
 
 /// An HTTP version, as a response reports it.
@@ -84,6 +88,8 @@ pub struct AttemptRecord {
 /// One logical request, from its intended start to its final outcome.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// The logical request's index (as sent in `x-asyncbench-request`).
+    pub index: u64,
     /// When the schedule said it should start (closed loop: when it did start).
     pub intended: Instant,
     /// When its first attempt was sent.

@@ -35,11 +35,15 @@ pub enum Series {
     Tpot,
     /// Each successful request's output tokens ÷ its duration, in milli-tokens per second.
     RequestTokensPerS,
+    /// Each successful request's input tokens, × 1000 (so the report's ÷ 1000 gives tokens).
+    InputTokens,
+    /// Each successful request's output tokens, × 1000.
+    OutputTokens,
 }
 
 const OUTCOMES: usize = Outcome::ALL.len();
 /// How many series there are (the length of a [`SeriesSet`]).
-pub const SERIES_COUNT: usize = 3 * OUTCOMES + 5;
+pub const SERIES_COUNT: usize = 3 * OUTCOMES + 7;
 
 impl Series {
     /// Every series, in a fixed order (outcome series first).
@@ -58,6 +62,8 @@ impl Series {
             Series::Itl => 3 * OUTCOMES + 2,
             Series::Tpot => 3 * OUTCOMES + 3,
             Series::RequestTokensPerS => 3 * OUTCOMES + 4,
+            Series::InputTokens => 3 * OUTCOMES + 5,
+            Series::OutputTokens => 3 * OUTCOMES + 6,
         }
     }
 
@@ -74,6 +80,8 @@ impl Series {
                 2 => Series::Itl,
                 3 => Series::Tpot,
                 4 => Series::RequestTokensPerS,
+                5 => Series::InputTokens,
+                6 => Series::OutputTokens,
                 _ => return None,
             },
         })
@@ -84,9 +92,12 @@ impl Series {
         Series::all().find(|s| s.to_string() == name)
     }
 
-    /// Whether the values are durations in microseconds (all but the token rate).
+    /// Whether the values are durations in microseconds (all but the token series).
     pub fn is_duration(self) -> bool {
-        self != Series::RequestTokensPerS
+        !matches!(
+            self,
+            Series::RequestTokensPerS | Series::InputTokens | Series::OutputTokens
+        )
     }
 }
 
@@ -101,6 +112,8 @@ impl fmt::Display for Series {
             Series::Itl => f.write_str("itl"),
             Series::Tpot => f.write_str("tpot"),
             Series::RequestTokensPerS => f.write_str("request_tokens_per_s"),
+            Series::InputTokens => f.write_str("input_tokens"),
+            Series::OutputTokens => f.write_str("output_tokens"),
         }
     }
 }

@@ -87,6 +87,89 @@ pub struct BarGroup {
     pub values: Vec<f64>,
 }
 
+/// Width of the legend panel beside the plot, pixels: the legend never covers data.
+const LEGEND_W: u32 = 230;
+
+/// The decimals a y axis needs for values up to `max`.
+fn decimals(max: f64) -> usize {
+    if max >= 50.0 {
+        0
+    } else if max >= 5.0 {
+        1
+    } else {
+        2
+    }
+}
+
+/// The top of a y axis for values up to `max`: a little headroom, and 1 when everything is zero
+/// (so the axis reads 0 … 1, not eleven ticks of 0.0).
+fn y_top(max: f64) -> f64 {
+    if max > 0.0 { max * 1.15 } else { 1.0 }
+}
+
+/// A value as printed above a bar.
+fn format_value(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// What one legend entry shows.
+#[derive(Debug, Clone, Copy)]
+enum Swatch {
+    /// A filled box (bars).
+    Box(RGBColor),
+    /// A line with a dot (lines).
+    Line(RGBColor),
+    /// A ring (the recommended points).
+    Ring,
+}
+
+/// Draws the legend in its own panel, one entry a row, labels wrapped to the panel's width.
+fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Swatch)],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let mut y = 60i32;
+    for (label, swatch) in entries {
+        match swatch {
+            Swatch::Box(c) => area.draw(&Rectangle::new([(8, y - 6), (22, y + 6)], c.filled())),
+            Swatch::Line(c) => area
+                .draw(&PathElement::new(vec![(4, y), (26, y)], c.stroke_width(2)))
+                .and_then(|_| area.draw(&Circle::new((15, y), 3, c.filled()))),
+            Swatch::Ring => area.draw(&Circle::new((15, y), 7, BLACK.stroke_width(2))),
+        }
+        .map_err(err)?;
+        // Wrap long labels (a combined chart's run names) at about 24 characters.
+        let mut line = String::new();
+        let mut lines = Vec::new();
+        for word in label.split_inclusive(['/', ' ', '-']) {
+            if line.chars().count() + word.chars().count() > 24 && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+        for (k, l) in lines.iter().enumerate() {
+            area.draw(&Text::new(
+                l.clone(),
+                (32, y - 8 + 18 * k as i32),
+                (FONT, LABEL_SIZE).into_font(),
+            ))
+            .map_err(err)?;
+        }
+        y += 18 * lines.len() as i32 + 10;
+    }
+    Ok(())
+}
+
 /// Grouped bars, e.g. throughput and goodput per strategy.
 pub fn bars(
     dir: &Path,
@@ -96,13 +179,38 @@ pub fn bars(
     series: &[&str],
     groups: &[BarGroup],
 ) -> Result<Vec<PathBuf>, String> {
-    render!(dir, name, |root| draw_bars(root, title, y_desc, series, groups))
+    render!(dir, name, |root| draw_bars(
+        root,
+        title,
+        (y_desc, None),
+        series,
+        groups
+    ))
+}
+
+/// Two bar series on two y axes: the first against the left axis, the second against the right
+/// (goodput and 429 answers per second, whose scales differ by orders of magnitude).
+pub fn bars_dual(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    y_descs: (&str, &str),
+    series: [&str; 2],
+    groups: &[BarGroup],
+) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| draw_bars(
+        root,
+        title,
+        (y_descs.0, Some(y_descs.1)),
+        &series,
+        groups
+    ))
 }
 
 fn draw_bars<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    y_desc: &str,
+    y_descs: (&str, Option<&str>),
     series: &[&str],
     groups: &[BarGroup],
 ) -> Result<(), String>
@@ -110,99 +218,149 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
-    let max = groups
-        .iter()
-        .flat_map(|g| g.values.iter().copied())
-        .fold(0.0f64, f64::max);
+    // The title spans the whole width; below it, the plot and the legend's own panel.
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    let dual = y_descs.1.is_some();
+    // With two axes, series 1 has its own scale.
+    let max_of = |k: Option<usize>| {
+        groups
+            .iter()
+            .flat_map(|g| g.values.iter().enumerate())
+            .filter(|(i, _)| k.is_none_or(|k| *i == k))
+            .map(|(_, v)| *v)
+            .fold(0.0f64, f64::max)
+    };
+    let left_max = if dual { max_of(Some(0)) } else { max_of(None) };
+    let right_max = max_of(Some(1));
     let n = groups.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, TITLE_SIZE))
-        .margin(20)
-        .x_label_area_size(40)
-        .y_label_area_size(80)
-        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..(max * 1.15).max(1e-9))
-        .map_err(err)?;
+    // Group labels that would run into each other are written vertically.
+    let label_font = (FONT, LABEL_SIZE).into_font();
+    let widths: Vec<u32> = groups
+        .iter()
+        .map(|g| label_font.box_size(&g.label).map_or(0, |(w, _)| w))
+        .collect();
+    let slot = (SIZE.0 - LEGEND_W - 140) as f64 / n;
+    let rotate = widths.iter().any(|w| f64::from(*w) > slot * 0.95);
+    let x_area = if rotate {
+        widths.iter().copied().max().unwrap_or(0) + 34
+    } else {
+        40
+    };
+    let mut builder = ChartBuilder::on(&plot);
+    builder.margin(20).x_label_area_size(x_area).y_label_area_size(80);
+    if dual {
+        builder.right_y_label_area_size(80);
+    }
+    let mut chart = builder
+        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..y_top(left_max))
+        .map_err(err)?
+        .set_secondary_coord(-0.5f64..n - 0.5, 0f64..y_top(right_max));
+    let (dl, dr) = (decimals(y_top(left_max)), decimals(y_top(right_max)));
+    let group_label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            groups
+                .get(i as usize)
+                .map(|g| g.label.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    // Labels too long to sit side by side are drawn by hand below, turned to run downwards.
+    let no_label = |_: &f64| String::new();
+    let x_style = TextStyle::from((FONT, LABEL_SIZE));
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(groups.len().max(1))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                groups
-                    .get(i as usize)
-                    .map(|g| g.label.clone())
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc(y_desc)
+        .x_label_formatter(if rotate { &no_label } else { &group_label })
+        .y_label_formatter(&|v| format!("{v:.dl$}"))
+        .y_desc(y_descs.0)
         .label_style((FONT, LABEL_SIZE))
+        // After `label_style`, which would reset it.
+        .x_label_style(x_style)
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
         .map_err(err)?;
-    let k = series.len().max(1) as f64;
-    let width = 0.8 / k;
-    for (si, s) in series.iter().enumerate() {
-        let c = color(si);
-        let rects = groups.iter().enumerate().filter_map(|(gi, g)| {
-            let v = *g.values.get(si)?;
-            let x0 = gi as f64 - 0.4 + si as f64 * width;
-            Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], c.filled()))
-        });
+    if let Some(right) = y_descs.1 {
         chart
-            .draw_series(rects)
-            .map_err(err)?
-            .label(*s)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
-        // The value above each bar, so the chart reads without the table.
-        let labels = groups.iter().enumerate().filter_map(|(gi, g)| {
-            let v = *g.values.get(si)?;
-            let x = gi as f64 - 0.4 + (si as f64 + 0.46) * width;
-            Some(Text::new(
-                format_value(v),
-                (x, v),
-                (FONT, 13)
-                    .into_font()
-                    .color(&BLACK)
+            .configure_secondary_axes()
+            .y_desc(right)
+            .y_label_formatter(&|v| format!("{v:.dr$}"))
+            .label_style((FONT, LABEL_SIZE))
+            .axis_desc_style((FONT, LABEL_SIZE))
+            .draw()
+            .map_err(err)?;
+    }
+    if rotate {
+        for (gi, g) in groups.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(gi as f64, 0.0));
+            let w = widths[gi] as i32;
+            // plotters centres turned text on its anchor: put the anchor half a label below.
+            plot.draw(&Text::new(
+                g.label.clone(),
+                (px, py + 8 + w / 2),
+                TextStyle::from((FONT, LABEL_SIZE))
+                    .transform(FontTransform::Rotate90)
                     .pos(plotters::style::text_anchor::Pos::new(
                         plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Bottom,
+                        plotters::style::text_anchor::VPos::Center,
                     )),
             ))
-        });
-        chart.draw_series(labels).map_err(err)?;
+            .map_err(err)?;
+        }
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
-}
-
-/// The legend box every chart uses.
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font((FONT, LABEL_SIZE))
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.9))
-        .draw()
-        .map_err(err)
-}
-
-fn format_value(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
+    let k = series.len().max(1) as f64;
+    let width = 0.8 / k;
+    let mut entries = Vec::new();
+    for (si, s) in series.iter().enumerate() {
+        let c = color(si);
+        let rects: Vec<_> = groups
+            .iter()
+            .enumerate()
+            .filter_map(|(gi, g)| {
+                let v = *g.values.get(si)?;
+                let x0 = gi as f64 - 0.4 + si as f64 * width;
+                Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], c.filled()))
+            })
+            .collect();
+        // The value above each bar, so the chart reads without the table.
+        let labels: Vec<_> = groups
+            .iter()
+            .enumerate()
+            .filter_map(|(gi, g)| {
+                let v = *g.values.get(si)?;
+                let x = gi as f64 - 0.4 + (si as f64 + 0.46) * width;
+                Some(Text::new(
+                    format_value(v),
+                    (x, v),
+                    (FONT, 13)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        )),
+                ))
+            })
+            .collect();
+        if dual && si == 1 {
+            chart.draw_secondary_series(rects).map_err(err)?;
+            chart.draw_secondary_series(labels).map_err(err)?;
+        } else {
+            chart.draw_series(rects).map_err(err)?;
+            chart.draw_series(labels).map_err(err)?;
+        }
+        let suffix = match (dual, si) {
+            (true, 0) => " (left axis)",
+            (true, _) => " (right axis)",
+            _ => "",
+        };
+        entries.push((format!("{s}{suffix}"), Swatch::Box(c)));
     }
+    side_legend(&side, &entries)
 }
 
 /// A named line of (x, y) points.
@@ -249,6 +407,9 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
+    // The title spans the whole width; below it, the plot and the legend's own panel.
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
     let ymax = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
@@ -259,115 +420,190 @@ where
         .flat_map(|l| l.points.iter().map(|p| p.0))
         .fold(10.0f64, f64::max);
     let xmax = 10f64.powf(xmax_data.log10().ceil()).max(100.0);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, TITLE_SIZE))
+    let top = y_top(ymax);
+    let mut chart = ChartBuilder::on(&plot)
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(80)
-        .build_cartesian_2d((1f64..xmax).log_scale(), 0f64..(ymax * 1.1).max(1e-6))
+        .build_cartesian_2d((1f64..xmax).log_scale(), 0f64..top)
         .map_err(err)?;
+    let d = decimals(top);
     chart
         .configure_mesh()
         .x_desc("percentile")
         .y_desc("latency (ms)")
         .x_label_formatter(&|x| percentile_label(*x))
+        .y_label_formatter(&|v| format!("{v:.d$}"))
         .label_style((FONT, LABEL_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
         .map_err(err)?;
-    draw_lines(&mut chart, lines)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
-}
-
-fn draw_lines<DB: DrawingBackend, X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
-    lines: &[Line],
-) -> Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
+    let mut entries = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let c = color(i);
         chart
             .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
-            .map_err(err)?
-            .label(l.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            .map_err(err)?;
         chart
             .draw_series(l.points.iter().map(|p| Circle::new(*p, 3, c.filled())))
             .map_err(err)?;
+        entries.push((l.name.clone(), Swatch::Line(c)));
     }
-    Ok(())
+    side_legend(&side, &entries)
 }
 
-/// A y-against-x line chart (throughput or p99 against concurrency, batch size, rate…).
+/// How an x axis spaces and labels its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Linear, labels as they come (rates, seconds).
+    Linear,
+    /// Linear, whole numbers only (batch sizes, concurrency in a short range).
+    Integer,
+    /// Powers of two evenly spaced, labelled 1, 2, 4, … (concurrency over a wide range).
+    Log2,
+}
+
+impl XAxis {
+    /// The axis that suits settings: `whole` ones over a range of 8× or more go on a log₂ axis.
+    pub fn for_values(values: &[f64], whole: bool) -> XAxis {
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        match (whole, lo > 0.0 && hi / lo >= 8.0) {
+            (true, true) => XAxis::Log2,
+            (true, false) => XAxis::Integer,
+            (false, _) => XAxis::Linear,
+        }
+    }
+}
+
+/// A marked point (the recommended setting of a line): drawn as a ring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    /// The setting.
+    pub x: f64,
+    /// The value there.
+    pub y: f64,
+}
+
+/// A y-against-x line chart (goodput or p99 against concurrency, batch size, rate…), with the
+/// recommended points ringed.
+#[allow(clippy::too_many_arguments)]
 pub fn xy(
     dir: &Path,
     name: &str,
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    log_x: bool,
+    axis: XAxis,
     lines: &[Line],
+    marks: &[Mark],
 ) -> Result<Vec<PathBuf>, String> {
     render!(dir, name, |root| draw_xy(
-        root, title, x_desc, y_desc, log_x, lines
+        root, title, x_desc, y_desc, axis, lines, marks
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn draw_xy<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    log_x: bool,
+    axis: XAxis,
     lines: &[Line],
+    marks: &[Mark],
 ) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(err)?;
+    // The title spans the whole width; below it, the plot and the legend's own panel.
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    // On a log₂ axis the chart works in log₂ of the setting; labels turn it back.
+    let tx = |x: f64| {
+        if axis == XAxis::Log2 {
+            x.max(1e-9).log2()
+        } else {
+            x
+        }
+    };
     let pts = || lines.iter().flat_map(|l| l.points.iter());
-    let (xmin, xmax) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (xmin, xmax) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
+    let (xmin, xmax) = if xmin > xmax { (0.0, 1.0) } else { (xmin, xmax) };
     let ymax = pts().map(|p| p.1).fold(0.0f64, f64::max);
-    let (xmin, xmax) = if xmin > xmax { (1.0, 10.0) } else { (xmin, xmax) };
-    let y_range = 0f64..(ymax * 1.15).max(1e-6);
-    let mut builder = ChartBuilder::on(root);
-    builder
-        .caption(title, (FONT, TITLE_SIZE))
+    let top = y_top(ymax);
+    let pad = match axis {
+        XAxis::Log2 => 0.4,
+        XAxis::Integer => 0.5,
+        XAxis::Linear => ((xmax - xmin) * 0.05).max(0.5),
+    };
+    let mut chart = ChartBuilder::on(&plot)
         .margin(20)
         .x_label_area_size(45)
-        .y_label_area_size(80);
-    macro_rules! finish {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_desc(x_desc)
-                .y_desc(y_desc)
-                .label_style((FONT, LABEL_SIZE))
-                .axis_desc_style((FONT, LABEL_SIZE))
-                .draw()
-                .map_err(err)?;
-            draw_lines(&mut chart, lines)?;
-            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        }};
+        .y_label_area_size(80)
+        .build_cartesian_2d(xmin - pad..xmax + pad, 0f64..top)
+        .map_err(err)?;
+    let d = decimals(top);
+    let whole_ticks = ((xmax - xmin).round() as usize + 1).clamp(2, 16);
+    let x_label = |x: &f64| match axis {
+        // Only whole exponents and whole numbers get a label: no 2.5 threads.
+        XAxis::Log2 if (x - x.round()).abs() < 1e-6 => format!("{}", 2f64.powf(x.round()).round()),
+        XAxis::Integer if (x - x.round()).abs() < 1e-6 => format!("{}", x.round()),
+        XAxis::Linear => {
+            let r = (x * 100.0).round() / 100.0;
+            if (r - r.round()).abs() < 1e-9 {
+                format!("{r:.0}")
+            } else {
+                format!("{r}")
+            }
+        }
+        _ => String::new(),
+    };
+    let y_label = |v: &f64| format!("{v:.d$}");
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE));
+    if axis != XAxis::Linear {
+        mesh.x_labels(whole_ticks);
     }
-    if log_x && xmin > 0.0 {
-        finish!(
-            builder
-                .build_cartesian_2d((xmin * 0.8..xmax * 1.25).log_scale(), y_range)
-                .map_err(err)?
-        );
-    } else {
-        let pad = ((xmax - xmin) * 0.05).max(0.5);
-        finish!(
-            builder
-                .build_cartesian_2d(xmin - pad..xmax + pad, y_range)
-                .map_err(err)?
-        );
+    mesh.draw().map_err(err)?;
+    let mut entries = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let c = color(i);
+        let p: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (tx(*x), *y)).collect();
+        chart
+            .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(p.iter().map(|q| Circle::new(*q, 3, c.filled())))
+            .map_err(err)?;
+        entries.push((l.name.clone(), Swatch::Line(c)));
     }
-    Ok(())
+    if !marks.is_empty() {
+        chart
+            .draw_series(
+                marks
+                    .iter()
+                    .map(|m| Circle::new((tx(m.x), m.y), 9, BLACK.stroke_width(2))),
+            )
+            .map_err(err)?;
+        entries.push(("recommended".to_owned(), Swatch::Ring));
+    }
+    if ymax == 0.0 {
+        plot.draw(&Text::new(
+            "every value is 0".to_owned(),
+            (120, 80),
+            (FONT, LABEL_SIZE).into_font().color(&RGBColor(120, 120, 120)),
+        ))
+        .map_err(err)?;
+    }
+    side_legend(&side, &entries)
 }
 
 #[cfg(test)]

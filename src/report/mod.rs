@@ -6,6 +6,7 @@ pub mod chart;
 pub mod hgrm;
 pub mod hist;
 pub mod hlog;
+pub mod html;
 pub mod machine;
 pub mod output;
 pub mod provenance;
@@ -106,6 +107,12 @@ pub struct ConfigSummary {
     pub mock: Option<mock_server::Profile>,
     /// Mean service time the mock was set to (embedded mock only), seconds.
     pub mock_mean_delay_s: Option<f64>,
+    /// `--duration`, seconds: each strategy ran this long (or to `requests`, if sooner).
+    pub duration_s: Option<f64>,
+    /// `--warmup`.
+    pub warmup: Option<crate::config::Warmup>,
+    /// `--slo`.
+    pub slo: crate::metrics::Slo,
 }
 
 /// The mock's view of a strategy's run, compared with the client's.
@@ -215,6 +222,22 @@ pub struct StrategyReport {
     pub threads: u64,
     /// The mock's count of what it received, when the target is a mock.
     pub server: Option<ServerCheck>,
+    /// What ended the measured phase: its count, or its `--duration`.
+    pub ended_by: EndedBy,
+    /// The warm-up (not in any other figure), when there was one.
+    pub warmup: Option<WarmupReport>,
+    /// With `--slo`: successful requests that met every limit.
+    pub good: Option<u64>,
+    /// With `--slo`: good requests as a share of those issued.
+    pub good_share: Option<f64>,
+    /// With `--slo`: good requests per second of wall time (the goodput `sweep` recommends from).
+    pub slo_goodput_rps: Option<f64>,
+    /// Input tokens of the successful requests (the target's count, else the estimate).
+    pub input_tokens: u64,
+    /// Input tokens per successful request (the "percentiles" fields hold tokens).
+    pub input_tokens_per_request: Option<Percentiles>,
+    /// Output tokens per successful request (tokens).
+    pub output_tokens_per_request: Option<Percentiles>,
     /// Every histogram, HdrHistogram V2 + DEFLATE, base64 (`HISTF…`), microseconds.
     pub histograms: BTreeMap<String, String>,
 }
@@ -242,6 +265,33 @@ pub struct Measured {
     pub peaks: crate::resources::Peaks,
     /// Server cross-check.
     pub server: Option<ServerCheck>,
+    /// What ended the measured phase.
+    pub ended_by: EndedBy,
+    /// An SLO was set (good requests are then counted).
+    pub slo_set: bool,
+    /// The warm-up, when there was one.
+    pub warmup: Option<WarmupReport>,
+}
+
+/// What ended a strategy's measured phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// Its request count (`-n`), or a stop.
+    Count,
+    /// Its time (`--duration`).
+    Duration,
+}
+
+/// A warm-up: requests sent before the measured ones, in no figure of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarmupReport {
+    /// Requests it issued.
+    pub issued: u64,
+    /// Its requests by outcome (only those that occurred).
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// How long it took, seconds.
+    pub wall_s: f64,
 }
 
 impl StrategyReport {
@@ -309,6 +359,20 @@ impl StrategyReport {
             peak_rss_bytes: m.peaks.rss_bytes,
             threads: m.peaks.threads,
             server: m.server,
+            ended_by: m.ended_by,
+            warmup: m.warmup,
+            good: m.slo_set.then_some(rec.good),
+            good_share: m.slo_set.then(|| {
+                if m.issued == 0 {
+                    0.0
+                } else {
+                    rec.good as f64 / m.issued as f64
+                }
+            }),
+            slo_goodput_rps: m.slo_set.then(|| rec.good as f64 / wall),
+            input_tokens: rec.input_tokens,
+            input_tokens_per_request: pct(Series::InputTokens),
+            output_tokens_per_request: pct(Series::OutputTokens),
             histograms: rec
                 .series
                 .iter()
@@ -444,12 +508,22 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
         source,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".asyncbench-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
+    let mut tmp = temp_builder().tempfile_in(dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// A temporary file's builder for report files: hidden name, and (unix) readable by all, as a
+/// file written directly would be (a temporary file starts private).
+pub(crate) fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".asyncbench-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b
 }

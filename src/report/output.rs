@@ -77,14 +77,24 @@ pub fn prepare_out(dir: &Path, force: bool) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Writes report.json, summary.csv, the `.hgrm` files, run.hlog and the charts into `dir`.
+/// Writes report.json, summary.csv, requests.jsonl (when the run logged its requests), the
+/// `.hgrm` files, run.hlog and the charts into `dir`.
 pub fn write_run(
     dir: &Path,
     report: &RunReport,
     intervals: &[(Strategy, Intervals)],
+    requests_log: Option<tempfile::NamedTempFile>,
 ) -> Result<Vec<PathBuf>, RunError> {
     report.write(dir)?;
     let mut written = vec![dir.join("report.json"), dir.join("summary.csv")];
+    if let Some(log) = requests_log {
+        let path = dir.join("requests.jsonl");
+        log.persist(&path).map_err(|e| RunError::Write {
+            path: path.display().to_string(),
+            source: e.error,
+        })?;
+        written.push(path);
+    }
     for s in &report.strategies {
         for (series, suffix) in HGRM_SERIES {
             let Some(encoded) = s.histograms.get(&series.to_string()) else {
@@ -100,6 +110,10 @@ pub fn write_run(
     write_streamed(&path, |f| write_interval_log(f, intervals))?;
     written.push(path);
     written.extend(charts(dir, report)?);
+    // Last: the page inlines the charts just drawn.
+    let path = dir.join("report.html");
+    write_file(&path, crate::report::html::run_page(report, dir).as_bytes())?;
+    written.push(path);
     Ok(written)
 }
 
@@ -113,10 +127,7 @@ fn write_streamed(
         path: path.display().to_string(),
         source,
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".asyncbench-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
+    let tmp = crate::report::temp_builder().tempfile_in(dir).map_err(fail)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file());
         fill(&mut w).map_err(|why| RunError::write(path.display(), why))?;
@@ -264,12 +275,12 @@ pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
             });
         }
     }
-    let mut written = chart::bars(
+    let mut written = chart::bars_dual(
         dir,
         "combined-goodput",
         "Goodput and 429 answers per second, run by run",
-        "per second",
-        &["goodput (ok/s)", "429 answers/s"],
+        ("goodput (ok/s)", "429 answers per second"),
+        ["goodput (ok/s)", "429 answers/s"],
         &rate_groups,
     )
     .map_err(fail)?;

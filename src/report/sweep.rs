@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::RunError;
-use crate::report::chart::{self, Line};
+use crate::report::chart::{self, Line, Mark, XAxis};
 use crate::sweep::{PointResult, SweepReport, fmt_setting, fmt_value};
 
 /// A sweep chart: file name, title, y-axis label, and the figure it plots (`None`: no point).
@@ -21,10 +21,8 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
     let fail = |why: String| RunError::write(dir.display(), why);
     let strategies: Vec<_> = r.recommendations.iter().map(|x| x.strategy).collect();
     let values: Vec<f64> = r.points.iter().map(|p| p.setting).collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
-    let log_x = lo > 0.0 && hi / lo >= 16.0;
+    let whole = matches!(r.axis.as_str(), "concurrency" | "batch_size");
+    let axis = XAxis::for_values(&values, whole);
     let title_tail = format!("{} requests per point, {}", r.config.requests, r.config.target);
     let mut written = Vec::new();
     let metrics: [SweepMetric; 5] = [
@@ -56,6 +54,12 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
             |p| Some(p.retries as f64),
         ),
     ];
+    let at = |s: crate::config::Strategy, setting: f64| {
+        r.points
+            .iter()
+            .find(|p| p.setting == setting)
+            .and_then(|p| p.results.iter().find(|x| x.strategy == s))
+    };
     for (name, what, y, f) in metrics {
         let lines: Vec<Line> = strategies
             .iter()
@@ -71,6 +75,18 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
                     .collect(),
             })
             .collect();
+        // Each strategy's recommended setting, ringed where its line passes.
+        let marks: Vec<Mark> = r
+            .recommendations
+            .iter()
+            .filter_map(|rec| {
+                let setting = rec.setting?;
+                Some(Mark {
+                    x: setting,
+                    y: f(at(rec.strategy, setting)?)?,
+                })
+            })
+            .collect();
         written.extend(
             chart::xy(
                 dir,
@@ -78,8 +94,9 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
                 &format!("{what} vs {}: {title_tail}", r.axis),
                 &r.axis_label,
                 y,
-                log_x,
+                axis,
                 &lines,
+                &marks,
             )
             .map_err(fail)?,
         );
@@ -149,6 +166,15 @@ pub fn render(r: &SweepReport) -> String {
             t.push('\n');
         }
     }
+    if let Some(a) = &r.auto {
+        let probes: Vec<String> = a.probes.iter().map(|(s, g)| format!("{s}→{g:.1}")).collect();
+        let _ = writeln!(
+            t,
+            "\nautomatic points: {} (probe ok/s: {})",
+            a.note,
+            probes.join(", ")
+        );
+    }
     let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
     let _ = writeln!(
         t,
@@ -168,4 +194,34 @@ pub fn render(r: &SweepReport) -> String {
         );
     }
     t
+}
+
+/// The sweep as CSV: one row per point and strategy.
+pub fn csv(r: &SweepReport) -> String {
+    let mut out = format!(
+        "{},strategy,goodput_rps,slo_goodput_rps,throughput_rps,p50_ms,p99_ms,share_429,retries,failed,accounted_ok,complete\n",
+        r.axis
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.4}"));
+    for p in &r.points {
+        for x in &p.results {
+            let _ = writeln!(
+                out,
+                "{},{},{:.4},{},{:.4},{},{},{:.6},{},{},{},{}",
+                p.setting,
+                x.strategy,
+                x.goodput_rps,
+                opt(x.slo_goodput_rps),
+                x.throughput_rps,
+                opt(x.p50_ms),
+                opt(x.p99_ms),
+                x.share_429,
+                x.retries,
+                x.failed,
+                x.accounted_ok,
+                p.complete
+            );
+        }
+    }
+    out
 }

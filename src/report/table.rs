@@ -59,6 +59,8 @@ pub enum Block {
     Streaming,
     /// How the strategy talked to the target: protocol used, and the mock's connection counts.
     Wire,
+    /// Requests that met `--slo`.
+    Slo,
 }
 
 /// A column: table header, CSV name, width, block and how to read it.
@@ -179,6 +181,33 @@ pub fn columns() -> Vec<Column> {
         c("req_tok/s", "request_tokens_per_s_p50", 9, Streaming, |s| {
             ms(s.request_tokens_per_s, |p| p.p50)
         }),
+        c("slo_ok", "slo_good", 7, Slo, |s| {
+            s.good.map_or(Cell::Missing, Cell::Int)
+        }),
+        c("slo_ok%", "slo_good_share", 7, Slo, |s| {
+            s.good_share.map_or(Cell::Missing, |x| Cell::Float(100.0 * x, 1))
+        }),
+        c("slo_ok/s", "slo_goodput_rps", 8, Slo, |s| {
+            s.slo_goodput_rps.map_or(Cell::Missing, |x| Cell::Float(x, 1))
+        }),
+        c("in_tok", "input_tokens", 0, CsvOnly, |s| {
+            Cell::Int(s.input_tokens)
+        }),
+        c("in_p50", "input_tokens_p50", 0, CsvOnly, |s| {
+            ms(s.input_tokens_per_request, |p| p.p50)
+        }),
+        c("out_p50", "output_tokens_p50", 0, CsvOnly, |s| {
+            ms(s.output_tokens_per_request, |p| p.p50)
+        }),
+        c("ended_by", "ended_by", 0, CsvOnly, |s| {
+            Cell::Text(
+                match s.ended_by {
+                    crate::report::EndedBy::Count => "count",
+                    crate::report::EndedBy::Duration => "duration",
+                }
+                .to_owned(),
+            )
+        }),
         c("protocol", "protocol", 15, Wire, |s| {
             if s.protocols.is_empty() {
                 Cell::Missing
@@ -288,10 +317,15 @@ pub fn table(r: &RunReport) -> String {
             "INCOMPLETE RUN: {why}; the figures below cover what was measured until then"
         );
     }
+    let requests = if c.requests == u64::MAX {
+        "unbounded".to_owned()
+    } else {
+        c.requests.to_string()
+    };
     let _ = writeln!(
         t,
         "{} requests · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
-        c.requests,
+        requests,
         c.target,
         c.isolation.describe(),
         c.retry,
@@ -312,6 +346,27 @@ pub fn table(r: &RunReport) -> String {
     if let Some(p) = &c.mock {
         let _ = writeln!(t, "mock: {}", mock_settings(p));
     }
+    if let Some(d) = c.duration_s {
+        let cap = if c.requests == u64::MAX {
+            String::new()
+        } else {
+            format!(" or {} requests, whichever came first", c.requests)
+        };
+        let _ = writeln!(t, "each strategy ran for {d} s{cap}");
+    }
+    for s in &r.strategies {
+        if let Some(w) = &s.warmup {
+            let outcomes: Vec<String> = w.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+            let _ = writeln!(
+                t,
+                "warm-up {}: {} requests ({}) in {:.3} s, in no figure below",
+                s.id,
+                w.issued,
+                outcomes.join(", "),
+                w.wall_s
+            );
+        }
+    }
     let all = columns();
     block(&mut t, r, &all, Block::Main, "strategy");
     if r.strategies.iter().any(|s| s.target_rate.is_some()) {
@@ -328,6 +383,15 @@ pub fn table(r: &RunReport) -> String {
     {
         t.push('\n');
         block(&mut t, r, &all, Block::Wire, "wire");
+    }
+    if c.slo.is_set() {
+        t.push('\n');
+        block(&mut t, r, &all, Block::Slo, "slo");
+        let _ = writeln!(
+            t,
+            "slo: {} · slo_ok: successful requests that met every limit · slo_ok%: of those issued · slo_ok/s: per second of wall time",
+            c.slo.describe()
+        );
     }
     if r.strategies.iter().any(|s| s.server.is_some()) {
         let _ = writeln!(

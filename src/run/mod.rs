@@ -14,8 +14,12 @@ use mock_server::StatsSnapshot;
 
 use crate::config::{LoadModel, RunConfig, Strategy};
 use crate::error::RunError;
+use crate::metrics::log::RequestLog;
 use crate::metrics::{Intervals, Outcome};
-use crate::report::{ConfigSummary, Isolation, Measured, Provenance, RunReport, ServerCheck, StrategyReport};
+use crate::report::{
+    ConfigSummary, EndedBy, Isolation, Measured, Provenance, RunReport, ServerCheck, StrategyReport,
+    WarmupReport,
+};
 use crate::resources::{CpuTimes, Sampler};
 use crate::runner::{RunContext, run_strategy};
 use crate::stop::Signal;
@@ -39,17 +43,26 @@ pub struct RunResults {
     pub intervals: Vec<(Strategy, Intervals)>,
     /// Why it ended early, if it did.
     pub incomplete: Option<Incomplete>,
+    /// With `--out`: every request's line, in a temporary file beside the report (written out as
+    /// `requests.jsonl` with the other files).
+    pub requests_log: Option<tempfile::NamedTempFile>,
 }
 
 /// A progress bar for one strategy on stderr, hidden when quiet (indicatif itself draws nothing
-/// when stderr is not a terminal).
-fn progress_bar(cfg: &RunConfig, s: Strategy) -> ProgressBar {
+/// when stderr is not a terminal). A run bounded by time counts up without a bar.
+fn progress_bar(cfg: &RunConfig, s: Strategy, total: u64) -> ProgressBar {
     if cfg.quiet {
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::with_draw_target(Some(cfg.workload.requests), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} {elapsed}")
-    {
+    let bounded = cfg.duration.is_none() || total < u64::MAX;
+    let len = bounded.then_some(total);
+    let pb = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let template = if bounded {
+        "{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} {elapsed}"
+    } else {
+        "{prefix:>13} {spinner} {pos} requests {per_sec} {elapsed}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_prefix(s.id());
@@ -62,12 +75,22 @@ pub fn run_one(
     lease: &Lease,
     s: Strategy,
     mean_delay_s: Option<f64>,
+    log: Option<RequestLog>,
 ) -> Result<(StrategyReport, Intervals), RunError> {
+    let schedule = cfg
+        .load
+        .schedule(cfg.workload.requests, cfg.duration)
+        .map(Arc::new);
+    let total = schedule
+        .as_ref()
+        .map_or(cfg.workload.requests, |s| s.len() as u64);
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
-        req: Arc::new(lease.target.prepare(&cfg.workload, cfg.http2)),
-        schedule: cfg.load.schedule(cfg.workload.requests).map(Arc::new),
-        progress: progress_bar(cfg, s),
+        strategy: s,
+        req: Arc::new(lease.target.prepare(cfg)),
+        schedule,
+        progress: progress_bar(cfg, s, total),
+        log,
     };
     let before = lease.stats();
     let cpu0 = CpuTimes::now();
@@ -77,18 +100,39 @@ pub fn run_one(
     let cpu1 = CpuTimes::now();
     ctx.progress.finish_and_clear();
     let cancelled = run.recorder.count(Outcome::Cancelled);
-    let server = before.map(|b| cross_check(lease, &b, run.recorder.attempts, cancelled, cfg));
+    // The mock saw the warm-up's attempts too.
+    let sent = run.recorder.attempts + run.warmup.as_ref().map_or(0, |w| w.recorder.attempts);
+    let server = before.map(|b| cross_check(lease, &b, sent, cancelled, cfg));
     // The runner knows the threads it started; the sampler also sees those its libraries
     // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
     let mut peaks = peaks;
     peaks.threads = run
         .threads
         .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
+    // Bounded by time when the phase stopped for its duration before its count ran out.
+    let by_duration =
+        cfg.duration.is_some() && run.issued < cfg.workload.requests && crate::stop::requested().is_none();
     let measured = Measured {
         id: s,
         concurrency: cfg.effective_concurrency(s),
-        requests: cfg.workload.requests,
+        // With --duration and no -n, nothing was asked but time: the requests are those issued.
+        requests: if total == u64::MAX { run.issued } else { total },
         issued: run.issued,
+        ended_by: if by_duration {
+            EndedBy::Duration
+        } else {
+            EndedBy::Count
+        },
+        slo_set: cfg.slo.is_set(),
+        warmup: run.warmup.as_ref().map(|w| WarmupReport {
+            issued: w.issued,
+            outcomes: Outcome::ALL
+                .iter()
+                .map(|o| (*o, w.recorder.count(*o)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            wall_s: w.wall.as_secs_f64(),
+        }),
         wall_s: run.wall.as_secs_f64(),
         mean_delay_s,
         target_rate: match cfg.load {
@@ -168,6 +212,9 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         api_key_env: cfg.api_key_env.clone(),
         mock: session.profile().cloned(),
         mock_mean_delay_s: session.mean_delay_s,
+        duration_s: cfg.duration.map(|d| d.as_secs_f64()),
+        warmup: cfg.warmup,
+        slo: cfg.slo,
     }
 }
 
@@ -183,6 +230,37 @@ pub fn run_strategies(
     let mut intervals = Vec::new();
     let mut incomplete = None;
     let mut all_fresh = true;
+    // One log for the run, written by a thread of its own as requests finish.
+    let mut log_file = match &cfg.out {
+        Some(dir) => Some(
+            crate::metrics::log::temp_in(dir).map_err(|source| RunError::Write {
+                path: dir.join("requests.jsonl").display().to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let log = match &log_file {
+        Some(f) => {
+            let file = f.as_file().try_clone().map_err(|source| RunError::Write {
+                path: "requests.jsonl".into(),
+                source,
+            })?;
+            Some(
+                RequestLog::start(file, crate::metrics::epoch().0, cfg.export_chunks).map_err(|source| {
+                    RunError::Write {
+                        path: "requests.jsonl".into(),
+                        source,
+                    }
+                })?,
+            )
+        }
+        None => None,
+    };
+    let (log, writer) = match log {
+        Some((l, w)) => (Some(l), Some(w)),
+        None => (None, None),
+    };
     for &s in &cfg.strategies {
         if let Some(sig) = crate::stop::requested() {
             incomplete = Some(Incomplete::Signal(sig));
@@ -190,7 +268,7 @@ pub fn run_strategies(
         }
         let lease = session.lease()?;
         all_fresh &= lease.fresh;
-        let (report, iv) = run_one(cfg, &lease, s, session.mean_delay_s)?;
+        let (report, iv) = run_one(cfg, &lease, s, session.mean_delay_s, log.clone())?;
         drop(lease);
         let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
         strategies.push(report);
@@ -204,6 +282,14 @@ pub fn run_strategies(
             incomplete = Some(Incomplete::TargetDied(s));
             break;
         }
+    }
+    drop(log);
+    if let Some(w) = writer
+        && let Err(source) = w.finish()
+    {
+        // The report still counts what the log lost; say it is missing rather than partial.
+        eprintln!("asyncbench: requests.jsonl could not be written: {source}");
+        log_file = None;
     }
     let isolation = if session.embedded() {
         Isolation::FreshMock
@@ -226,6 +312,7 @@ pub fn run_strategies(
         report,
         intervals,
         incomplete,
+        requests_log: log_file,
     })
 }
 

@@ -19,7 +19,7 @@ use crate::client::async_client::AsyncClient;
 use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::{Record, Recorder};
-use crate::runner::{RunContext, StrategyRun, execute_async};
+use crate::runner::{Phase, RunContext, StrategyRun, WarmupRun, execute_async};
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
 pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
@@ -42,65 +42,28 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
         why: e.to_string(),
     })?;
     let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
-    let limit = ctx.cfg.effective_concurrency(s) as usize;
-    let unbounded = ctx.cfg.concurrency == 0;
     // The runtime's workers, and the calling thread that drives them from `block_on`.
     let threads = rt.metrics().num_workers() as u64 + u64::from(s == Strategy::Async);
+    let (warmup, main) = ctx.phases();
     rt.block_on(async {
-        let permits = (!unbounded).then(|| Arc::new(Semaphore::new(limit)));
-        let policy = Arc::new(ctx.cfg.retry.clone());
-        let mut tasks = JoinSet::new();
+        let warmup = match warmup {
+            Some(phase) => {
+                let mut recorder = ctx.warmup_recorder();
+                let t0 = Instant::now();
+                let issued = run_phase(ctx, &client, s, phase, &mut recorder, false).await;
+                Some(WarmupRun {
+                    recorder,
+                    wall: t0.elapsed(),
+                    issued,
+                })
+            }
+            None => None,
+        };
         let mut recorder = ctx.recorder();
-        let mut issued = 0;
         let t0 = Instant::now();
-        for i in 0..ctx.requests() {
-            let due = ctx.due(t0, i);
-            // Open loop: the driver releases each request at its due time, so only requests
-            // that are due exist as tasks. Closed loop: it waits for a permit before spawning,
-            // so at most C tasks exist (`gather` under a semaphore, without a million parked
-            // coroutines for a long run). Either wait ends early on a stop.
-            let mut permit = None;
-            match (due, &permits) {
-                (Some(due), _) => {
-                    if !crate::stop::sleep_until_async(due).await {
-                        break;
-                    }
-                }
-                (None, Some(p)) => {
-                    tokio::select! {
-                        p = p.clone().acquire_owned() => permit = p.ok(),
-                        _ = crate::stop::stopped() => break,
-                    }
-                }
-                (None, None) => {}
-            }
-            if crate::stop::requested().is_some() {
-                break;
-            }
-            let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
-            let mut rng = ctx.rng(i + 1);
-            issued += 1;
-            tasks.spawn(async move {
-                // In an open loop the wait for a permit is part of the latency (it counts from
-                // the due time); in a closed loop the request starts when it has its permit.
-                if permit.is_none()
-                    && due.is_some()
-                    && let Some(p) = &permits
-                {
-                    permit = p.clone().acquire_owned().await.ok();
-                }
-                let intended = due.unwrap_or_else(Instant::now);
-                let record = execute_async(&client, &policy, &mut rng, intended, i).await;
-                drop(permit);
-                record
-            });
-            // Fold in what has finished, so records do not pile up in the set.
-            while let Some(done) = tasks.try_join_next() {
-                fold(&mut recorder, done, ctx);
-            }
-        }
-        drain(&mut tasks, &mut recorder, ctx).await;
+        let issued = run_phase(ctx, &client, s, main, &mut recorder, true).await;
         Ok(StrategyRun {
+            warmup,
             recorder,
             wall: t0.elapsed(),
             issued,
@@ -109,14 +72,99 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
     })
 }
 
+/// Sends one phase's requests, at most C in flight, and waits for them; returns how many it
+/// issued.
+async fn run_phase(
+    ctx: &RunContext,
+    client: &AsyncClient,
+    s: Strategy,
+    phase: Phase,
+    recorder: &mut Recorder,
+    measured: bool,
+) -> u64 {
+    let limit = ctx.cfg.effective_concurrency(s) as usize;
+    let permits = (ctx.cfg.concurrency != 0).then(|| Arc::new(Semaphore::new(limit)));
+    let policy = Arc::new(ctx.cfg.retry.clone());
+    let mut tasks = JoinSet::new();
+    let mut issued = 0;
+    let t0 = Instant::now();
+    // The end of a duration-bounded phase, which also ends a wait for a permit.
+    let ends = phase.limit.map(|l| t0 + l);
+    let mut i = 0;
+    while phase.may_issue(i, t0) {
+        let due = ctx.due(t0, i).filter(|_| phase.scheduled);
+        // Open loop: the driver releases each request at its due time, so only requests that
+        // are due exist as tasks. Closed loop: it waits for a permit before spawning, so at most
+        // C tasks exist (`gather` under a semaphore, without a million parked coroutines for a
+        // long run). Either wait ends early on a stop or at the phase's end.
+        let mut permit = None;
+        match (due, &permits) {
+            (Some(due), _) => {
+                if !crate::stop::sleep_until_async(due).await {
+                    break;
+                }
+            }
+            (None, Some(p)) => {
+                let end = async {
+                    match ends {
+                        Some(e) => tokio::time::sleep_until(e.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    p = p.clone().acquire_owned() => permit = p.ok(),
+                    _ = crate::stop::stopped() => break,
+                    _ = end => break,
+                }
+            }
+            (None, None) => {}
+        }
+        if crate::stop::requested().is_some() || !phase.may_issue(i, t0) {
+            break;
+        }
+        let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
+        let mut rng = ctx.rng(phase.base + i + 1);
+        let index = phase.base + i;
+        issued += 1;
+        tasks.spawn(async move {
+            // In an open loop the wait for a permit is part of the latency (it counts from the
+            // due time); in a closed loop the request starts when it has its permit.
+            if permit.is_none()
+                && due.is_some()
+                && let Some(p) = &permits
+            {
+                permit = p.clone().acquire_owned().await.ok();
+            }
+            let intended = due.unwrap_or_else(Instant::now);
+            let record = execute_async(&client, &policy, &mut rng, intended, index).await;
+            drop(permit);
+            record
+        });
+        // Fold in what has finished, so records do not pile up in the set.
+        while let Some(done) = tasks.try_join_next() {
+            fold(recorder, done, ctx, measured);
+        }
+        i += 1;
+    }
+    drain(&mut tasks, recorder, ctx, measured).await;
+    issued
+}
+
 /// Counts one finished task: its record, or `cancelled` when a stop's grace period cut it off.
 /// A task that panicked leaves its request unaccounted, and the caller's N/N check fails loudly
 /// on it rather than this inventing an outcome.
-fn fold(recorder: &mut Recorder, done: Result<Record, tokio::task::JoinError>, ctx: &RunContext) {
+fn fold(
+    recorder: &mut Recorder,
+    done: Result<Record, tokio::task::JoinError>,
+    ctx: &RunContext,
+    measured: bool,
+) {
     match done {
         Ok(record) => {
             recorder.record(&record);
-            ctx.progress.inc(1);
+            if measured {
+                ctx.progress.inc(1);
+            }
         }
         Err(e) if e.is_cancelled() => recorder.add_cancelled(1),
         Err(_) => {}
@@ -124,7 +172,12 @@ fn fold(recorder: &mut Recorder, done: Result<Record, tokio::task::JoinError>, c
 }
 
 /// Waits for every task; after a stop, only until the grace period ends, then cancels the rest.
-pub(super) async fn drain(tasks: &mut JoinSet<Record>, recorder: &mut Recorder, ctx: &RunContext) {
+pub(super) async fn drain(
+    tasks: &mut JoinSet<Record>,
+    recorder: &mut Recorder,
+    ctx: &RunContext,
+    measured: bool,
+) {
     loop {
         let grace = async {
             crate::stop::stopped().await;
@@ -135,7 +188,7 @@ pub(super) async fn drain(tasks: &mut JoinSet<Record>, recorder: &mut Recorder, 
         tokio::select! {
             biased;
             done = tasks.join_next() => match done {
-                Some(done) => fold(recorder, done, ctx),
+                Some(done) => fold(recorder, done, ctx, measured),
                 None => return,
             },
             _ = grace => tasks.abort_all(),

@@ -11,8 +11,9 @@ use tokio::task::JoinSet;
 
 use crate::client::async_client::AsyncClient;
 use crate::error::RunError;
+use crate::metrics::Recorder;
 use crate::runner::async_tokio::drain;
-use crate::runner::{RunContext, StrategyRun, execute_async};
+use crate::runner::{Phase, RunContext, StrategyRun, WarmupRun, execute_async};
 
 /// Runs the workload in batches of `batch_size` with `pause` between them. In an open loop a
 /// batch starts once its last request is due (and the previous batch and pause are over); each
@@ -28,43 +29,77 @@ pub fn run_batched(ctx: &RunContext) -> Result<StrategyRun, RunError> {
             why: e.to_string(),
         })?;
     let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
-    let (n, b) = (ctx.requests(), ctx.cfg.batch_size);
     let threads = rt.metrics().num_workers() as u64 + 1;
+    let (warmup, main) = ctx.phases();
     rt.block_on(async {
+        let warmup = match warmup {
+            Some(phase) => {
+                let mut recorder = ctx.warmup_recorder();
+                let t0 = Instant::now();
+                let issued = run_phase(ctx, &client, phase, &mut recorder, false).await;
+                Some(WarmupRun {
+                    recorder,
+                    wall: t0.elapsed(),
+                    issued,
+                })
+            }
+            None => None,
+        };
         let mut recorder = ctx.recorder();
-        let mut issued = 0;
         let t0 = Instant::now();
-        let mut first = 0;
-        while first < n {
-            let last = (first + b).min(n);
-            if let Some(due) = ctx.due(t0, last - 1)
-                && !crate::stop::sleep_until_async(due).await
-            {
-                break;
-            }
-            if crate::stop::requested().is_some() {
-                break;
-            }
-            let mut batch = JoinSet::new();
-            for i in first..last {
-                let (client, policy) = (client.clone(), ctx.cfg.retry.clone());
-                let intended = ctx.due(t0, i).unwrap_or_else(Instant::now);
-                let mut rng = ctx.rng(i + 1);
-                batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended, i).await });
-            }
-            issued += last - first;
-            // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
-            drain(&mut batch, &mut recorder, ctx).await;
-            first = last;
-            if first < n && !crate::stop::sleep_until_async(Instant::now() + ctx.cfg.pause).await {
-                break;
-            }
-        }
+        let issued = run_phase(ctx, &client, main, &mut recorder, true).await;
         Ok(StrategyRun {
+            warmup,
             recorder,
             wall: t0.elapsed(),
             issued,
             threads,
         })
     })
+}
+
+/// Sends one phase in batches; returns how many requests it issued.
+async fn run_phase(
+    ctx: &RunContext,
+    client: &AsyncClient,
+    phase: Phase,
+    recorder: &mut Recorder,
+    measured: bool,
+) -> u64 {
+    let b = ctx.cfg.batch_size;
+    let mut issued = 0;
+    let t0 = Instant::now();
+    let mut first = 0;
+    while phase.may_issue(first, t0) {
+        let last = first.saturating_add(b).min(phase.count);
+        if phase.scheduled
+            && let Some(due) = ctx.due(t0, last - 1)
+            && !crate::stop::sleep_until_async(due).await
+        {
+            break;
+        }
+        if crate::stop::requested().is_some() {
+            break;
+        }
+        let mut batch = JoinSet::new();
+        for i in first..last {
+            let (client, policy) = (client.clone(), ctx.cfg.retry.clone());
+            let intended = ctx
+                .due(t0, i)
+                .filter(|_| phase.scheduled)
+                .unwrap_or_else(Instant::now);
+            let mut rng = ctx.rng(phase.base + i + 1);
+            let index = phase.base + i;
+            batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended, index).await });
+        }
+        issued += last - first;
+        // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
+        drain(&mut batch, recorder, ctx, measured).await;
+        first = last;
+        if phase.may_issue(first, t0) && !crate::stop::sleep_until_async(Instant::now() + ctx.cfg.pause).await
+        {
+            break;
+        }
+    }
+    issued
 }

@@ -3,20 +3,26 @@
 //! from a queue. `sequential` is this with one thread, `threadpool` with C threads from a rayon
 //! pool.
 //!
-//! Each worker keeps its recorder in a slot of its own (a mutex only that worker and, at the end,
+//! A run has up to two phases, the warm-up and the measured one; the workers keep their agents
+//! (and so their connections) from one to the next, and all finish warming up before the
+//! measured phase's clock starts.
+//!
+//! Each worker keeps its recorders in slots of its own (mutexes only that worker and, at the end,
 //! the driver ever lock: no contention per request). The driver waits for the workers to finish;
 //! after a stop it waits at most the grace period, then takes what each slot holds and counts the
 //! requests still in flight as `cancelled`, leaving their threads to end on their own deadlines.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
 
 use crate::client::blocking::BlockingClient;
 use crate::error::RunError;
 use crate::metrics::Recorder;
-use crate::runner::{RunContext, StrategyRun, execute_blocking};
+use crate::runner::{Phase, RunContext, StrategyRun, WarmupRun, execute_blocking};
 
 /// Tells the driver a worker is done, even if the worker panicked.
 struct DoneGuard(mpsc::Sender<()>);
@@ -27,25 +33,53 @@ impl Drop for DoneGuard {
     }
 }
 
-/// The counters the workers share: the next request index and the requests issued.
+/// What the workers share in one phase: the next request index, the requests issued, the start.
 #[derive(Debug, Default)]
-struct Shared {
+struct PhaseState {
     next: AtomicU64,
     issued: AtomicU64,
+    t0: OnceLock<Instant>,
 }
 
-/// One worker's loop: take the next index, wait for its due time (open loop), send it with
-/// retries, record it; until the workload or a stop ends it.
-fn work(ctx: &RunContext, shared: &Shared, slot: &Mutex<Recorder>, t0: Instant, worker: u64) {
-    let client = BlockingClient::new(ctx.req.clone(), ctx.limits());
-    let mut rng = ctx.rng(worker + 1);
-    let n = ctx.requests();
+/// A worker's recorders: warm-up and measured.
+struct Slots {
+    warmup: Mutex<Recorder>,
+    main: Mutex<Recorder>,
+}
+
+fn record_into(slot: &Mutex<Recorder>, record: &crate::metrics::Record) {
+    match slot.lock() {
+        Ok(mut r) => r.record(record),
+        Err(poisoned) => poisoned.into_inner().record(record),
+    }
+}
+
+fn take(slot: &Mutex<Recorder>) -> Recorder {
+    match slot.lock() {
+        Ok(mut r) => std::mem::take(&mut *r),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    }
+}
+
+/// One worker's loop over one phase: take the next index, wait for its due time (open loop),
+/// send it with retries, record it; until the phase, its time limit or a stop ends it.
+#[allow(clippy::too_many_arguments)]
+fn run_phase(
+    ctx: &RunContext,
+    client: &BlockingClient,
+    rng: &mut SmallRng,
+    phase: Phase,
+    state: &PhaseState,
+    slot: &Mutex<Recorder>,
+    measured: bool,
+) {
+    let t0 = *state.t0.get_or_init(Instant::now);
     while crate::stop::requested().is_none() {
-        let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        if i >= n {
+        let i = state.next.fetch_add(1, Ordering::Relaxed);
+        if !phase.may_issue(i, t0) {
             break;
         }
-        let intended = match ctx.due(t0, i) {
+        let intended = match ctx.due(t0, i).filter(|_| phase.scheduled) {
             Some(due) => {
                 let now = Instant::now();
                 if due > now && !crate::stop::sleep_blocking(due - now) {
@@ -55,36 +89,48 @@ fn work(ctx: &RunContext, shared: &Shared, slot: &Mutex<Recorder>, t0: Instant, 
             }
             None => Instant::now(),
         };
-        shared.issued.fetch_add(1, Ordering::Relaxed);
-        let record = execute_blocking(&client, &ctx.cfg.retry, &mut rng, intended, i);
-        match slot.lock() {
-            Ok(mut r) => r.record(&record),
-            Err(poisoned) => poisoned.into_inner().record(&record),
+        state.issued.fetch_add(1, Ordering::Relaxed);
+        let record = execute_blocking(client, &ctx.cfg.retry, rng, intended, phase.base + i);
+        record_into(slot, &record);
+        if measured {
+            ctx.progress.inc(1);
         }
-        ctx.progress.inc(1);
     }
 }
 
-/// Runs `workers` blocking workers; `spawn` starts one (on a rayon pool or a plain thread).
-/// Returns the merged run and whether every worker finished (false: some were left running
-/// after a stop's grace period).
+/// Runs `workers` blocking workers through the warm-up (if any) and the measured phase; `spawn`
+/// starts one (on a rayon pool or a plain thread). Returns the merged run and whether every
+/// worker finished (false: some were left running after a stop's grace period).
 pub(crate) fn drive(
     ctx: &RunContext,
     workers: usize,
     spawn: impl Fn(Box<dyn FnOnce() + Send + 'static>) -> Result<(), RunError>,
 ) -> Result<(StrategyRun, bool), RunError> {
-    let shared = Arc::new(Shared::default());
-    let slots: Vec<Arc<Mutex<Recorder>>> = (0..workers)
-        .map(|_| Arc::new(Mutex::new(ctx.recorder())))
+    let (warmup, main) = ctx.phases();
+    let states = Arc::new((PhaseState::default(), PhaseState::default()));
+    let barrier = Arc::new(Barrier::new(workers));
+    let slots: Vec<Arc<Slots>> = (0..workers)
+        .map(|_| {
+            Arc::new(Slots {
+                warmup: Mutex::new(ctx.warmup_recorder()),
+                main: Mutex::new(ctx.recorder()),
+            })
+        })
         .collect();
     let (done_tx, done_rx) = mpsc::channel();
-    let t0 = Instant::now();
     for (w, slot) in slots.iter().enumerate() {
-        let (ctx, shared, slot) = (ctx.clone(), shared.clone(), slot.clone());
+        let (ctx, states, slot, barrier) = (ctx.clone(), states.clone(), slot.clone(), barrier.clone());
         let guard = DoneGuard(done_tx.clone());
         spawn(Box::new(move || {
             let _guard = guard;
-            work(&ctx, &shared, &slot, t0, w as u64);
+            let client = BlockingClient::new(ctx.req.clone(), ctx.limits());
+            let mut rng = ctx.rng(w as u64 + 1);
+            if let Some(phase) = warmup {
+                run_phase(&ctx, &client, &mut rng, phase, &states.0, &slot.warmup, false);
+                // Every worker is warm before the measured clock starts.
+                barrier.wait();
+            }
+            run_phase(&ctx, &client, &mut rng, main, &states.1, &slot.main, true);
         }))?;
     }
     drop(done_tx);
@@ -100,25 +146,34 @@ pub(crate) fn drive(
             }
         }
     }
-    let wall = t0.elapsed();
-    let mut recorder = ctx.recorder();
-    for slot in slots {
-        let mut r = match slot.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
-        // Taking the recorder leaves a default one: a late record lands there and is ignored.
-        recorder += std::mem::take(&mut r);
-    }
-    let issued = shared.issued.load(Ordering::SeqCst);
+    let end = Instant::now();
     let all_done = finished == workers;
+    let mut recorder = ctx.recorder();
+    let mut warm = ctx.warmup_recorder();
+    for slot in &slots {
+        // Taking a recorder leaves a default one: a late record lands there and is ignored.
+        recorder += take(&slot.main);
+        warm += take(&slot.warmup);
+    }
+    let (w_state, m_state) = (&states.0, &states.1);
+    let issued = m_state.issued.load(Ordering::SeqCst);
     if !all_done {
         recorder.add_cancelled(issued.saturating_sub(recorder.total()));
     }
+    let main_t0 = m_state.t0.get().copied();
+    let warmup = warmup.map(|_| {
+        let t0 = w_state.t0.get().copied().unwrap_or(end);
+        WarmupRun {
+            recorder: warm,
+            wall: main_t0.unwrap_or(end).saturating_duration_since(t0),
+            issued: w_state.issued.load(Ordering::SeqCst),
+        }
+    });
     Ok((
         StrategyRun {
+            warmup,
             recorder,
-            wall,
+            wall: main_t0.map_or(Duration::ZERO, |t| end.saturating_duration_since(t)),
             issued,
             threads: workers as u64,
         },

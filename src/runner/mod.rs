@@ -27,6 +27,7 @@ use crate::client::blocking::BlockingClient;
 use crate::client::{Limits, PreparedRequest};
 use crate::config::{RunConfig, Strategy};
 use crate::error::{RequestError, RunError};
+use crate::metrics::log::RequestLog;
 use crate::metrics::{AttemptRecord, Outcome, Record, Recorder, Sample};
 use crate::retry::RetryPolicy;
 
@@ -42,12 +43,40 @@ pub use threadpool::run_threadpool;
 pub struct RunContext {
     /// The run's configuration.
     pub cfg: Arc<RunConfig>,
+    /// The strategy being run.
+    pub strategy: Strategy,
     /// The request every attempt sends.
     pub req: Arc<PreparedRequest>,
     /// Due offsets from the start of the run, one per request (open loop only).
     pub schedule: Option<Arc<Vec<Duration>>>,
     /// Ticked once per finished request.
     pub progress: ProgressBar,
+    /// Where each measured request's line goes (`requests.jsonl`), when the run writes one.
+    pub log: Option<RequestLog>,
+}
+
+/// Indexes of warm-up requests start here, apart from the measured ones (the mock keys its
+/// faults on the index, and a warm-up must not use up the measured requests' draws).
+pub const WARMUP_BASE: u64 = 1 << 62;
+
+/// One stretch of requests a runner sends: the warm-up, or the measured run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phase {
+    /// The first request's index.
+    pub base: u64,
+    /// Requests at most.
+    pub count: u64,
+    /// No request is issued after this long from the phase's start.
+    pub limit: Option<Duration>,
+    /// Requests start at the open-loop schedule's times (the measured phase of an open loop).
+    pub scheduled: bool,
+}
+
+impl Phase {
+    /// Whether the phase may issue its `i`-th request (0-based) now, `t0` being its start.
+    pub fn may_issue(&self, i: u64, t0: Instant) -> bool {
+        i < self.count && self.limit.is_none_or(|l| t0.elapsed() < l)
+    }
 }
 
 impl RunContext {
@@ -75,9 +104,48 @@ impl RunContext {
         self.cfg.limits()
     }
 
-    /// An empty recorder with the run's interval-memory limit.
+    /// An empty recorder for the measured phase: the run's interval-memory limit, SLO and log.
     pub fn recorder(&self) -> Recorder {
-        Recorder::with_interval_limit(self.cfg.intervals_in_memory)
+        Recorder::for_run(
+            self.cfg.intervals_in_memory,
+            self.cfg.slo,
+            self.log.clone().map(|l| (l, self.strategy.id())),
+        )
+    }
+
+    /// An empty recorder for the warm-up (no log: it is not part of the figures).
+    pub fn warmup_recorder(&self) -> Recorder {
+        Recorder::for_run(self.cfg.intervals_in_memory, self.cfg.slo, None)
+    }
+
+    /// The warm-up phase (if any) and the measured one.
+    pub fn phases(&self) -> (Option<Phase>, Phase) {
+        use crate::config::Warmup;
+        let warmup = self.cfg.warmup.map(|w| match w {
+            Warmup::Requests(n) => Phase {
+                base: WARMUP_BASE,
+                count: n,
+                limit: None,
+                scheduled: false,
+            },
+            Warmup::Time(d) => Phase {
+                base: WARMUP_BASE,
+                count: u64::MAX,
+                limit: Some(d),
+                scheduled: false,
+            },
+        });
+        let count = match &self.schedule {
+            Some(s) => s.len() as u64,
+            None => self.requests(),
+        };
+        let main = Phase {
+            base: 0,
+            count,
+            limit: self.cfg.duration,
+            scheduled: self.schedule.is_some(),
+        };
+        (warmup, main)
     }
 
     /// When in-flight requests stop being waited for, once a stop was asked for.
@@ -86,9 +154,22 @@ impl RunContext {
     }
 }
 
+/// What a warm-up produced (left out of every figure; reported apart).
+#[derive(Debug)]
+pub struct WarmupRun {
+    /// Its requests.
+    pub recorder: Recorder,
+    /// How long it took.
+    pub wall: Duration,
+    /// Requests it issued.
+    pub issued: u64,
+}
+
 /// What one strategy's run produced.
 #[derive(Debug)]
 pub struct StrategyRun {
+    /// The warm-up, when there was one.
+    pub warmup: Option<WarmupRun>,
     /// All requests, merged.
     pub recorder: Recorder,
     /// First start to last end of the run as a whole (setup excluded).
@@ -119,7 +200,7 @@ pub(crate) fn execute_blocking(
     intended: Instant,
     index: u64,
 ) -> Record {
-    let mut request = Attempts::new(intended);
+    let mut request = Attempts::new(intended, index);
     loop {
         let t = Instant::now();
         let result = client.chat(index, request.next_attempt());
@@ -139,7 +220,7 @@ pub(crate) async fn execute_async(
     intended: Instant,
     index: u64,
 ) -> Record {
-    let mut request = Attempts::new(intended);
+    let mut request = Attempts::new(intended, index);
     loop {
         let t = Instant::now();
         let result = client.chat(index, request.next_attempt()).await;
@@ -162,6 +243,7 @@ enum Next {
 /// The bookkeeping of one logical request, free of I/O so the blocking and the async loop share
 /// it: they differ only in how they send and how they wait.
 struct Attempts {
+    index: u64,
     intended: Instant,
     start: Instant,
     attempts: Vec<AttemptRecord>,
@@ -173,8 +255,9 @@ struct Attempts {
 }
 
 impl Attempts {
-    fn new(intended: Instant) -> Attempts {
+    fn new(intended: Instant, index: u64) -> Attempts {
         Attempts {
+            index,
             intended,
             start: Instant::now(),
             attempts: Vec::with_capacity(1),
@@ -235,6 +318,7 @@ impl Attempts {
             Err(e) => (e.outcome(), e.status(), None),
         };
         Record {
+            index: self.index,
             intended: self.intended.min(self.start),
             start: self.start,
             end,

@@ -1,0 +1,344 @@
+//! What each request sends: the prompt (the `--prompt` sentence, a synthetic prompt of about N
+//! words, or the next row of a JSONL dataset), `max_tokens` (fixed or spread), a body file whose
+//! fields win over ours, and extra headers. Bodies are built once, before the clock starts, as a
+//! pool the requests cycle through (request `i` sends body `i mod pool`), so the request path never
+//! serializes JSON.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use mock_server::wire::{ChatRequest, Message};
+
+/// A count drawn uniformly from `mean ± spread` (written `N` or `N,SPREAD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spread {
+    /// The middle.
+    pub mean: u32,
+    /// How far either way (0: always `mean`).
+    pub spread: u32,
+}
+
+impl Spread {
+    /// A fixed count.
+    pub fn fixed(n: u32) -> Spread {
+        Spread { mean: n, spread: 0 }
+    }
+
+    /// One draw, never below 1.
+    pub fn sample(self, rng: &mut SmallRng) -> u32 {
+        if self.spread == 0 {
+            return self.mean.max(1);
+        }
+        let lo = self.mean.saturating_sub(self.spread).max(1);
+        let hi = self.mean.saturating_add(self.spread).max(lo);
+        rng.random_range(lo..=hi)
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.spread == 0 {
+            write!(f, "{}", self.mean)
+        } else {
+            write!(f, "{}±{}", self.mean, self.spread)
+        }
+    }
+}
+
+/// Parses `N` or `N,SPREAD` for clap (N ≥ 1, SPREAD < N).
+pub fn parse_spread(s: &str) -> Result<Spread, String> {
+    let bad = || format!("'{s}' is not N or N,SPREAD (whole numbers, N ≥ 1, SPREAD < N)");
+    let (mean, spread) = match s.split_once(',') {
+        Some((a, b)) => (a.trim().parse::<u32>(), b.trim().parse::<u32>()),
+        None => (s.trim().parse::<u32>(), Ok(0)),
+    };
+    match (mean, spread) {
+        (Ok(m), Ok(sp)) if m >= 1 && sp < m => Ok(Spread { mean: m, spread: sp }),
+        _ => Err(bad()),
+    }
+}
+
+/// An extra request header, `Name: value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The name, lower-cased.
+    pub name: http::HeaderName,
+    /// The value.
+    pub value: http::HeaderValue,
+}
+
+/// Parses `-H 'Name: value'` for clap.
+pub fn parse_header(s: &str) -> Result<Header, String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not 'Name: value'"))?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("'{}' is not a header name", name.trim()))?;
+    let value = http::HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of header '{name}' is not usable in HTTP"))?;
+    Ok(Header { name, value })
+}
+
+impl Header {
+    /// Whether the value is a credential (it is then masked wherever errors are sampled).
+    pub fn is_secret(&self) -> bool {
+        let n = self.name.as_str();
+        n == "authorization" || n.contains("api-key") || n.contains("token") || n == "cookie"
+    }
+}
+
+/// The inputs read from files and flags that are not written into reports as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    /// `--dataset` rows: the messages of each, in file order.
+    pub dataset: Vec<Vec<Message>>,
+    /// `--body-file`: fields that replace ours in every body.
+    pub body_template: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `-H`: extra headers on every attempt.
+    pub headers: Vec<Header>,
+}
+
+/// Reads a `--dataset` file: one JSON object per line with `"prompt": "…"` or
+/// `"messages": [{"role", "content"}, …]`; blank lines are skipped. Any other line is an error
+/// naming its number.
+pub fn read_dataset(path: &Path) -> Result<Vec<Vec<Message>>, ConfigError> {
+    let bad = |why: String| ConfigError::File {
+        name: "--dataset",
+        path: path.display().to_string(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    #[derive(Deserialize)]
+    struct Row {
+        prompt: Option<String>,
+        messages: Option<Vec<Message>>,
+    }
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row: Row = serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+        match (row.prompt, row.messages) {
+            (_, Some(m)) if !m.is_empty() => rows.push(m),
+            (Some(p), _) => rows.push(vec![Message::user(p)]),
+            _ => {
+                return Err(bad(format!(
+                    "line {}: has neither \"prompt\" nor \"messages\"",
+                    n + 1
+                )));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Err(bad("holds no prompt".into()));
+    }
+    Ok(rows)
+}
+
+/// Reads a `--body-file`: a JSON object whose fields replace ours in every request body.
+pub fn read_body_file(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+    let bad = |why: String| ConfigError::File {
+        name: "--body-file",
+        path: path.display().to_string(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err(bad("is not a JSON object".into())),
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
+
+/// Words of synthetic prompts (each about one token in the common tokenizers).
+const WORDS: [&str; 16] = [
+    "the", "model", "reads", "a", "long", "list", "of", "words", "and", "then", "answers", "with", "short",
+    "plain", "text", "again",
+];
+
+/// A synthetic user prompt of `n` words.
+pub fn synthetic_prompt(n: u32, rng: &mut SmallRng) -> String {
+    let start = rng.random_range(0..WORDS.len());
+    (0..n as usize)
+        .map(|i| WORDS[(start + i) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One request body, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedBody {
+    /// The JSON.
+    pub bytes: Bytes,
+    /// Input tokens, estimated as the mock does (about four characters a token, plus framing per
+    /// message); a target's own `usage.prompt_tokens` replaces it when it sends one.
+    pub input_tokens: u64,
+}
+
+/// Most distinct bodies built for a run with varying prompts or `max_tokens`.
+const POOL: usize = 1024;
+
+/// What a chat body is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct BodySpec<'a> {
+    /// `model`.
+    pub model: &'a str,
+    /// The `--prompt` sentence.
+    pub prompt: &'a str,
+    /// `max_tokens`.
+    pub max_tokens: Spread,
+    /// `--prompt-tokens`.
+    pub prompt_tokens: Option<Spread>,
+    /// `stream`.
+    pub stream: bool,
+    /// Requests in the run (bounds the pool).
+    pub requests: u64,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+/// The bodies a run cycles through, and whether they ask for a stream (the body file may).
+pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, bool) {
+    let varies = spec.max_tokens.spread > 0 || spec.prompt_tokens.is_some_and(|p| p.spread > 0);
+    let pool = if !inputs.dataset.is_empty() {
+        // A dataset row per body, each drawn once (up to the pool's size for huge datasets).
+        inputs
+            .dataset
+            .len()
+            .max(if varies { POOL } else { 1 })
+            .min(POOL.max(inputs.dataset.len()))
+    } else if varies {
+        (spec.requests.min(POOL as u64) as usize).max(1)
+    } else {
+        1
+    };
+    let mut rng = SmallRng::seed_from_u64(spec.seed ^ 0x00b0_d1e5);
+    let mut stream = spec.stream;
+    let bodies = (0..pool)
+        .map(|i| {
+            let messages = if !inputs.dataset.is_empty() {
+                inputs.dataset[i % inputs.dataset.len()].clone()
+            } else if let Some(p) = spec.prompt_tokens {
+                vec![Message::user(synthetic_prompt(p.sample(&mut rng), &mut rng))]
+            } else {
+                vec![Message::user(spec.prompt)]
+            };
+            let req = ChatRequest {
+                messages,
+                ..ChatRequest::simple(spec.model, "", spec.max_tokens.sample(&mut rng), spec.stream)
+            };
+            let mut body = match serde_json::to_value(&req) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            if let Some(t) = &inputs.body_template {
+                for (k, v) in t {
+                    body.insert(k.clone(), v.clone());
+                }
+            }
+            stream |= body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
+            // Estimate from what is actually sent (the body file may bring its own messages).
+            let input_tokens = serde_json::from_value::<ChatRequest>(serde_json::Value::Object(body.clone()))
+                .map_or(0, |r| r.estimated_prompt_tokens());
+            PreparedBody {
+                bytes: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+                input_tokens,
+            }
+        })
+        .collect();
+    (bodies, stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(max_tokens: Spread, prompt_tokens: Option<Spread>) -> BodySpec<'static> {
+        BodySpec {
+            model: "m",
+            prompt: "hello there",
+            max_tokens,
+            prompt_tokens,
+            stream: false,
+            requests: 100,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn spreads_parse_and_stay_in_range() {
+        assert_eq!(parse_spread("64"), Ok(Spread::fixed(64)));
+        assert_eq!(parse_spread("64,16"), Ok(Spread { mean: 64, spread: 16 }));
+        assert!(parse_spread("0").is_err() && parse_spread("8,8").is_err() && parse_spread("x").is_err());
+        let mut rng = SmallRng::seed_from_u64(3);
+        let s = Spread { mean: 64, spread: 16 };
+        let draws: Vec<u32> = (0..2000).map(|_| s.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|d| (48..=80).contains(d)));
+        assert!(draws.contains(&48) && draws.contains(&80));
+    }
+
+    #[test]
+    fn headers_parse_and_credentials_are_known() {
+        let h = parse_header("X-Team: search").unwrap();
+        assert_eq!((h.name.as_str(), h.value.to_str().unwrap()), ("x-team", "search"));
+        assert!(parse_header("Authorization: Bearer x").unwrap().is_secret());
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: v").is_err());
+    }
+
+    #[test]
+    fn synthetic_prompts_have_the_words_asked_for() {
+        let (bodies, _) = build_bodies(
+            spec(
+                Spread::fixed(8),
+                Some(Spread {
+                    mean: 100,
+                    spread: 20,
+                }),
+            ),
+            &Inputs::default(),
+        );
+        assert_eq!(bodies.len(), 100);
+        for b in &bodies {
+            let r: ChatRequest = serde_json::from_slice(&b.bytes).unwrap();
+            let words = r.messages[0].content.as_str().unwrap().split_whitespace().count();
+            assert!((80..=120).contains(&words), "{words}");
+            assert_eq!(b.input_tokens, r.estimated_prompt_tokens());
+        }
+    }
+
+    #[test]
+    fn the_body_file_wins_and_may_ask_for_a_stream() {
+        let inputs = Inputs {
+            body_template: Some(
+                serde_json::json!({"temperature": 0.3, "max_tokens": 5, "stream": true})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            ..Inputs::default()
+        };
+        let (bodies, stream) = build_bodies(spec(Spread::fixed(64), None), &inputs);
+        assert!(stream);
+        assert_eq!(bodies.len(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&bodies[0].bytes).unwrap();
+        assert_eq!(v["max_tokens"], 5);
+        assert_eq!(v["temperature"], 0.3);
+        assert_eq!(v["model"], "m");
+    }
+
+    #[test]
+    fn dataset_rows_are_cycled_in_order() {
+        let inputs = Inputs {
+            dataset: vec![vec![Message::user("one")], vec![Message::user("two two")]],
+            ..Inputs::default()
+        };
+        let (bodies, _) = build_bodies(spec(Spread::fixed(8), None), &inputs);
+        assert_eq!(bodies.len(), 2);
+        let first: ChatRequest = serde_json::from_slice(&bodies[1].bytes).unwrap();
+        assert_eq!(first.messages[0].content, "two two");
+    }
+}

@@ -1,0 +1,159 @@
+//! `report.html` in a real browser: headless Chromium (Debian's `chromium-headless-shell`, which
+//! `.ci/run` installs) loads the run's page and the sweep's page from disk with nothing logged to
+//! its console, renders their tables and inline charts, and takes a screenshot. Without a
+//! browser the test says so and passes, unless `ASYNCBENCH_REQUIRE_BROWSER` is set (CI sets it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::bin;
+
+/// The headless browser, if one is installed.
+fn browser() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("ASYNCBENCH_BROWSER") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    ["chromium-headless-shell", "chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |d| d.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// Loads `page` in the browser: the DOM after rendering, the console lines, and a screenshot.
+fn load(chrome: &Path, page: &Path, shot: &Path) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", page.display());
+    let common = |c: &mut Command| {
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=1",
+            "--window-size=1300,3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()));
+    };
+    let mut dump = Command::new(chrome);
+    common(&mut dump);
+    let o = dump.arg("--dump-dom").arg(&url).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let console: Vec<String> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_owned)
+        .collect();
+    let mut snap = Command::new(chrome);
+    common(&mut snap);
+    let s = snap
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    (String::from_utf8_lossy(&o.stdout).into_owned(), console)
+}
+
+/// The page refers to nothing outside itself: no src or href but fragments.
+fn assert_self_contained(html: &str) {
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let v = &html[i + attr.len()..];
+            assert!(
+                v.starts_with('#'),
+                "external reference: {}",
+                &html[i..(i + 80).min(html.len())]
+            );
+        }
+    }
+    assert!(!html.contains("<script"), "no script");
+}
+
+/// The run's page and the sweep's page load in headless Chromium from disk, log nothing to the
+/// console, show every strategy's row and their charts, and refer to nothing outside themselves.
+#[test]
+fn both_html_pages_render_in_a_real_browser() {
+    let Some(chrome) = browser() else {
+        assert!(
+            std::env::var_os("ASYNCBENCH_REQUIRE_BROWSER").is_none(),
+            "no headless browser (install chromium-headless-shell)"
+        );
+        eprintln!("skipped: no headless browser installed");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, sweep) = (tmp.path().join("run"), tmp.path().join("sweep"));
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "20",
+            "-c",
+            "4",
+            "--latency",
+            "5ms",
+            "--stream",
+            "--ttft",
+            "5ms",
+            "--itl",
+            "1ms",
+            "--rate-500",
+            "0.2",
+            "--out",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = bin()
+        .args([
+            "sweep",
+            "-q",
+            "-n",
+            "8",
+            "--latency",
+            "5ms",
+            "--strategies",
+            "async,threadpool",
+            "-c",
+            "1,2,4",
+            "--out",
+        ])
+        .arg(&sweep)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The run: five strategies' rows, four charts, the errors the 500s caused.
+    let page = run.join("report.html");
+    assert_self_contained(&std::fs::read_to_string(&page).unwrap());
+    let (dom, console) = load(&chrome, &page, &tmp.path().join("run.png"));
+    assert!(console.is_empty(), "console: {console:?}");
+    for id in ["sequential", "threadpool", "async", "async-single", "batched"] {
+        assert!(dom.contains(&format!("<td>{id}</td>")), "{id} row missing");
+    }
+    assert_eq!(dom.matches("<svg").count(), 4, "throughput, latency, ttft, itl");
+    assert!(dom.contains("http_500") && dom.contains("Streaming") && dom.contains("Settings and provenance"));
+    assert!(std::fs::metadata(tmp.path().join("run.png")).unwrap().len() > 20_000);
+
+    // The sweep: the recommendation and five charts with their rings.
+    let page = sweep.join("report.html");
+    assert_self_contained(&std::fs::read_to_string(&page).unwrap());
+    let (dom, console) = load(&chrome, &page, &tmp.path().join("sweep.png"));
+    assert!(console.is_empty(), "console: {console:?}");
+    assert!(
+        dom.contains("id=\"recommendation\"") && dom.contains("Best:"),
+        "no recommendation"
+    );
+    assert_eq!(dom.matches("<svg").count(), 5);
+    assert!(std::fs::metadata(tmp.path().join("sweep.png")).unwrap().len() > 20_000);
+    // Each point has its own page too.
+    assert!(sweep.join("points/concurrency-2/report.html").exists());
+}

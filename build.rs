@@ -16,15 +16,21 @@ fn main() {
     let version = output(&rustc, &["--version"]).unwrap_or_else(|| "rustc (unknown)".into());
     println!("cargo:rustc-env=ASYNCBENCH_RUSTC={version}");
 
+    // A build without the repository (a container image built from a copy of the tree) is told
+    // its commit in ASYNCBENCH_COMMIT.
+    println!("cargo:rerun-if-env-changed=ASYNCBENCH_COMMIT");
+    let given = std::env::var("ASYNCBENCH_COMMIT").ok().filter(|c| !c.is_empty());
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let commit = output("git", &["-C", &dir, "rev-parse", "HEAD"]).map(|c| {
-        // Only tracked files count: build outputs and results being written are not the code.
-        let dirty = output(
-            "git",
-            &["-C", &dir, "status", "--porcelain", "--untracked-files=no"],
-        )
-        .is_some_and(|s| !s.is_empty());
-        if dirty { format!("{c}-dirty") } else { c }
+    let commit = given.or_else(|| {
+        output("git", &["-C", &dir, "rev-parse", "HEAD"]).map(|c| {
+            // Only tracked files count: build outputs and results being written are not the code.
+            let dirty = output(
+                "git",
+                &["-C", &dir, "status", "--porcelain", "--untracked-files=no"],
+            )
+            .is_some_and(|s| !s.is_empty());
+            if dirty { format!("{c}-dirty") } else { c }
+        })
     });
     println!("cargo:rustc-env=ASYNCBENCH_COMMIT={}", commit.unwrap_or_default());
     // Rebuild when the checkout moves or the code changes (a directory is scanned whole).

@@ -12,7 +12,8 @@ use mock_server::{LatencySpec, ProfileArgs};
 
 use crate::client::ApiKey;
 use crate::config::{
-    Arrival, LoadModel, RunConfig, Slo, Strategy, Target, TlsTrust, Warmup, Workload, parse_slo, parse_warmup,
+    Arrival, LoadModel, RunConfig, Shard, Slo, Strategy, Target, TlsTrust, Warmup, Workload, parse_shard,
+    parse_slo, parse_start_at, parse_warmup,
 };
 use crate::error::ConfigError;
 use crate::inputs::{Header, Inputs, Spread, parse_header, parse_spread, read_body_file, read_dataset};
@@ -43,6 +44,9 @@ pub enum Command {
     Sweep(Box<SweepArgs>),
     /// Redraw the charts of a saved run from its report.json (and sweep.json, when present).
     Plot(PlotArgs),
+    /// Combine the reports of a sharded run (--shard K/N on several machines) into one, exactly:
+    /// histograms added, counts summed, wall time from the earliest start to the latest end.
+    Merge(MergeArgs),
     /// Print a shell completion script: asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench
     Completions {
         /// The shell.
@@ -139,6 +143,23 @@ impl SweepArgs {
         }
         Ok((cfg, plan))
     }
+}
+
+/// Flags of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports: folders written by --out, or report.json files (from pod logs).
+    #[arg(value_name = "DIR|report.json", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Where the merged report, summary, .hgrm files, charts and page go; new or empty.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Merge even with shards missing; the result is marked incomplete.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Write into a non-empty --out, first removing what an earlier run wrote there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Flags of `plot`.
@@ -355,6 +376,15 @@ pub struct CommonArgs {
     /// With --out, write the arrival time of every streamed chunk into requests.jsonl.
     #[arg(long)]
     pub export_chunks: bool,
+    /// Run shard K of N: the requests whose index is K modulo N, at the times the whole run's
+    /// schedule gives them (an open loop's rate R becomes R ÷ N here); `asyncbench merge`
+    /// combines the N reports exactly [default: none, the whole run].
+    #[arg(long, value_parser = parse_shard, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Start the first strategy at this Unix time in seconds (`date -d +2min +%s`), after the
+    /// setup, so that shards on several machines start together [default: at once].
+    #[arg(long, value_parser = parse_start_at, value_name = "UNIX_S")]
+    pub start_at: Option<f64>,
     /// What goes on stdout: the table, the report as JSON, or the summary as CSV (the table then
     /// goes to stderr).
     #[arg(long, value_enum, default_value = "table")]
@@ -605,6 +635,8 @@ impl CommonArgs {
             warmup: self.warmup,
             slo: self.slo.unwrap_or_default(),
             export_chunks: self.export_chunks,
+            shard: self.shard,
+            start_at: self.start_at,
             strategies,
             concurrency,
             batch_size: batch_size.unwrap_or(concurrency.max(1)),

@@ -213,6 +213,77 @@ pub fn parse_warmup(s: &str) -> Result<Warmup, String> {
 
 pub use crate::metrics::Slo;
 
+/// `--shard K/N`: this process runs the requests whose index is K modulo N, at the times the
+/// whole run's schedule gives them, so that N shards together send what one process would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard (0-based).
+    pub k: u64,
+    /// How many shards.
+    pub n: u64,
+}
+
+impl Shard {
+    /// How many of `total` requests (indexes 0..total) fall to this shard.
+    pub fn share(&self, total: u64) -> u64 {
+        if total == u64::MAX {
+            return u64::MAX;
+        }
+        total.saturating_sub(self.k).div_ceil(self.n.max(1))
+    }
+
+    /// This shard's part of a whole run's `total` slots (concurrency, batch size): shards
+    /// together hold `total`, the first `total mod N` one more than the rest.
+    pub fn split(&self, total: u64) -> u64 {
+        let n = self.n.max(1);
+        total / n + u64::from(self.k < total % n)
+    }
+
+    /// Keeps this shard's entries of the whole run's schedule (entry `i` is request `i`'s time).
+    pub fn of_schedule(&self, all: Vec<Duration>) -> Vec<Duration> {
+        all.into_iter()
+            .skip(self.k as usize)
+            .step_by(self.n.max(1) as usize)
+            .collect()
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+/// Parses `--start-at UNIX_SECONDS` (what `date +%s` prints; fractions allowed), at most a day
+/// from now either way: further is a typo, not a plan.
+pub fn parse_start_at(s: &str) -> Result<f64, String> {
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a Unix time in seconds (e.g. $(date -d +2min +%s))"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    if !t.is_finite() || (t - now).abs() > 86_400.0 {
+        return Err(format!("'{s}' is more than a day from now ({now:.0})"));
+    }
+    Ok(t)
+}
+
+/// Parses `--shard K/N` (0 ≤ K < N).
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("'{s}' is not K/N with 0 ≤ K < N (e.g. 0/4)");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n) = (
+        k.trim().parse::<u64>().map_err(|_| bad())?,
+        n.trim().parse::<u64>().map_err(|_| bad())?,
+    );
+    if n == 0 || k >= n {
+        return Err(bad());
+    }
+    Ok(Shard { k, n })
+}
+
 /// Parses `--slo ttft=500ms,tpot=50ms,e2e=2s` (any subset, each at most once).
 pub fn parse_slo(s: &str) -> Result<Slo, String> {
     let mut slo = Slo::default();
@@ -368,6 +439,11 @@ pub struct RunConfig {
     pub slo: Slo,
     /// Write the arrival time of every streamed chunk into `requests.jsonl`.
     pub export_chunks: bool,
+    /// This process's share of a sharded run.
+    pub shard: Option<Shard>,
+    /// `--start-at`: the first strategy starts at this Unix time (seconds), so that shards on
+    /// several machines start together.
+    pub start_at: Option<f64>,
 }
 
 impl Default for RunConfig {
@@ -408,6 +484,8 @@ impl Default for RunConfig {
             warmup: None,
             slo: Slo::default(),
             export_chunks: false,
+            shard: None,
+            start_at: None,
         }
     }
 }
@@ -422,14 +500,24 @@ impl RunConfig {
     }
 
     /// The effective concurrency of a strategy: the most requests it can have in flight.
+    /// A shard holds its part of the whole run's concurrency and batch size, so that the shards
+    /// together keep as many requests in flight as one process would (a sequential shard is
+    /// still one client: N sequential shards keep N in flight).
     pub fn effective_concurrency(&self, s: Strategy) -> u64 {
-        let n = self.workload.requests;
+        let (n, c, b) = match self.shard {
+            Some(sh) => (
+                sh.share(self.workload.requests),
+                sh.split(self.concurrency),
+                sh.split(self.batch_size),
+            ),
+            None => (self.workload.requests, self.concurrency, self.batch_size),
+        };
         match s {
             Strategy::Sequential => 1,
-            Strategy::Batched => self.batch_size.min(n),
-            Strategy::Threadpool => self.concurrency.max(1).min(n),
+            Strategy::Batched => b.min(n),
+            Strategy::Threadpool => c.max(1).min(n),
             Strategy::Async | Strategy::AsyncSingle if self.concurrency == 0 => n,
-            Strategy::Async | Strategy::AsyncSingle => self.concurrency.min(n),
+            Strategy::Async | Strategy::AsyncSingle => c.min(n),
         }
     }
 
@@ -473,6 +561,34 @@ impl RunConfig {
                 "0".into(),
                 "threadpool needs a thread count; 0 (unbounded) is for async",
             );
+        }
+        if let Some(sh) = self.shard {
+            let bounded = self.concurrency != 0
+                && self
+                    .strategies
+                    .iter()
+                    .any(|s| matches!(s, Strategy::Threadpool | Strategy::Async | Strategy::AsyncSingle));
+            if bounded && self.concurrency < sh.n {
+                return bad(
+                    "--concurrency",
+                    self.concurrency.to_string(),
+                    "is split over the shards: give at least one per shard",
+                );
+            }
+            if self.strategies.contains(&Strategy::Batched) && self.batch_size < sh.n {
+                return bad(
+                    "--batch-size",
+                    self.batch_size.to_string(),
+                    "is split over the shards: give at least one per shard",
+                );
+            }
+            if self.workload.requests != u64::MAX && self.workload.requests < sh.n {
+                return bad(
+                    "--requests",
+                    self.workload.requests.to_string(),
+                    "is split over the shards: give at least one per shard",
+                );
+            }
         }
         if self.concurrency > 100_000 && self.strategies.contains(&Strategy::Threadpool) {
             return bad(

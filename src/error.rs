@@ -211,6 +211,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// Reports that are not shards of one run.
+    #[error("cannot merge: {0}")]
+    Merge(#[from] crate::report::merge::MergeError),
     /// A saved report could not be read.
     #[error("cannot read {path}: {source}")]
     Read {

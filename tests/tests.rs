@@ -39,6 +39,9 @@ mod modes;
 // report.html in headless Chromium: both pages render, self-contained, nothing on the console.
 mod html;
 
+// Past one machine: shards as processes, exact merges, refusals.
+mod shards;
+
 // Ending early: signals and their grace period, a dying target mid-sweep, unwritable files,
 // the rules of --out, the build's commit.
 mod interrupt;

@@ -12,6 +12,7 @@
 //! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
 
 pub mod compare;
+pub mod merge;
 pub mod plot;
 pub mod reproduce;
 pub mod sweep;
@@ -73,7 +74,7 @@ impl Finish {
 /// The exit code of an error: 2 for bad input, 1 otherwise.
 pub fn error_exit_code(e: &RunError) -> ExitCode {
     match e {
-        RunError::Config(_) => ExitCode::from(2),
+        RunError::Config(_) | RunError::Merge(_) => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
 }
@@ -108,6 +109,7 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
         Command::Reproduce(args) => reproduce::execute(&args),
         Command::Sweep(args) => sweep::execute(&args),
         Command::Plot(args) => plot::execute(&args),
+        Command::Merge(args) => merge::execute(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -27,6 +27,9 @@ pub struct LogLine<'a> {
     pub start_ms: f64,
     /// When its last attempt ended.
     pub end_ms: f64,
+    /// End-to-end latency (intended start → end) in microseconds, exactly as the histograms
+    /// recorded it.
+    pub latency_us: u64,
     /// Attempts sent.
     pub attempts: usize,
     /// Time slept between attempts.
@@ -117,6 +120,7 @@ impl RequestLog {
             intended_ms: ms(r.intended),
             start_ms: ms(r.start),
             end_ms: ms(r.end),
+            latency_us: crate::metrics::micros(r.latency()),
             attempts: r.attempts.len(),
             backoff_ms: round(r.backoff.as_secs_f64() * 1000.0),
             status: r.status,

@@ -8,6 +8,7 @@ pub mod hist;
 pub mod hlog;
 pub mod html;
 pub mod machine;
+pub mod merge;
 pub mod output;
 pub mod provenance;
 pub mod sweep;
@@ -38,6 +39,26 @@ pub struct RunReport {
     pub complete: bool,
     /// Why it was cut short.
     pub incomplete_reason: Option<String>,
+    /// For a merged report: the shards it was made of.
+    #[serde(default)]
+    pub merged_from: Vec<ShardInfo>,
+}
+
+/// One shard of a merged report: which it was, and where and when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// `K/N`, or `whole` for an unsharded report.
+    pub shard: String,
+    /// The machine, in one line.
+    pub machine: String,
+    /// The build's commit.
+    pub git_commit: Option<String>,
+    /// Unix seconds.
+    pub started_unix: u64,
+    /// Unix seconds.
+    pub ended_unix: u64,
+    /// It ran to the end.
+    pub complete: bool,
 }
 
 /// How the strategies of a run met the target's state (limiter buckets, schedules, counters).
@@ -52,6 +73,8 @@ pub enum Isolation {
     Shared,
     /// One strategy only, against a target that could not be reset.
     Single,
+    /// A shard of a run whose shards share the target at the same time.
+    Shards,
 }
 
 impl Isolation {
@@ -64,6 +87,7 @@ impl Isolation {
                 "SHARED by the strategies (it could not be reset: limits and schedules carry over)"
             }
             Isolation::Single => "not reset",
+            Isolation::Shards => "shared with the run's other shards: not reset, not cross-checked per shard",
         }
     }
 }
@@ -113,6 +137,11 @@ pub struct ConfigSummary {
     pub warmup: Option<crate::config::Warmup>,
     /// `--slo`.
     pub slo: crate::metrics::Slo,
+    /// `--shard K/N`: this report is shard K of N.
+    pub shard: Option<crate::config::Shard>,
+    /// `--start-at`: the Unix time (s) the run was told to start at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_unix: Option<f64>,
 }
 
 /// The mock's view of a strategy's run, compared with the client's.
@@ -224,6 +253,13 @@ pub struct StrategyReport {
     pub server: Option<ServerCheck>,
     /// What ended the measured phase: its count, or its `--duration`.
     pub ended_by: EndedBy,
+    /// When the measured phase started, Unix milliseconds (a merge takes the earliest).
+    pub started_unix_ms: f64,
+    /// When it ended, Unix milliseconds (a merge takes the latest).
+    pub ended_unix_ms: f64,
+    /// A merge: how far apart its shards started (the merged wall time includes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_spread_s: Option<f64>,
     /// The warm-up (not in any other figure), when there was one.
     pub warmup: Option<WarmupReport>,
     /// With `--slo`: successful requests that met every limit.
@@ -271,6 +307,8 @@ pub struct Measured {
     pub slo_set: bool,
     /// The warm-up, when there was one.
     pub warmup: Option<WarmupReport>,
+    /// When the measured phase ended, Unix milliseconds.
+    pub ended_unix_ms: f64,
 }
 
 /// What ended a strategy's measured phase.
@@ -360,6 +398,9 @@ impl StrategyReport {
             threads: m.peaks.threads,
             server: m.server,
             ended_by: m.ended_by,
+            started_unix_ms: m.ended_unix_ms - m.wall_s * 1000.0,
+            ended_unix_ms: m.ended_unix_ms,
+            start_spread_s: None,
             warmup: m.warmup,
             good: m.slo_set.then_some(rec.good),
             good_share: m.slo_set.then(|| {

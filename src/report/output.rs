@@ -106,9 +106,12 @@ pub fn write_run(
             written.push(path);
         }
     }
-    let path = dir.join("run.hlog");
-    write_streamed(&path, |f| write_interval_log(f, intervals))?;
-    written.push(path);
+    // A merged report has no intervals of its own (each shard's run.hlog has them).
+    if !intervals.is_empty() {
+        let path = dir.join("run.hlog");
+        write_streamed(&path, |f| write_interval_log(f, intervals))?;
+        written.push(path);
+    }
     written.extend(charts(dir, report)?);
     // Last: the page inlines the charts just drawn.
     let path = dir.join("report.html");

@@ -77,13 +77,20 @@ pub fn run_one(
     mean_delay_s: Option<f64>,
     log: Option<RequestLog>,
 ) -> Result<(StrategyReport, Intervals), RunError> {
+    // A shard keeps its entries of the whole run's schedule: shards together send what one
+    // process would, each request at the same time.
     let schedule = cfg
         .load
         .schedule(cfg.workload.requests, cfg.duration)
+        .map(|s| match cfg.shard {
+            Some(sh) => sh.of_schedule(s),
+            None => s,
+        })
         .map(Arc::new);
-    let total = schedule
-        .as_ref()
-        .map_or(cfg.workload.requests, |s| s.len() as u64);
+    let asked = cfg
+        .shard
+        .map_or(cfg.workload.requests, |s| s.share(cfg.workload.requests));
+    let total = schedule.as_ref().map_or(asked, |s| s.len() as u64);
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
         strategy: s,
@@ -96,6 +103,9 @@ pub fn run_one(
     let cpu0 = CpuTimes::now();
     let sampler = Sampler::start(s.thread_prefix());
     let run = run_strategy(s, &ctx)?;
+    let ended_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     let peaks = sampler.stop();
     let cpu1 = CpuTimes::now();
     ctx.progress.finish_and_clear();
@@ -110,8 +120,7 @@ pub fn run_one(
         .threads
         .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
     // Bounded by time when the phase stopped for its duration before its count ran out.
-    let by_duration =
-        cfg.duration.is_some() && run.issued < cfg.workload.requests && crate::stop::requested().is_none();
+    let by_duration = cfg.duration.is_some() && run.issued < asked && crate::stop::requested().is_none();
     let measured = Measured {
         id: s,
         concurrency: cfg.effective_concurrency(s),
@@ -124,6 +133,7 @@ pub fn run_one(
             EndedBy::Count
         },
         slo_set: cfg.slo.is_set(),
+        ended_unix_ms,
         warmup: run.warmup.as_ref().map(|w| WarmupReport {
             issued: w.issued,
             outcomes: Outcome::ALL
@@ -135,8 +145,9 @@ pub fn run_one(
         }),
         wall_s: run.wall.as_secs_f64(),
         mean_delay_s,
+        // A shard's rate is its share of the whole run's.
         target_rate: match cfg.load {
-            LoadModel::Open { rate, .. } => Some(rate),
+            LoadModel::Open { rate, .. } => Some(rate / cfg.shard.map_or(1, |s| s.n) as f64),
             LoadModel::Closed => None,
         },
         cpu_s: (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0),
@@ -215,6 +226,8 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         duration_s: cfg.duration.map(|d| d.as_secs_f64()),
         warmup: cfg.warmup,
         slo: cfg.slo,
+        shard: cfg.shard,
+        start_at_unix: cfg.start_at,
     }
 }
 
@@ -261,6 +274,9 @@ pub fn run_strategies(
         Some((l, w)) => (Some(l), Some(w)),
         None => (None, None),
     };
+    if let Some(at) = cfg.start_at {
+        wait_for_start(at);
+    }
     for &s in &cfg.strategies {
         if let Some(sig) = crate::stop::requested() {
             incomplete = Some(Incomplete::Signal(sig));
@@ -293,6 +309,8 @@ pub fn run_strategies(
     }
     let isolation = if session.embedded() {
         Isolation::FreshMock
+    } else if cfg.shard.is_some_and(|s| s.n > 1) {
+        Isolation::Shards
     } else if all_fresh {
         Isolation::Reset
     } else if cfg.strategies.len() > 1 {
@@ -307,6 +325,7 @@ pub fn run_strategies(
         strategies,
         complete: incomplete.is_none(),
         incomplete_reason,
+        merged_from: Vec::new(),
     };
     Ok(RunResults {
         report,
@@ -314,6 +333,22 @@ pub fn run_strategies(
         incomplete,
         requests_log: log_file,
     })
+}
+
+/// Waits for `--start-at` (a signal ends the wait; the loop that follows then runs nothing).
+fn wait_for_start(at: f64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    if at > now {
+        eprintln!("asyncbench: waiting {:.1} s for --start-at {at}", at - now);
+        crate::stop::sleep_blocking(Duration::from_secs_f64(at - now));
+    } else if now - at > 1.0 {
+        eprintln!(
+            "asyncbench: warning: --start-at {at} passed {:.1} s ago; starting now (this shard starts late)",
+            now - at
+        );
+    }
 }
 
 /// The reason a run is incomplete, in one sentence.

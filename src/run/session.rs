@@ -27,8 +27,14 @@ pub struct Session {
 enum Kind {
     /// The harness starts a mock of this profile, served so, for each strategy.
     Embedded(Box<Profile>, ServerOptions),
-    /// A URL; `mock` when it answered `GET /stats` as our mock does.
-    External { target: Target, mock: bool },
+    /// A URL; `mock` when it answered `GET /stats` as our mock does; `shared` when other
+    /// processes (the other shards of a run) use it at the same time: then it is neither reset
+    /// nor cross-checked from here.
+    External {
+        target: Target,
+        mock: bool,
+        shared: bool,
+    },
 }
 
 /// One strategy's target: a fresh embedded mock (alive as long as the lease), or the external
@@ -105,6 +111,7 @@ impl Session {
                 kind: Kind::External {
                     target: target.clone(),
                     mock,
+                    shared: cfg.shard.is_some_and(|s| s.n > 1),
                 },
                 mean_delay_s: None,
             });
@@ -173,11 +180,13 @@ impl Session {
                     fresh: true,
                 })
             }
-            Kind::External { target, mock } => Ok(Lease {
+            Kind::External { target, mock, shared } => Ok(Lease {
                 target: target.clone(),
                 mock: None,
-                stats_origin: mock.then(|| target.origin()),
-                fresh: *mock && reset(target),
+                // A mock other shards use at the same time counts their requests too: its
+                // counters say nothing about this process alone, and a reset would disturb them.
+                stats_origin: (*mock && !*shared).then(|| target.origin()),
+                fresh: *mock && !*shared && reset(target),
             }),
         }
     }

@@ -123,8 +123,8 @@ async fn run_phase(
             break;
         }
         let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
-        let mut rng = ctx.rng(phase.base + i + 1);
-        let index = phase.base + i;
+        let index = phase.index(i);
+        let mut rng = ctx.rng(index + 1);
         issued += 1;
         tasks.spawn(async move {
             // In an open loop the wait for a permit is part of the latency (it counts from the

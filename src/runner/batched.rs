@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 use crate::client::async_client::AsyncClient;
+use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::Recorder;
 use crate::runner::async_tokio::drain;
@@ -66,7 +67,7 @@ async fn run_phase(
     recorder: &mut Recorder,
     measured: bool,
 ) -> u64 {
-    let b = ctx.cfg.batch_size;
+    let b = ctx.cfg.effective_concurrency(Strategy::Batched);
     let mut issued = 0;
     let t0 = Instant::now();
     let mut first = 0;
@@ -88,8 +89,8 @@ async fn run_phase(
                 .due(t0, i)
                 .filter(|_| phase.scheduled)
                 .unwrap_or_else(Instant::now);
-            let mut rng = ctx.rng(phase.base + i + 1);
-            let index = phase.base + i;
+            let index = phase.index(i);
+            let mut rng = ctx.rng(index + 1);
             batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended, index).await });
         }
         issued += last - first;

@@ -90,7 +90,7 @@ fn run_phase(
             None => Instant::now(),
         };
         state.issued.fetch_add(1, Ordering::Relaxed);
-        let record = execute_blocking(client, &ctx.cfg.retry, rng, intended, phase.base + i);
+        let record = execute_blocking(client, &ctx.cfg.retry, rng, intended, phase.index(i));
         record_into(slot, &record);
         if measured {
             ctx.progress.inc(1);

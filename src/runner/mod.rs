@@ -70,9 +70,19 @@ pub struct Phase {
     pub limit: Option<Duration>,
     /// Requests start at the open-loop schedule's times (the measured phase of an open loop).
     pub scheduled: bool,
+    /// This runner's share of the indexes: the `i`-th request it sends is index
+    /// `base + offset + i × stride` (`--shard K/N`: offset K, stride N; else 0 and 1).
+    pub offset: u64,
+    /// See `offset`.
+    pub stride: u64,
 }
 
 impl Phase {
+    /// The logical index of this phase's `i`-th request.
+    pub fn index(&self, i: u64) -> u64 {
+        self.base + self.offset + i * self.stride
+    }
+
     /// Whether the phase may issue its `i`-th request (0-based) now, `t0` being its start.
     pub fn may_issue(&self, i: u64, t0: Instant) -> bool {
         i < self.count && self.limit.is_none_or(|l| t0.elapsed() < l)
@@ -121,29 +131,39 @@ impl RunContext {
     /// The warm-up phase (if any) and the measured one.
     pub fn phases(&self) -> (Option<Phase>, Phase) {
         use crate::config::Warmup;
+        let (offset, stride) = self.cfg.shard.map_or((0, 1), |s| (s.k, s.n));
         let warmup = self.cfg.warmup.map(|w| match w {
             Warmup::Requests(n) => Phase {
                 base: WARMUP_BASE,
                 count: n,
                 limit: None,
                 scheduled: false,
+                offset,
+                stride,
             },
             Warmup::Time(d) => Phase {
                 base: WARMUP_BASE,
                 count: u64::MAX,
                 limit: Some(d),
                 scheduled: false,
+                offset,
+                stride,
             },
         });
         let count = match &self.schedule {
             Some(s) => s.len() as u64,
-            None => self.requests(),
+            None => self
+                .cfg
+                .shard
+                .map_or(self.requests(), |s| s.share(self.requests())),
         };
         let main = Phase {
             base: 0,
             count,
             limit: self.cfg.duration,
             scheduled: self.schedule.is_some(),
+            offset,
+            stride,
         };
         (warmup, main)
     }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Collects the reports of an asyncbench Indexed Job from its pods' logs (one per completion
+# index, the newest pod of each) and merges them with `asyncbench merge`.
+#
+#   deploy/collect.sh [--allow-partial] JOB OUT_DIR
+#
+# Needs kubectl (pointed at the cluster the Job ran in) and asyncbench on PATH (or $ASYNCBENCH).
+# The logs are kept beside the merged report, in OUT_DIR/shards/.
+set -euo pipefail
+partial=()
+if [ "${1:-}" = "--allow-partial" ]; then partial=(--allow-partial); shift; fi
+if [ $# -ne 2 ]; then
+  echo "usage: $0 [--allow-partial] JOB OUT_DIR" >&2
+  exit 2
+fi
+job=$1 out=$2
+asyncbench=${ASYNCBENCH:-asyncbench}
+n=$(kubectl get job "$job" -o jsonpath='{.spec.completions}')
+if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ]; then
+  echo "collect: job $job has no completion count ('$n'): is it an Indexed Job?" >&2
+  exit 2
+fi
+logs=$(mktemp -d)
+got=()
+for ((k = 0; k < n; k++)); do
+  # The newest pod of index k (a pod the Job replaced would be older).
+  pod=$(kubectl get pods \
+    -l "batch.kubernetes.io/job-name=$job,batch.kubernetes.io/job-completion-index=$k" \
+    --sort-by=.metadata.creationTimestamp -o jsonpath='{.items[-1:].metadata.name}')
+  if [ -z "$pod" ]; then
+    echo "collect: no pod for shard $k/$n of job $job" >&2
+    continue
+  fi
+  if kubectl logs "$pod" >"$logs/shard-$k.log"; then
+    got+=("$logs/shard-$k.log")
+  else
+    echo "collect: could not read the log of $pod (shard $k/$n)" >&2
+  fi
+done
+if [ ${#got[@]} -eq 0 ]; then
+  echo "collect: no shard log read from job $job" >&2
+  exit 1
+fi
+echo "collect: ${#got[@]} of $n shard logs read" >&2
+rc=0
+"$asyncbench" merge "${partial[@]}" "${got[@]}" --out "$out" || rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "collect: merge failed (exit $rc); the shard logs are kept in $logs" >&2
+  exit "$rc"
+fi
+mkdir -p "$out/shards"
+cp "${got[@]}" "$out/shards/"
+rm -rf "$logs"

@@ -1,0 +1,86 @@
+//! `merge`: the reports of a sharded run (or any runs of one workload) combined into one, exactly,
+//! and written out as a single run's files are.
+
+use std::path::Path;
+
+use crate::cli::MergeArgs;
+use crate::commands::{Finish, finish_run};
+use crate::error::RunError;
+use crate::report::merge::merge;
+use crate::report::output::{prepare_out, write_run};
+use crate::report::{RunReport, table};
+
+/// A report from a folder written by `--out`, or a `report.json` (or any file holding one, such
+/// as a pod's log of `--json`: the JSON object is taken from its first `{` line to its last `}`).
+pub fn read_report(path: &Path) -> Result<RunReport, RunError> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| RunError::Read {
+        path: file.display().to_string(),
+        source,
+    })?;
+    if let Ok(r) = serde_json::from_str(&text) {
+        return Ok(r);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| l.starts_with('{'));
+    let end = lines.iter().rposition(|l| l.starts_with('}'));
+    match (start, end) {
+        (Some(a), Some(b)) if a <= b => {
+            serde_json::from_str(&lines[a..=b].join("\n")).map_err(|e| RunError::read(file.display(), e))
+        }
+        _ => Err(RunError::read(file.display(), "holds no report")),
+    }
+}
+
+/// Reads, merges, prints and writes.
+pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
+    let reports = args
+        .reports
+        .iter()
+        .map(|p| read_report(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = merge(&reports, args.allow_partial)?;
+    prepare_out(&args.out, args.force)?;
+    print!("{}", table::table(&merged));
+    println!(
+        "merged {} reports: {}",
+        merged.merged_from.len(),
+        merged
+            .merged_from
+            .iter()
+            .map(|s| format!("{} ({})", s.shard, s.machine))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    for (i, s) in merged.strategies.iter().enumerate() {
+        let spread = s.start_spread_s.unwrap_or(0.0);
+        // Shards that started apart stretch the merged wall time and lower its rates.
+        if spread > 0.05 * s.wall_s.max(1e-9) && spread > 0.1 {
+            let fix = if i == 0 {
+                "start the shards together with --start-at"
+            } else {
+                "each shard starts it when its strategy before ends; run one strategy per sharded run to line them up"
+            };
+            eprintln!(
+                "asyncbench: warning: the shards of {} started {spread:.2} s apart in a {:.2} s run: its rates are low by up to that share ({fix})",
+                s.id, s.wall_s
+            );
+        }
+    }
+    println!(
+        "start spread: {}",
+        merged
+            .strategies
+            .iter()
+            .map(|s| format!("{} {:.3} s", s.id, s.start_spread_s.unwrap_or(0.0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    write_run(&args.out, &merged, &[], None)?;
+    println!("wrote {}", args.out.display());
+    Ok(finish_run(&merged, None))
+}

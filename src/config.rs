@@ -261,9 +261,7 @@ pub fn parse_start_at(s: &str) -> Result<f64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a Unix time in seconds (e.g. $(date -d +2min +%s))"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::report::machine::unix_now_s();
     if !t.is_finite() || (t - now).abs() > 86_400.0 {
         return Err(format!("'{s}' is more than a day from now ({now:.0})"));
     }
@@ -500,6 +498,11 @@ impl RunConfig {
     }
 
     /// The effective concurrency of a strategy: the most requests it can have in flight.
+    /// This process is one of several shards of a run (which then share its target).
+    pub fn sharded(&self) -> bool {
+        self.shard.is_some_and(|s| s.n > 1)
+    }
+
     /// A shard holds its part of the whole run's concurrency and batch size, so that the shards
     /// together keep as many requests in flight as one process would (a sequential shard is
     /// still one client: N sequential shards keep N in flight).

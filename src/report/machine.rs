@@ -78,7 +78,12 @@ impl Machine {
 
 /// Seconds since the Unix epoch now (0 on a clock set before 1970).
 pub fn unix_now() -> u64 {
+    unix_now_s() as u64
+}
+
+/// Seconds since the Unix epoch now, with the fraction (0 on a clock set before 1970).
+pub fn unix_now_s() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0.0, |d| d.as_secs_f64())
 }

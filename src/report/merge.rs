@@ -10,7 +10,9 @@ use hdrhistogram::Histogram;
 
 use crate::config::{Shard, Strategy};
 use crate::metrics::{Outcome, Percentiles, Series, new_histogram};
-use crate::report::{ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, hist};
+use crate::report::{
+    ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, efficiency, hist,
+};
 
 /// Why reports cannot be merged (bad input: exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,45 +169,17 @@ fn merge_strategy(
     }
     let mut errors: Vec<ErrorRow> = errors.into_values().collect();
     errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
-    let server = parts
-        .iter()
-        .all(|(_, s)| s.server.is_some())
-        .then(|| ServerCheck {
-            attempts_sent: parts
-                .iter()
-                .filter_map(|(_, s)| s.server.as_ref())
-                .map(|c| c.attempts_sent)
-                .sum(),
-            requests_received: parts
-                .iter()
-                .filter_map(|(_, s)| s.server.as_ref())
-                .map(|c| c.requests_received)
-                .sum(),
-            matches: parts
-                .iter()
-                .all(|(_, s)| s.server.as_ref().is_some_and(|c| c.matches)),
-            responses_by_status: sum_maps(
-                parts
-                    .iter()
-                    .filter_map(|(_, s)| s.server.as_ref())
-                    .map(|c| c.responses_by_status.clone()),
-            ),
-            connections: parts
-                .iter()
-                .filter_map(|(_, s)| s.server.as_ref())
-                .map(|c| c.connections)
-                .sum(),
-            tls_handshakes: parts
-                .iter()
-                .filter_map(|(_, s)| s.server.as_ref())
-                .map(|c| c.tls_handshakes)
-                .sum(),
-            http2_streams: parts
-                .iter()
-                .filter_map(|(_, s)| s.server.as_ref())
-                .map(|c| c.http2_streams)
-                .sum(),
-        });
+    // The mock's cross-checks, when every part has one.
+    let checks: Option<Vec<&ServerCheck>> = parts.iter().map(|(_, s)| s.server.as_ref()).collect();
+    let server = checks.map(|cs| ServerCheck {
+        attempts_sent: cs.iter().map(|c| c.attempts_sent).sum(),
+        requests_received: cs.iter().map(|c| c.requests_received).sum(),
+        matches: cs.iter().all(|c| c.matches),
+        responses_by_status: sum_maps(cs.iter().map(|c| c.responses_by_status.clone())),
+        connections: cs.iter().map(|c| c.connections).sum(),
+        tls_handshakes: cs.iter().map(|c| c.tls_handshakes).sum(),
+        http2_streams: cs.iter().map(|c| c.http2_streams).sum(),
+    });
     let warmups: Vec<&WarmupReport> = parts.iter().filter_map(|(_, s)| s.warmup.as_ref()).collect();
     let rate_sum = |f: fn(&StrategyReport) -> Option<f64>| {
         let v: Vec<f64> = parts.iter().filter_map(|(_, s)| f(s)).collect();
@@ -238,9 +212,7 @@ fn merge_strategy(
         wall_s,
         throughput_rps: (total - count(Outcome::Cancelled)) as f64 / wall,
         goodput_rps: ok as f64 / wall,
-        efficiency: mean_delay_s
-            .filter(|d| *d > 0.0)
-            .map(|d| (ok as f64 / wall) * d / concurrency.max(1) as f64),
+        efficiency: efficiency(ok as f64 / wall, mean_delay_s, concurrency),
         latency_ms: pct(Series::E2e(Outcome::Ok)),
         latency_all_ms: Percentiles::of(&e2e_all),
         latency_by_outcome_ms: Outcome::ALL

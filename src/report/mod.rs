@@ -332,6 +332,14 @@ pub struct WarmupReport {
     pub wall_s: f64,
 }
 
+/// Goodput ÷ (concurrency ÷ mean mock delay): 1.0 is the best a strategy of that concurrency
+/// could do. Goodput, not throughput: fast failures must not look like efficiency.
+pub(crate) fn efficiency(goodput_rps: f64, mean_delay_s: Option<f64>, concurrency: u64) -> Option<f64> {
+    mean_delay_s
+        .filter(|d| *d > 0.0)
+        .map(|d| goodput_rps * d / concurrency.max(1) as f64)
+}
+
 impl StrategyReport {
     /// Builds the report of one strategy from its merged recorder.
     pub fn build(m: Measured, rec: &Recorder) -> StrategyReport {
@@ -339,11 +347,7 @@ impl StrategyReport {
         let ok = rec.count(Outcome::Ok);
         let finished = total - rec.count(Outcome::Cancelled);
         let wall = m.wall_s.max(1e-9);
-        // Goodput, not throughput: fast failures must not look like efficiency.
-        let efficiency = m
-            .mean_delay_s
-            .filter(|d| *d > 0.0)
-            .map(|d| (ok as f64 / wall) * d / m.concurrency.max(1) as f64);
+        let efficiency = efficiency(ok as f64 / wall, m.mean_delay_s, m.concurrency);
         let pct = |s: Series| rec.series.get(s).and_then(Percentiles::of);
         let mut errors: Vec<ErrorRow> = rec
             .errors

@@ -16,6 +16,7 @@ use crate::config::{LoadModel, RunConfig, Strategy};
 use crate::error::RunError;
 use crate::metrics::log::RequestLog;
 use crate::metrics::{Intervals, Outcome};
+use crate::report::machine::unix_now_s;
 use crate::report::{
     ConfigSummary, EndedBy, Isolation, Measured, Provenance, RunReport, ServerCheck, StrategyReport,
     WarmupReport,
@@ -103,9 +104,7 @@ pub fn run_one(
     let cpu0 = CpuTimes::now();
     let sampler = Sampler::start(s.thread_prefix());
     let run = run_strategy(s, &ctx)?;
-    let ended_unix_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let ended_unix_ms = unix_now_s() * 1000.0;
     let peaks = sampler.stop();
     let cpu1 = CpuTimes::now();
     ctx.progress.finish_and_clear();
@@ -309,7 +308,7 @@ pub fn run_strategies(
     }
     let isolation = if session.embedded() {
         Isolation::FreshMock
-    } else if cfg.shard.is_some_and(|s| s.n > 1) {
+    } else if cfg.sharded() {
         Isolation::Shards
     } else if all_fresh {
         Isolation::Reset
@@ -337,9 +336,7 @@ pub fn run_strategies(
 
 /// Waits for `--start-at` (a signal ends the wait; the loop that follows then runs nothing).
 fn wait_for_start(at: f64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let now = unix_now_s();
     if at > now {
         eprintln!("asyncbench: waiting {:.1} s for --start-at {at}", at - now);
         crate::stop::sleep_blocking(Duration::from_secs_f64(at - now));

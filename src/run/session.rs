@@ -111,7 +111,7 @@ impl Session {
                 kind: Kind::External {
                     target: target.clone(),
                     mock,
-                    shared: cfg.shard.is_some_and(|s| s.n > 1),
+                    shared: cfg.sharded(),
                 },
                 mean_delay_s: None,
             });

@@ -19,7 +19,7 @@ use crate::client::async_client::AsyncClient;
 use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::{Record, Recorder};
-use crate::runner::{Phase, RunContext, StrategyRun, WarmupRun, execute_async};
+use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure};
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
 pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
@@ -44,32 +44,15 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
     let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
     // The runtime's workers, and the calling thread that drives them from `block_on`.
     let threads = rt.metrics().num_workers() as u64 + u64::from(s == Strategy::Async);
-    let (warmup, main) = ctx.phases();
-    rt.block_on(async {
-        let warmup = match warmup {
-            Some(phase) => {
-                let mut recorder = ctx.warmup_recorder();
-                let t0 = Instant::now();
-                let issued = run_phase(ctx, &client, s, phase, &mut recorder, false).await;
-                Some(WarmupRun {
-                    recorder,
-                    wall: t0.elapsed(),
-                    issued,
-                })
-            }
-            None => None,
-        };
-        let mut recorder = ctx.recorder();
-        let t0 = Instant::now();
-        let issued = run_phase(ctx, &client, s, main, &mut recorder, true).await;
-        Ok(StrategyRun {
-            warmup,
-            recorder,
-            wall: t0.elapsed(),
-            issued,
-            threads,
-        })
-    })
+    let client = &client;
+    Ok(rt.block_on(warmup_then_measure(
+        ctx,
+        threads,
+        |phase, mut recorder, measured| async move {
+            let issued = run_phase(ctx, client, s, phase, &mut recorder, measured).await;
+            (recorder, issued)
+        },
+    )))
 }
 
 /// Sends one phase's requests, at most C in flight, and waits for them; returns how many it

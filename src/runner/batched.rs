@@ -14,7 +14,7 @@ use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::Recorder;
 use crate::runner::async_tokio::drain;
-use crate::runner::{Phase, RunContext, StrategyRun, WarmupRun, execute_async};
+use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure};
 
 /// Runs the workload in batches of `batch_size` with `pause` between them. In an open loop a
 /// batch starts once its last request is due (and the previous batch and pause are over); each
@@ -31,32 +31,15 @@ pub fn run_batched(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         })?;
     let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
     let threads = rt.metrics().num_workers() as u64 + 1;
-    let (warmup, main) = ctx.phases();
-    rt.block_on(async {
-        let warmup = match warmup {
-            Some(phase) => {
-                let mut recorder = ctx.warmup_recorder();
-                let t0 = Instant::now();
-                let issued = run_phase(ctx, &client, phase, &mut recorder, false).await;
-                Some(WarmupRun {
-                    recorder,
-                    wall: t0.elapsed(),
-                    issued,
-                })
-            }
-            None => None,
-        };
-        let mut recorder = ctx.recorder();
-        let t0 = Instant::now();
-        let issued = run_phase(ctx, &client, main, &mut recorder, true).await;
-        Ok(StrategyRun {
-            warmup,
-            recorder,
-            wall: t0.elapsed(),
-            issued,
-            threads,
-        })
-    })
+    let client = &client;
+    Ok(rt.block_on(warmup_then_measure(
+        ctx,
+        threads,
+        |phase, mut recorder, measured| async move {
+            let issued = run_phase(ctx, client, phase, &mut recorder, measured).await;
+            (recorder, issued)
+        },
+    )))
 }
 
 /// Sends one phase in batches; returns how many requests it issued.

@@ -185,6 +185,38 @@ pub struct WarmupRun {
     pub issued: u64,
 }
 
+/// The warm-up phase (when there is one), then the measured phase, each timed and recorded
+/// apart: the frame the async runners share. `run` sends one phase into the recorder it is
+/// given and returns it with the number of requests it issued (its flag: measured or not).
+pub(crate) async fn warmup_then_measure<F, Fut>(ctx: &RunContext, threads: u64, mut run: F) -> StrategyRun
+where
+    F: FnMut(Phase, Recorder, bool) -> Fut,
+    Fut: std::future::Future<Output = (Recorder, u64)>,
+{
+    let (warmup, main) = ctx.phases();
+    let warmup = match warmup {
+        Some(phase) => {
+            let t0 = Instant::now();
+            let (recorder, issued) = run(phase, ctx.warmup_recorder(), false).await;
+            Some(WarmupRun {
+                recorder,
+                wall: t0.elapsed(),
+                issued,
+            })
+        }
+        None => None,
+    };
+    let t0 = Instant::now();
+    let (recorder, issued) = run(main, ctx.recorder(), true).await;
+    StrategyRun {
+        warmup,
+        recorder,
+        wall: t0.elapsed(),
+        issued,
+        threads,
+    }
+}
+
 /// What one strategy's run produced.
 #[derive(Debug)]
 pub struct StrategyRun {

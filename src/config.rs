@@ -177,7 +177,7 @@ pub struct Workload {
     /// Send `stream: true` and read server-sent events.
     pub stream: bool,
     /// `Some(d)`: GET `/delay/{d}` instead of chat completions (the article's httpbin call).
-    #[serde(default, with = "opt_secs")]
+    #[serde(default, with = "crate::metrics::opt_secs")]
     pub delay_endpoint: Option<Duration>,
 }
 
@@ -627,22 +627,6 @@ mod secs {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
-    }
-}
-
-mod opt_secs {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_f64(d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.and_then(|s| Duration::try_from_secs_f64(s).ok()))
     }
 }
 

@@ -200,6 +200,40 @@ async fn act_on_fault(st: &AppState, fault: Option<Fault>, model: &str, meta: &m
     }
 }
 
+/// A parsed request refused: a 400 with this message, naming the parameter.
+struct Refusal {
+    message: String,
+    param: &'static str,
+}
+
+/// The frame both completion endpoints share: in flight from arrival, the body parsed as `T`,
+/// the key checked, then `ask` makes the request an [`Ask`] (or refuses it) and it is answered.
+async fn completion_endpoint<T: DeserializeOwned>(
+    st: Arc<AppState>,
+    conn: Option<Extension<ConnMark>>,
+    headers: HeaderMap,
+    body: Body,
+    ask: impl FnOnce(T) -> Result<Ask, Refusal>,
+) -> Response {
+    let arrived = Instant::now();
+    let guard = InFlight::begin(&st, conn.as_deref());
+    let resp = async {
+        let req: T = match parse(&st, body).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        if !st.authorized(&headers) {
+            return render::unauthorized(&st);
+        }
+        match ask(req) {
+            Ok(ask) => complete(st.clone(), &headers, ask, arrived).await,
+            Err(r) => render::invalid(&st, StatusCode::BAD_REQUEST, r.message, Some(r.param), None),
+        }
+    }
+    .await;
+    with_guard(resp, guard)
+}
+
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(
     State(st): State<Arc<AppState>>,
@@ -207,21 +241,14 @@ pub(crate) async fn chat(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let arrived = Instant::now();
-    let guard = InFlight::begin(&st, conn.as_deref());
-    let resp = async {
-        let req: ChatRequest = match parse(&st, body).await {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
-        if !st.authorized(&headers) {
-            return render::unauthorized(&st);
-        }
+    completion_endpoint(st, conn, headers, body, |req: ChatRequest| {
         if req.messages.is_empty() {
-            let msg = "[] is too short - 'messages'".to_owned();
-            return render::invalid(&st, StatusCode::BAD_REQUEST, msg, Some("messages"), None);
+            return Err(Refusal {
+                message: "[] is too short - 'messages'".to_owned(),
+                param: "messages",
+            });
         }
-        let ask = Ask {
+        Ok(Ask {
             api: Api::Chat,
             n: req.n.unwrap_or(1),
             limit: req.token_limit(),
@@ -229,11 +256,9 @@ pub(crate) async fn chat(
             stream: req.is_stream(),
             include_usage: req.stream_options.is_some_and(|o| o.include_usage),
             model: req.model,
-        };
-        complete(st.clone(), &headers, ask, arrived).await
-    }
-    .await;
-    with_guard(resp, guard)
+        })
+    })
+    .await
 }
 
 /// `POST /v1/completions`, the legacy text completions API many benchmark tools still use.
@@ -243,17 +268,8 @@ pub(crate) async fn completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let arrived = Instant::now();
-    let guard = InFlight::begin(&st, conn.as_deref());
-    let resp = async {
-        let req: CompletionRequest = match parse(&st, body).await {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
-        if !st.authorized(&headers) {
-            return render::unauthorized(&st);
-        }
-        let ask = Ask {
+    completion_endpoint(st, conn, headers, body, |req: CompletionRequest| {
+        Ok(Ask {
             api: Api::Text,
             n: req.n.unwrap_or(1),
             limit: req.max_tokens,
@@ -261,11 +277,9 @@ pub(crate) async fn completions(
             stream: req.stream.unwrap_or(false),
             include_usage: req.stream_options.is_some_and(|o| o.include_usage),
             model: req.model,
-        };
-        complete(st.clone(), &headers, ask, arrived).await
-    }
-    .await;
-    with_guard(resp, guard)
+        })
+    })
+    .await
 }
 
 /// `GET|POST /delay/{seconds}`: httpbin's answer after that long (the article's endpoint).

@@ -101,6 +101,9 @@ impl SweepArgs {
         if c.pause.len() > 1 {
             plans.push(Plan::Fixed(Axis::Pause(c.pause.clone())));
         }
+        if c.cpu_work.len() > 1 {
+            plans.push(Plan::Fixed(Axis::CpuWork(c.cpu_work.clone())));
+        }
         if auto_r {
             plans.push(Plan::AutoRate);
         } else if c.rate.len() > 1 {
@@ -112,7 +115,7 @@ impl SweepArgs {
                 return Err(ConfigError::Invalid {
                     name: "sweep",
                     value: String::new(),
-                    why: "give one of --concurrency, --batch-size, --pause or --rate a comma-separated list (or --concurrency auto, --rate auto)",
+                    why: "give one of --concurrency, --batch-size, --pause, --rate or --cpu-work a comma-separated list (or --concurrency auto, --rate auto)",
                 });
             }
             _ => {
@@ -128,6 +131,7 @@ impl SweepArgs {
             Plan::Fixed(Axis::Concurrency(v)) => first.concurrency = vec![Level::Value(v[0])],
             Plan::Fixed(Axis::BatchSize(v)) => first.batch_size = vec![v[0]],
             Plan::Fixed(Axis::Pause(v)) => first.pause = vec![v[0]],
+            Plan::Fixed(Axis::CpuWork(v)) => first.cpu_work = vec![v[0]],
             Plan::Fixed(Axis::Rate(v)) => first.rate = vec![Level::Value(v[0])],
             // The base of an automatic sweep: the concurrency given (or the default), and a
             // closed loop to find the saturation point in.
@@ -177,12 +181,32 @@ pub struct PlotArgs {
 /// Flags of `compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Strategies to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = Strategy::ALL)]
+    /// Strategies to run, comma-separated [default: sequential, threadpool, async,
+    /// async-single, batched; async-offload added with --cpu-work; with --concurrency auto,
+    /// the async ones only].
+    #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<Strategy>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
+}
+
+impl CompareArgs {
+    /// The strategies to run: those named, else the five of the comparison, with
+    /// `async-offload` when there is CPU work to offload, and only those that adapt under
+    /// `--concurrency auto`.
+    pub fn chosen(&self) -> Vec<Strategy> {
+        if !self.strategies.is_empty() {
+            return self.strategies.clone();
+        }
+        let auto = self.common.concurrency.contains(&Level::Auto);
+        let work = self.common.cpu_work.iter().any(|d| !d.is_zero());
+        Strategy::EVERY
+            .into_iter()
+            .filter(|s| *s != Strategy::AsyncOffload || work)
+            .filter(|s| !auto || s.adapts())
+            .collect()
+    }
 }
 
 /// Flags of `reproduce`.
@@ -265,8 +289,10 @@ pub struct CommonArgs {
     /// 5s), left out of every figure and reported apart [default: none].
     #[arg(long, value_parser = parse_warmup, value_name = "N|DURATION")]
     pub warmup: Option<Warmup>,
-    /// Threads (threadpool) or requests in flight (async, async-single); 0 = unbounded (async
-    /// only). `sweep` takes a comma-separated list.
+    /// Threads (threadpool) or requests in flight (async, async-single, async-offload);
+    /// 0 = unbounded (async only); auto = set by a controller that follows the target's rate
+    /// limit (async strategies). `sweep` takes a comma-separated list (or auto: it finds the
+    /// points).
     #[arg(
         long,
         short = 'c',
@@ -275,6 +301,16 @@ pub struct CommonArgs {
         value_name = "C"
     )]
     pub concurrency: Vec<Level<u64>>,
+    /// With --concurrency auto: the most requests in flight the controller may reach
+    /// [default: 256].
+    #[arg(long, value_name = "C", value_parser = parse_positive)]
+    pub max_concurrency: Option<u64>,
+    /// CPU work done after each successful response, calibrated on this machine (hashing, not
+    /// a sleep): on the event loop for async and async-single, on the worker thread for
+    /// threadpool, on a pool of one thread per core for async-offload. `sweep` takes a list
+    /// (0 = none) [default: none].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, value_delimiter = ',')]
+    pub cpu_work: Vec<Duration>,
     /// Requests per batch for `batched` [default: the concurrency]. `sweep` takes a list.
     #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',')]
     pub batch_size: Vec<u64>,
@@ -499,6 +535,7 @@ impl CommonArgs {
             || m.retry_after.is_some()
             || !m.schedule.is_empty()
             || m.rpm.is_some()
+            || m.rpm_schedule.is_some()
             || m.tpm.is_some()
             || m.limit_window.is_some()
             || m.max_response_bytes.is_some()
@@ -524,11 +561,29 @@ impl CommonArgs {
             value: "auto".into(),
             why: "auto is for `asyncbench sweep`, which then finds the points to try",
         };
-        let concurrency = match one("--concurrency", &self.concurrency)? {
-            None => 50,
-            Some(Level::Value(c)) => c,
-            Some(Level::Auto) => return Err(auto("--concurrency")),
+        let (concurrency, adaptive) = match one("--concurrency", &self.concurrency)? {
+            None => (50, None),
+            Some(Level::Value(c)) => (c, None),
+            Some(Level::Auto) => {
+                let a = crate::adaptive::AdaptiveConfig {
+                    max: self
+                        .max_concurrency
+                        .unwrap_or(crate::adaptive::AdaptiveConfig::default().max),
+                    ..crate::adaptive::AdaptiveConfig::default()
+                };
+                (a.max, Some(a))
+            }
         };
+        if adaptive.is_none()
+            && let Some(m) = self.max_concurrency
+        {
+            return Err(invalid(
+                "--max-concurrency",
+                m.to_string(),
+                "applies to --concurrency auto",
+            ));
+        }
+        let cpu_work = one("--cpu-work", &self.cpu_work)?.filter(|d| !d.is_zero());
         let batch_size = one("--batch-size", &self.batch_size)?;
         let pause = one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1));
         let rate = match one("--rate", &self.rate)? {
@@ -639,6 +694,8 @@ impl CommonArgs {
             start_at: self.start_at,
             strategies,
             concurrency,
+            adaptive,
+            cpu_work,
             batch_size: batch_size.unwrap_or(concurrency.max(1)),
             pause,
             retry: self.retry_policy()?,

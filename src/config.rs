@@ -32,12 +32,26 @@ pub enum Strategy {
     Async,
     /// The same on a current-thread runtime (Python's single-threaded event loop).
     AsyncSingle,
+    /// `async`, with `--cpu-work` handed to a rayon pool of one thread per core
+    /// (`loop.run_in_executor` with a process or thread pool).
+    AsyncOffload,
     /// tokio + reqwest, fixed batches of B joined, a pause between batches (`process_batch`).
     Batched,
 }
 
 impl Strategy {
     /// Every strategy, in report order.
+    pub const EVERY: [Strategy; 6] = [
+        Strategy::Sequential,
+        Strategy::Threadpool,
+        Strategy::Async,
+        Strategy::AsyncSingle,
+        Strategy::AsyncOffload,
+        Strategy::Batched,
+    ];
+
+    /// The five of the article's comparison (`compare`'s default): every strategy but
+    /// `async-offload`, which differs from `async` only with `--cpu-work`.
     pub const ALL: [Strategy; 5] = [
         Strategy::Sequential,
         Strategy::Threadpool,
@@ -53,6 +67,7 @@ impl Strategy {
             Strategy::Threadpool => "threadpool",
             Strategy::Async => "async",
             Strategy::AsyncSingle => "async-single",
+            Strategy::AsyncOffload => "async-offload",
             Strategy::Batched => "batched",
         }
     }
@@ -77,13 +92,23 @@ impl Strategy {
             Strategy::Threadpool => Some("threadpool-"),
             Strategy::Async => Some("async-worker"),
             Strategy::AsyncSingle => None,
+            Strategy::AsyncOffload => Some("offload-"),
             Strategy::Batched => Some("batched-worker"),
         }
     }
 
+    /// Whether it can run under `--concurrency auto` (the tokio strategies that keep C in
+    /// flight).
+    pub fn adapts(self) -> bool {
+        matches!(
+            self,
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload
+        )
+    }
+
     /// The strategy with this id.
     pub fn from_id(id: &str) -> Option<Strategy> {
-        Strategy::ALL.into_iter().find(|s| s.id() == id)
+        Strategy::EVERY.into_iter().find(|s| s.id() == id)
     }
 }
 
@@ -392,8 +417,13 @@ pub struct RunConfig {
     pub workload: Workload,
     /// Which strategies, in order.
     pub strategies: Vec<Strategy>,
-    /// Threads (threadpool) or requests in flight (async); 0 = unbounded (async only).
+    /// Threads (threadpool) or requests in flight (async); 0 = unbounded (async only). With
+    /// `adaptive`, the most the controller may reach.
     pub concurrency: u64,
+    /// `--concurrency auto`: the async strategies' limit is set by a controller.
+    pub adaptive: Option<crate::adaptive::AdaptiveConfig>,
+    /// `--cpu-work`: CPU work done after each successful response.
+    pub cpu_work: Option<Duration>,
     /// Requests per batch (batched).
     pub batch_size: u64,
     /// Pause between batches (batched).
@@ -458,6 +488,8 @@ impl Default for RunConfig {
             },
             strategies: Strategy::ALL.to_vec(),
             concurrency: 50,
+            adaptive: None,
+            cpu_work: None,
             batch_size: 50,
             pause: Duration::from_secs(1),
             retry: RetryPolicy::preset(crate::retry::RetryPreset::None),
@@ -519,8 +551,8 @@ impl RunConfig {
             Strategy::Sequential => 1,
             Strategy::Batched => b.min(n),
             Strategy::Threadpool => c.max(1).min(n),
-            Strategy::Async | Strategy::AsyncSingle if self.concurrency == 0 => n,
-            Strategy::Async | Strategy::AsyncSingle => c.min(n),
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => n,
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => c.min(n),
         }
     }
 
@@ -567,10 +599,15 @@ impl RunConfig {
         }
         if let Some(sh) = self.shard {
             let bounded = self.concurrency != 0
-                && self
-                    .strategies
-                    .iter()
-                    .any(|s| matches!(s, Strategy::Threadpool | Strategy::Async | Strategy::AsyncSingle));
+                && self.strategies.iter().any(|s| {
+                    matches!(
+                        s,
+                        Strategy::Threadpool
+                            | Strategy::Async
+                            | Strategy::AsyncSingle
+                            | Strategy::AsyncOffload
+                    )
+                });
             if bounded && self.concurrency < sh.n {
                 return bad(
                     "--concurrency",
@@ -612,7 +649,50 @@ impl RunConfig {
         if let Some(p) = &self.mock {
             p.validate()?;
         }
+        if self.adaptive.is_some() {
+            if let Some(s) = self.strategies.iter().find(|s| !s.adapts()) {
+                return bad("--concurrency", "auto".into(), adaptive_only(*s));
+            }
+            if self.shard.is_some() {
+                return bad(
+                    "--concurrency",
+                    "auto".into(),
+                    "is one controller per process: run shards at a fixed concurrency",
+                );
+            }
+            if matches!(self.load, LoadModel::Open { .. }) {
+                return bad(
+                    "--concurrency",
+                    "auto".into(),
+                    "is for a closed loop; an open loop (--rate) sets the pace itself",
+                );
+            }
+        }
+        if let Some(d) = self.cpu_work
+            && (d.is_zero() || d > Duration::from_secs(10))
+        {
+            return bad(
+                "--cpu-work",
+                mock_server::latency::format_duration(d),
+                "must be above zero and at most 10s",
+            );
+        }
         Ok(())
+    }
+}
+
+/// Why a strategy cannot take `--concurrency auto`.
+fn adaptive_only(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Sequential => {
+            "does not apply to sequential (one request at a time); pick async, async-single or async-offload with --strategies"
+        }
+        Strategy::Threadpool => {
+            "does not apply to threadpool (its threads are fixed); pick async, async-single or async-offload with --strategies"
+        }
+        _ => {
+            "does not apply to batched (its batch is fixed); pick async, async-single or async-offload with --strategies"
+        }
     }
 }
 

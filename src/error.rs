@@ -20,6 +20,8 @@ pub enum RequestError {
         should_retry: Option<bool>,
         /// The start of the body (at most 200 bytes), secrets redacted.
         body: String,
+        /// The answer's `x-ratelimit-*` headers, when it had any (boxed: most errors have none).
+        ratelimit: Option<Box<crate::adaptive::RateLimit>>,
     },
     /// The attempt's deadline (`--timeout`, connect to last byte) passed.
     #[error("timed out")]
@@ -272,6 +274,7 @@ mod tests {
             retry_after: None,
             should_retry: None,
             body: "é".repeat(300),
+            ratelimit: None,
         };
         let f = e.failure();
         assert_eq!(f.class, ErrorClass::Status(404));

@@ -16,16 +16,20 @@
 //! - [`report`]: the report model ([`RunReport`]) and its printers: table, CSV, JSON, `.hgrm`,
 //!   `.hlog`, charts.
 //! - [`sweep`]: the sweep model and its recommendation.
+//! - [`cpu_work`]: `--cpu-work`, calibrated CPU work per response, inline or offloaded.
+//! - [`adaptive`]: `--concurrency auto`, the AIMD controller and its pacer.
 //! - [`config`]: [`RunConfig`], [`Strategy`], the load model and the target.
 //! - [`inputs`]: what each request sends: prompts, datasets, spreads, body files, headers.
 //! - [`resources`]: client CPU, peak memory and threads.
 //! - [`stop`]: SIGINT/SIGTERM handling and the grace period.
 //! - [`error`]: [`error::RequestError`], [`error::ConfigError`], [`error::RunError`].
 
+pub mod adaptive;
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod cpu_work;
 pub mod error;
 pub mod inputs;
 pub mod metrics;

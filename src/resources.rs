@@ -129,7 +129,7 @@ pub struct Peaks {
 }
 
 /// CPU seconds of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
-fn this_thread_cpu_s() -> f64 {
+pub(crate) fn this_thread_cpu_s() -> f64 {
     clock_s(rustix::time::ClockId::ThreadCPUTime)
 }
 

@@ -276,6 +276,7 @@ mod tests {
             retry_after: ra.map(Duration::from_millis),
             should_retry: None,
             body: String::new(),
+            ratelimit: None,
         }
     }
 
@@ -340,6 +341,7 @@ mod tests {
             retry_after: None,
             should_retry: Some(false),
             body: String::new(),
+            ratelimit: None,
         };
         assert_eq!(p.next_delay(1, &no, &mut rng), None, "x-should-retry: false wins");
         let yes = RequestError::Status {
@@ -347,6 +349,7 @@ mod tests {
             retry_after: None,
             should_retry: Some(true),
             body: String::new(),
+            ratelimit: None,
         };
         assert!(p.next_delay(1, &yes, &mut rng).is_some());
         assert!(p.next_delay(1, &RequestError::Timeout, &mut rng).is_some());

@@ -103,6 +103,9 @@ pub enum Axis {
     Pause(Vec<Duration>),
     /// `--rate`, open-loop requests per second.
     Rate(Vec<f64>),
+    /// `--cpu-work` per successful response (0 = none): a property of the workload, not a
+    /// setting to choose, so its verdict is per point (which strategy to use at that much work).
+    CpuWork(Vec<Duration>),
 }
 
 impl Axis {
@@ -113,6 +116,7 @@ impl Axis {
             Axis::BatchSize(_) => "batch_size",
             Axis::Pause(_) => "pause",
             Axis::Rate(_) => "rate",
+            Axis::CpuWork(_) => "cpu_work",
         }
     }
 
@@ -123,15 +127,17 @@ impl Axis {
             Axis::BatchSize(_) => "batch size (requests)",
             Axis::Pause(_) => "pause between batches (s)",
             Axis::Rate(_) => "offered rate (requests/s)",
+            Axis::CpuWork(_) => "CPU work per response (ms)",
         }
     }
 
-    /// The values as numbers (pauses in seconds).
+    /// The values as numbers (pauses in seconds, CPU work in milliseconds).
     pub fn values(&self) -> Vec<f64> {
         match self {
             Axis::Concurrency(v) | Axis::BatchSize(v) => v.iter().map(|x| *x as f64).collect(),
             Axis::Pause(v) => v.iter().map(Duration::as_secs_f64).collect(),
             Axis::Rate(v) => v.clone(),
+            Axis::CpuWork(v) => v.iter().map(|d| d.as_secs_f64() * 1e3).collect(),
         }
     }
 
@@ -142,6 +148,7 @@ impl Axis {
             Axis::Concurrency(v) => cfg.concurrency = v[i],
             Axis::BatchSize(v) => cfg.batch_size = v[i],
             Axis::Pause(v) => cfg.pause = v[i],
+            Axis::CpuWork(v) => cfg.cpu_work = (!v[i].is_zero()).then_some(v[i]),
             Axis::Rate(v) => {
                 let (arrival, seed) = match base.load {
                     LoadModel::Open { arrival, seed, .. } => (arrival, seed),
@@ -164,6 +171,7 @@ pub fn fmt_setting(axis: &str, v: f64) -> String {
         "concurrency" => format!("C={v}"),
         "batch_size" => format!("B={v}"),
         "pause" => format!("pause={}", fmt_value(axis, v)),
+        "cpu_work" => format!("cpu={}", fmt_value(axis, v)),
         _ => format!("rate={v}/s"),
     }
 }
@@ -172,6 +180,7 @@ pub fn fmt_setting(axis: &str, v: f64) -> String {
 pub fn fmt_value(axis: &str, v: f64) -> String {
     match axis {
         "pause" => Duration::try_from_secs_f64(v).map_or(v.to_string(), format_duration),
+        "cpu_work" => Duration::try_from_secs_f64(v / 1e3).map_or(v.to_string(), format_duration),
         _ => v.to_string(),
     }
 }
@@ -203,6 +212,9 @@ pub struct PointResult {
     pub ttft_ms: Option<(f64, f64)>,
     /// Streaming: p50 and p99 inter-token latency, ms.
     pub itl_ms: Option<(f64, f64)>,
+    /// Client CPU time per request finished, ms.
+    #[serde(default)]
+    pub cpu_ms_per_request: Option<f64>,
 }
 
 impl PointResult {
@@ -221,6 +233,10 @@ impl PointResult {
             accounted_ok: s.accounted_ok && s.server.as_ref().is_none_or(|c| c.matches),
             ttft_ms: s.ttft_ms.map(|p| (p.p50, p.p99)),
             itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
+            cpu_ms_per_request: {
+                let finished = s.issued - s.count(Outcome::Cancelled);
+                (finished > 0).then(|| s.cpu_s * 1e3 / finished as f64)
+            },
         }
     }
 }
@@ -273,6 +289,9 @@ pub struct SweepReport {
     pub auto: Option<AutoProbe>,
     /// The strategy and setting with the best recommended goodput.
     pub best: Option<Recommendation>,
+    /// A `--cpu-work` sweep: at each point, the strategy to use (`setting` is the point).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_point: Vec<Recommendation>,
     /// False when the sweep was cut short; the points that ran are kept.
     pub complete: bool,
     /// Why it was cut short.
@@ -415,6 +434,69 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
     }
 }
 
+/// A `--cpu-work` sweep's verdict at one point: among the strategies that meet the limits, the
+/// best goodput, and every other strategy's as a share of it (ties within 5 % named).
+pub fn best_strategy(axis: &str, point: &SweepPoint, c: Criteria) -> Recommendation {
+    let qualifies = |r: &PointResult| {
+        r.accounted_ok
+            && r.share_429 < c.max_429_share
+            && r.goodput_rps > 0.0
+            && match (c.slo_p99_ms, r.p99_ms) {
+                (None, _) => true,
+                (Some(slo), Some(p99)) => p99 <= slo,
+                (Some(_), None) => false,
+            }
+    };
+    let g = |r: &PointResult| r.slo_goodput_rps.unwrap_or(r.goodput_rps);
+    let at = fmt_setting(axis, point.setting);
+    let Some(best) = point
+        .results
+        .iter()
+        .filter(|r| qualifies(r))
+        .max_by(|a, b| g(a).total_cmp(&g(b)))
+    else {
+        return Recommendation {
+            strategy: point.results.first().map_or(Strategy::Async, |r| r.strategy),
+            setting: Some(point.setting),
+            goodput_rps: None,
+            reason: format!("at {at}: no strategy meets the limits"),
+        };
+    };
+    let others: Vec<String> = point
+        .results
+        .iter()
+        .filter(|r| r.strategy != best.strategy)
+        .map(|r| {
+            let share = g(r) / g(best);
+            let tag = if !qualifies(r) {
+                " (breaks a limit)"
+            } else if share >= NEAR_BEST {
+                " (as good)"
+            } else {
+                ""
+            };
+            format!("{} {:.0} %{tag}", r.strategy, 100.0 * share)
+        })
+        .collect();
+    Recommendation {
+        strategy: best.strategy,
+        setting: Some(point.setting),
+        goodput_rps: Some(g(best)),
+        reason: format!(
+            "at {at}: {} {:.1} ok/s{}; others: {}",
+            best.strategy,
+            g(best),
+            best.cpu_ms_per_request
+                .map_or(String::new(), |c| format!(", {c:.2} ms client CPU per request")),
+            if others.is_empty() {
+                "none".to_owned()
+            } else {
+                others.join(", ")
+            }
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,8 +520,42 @@ mod tests {
                 accounted_ok: true,
                 ttft_ms: None,
                 itl_ms: None,
+                cpu_ms_per_request: None,
             }],
         }
+    }
+
+    #[test]
+    fn at_each_amount_of_work_the_best_strategy_that_meets_the_limits_is_named() {
+        let mut p = point(5.0, 300.0, 110.0, 0.0);
+        let other = |s, goodput, share| {
+            let mut r = p.results[0].clone();
+            r.strategy = s;
+            r.goodput_rps = goodput;
+            r.share_429 = share;
+            r
+        };
+        let single = other(Strategy::AsyncSingle, 150.0, 0.0);
+        let offload = other(Strategy::AsyncOffload, 290.0, 0.0);
+        // Higher goodput, but over the 429 cap: not the answer.
+        let threads = other(Strategy::Threadpool, 400.0, 0.02);
+        p.results.extend([single, offload, threads]);
+        let r = best_strategy("cpu_work", &p, loose());
+        assert_eq!(r.strategy, S);
+        assert_eq!(r.setting, Some(5.0));
+        assert_eq!(r.goodput_rps, Some(300.0));
+        assert!(
+            r.reason.starts_with("at cpu=5ms: async 300.0 ok/s"),
+            "{}",
+            r.reason
+        );
+        assert!(r.reason.contains("async-single 50 %"), "{}", r.reason);
+        assert!(r.reason.contains("async-offload 97 % (as good)"), "{}", r.reason);
+        assert!(
+            r.reason.contains("threadpool 133 % (breaks a limit)"),
+            "{}",
+            r.reason
+        );
     }
 
     fn loose() -> Criteria {

@@ -40,11 +40,7 @@ fn bad_values_are_rejected_before_any_run() {
     ])
     .unwrap();
     let Sub::Compare(args) = cli.command else { panic!() };
-    let err = args
-        .common
-        .to_config(args.strategies.clone())
-        .unwrap_err()
-        .to_string();
+    let err = args.common.to_config(args.chosen()).unwrap_err().to_string();
     assert!(err.contains("--concurrency") && err.contains('0'), "{err}");
 }
 
@@ -54,7 +50,7 @@ fn bad_values_are_rejected_before_any_run() {
 fn compare_defaults_are_the_documented_ones() {
     let cli = Cli::try_parse_from(["asyncbench", "compare"]).unwrap();
     let Sub::Compare(args) = cli.command else { panic!() };
-    let cfg = args.common.to_config(args.strategies.clone()).unwrap();
+    let cfg = args.common.to_config(args.chosen()).unwrap();
     assert_eq!(cfg.workload.requests, 200);
     assert_eq!(cfg.concurrency, 50);
     assert_eq!(cfg.batch_size, 50);

@@ -42,6 +42,10 @@ mod html;
 // Past one machine: shards as processes, exact merges, refusals.
 mod shards;
 
+// Answers no other tool gives: --concurrency auto under a changing limit, --cpu-work and
+// async-offload.
+mod adaptive;
+
 // Ending early: signals and their grace period, a dying target mid-sweep, unwritable files,
 // the rules of --out, the build's commit.
 mod interrupt;

@@ -87,6 +87,7 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
         schedule: None,
         progress: indicatif::ProgressBar::hidden(),
         log: None,
+        cpu: None,
     };
     let mut total = Duration::ZERO;
     for _ in 0..iters {

@@ -104,11 +104,62 @@ pub enum Admission {
     },
 }
 
-/// The RPM and TPM buckets (either may be off).
+/// The RPM and TPM buckets (either may be off), and the steps of a changing RPM limit.
 #[derive(Debug, Clone)]
 pub struct Limiter {
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
+    /// `--rpm-schedule`: from each offset on (since `start`), the RPM limit is the step's.
+    steps: Vec<RpmStep>,
+    /// The step in force (an index into `steps`).
+    step: usize,
+    /// When the schedule's clock started (the limiter's creation or the mock's reset).
+    start: Instant,
+    window: Duration,
+}
+
+/// One step of a changing RPM limit: from `at` after the start, `rpm` requests per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpmStep {
+    /// Offset from the start of the run (the mock's start, or its last reset).
+    pub at: Duration,
+    /// The RPM limit from then on.
+    pub rpm: u64,
+}
+
+impl std::fmt::Display for RpmStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", crate::latency::format_duration(self.at), self.rpm)
+    }
+}
+
+/// Parses `0s:1200,20s:300,40s:1200`: offsets in increasing order, the first `0s`, each limit
+/// at least 1.
+pub fn parse_rpm_schedule(s: &str) -> Result<Vec<RpmStep>, String> {
+    let mut steps: Vec<RpmStep> = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let (at, rpm) = part
+            .split_once(':')
+            .ok_or_else(|| format!("'{part}' is not OFFSET:RPM (e.g. 20s:300)"))?;
+        let at = crate::latency::parse_duration(at.trim()).map_err(|e| format!("'{part}': {e}"))?;
+        let rpm: u64 = rpm.trim().parse().ok().filter(|&r| r > 0).ok_or_else(|| {
+            format!("'{part}': the limit must be a whole number of requests per minute, at least 1")
+        })?;
+        match steps.last() {
+            None if !at.is_zero() => {
+                return Err(format!("'{part}': the first step starts at 0s"));
+            }
+            Some(prev) if at <= prev.at => {
+                return Err(format!("'{part}': offsets must increase"));
+            }
+            _ => {}
+        }
+        steps.push(RpmStep { at, rpm });
+    }
+    if steps.is_empty() {
+        return Err("empty schedule".into());
+    }
+    Ok(steps)
 }
 
 /// Header values of both buckets after a decision.
@@ -130,11 +181,42 @@ impl Limiter {
         Some(Limiter {
             requests: rpm.map(|r| Bucket::new(r, window, now)),
             tokens: tpm.map(|t| Bucket::new(t, window, now)),
+            steps: Vec::new(),
+            step: 0,
+            start: now,
+            window,
         })
+    }
+
+    /// A limiter whose RPM limit follows `steps` (the first at 0s) from `now` on; `tpm` as in
+    /// [`Limiter::new`].
+    pub fn scheduled(steps: Vec<RpmStep>, tpm: Option<u64>, window: Duration, now: Instant) -> Option<Self> {
+        let first = steps.first().map(|s| s.rpm);
+        let mut l = Limiter::new(first, tpm, window, now)?;
+        l.steps = steps;
+        Some(l)
+    }
+
+    /// Moves to the step in force at `now`: the bucket takes the new limit's size and refill
+    /// rate and keeps what it holds, up to its new size.
+    fn follow_schedule(&mut self, now: Instant) {
+        let since = now.saturating_duration_since(self.start);
+        let step = self.steps.iter().rposition(|s| s.at <= since).unwrap_or(0);
+        if step == self.step || self.steps.is_empty() {
+            return;
+        }
+        self.step = step;
+        if let Some(b) = self.requests.as_mut() {
+            b.refill(now);
+            let level = b.level;
+            *b = Bucket::new(self.steps[step].rpm, self.window, now);
+            b.level = level.min(b.capacity);
+        }
     }
 
     /// Decides on a request costing `tokens` tokens at `now`, charging it if admitted.
     pub fn admit(&mut self, tokens: u64, now: Instant) -> (Admission, LimiterState) {
+        self.follow_schedule(now);
         for b in [&mut self.requests, &mut self.tokens].into_iter().flatten() {
             b.refill(now);
         }
@@ -289,6 +371,54 @@ mod tests {
             matches!(a, Admission::Limited { kind: LimitKind::Tokens, retry_after, .. } if retry_after == Duration::from_secs(10))
         );
         assert!(matches!(l.admit(601, t0).0, Admission::TooLarge { .. }));
+    }
+
+    #[test]
+    fn a_scheduled_limit_changes_size_and_refill_at_each_step() {
+        let t0 = Instant::now();
+        let steps = parse_rpm_schedule("0s:1200, 10s:300,20s:1200").unwrap();
+        assert_eq!(
+            steps[1],
+            RpmStep {
+                at: Duration::from_secs(10),
+                rpm: 300
+            }
+        );
+        let mut l = Limiter::scheduled(steps, None, Duration::from_secs(1), t0).unwrap();
+        let burst = |l: &mut Limiter, at| {
+            (0..50)
+                .filter(|_| l.admit(1, at).0 == Admission::Admitted)
+                .count()
+        };
+        // 1200/min with a 1 s window: a burst of 20.
+        assert_eq!(burst(&mut l, t0), 20);
+        // From 10 s on, 300/min: the bucket holds 5 and states the new limit.
+        let at = t0 + Duration::from_secs(10);
+        assert_eq!(burst(&mut l, at), 5);
+        let (a, s) = l.admit(1, at);
+        assert!(
+            matches!(a, Admission::Limited { limit: 300, retry_after, .. } if retry_after == Duration::from_millis(200))
+        );
+        assert_eq!(s.requests.unwrap().limit, 300);
+        // Back to 1200/min at 20 s: the bucket keeps the 5 it held and refills at 20/s, to its
+        // full 20 a second later.
+        assert_eq!(burst(&mut l, t0 + Duration::from_secs(20)), 5);
+        assert_eq!(burst(&mut l, t0 + Duration::from_secs(21)), 20);
+    }
+
+    #[test]
+    fn rpm_schedules_are_checked() {
+        assert!(parse_rpm_schedule("5s:100").unwrap_err().contains("0s"));
+        assert!(
+            parse_rpm_schedule("0s:100,5s:10,5s:20")
+                .unwrap_err()
+                .contains("increase")
+        );
+        assert!(parse_rpm_schedule("0s:0").unwrap_err().contains("at least 1"));
+        assert!(parse_rpm_schedule("0s").unwrap_err().contains("OFFSET:RPM"));
+        let s = parse_rpm_schedule("0s:1200,1.5m:300").unwrap();
+        let text: Vec<String> = s.iter().map(ToString::to_string).collect();
+        assert_eq!(text, ["0ms:1200", "90s:300"]);
     }
 
     #[test]

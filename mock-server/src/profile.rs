@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::latency::{LatencySpec, SpecError, duration_str, parse_duration};
+use crate::limiter::{RpmStep, parse_rpm_schedule};
 
 /// Why a profile is not usable. Each message names the offending value.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,14 @@ pub enum ProfileError {
     /// A duration or latency spec that does not parse.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// An `--rpm-schedule` that does not parse, or one given with `--rpm`.
+    #[error("invalid rpm-schedule '{value}': {why}")]
+    RpmSchedule {
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A schedule rule or fault name that does not parse.
     #[error(
         "invalid {what} '{value}': expected first:N:FAULT or every:K:FAULT with FAULT one of 400..599, quota, hang, reset, stream-error, stream-cut"
@@ -235,6 +244,10 @@ pub struct Profile {
     pub schedule: Vec<ScheduleRule>,
     /// Requests-per-minute limit (token bucket, continuous refill).
     pub rpm: Option<u64>,
+    /// A requests-per-minute limit that changes during the run (`0s:1200,20s:300`), counted
+    /// from the mock's start or its last reset; instead of `rpm`.
+    #[serde(with = "rpm_schedule_str", default, skip_serializing_if = "Vec::is_empty")]
+    pub rpm_schedule: Vec<RpmStep>,
     /// Tokens-per-minute limit (prompt estimate + max_tokens × n per request).
     pub tpm: Option<u64>,
     /// How much of a minute's limit may be spent at once: the buckets hold `limit × window / 60 s`
@@ -272,6 +285,7 @@ impl Default for Profile {
             retry_after: Duration::from_secs(1),
             schedule: Vec::new(),
             rpm: None,
+            rpm_schedule: Vec::new(),
             tpm: None,
             limit_window: Duration::from_secs(60),
             seed: None,
@@ -340,6 +354,17 @@ impl Profile {
                 });
             }
         }
+        if self.rpm.is_some() && !self.rpm_schedule.is_empty() {
+            return Err(ProfileError::RpmSchedule {
+                value: self
+                    .rpm_schedule
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                why: "give --rpm or --rpm-schedule, not both".into(),
+            });
+        }
         if self.limit_window.is_zero() || self.limit_window > Duration::from_secs(60) {
             return Err(ProfileError::Count {
                 name: "limit-window",
@@ -384,6 +409,23 @@ impl Profile {
         })?;
         profile.validate()?;
         Ok(profile)
+    }
+}
+
+mod rpm_schedule_str {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[RpmStep], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RpmStep>, D::Error> {
+        let v = String::deserialize(d)?;
+        if v.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        parse_rpm_schedule(&v).map_err(serde::de::Error::custom)
     }
 }
 
@@ -553,6 +595,10 @@ pub struct ProfileArgs {
     /// Requests-per-minute limit (token bucket with continuous refill) [default: none].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub rpm: Option<u64>,
+    /// A requests-per-minute limit that changes during the run: OFFSET:RPM steps from the
+    /// mock's start (or its reset), e.g. 0s:1200,20s:300,40s:1200 [default: none].
+    #[arg(long, value_name = "STEPS")]
+    pub rpm_schedule: Option<String>,
     /// Tokens-per-minute limit (prompt estimate + max_tokens × n charged per request)
     /// [default: none].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
@@ -607,6 +653,16 @@ impl ProfileArgs {
         }
         if self.rpm.is_some() {
             p.rpm = self.rpm;
+            p.rpm_schedule.clear();
+        }
+        if let Some(v) = &self.rpm_schedule {
+            p.rpm_schedule = parse_rpm_schedule(v).map_err(|why| ProfileError::RpmSchedule {
+                value: v.clone(),
+                why,
+            })?;
+            if self.rpm.is_none() {
+                p.rpm = None;
+            }
         }
         if self.tpm.is_some() {
             p.tpm = self.tpm;
@@ -625,6 +681,42 @@ impl ProfileArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_rpm_schedule_comes_from_a_flag_or_a_file_and_excludes_rpm() {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: ProfileArgs,
+        }
+        let flags = |args: &[&str]| {
+            let t = <T as clap::Parser>::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+                .unwrap();
+            t.a.to_profile()
+        };
+        let p = flags(&["--rpm-schedule", "0s:1200,20s:300"]).unwrap();
+        assert_eq!(p.rpm, None);
+        assert_eq!(
+            p.rpm_schedule[1],
+            RpmStep {
+                at: Duration::from_secs(20),
+                rpm: 300
+            }
+        );
+        let e = flags(&["--rpm-schedule", "20s:300"]).unwrap_err().to_string();
+        assert!(e.contains("'20s:300'") && e.contains("0s"), "{e}");
+        let p = Profile::from_toml("rpm_schedule = \"0s:60,1s:120\"").unwrap();
+        assert_eq!(p.rpm_schedule.len(), 2);
+        // A report's profile reads back, with or without a schedule.
+        for p in [p, Profile::default()] {
+            let back: Profile = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back.rpm_schedule, p.rpm_schedule);
+        }
+        let e = Profile::from_toml("rpm = 5\nrpm_schedule = \"0s:60\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not both"), "{e}");
+    }
 
     #[test]
     fn toml_profile_reads_every_kind_of_key() {
@@ -748,6 +840,7 @@ mod tests {
             retry_after: Duration::from_secs(5),
             schedule: vec![ScheduleRule::First(1, Fault::Status(500))],
             rpm: Some(6),
+            rpm_schedule: Vec::new(),
             tpm: Some(7),
             limit_window: Duration::from_secs(8),
             seed: Some(9),

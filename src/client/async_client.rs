@@ -122,6 +122,11 @@ impl AsyncClient {
         if resp.content_length().is_some_and(|n| n > max) {
             return Err(RequestError::TooLarge { limit: max });
         }
+        let ratelimit = crate::adaptive::RateLimit::from_headers(resp.headers()).map(Box::new);
+        let done = |mut s: Sample| {
+            s.ratelimit = ratelimit;
+            s
+        };
         let mut total = 0u64;
         if r.stream {
             let deadline = started + self.limits.timeout;
@@ -141,7 +146,9 @@ impl AsyncClient {
                     break;
                 }
             }
-            return sse.finish().map(|s| complete_sample(s, protocol, body, total));
+            return sse
+                .finish()
+                .map(|s| done(complete_sample(s, protocol, body, total)));
         }
         let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
@@ -151,7 +158,7 @@ impl AsyncClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        parse_body(r, &bytes).map(|s| complete_sample(s, protocol, body, total))
+        parse_body(r, &bytes).map(|s| done(complete_sample(s, protocol, body, total)))
     }
 
     fn map_error(&self, e: reqwest::Error) -> RequestError {

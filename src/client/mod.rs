@@ -150,6 +150,12 @@ impl PreparedRequest {
         redact(text, &self.secrets)
     }
 
+    /// The mean input-token estimate of the bodies (what a limiter charges besides max_tokens).
+    pub fn mean_input_tokens(&self) -> u64 {
+        let n = self.bodies.len().max(1) as u64;
+        self.bodies.iter().map(|b| b.input_tokens).sum::<u64>() / n
+    }
+
     /// The body request `index` sends.
     pub fn body(&self, index: u64) -> &PreparedBody {
         let n = self.bodies.len().max(1) as u64;
@@ -266,6 +272,7 @@ pub(crate) fn status_error(
         retry_after,
         should_retry,
         body: crate::error::truncate(&req.redact(text.trim()), crate::metrics::Failure::SAMPLE_BYTES),
+        ratelimit: crate::adaptive::RateLimit::from_headers(headers).map(Box::new),
     }
 }
 

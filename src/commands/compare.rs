@@ -55,7 +55,7 @@ pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
 /// The command: run, print the table (even if writing the files then fails), write, and say
 /// how it ended.
 pub fn execute(args: &CompareArgs) -> Result<Finish, RunError> {
-    let cfg = args.common.to_config(args.strategies.clone())?;
+    let cfg = args.common.to_config(args.chosen())?;
     for w in settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");
     }

@@ -76,7 +76,7 @@ fn article_expectation(s: Strategy) -> &'static str {
         Strategy::Threadpool => "(not in the article; the ThreadPoolExecutor twin)",
         Strategy::Async => "≈1 s: asyncio.gather overlaps all ten",
         Strategy::Batched => "≈3 s: two batches of 1 s plus one 1 s pause",
-        Strategy::AsyncSingle => "",
+        Strategy::AsyncSingle | Strategy::AsyncOffload => "",
     }
 }
 

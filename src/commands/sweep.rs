@@ -13,7 +13,7 @@ use crate::report::sweep::{render, sweep_charts};
 use crate::report::{Isolation, Provenance, write_file};
 use crate::run::{Incomplete, Session, run_strategies, summary};
 use crate::sweep::{
-    AutoProbe, Axis, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
+    AutoProbe, Axis, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport, best_strategy,
     concurrency_points, fmt_setting, rate_points, recommend, saturation,
 };
 
@@ -179,11 +179,29 @@ pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(Sweep
             break;
         }
     }
+    // CPU work is the workload's, not a setting to pick: its verdict is per point.
+    let per_work = matches!(axis, Axis::CpuWork(_));
     let recommendations: Vec<Recommendation> = base
         .strategies
         .iter()
-        .map(|s| recommend(axis.name(), *s, &points, criteria))
+        .map(|s| match per_work {
+            false => recommend(axis.name(), *s, &points, criteria),
+            true => Recommendation {
+                strategy: *s,
+                setting: None,
+                goodput_rps: None,
+                reason: "CPU work is a property of the workload, not a setting: see the strategy to use at each point".into(),
+            },
+        })
         .collect();
+    let per_point: Vec<Recommendation> = if per_work {
+        points
+            .iter()
+            .map(|p| best_strategy(axis.name(), p, criteria))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let best = recommendations
         .iter()
         .filter(|r| r.setting.is_some())
@@ -212,6 +230,7 @@ pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(Sweep
         points,
         recommendations,
         best,
+        per_point,
         auto,
         complete: incomplete_reason.is_none(),
         incomplete_reason,

@@ -20,6 +20,8 @@ pub struct Sample {
     pub input_tokens: Option<u64>,
     /// Bytes of the response body.
     pub bytes: u64,
+    /// The answer's `x-ratelimit-*` headers, when it had any (boxed: most answers have none).
+    pub ratelimit: Option<Box<crate::adaptive::RateLimit>>,
 }
 
 /// An HTTP version, as a response reports it.

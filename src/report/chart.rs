@@ -504,6 +504,32 @@ pub fn xy(
     ))
 }
 
+/// One panel of a stacked chart: its title, axis descriptions and lines.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Title above the panel.
+    pub title: String,
+    /// The x axis's description.
+    pub x_desc: String,
+    /// The y axis's description.
+    pub y_desc: String,
+    /// The lines.
+    pub lines: Vec<Line>,
+}
+
+/// Panels stacked top to bottom, sharing the chart's height, each a linear y-against-x chart
+/// (the controller's limit over time above the answers per second it got).
+pub fn stacked(dir: &Path, name: &str, panels: &[Panel]) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let areas = root.split_evenly((panels.len().max(1), 1));
+        panels
+            .iter()
+            .zip(&areas)
+            .try_for_each(|(p, a)| draw_xy(a, &p.title, &p.x_desc, &p.y_desc, XAxis::Linear, &p.lines, &[]))
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn draw_xy<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,

@@ -269,6 +269,8 @@ fn merge_strategy(
         input_tokens: sum(|s| s.input_tokens),
         input_tokens_per_request: pct(Series::InputTokens),
         output_tokens_per_request: pct(Series::OutputTokens),
+        adaptive: None,
+        cpu_work: None,
         histograms: hists.iter().map(|(k, h)| (k.clone(), hist::encode(h))).collect(),
     })
 }

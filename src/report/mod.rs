@@ -19,7 +19,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::adaptive::AdaptiveReport;
 use crate::config::{LoadModel, Strategy, Workload};
+use crate::cpu_work::CpuWorkReport;
 use crate::error::RunError;
 use crate::metrics::{Outcome, Percentiles, Recorder, Series};
 use crate::retry::RetryPolicy;
@@ -142,6 +144,12 @@ pub struct ConfigSummary {
     /// `--start-at`: the Unix time (s) the run was told to start at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at_unix: Option<f64>,
+    /// `--concurrency auto`: the controller's start and cap (`concurrency` is then the cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<crate::adaptive::AdaptiveConfig>,
+    /// `--cpu-work`, seconds of CPU per successful response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_work_s: Option<f64>,
 }
 
 /// The mock's view of a strategy's run, compared with the client's.
@@ -274,6 +282,14 @@ pub struct StrategyReport {
     pub input_tokens_per_request: Option<Percentiles>,
     /// Output tokens per successful request (tokens).
     pub output_tokens_per_request: Option<Percentiles>,
+    /// `--concurrency auto`: the controller's limit over time, where it settled, its cuts and
+    /// the 429 share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveReport>,
+    /// `--cpu-work`: the work per response, pieces done, their mean CPU time and the threads
+    /// they ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_work: Option<CpuWorkReport>,
     /// Every histogram, HdrHistogram V2 + DEFLATE, base64 (`HISTF…`), microseconds.
     pub histograms: BTreeMap<String, String>,
 }
@@ -309,6 +325,10 @@ pub struct Measured {
     pub warmup: Option<WarmupReport>,
     /// When the measured phase ended, Unix milliseconds.
     pub ended_unix_ms: f64,
+    /// `--concurrency auto`: what the controller did.
+    pub adaptive: Option<AdaptiveReport>,
+    /// `--cpu-work`: the work done and where it ran.
+    pub cpu_work: Option<CpuWorkReport>,
 }
 
 /// What ended a strategy's measured phase.
@@ -347,7 +367,12 @@ impl StrategyReport {
         let ok = rec.count(Outcome::Ok);
         let finished = total - rec.count(Outcome::Cancelled);
         let wall = m.wall_s.max(1e-9);
-        let efficiency = efficiency(ok as f64 / wall, m.mean_delay_s, m.concurrency);
+        // Under --concurrency auto the cap is not what was in flight: where it settled is.
+        let conc = m
+            .adaptive
+            .as_ref()
+            .map_or(m.concurrency, |a| a.converged.round().max(1.0) as u64);
+        let efficiency = efficiency(ok as f64 / wall, m.mean_delay_s, conc);
         let pct = |s: Series| rec.series.get(s).and_then(Percentiles::of);
         let mut errors: Vec<ErrorRow> = rec
             .errors
@@ -418,6 +443,8 @@ impl StrategyReport {
             input_tokens: rec.input_tokens,
             input_tokens_per_request: pct(Series::InputTokens),
             output_tokens_per_request: pct(Series::OutputTokens),
+            adaptive: m.adaptive,
+            cpu_work: m.cpu_work,
             histograms: rec
                 .series
                 .iter()

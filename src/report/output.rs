@@ -204,7 +204,65 @@ pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> 
         }
         written.extend(chart::spectrum(dir, name, &format!("{what}: {title}"), &lines).map_err(fail)?);
     }
+    if report.strategies.iter().any(|s| s.adaptive.is_some()) {
+        written.extend(chart::stacked(dir, "concurrency", &concurrency_panels(report)).map_err(fail)?);
+    }
     Ok(written)
+}
+
+/// `--concurrency auto`: the limit of each strategy's controller over time, and above it the
+/// answers it got per second (successes and 429s, in one-second bins).
+fn concurrency_panels(report: &RunReport) -> Vec<chart::Panel> {
+    let per_s = chart::Panel {
+        title: "Answers per second: ok and 429".into(),
+        x_desc: "seconds since the start".into(),
+        y_desc: "answers per second".into(),
+        lines: report
+            .strategies
+            .iter()
+            .filter_map(|s| s.adaptive.as_ref().map(|a| (s.id, a)))
+            .flat_map(|(id, a)| {
+                let bins = |f: fn(&crate::adaptive::Tick) -> u64| -> Vec<(f64, f64)> {
+                    let per = (1.0 / crate::adaptive::TICK.as_secs_f64()).round().max(1.0) as usize;
+                    a.timeline
+                        .chunks(per)
+                        .enumerate()
+                        .map(|(i, c)| (i as f64, c.iter().map(f).sum::<u64>() as f64))
+                        .collect()
+                };
+                [
+                    Line {
+                        name: format!("{id} ok"),
+                        points: bins(|t| t.ok),
+                    },
+                    Line {
+                        name: format!("{id} 429"),
+                        points: bins(|t| t.rate_limited),
+                    },
+                ]
+            })
+            .collect(),
+    };
+    let limit = chart::Panel {
+        title: format!(
+            "Concurrency limit set by --concurrency auto: {}",
+            workload_title(report)
+        ),
+        x_desc: "seconds since the start".into(),
+        y_desc: "requests in flight (limit)".into(),
+        lines: report
+            .strategies
+            .iter()
+            .filter_map(|s| {
+                let a = s.adaptive.as_ref()?;
+                Some(Line {
+                    name: format!("{} (settled {:.1})", s.id, a.converged),
+                    points: a.timeline.iter().map(|t| (t.t_s, t.limit)).collect(),
+                })
+            })
+            .collect(),
+    };
+    vec![limit, per_s]
 }
 
 /// `asyncbench plot DIR`: redraws the charts of the run (or sweep) saved in `dir`.

@@ -25,7 +25,7 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
     let axis = XAxis::for_values(&values, whole);
     let title_tail = format!("{} requests per point, {}", r.config.requests, r.config.target);
     let mut written = Vec::new();
-    let metrics: [SweepMetric; 5] = [
+    let metrics: [SweepMetric; 6] = [
         ("sweep-goodput", "Goodput", "successful requests/s", |p| {
             Some(p.goodput_rps)
         }),
@@ -53,6 +53,12 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
             "retries (attempts beyond the first)",
             |p| Some(p.retries as f64),
         ),
+        (
+            "sweep-cpu",
+            "Client CPU per request",
+            "client CPU per request (ms)",
+            |p| p.cpu_ms_per_request,
+        ),
     ];
     let at = |s: crate::config::Strategy, setting: f64| {
         r.points
@@ -61,7 +67,7 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
             .and_then(|p| p.results.iter().find(|x| x.strategy == s))
     };
     for (name, what, y, f) in metrics {
-        let lines: Vec<Line> = strategies
+        let mut lines: Vec<Line> = strategies
             .iter()
             .map(|s| Line {
                 name: s.to_string(),
@@ -75,6 +81,9 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
                     .collect(),
             })
             .collect();
+        if name == "sweep-goodput" && r.axis == "cpu_work" {
+            lines.extend(cpu_bounds(r));
+        }
         // Each strategy's recommended setting, ringed where its line passes.
         let marks: Vec<Mark> = r
             .recommendations
@@ -104,6 +113,42 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
     Ok(written)
 }
 
+/// The ceilings CPU work sets on goodput: one core can finish at most 1 ÷ D responses a second,
+/// the machine's cores at most cores ÷ D (drawn as curves, cut at 1.3 × the highest measured
+/// goodput so they do not flatten the chart).
+fn cpu_bounds(r: &SweepReport) -> Vec<Line> {
+    let top = r
+        .points
+        .iter()
+        .flat_map(|p| &p.results)
+        .map(|x| x.goodput_rps)
+        .fold(0.0, f64::max)
+        * 1.3;
+    let cores = r.provenance.machine.cpus.max(1) as f64;
+    let work: Vec<f64> = r.points.iter().map(|p| p.setting).filter(|x| *x > 0.0).collect();
+    let (lo, hi) = work
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+    // A curve, not segments between the points: 1 ÷ D bends.
+    let xs: Vec<f64> = (0..=40).map(|i| lo + (hi - lo) * f64::from(i) / 40.0).collect();
+    [
+        (1.0, "ceiling: 1 core ÷ work".to_owned()),
+        (cores, format!("ceiling: {cores} cores ÷ work")),
+    ]
+    .into_iter()
+    .map(|(k, name)| Line {
+        name,
+        points: xs
+            .iter()
+            .filter(|_| !work.is_empty())
+            .map(|x| (*x, k * 1e3 / x))
+            .filter(|(_, y)| *y <= top)
+            .collect(),
+    })
+    .filter(|l| !l.points.is_empty())
+    .collect()
+}
+
 fn opt(v: Option<f64>, decimals: usize) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.decimals$}"))
 }
@@ -121,8 +166,8 @@ pub fn render(r: &SweepReport) -> String {
         .any(|x| x.ttft_ms.is_some());
     let _ = write!(
         t,
-        "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7}",
-        r.axis, "strategy", "ok/s", "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed"
+        "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7} {:>10}",
+        r.axis, "strategy", "ok/s", "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed", "cpu_ms/req"
     );
     if streaming {
         let _ = write!(
@@ -136,7 +181,7 @@ pub fn render(r: &SweepReport) -> String {
         for x in &p.results {
             let _ = write!(
                 t,
-                "{:>12} {:<13} {:>9.1} {:>9.1} {:>9} {:>9} {:>7.1} {:>8} {:>7}",
+                "{:>12} {:<13} {:>9.1} {:>9.1} {:>9} {:>9} {:>7.1} {:>8} {:>7} {:>10}",
                 fmt_value(&r.axis, p.setting),
                 x.strategy.to_string(),
                 x.goodput_rps,
@@ -146,6 +191,7 @@ pub fn render(r: &SweepReport) -> String {
                 100.0 * x.share_429,
                 x.retries,
                 x.failed,
+                opt(x.cpu_ms_per_request, 3),
             );
             if streaming {
                 let _ = write!(
@@ -176,6 +222,17 @@ pub fn render(r: &SweepReport) -> String {
         );
     }
     let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
+    if !r.per_point.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nstrategy to use at each amount of CPU work (best goodput among those with p99 ≤ SLO {slo} and 429 share < {:.1} %):",
+            100.0 * r.max_429_share
+        );
+        for rec in &r.per_point {
+            let _ = writeln!(t, "  {}", rec.reason);
+        }
+        return t;
+    }
     let _ = writeln!(
         t,
         "\nrecommendation (among settings with p99 ≤ SLO {slo} and 429 share < {:.1} %, the smallest within 5 % of the best goodput):",
@@ -199,7 +256,7 @@ pub fn render(r: &SweepReport) -> String {
 /// The sweep as CSV: one row per point and strategy.
 pub fn csv(r: &SweepReport) -> String {
     let mut out = format!(
-        "{},strategy,goodput_rps,slo_goodput_rps,throughput_rps,p50_ms,p99_ms,share_429,retries,failed,accounted_ok,complete\n",
+        "{},strategy,goodput_rps,slo_goodput_rps,throughput_rps,p50_ms,p99_ms,share_429,retries,failed,accounted_ok,complete,cpu_ms_per_request\n",
         r.axis
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.4}"));
@@ -207,7 +264,7 @@ pub fn csv(r: &SweepReport) -> String {
         for x in &p.results {
             let _ = writeln!(
                 out,
-                "{},{},{:.4},{},{:.4},{},{},{:.6},{},{},{},{}",
+                "{},{},{:.4},{},{:.4},{},{},{:.6},{},{},{},{},{}",
                 p.setting,
                 x.strategy,
                 x.goodput_rps,
@@ -219,7 +276,8 @@ pub fn csv(r: &SweepReport) -> String {
                 x.retries,
                 x.failed,
                 x.accounted_ok,
-                p.complete
+                p.complete,
+                opt(x.cpu_ms_per_request)
             );
         }
     }

@@ -101,7 +101,21 @@ pub fn columns() -> Vec<Column> {
     };
     vec![
         c("strategy", "strategy", 13, Main, |s| Cell::Text(s.id.to_string())),
-        c("conc", "concurrency", 5, Main, |s| Cell::Int(s.concurrency)),
+        c("conc", "concurrency", 5, Main, |s| match &s.adaptive {
+            // Under --concurrency auto: where the controller settled (the CSV has the cap).
+            Some(a) => Cell::Text(format!("~{:.1}", a.converged)),
+            None => Cell::Int(s.concurrency),
+        }),
+        c("conc_auto", "concurrency_converged", 0, CsvOnly, |s| {
+            s.adaptive
+                .as_ref()
+                .map_or(Cell::Missing, |a| Cell::Float(a.converged, 2))
+        }),
+        c("cpu_work", "cpu_work_ms", 0, CsvOnly, |s| {
+            s.cpu_work
+                .as_ref()
+                .map_or(Cell::Missing, |w| Cell::Float(w.target_ms, 3))
+        }),
         c("requests", "requests", 0, CsvOnly, |s| Cell::Int(s.requests)),
         c("issued", "issued", 0, CsvOnly, |s| Cell::Int(s.issued)),
         c("accounted", "accounted", 9, Main, |s| {
@@ -281,6 +295,10 @@ pub fn mock_settings(p: &Profile) -> String {
     if let Some(r) = p.rpm {
         limits.push(format!("rpm {r}"));
     }
+    if !p.rpm_schedule.is_empty() {
+        let steps: Vec<String> = p.rpm_schedule.iter().map(ToString::to_string).collect();
+        limits.push(format!("rpm schedule {}", steps.join(",")));
+    }
     if let Some(t) = p.tpm {
         limits.push(format!("tpm {t}"));
     }
@@ -369,6 +387,44 @@ pub fn table(r: &RunReport) -> String {
     }
     let all = columns();
     block(&mut t, r, &all, Block::Main, "strategy");
+    for s in &r.strategies {
+        if let Some(a) = &s.adaptive {
+            let _ = writeln!(
+                t,
+                "auto {}: settled at {:.1} in flight (median of the second half; started at {}, cap {}), last {:.1}, {} cuts, {:.2} % of answers 429",
+                s.id,
+                a.converged,
+                a.initial,
+                a.max,
+                a.last,
+                a.cuts,
+                a.share_429 * 100.0
+            );
+        }
+    }
+    for s in &r.strategies {
+        if let Some(w) = &s.cpu_work {
+            let on: Vec<String> = w
+                .ran_on
+                .iter()
+                .map(|(k, n)| format!("{}×{n}", k.trim_end_matches('-')))
+                .collect();
+            let _ = writeln!(
+                t,
+                "cpu work {}: {} pieces of {} ms asked ({} hash rounds), {:.3} ms CPU each on average, ran on {}",
+                s.id,
+                w.runs,
+                w.target_ms,
+                w.rounds,
+                w.mean_cpu_ms,
+                if on.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    on.join(", ")
+                }
+            );
+        }
+    }
     if r.strategies.iter().any(|s| s.target_rate.is_some()) {
         t.push('\n');
         block(&mut t, r, &all, Block::OpenLoop, "open loop");

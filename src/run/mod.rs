@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mock_server::StatsSnapshot;
 
 use crate::config::{LoadModel, RunConfig, Strategy};
+use crate::cpu_work::{CpuWork, Worker};
 use crate::error::RunError;
 use crate::metrics::log::RequestLog;
 use crate::metrics::{Intervals, Outcome};
@@ -70,6 +71,21 @@ fn progress_bar(cfg: &RunConfig, s: Strategy, total: u64) -> ProgressBar {
     pb
 }
 
+/// The `--cpu-work` of strategy `s`: calibrated on this machine (once per process), done where
+/// the strategy does it; `async-offload` gets a pool of one thread per core.
+fn cpu_worker(cfg: &RunConfig, s: Strategy) -> Result<Option<Arc<Worker>>, RunError> {
+    let Some(d) = cfg.cpu_work else {
+        return Ok(None);
+    };
+    let work = CpuWork::calibrated(d);
+    if s == Strategy::AsyncOffload {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Worker::offloaded(work, cores).map(Some)
+    } else {
+        Ok(Some(Worker::inline(work)))
+    }
+}
+
 /// Runs one strategy on a lease and builds its report, cross-checked against the mock.
 pub fn run_one(
     cfg: &RunConfig,
@@ -99,6 +115,7 @@ pub fn run_one(
         schedule,
         progress: progress_bar(cfg, s, total),
         log,
+        cpu: cpu_worker(cfg, s)?,
     };
     let before = lease.stats();
     let cpu0 = CpuTimes::now();
@@ -152,6 +169,8 @@ pub fn run_one(
         cpu_s: (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0),
         peaks,
         server,
+        adaptive: run.adaptive.clone(),
+        cpu_work: ctx.cpu.as_ref().map(|w| w.report()),
     };
     let report = StrategyReport::build(measured, &run.recorder);
     Ok((report, run.recorder.intervals))
@@ -226,6 +245,8 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         warmup: cfg.warmup,
         slo: cfg.slo,
         shard: cfg.shard,
+        adaptive: cfg.adaptive,
+        cpu_work_s: cfg.cpu_work.map(|d| d.as_secs_f64()),
         start_at_unix: cfg.start_at,
     }
 }

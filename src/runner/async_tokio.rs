@@ -3,10 +3,14 @@
 //! `Semaphore`. `async` runs on a multi-thread runtime, `async-single` on a current-thread one,
 //! which is what Python's event loop is.
 //!
+//! `async-offload` is `async` whose `--cpu-work` goes to a rayon pool of one thread per core
+//! (the task awaits it), where `async` and `async-single` do it on the event loop.
+//!
 //! Each task returns its `Record`; the driver folds them into one recorder as they finish, so
 //! the request path shares nothing but the client's connection pool. The driver spawns a task
 //! only when its request may start (a permit in a closed loop, its due time in an open one), so
-//! a long run holds at most C tasks, not one per request.
+//! a long run holds at most C tasks, not one per request. Under `--concurrency auto` the permit
+//! is a slot of the [`Controller`], whose limit follows the target's rate limit.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,11 +19,12 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::adaptive::Controller;
 use crate::client::async_client::AsyncClient;
 use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::{Record, Recorder};
-use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure};
+use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure, work_async};
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
 pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
@@ -28,6 +33,16 @@ pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         .thread_name("async-worker")
         .build();
     drive(ctx, rt, Strategy::Async)
+}
+
+/// Runs the workload as `async` does, on a runtime of its own whose workers are named for it,
+/// with `--cpu-work` on the offload pool.
+pub fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+    let rt = Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("offload-worker")
+        .build();
+    drive(ctx, rt, Strategy::AsyncOffload)
 }
 
 /// Runs the workload on a current-thread runtime: one thread does everything.
@@ -43,14 +58,27 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
     })?;
     let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
     // The runtime's workers, and the calling thread that drives them from `block_on`.
-    let threads = rt.metrics().num_workers() as u64 + u64::from(s == Strategy::Async);
+    // The runtime's workers, the calling thread that drives them from `block_on`, and the
+    // offload pool.
+    let pool = ctx
+        .cpu
+        .as_ref()
+        .filter(|w| w.offloads())
+        .map_or(0, |w| w.threads());
+    let threads = rt.metrics().num_workers() as u64 + u64::from(s != Strategy::AsyncSingle) + pool;
     let client = &client;
     Ok(rt.block_on(warmup_then_measure(
         ctx,
         threads,
         |phase, mut recorder, measured| async move {
-            let issued = run_phase(ctx, client, s, phase, &mut recorder, measured).await;
-            (recorder, issued)
+            let ctl = ctx.cfg.adaptive.map(|a| {
+                Controller::new(
+                    a,
+                    ctx.req.mean_input_tokens() + u64::from(ctx.cfg.workload.max_tokens),
+                )
+            });
+            let issued = run_phase(ctx, client, s, phase, &mut recorder, measured, ctl.as_ref()).await;
+            (recorder, issued, ctl.map(|c| c.report()))
         },
     )))
 }
@@ -64,9 +92,10 @@ async fn run_phase(
     phase: Phase,
     recorder: &mut Recorder,
     measured: bool,
+    ctl: Option<&Arc<Controller>>,
 ) -> u64 {
     let limit = ctx.cfg.effective_concurrency(s) as usize;
-    let permits = (ctx.cfg.concurrency != 0).then(|| Arc::new(Semaphore::new(limit)));
+    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
     let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
     let mut issued = 0;
@@ -81,7 +110,21 @@ async fn run_phase(
         // C tasks exist (`gather` under a semaphore, without a million parked coroutines for a
         // long run). Either wait ends early on a stop or at the phase's end.
         let mut permit = None;
+        let mut slot = None;
         match (due, &permits) {
+            (None, _) if let Some(c) = ctl => {
+                let end = async {
+                    match ends {
+                        Some(e) => tokio::time::sleep_until(e.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    s = c.acquire() => slot = Some(s),
+                    _ = crate::stop::stopped() => break,
+                    _ = end => break,
+                }
+            }
             (Some(due), _) => {
                 if !crate::stop::sleep_until_async(due).await {
                     break;
@@ -106,6 +149,7 @@ async fn run_phase(
             break;
         }
         let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
+        let (ctl, cpu) = (ctl.cloned(), ctx.cpu.clone());
         let index = phase.index(i);
         let mut rng = ctx.rng(index + 1);
         issued += 1;
@@ -119,8 +163,10 @@ async fn run_phase(
                 permit = p.clone().acquire_owned().await.ok();
             }
             let intended = due.unwrap_or_else(Instant::now);
-            let record = execute_async(&client, &policy, &mut rng, intended, index).await;
-            drop(permit);
+            let observer = ctl.as_deref().zip(slot.as_ref().map(|s| s.seq));
+            let record = execute_async(&client, &policy, &mut rng, intended, index, observer).await;
+            work_async(cpu.as_ref(), &record).await;
+            drop((permit, slot));
             record
         });
         // Fold in what has finished, so records do not pile up in the set.

@@ -14,7 +14,7 @@ use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::Recorder;
 use crate::runner::async_tokio::drain;
-use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure};
+use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure, work_async};
 
 /// Runs the workload in batches of `batch_size` with `pause` between them. In an open loop a
 /// batch starts once its last request is due (and the previous batch and pause are over); each
@@ -37,7 +37,7 @@ pub fn run_batched(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         threads,
         |phase, mut recorder, measured| async move {
             let issued = run_phase(ctx, client, phase, &mut recorder, measured).await;
-            (recorder, issued)
+            (recorder, issued, None)
         },
     )))
 }
@@ -74,7 +74,12 @@ async fn run_phase(
                 .unwrap_or_else(Instant::now);
             let index = phase.index(i);
             let mut rng = ctx.rng(index + 1);
-            batch.spawn(async move { execute_async(&client, &policy, &mut rng, intended, index).await });
+            let cpu = ctx.cpu.clone();
+            batch.spawn(async move {
+                let record = execute_async(&client, &policy, &mut rng, intended, index, None).await;
+                work_async(cpu.as_ref(), &record).await;
+                record
+            });
         }
         issued += last - first;
         // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.

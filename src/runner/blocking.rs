@@ -91,6 +91,7 @@ fn run_phase(
         };
         state.issued.fetch_add(1, Ordering::Relaxed);
         let record = execute_blocking(client, &ctx.cfg.retry, rng, intended, phase.index(i));
+        ctx.work_blocking(&record);
         record_into(slot, &record);
         if measured {
             ctx.progress.inc(1);
@@ -176,6 +177,7 @@ pub(crate) fn drive(
             wall: main_t0.map_or(Duration::ZERO, |t| end.saturating_duration_since(t)),
             issued,
             threads: workers as u64,
+            adaptive: None,
         },
         all_done,
     ))

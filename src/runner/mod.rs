@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use rand::rngs::SmallRng;
 
+use crate::adaptive::{AdaptiveReport, Controller};
 use crate::client::async_client::AsyncClient;
 use crate::client::blocking::BlockingClient;
 use crate::client::{Limits, PreparedRequest};
@@ -31,7 +32,7 @@ use crate::metrics::log::RequestLog;
 use crate::metrics::{AttemptRecord, Outcome, Record, Recorder, Sample};
 use crate::retry::RetryPolicy;
 
-pub use async_tokio::{run_async, run_async_single};
+pub use async_tokio::{run_async, run_async_offload, run_async_single};
 pub use batched::run_batched;
 pub use sequential::run_sequential;
 pub use threadpool::run_threadpool;
@@ -53,6 +54,8 @@ pub struct RunContext {
     pub progress: ProgressBar,
     /// Where each measured request's line goes (`requests.jsonl`), when the run writes one.
     pub log: Option<RequestLog>,
+    /// `--cpu-work`: the work each successful response gets, and where it runs.
+    pub cpu: Option<Arc<crate::cpu_work::Worker>>,
 }
 
 /// Indexes of warm-up requests start here, apart from the measured ones (the mock keys its
@@ -172,6 +175,25 @@ impl RunContext {
     pub fn grace_deadline(&self) -> Option<Instant> {
         crate::stop::grace_deadline(self.cfg.timeout)
     }
+
+    /// `--cpu-work` for a finished request, on this thread (blocking strategies).
+    pub(crate) fn work_blocking(&self, record: &Record) {
+        if let Some(w) = &self.cpu
+            && record.outcome == Outcome::Ok
+        {
+            w.run_here(record.index);
+        }
+    }
+}
+
+/// `--cpu-work` for a finished request, where the strategy does it: on this task's thread, or on
+/// the offload pool while the task waits.
+pub(crate) async fn work_async(cpu: Option<&Arc<crate::cpu_work::Worker>>, record: &Record) {
+    if let Some(w) = cpu
+        && record.outcome == Outcome::Ok
+    {
+        w.run(record.index).await;
+    }
 }
 
 /// What a warm-up produced (left out of every figure; reported apart).
@@ -191,13 +213,13 @@ pub struct WarmupRun {
 pub(crate) async fn warmup_then_measure<F, Fut>(ctx: &RunContext, threads: u64, mut run: F) -> StrategyRun
 where
     F: FnMut(Phase, Recorder, bool) -> Fut,
-    Fut: std::future::Future<Output = (Recorder, u64)>,
+    Fut: std::future::Future<Output = (Recorder, u64, Option<AdaptiveReport>)>,
 {
     let (warmup, main) = ctx.phases();
     let warmup = match warmup {
         Some(phase) => {
             let t0 = Instant::now();
-            let (recorder, issued) = run(phase, ctx.warmup_recorder(), false).await;
+            let (recorder, issued, _) = run(phase, ctx.warmup_recorder(), false).await;
             Some(WarmupRun {
                 recorder,
                 wall: t0.elapsed(),
@@ -207,13 +229,14 @@ where
         None => None,
     };
     let t0 = Instant::now();
-    let (recorder, issued) = run(main, ctx.recorder(), true).await;
+    let (recorder, issued, adaptive) = run(main, ctx.recorder(), true).await;
     StrategyRun {
         warmup,
         recorder,
         wall: t0.elapsed(),
         issued,
         threads,
+        adaptive,
     }
 }
 
@@ -231,6 +254,8 @@ pub struct StrategyRun {
     /// Threads the runner started and ran the work on, the calling thread included when it
     /// drives the work (`block_on`); helpers a library starts on its own are not known here.
     pub threads: u64,
+    /// `--concurrency auto`: what the controller did in the measured phase.
+    pub adaptive: Option<AdaptiveReport>,
 }
 
 /// Runs one strategy.
@@ -240,6 +265,7 @@ pub fn run_strategy(s: Strategy, ctx: &RunContext) -> Result<StrategyRun, RunErr
         Strategy::Threadpool => run_threadpool(ctx),
         Strategy::Async => run_async(ctx),
         Strategy::AsyncSingle => run_async_single(ctx),
+        Strategy::AsyncOffload => run_async_offload(ctx),
         Strategy::Batched => run_batched(ctx),
     }
 }
@@ -265,17 +291,32 @@ pub(crate) fn execute_blocking(
 }
 
 /// Logical request `index` on the async client: attempts, and `tokio::time::sleep` between them.
+/// Under `--concurrency auto` each attempt's answer goes to the controller (`ctl`, with the
+/// first attempt's send number).
 pub(crate) async fn execute_async(
     client: &AsyncClient,
     policy: &RetryPolicy,
     rng: &mut SmallRng,
     intended: Instant,
     index: u64,
+    ctl: Option<(&Controller, u64)>,
 ) -> Record {
     let mut request = Attempts::new(intended, index);
     loop {
+        let attempt = request.next_attempt();
+        let seq = match ctl {
+            Some((_, first)) if attempt == 1 => Some(first),
+            Some((c, _)) => match c.before_retry().await {
+                Some(seq) => Some(seq),
+                None => return request.abandon(),
+            },
+            None => None,
+        };
         let t = Instant::now();
-        let result = client.chat(index, request.next_attempt()).await;
+        let result = client.chat(index, attempt).await;
+        if let (Some((c, _)), Some(seq)) = (ctl, seq) {
+            c.observe(seq, t, &result);
+        }
         match request.after(t, result, policy, rng) {
             Next::Retry(wait) if crate::stop::sleep_until_async(Instant::now() + wait).await => {}
             Next::Retry(_) => return request.abandon(),

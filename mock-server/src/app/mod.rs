@@ -57,6 +57,16 @@ pub const ATTEMPT_HEADER: &str = "x-asyncbench-attempt";
 pub(crate) struct ResetConnection;
 
 /// Shared state of one mock server.
+/// The profile's limiter (a changing RPM limit starts its clock at `now`); `None` when it sets
+/// no limit.
+fn limiter_for(p: &Profile, now: Instant) -> Option<Limiter> {
+    if p.rpm_schedule.is_empty() {
+        Limiter::new(p.rpm, p.tpm, p.limit_window, now)
+    } else {
+        Limiter::scheduled(p.rpm_schedule.clone(), p.tpm, p.limit_window, now)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) profile: Profile,
@@ -82,7 +92,7 @@ impl AppState {
                 .unwrap_or(0)
         });
         Arc::new(AppState {
-            limiter: Limiter::new(profile.rpm, profile.tpm, profile.limit_window, now).map(Mutex::new),
+            limiter: limiter_for(&profile, now).map(Mutex::new),
             profile,
             stats: Stats::new(),
             seed,
@@ -153,18 +163,12 @@ impl AppState {
     /// arrival count (and so `--schedule`) back at zero, no stall. The counters of `/stats` keep
     /// counting (clients compare differences).
     pub(crate) fn reset(&self) {
-        if let Some(l) = &self.limiter {
-            let fresh = Limiter::new(
-                self.profile.rpm,
-                self.profile.tpm,
-                self.profile.limit_window,
-                Instant::now(),
-            );
-            if let Some(fresh) = fresh {
-                match l.lock() {
-                    Ok(mut g) => *g = fresh,
-                    Err(p) => *p.into_inner() = fresh,
-                }
+        if let Some(l) = &self.limiter
+            && let Some(fresh) = limiter_for(&self.profile, Instant::now())
+        {
+            match l.lock() {
+                Ok(mut g) => *g = fresh,
+                Err(p) => *p.into_inner() = fresh,
             }
         }
         self.next_index.store(0, Relaxed);

@@ -1,0 +1,191 @@
+//! `--concurrency auto` under a rate limit that changes, `--cpu-work` and `async-offload`: the
+//! controller finds the limit and backs off when it drops, the work runs where each strategy
+//! says it does, and a CPU-work sweep names a strategy per point.
+
+use std::time::Duration;
+
+use asyncbench::adaptive::AdaptiveConfig;
+use asyncbench::compare;
+use asyncbench::config::Strategy;
+use asyncbench::cpu_work::OFFLOAD_THREAD;
+use mock_server::Profile;
+use mock_server::limiter::parse_rpm_schedule;
+
+use crate::util::{bin, config, fast_retry, json};
+
+/// A limit of 50 requests/s (3000/min, a burst of 50) for 1.5 s, then 10/s: at 100 ms a request
+/// the right concurrency is about 5, then about 1. The limit admits at most 125 requests before
+/// the drop however fast the machine is, so at least 40 come after it.
+#[test]
+fn the_controller_follows_a_rate_limit_up_and_back_down() {
+    let profile = Profile {
+        rpm_schedule: parse_rpm_schedule("0s:3000,1500ms:600").unwrap(),
+        limit_window: Duration::from_secs(1),
+        ..Profile::fixed(Duration::from_millis(100))
+    };
+    let mut cfg = config(&[Strategy::Async], 165, profile);
+    cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+    cfg.concurrency = 64;
+    cfg.retry = fast_retry(5);
+    let report = compare(&cfg).unwrap();
+    let s = &report.strategies[0];
+    assert_eq!(s.accounted, "165/165");
+    assert_eq!(s.count(asyncbench::metrics::Outcome::Ok), 165);
+    let a = s.adaptive.as_ref().expect("an adaptive block");
+    let tl = &a.timeline;
+    let answers: u64 = tl.iter().map(|t| t.attempts).sum();
+    assert_eq!(answers, s.attempts, "every answer is on the timeline");
+    // It grew past its start while the limit was high…
+    let peak = tl
+        .iter()
+        .filter(|t| t.t_s < 2.0)
+        .map(|t| t.limit)
+        .fold(0.0, f64::max);
+    assert!(peak >= 4.0, "peak {peak} before the drop: {tl:?}");
+    // …and ends well below that peak after the drop (only answers after it can tell).
+    assert!(a.last <= peak / 2.0, "last {} vs peak {peak}", a.last);
+    assert!(a.cuts >= 1);
+    // The pacer keeps 429s rare: a few around the drop at most.
+    assert!(a.share_429 <= 0.05, "429 share {}", a.share_429);
+}
+
+/// `--cpu-work` runs on each strategy's own threads, and `async-offload` never on a runtime
+/// worker: every piece on its pool.
+#[test]
+fn cpu_work_runs_where_each_strategy_says() {
+    let mut cfg = config(
+        &[Strategy::Threadpool, Strategy::Async, Strategy::AsyncOffload],
+        40,
+        Profile::fixed(Duration::from_millis(5)),
+    );
+    cfg.cpu_work = Some(Duration::from_millis(1));
+    let report = compare(&cfg).unwrap();
+    let on = |s: usize| report.strategies[s].cpu_work.as_ref().unwrap().ran_on.clone();
+    for s in &report.strategies {
+        let w = s.cpu_work.as_ref().unwrap();
+        assert_eq!(w.runs, 40, "{}: one piece per success", s.id);
+        assert!(w.rounds > 0 && w.target_ms == 1.0);
+    }
+    assert_eq!(on(0).keys().collect::<Vec<_>>(), ["threadpool-"]);
+    assert_eq!(on(1).keys().collect::<Vec<_>>(), ["async-worker"]);
+    assert_eq!(on(2).keys().collect::<Vec<_>>(), [OFFLOAD_THREAD]);
+    assert_eq!(on(2)[OFFLOAD_THREAD], 40);
+}
+
+/// The flags: auto only for the async strategies and a closed loop, --max-concurrency only with
+/// auto, --cpu-work within bounds, a well-formed --rpm-schedule; each a one-line exit 2.
+#[test]
+fn adaptive_and_cpu_flags_are_checked() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--concurrency", "auto", "--strategies", "threadpool"],
+            "threadpool",
+        ),
+        (
+            &["--concurrency", "auto", "--strategies", "async", "--rate", "5"],
+            "closed loop",
+        ),
+        (&["--max-concurrency", "8"], "--max-concurrency"),
+        (&["--cpu-work", "20s"], "20s"),
+        (&["--rpm-schedule", "5s:100"], "5s:100"),
+        (
+            &["--concurrency", "auto", "--strategies", "async", "--shard", "0/2"],
+            "shard",
+        ),
+    ];
+    for (args, named) in cases {
+        let o = bin().arg("compare").args(args).arg("-q").output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+}
+
+/// `compare --concurrency auto` alone runs the async strategies (not the fixed ones), and
+/// `--cpu-work` adds `async-offload` to the default five.
+#[test]
+fn defaults_follow_auto_and_cpu_work() {
+    use asyncbench::cli::{Cli, Command};
+    use clap::Parser;
+    let chosen = |args: &[&str]| {
+        let cli = Cli::try_parse_from(["asyncbench", "compare"].iter().chain(args)).unwrap();
+        let Command::Compare(c) = cli.command else {
+            panic!()
+        };
+        c.chosen()
+    };
+    assert_eq!(
+        chosen(&["--concurrency", "auto"]),
+        [Strategy::Async, Strategy::AsyncSingle]
+    );
+    assert_eq!(chosen(&["--cpu-work", "1ms"]).len(), 6);
+    assert!(chosen(&["--cpu-work", "1ms"]).contains(&Strategy::AsyncOffload));
+    assert_eq!(chosen(&[]), Strategy::ALL);
+}
+
+/// A CPU-work sweep: a point per amount of work, the strategy to use at each, client CPU per
+/// request that grows with the work, and the goodput chart with its ceilings.
+#[test]
+fn a_cpu_work_sweep_names_a_strategy_per_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let o = bin()
+        .args([
+            "sweep",
+            "--cpu-work",
+            "0,2ms",
+            "--strategies",
+            "async-single,async-offload",
+        ])
+        .args(["-n", "30", "-c", "4", "--latency", "5ms", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&out.join("sweep.json"));
+    assert_eq!(r["axis"], "cpu_work");
+    let settings: Vec<f64> = r["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["setting"].as_f64().unwrap())
+        .collect();
+    assert_eq!(settings, [0.0, 2.0]);
+    let per_point = r["per_point"].as_array().unwrap();
+    assert_eq!(per_point.len(), 2);
+    assert!(
+        per_point[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("at cpu=2ms: ")
+    );
+    // Client CPU per request includes the work: at least 2 ms at the 2 ms point.
+    for x in r["points"][1]["results"].as_array().unwrap() {
+        let cpu = x["cpu_ms_per_request"].as_f64().unwrap();
+        assert!(cpu >= 1.6, "{x}");
+    }
+    assert!(
+        r["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["setting"].is_null())
+    );
+    assert!(
+        stdout.contains("strategy to use at each amount of CPU work"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
+    if !csv.is_empty() {
+        assert!(csv.lines().next().unwrap().ends_with(",cpu_ms_per_request"));
+    }
+    let svg = std::fs::read_to_string(out.join("sweep-goodput.svg")).unwrap();
+    assert!(svg.contains("ceiling: 1 core"), "the chart draws the ceilings");
+}

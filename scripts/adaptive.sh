@@ -7,7 +7,9 @@
 #   cpu:   a sweep of --cpu-work 0,1ms,2ms,5ms,10ms over threadpool, async, async-single and
 #          async-offload (2000 requests per point, C=50, 100 ms mock).
 #
-#   bash scripts/adaptive.sh [OUT_DIR] [limit|cpu|all]   (default: results/<date>-<hostname>/adaptive, all)
+#   bash scripts/adaptive.sh [OUT_DIR] [limit|sweep|auto|cpu|all]
+#     (default: results/<date>-<hostname>/adaptive, all; limit = sweep + auto; auto reuses the
+#     folder's sweep for its summary)
 #
 # The limit part takes about 20 minutes and uses little CPU; the cpu part takes a few minutes and
 # wants the machine to itself. Not run by CI.
@@ -25,10 +27,13 @@ n=2000
 
 say() { echo "== $1" | tee "$out/$2.txt"; }
 
-if [[ $part == limit || $part == all ]]; then
+if [[ $part == limit || $part == all || $part == sweep ]]; then
   say "sweep: asyncbench sweep -n $n --duration 100s ${mock[*]} --rpm 1200 --strategies async -c 1,2,4,8,16,32,64,128 --retry openai" sweep-fixed
   "$bin" sweep -q -n "$n" --duration 100s "${mock[@]}" --rpm 1200 --strategies async \
     -c 1,2,4,8,16,32,64,128 --retry openai --out "$out/sweep-fixed" --force | tee -a "$out/sweep-fixed.txt"
+fi
+
+if [[ $part == limit || $part == all || $part == auto ]]; then
   say "auto: asyncbench compare -n $n ${mock[*]} --rpm 1200 --strategies async --concurrency auto --retry openai" auto
   "$bin" compare -q -n "$n" "${mock[@]}" --rpm 1200 --strategies async --concurrency auto --retry openai \
     --out "$out/auto" --force | tee -a "$out/auto.txt"
@@ -41,14 +46,17 @@ out = sys.argv[1]
 sweep = json.load(open(f"{out}/sweep-fixed/sweep.json"))
 fixed = [(p["setting"], r) for p in sweep["points"] for r in p["results"]]
 best_c, best = max(fixed, key=lambda x: x[1]["goodput_rps"])
-print(f"fixed concurrency (sweep): best goodput {best['goodput_rps']:.2f} ok/s at C={best_c:g}, "
-      f"429 share {100 * best['share_429']:.2f} %")
+whole_c, whole = max(((c, r) for c, r in fixed if r["failed"] == 0), key=lambda x: x[1]["goodput_rps"])
+print(f"fixed concurrency (sweep): best goodput {best['goodput_rps']:.2f} ok/s at C={best_c:g} "
+      f"({best['failed']} requests failed, 429 share {100 * best['share_429']:.2f} %); "
+      f"best with every request ok {whole['goodput_rps']:.2f} ok/s at C={whole_c:g}")
 for c, r in fixed:
-    print(f"  C={c:<4g} {r['goodput_rps']:6.2f} ok/s  429 share {100 * r['share_429']:5.2f} %  p99 {r['p99_ms'] or 0:7.1f} ms")
+    print(f"  C={c:<4g} {r['goodput_rps']:6.2f} ok/s  failed {r['failed']:4d}  429 share {100 * r['share_429']:5.2f} %  p99 {r['p99_ms'] or 0:7.1f} ms")
 for name in ("auto", "drop"):
     s = json.load(open(f"{out}/{name}/report.json"))["strategies"][0]
     a = s["adaptive"]
-    print(f"{name}: {s['goodput_rps']:.2f} ok/s = {s['goodput_rps'] / best['goodput_rps']:.3f} x the best fixed; "
+    print(f"{name}: {s['goodput_rps']:.2f} ok/s = {s['goodput_rps'] / best['goodput_rps']:.3f} x the best fixed, "
+          f"{s['goodput_rps'] / whole['goodput_rps']:.3f} x the best fixed with every request ok; "
           f"429 share {100 * a['share_429']:.2f} % of {s['attempts']} answers; settled at {a['converged']:.1f}, "
           f"{a['cuts']} cuts; accounted {s['accounted']}")
     if name == "drop":

@@ -10,6 +10,11 @@
 //!   (once per round trip) before any 429 comes; while it stays above, every success adds
 //!   `1 / limit` (one more slot per round trip), or a whole slot in slow start (before the first
 //!   cut).
+//! - The limit never stays below what Little's law says the allowed rate needs: 1.2 × the rate
+//!   the headers allow (the tighter of requests/s and tokens/s ÷ tokens per request) × the mean
+//!   latency of successes. No cut goes below it, and a success lifts the limit to it at once (when
+//!   the allowed rate rises, the headers say so before additive increase could find it). Below
+//!   it the bucket would fill while slots sit idle: goodput lost for nothing.
 //!
 //! Beside the limit, a **pacer** mirrors the server's token buckets from the headers: an answer
 //! states what was left when its request was admitted (`remaining`), the per-minute limit and
@@ -41,6 +46,14 @@ const PRESSURE: f64 = 0.1;
 const CUT_429: f64 = 0.5;
 /// The cut on pressure.
 const CUT_PRESSURE: f64 = 0.9;
+/// Requests the pacer keeps in the mirrored bucket: the mirror can be one or two too high when
+/// requests sent together are admitted out of order. Costs nothing once paced (the rate is the
+/// refill rate whatever the bucket holds).
+const RESERVE: f64 = 1.0;
+/// Headroom over Little's law's concurrency (rate × latency) that cuts keep.
+const FLOOR_HEADROOM: f64 = 1.2;
+/// Weight of the newest success in the mean latency.
+const LATENCY_WEIGHT: f64 = 0.05;
 
 /// The `x-ratelimit-*` headers of one answer (OpenAI's names; each may be missing).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -211,6 +224,10 @@ struct State {
     hold_until: Option<Instant>,
     requests: Option<Mirror>,
     tokens: Option<Mirror>,
+    /// Mean latency of successful attempts, seconds (exponentially weighted).
+    latency_s: Option<f64>,
+    /// Tokens one request is charged (prompt estimate + max_tokens), for the token pacer.
+    token_cost: f64,
     timeline: Vec<Tick>,
 }
 
@@ -220,8 +237,6 @@ pub struct Controller {
     state: Mutex<State>,
     changed: Notify,
     t0: Instant,
-    /// Tokens one request is charged (prompt estimate + max_tokens), for the token pacer.
-    token_cost: f64,
 }
 
 /// A request's place under the limit; dropping it frees the place.
@@ -275,11 +290,12 @@ impl Controller {
                 hold_until: None,
                 requests: None,
                 tokens: None,
+                latency_s: None,
+                token_cost: token_cost.max(1) as f64,
                 timeline: Vec::new(),
             }),
             changed: Notify::new(),
             t0: Instant::now(),
-            token_cost: token_cost.max(1) as f64,
         })
     }
 
@@ -337,9 +353,11 @@ impl Controller {
         let hold = s
             .hold_until
             .map_or(Duration::ZERO, |h| h.saturating_duration_since(now));
-        let req = s.requests.map_or(Duration::ZERO, |m| m.wait(now, s.sends, 1.0));
+        let req = s
+            .requests
+            .map_or(Duration::ZERO, |m| m.wait(now, s.sends, 1.0 + RESERVE));
         let tok = s.tokens.map_or(Duration::ZERO, |m| {
-            m.wait(now, s.sends, self.token_cost.min(m.capacity))
+            m.wait(now, s.sends, s.token_cost.min(m.capacity))
         });
         hold.max(req).max(tok)
     }
@@ -409,15 +427,22 @@ impl Controller {
             }
             s.cut(seq, CUT_429);
         } else if ok {
+            let l = now.saturating_duration_since(sent).as_secs_f64();
+            s.latency_s = Some(s.latency_s.map_or(l, |m| m + LATENCY_WEIGHT * (l - m)));
             let pressure = [s.requests, s.tokens]
                 .iter()
                 .flatten()
                 .any(|m| m.seq == seq && m.share_left() < PRESSURE);
             if pressure {
                 s.cut(seq, CUT_PRESSURE);
-            } else if s.in_flight as f64 >= s.limit / 2.0 {
-                let step = if s.slow_start { 1.0 } else { 1.0 / s.limit };
-                s.limit = (s.limit + step).min(s.cfg.max as f64);
+            } else {
+                // Grow while the slots are used; and straight to the floor when the allowed
+                // rate rose (the headers say so at once; additive increase would take seconds).
+                let mut limit = s.limit.max(s.floor());
+                if s.in_flight as f64 >= s.limit / 2.0 {
+                    limit += if s.slow_start { 1.0 } else { 1.0 / s.limit };
+                }
+                s.limit = limit.min(s.cfg.max as f64);
             }
         }
         let k = (now.saturating_duration_since(self.t0).as_nanos() / TICK.as_nanos()) as usize;
@@ -462,15 +487,33 @@ impl Controller {
 }
 
 impl State {
-    /// Cuts the limit by `factor`, unless attempt `seq` was sent before the last cut.
+    /// Cuts the limit by `factor`, unless attempt `seq` was sent before the last cut, and not
+    /// below the floor (nor raising it to the floor).
     fn cut(&mut self, seq: u64, factor: f64) {
         if seq < self.cut_at {
             return;
         }
-        self.limit = (self.limit * factor).max(1.0);
+        let floor = self.floor().min(self.limit);
+        self.limit = (self.limit * factor).max(floor).max(1.0);
         self.slow_start = false;
         self.cut_at = self.sends;
         self.cuts += 1;
+    }
+
+    /// Little's law's concurrency for the rate the headers allow, with headroom: below it the
+    /// pacer, not the limit, would have to be what holds requests back. 1 with nothing known.
+    fn floor(&self) -> f64 {
+        let rate = [
+            self.requests.map(|m| m.per_sec),
+            self.tokens.map(|m| m.per_sec / self.token_cost),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min);
+        match (rate, self.latency_s) {
+            (Some(r), Some(l)) => (FLOOR_HEADROOM * r * l).max(1.0),
+            _ => 1.0,
+        }
     }
 
     /// Makes sure the timeline reaches step `k`, steps without events carrying the limit on.
@@ -608,6 +651,29 @@ mod tests {
         assert_eq!(m.wait(t0, 16, 1.0), Duration::from_millis(150));
         // Refill never goes past the bucket's size.
         assert!((m.available(t0 + Duration::from_secs(10), 11) - 20.0).abs() < 1e-9);
+    }
+
+    /// Little's law's floor: 1200/min is 20/s; at 500 ms a request that needs 10 in flight,
+    /// 12 with headroom. A success lifts the limit there at once, and a cut stops there.
+    #[tokio::test]
+    async fn the_limit_is_kept_at_what_the_allowed_rate_needs() {
+        let c = Controller::new(AdaptiveConfig { initial: 1, max: 64 }, 1);
+        let s = c.acquire().await;
+        let rl = RateLimit {
+            limit_requests: Some(1200),
+            remaining_requests: Some(15),
+            reset_requests: Some(Duration::from_millis(250)),
+            ..RateLimit::default()
+        };
+        let sent = Instant::now() - Duration::from_millis(500);
+        c.observe(s.seq, sent, &ok(Some(rl)));
+        let limit = c.limit();
+        // 12, plus the slow start's one (the slot was in use).
+        assert!((12.9..13.1).contains(&limit), "{limit}");
+        let later = c.acquire().await;
+        c.observe(later.seq, Instant::now(), &limited(None, None));
+        let limit = c.limit();
+        assert!((11.9..12.1).contains(&limit), "a cut stops at the floor: {limit}");
     }
 
     #[tokio::test]

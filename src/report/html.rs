@@ -243,6 +243,10 @@ pub fn run_page(r: &RunReport, dir: &Path) -> String {
             ),
             ("ttft", "Time to first token by percentile."),
             ("itl", "Inter-token latency by percentile."),
+            (
+                "concurrency",
+                "--concurrency auto: the controller's limit over time, and the answers per second (ok and 429) it got.",
+            ),
         ],
     ));
     b.push_str("<h2>Settings and provenance</h2>\n");
@@ -271,9 +275,16 @@ pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
             escape(why)
         );
     }
-    b.push_str("<h2>Recommendation</h2>\n<ul id=\"recommendation\">\n");
-    for rec in &r.recommendations {
-        let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
+    if r.per_point.is_empty() {
+        b.push_str("<h2>Recommendation</h2>\n<ul id=\"recommendation\">\n");
+        for rec in &r.recommendations {
+            let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
+        }
+    } else {
+        b.push_str("<h2>The strategy to use at each amount of CPU work</h2>\n<ul id=\"recommendation\">\n");
+        for rec in &r.per_point {
+            let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
+        }
     }
     b.push_str("</ul>\n");
     if let Some(best) = &r.best {
@@ -294,13 +305,13 @@ pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
     }
     b.push_str("<h2>Points</h2>\n<div class=\"scroll\"><table>\n<tr><th>");
     b.push_str(&escape(&r.axis));
-    b.push_str("</th><th>strategy</th><th>ok/s</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>429 %</th><th>retries</th><th>failed</th></tr>\n");
+    b.push_str("</th><th>strategy</th><th>ok/s</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>429 %</th><th>retries</th><th>failed</th><th>client CPU ms/req</th></tr>\n");
     let opt = |v: Option<f64>| v.map_or("–".to_owned(), |x| format!("{x:.1}"));
     for p in &r.points {
         for x in &p.results {
             let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&fmt_value(&r.axis, p.setting)),
                 x.strategy,
                 x.goodput_rps,
@@ -309,7 +320,8 @@ pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
                 opt(x.p99_ms),
                 100.0 * x.share_429,
                 x.retries,
-                x.failed
+                x.failed,
+                x.cpu_ms_per_request.map_or("–".to_owned(), |c| format!("{c:.3}"))
             );
         }
     }
@@ -319,12 +331,13 @@ pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
         &[
             (
                 "sweep-goodput",
-                "Goodput against the setting; rings mark each strategy's recommendation.",
+                "Goodput against the setting; rings mark each strategy's recommendation (a --cpu-work sweep draws the ceilings 1 core ÷ work and all cores ÷ work instead).",
             ),
             ("sweep-p99", "p99 latency of successful requests."),
             ("sweep-429", "Share of attempts answered 429."),
             ("sweep-throughput", "Throughput, all outcomes."),
             ("sweep-retries", "Retries."),
+            ("sweep-cpu", "Client CPU time per request (the mock's excluded)."),
         ],
     ));
     let _ = writeln!(

@@ -113,16 +113,10 @@ async fn run_phase(
         let mut slot = None;
         match (due, &permits) {
             (None, _) if let Some(c) = ctl => {
-                let end = async {
-                    match ends {
-                        Some(e) => tokio::time::sleep_until(e.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
                     s = c.acquire() => slot = Some(s),
                     _ = crate::stop::stopped() => break,
-                    _ = end => break,
+                    _ = phase_end(ends) => break,
                 }
             }
             (Some(due), _) => {
@@ -131,16 +125,10 @@ async fn run_phase(
                 }
             }
             (None, Some(p)) => {
-                let end = async {
-                    match ends {
-                        Some(e) => tokio::time::sleep_until(e.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
                     p = p.clone().acquire_owned() => permit = p.ok(),
                     _ = crate::stop::stopped() => break,
-                    _ = end => break,
+                    _ = phase_end(ends) => break,
                 }
             }
             (None, None) => {}
@@ -177,6 +165,14 @@ async fn run_phase(
     }
     drain(&mut tasks, recorder, ctx, measured).await;
     issued
+}
+
+/// Resolves at the end of a duration-bounded phase; never for one bounded by its count.
+async fn phase_end(ends: Option<Instant>) {
+    match ends {
+        Some(e) => tokio::time::sleep_until(e.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Counts one finished task: its record, or `cancelled` when a stop's grace period cut it off.

@@ -188,8 +188,9 @@ impl Mirror {
         }
     }
 
+    /// What the bucket had left beyond the pacer's reserve, as a share of its size.
     fn share_left(&self) -> f64 {
-        self.remaining / self.capacity
+        (self.remaining - RESERVE).max(0.0) / self.capacity
     }
 }
 

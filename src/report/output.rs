@@ -164,7 +164,10 @@ pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> 
         .strategies
         .iter()
         .map(|s| BarGroup {
-            label: format!("{} (C={})", s.id, s.concurrency),
+            label: match &s.adaptive {
+                Some(a) => format!("{} (C=auto, ~{:.1})", s.id, a.converged),
+                None => format!("{} (C={})", s.id, s.concurrency),
+            },
             values: vec![s.throughput_rps, s.goodput_rps],
         })
         .collect();

@@ -434,8 +434,9 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
     }
 }
 
-/// A `--cpu-work` sweep's verdict at one point: among the strategies that meet the limits, the
-/// best goodput, and every other strategy's as a share of it (ties within 5 % named).
+/// A `--cpu-work` sweep's verdict at one point: among the strategies that meet the limits and
+/// come within 5 % of the best goodput, the one with the lowest p99; every other strategy's
+/// goodput as a share of the best.
 pub fn best_strategy(axis: &str, point: &SweepPoint, c: Criteria) -> Recommendation {
     let qualifies = |r: &PointResult| {
         r.accounted_ok
@@ -449,11 +450,12 @@ pub fn best_strategy(axis: &str, point: &SweepPoint, c: Criteria) -> Recommendat
     };
     let g = |r: &PointResult| r.slo_goodput_rps.unwrap_or(r.goodput_rps);
     let at = fmt_setting(axis, point.setting);
-    let Some(best) = point
+    let Some(top) = point
         .results
         .iter()
         .filter(|r| qualifies(r))
-        .max_by(|a, b| g(a).total_cmp(&g(b)))
+        .map(g)
+        .reduce(f64::max)
     else {
         return Recommendation {
             strategy: point.results.first().map_or(Strategy::Async, |r| r.strategy),
@@ -462,12 +464,19 @@ pub fn best_strategy(axis: &str, point: &SweepPoint, c: Criteria) -> Recommendat
             reason: format!("at {at}: no strategy meets the limits"),
         };
     };
+    let p99 = |r: &PointResult| r.p99_ms.unwrap_or(f64::INFINITY);
+    let best = point
+        .results
+        .iter()
+        .filter(|r| qualifies(r) && g(r) >= NEAR_BEST * top)
+        .min_by(|a, b| p99(a).total_cmp(&p99(b)).then(g(b).total_cmp(&g(a))))
+        .unwrap_or(&point.results[0]);
     let others: Vec<String> = point
         .results
         .iter()
         .filter(|r| r.strategy != best.strategy)
         .map(|r| {
-            let share = g(r) / g(best);
+            let share = g(r) / top;
             let tag = if !qualifies(r) {
                 " (breaks a limit)"
             } else if share >= NEAR_BEST {
@@ -483,11 +492,13 @@ pub fn best_strategy(axis: &str, point: &SweepPoint, c: Criteria) -> Recommendat
         setting: Some(point.setting),
         goodput_rps: Some(g(best)),
         reason: format!(
-            "at {at}: {} {:.1} ok/s{}; others: {}",
+            "at {at}: {} {:.1} ok/s, p99 {}{}; others (goodput as a share of the best, {:.1}): {}",
             best.strategy,
             g(best),
+            best.p99_ms.map_or("-".to_owned(), |p| format!("{p:.0} ms")),
             best.cpu_ms_per_request
                 .map_or(String::new(), |c| format!(", {c:.2} ms client CPU per request")),
+            top,
             if others.is_empty() {
                 "none".to_owned()
             } else {
@@ -536,16 +547,17 @@ mod tests {
             r
         };
         let single = other(Strategy::AsyncSingle, 150.0, 0.0);
-        let offload = other(Strategy::AsyncOffload, 290.0, 0.0);
+        let mut offload = other(Strategy::AsyncOffload, 290.0, 0.0);
         // Higher goodput, but over the 429 cap: not the answer.
         let threads = other(Strategy::Threadpool, 400.0, 0.02);
-        p.results.extend([single, offload, threads]);
+        p.results.extend([single.clone(), offload.clone(), threads]);
+        // Within 5 % of the best and the same p99: the higher goodput.
         let r = best_strategy("cpu_work", &p, loose());
         assert_eq!(r.strategy, S);
         assert_eq!(r.setting, Some(5.0));
         assert_eq!(r.goodput_rps, Some(300.0));
         assert!(
-            r.reason.starts_with("at cpu=5ms: async 300.0 ok/s"),
+            r.reason.starts_with("at cpu=5ms: async 300.0 ok/s, p99 110 ms"),
             "{}",
             r.reason
         );
@@ -556,6 +568,16 @@ mod tests {
             "{}",
             r.reason
         );
+        // Within 5 % and a lower p99: that one. Not so for one outside the 5 %.
+        offload.p99_ms = Some(100.0);
+        let mut single = single;
+        single.p99_ms = Some(50.0);
+        p.results[1] = single;
+        p.results[2] = offload;
+        let r = best_strategy("cpu_work", &p, loose());
+        assert_eq!(r.strategy, Strategy::AsyncOffload);
+        assert_eq!(r.goodput_rps, Some(290.0));
+        assert!(r.reason.contains("async 100 %"), "{}", r.reason);
     }
 
     fn loose() -> Criteria {

@@ -143,7 +143,8 @@ fn both_html_pages_render_in_a_real_browser() {
     assert!(dom.contains("http_500") && dom.contains("Streaming") && dom.contains("Settings and provenance"));
     assert!(std::fs::metadata(tmp.path().join("run.png")).unwrap().len() > 20_000);
 
-    // The sweep: the recommendation and five charts with their rings.
+    // The sweep: the recommendation and six charts (goodput, p99, 429s, throughput, retries,
+    // client CPU per request).
     let page = sweep.join("report.html");
     assert_self_contained(&std::fs::read_to_string(&page).unwrap());
     let (dom, console) = load(&chrome, &page, &tmp.path().join("sweep.png"));
@@ -152,7 +153,8 @@ fn both_html_pages_render_in_a_real_browser() {
         dom.contains("id=\"recommendation\"") && dom.contains("Best:"),
         "no recommendation"
     );
-    assert_eq!(dom.matches("<svg").count(), 5);
+    assert_eq!(dom.matches("<svg").count(), 6);
+    assert!(dom.contains("client CPU ms/req"), "the CPU per request column");
     assert!(std::fs::metadata(tmp.path().join("sweep.png")).unwrap().len() > 20_000);
     // Each point has its own page too.
     assert!(sweep.join("points/concurrency-2/report.html").exists());

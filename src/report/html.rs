@@ -187,8 +187,13 @@ pub fn run_page(r: &RunReport, dir: &Path) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "<h1>asyncbench: {} strategies against {}</h1>\n<p class=\"sub\">{} · {}</p>",
+        "<h1>asyncbench: {} {} against {}</h1>\n<p class=\"sub\">{} · {}</p>",
         r.strategies.len(),
+        if r.strategies.len() == 1 {
+            "strategy"
+        } else {
+            "strategies"
+        },
         escape(&c.target),
         escape(&unix_date(r.provenance.started_unix)),
         escape(&r.provenance.machine.summary())

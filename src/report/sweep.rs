@@ -225,7 +225,7 @@ pub fn render(r: &SweepReport) -> String {
     if !r.per_point.is_empty() {
         let _ = writeln!(
             t,
-            "\nstrategy to use at each amount of CPU work (best goodput among those with p99 ≤ SLO {slo} and 429 share < {:.1} %):",
+            "\nstrategy to use at each amount of CPU work (of those with p99 ≤ SLO {slo} and 429 share < {:.1} % within 5 % of the best goodput, the lowest p99):",
             100.0 * r.max_429_share
         );
         for rec in &r.per_point {

@@ -25,7 +25,7 @@ fn bad_values_are_rejected_before_any_run() {
         &["asyncbench", "compare", "--rate-429", "1.5"],
         &["asyncbench", "compare", "--strategies", "sequential,bogus"],
         &["asyncbench", "compare", "--latency", "fast"],
-        &["asyncbench", "compare", "--timeout", "-1s"],
+        &["asyncbench", "compare", "--timeout=-1s"],
         &["asyncbench", "compare", "--retry", "sometimes"],
     ] {
         assert!(Cli::try_parse_from(args).is_err(), "{args:?} should not parse");
@@ -94,38 +94,69 @@ fn compare_binary_writes_its_reports() {
     assert_eq!(csv.lines().count(), 3);
 }
 
-/// Bad input exits 2 with one line on stderr naming the value, and writes nothing.
+/// Bad input exits 2 with one error line on stderr naming the flag and the whole value (not a
+/// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [&[&str]; 5] = [
-        &["compare", "--requests", "0"],
-        &["compare", "--rate-500", "2"],
-        &["compare", "--strategies", "warp"],
-        &["compare", "--target", "http://127.0.0.1:1/v1"],
-        &["compare", "--schedule", "first:x:500"],
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["compare", "--requests", "0"], "--requests", "'0'"),
+        (&["compare", "--rate-500", "2"], "--rate-500", "'2'"),
+        (&["compare", "--strategies", "warp"], "--strategies", "'warp'"),
+        (&["compare", "--timeout=-1s"], "--timeout", "'-1s'"),
+        (
+            &["compare", "--schedule", "first:x:500"],
+            "schedule",
+            "'first:x:500'",
+        ),
+        (&["compare", "--cpu-work", "20s"], "--cpu-work", "'20s'"),
     ];
-    for args in &cases {
+    for (args, flag, value) in cases {
         let (_tmp, out) = temp_out();
-        let o = bin().args(*args).arg("--out").arg(&out).output().unwrap();
+        let o = bin().args(args).arg("--out").arg(&out).output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        let first = stderr.lines().next().unwrap_or_default();
-        let named = args.last().unwrap();
-        let value = named.split(':').nth(1).unwrap_or(named);
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("asyncbench: warning:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
         assert!(
-            first.contains(value) || first.contains(named),
+            errors[0].contains(flag) && errors[0].contains(value),
             "{args:?}: {stderr}"
         );
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
+    // An unreachable target is found before anything runs: exit 2, the error line names it.
+    let (_tmp, out) = temp_out();
+    let o = bin()
+        .args(["compare", "--target", "http://127.0.0.1:1/v1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.contains("http://127.0.0.1:1/v1") && last.contains("unreachable"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
 }
 
-/// `reproduce` parses and `--help` works on every subcommand.
+/// `--help` works on every subcommand and lists a flag of its own.
 #[test]
 fn help_works_on_every_subcommand() {
-    for sub in ["compare", "reproduce"] {
+    for (sub, flag) in [
+        ("compare", "--concurrency"),
+        ("sweep", "--max-429"),
+        ("reproduce", "--out"),
+        ("plot", "--combine"),
+        ("merge", "--allow-partial"),
+        ("completions", "<SHELL>"),
+    ] {
         let o = bin().args([sub, "--help"]).output().unwrap();
-        assert!(o.status.success());
-        assert!(!o.stdout.is_empty());
+        assert!(o.status.success(), "{sub}");
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(help.contains(flag), "{sub} --help: {help}");
     }
 }

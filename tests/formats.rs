@@ -124,6 +124,63 @@ fn a_run_writes_every_format_and_they_read_back() {
     assert!(redrawn.contains(&dir.join("latency.png")));
 }
 
+/// `<strategy>.hgrm` is the end-to-end latency from the intended start, `.service.hgrm` the
+/// service time: an open loop the client cannot keep up with (sequential at 200/s against 10 ms)
+/// makes them differ tenfold, and each file's Max and count are its series'.
+#[test]
+fn the_hgrm_files_hold_end_to_end_and_service_time() {
+    // Arrange
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let mut cfg = config(
+        &[Strategy::Sequential],
+        40,
+        Profile::fixed(Duration::from_millis(10)),
+    );
+    cfg.load = asyncbench::config::LoadModel::Open {
+        rate: 200.0,
+        arrival: asyncbench::config::Arrival::Constant,
+        seed: 1,
+    };
+    cfg.out = Some(dir.clone());
+    // Act
+    let report = asyncbench::compare(&cfg).unwrap();
+    // Assert
+    let s = &report.strategies[0];
+    let (e2e, service) = (s.latency_ms.unwrap(), s.service_ms.unwrap());
+    // 40 requests due over 0.2 s, each taking 10 ms or more, one at a time: the last waits.
+    assert!(e2e.max >= 5.0 * service.max, "e2e {e2e:?} service {service:?}");
+    let footer = |file: &str| {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let line = text.lines().find(|l| l.starts_with("#[Max")).unwrap().to_owned();
+        let num = |key: &str| -> f64 {
+            let rest = &line[line.find(key).unwrap() + key.len()..];
+            rest.trim_start_matches([' ', '='])
+                .split([',', ']'])
+                .next()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        (num("Max"), num("Total count"))
+    };
+    let (max, count) = footer("sequential.hgrm");
+    assert!(
+        (max - e2e.max).abs() <= 0.01 * e2e.max,
+        "{max} vs e2e max {}",
+        e2e.max
+    );
+    assert_eq!(count, 40.0);
+    let (max, count) = footer("sequential.service.hgrm");
+    assert!(
+        (max - service.max).abs() <= 0.01 * service.max,
+        "{max} vs service max {}",
+        service.max
+    );
+    assert_eq!(count, 40.0);
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()

@@ -234,8 +234,8 @@ fn a_sweep_whose_target_dies_writes_what_ran_and_exits_4() {
         "--out",
         &out_arg(&out),
     ]);
-    std::thread::sleep(Duration::from_secs(1));
-    drop(server);
+    // The target dies during the first point (300 requests of 10 ms, one at a time).
+    let _held = crate::util::kill_target_after(server, 30);
     let (o, _) = wait(child, Duration::from_secs(60));
     assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
     let sweep = json(&out.join("sweep.json"));

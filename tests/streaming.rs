@@ -39,11 +39,12 @@ fn every_strategy_times_ttft_and_itl_from_the_stream() {
         assert_eq!(ttft.count, 8, "{}: one TTFT per request", s.id);
         assert_eq!(itl.count, 8 * 7, "{}: tokens − 1 gaps per request", s.id);
         assert!(ttft.p50 >= 60.0 && ttft.max >= 60.0, "{}: ttft {:?}", s.id, ttft);
-        // A gap runs from one arrival to the next, so a token read a few microseconds late
-        // shortens the gap after it: per-gap figures get 1 ms of slack for arrival jitter. The
-        // strict lower bound is cumulative (end-to-end, below).
-        assert!(itl.p50 >= 15.0 - 1.0, "{}: itl {:?}", s.id, itl);
-        assert!(tpot.p50 >= 15.0 - 1.0, "{}: tpot {:?}", s.id, tpot);
+        // A gap runs from one arrival to the next, so a token read late (a busy machine) shortens
+        // the gap after it: per-gap figures get a third of the gap as slack, which still fails a
+        // reader that times tokens when it has them all (gaps near 0). The strict lower bound is
+        // cumulative (end-to-end, below).
+        assert!(itl.p50 >= 10.0, "{}: itl {:?}", s.id, itl);
+        assert!(tpot.p50 >= 10.0, "{}: tpot {:?}", s.id, tpot);
         // End-to-end covers TTFT plus seven gaps.
         assert!(
             s.latency_ms.unwrap().p50 >= 60.0 + 7.0 * 15.0,
@@ -77,7 +78,7 @@ fn broken_streams_are_failures_not_short_successes() {
     ] {
         let mut cfg = config(&Strategy::ALL, 4, profile);
         cfg.workload.stream = true;
-        cfg.timeout = Duration::from_secs(5);
+        cfg.timeout = Duration::from_secs(30);
         let report = compare(&cfg).unwrap();
         for s in &report.strategies {
             assert_eq!(s.count(want), 4, "{}: {:?}", s.id, s.outcomes);
@@ -87,7 +88,7 @@ fn broken_streams_are_failures_not_short_successes() {
                 "{}: no tokens credited from a failed stream",
                 s.id
             );
-            assert!(s.wall_s < 5.0, "{}: ended before the timeout", s.id);
+            assert!(s.wall_s < 30.0, "{}: ended before the timeout", s.id);
         }
     }
 }

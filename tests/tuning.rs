@@ -31,11 +31,15 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
     let session = Session::open(&cfg).unwrap();
     let lease = session.lease().unwrap();
     let stall = Duration::from_secs(1);
-    // Act: stall the mock 2 s into the run.
+    // Act: stall the mock once 80 requests (2 s of the schedule) reached it.
     let (report, _) = std::thread::scope(|s| {
         s.spawn(|| {
-            std::thread::sleep(Duration::from_secs(2));
-            lease.mock().unwrap().stall(stall);
+            let mock = lease.mock().unwrap();
+            let t = std::time::Instant::now();
+            while mock.stats().requests_received < 80 && t.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            mock.stall(stall);
         });
         run_one(&cfg, &lease, Strategy::Sequential, None, None).unwrap()
     });

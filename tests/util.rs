@@ -145,3 +145,30 @@ pub(crate) fn endless_body_server(sse: bool) -> String {
     });
     format!("http://{addr}")
 }
+
+/// Stops a target once it has received `after` requests (an event, not a sleep: a busy machine
+/// only makes the wait longer) and keeps its port bound but not listening, so that no other
+/// test's server can take the port and answer in its place: connections to it are refused.
+/// Drop the returned socket to free the port.
+pub(crate) fn kill_target_after(server: mock_server::MockServer, after: u64) -> socket2::Socket {
+    let waited = std::time::Instant::now();
+    while server.stats().requests_received < after && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let addr = server.addr();
+    drop(server);
+    // SO_REUSEADDR: the closed server's connections may still sit in TIME_WAIT on that port.
+    let hold = || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        s.set_reuse_address(true)?;
+        s.bind(&addr.into()).map(|()| s)
+    };
+    (0..100)
+        .find_map(|_| {
+            hold().ok().or_else(|| {
+                std::thread::sleep(Duration::from_millis(10));
+                None
+            })
+        })
+        .expect("the dead target's port")
+}

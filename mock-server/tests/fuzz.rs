@@ -100,8 +100,13 @@ proptest! {
         let (status, bytes) = call(&rt, app(Profile { tokens: 4, ..Profile::default() }), chat(body.into_bytes()));
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         if status == StatusCode::OK {
-            // Streams are text; everything else is a completion.
-            prop_assert!(v.is_null() || v["object"] == "chat.completion");
+            // A stream is events ending in [DONE]; anything else is a completion.
+            if bytes.starts_with(b"data: ") {
+                prop_assert!(bytes.ends_with(b"data: [DONE]\n\n"), "{}", String::from_utf8_lossy(&bytes));
+            } else {
+                prop_assert_eq!(&v["object"], "chat.completion");
+                prop_assert!(v["choices"][0]["message"]["content"].is_string());
+            }
         } else {
             prop_assert!(status.is_client_error(), "{status}");
             prop_assert!(v["error"]["message"].is_string());
@@ -116,16 +121,25 @@ proptest! {
             .header("x-mock-fault", value.as_str())
             .body(Body::from(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":2}"#))
             .unwrap();
-        let (status, _) = call(&rt, app(Profile::default()), req);
-        // hang and reset need the connection layer; through the bare router they still answer.
-        prop_assert!(status.as_u16() >= 200);
+        let (status, bytes) = call(&rt, app(Profile::default()), req);
+        // hang and reset need the connection layer; through the bare router they still answer:
+        // a completion, or an error status with OpenAI's error body.
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        if status == StatusCode::OK {
+            prop_assert_eq!(&v["object"], "chat.completion");
+        } else {
+            prop_assert!(status.is_client_error() || status.is_server_error(), "{status}");
+            prop_assert!(v["error"]["message"].is_string(), "{status}: {v}");
+        }
     }
 
-    /// Profile files: arbitrary text never panics; what parses also validates.
+    /// Profile files: arbitrary text never panics, and what parses is written back (as TOML) to
+    /// the same profile.
     #[test]
     fn arbitrary_profiles_parse_or_fail_cleanly(text in "[a-z_0-9 =\\.\"\\[\\],:\\n-]{0,120}") {
         if let Ok(p) = Profile::from_toml(&text) {
-            prop_assert!(p.validate().is_ok());
+            let written = toml::to_string(&p).unwrap();
+            prop_assert_eq!(Profile::from_toml(&written).unwrap(), p, "{}", written);
         }
     }
 

@@ -163,7 +163,8 @@ fn stream_tokens_are_flushed_at_their_times() {
 #[test]
 fn latency_is_a_lower_bound_and_delays_overlap() {
     // Arrange
-    let server = MockServer::start(Profile::fixed(Duration::from_millis(200))).unwrap();
+    // 2 s each: room for twenty threads to start and send on a busy machine.
+    let server = MockServer::start(Profile::fixed(Duration::from_secs(2))).unwrap();
     // Act: 20 concurrent requests.
     let t0 = Instant::now();
     let times: Vec<Duration> = std::thread::scope(|s| {
@@ -180,13 +181,13 @@ fn latency_is_a_lower_bound_and_delays_overlap() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     // Assert
-    assert!(times.iter().all(|t| *t >= Duration::from_millis(200)));
+    assert!(times.iter().all(|t| *t >= Duration::from_secs(2)));
     assert_eq!(
         server.stats().peak_in_flight,
         20,
         "all twenty were in flight at once"
     );
-    assert!(t0.elapsed() >= Duration::from_millis(200));
+    assert!(t0.elapsed() >= Duration::from_secs(2));
 }
 
 /// `/delay/{s}` answers httpbin-style JSON after at least that long.
@@ -619,7 +620,10 @@ fn admin_endpoints_need_the_key_are_bounded_and_undoable() {
     assert_eq!(admin("/admin/stall?for=0s", Some("k-123")), 200);
     let t = Instant::now();
     assert_eq!(chat(), 503, "first request: the schedule");
-    assert!(t.elapsed() < Duration::from_secs(5), "the stall was ended");
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "the stall (10 min) was ended"
+    );
     assert_eq!(chat(), 200);
     assert_eq!(chat(), 429, "two per minute used up");
     // A reset: the bucket is full and the schedule starts over.

@@ -366,11 +366,22 @@ impl SseReader {
     /// Feeds bytes that arrived at `now`. Errors on an error event or a malformed chunk.
     pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) -> Result<(), RequestError> {
         self.buf.extend_from_slice(bytes);
-        while let Some((end, sep)) = find_event_end(&self.buf) {
-            let event: Vec<u8> = self.buf.drain(..end + sep).collect();
-            self.on_event(&event[..end], now)?;
+        // Events are read in place and the buffer compacted once per feed: draining each event
+        // from the front would move the rest of the buffer every time (quadratic in the events
+        // a chunk holds; a 64 KiB read can hold a thousand).
+        let buf = std::mem::take(&mut self.buf);
+        let mut start = 0;
+        let mut result = Ok(());
+        while let Some((end, sep)) = find_event_end(&buf[start..]) {
+            result = self.on_event(&buf[start..start + end], now);
+            start += end + sep;
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.buf = buf;
+        self.buf.drain(..start);
+        result
     }
 
     fn on_event(&mut self, raw: &[u8], now: Instant) -> Result<(), RequestError> {
@@ -464,17 +475,54 @@ impl SseReader {
 
 /// The end of the first complete event in `buf` and the separator length (`\n\n` or `\r\n\r\n`).
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
+    // One pass over the line feeds, stopping at the first blank line: scanning the whole buffer
+    // for each kind of separator would read past the event to the end every time.
+    let mut from = 0;
+    while let Some(p) = buf[from..].iter().position(|&b| b == b'\n') {
+        let j = from + p;
+        if buf.get(j + 1) == Some(&b'\n') {
+            return Some((j, 2));
+        }
+        if j >= 1 && buf[j - 1] == b'\r' && buf.get(j + 1..j + 3) == Some(b"\r\n") {
+            return Some((j - 1, 4));
+        }
+        from = j + 1;
     }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_end_at_the_first_blank_line_of_either_kind() {
+        assert_eq!(find_event_end(b"data: a\n\ndata: b\n\n"), Some((7, 2)));
+        assert_eq!(find_event_end(b"data: a\r\n\r\ndata: b\n\n"), Some((7, 4)));
+        assert_eq!(find_event_end(b"data: a\r\ndata: b\n\n"), Some((16, 2)));
+        assert_eq!(find_event_end(b"data: a\ndata: b\r\n\r\n"), Some((15, 4)));
+        assert_eq!(find_event_end(b"data: a\r\n"), None);
+        assert_eq!(find_event_end(b"data: a\n"), None);
+        assert_eq!(find_event_end(b""), None);
+    }
+
+    /// A thousand events in one read come out one by one, in order, with the unfinished tail
+    /// kept for the next read.
+    #[test]
+    fn many_events_in_one_read_are_all_taken_and_the_tail_kept() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        let event = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
+        let mut read = event.repeat(1000);
+        read.extend_from_slice(b"data: {\"choices\":[{\"ind");
+        r.feed(&read, t0).unwrap();
+        assert_eq!(r.content_chunks, 1000);
+        r.feed(b"ex\":0,\"delta\":{\"content\":\"y\"}}]}\n\ndata: [DONE]\n\n", t0)
+            .unwrap();
+        assert_eq!(r.content_chunks, 1001);
+        assert!(r.is_done());
+        assert!(r.buf.is_empty());
+    }
 
     #[test]
     fn sse_reader_times_content_tokens_not_the_role_chunk() {

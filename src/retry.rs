@@ -304,6 +304,67 @@ mod tests {
         assert!(p.next_delay(1, &status(501, None), &mut rng).is_some());
     }
 
+    /// Retry-After of exactly the cap is honoured (openai-python refuses only more than the
+    /// cap); 0 falls back to the backoff, as openai-python does for a non-positive wait.
+    #[test]
+    fn retry_after_of_exactly_the_cap_is_honoured_and_zero_falls_back_to_the_backoff() {
+        let p = RetryPolicy::preset(RetryPreset::Openai);
+        let mut rng = SmallRng::seed_from_u64(1);
+        assert_eq!(
+            p.next_delay(1, &status(429, Some(120_000)), &mut rng),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(p.next_delay(1, &status(429, Some(120_001)), &mut rng), None);
+        let d = p.next_delay(1, &status(429, Some(0)), &mut rng).unwrap();
+        assert!((0.375..=0.5).contains(&d.as_secs_f64()), "{d:?}");
+        // 408 and 409 are retried as well as 429.
+        for s in [408, 409, 429] {
+            assert!(p.next_delay(1, &status(s, None), &mut rng).is_some(), "{s}");
+        }
+    }
+
+    /// Full jitter draws uniformly below the backoff: never above it, often far below.
+    #[test]
+    fn full_jitter_waits_between_zero_and_the_backoff() {
+        let p = RetryPolicy {
+            jitter: Jitter::Full,
+            ..RetryPolicy::preset(RetryPreset::Openai)
+        };
+        let mut rng = SmallRng::seed_from_u64(5);
+        let waits: Vec<f64> = (0..200).map(|_| p.backoff(1, &mut rng).as_secs_f64()).collect();
+        assert!(waits.iter().all(|w| (0.0..=0.5).contains(w)), "{waits:?}");
+        assert!(waits.iter().any(|w| *w < 0.25), "{waits:?}");
+    }
+
+    /// The worst case of the presets, as the README states it: aiohttp 2 + 4 + 8 + 16 s,
+    /// openai 0.5 + 1 s; and how a policy prints.
+    #[test]
+    fn worst_case_backoff_and_the_printed_policy() {
+        assert_eq!(
+            RetryPolicy::preset(RetryPreset::Aiohttp).max_total_backoff(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            RetryPolicy::preset(RetryPreset::Openai).max_total_backoff(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(RetryPolicy::preset(RetryPreset::None).to_string(), "none");
+        assert_eq!(
+            RetryPolicy::preset(RetryPreset::Openai).to_string(),
+            "openai: 3 attempts, 500ms·2^k ≤ 8s"
+        );
+    }
+
+    /// A policy (the cap included) reads back from report.json as it was written.
+    #[test]
+    fn a_policy_reads_back_from_json() {
+        for preset in [RetryPreset::Openai, RetryPreset::Aiohttp, RetryPreset::None] {
+            let p = RetryPolicy::preset(preset);
+            let back: RetryPolicy = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back, p);
+        }
+    }
+
     #[test]
     fn openai_backoff_is_half_a_second_doubling_with_up_to_25_percent_less() {
         let p = RetryPolicy::preset(RetryPreset::Openai);
@@ -361,6 +422,20 @@ mod tests {
         let p = RetryPolicy::preset(RetryPreset::None);
         let mut rng = SmallRng::seed_from_u64(0);
         assert_eq!(p.next_delay(1, &status(429, Some(10)), &mut rng), None);
+    }
+
+    /// A negative or infinite `retry-after-ms` is not a wait: `Retry-After` is read instead.
+    #[test]
+    fn unusable_retry_after_ms_falls_back_to_retry_after() {
+        for ms in ["-5", "inf", "NaN", "soon"] {
+            assert_eq!(
+                parse_retry_after(Some(ms), Some("2")),
+                Some(Duration::from_secs(2)),
+                "{ms}"
+            );
+        }
+        assert_eq!(parse_retry_after(Some("-5"), None), None);
+        assert_eq!(parse_retry_after(None, Some("-1")), None);
     }
 
     #[test]

@@ -324,6 +324,14 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(go_duration(Duration::from_secs(1)), "1s");
         assert_eq!(go_duration(Duration::ZERO), "0s");
+        // Each unit from its first value on: 999ns, 1µs, 1.5µs, 999µs, 1ms.
+        assert_eq!(go_duration(Duration::from_nanos(500)), "500ns");
+        assert_eq!(go_duration(Duration::from_nanos(999)), "999ns");
+        assert_eq!(go_duration(Duration::from_nanos(1_000)), "1µs");
+        assert_eq!(go_duration(Duration::from_nanos(1_500)), "1.5µs");
+        assert_eq!(go_duration(Duration::from_micros(999)), "999µs");
+        assert_eq!(go_duration(Duration::from_millis(1)), "1ms");
+        assert_eq!(go_duration(Duration::from_millis(999)), "999ms");
     }
 
     #[test]
@@ -371,6 +379,42 @@ mod tests {
             matches!(a, Admission::Limited { kind: LimitKind::Tokens, retry_after, .. } if retry_after == Duration::from_secs(10))
         );
         assert!(matches!(l.admit(601, t0).0, Admission::TooLarge { .. }));
+    }
+
+    /// The headers' values, not only their presence: after 5 of a 20-request bucket refilling
+    /// 20/s, 15 remain and it is full again in 250 ms; a 600-token bucket refilling 10/s.
+    #[test]
+    fn header_values_are_exact() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(Some(1200), Some(600), Duration::from_secs(1), t0).unwrap();
+        for _ in 0..5 {
+            assert_eq!(l.admit(1, t0).0, Admission::Admitted);
+        }
+        let (_, s) = l.admit(1, t0);
+        let r = s.requests.unwrap();
+        assert_eq!((r.limit, r.remaining), (1200, 14));
+        assert_eq!(r.reset, Duration::from_millis(300));
+        let t = s.tokens.unwrap();
+        // 600/min with a 1 s window holds 10 tokens; 6 spent.
+        assert_eq!((t.limit, t.remaining), (600, 4));
+        assert_eq!(t.reset, Duration::from_millis(600));
+    }
+
+    /// A request costing exactly the token bucket's size is admitted (once full); one token more
+    /// can never be.
+    #[test]
+    fn a_request_the_size_of_the_bucket_is_admitted() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(None, Some(600), Duration::from_secs(60), t0).unwrap();
+        assert_eq!(l.admit(600, t0).0, Admission::Admitted);
+        let mut l = Limiter::new(None, Some(600), Duration::from_secs(60), t0).unwrap();
+        assert!(matches!(
+            l.admit(601, t0).0,
+            Admission::TooLarge {
+                limit: 600,
+                requested: 601
+            }
+        ));
     }
 
     #[test]

@@ -536,6 +536,33 @@ mod tests {
         }
     }
 
+    /// The names sweep.json, the CSV header, the point folders and the errors use.
+    #[test]
+    fn axes_and_plans_have_their_documented_names() {
+        let axes = [
+            (Axis::Concurrency(vec![1]), "concurrency"),
+            (Axis::BatchSize(vec![1]), "batch_size"),
+            (Axis::Pause(vec![Duration::ZERO]), "pause"),
+            (Axis::Rate(vec![1.0]), "rate"),
+            (Axis::CpuWork(vec![Duration::ZERO]), "cpu_work"),
+        ];
+        for (axis, name) in axes {
+            assert_eq!(axis.name(), name);
+            assert_eq!(Plan::Fixed(axis).name(), name);
+        }
+        assert_eq!(Plan::AutoConcurrency.name(), "concurrency");
+        assert_eq!(Plan::AutoRate.name(), "rate");
+    }
+
+    /// Two rates are the two ends; one is the higher end alone.
+    #[test]
+    fn rate_points_include_both_ends() {
+        assert_eq!(rate_points(1.0, 5.0, 2), [1.0, 5.0]);
+        assert_eq!(rate_points(1.0, 5.0, 3), [1.0, 3.0, 5.0]);
+        assert_eq!(rate_points(1.0, 5.0, 1), [5.0]);
+        assert_eq!(rate_points(5.0, 5.0, 4), [5.0]);
+    }
+
     #[test]
     fn at_each_amount_of_work_the_best_strategy_that_meets_the_limits_is_named() {
         let mut p = point(5.0, 300.0, 110.0, 0.0);

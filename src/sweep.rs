@@ -554,6 +554,55 @@ mod tests {
         assert_eq!(Plan::AutoRate.name(), "rate");
     }
 
+    /// Each axis: its values as numbers (pauses in s, CPU work in ms), the field a point sets,
+    /// its chart label and how a setting is written.
+    #[test]
+    fn each_axis_sets_its_field_and_writes_its_values() {
+        let base = RunConfig::default();
+        let c = Axis::Concurrency(vec![8, 16]);
+        assert_eq!(c.values(), [8.0, 16.0]);
+        assert_eq!(c.apply(&base, 1).concurrency, 16);
+        let b = Axis::BatchSize(vec![20]);
+        assert_eq!(b.apply(&base, 0).batch_size, 20);
+        let p = Axis::Pause(vec![Duration::from_millis(10)]);
+        assert_eq!(p.values(), [0.01]);
+        assert_eq!(p.apply(&base, 0).pause, Duration::from_millis(10));
+        let w = Axis::CpuWork(vec![Duration::ZERO, Duration::from_millis(2)]);
+        assert_eq!(w.values(), [0.0, 2.0]);
+        assert_eq!(w.apply(&base, 0).cpu_work, None, "0 is no work");
+        assert_eq!(w.apply(&base, 1).cpu_work, Some(Duration::from_millis(2)));
+        let r = Axis::Rate(vec![20.0]);
+        assert!(matches!(r.apply(&base, 0).load, LoadModel::Open { rate, .. } if rate == 20.0));
+        assert_eq!(c.label(), "concurrency (requests in flight)");
+        assert_eq!(b.label(), "batch size (requests)");
+        assert_eq!(p.label(), "pause between batches (s)");
+        assert_eq!(r.label(), "offered rate (requests/s)");
+        assert_eq!(w.label(), "CPU work per response (ms)");
+        assert_eq!(fmt_setting("concurrency", 8.0), "C=8");
+        assert_eq!(fmt_setting("batch_size", 20.0), "B=20");
+        assert_eq!(fmt_setting("pause", 0.01), "pause=10ms");
+        assert_eq!(fmt_setting("rate", 20.0), "rate=20/s");
+        assert_eq!(fmt_setting("cpu_work", 2.0), "cpu=2ms");
+    }
+
+    /// A 429 share exactly at the cap breaks it (the cap is "under"), one just below does not;
+    /// the same for near-best: exactly 95 % of the best is as good.
+    #[test]
+    fn the_limits_hold_at_their_boundaries() {
+        let at_cap = recommend("concurrency", S, &[point(4.0, 100.0, 10.0, 0.01)], loose());
+        assert_eq!(at_cap.setting, None, "{}", at_cap.reason);
+        let under = recommend("concurrency", S, &[point(4.0, 100.0, 10.0, 0.0099)], loose());
+        assert_eq!(under.setting, Some(4.0));
+        let pts = [point(2.0, 95.0, 10.0, 0.0), point(4.0, 100.0, 10.0, 0.0)];
+        assert_eq!(recommend("concurrency", S, &pts, loose()).setting, Some(2.0));
+        let pts = [point(2.0, 94.9, 10.0, 0.0), point(4.0, 100.0, 10.0, 0.0)];
+        assert_eq!(recommend("concurrency", S, &pts, loose()).setting, Some(4.0));
+        // No success at all is never a recommendation.
+        let none = recommend("concurrency", S, &[point(4.0, 0.0, 10.0, 0.0)], loose());
+        assert_eq!(none.setting, None);
+        assert!(none.reason.contains("no successful request"), "{}", none.reason);
+    }
+
     /// Two rates are the two ends; one is the higher end alone.
     #[test]
     fn rate_points_include_both_ends() {

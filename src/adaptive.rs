@@ -324,8 +324,7 @@ impl Controller {
                     let wait = self.pace(&s, now);
                     if wait.is_zero() {
                         s.in_flight += 1;
-                        let seq = s.sends;
-                        s.sends += 1;
+                        let seq = s.send();
                         return Slot {
                             ctl: self.clone(),
                             seq,
@@ -372,9 +371,7 @@ impl Controller {
                 let mut s = self.lock();
                 let wait = self.pace(&s, Instant::now());
                 if wait.is_zero() {
-                    let seq = s.sends;
-                    s.sends += 1;
-                    return Some(seq);
+                    return Some(s.send());
                 }
                 wait
             };
@@ -488,6 +485,12 @@ impl Controller {
 }
 
 impl State {
+    /// Numbers the attempt about to be sent.
+    fn send(&mut self) -> u64 {
+        self.sends += 1;
+        self.sends - 1
+    }
+
     /// Cuts the limit by `factor`, unless attempt `seq` was sent before the last cut, and not
     /// below the floor (nor raising it to the floor).
     fn cut(&mut self, seq: u64, factor: f64) {

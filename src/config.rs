@@ -551,6 +551,7 @@ impl RunConfig {
             Strategy::Sequential => 1,
             Strategy::Batched => b.min(n),
             Strategy::Threadpool => c.max(1).min(n),
+            // 0: unbounded, every request in flight at once.
             Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => n,
             Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => c.min(n),
         }
@@ -599,15 +600,10 @@ impl RunConfig {
         }
         if let Some(sh) = self.shard {
             let bounded = self.concurrency != 0
-                && self.strategies.iter().any(|s| {
-                    matches!(
-                        s,
-                        Strategy::Threadpool
-                            | Strategy::Async
-                            | Strategy::AsyncSingle
-                            | Strategy::AsyncOffload
-                    )
-                });
+                && self
+                    .strategies
+                    .iter()
+                    .any(|s| *s == Strategy::Threadpool || s.adapts());
             if bounded && self.concurrency < sh.n {
                 return bad(
                     "--concurrency",

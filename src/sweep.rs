@@ -218,6 +218,12 @@ pub struct PointResult {
 }
 
 impl PointResult {
+    /// What recommendations rank by: with `--slo` the rate of requests that met it, without
+    /// every success.
+    pub fn ranked_goodput(&self) -> f64 {
+        self.slo_goodput_rps.unwrap_or(self.goodput_rps)
+    }
+
     /// The few numbers of a strategy's report.
     pub fn of(s: &StrategyReport) -> PointResult {
         PointResult {
@@ -307,6 +313,28 @@ pub struct Criteria {
     pub max_429_share: f64,
 }
 
+impl Criteria {
+    /// p99 within the SLO (always, without one; never, with one and no p99).
+    pub fn meets_slo(&self, r: &PointResult) -> bool {
+        match (self.slo_p99_ms, r.p99_ms) {
+            (None, _) => true,
+            (Some(slo), Some(p99)) => p99 <= slo,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// 429 share under the cap.
+    pub fn under_cap(&self, r: &PointResult) -> bool {
+        r.share_429 < self.max_429_share
+    }
+
+    /// Whether a result may be recommended: within the SLO and the cap, its books balanced,
+    /// and some goodput to rank.
+    pub fn qualifies(&self, r: &PointResult) -> bool {
+        self.meets_slo(r) && self.under_cap(r) && r.accounted_ok && r.ranked_goodput() > 0.0
+    }
+}
+
 /// The recommendation for one strategy over the points: pure, so it is tested without running.
 ///
 /// Points that break a limit (p99 over the SLO, 429 share at or over the cap, or failed
@@ -331,20 +359,15 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
         goodput_rps: None,
         reason,
     };
-    let meets_slo = |r: &PointResult| match (c.slo_p99_ms, r.p99_ms) {
-        (None, _) => true,
-        (Some(slo), Some(p99)) => p99 <= slo,
-        (Some(_), None) => false,
-    };
-    let under_cap = |r: &PointResult| r.share_429 < c.max_429_share;
-    // With --slo the bar is the rate of requests that met it; without, every success counts.
-    let g = |r: &PointResult| r.slo_goodput_rps.unwrap_or(r.goodput_rps);
+    let meets_slo = |r: &PointResult| c.meets_slo(r);
+    let under_cap = |r: &PointResult| c.under_cap(r);
+    let g = PointResult::ranked_goodput;
     let unit = if rows.iter().any(|(_, r)| r.slo_goodput_rps.is_some()) {
         "good/s (met the SLO)"
     } else {
         "ok/s"
     };
-    let qualifies = |r: &PointResult| meets_slo(r) && under_cap(r) && r.accounted_ok && g(r) > 0.0;
+    let qualifies = |r: &PointResult| c.qualifies(r);
     let ok: Vec<&(f64, &PointResult)> = rows.iter().filter(|(_, r)| qualifies(r)).collect();
     let Some(best) = ok.iter().map(|(_, r)| g(r)).reduce(f64::max) else {
         let why = rows
@@ -438,17 +461,8 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
 /// come within 5 % of the best goodput, the one with the lowest p99; every other strategy's
 /// goodput as a share of the best.
 pub fn best_strategy(axis: &str, point: &SweepPoint, c: Criteria) -> Recommendation {
-    let qualifies = |r: &PointResult| {
-        r.accounted_ok
-            && r.share_429 < c.max_429_share
-            && r.goodput_rps > 0.0
-            && match (c.slo_p99_ms, r.p99_ms) {
-                (None, _) => true,
-                (Some(slo), Some(p99)) => p99 <= slo,
-                (Some(_), None) => false,
-            }
-    };
-    let g = |r: &PointResult| r.slo_goodput_rps.unwrap_or(r.goodput_rps);
+    let qualifies = |r: &PointResult| c.qualifies(r);
+    let g = PointResult::ranked_goodput;
     let at = fmt_setting(axis, point.setting);
     let Some(top) = point
         .results

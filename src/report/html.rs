@@ -280,16 +280,15 @@ pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
             escape(why)
         );
     }
-    if r.per_point.is_empty() {
-        b.push_str("<h2>Recommendation</h2>\n<ul id=\"recommendation\">\n");
-        for rec in &r.recommendations {
-            let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
-        }
+    // A --cpu-work sweep names a strategy per point instead of a setting per strategy.
+    let (title, recs) = if r.per_point.is_empty() {
+        ("Recommendation", &r.recommendations)
     } else {
-        b.push_str("<h2>The strategy to use at each amount of CPU work</h2>\n<ul id=\"recommendation\">\n");
-        for rec in &r.per_point {
-            let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
-        }
+        ("The strategy to use at each amount of CPU work", &r.per_point)
+    };
+    let _ = writeln!(b, "<h2>{title}</h2>\n<ul id=\"recommendation\">");
+    for rec in recs {
+        let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
     }
     b.push_str("</ul>\n");
     if let Some(best) = &r.best {

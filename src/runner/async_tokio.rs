@@ -57,7 +57,6 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
         why: e.to_string(),
     })?;
     let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
-    // The runtime's workers, and the calling thread that drives them from `block_on`.
     // The runtime's workers, the calling thread that drives them from `block_on`, and the
     // offload pool.
     let pool = ctx

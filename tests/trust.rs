@@ -608,3 +608,118 @@ fn every_attempt_carries_its_request_index_and_attempt_number() {
         }
     }
 }
+
+/// A proxy in front of a standalone mock: `GET /stats` and `POST /admin/reset` pass through,
+/// and each chat request too, except every `drop_every`-th one (0: none), which the proxy
+/// answers itself with a completion, so the mock never sees that attempt.
+struct DroppingProxy {
+    origin: String,
+    drop_every: u64,
+    chats: std::sync::atomic::AtomicU64,
+}
+
+impl wiremock::Respond for DroppingProxy {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let path = req.url.path();
+        if path.ends_with("/chat/completions") {
+            let n = self.chats.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if self.drop_every > 0 && n % self.drop_every == 0 {
+                return wiremock::ResponseTemplate::new(200).set_body_json(crate::util::completion_json());
+            }
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.origin);
+        let mut resp = if req.method.as_str() == "GET" {
+            agent.get(&url).call().unwrap()
+        } else {
+            let mut b = agent.post(&url);
+            for (k, v) in &req.headers {
+                if k.as_str().starts_with("x-asyncbench") || k == "content-type" {
+                    b = b.header(k.as_str(), v.to_str().unwrap());
+                }
+            }
+            b.send(&req.body[..]).unwrap()
+        };
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_vec().unwrap();
+        wiremock::ResponseTemplate::new(status).set_body_raw(body, "application/json")
+    }
+}
+
+/// Runs `compare` (sequential, 20 requests) through a [`DroppingProxy`] in front of a
+/// standalone mock; returns the exit code, stderr and report.json.
+fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
+    let mock = MockServer::start(Profile::fixed(Duration::ZERO)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = rt.block_on(async {
+        let proxy = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(DroppingProxy {
+                origin: mock.uri(),
+                drop_every,
+                chats: Default::default(),
+            })
+            .mount(&proxy)
+            .await;
+        proxy
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "20",
+            "--strategies",
+            "sequential",
+            "--target",
+        ])
+        .arg(format!("{}/v1", proxy.uri()))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o.status.code(), stderr, json(&out.join("report.json")))
+}
+
+/// A standalone mock is found through its `/stats` and cross-checked: through a proxy that
+/// passes everything, the mock's count equals the attempts sent and the run exits 0.
+#[test]
+fn a_standalone_mock_is_found_through_stats_and_its_count_agrees() {
+    let (code, stderr, report) = through_proxy(0);
+    assert_eq!(code, Some(0), "{stderr}");
+    let server = &report["strategies"][0]["server"];
+    assert_eq!(server["attempts_sent"], 20, "{server}");
+    assert_eq!(server["requests_received"], 20, "{server}");
+    assert_eq!(server["matches"], true, "{server}");
+    // It was reset before the run, as a mock is (a plain server is not).
+    assert_eq!(report["config"]["isolation"], "reset", "{}", report["config"]);
+}
+
+/// When attempts the harness sent never reach the mock (a proxy answers every fourth itself),
+/// the cross-check says so: `accounting mismatch` on stderr naming both counts, `matches: false`
+/// in the report, and exit 3, although every request succeeded.
+#[test]
+fn attempts_the_mock_never_saw_fail_the_cross_check_with_exit_3() {
+    let (code, stderr, report) = through_proxy(4);
+    assert_eq!(code, Some(3), "{stderr}");
+    let s = &report["strategies"][0];
+    assert_eq!(
+        s["outcomes"]["ok"], 20,
+        "every request succeeded: {}",
+        s["outcomes"]
+    );
+    assert_eq!(s["server"]["attempts_sent"], 20);
+    assert_eq!(s["server"]["requests_received"], 15);
+    assert_eq!(s["server"]["matches"], false);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("accounting mismatch"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("20") && line.contains("15"), "{line}");
+}

@@ -623,7 +623,7 @@ impl wiremock::Respond for DroppingProxy {
         let path = req.url.path();
         if path.ends_with("/chat/completions") {
             let n = self.chats.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            if self.drop_every > 0 && n % self.drop_every == 0 {
+            if self.drop_every > 0 && n.is_multiple_of(self.drop_every) {
                 return wiremock::ResponseTemplate::new(200).set_body_json(crate::util::completion_json());
             }
         }

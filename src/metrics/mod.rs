@@ -206,7 +206,7 @@ impl Recorder {
         } else if self.slo.is_set() {
             good = Some(false);
         }
-        if let Some((log, strategy)) = &self.log {
+        if let Some((log, strategy)) = &mut self.log {
             log.write(strategy, r, good);
         }
         self.span = widen(self.span, Some((r.start, r.end)));

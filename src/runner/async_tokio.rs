@@ -65,11 +65,10 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
         .filter(|w| w.offloads())
         .map_or(0, |w| w.threads());
     let threads = rt.metrics().num_workers() as u64 + u64::from(s != Strategy::AsyncSingle) + pool;
-    let client = &client;
-    Ok(rt.block_on(warmup_then_measure(
-        ctx,
-        threads,
-        |phase, mut recorder, measured| async move {
+    let ctx = ctx.clone();
+    let run = async move {
+        let (ctx, client) = (&ctx, &client);
+        warmup_then_measure(ctx, threads, |phase, mut recorder, measured| async move {
             let ctl = ctx.cfg.adaptive.map(|a| {
                 Controller::new(
                     a,
@@ -78,8 +77,25 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
             });
             let issued = run_phase(ctx, client, s, phase, &mut recorder, measured, ctl.as_ref()).await;
             (recorder, issued, ctl.map(|c| c.report()))
+        })
+        .await
+    };
+    if s == Strategy::AsyncSingle {
+        return Ok(rt.block_on(run));
+    }
+    // On a multi-thread runtime the driver runs as a task on a worker, not on the thread that
+    // called `block_on`: the tasks it spawns then go to that worker's own queue, and the ones
+    // that finish wake a task, not a parked thread (two futex wake-ups per request fewer).
+    match rt.block_on(rt.spawn(run)) {
+        Ok(done) => Ok(done),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(RunError::Setup {
+                what: "tokio runtime",
+                why: e.to_string(),
+            }),
         },
-    )))
+    }
 }
 
 /// Sends one phase's requests, at most C in flight, and waits for them; returns how many it

@@ -4,6 +4,11 @@
 
 use std::process::ExitCode;
 
+/// jemalloc, as oha uses: glibc's malloc was about a tenth of the hot path's CPU
+/// (results/2026-11-30-epyc-2c/client/profile.md).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli: asyncbench::cli::Cli = mock_server::profile::parse_or_exit("asyncbench");
     if let Err(e) = asyncbench::stop::install_handlers() {

@@ -6,6 +6,11 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// jemalloc, as oha uses: glibc's malloc was about a tenth of the hot path's CPU
+/// (results/2026-11-30-epyc-2c/client/profile.md).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::time::Duration;
 
 use mock_server::profile::{parse_duration_arg, parse_positive};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncbench::config::{LoadModel, RunConfig, Strategy, Target, Workload};
+use asyncbench::resources::CpuTimes;
 use asyncbench::retry::{RetryPolicy, RetryPreset};
 use asyncbench::runner::{RunContext, run_strategy};
 use criterion::Criterion;
@@ -56,6 +57,13 @@ impl Point {
 /// Runs one point `iters` times and returns the time spent in requests only: each run's clock
 /// starts after its runtime, pool and client exist (`StrategyRun::wall`).
 pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
+    run_point(server, p, iters).0
+}
+
+/// Runs one point `iters` times; returns the wall time spent in requests and the client's CPU
+/// time over the same runs (the process's CPU minus the embedded mock's threads, as a run's
+/// `cpu_s` is measured; runtime and pool start-up included, a few µs per run).
+pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Duration) {
     let cfg = RunConfig {
         workload: Workload {
             requests: p.requests,
@@ -90,11 +98,14 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
         cpu: None,
     };
     let mut total = Duration::ZERO;
+    let mut cpu = 0.0;
     for _ in 0..iters {
+        let before = CpuTimes::now();
         let run = run_strategy(p.strategy, &ctx).expect("the strategy runs");
+        cpu += before.client_seconds(&CpuTimes::now());
         assert_eq!(run.issued, p.requests, "every request issued");
         assert_eq!(run.recorder.total(), p.requests, "every request accounted for");
         total += run.wall;
     }
-    total
+    (total, Duration::from_secs_f64(cpu))
 }

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The client's hot path against oha, in one run, against one standalone mock (not run by CI: it
+# needs oha and a quiet machine).
+#
+#   bash scripts/bench-client.sh [OUT_DIR]
+#
+# 1. Throughput at zero latency: ROUNDS alternating rounds of `oha -z DURATION -c 64` and
+#    asyncbench's `async` and `async-single` (-c 64 -z DURATION), the same body file, the same
+#    mock. Medians and every round. Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha.
+# 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool under
+#    `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process).
+# 3. Efficiency: C=100, 100 ms, 1000 requests (ideal wall 1.0 s): async, threadpool and oha.
+# Installs oha with `cargo install oha --locked` when missing. Writes OUT_DIR/client.md
+# (default: results/<date>-<hostname>/client/). Run it from a clean checkout so the report names
+# its commit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)/client}
+mkdir -p "$out"
+DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-5}
+
+command -v oha >/dev/null 2>&1 || cargo install oha --locked
+[ -x /usr/bin/time ] || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+ulimit -n 65536 2>/dev/null || ulimit -n 20000
+
+cargo build --release -q --workspace --bins
+work=$(mktemp -d)
+cp target/release/asyncbench target/release/mock-server "$work/" # a rebuild mid-run cannot change them
+ab="$work/asyncbench"
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_mock() { # args → sets $mock (origin) and $mock_pid
+  "$work/mock-server" --port 0 "$@" >"$work/mock.out" 2>"$work/mock.err" &
+  mock_pid=$!
+  pids+=("$mock_pid")
+  for _ in $(seq 100); do
+    grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+}
+stop_mock() { kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true; }
+
+body="$work/body.json"
+echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}' >"$body"
+
+# oha's JSON → "rps p99_ms ok total"; success = 2xx answers (oha counts errors apart).
+oha_fig() {
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+codes = r.get("statusCodeDistribution", {})
+ok = sum(v for k, v in codes.items() if k.startswith("2"))
+total = sum(codes.values()) + sum(r.get("errorDistribution", {}).values())
+p99 = r["latencyPercentiles"]["p99"]
+print(f'{s["requestsPerSec"]:.0f} {p99 * 1000:.1f} {ok} {total}')
+PY
+}
+# asyncbench's report.json → "goodput_rps p99_ms ok accounted efficiency cpu_us_per_request"
+ab_fig() {
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["strategies"][0]
+ok = r["outcomes"].get("ok", 0)
+p99 = (r.get("latency_ms") or {}).get("p99", float("nan"))
+cpu = r["cpu_s"] / max(r["issued"], 1) * 1e6
+eff = r["efficiency"] if r["efficiency"] is not None else float("nan")  # null for a standalone mock
+print(f'{r["goodput_rps"]:.0f} {p99:.1f} {ok} {r["accounted"]} {eff:.3f} {cpu:.1f}')
+PY
+}
+run_oha() { # file, then oha arguments
+  local f=$1; shift
+  oha --no-tui --output-format json -m POST -H 'content-type: application/json' -D "$body" "$@" >"$f"
+}
+run_ab() { # dir, then asyncbench arguments
+  local d=$1; shift
+  rm -rf "$d"
+  "$ab" compare -q --target "$mock/v1" --body-file "$body" --out "$d" "$@" >"$d.txt" 2>&1 || {
+    echo "asyncbench $* failed:" >&2; cat "$d.txt" >&2; exit 1; }
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# --- 1. throughput, zero latency, c=64 --------------------------------------------------------
+start_mock --latency 0ms
+: >"$work/oha.rps"; : >"$work/async.rps"; : >"$work/single.rps"; rounds=""
+for r in $(seq "$ROUNDS"); do
+  run_oha "$work/oha-$r.json" -z "$DURATION" -c 64 "$mock/v1/chat/completions"
+  run_ab "$work/async-$r" --strategies async -c 64 -z "$DURATION"
+  run_ab "$work/single-$r" --strategies async-single -c 64 -z "$DURATION"
+  read -r o_rps o_p99 o_ok o_total <<<"$(oha_fig "$work/oha-$r.json")"
+  read -r a_rps a_p99 a_ok a_acc a_eff a_cpu <<<"$(ab_fig "$work/async-$r/report.json")"
+  read -r s_rps s_p99 s_ok s_acc s_eff s_cpu <<<"$(ab_fig "$work/single-$r/report.json")"
+  echo "$o_rps" >>"$work/oha.rps"; echo "$a_rps" >>"$work/async.rps"; echo "$s_rps" >>"$work/single.rps"
+  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx) | $a_rps ($a_acc, ${a_cpu} µs CPU/req) | $s_rps ($s_acc, ${s_cpu} µs CPU/req) |"$'\n'
+  echo "round $r: oha $o_rps, async $a_rps, async-single $s_rps" >&2
+done
+stop_mock
+o_med=$(median <"$work/oha.rps"); a_med=$(median <"$work/async.rps"); s_med=$(median <"$work/single.rps")
+ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
+
+# --- 2. 10 000 in flight, 1 s latency, 20 000 requests ------------------------------------------
+peak() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
+wall() { awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1" | python3 -c 'import sys
+t = sys.stdin.read().strip().split(":"); print(f"{sum(float(x) * 60 ** i for i, x in enumerate(reversed(t))):.2f}")'; }
+start_mock --latency 1s
+/usr/bin/time -v -o "$work/oha10k.time" oha --no-tui --output-format json -m POST -H 'content-type: application/json' \
+  -D "$body" -n 20000 -c 10000 "$mock/v1/chat/completions" >"$work/oha10k.json"
+read -r o10_rps o10_p99 o10_ok o10_total <<<"$(oha_fig "$work/oha10k.json")"
+o10_wall=$(wall "$work/oha10k.time"); o10_rss=$(peak "$work/oha10k.time")
+stop_mock
+start_mock --latency 1s
+rm -rf "$work/ab10k"
+/usr/bin/time -v -o "$work/ab10k.time" "$ab" compare -q --target "$mock/v1" --body-file "$body" \
+  --strategies async -n 20000 -c 10000 --out "$work/ab10k" >"$work/ab10k.txt" 2>&1
+read -r a10_rps a10_p99 a10_ok a10_acc a10_eff a10_cpu <<<"$(ab_fig "$work/ab10k/report.json")"
+a10_wall=$(python3 -c "import json; print(f\"{json.load(open('$work/ab10k/report.json'))['strategies'][0]['wall_s']:.2f}\")")
+a10_proc=$(wall "$work/ab10k.time"); a10_rss=$(peak "$work/ab10k.time")
+stop_mock
+
+# --- 3. efficiency: C=100, 100 ms, 1000 requests (ideal 1.0 s) ----------------------------------
+start_mock --latency 100ms
+eff_rows=""
+for r in $(seq 3); do
+  run_oha "$work/oha-eff.json" -n 1000 -c 100 "$mock/v1/chat/completions"
+  o_eff=$(python3 -c "import json; print(f\"{1.0/json.load(open('$work/oha-eff.json'))['summary']['total']:.3f}\")")
+  run_ab "$work/eff-$r" --strategies async,threadpool -n 1000 -c 100
+  effs=$(python3 -c "import json
+r = json.load(open('$work/eff-$r/report.json'))['strategies']
+print(' '.join(f\"{s['goodput_rps'] * 0.1 / 100:.3f}\" for s in r))")
+  read -r e_async e_tp <<<"$effs"
+  eff_rows+="| $r | $o_eff | $e_async | $e_tp |"$'\n'
+done
+stop_mock
+
+cpu=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+  echo "# asyncbench's client vs oha"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- commit: $commit$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
+  echo "- machine: $(nproc) × $cpu, $mem, $(uname -sr); $(rustc --version)"
+  echo "- $(oha --version); the mock is this commit's standalone mock-server; client, oha and mock share the $(nproc) cores"
+  echo "- command: \`bash scripts/bench-client.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION)"
+  echo
+  echo "## Throughput: zero latency, c=64, \`-z $DURATION\`, $ROUNDS alternating rounds"
+  echo
+  echo "Figures are successful answers per second (oha: its requests/s; asyncbench: goodput)."
+  echo
+  echo "| round | oha | asyncbench async | asyncbench async-single |"
+  echo "|---|---|---|---|"
+  printf '%s' "$rounds"
+  echo "| **median** | **$o_med** | **$a_med** ($(ratio "$a_med" "$o_med") × oha) | **$s_med** ($(ratio "$s_med" "$o_med") × oha) |"
+  echo
+  echo "Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha."
+  echo
+  echo "## 10 000 in flight: mock --latency 1s, 20 000 requests, -c 10000"
+  echo
+  echo "| tool | wall (s) | requests/s | p99 (ms) | ok | peak RSS (MB, /usr/bin/time -v) |"
+  echo "|---|---|---|---|---|---|"
+  echo "| oha | $o10_wall | $o10_rps | $o10_p99 | $o10_ok/$o10_total | $o10_rss |"
+  echo "| asyncbench async | $a10_wall (process $a10_proc) | $a10_rps | $a10_p99 | $a10_acc | $a10_rss |"
+  echo
+  echo "asyncbench's wall is its measured phase; the process's includes start-up, the pre-flight check and writing the report and charts."
+  echo
+  echo "## Efficiency: C=100, --latency 100ms, 1000 requests (ideal wall 1.0 s)"
+  echo
+  echo "Efficiency = successes/s ÷ (C ÷ delay) = ideal wall ÷ wall: oha 1.0 s ÷ its total, asyncbench goodput × 0.1 s ÷ 100 (its measured phase)."
+  echo
+  echo "| round | oha | asyncbench async | asyncbench threadpool |"
+  echo "|---|---|---|---|"
+  printf '%s' "$eff_rows"
+  echo
+  echo "Goal: async ≥ 0.99, threadpool ≥ 0.97."
+} >"$out/client.md"
+cat "$out/client.md"

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Where the hot path's CPU goes: perf profiles of the client (`async`, c=64, zero latency, against
+# a standalone mock) and of the mock (under `wrk -t2 -c64`), for one commit. Not run by CI.
+#
+#   bash scripts/profile.sh OUT_DIR [COMMIT]     (COMMIT defaults to HEAD)
+#
+# Builds COMMIT in a worktree with frame pointers and line tables (a target dir of its own, so
+# target/release is untouched), records with `perf record --call-graph fp`, and writes
+# OUT_DIR/client.txt and OUT_DIR/mock.txt: the run's figures, the top symbols by self time, and
+# the inclusive share of the frames that name the costs (reqwest's layers, URL parsing, the
+# request log, rendering). Installs perf (linux-perf) and wrk with apt-get when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/profile.sh OUT_DIR [COMMIT]}
+rev=${2:-HEAD}
+DURATION=${DURATION:-6}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+if ! command -v perf >/dev/null || ! command -v wrk >/dev/null; then
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf wrk >/dev/null
+fi
+commit=$(git rev-parse --short "$rev")
+src=$(mktemp -d)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  git worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+git worktree add -q --detach "$src" "$rev"
+(cd "$src" && CARGO_TARGET_DIR=${PROFILE_TARGET:-/tmp/asyncbench-profile-target} \
+  RUSTFLAGS="-C force-frame-pointers=yes" CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+  cargo build --release -q --workspace --bins)
+cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server} "$work/"
+
+start_mock() {
+  "$work/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
+  mock_pid=$!
+  pids+=("$mock_pid")
+  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
+  mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+}
+body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}'
+echo "$body" >"$work/body.json"
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body   = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+# The top self-time symbols, then the inclusive share of the frames that name a cost.
+summarize() { # perf.data, regex of frames
+  echo "### Self time, top 30 symbols"
+  echo
+  perf report -i "$1" --no-children --sort dso,symbol -g none --percent-limit 0.3 --stdio 2>/dev/null |
+    grep '%' | grep -v '^#' | sed -E 's/ +$//; s/ {2,}/  /g' | head -30
+  echo
+  echo "### Inclusive time of named frames"
+  echo
+  perf report -i "$1" --children --sort symbol -g none --stdio 2>/dev/null | grep '%' | grep -v '^#' |
+    grep -E "$2" | sed -E 's/ +$//; s/ {2,}/  /g' | head -30
+}
+
+# --- the client ---------------------------------------------------------------------------------
+start_mock
+perf record -q -F 1999 --call-graph fp -o "$work/client.data" -- "$work/asyncbench" compare -q \
+  --target "$mock/v1" --body-file "$work/body.json" --strategies async -c 64 -z "${DURATION}s" \
+  --out "$work/client-run" >/dev/null 2>&1
+figures=$(python3 -c "
+import json; s = json.load(open('$work/client-run/report.json'))['strategies'][0]
+print(f\"{s['goodput_rps']:.0f} ok/s, {s['accounted']} accounted, client CPU {s['cpu_s'] / s['issued'] * 1e6:.1f} µs/request\")")
+kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+{
+  echo "## Client: asyncbench async, c=64, zero latency, ${DURATION} s (commit $commit)"
+  echo
+  echo "Run: $figures. Profile: \`perf record -F 1999 --call-graph fp\` of the whole process."
+  echo
+  summarize "$work/client.data" 'execute_async|run_phase|Recorder>::record|RequestLog|reqwest::|url::ParseOptions::parse|follow_redirect|tower::retry|hyper_util::client|__memmove|writev|SyncWaker|mpmc|park'
+} >"$out/client.txt"
+
+# --- the mock -----------------------------------------------------------------------------------
+start_mock
+perf record -q -F 1999 --call-graph fp -o "$work/mock.data" -p "$mock_pid" -- sleep "$DURATION" >/dev/null 2>&1 &
+perf_pid=$!
+rps=$(wrk -t2 -c64 -d"$((DURATION + 1))s" -s "$work/post.lua" "$mock/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+wait "$perf_pid" || true
+kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+{
+  echo "## Mock: wrk -t2 -c64, POST /v1/chat/completions, zero delay (commit $commit)"
+  echo
+  echo "Run: $rps requests/s (wrk on the same 2 cores). Profile: \`perf record -F 1999 --call-graph fp -p <mock>\` for ${DURATION} s."
+  echo
+  summarize "$work/mock.data" 'mock_server::|axum::routing|serde_json::de::from_slice|format_inner|writev|recv|Dispatcher.*poll_read|poll_flush|Http1Transaction>::(parse|encode)'
+} >"$out/mock.txt"
+cat "$out/client.txt" "$out/mock.txt"

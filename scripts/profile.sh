@@ -55,12 +55,12 @@ summarize() { # perf.data, regex of frames
   echo "### Self time, top 30 symbols"
   echo
   perf report -i "$1" --no-children --sort dso,symbol -g none --percent-limit 0.3 --stdio 2>/dev/null |
-    grep '%' | grep -v '^#' | sed -E 's/ +$//; s/ {2,}/  /g' | head -30
+    grep '%' | grep -v '^#' | sed -E 's/ +$//; s/ {2,}/  /g' | head -30 || true # head closes the pipe
   echo
   echo "### Inclusive time of named frames"
   echo
   perf report -i "$1" --children --sort symbol -g none --stdio 2>/dev/null | grep '%' | grep -v '^#' |
-    grep -E "$2" | sed -E 's/ +$//; s/ {2,}/  /g' | head -30
+    grep -E "$2" | sed -E 's/ +$//; s/ {2,}/  /g' | head -30 || true
 }
 
 # --- the client ---------------------------------------------------------------------------------

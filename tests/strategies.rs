@@ -238,3 +238,47 @@ fn async_concurrency_bounds_are_respected() {
     run_one(&unbounded, &lease, Strategy::Async, None, None).unwrap();
     assert_eq!(lease.mock().unwrap().stats().peak_in_flight, 30);
 }
+
+/// Retry-After in whole seconds and as an HTTP date, end to end: a 429 carrying it is retried
+/// no sooner than it says (the date has a one-second resolution, so a date 3 s ahead means a
+/// wait of more than 2 s), for a blocking and an async strategy.
+#[test]
+fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for s in [Strategy::Sequential, Strategy::Async] {
+        for (header, at_least) in [(None, 1.0), (Some(3u64), 2.0)] {
+            let server = rt.block_on(async {
+                let server = wiremock::MockServer::start().await;
+                let value = match header {
+                    None => "1".to_owned(),
+                    Some(ahead) => {
+                        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(ahead))
+                    }
+                };
+                Mock::given(method("POST"))
+                    .and(path("/v1/chat/completions"))
+                    .respond_with(ResponseTemplate::new(429).insert_header("retry-after", value.as_str()))
+                    .up_to_n_times(1)
+                    .mount(&server)
+                    .await;
+                Mock::given(method("POST"))
+                    .and(path("/v1/chat/completions"))
+                    .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
+                    .mount(&server)
+                    .await;
+                server
+            });
+            let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
+            cfg.retry = fast_retry(3);
+            let report = compare(&cfg).unwrap();
+            let r = &report.strategies[0];
+            assert_eq!(r.count(Outcome::Ok), 1, "{s} {header:?}");
+            assert_eq!(r.attempts, 2, "{s} {header:?}");
+            assert!(
+                r.backoff_s >= at_least && r.backoff_s < 5.0,
+                "{s} {header:?}: waited {} s",
+                r.backoff_s
+            );
+        }
+    }
+}

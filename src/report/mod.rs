@@ -599,3 +599,135 @@ pub(crate) fn temp_builder() -> tempfile::Builder<'static, 'static> {
     }
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::metrics::{AttemptRecord, Record, Sample, Slo};
+
+    /// A request that took `ms` from its start, answered `outcome` with `tokens` completion tokens
+    /// (successful ones), the first token after `ttft_ms` when streamed.
+    fn request(
+        t0: Instant,
+        index: u64,
+        ms: u64,
+        outcome: Outcome,
+        tokens: u64,
+        ttft_ms: Option<u64>,
+    ) -> Record {
+        let start = t0 + Duration::from_millis(index * 100);
+        let d = Duration::from_millis(ms);
+        Record {
+            index,
+            intended: start,
+            start,
+            end: start + d,
+            attempts: vec![AttemptRecord {
+                duration: d,
+                outcome,
+                failure: None,
+            }],
+            backoff: Duration::ZERO,
+            outcome,
+            status: Some(if outcome == Outcome::Ok { 200 } else { 500 }),
+            sample: (outcome == Outcome::Ok).then(|| Sample {
+                completion_tokens: Some(tokens),
+                ttft: ttft_ms.map(Duration::from_millis),
+                ..Sample::default()
+            }),
+        }
+    }
+
+    fn measured(issued: u64, slo_set: bool) -> Measured {
+        Measured {
+            id: Strategy::Async,
+            concurrency: 2,
+            requests: issued,
+            issued,
+            wall_s: 2.0,
+            mean_delay_s: Some(0.5),
+            target_rate: Some(10.0),
+            cpu_s: 0.25,
+            peaks: Default::default(),
+            server: None,
+            ended_by: EndedBy::Count,
+            slo_set,
+            warmup: None,
+            ended_unix_ms: 10_000.0,
+            adaptive: None,
+            cpu_work: None,
+        }
+    }
+
+    /// Four successes (10 tokens each; one streamed: first token at 100 ms of 1000 ms), a 500
+    /// and a cancelled request in 2 s at C=2 against a 0.5 s mock: every derived figure is the
+    /// definition the README gives, computed by hand here.
+    #[test]
+    fn every_derived_figure_follows_its_definition() {
+        let t0 = Instant::now();
+        let slo = Slo {
+            e2e: Some(Duration::from_millis(600)),
+            ..Slo::default()
+        };
+        let mut rec = Recorder::for_run(8, slo, None);
+        rec.record(&request(t0, 0, 500, Outcome::Ok, 10, None));
+        rec.record(&request(t0, 1, 500, Outcome::Ok, 10, None));
+        rec.record(&request(t0, 2, 800, Outcome::Ok, 10, None));
+        rec.record(&request(t0, 3, 1000, Outcome::Ok, 10, Some(100)));
+        rec.record(&request(t0, 4, 50, Outcome::ServerError, 0, None));
+        rec.add_cancelled(1);
+        let r = StrategyReport::build(measured(6, true), &rec);
+        assert_eq!(r.count(Outcome::Ok), 4);
+        assert_eq!((r.accounted.as_str(), r.accounted_ok), ("6/6", true));
+        assert_eq!(r.attempts, 5);
+        // Goodput counts successes; throughput every finished request (not the cancelled).
+        assert_eq!(r.goodput_rps, 2.0);
+        assert_eq!(r.throughput_rps, 2.5);
+        // Efficiency: goodput ÷ (C ÷ mean delay) = 2 ÷ (2 ÷ 0.5).
+        assert_eq!(r.efficiency, Some(0.5));
+        // Tokens/s over the wall: 40 tokens in 2 s.
+        assert_eq!(r.completion_tokens, 40);
+        assert_eq!(r.tokens_per_s, 20.0);
+        // TPOT: (1000 − 100) ms ÷ (10 − 1) tokens = 100 ms; TTFT 100 ms; only the streamed one.
+        let tpot = r.tpot_ms.unwrap();
+        assert_eq!(tpot.count, 1);
+        assert!((tpot.p50 - 100.0).abs() < 0.1, "TPOT {}", tpot.p50);
+        assert!((r.ttft_ms.unwrap().p50 - 100.0).abs() < 0.1);
+        // Per-request output rate: 10 tokens over 0.5, 0.5, 0.8 and 1.0 s.
+        let rate = r.request_tokens_per_s.unwrap();
+        assert_eq!(rate.count, 4);
+        assert!(
+            (rate.max - 20.0).abs() < 0.05 && (rate.p50 - 12.5).abs() < 0.05,
+            "{rate:?}"
+        );
+        // The SLO (e2e ≤ 600 ms): two of six issued.
+        assert_eq!(r.good, Some(2));
+        assert!((r.good_share.unwrap() - 2.0 / 6.0).abs() < 1e-12);
+        assert_eq!(r.slo_goodput_rps, Some(1.0));
+        // Latency of the successes only; of everything finished in latency_all.
+        assert_eq!(r.latency_ms.unwrap().count, 4);
+        assert_eq!(r.latency_all_ms.unwrap().count, 5);
+        // Open loop: starts 0.0 … 0.4 s apart, five of them → 4 ÷ 0.4 s.
+        assert!(
+            (r.achieved_rate.unwrap() - 10.0).abs() < 1e-6,
+            "{:?}",
+            r.achieved_rate
+        );
+        assert_eq!(r.started_unix_ms, 8_000.0);
+        // A request issued but never recorded breaks the books.
+        let r = StrategyReport::build(measured(7, false), &rec);
+        assert_eq!((r.accounted.as_str(), r.accounted_ok), ("6/7", false));
+        assert_eq!((r.good, r.good_share, r.slo_goodput_rps), (None, None, None));
+    }
+
+    /// Efficiency needs a known, positive delay, and counts at least one slot.
+    #[test]
+    fn efficiency_is_goodput_over_what_the_slots_allow() {
+        assert_eq!(efficiency(10.0, Some(0.1), 2), Some(0.5));
+        assert_eq!(efficiency(10.0, Some(0.1), 0), Some(1.0));
+        assert_eq!(efficiency(10.0, None, 2), None);
+        assert_eq!(efficiency(10.0, Some(0.0), 2), None);
+    }
+}

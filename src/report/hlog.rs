@@ -82,3 +82,68 @@ pub fn interval_log(all: &[(Strategy, Intervals)]) -> Result<String, String> {
     write_interval_log(&mut out, all)?;
     String::from_utf8(out).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    use super::*;
+    use crate::metrics::{Outcome, Series};
+
+    /// Each interval starts at its second since the log's StartTime (the first interval's
+    /// second) and lasts exactly 1 s; its max is the largest value in ms, its histogram holds
+    /// the values in nanoseconds; StartTime is the epoch's wall clock plus that first second.
+    #[test]
+    fn intervals_start_at_their_second_and_last_one_second() {
+        let mut iv = Intervals::default();
+        let e2e = Series::E2e(Outcome::Ok);
+        iv.record(5, e2e, 2_000); // 2 ms
+        iv.record(6, e2e, 7_000);
+        iv.record(6, e2e, 3_000);
+        iv.record(8, Series::Ttft, 1_500);
+        let log = interval_log(&[(Strategy::Async, iv)]).unwrap();
+        let mut start_time = None;
+        let mut seen = Vec::new();
+        for entry in IntervalLogIterator::new(log.as_bytes()) {
+            match entry.unwrap() {
+                LogEntry::StartTime(t) => start_time = Some(t),
+                LogEntry::Interval(i) => {
+                    let bytes = base64::Engine::decode(
+                        &base64::engine::general_purpose::STANDARD,
+                        i.encoded_histogram(),
+                    )
+                    .unwrap();
+                    let h: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
+                    seen.push((
+                        i.start_timestamp(),
+                        i.duration(),
+                        i.max(),
+                        i.tag().unwrap().as_str().to_owned(),
+                        h.len(),
+                        h.max(),
+                    ));
+                }
+                LogEntry::BaseTime(_) => {}
+            }
+        }
+        let s = Duration::from_secs;
+        assert_eq!(
+            seen.iter()
+                .map(|v| (v.0, v.1, v.3.as_str(), v.4))
+                .collect::<Vec<_>>(),
+            vec![
+                (s(0), s(1), "async.e2e.ok", 1),
+                (s(1), s(1), "async.e2e.ok", 2),
+                (s(3), s(1), "async.ttft", 1),
+            ]
+        );
+        // Max in ms (÷10⁶ of ns); the histogram in ns (3 significant digits).
+        assert!((seen[1].2 - 7.0).abs() < 0.01, "{}", seen[1].2);
+        assert!(seen[1].5.abs_diff(7_000_000) < 10_000, "{}", seen[1].5);
+        let expected = epoch().1 + s(5);
+        let expected = expected.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+        let got = start_time.unwrap().as_secs_f64();
+        assert!((got - expected).abs() < 0.002, "StartTime {got} vs {expected}");
+    }
+}

@@ -160,3 +160,79 @@ fn help_works_on_every_subcommand() {
         assert!(help.contains(flag), "{sub} --help: {help}");
     }
 }
+
+/// `sweep` varies exactly one setting: two lists at once, or none, is refused before anything
+/// runs (exit 2, one line naming the lists or the flags that take one), and nothing is written.
+#[test]
+fn sweep_takes_exactly_one_list() {
+    for (args, names) in [
+        (
+            &["--concurrency", "1,2", "--batch-size", "2,4"][..],
+            "concurrency,batch_size",
+        ),
+        (
+            &["--concurrency", "4"][..],
+            "--concurrency, --batch-size, --pause, --rate or --cpu-work",
+        ),
+    ] {
+        let (_tmp, out) = temp_out();
+        let o = bin()
+            .arg("sweep")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("warning")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains(names), "{args:?}: {}", errors[0]);
+        assert!(!out.exists(), "nothing written");
+    }
+}
+
+/// `plot --combine` draws several runs side by side: both charts, SVG and PNG, each run named
+/// by its folder in the SVG's labels.
+#[test]
+fn plot_combine_draws_every_run_by_its_folder_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["fast-run", "slow-run"] {
+        let latency = if name == "fast-run" { "1ms" } else { "20ms" };
+        let o = bin()
+            .args([
+                "compare",
+                "-q",
+                "-n",
+                "10",
+                "--strategies",
+                "async",
+                "--latency",
+                latency,
+                "--out",
+            ])
+            .arg(tmp.path().join(name))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let combined = tmp.path().join("combined");
+    let o = bin()
+        .arg("plot")
+        .arg(&combined)
+        .arg("--combine")
+        .arg(tmp.path().join("fast-run"))
+        .arg(tmp.path().join("slow-run"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for chart in ["combined-goodput", "combined-latency"] {
+        let svg = std::fs::read_to_string(combined.join(format!("{chart}.svg"))).unwrap();
+        assert!(
+            svg.contains("fast-run") && svg.contains("slow-run"),
+            "{chart}: runs not labelled"
+        );
+        let png = std::fs::read(combined.join(format!("{chart}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{chart}.png");
+    }
+}

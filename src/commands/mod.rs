@@ -118,3 +118,55 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ConfigError;
+
+    /// Each ending has the exit code the README's table gives.
+    #[test]
+    fn each_ending_has_its_documented_exit_code() {
+        let codes = [
+            (Finish::Ok, 0),
+            (Finish::AccountingFailed, 3),
+            (Finish::TargetDied, 4),
+            (Finish::NoSuccess, 5),
+            (Finish::Stopped(Signal::Interrupt), 130),
+            (Finish::Stopped(Signal::Terminate), 143),
+        ];
+        for (f, code) in codes {
+            assert_eq!(f.code(), code, "{f:?}");
+        }
+        let bad = RunError::Config(ConfigError::Invalid {
+            name: "x",
+            value: "y".into(),
+            why: "z",
+        });
+        assert_eq!(error_exit_code(&bad), ExitCode::from(2));
+        let other = RunError::Setup {
+            what: "runtime",
+            why: "no".into(),
+        };
+        assert_eq!(error_exit_code(&other), ExitCode::from(1));
+    }
+
+    /// Of several runs' endings the most severe wins, in either order: a signal, then a dead
+    /// target, then the books, then no success, then ok.
+    #[test]
+    fn the_most_severe_ending_wins() {
+        let order = [
+            Finish::Ok,
+            Finish::NoSuccess,
+            Finish::AccountingFailed,
+            Finish::TargetDied,
+            Finish::Stopped(Signal::Interrupt),
+        ];
+        for (i, a) in order.iter().enumerate() {
+            for (j, b) in order.iter().enumerate() {
+                let expected = order[i.max(j)];
+                assert_eq!(a.worst(*b), expected, "{a:?} vs {b:?}");
+            }
+        }
+    }
+}

@@ -413,6 +413,79 @@ mod tests {
         }
     }
 
+    /// Any one limit makes an SLO; a value exactly at its limit meets it; an SLO reads back from
+    /// JSON (seconds) and writes itself as the flag takes it.
+    #[test]
+    fn an_slo_is_any_limit_met_at_the_limit() {
+        let ms = Duration::from_millis;
+        assert!(!Slo::default().is_set());
+        for slo in [
+            Slo {
+                ttft: Some(ms(1)),
+                ..Slo::default()
+            },
+            Slo {
+                tpot: Some(ms(1)),
+                ..Slo::default()
+            },
+            Slo {
+                e2e: Some(ms(1)),
+                ..Slo::default()
+            },
+        ] {
+            assert!(slo.is_set(), "{slo:?}");
+        }
+        let slo = Slo {
+            ttft: Some(ms(500)),
+            tpot: None,
+            e2e: Some(ms(2000)),
+        };
+        assert_eq!(slo.describe(), "ttft=500ms,e2e=2s");
+        assert!(slo.met(ms(2000), Some(ms(500)), None), "exactly at both limits");
+        assert!(!slo.met(ms(2001), Some(ms(500)), None));
+        assert!(!slo.met(ms(2000), Some(ms(501)), None));
+        assert!(!slo.met(ms(10), None, None), "a limit on TTFT with none measured");
+        let json = serde_json::to_string(&slo).unwrap();
+        assert_eq!(json, r#"{"ttft":0.5,"tpot":null,"e2e":2.0}"#);
+        assert_eq!(serde_json::from_str::<Slo>(&json).unwrap(), slo);
+    }
+
+    /// `with_interval_limit` and `for_run` give the recorder its interval-memory limit (a limit
+    /// of 2 spills where the default keeps everything), and `for_run` its request log.
+    #[test]
+    fn the_interval_limit_and_the_log_reach_the_recorder() {
+        let (t0, _) = epoch();
+        let at = |sec: u64| {
+            let end = t0 + Duration::from_secs(sec);
+            let mut r = record(Outcome::Ok, 0, 1);
+            (r.intended, r.start, r.end) = (end, end, end);
+            r
+        };
+        let mut small = Recorder::with_interval_limit(2);
+        let mut default = Recorder::new();
+        for sec in 0..12 {
+            small.record(&at(sec));
+            default.record(&at(sec));
+        }
+        assert!(small.intervals.spilled() > 0, "a limit of 2 spills");
+        assert_eq!(default.intervals.spilled(), 0);
+        let mut run = Recorder::for_run(2, Slo::default(), None);
+        for sec in 0..12 {
+            run.record(&at(sec));
+        }
+        assert!(run.intervals.spilled() > 0, "for_run's limit");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.jsonl");
+        let (log, writer) = log::RequestLog::start(std::fs::File::create(&path).unwrap(), t0, false).unwrap();
+        let mut run = Recorder::for_run(8, Slo::default(), Some((log, "async")));
+        run.record(&at(0));
+        drop(run);
+        writer.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.contains(r#""strategy":"async""#), "{text}");
+    }
+
     #[test]
     fn merged_recorders_count_every_request_once() {
         let mut a = Recorder::new();

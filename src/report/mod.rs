@@ -674,7 +674,7 @@ mod tests {
         let mut rec = Recorder::for_run(8, slo, None);
         rec.record(&request(t0, 0, 500, Outcome::Ok, 10, None));
         rec.record(&request(t0, 1, 500, Outcome::Ok, 10, None));
-        rec.record(&request(t0, 2, 800, Outcome::Ok, 10, None));
+        rec.record(&request(t0, 2, 550, Outcome::Ok, 10, None));
         rec.record(&request(t0, 3, 1000, Outcome::Ok, 10, Some(100)));
         rec.record(&request(t0, 4, 50, Outcome::ServerError, 0, None));
         rec.add_cancelled(1);
@@ -695,17 +695,17 @@ mod tests {
         assert_eq!(tpot.count, 1);
         assert!((tpot.p50 - 100.0).abs() < 0.1, "TPOT {}", tpot.p50);
         assert!((r.ttft_ms.unwrap().p50 - 100.0).abs() < 0.1);
-        // Per-request output rate: 10 tokens over 0.5, 0.5, 0.8 and 1.0 s.
+        // Per-request output rate: 10 tokens over 0.5, 0.5, 0.55 and 1.0 s.
         let rate = r.request_tokens_per_s.unwrap();
         assert_eq!(rate.count, 4);
         assert!(
-            (rate.max - 20.0).abs() < 0.05 && (rate.p50 - 12.5).abs() < 0.05,
+            (rate.max - 20.0).abs() < 0.05 && (rate.p50 - 18.18).abs() < 0.05,
             "{rate:?}"
         );
-        // The SLO (e2e ≤ 600 ms): two of six issued.
-        assert_eq!(r.good, Some(2));
-        assert!((r.good_share.unwrap() - 2.0 / 6.0).abs() < 1e-12);
-        assert_eq!(r.slo_goodput_rps, Some(1.0));
+        // The SLO (e2e ≤ 600 ms): three of six issued.
+        assert_eq!(r.good, Some(3));
+        assert_eq!(r.good_share, Some(0.5));
+        assert_eq!(r.slo_goodput_rps, Some(1.5));
         // Latency of the successes only; of everything finished in latency_all.
         assert_eq!(r.latency_ms.unwrap().count, 4);
         assert_eq!(r.latency_all_ms.unwrap().count, 5);

@@ -486,6 +486,56 @@ mod tests {
         assert!(text.contains(r#""strategy":"async""#), "{text}");
     }
 
+    /// The recorder's sums and its edges: backoff and input tokens add up; the interval log
+    /// holds successes only; TPOT needs two tokens and a per-request rate one; the achieved rate
+    /// needs two starts apart in time.
+    #[test]
+    fn the_recorder_sums_and_skips_what_it_should() {
+        let ms = Duration::from_millis;
+        let sampled = |tokens: u64, ttft: Option<Duration>| {
+            let mut r = record(Outcome::Ok, 100, 1);
+            r.backoff = ms(30);
+            r.sample = Some(Sample {
+                completion_tokens: Some(tokens),
+                input_tokens: Some(5),
+                ttft,
+                ..Sample::default()
+            });
+            r
+        };
+        let mut rec = Recorder::new();
+        rec.record(&sampled(1, Some(ms(40))));
+        rec.record(&sampled(0, None));
+        assert_eq!(rec.backoff, ms(60));
+        assert_eq!(rec.input_tokens, 10);
+        assert!(rec.series.get(Series::Tpot).is_none(), "one token has no TPOT");
+        let rates = rec.series.get(Series::RequestTokensPerS).unwrap();
+        assert_eq!(rates.len(), 1, "zero tokens have no per-request rate");
+        assert!(
+            rates.max().abs_diff(10_000) < 20,
+            "1 token in 0.1 s, in milli-tokens/s"
+        );
+        let mut failed = Recorder::new();
+        failed.record(&record(Outcome::RateLimited, 10, 1));
+        assert!(failed.intervals.is_empty(), "failures stay out of run.hlog");
+        assert!(!rec.intervals.is_empty());
+        // Achieved rate: (starts − 1) ÷ first-to-last start.
+        let mut one = Recorder::new();
+        one.record(&record(Outcome::Ok, 10, 1));
+        assert_eq!(one.achieved_rate(), None, "one start");
+        let (a, mut b) = (record(Outcome::Ok, 10, 1), record(Outcome::Ok, 10, 1));
+        b.start = a.start;
+        let mut same = Recorder::new();
+        same.record(&a);
+        same.record(&b);
+        assert_eq!(same.achieved_rate(), None, "two starts at one instant");
+        b.start = a.start + Duration::from_millis(500);
+        let mut apart = Recorder::new();
+        apart.record(&a);
+        apart.record(&b);
+        assert!((apart.achieved_rate().unwrap() - 2.0).abs() < 1e-9);
+    }
+
     #[test]
     fn merged_recorders_count_every_request_once() {
         let mut a = Recorder::new();

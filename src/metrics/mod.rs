@@ -558,6 +558,28 @@ mod tests {
         );
         assert_eq!(a.e2e_all().len(), 4, "cancelled requests have no latency");
         assert_eq!(a.errors[&ErrorClass::Status(429)].count, 3);
+        // The sums of successful requests add up too (each side has some).
+        let streamed = |tokens: u64| {
+            let mut r = record(Outcome::Ok, 100, 1);
+            r.backoff = Duration::from_millis(20);
+            r.sample = Some(Sample {
+                completion_tokens: Some(tokens),
+                input_tokens: Some(7),
+                protocol: Some(Protocol::Http11),
+                ..Sample::default()
+            });
+            r
+        };
+        let (mut c, mut d) = (Recorder::new(), Recorder::new());
+        c.record(&streamed(3));
+        d.record(&streamed(4));
+        d.record(&streamed(5));
+        c += d;
+        assert_eq!(c.backoff, Duration::from_millis(60));
+        assert_eq!(c.completion_tokens, 12);
+        assert_eq!(c.input_tokens, 21);
+        assert_eq!(c.good, 3, "no SLO: every success is good");
+        assert_eq!(c.protocols[&Protocol::Http11], 3);
     }
 
     #[test]
@@ -570,6 +592,7 @@ mod tests {
         assert_eq!(p.count, 100);
         assert!((p.p50 - 50.0).abs() < 0.1, "{p:?}");
         assert!((p.max - 100.0).abs() < 0.1, "{p:?}");
+        assert!((p.mean - 50.5).abs() < 0.1, "{p:?}");
         assert_eq!(Percentiles::of(&new_histogram()), None);
     }
 

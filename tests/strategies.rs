@@ -54,6 +54,29 @@ fn every_strategy_succeeds_on_a_clean_mock() {
     assert!(seq.wall_s >= 0.24, "{}", seq.wall_s);
 }
 
+/// A wiremock server answering `n` 429s (OpenAI's rate-limit body, with the header `name:
+/// value`), then completions.
+async fn limited_then_ok(n: u64, name: &str, value: &str) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    let limited = serde_json::json!({"error": {"message": "Rate limit reached", "type": "requests", "param": null, "code": "rate_limit_exceeded"}});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header(name, value)
+                .set_body_json(limited),
+        )
+        .up_to_n_times(n)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
+        .mount(&server)
+        .await;
+    server
+}
+
 /// A 429 with `retry-after-ms` is retried after at least that long, for every strategy
 /// (wiremock answers 429, 429, then 200, as the article's testing section would).
 #[test]
@@ -61,22 +84,7 @@ fn rate_limited_requests_are_retried_after_retry_after() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for s in Strategy::ALL {
         // Arrange: a fresh sequence per strategy.
-        let server = rt.block_on(async {
-            let server = wiremock::MockServer::start().await;
-            let limited = serde_json::json!({"error": {"message": "Rate limit reached", "type": "requests", "param": null, "code": "rate_limit_exceeded"}});
-            Mock::given(method("POST"))
-                .and(path("/v1/chat/completions"))
-                .respond_with(ResponseTemplate::new(429).insert_header("retry-after-ms", "150").set_body_json(limited))
-                .up_to_n_times(2)
-                .mount(&server)
-                .await;
-            Mock::given(method("POST"))
-                .and(path("/v1/chat/completions"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
-                .mount(&server)
-                .await;
-            server
-        });
+        let server = rt.block_on(limited_then_ok(2, "retry-after-ms", "150"));
         let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
         cfg.retry = fast_retry(5);
         // Act
@@ -247,27 +255,13 @@ fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for s in [Strategy::Sequential, Strategy::Async] {
         for (header, at_least) in [(None, 1.0), (Some(3u64), 2.0)] {
-            let server = rt.block_on(async {
-                let server = wiremock::MockServer::start().await;
-                let value = match header {
-                    None => "1".to_owned(),
-                    Some(ahead) => {
-                        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(ahead))
-                    }
-                };
-                Mock::given(method("POST"))
-                    .and(path("/v1/chat/completions"))
-                    .respond_with(ResponseTemplate::new(429).insert_header("retry-after", value.as_str()))
-                    .up_to_n_times(1)
-                    .mount(&server)
-                    .await;
-                Mock::given(method("POST"))
-                    .and(path("/v1/chat/completions"))
-                    .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
-                    .mount(&server)
-                    .await;
-                server
-            });
+            let value = match header {
+                None => "1".to_owned(),
+                Some(ahead) => {
+                    httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(ahead))
+                }
+            };
+            let server = rt.block_on(limited_then_ok(1, "retry-after", &value));
             let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
             cfg.retry = fast_retry(3);
             let report = compare(&cfg).unwrap();

@@ -60,7 +60,7 @@ summarize() { # perf.data, regex of frames
   echo "### Inclusive time of named frames"
   echo
   perf report -i "$1" --children --sort symbol -g none --stdio 2>/dev/null | grep '%' | grep -v '^#' |
-    grep -E "$2" | sed -E 's/ +$//; s/ {2,}/  /g' | head -30 || true
+    grep -E "$2" | sed -E 's/ +$//; s/ {2,}/  /g' | head -40 || true
 }
 
 # --- the client ---------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
   echo
   echo "Run: $figures. Profile: \`perf record -F 1999 --call-graph fp\` of the whole process."
   echo
-  summarize "$work/client.data" 'execute_async|run_phase|Recorder>::record|RequestLog|reqwest::|url::ParseOptions::parse|follow_redirect|tower::retry|hyper_util::client|__memmove|writev|SyncWaker|mpmc|park'
+  summarize "$work/client.data" 'execute_async|run_phase|Recorder::record|async_tokio::fold|parse_body|RateLimit::from_headers|task::spawn|RequestLog|reqwest::|url::ParseOptions::parse|follow_redirect|tower::retry|hyper_util::client|__memmove|writev|SyncWaker|mpmc|park'
 } >"$out/client.txt"
 
 # --- the mock -----------------------------------------------------------------------------------

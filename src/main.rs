@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-/// jemalloc, as oha uses: glibc's malloc was about a tenth of the hot path's CPU
+/// jemalloc, as oha uses: glibc's malloc was about a tenth of the client's CPU
 /// (results/2026-11-30-epyc-2c/profile/).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

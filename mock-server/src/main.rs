@@ -6,16 +6,16 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// jemalloc, as oha uses: glibc's malloc was about a tenth of the hot path's CPU
-/// (results/2026-11-30-epyc-2c/profile/).
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::time::Duration;
 
 use mock_server::profile::{parse_duration_arg, parse_positive};
 use mock_server::{ProfileArgs, ServerError, ServerOptions, Tls, TlsSource, bind, run};
 use tokio_util::sync::CancellationToken;
+
+/// jemalloc, as oha uses: glibc's malloc was about a tenth of the client's CPU and a share of
+/// the mock's (results/2026-11-30-epyc-2c/profile/).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// An OpenAI-compatible chat-completions mock with configurable latency, token streaming,
 /// injected 429s and faults, and a real requests/min + tokens/min limiter.

@@ -24,7 +24,7 @@ pub(crate) fn install_tls_provider() {
 
 /// A reqwest client bound to one prepared request. Clone it into tasks: clones share the pool.
 /// The URL and the fixed headers are parsed once here, not per request (parsing the URL was
-/// 3 % of the client's CPU at zero latency).
+/// 2 % of the client's CPU at zero latency).
 #[derive(Debug, Clone)]
 pub struct AsyncClient {
     client: reqwest::Client,

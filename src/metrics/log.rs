@@ -1,8 +1,8 @@
 //! `requests.jsonl`: one line per logical request, written as the run goes by a thread of its
 //! own (each recorder fills a buffer of its own and sends it down a channel when it holds
 //! [`RequestLog::BATCH`] bytes: no lock, no allocation and no thread woken per request, and at
-//! most a batch per recorder in memory), so a long run's log costs disk, not RAM. Each line is a [`LogLine`]; `--export-chunks` adds the arrival
-//! time of every streamed chunk.
+//! most a batch per recorder in memory), so a long run's log costs disk, not RAM. Each line is
+//! a [`LogLine`]; `--export-chunks` adds the arrival time of every streamed chunk.
 
 use std::io::Write;
 use std::path::Path;
@@ -223,24 +223,9 @@ pub fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
     use crate::metrics::Outcome;
-
-    fn record(index: u64, t0: Instant) -> Record {
-        Record {
-            index,
-            intended: t0,
-            start: t0,
-            end: t0 + Duration::from_millis(3),
-            attempts: Vec::new(),
-            backoff: Duration::ZERO,
-            outcome: Outcome::Ok,
-            status: Some(200),
-            sample: None,
-        }
-    }
+    use crate::metrics::record::test_record;
 
     /// Lines are batched per recorder, yet every line arrives once: three clones write 3000
     /// lines in all (several batches each, and a partial batch left at the end), and the file
@@ -254,7 +239,9 @@ mod tests {
         let mut clones: Vec<RequestLog> = (0..3).map(|_| log.clone()).collect();
         drop(log);
         for i in 0..3000u64 {
-            clones[(i % 3) as usize].write("async", &record(i, t0), None);
+            let mut r = test_record(Outcome::Ok, 3, 1);
+            r.index = i;
+            clones[(i % 3) as usize].write("async", &r, None);
         }
         drop(clones);
         let batches = writer.finish().unwrap();

@@ -22,8 +22,17 @@ const WORDS: [&str; 8] = ["The", "quick", "brown", "fox", "jumps", "over", "lazy
 
 /// The text of token `i` of a completion.
 pub(crate) fn token(i: u32) -> String {
-    let w = WORDS[i as usize % WORDS.len()];
-    if i == 0 { w.to_owned() } else { format!(" {w}") }
+    let mut s = String::new();
+    push_token(&mut s, i);
+    s
+}
+
+/// Appends the text of token `i`: its word, after a space unless it is the first.
+fn push_token(out: &mut String, i: u32) {
+    if i > 0 {
+        out.push(' ');
+    }
+    out.push_str(WORDS[i as usize % WORDS.len()]);
 }
 
 /// Headers that go on every work answer.
@@ -345,10 +354,7 @@ impl Generation {
     fn push_text(&self, out: &mut String) {
         out.push('"');
         for i in 0..self.tokens {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push_str(WORDS[i as usize % WORDS.len()]);
+            push_token(out, i);
         }
         out.push('"');
     }
@@ -379,7 +385,7 @@ impl Generation {
     }
 
     /// The non-streaming answer, written into one buffer (it was a dozen `format!`s and a
-    /// `String` per token: a tenth of the mock's CPU at zero delay).
+    /// `String` per token: 5 % of the mock's CPU at zero delay).
     pub(crate) fn completion_json(&self) -> Vec<u8> {
         use std::fmt::Write;
         let (object, extra) = match self.api {

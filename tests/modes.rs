@@ -11,7 +11,7 @@ use mock_server::{MockServer, Profile};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::util::{bin, completion_json, config, config_for_target, json};
+use crate::util::{bin, completion_json, config, config_for_target, json, run_out};
 
 /// `--duration` bounds the run by time in a closed loop (the count is then no cap) and in an
 /// open loop (the schedule stops at the duration); the report says which bound applied, and the
@@ -505,23 +505,6 @@ fn a_credential_header_is_masked_in_error_samples() {
     let _ = MockServer::start(Profile::default()).unwrap();
 }
 
-/// Runs the binary with `args` and `--out` in a fresh folder; returns the exit code, stderr and
-/// the folder (kept alive by the returned guard).
-fn run_out(args: &[&str]) -> (Option<i32>, String, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let o = bin()
-        .args(args)
-        .arg("--out")
-        .arg(tmp.path().join("out"))
-        .output()
-        .unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        tmp,
-    )
-}
-
 /// An open loop that cannot start its requests on time says so: 2 threads at 50 ms can start
 /// about 40 requests/s, not the 200 asked for, and stderr names the strategy, both rates and the
 /// share. The threshold is 99 % of the target: a report read back warns at 98.9 requests/s of
@@ -628,7 +611,7 @@ fn poisson_arrivals_have_exponential_gaps_end_to_end() {
 /// overrides the preset's value, the others stay the preset's.
 #[test]
 fn every_retry_flag_overrides_the_preset() {
-    let (code, stderr, tmp) = run_out(&[
+    let openai = [
         "compare",
         "-q",
         "-n",
@@ -637,21 +620,29 @@ fn every_retry_flag_overrides_the_preset() {
         "sequential",
         "--retry",
         "openai",
-        "--retry-attempts",
-        "4",
-        "--retry-initial",
-        "123ms",
-        "--retry-factor",
-        "3",
-        "--retry-max",
-        "7s",
-        "--retry-jitter",
-        "full",
-        "--retry-statuses",
-        "429,503",
-        "--retry-after-cap",
-        "9s",
-    ]);
+    ];
+    let (code, stderr, tmp) = run_out(
+        &[
+            &openai[..],
+            &[
+                "--retry-attempts",
+                "4",
+                "--retry-initial",
+                "123ms",
+                "--retry-factor",
+                "3",
+                "--retry-max",
+                "7s",
+                "--retry-jitter",
+                "full",
+                "--retry-statuses",
+                "429,503",
+                "--retry-after-cap",
+                "9s",
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(code, Some(0), "{stderr}");
     let r = &json(&tmp.path().join("out/report.json"))["config"]["retry"];
     assert_eq!(r["attempts"], 4, "{r}");
@@ -665,16 +656,7 @@ fn every_retry_flag_overrides_the_preset() {
     assert_eq!(r["retry_server_errors"], true, "{r}");
     assert_eq!(r["obey_should_retry"], true, "{r}");
     // Without the flags: openai's own values.
-    let (_, _, tmp) = run_out(&[
-        "compare",
-        "-q",
-        "-n",
-        "2",
-        "--strategies",
-        "sequential",
-        "--retry",
-        "openai",
-    ]);
+    let (_, _, tmp) = run_out(&openai);
     let r = &json(&tmp.path().join("out/report.json"))["config"]["retry"];
     assert_eq!(
         (

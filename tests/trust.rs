@@ -12,7 +12,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use mock_server::{MockServer, Profile};
 
-use crate::util::{bin, config, config_for_target, fast_retry, json};
+use crate::util::{bin, config, config_for_target, fast_retry, json, run_out};
 
 /// With 30 % injected 500s, every strategy meets the same faults, in either order of the list
 /// and with retries: the counts of failures and of retries are the same everywhere.
@@ -666,25 +666,18 @@ fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
             .await;
         proxy
     });
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let o = bin()
-        .args([
-            "compare",
-            "-q",
-            "-n",
-            "20",
-            "--strategies",
-            "sequential",
-            "--target",
-        ])
-        .arg(format!("{}/v1", proxy.uri()))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    (o.status.code(), stderr, json(&out.join("report.json")))
+    let target = format!("{}/v1", proxy.uri());
+    let (code, stderr, tmp) = run_out(&[
+        "compare",
+        "-q",
+        "-n",
+        "20",
+        "--strategies",
+        "sequential",
+        "--target",
+        &target,
+    ]);
+    (code, stderr, json(&tmp.path().join("out/report.json")))
 }
 
 /// A standalone mock is found through its `/stats` and cross-checked: through a proxy that

@@ -76,6 +76,23 @@ pub(crate) fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_asyncbench"))
 }
 
+/// Runs the binary with `args` and `--out` in a fresh folder; returns the exit code, stderr and
+/// the folder (kept alive by the returned guard).
+pub(crate) fn run_out(args: &[&str]) -> (Option<i32>, String, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(args)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        tmp,
+    )
+}
+
 /// Starts the binary with piped stdout and stderr.
 pub(crate) fn spawn(args: &[&str]) -> std::process::Child {
     bin()

@@ -386,32 +386,7 @@ impl Percentiles {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(outcome: Outcome, ms: u64, attempts: usize) -> Record {
-        let t0 = Instant::now();
-        let failure = (outcome != Outcome::Ok).then(|| Failure {
-            class: ErrorClass::Status(429),
-            sample: "429".into(),
-        });
-        Record {
-            index: 0,
-            intended: t0,
-            start: t0,
-            end: t0 + Duration::from_millis(ms),
-            attempts: vec![
-                AttemptRecord {
-                    duration: Duration::from_millis(ms),
-                    outcome,
-                    failure,
-                };
-                attempts
-            ],
-            backoff: Duration::ZERO,
-            outcome,
-            status: None,
-            sample: None,
-        }
-    }
+    use crate::metrics::record::test_record as record;
 
     /// Any one limit makes an SLO; a value exactly at its limit meets it; an SLO reads back from
     /// JSON (seconds) and writes itself as the flag takes it.

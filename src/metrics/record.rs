@@ -121,3 +121,32 @@ impl Record {
         self.end.saturating_duration_since(self.start)
     }
 }
+
+/// A request for unit tests: started now, `attempts` attempts of `ms` each ending `outcome`
+/// (failed ones classed as 429), no sample.
+#[cfg(test)]
+pub(crate) fn test_record(outcome: Outcome, ms: u64, attempts: usize) -> Record {
+    let t0 = Instant::now();
+    let failure = (outcome != Outcome::Ok).then(|| Failure {
+        class: ErrorClass::Status(429),
+        sample: "429".into(),
+    });
+    Record {
+        index: 0,
+        intended: t0,
+        start: t0,
+        end: t0 + Duration::from_millis(ms),
+        attempts: vec![
+            AttemptRecord {
+                duration: Duration::from_millis(ms),
+                outcome,
+                failure,
+            };
+            attempts
+        ],
+        backoff: Duration::ZERO,
+        outcome,
+        status: None,
+        sample: None,
+    }
+}

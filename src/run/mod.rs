@@ -188,31 +188,41 @@ fn cross_check(
     cfg: &RunConfig,
 ) -> ServerCheck {
     let slack = cancelled * u64::from(cfg.retry.attempts);
-    let agrees = |received: u64| received >= attempts && received <= attempts + slack;
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
         let after = lease.stats().unwrap_or_default();
-        let received = after.requests_received.saturating_sub(before.requests_received);
-        if agrees(received) || Instant::now() >= deadline {
-            let responses_by_status = after
-                .responses_by_status
-                .iter()
-                .map(|(k, v)| (*k, v - before.responses_by_status.get(k).copied().unwrap_or(0)))
-                .filter(|(_, v)| *v > 0)
-                .collect();
-            return ServerCheck {
-                attempts_sent: attempts,
-                requests_received: received,
-                matches: agrees(received),
-                responses_by_status,
-                connections: after.work_connections.saturating_sub(before.work_connections),
-                tls_handshakes: after
-                    .work_tls_handshakes
-                    .saturating_sub(before.work_tls_handshakes),
-                http2_streams: after.http2_streams.saturating_sub(before.http2_streams),
-            };
+        let check = server_check(before, &after, attempts, slack);
+        if check.matches || Instant::now() >= deadline {
+            return check;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The mock's counters over one strategy (`after` − `before`) against the `attempts` the
+/// harness counted: they match when the mock received at least every attempt and at most
+/// `slack` more (attempts of requests cancelled in flight). Pure, so the rule is unit-tested.
+fn server_check(before: &StatsSnapshot, after: &StatsSnapshot, attempts: u64, slack: u64) -> ServerCheck {
+    let received = after.requests_received.saturating_sub(before.requests_received);
+    let responses_by_status = after
+        .responses_by_status
+        .iter()
+        .map(|(k, v)| {
+            let earlier = before.responses_by_status.get(k).copied().unwrap_or(0);
+            (*k, v.saturating_sub(earlier))
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    ServerCheck {
+        attempts_sent: attempts,
+        requests_received: received,
+        matches: received >= attempts && received <= attempts + slack,
+        responses_by_status,
+        connections: after.work_connections.saturating_sub(before.work_connections),
+        tls_handshakes: after
+            .work_tls_handshakes
+            .saturating_sub(before.work_tls_handshakes),
+        http2_streams: after.http2_streams.saturating_sub(before.http2_streams),
     }
 }
 
@@ -387,5 +397,45 @@ fn describe(i: Incomplete, done: &[StrategyReport], cfg: &RunConfig) -> String {
         ),
         (Incomplete::Signal(sig), None) => format!("interrupted by {} before any strategy ran", sig.name()),
         (Incomplete::TargetDied(s), _) => format!("the target stopped answering during {s}{after}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(received: u64, by_status: &[(u16, u64)], connections: u64) -> StatsSnapshot {
+        StatsSnapshot {
+            requests_received: received,
+            responses_by_status: by_status.iter().copied().collect(),
+            work_connections: connections,
+            work_tls_handshakes: connections / 2,
+            http2_streams: received / 4,
+            ..StatsSnapshot::default()
+        }
+    }
+
+    /// The mock's counters are read as the change over the strategy, and agree only when it
+    /// received every attempt and at most the cancelled requests' attempts more.
+    #[test]
+    fn the_mock_must_have_received_every_attempt_and_at_most_the_slack_more() {
+        let before = stats(100, &[(200, 90), (429, 10)], 8);
+        let after = stats(120, &[(200, 105), (429, 15), (500, 1)], 12);
+        let c = server_check(&before, &after, 20, 0);
+        assert_eq!((c.attempts_sent, c.requests_received, c.matches), (20, 20, true));
+        assert_eq!(
+            c.responses_by_status.into_iter().collect::<Vec<_>>(),
+            [(200, 15), (429, 5), (500, 1)]
+        );
+        assert_eq!((c.connections, c.tls_handshakes, c.http2_streams), (4, 2, 5));
+        // One attempt the mock never saw: a mismatch, whatever the slack.
+        assert!(!server_check(&before, &after, 21, 3).matches);
+        // More received than sent: only within the slack, to its last attempt.
+        assert!(!server_check(&before, &after, 18, 1).matches);
+        assert!(server_check(&before, &after, 18, 2).matches);
+        assert!(server_check(&before, &after, 19, 1).matches);
+        // Statuses that did not move are left out.
+        let same = server_check(&before, &before, 0, 0);
+        assert!(same.matches && same.responses_by_status.is_empty());
     }
 }

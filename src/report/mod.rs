@@ -153,7 +153,7 @@ pub struct ConfigSummary {
 }
 
 /// The mock's view of a strategy's run, compared with the client's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerCheck {
     /// Attempts the client sent.
     pub attempts_sent: u64,
@@ -601,11 +601,11 @@ pub(crate) fn temp_builder() -> tempfile::Builder<'static, 'static> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::metrics::{AttemptRecord, Record, Sample, Slo};
+    use crate::metrics::{AttemptRecord, ErrorClass, Failure, Record, Sample, Slo};
 
     /// A request that took `ms` from its start, answered `outcome` with `tokens` completion tokens
     /// (successful ones), the first token after `ttft_ms` when streamed.
@@ -640,7 +640,7 @@ mod tests {
         }
     }
 
-    fn measured(issued: u64, slo_set: bool) -> Measured {
+    pub(crate) fn measured(issued: u64, slo_set: bool) -> Measured {
         Measured {
             id: Strategy::Async,
             concurrency: 2,
@@ -720,6 +720,199 @@ mod tests {
         let r = StrategyReport::build(measured(7, false), &rec);
         assert_eq!((r.accounted.as_str(), r.accounted_ok), ("6/7", false));
         assert_eq!((r.good, r.good_share, r.slo_goodput_rps), (None, None, None));
+    }
+
+    /// A run of these strategies under the command line's default configuration.
+    pub(crate) fn run_of(strategies: Vec<StrategyReport>) -> RunReport {
+        let cfg = crate::config::RunConfig::default();
+        let session = crate::run::Session::open(&cfg).expect("the default profile is valid");
+        RunReport {
+            provenance: Provenance::capture(),
+            config: crate::run::summary(&cfg, &session, Isolation::FreshMock),
+            strategies,
+            complete: true,
+            incomplete_reason: None,
+            merged_from: Vec::new(),
+        }
+    }
+
+    /// A strategy's report of `ok` successes and `failed` failures of `class` (one request
+    /// each, 100 ms apart).
+    pub(crate) fn strategy(id: Strategy, ok: u64, failed: u64, class: ErrorClass) -> StrategyReport {
+        let t0 = Instant::now();
+        let mut rec = Recorder::for_run((ok + failed) as usize, Slo::default(), None);
+        for i in 0..ok + failed {
+            let outcome = if i < ok { Outcome::Ok } else { class.outcome() };
+            let mut r = request(t0, i, 100, outcome, 1, None);
+            if outcome != Outcome::Ok {
+                r.attempts[0].failure = Some(Failure {
+                    class,
+                    sample: format!("{class} sample"),
+                });
+            }
+            rec.record(&r);
+        }
+        let mut m = measured(ok + failed, false);
+        m.id = id;
+        StrategyReport::build(m, &rec)
+    }
+
+    /// Attempts answered 429 as a share of all attempts; none sent is 0, not NaN.
+    #[test]
+    fn the_429_share_counts_attempts() {
+        let mut r = strategy(Strategy::Async, 2, 0, ErrorClass::Timeout);
+        r.attempts = 8;
+        r.attempt_outcomes = [(Outcome::Ok, 2), (Outcome::RateLimited, 6)].into();
+        assert_eq!(r.share_429(), 0.75);
+        r.attempt_outcomes.remove(&Outcome::RateLimited);
+        assert_eq!(r.share_429(), 0.0);
+        r.attempts = 0;
+        assert_eq!(r.share_429(), 0.0);
+    }
+
+    /// An open-loop strategy that started under 99 % of its rate is named with both rates and
+    /// the share; at 99 % or without a target, nothing.
+    #[test]
+    fn the_rate_warning_names_the_strategy_under_99_percent() {
+        let mut slow = strategy(Strategy::Threadpool, 1, 0, ErrorClass::Timeout);
+        (slow.target_rate, slow.achieved_rate) = (Some(200.0), Some(100.0));
+        let mut kept = strategy(Strategy::Async, 1, 0, ErrorClass::Timeout);
+        (kept.target_rate, kept.achieved_rate) = (Some(200.0), Some(198.0));
+        let mut closed = strategy(Strategy::Sequential, 1, 0, ErrorClass::Timeout);
+        (closed.target_rate, closed.achieved_rate) = (None, Some(1.0));
+        let w = run_of(vec![slow, kept, closed]).rate_warnings();
+        assert_eq!(
+            w,
+            [
+                "threadpool started 100.0 requests/s of the 200.0 asked for (50 %): it could not keep the schedule, and its latency counts the wait from each request's due time"
+            ]
+        );
+    }
+
+    /// Missing requests and a mock that disagrees are each one line naming the strategy and
+    /// the counts.
+    #[test]
+    fn accounting_failures_name_the_strategy_and_the_counts() {
+        let fine = strategy(Strategy::Async, 1, 0, ErrorClass::Timeout);
+        let mut short = strategy(Strategy::Sequential, 1, 0, ErrorClass::Timeout);
+        (short.accounted, short.accounted_ok) = ("1/2".into(), false);
+        let mut disagrees = strategy(Strategy::Threadpool, 1, 0, ErrorClass::Timeout);
+        disagrees.server = Some(ServerCheck {
+            attempts_sent: 20,
+            requests_received: 15,
+            matches: false,
+            ..ServerCheck::default()
+        });
+        let mut agrees = strategy(Strategy::Batched, 1, 0, ErrorClass::Timeout);
+        agrees.server = Some(ServerCheck {
+            attempts_sent: 20,
+            requests_received: 20,
+            matches: true,
+            ..ServerCheck::default()
+        });
+        assert_eq!(
+            run_of(vec![fine, short, disagrees, agrees]).accounting_failures(),
+            [
+                "sequential: accounted 1/2 requests",
+                "threadpool: sent 20 attempts but the mock received 15"
+            ]
+        );
+    }
+
+    /// With no success in the whole run, one line names the likely cause from the most frequent
+    /// error class summed over the strategies; one success anywhere, or no strategy, none.
+    #[test]
+    fn a_run_without_success_names_its_likely_cause() {
+        use ErrorClass::*;
+        let cases = [
+            (Status(404), "404 Not Found: is the base URL right?"),
+            (
+                Status(401),
+                "refused the credentials (http_401): check the API key variable, which is unset or empty",
+            ),
+            (Status(403), "(http_403)"),
+            (Status(429), "every request was rate limited (429)"),
+            (Timeout, "every request timed out (--timeout 60s)"),
+            (Refused, "could not be talked to (connection_refused)"),
+            (Reset, "(connection_reset)"),
+            (Closed, "(connection_closed)"),
+            (Transport, "(transport)"),
+            (Decode, "answered 2xx but not with a chat completion"),
+            (TooLarge, "larger than --max-body"),
+            (Status(503), "a server error (http_503)"),
+            (StreamError, "rejected every request (stream_error_event)"),
+            (Status(418), "rejected every request (http_418)"),
+        ];
+        for (class, words) in cases {
+            let r = run_of(vec![strategy(Strategy::Async, 0, 1, class)]);
+            assert!(!r.any_success());
+            let line = r.diagnosis().expect("no success: a diagnosis");
+            assert!(line.starts_with("no request succeeded: "), "{line}");
+            assert!(line.contains(words), "{class}: {line}");
+        }
+        // The class with the most requests over every strategy, not the first one met.
+        let r = run_of(vec![
+            strategy(Strategy::Sequential, 0, 2, Status(500)),
+            strategy(Strategy::Async, 0, 1, Timeout),
+            strategy(Strategy::Threadpool, 0, 2, Timeout),
+        ]);
+        assert!(
+            r.diagnosis().unwrap().contains("timed out"),
+            "{:?}",
+            r.diagnosis()
+        );
+        // A named key variable, set.
+        let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Status(401))]);
+        (r.config.api_key_env, r.config.api_key_set) = (Some("MY_KEY".into()), true);
+        assert!(
+            r.diagnosis().unwrap().ends_with("check $MY_KEY"),
+            "{:?}",
+            r.diagnosis()
+        );
+        // Nothing finished at all.
+        let r = run_of(vec![strategy(Strategy::Async, 0, 0, Timeout)]);
+        assert_eq!(
+            r.diagnosis().as_deref(),
+            Some("no request succeeded: the run stopped before any request finished")
+        );
+        // One success anywhere, or no strategy: no diagnosis.
+        let r = run_of(vec![
+            strategy(Strategy::Sequential, 0, 1, Status(500)),
+            strategy(Strategy::Async, 1, 1, Status(500)),
+        ]);
+        assert!(r.any_success());
+        assert_eq!(r.diagnosis(), None);
+        assert_eq!(run_of(Vec::new()).diagnosis(), None);
+    }
+
+    /// `report.json` reads back as the report written; `summary.csv` is the table's CSV.
+    #[test]
+    fn a_written_report_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = run_of(vec![strategy(Strategy::Async, 1, 1, ErrorClass::Timeout)]);
+        r.write(dir.path()).unwrap();
+        assert_eq!(RunReport::read(&dir.path().join("report.json")).unwrap(), r);
+        let csv = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
+        assert_eq!(csv, table::csv(&r));
+        assert_eq!(csv.lines().count(), 2, "{csv}");
+    }
+
+    /// The table header says whether the strategies met the same target state.
+    #[test]
+    fn isolation_is_described_as_the_table_says_it() {
+        assert_eq!(Isolation::FreshMock.describe(), "a fresh mock per strategy");
+        assert_eq!(Isolation::Reset.describe(), "reset before each strategy");
+        assert!(
+            Isolation::Shared
+                .describe()
+                .starts_with("SHARED by the strategies")
+        );
+        assert_eq!(Isolation::Single.describe(), "not reset");
+        assert!(
+            Isolation::Shards
+                .describe()
+                .contains("not cross-checked per shard")
+        );
     }
 
     /// Efficiency needs a known, positive delay, and counts at least one slot.

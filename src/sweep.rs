@@ -781,6 +781,103 @@ mod tests {
         );
     }
 
+    /// The reason states the choice, its goodput, the bar, the SLO and the 429 share, then each
+    /// point that beats the bar only by breaking a limit (not one that merely equals it, nor
+    /// one within the limits).
+    #[test]
+    fn the_reason_states_every_figure_and_what_broke_a_limit() {
+        let mut pts = vec![
+            point(2.0, 50.0, 100.0, 0.0),
+            point(4.0, 100.0, 200.0, 0.005),
+            point(8.0, 120.0, 900.0, 0.0),
+            point(16.0, 100.0, 1000.0, 0.0),
+            point(32.0, 10.0, 100.0, 0.0),
+        ];
+        pts[4].results[0].accounted_ok = false;
+        let c = Criteria {
+            slo_p99_ms: Some(500.0),
+            max_429_share: 0.01,
+        };
+        let r = recommend("concurrency", S, &pts, c);
+        assert_eq!((r.setting, r.goodput_rps), (Some(4.0), Some(100.0)));
+        assert_eq!(
+            r.reason,
+            "C=4: 100.0 ok/s, within 5 % of the best 100.0 that meets the limits; p99 200 ms ≤ 500 ms SLO; 0.5 % of attempts got 429 (< 1.0 %); C=8 gives 120.0 ok/s but breaks a limit"
+        );
+        // Without an SLO the reason says so; one point alone is no edge of a list.
+        let r = recommend("concurrency", S, &pts[1..2], loose());
+        assert_eq!(
+            r.reason,
+            "C=4: 100.0 ok/s, within 5 % of the best 100.0 that meets the limits; no p99 SLO set; 0.5 % of attempts got 429 (< 1.0 %)"
+        );
+    }
+
+    /// When nothing qualifies, each point says what it broke: no success, successes none of which
+    /// met the SLO, the p99, the 429 share, the books.
+    #[test]
+    fn without_a_choice_each_point_says_what_it_broke() {
+        let mut pts = vec![
+            point(1.0, 5.0, 100.0, 0.0),
+            point(2.0, 0.0, 100.0, 0.0),
+            point(4.0, 50.0, 100.0, 0.0),
+            point(8.0, 50.0, 700.0, 0.25),
+        ];
+        pts[0].results[0].slo_goodput_rps = Some(0.0);
+        pts[1].results[0].slo_goodput_rps = Some(0.0);
+        pts[2].results[0].accounted_ok = false;
+        pts[3].results[0].slo_goodput_rps = Some(50.0);
+        let c = Criteria {
+            slo_p99_ms: Some(500.0),
+            max_429_share: 0.01,
+        };
+        let r = recommend("concurrency", S, &pts, c);
+        assert_eq!((r.setting, r.goodput_rps), (None, None));
+        assert_eq!(
+            r.reason,
+            "no setting meets the limits: C=1 (no request met the SLO); C=2 (no successful request); C=4 (accounting failed); C=8 (p99 700 ms, 25.0 % 429s)"
+        );
+    }
+
+    /// A point's few numbers come from its strategy's report: failures are every issued request
+    /// that did not succeed, the books need the client's count and the mock's agreement, and
+    /// client CPU is per request finished (cancelled ones left out).
+    #[test]
+    fn a_point_reads_its_numbers_from_the_report() {
+        use crate::metrics::ErrorClass;
+        use crate::report::tests::strategy;
+        let mut s = strategy(Strategy::Threadpool, 3, 1, ErrorClass::Timeout);
+        s.attempts = 5;
+        s.attempt_outcomes = [(Outcome::Ok, 3), (Outcome::RateLimited, 2)].into();
+        s.retries = 1;
+        let p = PointResult::of(&s);
+        assert_eq!((p.strategy, p.failed, p.retries), (Strategy::Threadpool, 1, 1));
+        assert_eq!(
+            (p.goodput_rps, p.throughput_rps),
+            (s.goodput_rps, s.throughput_rps)
+        );
+        assert_eq!(p.share_429, 0.4);
+        let lat = s.latency_ms.unwrap();
+        assert_eq!((p.p50_ms, p.p99_ms), (Some(lat.p50), Some(lat.p99)));
+        assert!(p.accounted_ok);
+        // cpu_s 0.25 over 4 finished requests.
+        assert_eq!(p.cpu_ms_per_request, Some(62.5));
+        // Cancelled requests did not finish: 0.25 s over 2.
+        s.outcomes.insert(Outcome::Cancelled, 2);
+        assert_eq!(PointResult::of(&s).cpu_ms_per_request, Some(125.0));
+        // None finished: no figure rather than a division by zero.
+        s.outcomes.insert(Outcome::Cancelled, 4);
+        assert_eq!(PointResult::of(&s).cpu_ms_per_request, None);
+        // The books: the client's count, then the mock's agreement.
+        s.server = Some(crate::report::ServerCheck {
+            matches: false,
+            ..Default::default()
+        });
+        assert!(!PointResult::of(&s).accounted_ok);
+        s.server = None;
+        s.accounted_ok = false;
+        assert!(!PointResult::of(&s).accounted_ok);
+    }
+
     #[test]
     fn no_goodput_means_no_recommendation() {
         let mut p = point(1.0, 0.0, 0.0, 1.0);

@@ -724,6 +724,14 @@ mod tests {
             (0..5).map(|i| Duration::from_millis(250 * i)).collect::<Vec<_>>()
         );
         assert!(LoadModel::Closed.schedule(5, None).is_none());
+        // A horizon keeps what is due before it: 1 s at 4/s is 0, 250, 500 and 750 ms.
+        let m = LoadModel::Open {
+            rate: 4.0,
+            arrival: Arrival::Constant,
+            seed: 0,
+        };
+        assert_eq!(m.schedule(100, Some(Duration::from_secs(1))).unwrap(), s[..4]);
+        assert_eq!(m.schedule(2, Some(Duration::from_secs(1))).unwrap(), s[..2]);
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! The output formats people already read: `.hgrm` byte for byte as Java writes it, `.hlog`
-//! readable back, `report.json` valid against its schema, and charts written.
+//! The output formats people already read, from a real run: `.hlog` readable back, `report.json`
+//! valid against its schema, `.hgrm` files and charts written (the `.hgrm` bytes against Java's
+//! are unit tests in `src/report/hgrm.rs`).
 
 use std::time::Duration;
 
 use asyncbench::config::Strategy;
-use asyncbench::report::hgrm::percentile_distribution;
 use asyncbench::report::{RunReport, hist};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
@@ -12,48 +12,6 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use mock_server::Profile;
 
 use crate::util::config;
-
-/// The same values as `tests/golden/Golden.java` give the same bytes as Java's
-/// `outputPercentileDistribution(System.out, 1000.0)`.
-#[test]
-fn hgrm_matches_the_java_library_byte_for_byte() {
-    // Arrange
-    let mut h = Histogram::<u64>::new(3).unwrap();
-    for i in 1..=10_000u64 {
-        h.record((i * i * 37) % 250_000 + 1).unwrap();
-    }
-    let golden = include_str!("golden/java-percentile-distribution.hgrm");
-    // Act
-    let ours = percentile_distribution(&h, 1000.0, 3);
-    // Assert
-    for (n, (a, b)) in ours.lines().zip(golden.lines()).enumerate() {
-        assert_eq!(a, b, "line {}", n + 1);
-    }
-    assert_eq!(ours, golden);
-}
-
-/// Every data line of a `.hgrm` has the 4 fields the public plotter keeps, and the last has 3.
-#[test]
-fn hgrm_lines_parse_as_the_plotter_expects() {
-    let mut h = Histogram::<u64>::new(3).unwrap();
-    for v in [1_000u64, 2_000, 50_000, 100_000] {
-        h.record(v).unwrap();
-    }
-    let text = percentile_distribution(&h, 1000.0, 3);
-    let data: Vec<Vec<&str>> = text
-        .lines()
-        .skip(2)
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    let (last, rest) = data.split_last().unwrap();
-    assert!(
-        rest.iter()
-            .all(|f| f.len() == 4 && f[0].parse::<f64>().is_ok() && f[3].parse::<f64>().is_ok())
-    );
-    assert_eq!(last.len(), 3);
-    assert_eq!(last[1], "1.000000000000");
-}
 
 /// A real run writes report.json (valid against schema/report.schema.json), summary.csv, one
 /// .hgrm per strategy, run.hlog whose histograms read back to the same counts, and SVG + PNG

@@ -13,7 +13,7 @@ mod strategies;
 // Streaming: TTFT, ITL, TPOT and token counts for every strategy; broken streams fail.
 mod streaming;
 
-// Output formats: .hgrm against Java's own output, .hlog read back, report.json schema, charts.
+// Output formats from real runs: .hlog read back, report.json schema, .hgrm files per series, charts.
 mod formats;
 
 // Tuning: open-loop stalls, sweeps and recommendations, throttling against the limiter.

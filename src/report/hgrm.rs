@@ -159,6 +159,45 @@ pub fn java_fixed(x: f64, decimals: usize) -> String {
 mod tests {
     use super::*;
 
+    /// The same values as `tests/golden/Golden.java` give the same bytes as Java's
+    /// `outputPercentileDistribution(System.out, 1000.0)`.
+    #[test]
+    fn hgrm_matches_the_java_library_byte_for_byte() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        for i in 1..=10_000u64 {
+            h.record((i * i * 37) % 250_000 + 1).unwrap();
+        }
+        let golden = include_str!("../../tests/golden/java-percentile-distribution.hgrm");
+        let ours = percentile_distribution(&h, 1000.0, 3);
+        for (n, (a, b)) in ours.lines().zip(golden.lines()).enumerate() {
+            assert_eq!(a, b, "line {}", n + 1);
+        }
+        assert_eq!(ours, golden);
+    }
+
+    /// Every data line of a `.hgrm` has the 4 fields the public plotter keeps, and the last has 3.
+    #[test]
+    fn hgrm_lines_parse_as_the_plotter_expects() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        for v in [1_000u64, 2_000, 50_000, 100_000] {
+            h.record(v).unwrap();
+        }
+        let text = percentile_distribution(&h, 1000.0, 3);
+        let data: Vec<Vec<&str>> = text
+            .lines()
+            .skip(2)
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let (last, rest) = data.split_last().unwrap();
+        assert!(
+            rest.iter()
+                .all(|f| f.len() == 4 && f[0].parse::<f64>().is_ok() && f[3].parse::<f64>().is_ok())
+        );
+        assert_eq!(last.len(), 3);
+        assert_eq!(last[1], "1.000000000000");
+    }
+
     #[test]
     fn java_fixed_rounds_ties_up_like_java() {
         assert_eq!(java_fixed(0.9997802734375, 12), "0.999780273438");

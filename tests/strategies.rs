@@ -189,6 +189,45 @@ fn resets_are_transport_errors_and_quota_429s_are_not_retried() {
     }
 }
 
+/// A connection reset is retried by a policy that retries connection errors (openai's does):
+/// every request then succeeds, each retry follows one reset attempt, and the mock received
+/// every attempt. A policy that retries statuses only (aiohttp's) leaves the resets failed.
+#[test]
+fn connection_errors_are_retried_when_the_policy_says_so() {
+    let profile = Profile {
+        schedule: vec!["every:2:reset".parse().unwrap()],
+        ..Profile::default()
+    };
+    let mut cfg = config(&Strategy::ALL, 8, profile.clone());
+    cfg.retry = fast_retry(10);
+    let report = compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_accounted(s, 8);
+        assert_eq!(s.count(Outcome::Ok), 8, "{}", s.id);
+        assert!(s.retries >= 4, "{}: {} retries", s.id, s.retries);
+        assert_eq!(
+            s.attempt_outcomes.get(&Outcome::Transport).copied(),
+            Some(s.retries),
+            "{}",
+            s.id
+        );
+        let server = s.server.as_ref().unwrap();
+        assert!(
+            server.matches && server.requests_received == s.attempts,
+            "{}",
+            s.id
+        );
+    }
+    let mut cfg = config(&Strategy::ALL, 8, profile);
+    cfg.retry = fast_retry(10);
+    cfg.retry.retry_transport = false;
+    let report = compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_accounted(s, 8);
+        assert_eq!((s.count(Outcome::Transport), s.retries), (4, 0), "{}", s.id);
+    }
+}
+
 /// With 429s, 5xx, resets and hangs mixed and retries on, every request still ends in exactly
 /// one outcome and the mock received exactly the attempts sent.
 #[test]

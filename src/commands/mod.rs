@@ -151,6 +151,41 @@ mod tests {
         assert_eq!(error_exit_code(&other), ExitCode::from(1));
     }
 
+    /// A run's ending follows what happened in it: a signal or a dead target first, then books
+    /// that do not balance, then no success anywhere.
+    #[test]
+    fn a_run_ends_by_what_happened_in_it() {
+        use crate::config::Strategy;
+        use crate::metrics::ErrorClass;
+        use crate::report::tests::{run_of, strategy};
+        let fine = || strategy(Strategy::Async, 2, 1, ErrorClass::Timeout);
+        let failed = || strategy(Strategy::Async, 0, 2, ErrorClass::Timeout);
+        let unbalanced = |mut s: crate::report::StrategyReport| {
+            s.accounted_ok = false;
+            s
+        };
+        assert_eq!(finish_run(&run_of(vec![fine()]), None), Finish::Ok);
+        assert_eq!(finish_run(&run_of(vec![failed()]), None), Finish::NoSuccess);
+        assert_eq!(
+            finish_run(&run_of(vec![failed(), unbalanced(fine())]), None),
+            Finish::AccountingFailed
+        );
+        assert_eq!(
+            finish_run(&run_of(vec![unbalanced(failed())]), None),
+            Finish::AccountingFailed
+        );
+        let died = Some(Incomplete::TargetDied(Strategy::Async));
+        assert_eq!(
+            finish_run(&run_of(vec![unbalanced(failed())]), died),
+            Finish::TargetDied
+        );
+        let signal = Some(Incomplete::Signal(Signal::Terminate));
+        assert_eq!(
+            finish_run(&run_of(vec![unbalanced(failed())]), signal),
+            Finish::Stopped(Signal::Terminate)
+        );
+    }
+
     /// Of several runs' endings the most severe wins, in either order: a signal, then a dead
     /// target, then the books, then no success, then ok.
     #[test]

@@ -674,3 +674,60 @@ fn every_retry_flag_overrides_the_preset() {
         "{r}"
     );
 }
+
+/// `reproduce` runs the article's comparison as the README shows it: ten 1 s GETs for
+/// sequential, threadpool and async, then batches of five with a 1 s pause; every request
+/// succeeds, each strategy takes at least what its pattern implies, async beats sequential,
+/// and the table prints the article's column beside the measured one.
+#[test]
+fn reproduce_runs_the_articles_comparison() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args(["reproduce", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json(&out.join("report.json"));
+    let c = &report["config"];
+    assert_eq!(
+        (&c["requests"], &c["batch_size"], &c["pause_s"]),
+        (&10.into(), &5.into(), &1.0.into())
+    );
+    assert_eq!(c["workload"]["delay_endpoint"], 1.0);
+    let wall = |id: &str| {
+        let s = report["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("{id} ran"));
+        assert_eq!(s["outcomes"]["ok"], 10, "{id}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(id) && l.contains("10/10")),
+            "{stdout}"
+        );
+        s["wall_s"].as_f64().unwrap()
+    };
+    // Ten 1 s calls in a row; all at once; two rounds of 1 s with a 1 s pause between.
+    let (seq, pool, asy, batched) = (
+        wall("sequential"),
+        wall("threadpool"),
+        wall("async"),
+        wall("batched"),
+    );
+    assert!(
+        seq >= 10.0 && pool >= 1.0 && asy >= 1.0 && batched >= 3.0,
+        "{seq} {pool} {asy} {batched}"
+    );
+    assert!(asy < seq / 2.0 && pool < seq / 2.0, "{seq} {pool} {asy}");
+    for implied in [
+        "≈10 s: ten 1 s calls",
+        "≈1 s: asyncio.gather",
+        "≈3 s: two batches",
+    ] {
+        assert!(stdout.contains(implied), "{stdout}");
+    }
+}

@@ -58,7 +58,7 @@ impl Finish {
     }
 
     /// The more severe of two endings (a signal, then a dead target, then the books, then no
-    /// success), for commands made of several runs.
+    /// success), for commands made of several runs; between equals, `self` (the earlier run).
     pub fn worst(self, other: Finish) -> Finish {
         let rank = |f: Finish| match f {
             Finish::Ok => 0,
@@ -137,6 +137,7 @@ mod tests {
         ];
         for (f, code) in codes {
             assert_eq!(f.code(), code, "{f:?}");
+            assert_eq!(f.exit_code(), ExitCode::from(code), "{f:?}");
         }
         let bad = RunError::Config(ConfigError::Invalid {
             name: "x",
@@ -187,7 +188,7 @@ mod tests {
     }
 
     /// Of several runs' endings the most severe wins, in either order: a signal, then a dead
-    /// target, then the books, then no success, then ok.
+    /// target, then the books, then no success, then ok; between equals, the first.
     #[test]
     fn the_most_severe_ending_wins() {
         let order = [
@@ -203,5 +204,12 @@ mod tests {
                 assert_eq!(a.worst(*b), expected, "{a:?} vs {b:?}");
             }
         }
+        // Of two signals, the first (the one that stopped the run) gives the exit code.
+        let (int, term) = (
+            Finish::Stopped(Signal::Interrupt),
+            Finish::Stopped(Signal::Terminate),
+        );
+        assert_eq!(int.worst(term), int);
+        assert_eq!(term.worst(int), term);
     }
 }

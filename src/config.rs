@@ -154,8 +154,7 @@ impl LoadModel {
             return None;
         };
         let end = horizon.map_or(f64::INFINITY, |h| h.as_secs_f64());
-        let expected = (rate * end).min(n as f64).min(1e9);
-        let mut out = Vec::with_capacity(expected as usize + 1);
+        let mut out = Vec::new();
         let mut rng = SmallRng::seed_from_u64(seed);
         let exp = Exp::new(rate).ok()?;
         let mut t = 0.0;

@@ -845,12 +845,13 @@ mod tests {
     fn a_point_reads_its_numbers_from_the_report() {
         use crate::metrics::ErrorClass;
         use crate::report::tests::strategy;
-        let mut s = strategy(Strategy::Threadpool, 3, 1, ErrorClass::Timeout);
+        let mut s = strategy(Strategy::Threadpool, 3, 3, ErrorClass::Timeout);
         s.attempts = 5;
         s.attempt_outcomes = [(Outcome::Ok, 3), (Outcome::RateLimited, 2)].into();
         s.retries = 1;
         let p = PointResult::of(&s);
-        assert_eq!((p.strategy, p.failed, p.retries), (Strategy::Threadpool, 1, 1));
+        // Failed: 6 issued, 3 ok.
+        assert_eq!((p.strategy, p.failed, p.retries), (Strategy::Threadpool, 3, 1));
         assert_eq!(
             (p.goodput_rps, p.throughput_rps),
             (s.goodput_rps, s.throughput_rps)
@@ -859,13 +860,14 @@ mod tests {
         let lat = s.latency_ms.unwrap();
         assert_eq!((p.p50_ms, p.p99_ms), (Some(lat.p50), Some(lat.p99)));
         assert!(p.accounted_ok);
-        // cpu_s 0.25 over 4 finished requests.
-        assert_eq!(p.cpu_ms_per_request, Some(62.5));
-        // Cancelled requests did not finish: 0.25 s over 2.
+        // cpu_s 0.25 over 6 finished requests.
+        let cpu = p.cpu_ms_per_request.unwrap();
+        assert!((cpu - 250.0 / 6.0).abs() < 1e-9, "{cpu}");
+        // Cancelled requests did not finish: 0.25 s over 4.
         s.outcomes.insert(Outcome::Cancelled, 2);
-        assert_eq!(PointResult::of(&s).cpu_ms_per_request, Some(125.0));
+        assert_eq!(PointResult::of(&s).cpu_ms_per_request, Some(62.5));
         // None finished: no figure rather than a division by zero.
-        s.outcomes.insert(Outcome::Cancelled, 4);
+        s.outcomes.insert(Outcome::Cancelled, 6);
         assert_eq!(PointResult::of(&s).cpu_ms_per_request, None);
         // The books: the client's count, then the mock's agreement.
         s.server = Some(crate::report::ServerCheck {

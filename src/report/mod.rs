@@ -850,14 +850,15 @@ pub(crate) mod tests {
             assert!(line.starts_with("no request succeeded: "), "{line}");
             assert!(line.contains(words), "{class}: {line}");
         }
-        // The class with the most requests over every strategy, not the first one met.
+        // The class with the most requests summed over every strategy, not the first one met
+        // nor the largest in one strategy.
         let r = run_of(vec![
-            strategy(Strategy::Sequential, 0, 2, Status(500)),
-            strategy(Strategy::Async, 0, 1, Timeout),
-            strategy(Strategy::Threadpool, 0, 2, Timeout),
+            strategy(Strategy::Sequential, 0, 2, Timeout),
+            strategy(Strategy::Async, 0, 1, Status(500)),
+            strategy(Strategy::Threadpool, 0, 2, Status(500)),
         ]);
         assert!(
-            r.diagnosis().unwrap().contains("timed out"),
+            r.diagnosis().unwrap().contains("(http_500)"),
             "{:?}",
             r.diagnosis()
         );
@@ -892,6 +893,18 @@ pub(crate) mod tests {
         let r = run_of(vec![strategy(Strategy::Async, 1, 1, ErrorClass::Timeout)]);
         r.write(dir.path()).unwrap();
         assert_eq!(RunReport::read(&dir.path().join("report.json")).unwrap(), r);
+        // Readable as a file written directly would be (the temporary file starts private).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(dir.path().join("plain"), b"x").unwrap();
+            let mode = |name: &str| {
+                let m = std::fs::metadata(dir.path().join(name)).unwrap();
+                m.permissions().mode() & 0o777
+            };
+            assert_eq!(mode("report.json"), mode("plain"));
+            assert_eq!(mode("summary.csv"), mode("plain"));
+        }
         let csv = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
         assert_eq!(csv, table::csv(&r));
         assert_eq!(csv.lines().count(), 2, "{csv}");

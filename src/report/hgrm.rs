@@ -207,5 +207,9 @@ mod tests {
         assert_eq!(java_fixed(1.0, 12), "1.000000000000");
         assert_eq!(java_fixed(0.0, 3), "0.000");
         assert_eq!(java_fixed(-1.25, 1), "-1.3");
+        // Java's Formatter writes the non-finite values as words, whatever the precision.
+        assert_eq!(java_fixed(f64::INFINITY, 2), "Infinity");
+        assert_eq!(java_fixed(f64::NEG_INFINITY, 2), "-Infinity");
+        assert_eq!(java_fixed(f64::NAN, 2), "NaN");
     }
 }

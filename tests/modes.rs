@@ -383,8 +383,12 @@ fn automatic_sweeps_find_their_points() {
     let probes = s["auto"]["probes"].as_array().unwrap();
     assert!(probes.len() >= 3, "{probes:?}");
     let sat = s["auto"]["saturation"].as_f64().unwrap();
-    // 16 requests: more than 16 in flight cannot help.
+    // 16 requests: more than 16 in flight cannot help, so the probe stops there.
     assert!((4.0..=16.0).contains(&sat), "saturation {sat}, probes {probes:?}");
+    assert!(
+        probes.iter().all(|p| p[0].as_f64().unwrap() <= 16.0),
+        "{probes:?}"
+    );
     let points: Vec<f64> = s["points"]
         .as_array()
         .unwrap()

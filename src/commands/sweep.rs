@@ -49,7 +49,8 @@ fn probe(
         Plan::AutoConcurrency => {
             let mut probes = Vec::new();
             let mut c = 1u64;
-            // Doubling until goodput grows less than 10 % (or 4096 in flight).
+            // Doubling until goodput grows less than 10 %, every request of the run is in flight
+            // at once (more cannot help), or 4096 are.
             loop {
                 let g = run(&RunConfig {
                     concurrency: c,
@@ -62,7 +63,8 @@ fn probe(
                 probes.push((c as f64, g));
                 let n = probes.len();
                 let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
-                if flat || c >= 4096 || crate::stop::requested().is_some() {
+                let all_in_flight = c >= base.workload.requests;
+                if flat || all_in_flight || c >= 4096 || crate::stop::requested().is_some() {
                     break;
                 }
                 c *= 2;

@@ -677,6 +677,14 @@ mod tests {
         }
     }
 
+    /// A p99 SLO of `ms` and the 1 % 429 cap.
+    fn with_slo(ms: f64) -> Criteria {
+        Criteria {
+            slo_p99_ms: Some(ms),
+            ..loose()
+        }
+    }
+
     #[test]
     fn recommends_the_smallest_setting_near_the_best_goodput() {
         let pts = [
@@ -742,15 +750,9 @@ mod tests {
             point(16.0, 98.0, 400.0, 0.2),
             point(32.0, 100.0, 450.0, 0.0),
         ];
-        let c = Criteria {
-            slo_p99_ms: Some(500.0),
-            max_429_share: 0.01,
-        };
+        let c = with_slo(500.0);
         assert_eq!(recommend("concurrency", S, &pts, c).setting, Some(32.0));
-        let strict = Criteria {
-            slo_p99_ms: Some(100.0),
-            max_429_share: 0.01,
-        };
+        let strict = with_slo(100.0);
         let r = recommend("concurrency", S, &pts, strict);
         assert_eq!(r.setting, None);
         assert!(
@@ -768,10 +770,7 @@ mod tests {
             point(20.0, 18.4, 1600.0, 0.0),
             point(25.0, 20.6, 1600.0, 0.237),
         ];
-        let c = Criteria {
-            slo_p99_ms: Some(3000.0),
-            max_429_share: 0.01,
-        };
+        let c = with_slo(3000.0);
         let r = recommend("rate", S, &pts, c);
         assert_eq!(r.setting, Some(20.0));
         assert!(
@@ -794,10 +793,7 @@ mod tests {
             point(32.0, 10.0, 100.0, 0.0),
         ];
         pts[4].results[0].accounted_ok = false;
-        let c = Criteria {
-            slo_p99_ms: Some(500.0),
-            max_429_share: 0.01,
-        };
+        let c = with_slo(500.0);
         let r = recommend("concurrency", S, &pts, c);
         assert_eq!((r.setting, r.goodput_rps), (Some(4.0), Some(100.0)));
         assert_eq!(
@@ -826,10 +822,7 @@ mod tests {
         pts[1].results[0].slo_goodput_rps = Some(0.0);
         pts[2].results[0].accounted_ok = false;
         pts[3].results[0].slo_goodput_rps = Some(50.0);
-        let c = Criteria {
-            slo_p99_ms: Some(500.0),
-            max_429_share: 0.01,
-        };
+        let c = with_slo(500.0);
         let r = recommend("concurrency", S, &pts, c);
         assert_eq!((r.setting, r.goodput_rps), (None, None));
         assert_eq!(

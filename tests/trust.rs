@@ -611,47 +611,63 @@ fn every_attempt_carries_its_request_index_and_attempt_number() {
 
 /// A proxy in front of a standalone mock: `GET /stats` and `POST /admin/reset` pass through,
 /// and each chat request too, except every `drop_every`-th one (0: none), which the proxy
-/// answers itself with a completion, so the mock never sees that attempt.
+/// answers itself with a completion, so the mock never sees that attempt, and the `late`-th
+/// one (0: none), which reaches the mock 1.4 s late, after a client with a 1 s timeout gave
+/// up on it (its answer to the client takes 3 s).
 struct DroppingProxy {
     origin: String,
     drop_every: u64,
+    late: u64,
     chats: std::sync::atomic::AtomicU64,
+}
+
+/// Sends `req` to `url` and returns the status and body.
+fn forward(url: &str, req: &wiremock::Request) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = if req.method.as_str() == "GET" {
+        agent.get(url).call().unwrap()
+    } else {
+        let mut b = agent.post(url);
+        for (k, v) in &req.headers {
+            if k.as_str().starts_with("x-asyncbench") || k == "content-type" {
+                b = b.header(k.as_str(), v.to_str().unwrap());
+            }
+        }
+        b.send(&req.body[..]).unwrap()
+    };
+    (resp.status().as_u16(), resp.body_mut().read_to_vec().unwrap())
 }
 
 impl wiremock::Respond for DroppingProxy {
     fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
         let path = req.url.path();
+        let url = format!("{}{path}", self.origin);
         if path.ends_with("/chat/completions") {
             let n = self.chats.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             if self.drop_every > 0 && n.is_multiple_of(self.drop_every) {
                 return wiremock::ResponseTemplate::new(200).set_body_json(crate::util::completion_json());
             }
-        }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let url = format!("{}{path}", self.origin);
-        let mut resp = if req.method.as_str() == "GET" {
-            agent.get(&url).call().unwrap()
-        } else {
-            let mut b = agent.post(&url);
-            for (k, v) in &req.headers {
-                if k.as_str().starts_with("x-asyncbench") || k == "content-type" {
-                    b = b.header(k.as_str(), v.to_str().unwrap());
-                }
+            if n == self.late {
+                // Off the proxy's own threads, so that /stats keeps passing through meanwhile.
+                let req = req.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(1400));
+                    forward(&url, &req);
+                });
+                return wiremock::ResponseTemplate::new(200).set_delay(Duration::from_secs(3));
             }
-            b.send(&req.body[..]).unwrap()
-        };
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_vec().unwrap();
+        }
+        let (status, body) = forward(&url, req);
         wiremock::ResponseTemplate::new(status).set_body_raw(body, "application/json")
     }
 }
 
-/// Runs `compare` (sequential, 20 requests) through a [`DroppingProxy`] in front of a
-/// standalone mock; returns the exit code, stderr and report.json.
-fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
+/// Runs `compare` (sequential, 20 requests, and `extra` arguments) through a [`DroppingProxy`]
+/// in front of a standalone mock; returns the exit code, stderr and report.json.
+fn through_proxy(drop_every: u64, late: u64, extra: &[&str]) -> (Option<i32>, String, serde_json::Value) {
     let mock = MockServer::start(Profile::fixed(Duration::ZERO)).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let proxy = rt.block_on(async {
@@ -660,6 +676,7 @@ fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
             .respond_with(DroppingProxy {
                 origin: mock.uri(),
                 drop_every,
+                late,
                 chats: Default::default(),
             })
             .mount(&proxy)
@@ -667,7 +684,7 @@ fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
         proxy
     });
     let target = format!("{}/v1", proxy.uri());
-    let (code, stderr, tmp) = run_out(&[
+    let mut args = vec![
         "compare",
         "-q",
         "-n",
@@ -676,7 +693,9 @@ fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
         "sequential",
         "--target",
         &target,
-    ]);
+    ];
+    args.extend(extra);
+    let (code, stderr, tmp) = run_out(&args);
     (code, stderr, json(&tmp.path().join("out/report.json")))
 }
 
@@ -684,7 +703,7 @@ fn through_proxy(drop_every: u64) -> (Option<i32>, String, serde_json::Value) {
 /// passes everything, the mock's count equals the attempts sent and the run exits 0.
 #[test]
 fn a_standalone_mock_is_found_through_stats_and_its_count_agrees() {
-    let (code, stderr, report) = through_proxy(0);
+    let (code, stderr, report) = through_proxy(0, 0, &[]);
     assert_eq!(code, Some(0), "{stderr}");
     let server = &report["strategies"][0]["server"];
     assert_eq!(server["attempts_sent"], 20, "{server}");
@@ -699,7 +718,7 @@ fn a_standalone_mock_is_found_through_stats_and_its_count_agrees() {
 /// in the report, and exit 3, although every request succeeded.
 #[test]
 fn attempts_the_mock_never_saw_fail_the_cross_check_with_exit_3() {
-    let (code, stderr, report) = through_proxy(4);
+    let (code, stderr, report) = through_proxy(4, 0, &[]);
     assert_eq!(code, Some(3), "{stderr}");
     let s = &report["strategies"][0];
     assert_eq!(
@@ -715,4 +734,21 @@ fn attempts_the_mock_never_saw_fail_the_cross_check_with_exit_3() {
         .find(|l| l.contains("accounting mismatch"))
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(line.contains("20") && line.contains("15"), "{line}");
+}
+
+/// An attempt the client gave up on may reach the mock after the strategy ended (here the last
+/// one arrives 1.4 s late, 0.4 s after the client's 1 s timeout): the cross-check waits for the
+/// mock's count to catch up (up to a second) rather than report a mismatch that is not there.
+#[test]
+fn the_cross_check_waits_for_an_attempt_still_on_its_way() {
+    let (code, stderr, report) = through_proxy(0, 20, &["--timeout", "1s"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let s = &report["strategies"][0];
+    assert_eq!(
+        (&s["outcomes"]["ok"], &s["outcomes"]["timeout"]),
+        (&19.into(), &1.into())
+    );
+    assert_eq!(s["server"]["attempts_sent"], 20, "{}", s["server"]);
+    assert_eq!(s["server"]["requests_received"], 20, "{}", s["server"]);
+    assert_eq!(s["server"]["matches"], true, "{}", s["server"]);
 }

@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/nginx-conf.sh
 out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)}
 mkdir -p "$out"
 DURATION=${DURATION:-10s}
@@ -69,21 +70,10 @@ port_ret=$(free_port)
 if grep -q "['\$]" "$work/completion.json"; then echo "the completion holds ' or \$: cannot inline it" >&2; exit 1; fi
 mkdir -p "$work/www" "$work/nginx"
 cp "$work/completion.json" "$work/www/completion.json"
-cat >"$work/nginx.conf" <<NGINX
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  default_type application/json;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:$port; root $work/www; }
-  server { listen 127.0.0.1:$port_ret; location / { return 200 '$(cat "$work/completion.json")'; } }
-}
-NGINX
+nginx_conf "$work/nginx" auto \
+  "server { listen 127.0.0.1:$port; root $work/www; }" \
+  "server { listen 127.0.0.1:$port_ret; location / { return 200 '$(cat "$work/completion.json")'; } }" \
+  >"$work/nginx.conf"
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 sleep 0.5

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/nginx-conf.sh
 out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)}
 mkdir -p "$out"
 N=${N:-20000}
@@ -75,21 +76,10 @@ rows+="| mock (server, wrk -c64) | $n | $(per_request "$work/mock.strace" "$n") 
 
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  default_type application/json;
-  server { listen 127.0.0.1:$port; location / { return 200 '$(cat "$work/c.json")'; } }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work/nginx" &
+nginx_conf "$work/nginx" 1 \
+  "server { listen 127.0.0.1:$port; location / { return 200 '$(cat "$work/c.json")'; } }" \
+  >"$work/nginx.conf"
+nginx -c "$work/nginx.conf" -g 'daemon off; master_process off;' &
 nginx_pid=$!
 pids+=("$nginx_pid")
 sleep 0.5

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -99,8 +99,12 @@ fn check(st: &AppState, ask: &Ask) -> Result<u32, Response> {
             "max_tokens",
         );
     }
-    let probe = Generation::new(ask.api, 0, &ask.model, n, tokens, "stop", 0);
-    let bytes = probe.estimated_bytes(ask.stream);
+    // Only a stream's size depends on the chunk head, so only a stream needs a probe.
+    let bytes = if ask.stream {
+        Generation::new(ask.api, 0, &ask.model, n, tokens, "stop", 0).estimated_bytes(true)
+    } else {
+        Generation::plain_bytes(n, tokens)
+    };
     let cap = st.profile.max_response_bytes;
     if bytes > cap {
         return bad(
@@ -208,25 +212,27 @@ struct Refusal {
 
 /// The frame both completion endpoints share: in flight from arrival, the body parsed as `T`,
 /// the key checked, then `ask` makes the request an [`Ask`] (or refuses it) and it is answered.
+/// It takes the request whole, so its headers are read in place (axum's `HeaderMap` extractor
+/// copies them).
 async fn completion_endpoint<T: DeserializeOwned>(
     st: Arc<AppState>,
-    conn: Option<Extension<ConnMark>>,
-    headers: HeaderMap,
-    body: Body,
+    req: Request,
     ask: impl FnOnce(T) -> Result<Ask, Refusal>,
 ) -> Response {
     let arrived = Instant::now();
-    let guard = InFlight::begin(&st, conn.as_deref());
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let guard = InFlight::begin(&st, parts.extensions.get::<ConnMark>());
     let resp = async {
         let req: T = match parse(&st, body).await {
             Ok(r) => r,
             Err(resp) => return resp,
         };
-        if !st.authorized(&headers) {
+        if !st.authorized(headers) {
             return render::unauthorized(&st);
         }
         match ask(req) {
-            Ok(ask) => complete(st.clone(), &headers, ask, arrived).await,
+            Ok(ask) => complete(st.clone(), headers, ask, arrived).await,
             Err(r) => render::invalid(&st, StatusCode::BAD_REQUEST, r.message, Some(r.param), None),
         }
     }
@@ -235,13 +241,8 @@ async fn completion_endpoint<T: DeserializeOwned>(
 }
 
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat(
-    State(st): State<Arc<AppState>>,
-    conn: Option<Extension<ConnMark>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    completion_endpoint(st, conn, headers, body, |req: ChatRequest| {
+pub(crate) async fn chat(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    completion_endpoint(st, req, |req: ChatRequest| {
         if req.messages.is_empty() {
             return Err(Refusal {
                 message: "[] is too short - 'messages'".to_owned(),
@@ -262,13 +263,8 @@ pub(crate) async fn chat(
 }
 
 /// `POST /v1/completions`, the legacy text completions API many benchmark tools still use.
-pub(crate) async fn completions(
-    State(st): State<Arc<AppState>>,
-    conn: Option<Extension<ConnMark>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    completion_endpoint(st, conn, headers, body, |req: CompletionRequest| {
+pub(crate) async fn completions(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    completion_endpoint(st, req, |req: CompletionRequest| {
         Ok(Ask {
             api: Api::Text,
             n: req.n.unwrap_or(1),

@@ -395,6 +395,15 @@ impl Generation {
     }
 
     pub(crate) fn usage_json(&self) -> String {
+        let mut s = String::with_capacity(320);
+        self.push_usage(&mut s);
+        s
+    }
+
+    /// The `usage` object, written at the end of `out` (a `format!` of it grew its own buffer
+    /// twice: 1 % of the mock's CPU at zero delay).
+    fn push_usage(&self, out: &mut String) {
+        use std::fmt::Write;
         let completion = u64::from(self.tokens) * u64::from(self.n);
         let details = match self.api {
             Api::Chat => {
@@ -402,11 +411,13 @@ impl Generation {
             }
             Api::Text => "",
         };
-        format!(
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
             r#"{{"prompt_tokens":{},"completion_tokens":{completion},"total_tokens":{}{details}}}"#,
             self.prompt_tokens,
             self.prompt_tokens + completion
-        )
+        );
     }
 
     /// The non-streaming answer, written into one buffer (it was a dozen `format!`s and a
@@ -448,7 +459,7 @@ impl Generation {
             s.push_str(r#""}"#);
         }
         s.push_str(r#"],"usage":"#);
-        s.push_str(&self.usage_json());
+        self.push_usage(&mut s);
         s.push_str(extra);
         s.push('}');
         s.into_bytes()

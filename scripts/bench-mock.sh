@@ -6,9 +6,12 @@
 #
 # 1. Throughput: `wrk -t2 -c64 -d10s` (ROUNDS alternating rounds, medians, every round shown)
 #    against nginx answering the mock's own chat-completion JSON from memory (`return 200 '…'`),
-#    nginx serving it as a static file (GET), and the mock at zero delay (POST
-#    /v1/chat/completions with a real request body, parsed and answered).
-#    Goal: mock ≥ 1.0 × nginx's in-memory `return`.
+#    nginx serving it as a static file (GET), a bare hyper server answering the same bytes to
+#    the same POST (mock-server/examples/hyper_floor.rs: the floor of any hyper server here),
+#    and the mock at zero delay (POST /v1/chat/completions with a real request body, parsed and
+#    answered). Each round also reads each server's CPU time from /proc (user and kernel, µs
+#    per request) and its involuntary context switches per request: noise-robust where
+#    requests/s on shared cores is not. Goal: mock ≥ 1.0 × nginx's in-memory `return`.
 # 2. Fidelity: the mock at --latency 100ms under `wrk -t2 -c1000 -d10s --latency`, ROUNDS
 #    rounds (a fresh mock each), the median of each percentile. Goal: p50 ≤ 101 ms, p99 ≤ 105 ms.
 # Installs nginx and wrk with apt-get when missing. Writes OUT_DIR/mock-server.md
@@ -30,21 +33,25 @@ if ! need wrk || ! need nginx; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 || true
 
-cargo build --release -q -p mock-server
+cargo build --release -q -p mock-server --bin mock-server --example hyper_floor
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers (www-data) must read the static file
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_mock() { # args → sets $mock to the base URL; records the PID
-  "$root/target/release/mock-server" --port 0 "$@" >"$work/mock.out" 2>"$work/mock.err" &
+start_server() { # binary args → sets $url to the base URL it prints; records the PID
+  "$@" >"$work/server.out" 2>"$work/server.err" &
   pids+=($!)
   for _ in $(seq 100); do
-    if grep -q '^listening on ' "$work/mock.out" 2>/dev/null; then break; fi
+    if grep -q '^listening on ' "$work/server.out" 2>/dev/null; then break; fi
     sleep 0.05
   done
-  mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+  url=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
+}
+start_mock() { # args → sets $mock to the mock's base URL
+  start_server "$root/target/release/mock-server" --port 0 "$@"
+  mock=$url
 }
 stop_last() {
   local last=$((${#pids[@]} - 1))
@@ -76,19 +83,57 @@ nginx_conf "$work/nginx" auto \
   >"$work/nginx.conf"
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
+nginx_pid=$!
+mock_pid=${pids[0]}
+start_server "$root/target/release/examples/hyper_floor" "$work/completion.json"
+hyper=$url
+hyper_pid=$!
 sleep 0.5
 
 rps() { awk '/Requests\/sec/ {print $2}'; }
+tck=$(getconf CLK_TCK)
+# CPU ticks (user, kernel) and involuntary context switches of a process, its threads and its
+# children (nginx's workers).
+usage() {
+  local u=0 k=0 inv=0 p t
+  for p in "$1" $(pgrep -P "$1" || true); do
+    read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat")
+    u=$((u + a)); k=$((k + b))
+    for t in /proc/"$p"/task/*; do
+      inv=$((inv + $(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t/status")))
+    done
+  done
+  echo "$u $k $inv"
+}
+# load NAME PID URL [wrk args]: one wrk round, its output appended to NAME.txt and the server's
+# user µs, kernel µs and involuntary switches per request to NAME.cpu.
+load() {
+  local name=$1 pid=$2 target=$3
+  shift 3
+  local before after n
+  before=$(usage "$pid")
+  wrk -t2 -c64 -d"$DURATION" "$@" "$target" >"$work/round.txt"
+  after=$(usage "$pid")
+  cat "$work/round.txt" >>"$work/$name.txt"
+  n=$(awk '/requests in/ {print $1}' "$work/round.txt")
+  python3 -c "
+b, a = [int(x) for x in '$before'.split()], [int(x) for x in '$after'.split()]
+us = 1e6 / $tck / $n
+print(f'{(a[0]-b[0])*us:.2f} {(a[1]-b[1])*us:.2f} {(a[2]-b[2])/$n:.3f}')" >>"$work/$name.cpu"
+}
 # Alternate the two ROUNDS times and keep each one's median, so a noisy moment on a shared
 # machine does not decide the ratio.
-: >"$work/nginx.txt"; : >"$work/nginxret.txt"; : >"$work/mock0.txt"
+: >"$work/nginx.txt"; : >"$work/nginxret.txt"; : >"$work/mock0.txt"; : >"$work/hyper.txt"
+: >"$work/nginx.cpu"; : >"$work/nginxret.cpu"; : >"$work/mock0.cpu"; : >"$work/hyper.cpu"
 curl -sf "http://127.0.0.1:$port_ret/" | cmp - "$work/completion.json" # the same bytes
+curl -sf -X POST -d "$body" "$hyper/v1/chat/completions" | cmp - "$work/completion.json"
 for round in $(seq "$ROUNDS"); do
-  wrk -t2 -c64 -d"$DURATION" "http://127.0.0.1:$port_ret/" >>"$work/nginxret.txt"
-  wrk -t2 -c64 -d"$DURATION" "http://127.0.0.1:$port/completion.json" >>"$work/nginx.txt"
-  wrk -t2 -c64 -d"$DURATION" -s "$work/post.lua" "$mock/v1/chat/completions" >>"$work/mock0.txt"
+  load nginxret "$nginx_pid" "http://127.0.0.1:$port_ret/"
+  load nginx "$nginx_pid" "http://127.0.0.1:$port/completion.json"
+  load hyper "$hyper_pid" "$hyper/v1/chat/completions" -s "$work/post.lua"
+  load mock0 "$mock_pid" "$mock/v1/chat/completions" -s "$work/post.lua"
 done
-for f in nginx nginxret mock0; do
+for f in nginx nginxret hyper mock0; do
   if grep -q 'Non-2xx' "$work/$f.txt"; then echo "$f answered errors:" >&2; cat "$work/$f.txt" >&2; exit 1; fi
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -100,7 +145,15 @@ nginx_rps=$(rps <"$work/nginx.txt" | median)
 mock_rps=$(rps <"$work/mock0.txt" | median)
 ratio=$(python3 -c "print(f'{$mock_rps/$nginx_rps:.3f}')")
 ratio_ret=$(python3 -c "print(f'{$mock_rps/$ret_rps:.3f}')")
+hyper_all=$(rps <"$work/hyper.txt" | tr '\n' ' ')
+hyper_rps=$(rps <"$work/hyper.txt" | median)
+ratio_hyper=$(python3 -c "print(f'{$mock_rps/$hyper_rps:.3f}')")
+hyper_ret=$(python3 -c "print(f'{$hyper_rps/$ret_rps:.3f}')")
+# col FILE N: the median of column N of a .cpu file; cpus FILE: every round's "user+kernel".
+col() { awk -v c="$2" '{print $c}' "$1" | median; }
+cpus() { awk '{printf "%s+%s ", $1, $2}' "$1"; }
 bytes=$(wc -c <"$work/completion.json")
+stop_last # hyper
 stop_last # nginx
 stop_last # mock
 
@@ -141,14 +194,23 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "## Throughput, zero delay: \`wrk -t2 -c64 -d$DURATION\`, $ROUNDS alternating rounds, medians"
   echo
-  echo "| server | request | body | requests/s |"
-  echo "|---|---|---|---|"
-  echo "| nginx $(nginx -v 2>&1 | sed 's/.*\///') | GET, \`return 200 '…'\` from memory | $bytes B | $ret_rps |"
-  echo "| nginx $(nginx -v 2>&1 | sed 's/.*\///') | GET static file | $bytes B | $nginx_rps |"
-  echo "| mock-server | POST /v1/chat/completions (parsed, answered) | $bytes B | $mock_rps |"
+  echo "Server CPU per request from /proc (user and kernel µs, all threads and workers), and the"
+  echo "server's involuntary context switches per request (preempted by wrk on the shared cores)."
   echo
-  echo "mock ÷ nginx in-memory \`return\` = **$ratio_ret** (goal ≥ 1.0); mock ÷ nginx static file = **$ratio**."
-  echo "Every round: nginx return $ret_all; nginx static $nginx_all; mock $mock_all"
+  echo "| server | request | body | requests/s | user µs/req | kernel µs/req | preempted/req |"
+  echo "|---|---|---|---|---|---|---|"
+  for row in "nginxret|nginx $(nginx -v 2>&1 | sed 's/.*\///')|GET, \`return 200 '…'\` from memory|$ret_rps" \
+    "nginx|nginx $(nginx -v 2>&1 | sed 's/.*\///')|GET static file|$nginx_rps" \
+    "hyper|bare hyper (examples/hyper_floor.rs)|POST, body read, the same bytes|$hyper_rps" \
+    "mock0|mock-server|POST /v1/chat/completions (parsed, answered)|$mock_rps"; do
+    IFS='|' read -r f name what r <<<"$row"
+    echo "| $name | $what | $bytes B | $r | $(col "$work/$f.cpu" 1) | $(col "$work/$f.cpu" 2) | $(col "$work/$f.cpu" 3) |"
+  done
+  echo
+  echo "mock ÷ nginx in-memory \`return\` = **$ratio_ret** (goal ≥ 1.0); mock ÷ nginx static file = **$ratio**;"
+  echo "mock ÷ bare hyper = **$ratio_hyper**; bare hyper ÷ nginx \`return\` = **$hyper_ret**."
+  echo "Every round, requests/s: nginx return $ret_all; nginx static $nginx_all; hyper $hyper_all; mock $mock_all"
+  echo "Every round, user+kernel µs/req: nginx return $(cpus "$work/nginxret.cpu"); nginx static $(cpus "$work/nginx.cpu"); hyper $(cpus "$work/hyper.cpu"); mock $(cpus "$work/mock0.cpu")"
   echo
   echo "## Delay fidelity: \`--latency 100ms\`, \`wrk -t2 -c1000 -d$DURATION --latency\`, $ROUNDS rounds, medians"
   echo
@@ -161,7 +223,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "<details><summary>raw wrk output</summary>"
   echo
   echo '```'
-  cat "$work/nginxret.txt" "$work/nginx.txt" "$work/mock0.txt" "$work/mock100.txt"
+  cat "$work/nginxret.txt" "$work/nginx.txt" "$work/hyper.txt" "$work/mock0.txt" "$work/mock100.txt"
   echo '```'
   echo "</details>"
 } >"$out/mock-server.md"

@@ -144,7 +144,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "# asyncbench's client vs oha"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- commit: $commit$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
+  echo "- commit: $commit$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $cpu, $mem, $(uname -sr); $(rustc --version)"
   echo "- $(oha --version); the mock is this commit's standalone mock-server; client, oha and mock share the $(nproc) cores"
   echo "- command: \`bash scripts/bench-client.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION)"

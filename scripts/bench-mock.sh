@@ -186,7 +186,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "# mock-server vs nginx, and delay fidelity"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- commit: $commit$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
+  echo "- commit: $commit$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $cpu, $mem, $(uname -sr)"
   echo "- rustc: $(rustc --version)"
   echo "- $(wrk --version 2>&1 | head -1 | cut -c1-60); $(nginx -v 2>&1)"

@@ -29,7 +29,7 @@ done
 {
   echo "# Peak RSS against requests in flight (async, 1 s latency)"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(uname -sr); $(rustc --version)"
   echo "- command: \`bash scripts/rss-scaling.sh\` (peak RSS of the whole process from /usr/bin/time -v)"
   echo

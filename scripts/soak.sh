@@ -60,7 +60,7 @@ cpu=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
 {
   echo "# Soak: ${DURATION} s at the top rate"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $cpu, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(rustc --version)"
   echo "- command: \`DURATION=$DURATION bash scripts/soak.sh\`: \`mock-server --latency 0ms\` as its own process, \`asyncbench compare --strategies async -c 64 -n $n --target …\` (calibrated at $rate requests/s)"
   echo

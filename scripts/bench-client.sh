@@ -7,6 +7,9 @@
 # 1. Throughput at zero latency: ROUNDS alternating rounds of `oha -z DURATION -c 64` and
 #    asyncbench's `async` and `async-single` (-c 64 -z DURATION), the same body file, the same
 #    mock. Medians and every round. Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha.
+#    Each round also gives each tool's whole-process CPU per request (`/usr/bin/time`, user +
+#    system ÷ requests): the same measure for both, and less noisy than requests/s on shared
+#    cores.
 # 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool under
 #    `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process).
 # 3. Efficiency: C=100, 100 ms, 1000 requests (ideal wall 1.0 s): async, threadpool and oha.
@@ -73,21 +76,24 @@ eff = r["efficiency"] if r["efficiency"] is not None else float("nan")  # null f
 print(f'{r["goodput_rps"]:.0f} {p99:.1f} {ok} {r["accounted"]} {eff:.3f} {cpu:.1f}')
 PY
 }
-run_oha() { # file, then oha arguments
+run_oha() { # file, then oha arguments; the process's CPU (user system, s) goes to FILE.time
   local f=$1; shift
-  oha --no-tui --output-format json -m POST -H 'content-type: application/json' -D "$body" "$@" >"$f"
+  /usr/bin/time -f '%U %S' -o "$f.time" oha --no-tui --output-format json -m POST -H 'content-type: application/json' -D "$body" "$@" >"$f"
 }
-run_ab() { # dir, then asyncbench arguments
+run_ab() { # dir, then asyncbench arguments; the process's CPU (user system, s) goes to DIR.time
   local d=$1; shift
   rm -rf "$d"
-  "$ab" compare -q --target "$mock/v1" --body-file "$body" --out "$d" "$@" >"$d.txt" 2>&1 || {
+  /usr/bin/time -f '%U %S' -o "$d.time" "$ab" compare -q --target "$mock/v1" --body-file "$body" --out "$d" "$@" >"$d.txt" 2>&1 || {
     echo "asyncbench $* failed:" >&2; cat "$d.txt" >&2; exit 1; }
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# per_req TIME_FILE REQUESTS: whole-process CPU µs per request (user + system).
+per_req() { awk -v n="$2" 'END {printf "%.1f", ($1 + $2) * 1e6 / n}' "$1"; }
 
 # --- 1. throughput, zero latency, c=64 --------------------------------------------------------
 start_mock --latency 0ms
 : >"$work/oha.rps"; : >"$work/async.rps"; : >"$work/single.rps"; rounds=""
+: >"$work/oha.cpu"; : >"$work/async.cpu"; : >"$work/single.cpu"
 for r in $(seq "$ROUNDS"); do
   run_oha "$work/oha-$r.json" -z "$DURATION" -c 64 "$mock/v1/chat/completions"
   run_ab "$work/async-$r" --strategies async -c 64 -z "$DURATION"
@@ -95,12 +101,17 @@ for r in $(seq "$ROUNDS"); do
   read -r o_rps o_p99 o_ok o_total <<<"$(oha_fig "$work/oha-$r.json")"
   read -r a_rps a_p99 a_ok a_acc a_eff a_cpu <<<"$(ab_fig "$work/async-$r/report.json")"
   read -r s_rps s_p99 s_ok s_acc s_eff s_cpu <<<"$(ab_fig "$work/single-$r/report.json")"
+  o_pc=$(per_req "$work/oha-$r.json.time" "$o_total")
+  a_pc=$(per_req "$work/async-$r.time" "$a_acc")
+  s_pc=$(per_req "$work/single-$r.time" "$s_acc")
   echo "$o_rps" >>"$work/oha.rps"; echo "$a_rps" >>"$work/async.rps"; echo "$s_rps" >>"$work/single.rps"
-  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx) | $a_rps ($a_acc, ${a_cpu} µs CPU/req) | $s_rps ($s_acc, ${s_cpu} µs CPU/req) |"$'\n'
+  echo "$o_pc" >>"$work/oha.cpu"; echo "$a_pc" >>"$work/async.cpu"; echo "$s_pc" >>"$work/single.cpu"
+  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx; $o_pc µs) | $a_rps ($a_acc; $a_pc µs, client ${a_cpu}) | $s_rps ($s_acc; $s_pc µs, client ${s_cpu}) |"$'\n'
   echo "round $r: oha $o_rps, async $a_rps, async-single $s_rps" >&2
 done
 stop_mock
 o_med=$(median <"$work/oha.rps"); a_med=$(median <"$work/async.rps"); s_med=$(median <"$work/single.rps")
+o_cmed=$(median <"$work/oha.cpu"); a_cmed=$(median <"$work/async.cpu"); s_cmed=$(median <"$work/single.cpu")
 ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
 
 # --- 2. 10 000 in flight, 1 s latency, 20 000 requests ------------------------------------------
@@ -151,12 +162,15 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "## Throughput: zero latency, c=64, \`-z $DURATION\`, $ROUNDS alternating rounds"
   echo
-  echo "Figures are successful answers per second (oha: its requests/s; asyncbench: goodput)."
+  echo "Figures are successful answers per second (oha: its requests/s; asyncbench: goodput), then"
+  echo "each process's CPU per request (\`/usr/bin/time\`, user + system ÷ requests; asyncbench's includes its"
+  echo "start-up, pre-flight request, report and charts, and its resource sampler), then the client CPU"
+  echo "asyncbench reports itself (the sampler's thread left out)."
   echo
   echo "| round | oha | asyncbench async | asyncbench async-single |"
   echo "|---|---|---|---|"
   printf '%s' "$rounds"
-  echo "| **median** | **$o_med** | **$a_med** ($(ratio "$a_med" "$o_med") × oha) | **$s_med** ($(ratio "$s_med" "$o_med") × oha) |"
+  echo "| **median** | **$o_med** ($o_cmed µs) | **$a_med** ($(ratio "$a_med" "$o_med") × oha; $a_cmed µs, $(ratio "$a_cmed" "$o_cmed") × oha's CPU) | **$s_med** ($(ratio "$s_med" "$o_med") × oha; $s_cmed µs, $(ratio "$s_cmed" "$o_cmed") ×) |"
   echo
   echo "Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha."
   echo

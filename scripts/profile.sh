@@ -92,6 +92,6 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
   echo
   echo "Run: $rps requests/s (wrk on the same 2 cores). Profile: \`perf record -F 1999 --call-graph fp -p <mock>\` for ${DURATION} s."
   echo
-  summarize "$work/mock.data" 'mock_server::|axum::routing|serde_json::de::from_slice|format_inner|writev|recv|Dispatcher.*poll_read|poll_flush|Http1Transaction>::(parse|encode)'
+  summarize "$work/mock.data" 'mock_server::|Oneshot|axum::handler|axum::routing|serde_json::de::from_slice|format_inner|writev|recv|Dispatcher.*poll_read|poll_flush|Http1Transaction>::(parse|encode)'
 } >"$out/mock.txt"
 cat "$out/client.txt" "$out/mock.txt"

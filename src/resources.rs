@@ -82,11 +82,40 @@ impl CpuTimes {
     }
 }
 
-/// `VmRSS` (bytes) and `Threads` from `/proc/self/status`.
-fn rss_and_threads() -> (u64, u64) {
-    let Ok(status) = fs::read_to_string("/proc/self/status") else {
-        return (0, 0);
-    };
+/// `/proc/self/status`, opened once and read again from its start at every sample: one `pread`
+/// a sample, where `fs::read_to_string` made an open, a stat, a handful of reads growing its
+/// buffer and a close (most of the system calls asyncbench makes and oha does not).
+struct StatusFile {
+    file: Option<fs::File>,
+    buf: Vec<u8>,
+}
+
+impl StatusFile {
+    /// The file's text is about 1.5 KiB; what a longer one puts past 8 KiB is not read.
+    const BUF: usize = 8192;
+
+    fn open() -> StatusFile {
+        StatusFile {
+            file: fs::File::open("/proc/self/status").ok(),
+            buf: vec![0; Self::BUF],
+        }
+    }
+
+    /// `VmRSS` (bytes) and `Threads` now; zeros when the file cannot be read.
+    fn rss_and_threads(&mut self) -> (u64, u64) {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.file else {
+            return (0, 0);
+        };
+        match file.read_at(&mut self.buf, 0) {
+            Ok(n) => parse_status(&String::from_utf8_lossy(&self.buf[..n])),
+            Err(_) => (0, 0),
+        }
+    }
+}
+
+/// `VmRSS` (bytes) and `Threads` from the text of `/proc/self/status`.
+fn parse_status(status: &str) -> (u64, u64) {
     let field = |name: &str| {
         status
             .lines()
@@ -148,8 +177,9 @@ impl Sampler {
                 // names are listed when the process's thread count changed, and then at most a
                 // tenth of the time.
                 let (mut last_total, mut next_scan) = (u64::MAX, std::time::Instant::now());
+                let mut status = StatusFile::open();
                 loop {
-                    let (rss, total) = rss_and_threads();
+                    let (rss, total) = status.rss_and_threads();
                     peak_rss = peak_rss.max(rss);
                     let now = std::time::Instant::now();
                     if let Some(prefix) = threads
@@ -249,6 +279,23 @@ pub fn check_open_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The status text's two fields are read (RSS in bytes), and the file kept open gives the
+    /// figures again at every sample (each read starts at the file's start).
+    #[test]
+    fn status_fields_are_read_and_reread() {
+        let text = "Name:\tasyncbench\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t7\n";
+        assert_eq!(parse_status(text), (1234 * 1024, 7));
+        assert_eq!(parse_status("Name:\tx\n"), (0, 0));
+        if !std::path::Path::new("/proc/self/status").exists() {
+            return;
+        }
+        let mut f = StatusFile::open();
+        for read in ["first", "second", "third"] {
+            let (rss, threads) = f.rss_and_threads();
+            assert!(rss > 0 && threads >= 1, "{read} read: {rss} {threads}");
+        }
+    }
 
     #[test]
     fn stat_fields_are_found_after_a_command_with_spaces() {

@@ -9,7 +9,9 @@
 #    mock. Medians and every round. Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha.
 #    Each round also gives each tool's whole-process CPU per request (`/usr/bin/time`, user +
 #    system ÷ requests): the same measure for both, and less noisy than requests/s on shared
-#    cores.
+#    cores. A fourth column is a bare tokio + hyper client doing asyncbench's per-request work
+#    (examples/hyper_client.rs: hyper-util's pooled client, the completion parsed, the latency
+#    recorded): what `async` would cost without reqwest's layers.
 # 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool under
 #    `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process).
 # 3. Efficiency: C=100, 100 ms, 1000 requests (ideal wall 1.0 s): async, threadpool and oha.
@@ -29,8 +31,10 @@ command -v oha >/dev/null 2>&1 || cargo install oha --locked
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 
 cargo build --release -q --workspace --bins
+cargo build --release -q --example hyper_client
 work=$(mktemp -d)
-cp target/release/asyncbench target/release/mock-server "$work/" # a rebuild mid-run cannot change them
+# A rebuild mid-run cannot change them.
+cp target/release/asyncbench target/release/mock-server target/release/examples/hyper_client "$work/"
 ab="$work/asyncbench"
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -93,7 +97,7 @@ per_req() { awk -v n="$2" 'END {printf "%.1f", ($1 + $2) * 1e6 / n}' "$1"; }
 # --- 1. throughput, zero latency, c=64 --------------------------------------------------------
 start_mock --latency 0ms
 : >"$work/oha.rps"; : >"$work/async.rps"; : >"$work/single.rps"; rounds=""
-: >"$work/oha.cpu"; : >"$work/async.cpu"; : >"$work/single.cpu"
+: >"$work/oha.cpu"; : >"$work/async.cpu"; : >"$work/single.cpu"; : >"$work/hyper.rps"; : >"$work/hyper.cpu"
 for r in $(seq "$ROUNDS"); do
   run_oha "$work/oha-$r.json" -z "$DURATION" -c 64 "$mock/v1/chat/completions"
   run_ab "$work/async-$r" --strategies async -c 64 -z "$DURATION"
@@ -106,12 +110,18 @@ for r in $(seq "$ROUNDS"); do
   s_pc=$(per_req "$work/single-$r.time" "$s_acc")
   echo "$o_rps" >>"$work/oha.rps"; echo "$a_rps" >>"$work/async.rps"; echo "$s_rps" >>"$work/single.rps"
   echo "$o_pc" >>"$work/oha.cpu"; echo "$a_pc" >>"$work/async.cpu"; echo "$s_pc" >>"$work/single.cpu"
-  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx; $o_pc µs) | $a_rps ($a_acc; $a_pc µs, client ${a_cpu}) | $s_rps ($s_acc; $s_pc µs, client ${s_cpu}) |"$'\n'
-  echo "round $r: oha $o_rps, async $a_rps, async-single $s_rps" >&2
+  /usr/bin/time -f '%U %S' -o "$work/hyper-$r.time" "$work/hyper_client" "$mock/v1/chat/completions" \
+    "$body" 64 "${DURATION%s}" >"$work/hyper-$r.txt"
+  read -r _ h_total _ h_ok _ h_rps _ h_p99 <"$work/hyper-$r.txt"
+  h_pc=$(per_req "$work/hyper-$r.time" "$h_total")
+  echo "$h_rps" >>"$work/hyper.rps"; echo "$h_pc" >>"$work/hyper.cpu"
+  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx; $o_pc µs) | $a_rps ($a_acc; $a_pc µs, client ${a_cpu}) | $s_rps ($s_acc; $s_pc µs, client ${s_cpu}) | $h_rps ($h_ok/$h_total ok; $h_pc µs) |"$'\n'
+  echo "round $r: oha $o_rps, async $a_rps, async-single $s_rps, bare hyper client $h_rps" >&2
 done
 stop_mock
 o_med=$(median <"$work/oha.rps"); a_med=$(median <"$work/async.rps"); s_med=$(median <"$work/single.rps")
 o_cmed=$(median <"$work/oha.cpu"); a_cmed=$(median <"$work/async.cpu"); s_cmed=$(median <"$work/single.cpu")
+h_med=$(median <"$work/hyper.rps"); h_cmed=$(median <"$work/hyper.cpu")
 ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
 
 # --- 2. 10 000 in flight, 1 s latency, 20 000 requests ------------------------------------------
@@ -167,10 +177,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "start-up, pre-flight request, report and charts, and its resource sampler), then the client CPU"
   echo "asyncbench reports itself (the sampler's thread left out)."
   echo
-  echo "| round | oha | asyncbench async | asyncbench async-single |"
-  echo "|---|---|---|---|"
+  echo "| round | oha | asyncbench async | asyncbench async-single | bare hyper client (examples/hyper_client.rs) |"
+  echo "|---|---|---|---|---|"
   printf '%s' "$rounds"
-  echo "| **median** | **$o_med** ($o_cmed µs) | **$a_med** ($(ratio "$a_med" "$o_med") × oha; $a_cmed µs, $(ratio "$a_cmed" "$o_cmed") × oha's CPU) | **$s_med** ($(ratio "$s_med" "$o_med") × oha; $s_cmed µs, $(ratio "$s_cmed" "$o_cmed") ×) |"
+  echo "| **median** | **$o_med** ($o_cmed µs) | **$a_med** ($(ratio "$a_med" "$o_med") × oha; $a_cmed µs, $(ratio "$a_cmed" "$o_cmed") × oha's CPU) | **$s_med** ($(ratio "$s_med" "$o_med") × oha; $s_cmed µs, $(ratio "$s_cmed" "$o_cmed") ×) | **$h_med** ($(ratio "$h_med" "$o_med") × oha; $h_cmed µs, $(ratio "$h_cmed" "$o_cmed") ×) |"
   echo
   echo "Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha."
   echo

@@ -42,18 +42,20 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_server() { # binary args → sets $url to the base URL it prints; records the PID
+start_server() { # binary args → sets $url to the base URL it prints and $server_pid
   "$@" >"$work/server.out" 2>"$work/server.err" &
-  pids+=($!)
+  server_pid=$!
+  pids+=("$server_pid")
   for _ in $(seq 100); do
     if grep -q '^listening on ' "$work/server.out" 2>/dev/null; then break; fi
     sleep 0.05
   done
   url=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
 }
-start_mock() { # args → sets $mock to the mock's base URL
+start_mock() { # args → sets $mock to the mock's base URL and $mock_pid
   start_server "$root/target/release/mock-server" --port 0 "$@"
   mock=$url
+  mock_pid=$server_pid
 }
 stop_last() {
   local last=$((${#pids[@]} - 1))
@@ -86,10 +88,9 @@ nginx_conf "$work/nginx" auto \
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 nginx_pid=$!
-mock_pid=${pids[0]}
 start_server "$root/target/release/examples/hyper_floor" "$work/completion.json"
 hyper=$url
-hyper_pid=$!
+hyper_pid=$server_pid
 sleep 0.5
 
 rps() { awk '/Requests\/sec/ {print $2}'; }

@@ -9,11 +9,13 @@
 #    mock. Medians and every round. Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha.
 #    Each round also gives each tool's whole-process CPU per request (`/usr/bin/time`, user +
 #    system ÷ requests): the same measure for both, and less noisy than requests/s on shared
-#    cores. A fourth column is a bare tokio + hyper client doing asyncbench's per-request work
-#    (examples/hyper_client.rs: hyper-util's pooled client, the completion parsed, the latency
-#    recorded): what `async` would cost without reqwest's layers.
-# 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool under
-#    `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process).
+#    cores. Two more columns are the floors under `async` (examples/floor_client.rs): bare
+#    hyper-util (reqwest's core, as oha uses hyper) and bare reqwest built as asyncbench builds
+#    it, each doing asyncbench's per-request work and nothing of the harness's (the status, the
+#    completion parsed, the latency recorded). Between them: what reqwest's layers cost; between
+#    bare reqwest and `async`: what the harness's own work costs.
+# 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool and both
+#    floors under `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process).
 # 3. Efficiency: C=100, 100 ms, 1000 requests (ideal wall 1.0 s): async, threadpool and oha.
 # Installs oha with `cargo install oha --locked` when missing. Writes OUT_DIR/client.md
 # (default: results/<date>-<hostname>/client/). Run it from a clean checkout so the report names
@@ -31,10 +33,10 @@ command -v oha >/dev/null 2>&1 || cargo install oha --locked
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 
 cargo build --release -q --workspace --bins
-cargo build --release -q --example hyper_client
+cargo build --release -q --example floor_client
 work=$(mktemp -d)
 # A rebuild mid-run cannot change them.
-cp target/release/asyncbench target/release/mock-server target/release/examples/hyper_client "$work/"
+cp target/release/asyncbench target/release/mock-server target/release/examples/floor_client "$work/"
 ab="$work/asyncbench"
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -97,7 +99,16 @@ per_req() { awk -v n="$2" 'END {printf "%.1f", ($1 + $2) * 1e6 / n}' "$1"; }
 # --- 1. throughput, zero latency, c=64 --------------------------------------------------------
 start_mock --latency 0ms
 : >"$work/oha.rps"; : >"$work/async.rps"; : >"$work/single.rps"; rounds=""
-: >"$work/oha.cpu"; : >"$work/async.cpu"; : >"$work/single.cpu"; : >"$work/hyper.rps"; : >"$work/hyper.cpu"
+: >"$work/oha.cpu"; : >"$work/async.cpu"; : >"$work/single.cpu"
+for k in hyper reqwest; do : >"$work/$k.rps"; : >"$work/$k.cpu"; done
+# floor KIND FILE CONCURRENCY STOP: one floor_client run under /usr/bin/time -v → FILE, FILE.time
+floor() { /usr/bin/time -v -o "$2.time" "$work/floor_client" "$1" "$mock/v1/chat/completions" "$body" "$3" "$4" >"$2"; }
+# floor_fig FILE → "rps p99_ms ok total cpu_us_per_request"
+floor_fig() {
+  read -r _ total _ ok _ rps _ p99 <"$1"
+  awk -F': ' -v n="$total" -v rps="$rps" -v p99="$p99" -v ok="$ok" '/User time/ {u=$2} /System time/ {s=$2}
+    END {printf "%s %s %s %s %.1f", rps, p99, ok, n, (u + s) * 1e6 / n}' "$1.time"
+}
 for r in $(seq "$ROUNDS"); do
   run_oha "$work/oha-$r.json" -z "$DURATION" -c 64 "$mock/v1/chat/completions"
   run_ab "$work/async-$r" --strategies async -c 64 -z "$DURATION"
@@ -110,18 +121,20 @@ for r in $(seq "$ROUNDS"); do
   s_pc=$(per_req "$work/single-$r.time" "$s_acc")
   echo "$o_rps" >>"$work/oha.rps"; echo "$a_rps" >>"$work/async.rps"; echo "$s_rps" >>"$work/single.rps"
   echo "$o_pc" >>"$work/oha.cpu"; echo "$a_pc" >>"$work/async.cpu"; echo "$s_pc" >>"$work/single.cpu"
-  /usr/bin/time -f '%U %S' -o "$work/hyper-$r.time" "$work/hyper_client" "$mock/v1/chat/completions" \
-    "$body" 64 "${DURATION%s}" >"$work/hyper-$r.txt"
-  read -r _ h_total _ h_ok _ h_rps _ h_p99 <"$work/hyper-$r.txt"
-  h_pc=$(per_req "$work/hyper-$r.time" "$h_total")
+  floor hyper "$work/hyper-$r.txt" 64 "$DURATION"
+  floor reqwest "$work/reqwest-$r.txt" 64 "$DURATION"
+  read -r h_rps _ h_ok h_total h_pc <<<"$(floor_fig "$work/hyper-$r.txt")"
+  read -r q_rps _ q_ok q_total q_pc <<<"$(floor_fig "$work/reqwest-$r.txt")"
   echo "$h_rps" >>"$work/hyper.rps"; echo "$h_pc" >>"$work/hyper.cpu"
-  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx; $o_pc µs) | $a_rps ($a_acc; $a_pc µs, client ${a_cpu}) | $s_rps ($s_acc; $s_pc µs, client ${s_cpu}) | $h_rps ($h_ok/$h_total ok; $h_pc µs) |"$'\n'
-  echo "round $r: oha $o_rps, async $a_rps, async-single $s_rps, bare hyper client $h_rps" >&2
+  echo "$q_rps" >>"$work/reqwest.rps"; echo "$q_pc" >>"$work/reqwest.cpu"
+  rounds+="| $r | $o_rps ($o_ok/$o_total 2xx; $o_pc µs) | $a_rps ($a_acc; $a_pc µs, client ${a_cpu}) | $s_rps ($s_acc; $s_pc µs, client ${s_cpu}) | $h_rps ($h_ok/$h_total ok; $h_pc µs) | $q_rps ($q_ok/$q_total ok; $q_pc µs) |"$'\n'
+  echo "round $r: oha $o_rps, async $a_rps, async-single $s_rps, bare hyper-util $h_rps, bare reqwest $q_rps" >&2
 done
 stop_mock
 o_med=$(median <"$work/oha.rps"); a_med=$(median <"$work/async.rps"); s_med=$(median <"$work/single.rps")
 o_cmed=$(median <"$work/oha.cpu"); a_cmed=$(median <"$work/async.cpu"); s_cmed=$(median <"$work/single.cpu")
 h_med=$(median <"$work/hyper.rps"); h_cmed=$(median <"$work/hyper.cpu")
+q_med=$(median <"$work/reqwest.rps"); q_cmed=$(median <"$work/reqwest.cpu")
 ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
 
 # --- 2. 10 000 in flight, 1 s latency, 20 000 requests ------------------------------------------
@@ -142,6 +155,14 @@ read -r a10_rps a10_p99 a10_ok a10_acc a10_eff a10_cpu <<<"$(ab_fig "$work/ab10k
 a10_wall=$(python3 -c "import json; print(f\"{json.load(open('$work/ab10k/report.json'))['strategies'][0]['wall_s']:.2f}\")")
 a10_proc=$(wall "$work/ab10k.time"); a10_rss=$(peak "$work/ab10k.time")
 stop_mock
+floor10k="" # a fresh mock for each, as for oha and asyncbench
+for k in hyper reqwest; do
+  start_mock --latency 1s
+  floor "$k" "$work/$k-10k.txt" 10000 20000
+  read -r f_rps f_p99 f_ok f_total _ <<<"$(floor_fig "$work/$k-10k.txt")"
+  floor10k+="| bare $k (floor_client) | $(wall "$work/$k-10k.txt.time") | $f_rps | $f_p99 | $f_ok/$f_total | $(peak "$work/$k-10k.txt.time") |"$'\n'
+  stop_mock
+done
 
 # --- 3. efficiency: C=100, 100 ms, 1000 requests (ideal 1.0 s) ----------------------------------
 start_mock --latency 100ms
@@ -177,10 +198,12 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "start-up, pre-flight request, report and charts, and its resource sampler), then the client CPU"
   echo "asyncbench reports itself (the sampler's thread left out)."
   echo
-  echo "| round | oha | asyncbench async | asyncbench async-single | bare hyper client (examples/hyper_client.rs) |"
-  echo "|---|---|---|---|---|"
+  echo "| round | oha | asyncbench async | asyncbench async-single | bare hyper-util (floor_client) | bare reqwest (floor_client) |"
+  echo "|---|---|---|---|---|---|"
   printf '%s' "$rounds"
-  echo "| **median** | **$o_med** ($o_cmed µs) | **$a_med** ($(ratio "$a_med" "$o_med") × oha; $a_cmed µs, $(ratio "$a_cmed" "$o_cmed") × oha's CPU) | **$s_med** ($(ratio "$s_med" "$o_med") × oha; $s_cmed µs, $(ratio "$s_cmed" "$o_cmed") ×) | **$h_med** ($(ratio "$h_med" "$o_med") × oha; $h_cmed µs, $(ratio "$h_cmed" "$o_cmed") ×) |"
+  echo "| **median** | **$o_med** ($o_cmed µs) | **$a_med** ($(ratio "$a_med" "$o_med") × oha; $a_cmed µs, $(ratio "$a_cmed" "$o_cmed") × oha's CPU) | **$s_med** ($(ratio "$s_med" "$o_med") × oha; $s_cmed µs, $(ratio "$s_cmed" "$o_cmed") ×) | **$h_med** ($(ratio "$h_med" "$o_med") × oha; $h_cmed µs, $(ratio "$h_cmed" "$o_cmed") ×) | **$q_med** ($(ratio "$q_med" "$o_med") × oha; $q_cmed µs, $(ratio "$q_cmed" "$o_cmed") ×) |"
+  echo
+  echo "CPU per request, median: reqwest's layers (bare reqwest − bare hyper-util) $(python3 -c "print(f'{$q_cmed - $h_cmed:.1f}')") µs; the harness's own work (async − bare reqwest) $(python3 -c "print(f'{$a_cmed - $q_cmed:.1f}')") µs."
   echo
   echo "Goal: async ≥ 1.0 × oha, async-single ≥ 0.9 × oha."
   echo
@@ -190,8 +213,9 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "|---|---|---|---|---|---|"
   echo "| oha | $o10_wall | $o10_rps | $o10_p99 | $o10_ok/$o10_total | $o10_rss |"
   echo "| asyncbench async | $a10_wall (process $a10_proc) | $a10_rps | $a10_p99 | $a10_acc | $a10_rss |"
+  printf '%s' "$floor10k"
   echo
-  echo "asyncbench's wall is its measured phase; the process's includes start-up, the pre-flight check and writing the report and charts."
+  echo "asyncbench's wall is its measured phase; the process's includes start-up, the pre-flight check and writing the report and charts. The floors' wall is the process's."
   echo
   echo "## Efficiency: C=100, --latency 100ms, 1000 requests (ideal wall 1.0 s)"
   echo

@@ -8,7 +8,11 @@
 # target/release is untouched), records with `perf record --call-graph fp`, and writes
 # OUT_DIR/client.txt and OUT_DIR/mock.txt: the run's figures, the top symbols by self time, and
 # the inclusive share of the frames that name the costs (reqwest's layers, URL parsing, the
-# request log, rendering). Installs perf (linux-perf) and wrk with apt-get when missing.
+# request log, rendering). OUT_DIR/client-vs-reqwest.txt sets the client's profile beside one of
+# bare reqwest under the same load (examples/floor_client.rs, built as asyncbench builds its
+# client, doing the same per-request checks): each symbol's self time in µs per request in both,
+# largest difference first — where the harness's own cost per request goes. Installs perf
+# (linux-perf) and wrk with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/profile.sh OUT_DIR [COMMIT]}
@@ -33,8 +37,8 @@ trap cleanup EXIT
 git worktree add -q --detach "$src" "$rev"
 (cd "$src" && CARGO_TARGET_DIR=${PROFILE_TARGET:-/tmp/asyncbench-profile-target} \
   RUSTFLAGS="-C force-frame-pointers=yes" CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-  cargo build --release -q --workspace --bins)
-cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server} "$work/"
+  cargo build --release -q --workspace --bins --example floor_client)
+cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server,examples/floor_client} "$work/"
 
 start_mock() {
   "$work/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
@@ -80,6 +84,51 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
   summarize "$work/client.data" 'execute_async|run_phase|Recorder::record|async_tokio::fold|parse_body|RateLimit::from_headers|task::spawn|RequestLog|reqwest::|url::ParseOptions::parse|follow_redirect|tower::retry|hyper_util::client|__memmove|writev|SyncWaker|mpmc|park'
 } >"$out/client.txt"
 
+# --- the client beside bare reqwest ---------------------------------------------------------------
+start_mock
+perf record -q -F 1999 --call-graph fp -o "$work/floor.data" -- "$work/floor_client" reqwest \
+  "$mock/v1/chat/completions" "$work/body.json" 64 "${DURATION}s" >"$work/floor.out" 2>&1
+kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+# self_us DATA REQUESTS: "µs-per-request<TAB>symbol" for every symbol (cpu-clock counts ns).
+self_us() {
+  local ns
+  ns=$(perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '/^# Event count/ {print $NF; exit}')
+  perf report -i "$1" --no-children --sort symbol -g none --percent-limit 0 --stdio 2>/dev/null |
+    awk -v ns="$ns" -v n="$2" -F'%' '/^ +[0-9.]+%/ {sym = $2; sub(/^ +\[.\] +/, "", sym); sub(/ +[- ]*$/, "", sym)
+      printf "%.4f\t%s\n", $1 / 100 * ns / 1000 / n, sym}'
+}
+ab_n=$(python3 -c "import json; print(json.load(open('$work/client-run/report.json'))['strategies'][0]['issued'])")
+read -r _ fl_n _ fl_ok _ fl_rps _ <"$work/floor.out"
+self_us "$work/client.data" "$ab_n" >"$work/ab.self"
+self_us "$work/floor.data" "$fl_n" >"$work/floor.self"
+{
+  echo "## Client beside bare reqwest: self time per request (commit $commit)"
+  echo
+  echo "asyncbench \`async\` as in client.txt ($ab_n requests); bare reqwest: \`floor_client reqwest\`, 64 tasks"
+  echo "sending one request after another, asyncbench's client settings, status and completion checked,"
+  echo "the latency recorded ($fl_n requests, $fl_ok ok, $fl_rps ok/s), ${DURATION} s each against"
+  echo "a fresh mock. Self time of each symbol in µs per request (perf's cpu-clock samples ÷ requests;"
+  echo "perf's own overhead inflates both alike), the 30 largest differences first."
+  echo
+  python3 - "$work/ab.self" "$work/floor.self" <<'PY'
+import sys
+def load(path):
+    d = {}
+    for line in open(path):
+        us, _, sym = line.rstrip("\n").partition("\t")
+        d[sym] = d.get(sym, 0.0) + float(us)
+    return d
+ab, fl = load(sys.argv[1]), load(sys.argv[2])
+print(f"Total: async {sum(ab.values()):.2f} µs a request, bare reqwest {sum(fl.values()):.2f}, difference {sum(ab.values()) - sum(fl.values()):.2f}.")
+print()
+print("| difference | async | bare reqwest | symbol |")
+print("|---:|---:|---:|---|")
+for sym in sorted(set(ab) | set(fl), key=lambda k: -(ab.get(k, 0) - fl.get(k, 0)))[:30]:
+    a, f = ab.get(sym, 0), fl.get(sym, 0)
+    print(f"| {a - f:+.3f} | {a:.3f} | {f:.3f} | `{sym[:110]}` |")
+PY
+} >"$out/client-vs-reqwest.txt"
+
 # --- the mock -----------------------------------------------------------------------------------
 start_mock
 perf record -q -F 1999 --call-graph fp -o "$work/mock.data" -p "$mock_pid" -- sleep "$DURATION" >/dev/null 2>&1 &
@@ -94,4 +143,4 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
   echo
   summarize "$work/mock.data" 'mock_server::|Oneshot|axum::handler|axum::routing|serde_json::de::from_slice|format_inner|writev|recv|Dispatcher.*poll_read|poll_flush|Http1Transaction>::(parse|encode)'
 } >"$out/mock.txt"
-cat "$out/client.txt" "$out/mock.txt"
+cat "$out/client.txt" "$out/client-vs-reqwest.txt" "$out/mock.txt"

@@ -92,7 +92,7 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 # self_us DATA REQUESTS: "µs-per-request<TAB>symbol" for every symbol (cpu-clock counts ns).
 self_us() {
   local ns
-  ns=$(perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '/^# Event count/ {print $NF; exit}')
+  ns=$(perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '/^# Event count/ && !n++ {print $NF}')
   perf report -i "$1" --no-children --sort symbol -g none --percent-limit 0 --stdio 2>/dev/null |
     awk -v ns="$ns" -v n="$2" -F'%' '/^ +[0-9.]+%/ {sym = $2; sub(/^ +\[.\] +/, "", sym); sub(/ +[- ]*$/, "", sym)
       printf "%.4f\t%s\n", $1 / 100 * ns / 1000 / n, sym}'

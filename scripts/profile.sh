@@ -11,8 +11,10 @@
 # request log, rendering). OUT_DIR/client-vs-reqwest.txt sets the client's profile beside one of
 # bare reqwest under the same load (examples/floor_client.rs, built as asyncbench builds its
 # client, doing the same per-request checks): each symbol's self time in µs per request in both,
-# largest difference first — where the harness's own cost per request goes. Installs perf
-# (linux-perf) and wrk with apt-get when missing.
+# largest difference first — where the harness's own cost per request goes; and
+# OUT_DIR/mock-vs-hyper.txt does the same for the mock beside a bare hyper server
+# (mock-server/examples/hyper_floor.rs) answering the same bytes. Installs perf (linux-perf) and
+# wrk with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/profile.sh OUT_DIR [COMMIT]}
@@ -37,8 +39,8 @@ trap cleanup EXIT
 git worktree add -q --detach "$src" "$rev"
 (cd "$src" && CARGO_TARGET_DIR=${PROFILE_TARGET:-/tmp/asyncbench-profile-target} \
   RUSTFLAGS="-C force-frame-pointers=yes" CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-  cargo build --release -q --workspace --bins --example floor_client)
-cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server,examples/floor_client} "$work/"
+  cargo build --release -q --workspace --bins --example floor_client --example hyper_floor)
+cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server,examples/floor_client,examples/hyper_floor} "$work/"
 
 start_mock() {
   "$work/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
@@ -67,6 +69,39 @@ summarize() { # perf.data, regex of frames
     grep -E "$2" | sed -E 's/ +$//; s/ {2,}/  /g' | head -40 || true
 }
 
+# self_us DATA REQUESTS: "µs-per-request<TAB>symbol" for every symbol (cpu-clock counts ns).
+self_us() {
+  local ns
+  ns=$(perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '/^# Event count/ && !n++ {print $NF}')
+  perf report -i "$1" --no-children --sort symbol -g none --percent-limit 0 --stdio 2>/dev/null |
+    awk -v ns="$ns" -v n="$2" -F'%' '/^ +[0-9.]+%/ {sym = $2; sub(/^ +\[.\] +/, "", sym); sub(/ +[- ]*$/, "", sym)
+      printf "%.4f\t%s\n", $1 / 100 * ns / 1000 / n, sym}'
+}
+# diff_table DATA_A REQUESTS_A NAME_A DATA_B REQUESTS_B NAME_B: both profiles' self time per
+# request by symbol, the 30 largest differences (A − B) first, with the totals.
+diff_table() {
+  self_us "$1" "$2" >"$work/a.self"
+  self_us "$4" "$5" >"$work/b.self"
+  python3 - "$work/a.self" "$3" "$work/b.self" "$6" <<'PY'
+import sys
+def load(path):
+    d = {}
+    for line in open(path):
+        us, _, sym = line.rstrip("\n").partition("\t")
+        d[sym] = d.get(sym, 0.0) + float(us)
+    return d
+a, b = load(sys.argv[1]), load(sys.argv[3])
+na, nb = sys.argv[2], sys.argv[4]
+print(f"Total: {na} {sum(a.values()):.2f} µs a request, {nb} {sum(b.values()):.2f}, difference {sum(a.values()) - sum(b.values()):.2f}.")
+print()
+print(f"| difference | {na} | {nb} | symbol |")
+print("|---:|---:|---:|---|")
+for sym in sorted(set(a) | set(b), key=lambda k: -(a.get(k, 0) - b.get(k, 0)))[:30]:
+    x, y = a.get(sym, 0), b.get(sym, 0)
+    print(f"| {x - y:+.3f} | {x:.3f} | {y:.3f} | `{sym[:110]}` |")
+PY
+}
+
 # --- the client ---------------------------------------------------------------------------------
 start_mock
 perf record -q -F 1999 --call-graph fp -o "$work/client.data" -- "$work/asyncbench" compare -q \
@@ -89,18 +124,8 @@ start_mock
 perf record -q -F 1999 --call-graph fp -o "$work/floor.data" -- "$work/floor_client" reqwest \
   "$mock/v1/chat/completions" "$work/body.json" 64 "${DURATION}s" >"$work/floor.out" 2>&1
 kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
-# self_us DATA REQUESTS: "µs-per-request<TAB>symbol" for every symbol (cpu-clock counts ns).
-self_us() {
-  local ns
-  ns=$(perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '/^# Event count/ && !n++ {print $NF}')
-  perf report -i "$1" --no-children --sort symbol -g none --percent-limit 0 --stdio 2>/dev/null |
-    awk -v ns="$ns" -v n="$2" -F'%' '/^ +[0-9.]+%/ {sym = $2; sub(/^ +\[.\] +/, "", sym); sub(/ +[- ]*$/, "", sym)
-      printf "%.4f\t%s\n", $1 / 100 * ns / 1000 / n, sym}'
-}
 ab_n=$(python3 -c "import json; print(json.load(open('$work/client-run/report.json'))['strategies'][0]['issued'])")
 read -r _ fl_n _ fl_ok _ fl_rps _ <"$work/floor.out"
-self_us "$work/client.data" "$ab_n" >"$work/ab.self"
-self_us "$work/floor.data" "$fl_n" >"$work/floor.self"
 {
   echo "## Client beside bare reqwest: self time per request (commit $commit)"
   echo
@@ -110,23 +135,7 @@ self_us "$work/floor.data" "$fl_n" >"$work/floor.self"
   echo "a fresh mock. Self time of each symbol in µs per request (perf's cpu-clock samples ÷ requests;"
   echo "perf's own overhead inflates both alike), the 30 largest differences first."
   echo
-  python3 - "$work/ab.self" "$work/floor.self" <<'PY'
-import sys
-def load(path):
-    d = {}
-    for line in open(path):
-        us, _, sym = line.rstrip("\n").partition("\t")
-        d[sym] = d.get(sym, 0.0) + float(us)
-    return d
-ab, fl = load(sys.argv[1]), load(sys.argv[2])
-print(f"Total: async {sum(ab.values()):.2f} µs a request, bare reqwest {sum(fl.values()):.2f}, difference {sum(ab.values()) - sum(fl.values()):.2f}.")
-print()
-print("| difference | async | bare reqwest | symbol |")
-print("|---:|---:|---:|---|")
-for sym in sorted(set(ab) | set(fl), key=lambda k: -(ab.get(k, 0) - fl.get(k, 0)))[:30]:
-    a, f = ab.get(sym, 0), fl.get(sym, 0)
-    print(f"| {a - f:+.3f} | {a:.3f} | {f:.3f} | `{sym[:110]}` |")
-PY
+  diff_table "$work/client.data" "$ab_n" async "$work/floor.data" "$fl_n" "bare reqwest"
 } >"$out/client-vs-reqwest.txt"
 
 # --- the mock -----------------------------------------------------------------------------------
@@ -143,4 +152,31 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
   echo
   summarize "$work/mock.data" 'mock_server::|Oneshot|axum::handler|axum::routing|serde_json::de::from_slice|format_inner|writev|recv|Dispatcher.*poll_read|poll_flush|Http1Transaction>::(parse|encode)'
 } >"$out/mock.txt"
-cat "$out/client.txt" "$out/client-vs-reqwest.txt" "$out/mock.txt"
+
+# --- the mock beside bare hyper -------------------------------------------------------------------
+# The same load on a bare hyper server answering the mock's completion bytes; requests in each
+# profiled window ≈ wrk's rate × DURATION.
+start_mock
+curl -s -X POST -H 'content-type: application/json' -d "$body" "$mock/v1/chat/completions" >"$work/completion.json"
+kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+"$work/hyper_floor" "$work/completion.json" >"$work/floor-srv.out" 2>&1 &
+floor_pid=$!
+pids+=("$floor_pid")
+for _ in $(seq 100); do grep -q '^listening on ' "$work/floor-srv.out" 2>/dev/null && break; sleep 0.05; done
+floor_url=$(sed -n 's/^listening on //p' "$work/floor-srv.out" | head -1)
+perf record -q -F 1999 --call-graph fp -o "$work/hyper.data" -p "$floor_pid" -- sleep "$DURATION" >/dev/null 2>&1 &
+perf_pid=$!
+hyper_rps=$(wrk -t2 -c64 -d"$((DURATION + 1))s" -s "$work/post.lua" "$floor_url/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+wait "$perf_pid" || true
+kill "$floor_pid"; wait "$floor_pid" 2>/dev/null || true
+{
+  echo "## Mock beside bare hyper: self time per request (commit $commit)"
+  echo
+  echo "The mock as in mock.txt ($rps requests/s); bare hyper (mock-server/examples/hyper_floor.rs: reads the"
+  echo "POST, answers the mock's completion bytes) under the same wrk load: $hyper_rps requests/s. Self time of"
+  echo "each symbol in µs per request (perf's cpu-clock samples ÷ (rate × ${DURATION} s)), the 30 largest differences first."
+  echo
+  diff_table "$work/mock.data" "$(python3 -c "print(round($rps * $DURATION))")" mock \
+    "$work/hyper.data" "$(python3 -c "print(round($hyper_rps * $DURATION))")" "bare hyper"
+} >"$out/mock-vs-hyper.txt"
+cat "$out/client.txt" "$out/client-vs-reqwest.txt" "$out/mock.txt" "$out/mock-vs-hyper.txt"

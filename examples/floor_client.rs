@@ -103,29 +103,6 @@ impl Transport {
     }
 }
 
-/// One request: sent, its completion checked, its latency recorded if it succeeded; whether it
-/// succeeded.
-async fn one(transport: &Transport, body: &Bytes, latency: &Mutex<Histogram<u64>>) -> bool {
-    let began = Instant::now();
-    let Some((status, bytes)) = transport.post(body).await else {
-        return false;
-    };
-    let valid = serde_json::from_slice::<CompletionView>(&bytes)
-        .is_ok_and(|v| !v.choices.is_empty() && v.usage.is_some());
-    if !(status.is_success() && valid) {
-        return false;
-    }
-    let us = u64::try_from(began.elapsed().as_micros())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    let mut h = latency.lock().unwrap_or_else(|p| p.into_inner());
-    // `record` grows the auto-resizing histogram; saturating only if it cannot.
-    if h.record(us).is_err() {
-        h.saturating_record(us);
-    }
-    true
-}
-
 /// When the tasks stop: at a deadline, or when a shared count of requests is used up.
 enum Stop {
     At(Instant),
@@ -141,22 +118,49 @@ impl Stop {
     }
 }
 
-/// C tasks, each sending one request after another (as oha does); (sent, ok).
-async fn worker_loops(
-    transport: &'static Transport,
+/// What every task shares: built once, leaked for the run.
+struct Run {
+    transport: Transport,
     body: Bytes,
-    c: usize,
-    stop: &'static Stop,
-    latency: &'static Mutex<Histogram<u64>>,
-) -> anyhow::Result<(u64, u64)> {
-    let workers: Vec<_> = (0..c)
+    concurrency: usize,
+    stop: Stop,
+    latency: Mutex<Histogram<u64>>,
+}
+
+impl Run {
+    /// One request: sent, its completion checked, its latency recorded if it succeeded;
+    /// whether it succeeded.
+    async fn one(&self) -> bool {
+        let began = Instant::now();
+        let Some((status, bytes)) = self.transport.post(&self.body).await else {
+            return false;
+        };
+        let valid = serde_json::from_slice::<CompletionView>(&bytes)
+            .is_ok_and(|v| !v.choices.is_empty() && v.usage.is_some());
+        if !(status.is_success() && valid) {
+            return false;
+        }
+        let us = u64::try_from(began.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let mut h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        // `record` grows the auto-resizing histogram; saturating only if it cannot.
+        if h.record(us).is_err() {
+            h.saturating_record(us);
+        }
+        true
+    }
+}
+
+/// C tasks, each sending one request after another (as oha does); (sent, ok).
+async fn worker_loops(run: &'static Run) -> anyhow::Result<(u64, u64)> {
+    let workers: Vec<_> = (0..run.concurrency)
         .map(|_| {
-            let body = body.clone();
             tokio::spawn(async move {
                 let (mut sent, mut ok) = (0u64, 0u64);
-                while stop.another() {
+                while run.stop.another() {
                     sent += 1;
-                    ok += u64::from(one(transport, &body, latency).await);
+                    ok += u64::from(run.one().await);
                 }
                 (sent, ok)
             })
@@ -173,25 +177,18 @@ async fn worker_loops(
 
 /// A task per request, spawned by one driver when a permit of C frees (as asyncbench's `async`
 /// does, the twin of `asyncio.gather` under a semaphore); (sent, ok).
-async fn task_per_request(
-    transport: &'static Transport,
-    body: Bytes,
-    c: usize,
-    stop: &'static Stop,
-    latency: &'static Mutex<Histogram<u64>>,
-) -> anyhow::Result<(u64, u64)> {
-    let permits = Arc::new(Semaphore::new(c));
+async fn task_per_request(run: &'static Run) -> anyhow::Result<(u64, u64)> {
+    let permits = Arc::new(Semaphore::new(run.concurrency));
     let mut tasks = JoinSet::new();
     let (mut sent, mut ok) = (0u64, 0u64);
     loop {
         let permit = permits.clone().acquire_owned().await?;
-        if !stop.another() {
+        if !run.stop.another() {
             break;
         }
-        let body = body.clone();
         sent += 1;
         tasks.spawn(async move {
-            let done = one(transport, &body, latency).await;
+            let done = run.one().await;
             drop(permit);
             done
         });
@@ -222,24 +219,29 @@ fn main() -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (sent, ok, latency, wall) = rt.block_on(async move {
-        let transport: &'static Transport = Box::leak(Box::new(Transport::new(kind, url)?));
-        let latency: &'static Mutex<Histogram<u64>> = Box::leak(Box::new(Mutex::new(Histogram::new(3)?)));
+        let transport = Transport::new(kind, url)?;
         let start = Instant::now();
-        let stop: &'static Stop = Box::leak(Box::new(match stop_after {
-            Err(run) => Stop::At(start + run),
-            Ok(n) => Stop::After {
-                tickets: AtomicU64::new(0),
-                n,
+        let run: &'static Run = Box::leak(Box::new(Run {
+            transport,
+            body,
+            concurrency: c,
+            stop: match stop_after {
+                Err(run) => Stop::At(start + run),
+                Ok(n) => Stop::After {
+                    tickets: AtomicU64::new(0),
+                    n,
+                },
             },
+            latency: Mutex::new(Histogram::new(3)?),
         }));
         let (sent, ok) = if spawn {
             // The driver on a worker, as asyncbench runs it.
-            tokio::spawn(task_per_request(transport, body, c, stop, latency)).await??
+            tokio::spawn(task_per_request(run)).await??
         } else {
-            worker_loops(transport, body, c, stop, latency).await?
+            worker_loops(run).await?
         };
         let wall = start.elapsed();
-        let latency = latency.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let latency = run.latency.lock().unwrap_or_else(|p| p.into_inner()).clone();
         anyhow::Ok((sent, ok, latency, wall))
     })?;
     println!(

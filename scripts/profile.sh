@@ -139,11 +139,16 @@ read -r _ fl_n _ fl_ok _ fl_rps _ <"$work/floor.out"
 } >"$out/client-vs-reqwest.txt"
 
 # --- the mock -----------------------------------------------------------------------------------
+# profile_server PID DATA ORIGIN: records PID for DURATION s while wrk -t2 -c64 posts the chat
+# body to ORIGIN's completions endpoint (a second longer); prints wrk's requests/s.
+profile_server() {
+  perf record -q -F 1999 --call-graph fp -o "$2" -p "$1" -- sleep "$DURATION" >/dev/null 2>&1 &
+  local perf_pid=$!
+  wrk -t2 -c64 -d"$((DURATION + 1))s" -s "$work/post.lua" "$3/v1/chat/completions" | awk '/Requests\/sec/ {print $2}'
+  wait "$perf_pid" || true
+}
 start_mock
-perf record -q -F 1999 --call-graph fp -o "$work/mock.data" -p "$mock_pid" -- sleep "$DURATION" >/dev/null 2>&1 &
-perf_pid=$!
-rps=$(wrk -t2 -c64 -d"$((DURATION + 1))s" -s "$work/post.lua" "$mock/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
-wait "$perf_pid" || true
+rps=$(profile_server "$mock_pid" "$work/mock.data" "$mock")
 kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 {
   echo "## Mock: wrk -t2 -c64, POST /v1/chat/completions, zero delay (commit $commit)"
@@ -164,10 +169,7 @@ floor_pid=$!
 pids+=("$floor_pid")
 for _ in $(seq 100); do grep -q '^listening on ' "$work/floor-srv.out" 2>/dev/null && break; sleep 0.05; done
 floor_url=$(sed -n 's/^listening on //p' "$work/floor-srv.out" | head -1)
-perf record -q -F 1999 --call-graph fp -o "$work/hyper.data" -p "$floor_pid" -- sleep "$DURATION" >/dev/null 2>&1 &
-perf_pid=$!
-hyper_rps=$(wrk -t2 -c64 -d"$((DURATION + 1))s" -s "$work/post.lua" "$floor_url/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
-wait "$perf_pid" || true
+hyper_rps=$(profile_server "$floor_pid" "$work/hyper.data" "$floor_url")
 kill "$floor_pid"; wait "$floor_pid" 2>/dev/null || true
 {
   echo "## Mock beside bare hyper: self time per request (commit $commit)"

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use asyncbench::client::async_client::base_builder;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http::header::CONTENT_TYPE;
@@ -55,7 +56,8 @@ struct UsageView {
 #[allow(clippy::large_enum_variant)] // one value for the whole run: no box between it and a request
 enum Transport {
     Hyper(Client<HttpConnector, Full<Bytes>>, hyper::Uri),
-    /// Built as `AsyncClient::new` builds it for a plain-HTTP loopback target.
+    /// Built as `AsyncClient::new` builds it for a plain-HTTP loopback target, at the default
+    /// `--timeout`.
     Reqwest(reqwest::Client, reqwest::Url),
 }
 
@@ -69,16 +71,8 @@ impl Transport {
                 Transport::Hyper(client, url.parse().context("URL")?)
             }
             "reqwest" => {
-                // As asyncbench: reqwest is built without a TLS provider of its own.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(60))
-                    .tcp_nodelay(true)
-                    .pool_max_idle_per_host(usize::MAX)
-                    .retry(reqwest::retry::never())
-                    .no_proxy()
-                    .http1_only()
-                    .build()?;
+                let timeout = asyncbench::config::RunConfig::default().timeout;
+                let client = base_builder(timeout).no_proxy().http1_only().build()?;
                 Transport::Reqwest(client, reqwest::Url::parse(url).context("URL")?)
             }
             other => bail!("transport {other:?}: expected hyper or reqwest"),

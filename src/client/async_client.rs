@@ -2,7 +2,7 @@
 //! task of a run, with the same `chat` method, limits and result type as the blocking client.
 
 use std::sync::{Arc, Once};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 
@@ -20,6 +20,20 @@ pub(crate) fn install_tls_provider() {
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// The reqwest builder every `AsyncClient` starts from, whatever its target: `timeout` cuts an
+/// attempt off (connect to last byte), Nagle is off, the idle pool unbounded, and no hidden
+/// attempts — reqwest would resend on an HTTP/2 refusal by default, and every attempt must be
+/// counted (and be the mock's count). Public so the bench's bare-reqwest floor
+/// (`examples/floor_client.rs`) is built as the strategy's client is.
+pub fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    install_tls_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(usize::MAX)
+        .retry(reqwest::retry::never())
 }
 
 /// A reqwest client bound to one prepared request. Clone it into tasks: clones share the pool.
@@ -42,14 +56,7 @@ impl AsyncClient {
     /// A client whose own timeout cuts an attempt off at the deadline (connect to last byte);
     /// `chat` checks the deadline again at the end, as the blocking client does.
     pub fn new(req: Arc<PreparedRequest>, limits: Limits) -> Result<Self, RunError> {
-        install_tls_provider();
-        let mut b = reqwest::Client::builder()
-            .timeout(limits.timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(usize::MAX)
-            // No hidden attempts: reqwest would resend on an HTTP/2 refusal by default, and
-            // every attempt must be counted (and be the mock's count).
-            .retry(reqwest::retry::never());
+        let mut b = base_builder(limits.timeout);
         if req.loopback {
             b = b.no_proxy();
         }

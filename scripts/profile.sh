@@ -42,12 +42,17 @@ git worktree add -q --detach "$src" "$rev"
   cargo build --release -q --workspace --bins --example floor_client --example hyper_floor)
 cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server,examples/floor_client,examples/hyper_floor} "$work/"
 
-start_mock() {
-  "$work/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
-  mock_pid=$!
-  pids+=("$mock_pid")
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
-  mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+start_server() { # binary args → sets $url to the origin it prints and $server_pid
+  "$@" >"$work/server.out" 2>&1 &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 100); do grep -q '^listening on ' "$work/server.out" 2>/dev/null && break; sleep 0.05; done
+  url=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
+}
+start_mock() { # → sets $mock and $mock_pid
+  start_server "$work/mock-server" --port 0 --latency 0ms
+  mock=$url
+  mock_pid=$server_pid
 }
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}'
 echo "$body" >"$work/body.json"
@@ -149,6 +154,8 @@ profile_server() {
 }
 start_mock
 rps=$(profile_server "$mock_pid" "$work/mock.data" "$mock")
+# The bytes bare hyper answers with below.
+curl -s -X POST -H 'content-type: application/json' -d "$body" "$mock/v1/chat/completions" >"$work/completion.json"
 kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 {
   echo "## Mock: wrk -t2 -c64, POST /v1/chat/completions, zero delay (commit $commit)"
@@ -161,16 +168,9 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 # --- the mock beside bare hyper -------------------------------------------------------------------
 # The same load on a bare hyper server answering the mock's completion bytes; requests in each
 # profiled window ≈ wrk's rate × DURATION.
-start_mock
-curl -s -X POST -H 'content-type: application/json' -d "$body" "$mock/v1/chat/completions" >"$work/completion.json"
-kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
-"$work/hyper_floor" "$work/completion.json" >"$work/floor-srv.out" 2>&1 &
-floor_pid=$!
-pids+=("$floor_pid")
-for _ in $(seq 100); do grep -q '^listening on ' "$work/floor-srv.out" 2>/dev/null && break; sleep 0.05; done
-floor_url=$(sed -n 's/^listening on //p' "$work/floor-srv.out" | head -1)
-hyper_rps=$(profile_server "$floor_pid" "$work/hyper.data" "$floor_url")
-kill "$floor_pid"; wait "$floor_pid" 2>/dev/null || true
+start_server "$work/hyper_floor" "$work/completion.json"
+hyper_rps=$(profile_server "$server_pid" "$work/hyper.data" "$url")
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
 {
   echo "## Mock beside bare hyper: self time per request (commit $commit)"
   echo

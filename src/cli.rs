@@ -16,7 +16,9 @@ use crate::config::{
     parse_slo, parse_start_at, parse_warmup,
 };
 use crate::error::ConfigError;
-use crate::inputs::{Header, Inputs, Spread, parse_header, parse_spread, read_body_file, read_dataset};
+use crate::inputs::{
+    Header, Inputs, Spread, parse_header, parse_prompt_tokens, parse_spread, read_body_file, read_dataset,
+};
 use crate::metrics::SEALED_IN_MEMORY;
 use crate::retry::{Jitter, RetryPolicy, RetryPreset};
 
@@ -278,7 +280,7 @@ impl CommonArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Logical requests per strategy [default: 200; with --duration, no cap].
-    #[arg(long, short = 'n', value_parser = parse_positive, value_name = "N")]
+    #[arg(long, short = 'n', value_parser = parse_positive, value_name = "N", allow_negative_numbers = true)]
     pub requests: Option<u64>,
     /// Run each strategy for this long instead of a count (closed or open loop); requests in
     /// flight at the end finish or time out and are counted. With -n, whichever ends first
@@ -298,12 +300,13 @@ pub struct CommonArgs {
         short = 'c',
         default_value = "50",
         value_delimiter = ',',
-        value_name = "C"
+        value_name = "C",
+        allow_negative_numbers = true
     )]
     pub concurrency: Vec<Level<u64>>,
     /// With --concurrency auto: the most requests in flight the controller may reach
     /// [default: 256].
-    #[arg(long, value_name = "C", value_parser = parse_positive)]
+    #[arg(long, value_name = "C", value_parser = parse_positive, allow_negative_numbers = true)]
     pub max_concurrency: Option<u64>,
     /// CPU work done after each successful response, calibrated on this machine (hashing, not
     /// a sleep): on the event loop for async and async-single, on the worker thread for
@@ -312,7 +315,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, value_delimiter = ',')]
     pub cpu_work: Vec<Duration>,
     /// Requests per batch for `batched` [default: the concurrency]. `sweep` takes a list.
-    #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',')]
+    #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',', allow_negative_numbers = true)]
     pub batch_size: Vec<u64>,
     /// Pause between batches for `batched`. `sweep` takes a list.
     #[arg(long, default_value = "1s", value_parser = parse_duration_arg, value_delimiter = ',')]
@@ -321,13 +324,13 @@ pub struct CommonArgs {
     #[arg(long, default_value = "none", value_enum)]
     pub retry: RetryPreset,
     /// Override the preset's total attempts (first included) [default: the preset's].
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub retry_attempts: Option<u64>,
     /// Override the preset's initial backoff [default: the preset's].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_initial: Option<Duration>,
     /// Override the preset's backoff factor [default: the preset's].
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub retry_factor: Option<f64>,
     /// Override the preset's maximum backoff [default: the preset's].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
@@ -383,11 +386,17 @@ pub struct CommonArgs {
     )]
     pub prompt: String,
     /// max_tokens of each request: N, or N,SPREAD for a uniform draw from N ± SPREAD.
-    #[arg(long, default_value = "16", value_parser = parse_spread, value_name = "N[,SPREAD]")]
+    #[arg(long, default_value = "16", value_parser = parse_spread, value_name = "N[,SPREAD]", allow_negative_numbers = true)]
     pub max_tokens: Spread,
     /// Synthetic prompts of about N words (≈ tokens) each, or N ± SPREAD, instead of --prompt
     /// [default: none].
-    #[arg(long, value_parser = parse_spread, value_name = "N[,SPREAD]", conflicts_with = "dataset")]
+    #[arg(
+        long,
+        value_parser = parse_prompt_tokens,
+        value_name = "N[,SPREAD]",
+        conflicts_with = "dataset",
+        allow_negative_numbers = true
+    )]
     pub prompt_tokens: Option<Spread>,
     /// JSONL file, one request per line: {"prompt": "…"} or {"messages": [{"role", "content"}, …]};
     /// the requests cycle through it in order [default: none].
@@ -419,7 +428,7 @@ pub struct CommonArgs {
     pub shard: Option<Shard>,
     /// Start the first strategy at this Unix time in seconds (`date -d +2min +%s`), after the
     /// setup, so that shards on several machines start together [default: at once].
-    #[arg(long, value_parser = parse_start_at, value_name = "UNIX_S")]
+    #[arg(long, value_parser = parse_start_at, value_name = "UNIX_S", allow_negative_numbers = true)]
     pub start_at: Option<f64>,
     /// What goes on stdout: the table, the report as JSON, or the summary as CSV (the table then
     /// goes to stderr).
@@ -430,7 +439,7 @@ pub struct CommonArgs {
     pub json: bool,
     /// Open loop: start requests at this many per second, ready or not [default: none, a closed
     /// loop]. `sweep` takes a list.
-    #[arg(long, value_name = "R", value_delimiter = ',')]
+    #[arg(long, value_name = "R", value_delimiter = ',', allow_negative_numbers = true)]
     pub rate: Vec<Level<f64>>,
     /// Inter-arrival gaps of --rate.
     #[arg(long, default_value = "constant", value_enum)]
@@ -721,6 +730,7 @@ impl CommonArgs {
             ));
         }
         cfg.validate()?;
+        cfg.check_bodies_fit()?;
         Ok(cfg)
     }
 }
@@ -760,7 +770,8 @@ fn read_ca(path: &Path) -> Result<Vec<u8>, ConfigError> {
         path: path.display().to_string(),
         why,
     };
-    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let pem = mock_server::files::read_capped(path, mock_server::files::MAX_SMALL_FILE)
+        .map_err(|e| bad(e.to_string()))?;
     if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
         return Err(bad("holds no PEM certificate".into()));
     }

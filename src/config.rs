@@ -135,6 +135,12 @@ pub enum LoadModel {
     },
 }
 
+/// The slowest open loop: one request every 2.8 hours (slower is a typo, and its due times
+/// would overflow a `Duration`).
+pub const MIN_RATE: f64 = 1e-4;
+/// The fastest open loop: ten million requests a second, far past any client.
+pub const MAX_RATE: f64 = 1e7;
+
 /// Inter-arrival gaps of an open-loop run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -159,7 +165,11 @@ impl LoadModel {
         let exp = Exp::new(rate).ok()?;
         let mut t = 0.0;
         while (out.len() as u64) < n && t < end {
-            out.push(Duration::from_secs_f64(t));
+            // A due time past what a Duration holds ends the schedule rather than panicking.
+            let Ok(due) = Duration::try_from_secs_f64(t) else {
+                break;
+            };
+            out.push(due);
             t = match arrival {
                 Arrival::Constant => out.len() as f64 / rate,
                 Arrival::Poisson => t + exp.sample(&mut rng),
@@ -286,7 +296,16 @@ pub fn parse_start_at(s: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a Unix time in seconds (e.g. $(date -d +2min +%s))"))?;
     let now = crate::report::machine::unix_now_s();
-    if !t.is_finite() || (t - now).abs() > 86_400.0 {
+    if !t.is_finite() {
+        return Err(format!("'{s}' is not a Unix time in seconds"));
+    }
+    if t < now - 86_400.0 {
+        return Err(format!(
+            "'{s}' is {:.0} days in the past (now is {now:.0}); give a time within a day, e.g. $(date -d +2min +%s)",
+            (now - t) / 86_400.0
+        ));
+    }
+    if t > now + 86_400.0 {
         return Err(format!("'{s}' is more than a day from now ({now:.0})"));
     }
     Ok(t)
@@ -385,19 +404,7 @@ impl Target {
         let mut req = match w.delay_endpoint {
             Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
             None => {
-                let spec = BodySpec {
-                    model: &w.model,
-                    prompt: &w.prompt,
-                    max_tokens: Spread {
-                        mean: w.max_tokens,
-                        spread: w.max_tokens_spread,
-                    },
-                    prompt_tokens: w.prompt_tokens,
-                    stream: w.stream,
-                    requests: w.requests,
-                    seed: cfg.seed,
-                };
-                let (bodies, stream) = build_bodies(spec, &cfg.inputs);
+                let (bodies, stream) = build_bodies(cfg.body_spec(), &cfg.inputs);
                 let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
                 PreparedRequest::chat(url, bodies, self.api_key.as_ref(), stream)
             }
@@ -528,12 +535,55 @@ impl RunConfig {
         }
     }
 
-    /// The effective concurrency of a strategy: the most requests it can have in flight.
+    /// What the run's chat bodies are built from.
+    pub fn body_spec(&self) -> BodySpec<'_> {
+        let w = &self.workload;
+        BodySpec {
+            model: &w.model,
+            prompt: &w.prompt,
+            max_tokens: Spread {
+                mean: w.max_tokens,
+                spread: w.max_tokens_spread,
+            },
+            prompt_tokens: w.prompt_tokens,
+            stream: w.stream,
+            requests: w.requests,
+            seed: self.seed,
+        }
+    }
+
+    /// Refuses, before anything runs, bodies the embedded mock would answer with 413: built as
+    /// the run builds them, the largest is held against [`mock_server::MAX_BODY_BYTES`]. (An
+    /// external target's limit is not known; its 413s are counted as client errors.)
+    pub fn check_bodies_fit(&self) -> Result<(), ConfigError> {
+        if self.mock.is_none() || self.workload.delay_endpoint.is_some() {
+            return Ok(());
+        }
+        let (bodies, _) = build_bodies(self.body_spec(), &self.inputs);
+        let bytes = bodies.iter().map(|b| b.bytes.len()).max().unwrap_or(0);
+        let limit = mock_server::MAX_BODY_BYTES;
+        if bytes <= limit {
+            return Ok(());
+        }
+        let w = &self.workload;
+        let from = if w.body_file.is_some() {
+            "--body-file"
+        } else if w.dataset.is_some() {
+            "--dataset"
+        } else if w.prompt_tokens.is_some() {
+            "--prompt-tokens"
+        } else {
+            "--prompt"
+        };
+        Err(ConfigError::BodyTooLarge { from, bytes, limit })
+    }
+
     /// This process is one of several shards of a run (which then share its target).
     pub fn sharded(&self) -> bool {
         self.shard.is_some_and(|s| s.n > 1)
     }
 
+    /// The effective concurrency of a strategy: the most requests it can have in flight.
     /// A shard holds its part of the whole run's concurrency and batch size, so that the shards
     /// together keep as many requests in flight as one process would (a sequential shard is
     /// still one client: N sequential shards keep N in flight).
@@ -633,12 +683,12 @@ impl RunConfig {
             );
         }
         if let LoadModel::Open { rate, .. } = self.load
-            && !(rate.is_finite() && rate > 0.0)
+            && !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate))
         {
             return bad(
                 "--rate",
                 rate.to_string(),
-                "must be a positive number of requests per second",
+                "must be between 0.0001 and 10000000 requests per second",
             );
         }
         if let Some(p) = &self.mock {

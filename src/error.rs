@@ -177,6 +177,18 @@ pub enum ConfigError {
         /// Why.
         why: String,
     },
+    /// A request body larger than the embedded mock accepts, refused before the run.
+    #[error(
+        "invalid {from}: it makes request bodies of {bytes} bytes, past the embedded mock's limit of {limit} bytes; send smaller prompts"
+    )]
+    BodyTooLarge {
+        /// The flag the body comes from (`--prompt-tokens`, `--dataset`, `--body-file`, `--prompt`).
+        from: &'static str,
+        /// The largest body, bytes.
+        bytes: usize,
+        /// The mock's limit, bytes.
+        limit: usize,
+    },
     /// The API key variable holds something no HTTP header can carry as it is.
     #[error("the API key in ${var} {why}")]
     BadKey {

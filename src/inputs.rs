@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use mock_server::files::read_capped_text;
 use mock_server::wire::{ChatRequest, Message};
 
 /// A count drawn uniformly from `mean ± spread` (written `N` or `N,SPREAD`).
@@ -103,6 +104,17 @@ pub struct Inputs {
     pub headers: Vec<Header>,
 }
 
+/// Most bytes of a `--dataset` file (a larger one is refused, naming the cap).
+pub const MAX_DATASET_BYTES: u64 = 128 << 20;
+/// Most bytes of a `--body-file`.
+pub const MAX_BODY_FILE_BYTES: u64 = 16 << 20;
+/// Most words of a `--prompt-tokens` prompt (its middle plus its spread): past the largest
+/// context windows offered today.
+pub const MAX_PROMPT_TOKENS: u32 = 2_000_000;
+/// Most bytes of all the distinct bodies a run cycles through: with large prompts the pool holds
+/// fewer bodies rather than more memory.
+const POOL_BYTES: usize = 256 << 20;
+
 /// Reads a `--dataset` file: one JSON object per line with `"prompt": "…"` or
 /// `"messages": [{"role", "content"}, …]`; blank lines are skipped. Any other line is an error
 /// naming its number.
@@ -112,7 +124,7 @@ pub fn read_dataset(path: &Path) -> Result<Vec<Vec<Message>>, ConfigError> {
         path: path.display().to_string(),
         why,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = read_capped_text(path, MAX_DATASET_BYTES).map_err(|e| bad(e.to_string()))?;
     #[derive(Deserialize)]
     struct Row {
         prompt: Option<String>,
@@ -123,6 +135,7 @@ pub fn read_dataset(path: &Path) -> Result<Vec<Vec<Message>>, ConfigError> {
         let row: Row = serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
         match (row.prompt, row.messages) {
             (_, Some(m)) if !m.is_empty() => rows.push(m),
+            (None, Some(_)) => return Err(bad(format!("line {}: \"messages\" is empty", n + 1))),
             (Some(p), _) => rows.push(vec![Message::user(p)]),
             _ => {
                 return Err(bad(format!(
@@ -145,12 +158,24 @@ pub fn read_body_file(path: &Path) -> Result<serde_json::Map<String, serde_json:
         path: path.display().to_string(),
         why,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = read_capped_text(path, MAX_BODY_FILE_BYTES).map_err(|e| bad(e.to_string()))?;
     match serde_json::from_str(&text) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         Ok(_) => Err(bad("is not a JSON object".into())),
         Err(e) => Err(bad(e.to_string())),
     }
+}
+
+/// Parses `--prompt-tokens N[,SPREAD]`: a [`Spread`] whose largest draw is at most
+/// [`MAX_PROMPT_TOKENS`].
+pub fn parse_prompt_tokens(s: &str) -> Result<Spread, String> {
+    let p = parse_spread(s)?;
+    if u64::from(p.mean) + u64::from(p.spread) > u64::from(MAX_PROMPT_TOKENS) {
+        return Err(format!(
+            "'{s}' asks for prompts of more than {MAX_PROMPT_TOKENS} words, past any model's context"
+        ));
+    }
+    Ok(p)
 }
 
 /// Words of synthetic prompts (each about one token in the common tokenizers).
@@ -217,8 +242,14 @@ pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, 
     };
     let mut rng = SmallRng::seed_from_u64(spec.seed ^ 0x00b0_d1e5);
     let mut stream = spec.stream;
-    let bodies = (0..pool)
-        .map(|i| {
+    let mut pool_bytes = 0usize;
+    let mut bodies = Vec::with_capacity(pool);
+    // Large prompts make a smaller pool, never more than POOL_BYTES (at least one body).
+    for i in 0..pool {
+        if pool_bytes >= POOL_BYTES {
+            break;
+        }
+        let body = {
             let messages = if !inputs.dataset.is_empty() {
                 inputs.dataset[i % inputs.dataset.len()].clone()
             } else if let Some(p) = spec.prompt_tokens {
@@ -243,12 +274,12 @@ pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, 
             // Estimate from what is actually sent (the body file may bring its own messages).
             let input_tokens = serde_json::from_value::<ChatRequest>(serde_json::Value::Object(body.clone()))
                 .map_or(0, |r| r.estimated_prompt_tokens());
-            PreparedBody {
-                bytes: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-                input_tokens,
-            }
-        })
-        .collect();
+            let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+            PreparedBody { bytes, input_tokens }
+        };
+        pool_bytes += body.bytes.len();
+        bodies.push(body);
+    }
     (bodies, stream)
 }
 

@@ -7,8 +7,9 @@
 //! process-wide event, and only the binary installs the handlers, so library callers (the tests)
 //! never see a stop they did not ask for.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long requests in flight may still run after a stop was asked for (or `--timeout`, if
@@ -20,6 +21,35 @@ pub const GRACE: Duration = Duration::from_secs(5);
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// When it came.
 static AT: OnceLock<Instant> = OnceLock::new();
+/// Whether requests have started: before, there is nothing to save, and a signal exits at once.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Temporary files to remove when a second signal ends the process at once (no destructor runs
+/// then). A path is kept after its file was renamed into place: removing a missing file is
+/// harmless, and a run makes only a few.
+static TEMPORARY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary file for removal should a second signal end the process at once.
+pub fn remove_on_abort(path: &Path) {
+    if let Ok(mut t) = TEMPORARY.lock() {
+        t.push(path.to_owned());
+    }
+}
+
+/// Removes every registered temporary file (the handler's last act before exiting).
+fn remove_temporaries() {
+    if let Ok(t) = TEMPORARY.lock() {
+        for p in t.iter() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Says that the run's requests are starting: from now on the first signal stops the run and
+/// keeps what it measured; before, while files are read and the target probed, it exits at once.
+pub fn mark_started() {
+    STARTED.store(true, Ordering::SeqCst);
+}
 
 /// Why a run stopped before the end of its workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +118,9 @@ pub fn grace_deadline(timeout: Duration) -> Option<Instant> {
         .map(|t| *t + GRACE.min(timeout) + Duration::from_millis(50))
 }
 
-/// Installs the SIGINT and SIGTERM handlers on a thread of their own. The first signal asks for a
-/// stop and says so on stderr; a second one exits at once with the signal's code.
+/// Installs the SIGINT and SIGTERM handlers on a thread of their own. Before [`mark_started`]
+/// (reading inputs, probing the target) a signal exits at once with its code; after, the first
+/// asks for a stop and says so on stderr, and a second one exits at once.
 pub fn install_handlers() -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
@@ -98,7 +129,12 @@ pub fn install_handlers() -> std::io::Result<()> {
         .spawn(move || {
             for n in signals.forever() {
                 let Some(s) = Signal::from_number(n) else { continue };
+                if !STARTED.load(Ordering::SeqCst) {
+                    eprintln!("asyncbench: {} before any request was sent: exiting, nothing written", s.name());
+                    std::process::exit(i32::from(s.exit_code()));
+                }
                 if requested().is_some() {
+                    remove_temporaries();
                     eprintln!("asyncbench: second {}: exiting now, nothing more written", s.name());
                     std::process::exit(i32::from(s.exit_code()));
                 }

@@ -49,3 +49,7 @@ mod adaptive;
 // Ending early: signals and their grace period, a dying target mid-sweep, unwritable files,
 // the rules of --out, the build's commit.
 mod interrupt;
+
+// Defects found by attacking it (issue 25): bounded inputs, no panics, credentials that never
+// leak, records that stay whole.
+mod defects;

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`wire`]: the OpenAI request, response, chunk and error types (shared with the clients).
+//! - [`files`]: reading a user's file with a cap on its size.
 //! - [`latency`]: latency models and the duration/spec syntax of every flag.
 //! - [`profile`]: the validated configuration ([`Profile`]), TOML files and the shared flags.
 //! - [`limiter`]: the RPM/TPM token buckets and the Go-style reset durations.
@@ -28,6 +29,7 @@
 //! println!("{} requests received", server.stats().requests_received);
 //! ```
 
+pub mod files;
 pub mod latency;
 pub mod limiter;
 pub mod profile;

@@ -17,13 +17,23 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Parses `--host`: an IP address, or `localhost` (127.0.0.1).
+fn parse_host(s: &str) -> Result<IpAddr, String> {
+    if s.trim().eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    s.trim().parse().map_err(|_| {
+        format!("'{s}' is not an IP address (or localhost): the mock binds an address, not a name")
+    })
+}
+
 /// An OpenAI-compatible chat-completions mock with configurable latency, token streaming,
 /// injected 429s and faults, and a real requests/min + tokens/min limiter.
 #[derive(Debug, clap::Parser)]
 #[command(name = "mock-server", version)]
 struct Cli {
     /// Address to bind. Anything but loopback exposes the mock to your network (a warning says so).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
     host: IpAddr,
     /// Port to bind; 0 picks a free one (read it from the first line printed).
     #[arg(long, default_value_t = 8080)]

@@ -388,9 +388,11 @@ impl Profile {
 
     /// Reads and validates a TOML profile file.
     pub fn from_file(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: path.display().to_string(),
-            source,
+        let text = crate::files::read_capped_text(path, crate::files::MAX_SMALL_FILE).map_err(|source| {
+            ProfileError::Read {
+                path: path.display().to_string(),
+                source,
+            }
         })?;
         Profile::from_toml(&text).map_err(|e| match e {
             ProfileError::Toml { message, .. } => ProfileError::Toml {

@@ -67,15 +67,19 @@ impl Tls {
         let (chain, key, ca_pem) = match source {
             TlsSource::Generated => generate()?,
             TlsSource::Files { cert, key } => {
-                let chain = CertificateDer::pem_file_iter(cert)
-                    .map_err(|e| pem_error(cert, e))?
+                // Capped reads: a path such as /dev/zero is refused, not read until memory runs out.
+                let read = |p: &std::path::Path| {
+                    crate::files::read_capped(p, crate::files::MAX_SMALL_FILE).map_err(|e| pem_error(p, e))
+                };
+                let cert_bytes = read(cert)?;
+                let chain = CertificateDer::pem_slice_iter(&cert_bytes)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| pem_error(cert, e))?;
                 if chain.is_empty() {
                     return Err(pem_error(cert, "no certificate in the file"));
                 }
-                let k = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, e))?;
-                let pem = std::fs::read_to_string(cert).map_err(|e| pem_error(cert, e))?;
+                let k = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| pem_error(key, e))?;
+                let pem = String::from_utf8_lossy(&cert_bytes).into_owned();
                 (chain, k, pem)
             }
         };

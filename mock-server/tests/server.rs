@@ -1018,3 +1018,90 @@ fn the_tls_binary_says_where_its_certificate_is() {
     let _ = std::fs::remove_file(&tmp);
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
 }
+
+/// The key's scheme is case-insensitive (`bearer`, `BEARER`), as HTTP says; a wrong key is
+/// still refused whatever its scheme's case.
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let server = MockServer::start(Profile {
+        api_key: Some("k-123".into()),
+        ..Profile::default()
+    })
+    .unwrap();
+    let chat = |auth: &str| {
+        let mut resp = agent(Duration::from_secs(10))
+            .post(format!("{}/v1/chat/completions", server.uri()))
+            .header("authorization", auth)
+            .send(CHAT)
+            .unwrap();
+        let _ = resp.body_mut().read_to_string();
+        resp.status().as_u16()
+    };
+    assert_eq!(chat("Bearer k-123"), 200);
+    assert_eq!(chat("bearer k-123"), 200);
+    assert_eq!(chat("BEARER  k-123"), 200);
+    assert_eq!(chat("bearer k-12"), 401);
+    assert_eq!(chat("Basic k-123"), 401);
+}
+
+/// A web page cannot drive `/admin/*` (keyed or not): a request carrying a browser's `Origin`
+/// or `Sec-Fetch-Site` is refused with 403 and an OpenAI-style body, and nothing is stalled;
+/// the same call without them (curl, the harness) works.
+#[test]
+fn admin_calls_from_web_pages_are_refused() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let admin = |path: &str, header: Option<(&str, &str)>| {
+        let mut req = agent(Duration::from_secs(10))
+            .post(format!("{}{path}", server.uri()))
+            .header("content-type", "text/plain");
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        let mut resp = req.send("x").unwrap();
+        let body = resp.body_mut().read_to_string().unwrap();
+        (resp.status().as_u16(), body)
+    };
+    let (status, body) = admin("/admin/stall?for=10m", Some(("origin", "http://evil.example")));
+    assert_eq!(status, 403);
+    let e: ErrorBody = serde_json::from_str(&body).unwrap();
+    assert_eq!(e.error.code.as_deref(), Some("cross_origin"));
+    assert_eq!(
+        admin("/admin/reset", Some(("sec-fetch-site", "cross-site"))).0,
+        403
+    );
+    // Nothing was stalled: a chat answers at once.
+    let t = Instant::now();
+    let resp = agent(Duration::from_secs(10))
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .send(CHAT)
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(t.elapsed() < Duration::from_secs(60));
+    assert_eq!(admin("/admin/stall?for=0s", None).0, 200);
+    assert_eq!(admin("/admin/reset", None).0, 200);
+}
+
+/// `--host localhost` binds 127.0.0.1; a host name is refused in one line naming it.
+#[test]
+fn host_takes_localhost_and_refuses_names() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--host", "localhost", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--host", "example.com", "--port", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'example.com' is not an IP address"), "{stderr}");
+}

@@ -61,24 +61,29 @@ pub fn execute(args: &CompareArgs) -> Result<Finish, RunError> {
     }
     let results = run(&cfg)?;
     let report = &results.report;
-    show(report, args.common.format())?;
+    // A stdout that cannot be written (a full disk) fails the command, after the files are.
+    let shown = show(report, args.common.format());
     for w in report.rate_warnings() {
         eprintln!("asyncbench: warning: {w}");
     }
     if let Some(out) = &cfg.out {
         write_run(out, report, &results.intervals, results.requests_log)?;
         // The table's stream says where the files went (stdout holds JSON or CSV otherwise).
-        say(args.common.format(), &format!("wrote {}", out.display()));
+        say(args.common.format(), &format!("wrote {}", out.display()))?;
     }
+    shown?;
     Ok(finish_run(report, results.incomplete))
 }
 
 /// A line that belongs with the table: on stdout with the table, on stderr when stdout holds
 /// JSON or CSV for a script.
-pub fn say(format: Format, line: &str) {
+pub fn say(format: Format, line: &str) -> Result<(), RunError> {
     match format {
-        Format::Table => println!("{line}"),
-        Format::Json | Format::Csv => eprintln!("{line}"),
+        Format::Table => crate::commands::out(&format!("{line}\n")),
+        Format::Json | Format::Csv => {
+            eprintln!("{line}");
+            Ok(())
+        }
     }
 }
 
@@ -90,17 +95,24 @@ pub fn show(report: &RunReport, format: Format) -> Result<(), RunError> {
         table::table(report),
         report.provenance.machine.summary()
     );
-    match format {
-        Format::Table => print!("{table}"),
+    let data = match format {
+        Format::Table => None,
         Format::Json => {
-            eprint!("{table}");
-            let json = serde_json::to_string_pretty(report).map_err(|e| RunError::write("stdout", e))?;
-            println!("{json}");
+            Some(serde_json::to_string_pretty(report).map_err(|e| RunError::write("stdout", e))? + "\n")
         }
-        Format::Csv => {
+        Format::Csv => Some(table::csv(report)),
+    };
+    emit(&table, data)
+}
+
+/// The table on stdout; or, when `data` (JSON or CSV for a script) is given, the table on stderr
+/// and the data on stdout.
+pub fn emit(table: &str, data: Option<String>) -> Result<(), RunError> {
+    match data {
+        None => crate::commands::out(table),
+        Some(d) => {
             eprint!("{table}");
-            print!("{}", table::csv(report));
+            crate::commands::out(&d)
         }
     }
-    Ok(())
 }

@@ -45,9 +45,9 @@ pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
         .collect::<Result<Vec<_>, _>>()?;
     let merged = merge(&reports, args.allow_partial)?;
     prepare_out(&args.out, args.force)?;
-    print!("{}", table::table(&merged));
-    println!(
-        "merged {} reports: {}",
+    let mut text = table::table(&merged);
+    text += &format!(
+        "merged {} reports: {}\n",
         merged.merged_from.len(),
         merged
             .merged_from
@@ -71,8 +71,8 @@ pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
             );
         }
     }
-    println!(
-        "start spread: {}",
+    text += &format!(
+        "start spread: {}\n",
         merged
             .strategies
             .iter()
@@ -80,7 +80,9 @@ pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let shown = crate::commands::out(&text);
     write_run(&args.out, &merged, &[], None)?;
-    println!("wrote {}", args.out.display());
+    crate::commands::out(&format!("wrote {}\n", args.out.display()))?;
+    shown?;
     Ok(finish_run(&merged, None))
 }

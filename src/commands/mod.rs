@@ -25,6 +25,32 @@ use crate::report::RunReport;
 use crate::run::Incomplete;
 use crate::stop::Signal;
 
+/// Set once stdout was found closed (`asyncbench … | head`): nothing more is written to it.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes `text` to stdout. A closed pipe is no error: the reader has what it wanted, so stdout
+/// is left alone from then on and the command carries on (its files are still written), as
+/// ripgrep does. Any other failure (a full disk behind `> file`) is an error naming stdout.
+pub fn out(text: &str) -> Result<(), RunError> {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(source) => Err(RunError::Write {
+            path: "stdout".into(),
+            source,
+        }),
+    }
+}
+
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
@@ -113,7 +139,9 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "asyncbench", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "asyncbench", &mut script);
+            out(&String::from_utf8_lossy(&script))?;
             Ok(Finish::Ok)
         }
     }

@@ -14,7 +14,7 @@ pub fn execute(args: &PlotArgs) -> Result<Finish, RunError> {
         combine(&args.combine, &args.dir)?
     };
     for path in written {
-        println!("wrote {}", path.display());
+        crate::commands::out(&format!("wrote {}\n", path.display()))?;
     }
     Ok(Finish::Ok)
 }

@@ -61,11 +61,12 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
 pub fn execute(args: &ReproduceArgs) -> Result<Finish, RunError> {
     let cfg = article_config(args.out.as_deref(), args.force, args.quiet);
     let results = crate::commands::compare::run(&cfg)?;
-    print!("{}", render(&results.report));
+    let shown = crate::commands::out(&render(&results.report));
     if let Some(dir) = &cfg.out {
         write_run(dir, &results.report, &results.intervals, results.requests_log)?;
-        println!("wrote {}", dir.display());
+        crate::commands::out(&format!("wrote {}\n", dir.display()))?;
     }
+    shown?;
     Ok(finish_run(&results.report, results.incomplete))
 }
 

@@ -266,20 +266,16 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
         render(&report),
         report.provenance.machine.summary()
     );
-    match format {
-        Format::Table => print!("{table}"),
+    let data = match format {
+        Format::Table => None,
         Format::Json => {
-            eprint!("{table}");
-            let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::write("stdout", e))?;
-            println!("{json}");
+            Some(serde_json::to_string_pretty(&report).map_err(|e| RunError::write("stdout", e))? + "\n")
         }
-        Format::Csv => {
-            eprint!("{table}");
-            print!("{}", crate::report::sweep::csv(&report));
-        }
-    }
+        Format::Csv => Some(crate::report::sweep::csv(&report)),
+    };
+    crate::commands::compare::emit(&table, data)?;
     if let Some(out) = &cfg.out {
-        crate::commands::compare::say(format, &format!("wrote {}", out.display()));
+        crate::commands::compare::say(format, &format!("wrote {}", out.display()))?;
     }
     // No success anywhere in the sweep is one failure; a point with none is only a data point.
     let any_ok = report

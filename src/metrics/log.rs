@@ -218,7 +218,9 @@ pub fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         b.permissions(std::fs::Permissions::from_mode(0o644));
     }
-    b.tempfile_in(dir)
+    let f = b.tempfile_in(dir)?;
+    crate::stop::remove_on_abort(f.path());
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ macro_rules! render {
         // The PNG backend picks its encoder from the extension, so the temporary name keeps it.
         let svg_tmp: PathBuf = $dir.join(format!(".{}.tmp.svg", $name));
         let png_tmp: PathBuf = $dir.join(format!(".{}.tmp.png", $name));
+        // Whatever ends the drawing (a full disk, a second signal), no temporary file stays.
+        crate::stop::remove_on_abort(&svg_tmp);
+        crate::stop::remove_on_abort(&png_tmp);
+        let _cleanup = RemoveOnDrop([svg_tmp.clone(), png_tmp.clone()]);
         {
             let area = SVGBackend::new(&svg_tmp, SIZE).into_drawing_area();
             let $root = &area;
@@ -76,6 +80,18 @@ macro_rules! render {
         std::fs::rename(&png_tmp, &png).map_err(err)?;
         Ok::<Vec<PathBuf>, String>(vec![svg, png])
     }};
+}
+
+/// Removes its files when dropped, if they are still there (a chart's temporary files, once it
+/// was renamed into place or failed).
+struct RemoveOnDrop([PathBuf; 2]);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// One bar group: a label and its values (one per bar series).

@@ -581,6 +581,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = temp_builder().tempfile_in(dir).map_err(fail)?;
+    crate::stop::remove_on_abort(tmp.path());
     tmp.write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;

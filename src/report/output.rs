@@ -131,6 +131,7 @@ fn write_streamed(
         source,
     };
     let tmp = crate::report::temp_builder().tempfile_in(dir).map_err(fail)?;
+    crate::stop::remove_on_abort(tmp.path());
     {
         let mut w = std::io::BufWriter::new(tmp.as_file());
         fill(&mut w).map_err(|why| RunError::write(path.display(), why))?;

@@ -276,6 +276,7 @@ pub fn run_strategies(
     session: &Session,
     provenance: &Provenance,
 ) -> Result<RunResults, RunError> {
+    crate::stop::mark_started();
     let mut strategies = Vec::new();
     let mut intervals = Vec::new();
     let mut incomplete = None;

@@ -352,14 +352,34 @@ pub(crate) async fn health() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
+/// Why an `/admin/*` call is refused, if it is: a browser's request (it carries `Origin`, which
+/// browsers send with every cross-origin POST, or `Sec-Fetch-Site`), so that a web page open on
+/// the same machine cannot stall or reset the mock, keyed or not; then a missing key.
+fn admin_refusal(st: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let from_browser = headers.contains_key(axum::http::header::ORIGIN)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() != b"none");
+    if from_browser {
+        let msg = "Admin calls are refused from web pages (the request has an Origin header); use curl or a client of your own.".to_owned();
+        return Some(render::admin_error(
+            StatusCode::FORBIDDEN,
+            msg,
+            None,
+            Some("cross_origin"),
+        ));
+    }
+    (!st.authorized(headers)).then(render::admin_unauthorized)
+}
+
 /// `POST /admin/stall?for=2s`: every answer frozen that long from now (0s ends a stall).
 pub(crate) async fn stall(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !st.authorized(&headers) {
-        return render::admin_unauthorized();
+    if let Some(refused) = admin_refusal(&st, &headers) {
+        return refused;
     }
     let Some(spec) = q.get("for") else {
         let msg = "Missing query parameter 'for' (a duration such as 2s).".to_owned();
@@ -384,8 +404,8 @@ pub(crate) async fn stall(
 /// `POST /admin/reset`: the limiter's buckets full, the arrival count back at zero, no stall;
 /// a client starting a new run (asyncbench, before each strategy) asks for it.
 pub(crate) async fn reset(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if !st.authorized(&headers) {
-        return render::admin_unauthorized();
+    if let Some(refused) = admin_refusal(&st, &headers) {
+        return refused;
     }
     st.reset();
     axum::Json(serde_json::json!({"reset": true})).into_response()

@@ -180,11 +180,12 @@ impl AppState {
         let Some(key) = &self.profile.api_key else {
             return true;
         };
+        // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer KEY` is as good.
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|k| k == key)
+            .and_then(|v| v.trim().split_once(' '))
+            .is_some_and(|(scheme, k)| scheme.eq_ignore_ascii_case("bearer") && k.trim() == key)
     }
 }
 

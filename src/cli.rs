@@ -606,24 +606,46 @@ impl CommonArgs {
                 if self.mock_flags_given() {
                     return Err(invalid(
                         "--target",
-                        url.clone(),
+                        crate::client::redact_url(url),
                         "mock flags (--latency, --rate-429, …) have no effect on an external target; drop them",
                     ));
                 }
-                let is_http = url::Url::parse(url)
-                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                let shown = crate::client::redact_url(url);
+                let parsed = url::Url::parse(url).ok();
+                let is_http = parsed
+                    .as_ref()
+                    .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
                 if !is_http {
+                    return Err(invalid("--target", shown, "must be an http:// or https:// URL"));
+                }
+                // One rule for every client: ureq ignores a URL's user:password while reqwest
+                // sends it as Basic auth beside the key, so neither gets to.
+                if parsed.is_some_and(|u| !u.username().is_empty() || u.password().is_some()) {
                     return Err(invalid(
                         "--target",
-                        url.clone(),
-                        "must be an http:// or https:// URL",
+                        shown,
+                        "carries a user name or password (user:password@), which is not sent; put the key in the key variable, or send -H 'Authorization: …'",
                     ));
                 }
-                let api_key = read_key(&self.api_key_env)?;
+                // An Authorization header given with -H is the key: sent once, used for the
+                // mock's admin calls, and the key variable is then not read.
+                let api_key = match self
+                    .headers
+                    .iter()
+                    .find(|h| h.name == http::header::AUTHORIZATION)
+                {
+                    Some(h) => Some(ApiKey::from_header(h.value.to_str().map_err(|_| {
+                        ConfigError::BadKey {
+                            var: "-H Authorization".into(),
+                            why: "has non-ASCII characters, which an HTTP header cannot carry",
+                        }
+                    })?)),
+                    None => read_key(&self.api_key_env)?,
+                };
                 if self.tls {
                     return Err(invalid(
                         "--tls",
-                        url.clone(),
+                        crate::client::redact_url(url),
                         "serves the embedded mock over HTTPS; with --target, use an https:// URL",
                     ));
                 }
@@ -693,7 +715,13 @@ impl CommonArgs {
             inputs: Arc::new(Inputs {
                 dataset: dataset.unwrap_or_default(),
                 body_template,
-                headers: self.headers.clone(),
+                // The Authorization header is sent as the target's key (once), not as an extra.
+                headers: self
+                    .headers
+                    .iter()
+                    .filter(|h| target.is_none() || h.name != http::header::AUTHORIZATION)
+                    .cloned()
+                    .collect(),
             }),
             duration: self.duration,
             warmup: self.warmup,

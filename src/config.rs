@@ -405,7 +405,7 @@ impl Target {
             Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
             None => {
                 let (bodies, stream) = build_bodies(cfg.body_spec(), &cfg.inputs);
-                let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
+                let url = crate::client::join_url(&self.base_url, "chat/completions");
                 PreparedRequest::chat(url, bodies, self.api_key.as_ref(), stream)
             }
         };

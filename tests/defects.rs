@@ -163,3 +163,220 @@ fn bad_values_get_messages_about_the_value() {
     assert_refused(&["compare", "-n", "-3"], &["'-3'", "--requests"]);
     assert_refused(&["compare", "--start-at", "1"], &["'1'", "in the past"]);
 }
+
+/// A server that answers every request with `status` and a body echoing what it was sent: the
+/// path and query, the `Authorization` headers, then `filler` bytes of `x` and `tail` (so a
+/// test can place a secret across the 200-byte sample's end).
+struct Echo {
+    status: u16,
+    filler: usize,
+    tail: String,
+}
+
+impl wiremock::Respond for Echo {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let auth: Vec<_> = req
+            .headers
+            .get_all("authorization")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .collect();
+        let body = format!(
+            "{}{} url={} auth={}",
+            "x".repeat(self.filler),
+            self.tail,
+            req.url,
+            auth.join("|")
+        );
+        wiremock::ResponseTemplate::new(self.status).set_body_raw(body, "text/plain")
+    }
+}
+
+/// Starts an [`Echo`] server on its own runtime; returns the runtime (keep it alive) and server.
+fn echo_server(echo: Echo) -> (tokio::runtime::Runtime, wiremock::MockServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(echo)
+            .mount(&server)
+            .await;
+        server
+    });
+    (rt, server)
+}
+
+/// Every file a run wrote, and its stdout and stderr, as one text to search for leaks.
+fn everything(o: &std::process::Output, out: &std::path::Path) -> String {
+    let mut all = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    if let Ok(dir) = std::fs::read_dir(out) {
+        for e in dir {
+            all += &String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap());
+        }
+    }
+    all
+}
+
+/// A user name or password in the target URL is refused in every client alike (reqwest would
+/// send it as Basic auth, ureq would not), with exit 2, the password nowhere in the message.
+#[test]
+fn credentials_in_the_url_are_refused() {
+    let (code, _, err) = run(&[
+        "compare",
+        "-n",
+        "2",
+        "--target",
+        "http://alice:pw-s3cr3t@127.0.0.1:9/v1",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("user name or password") && err.contains("***@"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t") && !err.contains("alice"), "{err}");
+}
+
+/// A secret echoed by the server across the sample's 200-byte end is masked whole before the
+/// cut: not even its start reaches stdout, report.json or report.html.
+#[test]
+fn secrets_are_masked_before_the_sample_is_cut() {
+    let key = "topsecretvalue-0123456789";
+    let (_rt, server) = echo_server(Echo {
+        status: 401,
+        filler: 185,
+        tail: key.into(),
+    });
+    for strategy in ["sequential", "async"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let o = bin()
+            .args([
+                "compare",
+                "-q",
+                "-n",
+                "2",
+                "--strategies",
+                strategy,
+                "--api-key-env",
+                "AB_MASK_KEY",
+            ])
+            .arg("--target")
+            .arg(format!("{}/v1", server.uri()))
+            .arg("--out")
+            .arg(&out)
+            .env("AB_MASK_KEY", key)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
+        let all = everything(&o, &out);
+        assert!(all.contains("xxxxxxxxxx"), "the sample is there");
+        assert!(!all.contains("topse"), "{strategy}: the key's start leaked");
+    }
+}
+
+/// A base URL with a query (Azure's `?api-version=…`) keeps it after the appended path, and a
+/// credential in the query (`api_key=…`) is sent but never printed or written: not in the
+/// table, the report, the page, the charts or the error samples (which echo the URL).
+#[test]
+fn a_query_stays_in_place_and_its_credentials_are_masked() {
+    let (_rt, server) = echo_server(Echo {
+        status: 400,
+        filler: 0,
+        tail: String::new(),
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let target = format!(
+        "{}/openai/deployments/x?api-version=2024-06-01&api_key=qsecret-777",
+        server.uri()
+    );
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "2",
+            "--strategies",
+            "sequential,async",
+            "--target",
+            &target,
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: Vec<_> = _rt
+        .block_on(server.received_requests())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method == wiremock::http::Method::POST)
+        .collect();
+    assert_eq!(got.len(), 4);
+    for r in &got {
+        assert_eq!(r.url.path(), "/openai/deployments/x/chat/completions");
+        assert_eq!(r.url.query(), Some("api-version=2024-06-01&api_key=qsecret-777"));
+    }
+    let all = everything(&o, &out);
+    assert!(all.contains("api_key=***"), "the target is shown, masked");
+    assert!(!all.contains("qsecret"), "the query's key leaked");
+}
+
+/// A key given as `-H 'Authorization: …'` is the key: sent once (not beside $OPENAI_API_KEY's),
+/// no false "no Authorization header" warning, and a keyed standalone mock is reset with it
+/// before each strategy, so the run reports its state as reset, not shared.
+#[test]
+fn an_authorization_header_is_the_key() {
+    // Once, whatever the variable holds.
+    let (rt, server) = echo_server(Echo {
+        status: 401,
+        filler: 0,
+        tail: String::new(),
+    });
+    let o = bin()
+        .args(["compare", "-q", "-n", "1", "--strategies", "sequential,async"])
+        .args(["-H", "Authorization: Bearer hkey-1234567890"])
+        .arg("--target")
+        .arg(format!("{}/v1", server.uri()))
+        .env("OPENAI_API_KEY", "sk-envkey-1234567890")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("-H Authorization is sent"), "{err}");
+    assert!(!err.contains("without an Authorization header"), "{err}");
+    assert!(err.contains("the Authorization header given with -H"), "{err}");
+    for r in rt
+        .block_on(server.received_requests())
+        .unwrap()
+        .iter()
+        .filter(|r| r.method == wiremock::http::Method::POST)
+    {
+        let auth: Vec<_> = r.headers.get_all("authorization").iter().collect();
+        assert_eq!(auth.len(), 1, "one Authorization header");
+        assert_eq!(auth[0], "Bearer hkey-1234567890");
+    }
+    // A keyed mock: served, and reset before each strategy.
+    let mock = mock_server::MockServer::start(mock_server::Profile {
+        api_key: Some("hkey-1234567890".into()),
+        ..mock_server::Profile::default()
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args(["compare", "-q", "-n", "3", "--strategies", "sequential,async"])
+        .args(["-H", "authorization: bearer hkey-1234567890"])
+        .arg("--target")
+        .arg(format!("{}/v1", mock.uri()))
+        .arg("--out")
+        .arg(&out)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("without an Authorization header"), "{err}");
+    let report = crate::util::json(&out.join("report.json"));
+    assert_eq!(report["config"]["isolation"], "reset", "{}", report["config"]);
+    assert_eq!(mock.stats().status(401), 0);
+}

@@ -314,44 +314,6 @@ fn a_refused_key_exits_5_naming_the_variable() {
     }
 }
 
-/// A password in the target URL is in no output, report or chart; the target is shown as
-/// `http://***@host/…`.
-#[test]
-fn userinfo_in_the_target_url_is_redacted_everywhere() {
-    let server = MockServer::start(Profile::default()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let url = format!("http://alice:pw-s3cr3t-77@{}/v1", server.addr());
-    let o = bin()
-        .args([
-            "compare",
-            "-q",
-            "-n",
-            "4",
-            "--strategies",
-            "sequential,async",
-            "--target",
-            &url,
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("http://***@127.0.0.1"), "{stdout}");
-    for text in [&o.stdout, &o.stderr] {
-        let t = String::from_utf8_lossy(text);
-        assert!(!t.contains("s3cr3t") && !t.contains("alice"), "{t}");
-    }
-    let mut files = 0;
-    for entry in std::fs::read_dir(&out).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(6).any(|w| w == b"s3cr3t"));
-        files += 1;
-    }
-    assert!(files >= 8, "{files} files");
-}
-
 /// A key with whitespace around it or non-ASCII characters is refused with exit 2, naming the
 /// variable and never the value.
 #[test]

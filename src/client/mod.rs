@@ -18,24 +18,53 @@ use crate::inputs::PreparedBody;
 use crate::metrics::Sample;
 use crate::retry::parse_retry_after;
 
-/// An API key, never printed: its `Debug` and `Display` show only that one is set.
+/// An API key, never printed: its `Debug` and `Display` show only that one is set. It is sent as
+/// `Authorization: Bearer KEY`, or as the whole `Authorization` value given with `-H`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+pub struct ApiKey {
+    /// The `Authorization` header value.
+    header: String,
+    /// The credential itself, masked wherever a server echoes it back.
+    secret: String,
+    /// It came from `-H 'Authorization: …'`, not from the key variable.
+    from_header: bool,
+}
 
 impl ApiKey {
-    /// Wraps a key.
+    /// Wraps a key, sent as `Bearer KEY`.
     pub fn new(key: String) -> Self {
-        ApiKey(key)
+        ApiKey {
+            header: format!("Bearer {key}"),
+            secret: key,
+            from_header: false,
+        }
+    }
+
+    /// A whole `Authorization` value given with `-H` (`Bearer KEY`, `Basic …`), sent as it is;
+    /// what follows the scheme is the secret.
+    pub fn from_header(value: &str) -> Self {
+        let value = value.trim();
+        let secret = value.split_once(' ').map_or(value, |(_, k)| k.trim());
+        ApiKey {
+            header: value.to_owned(),
+            secret: secret.to_owned(),
+            from_header: true,
+        }
+    }
+
+    /// Whether it came from `-H 'Authorization: …'`.
+    pub fn is_from_header(&self) -> bool {
+        self.from_header
     }
 
     /// The `Authorization` header value.
     pub(crate) fn bearer(&self) -> String {
-        format!("Bearer {}", self.0)
+        self.header.clone()
     }
 
     /// The key itself, for redacting it from what a server echoes back.
     pub(crate) fn secret(&self) -> &str {
-        &self.0
+        &self.secret
     }
 }
 
@@ -177,30 +206,87 @@ impl PreparedRequest {
     }
 }
 
-/// The user name and password of a URL (what `redact_url` hides), for masking in messages.
+/// Whether a query parameter's name says it carries a credential (`api_key`, `api-key`, `key`,
+/// `token`, `access_token`, `sig`, `secret`, `password`, `auth`, …).
+pub fn is_credential_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "sig",
+        "password",
+        "passwd",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// The user name and password of a URL and the values of its credential-like query parameters
+/// (what `redact_url` hides), for masking in messages.
 fn userinfo_secrets(url: &str) -> Vec<String> {
     let Ok(u) = url::Url::parse(url) else {
         return Vec::new();
     };
+    let query = u
+        .query_pairs()
+        .filter(|(k, _)| is_credential_param(k))
+        .map(|(_, v)| v.into_owned())
+        .collect::<Vec<_>>();
     [
         u.username().to_owned(),
         u.password().unwrap_or_default().to_owned(),
     ]
     .into_iter()
+    .chain(query)
     .filter(|s| s.len() >= 3)
     .collect()
 }
 
-/// A URL with its userinfo (`user:password@`) replaced by `***@`, for anything printed or
-/// written. Not a URL: returned as it is (nothing to hide that we can find).
+/// A URL with its userinfo (`user:password@`) replaced by `***@` and the values of its
+/// credential-like query parameters by `***`, for anything printed or written. Not a URL:
+/// returned as it is (nothing to hide that we can find).
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("***");
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_password(None);
+        let _ = u.set_username("***");
+    }
+    if u.query_pairs().any(|(k, _)| is_credential_param(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_credential_param(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// `base` (which may carry a query, as Azure's `…/deployments/x?api-version=…` does) with
+/// `path` appended to its path, the query kept after it.
+pub fn join_url(base: &str, path: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            let joined = format!(
+                "{}/{}",
+                u.path().trim_end_matches('/'),
+                path.trim_start_matches('/')
+            );
+            u.set_path(&joined);
             u.to_string()
         }
-        _ => url.to_owned(),
+        Err(_) => format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/')),
     }
 }
 
@@ -250,6 +336,9 @@ pub fn is_loopback(url: &str) -> bool {
     }
 }
 
+/// How much of an error body is masked before the sample is cut from it.
+const MASK_WINDOW: usize = 16 << 10;
+
 /// Builds the error for a non-2xx status from its headers (ureq and reqwest share `http`'s map)
 /// and the start of its body, secrets masked.
 pub(crate) fn status_error(
@@ -265,7 +354,9 @@ pub(crate) fn status_error(
         "false" => Some(false),
         _ => None,
     });
-    let start = &body[..body.len().min(crate::metrics::Failure::SAMPLE_BYTES)];
+    // Mask first, then cut: a secret straddling the sample's end must not leave its start
+    // behind, so the masking reads well past the cut.
+    let start = &body[..body.len().min(MASK_WINDOW)];
     let text = String::from_utf8_lossy(start);
     RequestError::Status {
         status,

@@ -32,13 +32,19 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
 /// Warnings about the settings, before anything runs.
 pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
     let mut w = Vec::new();
-    if let (Some(t), Some(var)) = (&cfg.target, &cfg.api_key_env)
-        && t.api_key.is_none()
-    {
-        w.push(format!(
-            "${var} is unset or empty: requests to {} go without an Authorization header",
-            t.display_url()
-        ));
+    // A credential header of another name (Azure's api-key, Anthropic's x-api-key) is a key too.
+    let other_credential = cfg.inputs.headers.iter().any(|h| h.is_secret());
+    if let (Some(t), Some(var)) = (&cfg.target, &cfg.api_key_env) {
+        match &t.api_key {
+            None if !other_credential => w.push(format!(
+                "${var} is unset or empty: requests to {} go without an Authorization header",
+                t.display_url()
+            )),
+            Some(k) if k.is_from_header() && std::env::var(var).is_ok_and(|v| !v.is_empty()) => w.push(
+                format!("-H Authorization is sent; ${var} is set too and is not used"),
+            ),
+            _ => {}
+        }
     }
     if cfg.target.as_ref().is_some_and(|t| t.trust.insecure) {
         w.push("--insecure: any certificate is accepted; the target may not be who it says".into());

@@ -529,10 +529,11 @@ impl RunReport {
             return Some("no request succeeded: the run stopped before any request finished".to_owned());
         };
         let c = &self.config;
-        let key = c
-            .api_key_env
-            .as_deref()
-            .map_or("the API key variable".to_owned(), |v| format!("${v}"));
+        let key = match c.api_key_env.as_deref() {
+            Some(v) => format!("${v}"),
+            None if c.api_key_set => "the Authorization header given with -H".to_owned(),
+            None => "the API key variable".to_owned(),
+        };
         let cause = match top.class.as_str() {
             "http_404" => "every request got 404 Not Found: is the base URL right? OpenAI-compatible servers usually serve it under /v1 (e.g. --target http://HOST:PORT/v1)".to_owned(),
             "http_401" | "http_403" => format!(

@@ -255,7 +255,11 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         target: session.display(),
         isolation,
         api_key_set: cfg.target.as_ref().is_some_and(|t| t.api_key.is_some()),
-        api_key_env: cfg.api_key_env.clone(),
+        // A key given with -H did not come from the variable.
+        api_key_env: match cfg.target.as_ref().and_then(|t| t.api_key.as_ref()) {
+            Some(k) if k.is_from_header() => None,
+            _ => cfg.api_key_env.clone(),
+        },
         mock: session.profile().cloned(),
         mock_mean_delay_s: session.mean_delay_s,
         duration_s: cfg.duration.map(|d| d.as_secs_f64()),

@@ -182,7 +182,8 @@ impl LoadModel {
 /// What each request asks for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
-    /// Logical requests in the run.
+    /// Logical requests in the run (`u64::MAX`: no cap, `-z` alone; written as `null`).
+    #[serde(with = "no_cap")]
     pub requests: u64,
     /// `model` of the chat request.
     pub model: String,
@@ -738,6 +739,24 @@ fn adaptive_only(s: Strategy) -> &'static str {
         _ => {
             "does not apply to batched (its batch is fixed); pick async, async-single or async-offload with --strategies"
         }
+    }
+}
+
+/// A request count whose "no cap" (`u64::MAX`) is written as `null`: JavaScript and jq would
+/// round the largest integer, and it is not a count anyway.
+pub(crate) mod no_cap {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+        if *n == u64::MAX {
+            s.serialize_none()
+        } else {
+            s.serialize_u64(*n)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.unwrap_or(u64::MAX))
     }
 }
 

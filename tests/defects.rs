@@ -380,3 +380,96 @@ fn an_authorization_header_is_the_key() {
     assert_eq!(report["config"]["isolation"], "reset", "{}", report["config"]);
     assert_eq!(mock.stats().status(401), 0);
 }
+
+/// A certificate the clients do not trust is named as such, with the two ways out, not taken
+/// for a server that is down.
+#[test]
+fn an_untrusted_certificate_is_named_with_the_way_out() {
+    let mock = mock_server::MockServer::start_with(
+        mock_server::Profile::default(),
+        mock_server::ServerOptions {
+            tls: Some(mock_server::TlsSource::Generated),
+            ..mock_server::ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let (code, _, err) = run(&[
+        "compare",
+        "-q",
+        "-n",
+        "2",
+        "--strategies",
+        "sequential,async",
+        "--target",
+        &format!("{}/v1", mock.uri()),
+    ]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        err.contains("TLS certificate was not accepted (invalid peer certificate: UnknownIssuer)"),
+        "{err}"
+    );
+    assert!(err.contains("--ca-cert") && err.contains("--insecure"), "{err}");
+    assert!(!err.contains("is it up"), "{err}");
+}
+
+/// Every line an `async-offload` run writes is valid against requests.schema.json, and a run
+/// bounded by `-z` alone writes `requests: null` (not the largest integer) with each strategy's
+/// issued count as the truth, valid against report.schema.json; `batched` ends at the deadline
+/// instead of sleeping a whole pause past it.
+#[test]
+fn files_match_their_schemas_and_duration_runs_end_on_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-z",
+            "300ms",
+            "--latency",
+            "10ms",
+            "-c",
+            "4",
+            "--pause",
+            "5s",
+        ])
+        .args(["--strategies", "async-offload,batched", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = jsonschema::validator_for(
+        &serde_json::from_str(include_str!("../schema/requests.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
+    let mut offload = 0;
+    for l in text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    {
+        let errors: Vec<String> = lines.iter_errors(&l).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}: {l}");
+        offload += usize::from(l["strategy"] == "async-offload");
+    }
+    assert!(offload > 0);
+    let report = crate::util::json(&out.join("report.json"));
+    let schema = jsonschema::validator_for(
+        &serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let errors: Vec<String> = schema.iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        report["config"]["requests"].is_null(),
+        "{}",
+        report["config"]["requests"]
+    );
+    assert!(report["config"]["workload"]["requests"].is_null());
+    let batched = &report["strategies"][1];
+    assert_eq!(batched["id"], "batched");
+    assert_eq!(batched["requests"], batched["issued"]);
+    // One batch of 4, then a 5 s pause that would pass the 300 ms deadline: not slept.
+    assert!(batched["wall_s"].as_f64().unwrap() < 5.0, "{}", batched["wall_s"]);
+    assert_eq!(batched["ended_by"], "duration");
+}

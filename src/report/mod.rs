@@ -97,7 +97,8 @@ impl Isolation {
 /// The configuration as written into a report (no secrets: only whether a key was set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigSummary {
-    /// Logical requests per strategy.
+    /// Logical requests per strategy (`u64::MAX`: no cap, written as `null`).
+    #[serde(with = "crate::config::no_cap")]
     pub requests: u64,
     /// `--concurrency` (0 = unbounded).
     pub concurrency: u64,
@@ -543,6 +544,15 @@ impl RunReport {
             ),
             "http_429" => "every request was rate limited (429): lower --concurrency or --rate, or add --retry openai".to_owned(),
             "timeout" => format!("every request timed out (--timeout {}s): the target is slower than the deadline, or hangs", c.timeout_s),
+            "transport" if top.sample.contains("certificate") => {
+                // The problem itself is the sample's last part ("invalid peer certificate:
+                // UnknownIssuer"), after the clients' framing.
+                let problem = top.sample.rsplit(": ").take(2).collect::<Vec<_>>();
+                let problem = problem.into_iter().rev().collect::<Vec<_>>().join(": ");
+                format!(
+                    "the target's TLS certificate was not accepted ({problem}): trust the CA that signed it with --ca-cert FILE.pem, or skip the check with --insecure"
+                )
+            }
             "connection_refused" | "connection_reset" | "connection_closed" | "transport" => {
                 format!("the target could not be talked to ({}): is it up, and is the URL's scheme and port right?", top.class)
             }

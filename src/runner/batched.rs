@@ -85,8 +85,13 @@ async fn run_phase(
         // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
         drain(&mut batch, recorder, ctx, measured).await;
         first = last;
-        if phase.may_issue(first, t0) && !crate::stop::sleep_until_async(Instant::now() + ctx.cfg.pause).await
-        {
+        // A pause that would end past a duration-bounded phase's end starts no batch: the phase
+        // ends now, not after sleeping past its deadline.
+        let resume = Instant::now() + ctx.cfg.pause;
+        if phase.limit.is_some_and(|l| resume >= t0 + l) {
+            break;
+        }
+        if phase.may_issue(first, t0) && !crate::stop::sleep_until_async(resume).await {
             break;
         }
     }

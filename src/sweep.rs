@@ -343,8 +343,25 @@ impl Criteria {
 /// goodput sits at the largest value tried, or the choice at the smallest, the reason says the
 /// list may be too short.
 pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Criteria) -> Recommendation {
+    let mut r = recommend_complete(axis, strategy, points, c);
+    if let Some(p) = points.iter().find(|p| !p.complete)
+        && !r.reason.starts_with("no complete point")
+    {
+        r.reason.push_str(&format!(
+            " ({} was cut short and is left out)",
+            fmt_setting(axis, p.setting)
+        ));
+    }
+    r
+}
+
+/// [`recommend`] over the complete points.
+fn recommend_complete(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Criteria) -> Recommendation {
+    // A point a signal or a dying target cut short measured part of its requests: no verdict
+    // rests on it.
     let mut rows: Vec<(f64, &PointResult)> = points
         .iter()
+        .filter(|p| p.complete)
         .filter_map(|p| {
             p.results
                 .iter()
@@ -359,6 +376,15 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
         goodput_rps: None,
         reason,
     };
+    if rows.is_empty() {
+        return none(match points.iter().find(|p| !p.complete) {
+            Some(p) => format!(
+                "no complete point: the sweep ended early at {}",
+                fmt_setting(axis, p.setting)
+            ),
+            None => "no point measured this strategy".to_owned(),
+        });
+    }
     let meets_slo = |r: &PointResult| c.meets_slo(r);
     let under_cap = |r: &PointResult| c.under_cap(r);
     let g = PointResult::ranked_goodput;
@@ -389,6 +415,9 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
                 }
                 if !r.accounted_ok {
                     w.push("accounting failed".into());
+                }
+                if w.is_empty() {
+                    w.push("breaks a limit".into());
                 }
                 format!("{} ({})", fmt_setting(axis, *s), w.join(", "))
             })
@@ -683,6 +712,27 @@ mod tests {
             slo_p99_ms: Some(ms),
             ..loose()
         }
+    }
+
+    /// A point cut short by a signal or a dying target is left out of the verdict, and said
+    /// to be; with no complete point at all, the reason says why instead of an empty list.
+    #[test]
+    fn incomplete_points_are_left_out_of_the_recommendation() {
+        let mut cut = point(64.0, 200.0, 90.0, 0.0);
+        cut.complete = false;
+        let pts = [point(8.0, 96.0, 110.0, 0.0), cut.clone()];
+        let r = recommend("concurrency", S, &pts, loose());
+        assert_eq!(r.setting, Some(8.0), "{}", r.reason);
+        assert!(
+            r.reason.ends_with("(C=64 was cut short and is left out)"),
+            "{}",
+            r.reason
+        );
+        let r = recommend("concurrency", S, &[cut], loose());
+        assert_eq!(r.setting, None);
+        assert_eq!(r.reason, "no complete point: the sweep ended early at C=64");
+        let r = recommend("concurrency", Strategy::Batched, &pts[..1], loose());
+        assert_eq!(r.reason, "no point measured this strategy");
     }
 
     #[test]

@@ -81,6 +81,10 @@ fn a_signal_keeps_what_was_measured_and_exits_with_its_code() {
         assert!(issued > 10 && issued < 1000, "{issued}");
         assert_eq!(s[0]["accounted"], format!("{issued}/{issued}"));
         assert_eq!(s[0]["accounted_ok"], true);
+        assert_eq!(
+            s[0]["ended_by"], "signal",
+            "neither its count nor a duration ended it"
+        );
         assert!(out.join("sequential.hgrm").exists() && out.join("run.hlog").exists());
     }
 }

@@ -234,13 +234,17 @@ fn merge_strategy(
         peak_rss_bytes: parts.iter().map(|(_, s)| s.peak_rss_bytes).max().unwrap_or(0),
         threads: sum(|s| s.threads),
         server,
-        ended_by: if parts
-            .iter()
-            .any(|(_, s)| s.ended_by == crate::report::EndedBy::Duration)
-        {
-            crate::report::EndedBy::Duration
-        } else {
-            crate::report::EndedBy::Count
+        // A signal in any shard ended the whole early; else time, if any shard ran by it.
+        ended_by: {
+            use crate::report::EndedBy;
+            let any = |e: EndedBy| parts.iter().any(|(_, s)| s.ended_by == e);
+            if any(EndedBy::Signal) {
+                EndedBy::Signal
+            } else if any(EndedBy::Duration) {
+                EndedBy::Duration
+            } else {
+                EndedBy::Count
+            }
         },
         started_unix_ms: started,
         ended_unix_ms: ended,

@@ -336,10 +336,23 @@ pub struct Measured {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndedBy {
-    /// Its request count (`-n`), or a stop.
+    /// Its request count (`-n`).
     Count,
     /// Its time (`--duration`).
     Duration,
+    /// A signal (SIGINT, SIGTERM) stopped it before its count or time.
+    Signal,
+}
+
+impl EndedBy {
+    /// The name written in report.json and summary.csv.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndedBy::Count => "count",
+            EndedBy::Duration => "duration",
+            EndedBy::Signal => "signal",
+        }
+    }
 }
 
 /// A warm-up: requests sent before the measured ones, in no figure of the report.

@@ -214,13 +214,7 @@ pub fn columns() -> Vec<Column> {
             ms(s.output_tokens_per_request, |p| p.p50)
         }),
         c("ended_by", "ended_by", 0, CsvOnly, |s| {
-            Cell::Text(
-                match s.ended_by {
-                    crate::report::EndedBy::Count => "count",
-                    crate::report::EndedBy::Duration => "duration",
-                }
-                .to_owned(),
-            )
+            Cell::Text(s.ended_by.name().to_owned())
         }),
         c("protocol", "protocol", 15, Wire, |s| {
             if s.protocols.is_empty() {

@@ -145,6 +145,8 @@ pub fn run_one(
         issued: run.issued,
         ended_by: if by_duration {
             EndedBy::Duration
+        } else if crate::stop::requested().is_some() && run.issued < asked {
+            EndedBy::Signal
         } else {
             EndedBy::Count
         },

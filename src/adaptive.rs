@@ -19,7 +19,9 @@
 //! Beside the limit, a **pacer** mirrors the server's token buckets from the headers: an answer
 //! states what was left when its request was admitted (`remaining`), the per-minute limit and
 //! when the bucket is full again (`reset`, which gives the bucket's size); the pacer adds the
-//! refill since then and subtracts the attempts this client sent after that request, and holds
+//! refill since then and subtracts what the attempts this client sent after that request cost
+//! (one request each from the requests bucket, the request's token charge each from the tokens
+//! bucket), and holds
 //! the next attempt until the estimate covers it. A gradient limiter was not chosen because
 //! under a rate limit the latency of an admitted request does not rise as the limit nears (the
 //! server refuses instead of queueing), so latency carries no signal; the 429s and the headers
@@ -164,6 +166,8 @@ struct Mirror {
     remaining: f64,
     per_sec: f64,
     capacity: f64,
+    /// What one attempt takes from the bucket: 1 request, or its token charge.
+    per_send: f64,
 }
 
 impl Mirror {
@@ -173,6 +177,7 @@ impl Mirror {
         limit: Option<u64>,
         remaining: Option<u64>,
         reset: Option<Duration>,
+        per_send: f64,
     ) -> Option<Mirror> {
         let (limit, remaining) = (limit? as f64, remaining? as f64);
         let per_sec = limit / 60.0;
@@ -187,13 +192,14 @@ impl Mirror {
             remaining,
             per_sec,
             capacity,
+            per_send,
         })
     }
 
-    /// Units available now, after `sends` attempts in all.
+    /// Units available now, after `sends` attempts in all (each later one taking `per_send`).
     fn available(&self, now: Instant, sends: u64) -> f64 {
         let refilled = self.remaining + now.saturating_duration_since(self.at).as_secs_f64() * self.per_sec;
-        refilled.min(self.capacity) - sends.saturating_sub(self.seq + 1) as f64
+        refilled.min(self.capacity) - sends.saturating_sub(self.seq + 1) as f64 * self.per_send
     }
 
     /// How long until `cost` units are available.
@@ -417,12 +423,20 @@ impl Controller {
                     rl.limit_requests,
                     rl.remaining_requests,
                     rl.reset_requests,
+                    1.0,
                 )
             {
                 s.requests = Some(m);
             }
             if fresher(&s.tokens)
-                && let Some(m) = Mirror::new(seq, sent, rl.limit_tokens, rl.remaining_tokens, rl.reset_tokens)
+                && let Some(m) = Mirror::new(
+                    seq,
+                    sent,
+                    rl.limit_tokens,
+                    rl.remaining_tokens,
+                    rl.reset_tokens,
+                    s.token_cost,
+                )
             {
                 s.tokens = Some(m);
             }
@@ -679,7 +693,7 @@ mod tests {
         let t0 = Instant::now();
         // An answer to send #10 left 3 of a 20-request bucket, refilling 20/s (1200/min, full
         // again in 850 ms).
-        let m = Mirror::new(10, t0, Some(1200), Some(3), Some(Duration::from_millis(850))).unwrap();
+        let m = Mirror::new(10, t0, Some(1200), Some(3), Some(Duration::from_millis(850)), 1.0).unwrap();
         assert!((m.capacity - 20.0).abs() < 1e-9);
         // Five more sends since (#11..#15): 3 − 5 = −2 now; 100 ms later +2 refilled.
         assert!((m.available(t0, 16) + 2.0).abs() < 1e-9);
@@ -688,6 +702,13 @@ mod tests {
         assert_eq!(m.wait(t0, 16, 1.0), Duration::from_millis(150));
         // Refill never goes past the bucket's size.
         assert!((m.available(t0 + Duration::from_secs(10), 11) - 20.0).abs() < 1e-9);
+        // A tokens bucket: each later send takes its token charge, not one token. An answer to
+        // #10 left 3 000 of 60 000 tokens/min (1 000/s); four sends of 500 tokens since leave
+        // 1 000, and a fifth request needs no wait; six leave 0, and it waits 500 ms.
+        let t = Mirror::new(10, t0, Some(60_000), Some(3_000), None, 500.0).unwrap();
+        assert!((t.available(t0, 15) - 1_000.0).abs() < 1e-9);
+        assert_eq!(t.wait(t0, 15, 500.0), Duration::ZERO);
+        assert_eq!(t.wait(t0, 17, 500.0), Duration::from_millis(500));
     }
 
     /// Little's law's floor: 1200/min is 20/s; at 500 ms a request that needs 10 in flight,

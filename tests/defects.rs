@@ -473,3 +473,107 @@ fn files_match_their_schemas_and_duration_runs_end_on_time() {
     assert!(batched["wall_s"].as_f64().unwrap() < 5.0, "{}", batched["wall_s"]);
     assert_eq!(batched["ended_by"], "duration");
 }
+
+/// Runs one shard of a small run into `dir`; returns its report.json as a value.
+fn shard(dir: &std::path::Path, k: u64, strategies: &str, extra: &[&str]) -> serde_json::Value {
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "8",
+            "--latency",
+            "1ms",
+            "--strategies",
+            strategies,
+        ])
+        .args(["--shard", &format!("{k}/2")])
+        .args(extra)
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::util::json(&dir.join("report.json"))
+}
+
+/// Merges `reports` (written as files) with `extra` flags; returns exit code and stderr.
+fn merge_files(
+    tmp: &std::path::Path,
+    reports: &[&serde_json::Value],
+    extra: &[&str],
+) -> (Option<i32>, String) {
+    let mut cmd = bin();
+    cmd.arg("merge");
+    for (i, r) in reports.iter().enumerate() {
+        let f = tmp.join(format!("r{i}.json"));
+        std::fs::write(&f, serde_json::to_string(r).unwrap()).unwrap();
+        cmd.arg(f);
+    }
+    let out = tmp.join(format!("merged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = cmd.args(extra).arg("--out").arg(&out).output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// `merge` checks what it relies on: the same strategies in every shard, every histogram there,
+/// counts that add up in each report, every changed setting named (a changed `-c` is named as
+/// the concurrency, not only the batch size it implies); an unreadable report is bad input
+/// (exit 2), and a merge missing a shard is written but exits 6, not 0.
+#[test]
+fn merge_refuses_what_does_not_add_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let a = shard(&t.join("a"), 0, "sequential,async", &[]);
+    let b = shard(&t.join("b"), 1, "sequential,async", &[]);
+    assert_eq!(merge_files(t, &[&a, &b], &[]).0, Some(0));
+    // A shard that ran other strategies.
+    let only_async = shard(&t.join("c"), 1, "async", &[]);
+    let (code, err) = merge_files(t, &[&a, &only_async], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("strategies [async]") && err.contains("[sequential, async]"),
+        "{err}"
+    );
+    // A histogram missing.
+    let mut no_hist = b.clone();
+    let name = no_hist["strategies"][1]["histograms"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    no_hist["strategies"][1]["histograms"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&name);
+    let (code, err) = merge_files(t, &[&a, &no_hist], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&name) && err.contains("missing"), "{err}");
+    // Counts that do not add up.
+    let mut bad_counts = b.clone();
+    let ok = bad_counts["strategies"][0]["outcomes"]["ok"].as_u64().unwrap();
+    bad_counts["strategies"][0]["outcomes"]["ok"] = (ok + 3).into();
+    let (code, err) = merge_files(t, &[&a, &bad_counts], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("outcomes for 4 requests issued"), "{err}");
+    // A changed -c: the concurrency is named.
+    let other_c = shard(&t.join("d"), 1, "sequential,async", &["-c", "8"]);
+    let (code, err) = merge_files(t, &[&a, &other_c], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("config.concurrency is 8 there, 50 in report 0"),
+        "{err}"
+    );
+    // Unreadable: exit 2.
+    let o = bin()
+        .args(["merge", "/nonexistent/report.json", "--out"])
+        .arg(t.join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    // A missing shard, allowed: written, incomplete, exit 6.
+    let (code, err) = merge_files(t, &[&a], &["--allow-partial"]);
+    assert_eq!(code, Some(6), "{err}");
+}

@@ -219,7 +219,12 @@ fn mismatched_repeated_or_missing_shards_are_refused() {
     let mut other = report_with(&[5, 6, 7], Shard { k: 2, n: 3 });
     other.config.concurrency = 99;
     match merge(&[a.clone(), b.clone(), other], false) {
-        Err(MergeError::Differs { field, .. }) => assert_eq!(field, "config.concurrency"),
+        Err(MergeError::Differs { differences, .. }) => {
+            assert_eq!(
+                differences,
+                [("config.concurrency".into(), "4".into(), "99".into())]
+            )
+        }
         e => panic!("{e:?}"),
     }
     assert!(matches!(merge(&[a.clone(), a.clone()], false), Err(MergeError::Repeated(s)) if s == "0/3"));

@@ -84,5 +84,9 @@ pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
     write_run(&args.out, &merged, &[], None)?;
     crate::commands::out(&format!("wrote {}\n", args.out.display()))?;
     shown?;
-    Ok(finish_run(&merged, None))
+    // An incomplete merge is not a whole run, whatever its books say.
+    Ok(match finish_run(&merged, None) {
+        Finish::Ok | Finish::NoSuccess if !merged.complete => Finish::Partial,
+        f => f,
+    })
 }

@@ -9,6 +9,7 @@
 //! | 3 | the accounting does not add up (requests missing, or the mock disagrees) |
 //! | 4 | the target stopped answering mid-run (what finished is written, incomplete) |
 //! | 5 | no request succeeded (the likely cause is printed) |
+//! | 6 | a merge of shards that is incomplete (shards missing or cut short; `--allow-partial`) |
 //! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
 
 pub mod compare;
@@ -64,6 +65,8 @@ pub enum Finish {
     TargetDied,
     /// A signal stopped the run; the report holds what was measured (exit 130 or 143).
     Stopped(Signal),
+    /// `merge` wrote a run missing shards or parts of them (`--allow-partial`; exit 6).
+    Partial,
 }
 
 impl Finish {
@@ -74,6 +77,7 @@ impl Finish {
             Finish::AccountingFailed => 3,
             Finish::TargetDied => 4,
             Finish::NoSuccess => 5,
+            Finish::Partial => 6,
             Finish::Stopped(s) => s.exit_code(),
         }
     }
@@ -90,8 +94,9 @@ impl Finish {
             Finish::Ok => 0,
             Finish::NoSuccess => 1,
             Finish::AccountingFailed => 2,
-            Finish::TargetDied => 3,
-            Finish::Stopped(_) => 4,
+            Finish::Partial => 3,
+            Finish::TargetDied => 4,
+            Finish::Stopped(_) => 5,
         };
         if rank(other) > rank(self) { other } else { self }
     }
@@ -100,7 +105,8 @@ impl Finish {
 /// The exit code of an error: 2 for bad input, 1 otherwise.
 pub fn error_exit_code(e: &RunError) -> ExitCode {
     match e {
-        RunError::Config(_) | RunError::Merge(_) => ExitCode::from(2),
+        // A saved report that cannot be read is bad input too (merge, plot).
+        RunError::Config(_) | RunError::Merge(_) | RunError::Read { .. } => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
 }
@@ -160,6 +166,7 @@ mod tests {
             (Finish::AccountingFailed, 3),
             (Finish::TargetDied, 4),
             (Finish::NoSuccess, 5),
+            (Finish::Partial, 6),
             (Finish::Stopped(Signal::Interrupt), 130),
             (Finish::Stopped(Signal::Terminate), 143),
         ];
@@ -223,6 +230,7 @@ mod tests {
             Finish::Ok,
             Finish::NoSuccess,
             Finish::AccountingFailed,
+            Finish::Partial,
             Finish::TargetDied,
             Finish::Stopped(Signal::Interrupt),
         ];

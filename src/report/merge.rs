@@ -21,18 +21,36 @@ pub enum MergeError {
     #[error("no report to merge")]
     Empty,
     /// The reports ran different workloads.
-    #[error(
-        "report {index} ran a different workload from report 0: {field} is {theirs} there, {ours} in report 0"
-    )]
+    #[error("report {index} ran a different workload from report 0: {}", describe(.differences))]
     Differs {
         /// Which report (in the order given).
         index: usize,
-        /// The setting, as a JSON path (`config.concurrency`).
-        field: String,
-        /// Report 0's value.
+        /// Every setting that differs, as (JSON path such as `config.concurrency`, report 0's
+        /// value, theirs): all of them, since one flag can change several (`-c` also sets the
+        /// batch size when none is given).
+        differences: Vec<(String, String, String)>,
+    },
+    /// The reports ran different strategies.
+    #[error(
+        "report {index} ran the strategies [{theirs}], report 0 [{ours}]: they are not shards of one run"
+    )]
+    Strategies {
+        /// Which report.
+        index: usize,
+        /// Report 0's.
         ours: String,
         /// Theirs.
         theirs: String,
+    },
+    /// A report whose own counts do not add up.
+    #[error("report {index}: {strategy} {why}")]
+    Counts {
+        /// Which report.
+        index: usize,
+        /// The strategy.
+        strategy: Strategy,
+        /// What does not add up.
+        why: String,
     },
     /// The shard counts disagree.
     #[error("report {index} is shard {theirs} but report 0 is shard {ours}: they are not of one run")]
@@ -69,28 +87,72 @@ pub enum MergeError {
     },
 }
 
-/// The first place two JSON values differ, as (path, ours, theirs).
-fn first_difference(
+/// "config.concurrency is 8 there, 4 in report 0; …" for at most four differences.
+fn describe(differences: &[(String, String, String)]) -> String {
+    let mut parts: Vec<String> = differences
+        .iter()
+        .take(4)
+        .map(|(path, ours, theirs)| format!("{path} is {theirs} there, {ours} in report 0"))
+        .collect();
+    if differences.len() > 4 {
+        parts.push(format!("and {} more", differences.len() - 4));
+    }
+    parts.join("; ")
+}
+
+/// Every place two JSON values differ, as (path, ours, theirs).
+fn differences(
     path: &str,
     a: &serde_json::Value,
     b: &serde_json::Value,
-) -> Option<(String, String, String)> {
+    out: &mut Vec<(String, String, String)>,
+) {
     use serde_json::Value::Object;
     match (a, b) {
         (Object(x), Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            keys.into_iter().find_map(|k| {
-                let null = serde_json::Value::Null;
-                first_difference(
+            let null = serde_json::Value::Null;
+            for k in keys {
+                differences(
                     &format!("{path}.{k}"),
                     x.get(k).unwrap_or(&null),
                     y.get(k).unwrap_or(&null),
-                )
-            })
+                    out,
+                );
+            }
         }
-        _ if a == b => None,
-        _ => Some((path.to_owned(), a.to_string(), b.to_string())),
+        _ if a == b => {}
+        _ => out.push((path.to_owned(), a.to_string(), b.to_string())),
     }
+}
+
+/// What a merge adds up must add up in each report: every issued request has one outcome, the
+/// report's own check passed, and the histograms the first shard has are all there.
+fn check_counts(index: usize, s: &StrategyReport, series: &[&String]) -> Result<(), MergeError> {
+    let bad = |why: String| MergeError::Counts {
+        index,
+        strategy: s.id,
+        why,
+    };
+    let outcomes: u64 = s.outcomes.values().sum();
+    if outcomes != s.issued {
+        return Err(bad(format!(
+            "has {outcomes} outcomes for {} requests issued",
+            s.issued
+        )));
+    }
+    if !s.accounted_ok {
+        return Err(bad(format!("failed its own accounting ({})", s.accounted)));
+    }
+    if let Some(missing) = series.iter().find(|n| !s.histograms.contains_key(**n)) {
+        return Err(MergeError::Histogram {
+            index,
+            strategy: s.id,
+            series: (*missing).clone(),
+            why: "is missing (report 0 has it)".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The settings that must agree for reports to be of one run: the config without its shard.
@@ -286,14 +348,35 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
     let whole = Shard { k: 0, n: 1 };
     let n = base.config.shard.unwrap_or(whole).n;
     let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+    let ids = |r: &RunReport| {
+        r.strategies
+            .iter()
+            .map(|s| s.id.id())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for (i, r) in reports.iter().enumerate() {
-        if let Some((field, ours, theirs)) = first_difference("config", &want, &workload(r)) {
+        let mut diff = Vec::new();
+        differences("config", &want, &workload(r), &mut diff);
+        if !diff.is_empty() {
             return Err(MergeError::Differs {
                 index: i,
-                field,
+                differences: diff,
+            });
+        }
+        // Complete shards ran every strategy; a shard cut short may have run the first ones.
+        let (ours, theirs) = (ids(base), ids(r));
+        let prefix = ours.starts_with(&theirs) || theirs.starts_with(&ours);
+        if ours != theirs && (r.complete && base.complete || !prefix) {
+            return Err(MergeError::Strategies {
+                index: i,
                 ours,
                 theirs,
             });
+        }
+        for s in &r.strategies {
+            let first = base.strategies.iter().find(|b| b.id == s.id).unwrap_or(s);
+            check_counts(i, s, &first.histograms.keys().collect::<Vec<_>>())?;
         }
         let s = r.config.shard.unwrap_or(whole);
         if s.n != n {
@@ -344,6 +427,16 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
     let mut reasons: Vec<String> = Vec::new();
     if !missing.is_empty() {
         reasons.push(format!("shards {} missing", missing.join(", ")));
+    }
+    for s in &strategies {
+        let without: Vec<String> = reports
+            .iter()
+            .filter(|r| !r.strategies.iter().any(|x| x.id == s.id))
+            .map(|r| r.config.shard.unwrap_or(whole).to_string())
+            .collect();
+        if !without.is_empty() {
+            reasons.push(format!("{} did not run in shard {}", s.id, without.join(", ")));
+        }
     }
     for r in reports.iter().filter(|r| !r.complete) {
         reasons.push(format!(

@@ -21,6 +21,15 @@ pub const GRACE: Duration = Duration::from_secs(5);
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// When it came.
 static AT: OnceLock<Instant> = OnceLock::new();
+/// Whether the binary installed the handlers: only then may the watchdog stop a run (the stop
+/// is process-wide, and a library caller's other runs must not see it).
+static HANDLERS: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process stops on signals (the binary), so a process-wide stop is its own to ask.
+pub fn handlers_installed() -> bool {
+    HANDLERS.load(Ordering::SeqCst)
+}
+
 /// Whether requests have started: before, there is nothing to save, and a signal exits at once.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -58,6 +67,8 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM: exit code 143.
     Terminate,
+    /// The watchdog found the target dead or frozen (no answer to its probes): exit code 4.
+    TargetLost,
 }
 
 impl Signal {
@@ -66,6 +77,7 @@ impl Signal {
         match self {
             Signal::Interrupt => "SIGINT",
             Signal::Terminate => "SIGTERM",
+            Signal::TargetLost => "the target's silence",
         }
     }
 
@@ -74,6 +86,7 @@ impl Signal {
         match self {
             Signal::Interrupt => 130,
             Signal::Terminate => 143,
+            Signal::TargetLost => 4,
         }
     }
 
@@ -81,6 +94,8 @@ impl Signal {
         match self {
             Signal::Interrupt => 2,
             Signal::Terminate => 15,
+            // No signal has this number: the watchdog's own stop.
+            Signal::TargetLost => -1,
         }
     }
 
@@ -88,6 +103,7 @@ impl Signal {
         match n {
             2 => Some(Signal::Interrupt),
             15 => Some(Signal::Terminate),
+            -1 => Some(Signal::TargetLost),
             _ => None,
         }
     }
@@ -124,6 +140,7 @@ pub fn grace_deadline(timeout: Duration) -> Option<Instant> {
 pub fn install_handlers() -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    HANDLERS.store(true, Ordering::SeqCst);
     std::thread::Builder::new()
         .name("signal-handler".into())
         .spawn(move || {

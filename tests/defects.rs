@@ -577,3 +577,135 @@ fn merge_refuses_what_does_not_add_up() {
     let (code, err) = merge_files(t, &[&a], &["--allow-partial"]);
     assert_eq!(code, Some(6), "{err}");
 }
+
+/// A target frozen mid-run (SIGSTOP: it accepts connections and answers nothing) is found by
+/// the watchdog's probes and the run ends with exit 4 in seconds, not after its requests' ten
+/// minute deadlines; the mock's counters, unreadable then, are written as null, not as zeros
+/// that read as a failed cross-check.
+#[test]
+fn a_frozen_target_ends_the_run_with_exit_4() {
+    let mock =
+        mock_server::MockServer::start(mock_server::Profile::fixed(Duration::from_millis(20))).unwrap();
+    let url = mock.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = bin()
+        .args(["compare", "-q", "-n", "100000", "-c", "4", "--timeout", "600s"])
+        .args([
+            "--strategies",
+            "async,sequential",
+            "--target",
+            &format!("{url}/v1"),
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _frozen = crate::util::freeze_target_after(mock, 50);
+    let (o, _) = crate::util::wait(child, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("dead or frozen"), "{err}");
+    assert!(!err.contains("accounting mismatch"), "{err}");
+    let report = crate::util::json(&out.join("report.json"));
+    assert_eq!(report["complete"], false);
+    assert!(
+        report["incomplete_reason"]
+            .as_str()
+            .unwrap()
+            .contains("stopped answering during async")
+    );
+    let s = &report["strategies"];
+    assert_eq!(s.as_array().unwrap().len(), 1, "sequential did not run");
+    assert!(s[0]["server"].is_null(), "{}", s[0]["server"]);
+    let issued = s[0]["issued"].as_u64().unwrap();
+    assert_eq!(s[0]["accounted"], format!("{issued}/{issued}"));
+}
+
+/// A target that dies mid-run is established dead by the watchdog in a fraction of a second,
+/// and the thread pool stops issuing: it does not fire the rest of its 200 000 requests into
+/// refused connections.
+#[test]
+fn a_dead_target_stops_the_issuing() {
+    let mock = mock_server::MockServer::start(mock_server::Profile::fixed(Duration::from_millis(1))).unwrap();
+    let url = mock.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "200000",
+            "-c",
+            "8",
+            "--strategies",
+            "threadpool",
+        ])
+        .args(["--target", &format!("{url}/v1"), "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _dead = crate::util::kill_target_after(mock, 500);
+    let (o, _) = crate::util::wait(child, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    let report = crate::util::json(&out.join("report.json"));
+    let s = &report["strategies"][0];
+    let issued = s["issued"].as_u64().unwrap();
+    assert!(
+        issued < 100_000,
+        "issued {issued} of 200 000 after the target died"
+    );
+    assert_eq!(s["accounted"], format!("{issued}/{issued}"));
+}
+
+/// Attempts that never reached the mock as requests are no accounting failure: a mock refusing
+/// connections over `--max-connections` is not "sent N but received M" (exit 0, the refusals
+/// shown as transport errors), and `--http2` against a mock that speaks HTTP/1.1 only is "no
+/// request succeeded" (exit 5), not exit 3.
+#[test]
+fn unreached_attempts_are_not_an_accounting_failure() {
+    let mock = mock_server::MockServer::start_with(
+        mock_server::Profile::fixed(Duration::from_millis(5)),
+        mock_server::ServerOptions {
+            max_connections: Some(2),
+            ..mock_server::ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let url = format!("{}/v1", mock.uri());
+    let (code, _, err) = run(&[
+        "compare",
+        "-q",
+        "-n",
+        "100",
+        "-c",
+        "8",
+        "--strategies",
+        "async",
+        "--target",
+        &url,
+    ]);
+    assert!(!err.contains("accounting mismatch"), "{err}");
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&[
+        "compare",
+        "-q",
+        "-n",
+        "20",
+        "-c",
+        "4",
+        "--http2",
+        "--strategies",
+        "async",
+        "--target",
+        &url,
+    ]);
+    assert!(!err.contains("accounting mismatch"), "{err}");
+    assert_eq!(code, Some(5), "{err}");
+}

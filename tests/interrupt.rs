@@ -3,31 +3,12 @@
 //! output files that cannot be written, and the rules for `--out`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mock_server::{MockServer, Profile};
 use rustix::process::Signal;
 
-use crate::util::{bin, json, signal, spawn};
-
-/// Waits for a child, failing the test if it outlives `limit`.
-fn wait(child: std::process::Child, limit: Duration) -> (std::process::Output, Duration) {
-    let t = Instant::now();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(o) => (o.unwrap(), t.elapsed()),
-        Err(_) => {
-            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
-                let _ = rustix::process::kill_process(p, Signal::KILL);
-            }
-            panic!("the process outlived {limit:?}");
-        }
-    }
-}
+use crate::util::{bin, json, signal, spawn, wait};
 
 fn out_arg(dir: &Path) -> String {
     dir.to_str().unwrap().to_owned()

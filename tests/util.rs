@@ -168,6 +168,18 @@ pub(crate) fn endless_body_server(sse: bool) -> String {
 /// test's server can take the port and answer in its place: connections to it are refused.
 /// Drop the returned socket to free the port.
 pub(crate) fn kill_target_after(server: mock_server::MockServer, after: u64) -> socket2::Socket {
+    take_port_after(server, after, false)
+}
+
+/// Freezes a target once it has received `after` requests, as SIGSTOP would: its port is then
+/// held by a socket that listens but never accepts, so connections are made (by the kernel)
+/// and nothing is ever answered. Drop the returned socket to free the port.
+pub(crate) fn freeze_target_after(server: mock_server::MockServer, after: u64) -> socket2::Socket {
+    take_port_after(server, after, true)
+}
+
+/// Stops `server` after `after` requests and holds its port: listening (frozen) or not (dead).
+fn take_port_after(server: mock_server::MockServer, after: u64, listen: bool) -> socket2::Socket {
     let waited = std::time::Instant::now();
     while server.stats().requests_received < after && waited.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(10));
@@ -178,7 +190,11 @@ pub(crate) fn kill_target_after(server: mock_server::MockServer, after: u64) -> 
     let hold = || {
         let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
         s.set_reuse_address(true)?;
-        s.bind(&addr.into()).map(|()| s)
+        s.bind(&addr.into())?;
+        if listen {
+            s.listen(1024)?;
+        }
+        Ok::<_, std::io::Error>(s)
     };
     (0..100)
         .find_map(|_| {
@@ -188,4 +204,26 @@ pub(crate) fn kill_target_after(server: mock_server::MockServer, after: u64) -> 
             })
         })
         .expect("the dead target's port")
+}
+
+/// Waits for a child, failing the test if it outlives `limit`.
+pub(crate) fn wait(
+    child: std::process::Child,
+    limit: std::time::Duration,
+) -> (std::process::Output, std::time::Duration) {
+    let t = std::time::Instant::now();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(o) => (o.unwrap(), t.elapsed()),
+        Err(_) => {
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+            panic!("the process outlived {limit:?}");
+        }
+    }
 }

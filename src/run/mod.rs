@@ -36,6 +36,16 @@ pub enum Incomplete {
     TargetDied(Strategy),
 }
 
+impl Incomplete {
+    /// The ending a stop asked for during strategy `s`: the watchdog's is a dead target.
+    pub fn of(sig: Signal, s: Strategy) -> Incomplete {
+        match sig {
+            Signal::TargetLost => Incomplete::TargetDied(s),
+            sig => Incomplete::Signal(sig),
+        }
+    }
+}
+
 /// What [`run_strategies`] produced: the report and each strategy's interval histograms.
 #[derive(Debug)]
 pub struct RunResults {
@@ -128,7 +138,21 @@ pub fn run_one(
     let cancelled = run.recorder.count(Outcome::Cancelled);
     // The mock saw the warm-up's attempts too.
     let sent = run.recorder.attempts + run.warmup.as_ref().map_or(0, |w| w.recorder.attempts);
-    let server = before.map(|b| cross_check(lease, &b, sent, cancelled, cfg));
+    // Attempts that failed on the connection may never have reached the mock as requests (a
+    // connection refused over --max-connections, a protocol it does not speak).
+    let unreached = [Some(&run.recorder), run.warmup.as_ref().map(|w| &w.recorder)]
+        .into_iter()
+        .flatten()
+        .flat_map(|r| &r.errors)
+        .filter(|(class, _)| class.outcome() == Outcome::Transport)
+        .map(|(_, t)| t.count)
+        .sum();
+    let counts = Counted {
+        attempts: sent,
+        unreached,
+        cancelled,
+    };
+    let server = before.and_then(|b| cross_check(lease, &b, counts, cfg));
     // The runner knows the threads it started; the sampler also sees those its libraries
     // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
     let mut peaks = peaks;
@@ -182,35 +206,59 @@ pub fn run_one(
 /// may still be in the mock's accept queue for a moment, so it waits up to a second for the
 /// counts to agree. Requests cancelled in flight may have sent attempts the client never
 /// finished counting: then the mock may have received up to that many more.
+/// What the harness counted of one strategy's attempts, for the cross-check.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    /// Attempts sent (warm-up included).
+    attempts: u64,
+    /// Of them, those that failed on the connection (and may never have reached the mock).
+    unreached: u64,
+    /// Requests cancelled in flight.
+    cancelled: u64,
+}
+
+/// `None` when the mock's counters cannot be read after the strategy (it died, or froze): then
+/// nothing was measured, and nothing is written as if it had been.
 fn cross_check(
     lease: &Lease,
     before: &StatsSnapshot,
-    attempts: u64,
-    cancelled: u64,
+    counted: Counted,
     cfg: &RunConfig,
-) -> ServerCheck {
+) -> Option<ServerCheck> {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let after = lease.stats().unwrap_or_default();
-        let check = server_check(before, &after, attempts, cancelled, cfg.retry.attempts);
-        if check.matches || Instant::now() >= deadline {
+        let after = lease.stats();
+        let check = after
+            .as_ref()
+            .map(|after| server_check(before, after, counted, cfg.retry.attempts));
+        if check.as_ref().is_some_and(|c| c.matches) || Instant::now() >= deadline {
+            if check.is_none() {
+                eprintln!(
+                    "asyncbench: the mock's counters could not be read after the strategy: no cross-check for it"
+                );
+            }
             return check;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// The mock's counters over one strategy (`after` − `before`) against the `attempts` the
-/// harness counted: they match when the mock received at least every attempt and at most the
-/// attempts the `cancelled` requests may have sent uncounted (each up to `per_request`, the
-/// retry policy's attempts). Pure, so the rule is unit-tested.
+/// The mock's counters over one strategy (`after` − `before`) against the attempts the harness
+/// counted: they match when the mock received every attempt but at most those that failed on
+/// the connection (`unreached`), and at most the attempts the `cancelled` requests may have
+/// sent uncounted (each up to `per_request`, the retry policy's attempts) more. Pure, so the
+/// rule is unit-tested.
 fn server_check(
     before: &StatsSnapshot,
     after: &StatsSnapshot,
-    attempts: u64,
-    cancelled: u64,
+    counted: Counted,
     per_request: u32,
 ) -> ServerCheck {
+    let Counted {
+        attempts,
+        unreached,
+        cancelled,
+    } = counted;
     let slack = cancelled * u64::from(per_request);
     let received = after.requests_received.saturating_sub(before.requests_received);
     let responses_by_status = after
@@ -225,7 +273,7 @@ fn server_check(
     ServerCheck {
         attempts_sent: attempts,
         requests_received: received,
-        matches: received >= attempts && received <= attempts + slack,
+        matches: received + unreached >= attempts && received <= attempts + slack,
         responses_by_status,
         connections: after.work_connections.saturating_sub(before.work_connections),
         tls_handshakes: after
@@ -321,9 +369,10 @@ pub fn run_strategies(
     if let Some(at) = cfg.start_at {
         wait_for_start(at);
     }
+    let watchdog = crate::run::session::Watchdog::start(session);
     for &s in &cfg.strategies {
         if let Some(sig) = crate::stop::requested() {
-            incomplete = Some(Incomplete::Signal(sig));
+            incomplete = Some(Incomplete::of(sig, s));
             break;
         }
         let lease = session.lease()?;
@@ -334,7 +383,7 @@ pub fn run_strategies(
         strategies.push(report);
         intervals.push((s, iv));
         if let Some(sig) = crate::stop::requested() {
-            incomplete = Some(Incomplete::Signal(sig));
+            incomplete = Some(Incomplete::of(sig, s));
             break;
         }
         // A target that died mid-run: keep what finished, say so, and run nothing more.
@@ -343,6 +392,7 @@ pub fn run_strategies(
             break;
         }
     }
+    drop(watchdog);
     drop(log);
     if let Some(w) = writer
         && let Err(source) = w.finish()
@@ -435,7 +485,12 @@ mod tests {
     fn the_mock_must_have_received_every_attempt_and_at_most_the_cancelled_ones_more() {
         let before = stats(100, &[(200, 90), (429, 10)], 8);
         let after = stats(120, &[(200, 105), (429, 15), (500, 1)], 12);
-        let c = server_check(&before, &after, 20, 0, 3);
+        let n = |attempts, cancelled| Counted {
+            attempts,
+            unreached: 0,
+            cancelled,
+        };
+        let c = server_check(&before, &after, n(20, 0), 3);
         assert_eq!((c.attempts_sent, c.requests_received, c.matches), (20, 20, true));
         assert_eq!(
             c.responses_by_status.into_iter().collect::<Vec<_>>(),
@@ -443,15 +498,35 @@ mod tests {
         );
         assert_eq!((c.connections, c.tls_handshakes, c.http2_streams), (4, 2, 5));
         // One attempt the mock never saw: a mismatch, whatever was cancelled.
-        assert!(!server_check(&before, &after, 21, 3, 3).matches);
+        assert!(!server_check(&before, &after, n(21, 3), 3).matches);
         // More received than counted: only up to every attempt of each cancelled request (two
         // cancelled, three attempts each: six more at most).
-        assert!(server_check(&before, &after, 14, 2, 3).matches);
-        assert!(!server_check(&before, &after, 13, 2, 3).matches);
-        assert!(server_check(&before, &after, 19, 1, 1).matches);
-        assert!(!server_check(&before, &after, 18, 1, 1).matches);
+        assert!(server_check(&before, &after, n(14, 2), 3).matches);
+        assert!(!server_check(&before, &after, n(13, 2), 3).matches);
+        assert!(server_check(&before, &after, n(19, 1), 1).matches);
+        assert!(!server_check(&before, &after, n(18, 1), 1).matches);
         // Statuses that did not move are left out.
-        let same = server_check(&before, &before, 0, 0, 1);
+        let same = server_check(&before, &before, n(0, 0), 1);
         assert!(same.matches && same.responses_by_status.is_empty());
+        // Attempts that failed on the connection may not have reached it: 25 sent, 5 of them
+        // refused, 20 received is a match; 21 sent with none refused is not.
+        let refused = Counted {
+            attempts: 25,
+            unreached: 5,
+            cancelled: 0,
+        };
+        assert!(server_check(&before, &after, refused, 1).matches);
+        assert!(
+            !server_check(
+                &before,
+                &after,
+                Counted {
+                    unreached: 4,
+                    ..refused
+                },
+                1
+            )
+            .matches
+        );
     }
 }

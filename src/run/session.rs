@@ -52,8 +52,13 @@ pub struct Lease {
 
 /// A short-lived agent for the mock's `/stats` and `/admin/reset`, trusting what the run trusts.
 fn agent(trust: &TlsTrust) -> ureq::Agent {
+    agent_with(trust, Duration::from_secs(2))
+}
+
+/// [`agent`] with its own deadline.
+fn agent_with(trust: &TlsTrust, timeout: Duration) -> ureq::Agent {
     let mut config = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .proxy(None);
     if trust.ca_pem.is_some() || trust.insecure {
@@ -196,6 +201,98 @@ impl Session {
         match &self.kind {
             Kind::Embedded(..) => true,
             Kind::External { target, .. } => check_reachable(target).is_ok(),
+        }
+    }
+}
+
+/// How often the watchdog probes an external target while a run is in progress (a probe is one
+/// small GET on a kept-alive connection).
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How long a probe waits for any HTTP answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Probes in a row that get no HTTP answer before the target is declared lost: within about
+/// 0.35 s for a dead one (refused at once, the probes after a failure 50 ms apart), about
+/// 3 × 4 s for a frozen one (connected, never answered).
+const PROBES_UNANSWERED: u32 = 3;
+
+/// Watches an external target while a run is in progress: four times a second, `GET /health` (any
+/// HTTP answer, a 404 included, means it is alive; our mock does not count it as work). After
+/// [`PROBES_UNANSWERED`] probes in a row without one (the target refuses connections, or
+/// accepts them and answers nothing, as a stopped process does) it stops the run as a signal
+/// would, so no more requests are issued and those in flight get the grace period; the run
+/// then ends incomplete with exit code 4. Only in the binary, whose stop is its own to ask.
+#[derive(Debug)]
+pub struct Watchdog {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Starts watching, when the session's target is external and this process handles signals.
+    pub fn start(session: &Session) -> Option<Watchdog> {
+        let Kind::External { target, .. } = &session.kind else {
+            return None;
+        };
+        if !crate::stop::handlers_installed() {
+            return None;
+        }
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, target) = (done.clone(), target.clone());
+        let thread = std::thread::Builder::new()
+            .name("watchdog".into())
+            .spawn(move || watch(&target, &flag))
+            .ok()?;
+        Some(Watchdog {
+            done,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The watchdog's loop (see [`Watchdog`]).
+fn watch(target: &Target, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering;
+    let agent = agent_with(&target.trust, PROBE_TIMEOUT);
+    let url = format!("{}/health", target.origin());
+    let mut unanswered = 0;
+    let mut last_why = String::new();
+    while !done.load(Ordering::SeqCst) && crate::stop::requested().is_none() {
+        match agent.get(&url).call() {
+            Ok(_) => unanswered = 0,
+            Err(e) => {
+                unanswered += 1;
+                last_why = e.to_string();
+            }
+        }
+        if unanswered >= PROBES_UNANSWERED {
+            eprintln!(
+                "asyncbench: the target {} answered none of {PROBES_UNANSWERED} probes in a row ({last_why}): it is dead or frozen; no new requests, those in flight get up to {} s",
+                target.display_url(),
+                crate::stop::GRACE.as_secs()
+            );
+            crate::stop::request(crate::stop::Signal::TargetLost);
+            return;
+        }
+        // After a failed probe the next comes soon, so a dead target (refused at once) is
+        // established in a fraction of a second, not after seconds of refused requests.
+        // Sleep in short steps so the run's end is not held up.
+        let pause = if unanswered > 0 {
+            Duration::from_millis(50)
+        } else {
+            PROBE_EVERY
+        };
+        let until = std::time::Instant::now() + pause;
+        while std::time::Instant::now() < until && !done.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -692,6 +692,22 @@ impl CommonArgs {
             .and_then(|t| t.get("stream"))
             .and_then(serde_json::Value::as_bool)
             == Some(true);
+        if self.export_chunks && (self.out.is_none() || !(self.stream || template_streams)) {
+            return Err(invalid(
+                "--export-chunks",
+                String::new(),
+                "writes each streamed chunk's time into requests.jsonl: it needs --out and --stream",
+            ));
+        }
+        // What the body file sets is what is sent, and so what the report shows.
+        let from_template = |key: &str| body_template.as_ref().and_then(|t| t.get(key));
+        let max_tokens = match from_template("max_tokens").and_then(serde_json::Value::as_u64) {
+            Some(n) => Spread::fixed(u32::try_from(n).unwrap_or(u32::MAX)),
+            None => max_tokens,
+        };
+        let model = from_template("model")
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| self.model.clone(), str::to_owned);
         let requests = match (self.requests, self.duration) {
             (Some(n), _) => n,
             (None, Some(_)) => u64::MAX,
@@ -700,7 +716,7 @@ impl CommonArgs {
         let cfg = RunConfig {
             workload: Workload {
                 requests,
-                model: self.model.clone(),
+                model,
                 prompt: self.prompt.clone(),
                 max_tokens: max_tokens.mean,
                 max_tokens_spread: max_tokens.spread,

@@ -93,11 +93,31 @@ impl Header {
     }
 }
 
+/// One `--dataset` row: its messages, and its own `max_tokens` when it sets one (it then wins
+/// over `--max-tokens` for that row, as in the datasets of vLLM's and GuideLLM's benchmarks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The messages.
+    pub messages: Vec<Message>,
+    /// The row's `max_tokens`.
+    pub max_tokens: Option<u32>,
+}
+
+impl Row {
+    /// A row of one user message and no `max_tokens` of its own.
+    pub fn user(text: impl Into<String>) -> Row {
+        Row {
+            messages: vec![Message::user(text.into())],
+            max_tokens: None,
+        }
+    }
+}
+
 /// The inputs read from files and flags that are not written into reports as they are.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inputs {
-    /// `--dataset` rows: the messages of each, in file order.
-    pub dataset: Vec<Vec<Message>>,
+    /// `--dataset` rows, in file order.
+    pub dataset: Vec<Row>,
     /// `--body-file`: fields that replace ours in every body.
     pub body_template: Option<serde_json::Map<String, serde_json::Value>>,
     /// `-H`: extra headers on every attempt.
@@ -118,7 +138,7 @@ const POOL_BYTES: usize = 256 << 20;
 /// Reads a `--dataset` file: one JSON object per line with `"prompt": "…"` or
 /// `"messages": [{"role", "content"}, …]`; blank lines are skipped. Any other line is an error
 /// naming its number.
-pub fn read_dataset(path: &Path) -> Result<Vec<Vec<Message>>, ConfigError> {
+pub fn read_dataset(path: &Path) -> Result<Vec<Row>, ConfigError> {
     let bad = |why: String| ConfigError::File {
         name: "--dataset",
         path: path.display().to_string(),
@@ -126,17 +146,28 @@ pub fn read_dataset(path: &Path) -> Result<Vec<Vec<Message>>, ConfigError> {
     };
     let text = read_capped_text(path, MAX_DATASET_BYTES).map_err(|e| bad(e.to_string()))?;
     #[derive(Deserialize)]
-    struct Row {
+    struct Line {
         prompt: Option<String>,
         messages: Option<Vec<Message>>,
+        max_tokens: Option<u32>,
     }
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let row: Row = serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+        let row: Line = serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+        if row.max_tokens == Some(0) {
+            return Err(bad(format!("line {}: \"max_tokens\" is 0", n + 1)));
+        }
+        let max_tokens = row.max_tokens;
         match (row.prompt, row.messages) {
-            (_, Some(m)) if !m.is_empty() => rows.push(m),
+            (_, Some(m)) if !m.is_empty() => rows.push(Row {
+                messages: m,
+                max_tokens,
+            }),
             (None, Some(_)) => return Err(bad(format!("line {}: \"messages\" is empty", n + 1))),
-            (Some(p), _) => rows.push(vec![Message::user(p)]),
+            (Some(p), _) => rows.push(Row {
+                messages: vec![Message::user(p)],
+                max_tokens,
+            }),
             _ => {
                 return Err(bad(format!(
                     "line {}: has neither \"prompt\" nor \"messages\"",
@@ -250,16 +281,20 @@ pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, 
             break;
         }
         let body = {
-            let messages = if !inputs.dataset.is_empty() {
-                inputs.dataset[i % inputs.dataset.len()].clone()
+            let row = (!inputs.dataset.is_empty()).then(|| &inputs.dataset[i % inputs.dataset.len()]);
+            let messages = if let Some(r) = row {
+                r.messages.clone()
             } else if let Some(p) = spec.prompt_tokens {
                 vec![Message::user(synthetic_prompt(p.sample(&mut rng), &mut rng))]
             } else {
                 vec![Message::user(spec.prompt)]
             };
+            // Drawn for every body, so the draws do not shift with the rows that set their own.
+            let drawn = spec.max_tokens.sample(&mut rng);
+            let max_tokens = row.and_then(|r| r.max_tokens).unwrap_or(drawn);
             let req = ChatRequest {
                 messages,
-                ..ChatRequest::simple(spec.model, "", spec.max_tokens.sample(&mut rng), spec.stream)
+                ..ChatRequest::simple(spec.model, "", max_tokens, spec.stream)
             };
             let mut body = match serde_json::to_value(&req) {
                 Ok(serde_json::Value::Object(m)) => m,
@@ -364,12 +399,23 @@ mod tests {
     #[test]
     fn dataset_rows_are_cycled_in_order() {
         let inputs = Inputs {
-            dataset: vec![vec![Message::user("one")], vec![Message::user("two two")]],
+            dataset: vec![
+                Row::user("one"),
+                Row {
+                    max_tokens: Some(3),
+                    ..Row::user("two two")
+                },
+            ],
             ..Inputs::default()
         };
         let (bodies, _) = build_bodies(spec(Spread::fixed(8), None), &inputs);
         assert_eq!(bodies.len(), 2);
-        let first: ChatRequest = serde_json::from_slice(&bodies[1].bytes).unwrap();
-        assert_eq!(first.messages[0].content, "two two");
+        let second: ChatRequest = serde_json::from_slice(&bodies[1].bytes).unwrap();
+        assert_eq!(second.messages[0].content, "two two");
+        // A row's own max_tokens wins over --max-tokens; a row without one gets the flag's.
+        let v = |b: &PreparedBody| {
+            serde_json::from_slice::<serde_json::Value>(&b.bytes).unwrap()["max_tokens"].clone()
+        };
+        assert_eq!((v(&bodies[0]), v(&bodies[1])), (8.into(), 3.into()));
     }
 }

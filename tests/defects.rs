@@ -709,3 +709,212 @@ fn unreached_attempts_are_not_an_accounting_failure() {
     assert!(!err.contains("accounting mismatch"), "{err}");
     assert_eq!(code, Some(5), "{err}");
 }
+
+/// When inputs overlap, a warning says what wins and the report shows what was sent: the body
+/// file's `max_tokens` and `model` over the flags', a dataset row's `max_tokens` over
+/// `--max-tokens`, the dataset over `--prompt`; `--export-chunks` without `--out` or a stream
+/// is refused instead of doing nothing.
+#[test]
+fn overlapping_inputs_say_what_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = tmp.path().join("body.json");
+    std::fs::write(
+        &body,
+        r#"{"max_tokens": 5, "model": "from-file", "temperature": 0.2}"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "3",
+            "--latency",
+            "1ms",
+            "--strategies",
+            "async",
+            "--max-tokens",
+            "40",
+        ])
+        .arg("--body-file")
+        .arg(&body)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("--body-file sets model, max_tokens: its values are sent"),
+        "{err}"
+    );
+    let report = crate::util::json(&out.join("report.json"));
+    assert_eq!(report["config"]["workload"]["max_tokens"], 5);
+    assert_eq!(report["config"]["workload"]["model"], "from-file");
+    // Histogram values (three significant digits): 5 tokens each.
+    let max = report["strategies"][0]["output_tokens_per_request"]["max"]
+        .as_f64()
+        .unwrap();
+    assert!((max - 5.0).abs() < 0.01, "{max}");
+    // A dataset: rows' own max_tokens are sent, --prompt is not.
+    let rows = tmp.path().join("rows.jsonl");
+    std::fs::write(
+        &rows,
+        "{\"prompt\": \"a\", \"max_tokens\": 2}\n{\"prompt\": \"b\"}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out2");
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "4",
+            "--latency",
+            "1ms",
+            "--strategies",
+            "async",
+            "--max-tokens",
+            "7",
+        ])
+        .args(["--prompt", "mine", "--dataset"])
+        .arg(&rows)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("--prompt is not sent"), "{err}");
+    assert!(err.contains("1 of 2 --dataset rows set max_tokens"), "{err}");
+    let tokens =
+        crate::util::json(&out.join("report.json"))["strategies"][0]["output_tokens_per_request"].clone();
+    let near = |v: &serde_json::Value, x: f64| (v.as_f64().unwrap() - x).abs() < 0.01;
+    assert!(near(&tokens["p50"], 2.0) && near(&tokens["max"], 7.0), "{tokens}");
+    assert_refused(
+        &["compare", "-n", "2", "--export-chunks", "--stream"],
+        &["--export-chunks", "--out"],
+    );
+}
+
+/// Files under `dir` (recursively) whose names mark them temporary.
+fn temporaries(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            found.extend(temporaries(&e.path()));
+        } else if name.starts_with(".asyncbench-") || name.contains(".tmp.") {
+            found.push(e.path().display().to_string());
+        }
+    }
+    found
+}
+
+/// A full disk during a sweep (a 200 KiB tmpfs, mounted when the tests run as root, as CI
+/// does): every point is still measured and the table printed, one error names the file that
+/// failed (exit 1), and no temporary file is left. `compare` on the same disk leaves none either.
+#[test]
+fn a_full_disk_ends_a_sweep_with_its_table_and_no_temporary_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("disk");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=200k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let o = bin()
+        .args([
+            "sweep",
+            "-q",
+            "-n",
+            "30",
+            "--latency",
+            "1ms",
+            "-c",
+            "1,2,4",
+            "--strategies",
+            "async",
+            "--out",
+        ])
+        .arg(mnt.join("sweep"))
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    let left = temporaries(&mnt);
+    let _ = std::fs::remove_dir_all(mnt.join("sweep"));
+    let o2 = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "30",
+            "--latency",
+            "1ms",
+            "--strategies",
+            "async,sequential,threadpool",
+            "--out",
+        ])
+        .arg(mnt.join("compare"))
+        .output()
+        .unwrap();
+    let left2 = temporaries(&mnt);
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for c in ["1 async", "2 async", "4 async"] {
+        assert!(out.contains(c), "point {c} is in the table: {out}");
+    }
+    assert!(
+        err.contains("No space left on device") && err.contains("/sweep/"),
+        "{err}"
+    );
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        o2.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o2.stderr)
+    );
+    assert!(left2.is_empty(), "{left2:?}");
+}
+
+/// A second signal exits at once and leaves no temporary file behind (the request log's, which
+/// would make the next run refuse the folder).
+#[test]
+fn a_second_signal_leaves_no_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = crate::util::spawn(&[
+        "compare",
+        "-q",
+        "-n",
+        "1000",
+        "--latency",
+        "20ms",
+        "--strategies",
+        "sequential",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    std::thread::sleep(Duration::from_millis(1200));
+    crate::util::signal(&child, rustix::process::Signal::INT);
+    std::thread::sleep(Duration::from_millis(100));
+    crate::util::signal(&child, rustix::process::Signal::INT);
+    let (o, _) = crate::util::wait(child, Duration::from_secs(30));
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+}

@@ -46,6 +46,7 @@ pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
             _ => {}
         }
     }
+    w.extend(input_warnings(cfg));
     if cfg.target.as_ref().is_some_and(|t| t.trust.insecure) {
         w.push("--insecure: any certificate is accepted; the target may not be who it says".into());
     }
@@ -54,6 +55,42 @@ pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
             "--http2 applies to the async strategies; ureq (sequential, threadpool) speaks HTTP/1.1 only"
                 .into(),
         );
+    }
+    w
+}
+
+/// What wins when inputs overlap: the body file's fields over the flags, a dataset's rows over
+/// `--prompt`, a row's own `max_tokens` over `--max-tokens`.
+fn input_warnings(cfg: &RunConfig) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(t) = &cfg.inputs.body_template {
+        let ours = [
+            "model",
+            "messages",
+            "max_tokens",
+            "max_completion_tokens",
+            "stream",
+        ];
+        let set: Vec<&str> = ours.into_iter().filter(|k| t.contains_key(*k)).collect();
+        if !set.is_empty() {
+            w.push(format!(
+                "--body-file sets {}: its values are sent, not the flags' (the report shows what was sent)",
+                set.join(", ")
+            ));
+        }
+    }
+    let rows = &cfg.inputs.dataset;
+    if !rows.is_empty() {
+        if cfg.workload.prompt != crate::config::RunConfig::default().workload.prompt {
+            w.push("--prompt is not sent: each request sends a --dataset row".into());
+        }
+        let own = rows.iter().filter(|r| r.max_tokens.is_some()).count();
+        if own > 0 {
+            w.push(format!(
+                "{own} of {} --dataset rows set max_tokens: theirs is sent for them, --max-tokens for the rest",
+                rows.len()
+            ));
+        }
     }
     w
 }

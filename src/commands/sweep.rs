@@ -122,6 +122,21 @@ fn probe(
 /// Runs the sweep; with `out`, writes `sweep.json`, the sweep charts and one folder per point.
 /// Returns the report and why it ended early, if it did.
 pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(SweepReport, Finish), RunError> {
+    let (report, finish, write_error) = sweep_measuring_on(base, plan, criteria)?;
+    match write_error {
+        Some(e) => Err(e),
+        None => Ok((report, finish)),
+    }
+}
+
+/// [`sweep`], but a file that cannot be written (a full disk) does not end it: the first such
+/// error is said at once and returned beside the report, no more files are written, and every
+/// point is still measured so the table can be printed.
+pub fn sweep_measuring_on(
+    base: &RunConfig,
+    plan: &Plan,
+    criteria: Criteria,
+) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
     base.validate()?;
     // Reachability first (an external target), then the output folder.
     let session = Session::open(base)?;
@@ -136,19 +151,27 @@ pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(Sweep
     let mut finish = Finish::Ok;
     let mut incomplete = None;
     let mut isolation = Isolation::FreshMock;
+    let mut write_error: Option<RunError> = None;
+    let failed = |e: RunError, slot: &mut Option<RunError>| {
+        eprintln!("asyncbench: warning: {e}; the sweep goes on measuring and writes no more files");
+        slot.get_or_insert(e);
+    };
     for (i, v) in axis.values().into_iter().enumerate() {
         let mut cfg = axis.apply(base, i);
         cfg.validate()?;
-        // Each point writes its own report (and request log) in its own folder.
-        let dir = base
+        // Each point writes its own report (and request log) in its own folder, while files
+        // can be written.
+        let mut dir = base
             .out
             .as_ref()
+            .filter(|_| write_error.is_none())
             .map(|out| out.join("points").join(format!("{}-{v}", axis.name())));
-        if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        if let Some(d) = &dir
+            && let Err(source) = std::fs::create_dir_all(d)
+        {
+            let path = d.display().to_string();
+            failed(RunError::Write { path, source }, &mut write_error);
+            dir = None;
         }
         cfg.out = dir.clone();
         let results = run_strategies(&cfg, &session, &provenance)?;
@@ -167,8 +190,10 @@ pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(Sweep
                 );
             }
         }
-        if let Some(dir) = &dir {
-            write_run(dir, &results.report, &results.intervals, results.requests_log)?;
+        if let Some(dir) = &dir
+            && let Err(e) = write_run(dir, &results.report, &results.intervals, results.requests_log)
+        {
+            failed(e, &mut write_error);
         }
         finish = finish.worst(finish_run(&results.report, results.incomplete));
         points.push(SweepPoint {
@@ -237,16 +262,23 @@ pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(Sweep
         complete: incomplete_reason.is_none(),
         incomplete_reason,
     };
-    if let Some(out) = &base.out {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::write("sweep.json", e))?;
-        write_file(&out.join("sweep.json"), json.as_bytes())?;
-        sweep_charts(out, &report)?;
-        write_file(
-            &out.join("report.html"),
-            crate::report::html::sweep_page(&report, out).as_bytes(),
-        )?;
+    if let Some(out) = base.out.as_ref().filter(|_| write_error.is_none())
+        && let Err(e) = write_sweep(out, &report)
+    {
+        failed(e, &mut write_error);
     }
-    Ok((report, finish))
+    Ok((report, finish, write_error))
+}
+
+/// `sweep.json`, the sweep's charts and its page.
+fn write_sweep(out: &std::path::Path, report: &SweepReport) -> Result<(), RunError> {
+    let json = serde_json::to_string_pretty(report).map_err(|e| RunError::write("sweep.json", e))?;
+    write_file(&out.join("sweep.json"), json.as_bytes())?;
+    sweep_charts(out, report)?;
+    write_file(
+        &out.join("report.html"),
+        crate::report::html::sweep_page(report, out).as_bytes(),
+    )
 }
 
 /// The command: sweep, print the table and the recommendation, and say how it ended.
@@ -259,7 +291,7 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
         slo_p99_ms: args.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
         max_429_share: args.max_429,
     };
-    let (report, finish) = sweep(&cfg, &plan, criteria)?;
+    let (report, finish, write_error) = sweep_measuring_on(&cfg, &plan, criteria)?;
     let format = args.common.format();
     let table = format!(
         "{}machine: {}\n",
@@ -274,6 +306,10 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
         Format::Csv => Some(crate::report::sweep::csv(&report)),
     };
     crate::commands::compare::emit(&table, data)?;
+    // The table is out; now the files' failure, if one came, is the command's.
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     if let Some(out) = &cfg.out {
         crate::commands::compare::say(format, &format!("wrote {}", out.display()))?;
     }

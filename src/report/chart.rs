@@ -64,22 +64,38 @@ macro_rules! render {
         crate::stop::remove_on_abort(&svg_tmp);
         crate::stop::remove_on_abort(&png_tmp);
         let _cleanup = RemoveOnDrop([svg_tmp.clone(), png_tmp.clone()]);
+        // Every failure names the chart's file (a full disk fails on a file, not a folder).
         {
             let area = SVGBackend::new(&svg_tmp, SIZE).into_drawing_area();
             let $root = &area;
-            $draw?;
-            area.present().map_err(err)?;
+            let drawn: Result<(), String> = (|| {
+                $draw?;
+                area.present().map_err(err)
+            })();
+            drawn.map_err(named(&svg))?;
         }
         {
             let area = BitMapBackend::new(&png_tmp, SIZE).into_drawing_area();
             let $root = &area;
-            $draw?;
-            area.present().map_err(err)?;
+            let drawn: Result<(), String> = (|| {
+                $draw?;
+                area.present().map_err(err)
+            })();
+            drawn.map_err(named(&png))?;
         }
-        std::fs::rename(&svg_tmp, &svg).map_err(err)?;
-        std::fs::rename(&png_tmp, &png).map_err(err)?;
+        std::fs::rename(&svg_tmp, &svg)
+            .map_err(err)
+            .map_err(named(&svg))?;
+        std::fs::rename(&png_tmp, &png)
+            .map_err(err)
+            .map_err(named(&png))?;
         Ok::<Vec<PathBuf>, String>(vec![svg, png])
     }};
+}
+
+/// An error message prefixed with the file it is about.
+fn named(path: &Path) -> impl Fn(String) -> String + '_ {
+    move |e| format!("{}: {e}", path.display())
 }
 
 /// Removes its files when dropped, if they are still there (a chart's temporary files, once it

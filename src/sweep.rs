@@ -43,7 +43,8 @@ impl Plan {
 /// How an automatic sweep chose its points: what it measured while probing, and the saturation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoProbe {
-    /// The strategy probed (the first of `--strategies`).
+    /// The strategy whose probes set the points: for concurrency, the one that saturated last
+    /// (every strategy is probed); for rates, the first of `--strategies`.
     pub strategy: Strategy,
     /// Each probe: (setting, goodput ok/s). For rates: concurrency 1, then `-c`.
     pub probes: Vec<(f64, f64)>,
@@ -459,7 +460,13 @@ fn recommend_complete(axis: &str, strategy: Strategy, points: &[SweepPoint], c: 
             fmt_setting(axis, hi)
         ));
     }
-    if rows.len() > 1 && setting == lo {
+    // Nothing is smaller than one in flight, one per batch, or no pause.
+    let floor = match axis {
+        "concurrency" | "batch_size" => lo <= 1.0,
+        "pause" => lo <= 0.0,
+        _ => false,
+    };
+    if rows.len() > 1 && setting == lo && !floor {
         edges.push(format!(
             "{} is the smallest value tried: a smaller one may do as well (extend the list)",
             fmt_setting(axis, lo)

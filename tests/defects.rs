@@ -918,3 +918,43 @@ fn a_second_signal_leaves_no_temporary_file() {
     );
     assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
 }
+
+/// The sweep's words match its data: `--concurrency auto` probes every strategy (sequential
+/// saturates at once, async much later, and the points reach async's), no "extend the list"
+/// when the sweep chose its points, no "a smaller one may do" below C=1, no "SLO none", and
+/// with `--slo` a good/s column and a last line that names the SLO rate as such.
+#[test]
+fn the_sweep_says_what_its_data_says() {
+    let (code, out, err) = run(&[
+        "sweep",
+        "-q",
+        "-n",
+        "64",
+        "--latency",
+        "5ms",
+        "-c",
+        "auto",
+        "--strategies",
+        "sequential,async",
+        "--slo",
+        "e2e=1s",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("C=1 for sequential") && out.contains("for async"),
+        "{out}"
+    );
+    let largest = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    assert!(largest >= 16, "the points stop at C={largest}: {out}");
+    for wrong in ["extend the list", "smallest value tried", "SLO none"] {
+        assert!(!out.contains(wrong), "'{wrong}' in {out}");
+    }
+    let header = out.lines().find(|l| l.contains("strategy")).unwrap();
+    assert!(header.contains("ok/s") && header.contains("good/s"), "{header}");
+    let best = out.lines().find(|l| l.starts_with("best:")).unwrap();
+    assert!(best.contains("good/s"), "{best}");
+}

@@ -6,7 +6,7 @@
 use crate::cli::Format;
 use crate::cli::SweepArgs;
 use crate::commands::{Finish, finish_run};
-use crate::config::RunConfig;
+use crate::config::{RunConfig, Strategy};
 use crate::error::RunError;
 use crate::report::output::{prepare_out, write_run};
 use crate::report::sweep::{render, sweep_charts};
@@ -27,15 +27,16 @@ fn probe(
     provenance: &Provenance,
 ) -> Result<(Axis, AutoProbe), RunError> {
     let strategy = base.strategies[0];
-    let run = |cfg: &RunConfig| -> Result<f64, RunError> {
+    let run_one = |cfg: &RunConfig, s: Strategy| -> Result<f64, RunError> {
         let cfg = RunConfig {
-            strategies: vec![strategy],
+            strategies: vec![s],
             out: None,
             ..cfg.clone()
         };
         let r = run_strategies(&cfg, session, provenance)?;
         Ok(r.report.strategies.first().map_or(0.0, |s| s.goodput_rps))
     };
+    let run = |cfg: &RunConfig| run_one(cfg, strategy);
     match plan {
         Plan::Fixed(axis) => Ok((
             axis.clone(),
@@ -47,32 +48,29 @@ fn probe(
             },
         )),
         Plan::AutoConcurrency => {
-            let mut probes = Vec::new();
-            let mut c = 1u64;
-            // Doubling until goodput grows less than 10 %, every request of the run is in flight
-            // at once (more cannot help), or 4096 are.
-            loop {
-                let g = run(&RunConfig {
-                    concurrency: c,
-                    batch_size: c,
-                    ..base.clone()
-                })?;
-                if !base.quiet {
-                    eprintln!("probe C={c} {strategy:<12} {g:>9.1} ok/s");
-                }
-                probes.push((c as f64, g));
-                let n = probes.len();
-                let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
-                let all_in_flight = c >= base.workload.requests;
-                if flat || all_in_flight || c >= 4096 || crate::stop::requested().is_some() {
+            // Every strategy is probed: they saturate at different concurrencies (a thread pool
+            // long before tokio), and the points must reach the last of them.
+            let mut probed: Vec<(Strategy, Vec<(f64, f64)>, f64)> = Vec::new();
+            for &s in &base.strategies {
+                let probes = double_until_flat(base, s, |cfg| run_one(cfg, s))?;
+                let sat = saturation(&probes);
+                probed.push((s, probes, sat));
+                if crate::stop::requested().is_some() {
                     break;
                 }
-                c *= 2;
             }
-            let sat = saturation(&probes);
+            let Some((strategy, probes, sat)) = probed.iter().max_by(|a, b| a.2.total_cmp(&b.2)).cloned()
+            else {
+                return Err(RunError::Setup {
+                    what: "automatic sweep",
+                    why: "no strategy was probed".into(),
+                });
+            };
             let points = concurrency_points(sat as u64);
+            let each: Vec<String> = probed.iter().map(|(s, _, c)| format!("C={c} for {s}")).collect();
             let note = format!(
-                "{strategy}: goodput grew less than 10 % past C={sat}; points up to it and one doubling past"
+                "goodput grew less than 10 % past {}; points up to the largest and one doubling past",
+                each.join(", ")
             );
             Ok((
                 Axis::Concurrency(points),
@@ -116,6 +114,36 @@ fn probe(
                 },
             ))
         }
+    }
+}
+
+/// Doubles `s`'s concurrency from 1 until goodput grows less than 10 %, every request of the run
+/// is in flight at once (more cannot help), 4096 are, or a stop is asked for; each probe's
+/// (concurrency, goodput).
+fn double_until_flat(
+    base: &RunConfig,
+    s: Strategy,
+    run: impl Fn(&RunConfig) -> Result<f64, RunError>,
+) -> Result<Vec<(f64, f64)>, RunError> {
+    let mut probes = Vec::new();
+    let mut c = 1u64;
+    loop {
+        let g = run(&RunConfig {
+            concurrency: c,
+            batch_size: c,
+            ..base.clone()
+        })?;
+        if !base.quiet {
+            eprintln!("probe C={c} {s:<12} {g:>9.1} ok/s");
+        }
+        probes.push((c as f64, g));
+        let n = probes.len();
+        let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
+        let all_in_flight = c >= base.workload.requests;
+        if flat || all_in_flight || c >= 4096 || crate::stop::requested().is_some() {
+            return Ok(probes);
+        }
+        c *= 2;
     }
 }
 
@@ -221,6 +249,20 @@ pub fn sweep_measuring_on(
             },
         })
         .collect();
+    // Points the sweep chose itself are no list the user can extend.
+    let recommendations: Vec<Recommendation> = match &auto {
+        Some(_) => recommendations
+            .into_iter()
+            .map(|mut r| {
+                r.reason = r.reason.replace(
+                    "(extend the list)",
+                    "(past the automatic points: sweep a list that goes further)",
+                );
+                r
+            })
+            .collect(),
+        None => recommendations,
+    };
     let per_point: Vec<Recommendation> = if per_work {
         points
             .iter()

@@ -164,10 +164,21 @@ pub fn render(r: &SweepReport) -> String {
         .iter()
         .flat_map(|p| &p.results)
         .any(|x| x.ttft_ms.is_some());
+    // With an SLO, the requests that met it per second (what the recommendation ranks) beside
+    // every success per second.
+    let slo = r
+        .points
+        .iter()
+        .flat_map(|p| &p.results)
+        .any(|x| x.slo_goodput_rps.is_some());
+    let _ = write!(t, "{:>12} {:<13} {:>9}", r.axis, "strategy", "ok/s");
+    if slo {
+        let _ = write!(t, " {:>9}", "good/s");
+    }
     let _ = write!(
         t,
-        "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7} {:>10}",
-        r.axis, "strategy", "ok/s", "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed", "cpu_ms/req"
+        " {:>9} {:>9} {:>9} {:>7} {:>8} {:>7} {:>10}",
+        "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed", "cpu_ms/req"
     );
     if streaming {
         let _ = write!(
@@ -181,10 +192,17 @@ pub fn render(r: &SweepReport) -> String {
         for x in &p.results {
             let _ = write!(
                 t,
-                "{:>12} {:<13} {:>9.1} {:>9.1} {:>9} {:>9} {:>7.1} {:>8} {:>7} {:>10}",
+                "{:>12} {:<13} {:>9.1}",
                 fmt_value(&r.axis, p.setting),
                 x.strategy.to_string(),
-                x.goodput_rps,
+                x.goodput_rps
+            );
+            if slo {
+                let _ = write!(t, " {:>9}", opt(x.slo_goodput_rps, 1));
+            }
+            let _ = write!(
+                t,
+                " {:>9.1} {:>9} {:>9} {:>7.1} {:>8} {:>7} {:>10}",
                 x.throughput_rps,
                 opt(x.p50_ms, 1),
                 opt(x.p99_ms, 1),
@@ -221,12 +239,14 @@ pub fn render(r: &SweepReport) -> String {
             probes.join(", ")
         );
     }
-    let slo = r.slo_p99_ms.map_or("none".to_owned(), |s| format!("{s:.0} ms"));
+    let limits = match r.slo_p99_ms {
+        Some(s) => format!("p99 ≤ {s:.0} ms and 429 share < {:.1} %", 100.0 * r.max_429_share),
+        None => format!("429 share < {:.1} % (no p99 SLO)", 100.0 * r.max_429_share),
+    };
     if !r.per_point.is_empty() {
         let _ = writeln!(
             t,
-            "\nstrategy to use at each amount of CPU work (of those with p99 ≤ SLO {slo} and 429 share < {:.1} % within 5 % of the best goodput, the lowest p99):",
-            100.0 * r.max_429_share
+            "\nstrategy to use at each amount of CPU work (of those with {limits} within 5 % of the best goodput, the lowest p99):"
         );
         for rec in &r.per_point {
             let _ = writeln!(t, "  {}", rec.reason);
@@ -235,8 +255,7 @@ pub fn render(r: &SweepReport) -> String {
     }
     let _ = writeln!(
         t,
-        "\nrecommendation (among settings with p99 ≤ SLO {slo} and 429 share < {:.1} %, the smallest within 5 % of the best goodput):",
-        100.0 * r.max_429_share
+        "\nrecommendation (among settings with {limits}, the smallest within 5 % of the best goodput):"
     );
     for rec in &r.recommendations {
         let _ = writeln!(t, "  {:<13} {}", rec.strategy.to_string(), rec.reason);
@@ -244,10 +263,11 @@ pub fn render(r: &SweepReport) -> String {
     if let Some(b) = &r.best {
         let _ = writeln!(
             t,
-            "best: {} at {} ({:.1} ok/s)",
+            "best: {} at {} ({:.1} {})",
             b.strategy,
             fmt_setting(&r.axis, b.setting.unwrap_or_default()),
-            b.goodput_rps.unwrap_or_default()
+            b.goodput_rps.unwrap_or_default(),
+            if slo { "good/s, met the SLO" } else { "ok/s" }
         );
     }
     t

@@ -50,7 +50,7 @@ fn probe(
         Plan::AutoConcurrency => {
             // Every strategy is probed: they saturate at different concurrencies (a thread pool
             // long before tokio), and the points must reach the last of them.
-            let mut probed: Vec<(Strategy, Vec<(f64, f64)>, f64)> = Vec::new();
+            let mut probed: Vec<Probed> = Vec::new();
             for &s in &base.strategies {
                 let probes = double_until_flat(base, s, |cfg| run_one(cfg, s))?;
                 let sat = saturation(&probes);
@@ -116,6 +116,10 @@ fn probe(
         }
     }
 }
+
+/// One strategy's doubling probe: the strategy, each probe's (concurrency, goodput), and where
+/// it saturated.
+type Probed = (Strategy, Vec<(f64, f64)>, f64);
 
 /// Doubles `s`'s concurrency from 1 until goodput grows less than 10 %, every request of the run
 /// is in flight at once (more cannot help), 4096 are, or a stop is asked for; each probe's

@@ -417,6 +417,103 @@ mod tests {
         assert_eq!(p.next_delay(1, &status(404, None), &mut rng), None);
     }
 
+    /// Every field of every preset, as the README's preset table and the clients they reproduce
+    /// state them (aiohttp_retry's `ExponentialRetry` as the article builds it; openai-python's
+    /// `DEFAULT_MAX_RETRIES = 2`, `INITIAL_RETRY_DELAY = 0.5`, `MAX_RETRY_DELAY = 8.0`, 25 %
+    /// jitter down, `MAX_RETRY_AFTER_DELAY` 120 s, `x-should-retry`, 408/409/429/≥500 and
+    /// connection errors): a changed number fails here before it changes a published figure.
+    #[test]
+    fn every_preset_field_is_pinned() {
+        type Fields = (
+            &'static str,
+            u32,
+            Duration,
+            f64,
+            Duration,
+            u32,
+            Jitter,
+            Vec<u16>,
+            bool,
+            bool,
+            Option<Duration>,
+            bool,
+        );
+        let fields = |p: RetryPolicy| -> Fields {
+            let name: &'static str = match p.name.as_str() {
+                "none" => "none",
+                "aiohttp" => "aiohttp",
+                "openai" => "openai",
+                other => panic!("unexpected preset name {other}"),
+            };
+            (
+                name,
+                p.attempts,
+                p.initial,
+                p.factor,
+                p.max_delay,
+                p.first_exponent,
+                p.jitter,
+                p.statuses,
+                p.retry_server_errors,
+                p.retry_transport,
+                p.retry_after_cap,
+                p.obey_should_retry,
+            )
+        };
+        let s = Duration::from_secs;
+        assert_eq!(
+            fields(RetryPolicy::preset(RetryPreset::None)),
+            (
+                "none",
+                1,
+                Duration::ZERO,
+                1.0,
+                Duration::ZERO,
+                0,
+                Jitter::None,
+                vec![],
+                false,
+                false,
+                None,
+                false
+            )
+        );
+        assert_eq!(
+            fields(RetryPolicy::preset(RetryPreset::Aiohttp)),
+            (
+                "aiohttp",
+                5,
+                s(1),
+                2.0,
+                s(30),
+                1,
+                Jitter::None,
+                vec![429, 500, 502, 503, 504],
+                true,
+                false,
+                None,
+                false
+            )
+        );
+        assert_eq!(
+            fields(RetryPolicy::preset(RetryPreset::Openai)),
+            (
+                "openai",
+                3,
+                Duration::from_millis(500),
+                2.0,
+                s(8),
+                0,
+                Jitter::Reduce(0.25),
+                vec![408, 409, 429],
+                true,
+                true,
+                Some(s(120)),
+                true
+            )
+        );
+    }
+
     #[test]
     fn none_never_retries() {
         let p = RetryPolicy::preset(RetryPreset::None);

@@ -519,6 +519,61 @@ impl Generation {
 mod tests {
     use super::*;
 
+    /// Every header the mock writes about limits and retries, by name and exact value, as the
+    /// OpenAI rate-limit guide shows them (reference/openai-api.md §2.1) and openai-python reads
+    /// them: the live dump's figures (5000/min with one request charged, 4999 left, full again
+    /// in 12 ms; 160 000 tokens/min with 24 charged, full in 9 ms), `Retry-After` in whole
+    /// seconds rounded up and at least 1, `retry-after-ms` exact.
+    #[test]
+    fn the_rate_limit_headers_are_pinned() {
+        use crate::limiter::Limiter;
+        let t0 = Instant::now();
+        let mut l = Limiter::new(Some(5000), Some(160_000), Duration::from_secs(60), t0).unwrap();
+        let (_, state) = l.admit(24, t0);
+        let meta = Meta {
+            request_id: Some(0xab),
+            started: None,
+            limits: Some(state),
+            retry_after: Some(Duration::from_micros(1_500_200)),
+            should_retry: Some(true),
+        };
+        let mut h = HeaderMap::new();
+        meta.apply(&mut h);
+        let got = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
+        let want = [
+            ("x-ratelimit-limit-requests", "5000"),
+            ("x-ratelimit-remaining-requests", "4999"),
+            ("x-ratelimit-reset-requests", "12ms"),
+            ("x-ratelimit-limit-tokens", "160000"),
+            ("x-ratelimit-remaining-tokens", "159976"),
+            ("x-ratelimit-reset-tokens", "9ms"),
+            ("retry-after", "2"),
+            ("retry-after-ms", "1501"),
+            ("x-should-retry", "true"),
+            ("openai-version", "2020-10-01"),
+            ("x-request-id", "req_00000000000000ab"),
+        ];
+        for (name, value) in want {
+            assert_eq!(got(name).as_deref(), Some(value), "{name}");
+        }
+        assert_eq!(h.len(), want.len(), "no other header: {h:?}");
+        // A wait under a millisecond is still at least 1 ms and 1 s.
+        let mut h = HeaderMap::new();
+        Meta {
+            retry_after: Some(Duration::from_micros(200)),
+            ..Meta::default()
+        }
+        .apply(&mut h);
+        assert_eq!(
+            (got_in(&h, "retry-after"), got_in(&h, "retry-after-ms")),
+            ("1".into(), "1".into())
+        );
+    }
+
+    fn got_in(h: &HeaderMap, name: &str) -> String {
+        h.get(name).unwrap().to_str().unwrap().to_owned()
+    }
+
     /// `hex_id` writes what `format!` with zero-padded lower-case hex writes, at every length.
     #[test]
     fn hex_id_matches_zero_padded_hex_formatting() {

@@ -958,3 +958,81 @@ fn the_sweep_says_what_its_data_says() {
     let best = out.lines().find(|l| l.starts_with("best:")).unwrap();
     assert!(best.contains("good/s"), "{best}");
 }
+
+/// Requests cancelled in flight after a stop's grace period keep their line in requests.jsonl
+/// and their attempts (the one in flight counted as sent), in every strategy: against a mock
+/// that hangs every request, all issued requests are lines with outcome `cancelled`, and the
+/// attempts sent match what the mock received.
+#[test]
+fn cancelled_requests_keep_their_lines_and_attempts() {
+    for strategy in [
+        "sequential",
+        "threadpool",
+        "async",
+        "async-single",
+        "async-offload",
+        "batched",
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let child = crate::util::spawn(&[
+            "compare",
+            "-q",
+            "-n",
+            "20",
+            "-c",
+            "4",
+            "--rate-hang",
+            "1",
+            "--timeout",
+            "60s",
+            "--strategies",
+            strategy,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        std::thread::sleep(Duration::from_millis(800));
+        crate::util::signal(&child, rustix::process::Signal::INT);
+        let (o, _) = crate::util::wait(child, Duration::from_secs(40));
+        assert_eq!(
+            o.status.code(),
+            Some(130),
+            "{strategy}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let report = crate::util::json(&out.join("report.json"));
+        let s = &report["strategies"][0];
+        let issued = s["issued"].as_u64().unwrap();
+        assert!(issued >= 1, "{strategy}");
+        assert_eq!(
+            s["outcomes"]["cancelled"].as_u64(),
+            Some(issued),
+            "{strategy}: {s}"
+        );
+        let text = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            lines.len() as u64,
+            issued,
+            "{strategy}: a line per issued request"
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["outcome"] == "cancelled" && l["attempts"] == 1),
+            "{strategy}: {text}"
+        );
+        let server = &s["server"];
+        assert_eq!(
+            server["attempts_sent"].as_u64(),
+            Some(issued),
+            "{strategy}: {server}"
+        );
+        assert_eq!(
+            server["requests_received"].as_u64(),
+            Some(issued),
+            "{strategy}: {server}"
+        );
+        assert_eq!(server["matches"], true, "{strategy}");
+    }
+}

@@ -185,16 +185,8 @@ impl Recorder {
             .record(Series::Lag, r.start.saturating_duration_since(r.intended));
         for a in &r.attempts {
             self.series.record(Series::Attempt(a.outcome), a.duration);
-            if let Some(f) = &a.failure {
-                self.errors
-                    .entry(f.class)
-                    .or_insert_with(|| ErrorTally {
-                        count: 0,
-                        sample: f.sample.clone(),
-                    })
-                    .count += 1;
-            }
         }
+        self.tally_failures(r);
         let mut good = None;
         if let Some(s) = &r.sample {
             let tpot = self.record_sample(r, s);
@@ -274,8 +266,36 @@ impl Recorder {
         tpot
     }
 
-    /// Counts `n` requests that were in flight when the run was cut off after its grace period:
-    /// they have an outcome (`cancelled`) but no latency.
+    /// Folds in a request cancelled in flight after a stop's grace period: counted `cancelled`,
+    /// its attempts counted as sent (the one in flight too) with the failures of those before it,
+    /// its line written; no latency, and no part in the run's span or rates.
+    pub fn record_cancelled(&mut self, r: &Record) {
+        self.counts[Outcome::Cancelled.index()] += 1;
+        let n = r.attempts.len() as u64;
+        self.attempts += n;
+        self.retries += n.saturating_sub(1);
+        self.backoff += r.backoff;
+        self.tally_failures(r);
+        if let Some((log, strategy)) = &mut self.log {
+            log.write(strategy, r, self.slo.is_set().then_some(false));
+        }
+    }
+
+    /// Counts each failed attempt of `r` under its class (the first one's sample kept).
+    fn tally_failures(&mut self, r: &Record) {
+        for f in r.attempts.iter().filter_map(|a| a.failure.as_ref()) {
+            self.errors
+                .entry(f.class)
+                .or_insert_with(|| ErrorTally {
+                    count: 0,
+                    sample: f.sample.clone(),
+                })
+                .count += 1;
+        }
+    }
+
+    /// Counts `n` requests that were in flight when the run was cut off after its grace period
+    /// and left no record: they have an outcome (`cancelled`) but no latency and no line.
     pub fn add_cancelled(&mut self, n: u64) {
         self.counts[Outcome::Cancelled.index()] += n;
     }

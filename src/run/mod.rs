@@ -140,12 +140,20 @@ pub fn run_one(
     let sent = run.recorder.attempts + run.warmup.as_ref().map_or(0, |w| w.recorder.attempts);
     // Attempts that failed on the connection may never have reached the mock as requests (a
     // connection refused over --max-connections, a protocol it does not speak).
-    let unreached = [Some(&run.recorder), run.warmup.as_ref().map(|w| &w.recorder)]
+    // So may the attempt each cancelled request had in flight.
+    let recorders = [Some(&run.recorder), run.warmup.as_ref().map(|w| &w.recorder)];
+    let unreached = recorders
         .into_iter()
         .flatten()
-        .flat_map(|r| &r.errors)
-        .filter(|(class, _)| class.outcome() == Outcome::Transport)
-        .map(|(_, t)| t.count)
+        .map(|r| {
+            let transport: u64 = r
+                .errors
+                .iter()
+                .filter(|(class, _)| class.outcome() == Outcome::Transport)
+                .map(|(_, t)| t.count)
+                .sum();
+            transport + r.count(Outcome::Cancelled)
+        })
         .sum();
     let counts = Counted {
         attempts: sent,

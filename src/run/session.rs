@@ -267,11 +267,12 @@ fn watch(target: &Target, done: &std::sync::atomic::AtomicBool) {
     let mut last_why = String::new();
     while !done.load(Ordering::SeqCst) && crate::stop::requested().is_none() {
         match agent.get(&url).call() {
-            Ok(_) => unanswered = 0,
-            Err(e) => {
+            Err(e) if no_answer(&e) => {
                 unanswered += 1;
                 last_why = e.to_string();
             }
+            // Any answer, a TLS refusal of our certificate check included, is a live target.
+            _ => unanswered = 0,
         }
         if unanswered >= PROBES_UNANSWERED {
             eprintln!(
@@ -294,6 +295,28 @@ fn watch(target: &Target, done: &std::sync::atomic::AtomicBool) {
         while std::time::Instant::now() < until && !done.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// Whether a probe's error means nothing answered: the connection refused, reset or cut before
+/// any byte, or the deadline passed. Anything else (a TLS alert, a malformed answer) came from
+/// a live server.
+fn no_answer(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::TimedOut
+                | K::UnexpectedEof
+                | K::BrokenPipe
+                | K::NotConnected
+                | K::WouldBlock
+        ),
+        _ => false,
     }
 }
 

@@ -24,7 +24,9 @@ use crate::client::async_client::AsyncClient;
 use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::{Record, Recorder};
-use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure, work_async};
+use crate::runner::{
+    CancelSink, Pending, Phase, RunContext, StrategyRun, execute_async, warmup_then_measure, work_async,
+};
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
 pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
@@ -113,6 +115,7 @@ async fn run_phase(
     let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
     let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
+    let sink = CancelSink::default();
     let mut issued = 0;
     let t0 = Instant::now();
     // The end of a duration-bounded phase, which also ends a wait for a permit.
@@ -155,6 +158,8 @@ async fn run_phase(
         let (ctl, cpu) = (ctl.cloned(), ctx.cpu.clone());
         let index = phase.index(i);
         let mut rng = ctx.rng(index + 1);
+        // Made before the task, so even a task cancelled before it first ran leaves its record.
+        let mut pending = Pending::new(index, due, &sink);
         issued += 1;
         tasks.spawn(async move {
             // In an open loop the wait for a permit is part of the latency (it counts from the
@@ -167,7 +172,7 @@ async fn run_phase(
             }
             let intended = due.unwrap_or_else(Instant::now);
             let observer = ctl.as_deref().zip(slot.as_ref().map(|s| s.seq));
-            let record = execute_async(&client, &policy, &mut rng, intended, index, observer).await;
+            let record = execute_async(&client, &policy, &mut rng, intended, &mut pending, observer).await;
             work_async(cpu.as_ref(), &record).await;
             drop((permit, slot));
             record
@@ -178,7 +183,7 @@ async fn run_phase(
         }
         i += 1;
     }
-    drain(&mut tasks, recorder, ctx, measured).await;
+    drain(&mut tasks, recorder, ctx, measured, &sink).await;
     issued
 }
 
@@ -190,34 +195,40 @@ async fn phase_end(ends: Option<Instant>) {
     }
 }
 
-/// Counts one finished task: its record, or `cancelled` when a stop's grace period cut it off.
-/// A task that panicked leaves its request unaccounted, and the caller's N/N check fails loudly
-/// on it rather than this inventing an outcome.
+/// Counts one finished task's record. A cancelled task left its record in the sink (taken by
+/// [`drain`]); a task that panicked leaves its request unaccounted, and the caller's N/N check
+/// fails loudly on it rather than this inventing an outcome.
 fn fold(
     recorder: &mut Recorder,
     done: Result<Record, tokio::task::JoinError>,
     ctx: &RunContext,
     measured: bool,
 ) {
-    match done {
-        Ok(record) => {
-            recorder.record(&record);
-            if measured {
-                ctx.progress.inc(1);
-            }
+    if let Ok(record) = done {
+        recorder.record(&record);
+        if measured {
+            ctx.progress.inc(1);
         }
-        Err(e) if e.is_cancelled() => recorder.add_cancelled(1),
-        Err(_) => {}
     }
 }
 
-/// Waits for every task; after a stop, only until the grace period ends, then cancels the rest.
+/// Waits for every task; after a stop, only until the grace period ends, then cancels the rest,
+/// whose records (`cancelled`, with the attempts they had sent) come from `sink`.
 pub(super) async fn drain(
     tasks: &mut JoinSet<Record>,
     recorder: &mut Recorder,
     ctx: &RunContext,
     measured: bool,
+    sink: &CancelSink,
 ) {
+    drain_tasks(tasks, recorder, ctx, measured).await;
+    let cancelled = std::mem::take(&mut *sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for r in &cancelled {
+        recorder.record_cancelled(r);
+    }
+}
+
+async fn drain_tasks(tasks: &mut JoinSet<Record>, recorder: &mut Recorder, ctx: &RunContext, measured: bool) {
     loop {
         let grace = async {
             crate::stop::stopped().await;

@@ -14,7 +14,9 @@ use crate::config::Strategy;
 use crate::error::RunError;
 use crate::metrics::Recorder;
 use crate::runner::async_tokio::drain;
-use crate::runner::{Phase, RunContext, StrategyRun, execute_async, warmup_then_measure, work_async};
+use crate::runner::{
+    CancelSink, Pending, Phase, RunContext, StrategyRun, execute_async, warmup_then_measure, work_async,
+};
 
 /// Runs the workload in batches of `batch_size` with `pause` between them. In an open loop a
 /// batch starts once its last request is due (and the previous batch and pause are over); each
@@ -66,6 +68,7 @@ async fn run_phase(
             break;
         }
         let mut batch = JoinSet::new();
+        let sink = CancelSink::default();
         for i in first..last {
             let (client, policy) = (client.clone(), ctx.cfg.retry.clone());
             let intended = ctx
@@ -75,15 +78,16 @@ async fn run_phase(
             let index = phase.index(i);
             let mut rng = ctx.rng(index + 1);
             let cpu = ctx.cpu.clone();
+            let mut pending = Pending::new(index, Some(intended), &sink);
             batch.spawn(async move {
-                let record = execute_async(&client, &policy, &mut rng, intended, index, None).await;
+                let record = execute_async(&client, &policy, &mut rng, intended, &mut pending, None).await;
                 work_async(cpu.as_ref(), &record).await;
                 record
             });
         }
         issued += last - first;
         // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
-        drain(&mut batch, recorder, ctx, measured).await;
+        drain(&mut batch, recorder, ctx, measured, &sink).await;
         first = last;
         // A pause that would end past a duration-bounded phase's end starts no batch: the phase
         // ends now, not after sleeping past its deadline.

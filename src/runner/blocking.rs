@@ -22,7 +22,7 @@ use rand::rngs::SmallRng;
 use crate::client::blocking::BlockingClient;
 use crate::error::RunError;
 use crate::metrics::Recorder;
-use crate::runner::{Phase, RunContext, StrategyRun, WarmupRun, execute_blocking};
+use crate::runner::{Attempts, Phase, RunContext, StrategyRun, WarmupRun, execute_blocking};
 
 /// Tells the driver a worker is done, even if the worker panicked.
 struct DoneGuard(mpsc::Sender<()>);
@@ -41,10 +41,12 @@ struct PhaseState {
     t0: OnceLock<Instant>,
 }
 
-/// A worker's recorders: warm-up and measured.
+/// A worker's recorders (warm-up and measured), and the request it has in flight (so that
+/// the driver can write a line for it if the grace period after a stop runs out).
 struct Slots {
     warmup: Mutex<Recorder>,
     main: Mutex<Recorder>,
+    current: Mutex<Option<Attempts>>,
 }
 
 fn record_into(slot: &Mutex<Recorder>, record: &crate::metrics::Record) {
@@ -70,7 +72,7 @@ fn run_phase(
     rng: &mut SmallRng,
     phase: Phase,
     state: &PhaseState,
-    slot: &Mutex<Recorder>,
+    (slot, current): (&Mutex<Recorder>, &Mutex<Option<Attempts>>),
     measured: bool,
 ) {
     let t0 = *state.t0.get_or_init(Instant::now);
@@ -90,7 +92,7 @@ fn run_phase(
             None => Instant::now(),
         };
         state.issued.fetch_add(1, Ordering::Relaxed);
-        let record = execute_blocking(client, &ctx.cfg.retry, rng, intended, phase.index(i));
+        let record = execute_blocking(client, &ctx.cfg.retry, rng, intended, phase.index(i), current);
         ctx.work_blocking(&record);
         record_into(slot, &record);
         if measured {
@@ -115,6 +117,7 @@ pub(crate) fn drive(
             Arc::new(Slots {
                 warmup: Mutex::new(ctx.warmup_recorder()),
                 main: Mutex::new(ctx.recorder()),
+                current: Mutex::new(None),
             })
         })
         .collect();
@@ -127,11 +130,27 @@ pub(crate) fn drive(
             let client = BlockingClient::new(ctx.req.clone(), ctx.limits());
             let mut rng = ctx.rng(w as u64 + 1);
             if let Some(phase) = warmup {
-                run_phase(&ctx, &client, &mut rng, phase, &states.0, &slot.warmup, false);
+                run_phase(
+                    &ctx,
+                    &client,
+                    &mut rng,
+                    phase,
+                    &states.0,
+                    (&slot.warmup, &slot.current),
+                    false,
+                );
                 // Every worker is warm before the measured clock starts.
                 barrier.wait();
             }
-            run_phase(&ctx, &client, &mut rng, main, &states.1, &slot.main, true);
+            run_phase(
+                &ctx,
+                &client,
+                &mut rng,
+                main,
+                &states.1,
+                (&slot.main, &slot.current),
+                true,
+            );
         }))?;
     }
     drop(done_tx);
@@ -151,14 +170,29 @@ pub(crate) fn drive(
     let all_done = finished == workers;
     let mut recorder = ctx.recorder();
     let mut warm = ctx.warmup_recorder();
+    // Which phase the requests still in flight belong to: the measured one once it started.
+    let measuring = states.1.t0.get().is_some();
     for slot in &slots {
         // Taking a recorder leaves a default one: a late record lands there and is ignored.
         recorder += take(&slot.main);
         warm += take(&slot.warmup);
+        if !all_done {
+            let current = slot
+                .current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(mut a) = current {
+                let into = if measuring { &mut recorder } else { &mut warm };
+                into.record_cancelled(&a.cancel());
+            }
+        }
     }
     let (w_state, m_state) = (&states.0, &states.1);
     let issued = m_state.issued.load(Ordering::SeqCst);
     if !all_done {
+        // A request issued in the microseconds before it was published has no line; it is
+        // still counted.
         recorder.add_cancelled(issued.saturating_sub(recorder.total()));
     }
     let main_t0 = m_state.t0.get().copied();

@@ -271,58 +271,124 @@ pub fn run_strategy(s: Strategy, ctx: &RunContext) -> Result<StrategyRun, RunErr
 }
 
 /// Logical request `index` on a blocking client: attempts, and `std::thread::sleep` between them.
+/// Its state is published in `watch` before each attempt and each wait, so the driver can write
+/// a line for it if a stop's grace period ends while it is still in flight.
 pub(crate) fn execute_blocking(
     client: &BlockingClient,
     policy: &RetryPolicy,
     rng: &mut SmallRng,
     intended: Instant,
     index: u64,
+    watch: &std::sync::Mutex<Option<Attempts>>,
 ) -> Record {
+    let publish = |a: Option<&Attempts>| {
+        let mut w = watch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *w = a.cloned();
+    };
     let mut request = Attempts::new(intended, index);
-    loop {
+    let record = loop {
         let t = Instant::now();
+        request.sending = Some(t);
+        publish(Some(&request));
         let result = client.chat(index, request.next_attempt());
         match request.after(t, result, policy, rng) {
-            Next::Retry(wait) if crate::stop::sleep_blocking(wait) => {}
-            Next::Retry(_) => return request.abandon(),
-            Next::Done(record) => return record,
+            Next::Retry(wait) => {
+                publish(Some(&request));
+                if !crate::stop::sleep_blocking(wait) {
+                    break request.abandon();
+                }
+            }
+            Next::Done(record) => break record,
         }
+    };
+    publish(None);
+    record
+}
+
+/// Where the tasks of an async phase leave the requests they were running when they were
+/// cancelled (a stop's grace period ran out), so each still gets its record and its line.
+pub(crate) type CancelSink = Arc<std::sync::Mutex<Vec<Record>>>;
+
+/// A logical request handed to an async task. If the task is dropped before the request ends
+/// (cancelled after a stop's grace period, even before it first ran), its drop leaves a
+/// `cancelled` record with the attempts sent so far in the sink.
+pub(crate) struct Pending {
+    index: u64,
+    /// When it was due (open loop) or issued (closed loop), for a request never started.
+    planned: Instant,
+    request: Option<Attempts>,
+    done: bool,
+    sink: CancelSink,
+}
+
+impl Pending {
+    /// Request `index`, issued now (due at `due` in an open loop).
+    pub(crate) fn new(index: u64, due: Option<Instant>, sink: &CancelSink) -> Pending {
+        Pending {
+            index,
+            planned: due.unwrap_or_else(Instant::now),
+            request: None,
+            done: false,
+            sink: sink.clone(),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut request = self
+            .request
+            .take()
+            .unwrap_or_else(|| Attempts::new(self.planned, self.index));
+        let record = request.cancel();
+        self.sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(record);
     }
 }
 
 /// Logical request `index` on the async client: attempts, and `tokio::time::sleep` between them.
 /// Under `--concurrency auto` each attempt's answer goes to the controller (`ctl`, with the
-/// first attempt's send number).
+/// first attempt's send number). Its state lives in `pending`, so a task cancelled mid-request
+/// still leaves its record.
 pub(crate) async fn execute_async(
     client: &AsyncClient,
     policy: &RetryPolicy,
     rng: &mut SmallRng,
     intended: Instant,
-    index: u64,
+    pending: &mut Pending,
     ctl: Option<(&Controller, u64)>,
 ) -> Record {
-    let mut request = Attempts::new(intended, index);
-    loop {
+    let index = pending.index;
+    let request = pending.request.insert(Attempts::new(intended, index));
+    let record = loop {
         let attempt = request.next_attempt();
         let seq = match ctl {
             Some((_, first)) if attempt == 1 => Some(first),
             Some((c, _)) => match c.before_retry().await {
                 Some(seq) => Some(seq),
-                None => return request.abandon(),
+                None => break request.abandon(),
             },
             None => None,
         };
         let t = Instant::now();
+        request.sending = Some(t);
         let result = client.chat(index, attempt).await;
         if let (Some((c, _)), Some(seq)) = (ctl, seq) {
             c.observe(seq, t, &result);
         }
         match request.after(t, result, policy, rng) {
             Next::Retry(wait) if crate::stop::sleep_until_async(Instant::now() + wait).await => {}
-            Next::Retry(_) => return request.abandon(),
-            Next::Done(record) => return record,
+            Next::Retry(_) => break request.abandon(),
+            Next::Done(record) => break record,
         }
-    }
+    };
+    pending.done = true;
+    record
 }
 
 /// What to do after an attempt.
@@ -335,7 +401,8 @@ enum Next {
 
 /// The bookkeeping of one logical request, free of I/O so the blocking and the async loop share
 /// it: they differ only in how they send and how they wait.
-struct Attempts {
+#[derive(Debug, Clone)]
+pub(crate) struct Attempts {
     index: u64,
     intended: Instant,
     start: Instant,
@@ -345,6 +412,8 @@ struct Attempts {
     last: Option<RequestError>,
     /// The pending backoff and when it began (to count only what was slept if a stop cuts it).
     pending: Option<(Instant, Duration)>,
+    /// When the attempt now in flight was sent (none between attempts).
+    sending: Option<Instant>,
 }
 
 impl Attempts {
@@ -357,6 +426,7 @@ impl Attempts {
             backoff: Duration::ZERO,
             last: None,
             pending: None,
+            sending: None,
         }
     }
 
@@ -374,6 +444,7 @@ impl Attempts {
         policy: &RetryPolicy,
         rng: &mut SmallRng,
     ) -> Next {
+        self.sending = None;
         let (outcome, failure) = match &result {
             Ok(_) => (Outcome::Ok, None),
             Err(e) => (e.outcome(), Some(e.failure())),
@@ -396,12 +467,43 @@ impl Attempts {
     }
 
     /// Ends the request with its last attempt's outcome (a stop came during the backoff).
-    fn abandon(mut self) -> Record {
+    fn abandon(&mut self) -> Record {
+        self.cut_backoff();
+        let last = self.last.take().unwrap_or(RequestError::Timeout);
+        self.finish(Err(last))
+    }
+
+    /// Counts only what was slept of a backoff a stop cut short.
+    fn cut_backoff(&mut self) {
         if let Some((since, wait)) = self.pending.take() {
             self.backoff = self.backoff - wait + since.elapsed().min(wait);
         }
-        let last = self.last.take().unwrap_or(RequestError::Timeout);
-        self.finish(Err(last))
+    }
+
+    /// Ends the request as `cancelled`: a stop's grace period ran out while it was in flight.
+    /// The attempt then in flight (if one was) is counted as sent, `cancelled`, lasting until
+    /// now; the attempts before it keep their outcomes.
+    pub(crate) fn cancel(&mut self) -> Record {
+        let end = Instant::now();
+        self.cut_backoff();
+        if let Some(t) = self.sending.take() {
+            self.attempts.push(AttemptRecord {
+                duration: end.saturating_duration_since(t),
+                outcome: Outcome::Cancelled,
+                failure: None,
+            });
+        }
+        Record {
+            index: self.index,
+            intended: self.intended.min(self.start),
+            start: self.start,
+            end,
+            attempts: std::mem::take(&mut self.attempts),
+            backoff: self.backoff,
+            outcome: Outcome::Cancelled,
+            status: None,
+            sample: None,
+        }
     }
 
     fn finish(&mut self, result: Result<Sample, RequestError>) -> Record {

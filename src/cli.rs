@@ -267,6 +267,9 @@ pub enum Format {
     Json,
     /// One row per strategy (`summary.csv`; for a sweep, one per point and strategy).
     Csv,
+    /// The whole report as JSON on one line, for logs that other lines interleave with (a
+    /// pod's, where stderr and stdout meet): `merge` finds the line among the others.
+    JsonLine,
 }
 
 impl CommonArgs {
@@ -426,7 +429,7 @@ pub struct CommonArgs {
     /// combines the N reports exactly [default: none, the whole run].
     #[arg(long, value_parser = parse_shard, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Start the first strategy at this Unix time in seconds (`date -d +2min +%s`), after the
+    /// Start the first strategy at this Unix time in seconds (`$(( $(date +%s) + 120 ))` is two minutes from now), after the
     /// setup, so that shards on several machines start together [default: at once].
     #[arg(long, value_parser = parse_start_at, value_name = "UNIX_S", allow_negative_numbers = true)]
     pub start_at: Option<f64>,

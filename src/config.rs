@@ -295,14 +295,14 @@ pub fn parse_start_at(s: &str) -> Result<f64, String> {
     let t: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a Unix time in seconds (e.g. $(date -d +2min +%s))"))?;
+        .map_err(|_| format!("'{s}' is not a Unix time in seconds (e.g. $(( $(date +%s) + 120 )))"))?;
     let now = crate::report::machine::unix_now_s();
     if !t.is_finite() {
         return Err(format!("'{s}' is not a Unix time in seconds"));
     }
     if t < now - 86_400.0 {
         return Err(format!(
-            "'{s}' is {:.0} days in the past (now is {now:.0}); give a time within a day, e.g. $(date -d +2min +%s)",
+            "'{s}' is {:.0} days in the past (now is {now:.0}); give a time within a day, e.g. $(( $(date +%s) + 120 ))",
             (now - t) / 86_400.0
         ));
     }

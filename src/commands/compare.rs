@@ -123,7 +123,7 @@ pub fn execute(args: &CompareArgs) -> Result<Finish, RunError> {
 pub fn say(format: Format, line: &str) -> Result<(), RunError> {
     match format {
         Format::Table => crate::commands::out(&format!("{line}\n")),
-        Format::Json | Format::Csv => {
+        Format::Json | Format::Csv | Format::JsonLine => {
             eprintln!("{line}");
             Ok(())
         }
@@ -144,6 +144,9 @@ pub fn show(report: &RunReport, format: Format) -> Result<(), RunError> {
             Some(serde_json::to_string_pretty(report).map_err(|e| RunError::write("stdout", e))? + "\n")
         }
         Format::Csv => Some(table::csv(report)),
+        Format::JsonLine => {
+            Some(serde_json::to_string(report).map_err(|e| RunError::write("stdout", e))? + "\n")
+        }
     };
     emit(&table, data)
 }

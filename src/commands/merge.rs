@@ -10,19 +10,30 @@ use crate::report::merge::merge;
 use crate::report::output::{prepare_out, write_run};
 use crate::report::{RunReport, table};
 
-/// A report from a folder written by `--out`, or a `report.json` (or any file holding one, such
-/// as a pod's log of `--json`: the JSON object is taken from its first `{` line to its last `}`).
+/// A report from a folder written by `--out`, or a `report.json` (or any file holding one: a
+/// pod's log of `--format json-line`, the report on one line among others; or of `--json`, the
+/// JSON object from its first `{` line to its last `}`). Read up to 1 GiB.
 pub fn read_report(path: &Path) -> Result<RunReport, RunError> {
     let file = if path.is_dir() {
         path.join("report.json")
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| RunError::Read {
+    let text = mock_server::files::read_capped_text(&file, 1 << 30).map_err(|source| RunError::Read {
         path: file.display().to_string(),
         source,
     })?;
     if let Ok(r) = serde_json::from_str(&text) {
+        return Ok(r);
+    }
+    // `--format json-line` in a log: the last line that is a whole report, whatever other
+    // lines (stderr's) sit around it.
+    if let Some(r) = text
+        .lines()
+        .rev()
+        .filter(|l| l.starts_with('{'))
+        .find_map(|l| serde_json::from_str(l).ok())
+    {
         return Ok(r);
     }
     let lines: Vec<&str> = text.lines().collect();
@@ -44,6 +55,9 @@ pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
         .map(|p| read_report(p))
         .collect::<Result<Vec<_>, _>>()?;
     let merged = merge(&reports, args.allow_partial)?;
+    for w in shared_hosts(&reports) {
+        eprintln!("asyncbench: warning: {w}");
+    }
     prepare_out(&args.out, args.force)?;
     let mut text = table::table(&merged);
     text += &format!(
@@ -89,4 +103,26 @@ pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
         Finish::Ok | Finish::NoSuccess if !merged.complete => Finish::Partial,
         f => f,
     })
+}
+
+/// Shards that ran on one host: they shared its cores and network, so the merged run is not the
+/// many machines it looks like.
+fn shared_hosts(reports: &[RunReport]) -> Vec<String> {
+    let mut by_host: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for r in reports {
+        if let Some(h) = &r.provenance.machine.hostname {
+            let shard = r.config.shard.map_or("whole".into(), |s| s.to_string());
+            by_host.entry(h).or_default().push(shard);
+        }
+    }
+    by_host
+        .into_iter()
+        .filter(|(_, shards)| shards.len() > 1)
+        .map(|(h, shards)| {
+            format!(
+                "shards {} ran on one host ({h}): they shared its CPU and network",
+                shards.join(", ")
+            )
+        })
+        .collect()
 }

@@ -350,6 +350,9 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
             Some(serde_json::to_string_pretty(&report).map_err(|e| RunError::write("stdout", e))? + "\n")
         }
         Format::Csv => Some(crate::report::sweep::csv(&report)),
+        Format::JsonLine => {
+            Some(serde_json::to_string(&report).map_err(|e| RunError::write("stdout", e))? + "\n")
+        }
     };
     crate::commands::compare::emit(&table, data)?;
     // The table is out; now the files' failure, if one came, is the command's.

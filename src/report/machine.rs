@@ -22,6 +22,10 @@ pub struct Machine {
     pub rustc: String,
     /// Build profile (`release` or `debug`).
     pub profile: String,
+    /// The host's name (`/proc/sys/kernel/hostname`, in a pod the pod's name), so that shards
+    /// that ran on one host can be told apart from shards on several.
+    #[serde(default)]
+    pub hostname: Option<String>,
 }
 
 impl Machine {
@@ -43,6 +47,10 @@ impl Machine {
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()
             .map(|s| s.trim().to_owned());
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
         Machine {
             os: std::env::consts::OS.to_owned(),
             arch: std::env::consts::ARCH.to_owned(),
@@ -50,6 +58,7 @@ impl Machine {
             cpu_model,
             memory_bytes,
             kernel,
+            hostname,
             rustc: env!("ASYNCBENCH_RUSTC").to_owned(),
             profile: if cfg!(debug_assertions) {
                 "debug"

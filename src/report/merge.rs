@@ -464,7 +464,10 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
             .iter()
             .map(|r| ShardInfo {
                 shard: r.config.shard.map_or("whole".into(), |s| s.to_string()),
-                machine: r.provenance.machine.summary(),
+                machine: match &r.provenance.machine.hostname {
+                    Some(h) => format!("{} on {h}", r.provenance.machine.summary()),
+                    None => r.provenance.machine.summary(),
+                },
                 git_commit: r.provenance.git_commit.clone(),
                 started_unix: r.provenance.started_unix,
                 ended_unix: r.provenance.ended_unix,

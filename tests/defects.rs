@@ -1036,3 +1036,58 @@ fn cancelled_requests_keep_their_lines_and_attempts() {
         assert_eq!(server["matches"], true, "{strategy}");
     }
 }
+
+/// sweep.json has a schema, and real sweeps of each kind are valid against it: a fixed list with
+/// a p99 SLO, `--concurrency auto`, a streamed `--rate auto`, and a `--cpu-work` sweep's
+/// per-point verdicts.
+#[test]
+fn sweep_json_matches_its_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/sweep.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let kinds: [&[&str]; 4] = [
+        &["-c", "1,4", "--strategies", "async,threadpool", "--slo-p99", "1s"],
+        &["-c", "auto", "--strategies", "async"],
+        &[
+            "-c",
+            "4",
+            "--rate",
+            "auto",
+            "--stream",
+            "--ttft",
+            "2ms",
+            "--strategies",
+            "async",
+        ],
+        &["--cpu-work", "0ms,1ms", "--strategies", "async,async-offload"],
+    ];
+    let mut last = serde_json::Value::Null;
+    for args in kinds {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let o = bin()
+            .args(["sweep", "-q", "-n", "12", "--latency", "2ms"])
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let sweep = crate::util::json(&out.join("sweep.json"));
+        let errors: Vec<String> = validator
+            .iter_errors(&sweep)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:?}");
+        last = sweep;
+    }
+    // And the schema is not a pass-all: a point without its results fails it.
+    last["points"][0].as_object_mut().unwrap().remove("results");
+    let bad = last;
+    assert!(!validator.is_valid(&bad));
+}

@@ -4,10 +4,11 @@
 #          400 ms median, 1.5 s p99), 2000 requests: a sweep of fixed concurrency 1…128 (each point
 #          stops at 2000 requests or 100 s), then --concurrency auto, then --concurrency auto with
 #          the limit dropping to 300/min from 20 s to 40 s; a summary of goodput and 429 shares.
+#   tpm:   --concurrency auto under a 40 000 tokens/min limit, alone and with 1200 requests/min.
 #   cpu:   a sweep of --cpu-work 0,1ms,2ms,5ms,10ms over threadpool, async, async-single and
 #          async-offload (2000 requests per point, C=50, 100 ms mock).
 #
-#   bash scripts/adaptive.sh [OUT_DIR] [limit|sweep|auto|cpu|all]
+#   bash scripts/adaptive.sh [OUT_DIR] [limit|sweep|auto|tpm|cpu|all]
 #     (default: results/<date>-<hostname>/adaptive, all; limit = sweep + auto; auto reuses the
 #     folder's sweep for its summary)
 #
@@ -74,6 +75,29 @@ for name in ("auto", "drop"):
         after = next((k for k in range(20, len(secs))
                       if all(share(secs[j])[0] < 0.01 for j in range(k, min(k + 20, len(secs))))), None)
         print(f"  429 share under 1 % in every second from {after} s on (the drop is at 20 s of the mock's clock)")
+PY
+fi
+
+if [[ $part == tpm || $part == all ]]; then
+  # A tokens-per-minute limit alone, then with a requests-per-minute one: the pacer charges
+  # each attempt sent since the last headers its tokens (prompt estimate + max_tokens).
+  for limits in "--tpm 40000" "--rpm 1200 --tpm 40000"; do
+    name=tpm$([[ $limits == *rpm* ]] && echo -rpm || true)
+    say "$name: asyncbench compare -n $n ${mock[*]} $limits --strategies async --concurrency auto --retry openai" "$name"
+    # shellcheck disable=SC2086
+    "$bin" compare -q -n "$n" "${mock[@]}" $limits --strategies async --concurrency auto --retry openai \
+      --out "$out/$name" --force | tee -a "$out/$name.txt"
+  done
+  python3 - "$out" <<'PY' | tee "$out/summary-tpm.txt"
+import json, sys
+out = sys.argv[1]
+for name in ("tpm", "tpm-rpm"):
+    s = json.load(open(f"{out}/{name}/report.json"))["strategies"][0]
+    a = s["adaptive"]
+    tokens = s["input_tokens_per_request"]["p50"] + s["output_tokens_per_request"]["p50"]
+    print(f"{name}: {s['goodput_rps']:.2f} ok/s, {s['outcomes'].get('ok', 0)}/{s['issued']} ok, "
+          f"429 share {100 * a['share_429']:.2f} % of {s['attempts']} answers, settled at {a['converged']:.1f}, "
+          f"about {tokens:.0f} tokens a request; accounted {s['accounted']}")
 PY
 fi
 

@@ -493,17 +493,7 @@ impl Attempts {
                 failure: None,
             });
         }
-        Record {
-            index: self.index,
-            intended: self.intended.min(self.start),
-            start: self.start,
-            end,
-            attempts: std::mem::take(&mut self.attempts),
-            backoff: self.backoff,
-            outcome: Outcome::Cancelled,
-            status: None,
-            sample: None,
-        }
+        self.record(end, Outcome::Cancelled, None, None)
     }
 
     fn finish(&mut self, result: Result<Sample, RequestError>) -> Record {
@@ -512,6 +502,17 @@ impl Attempts {
             Ok(s) => (Outcome::Ok, Some(200), Some(s)),
             Err(e) => (e.outcome(), e.status(), None),
         };
+        self.record(end, outcome, status, sample)
+    }
+
+    /// The request's record, ending at `end` so; its attempts move into it.
+    fn record(
+        &mut self,
+        end: Instant,
+        outcome: Outcome,
+        status: Option<u16>,
+        sample: Option<Sample>,
+    ) -> Record {
         Record {
             index: self.index,
             intended: self.intended.min(self.start),

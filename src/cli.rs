@@ -551,6 +551,7 @@ impl CommonArgs {
             || m.tpm.is_some()
             || m.limit_window.is_some()
             || m.max_response_bytes.is_some()
+            || m.no_ratelimit_headers
     }
 
     /// The validated configuration for these strategies; every list flag must hold one value

@@ -233,3 +233,50 @@ fn the_pacer_charges_each_send_its_tokens() {
         );
     }
 }
+
+/// The controller against every kind of limit, with the headers and without them
+/// (`--no-ratelimit-headers`: then only the 429s and their `Retry-After` steer it): RPM, TPM
+/// and both at once, 20 requests/s each at 100 ms a request, openai-python's retries. With the
+/// headers every request succeeds and 429s are at most a tenth of the answers; without them the
+/// 429s still cut the limit and stay a minority, and nearly every request succeeds.
+#[test]
+fn every_limit_with_and_without_headers() {
+    for hidden in [false, true] {
+        for (rpm, tpm) in [
+            (Some(1_200), None),
+            (None, Some(30_000)),
+            (Some(1_200), Some(30_000)),
+        ] {
+            let profile = Profile {
+                rpm,
+                tpm,
+                no_ratelimit_headers: hidden,
+                limit_window: Duration::from_secs(1),
+                ..Profile::fixed(Duration::from_millis(100))
+            };
+            let mut cfg = config(&[Strategy::Async], 200, profile);
+            cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+            cfg.concurrency = 64;
+            cfg.retry = asyncbench::retry::RetryPolicy::preset(asyncbench::retry::RetryPreset::Openai);
+            let report = compare(&cfg).unwrap();
+            let s = &report.strategies[0];
+            let a = s.adaptive.as_ref().unwrap();
+            let case = format!(
+                "rpm {rpm:?} tpm {tpm:?} headers hidden {hidden}: 429 share {}",
+                a.share_429
+            );
+            eprintln!("{case}, ok {}", s.count(asyncbench::metrics::Outcome::Ok));
+            assert_eq!(s.accounted, "200/200", "{case}");
+            if hidden {
+                // Only the 429s steer it: they come and cut the limit, and stay a minority of
+                // the answers; a few requests may run out of their three attempts (a quarter of
+                // the answers were 429s and 2-12 of 200 requests failed on the reference VM).
+                assert!(a.cuts >= 1 && a.share_429 <= 0.4, "{case}");
+                assert!(s.count(asyncbench::metrics::Outcome::Ok) >= 180, "{case}");
+            } else {
+                assert_eq!(s.count(asyncbench::metrics::Outcome::Ok), 200, "{case}");
+                assert!(a.share_429 <= 0.1, "{case}");
+            }
+        }
+    }
+}

@@ -263,6 +263,9 @@ pub struct Profile {
     /// Most bytes one answer may take (n × tokens, streamed or not); a request asking for more
     /// gets a 400 naming the limit.
     pub max_response_bytes: u64,
+    /// Send no `x-ratelimit-*` headers (as many self-hosted servers and gateways do): a client
+    /// then has only the 429s and their `Retry-After` to go by.
+    pub no_ratelimit_headers: bool,
 }
 
 impl Default for Profile {
@@ -292,6 +295,7 @@ impl Default for Profile {
             api_key: None,
             workers: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            no_ratelimit_headers: false,
         }
     }
 }
@@ -616,6 +620,10 @@ pub struct ProfileArgs {
     /// the limit [default: 16MiB].
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_response_bytes: Option<u64>,
+    /// Send no x-ratelimit-* headers with --rpm/--tpm (as many self-hosted servers and gateways
+    /// do): clients have only the 429s and their Retry-After to go by [default: sent].
+    #[arg(long)]
+    pub no_ratelimit_headers: bool,
 }
 
 impl ProfileArgs {
@@ -640,6 +648,7 @@ impl ProfileArgs {
             retry_after,
             limit_window
         );
+        p.no_ratelimit_headers |= self.no_ratelimit_headers;
         if let Some(t) = self.tokens {
             p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {
                 name: "tokens",
@@ -821,6 +830,7 @@ mod tests {
             "9",
             "--max-response-bytes",
             "10",
+            "--no-ratelimit-headers",
         ])
         .unwrap();
         let p = t.a.to_profile().unwrap();
@@ -849,6 +859,7 @@ mod tests {
             api_key: None,
             workers: None,
             max_response_bytes: 10,
+            no_ratelimit_headers: true,
         };
         assert_eq!(p, want);
     }

@@ -1105,3 +1105,34 @@ fn host_takes_localhost_and_refuses_names() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("'example.com' is not an IP address"), "{stderr}");
 }
+
+/// `--no-ratelimit-headers`: answers carry no `x-ratelimit-*` header, and a 429 from the limiter
+/// keeps its `Retry-After` (the other limit answers are the same).
+#[test]
+fn ratelimit_headers_can_be_left_out() {
+    for hidden in [false, true] {
+        let server = MockServer::start(Profile {
+            rpm: Some(60),
+            limit_window: Duration::from_secs(1),
+            no_ratelimit_headers: hidden,
+            ..Profile::default()
+        })
+        .unwrap();
+        let send = || {
+            let mut resp = agent(Duration::from_secs(10))
+                .post(format!("{}/v1/chat/completions", server.uri()))
+                .send(CHAT)
+                .unwrap();
+            let _ = resp.body_mut().read_to_string();
+            let h = |n: &str| resp.headers().get(n).is_some();
+            (
+                resp.status().as_u16(),
+                h("x-ratelimit-remaining-requests"),
+                h("retry-after"),
+            )
+        };
+        // A one-second window of 60/min holds one request: the second is refused.
+        assert_eq!(send(), (200, !hidden, false), "hidden {hidden}");
+        assert_eq!(send(), (429, !hidden, true), "hidden {hidden}");
+    }
+}

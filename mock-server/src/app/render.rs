@@ -119,7 +119,19 @@ pub(crate) fn json(st: &AppState, status: StatusCode, body: impl Into<Body>, met
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     meta.apply(h);
+    if st.profile.no_ratelimit_headers {
+        strip_limits(h);
+    }
     resp
+}
+
+/// Removes the `x-ratelimit-*` headers (`--no-ratelimit-headers`: a server that sends none).
+pub(crate) fn strip_limits(h: &mut HeaderMap) {
+    for kind in ["requests", "tokens"] {
+        for what in ["limit", "remaining", "reset"] {
+            h.remove(format!("x-ratelimit-{what}-{kind}").as_str());
+        }
+    }
 }
 
 /// An OpenAI error body, its status counted.

@@ -122,6 +122,7 @@ pub(crate) fn response(
     start: Instant,
 ) -> Response {
     st.stats.status(StatusCode::OK.as_u16());
+    let hide_limits = st.profile.no_ratelimit_headers;
     let state = State {
         st,
         generation,
@@ -143,5 +144,8 @@ pub(crate) fn response(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     meta.apply(h);
+    if hide_limits {
+        super::render::strip_limits(h);
+    }
     resp
 }

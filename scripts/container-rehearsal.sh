@@ -25,8 +25,12 @@ out=${1:-$(mktemp -d)}
 mkdir -p "$out"
 work=$(mktemp -d)
 containers=()
+# Every container this run starts carries this label, so that one that failed to start (and
+# so returned no id) is removed too.
+label=asyncbench-rehearsal=$$
 cleanup() {
   for c in "${containers[@]:-}"; do [ -n "$c" ] && podman rm -f "$c" >/dev/null 2>&1 || true; done
+  podman ps -aq --filter "label=$label" | xargs -r podman rm -f >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,7 +62,7 @@ podman build -q -t "$image" "$work/ctx" >/dev/null
 # limits no higher than this shell's own (a sandbox may not let a container raise them).
 run=(podman)
 command -v runc >/dev/null && run+=(--runtime runc)
-run+=(run -d --network host --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
+run+=(run -d --label "$label" --network host --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
 size=$(podman image inspect "$image" --format '{{.Size}}')
 echo "container-rehearsal: built $image ($((size / 1048576)) MiB, FROM scratch)" | tee "$out/summary.txt"
 

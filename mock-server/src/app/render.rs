@@ -51,7 +51,9 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    pub(crate) fn apply(&self, h: &mut HeaderMap) {
+    /// Writes the headers; the `x-ratelimit-*` ones only `with_limits` (a profile with
+    /// `--no-ratelimit-headers` sends none).
+    pub(crate) fn apply(&self, h: &mut HeaderMap, with_limits: bool) {
         fn put(h: &mut HeaderMap, name: &'static str, v: String) {
             if let Ok(v) = HeaderValue::try_from(v) {
                 h.insert(HeaderName::from_static(name), v);
@@ -69,7 +71,7 @@ impl Meta {
             let ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
             num(h, "openai-processing-ms", ms);
         }
-        if let Some(l) = &self.limits {
+        if let Some(l) = self.limits.as_ref().filter(|_| with_limits) {
             if let Some(r) = l.requests {
                 num(h, "x-ratelimit-limit-requests", r.limit);
                 num(h, "x-ratelimit-remaining-requests", r.remaining);
@@ -118,20 +120,8 @@ pub(crate) fn json(st: &AppState, status: StatusCode, body: impl Into<Body>, met
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    meta.apply(h);
-    if st.profile.no_ratelimit_headers {
-        strip_limits(h);
-    }
+    meta.apply(h, !st.profile.no_ratelimit_headers);
     resp
-}
-
-/// Removes the `x-ratelimit-*` headers (`--no-ratelimit-headers`: a server that sends none).
-pub(crate) fn strip_limits(h: &mut HeaderMap) {
-    for kind in ["requests", "tokens"] {
-        for what in ["limit", "remaining", "reset"] {
-            h.remove(format!("x-ratelimit-{what}-{kind}").as_str());
-        }
-    }
 }
 
 /// An OpenAI error body, its status counted.
@@ -550,7 +540,7 @@ mod tests {
             should_retry: Some(true),
         };
         let mut h = HeaderMap::new();
-        meta.apply(&mut h);
+        meta.apply(&mut h, true);
         let got = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
         let want = [
             ("x-ratelimit-limit-requests", "5000"),
@@ -575,7 +565,7 @@ mod tests {
             retry_after: Some(Duration::from_micros(200)),
             ..Meta::default()
         }
-        .apply(&mut h);
+        .apply(&mut h, true);
         assert_eq!(
             (got_in(&h, "retry-after"), got_in(&h, "retry-after-ms")),
             ("1".into(), "1".into())

@@ -122,7 +122,7 @@ pub(crate) fn response(
     start: Instant,
 ) -> Response {
     st.stats.status(StatusCode::OK.as_u16());
-    let hide_limits = st.profile.no_ratelimit_headers;
+    let with_limits = !st.profile.no_ratelimit_headers;
     let state = State {
         st,
         generation,
@@ -143,9 +143,6 @@ pub(crate) fn response(
         HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    meta.apply(h);
-    if hide_limits {
-        super::render::strip_limits(h);
-    }
+    meta.apply(h, with_limits);
     resp
 }

@@ -344,7 +344,27 @@ impl Criteria {
 /// goodput sits at the largest value tried, or the choice at the smallest, the reason says the
 /// list may be too short.
 pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Criteria) -> Recommendation {
-    let mut r = recommend_complete(axis, strategy, points, c);
+    recommend_for(axis, strategy, points, c, Chosen::Listed)
+}
+
+/// Who chose a sweep's points, which decides what a reason may suggest at their edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    /// The user's list, which they can extend.
+    Listed,
+    /// The sweep's own (`--concurrency auto`, `--rate auto`).
+    Automatic,
+}
+
+/// [`recommend`] over points chosen as `chosen` says.
+pub fn recommend_for(
+    axis: &str,
+    strategy: Strategy,
+    points: &[SweepPoint],
+    c: Criteria,
+    chosen: Chosen,
+) -> Recommendation {
+    let mut r = recommend_complete(axis, strategy, points, c, chosen);
     if let Some(p) = points.iter().find(|p| !p.complete)
         && !r.reason.starts_with("no complete point")
     {
@@ -357,7 +377,13 @@ pub fn recommend(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Crite
 }
 
 /// [`recommend`] over the complete points.
-fn recommend_complete(axis: &str, strategy: Strategy, points: &[SweepPoint], c: Criteria) -> Recommendation {
+fn recommend_complete(
+    axis: &str,
+    strategy: Strategy,
+    points: &[SweepPoint],
+    c: Criteria,
+    chosen: Chosen,
+) -> Recommendation {
     // A point a signal or a dying target cut short measured part of its requests: no verdict
     // rests on it.
     let mut rows: Vec<(f64, &PointResult)> = points
@@ -453,10 +479,14 @@ fn recommend_complete(axis: &str, strategy: Strategy, points: &[SweepPoint], c: 
         .filter(|(_, x)| g(x) == best)
         .map(|(s, _)| *s)
         .next_back();
+    let further = match chosen {
+        Chosen::Listed => "extend the list",
+        Chosen::Automatic => "past the automatic points: sweep a list that goes further",
+    };
     let mut edges = Vec::new();
     if rows.len() > 1 && best_at == Some(hi) {
         edges.push(format!(
-            "the best goodput is at the largest value tried ({}): it may grow further (extend the list)",
+            "the best goodput is at the largest value tried ({}): it may grow further ({further})",
             fmt_setting(axis, hi)
         ));
     }
@@ -468,7 +498,7 @@ fn recommend_complete(axis: &str, strategy: Strategy, points: &[SweepPoint], c: 
     };
     if rows.len() > 1 && setting == lo && !floor {
         edges.push(format!(
-            "{} is the smallest value tried: a smaller one may do as well (extend the list)",
+            "{} is the smallest value tried: a smaller one may do as well ({further})",
             fmt_setting(axis, lo)
         ));
     }
@@ -754,6 +784,15 @@ mod tests {
         assert!(r.reason.starts_with("C=8"), "{}", r.reason);
         // The best is at the top of the list: goodput may still be growing.
         assert!(r.reason.contains("largest value tried (C=64)"), "{}", r.reason);
+        assert!(r.reason.ends_with("(extend the list)"), "{}", r.reason);
+        // Points the sweep chose itself are no list to extend.
+        let r = recommend_for("concurrency", S, &pts, loose(), Chosen::Automatic);
+        assert!(
+            r.reason
+                .ends_with("(past the automatic points: sweep a list that goes further)"),
+            "{}",
+            r.reason
+        );
     }
 
     #[test]

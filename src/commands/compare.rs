@@ -138,17 +138,24 @@ pub fn show(report: &RunReport, format: Format) -> Result<(), RunError> {
         table::table(report),
         report.provenance.machine.summary()
     );
-    let data = match format {
+    emit(&table, data(format, report, || table::csv(report))?)
+}
+
+/// What goes on stdout in place of the table for `format`: nothing for the table itself, else
+/// the report as JSON (pretty, or on one line) or as CSV (`csv` makes it).
+pub fn data<T: serde::Serialize>(
+    format: Format,
+    report: &T,
+    csv: impl FnOnce() -> String,
+) -> Result<Option<String>, RunError> {
+    let json =
+        |text: serde_json::Result<String>| text.map(|t| t + "\n").map_err(|e| RunError::write("stdout", e));
+    Ok(match format {
         Format::Table => None,
-        Format::Json => {
-            Some(serde_json::to_string_pretty(report).map_err(|e| RunError::write("stdout", e))? + "\n")
-        }
-        Format::Csv => Some(table::csv(report)),
-        Format::JsonLine => {
-            Some(serde_json::to_string(report).map_err(|e| RunError::write("stdout", e))? + "\n")
-        }
-    };
-    emit(&table, data)
+        Format::Json => Some(json(serde_json::to_string_pretty(report))?),
+        Format::JsonLine => Some(json(serde_json::to_string(report))?),
+        Format::Csv => Some(csv()),
+    })
 }
 
 /// The table on stdout; or, when `data` (JSON or CSV for a script) is given, the table on stderr

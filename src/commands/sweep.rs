@@ -3,7 +3,6 @@
 //! sweep charts. A signal or a dead target ends the sweep after the point in progress, whose
 //! partial results are kept and marked; the sweep's files are written all the same.
 
-use crate::cli::Format;
 use crate::cli::SweepArgs;
 use crate::commands::{Finish, finish_run};
 use crate::config::{RunConfig, Strategy};
@@ -13,8 +12,8 @@ use crate::report::sweep::{render, sweep_charts};
 use crate::report::{Isolation, Provenance, write_file};
 use crate::run::{Incomplete, Session, run_strategies, summary};
 use crate::sweep::{
-    AutoProbe, Axis, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport, best_strategy,
-    concurrency_points, fmt_setting, rate_points, recommend, saturation,
+    AutoProbe, Axis, Chosen, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
+    best_strategy, concurrency_points, fmt_setting, rate_points, recommend_for, saturation,
 };
 
 /// Probes for the points of an automatic sweep, on the first strategy: doubling concurrencies
@@ -240,11 +239,16 @@ pub fn sweep_measuring_on(
     }
     // CPU work is the workload's, not a setting to pick: its verdict is per point.
     let per_work = matches!(axis, Axis::CpuWork(_));
+    let chosen = if auto.is_some() {
+        Chosen::Automatic
+    } else {
+        Chosen::Listed
+    };
     let recommendations: Vec<Recommendation> = base
         .strategies
         .iter()
         .map(|s| match per_work {
-            false => recommend(axis.name(), *s, &points, criteria),
+            false => recommend_for(axis.name(), *s, &points, criteria, chosen),
             true => Recommendation {
                 strategy: *s,
                 setting: None,
@@ -253,20 +257,6 @@ pub fn sweep_measuring_on(
             },
         })
         .collect();
-    // Points the sweep chose itself are no list the user can extend.
-    let recommendations: Vec<Recommendation> = match &auto {
-        Some(_) => recommendations
-            .into_iter()
-            .map(|mut r| {
-                r.reason = r.reason.replace(
-                    "(extend the list)",
-                    "(past the automatic points: sweep a list that goes further)",
-                );
-                r
-            })
-            .collect(),
-        None => recommendations,
-    };
     let per_point: Vec<Recommendation> = if per_work {
         points
             .iter()
@@ -344,16 +334,7 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
         render(&report),
         report.provenance.machine.summary()
     );
-    let data = match format {
-        Format::Table => None,
-        Format::Json => {
-            Some(serde_json::to_string_pretty(&report).map_err(|e| RunError::write("stdout", e))? + "\n")
-        }
-        Format::Csv => Some(crate::report::sweep::csv(&report)),
-        Format::JsonLine => {
-            Some(serde_json::to_string(&report).map_err(|e| RunError::write("stdout", e))? + "\n")
-        }
-    };
+    let data = crate::commands::compare::data(format, &report, || crate::report::sweep::csv(&report))?;
     crate::commands::compare::emit(&table, data)?;
     // The table is out; now the files' failure, if one came, is the command's.
     if let Some(e) = write_error {

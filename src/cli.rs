@@ -638,12 +638,8 @@ impl CommonArgs {
                     .iter()
                     .find(|h| h.name == http::header::AUTHORIZATION)
                 {
-                    Some(h) => Some(ApiKey::from_header(h.value.to_str().map_err(|_| {
-                        ConfigError::BadKey {
-                            var: "-H Authorization".into(),
-                            why: "has non-ASCII characters, which an HTTP header cannot carry",
-                        }
-                    })?)),
+                    // `parse_header` let only visible ASCII through: nothing is lost here.
+                    Some(h) => Some(ApiKey::from_header(&String::from_utf8_lossy(h.value.as_bytes()))),
                     None => read_key(&self.api_key_env)?,
                 };
                 if self.tls {

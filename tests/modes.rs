@@ -66,7 +66,7 @@ fn a_duration_bounds_the_run_by_time() {
 #[test]
 fn a_warmup_is_sent_first_and_left_out_of_the_figures() {
     for warmup in [Warmup::Requests(3), Warmup::Time(Duration::from_millis(200))] {
-        let mut cfg = config(&Strategy::ALL, 6, Profile::fixed(Duration::from_millis(10)));
+        let mut cfg = config(&Strategy::EVERY, 6, Profile::fixed(Duration::from_millis(10)));
         cfg.warmup = Some(warmup);
         let report = asyncbench::compare(&cfg).unwrap();
         for s in &report.strategies {

@@ -31,7 +31,7 @@ fn fault_matrix_every_strategy_accounts_for_everything() {
             ..Profile::default()
         };
         let n = 40;
-        let mut cfg = config(&Strategy::ALL, n, profile);
+        let mut cfg = config(&Strategy::EVERY, n, profile);
         cfg.timeout = Duration::from_millis(300);
         cfg.concurrency = 8;
         cfg.batch_size = 8;

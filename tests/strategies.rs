@@ -31,11 +31,11 @@ fn assert_accounted(s: &StrategyReport, n: u64) {
 #[test]
 fn every_strategy_succeeds_on_a_clean_mock() {
     // Arrange
-    let cfg = config(&Strategy::ALL, 12, Profile::fixed(Duration::from_millis(20)));
+    let cfg = config(&Strategy::EVERY, 12, Profile::fixed(Duration::from_millis(20)));
     // Act
     let report = compare(&cfg).unwrap();
     // Assert
-    assert_eq!(report.strategies.len(), 5);
+    assert_eq!(report.strategies.len(), Strategy::EVERY.len());
     for s in &report.strategies {
         assert_accounted(s, 12);
         assert_eq!(s.count(Outcome::Ok), 12, "{}", s.id);
@@ -82,7 +82,7 @@ async fn limited_then_ok(n: u64, name: &str, value: &str) -> wiremock::MockServe
 #[test]
 fn rate_limited_requests_are_retried_after_retry_after() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for s in Strategy::ALL {
+    for s in Strategy::EVERY {
         // Arrange: a fresh sequence per strategy.
         let server = rt.block_on(limited_then_ok(2, "retry-after-ms", "150"));
         let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
@@ -122,7 +122,7 @@ fn gives_up_after_the_attempt_limit_with_the_right_outcome() {
         rate_503: 1.0,
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::ALL, 6, profile);
+    let mut cfg = config(&Strategy::EVERY, 6, profile);
     cfg.retry = fast_retry(3);
     // Act
     let report = compare(&cfg).unwrap();
@@ -148,7 +148,7 @@ fn timeouts_are_counted_as_timeouts() {
         rate_hang: 1.0,
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::ALL, 4, profile);
+    let mut cfg = config(&Strategy::EVERY, 4, profile);
     cfg.timeout = Duration::from_millis(200);
     // Act
     let report = compare(&cfg).unwrap();
@@ -169,7 +169,7 @@ fn resets_are_transport_errors_and_quota_429s_are_not_retried() {
         schedule: vec!["every:2:reset".parse().unwrap()],
         ..Profile::default()
     };
-    let report = compare(&config(&Strategy::ALL, 8, profile)).unwrap();
+    let report = compare(&config(&Strategy::EVERY, 8, profile)).unwrap();
     for s in &report.strategies {
         assert_accounted(s, 8);
         assert_eq!(s.count(Outcome::Transport), 4, "{}", s.id);
@@ -180,7 +180,7 @@ fn resets_are_transport_errors_and_quota_429s_are_not_retried() {
         rate_quota: 1.0,
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::ALL, 3, profile);
+    let mut cfg = config(&Strategy::EVERY, 3, profile);
     cfg.retry = asyncbench::retry::RetryPolicy::preset(asyncbench::retry::RetryPreset::Openai);
     let report = compare(&cfg).unwrap();
     for s in &report.strategies {
@@ -198,7 +198,7 @@ fn connection_errors_are_retried_when_the_policy_says_so() {
         schedule: vec!["every:2:reset".parse().unwrap()],
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::ALL, 8, profile.clone());
+    let mut cfg = config(&Strategy::EVERY, 8, profile.clone());
     cfg.retry = fast_retry(10);
     let report = compare(&cfg).unwrap();
     for s in &report.strategies {
@@ -218,7 +218,7 @@ fn connection_errors_are_retried_when_the_policy_says_so() {
             s.id
         );
     }
-    let mut cfg = config(&Strategy::ALL, 8, profile);
+    let mut cfg = config(&Strategy::EVERY, 8, profile);
     cfg.retry = fast_retry(10);
     cfg.retry.retry_transport = false;
     let report = compare(&cfg).unwrap();
@@ -244,7 +244,7 @@ fn mixed_faults_are_fully_accounted() {
         latency: "uniform:1ms..5ms".parse().unwrap(),
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::ALL, 60, profile);
+    let mut cfg = config(&Strategy::EVERY, 60, profile);
     cfg.timeout = Duration::from_millis(300);
     cfg.retry = fast_retry(3);
     cfg.concurrency = 8;

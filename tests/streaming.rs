@@ -25,7 +25,7 @@ fn streaming_profile() -> Profile {
 #[test]
 fn every_strategy_times_ttft_and_itl_from_the_stream() {
     // Arrange: 8 requests of 8 tokens, 4 at a time.
-    let mut cfg = config(&Strategy::ALL, 8, streaming_profile());
+    let mut cfg = config(&Strategy::EVERY, 8, streaming_profile());
     cfg.workload.stream = true;
     // Act
     let report = compare(&cfg).unwrap();
@@ -76,7 +76,7 @@ fn broken_streams_are_failures_not_short_successes() {
             Outcome::ServerError,
         ),
     ] {
-        let mut cfg = config(&Strategy::ALL, 4, profile);
+        let mut cfg = config(&Strategy::EVERY, 4, profile);
         cfg.workload.stream = true;
         cfg.timeout = Duration::from_secs(30);
         let report = compare(&cfg).unwrap();

@@ -29,7 +29,7 @@ fn tls_mock(http2: bool) -> MockServer {
 fn every_strategy_works_over_https_with_the_certificate_trusted() {
     // Arrange
     let server = tls_mock(false);
-    let mut cfg = config_for_target(&Strategy::ALL, 12, format!("{}/v1", server.uri()));
+    let mut cfg = config_for_target(&Strategy::EVERY, 12, format!("{}/v1", server.uri()));
     if let Some(t) = cfg.target.as_mut() {
         t.trust = TlsTrust {
             ca_pem: Some(Arc::new(server.ca_pem().unwrap().as_bytes().to_vec())),

@@ -433,6 +433,18 @@ pub struct CommonArgs {
     /// setup, so that shards on several machines start together [default: at once].
     #[arg(long, value_parser = parse_start_at, value_name = "UNIX_S", allow_negative_numbers = true)]
     pub start_at: Option<f64>,
+    /// Run a program of your own as one more strategy, speaking the external-client protocol
+    /// (docs/client-protocol.md): the workload as JSON on its stdin, one JSON line per request
+    /// on its stdout. Run by `sh -c`, e.g. 'node examples/clients/fetch.mjs'.
+    #[arg(long, value_name = "COMMAND")]
+    pub client_cmd: Option<String>,
+    /// The name of the --client-cmd client in the report [default: custom].
+    #[arg(long, value_name = "NAME", requires = "client_cmd")]
+    pub client_name: Option<String>,
+    /// The Python interpreter of the py-* clients [default: $ASYNCBENCH_PYTHON, else the
+    /// project's clients/python/.venv, else python3].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
     /// What goes on stdout: the table, the report as JSON, or the summary as CSV (the table then
     /// goes to stderr).
     #[arg(long, value_enum, default_value = "table")]
@@ -708,6 +720,7 @@ impl CommonArgs {
         let model = from_template("model")
             .and_then(serde_json::Value::as_str)
             .map_or_else(|| self.model.clone(), str::to_owned);
+        let (strategies, external) = self.external_clients(strategies)?;
         let requests = match (self.requests, self.duration) {
             (Some(n), _) => n,
             (None, Some(_)) => u64::MAX,
@@ -745,6 +758,7 @@ impl CommonArgs {
             export_chunks: self.export_chunks,
             shard: self.shard,
             start_at: self.start_at,
+            external,
             strategies,
             concurrency,
             adaptive,
@@ -776,6 +790,73 @@ impl CommonArgs {
         cfg.validate()?;
         cfg.check_bodies_fit()?;
         Ok(cfg)
+    }
+}
+
+impl CommonArgs {
+    /// The external clients of the run: `--client-cmd` joins the strategies (once, at the end
+    /// unless `--strategies` placed its name), and the Python clients' interpreter is checked
+    /// for every package they import, before anything runs.
+    fn external_clients(
+        &self,
+        mut strategies: Vec<Strategy>,
+    ) -> Result<(Vec<Strategy>, crate::config::ExternalConfig), ConfigError> {
+        let invalid = |name, value: String, why| ConfigError::Invalid { name, value, why };
+        let client_cmd = match &self.client_cmd {
+            Some(cmd) if cmd.trim().is_empty() => {
+                return Err(invalid(
+                    "--client-cmd",
+                    cmd.clone(),
+                    "is empty; give the command that starts your client",
+                ));
+            }
+            Some(cmd) => {
+                let name = self.client_name.clone().unwrap_or_else(|| "custom".into());
+                let id = crate::external::ClientName::new(&name)
+                    .map_err(|why| invalid("--client-name", name.clone(), why))?;
+                if !strategies.contains(&Strategy::Custom(id)) {
+                    strategies.push(Strategy::Custom(id));
+                }
+                Some(crate::external::ClientCmd {
+                    name,
+                    command: cmd.clone(),
+                })
+            }
+            None => None,
+        };
+        let external = strategies.iter().any(|s| s.is_external());
+        if external && self.requests.is_none() && self.duration.is_some() {
+            return Err(invalid(
+                "--duration",
+                "without -n".into(),
+                "external clients are handed their requests up front: give -n as well (the duration still ends the run first)",
+            ));
+        }
+        if external && self.concurrency.contains(&Level::Auto) {
+            return Err(invalid(
+                "--concurrency",
+                "auto".into(),
+                "external clients keep the concurrency they are given; auto is for the async strategies",
+            ));
+        }
+        let python: Vec<crate::external::PyClient> = strategies
+            .iter()
+            .filter_map(|s| match s {
+                Strategy::Python(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        if !python.is_empty() {
+            let interpreter = crate::external::python::interpreter(self.python.as_deref());
+            crate::external::python::check(&interpreter, &python)?;
+        }
+        Ok((
+            strategies,
+            crate::config::ExternalConfig {
+                python: self.python.clone(),
+                client_cmd,
+            },
+        ))
     }
 }
 

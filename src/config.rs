@@ -18,11 +18,9 @@ use crate::inputs::{BodySpec, Inputs, Spread, build_bodies};
 use crate::retry::RetryPolicy;
 use mock_server::Profile;
 
-/// An execution model, each the Rust twin of a Python pattern.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
+/// An execution model: the Rust twins of the Python patterns, and external clients (the Python
+/// originals shipped in `clients/python/`, or a program of the user's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Strategy {
     /// One ureq agent, one request after another (`for url in urls: requests.get(url)`).
     Sequential,
@@ -37,10 +35,14 @@ pub enum Strategy {
     AsyncOffload,
     /// tokio + reqwest, fixed batches of B joined, a pause between batches (`process_batch`).
     Batched,
+    /// A Python client shipped with the project, run as a child process.
+    Python(crate::external::PyClient),
+    /// `--client-cmd`: the user's program, named by `--client-name`.
+    Custom(crate::external::ClientName),
 }
 
 impl Strategy {
-    /// Every strategy, in report order.
+    /// Every built-in Rust strategy, in report order.
     pub const EVERY: [Strategy; 6] = [
         Strategy::Sequential,
         Strategy::Threadpool,
@@ -60,6 +62,26 @@ impl Strategy {
         Strategy::Batched,
     ];
 
+    /// What `--strategies` accepts: the Rust strategies, then the shipped Python clients.
+    pub const NAMED: [Strategy; 13] = {
+        use crate::external::PyClient as P;
+        [
+            Strategy::Sequential,
+            Strategy::Threadpool,
+            Strategy::Async,
+            Strategy::AsyncSingle,
+            Strategy::AsyncOffload,
+            Strategy::Batched,
+            Strategy::Python(P::Sequential),
+            Strategy::Python(P::Threadpool),
+            Strategy::Python(P::Aiohttp),
+            Strategy::Python(P::Httpx),
+            Strategy::Python(P::Openai),
+            Strategy::Python(P::BlockingInAsync),
+            Strategy::Python(P::ToThread),
+        ]
+    };
+
     /// The one id used for the CLI value, bench ids, CSV rows, chart legends and file names.
     pub fn id(self) -> &'static str {
         match self {
@@ -69,7 +91,14 @@ impl Strategy {
             Strategy::AsyncSingle => "async-single",
             Strategy::AsyncOffload => "async-offload",
             Strategy::Batched => "batched",
+            Strategy::Python(p) => p.id(),
+            Strategy::Custom(n) => n.as_str(),
         }
+    }
+
+    /// Whether it runs as a child process speaking the external-client protocol.
+    pub fn is_external(self) -> bool {
+        matches!(self, Strategy::Python(_) | Strategy::Custom(_))
     }
 
     /// Whether this strategy blocks threads (and so never touches tokio).
@@ -79,19 +108,20 @@ impl Strategy {
 
     /// Whether it drives its work from the calling thread (`block_on`), which then counts among
     /// the threads it ran on; the blocking strategies run on workers of their own while the
-    /// calling thread only waits.
+    /// calling thread only waits, and an external client in a process of its own.
     pub fn runs_on_calling_thread(self) -> bool {
-        !self.is_blocking()
+        !self.is_blocking() && !self.is_external()
     }
 
-    /// The name prefix of the threads it starts (`None`: it runs on the calling thread alone);
-    /// the runners name their threads so, and the resource sampler counts them by it.
+    /// The name prefix of the threads it starts (`None`: it runs on the calling thread alone,
+    /// or in a process of its own); the runners name their threads so, and the resource sampler
+    /// counts them by it.
     pub fn thread_prefix(self) -> Option<&'static str> {
         match self {
             Strategy::Sequential => Some("sequential"),
             Strategy::Threadpool => Some("threadpool-"),
             Strategy::Async => Some("async-worker"),
-            Strategy::AsyncSingle => None,
+            Strategy::AsyncSingle | Strategy::Python(_) | Strategy::Custom(_) => None,
             Strategy::AsyncOffload => Some("offload-"),
             Strategy::Batched => Some("batched-worker"),
         }
@@ -106,15 +136,49 @@ impl Strategy {
         )
     }
 
-    /// The strategy with this id.
+    /// The named strategy (Rust or shipped Python client) with this id.
+    pub fn builtin(id: &str) -> Option<Strategy> {
+        Strategy::NAMED.into_iter().find(|s| s.id() == id)
+    }
+
+    /// The strategy with this id, as `--strategies` takes it.
     pub fn from_id(id: &str) -> Option<Strategy> {
-        Strategy::EVERY.into_iter().find(|s| s.id() == id)
+        Strategy::builtin(id)
     }
 }
 
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())
+    }
+}
+
+impl Serialize for Strategy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+/// A saved report names a strategy by its id: a named one, else a `--client-cmd` client's name.
+impl<'de> Deserialize<'de> for Strategy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        if let Some(s) = Strategy::builtin(&id) {
+            return Ok(s);
+        }
+        crate::external::ClientName::new(&id)
+            .map(Strategy::Custom)
+            .map_err(|why| serde::de::Error::custom(format!("strategy '{id}' {why}")))
+    }
+}
+
+impl clap::ValueEnum for Strategy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Strategy::NAMED
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.id()))
     }
 }
 
@@ -479,6 +543,18 @@ pub struct RunConfig {
     /// `--start-at`: the first strategy starts at this Unix time (seconds), so that shards on
     /// several machines start together.
     pub start_at: Option<f64>,
+    /// How external clients are started: the Python interpreter, `--client-cmd`.
+    pub external: ExternalConfig,
+}
+
+/// How the external clients of a run are started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalConfig {
+    /// `--python`: the interpreter of the shipped Python clients (else found as
+    /// [`crate::external::python::interpreter`] says).
+    pub python: Option<PathBuf>,
+    /// `--client-cmd` with its `--client-name`.
+    pub client_cmd: Option<crate::external::ClientCmd>,
 }
 
 impl Default for RunConfig {
@@ -523,6 +599,7 @@ impl Default for RunConfig {
             export_chunks: false,
             shard: None,
             start_at: None,
+            external: ExternalConfig::default(),
         }
     }
 }
@@ -597,10 +674,14 @@ impl RunConfig {
             ),
             None => (self.workload.requests, self.concurrency, self.batch_size),
         };
+        use crate::external::PyClient;
         match s {
-            Strategy::Sequential => 1,
+            Strategy::Sequential | Strategy::Python(PyClient::Sequential) => 1,
             Strategy::Batched => b.min(n),
-            Strategy::Threadpool => c.max(1).min(n),
+            Strategy::Threadpool | Strategy::Python(PyClient::Threadpool) => c.max(1).min(n),
+            // An external client is told C; 0 asks it for every request in flight at once.
+            Strategy::Python(_) | Strategy::Custom(_) if self.concurrency == 0 => n,
+            Strategy::Python(_) | Strategy::Custom(_) => c.min(n),
             // 0: unbounded, every request in flight at once.
             Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => n,
             Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => c.min(n),

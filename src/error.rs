@@ -197,6 +197,12 @@ pub enum ConfigError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// An external client cannot be run: no interpreter, a missing package, a bad command.
+    #[error("{why}")]
+    External {
+        /// What is missing and the command that fixes it.
+        why: String,
+    },
 }
 
 /// A run that could not be set up, or whose files could not be written.

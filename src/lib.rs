@@ -31,6 +31,7 @@ pub mod commands;
 pub mod config;
 pub mod cpu_work;
 pub mod error;
+pub mod external;
 pub mod inputs;
 pub mod metrics;
 pub mod report;

@@ -53,3 +53,7 @@ mod interrupt;
 // Defects found by attacking it (issue 25): bounded inputs, no panics, credentials that never
 // leak, records that stay whole.
 mod defects;
+
+// External clients (issue 26): the protocol over real processes, and every shipped Python client
+// meeting the same faults as the Rust strategies.
+mod external;

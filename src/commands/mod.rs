@@ -10,6 +10,7 @@
 //! | 4 | the target stopped answering mid-run (what finished is written, incomplete) |
 //! | 5 | no request succeeded (the likely cause is printed) |
 //! | 6 | a merge of shards that is incomplete (shards missing or cut short; `--allow-partial`) |
+//! | 7 | an external client failed: it died, hung, broke the protocol or lost requests |
 //! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
 
 pub mod compare;
@@ -67,6 +68,9 @@ pub enum Finish {
     Stopped(Signal),
     /// `merge` wrote a run missing shards or parts of them (`--allow-partial`; exit 6).
     Partial,
+    /// An external client failed: it died, hung, broke the protocol or lost requests; the
+    /// report holds what it did report (exit 7).
+    ClientFailed,
 }
 
 impl Finish {
@@ -78,6 +82,7 @@ impl Finish {
             Finish::TargetDied => 4,
             Finish::NoSuccess => 5,
             Finish::Partial => 6,
+            Finish::ClientFailed => 7,
             Finish::Stopped(s) => s.exit_code(),
         }
     }
@@ -94,9 +99,10 @@ impl Finish {
             Finish::Ok => 0,
             Finish::NoSuccess => 1,
             Finish::AccountingFailed => 2,
-            Finish::Partial => 3,
-            Finish::TargetDied => 4,
-            Finish::Stopped(_) => 5,
+            Finish::ClientFailed => 3,
+            Finish::Partial => 4,
+            Finish::TargetDied => 5,
+            Finish::Stopped(_) => 6,
         };
         if rank(other) > rank(self) { other } else { self }
     }
@@ -128,6 +134,7 @@ pub fn finish_run(report: &RunReport, incomplete: Option<Incomplete>) -> Finish 
     match incomplete {
         Some(Incomplete::Signal(s)) => Finish::Stopped(s),
         Some(Incomplete::TargetDied(_)) => Finish::TargetDied,
+        Some(Incomplete::ClientFailed(_)) => Finish::ClientFailed,
         None if !failures.is_empty() => Finish::AccountingFailed,
         None if diagnosis.is_some() => Finish::NoSuccess,
         None => Finish::Ok,

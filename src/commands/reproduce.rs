@@ -77,7 +77,12 @@ fn article_expectation(s: Strategy) -> &'static str {
         Strategy::Threadpool => "(not in the article; the ThreadPoolExecutor twin)",
         Strategy::Async => "≈1 s: asyncio.gather overlaps all ten",
         Strategy::Batched => "≈3 s: two batches of 1 s plus one 1 s pause",
-        Strategy::AsyncSingle | Strategy::AsyncOffload => "",
+        Strategy::AsyncSingle | Strategy::AsyncOffload | Strategy::Custom(_) => "",
+        Strategy::Python(p) => match p {
+            crate::external::PyClient::Sequential => "≈10 s: the article's own sync loop",
+            crate::external::PyClient::Aiohttp => "≈1 s: the article's own aiohttp + gather",
+            _ => "",
+        },
     }
 }
 

@@ -281,6 +281,7 @@ pub fn sweep_measuring_on(
             Incomplete::TargetDied(s) => {
                 format!("the target stopped answering at {at} ({s}); later points did not run")
             }
+            Incomplete::ClientFailed(s) => format!("the client {s} failed at {at}; its points are left out"),
         }
     });
     let report = SweepReport {

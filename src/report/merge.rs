@@ -337,7 +337,27 @@ fn merge_strategy(
         output_tokens_per_request: pct(Series::OutputTokens),
         adaptive: None,
         cpu_work: None,
+        external: merge_external(parts.iter().map(|(_, s)| *s)),
         histograms: hists.iter().map(|(k, h)| (k.clone(), hist::encode(h))).collect(),
+    })
+}
+
+/// The shards' external-client records as one: the harness's CPU added up, the slowest start-up,
+/// every failure named.
+fn merge_external<'a>(
+    parts: impl Iterator<Item = &'a StrategyReport>,
+) -> Option<crate::report::ExternalReport> {
+    let ext: Vec<&crate::report::ExternalReport> = parts.filter_map(|s| s.external.as_ref()).collect();
+    let first = ext.first()?;
+    let failures: Vec<&str> = ext.iter().filter_map(|e| e.failure.as_deref()).collect();
+    let harness_cpu_s = ext.iter().map(|e| e.harness_cpu_s).sum::<f64>();
+    Some(crate::report::ExternalReport {
+        command: first.command.clone(),
+        startup_s: ext.iter().map(|e| e.startup_s).fold(0.0, f64::max),
+        harness_cpu_s,
+        harness_cpu_us_per_request: None,
+        failure: (!failures.is_empty()).then(|| failures.join("; ")),
+        stderr_tail: None,
     })
 }
 

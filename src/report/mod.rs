@@ -291,6 +291,11 @@ pub struct StrategyReport {
     /// they ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_work: Option<CpuWorkReport>,
+    /// An external client (`py-*`, `--client-cmd`): its command, start-up, failure, and the
+    /// harness's own CPU spent on it. Its `cpu_s`, `peak_rss_bytes` and `threads` are the
+    /// client process's, measured from outside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalReport>,
     /// Every histogram, HdrHistogram V2 + DEFLATE, base64 (`HISTF…`), microseconds.
     pub histograms: BTreeMap<String, String>,
 }
@@ -330,6 +335,27 @@ pub struct Measured {
     pub adaptive: Option<AdaptiveReport>,
     /// `--cpu-work`: the work done and where it ran.
     pub cpu_work: Option<CpuWorkReport>,
+    /// An external client: how it ran and what the harness spent on it.
+    pub external: Option<ExternalReport>,
+}
+
+/// An external client's run, as the report keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalReport {
+    /// The command line it ran as (the interpreter and script of a shipped Python client).
+    pub command: String,
+    /// Its start-up (spawn → ready), seconds: not in `wall_s`; its CPU is in `cpu_s`.
+    pub startup_s: f64,
+    /// The harness's own CPU while the client ran (reading, checking and recording its lines),
+    /// seconds.
+    pub harness_cpu_s: f64,
+    /// The same per request reported, microseconds.
+    pub harness_cpu_us_per_request: Option<f64>,
+    /// Why it failed (died, hung, broke the protocol, lost requests), when it did.
+    pub failure: Option<String>,
+    /// The end of its stderr, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
 }
 
 /// What ended a strategy's measured phase.
@@ -459,6 +485,7 @@ impl StrategyReport {
             output_tokens_per_request: pct(Series::OutputTokens),
             adaptive: m.adaptive,
             cpu_work: m.cpu_work,
+            external: m.external,
             histograms: rec
                 .series
                 .iter()
@@ -683,6 +710,7 @@ pub(crate) mod tests {
             ended_unix_ms: 10_000.0,
             adaptive: None,
             cpu_work: None,
+            external: None,
         }
     }
 

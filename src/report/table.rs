@@ -241,11 +241,12 @@ pub fn columns() -> Vec<Column> {
     ]
 }
 
-fn row(cols: &[&Column], cells: impl Iterator<Item = String>) -> String {
+/// A row; the first column is `first` wide (the longest strategy id, at least its own width).
+fn row(cols: &[&Column], first: usize, cells: impl Iterator<Item = String>) -> String {
     let mut line = String::new();
     for (i, (c, v)) in cols.iter().zip(cells).enumerate() {
         if i == 0 {
-            let _ = write!(line, "{v:<w$}", w = c.width);
+            let _ = write!(line, "{v:<w$}", w = first.max(c.width));
         } else {
             let _ = write!(line, " {v:>w$}", w = c.width);
         }
@@ -268,10 +269,21 @@ fn block(out: &mut String, r: &RunReport, all: &[Column], b: Block, title: &'sta
             c.header.to_owned()
         }
     });
-    out.push_str(&row(&cols, headers));
+    let first = name_width(r);
+    out.push_str(&row(&cols, first, headers));
     for s in &r.strategies {
-        out.push_str(&row(&cols, cols.iter().map(|c| (c.value)(s).table())));
+        out.push_str(&row(&cols, first, cols.iter().map(|c| (c.value)(s).table())));
     }
+}
+
+/// The width of the strategy column: its longest id (`py-blocking-in-async`), at least 13.
+fn name_width(r: &RunReport) -> usize {
+    r.strategies
+        .iter()
+        .map(|s| s.id.id().len())
+        .max()
+        .unwrap_or(0)
+        .max(13)
 }
 
 /// The mock's effective settings in one line: latency, token timing, faults, limits, seed.
@@ -453,6 +465,31 @@ pub fn table(r: &RunReport) -> String {
         t,
         "latency: end-to-end of successful requests, from intended start, retries included (- when none succeeded) · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client CPU, mock excluded · rss_MB: whole process · thr: threads the strategy ran on at peak"
     );
+    let external: Vec<&StrategyReport> = r.strategies.iter().filter(|s| s.external.is_some()).collect();
+    if !external.is_empty() {
+        let _ = writeln!(
+            t,
+            "external clients ({}): a process of their own · cpu_s, rss_MB, thr: that process's, measured from outside (start-up included in cpu_s) · harness: asyncbench's own CPU reading their lines",
+            external.iter().map(|s| s.id.id()).collect::<Vec<_>>().join(", ")
+        );
+        for s in external {
+            if let Some(e) = &s.external {
+                let _ = writeln!(
+                    t,
+                    "  {:<w$} start-up {:.2} s · harness {} · {}{}",
+                    s.id.id(),
+                    e.startup_s,
+                    e.harness_cpu_us_per_request
+                        .map_or_else(|| "-".to_owned(), |us| format!("{us:.1} µs/request")),
+                    e.command,
+                    e.failure
+                        .as_ref()
+                        .map_or_else(String::new, |f| format!(" · FAILED: {f}")),
+                    w = name_width(r)
+                );
+            }
+        }
+    }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         let _ = writeln!(
             t,
@@ -468,11 +505,12 @@ pub fn table(r: &RunReport) -> String {
             for e in &s.errors {
                 let _ = writeln!(
                     t,
-                    "  {:<13} {:<20} {:>7}  {}",
+                    "  {:<w$} {:<20} {:>7}  {}",
                     s.id.to_string(),
                     e.class,
                     e.count,
-                    e.sample.replace(['\n', '\r'], " ")
+                    e.sample.replace(['\n', '\r'], " "),
+                    w = name_width(r)
                 );
             }
         }

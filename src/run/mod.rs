@@ -34,6 +34,9 @@ pub enum Incomplete {
     Signal(Signal),
     /// The target stopped answering during this strategy.
     TargetDied(Strategy),
+    /// An external client failed (died, hung, broke the protocol or lost requests); the
+    /// strategies after it still ran.
+    ClientFailed(Strategy),
 }
 
 impl Incomplete {
@@ -164,9 +167,19 @@ pub fn run_one(
     // The runner knows the threads it started; the sampler also sees those its libraries
     // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
     let mut peaks = peaks;
-    peaks.threads = run
-        .threads
-        .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
+    let harness_cpu_s = (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0);
+    match &run.external {
+        // An external client's memory and threads are its process's, not this one's.
+        Some(ext) => {
+            peaks.rss_bytes = ext.rss_bytes;
+            peaks.threads = ext.threads;
+        }
+        None => {
+            peaks.threads = run
+                .threads
+                .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
+        }
+    }
     // Bounded by time when the phase stopped for its duration before its count ran out.
     let by_duration = cfg.duration.is_some() && run.issued < asked && crate::stop::requested().is_none();
     let measured = Measured {
@@ -200,11 +213,23 @@ pub fn run_one(
             LoadModel::Open { rate, .. } => Some(rate / cfg.shard.map_or(1, |s| s.n) as f64),
             LoadModel::Closed => None,
         },
-        cpu_s: (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0),
+        cpu_s: match &run.external {
+            Some(ext) => ext.cpu_s,
+            None => harness_cpu_s,
+        },
         peaks,
         server,
         adaptive: run.adaptive.clone(),
         cpu_work: ctx.cpu.as_ref().map(|w| w.report()),
+        external: run.external.as_ref().map(|ext| crate::report::ExternalReport {
+            command: crate::client::redact(&ext.command, &[]),
+            startup_s: ext.startup_s,
+            harness_cpu_s,
+            harness_cpu_us_per_request: (run.recorder.total() > 0)
+                .then(|| harness_cpu_s * 1e6 / run.recorder.total() as f64),
+            failure: ext.failure.clone(),
+            stderr_tail: ext.stderr_tail.clone(),
+        }),
     };
     let report = StrategyReport::build(measured, &run.recorder);
     Ok((report, run.recorder.intervals))
@@ -342,6 +367,7 @@ pub fn run_strategies(
     let mut strategies = Vec::new();
     let mut intervals = Vec::new();
     let mut incomplete = None;
+    let mut client_failed = None;
     let mut all_fresh = true;
     // One log for the run, written by a thread of its own as requests finish.
     let mut log_file = match &cfg.out {
@@ -388,6 +414,13 @@ pub fn run_strategies(
         let (report, iv) = run_one(cfg, &lease, s, session.mean_delay_s, log.clone())?;
         drop(lease);
         let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
+        if let Some(why) = report.external.as_ref().and_then(|e| e.failure.as_ref()) {
+            eprintln!("asyncbench: the client {s} failed: {why}");
+            if let Some(tail) = report.external.as_ref().and_then(|e| e.stderr_tail.as_ref()) {
+                eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
+            }
+            client_failed.get_or_insert(s);
+        }
         strategies.push(report);
         intervals.push((s, iv));
         if let Some(sig) = crate::stop::requested() {
@@ -402,6 +435,9 @@ pub fn run_strategies(
     }
     drop(watchdog);
     drop(log);
+    if incomplete.is_none() {
+        incomplete = client_failed.map(Incomplete::ClientFailed);
+    }
     if let Some(w) = writer
         && let Err(source) = w.finish()
     {
@@ -469,6 +505,15 @@ fn describe(i: Incomplete, done: &[StrategyReport], cfg: &RunConfig) -> String {
         ),
         (Incomplete::Signal(sig), None) => format!("interrupted by {} before any strategy ran", sig.name()),
         (Incomplete::TargetDied(s), _) => format!("the target stopped answering during {s}{after}"),
+        (Incomplete::ClientFailed(s), _) => {
+            let why = done
+                .iter()
+                .find(|r| r.id == s)
+                .and_then(|r| r.external.as_ref())
+                .and_then(|e| e.failure.clone())
+                .unwrap_or_default();
+            format!("the client {s} failed: {why}")
+        }
     }
 }
 

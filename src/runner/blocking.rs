@@ -212,6 +212,7 @@ pub(crate) fn drive(
             issued,
             threads: workers as u64,
             adaptive: None,
+            external: None,
         },
         all_done,
     ))

@@ -13,6 +13,7 @@
 mod async_tokio;
 mod batched;
 mod blocking;
+mod external;
 mod sequential;
 mod threadpool;
 
@@ -34,6 +35,7 @@ use crate::retry::RetryPolicy;
 
 pub use async_tokio::{run_async, run_async_offload, run_async_single};
 pub use batched::run_batched;
+pub use external::{ExternalCost, STARTUP_LIMIT, run_external};
 pub use sequential::run_sequential;
 pub use threadpool::run_threadpool;
 
@@ -237,6 +239,7 @@ where
         issued,
         threads,
         adaptive,
+        external: None,
     }
 }
 
@@ -256,6 +259,8 @@ pub struct StrategyRun {
     pub threads: u64,
     /// `--concurrency auto`: what the controller did in the measured phase.
     pub adaptive: Option<AdaptiveReport>,
+    /// An external client: what it cost, measured from outside, and how it ended.
+    pub external: Option<ExternalCost>,
 }
 
 /// Runs one strategy.
@@ -267,6 +272,7 @@ pub fn run_strategy(s: Strategy, ctx: &RunContext) -> Result<StrategyRun, RunErr
         Strategy::AsyncSingle => run_async_single(ctx),
         Strategy::AsyncOffload => run_async_offload(ctx),
         Strategy::Batched => run_batched(ctx),
+        Strategy::Python(_) | Strategy::Custom(_) => run_external(ctx),
     }
 }
 

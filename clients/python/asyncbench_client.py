@@ -1,0 +1,335 @@
+"""asyncbench's external-client protocol, version 1: the shared half of every Python client.
+
+The protocol (docs/client-protocol.md): asyncbench writes the workload as one JSON line on stdin;
+the client writes `{"type":"ready"}` once set up, one `{"type":"request",...}` line per logical
+request as it finishes, and `{"type":"phase",...}` at the end of each phase. Every time is
+`time.monotonic_ns()` (CLOCK_MONOTONIC, the harness's clock). This module holds what every
+pattern shares (reading the workload, the headers that number each attempt, the retry policy,
+reading an answer, writing lines) so that each client file shows only its execution model.
+"""
+
+import json
+import random
+import sys
+import threading
+import time
+
+now = time.monotonic_ns
+
+_out_lock = threading.Lock()
+
+
+def _write(obj):
+    line = json.dumps(obj, separators=(",", ":")) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def fail(message):
+    """Says why this client cannot run the workload, and exits 3."""
+    _write({"type": "error", "message": message})
+    sys.exit(3)
+
+
+class Phase:
+    """One phase: its requests' indexes and, in an open loop, when each is due."""
+
+    def __init__(self, number, p):
+        self.number = number
+        self.measured = p["measured"]
+        self.limit_s = p.get("limit_s")
+        first, stride, count = p["first"], p["stride"], p["count"]
+        self.indexes = [first + i * stride for i in range(count)]
+        self.schedule_s = p.get("schedule_s")
+        self.t0 = None
+        self.issued = 0
+
+    def begin(self):
+        self.t0 = now()
+
+    def due_ns(self, i):
+        """When request i of the phase is due (open loop), else None."""
+        if self.schedule_s is None:
+            return None
+        return self.t0 + int(self.schedule_s[i] * 1e9)
+
+    def may_issue(self):
+        """False once the phase's time limit has passed (no new request after it)."""
+        return self.limit_s is None or (now() - self.t0) < self.limit_s * 1e9
+
+    def done(self):
+        _write({"type": "phase", "phase": self.number, "issued": self.issued,
+                "start_ns": self.t0, "end_ns": now()})
+
+
+class Workload:
+    """The workload message, read from stdin."""
+
+    def __init__(self, msg):
+        if msg.get("protocol") != "asyncbench-client" or msg.get("version") != 1:
+            fail("this client speaks asyncbench-client protocol version 1")
+        self.url = msg["url"]
+        self.base_url = msg["base_url"]
+        self.method = msg["method"]
+        self.headers = dict(msg["headers"])
+        self.api_key = msg.get("api_key")
+        self.chat = msg["chat"]
+        self.stream = msg["stream"]
+        self.bodies = [b.encode() for b in msg["bodies"]]
+        self.concurrency = msg["concurrency"]
+        self.timeout_s = msg["timeout_s"]
+        self.retry = msg["retry"]
+        self.phases = [Phase(i, p) for i, p in enumerate(msg["phases"])]
+
+    def body(self, index):
+        return self.bodies[index % len(self.bodies)] if self.bodies else None
+
+    def headers_for(self, index, attempt):
+        """The headers of one attempt: the run's, plus the request's and attempt's numbers (the
+        mock keys its faults on them, so every client meets the same ones)."""
+        h = dict(self.headers)
+        h["x-asyncbench-request"] = str(index)
+        h["x-asyncbench-attempt"] = str(attempt)
+        return h
+
+    def retry_delay(self, attempt, status=None, headers=None, error=None, rng=random):
+        """The harness's retry policy (`RetryPolicy::next_delay` in src/retry.rs): seconds to
+        wait after attempt number `attempt` failed, or None to give up. A failure is a status
+        (with its headers) or an error kind."""
+        p = self.retry
+        if attempt >= p["attempts"]:
+            return None
+        after = None
+        if error is None:
+            headers = headers or {}
+            should = headers.get("x-should-retry")
+            after = _retry_after(headers)
+            if p["obey_should_retry"] and should in ("true", "false"):
+                retried = should == "true"
+            elif p["retry_after_cap_s"] is not None and after is not None and after > p["retry_after_cap_s"]:
+                retried = False
+            else:
+                retried = status in p["statuses"] or (p["retry_server_errors"] and status >= 500)
+        elif error in ("timeout", "refused", "reset", "closed", "transport"):
+            retried = p["retry_transport"]
+        elif error in ("decode", "stream_error"):
+            retried = p["retry_server_errors"]
+        else:
+            retried = False
+        if not retried:
+            return None
+        cap = p["retry_after_cap_s"]
+        if cap is not None and after is not None and 0 < after <= cap:
+            return after
+        delay = min(p["initial_s"] * p["factor"] ** (attempt - 1 + p["first_exponent"]), p["max_delay_s"])
+        if p["jitter"] == "full":
+            delay *= rng.random()
+        elif p["jitter"] == "reduce":
+            delay *= 1 - p["jitter_f"] * rng.random()
+        return delay
+
+
+def _retry_after(headers):
+    ms = headers.get("retry-after-ms")
+    try:
+        if ms is not None:
+            return float(ms) / 1000
+        s = headers.get("retry-after")
+        return float(s) if s is not None else None
+    except ValueError:
+        return None
+
+
+def start():
+    """Reads the workload from stdin."""
+    return Workload(json.loads(sys.stdin.readline()))
+
+
+def ready():
+    """Set up: the harness starts its clock for the run now."""
+    _write({"type": "ready"})
+
+
+class Request:
+    """One logical request's attempts, written as one line when it ends."""
+
+    __slots__ = ("index", "intended", "start", "attempts", "_sent")
+
+    def __init__(self, index, intended=None):
+        self.index = index
+        self.intended = intended
+        self.start = None
+        self.attempts = []
+        self._sent = None
+
+    def send(self):
+        """An attempt is being sent: returns its number (1-based)."""
+        self._sent = now()
+        if self.start is None:
+            self.start = self._sent
+        return len(self.attempts) + 1
+
+    def ended(self, status=None, error=None, message=None):
+        """The attempt now in flight ended so."""
+        a = {"start_ns": self._sent, "end_ns": now()}
+        if status is not None:
+            a["status"] = status
+        if error is not None:
+            a["error"] = error
+        if message:
+            a["message"] = message[:200]
+        self.attempts.append(a)
+
+    def done(self, answer=None):
+        """Writes the request's line; `answer` holds what a successful answer carried."""
+        line = {"type": "request", "index": self.index, "start_ns": self.start,
+                "end_ns": self.attempts[-1]["end_ns"], "attempts": self.attempts}
+        if self.intended is not None:
+            line["intended_ns"] = self.intended
+        if answer:
+            line.update(answer)
+        _write(line)
+
+
+def error_kind(exc):
+    """The protocol's error kind of a client exception, from its type and message."""
+    name = type(exc).__name__.lower()
+    text = str(exc).lower()
+    if "timeout" in name or "timed out" in text or "timeout" in text:
+        return "timeout"
+    if "refused" in text:
+        return "refused"
+    if "reset" in text:
+        return "reset"
+    if "disconnect" in name or "closed" in text or "disconnect" in text or "incomplete" in text:
+        return "closed"
+    return "transport"
+
+
+class Stream:
+    """Reads a chat answer's server-sent events as they arrive: the first content token's time,
+    the gaps after it, usage, and whether the stream was whole."""
+
+    def __init__(self, sent_ns):
+        self.sent = sent_ns
+        self.ttft = None
+        self.last = None
+        self.itl = []
+        self.usage = None
+        self.finished = False
+        self.error = None
+        self.bytes = 0
+
+    def line(self, raw):
+        self.bytes += len(raw) + 1
+        if not raw.startswith(b"data:"):
+            return
+        data = raw[5:].strip()
+        if data == b"[DONE]":
+            self.finished = True
+            return
+        t = now()
+        try:
+            event = json.loads(data)
+        except ValueError:
+            self.error = "decode"
+            return
+        if "error" in event:
+            self.error = "stream_error"
+            return
+        if event.get("usage"):
+            self.usage = event["usage"]
+        for choice in event.get("choices") or []:
+            if (choice.get("delta") or {}).get("content"):
+                if self.ttft is None:
+                    self.ttft = t - self.sent
+                else:
+                    self.itl.append(t - self.last)
+                self.last = t
+
+    def answer(self):
+        """(error kind or None, the line's answer fields)."""
+        if self.error:
+            return self.error, None
+        if not self.finished:
+            return "closed", None
+        return None, _usage(self.usage, {"ttft_ns": self.ttft, "itl_ns": self.itl, "bytes": self.bytes})
+
+
+def _usage(usage, fields):
+    usage = usage or {}
+    fields["completion_tokens"] = usage.get("completion_tokens")
+    fields["prompt_tokens"] = usage.get("prompt_tokens")
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def read_json(w, body):
+    """(error kind or None, answer fields) of a whole answer body."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "decode", None
+    if w.chat and not (isinstance(doc, dict) and doc.get("choices")):
+        return "decode", None
+    return None, _usage(doc.get("usage") if isinstance(doc, dict) else None, {"bytes": len(body)})
+
+
+def call_requests(w, session, index, intended=None, rng=random):
+    """One logical request with the blocking `requests` client, retried by the run's policy:
+    what py-sequential, py-threadpool, py-blocking-in-async and py-to-thread all call."""
+    import requests
+
+    req = Request(index, intended)
+    while True:
+        attempt = req.send()
+        status, headers, error, answer = None, None, None, None
+        try:
+            with session.request(w.method, w.url, data=w.body(index), headers=w.headers_for(index, attempt),
+                                 timeout=w.timeout_s, stream=w.stream) as r:
+                status, headers = r.status_code, r.headers
+                if 200 <= status < 300 and w.stream:
+                    s = Stream(req._sent)
+                    for raw in r.iter_lines():
+                        s.line(raw)
+                    error, answer = s.answer()
+                elif 200 <= status < 300:
+                    error, answer = read_json(w, r.content)
+                else:
+                    r.content  # read the error body, as a client does
+            req.ended(status=status, error=error)
+        except requests.RequestException as e:
+            error = error_kind(e)
+            req.ended(error=error, message=str(e))
+        if error is None and 200 <= status < 300:
+            req.done(answer)
+            return
+        wait = w.retry_delay(attempt, status, headers, error, rng)
+        if wait is None:
+            req.done()
+            return
+        time.sleep(wait)
+
+
+async def gather_phase(phase, concurrency, call):
+    """The asyncio pattern every async client shares: one coroutine per request, all started
+    with `asyncio.gather`, at most `concurrency` in flight under a `Semaphore` (0: no
+    semaphore, every request at once). In an open loop each waits for its due time first."""
+    import asyncio
+    import contextlib
+
+    sem = asyncio.Semaphore(concurrency) if concurrency else contextlib.nullcontext()
+
+    async def one(i, index):
+        due = phase.due_ns(i)
+        if due is not None:
+            await asyncio.sleep(max(0, due - now()) / 1e9)
+        async with sem:
+            if not phase.may_issue():
+                return
+            phase.issued += 1
+            await call(index, due)
+
+    phase.begin()
+    await asyncio.gather(*(one(i, index) for i, index in enumerate(phase.indexes)))
+    phase.done()

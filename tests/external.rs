@@ -1,0 +1,364 @@
+//! External clients (issue 26): the protocol over real processes and sockets (a well-behaved
+//! client, and ones that die, hang, write garbage, drop requests, use the wrong clock, refuse or
+//! exit 1), and every shipped Python client meeting the same faults as the Rust strategies, with
+//! its books balanced and agreed by the mock.
+
+use std::path::Path;
+use std::time::Duration;
+
+use asyncbench::config::Strategy;
+use asyncbench::external::PyClient;
+use asyncbench::metrics::Outcome;
+use mock_server::Profile;
+
+use crate::util::{bin, config, fast_retry, json};
+
+/// `--client-cmd` running tests/clients/fake.py in `mode` after `async`, 8 requests, 1 s timeout.
+fn run_fake(mode: &str, out: &Path) -> std::process::Output {
+    bin()
+        .args([
+            "compare",
+            "-n",
+            "8",
+            "-c",
+            "4",
+            "-q",
+            "--timeout",
+            "1s",
+            "--latency",
+            "5ms",
+        ])
+        .args(["--strategies", "async", "--client-name", "fake", "--client-cmd"])
+        .arg(format!(
+            "python3 {}/tests/clients/fake.py {mode}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn validate(schema: &str, v: &serde_json::Value) {
+    let validator = jsonschema::validator_for(&serde_json::from_str(schema).unwrap()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// A client of any language that keeps the protocol is measured like a built-in strategy: its
+/// requests counted N/N and agreed by the mock, its lines in requests.jsonl, its process's CPU
+/// and memory in the report (not the harness's), and the harness's own cost beside them.
+#[test]
+fn a_client_that_keeps_the_protocol_is_measured_like_any_strategy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_fake("good", &out);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json(&out.join("report.json"));
+    validate(include_str!("../schema/report.schema.json"), &report);
+    let fake = &report["strategies"][1];
+    assert_eq!(fake["id"], "fake");
+    assert_eq!(fake["accounted"], "8/8");
+    assert_eq!(fake["outcomes"]["ok"], 8);
+    assert_eq!(fake["server"]["matches"], true);
+    assert_eq!(fake["server"]["requests_received"], 8);
+    assert!(fake["external"]["failure"].is_null());
+    assert!(
+        fake["external"]["command"]
+            .as_str()
+            .unwrap()
+            .contains("fake.py good")
+    );
+    // The client's own process: a Python interpreter is far bigger than nothing, and its CPU
+    // (start-up included) is its own.
+    assert!(fake["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{fake}");
+    assert!(fake["cpu_s"].as_f64().unwrap() > 0.0);
+    assert!(fake["external"]["harness_cpu_s"].as_f64().unwrap() >= 0.0);
+    assert!(fake["latency_ms"]["p50"].as_f64().unwrap() >= 5.0, "{fake}");
+    let lines = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
+    let mut indexes: Vec<u64> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["strategy"] == "fake")
+        .map(|l| l["index"].as_u64().unwrap())
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..8).collect::<Vec<_>>());
+}
+
+/// Every way a client can go wrong ends loudly: exit 7, one line naming what it did and the
+/// requests it never reported, the run marked incomplete, what it did report kept, the
+/// strategies before it still there, and no client process left behind.
+#[test]
+fn a_client_that_dies_hangs_writes_garbage_or_loses_requests_fails_loudly() {
+    let cases = [
+        ("dies", "exited with signal: 9", Some("3, 4, 5, 6, 7")),
+        ("hangs", "wrote nothing for", Some("3, 4, 5, 6, 7")),
+        (
+            "garbage",
+            "broke the protocol: line 5: not a protocol line",
+            Some("3, 4, 5, 6, 7"),
+        ),
+        (
+            "drops",
+            "lost requests: 1 request of the measured phase never reported (indexes 2)",
+            None,
+        ),
+        (
+            "walltime",
+            "is not a time of this run on CLOCK_MONOTONIC",
+            Some("1, 2, 3"),
+        ),
+        (
+            "refuses",
+            "cannot run this workload: this client only streams",
+            Some("0, 1, 2"),
+        ),
+        ("exit1", "exited with exit status: 1", None),
+    ];
+    for (mode, says, never) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let t0 = std::time::Instant::now();
+        let o = run_fake(mode, &out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(7), "{mode}: {stderr}");
+        assert!(
+            stderr.contains("the client fake failed: it ") && stderr.contains(says),
+            "{mode}: {stderr}"
+        );
+        if let Some(indexes) = never {
+            assert!(
+                stderr.contains(&format!("never reported (indexes {indexes}")),
+                "{mode}: {stderr}"
+            );
+        }
+        let report = json(&out.join("report.json"));
+        assert_eq!(report["complete"], false, "{mode}");
+        assert_eq!(report["strategies"][0]["accounted"], "8/8", "{mode}");
+        let fake = &report["strategies"][1];
+        assert!(
+            fake["external"]["failure"].as_str().unwrap().contains(says),
+            "{mode}"
+        );
+        let reported = fake["outcomes"]["ok"].as_u64().unwrap();
+        let expect = match mode {
+            "dies" | "hangs" | "garbage" => 3,
+            "drops" => 7,
+            "exit1" => 8,
+            _ => 0,
+        };
+        assert_eq!(reported, expect, "{mode}: {fake}");
+        if mode == "hangs" {
+            // Hung: one attempt's deadline (1 s) and 5 s of grace, not an hour.
+            assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+        }
+    }
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "tests/clients/fake.py hangs"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a hung client was left running: {left}");
+}
+
+/// A missing interpreter or package is exit 2 with one line naming it and the command that
+/// installs what is missing; nothing runs.
+#[test]
+fn a_missing_python_or_package_is_exit_2_naming_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An interpreter that runs but has none of the packages (it prints what the probe prints
+    // for a Python without them).
+    let fake = tmp.path().join("python3");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 3.11.7\necho aiohttp\necho aiohttp_retry\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = bin()
+        .args([
+            "compare",
+            "-n",
+            "4",
+            "--strategies",
+            "async,py-aiohttp",
+            "--python",
+        ])
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("aiohttp, aiohttp_retry cannot be imported")
+            && stderr.contains("-m pip install -r clients/python/requirements.txt"),
+        "{stderr}"
+    );
+    assert!(o.stdout.is_empty());
+    let o = bin()
+        .args([
+            "compare",
+            "-n",
+            "4",
+            "--strategies",
+            "py-sequential",
+            "--python",
+            "/nonexistent/python3",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'/nonexistent/python3' cannot be run"),
+        "{stderr}"
+    );
+    for (args, says) in [
+        (vec!["--client-cmd", " "], "invalid --client-cmd"),
+        (
+            vec!["--client-cmd", "true", "--client-name", "Bad Name"],
+            "invalid --client-name 'Bad Name'",
+        ),
+        (
+            vec!["--client-cmd", "true", "--client-name", "async"],
+            "is the name of a built-in strategy",
+        ),
+        (
+            vec!["--client-cmd", "true", "--duration", "1s"],
+            "give -n as well",
+        ),
+    ] {
+        let o = bin().args(["compare", "-q"]).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+fn every_strategy_and_python_client() -> Vec<Strategy> {
+    Strategy::EVERY
+        .into_iter()
+        .chain(PyClient::ALL.into_iter().map(Strategy::Python))
+        .collect()
+}
+
+/// With 30 % of answers 429 and 10 % 500, retried, every shipped Python client meets the same
+/// faults as the Rust strategies in either order of the list: the same failures and the same
+/// retries, every request accounted for and the mock's count agreeing.
+#[test]
+fn every_python_client_meets_the_same_faults_as_the_rust_strategies_in_both_orders() {
+    let profile = Profile {
+        rate_429: 0.3,
+        rate_500: 0.1,
+        retry_after: Duration::from_millis(20),
+        latency: "2ms".parse().unwrap(),
+        seed: Some(3),
+        ..Profile::default()
+    };
+    let forward = every_strategy_and_python_client();
+    let backward: Vec<Strategy> = forward.iter().rev().copied().collect();
+    let mut seen = Vec::new();
+    for order in [&forward, &backward] {
+        let mut cfg = config(order, 30, profile.clone());
+        cfg.retry = fast_retry(3);
+        let report = asyncbench::compare(&cfg).unwrap();
+        assert!(report.complete, "{:?}", report.incomplete_reason);
+        for s in &report.strategies {
+            assert!(s.accounted_ok, "{}: {}", s.id, s.accounted);
+            let server = s.server.as_ref().unwrap();
+            assert!(server.matches, "{}: {server:?}", s.id);
+            assert_eq!(server.requests_received, s.attempts, "{}", s.id);
+            seen.push((
+                s.id,
+                s.count(Outcome::Ok),
+                s.count(Outcome::RateLimited),
+                s.count(Outcome::ServerError),
+                s.retries,
+            ));
+        }
+    }
+    assert_eq!(seen.len(), 2 * forward.len());
+    let first = (seen[0].1, seen[0].2, seen[0].3, seen[0].4);
+    for s in &seen {
+        assert_eq!((s.1, s.2, s.3, s.4), first, "{seen:?}");
+    }
+    // The faults were there to be met: retries happened and some requests failed for good.
+    assert!(first.3 > 5 && first.1 < 30, "{seen:?}");
+}
+
+/// Streaming through every Python client: TTFT and ITL come from the client's own reading of the
+/// events, on the shared clock, so TTFT sits at the mock's 30 ms and the gaps at its 3 ms.
+#[test]
+fn every_python_client_reports_ttft_and_itl_of_a_stream() {
+    let profile = Profile {
+        ttft: "30ms".parse().unwrap(),
+        itl: "3ms".parse().unwrap(),
+        tokens: 8,
+        latency: "0ms".parse().unwrap(),
+        ..Profile::default()
+    };
+    let clients: Vec<Strategy> = PyClient::ALL.into_iter().map(Strategy::Python).collect();
+    let mut cfg = config(&clients, 12, profile);
+    cfg.workload.stream = true;
+    let report = asyncbench::compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_eq!(s.accounted, "12/12", "{}", s.id);
+        assert_eq!(s.count(Outcome::Ok), 12, "{}: {:?}", s.id, s.errors);
+        let ttft = s
+            .ttft_ms
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no ttft", s.id));
+        assert!(ttft.p50 >= 29.0 && ttft.p50 < 200.0, "{}: {ttft:?}", s.id);
+        let itl = s.itl_ms.as_ref().unwrap();
+        assert!(itl.p50 >= 2.0, "{}: {itl:?}", s.id);
+        assert_eq!(s.completion_tokens, 12 * 8, "{}", s.id);
+    }
+}
+
+/// The article's retry preset goes to aiohttp_retry itself (py-aiohttp) and openai's to the SDK
+/// (py-openai): their own retries meet the same faults as the Rust twins' retry loop, and each
+/// attempt they send is numbered and counted.
+#[test]
+fn the_clients_own_retries_meet_the_same_faults() {
+    let profile = Profile {
+        rate_500: 0.3,
+        latency: "1ms".parse().unwrap(),
+        seed: Some(5),
+        ..Profile::default()
+    };
+    for (preset, client) in [
+        (asyncbench::retry::RetryPreset::Openai, PyClient::Openai),
+        (asyncbench::retry::RetryPreset::Aiohttp, PyClient::Aiohttp),
+    ] {
+        let mut policy = asyncbench::retry::RetryPolicy::preset(preset);
+        // The SDKs' own waits are long (0.5–8 s, 2–30 s): few requests, one attempt more at most.
+        policy.attempts = 2;
+        let mut cfg = config(&[Strategy::Async, Strategy::Python(client)], 12, profile.clone());
+        cfg.retry = policy;
+        cfg.concurrency = 12;
+        let report = asyncbench::compare(&cfg).unwrap();
+        let [rust, py] = &report.strategies[..] else {
+            panic!("two strategies")
+        };
+        for s in [rust, py] {
+            assert!(
+                s.accounted_ok && s.server.as_ref().unwrap().matches,
+                "{}: {:?}",
+                s.id,
+                s.server
+            );
+        }
+        assert!(rust.retries > 0, "{preset:?}");
+        assert_eq!(
+            (py.count(Outcome::Ok), py.count(Outcome::ServerError), py.retries),
+            (
+                rust.count(Outcome::Ok),
+                rust.count(Outcome::ServerError),
+                rust.retries
+            ),
+            "{preset:?}"
+        );
+    }
+}

@@ -223,6 +223,11 @@ pub struct ReproduceArgs {
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also run the article's own Python code beside its Rust twins: py-sequential (its
+    /// `requests` loop), py-threadpool and py-aiohttp (its `aiohttp` + `asyncio.gather`), with
+    /// the interpreter of $ASYNCBENCH_PYTHON or clients/python/.venv or python3.
+    #[arg(long)]
+    pub python: bool,
 }
 
 /// A setting's value, or `auto`: the sweep finds its points itself.
@@ -435,7 +440,7 @@ pub struct CommonArgs {
     pub start_at: Option<f64>,
     /// Run a program of your own as one more strategy, speaking the external-client protocol
     /// (docs/client-protocol.md): the workload as JSON on its stdin, one JSON line per request
-    /// on its stdout. Run by `sh -c`, e.g. 'node examples/clients/fetch.mjs'.
+    /// on its stdout. Run by `sh -c`, e.g. 'node examples/clients/fetch.mjs' [default: none].
     #[arg(long, value_name = "COMMAND")]
     pub client_cmd: Option<String>,
     /// The name of the --client-cmd client in the report [default: custom].
@@ -830,6 +835,23 @@ impl CommonArgs {
                 "--duration",
                 "without -n".into(),
                 "external clients are handed their requests up front: give -n as well (the duration still ends the run first)",
+            ));
+        }
+        if external
+            && let Some(n) = self.requests
+            && n > crate::runner::MAX_PHASE_REQUESTS
+        {
+            return Err(invalid(
+                "--requests",
+                n.to_string(),
+                "is more than an external client's run holds (268435456)",
+            ));
+        }
+        if external && matches!(self.warmup, Some(crate::config::Warmup::Time(_))) {
+            return Err(invalid(
+                "--warmup",
+                "a duration".into(),
+                "external clients are handed their requests up front: give the warm-up as a count (e.g. --warmup 50)",
             ));
         }
         if external && self.concurrency.contains(&Level::Auto) {

@@ -24,6 +24,13 @@ pub struct CpuTimes {
     pub mock: f64,
 }
 
+/// CPU seconds of process `pid` so far (its `/proc/<pid>/stat`, 10 ms ticks; threads that
+/// ended included), or `None` when it cannot be read.
+pub fn process_cpu_s(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_ticks(&stat).map(|(u, s)| (u + s) as f64 / USER_HZ)
+}
+
 /// Fields 14 and 15 (utime, stime) of a `/proc/.../stat` line, in ticks.
 fn stat_ticks(stat: &str) -> Option<(u64, u64)> {
     // The command name (field 2) is in parentheses and may contain spaces: split after it.

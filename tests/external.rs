@@ -362,3 +362,76 @@ fn the_clients_own_retries_meet_the_same_faults() {
         );
     }
 }
+
+/// The non-Python example of docs/client-protocol.md, `examples/clients/fetch.mjs` (Node.js,
+/// no packages), keeps the protocol: with 30 % 500s and three attempts it meets the same faults
+/// as `async`, every request is accounted for and the mock agrees. Node.js is installed by
+/// `.ci/run` (which sets ASYNCBENCH_REQUIRE_NODE); elsewhere, without it, the test says so.
+#[test]
+fn the_node_example_client_keeps_the_protocol() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("ASYNCBENCH_REQUIRE_NODE").is_none(),
+            "node is required (ASYNCBENCH_REQUIRE_NODE) but not installed"
+        );
+        eprintln!("the_node_example_client_keeps_the_protocol: node not installed, not run");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "compare",
+            "-n",
+            "60",
+            "-c",
+            "8",
+            "-q",
+            "--latency",
+            "2ms",
+            "--rate-500",
+            "0.3",
+        ])
+        .args([
+            "--retry",
+            "aiohttp",
+            "--retry-attempts",
+            "3",
+            "--retry-initial",
+            "5ms",
+            "--retry-max",
+            "20ms",
+        ])
+        .args([
+            "--strategies",
+            "async",
+            "--client-name",
+            "node-fetch",
+            "--client-cmd",
+        ])
+        .arg(format!(
+            "node {}/examples/clients/fetch.mjs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json(&out.join("report.json"));
+    let [rust, node] = [&report["strategies"][0], &report["strategies"][1]];
+    assert_eq!(node["id"], "node-fetch");
+    for s in [rust, node] {
+        assert_eq!(s["accounted"], "60/60", "{s}");
+        assert_eq!(s["server"]["matches"], true, "{s}");
+    }
+    assert!(rust["retries"].as_u64().unwrap() > 0);
+    for field in ["retries", "attempts"] {
+        assert_eq!(node[field], rust[field], "{field}");
+    }
+    assert_eq!(node["outcomes"], rust["outcomes"]);
+}

@@ -40,7 +40,7 @@ class Phase:
         self.measured = p["measured"]
         self.limit_s = p.get("limit_s")
         first, stride, count = p["first"], p["stride"], p["count"]
-        self.indexes = [first + i * stride for i in range(count)]
+        self.indexes = range(first, first + count * stride, stride)
         self.schedule_s = p.get("schedule_s")
         self.t0 = None
         self.issued = 0

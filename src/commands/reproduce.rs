@@ -59,7 +59,22 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
 
 /// The command: run the comparison, print it, write it.
 pub fn execute(args: &ReproduceArgs) -> Result<Finish, RunError> {
-    let cfg = article_config(args.out.as_deref(), args.force, args.quiet);
+    let mut cfg = article_config(args.out.as_deref(), args.force, args.quiet);
+    if args.python {
+        use crate::external::PyClient;
+        let originals = [PyClient::Sequential, PyClient::Threadpool, PyClient::Aiohttp];
+        crate::external::python::check(&crate::external::python::interpreter(None), &originals)?;
+        // Each original after its twin.
+        cfg.strategies = vec![
+            Strategy::Sequential,
+            Strategy::Python(PyClient::Sequential),
+            Strategy::Threadpool,
+            Strategy::Python(PyClient::Threadpool),
+            Strategy::Async,
+            Strategy::Python(PyClient::Aiohttp),
+            Strategy::Batched,
+        ];
+    }
     let results = crate::commands::compare::run(&cfg)?;
     let shown = crate::commands::out(&render(&results.report));
     if let Some(dir) = &cfg.out {
@@ -79,7 +94,8 @@ fn article_expectation(s: Strategy) -> &'static str {
         Strategy::Batched => "≈3 s: two batches of 1 s plus one 1 s pause",
         Strategy::AsyncSingle | Strategy::AsyncOffload | Strategy::Custom(_) => "",
         Strategy::Python(p) => match p {
-            crate::external::PyClient::Sequential => "≈10 s: the article's own sync loop",
+            crate::external::PyClient::Sequential => "≈10 s: the article's own requests loop",
+            crate::external::PyClient::Threadpool => "(not in the article; ThreadPoolExecutor + requests)",
             crate::external::PyClient::Aiohttp => "≈1 s: the article's own aiohttp + gather",
             _ => "",
         },
@@ -98,7 +114,7 @@ pub fn render(report: &RunReport) -> String {
     );
     let _ = writeln!(
         t,
-        "{:<12} {:>9} {:>8} {:>9}   article",
+        "{:<14} {:>9} {:>8} {:>9}   article",
         "strategy", "time_s", "speedup", "ok"
     );
     let base = report
@@ -117,7 +133,7 @@ pub fn render(report: &RunReport) -> String {
         let ok = format!("{}/{}", s.count(crate::metrics::Outcome::Ok), s.requests);
         let _ = writeln!(
             t,
-            "{:<12} {:>9.3} {:>8} {:>9}   {}",
+            "{:<14} {:>9.3} {:>8} {:>9}   {}",
             s.id.to_string(),
             s.wall_s,
             speedup,

@@ -354,6 +354,7 @@ fn merge_external<'a>(
     Some(crate::report::ExternalReport {
         command: first.command.clone(),
         startup_s: ext.iter().map(|e| e.startup_s).fold(0.0, f64::max),
+        startup_cpu_s: ext.iter().map(|e| e.startup_cpu_s).sum(),
         harness_cpu_s,
         harness_cpu_us_per_request: None,
         failure: (!failures.is_empty()).then(|| failures.join("; ")),

@@ -344,12 +344,15 @@ pub struct Measured {
 pub struct ExternalReport {
     /// The command line it ran as (the interpreter and script of a shipped Python client).
     pub command: String,
-    /// Its start-up (spawn → ready), seconds: not in `wall_s`; its CPU is in `cpu_s`.
+    /// Its start-up (spawn → ready), seconds: not in `wall_s`.
     pub startup_s: f64,
-    /// The harness's own CPU while the client ran (reading, checking and recording its lines),
-    /// seconds.
+    /// Its CPU during start-up (imports, building its client), seconds: not in `cpu_s`.
+    #[serde(default)]
+    pub startup_cpu_s: f64,
+    /// The harness's own CPU for the client: the threads that read, check and record its
+    /// lines (not the sampling of its memory), seconds.
     pub harness_cpu_s: f64,
-    /// The same per request reported, microseconds.
+    /// The same per line of a request (warm-up included), microseconds.
     pub harness_cpu_us_per_request: Option<f64>,
     /// Why it failed (died, hung, broke the protocol, lost requests), when it did.
     pub failure: Option<String>,

@@ -469,16 +469,17 @@ pub fn table(r: &RunReport) -> String {
     if !external.is_empty() {
         let _ = writeln!(
             t,
-            "external clients ({}): a process of their own · cpu_s, rss_MB, thr: that process's, measured from outside (start-up included in cpu_s) · harness: asyncbench's own CPU reading their lines",
+            "external clients ({}): a process of their own · cpu_s, rss_MB, thr: that process's, measured from outside (cpu_s after its start-up) · harness: asyncbench's own CPU reading their lines",
             external.iter().map(|s| s.id.id()).collect::<Vec<_>>().join(", ")
         );
         for s in external {
             if let Some(e) = &s.external {
                 let _ = writeln!(
                     t,
-                    "  {:<w$} start-up {:.2} s · harness {} · {}{}",
+                    "  {:<w$} start-up {:.2} s, {:.2} s CPU · harness {} · {}{}",
                     s.id.id(),
                     e.startup_s,
+                    e.startup_cpu_s,
                     e.harness_cpu_us_per_request
                         .map_or_else(|| "-".to_owned(), |us| format!("{us:.1} µs/request")),
                     e.command,

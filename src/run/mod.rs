@@ -224,9 +224,12 @@ pub fn run_one(
         external: run.external.as_ref().map(|ext| crate::report::ExternalReport {
             command: crate::client::redact(&ext.command, &[]),
             startup_s: ext.startup_s,
-            harness_cpu_s,
-            harness_cpu_us_per_request: (run.recorder.total() > 0)
-                .then(|| harness_cpu_s * 1e6 / run.recorder.total() as f64),
+            startup_cpu_s: ext.startup_cpu_s,
+            harness_cpu_s: ext.harness_cpu_s,
+            harness_cpu_us_per_request: {
+                let lines = run.recorder.total() + run.warmup.as_ref().map_or(0, |w| w.recorder.total());
+                (lines > 0).then(|| ext.harness_cpu_s * 1e6 / lines as f64)
+            },
             failure: ext.failure.clone(),
             stderr_tail: ext.stderr_tail.clone(),
         }),

@@ -4,13 +4,13 @@
 //! killed, every request it did report is kept, and those it did not are named.
 //!
 //! Its cost is measured from outside: CPU from the kernel's account of reaped children
-//! (`getrusage(RUSAGE_CHILDREN)` before and after), peak memory and threads by sampling
+//! (`getrusage(RUSAGE_CHILDREN)` before and after) less what it spent starting up (read from
+//! `/proc/<pid>/stat` when it says `ready`), peak memory and threads by sampling
 //! `/proc/<pid>/status`; the harness's own CPU (reading and recording the lines) apart.
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Strategy;
@@ -22,14 +22,32 @@ use crate::runner::{RunContext, StrategyRun, WARMUP_BASE, WarmupRun};
 /// How long a client may take to start (imports, building its client) before it is called hung.
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
+/// How long the line reader waits once it has read everything there was: with the pipe at
+/// [`PIPE_BYTES`] (1 MiB holds 50 ms of 80 000 lines of 250 bytes a second, 15 times what the
+/// fastest Python client writes), and with the default 64 KiB pipe when the kernel refuses a
+/// larger one, a tenth of that.
+fn read_pause(pipe_bytes: Option<i32>) -> Duration {
+    match pipe_bytes {
+        Some(b) if b >= PIPE_BYTES => Duration::from_millis(50),
+        _ => Duration::from_millis(5),
+    }
+}
+
+/// The size asked for the pipe of the client's stdout: 1 MiB, Linux's default cap for an
+/// unprivileged process (`/proc/sys/fs/pipe-max-size`).
+const PIPE_BYTES: i32 = 1 << 20;
+
 /// Bytes of the client's stderr kept to show when it fails.
 const STDERR_TAIL: usize = 4096;
 
 /// What an external client cost, measured from outside it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExternalCost {
-    /// The client's CPU, user + system seconds (its whole life: start-up included).
+    /// The client's CPU after its start-up, user + system seconds (its whole life, from the
+    /// kernel's account of the reaped child, less `startup_cpu_s`).
     pub cpu_s: f64,
+    /// Its CPU until it said `ready` (imports, building its client), seconds, 10 ms ticks.
+    pub startup_cpu_s: f64,
     /// Its peak resident memory, bytes.
     pub rss_bytes: u64,
     /// Its most threads at once.
@@ -42,6 +60,8 @@ pub struct ExternalCost {
     pub command: String,
     /// The end of its stderr, when it failed.
     pub stderr_tail: Option<String>,
+    /// The harness's own CPU for it: the threads that read, check and record its lines.
+    pub harness_cpu_s: f64,
 }
 
 /// The command line of a strategy's client.
@@ -105,41 +125,118 @@ fn wire_phases(ctx: &RunContext) -> Vec<WirePhase> {
     out
 }
 
-/// What the reader thread passes on.
-enum Event {
-    Line(u64, Result<Line, protocol::ProtocolError>),
-    /// Stdout closed (the client exited or closed it).
-    Eof,
+/// The client's lines as they come: checked, turned into records, recorded. It runs on the
+/// thread that reads them, so a line costs a parse and a record, not a hand-off.
+struct Lines<'a> {
+    ctx: &'a RunContext,
+    clock: protocol::Clock,
+    pid: u32,
+    expected: Expected,
+    states: Vec<PhaseState>,
+    warm_idx: Option<usize>,
+    main_idx: Option<usize>,
+    ready_at: Option<Instant>,
+    startup_cpu_s: f64,
 }
 
-/// Reads the client's stdout, a line at a time, each at most [`MAX_LINE`] bytes.
-fn read_lines(stdout: ChildStdout, tx: mpsc::Sender<Event>) {
-    let mut r = BufReader::with_capacity(64 << 10, stdout);
-    let mut buf = Vec::with_capacity(1024);
-    let mut n = 0;
-    loop {
-        buf.clear();
-        n += 1;
-        let got = (&mut r).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf);
-        match got {
-            Ok(0) | Err(_) => {
-                let _ = tx.send(Event::Eof);
-                return;
+impl Lines<'_> {
+    /// Reads the client's stdout to its end, a line (at most [`MAX_LINE`] bytes) at a time; the
+    /// first line that breaks the protocol ends it, as a failure. When it has read all there
+    /// was, it pauses (see [`read_pause`]), so a client writing a line at a time wakes it twenty
+    /// times a second, not once a line: the pipe holds what comes meanwhile, far more than any
+    /// client writes in that time, so the client never waits on it.
+    fn read(
+        &mut self,
+        stdout: ChildStdout,
+        pause: Duration,
+        spawned: Instant,
+        last_line: &AtomicU64,
+        ready: &AtomicBool,
+    ) -> Option<String> {
+        let mut r = BufReader::with_capacity(256 << 10, stdout);
+        let mut buf = Vec::with_capacity(1024);
+        let mut n = 0;
+        loop {
+            if r.buffer().is_empty() {
+                std::thread::sleep(pause);
             }
-            Ok(_) if buf.len() > MAX_LINE => {
-                let _ = tx.send(Event::Line(n, Err(protocol::ProtocolError::TooLong { line: n })));
-                return;
-            }
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                if text.trim().is_empty() {
-                    continue;
+            buf.clear();
+            n += 1;
+            match (&mut r).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) if buf.len() > MAX_LINE => {
+                    return Some(format!(
+                        "it broke the protocol: {}",
+                        protocol::ProtocolError::TooLong { line: n }
+                    ));
                 }
-                if tx.send(Event::Line(n, protocol::parse(n, &text))).is_err() {
-                    return;
+                Ok(_) => {}
+            }
+            last_line.store(spawned.elapsed().as_nanos() as u64, Ordering::SeqCst);
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let line = match protocol::parse(n, &buf) {
+                Ok(l) => l,
+                Err(e) => return Some(format!("it broke the protocol: {e}")),
+            };
+            if matches!(line, Line::Ready) {
+                ready.store(true, Ordering::SeqCst);
+            }
+            if let Err(why) = self.line(n, line) {
+                return Some(why);
+            }
+        }
+    }
+
+    /// One parsed line.
+    fn line(&mut self, n: u64, line: Line) -> Result<(), String> {
+        match line {
+            Line::Ready => {
+                if self.ready_at.is_none() {
+                    self.ready_at = Some(Instant::now());
+                    self.startup_cpu_s = crate::resources::process_cpu_s(self.pid).unwrap_or(0.0);
+                }
+            }
+            Line::Error { message } => {
+                return Err(format!(
+                    "it cannot run this workload: {}",
+                    crate::error::truncate(&message, 300)
+                ));
+            }
+            Line::Phase(p) => {
+                let state = self
+                    .states
+                    .get_mut(p.phase)
+                    .ok_or_else(|| format!("it broke the protocol: line {n}: no phase {}", p.phase))?;
+                state.issued = Some(p.issued);
+                state.wall = Some(Duration::from_nanos(p.end_ns.saturating_sub(p.start_ns)));
+            }
+            Line::Request(r) => {
+                self.expected
+                    .report(r.index)
+                    .map_err(|why| format!("it broke the protocol: line {n}: request {} {why}", r.index))?;
+                let record = protocol::record(n, &r, &self.clock, &self.ctx.req)
+                    .map_err(|e| format!("it broke the protocol: {e}"))?;
+                let p = if r.index >= WARMUP_BASE {
+                    self.warm_idx
+                } else {
+                    self.main_idx
+                };
+                let state = p.and_then(|p| self.states.get_mut(p)).ok_or_else(|| {
+                    format!(
+                        "it broke the protocol: line {n}: request {} is in no phase",
+                        r.index
+                    )
+                })?;
+                state.recorder.record(&record);
+                state.recorded += 1;
+                if r.index < WARMUP_BASE {
+                    self.ctx.progress.set_position(state.recorded);
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -182,43 +279,72 @@ fn proc_status(pid: u32) -> Option<(u64, u64)> {
     ))
 }
 
-/// The requests of the workload not yet reported, by phase: what a failure leaves unaccounted.
+/// Most requests one phase of an external client may hold (a bit each is kept: 32 MiB).
+pub(crate) const MAX_PHASE_REQUESTS: u64 = 1 << 28;
+
+/// The requests of the workload reported so far, a bit per request of each phase: what a
+/// failure leaves unaccounted, and a second report of one request.
 struct Expected {
     /// (first, stride, count) of each phase.
     phases: Vec<(u64, u64, u64)>,
-    seen: HashSet<u64>,
+    /// Per phase, bit `i` set when its `i`-th request was reported (grown as they come).
+    seen: Vec<Vec<u64>>,
 }
 
 impl Expected {
     fn new(phases: &[WirePhase]) -> Expected {
         Expected {
             phases: phases.iter().map(|p| (p.first, p.stride, p.count)).collect(),
-            seen: HashSet::new(),
+            seen: vec![Vec::new(); phases.len()],
         }
     }
 
-    /// Whether `index` belongs to the workload.
-    fn contains(&self, index: u64) -> bool {
-        self.phases.iter().any(|&(first, stride, count)| {
-            index >= first
-                && (index - first).is_multiple_of(stride.max(1))
-                && (index - first) / stride.max(1) < count
-        })
+    /// The phase of `index` and its position there, when it belongs to the workload.
+    fn place(&self, index: u64) -> Option<(usize, u64)> {
+        self.phases
+            .iter()
+            .enumerate()
+            .find_map(|(p, &(first, stride, count))| {
+                let stride = stride.max(1);
+                let off = index.checked_sub(first)?;
+                let i = off / stride;
+                (off.is_multiple_of(stride) && i < count && i < MAX_PHASE_REQUESTS).then_some((p, i))
+            })
     }
 
-    /// Up to `n` indexes of phase `p` never reported, and how many there are in all.
+    /// Marks `index` reported: `Err` when it is not in the workload or was reported before.
+    fn report(&mut self, index: u64) -> Result<(), &'static str> {
+        let (p, i) = self.place(index).ok_or("is not in the workload")?;
+        let words = &mut self.seen[p];
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if words.len() <= w {
+            words.resize(w + 1, 0);
+        }
+        if words[w] & bit != 0 {
+            return Err("was reported twice");
+        }
+        words[w] |= bit;
+        Ok(())
+    }
+
+    fn reported(&self, p: usize, i: u64) -> bool {
+        self.seen[p]
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// Up to `n` indexes of phase `p`'s first `issued` never reported, and how many there are.
     fn missing(&self, p: usize, issued: u64, n: usize) -> (Vec<u64>, u64) {
         let Some(&(first, stride, count)) = self.phases.get(p) else {
             return (Vec::new(), 0);
         };
         let mut shown = Vec::new();
         let mut total = 0;
-        for i in 0..count.min(issued) {
-            let index = first + i * stride;
-            if !self.seen.contains(&index) {
+        for i in 0..count.min(issued).min(MAX_PHASE_REQUESTS) {
+            if !self.reported(p, i) {
                 total += 1;
                 if shown.len() < n {
-                    shown.push(index);
+                    shown.push(first + i * stride);
                 }
             }
         }
@@ -257,6 +383,14 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     };
     let (mut command, shown) = command_for(ctx, scripts.as_ref())?;
     let phases = wire_phases(ctx);
+    if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
+        return Err(RunError::Config(crate::error::ConfigError::External {
+            why: format!(
+                "{} is handed its requests up front: give it a count of requests (at most {MAX_PHASE_REQUESTS}) and a warm-up count, not a time alone",
+                ctx.strategy
+            ),
+        }));
+    }
     let concurrency = if ctx.cfg.concurrency == 0 {
         0
     } else {
@@ -323,161 +457,104 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
             what: "client stderr thread",
             why: e.to_string(),
         })?;
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take();
-    let reader = std::thread::Builder::new()
-        .name("client-stdout".into())
-        .spawn(move || {
-            if let Some(out) = stdout {
-                read_lines(out, tx);
-            }
-        })
-        .map_err(|e| RunError::Setup {
-            what: "client reader thread",
-            why: e.to_string(),
-        })?;
-
     let clock = protocol::Clock::new(spawned);
-    let mut expected = Expected::new(&phases);
-    let mut states: Vec<PhaseState> = phases
-        .iter()
-        .map(|p| PhaseState {
-            recorder: if p.measured {
-                ctx.recorder()
-            } else {
-                ctx.warmup_recorder()
-            },
-            issued: None,
-            wall: None,
-            recorded: 0,
-        })
-        .collect();
-    let warm_idx = phases.iter().position(|p| !p.measured);
-    let main_idx = phases.iter().position(|p| p.measured);
-    let mut ready_at: Option<Instant> = None;
-    let mut last_line = Instant::now();
-    let mut peak = (0u64, 0u64);
-    let mut next_sample = Instant::now();
+    let mut sink = Lines {
+        ctx,
+        clock,
+        pid,
+        expected: Expected::new(&phases),
+        states: phases
+            .iter()
+            .map(|p| PhaseState {
+                recorder: if p.measured {
+                    ctx.recorder()
+                } else {
+                    ctx.warmup_recorder()
+                },
+                issued: None,
+                wall: None,
+                recorded: 0,
+            })
+            .collect(),
+        warm_idx: phases.iter().position(|p| !p.measured),
+        main_idx: phases.iter().position(|p| p.measured),
+        ready_at: None,
+        startup_cpu_s: 0.0,
+    };
+    let sampler = PeakSampler::start(pid);
+    let stdout = child.stdout.take();
+    let pipe_bytes = stdout
+        .as_ref()
+        .and_then(|out| nix::fcntl::fcntl(out, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES)).ok());
+    let pause = read_pause(pipe_bytes);
+    // Set by the reader: when it last read a line (ns after `spawned`), whether the client said
+    // ready, and that it is done (end of output or a line that broke the protocol).
+    let last_line = AtomicU64::new(0);
+    let ready = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
     let mut failure: Option<String> = None;
     let mut stopped_by_signal = false;
-    loop {
-        if Instant::now() >= next_sample {
-            if let Some((rss, threads)) = proc_status(pid) {
-                peak = (peak.0.max(rss), peak.1.max(threads));
+    let (read_failure, harness_cpu_s) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let cpu0 = crate::resources::this_thread_cpu_s();
+            let failure = stdout.and_then(|out| sink.read(out, pause, spawned, &last_line, &ready));
+            done.store(true, Ordering::SeqCst);
+            (failure, crate::resources::this_thread_cpu_s() - cpu0)
+        });
+        // The supervisor: a signal is passed on, a client silent for too long is killed (its
+        // output then ends, and the reader with it).
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+            if crate::stop::requested().is_some() && !stopped_by_signal {
+                // Stop: the client is told by SIGTERM, and given the grace period to report.
+                stopped_by_signal = true;
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
             }
-            next_sample = Instant::now() + Duration::from_millis(20);
-        }
-        if crate::stop::requested().is_some() && !stopped_by_signal {
-            // Stop: the client is told by SIGTERM, and given the grace period to report.
-            stopped_by_signal = true;
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-        if stopped_by_signal && ctx.grace_deadline().is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-        let event = match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let limit = if ready_at.is_some() {
-                    quiet_limit
-                } else {
-                    STARTUP_LIMIT
-                };
-                if last_line.elapsed() > limit && !stopped_by_signal {
-                    failure = Some(format!(
-                        "it wrote nothing for {:.0} s with requests outstanding (hung); killed",
-                        limit.as_secs_f64()
-                    ));
-                    break;
-                }
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        last_line = Instant::now();
-        let (n, line) = match event {
-            Event::Eof => break,
-            Event::Line(n, l) => (n, l),
-        };
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                failure = Some(format!("it broke the protocol: {e}"));
-                break;
-            }
-        };
-        match line {
-            Line::Ready => {
-                ready_at.get_or_insert_with(Instant::now);
-            }
-            Line::Error { message } => {
+            let overdue = stopped_by_signal && ctx.grace_deadline().is_some_and(|d| Instant::now() >= d);
+            let limit = if ready.load(Ordering::SeqCst) {
+                quiet_limit
+            } else {
+                STARTUP_LIMIT
+            };
+            let silent = spawned
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(last_line.load(Ordering::SeqCst)));
+            if !stopped_by_signal && silent > limit {
                 failure = Some(format!(
-                    "it cannot run this workload: {}",
-                    crate::error::truncate(&message, 300)
+                    "it wrote nothing for {:.0} s with requests outstanding (hung); killed",
+                    limit.as_secs_f64()
                 ));
+            }
+            if overdue || failure.is_some() {
+                let _ = child.kill();
                 break;
             }
-            Line::Phase(p) => {
-                let Some(state) = states.get_mut(p.phase) else {
-                    failure = Some(format!("it broke the protocol: line {n}: no phase {}", p.phase));
-                    break;
-                };
-                state.issued = Some(p.issued);
-                state.wall = Some(Duration::from_nanos(p.end_ns.saturating_sub(p.start_ns)));
-            }
-            Line::Request(r) => {
-                if !expected.contains(r.index) {
-                    failure = Some(format!(
-                        "it broke the protocol: line {n}: request {} is not in the workload",
-                        r.index
-                    ));
-                    break;
-                }
-                if !expected.seen.insert(r.index) {
-                    failure = Some(format!(
-                        "it broke the protocol: line {n}: request {} reported twice",
-                        r.index
-                    ));
-                    break;
-                }
-                let record = match protocol::record(n, &r, &clock, &ctx.req) {
-                    Ok(rec) => rec,
-                    Err(e) => {
-                        failure = Some(format!("it broke the protocol: {e}"));
-                        break;
-                    }
-                };
-                let p = if r.index >= WARMUP_BASE {
-                    warm_idx
-                } else {
-                    main_idx
-                };
-                let Some(state) = p.and_then(|p| states.get_mut(p)) else {
-                    failure = Some(format!(
-                        "it broke the protocol: line {n}: request {} is in no phase",
-                        r.index
-                    ));
-                    break;
-                };
-                state.recorder.record(&record);
-                state.recorded += 1;
-                if r.index < WARMUP_BASE {
-                    ctx.progress.set_position(state.recorded);
-                }
-            }
         }
+        reader
+            .join()
+            .unwrap_or((Some("the line reader panicked".into()), 0.0))
+    });
+    if failure.is_none() {
+        failure = read_failure;
     }
+    let Lines {
+        states,
+        expected,
+        ready_at,
+        startup_cpu_s,
+        ..
+    } = sink;
     // Whatever happened, the client is done now: a failed one is killed, a finished one reaped.
     if failure.is_some() || stopped_by_signal {
         let _ = child.kill();
     }
     let status = wait_bounded(&mut child, Duration::from_secs(5));
-    let cpu_s = (children_cpu_s() - cpu_before).max(0.0);
+    let total_cpu_s = (children_cpu_s() - cpu_before).max(0.0);
     let _ = writer.join();
-    let _ = reader.join();
+    let peak = sampler.stop();
     let tail = err_reader.join().unwrap_or_default();
     drop(scripts);
 
@@ -500,7 +577,12 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     // Requests the client said it issued but never reported.
     let mut lost = Vec::new();
     for (i, st) in states.iter().enumerate().filter(|_| !stopped_by_signal) {
-        let issued = st.issued.unwrap_or(phases[i].count);
+        // A phase bounded by time alone says how many it issued only in its phase line.
+        let issued = match st.issued {
+            Some(n) => n,
+            None if phases[i].count == u64::MAX => st.recorded,
+            None => phases[i].count,
+        };
         let (shown, total) = expected.missing(i, issued, 10);
         if total > 0 {
             lost.push(format!(
@@ -531,7 +613,9 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         // books show every request it did not report.
         let issued = match (st.issued, stopped_by_signal) {
             (Some(n), _) => n,
+            // Cut short, or a phase bounded by time alone (nothing says how many it issued).
             (None, true) => st.recorded,
+            (None, false) if p.count == u64::MAX => st.recorded,
             (None, false) => p.count,
         };
         let wall = st
@@ -562,15 +646,54 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         threads: peak.1,
         adaptive: None,
         external: Some(ExternalCost {
-            cpu_s,
+            cpu_s: (total_cpu_s - startup_cpu_s).max(0.0),
+            startup_cpu_s,
             rss_bytes: peak.0,
             threads: peak.1,
             startup_s,
             failure,
             command: shown,
             stderr_tail,
+            harness_cpu_s: harness_cpu_s.max(0.0),
         }),
     })
+}
+
+/// Samples a child's peak memory and threads from `/proc/<pid>/status` every 20 ms, on a thread
+/// of its own (its CPU is the measuring's, not the line reading's).
+struct PeakSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl PeakSampler {
+    fn start(pid: u32) -> PeakSampler {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("client-sampler".into())
+            .spawn(move || {
+                let mut peak = (0u64, 0u64);
+                loop {
+                    if let Some((rss, threads)) = proc_status(pid) {
+                        peak = (peak.0.max(rss), peak.1.max(threads));
+                    }
+                    if flag.load(Ordering::Relaxed) {
+                        return peak;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+            .ok();
+        PeakSampler { stop, handle }
+    }
+
+    /// (peak RSS bytes, most threads).
+    fn stop(mut self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
 }
 
 /// Waits up to `limit` for the child to exit, then kills it; its status, if it exited.

@@ -35,6 +35,7 @@ use crate::retry::RetryPolicy;
 
 pub use async_tokio::{run_async, run_async_offload, run_async_single};
 pub use batched::run_batched;
+pub(crate) use external::MAX_PHASE_REQUESTS;
 pub use external::{ExternalCost, STARTUP_LIMIT, run_external};
 pub use sequential::run_sequential;
 pub use threadpool::run_threadpool;

@@ -11,7 +11,7 @@ use asyncbench::external::PyClient;
 use asyncbench::metrics::Outcome;
 use mock_server::Profile;
 
-use crate::util::{bin, config, fast_retry, json};
+use crate::util::{bin, config, fast_retry, json, python_clients};
 
 /// `--client-cmd` running tests/clients/fake.py in `mode` after `async`, 8 requests, 1 s timeout.
 fn run_fake(mode: &str, out: &Path) -> std::process::Output {
@@ -249,6 +249,7 @@ fn every_strategy_and_python_client() -> Vec<Strategy> {
 /// retries, every request accounted for and the mock's count agreeing.
 #[test]
 fn every_python_client_meets_the_same_faults_as_the_rust_strategies_in_both_orders() {
+    python_clients();
     let profile = Profile {
         rate_429: 0.3,
         rate_500: 0.1,
@@ -292,6 +293,7 @@ fn every_python_client_meets_the_same_faults_as_the_rust_strategies_in_both_orde
 /// events, on the shared clock, so TTFT sits at the mock's 30 ms and the gaps at its 3 ms.
 #[test]
 fn every_python_client_reports_ttft_and_itl_of_a_stream() {
+    python_clients();
     let profile = Profile {
         ttft: "30ms".parse().unwrap(),
         itl: "3ms".parse().unwrap(),
@@ -322,6 +324,7 @@ fn every_python_client_reports_ttft_and_itl_of_a_stream() {
 /// attempt they send is numbered and counted.
 #[test]
 fn the_clients_own_retries_meet_the_same_faults() {
+    python_clients();
     let profile = Profile {
         rate_500: 0.3,
         latency: "1ms".parse().unwrap(),
@@ -434,4 +437,125 @@ fn the_node_example_client_keeps_the_protocol() {
         assert_eq!(node[field], rust[field], "{field}");
     }
     assert_eq!(node["outcomes"], rust["outcomes"]);
+}
+
+/// `reproduce --python` runs the article's own Python code beside each Rust twin: ten GETs of a
+/// 1 s endpoint, the sync loops about ten seconds, the thread pools and gathers about one.
+#[test]
+fn reproduce_runs_the_articles_python_beside_its_twins() {
+    python_clients();
+    let o = bin().args(["reproduce", "--python", "-q"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let time_of = |id: &str| -> f64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no {id} in {stdout}"));
+        assert!(line.contains("10/10"), "{line}");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    for (id, at_least) in [
+        ("sequential", 10.0),
+        ("py-sequential", 10.0),
+        ("threadpool", 1.0),
+        ("py-threadpool", 1.0),
+        ("async", 1.0),
+        ("py-aiohttp", 1.0),
+    ] {
+        assert!(time_of(id) >= at_least, "{id}: {stdout}");
+    }
+    // The Python sync loop pays every second one after another; its gather overlaps them.
+    assert!(time_of("py-aiohttp") * 3.0 < time_of("py-sequential"), "{stdout}");
+}
+
+/// Over HTTPS, every Python client trusts what the run trusts (here the mock's own certificate,
+/// as `--ca-cert` gives it) and nothing else: with it, every request succeeds over TLS and the
+/// mock counts the handshakes; without it, every attempt fails on the certificate.
+#[test]
+fn every_python_client_works_over_https_with_the_certificate_trusted() {
+    python_clients();
+    let server = mock_server::MockServer::start_with(
+        Profile::fixed(Duration::from_millis(5)),
+        mock_server::ServerOptions {
+            tls: Some(mock_server::TlsSource::Generated),
+            ..mock_server::ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let clients: Vec<Strategy> = PyClient::ALL.into_iter().map(Strategy::Python).collect();
+    let mut cfg = crate::util::config_for_target(&clients, 6, format!("{}/v1", server.uri()));
+    let trusted = asyncbench::config::TlsTrust {
+        ca_pem: Some(std::sync::Arc::new(server.ca_pem().unwrap().as_bytes().to_vec())),
+        insecure: false,
+    };
+    if let Some(t) = cfg.target.as_mut() {
+        t.trust = trusted;
+    }
+    let report = asyncbench::compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_eq!(s.count(Outcome::Ok), 6, "{}: {:?}", s.id, s.errors);
+        let c = s.server.as_ref().unwrap();
+        assert!(c.tls_handshakes >= 1 && c.tls_handshakes == c.connections, "{}: {c:?}", s.id);
+    }
+    cfg.target.as_mut().unwrap().trust = asyncbench::config::TlsTrust::default();
+    cfg.strategies = vec![Strategy::Python(PyClient::Httpx), Strategy::Python(PyClient::Sequential)];
+    let report = asyncbench::compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_eq!(s.count(Outcome::Ok), 0, "{}", s.id);
+        assert_eq!(s.count(Outcome::Transport), 6, "{}: {:?}", s.id, s.errors);
+        assert!(
+            s.errors.iter().any(|e| e.sample.to_lowercase().contains("certificate")),
+            "{}: {:?}",
+            s.id,
+            s.errors
+        );
+    }
+}
+
+/// External clients shard and merge like any strategy: two shards of `py-httpx` and of a
+/// `--client-cmd` client, each sending its half of the indexes, merge into the whole run's
+/// 20 requests, the custom name read back from the saved reports.
+#[test]
+fn external_clients_shard_and_merge_like_any_strategy() {
+    python_clients();
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = format!("python3 {}/tests/clients/fake.py good", env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = Vec::new();
+    for k in 0..2 {
+        let dir = tmp.path().join(format!("shard{k}"));
+        let o = bin()
+            .args(["compare", "-n", "20", "-c", "4", "-q", "--latency", "2ms", "--shard"])
+            .arg(format!("{k}/2"))
+            .args(["--strategies", "py-httpx", "--client-name", "fake", "--client-cmd", &fake, "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let report = json(&dir.join("report.json"));
+        assert_eq!(report["strategies"][0]["accounted"], "10/10");
+        dirs.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    let o = bin()
+        .arg("merge")
+        .args(&dirs)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json(&merged.join("report.json"));
+    validate(include_str!("../schema/report.schema.json"), &report);
+    let ids: Vec<&str> = report["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["py-httpx", "fake"]);
+    for s in report["strategies"].as_array().unwrap() {
+        assert_eq!(s["accounted"], "20/20", "{s}");
+        assert_eq!(s["outcomes"]["ok"], 20);
+    }
 }

@@ -227,3 +227,47 @@ pub(crate) fn wait(
         }
     }
 }
+
+/// Makes sure `clients/python/.venv` has the pinned requirements of the Python clients, creating
+/// it on first use (`python3 -m venv`, then `pip install -r clients/python/requirements.txt`), so
+/// `cargo test` needs no setup of its own; once per test process.
+pub(crate) fn python_clients() {
+    static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let venv = root.join("clients/python/.venv");
+        let python = venv.join("bin/python");
+        let probe = "import requests, aiohttp, aiohttp_retry, httpx, openai";
+        let works = |p: &std::path::Path| {
+            std::process::Command::new(p)
+                .args(["-c", probe])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if works(&python) {
+            return Ok(());
+        }
+        let run = |cmd: &mut std::process::Command| -> Result<(), String> {
+            let o = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&o.stderr)))
+            }
+        };
+        if !python.exists() {
+            run(std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        }
+        run(std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(root.join("clients/python/requirements.txt")))?;
+        if works(&python) {
+            Ok(())
+        } else {
+            Err("the packages do not import after pip install".into())
+        }
+    });
+    if let Err(e) = ready {
+        panic!("the Python clients' environment could not be made: {e}");
+    }
+}

@@ -81,6 +81,44 @@ class Workload:
         self.timeout_s = msg["timeout_s"]
         self.retry = msg["retry"]
         self.phases = [Phase(i, p) for i, p in enumerate(msg["phases"])]
+        self.ca_pem = msg.get("ca_pem")
+        self.insecure = msg.get("insecure", False)
+
+    def ssl_context(self):
+        """HTTPS trust as the run says (`--ca-cert`, the mock's certificate, `--insecure`); None
+        leaves each library's default."""
+        import ssl
+
+        if self.insecure:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        if self.ca_pem:
+            ctx = ssl.create_default_context()
+            ctx.load_verify_locations(cadata=self.ca_pem)
+            return ctx
+        return None
+
+    def verify(self):
+        """The same for `requests` (`session.verify`), which takes a file of certificates or
+        False; the file is written once."""
+        if self.insecure:
+            return False
+        if self.ca_pem and getattr(self, "_ca_file", None):
+            return self._ca_file
+        if self.ca_pem:
+            import atexit
+            import os
+            import tempfile
+
+            f = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
+            f.write(self.ca_pem)
+            f.close()
+            atexit.register(os.unlink, f.name)
+            self._ca_file = f.name
+            return f.name
+        return True
 
     def body(self, index):
         return self.bodies[index % len(self.bodies)] if self.bodies else None

@@ -97,7 +97,9 @@ async def main():
     rng = random.Random()
     policy = w.retry
     native = policy["name"] == "aiohttp"
+    ctx = w.ssl_context()
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=w.timeout_s),
+                                    connector=aiohttp.TCPConnector(ssl=ctx) if ctx else None,
                                     trace_configs=[tracing()] if native else None)
     if native:
         client = RetryClient(client_session=session, retry_options=ExponentialRetry(

@@ -44,7 +44,7 @@ async def call(w, client, index, due, rng):
 async def main():
     w = ab.start()
     rng = random.Random()
-    async with httpx.AsyncClient(timeout=w.timeout_s) as client:
+    async with httpx.AsyncClient(timeout=w.timeout_s, verify=w.ssl_context() or True) as client:
         ab.ready()
         for phase in w.phases:
             await ab.gather_phase(phase, w.concurrency, lambda index, due: call(w, client, index, due, rng))

@@ -112,7 +112,8 @@ async def main():
     if w.method != "POST" or not w.chat:
         ab.fail("py-openai sends chat completions; this workload is a plain GET")
     native = w.retry["name"] == "openai"
-    http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [on_request], "response": [on_response]})
+    http = openai.DefaultAsyncHttpxClient(verify=w.ssl_context() or True,
+                                          event_hooks={"request": [on_request], "response": [on_response]})
     client = openai.AsyncOpenAI(base_url=w.base_url, api_key=w.api_key or "unused", timeout=w.timeout_s,
                                 max_retries=w.retry["attempts"] - 1 if native else 0, http_client=http)
     if native:

@@ -14,6 +14,12 @@ if (w.protocol !== "asyncbench-client" || w.version !== 1) {
   process.exit(3);
 }
 
+if (w.ca_pem || w.insecure) {
+  // Node's fetch takes extra certificates only from NODE_EXTRA_CA_CERTS, set before it starts.
+  write({ type: "error", message: "this example trusts only the system's certificates (set NODE_EXTRA_CA_CERTS)" });
+  process.exit(3);
+}
+
 // The run's retry policy, without jitter or Retry-After (a short example, not openai-python).
 function retryDelay(attempt, status) {
   const p = w.retry;

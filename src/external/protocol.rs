@@ -57,6 +57,10 @@ pub struct Workload<'a> {
     pub phases: Vec<Phase>,
     /// The clock every `*_ns` field the client writes is read from.
     pub clock: &'static str,
+    /// HTTPS: certificates (PEM) to trust besides the system's (`--ca-cert`, the mock's own).
+    pub ca_pem: Option<&'a str>,
+    /// HTTPS: accept any certificate (`--insecure`).
+    pub insecure: bool,
 }
 
 /// One phase of the workload: requests `first`, `first + stride`, … (`count` of them).
@@ -203,6 +207,12 @@ pub fn workload<'a>(
         retry: Retry::of(retry),
         phases,
         clock: "CLOCK_MONOTONIC",
+        ca_pem: req
+            .trust
+            .ca_pem
+            .as_deref()
+            .and_then(|pem| std::str::from_utf8(pem).ok()),
+        insecure: req.trust.insecure,
     }
 }
 

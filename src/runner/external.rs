@@ -231,7 +231,8 @@ impl Lines<'_> {
                 })?;
                 state.recorder.record(&record);
                 state.recorded += 1;
-                if r.index < WARMUP_BASE {
+                // The bar takes a lock and reads the clock: every 32nd line is often enough.
+                if r.index < WARMUP_BASE && state.recorded % 32 == 0 {
                     self.ctx.progress.set_position(state.recorded);
                 }
             }
@@ -523,10 +524,14 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
                 .elapsed()
                 .saturating_sub(Duration::from_nanos(last_line.load(Ordering::SeqCst)));
             if !stopped_by_signal && silent > limit {
-                failure = Some(format!(
-                    "it wrote nothing for {:.0} s with requests outstanding (hung); killed",
-                    limit.as_secs_f64()
-                ));
+                failure = Some(if ready.load(Ordering::SeqCst) {
+                    format!(
+                        "it wrote nothing for {:.0} s with requests outstanding, longer than a request may take with every attempt to its deadline (hung, or too slow to keep its own deadlines); killed",
+                        limit.as_secs_f64()
+                    )
+                } else {
+                    format!("it did not say ready within {:.0} s of starting; killed", limit.as_secs_f64())
+                });
             }
             if overdue || failure.is_some() {
                 let _ = child.kill();

@@ -496,16 +496,25 @@ fn every_python_client_works_over_https_with_the_certificate_trusted() {
     for s in &report.strategies {
         assert_eq!(s.count(Outcome::Ok), 6, "{}: {:?}", s.id, s.errors);
         let c = s.server.as_ref().unwrap();
-        assert!(c.tls_handshakes >= 1 && c.tls_handshakes == c.connections, "{}: {c:?}", s.id);
+        assert!(
+            c.tls_handshakes >= 1 && c.tls_handshakes == c.connections,
+            "{}: {c:?}",
+            s.id
+        );
     }
     cfg.target.as_mut().unwrap().trust = asyncbench::config::TlsTrust::default();
-    cfg.strategies = vec![Strategy::Python(PyClient::Httpx), Strategy::Python(PyClient::Sequential)];
+    cfg.strategies = vec![
+        Strategy::Python(PyClient::Httpx),
+        Strategy::Python(PyClient::Sequential),
+    ];
     let report = asyncbench::compare(&cfg).unwrap();
     for s in &report.strategies {
         assert_eq!(s.count(Outcome::Ok), 0, "{}", s.id);
         assert_eq!(s.count(Outcome::Transport), 6, "{}: {:?}", s.id, s.errors);
         assert!(
-            s.errors.iter().any(|e| e.sample.to_lowercase().contains("certificate")),
+            s.errors
+                .iter()
+                .any(|e| e.sample.to_lowercase().contains("certificate")),
             "{}: {:?}",
             s.id,
             s.errors
@@ -520,14 +529,35 @@ fn every_python_client_works_over_https_with_the_certificate_trusted() {
 fn external_clients_shard_and_merge_like_any_strategy() {
     python_clients();
     let tmp = tempfile::tempdir().unwrap();
-    let fake = format!("python3 {}/tests/clients/fake.py good", env!("CARGO_MANIFEST_DIR"));
+    let fake = format!(
+        "python3 {}/tests/clients/fake.py good",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut dirs = Vec::new();
     for k in 0..2 {
         let dir = tmp.path().join(format!("shard{k}"));
         let o = bin()
-            .args(["compare", "-n", "20", "-c", "4", "-q", "--latency", "2ms", "--shard"])
+            .args([
+                "compare",
+                "-n",
+                "20",
+                "-c",
+                "4",
+                "-q",
+                "--latency",
+                "2ms",
+                "--shard",
+            ])
             .arg(format!("{k}/2"))
-            .args(["--strategies", "py-httpx", "--client-name", "fake", "--client-cmd", &fake, "--out"])
+            .args([
+                "--strategies",
+                "py-httpx",
+                "--client-name",
+                "fake",
+                "--client-cmd",
+                &fake,
+                "--out",
+            ])
             .arg(&dir)
             .output()
             .unwrap();

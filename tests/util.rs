@@ -256,7 +256,10 @@ pub(crate) fn python_clients() {
             }
         };
         if !python.exists() {
-            run(std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+            run(std::process::Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv))?;
         }
         run(std::process::Command::new(&python)
             .args(["-m", "pip", "install", "-q", "-r"])

@@ -82,6 +82,7 @@ class Workload:
         self.retry = msg["retry"]
         self.phases = [Phase(i, p) for i, p in enumerate(msg["phases"])]
         self.ca_pem = msg.get("ca_pem")
+        self.ca_file = msg.get("ca_file")
         self.insecure = msg.get("insecure", False)
 
     def ssl_context(self):
@@ -101,24 +102,11 @@ class Workload:
         return None
 
     def verify(self):
-        """The same for `requests` (`session.verify`), which takes a file of certificates or
-        False; the file is written once."""
+        """The same for `requests`, which takes a file of certificates (written by asyncbench)
+        or False. Passed with each call: `session.verify` loses to $REQUESTS_CA_BUNDLE."""
         if self.insecure:
             return False
-        if self.ca_pem and getattr(self, "_ca_file", None):
-            return self._ca_file
-        if self.ca_pem:
-            import atexit
-            import os
-            import tempfile
-
-            f = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
-            f.write(self.ca_pem)
-            f.close()
-            atexit.register(os.unlink, f.name)
-            self._ca_file = f.name
-            return f.name
-        return True
+        return self.ca_file or True
 
     def body(self, index):
         return self.bodies[index % len(self.bodies)] if self.bodies else None
@@ -324,7 +312,7 @@ def call_requests(w, session, index, intended=None, rng=random):
         status, headers, error, answer = None, None, None, None
         try:
             with session.request(w.method, w.url, data=w.body(index), headers=w.headers_for(index, attempt),
-                                 timeout=w.timeout_s, stream=w.stream) as r:
+                                 timeout=w.timeout_s, stream=w.stream, verify=w.verify()) as r:
                 status, headers = r.status_code, r.headers
                 if 200 <= status < 300 and w.stream:
                     s = Stream(req._sent)

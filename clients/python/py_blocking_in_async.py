@@ -11,7 +11,6 @@ import asyncbench_client as ab
 async def main():
     w = ab.start()
     session = requests.Session()
-    session.verify = w.verify()
 
     async def call(index, due):
         ab.call_requests(w, session, index, due)  # blocks the event loop

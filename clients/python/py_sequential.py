@@ -8,7 +8,6 @@ import asyncbench_client as ab
 
 w = ab.start()
 session = requests.Session()
-session.verify = w.verify()
 ab.ready()
 for phase in w.phases:
     phase.begin()

@@ -59,6 +59,9 @@ pub struct Workload<'a> {
     pub clock: &'static str,
     /// HTTPS: certificates (PEM) to trust besides the system's (`--ca-cert`, the mock's own).
     pub ca_pem: Option<&'a str>,
+    /// HTTPS: the same certificates in a file the harness wrote (and removes), for libraries
+    /// that take a path (`requests`' `verify=`).
+    pub ca_file: Option<&'a str>,
     /// HTTPS: accept any certificate (`--insecure`).
     pub insecure: bool,
 }
@@ -212,6 +215,7 @@ pub fn workload<'a>(
             .ca_pem
             .as_deref()
             .and_then(|pem| std::str::from_utf8(pem).ok()),
+        ca_file: None,
         insecure: req.trust.insecure,
     }
 }

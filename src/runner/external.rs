@@ -365,24 +365,31 @@ struct PhaseState {
 
 /// Runs an external client through the workload.
 pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let scripts = match ctx.strategy {
-        Strategy::Python(_) => {
-            let dir = tempfile::Builder::new()
-                .prefix("asyncbench-py-")
-                .tempdir()
-                .map_err(|e| RunError::Setup {
-                    what: "Python client scripts",
-                    why: e.to_string(),
-                })?;
-            crate::external::python::materialize(dir.path()).map_err(|e| RunError::Setup {
-                what: "Python client scripts",
-                why: e.to_string(),
-            })?;
-            Some(dir)
-        }
-        _ => None,
+    // The client's files, removed with the handle: the Python scripts, the CA certificate.
+    let files = tempfile::Builder::new()
+        .prefix("asyncbench-client-")
+        .tempdir()
+        .map_err(|e| RunError::Setup {
+            what: "external client files",
+            why: e.to_string(),
+        })?;
+    let setup = |e: std::io::Error| RunError::Setup {
+        what: "external client files",
+        why: e.to_string(),
     };
-    let (mut command, shown) = command_for(ctx, scripts.as_ref())?;
+    if matches!(ctx.strategy, Strategy::Python(_)) {
+        crate::external::python::materialize(files.path()).map_err(setup)?;
+    }
+    let ca_file = match &ctx.req.trust.ca_pem {
+        Some(pem) => {
+            let path = files.path().join("ca.pem");
+            std::fs::write(&path, pem.as_slice()).map_err(setup)?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let scripts = Some(&files);
+    let (mut command, shown) = command_for(ctx, scripts)?;
     let phases = wire_phases(ctx);
     if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
         return Err(RunError::Config(crate::error::ConfigError::External {
@@ -397,7 +404,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     } else {
         ctx.cfg.effective_concurrency(ctx.strategy)
     };
-    let workload = protocol::workload(
+    let mut workload = protocol::workload(
         ctx.strategy.id(),
         &ctx.req,
         concurrency,
@@ -405,6 +412,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         &ctx.cfg.retry,
         phases.clone(),
     );
+    workload.ca_file = ca_file.as_deref();
     let mut message = serde_json::to_vec(&workload).map_err(|e| RunError::Setup {
         what: "external client workload",
         why: e.to_string(),
@@ -530,7 +538,10 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
                         limit.as_secs_f64()
                     )
                 } else {
-                    format!("it did not say ready within {:.0} s of starting; killed", limit.as_secs_f64())
+                    format!(
+                        "it did not say ready within {:.0} s of starting; killed",
+                        limit.as_secs_f64()
+                    )
                 });
             }
             if overdue || failure.is_some() {
@@ -561,7 +572,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let _ = writer.join();
     let peak = sampler.stop();
     let tail = err_reader.join().unwrap_or_default();
-    drop(scripts);
+    drop(files);
 
     // A client that exited before reporting everything, or exited with an error.
     if failure.is_none() && !stopped_by_signal {

@@ -589,3 +589,60 @@ fn external_clients_shard_and_merge_like_any_strategy() {
         assert_eq!(s["outcomes"]["ok"], 20);
     }
 }
+
+/// A shipped Python client killed mid-run (SIGKILL from outside, a second into a 2 s run) is a
+/// loud failure like any other: exit 7, the requests it finished kept and agreed by the mock,
+/// the rest named as never reported.
+#[test]
+fn a_python_client_killed_mid_run_keeps_what_it_reported_and_names_the_rest() {
+    python_clients();
+    let tmp = tempfile::tempdir().unwrap();
+    // The interpreter, wrapped: the wrapper's PID becomes Python's (exec), and a second later
+    // it is killed. The import check runs through it too, well within the second.
+    let venv = format!("{}/clients/python/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
+    let wrapper = tmp.path().join("python");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\ncase \"$1\" in -c) exec {venv} \"$@\";; esac\n(sleep 1; kill -9 $$) &\nexec {venv} \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "compare",
+            "-n",
+            "200",
+            "-c",
+            "10",
+            "-q",
+            "--latency",
+            "100ms",
+            "--strategies",
+            "py-aiohttp",
+        ])
+        .arg("--python")
+        .arg(&wrapper)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("the client py-aiohttp failed: it exited with signal: 9"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("of the measured phase never reported (indexes "),
+        "{stderr}"
+    );
+    let report = json(&out.join("report.json"));
+    let s = &report["strategies"][0];
+    let ok = s["outcomes"]["ok"].as_u64().unwrap();
+    assert!(ok > 0 && ok < 200, "{s}");
+    assert_eq!(s["accounted"], format!("{ok}/200"));
+    // Every attempt it reported reached the mock (the mock may have received more: those in
+    // flight when it died).
+    assert!(s["server"]["requests_received"].as_u64().unwrap() >= s["attempts"].as_u64().unwrap());
+}

@@ -210,7 +210,13 @@ class Request:
     def done(self, answer=None):
         """Writes the request's line; `answer` holds what a successful answer carried."""
         line = {"type": "request", "index": self.index, "start_ns": self.start,
-                "end_ns": self.attempts[-1]["end_ns"], "attempts": self.attempts}
+                "end_ns": self.attempts[-1]["end_ns"]}
+        if len(self.attempts) == 1:
+            # The short form: one attempt over the whole request, its fields on the line.
+            a = self.attempts[0]
+            line.update((k, a[k]) for k in ("status", "error", "message") if k in a)
+        else:
+            line["attempts"] = self.attempts
         if self.intended is not None:
             line["intended_ns"] = self.intended
         if answer:

@@ -269,8 +269,11 @@ struct Raw {
     // phase
     phase: Option<usize>,
     issued: Option<u64>,
-    // error
+    // error (and the one attempt of a short request line)
     message: Option<String>,
+    // the one attempt of a short request line
+    status: Option<u16>,
+    error: Option<String>,
 }
 
 impl Raw {
@@ -287,19 +290,36 @@ impl Raw {
                 start_ns: self.start_ns.ok_or("start_ns")?,
                 end_ns: self.end_ns.ok_or("end_ns")?,
             }),
-            Kind::Request => Line::Request(RequestLine {
-                index: self.index.ok_or("index")?,
-                intended_ns: self.intended_ns,
-                start_ns: self.start_ns.ok_or("start_ns")?,
-                end_ns: self.end_ns.ok_or("end_ns")?,
-                attempts: self.attempts.ok_or("attempts")?,
-                ttft_ns: self.ttft_ns,
-                itl_ns: self.itl_ns,
-                completion_tokens: self.completion_tokens,
-                prompt_tokens: self.prompt_tokens,
-                bytes: self.bytes,
-                http_version: self.http_version,
-            }),
+            Kind::Request => {
+                let start_ns = self.start_ns.ok_or("start_ns")?;
+                let end_ns = self.end_ns.ok_or("end_ns")?;
+                // The short form: no `attempts`, one attempt over the whole request with the
+                // line's own status or error.
+                let attempts = match self.attempts {
+                    Some(a) => a,
+                    None if self.status.is_some() || self.error.is_some() => vec![AttemptLine {
+                        start_ns,
+                        end_ns,
+                        status: self.status,
+                        error: self.error,
+                        message: self.message,
+                    }],
+                    None => return Err("attempts"),
+                };
+                Line::Request(RequestLine {
+                    index: self.index.ok_or("index")?,
+                    intended_ns: self.intended_ns,
+                    start_ns,
+                    end_ns,
+                    attempts,
+                    ttft_ns: self.ttft_ns,
+                    itl_ns: self.itl_ns,
+                    completion_tokens: self.completion_tokens,
+                    prompt_tokens: self.prompt_tokens,
+                    bytes: self.bytes,
+                    http_version: self.http_version,
+                })
+            }
         })
     }
 }
@@ -724,6 +744,42 @@ mod tests {
     }
 
     #[test]
+    fn a_short_line_is_one_attempt_over_the_whole_request() {
+        let t0 = now_ns() - 10_000_000;
+        let clock = Clock::new(Instant::now() - Duration::from_secs(1));
+        let short = |rest: &str| {
+            format!(
+                r#"{{"type":"request","index":3,"start_ns":{t0},"end_ns":{},{rest}}}"#,
+                t0 + 2_000_000
+            )
+        };
+        let rec = record(
+            1,
+            &line(&short(r#""status":200,"completion_tokens":4"#)),
+            &clock,
+            &req(),
+        )
+        .expect("valid");
+        assert_eq!((rec.outcome, rec.attempts.len()), (Outcome::Ok, 1));
+        assert_eq!(rec.attempts[0].duration, Duration::from_millis(2));
+        assert_eq!(rec.sample.and_then(|s| s.completion_tokens), Some(4));
+        let rec = record(
+            1,
+            &line(&short(r#""error":"timeout","message":"slow""#)),
+            &clock,
+            &req(),
+        )
+        .expect("valid");
+        assert_eq!((rec.outcome, rec.status), (Outcome::Timeout, None));
+        assert_eq!(
+            rec.attempts[0].failure.as_ref().map(|f| f.sample.as_str()),
+            Some("slow")
+        );
+        let e = parse(2, short(r#""bytes":1"#).as_bytes()).expect_err("neither attempts nor status");
+        assert!(e.to_string().contains("missing field `attempts`"), "{e}");
+    }
+
+    #[test]
     fn the_worst_case_covers_every_attempt_and_wait() {
         let r = Retry::of(&RetryPolicy::preset(crate::retry::RetryPreset::Aiohttp));
         // 5 attempts of 10 s, 4 waits of at most 30 s.
@@ -745,7 +801,7 @@ mod speed {
         let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let t0 = t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64 - 100_000_000;
         let lines: Vec<String> = (0..20000u64).map(|i| format!(
-            r#"{{"type":"request","index":{i},"start_ns":{t0},"end_ns":{},"attempts":[{{"start_ns":{t0},"end_ns":{},"status":200}}],"bytes":400,"completion_tokens":16,"prompt_tokens":12}}"#, t0 + 5_000_000, t0 + 5_000_000)).collect();
+            r#"{{"type":"request","index":{i},"start_ns":{t0},"end_ns":{},"status":200,"bytes":400,"completion_tokens":16,"prompt_tokens":12}}"#, t0 + 5_000_000)).collect();
         let mut rec =
             crate::metrics::Recorder::for_run(crate::metrics::SEALED_IN_MEMORY, Default::default(), None);
         let c0 = crate::resources::this_thread_cpu_s();

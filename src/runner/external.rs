@@ -23,12 +23,12 @@ use crate::runner::{RunContext, StrategyRun, WARMUP_BASE, WarmupRun};
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long the line reader waits once it has read everything there was: with the pipe at
-/// [`PIPE_BYTES`] (1 MiB holds 50 ms of 80 000 lines of 250 bytes a second, 15 times what the
-/// fastest Python client writes), and with the default 64 KiB pipe when the kernel refuses a
-/// larger one, a tenth of that.
+/// [`PIPE_BYTES`] (1 MiB holds 100 ms of 40 000 lines of 250 bytes a second, several times
+/// what the fastest Python client writes), and with the default 64 KiB pipe when the kernel
+/// refuses a larger one, a twentieth of that.
 fn read_pause(pipe_bytes: Option<i32>) -> Duration {
     match pipe_bytes {
-        Some(b) if b >= PIPE_BYTES => Duration::from_millis(50),
+        Some(b) if b >= PIPE_BYTES => Duration::from_millis(100),
         _ => Duration::from_millis(5),
     }
 }
@@ -142,7 +142,7 @@ struct Lines<'a> {
 impl Lines<'_> {
     /// Reads the client's stdout to its end, a line (at most [`MAX_LINE`] bytes) at a time; the
     /// first line that breaks the protocol ends it, as a failure. When it has read all there
-    /// was, it pauses (see [`read_pause`]), so a client writing a line at a time wakes it twenty
+    /// was, it pauses (see [`read_pause`]), so a client writing a line at a time wakes it ten
     /// times a second, not once a line: the pipe holds what comes meanwhile, far more than any
     /// client writes in that time, so the client never waits on it.
     fn read(
@@ -504,12 +504,22 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let mut failure: Option<String> = None;
     let mut stopped_by_signal = false;
     let (read_failure, harness_cpu_s) = std::thread::scope(|scope| {
-        let reader = scope.spawn(|| {
+        let reading = || {
             let cpu0 = crate::resources::this_thread_cpu_s();
             let failure = stdout.and_then(|out| sink.read(out, pause, spawned, &last_line, &ready));
             done.store(true, Ordering::SeqCst);
             (failure, crate::resources::this_thread_cpu_s() - cpu0)
-        });
+        };
+        let reader = match std::thread::Builder::new()
+            .name("client-lines".into())
+            .spawn_scoped(scope, reading)
+        {
+            Ok(h) => h,
+            Err(e) => {
+                done.store(true, Ordering::SeqCst);
+                return (Some(format!("its line reader could not start: {e}")), 0.0);
+            }
+        };
         // The supervisor: a signal is passed on, a client silent for too long is killed (its
         // output then ends, and the reader with it).
         while !done.load(Ordering::SeqCst) {

@@ -84,6 +84,12 @@ fn a_client_that_keeps_the_protocol_is_measured_like_any_strategy() {
         .collect();
     indexes.sort_unstable();
     assert_eq!(indexes, (0..8).collect::<Vec<_>>());
+    // The page says what ran and what the harness spent on it.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("id=\"external\"") && page.contains("fake.py good"),
+        "no external note"
+    );
 }
 
 /// Every way a client can go wrong ends loudly: exit 7, one line naming what it did and the
@@ -645,4 +651,40 @@ fn a_python_client_killed_mid_run_keeps_what_it_reported_and_names_the_rest() {
     // Every attempt it reported reached the mock (the mock may have received more: those in
     // flight when it died).
     assert!(s["server"]["requests_received"].as_u64().unwrap() >= s["attempts"].as_u64().unwrap());
+}
+
+/// A sweep runs the Python clients at every point like any strategy, each with its own
+/// recommendation; the sweep's files name them.
+#[test]
+fn a_sweep_runs_python_clients_at_every_point_with_their_own_recommendation() {
+    python_clients();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sweep");
+    let o = bin()
+        .args(["sweep", "-n", "24", "-c", "2,8", "-q", "--latency", "20ms"])
+        .args(["--strategies", "async,py-aiohttp,py-to-thread", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let sweep = json(&out.join("sweep.json"));
+    validate(include_str!("../schema/sweep.schema.json"), &sweep);
+    let points = sweep["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    for p in points {
+        let ids: Vec<&str> = p["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["strategy"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["async", "py-aiohttp", "py-to-thread"], "{p}");
+    }
+    let recommended: Vec<&str> = sweep["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(recommended, ["async", "py-aiohttp", "py-to-thread"]);
 }

@@ -211,6 +211,13 @@ pub fn run_page(r: &RunReport, dir: &Path) -> String {
     b.push_str("<h2>Results</h2>\n");
     b.push_str(&block(r, Block::Main));
     b.push_str("<p class=\"note\">latency: end-to-end of successful requests, from the intended start, retries included, ms (– where none succeeded) · eff: goodput ÷ (concurrency ÷ mean mock delay) · cpu_s: client CPU, mock excluded · thr: threads the strategy ran on at peak</p>\n");
+    if let Some((head, rows)) = crate::report::table::external_notes(r) {
+        let _ = write!(b, "<p class=\"note\" id=\"external\">{}", escape(&head));
+        for (id, text) in rows {
+            let _ = write!(b, "<br><b>{}</b> {}", escape(&id), escape(&text));
+        }
+        b.push_str("</p>\n");
+    }
     if r.strategies.iter().any(|s| s.target_rate.is_some()) {
         b.push_str("<h2>Open loop</h2>\n");
         b.push_str(&block(r, Block::OpenLoop));

@@ -276,6 +276,43 @@ fn block(out: &mut String, r: &RunReport, all: &[Column], b: Block, title: &'sta
     }
 }
 
+/// The external clients of a run, for the footnotes of the table and the page: a heading line,
+/// then per client its start-up, the harness's cost, its command and its failure.
+pub(crate) fn external_notes(r: &RunReport) -> Option<(String, Vec<(String, String)>)> {
+    let rows: Vec<(String, String)> = r
+        .strategies
+        .iter()
+        .filter_map(|s| {
+            let e = s.external.as_ref()?;
+            Some((
+                s.id.id().to_owned(),
+                format!(
+                    "start-up {:.2} s, {:.2} s CPU · harness {} · {}{}",
+                    e.startup_s,
+                    e.startup_cpu_s,
+                    e.harness_cpu_us_per_request
+                        .map_or_else(|| "-".to_owned(), |us| format!("{us:.1} µs/request")),
+                    e.command,
+                    e.failure
+                        .as_ref()
+                        .map_or_else(String::new, |f| format!(" · FAILED: {f}")),
+                ),
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+    Some((
+        format!(
+            "external clients ({}): a process of their own · cpu_s, rss_MB, thr: that process's, measured from outside (cpu_s after its start-up) · harness: asyncbench's own CPU reading their lines",
+            ids.join(", ")
+        ),
+        rows,
+    ))
+}
+
 /// The width of the strategy column: its longest id (`py-blocking-in-async`), at least 13.
 fn name_width(r: &RunReport) -> usize {
     r.strategies
@@ -465,30 +502,10 @@ pub fn table(r: &RunReport) -> String {
         t,
         "latency: end-to-end of successful requests, from intended start, retries included (- when none succeeded) · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client CPU, mock excluded · rss_MB: whole process · thr: threads the strategy ran on at peak"
     );
-    let external: Vec<&StrategyReport> = r.strategies.iter().filter(|s| s.external.is_some()).collect();
-    if !external.is_empty() {
-        let _ = writeln!(
-            t,
-            "external clients ({}): a process of their own · cpu_s, rss_MB, thr: that process's, measured from outside (cpu_s after its start-up) · harness: asyncbench's own CPU reading their lines",
-            external.iter().map(|s| s.id.id()).collect::<Vec<_>>().join(", ")
-        );
-        for s in external {
-            if let Some(e) = &s.external {
-                let _ = writeln!(
-                    t,
-                    "  {:<w$} start-up {:.2} s, {:.2} s CPU · harness {} · {}{}",
-                    s.id.id(),
-                    e.startup_s,
-                    e.startup_cpu_s,
-                    e.harness_cpu_us_per_request
-                        .map_or_else(|| "-".to_owned(), |us| format!("{us:.1} µs/request")),
-                    e.command,
-                    e.failure
-                        .as_ref()
-                        .map_or_else(String::new, |f| format!(" · FAILED: {f}")),
-                    w = name_width(r)
-                );
-            }
+    if let Some((head, rows)) = external_notes(r) {
+        let _ = writeln!(t, "{head}");
+        for (id, text) in rows {
+            let _ = writeln!(t, "  {id:<w$} {text}", w = name_width(r));
         }
     }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {

@@ -307,40 +307,86 @@ def read_json(w, body):
     return None, _usage(doc.get("usage") if isinstance(doc, dict) else None, {"bytes": len(body)})
 
 
+class Attempt:
+    """What one attempt brought: its status and headers, or an error kind, and a good answer's
+    fields."""
+
+    __slots__ = ("status", "headers", "error", "answer")
+
+    def __init__(self):
+        self.status = self.headers = self.error = self.answer = None
+
+
+def _after(w, req, number, a, rng):
+    """Ends the request (True) or says how long to wait before the next attempt."""
+    if a.error is None and 200 <= a.status < 300:
+        req.done(a.answer)
+        return True, None
+    wait = w.retry_delay(number, a.status, a.headers, a.error, rng)
+    if wait is None:
+        req.done()
+        return True, None
+    return False, wait
+
+
+def retrying(w, index, intended, send, errors, rng=random):
+    """One logical request with a blocking client: `send(req, number, attempt)` makes one
+    attempt and fills `attempt`; an exception of `errors` is a failed attempt; the run's retry
+    policy decides what follows."""
+    req = Request(index, intended)
+    while True:
+        number, a = req.send(), Attempt()
+        try:
+            send(req, number, a)
+            req.ended(status=a.status, error=a.error)
+        except errors as e:
+            a.error = error_kind(e)
+            req.ended(error=a.error, message=repr(e))
+        done, wait = _after(w, req, number, a, rng)
+        if done:
+            return
+        time.sleep(wait)
+
+
+async def retrying_async(w, index, intended, send, errors, rng=random):
+    """The same for an async client: `send` is a coroutine function, the wait `asyncio.sleep`."""
+    import asyncio
+
+    req = Request(index, intended)
+    while True:
+        number, a = req.send(), Attempt()
+        try:
+            await send(req, number, a)
+            req.ended(status=a.status, error=a.error)
+        except errors as e:
+            a.error = error_kind(e)
+            req.ended(error=a.error, message=repr(e))
+        done, wait = _after(w, req, number, a, rng)
+        if done:
+            return
+        await asyncio.sleep(wait)
+
+
 def call_requests(w, session, index, intended=None, rng=random):
     """One logical request with the blocking `requests` client, retried by the run's policy:
     what py-sequential, py-threadpool, py-blocking-in-async and py-to-thread all call."""
     import requests
 
-    req = Request(index, intended)
-    while True:
-        attempt = req.send()
-        status, headers, error, answer = None, None, None, None
-        try:
-            with session.request(w.method, w.url, data=w.body(index), headers=w.headers_for(index, attempt),
-                                 timeout=w.timeout_s, stream=w.stream, verify=w.verify()) as r:
-                status, headers = r.status_code, r.headers
-                if 200 <= status < 300 and w.stream:
-                    s = Stream(req._sent)
-                    for raw in r.iter_lines():
-                        s.line(raw)
-                    error, answer = s.answer()
-                elif 200 <= status < 300:
-                    error, answer = read_json(w, r.content)
-                else:
-                    r.content  # read the error body, as a client does
-            req.ended(status=status, error=error)
-        except requests.RequestException as e:
-            error = error_kind(e)
-            req.ended(error=error, message=str(e))
-        if error is None and 200 <= status < 300:
-            req.done(answer)
-            return
-        wait = w.retry_delay(attempt, status, headers, error, rng)
-        if wait is None:
-            req.done()
-            return
-        time.sleep(wait)
+    def send(req, number, a):
+        with session.request(w.method, w.url, data=w.body(index), headers=w.headers_for(index, number),
+                             timeout=w.timeout_s, stream=w.stream, verify=w.verify()) as r:
+            a.status, a.headers = r.status_code, r.headers
+            if 200 <= a.status < 300 and w.stream:
+                s = Stream(req._sent)
+                for raw in r.iter_lines():
+                    s.line(raw)
+                a.error, a.answer = s.answer()
+            elif 200 <= a.status < 300:
+                a.error, a.answer = read_json(w, r.content)
+            else:
+                r.content  # read the error body, as a client does
+
+    retrying(w, index, intended, send, requests.RequestException, rng)
 
 
 async def gather_phase(phase, concurrency, call):

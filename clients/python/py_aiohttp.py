@@ -29,25 +29,14 @@ async def read(w, r, req):
 
 async def call_plain(w, session, index, due, rng):
     """One request, retried by the run's policy."""
-    req = ab.Request(index, due)
-    while True:
-        attempt = req.send()
-        status = headers = error = answer = None
-        try:
-            async with session.request(w.method, w.url, data=w.body(index),
-                                       headers=w.headers_for(index, attempt)) as r:
-                status, headers = r.status, r.headers
-                error, answer = await read(w, r, req)
-            req.ended(status=status, error=error)
-        except ERRORS as e:
-            error = ab.error_kind(e)
-            req.ended(error=error, message=repr(e))
-        if error is None and 200 <= status < 300:
-            return req.done(answer)
-        wait = w.retry_delay(attempt, status, headers, error, rng)
-        if wait is None:
-            return req.done()
-        await asyncio.sleep(wait)
+
+    async def send(req, number, a):
+        async with session.request(w.method, w.url, data=w.body(index),
+                                   headers=w.headers_for(index, number)) as r:
+            a.status, a.headers = r.status, r.headers
+            a.error, a.answer = await read(w, r, req)
+
+    await ab.retrying_async(w, index, due, send, ERRORS, rng)
 
 
 def tracing():

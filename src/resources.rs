@@ -121,16 +121,63 @@ impl StatusFile {
     }
 }
 
+/// A number field of a `/proc/.../status` text (`VmRSS:`, `Threads:`, …), its `kB` dropped; 0
+/// when it is missing.
+fn status_field(status: &str, name: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 /// `VmRSS` (bytes) and `Threads` from the text of `/proc/self/status`.
 fn parse_status(status: &str) -> (u64, u64) {
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:") * 1024, field("Threads:"))
+    (
+        status_field(status, "VmRSS:") * 1024,
+        status_field(status, "Threads:"),
+    )
+}
+
+/// Samples another process's peak memory (`VmHWM`) and threads from `/proc/<pid>/status`
+/// every 20 ms, on a thread of its own: an external client, measured from outside.
+#[derive(Debug)]
+pub struct ChildSampler {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<(u64, u64)>>,
+}
+
+impl ChildSampler {
+    /// Starts sampling process `pid`.
+    pub fn start(pid: u32) -> ChildSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("client-sampler".into())
+            .spawn(move || {
+                let path = format!("/proc/{pid}/status");
+                let mut peak = (0u64, 0u64);
+                loop {
+                    if let Ok(text) = fs::read_to_string(&path) {
+                        let rss = status_field(&text, "VmHWM:") * 1024;
+                        let threads = status_field(&text, "Threads:");
+                        peak = (peak.0.max(rss), peak.1.max(threads));
+                    }
+                    if flag.load(Ordering::Relaxed) {
+                        return peak;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+            .ok();
+        ChildSampler { stop, handle }
+    }
+
+    /// Stops; (peak RSS bytes, most threads at once).
+    pub fn stop(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
 }
 
 /// Threads of this process whose name starts with `prefix` (a thread's name is its `comm`, cut

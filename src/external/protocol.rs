@@ -54,7 +54,7 @@ pub struct Workload<'a> {
     /// The retry policy to follow (or to map to the client's own retries).
     pub retry: Retry,
     /// The phases to run, in order, each finished before the next starts.
-    pub phases: Vec<Phase>,
+    pub phases: &'a [Phase],
     /// The clock every `*_ns` field the client writes is read from.
     pub clock: &'static str,
     /// HTTPS: certificates (PEM) to trust besides the system's (`--ca-cert`, the mock's own).
@@ -156,7 +156,7 @@ pub fn workload<'a>(
     concurrency: u64,
     timeout: Duration,
     retry: &RetryPolicy,
-    phases: Vec<Phase>,
+    phases: &'a [Phase],
 ) -> Workload<'a> {
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(auth) = &req.auth {
@@ -615,7 +615,7 @@ mod tests {
             8,
             Duration::from_secs(3),
             &RetryPolicy::preset(crate::retry::RetryPreset::None),
-            vec![],
+            &[],
         );
         let v = serde_json::to_value(&w).expect("serializes");
         assert_eq!(v["base_url"], "http://127.0.0.1:9/v1");

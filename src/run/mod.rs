@@ -132,10 +132,11 @@ pub fn run_one(
     };
     let before = lease.stats();
     let cpu0 = CpuTimes::now();
-    let sampler = Sampler::start(s.thread_prefix());
+    // An external client's memory and threads are sampled from its own process, by the runner.
+    let sampler = (!s.is_external()).then(|| Sampler::start(s.thread_prefix()));
     let run = run_strategy(s, &ctx)?;
     let ended_unix_ms = unix_now_s() * 1000.0;
-    let peaks = sampler.stop();
+    let peaks = sampler.map(Sampler::stop).unwrap_or_default();
     let cpu1 = CpuTimes::now();
     ctx.progress.finish_and_clear();
     let cancelled = run.recorder.count(Outcome::Cancelled);

@@ -17,7 +17,7 @@ use crate::config::Strategy;
 use crate::error::RunError;
 use crate::external::protocol::{self, Line, MAX_LINE, Phase as WirePhase};
 use crate::metrics::Recorder;
-use crate::runner::{RunContext, StrategyRun, WARMUP_BASE, WarmupRun};
+use crate::runner::{RunContext, StrategyRun, WarmupRun};
 
 /// How long a client may take to start (imports, building its client) before it is called hung.
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(60);
@@ -65,15 +65,12 @@ pub struct ExternalCost {
 }
 
 /// The command line of a strategy's client.
-fn command_for(ctx: &RunContext, scripts: Option<&tempfile::TempDir>) -> Result<(Command, String), RunError> {
+/// (`scripts`: where the Python clients were written.)
+fn command_for(ctx: &RunContext, scripts: &std::path::Path) -> Result<(Command, String), RunError> {
     match ctx.strategy {
         Strategy::Python(p) => {
             let python = crate::external::python::interpreter(ctx.cfg.external.python.as_deref());
-            let dir = scripts.ok_or_else(|| RunError::Setup {
-                what: "Python client scripts",
-                why: "no directory".into(),
-            })?;
-            let script = dir.path().join(p.script());
+            let script = scripts.join(p.script());
             let mut c = Command::new(&python);
             // Unbuffered, and no bytecode written beside the temporary scripts.
             c.arg("-u").arg("-B").arg(&script);
@@ -132,9 +129,8 @@ struct Lines<'a> {
     clock: protocol::Clock,
     pid: u32,
     expected: Expected,
+    /// One per phase of the workload, in its order.
     states: Vec<PhaseState>,
-    warm_idx: Option<usize>,
-    main_idx: Option<usize>,
     ready_at: Option<Instant>,
     startup_cpu_s: f64,
 }
@@ -213,27 +209,18 @@ impl Lines<'_> {
                 state.wall = Some(Duration::from_nanos(p.end_ns.saturating_sub(p.start_ns)));
             }
             Line::Request(r) => {
-                self.expected
+                let p = self
+                    .expected
                     .report(r.index)
                     .map_err(|why| format!("it broke the protocol: line {n}: request {} {why}", r.index))?;
                 let record = protocol::record(n, &r, &self.clock, &self.ctx.req)
                     .map_err(|e| format!("it broke the protocol: {e}"))?;
-                let p = if r.index >= WARMUP_BASE {
-                    self.warm_idx
-                } else {
-                    self.main_idx
-                };
-                let state = p.and_then(|p| self.states.get_mut(p)).ok_or_else(|| {
-                    format!(
-                        "it broke the protocol: line {n}: request {} is in no phase",
-                        r.index
-                    )
-                })?;
+                let state = &mut self.states[p];
                 state.recorder.record(&record);
-                state.recorded += 1;
                 // The bar takes a lock and reads the clock: every 32nd line is often enough.
-                if r.index < WARMUP_BASE && state.recorded % 32 == 0 {
-                    self.ctx.progress.set_position(state.recorded);
+                let recorded = state.recorder.total();
+                if state.measured && recorded.is_multiple_of(32) {
+                    self.ctx.progress.set_position(recorded);
                 }
             }
         }
@@ -264,20 +251,6 @@ fn children_cpu_s() -> f64 {
         let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
         t(u.user_time()) + t(u.system_time())
     })
-}
-
-/// `VmHWM` (peak RSS, bytes) and `Threads` of a process, from `/proc/<pid>/status`.
-fn proc_status(pid: u32) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    };
-    Some((
-        field("VmHWM:").unwrap_or(0) * 1024,
-        field("Threads:").unwrap_or(0),
-    ))
 }
 
 /// Most requests one phase of an external client may hold (a bit each is kept: 32 MiB).
@@ -313,8 +286,9 @@ impl Expected {
             })
     }
 
-    /// Marks `index` reported: `Err` when it is not in the workload or was reported before.
-    fn report(&mut self, index: u64) -> Result<(), &'static str> {
+    /// Marks `index` reported, and says which phase it is of: `Err` when it is not in the
+    /// workload or was reported before.
+    fn report(&mut self, index: u64) -> Result<usize, &'static str> {
         let (p, i) = self.place(index).ok_or("is not in the workload")?;
         let words = &mut self.seen[p];
         let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
@@ -325,7 +299,7 @@ impl Expected {
             return Err("was reported twice");
         }
         words[w] |= bit;
-        Ok(())
+        Ok(p)
     }
 
     fn reported(&self, p: usize, i: u64) -> bool {
@@ -355,16 +329,40 @@ impl Expected {
 
 /// One phase's bookkeeping while its lines come in.
 struct PhaseState {
+    /// The measured phase (else the warm-up).
+    measured: bool,
     recorder: Recorder,
     /// The client's own count, from its phase line.
     issued: Option<u64>,
     /// Start → end, from its phase line.
     wall: Option<Duration>,
-    recorded: u64,
+}
+
+impl PhaseState {
+    /// Requests the phase issued: the client's own count when it reported the phase's end.
+    /// Else, after a signal (the rest was cut short with it) or in a phase bounded by time
+    /// alone (nothing says how many it issued), those it reported; after a failure, what it was
+    /// asked, so that the books show every request it did not report.
+    fn issued(&self, asked: u64, stopped_by_signal: bool) -> u64 {
+        match self.issued {
+            Some(n) => n,
+            None if stopped_by_signal || asked == u64::MAX => self.recorder.total(),
+            None => asked,
+        }
+    }
 }
 
 /// Runs an external client through the workload.
 pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+    let phases = wire_phases(ctx);
+    if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
+        return Err(RunError::Config(crate::error::ConfigError::External {
+            why: format!(
+                "{} is handed its requests up front: give it a count of requests (at most {MAX_PHASE_REQUESTS}) and a warm-up count, not a time alone",
+                ctx.strategy
+            ),
+        }));
+    }
     // The client's files, removed with the handle: the Python scripts, the CA certificate.
     let files = tempfile::Builder::new()
         .prefix("asyncbench-client-")
@@ -388,17 +386,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         }
         None => None,
     };
-    let scripts = Some(&files);
-    let (mut command, shown) = command_for(ctx, scripts)?;
-    let phases = wire_phases(ctx);
-    if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
-        return Err(RunError::Config(crate::error::ConfigError::External {
-            why: format!(
-                "{} is handed its requests up front: give it a count of requests (at most {MAX_PHASE_REQUESTS}) and a warm-up count, not a time alone",
-                ctx.strategy
-            ),
-        }));
-    }
+    let (mut command, shown) = command_for(ctx, files.path())?;
     let concurrency = if ctx.cfg.concurrency == 0 {
         0
     } else {
@@ -410,7 +398,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         concurrency,
         ctx.cfg.timeout,
         &ctx.cfg.retry,
-        phases.clone(),
+        &phases,
     );
     workload.ca_file = ca_file.as_deref();
     let mut message = serde_json::to_vec(&workload).map_err(|e| RunError::Setup {
@@ -475,6 +463,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         states: phases
             .iter()
             .map(|p| PhaseState {
+                measured: p.measured,
                 recorder: if p.measured {
                     ctx.recorder()
                 } else {
@@ -482,15 +471,12 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
                 },
                 issued: None,
                 wall: None,
-                recorded: 0,
             })
             .collect(),
-        warm_idx: phases.iter().position(|p| !p.measured),
-        main_idx: phases.iter().position(|p| p.measured),
         ready_at: None,
         startup_cpu_s: 0.0,
     };
-    let sampler = PeakSampler::start(pid);
+    let sampler = crate::resources::ChildSampler::start(pid);
     let stdout = child.stdout.take();
     let pipe_bytes = stdout
         .as_ref()
@@ -603,13 +589,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     // Requests the client said it issued but never reported.
     let mut lost = Vec::new();
     for (i, st) in states.iter().enumerate().filter(|_| !stopped_by_signal) {
-        // A phase bounded by time alone says how many it issued only in its phase line.
-        let issued = match st.issued {
-            Some(n) => n,
-            None if phases[i].count == u64::MAX => st.recorded,
-            None => phases[i].count,
-        };
-        let (shown, total) = expected.missing(i, issued, 10);
+        let (shown, total) = expected.missing(i, st.issued(phases[i].count, stopped_by_signal), 10);
         if total > 0 {
             lost.push(format!(
                 "{total} request{} of the {} phase never reported (indexes {}{})",
@@ -634,16 +614,7 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         .map(|t| ctx.req.redact(&t));
     let startup_s = ready_at.map_or(0.0, |r| r.duration_since(spawned).as_secs_f64());
     let phase_run = |st: PhaseState, p: &WirePhase| -> (Recorder, u64, Duration) {
-        // The client's own count when it reported the phase's end. Else: after a signal, what it
-        // reported (the rest was cut short with it); after a failure, what it was asked, so the
-        // books show every request it did not report.
-        let issued = match (st.issued, stopped_by_signal) {
-            (Some(n), _) => n,
-            // Cut short, or a phase bounded by time alone (nothing says how many it issued).
-            (None, true) => st.recorded,
-            (None, false) if p.count == u64::MAX => st.recorded,
-            (None, false) => p.count,
-        };
+        let issued = st.issued(p.count, stopped_by_signal);
         let wall = st
             .wall
             .unwrap_or_else(|| ready_at.map_or(Duration::ZERO, |r| r.elapsed()));
@@ -683,43 +654,6 @@ pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
             harness_cpu_s: harness_cpu_s.max(0.0),
         }),
     })
-}
-
-/// Samples a child's peak memory and threads from `/proc/<pid>/status` every 20 ms, on a thread
-/// of its own (its CPU is the measuring's, not the line reading's).
-struct PeakSampler {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<(u64, u64)>>,
-}
-
-impl PeakSampler {
-    fn start(pid: u32) -> PeakSampler {
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("client-sampler".into())
-            .spawn(move || {
-                let mut peak = (0u64, 0u64);
-                loop {
-                    if let Some((rss, threads)) = proc_status(pid) {
-                        peak = (peak.0.max(rss), peak.1.max(threads));
-                    }
-                    if flag.load(Ordering::Relaxed) {
-                        return peak;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })
-            .ok();
-        PeakSampler { stop, handle }
-    }
-
-    /// (peak RSS bytes, most threads).
-    fn stop(mut self) -> (u64, u64) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
-    }
 }
 
 /// Waits up to `limit` for the child to exit, then kills it; its status, if it exited.

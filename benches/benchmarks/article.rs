@@ -13,9 +13,12 @@ fn article(c: &mut Criterion) {
     let mut g = c.benchmark_group("article");
     g.sampling_mode(SamplingMode::Flat)
         .throughput(Throughput::Elements(10));
-    for s in Strategy::ALL {
+    for s in Strategy::EVERY {
         let mut p = Point::new(s, 10, 10);
-        if s == Strategy::Async || s == Strategy::AsyncSingle {
+        if matches!(
+            s,
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload
+        ) {
             p.concurrency = 0;
         }
         if s == Strategy::Batched {

@@ -1,48 +1,31 @@
 //! asyncbench: how much async buys over blocking code for LLM API calls, and what concurrency
-//! and batch size to run. The same workload goes through five execution models, each the Rust
-//! twin of a Python pattern, against an OpenAI-compatible mock (or a real endpoint), and every
-//! request is measured and accounted for.
+//! and batch size to run. The same workload goes through every execution model, each the Rust
+//! twin of a Python pattern (or the Python itself), against an OpenAI-compatible mock or a real
+//! endpoint, and every request is measured and accounted for.
 //!
 //! # Layout
-//! The flow is command → run core → runner → recorder → report.
-//! - [`cli`]: clap flags → validated [`RunConfig`]; nothing else.
-//! - [`commands`]: `compare`, `sweep`, `reproduce`, `plot`: settings → run core → print; exit codes.
-//! - [`run`]: the run core: sessions (a fresh mock, or a reset target, per strategy), running each
-//!   strategy, cross-checks, and stopping early (signals, a dead target) with what was measured.
-//! - [`runner`]: one file per strategy, one shape: context in, records out.
-//! - [`client`]: the blocking (ureq) and async (reqwest) clients, same `chat`, same limits.
-//! - [`retry`]: the one retry policy and its presets (`none`, `aiohttp`, `openai`).
-//! - [`metrics`]: outcomes, records, series, interval histograms and the [`metrics::Recorder`].
-//! - [`report`]: the report model ([`RunReport`]) and its printers: table, CSV, JSON, `.hgrm`,
-//!   `.hlog`, charts.
-//! - [`sweep`]: the sweep model and its recommendation.
-//! - [`cpu_work`]: `--cpu-work`, calibrated CPU work per response, inline or offloaded.
-//! - [`adaptive`]: `--concurrency auto`, the AIMD controller and its pacer.
-//! - [`config`]: [`RunConfig`], [`Strategy`], the load model and the target.
-//! - [`inputs`]: what each request sends: prompts, datasets, spreads, body files, headers.
-//! - [`resources`]: client CPU, peak memory and threads.
-//! - [`stop`]: SIGINT/SIGTERM handling and the grace period.
-//! - [`error`]: [`error::RequestError`], [`error::ConfigError`], [`error::RunError`].
+//! Layers, each importing only those above it in this list (a test checks):
+//! - [`model`]: the data: strategies, the plan's values, outcomes, records, reports, sweeps.
+//! - [`cli`]: clap flags and the parsers of their values; no I/O.
+//! - [`plan`]: flags → a validated [`RunConfig`]; the one place that reads environment and files.
+//! - [`stats`]: recorders, intervals, the request log, summaries and merges.
+//! - [`engine`]: sessions, runners, clients, retries, the controller, CPU work, stopping.
+//! - [`output`]: table, CSV, JSON, `.hgrm`, `.hlog`, charts, pages, files.
+//! - [`commands`]: `compare`, `sweep`, `reproduce`, `merge`, `plot`: plan → engine → output →
+//!   exit code.
+//!
+//! `ARCHITECTURE.md` follows one request's data through them.
 
-pub mod adaptive;
 pub mod cli;
-pub mod client;
 pub mod commands;
-pub mod config;
-pub mod cpu_work;
-pub mod error;
-pub mod external;
-pub mod inputs;
-pub mod metrics;
-pub mod report;
-pub mod resources;
-pub mod retry;
-pub mod run;
-pub mod runner;
-pub mod stop;
-pub mod sweep;
+pub mod engine;
+pub mod model;
+pub mod output;
+pub mod plan;
+pub mod stats;
 
 pub use commands::compare::compare;
-pub use config::{RunConfig, Strategy};
-pub use error::{ConfigError, RunError};
-pub use report::RunReport;
+pub use model::error::{ConfigError, RunError};
+pub use model::report::RunReport;
+pub use model::strategy::Strategy;
+pub use plan::config::RunConfig;

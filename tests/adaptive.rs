@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use asyncbench::adaptive::AdaptiveConfig;
 use asyncbench::compare;
-use asyncbench::config::Strategy;
-use asyncbench::cpu_work::OFFLOAD_THREAD;
+use asyncbench::engine::cpu_work::OFFLOAD_THREAD;
+use asyncbench::model::report::AdaptiveConfig;
+use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 use mock_server::limiter::parse_rpm_schedule;
 
@@ -30,7 +30,7 @@ fn the_controller_follows_a_rate_limit_up_and_back_down() {
     let report = compare(&cfg).unwrap();
     let s = &report.strategies[0];
     assert_eq!(s.accounted, "165/165");
-    assert_eq!(s.count(asyncbench::metrics::Outcome::Ok), 165);
+    assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 165);
     let a = s.adaptive.as_ref().expect("an adaptive block");
     let tl = &a.timeline;
     let answers: u64 = tl.iter().map(|t| t.attempts).sum();
@@ -123,7 +123,7 @@ fn defaults_follow_auto_and_cpu_work() {
     );
     assert_eq!(chosen(&["--cpu-work", "1ms"]).len(), 6);
     assert!(chosen(&["--cpu-work", "1ms"]).contains(&Strategy::AsyncOffload));
-    assert_eq!(chosen(&[]), Strategy::ALL);
+    assert_eq!(chosen(&[]), Strategy::DEFAULT);
 }
 
 /// A CPU-work sweep: a point per amount of work, the strategy to use at each, client CPU per
@@ -224,7 +224,11 @@ fn the_pacer_charges_each_send_its_tokens() {
         cfg.retry = fast_retry(5);
         let report = compare(&cfg).unwrap();
         let s = &report.strategies[0];
-        assert_eq!(s.count(asyncbench::metrics::Outcome::Ok), 300, "rpm {rpm:?}");
+        assert_eq!(
+            s.count(asyncbench::model::outcome::Outcome::Ok),
+            300,
+            "rpm {rpm:?}"
+        );
         let a = s.adaptive.as_ref().unwrap();
         assert!(
             a.share_429 <= 0.03,
@@ -257,7 +261,8 @@ fn every_limit_with_and_without_headers() {
             let mut cfg = config(&[Strategy::Async], 200, profile);
             cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
             cfg.concurrency = 64;
-            cfg.retry = asyncbench::retry::RetryPolicy::preset(asyncbench::retry::RetryPreset::Openai);
+            cfg.retry =
+                asyncbench::model::retry::RetryPolicy::preset(asyncbench::model::retry::RetryPreset::Openai);
             let report = compare(&cfg).unwrap();
             let s = &report.strategies[0];
             let a = s.adaptive.as_ref().unwrap();
@@ -265,16 +270,16 @@ fn every_limit_with_and_without_headers() {
                 "rpm {rpm:?} tpm {tpm:?} headers hidden {hidden}: 429 share {}",
                 a.share_429
             );
-            eprintln!("{case}, ok {}", s.count(asyncbench::metrics::Outcome::Ok));
+            eprintln!("{case}, ok {}", s.count(asyncbench::model::outcome::Outcome::Ok));
             assert_eq!(s.accounted, "200/200", "{case}");
             if hidden {
                 // Only the 429s steer it: they come and cut the limit, and stay a minority of
                 // the answers; a few requests may run out of their three attempts (a quarter of
                 // the answers were 429s and 2-12 of 200 requests failed on the reference VM).
                 assert!(a.cuts >= 1 && a.share_429 <= 0.4, "{case}");
-                assert!(s.count(asyncbench::metrics::Outcome::Ok) >= 180, "{case}");
+                assert!(s.count(asyncbench::model::outcome::Outcome::Ok) >= 180, "{case}");
             } else {
-                assert_eq!(s.count(asyncbench::metrics::Outcome::Ok), 200, "{case}");
+                assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 200, "{case}");
                 assert!(a.share_429 <= 0.1, "{case}");
             }
         }

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use asyncbench::config::Strategy;
-use asyncbench::report::{RunReport, hist};
+use asyncbench::model::hist;
+use asyncbench::model::report::RunReport;
+use asyncbench::model::strategy::Strategy;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -78,7 +79,7 @@ fn a_run_writes_every_format_and_they_read_back() {
         }
     }
     std::fs::remove_file(dir.join("latency.png")).unwrap();
-    let redrawn = asyncbench::report::output::plot_dir(&dir).unwrap();
+    let redrawn = asyncbench::output::files::plot_dir(&dir).unwrap();
     assert!(redrawn.contains(&dir.join("latency.png")));
 }
 
@@ -95,9 +96,9 @@ fn the_hgrm_files_hold_end_to_end_and_service_time() {
         40,
         Profile::fixed(Duration::from_millis(10)),
     );
-    cfg.load = asyncbench::config::LoadModel::Open {
+    cfg.load = asyncbench::model::plan::LoadModel::Open {
         rate: 200.0,
-        arrival: asyncbench::config::Arrival::Constant,
+        arrival: asyncbench::model::plan::Arrival::Constant,
         seed: 1,
     };
     cfg.out = Some(dir.clone());

@@ -347,3 +347,53 @@ fn the_commit_is_the_binarys_not_the_working_directorys() {
         assert_eq!(report["git_commit"], built);
     }
 }
+
+/// A library caller stops one run in-process with its own token, for every strategy: the run
+/// ends early with every issued request accounted for, marked incomplete, while a second run
+/// in the same process with a token of its own finishes whole (the stop is not process-wide).
+#[test]
+fn a_stop_token_ends_its_own_run_and_no_other() {
+    use asyncbench::commands::compare::compare_until;
+    use asyncbench::engine::stop::{Signal as Stop, StopToken};
+    use asyncbench::model::outcome::Outcome;
+    for s in asyncbench::Strategy::DEFAULT {
+        // Arrange: 400 requests of 20 ms at 2 in flight take 4 s or more; the stop comes at 0.3 s.
+        let profile = Profile {
+            latency: mock_server::LatencySpec::Fixed(Duration::from_millis(20)),
+            ..Profile::default()
+        };
+        let mut stopped_cfg = crate::util::config(&[s], 400, profile.clone());
+        stopped_cfg.concurrency = 2;
+        stopped_cfg.batch_size = 2;
+        let whole_cfg = crate::util::config(&[s], 20, profile);
+        let stop = StopToken::new();
+        let stopper = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                stop.request(Stop::Interrupt);
+            })
+        };
+        // Act
+        let other = std::thread::spawn(move || asyncbench::compare(&whole_cfg).unwrap());
+        let stopped = compare_until(&stopped_cfg, &stop).unwrap();
+        let whole = other.join().unwrap();
+        stopper.join().unwrap();
+        // Assert
+        assert!(!stopped.complete, "{s}: the stopped run says it is incomplete");
+        let r = &stopped.strategies[0];
+        assert!(
+            r.issued < 400,
+            "{s}: the stop ended issuing ({} issued)",
+            r.issued
+        );
+        assert!(
+            r.accounted_ok,
+            "{s}: every issued request has one outcome ({})",
+            r.accounted
+        );
+        assert_eq!(r.outcomes.values().sum::<u64>(), r.issued, "{s}");
+        assert!(whole.complete, "{s}: the other run finished whole");
+        assert_eq!(whole.strategies[0].count(Outcome::Ok), 20, "{s}");
+    }
+}

@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
-use asyncbench::config::{LoadModel, Slo, Strategy, Warmup};
-use asyncbench::inputs::{Inputs, Spread, parse_header};
-use asyncbench::metrics::Outcome;
+use asyncbench::cli::parse::parse_header;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::plan::Spread;
+use asyncbench::model::plan::{LoadModel, Slo, Warmup};
+use asyncbench::model::strategy::Strategy;
+use asyncbench::plan::inputs::Inputs;
 use mock_server::{MockServer, Profile};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
@@ -28,7 +31,12 @@ fn a_duration_bounds_the_run_by_time() {
     cfg.duration = Some(Duration::from_secs(1));
     let report = asyncbench::compare(&cfg).unwrap();
     for s in &report.strategies {
-        assert_eq!(s.ended_by, asyncbench::report::EndedBy::Duration, "{}", s.id);
+        assert_eq!(
+            s.ended_by,
+            asyncbench::model::report::EndedBy::Duration,
+            "{}",
+            s.id
+        );
         assert!(s.wall_s >= 1.0, "{}: {}", s.id, s.wall_s);
         assert!(s.issued >= 10 && s.issued < 1000, "{}: {}", s.id, s.issued);
         assert!(
@@ -47,18 +55,21 @@ fn a_duration_bounds_the_run_by_time() {
     );
     cfg.load = LoadModel::Open {
         rate: 40.0,
-        arrival: asyncbench::config::Arrival::Constant,
+        arrival: asyncbench::model::plan::Arrival::Constant,
         seed: 1,
     };
     cfg.duration = Some(Duration::from_millis(500));
     let s = &asyncbench::compare(&cfg).unwrap().strategies[0];
     assert_eq!(s.issued, 20);
-    assert_eq!(s.ended_by, asyncbench::report::EndedBy::Duration);
+    assert_eq!(s.ended_by, asyncbench::model::report::EndedBy::Duration);
     // With a count that comes first, the count bounds it.
     let mut cfg = config(&[Strategy::Async], 5, Profile::fixed(Duration::from_millis(5)));
     cfg.duration = Some(Duration::from_secs(30));
     let s = &asyncbench::compare(&cfg).unwrap().strategies[0];
-    assert_eq!((s.issued, s.ended_by), (5, asyncbench::report::EndedBy::Count));
+    assert_eq!(
+        (s.issued, s.ended_by),
+        (5, asyncbench::model::report::EndedBy::Count)
+    );
 }
 
 /// A warm-up goes first with the same clients, is counted apart, and is in no figure; the mock's
@@ -66,7 +77,7 @@ fn a_duration_bounds_the_run_by_time() {
 #[test]
 fn a_warmup_is_sent_first_and_left_out_of_the_figures() {
     for warmup in [Warmup::Requests(3), Warmup::Time(Duration::from_millis(200))] {
-        let mut cfg = config(&Strategy::EVERY, 6, Profile::fixed(Duration::from_millis(10)));
+        let mut cfg = config(&Strategy::ALL, 6, Profile::fixed(Duration::from_millis(10)));
         cfg.warmup = Some(warmup);
         let report = asyncbench::compare(&cfg).unwrap();
         for s in &report.strategies {
@@ -166,7 +177,7 @@ fn headers_body_files_datasets_and_spreads_shape_the_requests() {
     .unwrap();
     let mut cfg = config_for_target(&[Strategy::Sequential], 5, format!("{}/v1", server.uri()));
     cfg.inputs = std::sync::Arc::new(Inputs {
-        dataset: asyncbench::inputs::read_dataset(&path).unwrap(),
+        dataset: asyncbench::plan::inputs::read_dataset(&path).unwrap(),
         ..Inputs::default()
     });
     cfg.workload.max_tokens = 40;
@@ -546,7 +557,7 @@ fn an_open_loop_that_cannot_keep_its_rate_says_so() {
     for (achieved, warns) in [(98.9, 1), (99.0, 0), (150.0, 0)] {
         v["strategies"][0]["target_rate"] = serde_json::json!(100.0);
         v["strategies"][0]["achieved_rate"] = serde_json::json!(achieved);
-        let report: asyncbench::report::RunReport = serde_json::from_value(v.clone()).unwrap();
+        let report: asyncbench::model::report::RunReport = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(report.rate_warnings().len(), warns, "achieved {achieved} of 100");
     }
 }

@@ -5,9 +5,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncbench::compare;
-use asyncbench::config::Strategy;
-use asyncbench::resources::{check_open_files, files_needed};
-use asyncbench::retry::{RetryPolicy, RetryPreset};
+use asyncbench::engine::resources::{check_open_files, files_needed};
+use asyncbench::model::retry::{RetryPolicy, RetryPreset};
+use asyncbench::model::strategy::Strategy;
 use mock_server::{MockServer, Profile};
 
 use crate::util::{config, fast_retry};
@@ -31,7 +31,7 @@ fn fault_matrix_every_strategy_accounts_for_everything() {
             ..Profile::default()
         };
         let n = 40;
-        let mut cfg = config(&Strategy::EVERY, n, profile);
+        let mut cfg = config(&Strategy::ALL, n, profile);
         cfg.timeout = Duration::from_millis(300);
         cfg.concurrency = 8;
         cfg.batch_size = 8;
@@ -150,7 +150,9 @@ fn open_file_needs_are_computed_and_checked() {
     );
     assert!(check_open_files(&cfg, files_needed(&cfg), 1024, 1 << 20).is_ok());
     cfg.mock = None;
-    cfg.target = Some(asyncbench::config::Target::external("http://127.0.0.1:1/v1"));
+    cfg.target = Some(asyncbench::plan::config::Target::external(
+        "http://127.0.0.1:1/v1",
+    ));
     assert_eq!(files_needed(&cfg), 10_256);
 }
 

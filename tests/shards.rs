@@ -3,10 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use asyncbench::config::{Shard, Strategy};
-use asyncbench::metrics::{Outcome, Percentiles, Series};
-use asyncbench::report::merge::{MergeError, merge};
-use asyncbench::report::{RunReport, hist};
+use asyncbench::model::error::MergeError;
+use asyncbench::model::hist;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::plan::Shard;
+use asyncbench::model::report::RunReport;
+use asyncbench::model::series::{Percentiles, Series};
+use asyncbench::model::strategy::Strategy;
+use asyncbench::stats::merge::merge;
 use hdrhistogram::Histogram;
 use mock_server::{MockServer, Profile};
 
@@ -261,9 +265,9 @@ fn an_open_loop_shard_sends_its_share_at_the_whole_schedules_times() {
     let mut reports = Vec::new();
     for k in 0..2 {
         let mut cfg = config(&[Strategy::Async], 20, Profile::fixed(Duration::from_millis(2)));
-        cfg.load = asyncbench::config::LoadModel::Open {
+        cfg.load = asyncbench::model::plan::LoadModel::Open {
             rate: 40.0,
-            arrival: asyncbench::config::Arrival::Constant,
+            arrival: asyncbench::model::plan::Arrival::Constant,
             seed: 1,
         };
         cfg.shard = Some(Shard { k, n: 2 });

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use asyncbench::compare;
-use asyncbench::config::Strategy;
-use asyncbench::metrics::Outcome;
-use asyncbench::report::StrategyReport;
-use asyncbench::run::{Session, run_one};
+use asyncbench::engine::run::{Session, run_one};
+use asyncbench::engine::stop::StopToken;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::report::StrategyReport;
+use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -31,11 +32,11 @@ fn assert_accounted(s: &StrategyReport, n: u64) {
 #[test]
 fn every_strategy_succeeds_on_a_clean_mock() {
     // Arrange
-    let cfg = config(&Strategy::EVERY, 12, Profile::fixed(Duration::from_millis(20)));
+    let cfg = config(&Strategy::ALL, 12, Profile::fixed(Duration::from_millis(20)));
     // Act
     let report = compare(&cfg).unwrap();
     // Assert
-    assert_eq!(report.strategies.len(), Strategy::EVERY.len());
+    assert_eq!(report.strategies.len(), Strategy::ALL.len());
     for s in &report.strategies {
         assert_accounted(s, 12);
         assert_eq!(s.count(Outcome::Ok), 12, "{}", s.id);
@@ -82,7 +83,7 @@ async fn limited_then_ok(n: u64, name: &str, value: &str) -> wiremock::MockServe
 #[test]
 fn rate_limited_requests_are_retried_after_retry_after() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for s in Strategy::EVERY {
+    for s in Strategy::ALL {
         // Arrange: a fresh sequence per strategy.
         let server = rt.block_on(limited_then_ok(2, "retry-after-ms", "150"));
         let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
@@ -122,7 +123,7 @@ fn gives_up_after_the_attempt_limit_with_the_right_outcome() {
         rate_503: 1.0,
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::EVERY, 6, profile);
+    let mut cfg = config(&Strategy::ALL, 6, profile);
     cfg.retry = fast_retry(3);
     // Act
     let report = compare(&cfg).unwrap();
@@ -148,7 +149,7 @@ fn timeouts_are_counted_as_timeouts() {
         rate_hang: 1.0,
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::EVERY, 4, profile);
+    let mut cfg = config(&Strategy::ALL, 4, profile);
     cfg.timeout = Duration::from_millis(200);
     // Act
     let report = compare(&cfg).unwrap();
@@ -169,7 +170,7 @@ fn resets_are_transport_errors_and_quota_429s_are_not_retried() {
         schedule: vec!["every:2:reset".parse().unwrap()],
         ..Profile::default()
     };
-    let report = compare(&config(&Strategy::EVERY, 8, profile)).unwrap();
+    let report = compare(&config(&Strategy::ALL, 8, profile)).unwrap();
     for s in &report.strategies {
         assert_accounted(s, 8);
         assert_eq!(s.count(Outcome::Transport), 4, "{}", s.id);
@@ -180,8 +181,8 @@ fn resets_are_transport_errors_and_quota_429s_are_not_retried() {
         rate_quota: 1.0,
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::EVERY, 3, profile);
-    cfg.retry = asyncbench::retry::RetryPolicy::preset(asyncbench::retry::RetryPreset::Openai);
+    let mut cfg = config(&Strategy::ALL, 3, profile);
+    cfg.retry = asyncbench::model::retry::RetryPolicy::preset(asyncbench::model::retry::RetryPreset::Openai);
     let report = compare(&cfg).unwrap();
     for s in &report.strategies {
         assert_eq!(s.count(Outcome::RateLimited), 3, "{}", s.id);
@@ -198,7 +199,7 @@ fn connection_errors_are_retried_when_the_policy_says_so() {
         schedule: vec!["every:2:reset".parse().unwrap()],
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::EVERY, 8, profile.clone());
+    let mut cfg = config(&Strategy::ALL, 8, profile.clone());
     cfg.retry = fast_retry(10);
     let report = compare(&cfg).unwrap();
     for s in &report.strategies {
@@ -218,7 +219,7 @@ fn connection_errors_are_retried_when_the_policy_says_so() {
             s.id
         );
     }
-    let mut cfg = config(&Strategy::EVERY, 8, profile);
+    let mut cfg = config(&Strategy::ALL, 8, profile);
     cfg.retry = fast_retry(10);
     cfg.retry.retry_transport = false;
     let report = compare(&cfg).unwrap();
@@ -244,7 +245,7 @@ fn mixed_faults_are_fully_accounted() {
         latency: "uniform:1ms..5ms".parse().unwrap(),
         ..Profile::default()
     };
-    let mut cfg = config(&Strategy::EVERY, 60, profile);
+    let mut cfg = config(&Strategy::ALL, 60, profile);
     cfg.timeout = Duration::from_millis(300);
     cfg.retry = fast_retry(3);
     cfg.concurrency = 8;
@@ -270,7 +271,7 @@ fn async_concurrency_bounds_are_respected() {
         Profile::fixed(Duration::from_millis(100)),
     );
     cfg.concurrency = 6;
-    let session = Session::open(&cfg).unwrap();
+    let session = Session::open(&cfg, &StopToken::new()).unwrap();
     for s in &cfg.strategies {
         let lease = session.lease().unwrap();
         run_one(&cfg, &lease, *s, None, None).unwrap();
@@ -280,7 +281,7 @@ fn async_concurrency_bounds_are_respected() {
     let mut unbounded = cfg.clone();
     unbounded.concurrency = 0;
     unbounded.strategies = vec![Strategy::Async];
-    let session = Session::open(&unbounded).unwrap();
+    let session = Session::open(&unbounded, &StopToken::new()).unwrap();
     let lease = session.lease().unwrap();
     run_one(&unbounded, &lease, Strategy::Async, None, None).unwrap();
     assert_eq!(lease.mock().unwrap().stats().peak_in_flight, 30);

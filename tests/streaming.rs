@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use asyncbench::compare;
-use asyncbench::config::Strategy;
-use asyncbench::metrics::Outcome;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 
 use crate::util::config;
@@ -25,7 +25,7 @@ fn streaming_profile() -> Profile {
 #[test]
 fn every_strategy_times_ttft_and_itl_from_the_stream() {
     // Arrange: 8 requests of 8 tokens, 4 at a time.
-    let mut cfg = config(&Strategy::EVERY, 8, streaming_profile());
+    let mut cfg = config(&Strategy::ALL, 8, streaming_profile());
     cfg.workload.stream = true;
     // Act
     let report = compare(&cfg).unwrap();
@@ -76,7 +76,7 @@ fn broken_streams_are_failures_not_short_successes() {
             Outcome::ServerError,
         ),
     ] {
-        let mut cfg = config(&Strategy::EVERY, 4, profile);
+        let mut cfg = config(&Strategy::ALL, 4, profile);
         cfg.workload.stream = true;
         cfg.timeout = Duration::from_secs(30);
         let report = compare(&cfg).unwrap();
@@ -123,20 +123,20 @@ fn streaming_outputs_include_ttft_and_itl() {
 fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
     let mut cfg = config(&[Strategy::Async], 4, streaming_profile());
     cfg.workload.stream = true;
-    let axis = asyncbench::sweep::Axis::Concurrency(vec![1, 4]);
-    let crit = asyncbench::sweep::Criteria {
+    let axis = asyncbench::model::sweep::Axis::Concurrency(vec![1, 4]);
+    let crit = asyncbench::model::sweep::Criteria {
         slo_p99_ms: None,
         max_429_share: 0.01,
     };
     let (report, _) =
-        asyncbench::commands::sweep::sweep(&cfg, &asyncbench::sweep::Plan::Fixed(axis), crit).unwrap();
+        asyncbench::commands::sweep::sweep(&cfg, &asyncbench::model::sweep::Plan::Fixed(axis), crit).unwrap();
     for p in &report.points {
         let r = &p.results[0];
         let (ttft_p50, _) = r.ttft_ms.expect("ttft per point");
         assert!(ttft_p50 >= 60.0);
         assert!(r.itl_ms.is_some());
     }
-    assert!(asyncbench::report::sweep::render(&report).contains("ttft_p50"));
+    assert!(asyncbench::output::sweep::render(&report).contains("ttft_p50"));
     let rep = compare(&cfg).unwrap();
     let rate = rep.strategies[0]
         .request_tokens_per_s

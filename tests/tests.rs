@@ -57,3 +57,9 @@ mod defects;
 // External clients (issue 26): the protocol over real processes, and every shipped Python client
 // meeting the same faults as the Rust strategies.
 mod external;
+
+// The architecture: layers that import only downward, a model that imports nothing, no cycles.
+mod layers;
+
+// The documentation: every flag in --help is in the guide, and no flag in the guide is gone.
+mod docs;

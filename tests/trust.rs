@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use asyncbench::config::Strategy;
-use asyncbench::metrics::Outcome;
-use asyncbench::report::Isolation;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::report::Isolation;
+use asyncbench::model::strategy::Strategy;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -25,7 +25,7 @@ fn the_same_requests_meet_the_same_faults_in_every_strategy_and_order() {
         seed: Some(1),
         ..Profile::default()
     };
-    let forward = Strategy::EVERY.to_vec();
+    let forward = Strategy::ALL.to_vec();
     let backward: Vec<Strategy> = forward.iter().rev().copied().collect();
     let mut seen = Vec::new();
     for retry in [None, Some(fast_retry(3))] {
@@ -51,7 +51,7 @@ fn the_same_requests_meet_the_same_faults_in_every_strategy_and_order() {
             .collect();
         assert_eq!(
             counts.len(),
-            2 * Strategy::EVERY.len(),
+            2 * Strategy::ALL.len(),
             "every strategy, both orders"
         );
         assert!(
@@ -111,7 +111,7 @@ fn a_target_that_cannot_be_reset_is_reported_as_shared() {
     );
     let report = asyncbench::compare(&cfg).unwrap();
     assert_eq!(report.config.isolation, Isolation::Shared);
-    assert!(asyncbench::report::table::table(&report).contains("SHARED by the strategies"));
+    assert!(asyncbench::output::table::table(&report).contains("SHARED by the strategies"));
 }
 
 /// One deadline per attempt, the same in every client: answers that come after it are timeouts
@@ -122,7 +122,7 @@ fn the_timeout_is_one_deadline_enforced_alike_in_every_strategy() {
     for (latency_ms, timeout_ms, want_ok) in [(200, 200, false), (200, 800, true), (3000, 150, false)] {
         // Arrange
         let mut cfg = config(
-            &Strategy::EVERY,
+            &Strategy::ALL,
             4,
             Profile::fixed(Duration::from_millis(latency_ms)),
         );
@@ -153,7 +153,7 @@ fn the_timeout_is_one_deadline_enforced_alike_in_every_strategy() {
 fn the_timeout_covers_a_stream_to_its_last_byte() {
     for (timeout_ms, want_ok) in [(250, false), (1500, true)] {
         let mut cfg = config(
-            &Strategy::EVERY,
+            &Strategy::ALL,
             2,
             Profile {
                 ttft: "50ms".parse().unwrap(),
@@ -353,7 +353,7 @@ fn an_endless_body_is_cut_at_the_cap_in_every_strategy() {
     for sse in [false, true] {
         // Arrange
         let url = crate::util::endless_body_server(sse);
-        let mut cfg = config_for_target(&Strategy::EVERY, 3, format!("{url}/v1"));
+        let mut cfg = config_for_target(&Strategy::ALL, 3, format!("{url}/v1"));
         cfg.workload.stream = sse;
         cfg.max_body = 1 << 20;
         // The cap, not a deadline, must end each request, however slow a busy machine reads.
@@ -523,7 +523,7 @@ fn threads_and_cpu_mean_what_the_legend_says() {
 #[test]
 fn every_attempt_carries_its_request_index_and_attempt_number() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for s in Strategy::EVERY {
+    for s in Strategy::ALL {
         // Arrange: 503 for the first three attempts to arrive, then 200.
         let server = rt.block_on(async {
             let server = wiremock::MockServer::start().await;

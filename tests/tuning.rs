@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use asyncbench::commands::sweep::sweep;
-use asyncbench::config::{Arrival, LoadModel, Strategy};
-use asyncbench::metrics::Outcome;
-use asyncbench::run::{Session, run_one};
-use asyncbench::sweep::{Axis, Criteria, Plan};
+use asyncbench::engine::run::{Session, run_one};
+use asyncbench::engine::stop::StopToken;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::plan::{Arrival, LoadModel};
+use asyncbench::model::strategy::Strategy;
+use asyncbench::model::sweep::{Axis, Criteria, Plan};
 use mock_server::Profile;
 
 use crate::util::config;
@@ -28,7 +30,7 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
         arrival: Arrival::Constant,
         seed: 1,
     };
-    let session = Session::open(&cfg).unwrap();
+    let session = Session::open(&cfg, &StopToken::new()).unwrap();
     let lease = session.lease().unwrap();
     let stall = Duration::from_secs(1);
     // Act: stall the mock once 80 requests (2 s of the schedule) reached it.

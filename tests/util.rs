@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use asyncbench::config::{LoadModel, RunConfig, Strategy, Target, Workload};
-use asyncbench::retry::{RetryPolicy, RetryPreset};
+use asyncbench::model::plan::{LoadModel, Workload};
+use asyncbench::model::retry::{RetryPolicy, RetryPreset};
+use asyncbench::model::strategy::Strategy;
+use asyncbench::plan::config::{RunConfig, Target};
 use mock_server::Profile;
 
 /// A closed-loop config against the embedded mock: `n` requests, concurrency 4, batches of 4
@@ -53,7 +55,7 @@ pub(crate) fn fast_retry(attempts: u32) -> RetryPolicy {
         factor: 2.0,
         max_delay: Duration::from_millis(50),
         first_exponent: 0,
-        jitter: asyncbench::retry::Jitter::None,
+        jitter: asyncbench::model::retry::Jitter::None,
         statuses: vec![429],
         retry_server_errors: true,
         retry_transport: true,

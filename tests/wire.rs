@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncbench::config::{Strategy, TlsTrust};
-use asyncbench::metrics::Outcome;
+use asyncbench::model::outcome::Outcome;
+use asyncbench::model::strategy::Strategy;
+use asyncbench::plan::config::TlsTrust;
 use mock_server::{MockServer, Profile, ServerOptions, TlsSource};
 
 use crate::util::{bin, config, config_for_target};
@@ -29,7 +30,7 @@ fn tls_mock(http2: bool) -> MockServer {
 fn every_strategy_works_over_https_with_the_certificate_trusted() {
     // Arrange
     let server = tls_mock(false);
-    let mut cfg = config_for_target(&Strategy::EVERY, 12, format!("{}/v1", server.uri()));
+    let mut cfg = config_for_target(&Strategy::ALL, 12, format!("{}/v1", server.uri()));
     if let Some(t) = cfg.target.as_mut() {
         t.trust = TlsTrust {
             ca_pem: Some(Arc::new(server.ca_pem().unwrap().as_bytes().to_vec())),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use asyncbench::config::Strategy;
+use asyncbench::model::strategy::Strategy;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use super::{Point, mock, time_point};
@@ -13,7 +13,7 @@ fn article(c: &mut Criterion) {
     let mut g = c.benchmark_group("article");
     g.sampling_mode(SamplingMode::Flat)
         .throughput(Throughput::Elements(10));
-    for s in Strategy::EVERY {
+    for s in Strategy::ALL {
         let mut p = Point::new(s, 10, 10);
         if matches!(
             s,

@@ -2,7 +2,7 @@
 //! of the same C (`async` with a semaphore of B), 200 requests at uniform 5–15 ms: a batch waits
 //! for its slowest request, the window refills as soon as one finishes.
 
-use asyncbench::config::Strategy;
+use asyncbench::model::strategy::Strategy;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use mock_server::{MockServer, Profile};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use asyncbench::config::Strategy;
+use asyncbench::model::strategy::Strategy;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use super::{Point, mock, time_point};

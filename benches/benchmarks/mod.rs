@@ -10,10 +10,12 @@ pub mod scaling;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncbench::config::{LoadModel, RunConfig, Strategy, Target, Workload};
-use asyncbench::resources::CpuTimes;
-use asyncbench::retry::{RetryPolicy, RetryPreset};
-use asyncbench::runner::{RunContext, run_strategy};
+use asyncbench::engine::resources::CpuTimes;
+use asyncbench::engine::runner::{RunContext, run_strategy};
+use asyncbench::model::plan::{LoadModel, Workload};
+use asyncbench::model::retry::{RetryPolicy, RetryPreset};
+use asyncbench::model::strategy::Strategy;
+use asyncbench::plan::config::{RunConfig, Target};
 use criterion::Criterion;
 use mock_server::{MockServer, Profile};
 
@@ -96,6 +98,7 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
         progress: indicatif::ProgressBar::hidden(),
         log: None,
         cpu: None,
+        stop: asyncbench::engine::stop::StopToken::new(),
     };
     let mut total = Duration::ZERO;
     let mut cpu = 0.0;

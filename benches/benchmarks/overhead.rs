@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use asyncbench::config::Strategy;
+use asyncbench::model::strategy::Strategy;
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 use super::{Point, mock, run_point};
@@ -15,7 +15,7 @@ fn overhead(c: &mut Criterion) {
     let server = mock(Duration::ZERO);
     let mut g = c.benchmark_group("overhead");
     g.throughput(Throughput::Elements(200));
-    for s in Strategy::EVERY {
+    for s in Strategy::ALL {
         let p = Point::new(s, 200, 1);
         g.bench_function(BenchmarkId::new(s.id(), 1), |b| {
             b.iter_custom(|iters| run_point(&server, p, iters).0)

@@ -5,10 +5,11 @@
 //! threads, and the request path takes no lock unless the limiter is on.
 //!
 //! # Layout
+//! - [`args`]: the command-line helpers both binaries share (value parsers, one-line errors).
 //! - [`wire`]: the OpenAI request, response, chunk and error types (shared with the clients).
 //! - [`files`]: reading a user's file with a cap on its size.
 //! - [`latency`]: latency models and the duration/spec syntax of every flag.
-//! - [`profile`]: the validated configuration ([`Profile`]), TOML files and the shared flags.
+//! - [`profile`]: the validated configuration ([`Profile`]), TOML files and the mock's flags.
 //! - [`limiter`]: the RPM/TPM token buckets and the Go-style reset durations.
 //! - [`tls`]: HTTPS with a generated or given certificate (ALPN `h2`, `http/1.1`).
 //! - `app`: admission → decision → rendering → handlers; [`app()`] gives the router for
@@ -29,6 +30,7 @@
 //! println!("{} requests received", server.stats().requests_received);
 //! ```
 
+pub mod args;
 pub mod files;
 pub mod latency;
 pub mod limiter;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mock_server::profile::{parse_duration_arg, parse_positive};
+use mock_server::args::{parse_duration_arg, parse_positive};
 use mock_server::{ProfileArgs, ServerError, ServerOptions, Tls, TlsSource, bind, run};
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +79,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = mock_server::profile::parse_or_exit("mock-server");
+    let cli: Cli = mock_server::args::parse_or_exit("mock-server");
     match serve(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -101,34 +101,6 @@ impl StatsSnapshot {
     }
 }
 
-/// Counts a work request in flight from its arrival until it is dropped, however the request
-/// ends; the handlers put it in the response body (`guarded.rs`), so it lasts to the last byte.
-#[derive(Debug)]
-pub(crate) struct InFlight(std::sync::Arc<crate::app::AppState>);
-
-impl InFlight {
-    /// Counts a new work request (and its connection, the first time) and holds it in flight.
-    pub(crate) fn begin(st: &std::sync::Arc<crate::app::AppState>, conn: Option<&ConnMark>) -> InFlight {
-        st.stats.received.fetch_add(1, Relaxed);
-        if let Some(c) = conn
-            && !c.worked.swap(true, Relaxed)
-        {
-            st.stats.work_connections.fetch_add(1, Relaxed);
-            if c.tls {
-                st.stats.work_tls_handshakes.fetch_add(1, Relaxed);
-            }
-        }
-        st.stats.hold();
-        InFlight(st.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.stats.release();
-    }
-}
-
 /// The fault counters.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Event {
@@ -140,6 +112,21 @@ pub(crate) enum Event {
 }
 
 impl Stats {
+    /// Counts a new work request (and its connection and TLS handshake, the first time the
+    /// connection carries one) and holds it in flight until [`Stats::release`].
+    pub(crate) fn begin_work(&self, conn: Option<&ConnMark>) {
+        self.received.fetch_add(1, Relaxed);
+        if let Some(c) = conn
+            && !c.worked.swap(true, Relaxed)
+        {
+            self.work_connections.fetch_add(1, Relaxed);
+            if c.tls {
+                self.work_tls_handshakes.fetch_add(1, Relaxed);
+            }
+        }
+        self.hold();
+    }
+
     pub(crate) fn new() -> Self {
         Stats {
             received: AtomicU64::new(0),

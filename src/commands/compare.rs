@@ -3,17 +3,19 @@
 
 use crate::cli::{CompareArgs, Format};
 use crate::commands::{Finish, finish_run};
-use crate::config::RunConfig;
-use crate::error::RunError;
-use crate::report::output::{prepare_out, write_run};
-use crate::report::{Provenance, RunReport, table};
-use crate::run::{RunResults, Session, run_strategies};
+use crate::engine::run::{RunResults, Session, run_strategies};
+use crate::engine::stop::StopToken;
+use crate::model::error::RunError;
+use crate::model::report::{Provenance, RunReport};
+use crate::output::files::{prepare_out, write_run};
+use crate::output::table;
+use crate::plan::config::RunConfig;
 
 /// Opens the session (an unreachable target fails here, before anything is written), prepares
-/// `--out`, and runs every strategy.
-pub fn run(cfg: &RunConfig) -> Result<RunResults, RunError> {
+/// `--out`, and runs every strategy until they end or `stop` is asked for.
+pub fn run(cfg: &RunConfig, stop: &StopToken) -> Result<RunResults, RunError> {
     cfg.validate()?;
-    let session = Session::open(cfg)?;
+    let session = Session::open(cfg, stop)?;
     if let Some(out) = &cfg.out {
         prepare_out(out, cfg.force)?;
     }
@@ -22,7 +24,13 @@ pub fn run(cfg: &RunConfig) -> Result<RunResults, RunError> {
 
 /// Runs and writes the files (for library callers): the report, also written to `--out`.
 pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
-    let results = run(cfg)?;
+    compare_until(cfg, &StopToken::new())
+}
+
+/// [`compare`], ending early (the report marked incomplete) once `stop` is asked for: a library
+/// caller's way to stop one run in-process, as Ctrl-C stops the binary's.
+pub fn compare_until(cfg: &RunConfig, stop: &StopToken) -> Result<RunReport, RunError> {
+    let results = run(cfg, stop)?;
     if let Some(out) = &cfg.out {
         write_run(out, &results.report, &results.intervals, results.requests_log)?;
     }
@@ -81,7 +89,7 @@ fn input_warnings(cfg: &RunConfig) -> Vec<String> {
     }
     let rows = &cfg.inputs.dataset;
     if !rows.is_empty() {
-        if cfg.workload.prompt != crate::config::RunConfig::default().workload.prompt {
+        if cfg.workload.prompt != crate::plan::config::RunConfig::default().workload.prompt {
             w.push("--prompt is not sent: each request sends a --dataset row".into());
         }
         let own = rows.iter().filter(|r| r.max_tokens.is_some()).count();
@@ -97,12 +105,12 @@ fn input_warnings(cfg: &RunConfig) -> Vec<String> {
 
 /// The command: run, print the table (even if writing the files then fails), write, and say
 /// how it ended.
-pub fn execute(args: &CompareArgs) -> Result<Finish, RunError> {
+pub fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let cfg = args.common.to_config(args.chosen())?;
     for w in settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");
     }
-    let results = run(&cfg)?;
+    let results = run(&cfg, stop)?;
     let report = &results.report;
     // A stdout that cannot be written (a full disk) fails the command, after the files are.
     let shown = show(report, args.common.format());

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use crate::cli::MergeArgs;
 use crate::commands::{Finish, finish_run};
-use crate::error::RunError;
-use crate::report::merge::merge;
-use crate::report::output::{prepare_out, write_run};
-use crate::report::{RunReport, table};
+use crate::model::error::RunError;
+use crate::model::report::RunReport;
+use crate::output::files::{prepare_out, write_run};
+use crate::output::table;
+use crate::stats::merge::merge;
 
 /// A report from a folder written by `--out`, or a `report.json` (or any file holding one: a
 /// pod's log of `--format json-line`, the report on one line among others; or of `--json`, the

@@ -22,10 +22,10 @@ pub mod sweep;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::error::RunError;
-use crate::report::RunReport;
-use crate::run::Incomplete;
-use crate::stop::Signal;
+use crate::engine::run::Incomplete;
+use crate::engine::stop::{Signal, StopToken};
+use crate::model::error::RunError;
+use crate::model::report::RunReport;
 
 /// Set once stdout was found closed (`asyncbench … | head`): nothing more is written to it.
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -141,12 +141,13 @@ pub fn finish_run(report: &RunReport, incomplete: Option<Incomplete>) -> Finish 
     }
 }
 
-/// Runs a parsed command line, printing its results on stdout.
-pub fn execute(cli: Cli) -> Result<Finish, RunError> {
+/// Runs a parsed command line, printing its results on stdout; `stop` (the signal handlers')
+/// ends a run early.
+pub fn dispatch(cli: Cli, stop: &StopToken) -> Result<Finish, RunError> {
     match cli.command {
-        Command::Compare(args) => compare::execute(&args),
-        Command::Reproduce(args) => reproduce::execute(&args),
-        Command::Sweep(args) => sweep::execute(&args),
+        Command::Compare(args) => compare::execute(&args, stop),
+        Command::Reproduce(args) => reproduce::execute(&args, stop),
+        Command::Sweep(args) => sweep::execute(&args, stop),
         Command::Plot(args) => plot::execute(&args),
         Command::Merge(args) => merge::execute(&args),
         Command::Completions { shell } => {
@@ -163,7 +164,7 @@ pub fn execute(cli: Cli) -> Result<Finish, RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ConfigError;
+    use crate::model::error::ConfigError;
 
     /// Each ending has the exit code the README's table gives.
     #[test]
@@ -189,7 +190,7 @@ mod tests {
         assert_eq!(error_exit_code(&bad), ExitCode::from(2));
         let other = RunError::Setup {
             what: "runtime",
-            why: "no".into(),
+            source: "no".into(),
         };
         assert_eq!(error_exit_code(&other), ExitCode::from(1));
     }
@@ -198,12 +199,12 @@ mod tests {
     /// that do not balance, then no success anywhere.
     #[test]
     fn a_run_ends_by_what_happened_in_it() {
-        use crate::config::Strategy;
-        use crate::metrics::ErrorClass;
-        use crate::report::tests::{run_of, strategy};
+        use crate::model::outcome::ErrorClass;
+        use crate::model::report::tests::{run_of, strategy};
+        use crate::model::strategy::Strategy;
         let fine = || strategy(Strategy::Async, 2, 1, ErrorClass::Timeout);
         let failed = || strategy(Strategy::Async, 0, 2, ErrorClass::Timeout);
-        let unbalanced = |mut s: crate::report::StrategyReport| {
+        let unbalanced = |mut s: crate::model::report::StrategyReport| {
             s.accounted_ok = false;
             s
         };

@@ -3,8 +3,8 @@
 
 use crate::cli::PlotArgs;
 use crate::commands::Finish;
-use crate::error::RunError;
-use crate::report::output::{combine, plot_dir};
+use crate::model::error::RunError;
+use crate::output::files::{combine, plot_dir};
 
 /// Draws and lists the files written.
 pub fn execute(args: &PlotArgs) -> Result<Finish, RunError> {

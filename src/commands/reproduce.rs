@@ -4,17 +4,20 @@
 //!
 //! The article prints no measured figures; what its code implies is shown beside ours.
 
+use crate::engine::stop::StopToken;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::ReproduceArgs;
 use crate::commands::{Finish, finish_run};
-use crate::config::{LoadModel, RunConfig, Strategy, Workload};
-use crate::error::RunError;
-use crate::report::RunReport;
-use crate::report::output::write_run;
-use crate::retry::{RetryPolicy, RetryPreset};
+use crate::model::error::RunError;
+use crate::model::plan::{LoadModel, Workload};
+use crate::model::report::RunReport;
+use crate::model::retry::{RetryPolicy, RetryPreset};
+use crate::model::strategy::Strategy;
+use crate::output::files::write_run;
+use crate::plan::config::RunConfig;
 
 /// Requests in the article's benchmark.
 pub const ARTICLE_REQUESTS: u64 = 10;
@@ -58,12 +61,12 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
 }
 
 /// The command: run the comparison, print it, write it.
-pub fn execute(args: &ReproduceArgs) -> Result<Finish, RunError> {
+pub fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let mut cfg = article_config(args.out.as_deref(), args.force, args.quiet);
     if args.python {
-        use crate::external::PyClient;
+        use crate::model::strategy::PyClient;
         let originals = [PyClient::Sequential, PyClient::Threadpool, PyClient::Aiohttp];
-        crate::external::python::check(&crate::external::python::interpreter(None), &originals)?;
+        crate::plan::python::check(&crate::plan::python::interpreter(None), &originals)?;
         // Each original after its twin.
         cfg.strategies = vec![
             Strategy::Sequential,
@@ -75,7 +78,7 @@ pub fn execute(args: &ReproduceArgs) -> Result<Finish, RunError> {
             Strategy::Batched,
         ];
     }
-    let results = crate::commands::compare::run(&cfg)?;
+    let results = crate::commands::compare::run(&cfg, stop)?;
     let shown = crate::commands::out(&render(&results.report));
     if let Some(dir) = &cfg.out {
         write_run(dir, &results.report, &results.intervals, results.requests_log)?;
@@ -94,9 +97,11 @@ fn article_expectation(s: Strategy) -> &'static str {
         Strategy::Batched => "≈3 s: two batches of 1 s plus one 1 s pause",
         Strategy::AsyncSingle | Strategy::AsyncOffload | Strategy::Custom(_) => "",
         Strategy::Python(p) => match p {
-            crate::external::PyClient::Sequential => "≈10 s: the article's own requests loop",
-            crate::external::PyClient::Threadpool => "(not in the article; ThreadPoolExecutor + requests)",
-            crate::external::PyClient::Aiohttp => "≈1 s: the article's own aiohttp + gather",
+            crate::model::strategy::PyClient::Sequential => "≈10 s: the article's own requests loop",
+            crate::model::strategy::PyClient::Threadpool => {
+                "(not in the article; ThreadPoolExecutor + requests)"
+            }
+            crate::model::strategy::PyClient::Aiohttp => "≈1 s: the article's own aiohttp + gather",
             _ => "",
         },
     }
@@ -130,7 +135,7 @@ pub fn render(report: &RunReport) -> String {
             );
         }
         let speedup = base.map_or("-".into(), |b| format!("{:.2}×", b / s.wall_s.max(1e-9)));
-        let ok = format!("{}/{}", s.count(crate::metrics::Outcome::Ok), s.requests);
+        let ok = format!("{}/{}", s.count(crate::model::outcome::Outcome::Ok), s.requests);
         let _ = writeln!(
             t,
             "{:<14} {:>9.3} {:>8} {:>9}   {}",

@@ -5,16 +5,19 @@
 
 use crate::cli::SweepArgs;
 use crate::commands::{Finish, finish_run};
-use crate::config::{RunConfig, Strategy};
-use crate::error::RunError;
-use crate::report::output::{prepare_out, write_run};
-use crate::report::sweep::{render, sweep_charts};
-use crate::report::{Isolation, Provenance, write_file};
-use crate::run::{Incomplete, Session, run_strategies, summary};
-use crate::sweep::{
+use crate::engine::run::{Incomplete, Session, run_strategies, summary};
+use crate::engine::stop::StopToken;
+use crate::model::error::RunError;
+use crate::model::report::{Isolation, Provenance};
+use crate::model::strategy::Strategy;
+use crate::model::sweep::{
     AutoProbe, Axis, Chosen, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
     best_strategy, concurrency_points, fmt_setting, rate_points, recommend_for, saturation,
 };
+use crate::output::files::write_file;
+use crate::output::files::{prepare_out, write_run};
+use crate::output::sweep::{render, sweep_charts};
+use crate::plan::config::RunConfig;
 
 /// Probes for the points of an automatic sweep, on the first strategy: doubling concurrencies
 /// until goodput stops growing, or the rates of one request at a time and of the closed loop at
@@ -26,6 +29,7 @@ fn probe(
     provenance: &Provenance,
 ) -> Result<(Axis, AutoProbe), RunError> {
     let strategy = base.strategies[0];
+    let stop = &session.stop;
     let run_one = |cfg: &RunConfig, s: Strategy| -> Result<f64, RunError> {
         let cfg = RunConfig {
             strategies: vec![s],
@@ -51,10 +55,10 @@ fn probe(
             // long before tokio), and the points must reach the last of them.
             let mut probed: Vec<Probed> = Vec::new();
             for &s in &base.strategies {
-                let probes = double_until_flat(base, s, |cfg| run_one(cfg, s))?;
+                let probes = double_until_flat(base, s, stop, |cfg| run_one(cfg, s))?;
                 let sat = saturation(&probes);
                 probed.push((s, probes, sat));
-                if crate::stop::requested().is_some() {
+                if stop.requested().is_some() {
                     break;
                 }
             }
@@ -62,7 +66,7 @@ fn probe(
             else {
                 return Err(RunError::Setup {
                     what: "automatic sweep",
-                    why: "no strategy was probed".into(),
+                    source: "no strategy was probed".into(),
                 });
             };
             let points = concurrency_points(sat as u64);
@@ -85,11 +89,11 @@ fn probe(
             let lo = run(&RunConfig {
                 concurrency: 1,
                 batch_size: 1,
-                load: crate::config::LoadModel::Closed,
+                load: crate::model::plan::LoadModel::Closed,
                 ..base.clone()
             })?;
             let hi = run(&RunConfig {
-                load: crate::config::LoadModel::Closed,
+                load: crate::model::plan::LoadModel::Closed,
                 ..base.clone()
             })?;
             if !base.quiet {
@@ -126,6 +130,7 @@ type Probed = (Strategy, Vec<(f64, f64)>, f64);
 fn double_until_flat(
     base: &RunConfig,
     s: Strategy,
+    stop: &StopToken,
     run: impl Fn(&RunConfig) -> Result<f64, RunError>,
 ) -> Result<Vec<(f64, f64)>, RunError> {
     let mut probes = Vec::new();
@@ -143,7 +148,7 @@ fn double_until_flat(
         let n = probes.len();
         let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
         let all_in_flight = c >= base.workload.requests;
-        if flat || all_in_flight || c >= 4096 || crate::stop::requested().is_some() {
+        if flat || all_in_flight || c >= 4096 || stop.requested().is_some() {
             return Ok(probes);
         }
         c *= 2;
@@ -153,7 +158,7 @@ fn double_until_flat(
 /// Runs the sweep; with `out`, writes `sweep.json`, the sweep charts and one folder per point.
 /// Returns the report and why it ended early, if it did.
 pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(SweepReport, Finish), RunError> {
-    let (report, finish, write_error) = sweep_measuring_on(base, plan, criteria)?;
+    let (report, finish, write_error) = sweep_measuring_on(base, plan, criteria, &StopToken::new())?;
     match write_error {
         Some(e) => Err(e),
         None => Ok((report, finish)),
@@ -167,10 +172,11 @@ pub fn sweep_measuring_on(
     base: &RunConfig,
     plan: &Plan,
     criteria: Criteria,
+    stop: &StopToken,
 ) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
     base.validate()?;
     // Reachability first (an external target), then the output folder.
-    let session = Session::open(base)?;
+    let session = Session::open(base, stop)?;
     if let Some(out) = &base.out {
         prepare_out(out, base.force)?;
     }
@@ -314,12 +320,12 @@ fn write_sweep(out: &std::path::Path, report: &SweepReport) -> Result<(), RunErr
     sweep_charts(out, report)?;
     write_file(
         &out.join("report.html"),
-        crate::report::html::sweep_page(report, out).as_bytes(),
+        crate::output::html::sweep_page(report, out).as_bytes(),
     )
 }
 
 /// The command: sweep, print the table and the recommendation, and say how it ended.
-pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
+pub fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let (cfg, plan) = args.to_sweep()?;
     for w in crate::commands::compare::settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");
@@ -328,14 +334,14 @@ pub fn execute(args: &SweepArgs) -> Result<Finish, RunError> {
         slo_p99_ms: args.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
         max_429_share: args.max_429,
     };
-    let (report, finish, write_error) = sweep_measuring_on(&cfg, &plan, criteria)?;
+    let (report, finish, write_error) = sweep_measuring_on(&cfg, &plan, criteria, stop)?;
     let format = args.common.format();
     let table = format!(
         "{}machine: {}\n",
         render(&report),
         report.provenance.machine.summary()
     );
-    let data = crate::commands::compare::data(format, &report, || crate::report::sweep::csv(&report))?;
+    let data = crate::commands::compare::data(format, &report, || crate::output::sweep::csv(&report))?;
     crate::commands::compare::emit(&table, data)?;
     // The table is out; now the files' failure, if one came, is the command's.
     if let Some(e) = write_error {

@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use rand::rngs::SmallRng;
 use serde::de::DeserializeOwned;
 
+use crate::app::InFlight;
 use crate::app::admission::{Admitted, Decision, admit};
 use crate::app::render::{self, Api, Generation, Meta};
 use crate::app::{
@@ -24,7 +25,7 @@ use crate::app::{
 use crate::guarded::with_guard;
 use crate::latency::parse_duration;
 use crate::profile::Fault;
-use crate::stats::{ConnMark, Event, InFlight};
+use crate::stats::{ConnMark, Event};
 use crate::wire::{ChatRequest, CompletionRequest};
 
 /// Longest a hung request waits before the mock resets it anyway.

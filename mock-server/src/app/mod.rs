@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::limiter::Limiter;
 use crate::profile::Profile;
-use crate::stats::{Stats, StatsSnapshot};
+use crate::stats::{ConnMark, Stats, StatsSnapshot};
 use crate::timer::PreciseTimer;
 
 /// Largest request body accepted; larger gets 413.
@@ -56,7 +56,6 @@ pub const ATTEMPT_HEADER: &str = "x-asyncbench-attempt";
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ResetConnection;
 
-/// Shared state of one mock server.
 /// The profile's limiter (a changing RPM limit starts its clock at `now`); `None` when it sets
 /// no limit.
 fn limiter_for(p: &Profile, now: Instant) -> Option<Limiter> {
@@ -67,6 +66,7 @@ fn limiter_for(p: &Profile, now: Instant) -> Option<Limiter> {
     }
 }
 
+/// Shared state of one mock server.
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) profile: Profile,
@@ -235,4 +235,23 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// Counts a work request in flight from its arrival until it is dropped, however the request
+/// ends; the handlers put it in the response body (`guarded.rs`), so it lasts to the last byte.
+#[derive(Debug)]
+pub(crate) struct InFlight(std::sync::Arc<AppState>);
+
+impl InFlight {
+    /// Counts a new work request (and its connection, the first time) and holds it in flight.
+    pub(crate) fn begin(st: &std::sync::Arc<AppState>, conn: Option<&ConnMark>) -> InFlight {
+        st.stats.begin_work(conn);
+        InFlight(st.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.stats.release();
+    }
 }

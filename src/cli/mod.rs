@@ -1,0 +1,401 @@
+//! The command line: flat clap flags (doc comments are the help text) and the parsers of their
+//! values ([`parse`]). No I/O and no checks across flags: [`crate::plan::args`] turns these into
+//! a validated plan.
+
+pub mod parse;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mock_server::ProfileArgs;
+use mock_server::args::{parse_bytes, parse_duration_arg, parse_positive};
+
+use crate::cli::parse::{parse_header, parse_prompt_tokens, parse_spread};
+use crate::cli::parse::{parse_shard, parse_slo, parse_start_at, parse_warmup};
+use crate::model::plan::Header;
+use crate::model::plan::Spread;
+use crate::model::plan::{Arrival, Shard, Slo, Warmup};
+use crate::model::retry::RetryPreset;
+use crate::model::strategy::Strategy;
+
+/// How much does async buy over blocking code for LLM API calls, and what concurrency and batch
+/// size should you run? Runs the same workload through blocking, thread-pool and tokio clients
+/// against an embedded OpenAI-compatible mock (or your endpoint) and measures each.
+#[derive(Debug, Parser)]
+#[command(name = "asyncbench", version)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the same workload through each strategy and print a comparison table.
+    Compare(Box<CompareArgs>),
+    /// The article's comparison as it stands: 10 requests to a 1-second endpoint, sequential vs
+    /// thread pool vs async, then its batch example (5 per batch, 1 s pause).
+    Reproduce(ReproduceArgs),
+    /// Vary one setting (--concurrency, --batch-size, --pause or --rate, given as a list) and
+    /// recommend the smallest value within 5 % of the best goodput that meets the limits.
+    Sweep(Box<SweepArgs>),
+    /// Redraw the charts of a saved run from its report.json (and sweep.json, when present).
+    Plot(PlotArgs),
+    /// Combine the reports of a sharded run (--shard K/N on several machines) into one, exactly:
+    /// histograms added, counts summed, wall time from the earliest start to the latest end.
+    Merge(MergeArgs),
+    /// Print a shell completion script: asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Flags of `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Strategies to run at every point, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [Strategy::Threadpool, Strategy::Async])]
+    pub strategies: Vec<Strategy>,
+    /// The p99 latency a recommended setting must meet (successful requests, end to end).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub slo_p99: Option<Duration>,
+    /// The share of attempts answered 429 a recommended setting must stay under (0..1).
+    #[arg(long, default_value_t = 0.01, value_name = "P", value_parser = mock_server::args::parse_probability)]
+    pub max_429: f64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+/// Flags of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports: folders written by --out, or report.json files (from pod logs).
+    #[arg(value_name = "DIR|report.json", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Where the merged report, summary, .hgrm files, charts and page go; new or empty.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Merge even with shards missing; the result is marked incomplete.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Write into a non-empty --out, first removing what an earlier run wrote there.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Flags of `plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A directory written by --out (with --combine: where the combined charts go).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Draw the strategies of several runs side by side (each labelled with its folder name)
+    /// into DIR: goodput, 429 answers and p99 per run.
+    #[arg(long, value_name = "RUN_DIR", num_args = 1.., value_delimiter = ',')]
+    pub combine: Vec<PathBuf>,
+}
+
+/// Flags of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Strategies to run, comma-separated [default: sequential, threadpool, async,
+    /// async-single, batched; async-offload added with --cpu-work; with --concurrency auto,
+    /// the async ones only].
+    #[arg(long, value_delimiter = ',')]
+    pub strategies: Vec<Strategy>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl CompareArgs {
+    /// The strategies to run: those named, else the five of the comparison, with
+    /// `async-offload` when there is CPU work to offload, and only those that adapt under
+    /// `--concurrency auto`.
+    pub fn chosen(&self) -> Vec<Strategy> {
+        if !self.strategies.is_empty() {
+            return self.strategies.clone();
+        }
+        let auto = self.common.concurrency.contains(&Level::Auto);
+        let work = self.common.cpu_work.iter().any(|d| !d.is_zero());
+        Strategy::ALL
+            .into_iter()
+            .filter(|s| *s != Strategy::AsyncOffload || work)
+            .filter(|s| !auto || s.adapts())
+            .collect()
+    }
+}
+
+/// Flags of `reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Directory for report.json, summary.csv, .hgrm, run.hlog and charts; must be empty or new.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty --out, first removing what an earlier run wrote there.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also run the article's own Python code beside its Rust twins: py-sequential (its
+    /// `requests` loop), py-threadpool and py-aiohttp (its `aiohttp` + `asyncio.gather`), with
+    /// the interpreter of $ASYNCBENCH_PYTHON or clients/python/.venv or python3.
+    #[arg(long)]
+    pub python: bool,
+}
+
+/// A setting's value, or `auto`: the sweep finds its points itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Level<T> {
+    /// This value.
+    Value(T),
+    /// Found by the sweep (`sweep --concurrency auto`, `sweep --rate auto`).
+    Auto,
+}
+
+impl<T: Copy> Level<T> {
+    /// The value, unless `auto`.
+    pub fn value(&self) -> Option<T> {
+        match self {
+            Level::Value(v) => Some(*v),
+            Level::Auto => None,
+        }
+    }
+}
+
+impl<T: std::str::FromStr> std::str::FromStr for Level<T> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "auto" {
+            return Ok(Level::Auto);
+        }
+        s.trim()
+            .parse::<T>()
+            .map(Level::Value)
+            .map_err(|_| format!("'{s}' is not a number (or auto, for sweep)"))
+    }
+}
+
+/// What a measuring command prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The human table.
+    Table,
+    /// The whole report (`report.json`, or `sweep.json` for a sweep).
+    Json,
+    /// One row per strategy (`summary.csv`; for a sweep, one per point and strategy).
+    Csv,
+    /// The whole report as JSON on one line, for logs that other lines interleave with (a
+    /// pod's, where stderr and stdout meet): `merge` finds the line among the others.
+    JsonLine,
+}
+
+impl CommonArgs {
+    /// The output format, `--json` included.
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
+/// Flags shared by every measuring subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Logical requests per strategy [default: 200; with --duration, no cap].
+    #[arg(long, short = 'n', value_parser = parse_positive, value_name = "N", allow_negative_numbers = true)]
+    pub requests: Option<u64>,
+    /// Run each strategy for this long instead of a count (closed or open loop); requests in
+    /// flight at the end finish or time out and are counted. With -n, whichever ends first
+    /// [default: none: -n bounds the run].
+    #[arg(long, short = 'z', value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Requests sent first, by each strategy with its own clients (a count, or a duration such as
+    /// 5s), left out of every figure and reported apart [default: none].
+    #[arg(long, value_parser = parse_warmup, value_name = "N|DURATION")]
+    pub warmup: Option<Warmup>,
+    /// Threads (threadpool) or requests in flight (async, async-single, async-offload);
+    /// 0 = unbounded (async only); auto = set by a controller that follows the target's rate
+    /// limit (async strategies). `sweep` takes a comma-separated list (or auto: it finds the
+    /// points).
+    #[arg(
+        long,
+        short = 'c',
+        default_value = "50",
+        value_delimiter = ',',
+        value_name = "C",
+        allow_negative_numbers = true
+    )]
+    pub concurrency: Vec<Level<u64>>,
+    /// With --concurrency auto: the most requests in flight the controller may reach
+    /// [default: 256].
+    #[arg(long, value_name = "C", value_parser = parse_positive, allow_negative_numbers = true)]
+    pub max_concurrency: Option<u64>,
+    /// CPU work done after each successful response, calibrated on this machine (hashing, not
+    /// a sleep): on the event loop for async and async-single, on the worker thread for
+    /// threadpool, on a pool of one thread per core for async-offload. `sweep` takes a list
+    /// (0 = none) [default: none].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, value_delimiter = ',')]
+    pub cpu_work: Vec<Duration>,
+    /// Requests per batch for `batched` [default: the concurrency]. `sweep` takes a list.
+    #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',', allow_negative_numbers = true)]
+    pub batch_size: Vec<u64>,
+    /// Pause between batches for `batched`. `sweep` takes a list.
+    #[arg(long, default_value = "1s", value_parser = parse_duration_arg, value_delimiter = ',')]
+    pub pause: Vec<Duration>,
+    /// Retry policy preset: none, aiohttp (the article's ExponentialRetry), openai (openai-python).
+    #[arg(long, default_value = "none", value_enum)]
+    pub retry: RetryPreset,
+    /// Override the preset's total attempts (first included) [default: the preset's].
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
+    pub retry_attempts: Option<u64>,
+    /// Override the preset's initial backoff [default: the preset's].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub retry_initial: Option<Duration>,
+    /// Override the preset's backoff factor [default: the preset's].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub retry_factor: Option<f64>,
+    /// Override the preset's maximum backoff [default: the preset's].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub retry_max: Option<Duration>,
+    /// Override the preset's jitter: none, openai (up to 25 % less), full (uniform 0..delay)
+    /// [default: the preset's].
+    #[arg(long, value_name = "KIND", value_parser = ["none", "openai", "full"])]
+    pub retry_jitter: Option<String>,
+    /// Override the statuses retried, comma-separated (5xx are retried when the preset says so)
+    /// [default: the preset's].
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub retry_statuses: Option<Vec<u16>>,
+    /// Honour Retry-After up to this cap (0 = ignore the header) [default: the preset's].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub retry_after_cap: Option<Duration>,
+    /// One deadline per attempt, from before connecting to the last byte (streams included),
+    /// the same in every client: an answer completed after it is a timeout.
+    #[arg(long, default_value = "60s", value_parser = parse_duration_arg)]
+    pub timeout: Duration,
+    /// Most bytes of one response body (a larger one is the `too_large` outcome): 64MiB, 1GiB, …
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    pub max_body: u64,
+    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1) [default: the embedded mock].
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The async strategies ask for HTTP/2: with prior knowledge on http://, by ALPN on https://
+    /// (ureq, behind sequential and threadpool, speaks HTTP/1.1 only; the report says what each
+    /// strategy used). The embedded mock then accepts HTTP/2 too.
+    #[arg(long)]
+    pub http2: bool,
+    /// Trust this PEM certificate (a CA or the server's own) for an https:// target, besides the
+    /// system's roots (ureq: instead of them) [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any certificate from an https:// target (a warning says so). Not for measuring
+    /// anything you publish.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Serve the embedded mock over HTTPS, with a certificate made for the run and trusted by
+    /// the clients (to measure what TLS costs each strategy).
+    #[arg(long)]
+    pub tls: bool,
+    /// Environment variable holding the API key for --target (never printed or written).
+    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "NAME")]
+    pub api_key_env: String,
+    /// Model name sent in each request.
+    #[arg(long, default_value = "mock-model")]
+    pub model: String,
+    /// The user message sent in each request.
+    #[arg(
+        long,
+        default_value = "Explain in one sentence why async helps I/O-bound code."
+    )]
+    pub prompt: String,
+    /// max_tokens of each request: N, or N,SPREAD for a uniform draw from N ± SPREAD.
+    #[arg(long, default_value = "16", value_parser = parse_spread, value_name = "N[,SPREAD]", allow_negative_numbers = true)]
+    pub max_tokens: Spread,
+    /// Synthetic prompts of about N words (≈ tokens) each, or N ± SPREAD, instead of --prompt
+    /// [default: none].
+    #[arg(
+        long,
+        value_parser = parse_prompt_tokens,
+        value_name = "N[,SPREAD]",
+        conflicts_with = "dataset",
+        allow_negative_numbers = true
+    )]
+    pub prompt_tokens: Option<Spread>,
+    /// JSONL file, one request per line: {"prompt": "…"} or {"messages": [{"role", "content"}, …]};
+    /// the requests cycle through it in order [default: none].
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub dataset: Option<PathBuf>,
+    /// JSON object whose fields replace ours in every request body (model, max_tokens,
+    /// temperature, stream, …) [default: none].
+    #[arg(long, value_name = "FILE.json")]
+    pub body_file: Option<PathBuf>,
+    /// Extra request header, repeatable: -H 'Name: value' (credential values are masked in
+    /// error samples, and no value is written into reports) [default: none].
+    #[arg(long = "header", short = 'H', value_parser = parse_header, value_name = "'NAME: VALUE'")]
+    pub headers: Vec<Header>,
+    /// Send stream: true and time every token (TTFT, ITL, TPOT).
+    #[arg(long)]
+    pub stream: bool,
+    /// Service-level limits a successful request must meet to count as good, any of
+    /// ttft=D,tpot=D,e2e=D; the report gives the good requests' share and rate, and sweep
+    /// recommends from that rate [default: none].
+    #[arg(long, value_parser = parse_slo, value_name = "ttft=D,tpot=D,e2e=D")]
+    pub slo: Option<Slo>,
+    /// With --out, write the arrival time of every streamed chunk into requests.jsonl.
+    #[arg(long)]
+    pub export_chunks: bool,
+    /// Run shard K of N: the requests whose index is K modulo N, at the times the whole run's
+    /// schedule gives them (an open loop's rate R becomes R ÷ N here); `asyncbench merge`
+    /// combines the N reports exactly [default: none, the whole run].
+    #[arg(long, value_parser = parse_shard, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Start the first strategy at this Unix time in seconds (`$(( $(date +%s) + 120 ))` is two minutes from now), after the
+    /// setup, so that shards on several machines start together [default: at once].
+    #[arg(long, value_parser = parse_start_at, value_name = "UNIX_S", allow_negative_numbers = true)]
+    pub start_at: Option<f64>,
+    /// Run a program of your own as one more strategy, speaking the external-client protocol
+    /// (docs/client-protocol.md): the workload as JSON on its stdin, one JSON line per request
+    /// on its stdout. Run by `sh -c`, e.g. 'node examples/clients/fetch.mjs' [default: none].
+    #[arg(long, value_name = "COMMAND")]
+    pub client_cmd: Option<String>,
+    /// The name of the --client-cmd client in the report [default: custom].
+    #[arg(long, value_name = "NAME", requires = "client_cmd")]
+    pub client_name: Option<String>,
+    /// The Python interpreter of the py-* clients [default: $ASYNCBENCH_PYTHON, else the
+    /// project's clients/python/.venv, else python3].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// What goes on stdout: the table, the report as JSON, or the summary as CSV (the table then
+    /// goes to stderr).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Open loop: start requests at this many per second, ready or not [default: none, a closed
+    /// loop]. `sweep` takes a list.
+    #[arg(long, value_name = "R", value_delimiter = ',', allow_negative_numbers = true)]
+    pub rate: Vec<Level<f64>>,
+    /// Inter-arrival gaps of --rate.
+    #[arg(long, default_value = "constant", value_enum)]
+    pub arrival: Arrival,
+    /// Directory for every report file [default: none, the table only]; must be empty or new.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty --out, first removing what an earlier run wrote there (report.json,
+    /// summary.csv, *.hgrm, run.hlog, charts, points/); other files are left alone.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The embedded mock's behaviour (same flags as `mock-server`); its latency defaults to
+    /// 100ms unless --ttft or --itl is given, and its seed to 1.
+    #[command(flatten)]
+    pub mock: ProfileArgs,
+}

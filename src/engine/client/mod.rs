@@ -1,0 +1,367 @@
+//! The two HTTP clients, blocking ([`blocking::BlockingClient`], ureq) and async
+//! ([`async_client::AsyncClient`], reqwest), with the same method (`chat`) and the same result
+//! type, plus what they share: the prepared request, status → [`RequestError`] mapping, and the
+//! server-sent-events reader that times each streamed chunk on arrival.
+
+use crate::plan::request::PreparedRequest;
+
+pub mod async_client;
+pub mod blocking;
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::model::outcome::{RequestError, TransportKind};
+use crate::model::record::Sample;
+use crate::model::retry::parse_retry_after;
+use crate::plan::inputs::PreparedBody;
+
+/// How much of an error body is masked before the sample is cut from it.
+const MASK_WINDOW: usize = 16 << 10;
+
+/// Builds the error for a non-2xx status from its headers (ureq and reqwest share `http`'s map)
+/// and the start of its body, secrets masked.
+pub(crate) fn status_error(
+    req: &PreparedRequest,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> RequestError {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = parse_retry_after(header("retry-after-ms"), header("retry-after"));
+    let should_retry = header("x-should-retry").and_then(|v| match v.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    });
+    // Mask first, then cut: a secret straddling the sample's end must not leave its start
+    // behind, so the masking reads well past the cut.
+    let start = &body[..body.len().min(MASK_WINDOW)];
+    let text = String::from_utf8_lossy(start);
+    RequestError::Status {
+        status,
+        retry_after,
+        should_retry,
+        body: crate::model::outcome::truncate(
+            &req.redact(text.trim()),
+            crate::model::record::Failure::SAMPLE_BYTES,
+        ),
+        ratelimit: crate::model::record::RateLimit::from_headers(headers).map(Box::new),
+    }
+}
+
+/// Reads a non-streaming 2xx body: usage from a chat completion, nothing from a plain JSON body.
+pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, RequestError> {
+    // The choices are checked to be there, not read: `IgnoredAny` walks them without building
+    // a value, so a long completion costs no allocation here.
+    #[derive(Deserialize)]
+    struct CompletionView {
+        choices: Vec<serde::de::IgnoredAny>,
+        #[serde(default)]
+        usage: Option<UsageView>,
+    }
+    if !req.chat {
+        return Ok(Sample::default());
+    }
+    let c: CompletionView = serde_json::from_slice(body).map_err(|e| RequestError::Decode(e.to_string()))?;
+    if c.choices.is_empty() {
+        return Err(RequestError::Decode("completion has no choices".into()));
+    }
+    Ok(Sample {
+        completion_tokens: c.usage.and_then(|u| u.completion_tokens),
+        input_tokens: c.usage.and_then(|u| u.prompt_tokens),
+        ..Sample::default()
+    })
+}
+
+/// `usage`, as lenient as the servers that send it (any field may be missing).
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct UsageView {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// A successful attempt's sample, completed with what the client saw: the protocol, the bytes,
+/// and the input tokens (the target's count, else the body's estimate).
+pub(crate) fn complete_sample(
+    s: Sample,
+    protocol: Option<crate::model::record::Protocol>,
+    body: &PreparedBody,
+    bytes: u64,
+) -> Sample {
+    Sample {
+        protocol,
+        bytes,
+        input_tokens: s
+            .input_tokens
+            .or((body.input_tokens > 0).then_some(body.input_tokens)),
+        ..s
+    }
+}
+
+/// Incremental reader of an SSE chat stream: feed it bytes as they arrive, with the arrival
+/// time; it splits events, times content tokens and notices `[DONE]` and error events.
+///
+/// Definitions (the peers disagree, so we state ours):
+/// - TTFT: request sent → the first chunk whose delta has non-empty `content` (the opening
+///   chunk with only `role` and `""` is not a token).
+/// - ITL: the gaps between consecutive content chunks, the first token excluded.
+/// - Output tokens: `usage.completion_tokens` from the usage chunk, else the content chunks.
+#[derive(Debug)]
+pub(crate) struct SseReader {
+    started: Instant,
+    buf: Vec<u8>,
+    ttft: Option<Duration>,
+    last_token: Option<Instant>,
+    itl: Vec<Duration>,
+    content_chunks: u64,
+    usage_tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
+    done: bool,
+}
+
+impl SseReader {
+    pub(crate) fn new(started: Instant) -> Self {
+        SseReader {
+            started,
+            buf: Vec::new(),
+            ttft: None,
+            last_token: None,
+            itl: Vec::new(),
+            content_chunks: 0,
+            usage_tokens: None,
+            prompt_tokens: None,
+            done: false,
+        }
+    }
+
+    /// Feeds bytes that arrived at `now`. Errors on an error event or a malformed chunk.
+    pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) -> Result<(), RequestError> {
+        self.buf.extend_from_slice(bytes);
+        // Events are read in place and the buffer compacted once per feed: draining each event
+        // from the front would move the rest of the buffer every time (quadratic in the events
+        // a chunk holds; a 64 KiB read can hold a thousand).
+        let buf = std::mem::take(&mut self.buf);
+        let mut start = 0;
+        let mut result = Ok(());
+        while let Some((end, sep)) = find_event_end(&buf[start..]) {
+            result = self.on_event(&buf[start..start + end], now);
+            start += end + sep;
+            if result.is_err() {
+                break;
+            }
+        }
+        self.buf = buf;
+        self.buf.drain(..start);
+        result
+    }
+
+    fn on_event(&mut self, raw: &[u8], now: Instant) -> Result<(), RequestError> {
+        let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
+        let mut data = String::new();
+        for line in text.lines() {
+            if let Some(d) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            }
+        }
+        if data.is_empty() {
+            return Ok(()); // a comment or keep-alive
+        }
+        if data.starts_with("[DONE]") {
+            self.done = true;
+            return Ok(());
+        }
+        #[derive(Deserialize)]
+        struct Delta {
+            #[serde(default)]
+            content: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct ChoiceView {
+            #[serde(default)]
+            delta: Option<Delta>,
+        }
+        #[derive(Deserialize)]
+        struct ChunkView {
+            #[serde(default)]
+            choices: Vec<ChoiceView>,
+            #[serde(default)]
+            usage: Option<UsageView>,
+            #[serde(default)]
+            error: Option<serde_json::Value>,
+        }
+        let chunk: ChunkView =
+            serde_json::from_str(&data).map_err(|e| RequestError::Decode(e.to_string()))?;
+        if let Some(err) = chunk.error {
+            let msg = err
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("error event")
+                .to_owned();
+            return Err(RequestError::StreamError(msg));
+        }
+        let has_content = chunk.choices.iter().any(|c| {
+            c.delta
+                .as_ref()
+                .and_then(|d| d.content.as_deref())
+                .is_some_and(|s| !s.is_empty())
+        });
+        if has_content {
+            self.content_chunks += 1;
+            match self.last_token {
+                None => self.ttft = Some(now.saturating_duration_since(self.started)),
+                Some(prev) => self.itl.push(now.saturating_duration_since(prev)),
+            }
+            self.last_token = Some(now);
+        }
+        if let Some(u) = chunk.usage {
+            self.usage_tokens = u.completion_tokens.or(self.usage_tokens);
+            self.prompt_tokens = u.prompt_tokens.or(self.prompt_tokens);
+        }
+        Ok(())
+    }
+
+    /// Whether `[DONE]` has been seen.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The sample of a stream that ended; a stream that stopped before `[DONE]` is a failure,
+    /// never a success with fewer tokens.
+    pub(crate) fn finish(self) -> Result<Sample, RequestError> {
+        if !self.done {
+            return Err(RequestError::transport(
+                TransportKind::Closed,
+                "stream ended before [DONE]",
+            ));
+        }
+        Ok(Sample {
+            completion_tokens: Some(self.usage_tokens.unwrap_or(self.content_chunks)),
+            ttft: self.ttft,
+            itl: self.itl,
+            input_tokens: self.prompt_tokens,
+            ..Sample::default()
+        })
+    }
+}
+
+/// The end of the first complete event in `buf` and the separator length (`\n\n` or `\r\n\r\n`).
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    // One pass over the line feeds, stopping at the first blank line: scanning the whole buffer
+    // for each kind of separator would read past the event to the end every time.
+    let mut from = 0;
+    while let Some(p) = buf[from..].iter().position(|&b| b == b'\n') {
+        let j = from + p;
+        if buf.get(j + 1) == Some(&b'\n') {
+            return Some((j, 2));
+        }
+        if j >= 1 && buf[j - 1] == b'\r' && buf.get(j + 1..j + 3) == Some(b"\r\n") {
+            return Some((j - 1, 4));
+        }
+        from = j + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_end_at_the_first_blank_line_of_either_kind() {
+        assert_eq!(find_event_end(b"data: a\n\ndata: b\n\n"), Some((7, 2)));
+        assert_eq!(find_event_end(b"data: a\r\n\r\ndata: b\n\n"), Some((7, 4)));
+        assert_eq!(find_event_end(b"data: a\r\ndata: b\n\n"), Some((16, 2)));
+        assert_eq!(find_event_end(b"data: a\ndata: b\r\n\r\n"), Some((15, 4)));
+        assert_eq!(find_event_end(b"data: a\r\n"), None);
+        assert_eq!(find_event_end(b"data: a\n"), None);
+        assert_eq!(find_event_end(b""), None);
+    }
+
+    /// A thousand events in one read come out one by one, in order, with the unfinished tail
+    /// kept for the next read.
+    #[test]
+    fn many_events_in_one_read_are_all_taken_and_the_tail_kept() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        let event = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
+        let mut read = event.repeat(1000);
+        read.extend_from_slice(b"data: {\"choices\":[{\"ind");
+        r.feed(&read, t0).unwrap();
+        assert_eq!(r.content_chunks, 1000);
+        r.feed(b"ex\":0,\"delta\":{\"content\":\"y\"}}]}\n\ndata: [DONE]\n\n", t0)
+            .unwrap();
+        assert_eq!(r.content_chunks, 1001);
+        assert!(r.is_done());
+        assert!(r.buf.is_empty());
+    }
+
+    #[test]
+    fn sse_reader_times_content_tokens_not_the_role_chunk() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        let ms = |n| t0 + Duration::from_millis(n);
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            ms(5),
+        )
+        .unwrap();
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n",
+            ms(50),
+        )
+        .unwrap();
+        // The event is split across two reads: it completes at 52 ms.
+        r.feed(b"\n", ms(52)).unwrap();
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\" there\"}}]}\n\n",
+            ms(80),
+        )
+        .unwrap();
+        r.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\ndata: [DONE]\n\n", ms(81)).unwrap();
+        let s = r.finish().unwrap();
+        assert_eq!(s.ttft, Some(Duration::from_millis(52)));
+        assert_eq!(s.itl, vec![Duration::from_millis(28)]);
+        assert_eq!(s.completion_tokens, Some(2));
+    }
+
+    #[test]
+    fn sse_error_event_and_missing_done_are_failures() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        let e = r.feed(
+            b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n",
+            t0,
+        );
+        assert_eq!(e, Err(RequestError::StreamError("boom".into())));
+        let mut r = SseReader::new(t0);
+        r.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n", t0)
+            .unwrap();
+        assert!(matches!(
+            r.finish(),
+            Err(RequestError::Transport {
+                kind: TransportKind::Closed,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn crlf_events_are_split_too() {
+        let t0 = Instant::now();
+        let mut r = SseReader::new(t0);
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\ndata: [DONE]\r\n\r\n",
+            t0,
+        )
+        .unwrap();
+        assert!(r.is_done());
+        assert_eq!(r.finish().unwrap().completion_tokens, Some(1));
+    }
+}

@@ -1,0 +1,595 @@
+//! The one run core every command calls: a [`Session`] (the target), each strategy run in turn
+//! on a target in a known state, its report built and cross-checked, and the run cut short,
+//! with what was measured kept, when a signal comes or the target dies.
+//!
+//! The flow reads top to bottom: command → [`run_strategies`] → runner → recorder → report.
+
+pub mod session;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mock_server::StatsSnapshot;
+
+use crate::engine::cpu_work::{CpuWork, Worker};
+use crate::engine::resources::{CpuTimes, Sampler};
+use crate::engine::runner::{RunContext, run_strategy};
+use crate::engine::stop::{Signal, StopToken};
+use crate::model::error::RunError;
+use crate::model::outcome::Outcome;
+use crate::model::plan::LoadModel;
+use crate::model::plan::unix_now_s;
+use crate::model::report::{
+    ConfigSummary, EndedBy, Isolation, Measured, Provenance, RunReport, ServerCheck, StrategyReport,
+    WarmupReport,
+};
+use crate::model::strategy::Strategy;
+use crate::plan::config::RunConfig;
+use crate::stats::intervals::Intervals;
+use crate::stats::log::RequestLog;
+pub use session::{Lease, Session};
+
+/// Why a run ended before its workload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incomplete {
+    /// A signal asked it to stop.
+    Signal(Signal),
+    /// The target stopped answering during this strategy.
+    TargetDied(Strategy),
+    /// An external client failed (died, hung, broke the protocol or lost requests); the
+    /// strategies after it still ran.
+    ClientFailed(Strategy),
+}
+
+impl Incomplete {
+    /// The ending a stop asked for during strategy `s`: the watchdog's is a dead target.
+    pub fn of(sig: Signal, s: Strategy) -> Incomplete {
+        match sig {
+            Signal::TargetLost => Incomplete::TargetDied(s),
+            sig => Incomplete::Signal(sig),
+        }
+    }
+}
+
+/// What [`run_strategies`] produced: the report and each strategy's interval histograms.
+#[derive(Debug)]
+pub struct RunResults {
+    /// The report (complete or not).
+    pub report: RunReport,
+    /// Per strategy, the one-second intervals for `run.hlog`.
+    pub intervals: Vec<(Strategy, Intervals)>,
+    /// Why it ended early, if it did.
+    pub incomplete: Option<Incomplete>,
+    /// With `--out`: every request's line, in a temporary file beside the report (written out as
+    /// `requests.jsonl` with the other files).
+    pub requests_log: Option<tempfile::NamedTempFile>,
+}
+
+/// A progress bar for one strategy on stderr, hidden when quiet (indicatif itself draws nothing
+/// when stderr is not a terminal). A run bounded by time counts up without a bar.
+fn progress_bar(cfg: &RunConfig, s: Strategy, total: u64) -> ProgressBar {
+    if cfg.quiet {
+        return ProgressBar::hidden();
+    }
+    let bounded = cfg.duration.is_none() || total < u64::MAX;
+    let len = bounded.then_some(total);
+    let pb = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let template = if bounded {
+        "{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} {elapsed}"
+    } else {
+        "{prefix:>13} {spinner} {pos} requests {per_sec} {elapsed}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(s.id());
+    pb
+}
+
+/// The `--cpu-work` of strategy `s`: calibrated on this machine (once per process), done where
+/// the strategy does it; `async-offload` gets a pool of one thread per core.
+fn cpu_worker(cfg: &RunConfig, s: Strategy) -> Result<Option<Arc<Worker>>, RunError> {
+    let Some(d) = cfg.cpu_work else {
+        return Ok(None);
+    };
+    let work = CpuWork::calibrated(d);
+    if s == Strategy::AsyncOffload {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Worker::offloaded(work, cores).map(Some)
+    } else {
+        Ok(Some(Worker::inline(work)))
+    }
+}
+
+/// Runs one strategy on a lease and builds its report, cross-checked against the mock.
+pub fn run_one(
+    cfg: &RunConfig,
+    lease: &Lease,
+    s: Strategy,
+    mean_delay_s: Option<f64>,
+    log: Option<RequestLog>,
+) -> Result<(StrategyReport, Intervals), RunError> {
+    // A shard keeps its entries of the whole run's schedule: shards together send what one
+    // process would, each request at the same time.
+    let schedule = cfg
+        .load
+        .schedule(cfg.workload.requests, cfg.duration)
+        .map(|s| match cfg.shard {
+            Some(sh) => sh.of_schedule(s),
+            None => s,
+        })
+        .map(Arc::new);
+    let asked = cfg
+        .shard
+        .map_or(cfg.workload.requests, |s| s.share(cfg.workload.requests));
+    let total = schedule.as_ref().map_or(asked, |s| s.len() as u64);
+    let ctx = RunContext {
+        cfg: Arc::new(cfg.clone()),
+        strategy: s,
+        req: Arc::new(lease.target.prepare(cfg)),
+        schedule,
+        progress: progress_bar(cfg, s, total),
+        log,
+        cpu: cpu_worker(cfg, s)?,
+        stop: lease.stop.clone(),
+    };
+    let before = lease.stats();
+    let cpu0 = CpuTimes::now();
+    // An external client's memory and threads are sampled from its own process, by the runner.
+    let sampler = (!s.is_external()).then(|| Sampler::start(s.thread_prefix()));
+    let run = run_strategy(s, &ctx)?;
+    let ended_unix_ms = unix_now_s() * 1000.0;
+    let peaks = sampler.map(Sampler::stop).unwrap_or_default();
+    let cpu1 = CpuTimes::now();
+    ctx.progress.finish_and_clear();
+    let cancelled = run.recorder.count(Outcome::Cancelled);
+    // The mock saw the warm-up's attempts too.
+    let sent = run.recorder.attempts + run.warmup.as_ref().map_or(0, |w| w.recorder.attempts);
+    // Attempts that failed on the connection may never have reached the mock as requests (a
+    // connection refused over --max-connections, a protocol it does not speak).
+    // So may the attempt each cancelled request had in flight.
+    let recorders = [Some(&run.recorder), run.warmup.as_ref().map(|w| &w.recorder)];
+    let unreached = recorders
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let transport: u64 = r
+                .errors
+                .iter()
+                .filter(|(class, _)| class.outcome() == Outcome::Transport)
+                .map(|(_, t)| t.count)
+                .sum();
+            transport + r.count(Outcome::Cancelled)
+        })
+        .sum();
+    let counts = Counted {
+        attempts: sent,
+        unreached,
+        cancelled,
+    };
+    let server = before.and_then(|b| cross_check(lease, &b, counts, cfg));
+    // The runner knows the threads it started; the sampler also sees those its libraries
+    // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
+    let mut peaks = peaks;
+    let harness_cpu_s = (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0);
+    match &run.external {
+        // An external client's memory and threads are its process's, not this one's.
+        Some(ext) => {
+            peaks.rss_bytes = ext.rss_bytes;
+            peaks.threads = ext.threads;
+        }
+        None => {
+            peaks.threads = run
+                .threads
+                .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
+        }
+    }
+    // Bounded by time when the phase stopped for its duration before its count ran out.
+    let by_duration = cfg.duration.is_some() && run.issued < asked && ctx.stop.requested().is_none();
+    let measured = Measured {
+        id: s,
+        concurrency: cfg.effective_concurrency(s),
+        // With --duration and no -n, nothing was asked but time: the requests are those issued.
+        requests: if total == u64::MAX { run.issued } else { total },
+        issued: run.issued,
+        ended_by: if by_duration {
+            EndedBy::Duration
+        } else if ctx.stop.requested().is_some() && run.issued < asked {
+            EndedBy::Signal
+        } else {
+            EndedBy::Count
+        },
+        slo_set: cfg.slo.is_set(),
+        ended_unix_ms,
+        warmup: run.warmup.as_ref().map(|w| WarmupReport {
+            issued: w.issued,
+            outcomes: Outcome::ALL
+                .iter()
+                .map(|o| (*o, w.recorder.count(*o)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            wall_s: w.wall.as_secs_f64(),
+        }),
+        wall_s: run.wall.as_secs_f64(),
+        mean_delay_s,
+        // A shard's rate is its share of the whole run's.
+        target_rate: match cfg.load {
+            LoadModel::Open { rate, .. } => Some(rate / cfg.shard.map_or(1, |s| s.n) as f64),
+            LoadModel::Closed => None,
+        },
+        cpu_s: match &run.external {
+            Some(ext) => ext.cpu_s,
+            None => harness_cpu_s,
+        },
+        peaks,
+        server,
+        adaptive: run.adaptive.clone(),
+        cpu_work: ctx.cpu.as_ref().map(|w| w.report()),
+        external: run
+            .external
+            .as_ref()
+            .map(|ext| crate::model::report::ExternalReport {
+                command: crate::plan::request::redact(&ext.command, &[]),
+                startup_s: ext.startup_s,
+                startup_cpu_s: ext.startup_cpu_s,
+                harness_cpu_s: ext.harness_cpu_s,
+                harness_cpu_us_per_request: {
+                    let lines = run.recorder.total() + run.warmup.as_ref().map_or(0, |w| w.recorder.total());
+                    (lines > 0).then(|| ext.harness_cpu_s * 1e6 / lines as f64)
+                },
+                failure: ext.failure.clone(),
+                stderr_tail: ext.stderr_tail.clone(),
+            }),
+    };
+    let report = StrategyReport::build(measured, &run.recorder);
+    Ok((report, run.recorder.intervals))
+}
+
+/// Compares the attempts sent with the mock's count. A request whose client gave up (timeout)
+/// may still be in the mock's accept queue for a moment, so it waits up to a second for the
+/// counts to agree. Requests cancelled in flight may have sent attempts the client never
+/// finished counting: then the mock may have received up to that many more.
+/// What the harness counted of one strategy's attempts, for the cross-check.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    /// Attempts sent (warm-up included).
+    attempts: u64,
+    /// Of them, those that failed on the connection (and may never have reached the mock).
+    unreached: u64,
+    /// Requests cancelled in flight.
+    cancelled: u64,
+}
+
+/// `None` when the mock's counters cannot be read after the strategy (it died, or froze): then
+/// nothing was measured, and nothing is written as if it had been.
+fn cross_check(
+    lease: &Lease,
+    before: &StatsSnapshot,
+    counted: Counted,
+    cfg: &RunConfig,
+) -> Option<ServerCheck> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let after = lease.stats();
+        let check = after
+            .as_ref()
+            .map(|after| server_check(before, after, counted, cfg.retry.attempts));
+        if check.as_ref().is_some_and(|c| c.matches) || Instant::now() >= deadline {
+            if check.is_none() {
+                eprintln!(
+                    "asyncbench: the mock's counters could not be read after the strategy: no cross-check for it"
+                );
+            }
+            return check;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The mock's counters over one strategy (`after` − `before`) against the attempts the harness
+/// counted: they match when the mock received every attempt but at most those that failed on
+/// the connection (`unreached`), and at most the attempts the `cancelled` requests may have
+/// sent uncounted (each up to `per_request`, the retry policy's attempts) more. Pure, so the
+/// rule is unit-tested.
+fn server_check(
+    before: &StatsSnapshot,
+    after: &StatsSnapshot,
+    counted: Counted,
+    per_request: u32,
+) -> ServerCheck {
+    let Counted {
+        attempts,
+        unreached,
+        cancelled,
+    } = counted;
+    let slack = cancelled * u64::from(per_request);
+    let received = after.requests_received.saturating_sub(before.requests_received);
+    let responses_by_status = after
+        .responses_by_status
+        .iter()
+        .map(|(k, v)| {
+            let earlier = before.responses_by_status.get(k).copied().unwrap_or(0);
+            (*k, v.saturating_sub(earlier))
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    ServerCheck {
+        attempts_sent: attempts,
+        requests_received: received,
+        matches: received + unreached >= attempts && received <= attempts + slack,
+        responses_by_status,
+        connections: after.work_connections.saturating_sub(before.work_connections),
+        tls_handshakes: after
+            .work_tls_handshakes
+            .saturating_sub(before.work_tls_handshakes),
+        http2_streams: after.http2_streams.saturating_sub(before.http2_streams),
+    }
+}
+
+/// The configuration as it goes into the report.
+pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> ConfigSummary {
+    ConfigSummary {
+        requests: cfg.workload.requests,
+        concurrency: cfg.concurrency,
+        batch_size: cfg.batch_size,
+        pause_s: cfg.pause.as_secs_f64(),
+        timeout_s: cfg.timeout.as_secs_f64(),
+        max_body_bytes: cfg.max_body,
+        http2: cfg.http2,
+        tls: cfg.mock_tls
+            || cfg
+                .target
+                .as_ref()
+                .is_some_and(|t| t.base_url.starts_with("https:")),
+        insecure: cfg.target.as_ref().is_some_and(|t| t.trust.insecure),
+        retry: cfg.retry.clone(),
+        load: cfg.load,
+        workload: cfg.workload.clone(),
+        target: session.display(),
+        isolation,
+        api_key_set: cfg.target.as_ref().is_some_and(|t| t.api_key.is_some()),
+        // A key given with -H did not come from the variable.
+        api_key_env: match cfg.target.as_ref().and_then(|t| t.api_key.as_ref()) {
+            Some(k) if k.is_from_header() => None,
+            _ => cfg.api_key_env.clone(),
+        },
+        mock: session.profile().cloned(),
+        mock_mean_delay_s: session.mean_delay_s,
+        duration_s: cfg.duration.map(|d| d.as_secs_f64()),
+        warmup: cfg.warmup,
+        slo: cfg.slo,
+        shard: cfg.shard,
+        adaptive: cfg.adaptive,
+        cpu_work_s: cfg.cpu_work.map(|d| d.as_secs_f64()),
+        start_at_unix: cfg.start_at,
+    }
+}
+
+/// Runs every strategy of `cfg` in order against `session`, each on a target in a known state.
+/// Stops issuing on a signal, and runs nothing more after a strategy during which the target
+/// died; either way the report holds what was measured and says why it is incomplete.
+pub fn run_strategies(
+    cfg: &RunConfig,
+    session: &Session,
+    provenance: &Provenance,
+) -> Result<RunResults, RunError> {
+    let stop = &session.stop;
+    stop.mark_started();
+    let mut strategies = Vec::new();
+    let mut intervals = Vec::new();
+    let mut incomplete = None;
+    let mut client_failed = None;
+    let mut all_fresh = true;
+    // One log for the run, written by a thread of its own as requests finish.
+    let mut log_file = match &cfg.out {
+        Some(dir) => Some(crate::stats::log::temp_in(dir).map_err(|source| RunError::Write {
+            path: dir.join("requests.jsonl").display().to_string(),
+            source,
+        })?),
+        None => None,
+    };
+    let log = match &log_file {
+        Some(f) => {
+            let file = f.as_file().try_clone().map_err(|source| RunError::Write {
+                path: "requests.jsonl".into(),
+                source,
+            })?;
+            Some(
+                RequestLog::start(file, crate::stats::recorder::epoch().0, cfg.export_chunks).map_err(
+                    |source| RunError::Write {
+                        path: "requests.jsonl".into(),
+                        source,
+                    },
+                )?,
+            )
+        }
+        None => None,
+    };
+    let (log, writer) = match log {
+        Some((l, w)) => (Some(l), Some(w)),
+        None => (None, None),
+    };
+    if let Some(at) = cfg.start_at {
+        wait_for_start(at, stop);
+    }
+    let watchdog = crate::engine::run::session::Watchdog::start(session);
+    for &s in &cfg.strategies {
+        if let Some(sig) = stop.requested() {
+            incomplete = Some(Incomplete::of(sig, s));
+            break;
+        }
+        let lease = session.lease()?;
+        all_fresh &= lease.fresh;
+        let (report, iv) = run_one(cfg, &lease, s, session.mean_delay_s, log.clone())?;
+        drop(lease);
+        let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
+        if let Some(why) = report.external.as_ref().and_then(|e| e.failure.as_ref()) {
+            eprintln!("asyncbench: the client {s} failed: {why}");
+            if let Some(tail) = report.external.as_ref().and_then(|e| e.stderr_tail.as_ref()) {
+                eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
+            }
+            client_failed.get_or_insert(s);
+        }
+        strategies.push(report);
+        intervals.push((s, iv));
+        if let Some(sig) = stop.requested() {
+            incomplete = Some(Incomplete::of(sig, s));
+            break;
+        }
+        // A target that died mid-run: keep what finished, say so, and run nothing more.
+        if broken && !session.embedded() && !session.reachable() {
+            incomplete = Some(Incomplete::TargetDied(s));
+            break;
+        }
+    }
+    drop(watchdog);
+    drop(log);
+    if incomplete.is_none() {
+        incomplete = client_failed.map(Incomplete::ClientFailed);
+    }
+    if let Some(w) = writer
+        && let Err(source) = w.finish()
+    {
+        // The report still counts what the log lost; say it is missing rather than partial.
+        eprintln!("asyncbench: requests.jsonl could not be written: {source}");
+        log_file = None;
+    }
+    let isolation = if session.embedded() {
+        Isolation::FreshMock
+    } else if cfg.sharded() {
+        Isolation::Shards
+    } else if all_fresh {
+        Isolation::Reset
+    } else if cfg.strategies.len() > 1 {
+        Isolation::Shared
+    } else {
+        Isolation::Single
+    };
+    let incomplete_reason = incomplete.map(|i| describe(i, &strategies, cfg));
+    let report = RunReport {
+        provenance: provenance.ended(),
+        config: summary(cfg, session, isolation),
+        strategies,
+        complete: incomplete.is_none(),
+        incomplete_reason,
+        merged_from: Vec::new(),
+    };
+    Ok(RunResults {
+        report,
+        intervals,
+        incomplete,
+        requests_log: log_file,
+    })
+}
+
+/// Waits for `--start-at` (a signal ends the wait; the loop that follows then runs nothing).
+fn wait_for_start(at: f64, stop: &StopToken) {
+    let now = unix_now_s();
+    if at > now {
+        eprintln!("asyncbench: waiting {:.1} s for --start-at {at}", at - now);
+        stop.sleep_blocking(Duration::from_secs_f64(at - now));
+    } else if now - at > 1.0 {
+        eprintln!(
+            "asyncbench: warning: --start-at {at} passed {:.1} s ago; starting now (this shard starts late)",
+            now - at
+        );
+    }
+}
+
+/// The reason a run is incomplete, in one sentence.
+fn describe(i: Incomplete, done: &[StrategyReport], cfg: &RunConfig) -> String {
+    let last = done.last();
+    let after = if done.len() < cfg.strategies.len() {
+        "; the strategies after it did not run"
+    } else {
+        ""
+    };
+    match (i, last) {
+        (Incomplete::Signal(sig), Some(s)) => format!(
+            "interrupted by {} during {} ({} of {} requests issued){after}",
+            sig.name(),
+            s.id,
+            s.issued,
+            s.requests
+        ),
+        (Incomplete::Signal(sig), None) => format!("interrupted by {} before any strategy ran", sig.name()),
+        (Incomplete::TargetDied(s), _) => format!("the target stopped answering during {s}{after}"),
+        (Incomplete::ClientFailed(s), _) => {
+            let why = done
+                .iter()
+                .find(|r| r.id == s)
+                .and_then(|r| r.external.as_ref())
+                .and_then(|e| e.failure.clone())
+                .unwrap_or_default();
+            format!("the client {s} failed: {why}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(received: u64, by_status: &[(u16, u64)], connections: u64) -> StatsSnapshot {
+        StatsSnapshot {
+            requests_received: received,
+            responses_by_status: by_status.iter().copied().collect(),
+            work_connections: connections,
+            work_tls_handshakes: connections / 2,
+            http2_streams: received / 4,
+            ..StatsSnapshot::default()
+        }
+    }
+
+    /// The mock's counters are read as the change over the strategy, and agree only when it
+    /// received every attempt and at most every attempt of each cancelled request more.
+    #[test]
+    fn the_mock_must_have_received_every_attempt_and_at_most_the_cancelled_ones_more() {
+        let before = stats(100, &[(200, 90), (429, 10)], 8);
+        let after = stats(120, &[(200, 105), (429, 15), (500, 1)], 12);
+        let n = |attempts, cancelled| Counted {
+            attempts,
+            unreached: 0,
+            cancelled,
+        };
+        let c = server_check(&before, &after, n(20, 0), 3);
+        assert_eq!((c.attempts_sent, c.requests_received, c.matches), (20, 20, true));
+        assert_eq!(
+            c.responses_by_status.into_iter().collect::<Vec<_>>(),
+            [(200, 15), (429, 5), (500, 1)]
+        );
+        assert_eq!((c.connections, c.tls_handshakes, c.http2_streams), (4, 2, 5));
+        // One attempt the mock never saw: a mismatch, whatever was cancelled.
+        assert!(!server_check(&before, &after, n(21, 3), 3).matches);
+        // More received than counted: only up to every attempt of each cancelled request (two
+        // cancelled, three attempts each: six more at most).
+        assert!(server_check(&before, &after, n(14, 2), 3).matches);
+        assert!(!server_check(&before, &after, n(13, 2), 3).matches);
+        assert!(server_check(&before, &after, n(19, 1), 1).matches);
+        assert!(!server_check(&before, &after, n(18, 1), 1).matches);
+        // Statuses that did not move are left out.
+        let same = server_check(&before, &before, n(0, 0), 1);
+        assert!(same.matches && same.responses_by_status.is_empty());
+        // Attempts that failed on the connection may not have reached it: 25 sent, 5 of them
+        // refused, 20 received is a match; 21 sent with none refused is not.
+        let refused = Counted {
+            attempts: 25,
+            unreached: 5,
+            cancelled: 0,
+        };
+        assert!(server_check(&before, &after, refused, 1).matches);
+        assert!(
+            !server_check(
+                &before,
+                &after,
+                Counted {
+                    unreached: 4,
+                    ..refused
+                },
+                1
+            )
+            .matches
+        );
+    }
+}

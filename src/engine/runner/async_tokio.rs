@@ -1,0 +1,258 @@
+//! `async` and `async-single`: one reqwest client, every request a tokio task, at most C in
+//! flight under a semaphore (C = 0: all at once), the twin of `asyncio.gather` under a
+//! `Semaphore`. `async` runs on a multi-thread runtime, `async-single` on a current-thread one,
+//! which is what Python's event loop is.
+//!
+//! `async-offload` is `async` whose `--cpu-work` goes to a rayon pool of one thread per core
+//! (the task awaits it), where `async` and `async-single` do it on the event loop.
+//!
+//! Each task returns its `Record`; the driver folds them into one recorder as they finish, so
+//! the request path shares nothing but the client's connection pool. The driver spawns a task
+//! only when its request may start (a permit in a closed loop, its due time in an open one), so
+//! a long run holds at most C tasks, not one per request. Under `--concurrency auto` the permit
+//! is a slot of the [`Controller`], whose limit follows the target's rate limit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::runtime::{Builder, Runtime};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::engine::adaptive::Controller;
+use crate::engine::client::async_client::AsyncClient;
+use crate::engine::runner::{
+    CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, warmup_then_measure, work_async,
+};
+use crate::model::error::RunError;
+use crate::model::record::Record;
+use crate::model::strategy::Strategy;
+use crate::stats::recorder::Recorder;
+
+/// Runs the workload on a multi-thread runtime (one worker per core).
+pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+    let rt = Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("async-worker")
+        .build();
+    drive(ctx, rt, Strategy::Async)
+}
+
+/// Runs the workload as `async` does, on a runtime of its own whose workers are named for it,
+/// with `--cpu-work` on the offload pool.
+pub fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+    let rt = Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("offload-worker")
+        .build();
+    drive(ctx, rt, Strategy::AsyncOffload)
+}
+
+/// Runs the workload on a current-thread runtime: one thread does everything.
+pub fn run_async_single(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+    let rt = Builder::new_current_thread().enable_all().build();
+    drive(ctx, rt, Strategy::AsyncSingle)
+}
+
+fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<StrategyRun, RunError> {
+    let rt = rt.map_err(|e| RunError::Setup {
+        what: "tokio runtime",
+        source: e.into(),
+    })?;
+    let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
+    // The runtime's workers, the calling thread that drives them from `block_on`, and the
+    // offload pool.
+    let pool = ctx
+        .cpu
+        .as_ref()
+        .filter(|w| w.offloads())
+        .map_or(0, |w| w.threads());
+    let threads = rt.metrics().num_workers() as u64 + u64::from(s != Strategy::AsyncSingle) + pool;
+    let ctx = ctx.clone();
+    let run = async move {
+        let (ctx, client) = (&ctx, &client);
+        warmup_then_measure(ctx, threads, |phase, mut recorder, measured| async move {
+            let ctl = ctx.cfg.adaptive.map(|a| {
+                Controller::new(
+                    a,
+                    ctx.req.mean_input_tokens() + u64::from(ctx.cfg.workload.max_tokens),
+                )
+            });
+            let issued = run_phase(ctx, client, s, phase, &mut recorder, measured, ctl.as_ref()).await;
+            (recorder, issued, ctl.map(|c| c.report()))
+        })
+        .await
+    };
+    if s == Strategy::AsyncSingle {
+        return Ok(rt.block_on(run));
+    }
+    // On a multi-thread runtime the driver runs as a task on a worker, not on the thread that
+    // called `block_on`: the tasks it spawns then go to that worker's own queue, and the ones
+    // that finish wake a task, not a parked thread (two futex wake-ups per request fewer).
+    match rt.block_on(rt.spawn(run)) {
+        Ok(done) => Ok(done),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(RunError::Setup {
+                what: "tokio runtime",
+                source: e.into(),
+            }),
+        },
+    }
+}
+
+/// Sends one phase's requests, at most C in flight, and waits for them; returns how many it
+/// issued.
+async fn run_phase(
+    ctx: &RunContext,
+    client: &AsyncClient,
+    s: Strategy,
+    phase: Phase,
+    recorder: &mut Recorder,
+    measured: bool,
+    ctl: Option<&Arc<Controller>>,
+) -> u64 {
+    let limit = ctx.cfg.effective_concurrency(s) as usize;
+    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
+    let policy = Arc::new(ctx.cfg.retry.clone());
+    let mut tasks = JoinSet::new();
+    let sink = CancelSink::default();
+    let mut issued = 0;
+    let t0 = Instant::now();
+    // The end of a duration-bounded phase, which also ends a wait for a permit.
+    let ends = phase.limit.map(|l| t0 + l);
+    let mut i = 0;
+    while phase.may_issue(i, t0) {
+        let due = ctx.due(t0, i).filter(|_| phase.scheduled);
+        // Open loop: the driver releases each request at its due time, so only requests that
+        // are due exist as tasks. Closed loop: it waits for a permit before spawning, so at most
+        // C tasks exist (`gather` under a semaphore, without a million parked coroutines for a
+        // long run). Either wait ends early on a stop or at the phase's end.
+        let mut permit = None;
+        let mut slot = None;
+        match (due, &permits) {
+            (None, _) if let Some(c) = ctl => {
+                tokio::select! {
+                    s = c.acquire() => slot = Some(s),
+                    _ = ctx.stop.stopped() => break,
+                    _ = phase_end(ends) => break,
+                }
+            }
+            (Some(due), _) => {
+                if !ctx.stop.sleep_until(due).await {
+                    break;
+                }
+            }
+            (None, Some(p)) => {
+                tokio::select! {
+                    p = p.clone().acquire_owned() => permit = p.ok(),
+                    _ = ctx.stop.stopped() => break,
+                    _ = phase_end(ends) => break,
+                }
+            }
+            (None, None) => {}
+        }
+        if ctx.stop.requested().is_some() || !phase.may_issue(i, t0) {
+            break;
+        }
+        let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
+        let (ctl, cpu, stop) = (ctl.cloned(), ctx.cpu.clone(), ctx.stop.clone());
+        let index = phase.index(i);
+        let mut rng = ctx.rng(index + 1);
+        // Made before the task, so even a task cancelled before it first ran leaves its record.
+        let mut pending = Pending::new(index, due, &sink);
+        issued += 1;
+        tasks.spawn(async move {
+            // In an open loop the wait for a permit is part of the latency (it counts from the
+            // due time); in a closed loop the request starts when it has its permit.
+            if permit.is_none()
+                && due.is_some()
+                && let Some(p) = &permits
+            {
+                permit = p.clone().acquire_owned().await.ok();
+            }
+            let intended = due.unwrap_or_else(Instant::now);
+            let observer = ctl.as_deref().zip(slot.as_ref().map(|s| s.seq));
+            let record = send_async(
+                &client,
+                &stop,
+                &policy,
+                &mut rng,
+                intended,
+                &mut pending,
+                observer,
+            )
+            .await;
+            work_async(cpu.as_ref(), &record).await;
+            drop((permit, slot));
+            record
+        });
+        // Fold in what has finished, so records do not pile up in the set.
+        while let Some(done) = tasks.try_join_next() {
+            fold(recorder, done, ctx, measured);
+        }
+        i += 1;
+    }
+    drain(&mut tasks, recorder, ctx, measured, &sink).await;
+    issued
+}
+
+/// Resolves at the end of a duration-bounded phase; never for one bounded by its count.
+async fn phase_end(ends: Option<Instant>) {
+    match ends {
+        Some(e) => tokio::time::sleep_until(e.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Counts one finished task's record. A cancelled task left its record in the sink (taken by
+/// [`drain`]); a task that panicked leaves its request unaccounted, and the caller's N/N check
+/// fails loudly on it rather than this inventing an outcome.
+fn fold(
+    recorder: &mut Recorder,
+    done: Result<Record, tokio::task::JoinError>,
+    ctx: &RunContext,
+    measured: bool,
+) {
+    if let Ok(record) = done {
+        recorder.record(&record);
+        if measured {
+            ctx.progress.inc(1);
+        }
+    }
+}
+
+/// Waits for every task; after a stop, only until the grace period ends, then cancels the rest,
+/// whose records (`cancelled`, with the attempts they had sent) come from `sink`.
+pub(super) async fn drain(
+    tasks: &mut JoinSet<Record>,
+    recorder: &mut Recorder,
+    ctx: &RunContext,
+    measured: bool,
+    sink: &CancelSink,
+) {
+    drain_tasks(tasks, recorder, ctx, measured).await;
+    let cancelled = std::mem::take(&mut *sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for r in &cancelled {
+        recorder.record_cancelled(r);
+    }
+}
+
+async fn drain_tasks(tasks: &mut JoinSet<Record>, recorder: &mut Recorder, ctx: &RunContext, measured: bool) {
+    loop {
+        let grace = async {
+            ctx.stop.stopped().await;
+            if let Some(d) = ctx.grace_deadline() {
+                tokio::time::sleep_until(d.into()).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            done = tasks.join_next() => match done {
+                Some(done) => fold(recorder, done, ctx, measured),
+                None => return,
+            },
+            _ = grace => tasks.abort_all(),
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The driver both blocking strategies share: W worker threads, each with its own ureq agent and
+//! recorder, taking request indexes from one atomic counter the way executor threads take jobs
+//! from a queue. `sequential` is this with one thread, `threadpool` with C threads from a rayon
+//! pool.
+//!
+//! A run has up to two phases, the warm-up and the measured one; the workers keep their agents
+//! (and so their connections) from one to the next, and all finish warming up before the
+//! measured phase's clock starts.
+//!
+//! Each worker keeps its recorders in slots of its own (mutexes only that worker and, at the end,
+//! the driver ever lock: no contention per request). The driver waits for the workers to finish;
+//! after a stop it waits at most the grace period, then takes what each slot holds and counts the
+//! requests still in flight as `cancelled`, leaving their threads to end on their own deadlines.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+
+use crate::engine::client::blocking::BlockingClient;
+use crate::engine::runner::{Attempts, Phase, RunContext, StrategyRun, WarmupRun, send_blocking};
+use crate::model::error::RunError;
+use crate::stats::recorder::Recorder;
+
+/// Tells the driver a worker is done, even if the worker panicked.
+struct DoneGuard(mpsc::Sender<()>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// What the workers share in one phase: the next request index, the requests issued, the start.
+#[derive(Debug, Default)]
+struct PhaseState {
+    next: AtomicU64,
+    issued: AtomicU64,
+    t0: OnceLock<Instant>,
+}
+
+/// A worker's recorders (warm-up and measured), and the request it has in flight (so that
+/// the driver can write a line for it if the grace period after a stop runs out).
+struct Slots {
+    warmup: Mutex<Recorder>,
+    main: Mutex<Recorder>,
+    current: Mutex<Option<Attempts>>,
+}
+
+fn record_into(slot: &Mutex<Recorder>, record: &crate::model::record::Record) {
+    match slot.lock() {
+        Ok(mut r) => r.record(record),
+        Err(poisoned) => poisoned.into_inner().record(record),
+    }
+}
+
+fn take(slot: &Mutex<Recorder>) -> Recorder {
+    match slot.lock() {
+        Ok(mut r) => std::mem::take(&mut *r),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    }
+}
+
+/// One worker's loop over one phase: take the next index, wait for its due time (open loop),
+/// send it with retries, record it; until the phase, its time limit or a stop ends it.
+#[allow(clippy::too_many_arguments)]
+fn run_phase(
+    ctx: &RunContext,
+    client: &BlockingClient,
+    rng: &mut SmallRng,
+    phase: Phase,
+    state: &PhaseState,
+    (slot, current): (&Mutex<Recorder>, &Mutex<Option<Attempts>>),
+    measured: bool,
+) {
+    let t0 = *state.t0.get_or_init(Instant::now);
+    while ctx.stop.requested().is_none() {
+        let i = state.next.fetch_add(1, Ordering::Relaxed);
+        if !phase.may_issue(i, t0) {
+            break;
+        }
+        let intended = match ctx.due(t0, i).filter(|_| phase.scheduled) {
+            Some(due) => {
+                let now = Instant::now();
+                if due > now && !ctx.stop.sleep_blocking(due - now) {
+                    break;
+                }
+                due
+            }
+            None => Instant::now(),
+        };
+        state.issued.fetch_add(1, Ordering::Relaxed);
+        let record = send_blocking(
+            client,
+            &ctx.stop,
+            &ctx.cfg.retry,
+            rng,
+            intended,
+            phase.index(i),
+            current,
+        );
+        ctx.work_blocking(&record);
+        record_into(slot, &record);
+        if measured {
+            ctx.progress.inc(1);
+        }
+    }
+}
+
+/// Runs `workers` blocking workers through the warm-up (if any) and the measured phase; `spawn`
+/// starts one (on a rayon pool or a plain thread). Returns the merged run and whether every
+/// worker finished (false: some were left running after a stop's grace period).
+pub(crate) fn drive(
+    ctx: &RunContext,
+    workers: usize,
+    spawn: impl Fn(Box<dyn FnOnce() + Send + 'static>) -> Result<(), RunError>,
+) -> Result<(StrategyRun, bool), RunError> {
+    let (warmup, main) = ctx.phases();
+    let states = Arc::new((PhaseState::default(), PhaseState::default()));
+    let barrier = Arc::new(Barrier::new(workers));
+    let slots: Vec<Arc<Slots>> = (0..workers)
+        .map(|_| {
+            Arc::new(Slots {
+                warmup: Mutex::new(ctx.warmup_recorder()),
+                main: Mutex::new(ctx.recorder()),
+                current: Mutex::new(None),
+            })
+        })
+        .collect();
+    let (done_tx, done_rx) = mpsc::channel();
+    for (w, slot) in slots.iter().enumerate() {
+        let (ctx, states, slot, barrier) = (ctx.clone(), states.clone(), slot.clone(), barrier.clone());
+        let guard = DoneGuard(done_tx.clone());
+        spawn(Box::new(move || {
+            let _guard = guard;
+            let client = BlockingClient::new(ctx.req.clone(), ctx.limits());
+            let mut rng = ctx.rng(w as u64 + 1);
+            if let Some(phase) = warmup {
+                run_phase(
+                    &ctx,
+                    &client,
+                    &mut rng,
+                    phase,
+                    &states.0,
+                    (&slot.warmup, &slot.current),
+                    false,
+                );
+                // Every worker is warm before the measured clock starts.
+                barrier.wait();
+            }
+            run_phase(
+                &ctx,
+                &client,
+                &mut rng,
+                main,
+                &states.1,
+                (&slot.main, &slot.current),
+                true,
+            );
+        }))?;
+    }
+    drop(done_tx);
+    let mut finished = 0;
+    while finished < workers {
+        match done_rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(()) => finished += 1,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if ctx.grace_deadline().is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+            }
+        }
+    }
+    let end = Instant::now();
+    let all_done = finished == workers;
+    let mut recorder = ctx.recorder();
+    let mut warm = ctx.warmup_recorder();
+    // Which phase the requests still in flight belong to: the measured one once it started.
+    let measuring = states.1.t0.get().is_some();
+    for slot in &slots {
+        // Taking a recorder leaves a default one: a late record lands there and is ignored.
+        recorder += take(&slot.main);
+        warm += take(&slot.warmup);
+        if !all_done {
+            let current = slot
+                .current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(mut a) = current {
+                let into = if measuring { &mut recorder } else { &mut warm };
+                into.record_cancelled(&a.cancel());
+            }
+        }
+    }
+    let (w_state, m_state) = (&states.0, &states.1);
+    let issued = m_state.issued.load(Ordering::SeqCst);
+    if !all_done {
+        // A request issued in the microseconds before it was published has no line; it is
+        // still counted.
+        recorder.add_cancelled(issued.saturating_sub(recorder.total()));
+    }
+    let main_t0 = m_state.t0.get().copied();
+    let warmup = warmup.map(|_| {
+        let t0 = w_state.t0.get().copied().unwrap_or(end);
+        WarmupRun {
+            recorder: warm,
+            wall: main_t0.unwrap_or(end).saturating_duration_since(t0),
+            issued: w_state.issued.load(Ordering::SeqCst),
+        }
+    });
+    Ok((
+        StrategyRun {
+            warmup,
+            recorder,
+            wall: main_t0.map_or(Duration::ZERO, |t| end.saturating_duration_since(t)),
+            issued,
+            threads: workers as u64,
+            adaptive: None,
+            external: None,
+        },
+        all_done,
+    ))
+}

@@ -1,0 +1,673 @@
+//! External clients as a strategy: start the program, hand it the workload, read its lines into
+//! the same recorder the built-in strategies use, and watch it. A client that dies, hangs, writes
+//! a line that breaks the protocol or loses requests ends the strategy loudly: the client is
+//! killed, every request it did report is kept, and those it did not are named.
+//!
+//! Its cost is measured from outside: CPU from the kernel's account of reaped children
+//! (`getrusage(RUSAGE_CHILDREN)` before and after) less what it spent starting up (read from
+//! `/proc/<pid>/stat` when it says `ready`), peak memory and threads by sampling
+//! `/proc/<pid>/status`; the harness's own CPU (reading and recording the lines) apart.
+
+use crate::model::plan::MAX_PHASE_REQUESTS;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::engine::external::protocol;
+use crate::engine::external::protocol::{Line, MAX_LINE, Phase as WirePhase};
+use crate::engine::runner::{RunContext, StrategyRun, WarmupRun};
+use crate::model::error::RunError;
+use crate::model::strategy::Strategy;
+use crate::stats::recorder::Recorder;
+
+/// How long a client may take to start (imports, building its client) before it is called hung.
+pub const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long the line reader waits once it has read everything there was: with the pipe at
+/// [`PIPE_BYTES`] (1 MiB holds 100 ms of 40 000 lines of 250 bytes a second, several times
+/// what the fastest Python client writes), and with the default 64 KiB pipe when the kernel
+/// refuses a larger one, a twentieth of that.
+fn read_pause(pipe_bytes: Option<i32>) -> Duration {
+    match pipe_bytes {
+        Some(b) if b >= PIPE_BYTES => Duration::from_millis(100),
+        _ => Duration::from_millis(5),
+    }
+}
+
+/// The size asked for the pipe of the client's stdout: 1 MiB, Linux's default cap for an
+/// unprivileged process (`/proc/sys/fs/pipe-max-size`).
+const PIPE_BYTES: i32 = 1 << 20;
+
+/// Bytes of the client's stderr kept to show when it fails.
+const STDERR_TAIL: usize = 4096;
+
+/// What an external client cost, measured from outside it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExternalCost {
+    /// The client's CPU after its start-up, user + system seconds (its whole life, from the
+    /// kernel's account of the reaped child, less `startup_cpu_s`).
+    pub cpu_s: f64,
+    /// Its CPU until it said `ready` (imports, building its client), seconds, 10 ms ticks.
+    pub startup_cpu_s: f64,
+    /// Its peak resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Its most threads at once.
+    pub threads: u64,
+    /// Its start-up (spawn → `ready`), seconds, not in the strategy's wall time.
+    pub startup_s: f64,
+    /// Why it failed, when it did (killed, died, hung, broke the protocol, lost requests).
+    pub failure: Option<String>,
+    /// The command line it ran as.
+    pub command: String,
+    /// The end of its stderr, when it failed.
+    pub stderr_tail: Option<String>,
+    /// The harness's own CPU for it: the threads that read, check and record its lines.
+    pub harness_cpu_s: f64,
+}
+
+/// The command line of a strategy's client.
+/// (`scripts`: where the Python clients were written.)
+fn command_for(ctx: &RunContext, scripts: &std::path::Path) -> Result<(Command, String), RunError> {
+    match ctx.strategy {
+        Strategy::Python(p) => {
+            let python = crate::plan::python::interpreter(ctx.cfg.external.python.as_deref());
+            let script = scripts.join(p.script());
+            let mut c = Command::new(&python);
+            // Unbuffered, and no bytecode written beside the temporary scripts.
+            c.arg("-u").arg("-B").arg(&script);
+            let shown = format!("{} -u -B clients/python/{}", python.display(), p.script());
+            Ok((c, shown))
+        }
+        Strategy::Custom(_) => {
+            let cmd = ctx
+                .cfg
+                .external
+                .client_cmd
+                .as_ref()
+                .ok_or_else(|| RunError::Setup {
+                    what: "external client",
+                    source: "no --client-cmd".into(),
+                })?;
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(format!("exec {}", cmd.command));
+            Ok((c, cmd.command.clone()))
+        }
+        s => Err(RunError::Setup {
+            what: "external client",
+            source: format!("{s} is not an external client").into(),
+        }),
+    }
+}
+
+/// The workload's phases (warm-up, then measured), as the protocol writes them.
+fn wire_phases(ctx: &RunContext) -> Vec<WirePhase> {
+    let (warmup, main) = ctx.phases();
+    let mut out = Vec::new();
+    for (p, measured) in [(warmup, false), (Some(main), true)] {
+        let Some(p) = p else { continue };
+        out.push(WirePhase {
+            measured,
+            first: p.base + p.offset,
+            stride: p.stride,
+            count: p.count,
+            limit_s: p.limit.map(|l| l.as_secs_f64()),
+            schedule_s: (measured && p.scheduled)
+                .then(|| {
+                    ctx.schedule
+                        .as_ref()
+                        .map(|s| s.iter().map(Duration::as_secs_f64).collect())
+                })
+                .flatten(),
+        });
+    }
+    out
+}
+
+/// The client's lines as they come: checked, turned into records, recorded. It runs on the
+/// thread that reads them, so a line costs a parse and a record, not a hand-off.
+struct Lines<'a> {
+    ctx: &'a RunContext,
+    clock: protocol::Clock,
+    pid: u32,
+    expected: Expected,
+    /// One per phase of the workload, in its order.
+    states: Vec<PhaseState>,
+    ready_at: Option<Instant>,
+    startup_cpu_s: f64,
+}
+
+impl Lines<'_> {
+    /// Reads the client's stdout to its end, a line (at most [`MAX_LINE`] bytes) at a time; the
+    /// first line that breaks the protocol ends it, as a failure. When it has read all there
+    /// was, it pauses (see [`read_pause`]), so a client writing a line at a time wakes it ten
+    /// times a second, not once a line: the pipe holds what comes meanwhile, far more than any
+    /// client writes in that time, so the client never waits on it.
+    fn read(
+        &mut self,
+        stdout: ChildStdout,
+        pause: Duration,
+        spawned: Instant,
+        last_line: &AtomicU64,
+        ready: &AtomicBool,
+    ) -> Option<String> {
+        let mut r = BufReader::with_capacity(256 << 10, stdout);
+        let mut buf = Vec::with_capacity(1024);
+        let mut n = 0;
+        loop {
+            if r.buffer().is_empty() {
+                std::thread::sleep(pause);
+            }
+            buf.clear();
+            n += 1;
+            match (&mut r).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) if buf.len() > MAX_LINE => {
+                    return Some(format!(
+                        "it broke the protocol: {}",
+                        protocol::ProtocolError::TooLong { line: n }
+                    ));
+                }
+                Ok(_) => {}
+            }
+            last_line.store(spawned.elapsed().as_nanos() as u64, Ordering::SeqCst);
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let line = match protocol::parse(n, &buf) {
+                Ok(l) => l,
+                Err(e) => return Some(format!("it broke the protocol: {e}")),
+            };
+            if matches!(line, Line::Ready) {
+                ready.store(true, Ordering::SeqCst);
+            }
+            if let Err(why) = self.line(n, line) {
+                return Some(why);
+            }
+        }
+    }
+
+    /// One parsed line.
+    fn line(&mut self, n: u64, line: Line) -> Result<(), String> {
+        match line {
+            Line::Ready => {
+                if self.ready_at.is_none() {
+                    self.ready_at = Some(Instant::now());
+                    self.startup_cpu_s = crate::engine::resources::process_cpu_s(self.pid).unwrap_or(0.0);
+                }
+            }
+            Line::Error { message } => {
+                return Err(format!(
+                    "it cannot run this workload: {}",
+                    crate::model::outcome::truncate(&message, 300)
+                ));
+            }
+            Line::Phase(p) => {
+                let state = self
+                    .states
+                    .get_mut(p.phase)
+                    .ok_or_else(|| format!("it broke the protocol: line {n}: no phase {}", p.phase))?;
+                state.issued = Some(p.issued);
+                state.wall = Some(Duration::from_nanos(p.end_ns.saturating_sub(p.start_ns)));
+            }
+            Line::Request(r) => {
+                let p = self
+                    .expected
+                    .report(r.index)
+                    .map_err(|why| format!("it broke the protocol: line {n}: request {} {why}", r.index))?;
+                let record = protocol::record(n, &r, &self.clock, &self.ctx.req)
+                    .map_err(|e| format!("it broke the protocol: {e}"))?;
+                let state = &mut self.states[p];
+                state.recorder.record(&record);
+                // The bar takes a lock and reads the clock: every 32nd line is often enough.
+                let recorded = state.recorder.total();
+                if state.measured && recorded.is_multiple_of(32) {
+                    self.ctx.progress.set_position(recorded);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the last [`STDERR_TAIL`] bytes of the client's stderr.
+fn read_tail(mut stderr: impl Read) -> Vec<u8> {
+    let mut tail = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > STDERR_TAIL {
+            tail.drain(..tail.len() - STDERR_TAIL);
+        }
+    }
+    tail
+}
+
+/// CPU seconds of this process's reaped children so far.
+fn children_cpu_s() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| {
+        let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+        t(u.user_time()) + t(u.system_time())
+    })
+}
+
+/// The requests of the workload reported so far, a bit per request of each phase: what a
+/// failure leaves unaccounted, and a second report of one request.
+struct Expected {
+    /// (first, stride, count) of each phase.
+    phases: Vec<(u64, u64, u64)>,
+    /// Per phase, bit `i` set when its `i`-th request was reported (grown as they come).
+    seen: Vec<Vec<u64>>,
+}
+
+impl Expected {
+    fn new(phases: &[WirePhase]) -> Expected {
+        Expected {
+            phases: phases.iter().map(|p| (p.first, p.stride, p.count)).collect(),
+            seen: vec![Vec::new(); phases.len()],
+        }
+    }
+
+    /// The phase of `index` and its position there, when it belongs to the workload.
+    fn place(&self, index: u64) -> Option<(usize, u64)> {
+        self.phases
+            .iter()
+            .enumerate()
+            .find_map(|(p, &(first, stride, count))| {
+                let stride = stride.max(1);
+                let off = index.checked_sub(first)?;
+                let i = off / stride;
+                (off.is_multiple_of(stride) && i < count && i < MAX_PHASE_REQUESTS).then_some((p, i))
+            })
+    }
+
+    /// Marks `index` reported, and says which phase it is of: `Err` when it is not in the
+    /// workload or was reported before.
+    fn report(&mut self, index: u64) -> Result<usize, &'static str> {
+        let (p, i) = self.place(index).ok_or("is not in the workload")?;
+        let words = &mut self.seen[p];
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if words.len() <= w {
+            words.resize(w + 1, 0);
+        }
+        if words[w] & bit != 0 {
+            return Err("was reported twice");
+        }
+        words[w] |= bit;
+        Ok(p)
+    }
+
+    fn reported(&self, p: usize, i: u64) -> bool {
+        self.seen[p]
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// Up to `n` indexes of phase `p`'s first `issued` never reported, and how many there are.
+    fn missing(&self, p: usize, issued: u64, n: usize) -> (Vec<u64>, u64) {
+        let Some(&(first, stride, count)) = self.phases.get(p) else {
+            return (Vec::new(), 0);
+        };
+        let mut shown = Vec::new();
+        let mut total = 0;
+        for i in 0..count.min(issued).min(MAX_PHASE_REQUESTS) {
+            if !self.reported(p, i) {
+                total += 1;
+                if shown.len() < n {
+                    shown.push(first + i * stride);
+                }
+            }
+        }
+        (shown, total)
+    }
+}
+
+/// One phase's bookkeeping while its lines come in.
+struct PhaseState {
+    /// The measured phase (else the warm-up).
+    measured: bool,
+    recorder: Recorder,
+    /// The client's own count, from its phase line.
+    issued: Option<u64>,
+    /// Start → end, from its phase line.
+    wall: Option<Duration>,
+}
+
+impl PhaseState {
+    /// Requests the phase issued: the client's own count when it reported the phase's end.
+    /// Else, after a signal (the rest was cut short with it) or in a phase bounded by time
+    /// alone (nothing says how many it issued), those it reported; after a failure, what it was
+    /// asked, so that the books show every request it did not report.
+    fn issued(&self, asked: u64, stopped_by_signal: bool) -> u64 {
+        match self.issued {
+            Some(n) => n,
+            None if stopped_by_signal || asked == u64::MAX => self.recorder.total(),
+            None => asked,
+        }
+    }
+}
+
+/// Runs an external client through the workload.
+pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+    let phases = wire_phases(ctx);
+    if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
+        return Err(RunError::Config(crate::model::error::ConfigError::External {
+            why: format!(
+                "{} is handed its requests up front: give it a count of requests (at most {MAX_PHASE_REQUESTS}) and a warm-up count, not a time alone",
+                ctx.strategy
+            ),
+        }));
+    }
+    // The client's files, removed with the handle: the Python scripts, the CA certificate.
+    let files = tempfile::Builder::new()
+        .prefix("asyncbench-client-")
+        .tempdir()
+        .map_err(|e| RunError::Setup {
+            what: "external client files",
+            source: e.into(),
+        })?;
+    let setup = |e: std::io::Error| RunError::Setup {
+        what: "external client files",
+        source: e.into(),
+    };
+    if matches!(ctx.strategy, Strategy::Python(_)) {
+        crate::engine::external::materialize(files.path()).map_err(setup)?;
+    }
+    let ca_file = match &ctx.req.trust.ca_pem {
+        Some(pem) => {
+            let path = files.path().join("ca.pem");
+            std::fs::write(&path, pem.as_slice()).map_err(setup)?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let (mut command, shown) = command_for(ctx, files.path())?;
+    let concurrency = if ctx.cfg.concurrency == 0 {
+        0
+    } else {
+        ctx.cfg.effective_concurrency(ctx.strategy)
+    };
+    let mut workload = protocol::workload(
+        ctx.strategy.id(),
+        &ctx.req,
+        concurrency,
+        ctx.cfg.timeout,
+        &ctx.cfg.retry,
+        &phases,
+    );
+    workload.ca_file = ca_file.as_deref();
+    let mut message = serde_json::to_vec(&workload).map_err(|e| RunError::Setup {
+        what: "external client workload",
+        source: e.into(),
+    })?;
+    message.push(b'\n');
+    let per_request = workload.retry.worst_case(ctx.cfg.timeout);
+    let longest_gap = ctx.schedule.as_ref().map_or(Duration::ZERO, |s| {
+        s.windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .max()
+            .unwrap_or(Duration::ZERO)
+            + s.first().copied().unwrap_or_default()
+    });
+    // No line for this long while requests are outstanding: the client is hung.
+    let quiet_limit = per_request + longest_gap + Duration::from_secs(5);
+
+    let cpu_before = children_cpu_s();
+    let spawned = Instant::now();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("ASYNCBENCH_PROTOCOL", protocol::VERSION.to_string())
+        .spawn()
+        .map_err(|e| {
+            RunError::Config(crate::model::error::ConfigError::External {
+                why: format!("cannot start the client {} ({shown}): {e}", ctx.strategy),
+            })
+        })?;
+    let pid = child.id();
+    // The workload goes in on a thread of its own: a client that does not read it must not
+    // block the harness.
+    let mut stdin = child.stdin.take();
+    let writer = std::thread::Builder::new()
+        .name("client-stdin".into())
+        .spawn(move || {
+            if let Some(s) = stdin.as_mut() {
+                let _ = s.write_all(&message);
+            }
+            drop(stdin);
+        })
+        .map_err(|e| RunError::Setup {
+            what: "client writer thread",
+            source: e.into(),
+        })?;
+    let stderr = child.stderr.take();
+    let err_reader = std::thread::Builder::new()
+        .name("client-stderr".into())
+        .spawn(move || stderr.map(read_tail).unwrap_or_default())
+        .map_err(|e| RunError::Setup {
+            what: "client stderr thread",
+            source: e.into(),
+        })?;
+    let clock = protocol::Clock::new(spawned);
+    let mut sink = Lines {
+        ctx,
+        clock,
+        pid,
+        expected: Expected::new(&phases),
+        states: phases
+            .iter()
+            .map(|p| PhaseState {
+                measured: p.measured,
+                recorder: if p.measured {
+                    ctx.recorder()
+                } else {
+                    ctx.warmup_recorder()
+                },
+                issued: None,
+                wall: None,
+            })
+            .collect(),
+        ready_at: None,
+        startup_cpu_s: 0.0,
+    };
+    let sampler = crate::engine::resources::ChildSampler::start(pid);
+    let stdout = child.stdout.take();
+    let pipe_bytes = stdout
+        .as_ref()
+        .and_then(|out| nix::fcntl::fcntl(out, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES)).ok());
+    let pause = read_pause(pipe_bytes);
+    // Set by the reader: when it last read a line (ns after `spawned`), whether the client said
+    // ready, and that it is done (end of output or a line that broke the protocol).
+    let last_line = AtomicU64::new(0);
+    let ready = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let mut failure: Option<String> = None;
+    let mut stopped_by_signal = false;
+    let (read_failure, harness_cpu_s) = std::thread::scope(|scope| {
+        let reading = || {
+            let cpu0 = crate::engine::resources::this_thread_cpu_s();
+            let failure = stdout.and_then(|out| sink.read(out, pause, spawned, &last_line, &ready));
+            done.store(true, Ordering::SeqCst);
+            (failure, crate::engine::resources::this_thread_cpu_s() - cpu0)
+        };
+        let reader = match std::thread::Builder::new()
+            .name("client-lines".into())
+            .spawn_scoped(scope, reading)
+        {
+            Ok(h) => h,
+            Err(e) => {
+                done.store(true, Ordering::SeqCst);
+                return (Some(format!("its line reader could not start: {e}")), 0.0);
+            }
+        };
+        // The supervisor: a signal is passed on, a client silent for too long is killed (its
+        // output then ends, and the reader with it).
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+            if ctx.stop.requested().is_some() && !stopped_by_signal {
+                // Stop: the client is told by SIGTERM, and given the grace period to report.
+                stopped_by_signal = true;
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            let overdue = stopped_by_signal && ctx.grace_deadline().is_some_and(|d| Instant::now() >= d);
+            let limit = if ready.load(Ordering::SeqCst) {
+                quiet_limit
+            } else {
+                STARTUP_LIMIT
+            };
+            let silent = spawned
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(last_line.load(Ordering::SeqCst)));
+            if !stopped_by_signal && silent > limit {
+                failure = Some(if ready.load(Ordering::SeqCst) {
+                    format!(
+                        "it wrote nothing for {:.0} s with requests outstanding, longer than a request may take with every attempt to its deadline (hung, or too slow to keep its own deadlines); killed",
+                        limit.as_secs_f64()
+                    )
+                } else {
+                    format!(
+                        "it did not say ready within {:.0} s of starting; killed",
+                        limit.as_secs_f64()
+                    )
+                });
+            }
+            if overdue || failure.is_some() {
+                let _ = child.kill();
+                break;
+            }
+        }
+        reader
+            .join()
+            .unwrap_or((Some("the line reader panicked".into()), 0.0))
+    });
+    if failure.is_none() {
+        failure = read_failure;
+    }
+    let Lines {
+        states,
+        expected,
+        ready_at,
+        startup_cpu_s,
+        ..
+    } = sink;
+    // Whatever happened, the client is done now: a failed one is killed, a finished one reaped.
+    if failure.is_some() || stopped_by_signal {
+        let _ = child.kill();
+    }
+    let status = wait_bounded(&mut child, Duration::from_secs(5));
+    let total_cpu_s = (children_cpu_s() - cpu_before).max(0.0);
+    let _ = writer.join();
+    let peak = sampler.stop();
+    let tail = err_reader.join().unwrap_or_default();
+    drop(files);
+
+    // A client that exited before reporting everything, or exited with an error.
+    if failure.is_none() && !stopped_by_signal {
+        let short: Vec<usize> = (0..phases.len())
+            .filter(|&i| states[i].issued.is_none())
+            .collect();
+        match &status {
+            Some(s) if !s.success() => {
+                failure = Some(format!("it exited with {s}"));
+            }
+            None => failure = Some("it did not exit after closing its output; killed".into()),
+            Some(_) if !short.is_empty() => {
+                failure = Some("it exited before reporting the end of every phase".into());
+            }
+            Some(_) => {}
+        }
+    }
+    // Requests the client said it issued but never reported.
+    let mut lost = Vec::new();
+    for (i, st) in states.iter().enumerate().filter(|_| !stopped_by_signal) {
+        let (shown, total) = expected.missing(i, st.issued(phases[i].count, stopped_by_signal), 10);
+        if total > 0 {
+            lost.push(format!(
+                "{total} request{} of the {} phase never reported (indexes {}{})",
+                if total == 1 { "" } else { "s" },
+                if phases[i].measured { "measured" } else { "warm-up" },
+                shown.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                if total as usize > shown.len() { ", …" } else { "" }
+            ));
+        }
+    }
+    if !lost.is_empty() && failure.is_none() && !stopped_by_signal {
+        failure = Some(format!("it lost requests: {}", lost.join("; ")));
+    } else if let Some(f) = failure.as_mut()
+        && !lost.is_empty()
+    {
+        f.push_str(&format!("; {}", lost.join("; ")));
+    }
+    let stderr_tail = failure
+        .is_some()
+        .then(|| String::from_utf8_lossy(&tail).trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(|t| ctx.req.redact(&t));
+    let startup_s = ready_at.map_or(0.0, |r| r.duration_since(spawned).as_secs_f64());
+    let phase_run = |st: PhaseState, p: &WirePhase| -> (Recorder, u64, Duration) {
+        let issued = st.issued(p.count, stopped_by_signal);
+        let wall = st
+            .wall
+            .unwrap_or_else(|| ready_at.map_or(Duration::ZERO, |r| r.elapsed()));
+        (st.recorder, issued, wall)
+    };
+    let mut warmup = None;
+    let mut measured = None;
+    for (st, p) in states.into_iter().zip(&phases) {
+        let (recorder, issued, wall) = phase_run(st, p);
+        if p.measured {
+            measured = Some((recorder, issued, wall));
+        } else {
+            warmup = Some(WarmupRun {
+                recorder,
+                wall,
+                issued,
+            });
+        }
+    }
+    let (recorder, issued, wall) = measured.unwrap_or_else(|| (ctx.recorder(), 0, Duration::ZERO));
+    Ok(StrategyRun {
+        warmup,
+        recorder,
+        wall,
+        issued,
+        threads: peak.1,
+        adaptive: None,
+        external: Some(ExternalCost {
+            cpu_s: (total_cpu_s - startup_cpu_s).max(0.0),
+            startup_cpu_s,
+            rss_bytes: peak.0,
+            threads: peak.1,
+            startup_s,
+            failure,
+            command: shown,
+            stderr_tail,
+            harness_cpu_s: harness_cpu_s.max(0.0),
+        }),
+    })
+}
+
+/// Waits up to `limit` for the child to exit, then kills it; its status, if it exited.
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}

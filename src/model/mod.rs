@@ -1,0 +1,24 @@
+//! The data model: what a run is asked to do, what each request produced, and what a run and a
+//! sweep report. It imports nothing else in the crate (a test checks), so it reads alone, and
+//! every other layer speaks its words.
+//!
+//! - [`strategy`]: the strategies: built-in execution models, shipped Python clients, commands.
+//! - [`plan`]: the plan's value types (load model, workload, warm-up, shards, SLOs).
+//! - [`retry`]: the retry policy and its presets, as numbers and pure decisions.
+//! - [`outcome`]: the outcome of a request, error classes, [`outcome::RequestError`].
+//! - [`record`]: one logical request as measured ([`record::Record`]), rate-limit headers.
+//! - [`series`]: the histogram series and their percentiles.
+//! - [`report`]: the run report ([`report::RunReport`], the `report.json` schema).
+//! - [`sweep`]: the sweep report and its recommendation.
+//! - [`error`]: the errors of configuration, runs and merges.
+
+pub mod error;
+pub mod hist;
+pub mod outcome;
+pub mod plan;
+pub mod record;
+pub mod report;
+pub mod retry;
+pub mod series;
+pub mod strategy;
+pub mod sweep;

@@ -1,0 +1,329 @@
+//! The plan's value types: the load model, the workload, warm-up, shards and SLOs; what a
+//! report says a run was asked to do.
+
+use rand::Rng;
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand_distr::{Distribution, Exp};
+use serde::{Deserialize, Serialize};
+
+/// How request start times are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LoadModel {
+    /// Closed loop: a request starts when the strategy is ready for it; intended = actual start.
+    Closed,
+    /// Open loop: request i is due at a scheduled time, whether or not the client is ready.
+    Open {
+        /// Target requests per second.
+        rate: f64,
+        /// Gap distribution.
+        arrival: Arrival,
+        /// Seed of the Poisson gaps.
+        seed: u64,
+    },
+}
+
+/// The slowest open loop: one request every 2.8 hours (slower is a typo, and its due times
+/// would overflow a `Duration`).
+pub const MIN_RATE: f64 = 1e-4;
+
+/// The fastest open loop: ten million requests a second, far past any client.
+pub const MAX_RATE: f64 = 1e7;
+
+/// Inter-arrival gaps of an open-loop run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// Exactly 1/rate apart.
+    Constant,
+    /// Exponential gaps with mean 1/rate (seeded).
+    Poisson,
+}
+
+impl LoadModel {
+    /// The due time of each request as an offset from the run's start (open loop): at most `n`,
+    /// and only those before `horizon` when one is given; `None` in a closed loop. Pure, so it is
+    /// tested without sleeping.
+    pub fn schedule(&self, n: u64, horizon: Option<Duration>) -> Option<Vec<Duration>> {
+        let LoadModel::Open { rate, arrival, seed } = *self else {
+            return None;
+        };
+        let end = horizon.map_or(f64::INFINITY, |h| h.as_secs_f64());
+        let mut out = Vec::new();
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let exp = Exp::new(rate).ok()?;
+        let mut t = 0.0;
+        while (out.len() as u64) < n && t < end {
+            // A due time past what a Duration holds ends the schedule rather than panicking.
+            let Ok(due) = Duration::try_from_secs_f64(t) else {
+                break;
+            };
+            out.push(due);
+            t = match arrival {
+                Arrival::Constant => out.len() as f64 / rate,
+                Arrival::Poisson => t + exp.sample(&mut rng),
+            };
+        }
+        Some(out)
+    }
+}
+
+/// What each request asks for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Logical requests in the run (`u64::MAX`: no cap, `-z` alone; written as `null`).
+    #[serde(with = "no_cap")]
+    pub requests: u64,
+    /// `model` of the chat request.
+    pub model: String,
+    /// The user message.
+    pub prompt: String,
+    /// `max_tokens` of the chat request (the middle of its spread).
+    pub max_tokens: u32,
+    /// `max_tokens` is drawn from `max_tokens ± max_tokens_spread` per request.
+    #[serde(default)]
+    pub max_tokens_spread: u32,
+    /// Synthetic prompts of about this many words (`--prompt-tokens`), instead of `prompt`.
+    #[serde(default)]
+    pub prompt_tokens: Option<crate::model::plan::Spread>,
+    /// `--dataset`: the JSONL file whose rows the requests cycle through.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// Rows in the dataset.
+    #[serde(default)]
+    pub dataset_rows: u64,
+    /// `--body-file`: the JSON whose fields win over ours.
+    #[serde(default)]
+    pub body_file: Option<String>,
+    /// Names of the extra headers (`-H`); their values are not written.
+    #[serde(default)]
+    pub headers: Vec<String>,
+    /// Send `stream: true` and read server-sent events.
+    pub stream: bool,
+    /// `Some(d)`: GET `/delay/{d}` instead of chat completions (the article's httpbin call).
+    #[serde(default, with = "crate::model::plan::opt_secs")]
+    pub delay_endpoint: Option<Duration>,
+}
+
+/// Requests sent before the measured ones, with the same clients (warm connections, warm
+/// caches), and left out of every figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    /// This many requests.
+    Requests(u64),
+    /// Requests for this long (in seconds when written).
+    #[serde(with = "secs")]
+    Time(Duration),
+}
+
+/// `--shard K/N`: this process runs the requests whose index is K modulo N, at the times the
+/// whole run's schedule gives them, so that N shards together send what one process would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard (0-based).
+    pub k: u64,
+    /// How many shards.
+    pub n: u64,
+}
+
+impl Shard {
+    /// How many of `total` requests (indexes 0..total) fall to this shard.
+    pub fn share(&self, total: u64) -> u64 {
+        if total == u64::MAX {
+            return u64::MAX;
+        }
+        total.saturating_sub(self.k).div_ceil(self.n.max(1))
+    }
+
+    /// This shard's part of a whole run's `total` slots (concurrency, batch size): shards
+    /// together hold `total`, the first `total mod N` one more than the rest.
+    pub fn split(&self, total: u64) -> u64 {
+        let n = self.n.max(1);
+        total / n + u64::from(self.k < total % n)
+    }
+
+    /// Keeps this shard's entries of the whole run's schedule (entry `i` is request `i`'s time).
+    pub fn of_schedule(&self, all: Vec<Duration>) -> Vec<Duration> {
+        all.into_iter()
+            .skip(self.k as usize)
+            .step_by(self.n.max(1) as usize)
+            .collect()
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+/// A request count whose "no cap" (`u64::MAX`) is written as `null`: JavaScript and jq would
+/// round the largest integer, and it is not a count anyway.
+pub(crate) mod no_cap {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+        if *n == u64::MAX {
+            s.serialize_none()
+        } else {
+            s.serialize_u64(*n)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.unwrap_or(u64::MAX))
+    }
+}
+
+mod secs {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Service-level limits: a request is good only if it succeeded and meets every limit set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slo {
+    /// Time to first token.
+    #[serde(default, with = "opt_secs")]
+    pub ttft: Option<Duration>,
+    /// Time per output token after the first.
+    #[serde(default, with = "opt_secs")]
+    pub tpot: Option<Duration>,
+    /// End-to-end latency (from the intended start, retries included).
+    #[serde(default, with = "opt_secs")]
+    pub e2e: Option<Duration>,
+}
+
+impl Slo {
+    /// Whether any limit is set.
+    pub fn is_set(&self) -> bool {
+        self.ttft.is_some() || self.tpot.is_some() || self.e2e.is_some()
+    }
+
+    /// The limits as written (`ttft=500ms,e2e=2s`).
+    pub fn describe(&self) -> String {
+        use mock_server::latency::format_duration;
+        [("ttft", self.ttft), ("tpot", self.tpot), ("e2e", self.e2e)]
+            .iter()
+            .filter_map(|(n, d)| d.map(|d| format!("{n}={}", format_duration(d))))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Slo {
+    /// Whether a successful request with this latency, TTFT and TPOT meets every limit set.
+    pub fn met(&self, e2e: Duration, ttft: Option<Duration>, tpot: Option<Duration>) -> bool {
+        let within = |limit: Option<Duration>, v: Option<Duration>| match (limit, v) {
+            (None, _) => true,
+            (Some(l), Some(v)) => v <= l,
+            // A limit on something not measured (TPOT of a one-token answer) is not met.
+            (Some(_), None) => false,
+        };
+        within(self.e2e, Some(e2e)) && within(self.ttft, ttft) && within(self.tpot, tpot)
+    }
+}
+
+/// `Option<Duration>` as seconds (a float, or null) in JSON, for reports and configs.
+pub(crate) mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.and_then(|s| Duration::try_from_secs_f64(s).ok()))
+    }
+}
+
+/// A count drawn uniformly from `mean ± spread` (written `N` or `N,SPREAD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spread {
+    /// The middle.
+    pub mean: u32,
+    /// How far either way (0: always `mean`).
+    pub spread: u32,
+}
+
+impl Spread {
+    /// A fixed count.
+    pub fn fixed(n: u32) -> Spread {
+        Spread { mean: n, spread: 0 }
+    }
+
+    /// One draw, never below 1.
+    pub fn sample(self, rng: &mut SmallRng) -> u32 {
+        if self.spread == 0 {
+            return self.mean.max(1);
+        }
+        let lo = self.mean.saturating_sub(self.spread).max(1);
+        let hi = self.mean.saturating_add(self.spread).max(lo);
+        rng.random_range(lo..=hi)
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.spread == 0 {
+            write!(f, "{}", self.mean)
+        } else {
+            write!(f, "{}±{}", self.mean, self.spread)
+        }
+    }
+}
+
+/// An extra request header, `Name: value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The name, lower-cased.
+    pub name: http::HeaderName,
+    /// The value.
+    pub value: http::HeaderValue,
+}
+
+impl Header {
+    /// Whether the value is a credential (it is then masked wherever errors are sampled).
+    pub fn is_secret(&self) -> bool {
+        let n = self.name.as_str();
+        n == "authorization" || n.contains("api-key") || n.contains("token") || n == "cookie"
+    }
+}
+
+/// Most words of a `--prompt-tokens` prompt (its middle plus its spread): past the largest
+/// context windows offered today.
+pub const MAX_PROMPT_TOKENS: u32 = 2_000_000;
+
+/// Seconds since the Unix epoch now (0 on a clock set before 1970).
+pub fn unix_now() -> u64 {
+    unix_now_s() as u64
+}
+
+/// Seconds since the Unix epoch now, with the fraction (0 on a clock set before 1970).
+pub fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Most requests one phase of an external client may hold (a bit each is kept: 32 MiB).
+pub const MAX_PHASE_REQUESTS: u64 = 1 << 28;

@@ -1,0 +1,283 @@
+//! What one logical request leaves behind: a [`Record`] with its intended and actual start, its
+//! end, every attempt, the backoff waited, and the successful attempt's [`Sample`].
+
+use std::time::{Duration, Instant};
+
+use crate::model::outcome::{ErrorClass, Outcome};
+
+/// What a successful attempt returned besides its status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// Completion tokens from `usage` (None when the target sent no usage).
+    pub completion_tokens: Option<u64>,
+    /// Streaming only: send → first non-empty content delta.
+    pub ttft: Option<Duration>,
+    /// Streaming only: gaps between consecutive content chunks (first token excluded).
+    pub itl: Vec<Duration>,
+    /// The HTTP version the answer came in (what was used, not what was asked for).
+    pub protocol: Option<Protocol>,
+    /// Input tokens: the target's `usage.prompt_tokens`, else the harness's estimate.
+    pub input_tokens: Option<u64>,
+    /// Bytes of the response body.
+    pub bytes: u64,
+    /// The answer's `x-ratelimit-*` headers, when it had any (boxed: most answers have none).
+    pub ratelimit: Option<Box<crate::model::record::RateLimit>>,
+}
+
+/// An HTTP version, as a response reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// HTTP/1.0.
+    Http10,
+    /// HTTP/1.1.
+    Http11,
+    /// HTTP/2.
+    Http2,
+    /// HTTP/3.
+    Http3,
+}
+
+impl Protocol {
+    /// The version of an `http` response.
+    pub fn of(v: http::Version) -> Option<Protocol> {
+        Some(match v {
+            http::Version::HTTP_10 => Protocol::Http10,
+            http::Version::HTTP_11 => Protocol::Http11,
+            http::Version::HTTP_2 => Protocol::Http2,
+            http::Version::HTTP_3 => Protocol::Http3,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+            Protocol::Http2 => "HTTP/2",
+            Protocol::Http3 => "HTTP/3",
+        })
+    }
+}
+
+/// Why a failed attempt failed: its class and a short, secret-free sample of what was seen
+/// (the status and the start of the body, or the error message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The breakdown key.
+    pub class: ErrorClass,
+    /// At most [`Failure::SAMPLE_BYTES`] bytes of detail, secrets redacted.
+    pub sample: String,
+}
+
+impl Failure {
+    /// How much of a body or message a sample keeps.
+    pub const SAMPLE_BYTES: usize = 200;
+}
+
+/// One attempt of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    /// Send → response complete (or failure).
+    pub duration: Duration,
+    /// How the attempt ended.
+    pub outcome: Outcome,
+    /// Why it failed, when it did.
+    pub failure: Option<Failure>,
+}
+
+/// One logical request, from its intended start to its final outcome.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The logical request's index (as sent in `x-asyncbench-request`).
+    pub index: u64,
+    /// When the schedule said it should start (closed loop: when it did start).
+    pub intended: Instant,
+    /// When its first attempt was sent.
+    pub start: Instant,
+    /// When its last attempt ended.
+    pub end: Instant,
+    /// Every attempt, in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// Time spent sleeping between attempts.
+    pub backoff: Duration,
+    /// The final outcome (that of the last attempt).
+    pub outcome: Outcome,
+    /// HTTP status of the last attempt, when there was one.
+    pub status: Option<u16>,
+    /// The successful attempt's extras.
+    pub sample: Option<Sample>,
+}
+
+impl Record {
+    /// End-to-end latency: intended start → end.
+    pub fn latency(&self) -> Duration {
+        self.end.saturating_duration_since(self.intended)
+    }
+
+    /// Service time: actual start → end.
+    pub fn service_time(&self) -> Duration {
+        self.end.saturating_duration_since(self.start)
+    }
+}
+
+/// A request for unit tests: started now, `attempts` attempts of `ms` each ending `outcome`
+/// (failed ones classed as 429), no sample.
+#[cfg(test)]
+pub(crate) fn test_record(outcome: Outcome, ms: u64, attempts: usize) -> Record {
+    let t0 = Instant::now();
+    let failure = (outcome != Outcome::Ok).then(|| Failure {
+        class: ErrorClass::Status(429),
+        sample: "429".into(),
+    });
+    Record {
+        index: 0,
+        intended: t0,
+        start: t0,
+        end: t0 + Duration::from_millis(ms),
+        attempts: vec![
+            AttemptRecord {
+                duration: Duration::from_millis(ms),
+                outcome,
+                failure,
+            };
+            attempts
+        ],
+        backoff: Duration::ZERO,
+        outcome,
+        status: None,
+        sample: None,
+    }
+}
+
+/// The `x-ratelimit-*` headers of one answer (OpenAI's names; each may be missing).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateLimit {
+    /// `x-ratelimit-limit-requests`: requests per minute.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-remaining-requests`.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-reset-requests`: until the bucket is full again.
+    pub reset_requests: Option<Duration>,
+    /// `x-ratelimit-limit-tokens`: tokens per minute.
+    pub limit_tokens: Option<u64>,
+    /// `x-ratelimit-remaining-tokens`.
+    pub remaining_tokens: Option<u64>,
+    /// `x-ratelimit-reset-tokens`.
+    pub reset_tokens: Option<Duration>,
+}
+
+impl RateLimit {
+    /// The headers of an answer; `None` when it has none of them. A header sent twice counts by
+    /// its first value, as `HeaderMap::get` reads it.
+    ///
+    /// One pass over the answer's few headers, not six lookups by name: every answer comes
+    /// through here, and each lookup parsed and hashed its name (0.3 µs a request in the
+    /// profile beside bare reqwest).
+    pub fn from_headers(h: &http::HeaderMap) -> Option<RateLimit> {
+        let mut r = RateLimit::default();
+        let mut last: Option<&http::HeaderName> = None;
+        for (name, value) in h {
+            // A name's values come together; only its first counts.
+            if last == Some(name) {
+                continue;
+            }
+            last = Some(name);
+            let Some(field) = name.as_str().strip_prefix("x-ratelimit-") else {
+                continue;
+            };
+            let text = value.to_str().ok().map(str::trim);
+            let num = || text.and_then(|v| v.parse::<u64>().ok());
+            let dur = || text.and_then(parse_go_duration);
+            match field {
+                "limit-requests" => r.limit_requests = num(),
+                "remaining-requests" => r.remaining_requests = num(),
+                "reset-requests" => r.reset_requests = dur(),
+                "limit-tokens" => r.limit_tokens = num(),
+                "remaining-tokens" => r.remaining_tokens = num(),
+                "reset-tokens" => r.reset_tokens = dur(),
+                _ => {}
+            }
+        }
+        (r != RateLimit::default()).then_some(r)
+    }
+}
+
+/// Reads a Go duration as OpenAI's reset headers write it: `6m0s`, `8.64s`, `12ms`, `1h2m3s`,
+/// `250µs` (or `us`), `0s`.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut secs = 0.0;
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let (scale, len) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .iter()
+        .find(|(u, _)| rest.starts_with(u))
+        .map(|(u, k)| (*k, u.len()))?;
+        secs += value * scale;
+        rest = &rest[len..];
+    }
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse_as_openai_sends_them() {
+        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_go_duration("8.64s"), Some(Duration::from_millis(8640)));
+        assert_eq!(parse_go_duration("12ms"), Some(Duration::from_millis(12)));
+        assert_eq!(parse_go_duration("1h2m3s"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_go_duration("250µs"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_go_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(parse_go_duration("soon"), None);
+        assert_eq!(parse_go_duration("5"), None);
+    }
+
+    #[test]
+    fn headers_are_read_by_their_openai_names() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(RateLimit::from_headers(&h), None);
+        h.insert("x-ratelimit-limit-requests", "1200".parse().unwrap());
+        h.insert("x-ratelimit-remaining-requests", "7".parse().unwrap());
+        h.insert("x-ratelimit-reset-requests", "650ms".parse().unwrap());
+        h.insert("x-ratelimit-remaining-tokens", "90000".parse().unwrap());
+        let r = RateLimit::from_headers(&h).unwrap();
+        assert_eq!(r.limit_requests, Some(1200));
+        assert_eq!(r.remaining_requests, Some(7));
+        assert_eq!(r.reset_requests, Some(Duration::from_millis(650)));
+        assert_eq!(r.remaining_tokens, Some(90000));
+        assert_eq!(r.limit_tokens, None);
+        // Names are case-insensitive on the wire; a header sent twice counts by its first
+        // value, even when that one does not parse; other headers are passed over.
+        h.insert("X-RateLimit-Limit-Tokens", "150000".parse().unwrap());
+        h.append("x-ratelimit-reset-tokens", "soon".parse().unwrap());
+        h.append("x-ratelimit-reset-tokens", "6m0s".parse().unwrap());
+        h.append("x-ratelimit-remaining-requests", "3".parse().unwrap());
+        h.insert("x-ratelimit-unknown", "1".parse().unwrap());
+        h.insert("content-type", "application/json".parse().unwrap());
+        let r = RateLimit::from_headers(&h).unwrap();
+        assert_eq!(r.limit_tokens, Some(150000));
+        assert_eq!(r.reset_tokens, None);
+        assert_eq!(r.remaining_requests, Some(7));
+        let mut only_other = http::HeaderMap::new();
+        only_other.insert("x-ratelimit-unknown", "1".parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&only_other), None);
+    }
+}

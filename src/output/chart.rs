@@ -1,0 +1,690 @@
+//! Charts with plotters, each drawn once onto SVG and once onto PNG. The PNG text uses DejaVu Sans
+//! compiled into the binary, so charts render on a fresh machine without font packages.
+//!
+//! Constants first, then one function per figure (data in, drawing area out), as criterion's own
+//! plotters backend does.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use hdrhistogram::Histogram;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::output::hgrm::{TICKS_PER_HALF_DISTANCE, percentile_rows};
+
+/// Size of every chart, pixels.
+pub const SIZE: (u32, u32) = (960, 560);
+const FONT: &str = "sans-serif";
+const TITLE_SIZE: u32 = 20;
+const LABEL_SIZE: u32 = 16;
+/// One colour per series, in legend order (colour-blind-safe Okabe–Ito palette).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+];
+
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (once per process). plotters is
+/// built with `ab_glyph`, which knows no system fonts, so anything in the process that lays out
+/// text with plotters (our charts, criterion's HTML report) needs this first.
+pub fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Draws `name` into `dir` as `<name>.svg` and `<name>.png` with the same drawing function. Each
+/// file is drawn under a temporary name and renamed into place, so a failure never leaves a
+/// truncated chart under the final name.
+macro_rules! render {
+    ($dir:expr, $name:expr, |$root:ident| $draw:expr) => {{
+        register_font();
+        let svg: PathBuf = $dir.join(format!("{}.svg", $name));
+        let png: PathBuf = $dir.join(format!("{}.png", $name));
+        // The PNG backend picks its encoder from the extension, so the temporary name keeps it.
+        let svg_tmp: PathBuf = $dir.join(format!(".{}.tmp.svg", $name));
+        let png_tmp: PathBuf = $dir.join(format!(".{}.tmp.png", $name));
+        // Whatever ends the drawing (a full disk, a second signal), no temporary file stays.
+        crate::stats::temp::remove_on_abort(&svg_tmp);
+        crate::stats::temp::remove_on_abort(&png_tmp);
+        let _cleanup = RemoveOnDrop([svg_tmp.clone(), png_tmp.clone()]);
+        // Every failure names the chart's file (a full disk fails on a file, not a folder).
+        {
+            let area = SVGBackend::new(&svg_tmp, SIZE).into_drawing_area();
+            let $root = &area;
+            let drawn: Result<(), String> = (|| {
+                $draw?;
+                area.present().map_err(err)
+            })();
+            drawn.map_err(named(&svg))?;
+        }
+        {
+            let area = BitMapBackend::new(&png_tmp, SIZE).into_drawing_area();
+            let $root = &area;
+            let drawn: Result<(), String> = (|| {
+                $draw?;
+                area.present().map_err(err)
+            })();
+            drawn.map_err(named(&png))?;
+        }
+        std::fs::rename(&svg_tmp, &svg)
+            .map_err(err)
+            .map_err(named(&svg))?;
+        std::fs::rename(&png_tmp, &png)
+            .map_err(err)
+            .map_err(named(&png))?;
+        Ok::<Vec<PathBuf>, String>(vec![svg, png])
+    }};
+}
+
+/// An error message prefixed with the file it is about.
+fn named(path: &Path) -> impl Fn(String) -> String + '_ {
+    move |e| format!("{}: {e}", path.display())
+}
+
+/// Removes its files when dropped, if they are still there (a chart's temporary files, once it
+/// was renamed into place or failed).
+struct RemoveOnDrop([PathBuf; 2]);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// One bar group: a label and its values (one per bar series).
+#[derive(Debug, Clone)]
+pub struct BarGroup {
+    /// Label under the group (a strategy id).
+    pub label: String,
+    /// One value per series.
+    pub values: Vec<f64>,
+}
+
+/// Width of the legend panel beside the plot, pixels: the legend never covers data.
+const LEGEND_W: u32 = 230;
+
+/// The decimals a y axis needs for values up to `max`.
+fn decimals(max: f64) -> usize {
+    if max >= 50.0 {
+        0
+    } else if max >= 5.0 {
+        1
+    } else {
+        2
+    }
+}
+
+/// The top of a y axis for values up to `max`: a little headroom, and 1 when everything is zero
+/// (so the axis reads 0 … 1, not eleven ticks of 0.0).
+fn y_top(max: f64) -> f64 {
+    if max > 0.0 { max * 1.15 } else { 1.0 }
+}
+
+/// A value as printed above a bar.
+fn format_value(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// What one legend entry shows.
+#[derive(Debug, Clone, Copy)]
+enum Swatch {
+    /// A filled box (bars).
+    Box(RGBColor),
+    /// A line with a dot (lines).
+    Line(RGBColor),
+    /// A ring (the recommended points).
+    Ring,
+}
+
+/// Draws the legend in its own panel, one entry a row, labels wrapped to the panel's width.
+fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Swatch)],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let mut y = 60i32;
+    for (label, swatch) in entries {
+        match swatch {
+            Swatch::Box(c) => area.draw(&Rectangle::new([(8, y - 6), (22, y + 6)], c.filled())),
+            Swatch::Line(c) => area
+                .draw(&PathElement::new(vec![(4, y), (26, y)], c.stroke_width(2)))
+                .and_then(|_| area.draw(&Circle::new((15, y), 3, c.filled()))),
+            Swatch::Ring => area.draw(&Circle::new((15, y), 7, BLACK.stroke_width(2))),
+        }
+        .map_err(err)?;
+        // Wrap long labels (a combined chart's run names) at about 24 characters.
+        let mut line = String::new();
+        let mut lines = Vec::new();
+        for word in label.split_inclusive(['/', ' ', '-']) {
+            if line.chars().count() + word.chars().count() > 24 && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+        for (k, l) in lines.iter().enumerate() {
+            area.draw(&Text::new(
+                l.clone(),
+                (32, y - 8 + 18 * k as i32),
+                (FONT, LABEL_SIZE).into_font(),
+            ))
+            .map_err(err)?;
+        }
+        y += 18 * lines.len() as i32 + 10;
+    }
+    Ok(())
+}
+
+/// Grouped bars, e.g. throughput and goodput per strategy.
+pub fn bars(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    y_desc: &str,
+    series: &[&str],
+    groups: &[BarGroup],
+) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| draw_bars(
+        root,
+        title,
+        (y_desc, None),
+        series,
+        groups
+    ))
+}
+
+/// Two bar series on two y axes: the first against the left axis, the second against the right
+/// (goodput and 429 answers per second, whose scales differ by orders of magnitude).
+pub fn bars_dual(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    y_descs: (&str, &str),
+    series: [&str; 2],
+    groups: &[BarGroup],
+) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| draw_bars(
+        root,
+        title,
+        (y_descs.0, Some(y_descs.1)),
+        &series,
+        groups
+    ))
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_descs: (&str, Option<&str>),
+    series: &[&str],
+    groups: &[BarGroup],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    // The title spans the whole width; below it, the plot and the legend's own panel.
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    let dual = y_descs.1.is_some();
+    // With two axes, series 1 has its own scale.
+    let max_of = |k: Option<usize>| {
+        groups
+            .iter()
+            .flat_map(|g| g.values.iter().enumerate())
+            .filter(|(i, _)| k.is_none_or(|k| *i == k))
+            .map(|(_, v)| *v)
+            .fold(0.0f64, f64::max)
+    };
+    let left_max = if dual { max_of(Some(0)) } else { max_of(None) };
+    let right_max = max_of(Some(1));
+    let n = groups.len().max(1) as f64;
+    // Group labels that would run into each other are written vertically.
+    let label_font = (FONT, LABEL_SIZE).into_font();
+    let widths: Vec<u32> = groups
+        .iter()
+        .map(|g| label_font.box_size(&g.label).map_or(0, |(w, _)| w))
+        .collect();
+    let slot = (SIZE.0 - LEGEND_W - 140) as f64 / n;
+    let rotate = widths.iter().any(|w| f64::from(*w) > slot * 0.95);
+    let x_area = if rotate {
+        widths.iter().copied().max().unwrap_or(0) + 34
+    } else {
+        40
+    };
+    let mut builder = ChartBuilder::on(&plot);
+    builder.margin(20).x_label_area_size(x_area).y_label_area_size(80);
+    if dual {
+        builder.right_y_label_area_size(80);
+    }
+    let mut chart = builder
+        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..y_top(left_max))
+        .map_err(err)?
+        .set_secondary_coord(-0.5f64..n - 0.5, 0f64..y_top(right_max));
+    let (dl, dr) = (decimals(y_top(left_max)), decimals(y_top(right_max)));
+    let group_label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            groups
+                .get(i as usize)
+                .map(|g| g.label.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    // Labels too long to sit side by side are drawn by hand below, turned to run downwards.
+    let no_label = |_: &f64| String::new();
+    let x_style = TextStyle::from((FONT, LABEL_SIZE));
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups.len().max(1))
+        .x_label_formatter(if rotate { &no_label } else { &group_label })
+        .y_label_formatter(&|v| format!("{v:.dl$}"))
+        .y_desc(y_descs.0)
+        .label_style((FONT, LABEL_SIZE))
+        // After `label_style`, which would reset it.
+        .x_label_style(x_style)
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(err)?;
+    if let Some(right) = y_descs.1 {
+        chart
+            .configure_secondary_axes()
+            .y_desc(right)
+            .y_label_formatter(&|v| format!("{v:.dr$}"))
+            .label_style((FONT, LABEL_SIZE))
+            .axis_desc_style((FONT, LABEL_SIZE))
+            .draw()
+            .map_err(err)?;
+    }
+    if rotate {
+        for (gi, g) in groups.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(gi as f64, 0.0));
+            let w = widths[gi] as i32;
+            // plotters centres turned text on its anchor: put the anchor half a label below.
+            plot.draw(&Text::new(
+                g.label.clone(),
+                (px, py + 8 + w / 2),
+                TextStyle::from((FONT, LABEL_SIZE))
+                    .transform(FontTransform::Rotate90)
+                    .pos(plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Center,
+                    )),
+            ))
+            .map_err(err)?;
+        }
+    }
+    let k = series.len().max(1) as f64;
+    let width = 0.8 / k;
+    let mut entries = Vec::new();
+    for (si, s) in series.iter().enumerate() {
+        let c = color(si);
+        let rects: Vec<_> = groups
+            .iter()
+            .enumerate()
+            .filter_map(|(gi, g)| {
+                let v = *g.values.get(si)?;
+                let x0 = gi as f64 - 0.4 + si as f64 * width;
+                Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], c.filled()))
+            })
+            .collect();
+        // The value above each bar, so the chart reads without the table.
+        let labels: Vec<_> = groups
+            .iter()
+            .enumerate()
+            .filter_map(|(gi, g)| {
+                let v = *g.values.get(si)?;
+                let x = gi as f64 - 0.4 + (si as f64 + 0.46) * width;
+                Some(Text::new(
+                    format_value(v),
+                    (x, v),
+                    (FONT, 13)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        )),
+                ))
+            })
+            .collect();
+        if dual && si == 1 {
+            chart.draw_secondary_series(rects).map_err(err)?;
+            chart.draw_secondary_series(labels).map_err(err)?;
+        } else {
+            chart.draw_series(rects).map_err(err)?;
+            chart.draw_series(labels).map_err(err)?;
+        }
+        let suffix = match (dual, si) {
+            (true, 0) => " (left axis)",
+            (true, _) => " (right axis)",
+            _ => "",
+        };
+        entries.push((format!("{s}{suffix}"), Swatch::Box(c)));
+    }
+    side_legend(&side, &entries)
+}
+
+/// A named line of (x, y) points.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Legend entry.
+    pub name: String,
+    /// Points, in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The points of a latency percentile spectrum: x = 1/(1−p) (log axis), y = milliseconds.
+pub fn spectrum_points(h: &Histogram<u64>, unit_ratio: f64) -> Vec<(f64, f64)> {
+    // The same rows as the `.hgrm`, so the chart and the file agree point for point.
+    percentile_rows(h, TICKS_PER_HALF_DISTANCE)
+        .into_iter()
+        .filter(|r| r.percentile < 100.0)
+        .map(|r| (1.0 / (1.0 - r.percentile / 100.0), r.value as f64 / unit_ratio))
+        .collect()
+}
+
+/// Latency against percentile on HdrHistogram's log axis (50 %, 90 %, 99 %, 99.9 %, 99.99 %).
+pub fn spectrum(dir: &Path, name: &str, title: &str, lines: &[Line]) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| draw_spectrum(root, title, lines))
+}
+
+fn percentile_label(x: f64) -> String {
+    let p = 100.0 * (1.0 - 1.0 / x);
+    if p < 0.5 {
+        return "0%".into();
+    }
+    // 90, 99, 99.9, 99.99 …: four decimals, trailing zeros trimmed.
+    let s = format!("{p:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+fn draw_spectrum<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    lines: &[Line],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    // The title spans the whole width; below it, the plot and the legend's own panel.
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    let ymax = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    // Up to the next power of ten past the data: 99 % for 100 samples, 99.99 % for 10 000.
+    let xmax_data = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .fold(10.0f64, f64::max);
+    let xmax = 10f64.powf(xmax_data.log10().ceil()).max(100.0);
+    let top = y_top(ymax);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d((1f64..xmax).log_scale(), 0f64..top)
+        .map_err(err)?;
+    let d = decimals(top);
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (ms)")
+        .x_label_formatter(&|x| percentile_label(*x))
+        .y_label_formatter(&|v| format!("{v:.d$}"))
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(err)?;
+    let mut entries = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(l.points.iter().map(|p| Circle::new(*p, 3, c.filled())))
+            .map_err(err)?;
+        entries.push((l.name.clone(), Swatch::Line(c)));
+    }
+    side_legend(&side, &entries)
+}
+
+/// How an x axis spaces and labels its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Linear, labels as they come (rates, seconds).
+    Linear,
+    /// Linear, whole numbers only (batch sizes, concurrency in a short range).
+    Integer,
+    /// Powers of two evenly spaced, labelled 1, 2, 4, … (concurrency over a wide range).
+    Log2,
+}
+
+impl XAxis {
+    /// The axis that suits settings: `whole` ones over a range of 8× or more go on a log₂ axis.
+    pub fn for_values(values: &[f64], whole: bool) -> XAxis {
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        match (whole, lo > 0.0 && hi / lo >= 8.0) {
+            (true, true) => XAxis::Log2,
+            (true, false) => XAxis::Integer,
+            (false, _) => XAxis::Linear,
+        }
+    }
+}
+
+/// A marked point (the recommended setting of a line): drawn as a ring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    /// The setting.
+    pub x: f64,
+    /// The value there.
+    pub y: f64,
+}
+
+/// A y-against-x line chart (goodput or p99 against concurrency, batch size, rate…), with the
+/// recommended points ringed.
+#[allow(clippy::too_many_arguments)]
+pub fn xy(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    axis: XAxis,
+    lines: &[Line],
+    marks: &[Mark],
+) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| draw_xy(
+        root, title, x_desc, y_desc, axis, lines, marks
+    ))
+}
+
+/// One panel of a stacked chart: its title, axis descriptions and lines.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Title above the panel.
+    pub title: String,
+    /// The x axis's description.
+    pub x_desc: String,
+    /// The y axis's description.
+    pub y_desc: String,
+    /// The lines.
+    pub lines: Vec<Line>,
+}
+
+/// Panels stacked top to bottom, sharing the chart's height, each a linear y-against-x chart
+/// (the controller's limit over time above the answers per second it got).
+pub fn stacked(dir: &Path, name: &str, panels: &[Panel]) -> Result<Vec<PathBuf>, String> {
+    render!(dir, name, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let areas = root.split_evenly((panels.len().max(1), 1));
+        panels
+            .iter()
+            .zip(&areas)
+            .try_for_each(|(p, a)| draw_xy(a, &p.title, &p.x_desc, &p.y_desc, XAxis::Linear, &p.lines, &[]))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_xy<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    axis: XAxis,
+    lines: &[Line],
+    marks: &[Mark],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    // The title spans the whole width; below it, the plot and the legend's own panel.
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    // On a log₂ axis the chart works in log₂ of the setting; labels turn it back.
+    let tx = |x: f64| {
+        if axis == XAxis::Log2 {
+            x.max(1e-9).log2()
+        } else {
+            x
+        }
+    };
+    let pts = || lines.iter().flat_map(|l| l.points.iter());
+    let (xmin, xmax) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
+    let (xmin, xmax) = if xmin > xmax { (0.0, 1.0) } else { (xmin, xmax) };
+    let ymax = pts().map(|p| p.1).fold(0.0f64, f64::max);
+    let top = y_top(ymax);
+    let pad = match axis {
+        XAxis::Log2 => 0.4,
+        XAxis::Integer => 0.5,
+        XAxis::Linear => ((xmax - xmin) * 0.05).max(0.5),
+    };
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(xmin - pad..xmax + pad, 0f64..top)
+        .map_err(err)?;
+    let d = decimals(top);
+    let whole_ticks = ((xmax - xmin).round() as usize + 1).clamp(2, 16);
+    let x_label = |x: &f64| match axis {
+        // Only whole exponents and whole numbers get a label: no 2.5 threads.
+        XAxis::Log2 if (x - x.round()).abs() < 1e-6 => format!("{}", 2f64.powf(x.round()).round()),
+        XAxis::Integer if (x - x.round()).abs() < 1e-6 => format!("{}", x.round()),
+        XAxis::Linear => {
+            let r = (x * 100.0).round() / 100.0;
+            if (r - r.round()).abs() < 1e-9 {
+                format!("{r:.0}")
+            } else {
+                format!("{r}")
+            }
+        }
+        _ => String::new(),
+    };
+    let y_label = |v: &f64| format!("{v:.d$}");
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE));
+    if axis != XAxis::Linear {
+        mesh.x_labels(whole_ticks);
+    }
+    mesh.draw().map_err(err)?;
+    let mut entries = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let c = color(i);
+        let p: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (tx(*x), *y)).collect();
+        chart
+            .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(p.iter().map(|q| Circle::new(*q, 3, c.filled())))
+            .map_err(err)?;
+        entries.push((l.name.clone(), Swatch::Line(c)));
+    }
+    if !marks.is_empty() {
+        chart
+            .draw_series(
+                marks
+                    .iter()
+                    .map(|m| Circle::new((tx(m.x), m.y), 9, BLACK.stroke_width(2))),
+            )
+            .map_err(err)?;
+        entries.push(("recommended".to_owned(), Swatch::Ring));
+    }
+    if ymax == 0.0 {
+        plot.draw(&Text::new(
+            "every value is 0".to_owned(),
+            (120, 80),
+            (FONT, LABEL_SIZE).into_font().color(&RGBColor(120, 120, 120)),
+        ))
+        .map_err(err)?;
+    }
+    side_legend(&side, &entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// criterion's report lays out `FontFamily::SansSerif` text; with the font registered it can.
+    #[test]
+    fn the_registered_font_serves_plain_sans_serif_text() {
+        register_font();
+        let font =
+            plotters::style::FontDesc::new(plotters::style::FontFamily::SansSerif, 20.0, FontStyle::Normal);
+        let (w, h) = font.box_size("article/async/10").expect("font available");
+        assert!(w > 50 && h > 5, "{w}×{h}");
+    }
+
+    #[test]
+    fn percentile_labels_read_like_hdrhistogram_plots() {
+        assert_eq!(percentile_label(1.0), "0%");
+        assert_eq!(percentile_label(2.0), "50%");
+        assert_eq!(percentile_label(10.0), "90%");
+        assert_eq!(percentile_label(100.0), "99%");
+        assert_eq!(percentile_label(1000.0), "99.9%");
+        assert_eq!(percentile_label(10_000.0), "99.99%");
+    }
+}

@@ -1,0 +1,375 @@
+//! `report.html`: one self-contained page per run (and per sweep): the settings, where the
+//! numbers come from, every strategy's figures (the same columns as the table and the CSV), the
+//! error breakdown, and the charts inline as SVG. No script, no stylesheet or font from elsewhere:
+//! it opens from disk, offline, years later.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::model::report::{RunReport, StrategyReport};
+use crate::model::sweep::{SweepReport, fmt_setting, fmt_value};
+use crate::output::table::{Block, Cell, columns, mock_settings};
+
+/// Text made safe for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2rem auto;max-width:1200px;color:#1a1a1a;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.sub{color:#555;margin-top:0}.warn{background:#fff3cd;border:1px solid #e0c060;padding:.6rem 1rem;border-radius:4px}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6rem 0;font-size:.82rem}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}
+dt{font-weight:600}dd{margin:0}.chart svg{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555;font-size:.85rem}
+.best{font-weight:600}code{background:#f4f4f4;padding:0 .2rem}";
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(title)
+    )
+}
+
+fn unix_date(secs: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// A definition list of the run's settings and provenance.
+fn settings(r: &RunReport) -> String {
+    let c = &r.config;
+    let p = &r.provenance;
+    let mut rows: Vec<(&str, String)> = vec![
+        ("target", format!("{} ({})", c.target, c.isolation.describe())),
+        (
+            "requests",
+            if c.requests == u64::MAX {
+                "no cap".to_owned()
+            } else {
+                c.requests.to_string()
+            },
+        ),
+        ("concurrency", c.concurrency.to_string()),
+        (
+            "load",
+            match c.load {
+                crate::model::plan::LoadModel::Closed => "closed loop".to_owned(),
+                crate::model::plan::LoadModel::Open { rate, arrival, .. } => {
+                    format!("open loop, {rate} requests/s, {arrival:?} arrivals")
+                }
+            },
+        ),
+        ("retry", c.retry.to_string()),
+        ("timeout", format!("{} s per attempt", c.timeout_s)),
+        (
+            "request",
+            format!(
+                "model {}, max_tokens {}{}{}",
+                c.workload.model,
+                c.workload.max_tokens,
+                if c.workload.max_tokens_spread > 0 {
+                    format!(" ± {}", c.workload.max_tokens_spread)
+                } else {
+                    String::new()
+                },
+                if c.workload.stream { ", streamed" } else { "" }
+            ),
+        ),
+    ];
+    if let Some(d) = c.duration_s {
+        rows.push(("duration", format!("{d} s per strategy")));
+    }
+    if c.slo.is_set() {
+        rows.push(("SLO", c.slo.describe()));
+    }
+    if let Some(m) = &c.mock {
+        rows.push(("mock", mock_settings(m)));
+    }
+    rows.push(("tool", p.tool.clone()));
+    rows.push(("commit", p.git_commit.clone().unwrap_or_else(|| "unknown".into())));
+    rows.push(("machine", p.machine.summary()));
+    rows.push(("started", unix_date(p.started_unix)));
+    rows.push(("ended", unix_date(p.ended_unix)));
+    let mut s = String::from("<dl>\n");
+    for (k, v) in rows {
+        let _ = writeln!(s, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
+    }
+    s.push_str("</dl>\n");
+    s
+}
+
+/// One block of the table (the same columns as the printed table and the CSV).
+fn block(r: &RunReport, b: Block) -> String {
+    let all = columns();
+    let cols: Vec<_> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.block == b || *i == 0)
+        .map(|(_, c)| c)
+        .collect();
+    let mut s = String::from("<div class=\"scroll\"><table>\n<tr>");
+    for c in &cols {
+        let _ = write!(s, "<th>{}</th>", escape(c.header));
+    }
+    s.push_str("</tr>\n");
+    for st in &r.strategies {
+        s.push_str("<tr>");
+        for c in &cols {
+            let text = match (c.value)(st) {
+                Cell::Int(n) => n.to_string(),
+                Cell::Float(x, d) => format!("{x:.d$}"),
+                Cell::Text(t) => t,
+                Cell::Missing => "–".to_owned(),
+            };
+            let _ = write!(s, "<td>{}</td>", escape(&text));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table></div>\n");
+    s
+}
+
+fn errors(strategies: &[StrategyReport]) -> String {
+    let mut s = String::from(
+        "<div class=\"scroll\"><table>\n<tr><th>strategy</th><th>class</th><th>outcome</th><th>attempts</th><th>first sample</th></tr>\n",
+    );
+    for st in strategies {
+        for e in &st.errors {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:left\"><code>{}</code></td></tr>",
+                st.id,
+                escape(&e.class),
+                e.outcome,
+                e.count,
+                escape(&e.sample)
+            );
+        }
+    }
+    s.push_str("</table></div>\n");
+    s
+}
+
+/// An SVG file's markup for inlining (its XML declaration dropped), or `None` if missing.
+fn inline_svg(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let start = text.find("<svg")?;
+    Some(text[start..].to_owned())
+}
+
+fn charts(dir: &Path, names: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (file, caption) in names {
+        if let Some(svg) = inline_svg(&dir.join(format!("{file}.svg"))) {
+            let _ = writeln!(
+                s,
+                "<figure class=\"chart\" id=\"chart-{file}\">\n{svg}\n<figcaption class=\"note\">{}</figcaption>\n</figure>",
+                escape(caption)
+            );
+        }
+    }
+    s
+}
+
+/// The page of a run; the charts are read from `dir`, where they were just drawn.
+pub fn run_page(r: &RunReport, dir: &Path) -> String {
+    let c = &r.config;
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<h1>asyncbench: {} {} against {}</h1>\n<p class=\"sub\">{} · {}</p>",
+        r.strategies.len(),
+        if r.strategies.len() == 1 {
+            "strategy"
+        } else {
+            "strategies"
+        },
+        escape(&c.target),
+        escape(&unix_date(r.provenance.started_unix)),
+        escape(&r.provenance.machine.summary())
+    );
+    if let Some(why) = &r.incomplete_reason {
+        let _ = writeln!(
+            b,
+            "<p class=\"warn\" id=\"incomplete\">Incomplete run: {}.</p>",
+            escape(why)
+        );
+    }
+    if let Some(d) = r.diagnosis() {
+        let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&d));
+    }
+    b.push_str("<h2>Results</h2>\n");
+    b.push_str(&block(r, Block::Main));
+    b.push_str("<p class=\"note\">latency: end-to-end of successful requests, from the intended start, retries included, ms (– where none succeeded) · eff: goodput ÷ (concurrency ÷ mean mock delay) · cpu_s: client CPU, mock excluded · thr: threads the strategy ran on at peak</p>\n");
+    if let Some((head, rows)) = crate::output::table::external_notes(r) {
+        let _ = write!(b, "<p class=\"note\" id=\"external\">{}", escape(&head));
+        for (id, text) in rows {
+            let _ = write!(b, "<br><b>{}</b> {}", escape(&id), escape(&text));
+        }
+        b.push_str("</p>\n");
+    }
+    if r.strategies.iter().any(|s| s.target_rate.is_some()) {
+        b.push_str("<h2>Open loop</h2>\n");
+        b.push_str(&block(r, Block::OpenLoop));
+    }
+    if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
+        b.push_str("<h2>Streaming</h2>\n");
+        b.push_str(&block(r, Block::Streaming));
+    }
+    if c.slo.is_set() {
+        b.push_str("<h2>SLO</h2>\n");
+        b.push_str(&block(r, Block::Slo));
+    }
+    if r.strategies
+        .iter()
+        .any(|s| s.server.is_some() || !s.protocols.is_empty())
+    {
+        b.push_str("<h2>On the wire</h2>\n");
+        b.push_str(&block(r, Block::Wire));
+    }
+    if r.strategies.iter().any(|s| !s.errors.is_empty()) {
+        b.push_str("<h2>Errors</h2>\n");
+        b.push_str(&errors(&r.strategies));
+    }
+    b.push_str("<h2>Charts</h2>\n");
+    b.push_str(&charts(
+        dir,
+        &[
+            (
+                "throughput",
+                "Throughput (all outcomes) and goodput (ok only) per strategy.",
+            ),
+            (
+                "latency",
+                "End-to-end latency of successful requests by percentile (HdrHistogram's axis).",
+            ),
+            ("ttft", "Time to first token by percentile."),
+            ("itl", "Inter-token latency by percentile."),
+            (
+                "concurrency",
+                "--concurrency auto: the controller's limit over time, and the answers per second (ok and 429) it got.",
+            ),
+        ],
+    ));
+    b.push_str("<h2>Settings and provenance</h2>\n");
+    b.push_str(&settings(r));
+    b.push_str("<p class=\"note\">Every figure here is in report.json (with every histogram, exactly mergeable), summary.csv and the .hgrm files beside this page.</p>\n");
+    page("asyncbench report", &b)
+}
+
+/// The page of a sweep: the points, the recommendation, the charts; the charts are read from
+/// `dir`.
+pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<h1>asyncbench sweep over {}</h1>\n<p class=\"sub\">{} requests per point · {} · {} · {}</p>",
+        escape(&r.axis),
+        r.config.requests,
+        escape(&r.config.target),
+        escape(&unix_date(r.provenance.started_unix)),
+        escape(&r.provenance.machine.summary())
+    );
+    if let Some(why) = &r.incomplete_reason {
+        let _ = writeln!(
+            b,
+            "<p class=\"warn\" id=\"incomplete\">Incomplete sweep: {}.</p>",
+            escape(why)
+        );
+    }
+    // A --cpu-work sweep names a strategy per point instead of a setting per strategy.
+    let (title, recs) = if r.per_point.is_empty() {
+        ("Recommendation", &r.recommendations)
+    } else {
+        ("The strategy to use at each amount of CPU work", &r.per_point)
+    };
+    let _ = writeln!(b, "<h2>{title}</h2>\n<ul id=\"recommendation\">");
+    for rec in recs {
+        let _ = writeln!(b, "<li><b>{}</b>: {}</li>", rec.strategy, escape(&rec.reason));
+    }
+    b.push_str("</ul>\n");
+    if let Some(best) = &r.best {
+        let _ = writeln!(
+            b,
+            "<p class=\"best\">Best: {} at {} ({:.1} ok/s).</p>",
+            best.strategy,
+            escape(&fmt_setting(&r.axis, best.setting.unwrap_or_default())),
+            best.goodput_rps.unwrap_or_default()
+        );
+    }
+    if let Some(a) = &r.auto {
+        let _ = writeln!(
+            b,
+            "<p class=\"note\">Points chosen automatically: {}.</p>",
+            escape(&a.note)
+        );
+    }
+    b.push_str("<h2>Points</h2>\n<div class=\"scroll\"><table>\n<tr><th>");
+    b.push_str(&escape(&r.axis));
+    b.push_str("</th><th>strategy</th><th>ok/s</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>429 %</th><th>retries</th><th>failed</th><th>client CPU ms/req</th></tr>\n");
+    let opt = |v: Option<f64>| v.map_or("–".to_owned(), |x| format!("{x:.1}"));
+    for p in &r.points {
+        for x in &p.results {
+            let _ = writeln!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&fmt_value(&r.axis, p.setting)),
+                x.strategy,
+                x.goodput_rps,
+                x.throughput_rps,
+                opt(x.p50_ms),
+                opt(x.p99_ms),
+                100.0 * x.share_429,
+                x.retries,
+                x.failed,
+                x.cpu_ms_per_request.map_or("–".to_owned(), |c| format!("{c:.3}"))
+            );
+        }
+    }
+    b.push_str("</table></div>\n<h2>Charts</h2>\n");
+    b.push_str(&charts(
+        dir,
+        &[
+            (
+                "sweep-goodput",
+                "Goodput against the setting; rings mark each strategy's recommendation (a --cpu-work sweep draws the ceilings 1 core ÷ work and all cores ÷ work instead).",
+            ),
+            ("sweep-p99", "p99 latency of successful requests."),
+            ("sweep-429", "Share of attempts answered 429."),
+            ("sweep-throughput", "Throughput, all outcomes."),
+            ("sweep-retries", "Retries."),
+            ("sweep-cpu", "Client CPU time per request (the mock's excluded)."),
+        ],
+    ));
+    let _ = writeln!(
+        b,
+        "<h2>Provenance</h2>\n<dl><dt>tool</dt><dd>{}</dd><dt>commit</dt><dd>{}</dd><dt>machine</dt><dd>{}</dd></dl>\n<p class=\"note\">Each point's full report (with its own report.html) is under points/.</p>",
+        escape(&r.provenance.tool),
+        escape(r.provenance.git_commit.as_deref().unwrap_or("unknown")),
+        escape(&r.provenance.machine.summary())
+    );
+    page("asyncbench sweep", &b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}

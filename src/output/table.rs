@@ -1,0 +1,551 @@
+//! The table on stdout and `summary.csv`, from one list of columns: each column is defined once
+//! (its table header, CSV name and how to read it from a [`StrategyReport`]), so the two can
+//! never disagree. A figure that was not measured is `-` in the table and empty in the CSV, never
+//! a 0 that claims a measurement.
+
+use std::fmt::Write as _;
+
+use mock_server::Profile;
+use mock_server::latency::format_duration;
+
+use crate::model::outcome::Outcome;
+use crate::model::report::{RunReport, StrategyReport};
+use crate::model::series::Percentiles;
+
+/// One cell's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// A count.
+    Int(u64),
+    /// A figure, printed with this many decimals in the table.
+    Float(f64, usize),
+    /// Text.
+    Text(String),
+    /// Not measured (no successful request, not streaming, not an open loop, …).
+    Missing,
+}
+
+impl Cell {
+    fn table(&self) -> String {
+        match self {
+            Cell::Int(n) => n.to_string(),
+            Cell::Float(x, d) => format!("{x:.d$}"),
+            Cell::Text(t) => t.clone(),
+            Cell::Missing => "-".to_owned(),
+        }
+    }
+
+    fn csv(&self) -> String {
+        match self {
+            Cell::Int(n) => n.to_string(),
+            // Three more decimals than the table: the CSV is for scripts.
+            Cell::Float(x, d) => format!("{x:.p$}", p = d + 3),
+            Cell::Text(t) if t.contains([',', '"', '\n']) => format!("\"{}\"", t.replace('"', "\"\"")),
+            Cell::Text(t) => t.clone(),
+            Cell::Missing => String::new(),
+        }
+    }
+}
+
+/// Which block of the table a column is printed in (every column goes into the CSV).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// The main table.
+    Main,
+    /// Only in the CSV.
+    CsvOnly,
+    /// The open-loop table (when a rate was set).
+    OpenLoop,
+    /// The streaming table.
+    Streaming,
+    /// How the strategy talked to the target: protocol used, and the mock's connection counts.
+    Wire,
+    /// Requests that met `--slo`.
+    Slo,
+}
+
+/// A column: table header, CSV name, width, block and how to read it.
+pub struct Column {
+    /// Header in the table.
+    pub header: &'static str,
+    /// Name in `summary.csv`.
+    pub csv: &'static str,
+    /// Width in the table (right-aligned, but for the first column).
+    pub width: usize,
+    /// Where it is printed.
+    pub block: Block,
+    /// Reads the value.
+    pub value: fn(&StrategyReport) -> Cell,
+}
+
+fn ms(p: Option<Percentiles>, f: fn(&Percentiles) -> f64) -> Cell {
+    p.map_or(Cell::Missing, |p| Cell::Float(f(&p), 1))
+}
+
+fn ms2(p: Option<Percentiles>, f: fn(&Percentiles) -> f64) -> Cell {
+    p.map_or(Cell::Missing, |p| Cell::Float(f(&p), 2))
+}
+
+fn count(s: &StrategyReport, o: Outcome) -> Cell {
+    Cell::Int(s.count(o))
+}
+
+/// Every column of the table and of `summary.csv`, in order.
+pub fn columns() -> Vec<Column> {
+    use Block::*;
+    let c = |header, csv, width, block, value| Column {
+        header,
+        csv,
+        width,
+        block,
+        value,
+    };
+    vec![
+        c("strategy", "strategy", 13, Main, |s| Cell::Text(s.id.to_string())),
+        c("conc", "concurrency", 5, Main, |s| match &s.adaptive {
+            // Under --concurrency auto: where the controller settled (the CSV has the cap).
+            Some(a) => Cell::Text(format!("~{:.1}", a.converged)),
+            None => Cell::Int(s.concurrency),
+        }),
+        c("conc_auto", "concurrency_converged", 0, CsvOnly, |s| {
+            s.adaptive
+                .as_ref()
+                .map_or(Cell::Missing, |a| Cell::Float(a.converged, 2))
+        }),
+        c("cpu_work", "cpu_work_ms", 0, CsvOnly, |s| {
+            s.cpu_work
+                .as_ref()
+                .map_or(Cell::Missing, |w| Cell::Float(w.target_ms, 3))
+        }),
+        c("requests", "requests", 0, CsvOnly, |s| Cell::Int(s.requests)),
+        c("issued", "issued", 0, CsvOnly, |s| Cell::Int(s.issued)),
+        c("accounted", "accounted", 9, Main, |s| {
+            Cell::Text(s.accounted.clone())
+        }),
+        c("ok", "ok", 6, Main, |s| count(s, Outcome::Ok)),
+        c("429", "rate_limited", 5, Main, |s| count(s, Outcome::RateLimited)),
+        c("5xx", "server_error", 5, Main, |s| count(s, Outcome::ServerError)),
+        c("4xx", "client_error", 5, Main, |s| count(s, Outcome::ClientError)),
+        c("t/o", "timeout", 5, Main, |s| count(s, Outcome::Timeout)),
+        c("conn", "transport", 5, Main, |s| count(s, Outcome::Transport)),
+        c("big", "too_large", 4, Main, |s| count(s, Outcome::TooLarge)),
+        c("cxl", "cancelled", 4, Main, |s| count(s, Outcome::Cancelled)),
+        c("attempts", "attempts", 0, CsvOnly, |s| Cell::Int(s.attempts)),
+        c("wall_s", "wall_s", 8, Main, |s| Cell::Float(s.wall_s, 3)),
+        c("req/s", "throughput_rps", 8, Main, |s| {
+            Cell::Float(s.throughput_rps, 1)
+        }),
+        c("good/s", "goodput_rps", 8, Main, |s| {
+            Cell::Float(s.goodput_rps, 1)
+        }),
+        c("eff", "efficiency", 5, Main, |s| {
+            s.efficiency.map_or(Cell::Missing, |e| Cell::Float(e, 3))
+        }),
+        c("p50_ms", "p50_ms", 8, Main, |s| ms(s.latency_ms, |p| p.p50)),
+        c("p90_ms", "p90_ms", 8, Main, |s| ms(s.latency_ms, |p| p.p90)),
+        c("p99_ms", "p99_ms", 8, Main, |s| ms(s.latency_ms, |p| p.p99)),
+        c("p999_ms", "p999_ms", 0, CsvOnly, |s| ms(s.latency_ms, |p| p.p999)),
+        c("max_ms", "max_ms", 8, Main, |s| ms(s.latency_ms, |p| p.max)),
+        c("retries", "retries", 7, Main, |s| Cell::Int(s.retries)),
+        c("backoff_s", "backoff_s", 0, CsvOnly, |s| {
+            Cell::Float(s.backoff_s, 3)
+        }),
+        c("cpu_s", "cpu_s", 6, Main, |s| Cell::Float(s.cpu_s, 3)),
+        c("rss_MB", "peak_rss_mb", 7, Main, |s| {
+            Cell::Float(s.peak_rss_bytes as f64 / 1_048_576.0, 1)
+        }),
+        c("thr", "threads", 5, Main, |s| Cell::Int(s.threads)),
+        c("target/s", "target_rps", 10, OpenLoop, |s| {
+            s.target_rate.map_or(Cell::Missing, |r| Cell::Float(r, 1))
+        }),
+        c("achieved/s", "achieved_rps", 10, OpenLoop, |s| {
+            s.achieved_rate.map_or(Cell::Missing, |r| Cell::Float(r, 1))
+        }),
+        c("lag_p50", "lag_p50_ms", 10, OpenLoop, |s| ms(s.lag_ms, |p| p.p50)),
+        c("lag_p99", "lag_p99_ms", 10, OpenLoop, |s| ms(s.lag_ms, |p| p.p99)),
+        c("svc_p50", "service_p50_ms", 10, OpenLoop, |s| {
+            ms(s.service_ms, |p| p.p50)
+        }),
+        c("svc_p99", "service_p99_ms", 10, OpenLoop, |s| {
+            ms(s.service_ms, |p| p.p99)
+        }),
+        c("ttft_p50", "ttft_p50_ms", 9, Streaming, |s| {
+            ms(s.ttft_ms, |p| p.p50)
+        }),
+        c("ttft_p99", "ttft_p99_ms", 9, Streaming, |s| {
+            ms(s.ttft_ms, |p| p.p99)
+        }),
+        c("itl_p50", "itl_p50_ms", 9, Streaming, |s| {
+            ms2(s.itl_ms, |p| p.p50)
+        }),
+        c("itl_p99", "itl_p99_ms", 9, Streaming, |s| {
+            ms2(s.itl_ms, |p| p.p99)
+        }),
+        c("tpot_p50", "tpot_p50_ms", 9, Streaming, |s| {
+            ms2(s.tpot_ms, |p| p.p50)
+        }),
+        c("tpot_p99", "tpot_p99_ms", 9, Streaming, |s| {
+            ms2(s.tpot_ms, |p| p.p99)
+        }),
+        c("tokens", "completion_tokens", 9, Streaming, |s| {
+            Cell::Int(s.completion_tokens)
+        }),
+        c("tok/s", "tokens_per_s", 9, Streaming, |s| {
+            Cell::Float(s.tokens_per_s, 0)
+        }),
+        c("req_tok/s", "request_tokens_per_s_p50", 9, Streaming, |s| {
+            ms(s.request_tokens_per_s, |p| p.p50)
+        }),
+        c("slo_ok", "slo_good", 7, Slo, |s| {
+            s.good.map_or(Cell::Missing, Cell::Int)
+        }),
+        c("slo_ok%", "slo_good_share", 7, Slo, |s| {
+            s.good_share.map_or(Cell::Missing, |x| Cell::Float(100.0 * x, 1))
+        }),
+        c("slo_ok/s", "slo_goodput_rps", 8, Slo, |s| {
+            s.slo_goodput_rps.map_or(Cell::Missing, |x| Cell::Float(x, 1))
+        }),
+        c("in_tok", "input_tokens", 0, CsvOnly, |s| {
+            Cell::Int(s.input_tokens)
+        }),
+        c("in_p50", "input_tokens_p50", 0, CsvOnly, |s| {
+            ms(s.input_tokens_per_request, |p| p.p50)
+        }),
+        c("out_p50", "output_tokens_p50", 0, CsvOnly, |s| {
+            ms(s.output_tokens_per_request, |p| p.p50)
+        }),
+        c("ended_by", "ended_by", 0, CsvOnly, |s| {
+            Cell::Text(s.ended_by.name().to_owned())
+        }),
+        c("protocol", "protocol", 15, Wire, |s| {
+            if s.protocols.is_empty() {
+                Cell::Missing
+            } else {
+                Cell::Text(s.protocols.keys().cloned().collect::<Vec<_>>().join("+"))
+            }
+        }),
+        c("conns", "connections", 7, Wire, |s| {
+            s.server
+                .as_ref()
+                .map_or(Cell::Missing, |c| Cell::Int(c.connections))
+        }),
+        c("tls_hs", "tls_handshakes", 7, Wire, |s| {
+            s.server
+                .as_ref()
+                .map_or(Cell::Missing, |c| Cell::Int(c.tls_handshakes))
+        }),
+        c("h2_streams", "http2_streams", 10, Wire, |s| {
+            s.server
+                .as_ref()
+                .map_or(Cell::Missing, |c| Cell::Int(c.http2_streams))
+        }),
+    ]
+}
+
+/// A row; the first column is `first` wide (the longest strategy id, at least its own width).
+fn row(cols: &[&Column], first: usize, cells: impl Iterator<Item = String>) -> String {
+    let mut line = String::new();
+    for (i, (c, v)) in cols.iter().zip(cells).enumerate() {
+        if i == 0 {
+            let _ = write!(line, "{v:<w$}", w = first.max(c.width));
+        } else {
+            let _ = write!(line, " {v:>w$}", w = c.width);
+        }
+    }
+    line.push('\n');
+    line
+}
+
+fn block(out: &mut String, r: &RunReport, all: &[Column], b: Block, title: &'static str) {
+    let cols: Vec<&Column> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.block == b || (*i == 0 && b != Block::Main))
+        .map(|(_, c)| c)
+        .collect();
+    let headers = cols.iter().enumerate().map(|(i, c)| {
+        if i == 0 {
+            title.to_owned()
+        } else {
+            c.header.to_owned()
+        }
+    });
+    let first = name_width(r);
+    out.push_str(&row(&cols, first, headers));
+    for s in &r.strategies {
+        out.push_str(&row(&cols, first, cols.iter().map(|c| (c.value)(s).table())));
+    }
+}
+
+/// The external clients of a run, for the footnotes of the table and the page: a heading line,
+/// then per client its start-up, the harness's cost, its command and its failure.
+pub(crate) fn external_notes(r: &RunReport) -> Option<(String, Vec<(String, String)>)> {
+    let rows: Vec<(String, String)> = r
+        .strategies
+        .iter()
+        .filter_map(|s| {
+            let e = s.external.as_ref()?;
+            Some((
+                s.id.id().to_owned(),
+                format!(
+                    "start-up {:.2} s, {:.2} s CPU · harness {} · {}{}",
+                    e.startup_s,
+                    e.startup_cpu_s,
+                    e.harness_cpu_us_per_request
+                        .map_or_else(|| "-".to_owned(), |us| format!("{us:.1} µs/request")),
+                    e.command,
+                    e.failure
+                        .as_ref()
+                        .map_or_else(String::new, |f| format!(" · FAILED: {f}")),
+                ),
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+    Some((
+        format!(
+            "external clients ({}): a process of their own · cpu_s, rss_MB, thr: that process's, measured from outside (cpu_s after its start-up) · harness: asyncbench's own CPU reading their lines",
+            ids.join(", ")
+        ),
+        rows,
+    ))
+}
+
+/// The width of the strategy column: its longest id (`py-blocking-in-async`), at least 13.
+fn name_width(r: &RunReport) -> usize {
+    r.strategies
+        .iter()
+        .map(|s| s.id.id().len())
+        .max()
+        .unwrap_or(0)
+        .max(13)
+}
+
+/// The mock's effective settings in one line: latency, token timing, faults, limits, seed.
+pub fn mock_settings(p: &Profile) -> String {
+    let mut faults: Vec<String> = p
+        .faults()
+        .active()
+        .map(|(name, prob, _)| format!("{name} {prob}"))
+        .collect();
+    faults.extend(p.schedule.iter().map(|r| format!("schedule {r}")));
+    if p.rate_429 > 0.0 || p.schedule.iter().any(|r| r.to_string().ends_with(":429")) {
+        faults.push(format!("retry-after {}", format_duration(p.retry_after)));
+    }
+    let mut limits = Vec::new();
+    if let Some(r) = p.rpm {
+        limits.push(format!("rpm {r}"));
+    }
+    if !p.rpm_schedule.is_empty() {
+        let steps: Vec<String> = p.rpm_schedule.iter().map(ToString::to_string).collect();
+        limits.push(format!("rpm schedule {}", steps.join(",")));
+    }
+    if let Some(t) = p.tpm {
+        limits.push(format!("tpm {t}"));
+    }
+    if !limits.is_empty() {
+        limits.push(format!("window {}", format_duration(p.limit_window)));
+    }
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "latency {} · ttft {} · itl {} · tokens {} · faults {} · limits {} · seed {}",
+        p.latency,
+        p.ttft,
+        p.itl,
+        p.tokens,
+        list(faults),
+        list(limits),
+        p.seed.map_or("clock".to_owned(), |s| s.to_string())
+    )
+}
+
+/// The table printed on stdout: settings, the main block, the open-loop and streaming blocks
+/// when they apply, the legend, and the error breakdown.
+pub fn table(r: &RunReport) -> String {
+    let mut t = String::new();
+    let c = &r.config;
+    if let Some(why) = &r.incomplete_reason {
+        let _ = writeln!(
+            t,
+            "INCOMPLETE RUN: {why}; the figures below cover what was measured until then"
+        );
+    }
+    let requests = if c.requests == u64::MAX {
+        "unbounded".to_owned()
+    } else {
+        c.requests.to_string()
+    };
+    let _ = writeln!(
+        t,
+        "{} requests · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
+        requests,
+        c.target,
+        c.isolation.describe(),
+        c.retry,
+        format_duration(std::time::Duration::from_secs_f64(c.timeout_s)),
+        c.max_body_bytes >> 20,
+        if c.workload.stream { " · streaming" } else { "" },
+        if c.http2 {
+            " · HTTP/2 asked of the async strategies"
+        } else {
+            ""
+        },
+        if c.insecure {
+            " · INSECURE: any certificate accepted"
+        } else {
+            ""
+        }
+    );
+    if let Some(p) = &c.mock {
+        let _ = writeln!(t, "mock: {}", mock_settings(p));
+    }
+    if let Some(d) = c.duration_s {
+        let cap = if c.requests == u64::MAX {
+            String::new()
+        } else {
+            format!(" or {} requests, whichever came first", c.requests)
+        };
+        let _ = writeln!(t, "each strategy ran for {d} s{cap}");
+    }
+    for s in &r.strategies {
+        if let Some(w) = &s.warmup {
+            let outcomes: Vec<String> = w.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+            let _ = writeln!(
+                t,
+                "warm-up {}: {} requests ({}) in {:.3} s, in no figure below",
+                s.id,
+                w.issued,
+                outcomes.join(", "),
+                w.wall_s
+            );
+        }
+    }
+    let all = columns();
+    block(&mut t, r, &all, Block::Main, "strategy");
+    for s in &r.strategies {
+        if let Some(a) = &s.adaptive {
+            let _ = writeln!(
+                t,
+                "auto {}: settled at {:.1} in flight (median of the second half; started at {}, cap {}), last {:.1}, {} cuts, {:.2} % of answers 429",
+                s.id,
+                a.converged,
+                a.initial,
+                a.max,
+                a.last,
+                a.cuts,
+                a.share_429 * 100.0
+            );
+        }
+    }
+    for s in &r.strategies {
+        if let Some(w) = &s.cpu_work {
+            let on: Vec<String> = w
+                .ran_on
+                .iter()
+                .map(|(k, n)| format!("{}×{n}", k.trim_end_matches('-')))
+                .collect();
+            let _ = writeln!(
+                t,
+                "cpu work {}: {} pieces of {} ms asked ({} hash rounds), {:.3} ms CPU each on average, ran on {}",
+                s.id,
+                w.runs,
+                w.target_ms,
+                w.rounds,
+                w.mean_cpu_ms,
+                if on.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    on.join(", ")
+                }
+            );
+        }
+    }
+    if r.strategies.iter().any(|s| s.target_rate.is_some()) {
+        t.push('\n');
+        block(&mut t, r, &all, Block::OpenLoop, "open loop");
+    }
+    if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
+        t.push('\n');
+        block(&mut t, r, &all, Block::Streaming, "streaming");
+    }
+    if r.strategies
+        .iter()
+        .any(|s| s.server.is_some() || !s.protocols.is_empty())
+    {
+        t.push('\n');
+        block(&mut t, r, &all, Block::Wire, "wire");
+    }
+    if c.slo.is_set() {
+        t.push('\n');
+        block(&mut t, r, &all, Block::Slo, "slo");
+        let _ = writeln!(
+            t,
+            "slo: {} · slo_ok: successful requests that met every limit · slo_ok%: of those issued · slo_ok/s: per second of wall time",
+            c.slo.describe()
+        );
+    }
+    if r.strategies.iter().any(|s| s.server.is_some()) {
+        let _ = writeln!(
+            t,
+            "wire: protocol of the successful answers (ureq speaks HTTP/1.1 only) · conns, tls_hs, h2_streams: counted by the mock during the strategy"
+        );
+    }
+    let _ = writeln!(
+        t,
+        "latency: end-to-end of successful requests, from intended start, retries included (- when none succeeded) · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client CPU, mock excluded · rss_MB: whole process · thr: threads the strategy ran on at peak"
+    );
+    if let Some((head, rows)) = external_notes(r) {
+        let _ = writeln!(t, "{head}");
+        for (id, text) in rows {
+            let _ = writeln!(t, "  {id:<w$} {text}", w = name_width(r));
+        }
+    }
+    if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
+        let _ = writeln!(
+            t,
+            "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50"
+        );
+    }
+    if r.strategies.iter().any(|s| !s.errors.is_empty()) {
+        let _ = writeln!(
+            t,
+            "\nerrors (failed attempts by class, with the first one's sample):"
+        );
+        for s in &r.strategies {
+            for e in &s.errors {
+                let _ = writeln!(
+                    t,
+                    "  {:<w$} {:<20} {:>7}  {}",
+                    s.id.to_string(),
+                    e.class,
+                    e.count,
+                    e.sample.replace(['\n', '\r'], " "),
+                    w = name_width(r)
+                );
+            }
+        }
+    }
+    t
+}
+
+/// `summary.csv`: one row per strategy, every column.
+pub fn csv(r: &RunReport) -> String {
+    let all = columns();
+    let mut out = all.iter().map(|c| c.csv).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for s in &r.strategies {
+        let line: Vec<String> = all.iter().map(|c| (c.value)(s).csv()).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,539 @@
+//! From flags to a plan: the one place that reads the environment (the API key) and the files
+//! flags name (CA, dataset, body file), and validates the whole before anything runs.
+
+use crate::cli::{CommonArgs, Level, SweepArgs};
+use crate::model::error::ConfigError;
+use crate::model::plan::Spread;
+use crate::model::plan::{LoadModel, Workload};
+use crate::model::retry::{Jitter, RetryPolicy};
+use crate::model::strategy::Strategy;
+use crate::plan::config::{RunConfig, Target, TlsTrust};
+use crate::plan::inputs::{Inputs, read_body_file, read_dataset};
+use crate::plan::request::ApiKey;
+use crate::stats::intervals::SEALED_IN_MEMORY;
+use mock_server::LatencySpec;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl SweepArgs {
+    /// The base config and what to sweep: exactly one list flag holds more than one value, or
+    /// `--concurrency auto` / `--rate auto` asks the sweep to find its own points.
+    pub fn to_sweep(&self) -> Result<(RunConfig, crate::model::sweep::Plan), ConfigError> {
+        use crate::model::sweep::{Axis, Plan};
+        let c = &self.common;
+        let auto_c = c.concurrency.contains(&Level::Auto);
+        let auto_r = c.rate.contains(&Level::Auto);
+        if (auto_c && c.concurrency.len() > 1) || (auto_r && c.rate.len() > 1) {
+            return Err(ConfigError::Invalid {
+                name: "sweep",
+                value: "auto".into(),
+                why: "auto stands alone: --concurrency auto or --rate auto, not in a list",
+            });
+        }
+        let values = |v: &[Level<u64>]| v.iter().filter_map(Level::value).collect::<Vec<_>>();
+        let rates = |v: &[Level<f64>]| v.iter().filter_map(Level::value).collect::<Vec<_>>();
+        let mut plans = Vec::new();
+        if auto_c {
+            plans.push(Plan::AutoConcurrency);
+        } else if c.concurrency.len() > 1 {
+            plans.push(Plan::Fixed(Axis::Concurrency(values(&c.concurrency))));
+        }
+        if c.batch_size.len() > 1 {
+            plans.push(Plan::Fixed(Axis::BatchSize(c.batch_size.clone())));
+        }
+        if c.pause.len() > 1 {
+            plans.push(Plan::Fixed(Axis::Pause(c.pause.clone())));
+        }
+        if c.cpu_work.len() > 1 {
+            plans.push(Plan::Fixed(Axis::CpuWork(c.cpu_work.clone())));
+        }
+        if auto_r {
+            plans.push(Plan::AutoRate);
+        } else if c.rate.len() > 1 {
+            plans.push(Plan::Fixed(Axis::Rate(rates(&c.rate))));
+        }
+        let plan = match plans.len() {
+            1 => plans.remove(0),
+            0 => {
+                return Err(ConfigError::Invalid {
+                    name: "sweep",
+                    value: String::new(),
+                    why: "give one of --concurrency, --batch-size, --pause, --rate or --cpu-work a comma-separated list (or --concurrency auto, --rate auto)",
+                });
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "sweep",
+                    value: plans.iter().map(Plan::name).collect::<Vec<_>>().join(","),
+                    why: "vary one setting at a time",
+                });
+            }
+        };
+        let mut first = self.common.clone();
+        match &plan {
+            Plan::Fixed(Axis::Concurrency(v)) => first.concurrency = vec![Level::Value(v[0])],
+            Plan::Fixed(Axis::BatchSize(v)) => first.batch_size = vec![v[0]],
+            Plan::Fixed(Axis::Pause(v)) => first.pause = vec![v[0]],
+            Plan::Fixed(Axis::CpuWork(v)) => first.cpu_work = vec![v[0]],
+            Plan::Fixed(Axis::Rate(v)) => first.rate = vec![Level::Value(v[0])],
+            // The base of an automatic sweep: the concurrency given (or the default), and a
+            // closed loop to find the saturation point in.
+            Plan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
+            Plan::AutoRate => first.rate = Vec::new(),
+        }
+        let cfg = first.to_config(self.strategies.clone())?;
+        // Every point must be valid, not only the first.
+        if let Plan::Fixed(axis) = &plan {
+            for i in 0..axis.values().len() {
+                axis.apply(&cfg, i).validate()?;
+            }
+        }
+        Ok((cfg, plan))
+    }
+}
+
+impl CommonArgs {
+    /// The retry policy: the preset with any overrides.
+    pub fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {
+        let mut p = RetryPolicy::preset(self.retry);
+        let custom = self.retry_attempts.is_some()
+            || self.retry_initial.is_some()
+            || self.retry_factor.is_some()
+            || self.retry_max.is_some()
+            || self.retry_jitter.is_some()
+            || self.retry_statuses.is_some()
+            || self.retry_after_cap.is_some();
+        if let Some(a) = self.retry_attempts {
+            p.attempts = u32::try_from(a).map_err(|_| ConfigError::Invalid {
+                name: "--retry-attempts",
+                value: a.to_string(),
+                why: "too large",
+            })?;
+        }
+        if let Some(d) = self.retry_initial {
+            p.initial = d;
+        }
+        if let Some(f) = self.retry_factor {
+            if !(f.is_finite() && f >= 1.0) {
+                return Err(ConfigError::Invalid {
+                    name: "--retry-factor",
+                    value: f.to_string(),
+                    why: "must be at least 1",
+                });
+            }
+            p.factor = f;
+        }
+        if let Some(d) = self.retry_max {
+            p.max_delay = d;
+        }
+        if let Some(j) = &self.retry_jitter {
+            p.jitter = match j.as_str() {
+                "openai" => Jitter::Reduce(0.25),
+                "full" => Jitter::Full,
+                _ => Jitter::None,
+            };
+        }
+        if let Some(s) = &self.retry_statuses {
+            if let Some(bad) = s.iter().find(|c| !(100..=599).contains(*c)) {
+                return Err(ConfigError::Invalid {
+                    name: "--retry-statuses",
+                    value: bad.to_string(),
+                    why: "not an HTTP status",
+                });
+            }
+            p.statuses = s.clone();
+        }
+        if let Some(c) = self.retry_after_cap {
+            p.retry_after_cap = (!c.is_zero()).then_some(c);
+        }
+        if custom {
+            p.name = format!("{}+custom", p.name);
+        }
+        Ok(p)
+    }
+
+    /// Whether any mock flag was given (they make no sense with --target).
+    fn mock_flags_given(&self) -> bool {
+        let m = &self.mock;
+        m.profile.is_some()
+            || m.latency.is_some()
+            || m.ttft.is_some()
+            || m.itl.is_some()
+            || m.tokens.is_some()
+            || [
+                m.rate_429,
+                m.rate_quota,
+                m.rate_500,
+                m.rate_502,
+                m.rate_503,
+                m.rate_504,
+            ]
+            .iter()
+            .any(Option::is_some)
+            || [m.rate_hang, m.rate_reset, m.rate_stream_error, m.rate_stream_cut]
+                .iter()
+                .any(Option::is_some)
+            || m.retry_after.is_some()
+            || !m.schedule.is_empty()
+            || m.rpm.is_some()
+            || m.rpm_schedule.is_some()
+            || m.tpm.is_some()
+            || m.limit_window.is_some()
+            || m.max_response_bytes.is_some()
+            || m.no_ratelimit_headers
+    }
+
+    /// The validated configuration for these strategies; every list flag must hold one value
+    /// (lists are for `sweep`).
+    pub fn to_config(&self, strategies: Vec<Strategy>) -> Result<RunConfig, ConfigError> {
+        let invalid = |name, value: String, why| ConfigError::Invalid { name, value, why };
+        fn one<T: Copy + std::fmt::Debug>(name: &'static str, v: &[T]) -> Result<Option<T>, ConfigError> {
+            match v {
+                [] => Ok(None),
+                [x] => Ok(Some(*x)),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    value: format!("{v:?}"),
+                    why: "takes one value here; use `asyncbench sweep` to vary it",
+                }),
+            }
+        }
+        let auto = |name| ConfigError::Invalid {
+            name,
+            value: "auto".into(),
+            why: "auto is for `asyncbench sweep`, which then finds the points to try",
+        };
+        let (concurrency, adaptive) = match one("--concurrency", &self.concurrency)? {
+            None => (50, None),
+            Some(Level::Value(c)) => (c, None),
+            Some(Level::Auto) => {
+                let a = crate::model::report::AdaptiveConfig {
+                    max: self
+                        .max_concurrency
+                        .unwrap_or(crate::model::report::AdaptiveConfig::default().max),
+                    ..crate::model::report::AdaptiveConfig::default()
+                };
+                (a.max, Some(a))
+            }
+        };
+        if adaptive.is_none()
+            && let Some(m) = self.max_concurrency
+        {
+            return Err(invalid(
+                "--max-concurrency",
+                m.to_string(),
+                "applies to --concurrency auto",
+            ));
+        }
+        let cpu_work = one("--cpu-work", &self.cpu_work)?.filter(|d| !d.is_zero());
+        let batch_size = one("--batch-size", &self.batch_size)?;
+        let pause = one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1));
+        let rate = match one("--rate", &self.rate)? {
+            None => None,
+            Some(Level::Value(r)) => Some(r),
+            Some(Level::Auto) => return Err(auto("--rate")),
+        };
+        let max_tokens = self.max_tokens;
+        let (mock, target) = match &self.target {
+            Some(url) => {
+                if self.mock_flags_given() {
+                    return Err(invalid(
+                        "--target",
+                        crate::plan::request::redact_url(url),
+                        "mock flags (--latency, --rate-429, …) have no effect on an external target; drop them",
+                    ));
+                }
+                let shown = crate::plan::request::redact_url(url);
+                let parsed = url::Url::parse(url).ok();
+                let is_http = parsed
+                    .as_ref()
+                    .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                if !is_http {
+                    return Err(invalid("--target", shown, "must be an http:// or https:// URL"));
+                }
+                // One rule for every client: ureq ignores a URL's user:password while reqwest
+                // sends it as Basic auth beside the key, so neither gets to.
+                if parsed.is_some_and(|u| !u.username().is_empty() || u.password().is_some()) {
+                    return Err(invalid(
+                        "--target",
+                        shown,
+                        "carries a user name or password (user:password@), which is not sent; put the key in the key variable, or send -H 'Authorization: …'",
+                    ));
+                }
+                // An Authorization header given with -H is the key: sent once, used for the
+                // mock's admin calls, and the key variable is then not read.
+                let api_key = match self
+                    .headers
+                    .iter()
+                    .find(|h| h.name == http::header::AUTHORIZATION)
+                {
+                    // `parse_header` let only visible ASCII through: nothing is lost here.
+                    Some(h) => Some(ApiKey::from_header(&String::from_utf8_lossy(h.value.as_bytes()))),
+                    None => read_key(&self.api_key_env)?,
+                };
+                if self.tls {
+                    return Err(invalid(
+                        "--tls",
+                        crate::plan::request::redact_url(url),
+                        "serves the embedded mock over HTTPS; with --target, use an https:// URL",
+                    ));
+                }
+                (
+                    None,
+                    Some(Target {
+                        base_url: url.trim_end_matches('/').to_owned(),
+                        api_key,
+                        embedded: false,
+                        trust: TlsTrust {
+                            ca_pem: self.ca_cert.as_deref().map(read_ca).transpose()?.map(Arc::new),
+                            insecure: self.insecure,
+                        },
+                    }),
+                )
+            }
+            None => {
+                let mut p = self.mock.to_profile()?;
+                // 100 ms stands in for a model's answer time, unless the user described the
+                // answer as token timing: then --ttft and --itl alone set it.
+                let timed = self.mock.ttft.is_some() || self.mock.itl.is_some();
+                if self.mock.latency.is_none() && self.mock.profile.is_none() && !timed {
+                    p.latency = LatencySpec::Fixed(Duration::from_millis(100));
+                }
+                // One seed for the whole run, so every strategy's fresh mock draws the same
+                // faults and delays for the same request.
+                p.seed = Some(p.seed.unwrap_or(1));
+                (Some(p), None)
+            }
+        };
+        let seed = mock.as_ref().and_then(|p| p.seed).or(self.mock.seed).unwrap_or(1);
+        let load = match rate {
+            None => LoadModel::Closed,
+            Some(rate) => LoadModel::Open {
+                rate,
+                arrival: self.arrival,
+                seed,
+            },
+        };
+        let dataset = self.dataset.as_deref().map(read_dataset).transpose()?;
+        let body_template = self.body_file.as_deref().map(read_body_file).transpose()?;
+        let template_streams = body_template
+            .as_ref()
+            .and_then(|t| t.get("stream"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(true);
+        if self.export_chunks && (self.out.is_none() || !(self.stream || template_streams)) {
+            return Err(invalid(
+                "--export-chunks",
+                String::new(),
+                "writes each streamed chunk's time into requests.jsonl: it needs --out and --stream",
+            ));
+        }
+        // What the body file sets is what is sent, and so what the report shows.
+        let from_template = |key: &str| body_template.as_ref().and_then(|t| t.get(key));
+        let max_tokens = match from_template("max_tokens").and_then(serde_json::Value::as_u64) {
+            Some(n) => Spread::fixed(u32::try_from(n).unwrap_or(u32::MAX)),
+            None => max_tokens,
+        };
+        let model = from_template("model")
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| self.model.clone(), str::to_owned);
+        let (strategies, external) = self.external_clients(strategies)?;
+        let requests = match (self.requests, self.duration) {
+            (Some(n), _) => n,
+            (None, Some(_)) => u64::MAX,
+            (None, None) => 200,
+        };
+        let cfg = RunConfig {
+            workload: Workload {
+                requests,
+                model,
+                prompt: self.prompt.clone(),
+                max_tokens: max_tokens.mean,
+                max_tokens_spread: max_tokens.spread,
+                prompt_tokens: self.prompt_tokens,
+                dataset: self.dataset.as_ref().map(|p| p.display().to_string()),
+                dataset_rows: dataset.as_ref().map_or(0, |d| d.len() as u64),
+                body_file: self.body_file.as_ref().map(|p| p.display().to_string()),
+                headers: self.headers.iter().map(|h| h.name.to_string()).collect(),
+                stream: self.stream || template_streams,
+                delay_endpoint: None,
+            },
+            inputs: Arc::new(Inputs {
+                dataset: dataset.unwrap_or_default(),
+                body_template,
+                // The Authorization header is sent as the target's key (once), not as an extra.
+                headers: self
+                    .headers
+                    .iter()
+                    .filter(|h| target.is_none() || h.name != http::header::AUTHORIZATION)
+                    .cloned()
+                    .collect(),
+            }),
+            duration: self.duration,
+            warmup: self.warmup,
+            slo: self.slo.unwrap_or_default(),
+            export_chunks: self.export_chunks,
+            shard: self.shard,
+            start_at: self.start_at,
+            external,
+            strategies,
+            concurrency,
+            adaptive,
+            cpu_work,
+            batch_size: batch_size.unwrap_or(concurrency.max(1)),
+            pause,
+            retry: self.retry_policy()?,
+            timeout: self.timeout,
+            load,
+            seed,
+            mock,
+            api_key_env: target.as_ref().map(|_| self.api_key_env.clone()),
+            target,
+            out: self.out.clone(),
+            force: self.force,
+            quiet: self.quiet,
+            max_body: self.max_body,
+            intervals_in_memory: SEALED_IN_MEMORY,
+            http2: self.http2,
+            mock_tls: self.tls,
+        };
+        if batch_size.is_none() && concurrency == 0 && cfg.strategies.contains(&Strategy::Batched) {
+            return Err(invalid(
+                "--concurrency",
+                "0".into(),
+                "batched needs a batch size (it defaults to the concurrency); 0 (unbounded) is for async",
+            ));
+        }
+        cfg.validate()?;
+        cfg.check_bodies_fit()?;
+        Ok(cfg)
+    }
+}
+
+impl CommonArgs {
+    /// The external clients of the run: `--client-cmd` joins the strategies (once, at the end
+    /// unless `--strategies` placed its name), and the Python clients' interpreter is checked
+    /// for every package they import, before anything runs.
+    fn external_clients(
+        &self,
+        mut strategies: Vec<Strategy>,
+    ) -> Result<(Vec<Strategy>, crate::plan::config::ExternalConfig), ConfigError> {
+        let invalid = |name, value: String, why| ConfigError::Invalid { name, value, why };
+        let client_cmd = match &self.client_cmd {
+            Some(cmd) if cmd.trim().is_empty() => {
+                return Err(invalid(
+                    "--client-cmd",
+                    cmd.clone(),
+                    "is empty; give the command that starts your client",
+                ));
+            }
+            Some(cmd) => {
+                let name = self.client_name.clone().unwrap_or_else(|| "custom".into());
+                let id = crate::model::strategy::ClientName::new(&name)
+                    .map_err(|why| invalid("--client-name", name.clone(), why))?;
+                if !strategies.contains(&Strategy::Custom(id)) {
+                    strategies.push(Strategy::Custom(id));
+                }
+                Some(crate::model::strategy::ClientCmd {
+                    name,
+                    command: cmd.clone(),
+                })
+            }
+            None => None,
+        };
+        let external = strategies.iter().any(|s| s.is_external());
+        if external && self.requests.is_none() && self.duration.is_some() {
+            return Err(invalid(
+                "--duration",
+                "without -n".into(),
+                "external clients are handed their requests up front: give -n as well (the duration still ends the run first)",
+            ));
+        }
+        if external
+            && let Some(n) = self.requests
+            && n > crate::model::plan::MAX_PHASE_REQUESTS
+        {
+            return Err(invalid(
+                "--requests",
+                n.to_string(),
+                "is more than an external client's run holds (268435456)",
+            ));
+        }
+        if external && matches!(self.warmup, Some(crate::model::plan::Warmup::Time(_))) {
+            return Err(invalid(
+                "--warmup",
+                "a duration".into(),
+                "external clients are handed their requests up front: give the warm-up as a count (e.g. --warmup 50)",
+            ));
+        }
+        if external && self.concurrency.contains(&Level::Auto) {
+            return Err(invalid(
+                "--concurrency",
+                "auto".into(),
+                "external clients keep the concurrency they are given; auto is for the async strategies",
+            ));
+        }
+        let python: Vec<crate::model::strategy::PyClient> = strategies
+            .iter()
+            .filter_map(|s| match s {
+                Strategy::Python(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        if !python.is_empty() {
+            let interpreter = crate::plan::python::interpreter(self.python.as_deref());
+            crate::plan::python::check(&interpreter, &python)?;
+        }
+        Ok((
+            strategies,
+            crate::plan::config::ExternalConfig {
+                python: self.python.clone(),
+                client_cmd,
+            },
+        ))
+    }
+}
+
+/// The API key in `var`, if it is set and not empty. A key that an HTTP header cannot carry as it
+/// is (surrounding whitespace, non-ASCII or control characters) is refused, naming the variable,
+/// never the value: sending it trimmed or mangled would fail in a way that looks like a bad key.
+fn read_key(var: &str) -> Result<Option<ApiKey>, ConfigError> {
+    let bad = |why| ConfigError::BadKey {
+        var: var.to_owned(),
+        why,
+    };
+    let k = match std::env::var(var) {
+        Ok(k) => k,
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => return Err(bad("is not valid UTF-8")),
+    };
+    if k.is_empty() {
+        return Ok(None);
+    }
+    if k.trim() != k {
+        return Err(bad("has whitespace around it; remove it"));
+    }
+    if !k.is_ascii() {
+        return Err(bad("has non-ASCII characters, which an HTTP header cannot carry"));
+    }
+    if k.chars().any(|c| c.is_ascii_control()) {
+        return Err(bad("has control characters"));
+    }
+    Ok(Some(ApiKey::new(k)))
+}
+
+/// The PEM certificates of `--ca-cert`, checked to hold at least one.
+fn read_ca(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let bad = |why: String| ConfigError::File {
+        name: "--ca-cert",
+        path: path.display().to_string(),
+        why,
+    };
+    let pem = mock_server::files::read_capped(path, mock_server::files::MAX_SMALL_FILE)
+        .map_err(|e| bad(e.to_string()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(pem)
+}

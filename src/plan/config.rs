@@ -1,0 +1,545 @@
+//! Validated run configuration: the strategies, the workload, the load model and the target.
+//! The CLI's flat flags (`cli.rs`) become a [`RunConfig`] here; every bad value becomes a
+//! [`ConfigError`] naming it.
+
+use crate::model::plan::{Arrival, LoadModel, MAX_RATE, MIN_RATE, Shard, Warmup, Workload};
+use crate::model::strategy::Strategy;
+use crate::model::sweep::Axis;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::model::error::ConfigError;
+use crate::model::plan::Spread;
+use crate::model::retry::RetryPolicy;
+use crate::plan::inputs::{BodySpec, Inputs, build_bodies};
+use crate::plan::request::{ApiKey, Limits, PreparedRequest, redact_url};
+use mock_server::Profile;
+
+pub use crate::model::plan::Slo;
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    /// The key, when the target needs one.
+    pub api_key: Option<ApiKey>,
+    /// True for the mock the harness started itself.
+    pub embedded: bool,
+    /// Which certificates to trust over HTTPS.
+    pub trust: TlsTrust,
+}
+
+/// What an HTTPS client trusts: the system's roots, plus a certificate of the user's (or of the
+/// embedded mock), or, with `insecure`, anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsTrust {
+    /// A PEM certificate (or chain) to trust, from `--ca-cert` or the embedded mock.
+    pub ca_pem: Option<Arc<Vec<u8>>>,
+    /// Accept any certificate (`--insecure`).
+    pub insecure: bool,
+}
+
+impl Target {
+    /// An external target at `base_url`, no key, the system's roots.
+    pub fn external(base_url: impl Into<String>) -> Target {
+        Target {
+            base_url: base_url.into(),
+            api_key: None,
+            embedded: false,
+            trust: TlsTrust::default(),
+        }
+    }
+
+    /// The base URL as printed and written: userinfo (`user:password@`) replaced by `***@`.
+    pub fn display_url(&self) -> String {
+        redact_url(&self.base_url)
+    }
+
+    /// `scheme://host:port`, where a mock serves `/stats` and `/delay`.
+    pub fn origin(&self) -> String {
+        match url::Url::parse(&self.base_url) {
+            Ok(u) => u.origin().ascii_serialization(),
+            // Not a URL (refused by the command line before it gets here): leave it as it is.
+            Err(_) => self.base_url.clone(),
+        }
+    }
+
+    /// What every attempt of a run sends: the bodies it cycles through, its headers, how to
+    /// connect (the async client asks for HTTP/2 when the run does).
+    pub fn prepare(&self, cfg: &RunConfig) -> PreparedRequest {
+        let w = &cfg.workload;
+        let mut req = match w.delay_endpoint {
+            Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
+            None => {
+                let (bodies, stream) = build_bodies(cfg.body_spec(), &cfg.inputs);
+                let url = crate::plan::request::join_url(&self.base_url, "chat/completions");
+                PreparedRequest::chat(url, bodies, self.api_key.as_ref(), stream)
+            }
+        };
+        req.trust = self.trust.clone();
+        req.http2 = cfg.http2;
+        req.set_headers(&cfg.inputs.headers);
+        req
+    }
+}
+
+/// A validated run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// What to send.
+    pub workload: Workload,
+    /// Which strategies, in order.
+    pub strategies: Vec<Strategy>,
+    /// Threads (threadpool) or requests in flight (async); 0 = unbounded (async only). With
+    /// `adaptive`, the most the controller may reach.
+    pub concurrency: u64,
+    /// `--concurrency auto`: the async strategies' limit is set by a controller.
+    pub adaptive: Option<crate::model::report::AdaptiveConfig>,
+    /// `--cpu-work`: CPU work done after each successful response.
+    pub cpu_work: Option<Duration>,
+    /// Requests per batch (batched).
+    pub batch_size: u64,
+    /// Pause between batches (batched).
+    pub pause: Duration,
+    /// Retries, shared by every strategy.
+    pub retry: RetryPolicy,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Closed or open loop.
+    pub load: LoadModel,
+    /// Seed of retry jitter.
+    pub seed: u64,
+    /// The embedded mock's profile, or `None` with `target`.
+    pub mock: Option<Profile>,
+    /// An external target instead of the embedded mock.
+    pub target: Option<Target>,
+    /// The variable the API key was read from (with `target`).
+    pub api_key_env: Option<String>,
+    /// Where to write reports.
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty `out`, replacing what an earlier run wrote there.
+    pub force: bool,
+    /// No progress bars.
+    pub quiet: bool,
+    /// Most bytes of one response body.
+    pub max_body: u64,
+    /// Ask the async strategies for HTTP/2 (prior knowledge on http, ALPN on https).
+    pub http2: bool,
+    /// Serve the embedded mock over HTTPS (a certificate made for the run, trusted by the
+    /// clients).
+    pub mock_tls: bool,
+    /// Sealed one-second intervals kept in memory per recorder before spilling to disk.
+    pub intervals_in_memory: usize,
+    /// Dataset rows, the body file and extra headers (not written into reports as they are).
+    pub inputs: Arc<Inputs>,
+    /// Stop issuing requests after this long (`-z`); `workload.requests` then only caps them.
+    pub duration: Option<Duration>,
+    /// Requests sent first with the same clients and left out of every figure.
+    pub warmup: Option<Warmup>,
+    /// Limits a successful request must meet to count as good.
+    pub slo: Slo,
+    /// Write the arrival time of every streamed chunk into `requests.jsonl`.
+    pub export_chunks: bool,
+    /// This process's share of a sharded run.
+    pub shard: Option<Shard>,
+    /// `--start-at`: the first strategy starts at this Unix time (seconds), so that shards on
+    /// several machines start together.
+    pub start_at: Option<f64>,
+    /// How external clients are started: the Python interpreter, `--client-cmd`.
+    pub external: ExternalConfig,
+}
+
+/// How the external clients of a run are started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalConfig {
+    /// `--python`: the interpreter of the shipped Python clients (else found as
+    /// [`crate::plan::python::interpreter`] says).
+    pub python: Option<PathBuf>,
+    /// `--client-cmd` with its `--client-name`.
+    pub client_cmd: Option<crate::model::strategy::ClientCmd>,
+}
+
+impl Default for RunConfig {
+    /// The command line's defaults: every strategy, 200 requests of the default prompt at
+    /// concurrency 50, closed loop, no retries, a 60 s deadline, the embedded mock at 100 ms.
+    fn default() -> Self {
+        RunConfig {
+            workload: Workload {
+                requests: 200,
+                model: "mock-model".into(),
+                prompt: "Explain in one sentence why async helps I/O-bound code.".into(),
+                max_tokens: 16,
+                ..Workload::default()
+            },
+            strategies: Strategy::DEFAULT.to_vec(),
+            concurrency: 50,
+            adaptive: None,
+            cpu_work: None,
+            batch_size: 50,
+            pause: Duration::from_secs(1),
+            retry: RetryPolicy::preset(crate::model::retry::RetryPreset::None),
+            timeout: Duration::from_secs(60),
+            load: LoadModel::Closed,
+            seed: 1,
+            mock: Some(Profile {
+                seed: Some(1),
+                ..Profile::fixed(Duration::from_millis(100))
+            }),
+            target: None,
+            api_key_env: None,
+            out: None,
+            force: false,
+            quiet: false,
+            max_body: crate::plan::request::DEFAULT_MAX_BODY,
+            http2: false,
+            mock_tls: false,
+            intervals_in_memory: crate::stats::intervals::SEALED_IN_MEMORY,
+            inputs: Arc::new(Inputs::default()),
+            duration: None,
+            warmup: None,
+            slo: Slo::default(),
+            export_chunks: false,
+            shard: None,
+            start_at: None,
+            external: ExternalConfig::default(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// The per-attempt limits every client enforces the same way.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            timeout: self.timeout,
+            max_body: self.max_body,
+        }
+    }
+
+    /// What the run's chat bodies are built from.
+    pub fn body_spec(&self) -> BodySpec<'_> {
+        let w = &self.workload;
+        BodySpec {
+            model: &w.model,
+            prompt: &w.prompt,
+            max_tokens: Spread {
+                mean: w.max_tokens,
+                spread: w.max_tokens_spread,
+            },
+            prompt_tokens: w.prompt_tokens,
+            stream: w.stream,
+            requests: w.requests,
+            seed: self.seed,
+        }
+    }
+
+    /// Refuses, before anything runs, bodies the embedded mock would answer with 413: built as
+    /// the run builds them, the largest is held against [`mock_server::MAX_BODY_BYTES`]. (An
+    /// external target's limit is not known; its 413s are counted as client errors.)
+    pub fn check_bodies_fit(&self) -> Result<(), ConfigError> {
+        if self.mock.is_none() || self.workload.delay_endpoint.is_some() {
+            return Ok(());
+        }
+        let (bodies, _) = build_bodies(self.body_spec(), &self.inputs);
+        let bytes = bodies.iter().map(|b| b.bytes.len()).max().unwrap_or(0);
+        let limit = mock_server::MAX_BODY_BYTES;
+        if bytes <= limit {
+            return Ok(());
+        }
+        let w = &self.workload;
+        let from = if w.body_file.is_some() {
+            "--body-file"
+        } else if w.dataset.is_some() {
+            "--dataset"
+        } else if w.prompt_tokens.is_some() {
+            "--prompt-tokens"
+        } else {
+            "--prompt"
+        };
+        Err(ConfigError::BodyTooLarge { from, bytes, limit })
+    }
+
+    /// This process is one of several shards of a run (which then share its target).
+    pub fn sharded(&self) -> bool {
+        self.shard.is_some_and(|s| s.n > 1)
+    }
+
+    /// The effective concurrency of a strategy: the most requests it can have in flight.
+    /// A shard holds its part of the whole run's concurrency and batch size, so that the shards
+    /// together keep as many requests in flight as one process would (a sequential shard is
+    /// still one client: N sequential shards keep N in flight).
+    pub fn effective_concurrency(&self, s: Strategy) -> u64 {
+        let (n, c, b) = match self.shard {
+            Some(sh) => (
+                sh.share(self.workload.requests),
+                sh.split(self.concurrency),
+                sh.split(self.batch_size),
+            ),
+            None => (self.workload.requests, self.concurrency, self.batch_size),
+        };
+        use crate::model::strategy::PyClient;
+        match s {
+            Strategy::Sequential | Strategy::Python(PyClient::Sequential) => 1,
+            Strategy::Batched => b.min(n),
+            Strategy::Threadpool | Strategy::Python(PyClient::Threadpool) => c.max(1).min(n),
+            // An external client is told C; 0 asks it for every request in flight at once.
+            Strategy::Python(_) | Strategy::Custom(_) if self.concurrency == 0 => n,
+            Strategy::Python(_) | Strategy::Custom(_) => c.min(n),
+            // 0: unbounded, every request in flight at once.
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => n,
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => c.min(n),
+        }
+    }
+
+    /// Checks the values that flags alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |name, value: String, why| Err(ConfigError::Invalid { name, value, why });
+        if self.workload.requests == 0 {
+            return bad("--requests", "0".into(), "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("--batch-size", "0".into(), "must be at least 1");
+        }
+        if self.timeout.is_zero() {
+            return bad("--timeout", "0".into(), "must be above zero");
+        }
+        if self.strategies.is_empty() {
+            return bad("--strategies", String::new(), "name at least one strategy");
+        }
+        if self.workload.max_tokens == 0 {
+            return bad("--max-tokens", "0".into(), "must be at least 1");
+        }
+        if self.retry.attempts == 0 {
+            return bad("--retry-attempts", "0".into(), "must be at least 1");
+        }
+        if self.slo.ttft.is_some() && !self.workload.stream {
+            return bad(
+                "--slo",
+                self.slo.describe(),
+                "ttft is only measured on streams: add --stream",
+            );
+        }
+        if self.duration.is_some_and(|d| d.is_zero()) {
+            return bad("--duration", "0".into(), "must be above zero");
+        }
+        if self.max_body == 0 {
+            return bad("--max-body", "0".into(), "must be at least 1 byte");
+        }
+        if self.concurrency == 0 && self.strategies.contains(&Strategy::Threadpool) {
+            return bad(
+                "--concurrency",
+                "0".into(),
+                "threadpool needs a thread count; 0 (unbounded) is for async",
+            );
+        }
+        if let Some(sh) = self.shard {
+            let bounded = self.concurrency != 0
+                && self
+                    .strategies
+                    .iter()
+                    .any(|s| *s == Strategy::Threadpool || s.adapts());
+            if bounded && self.concurrency < sh.n {
+                return bad(
+                    "--concurrency",
+                    self.concurrency.to_string(),
+                    "is split over the shards: give at least one per shard",
+                );
+            }
+            if self.strategies.contains(&Strategy::Batched) && self.batch_size < sh.n {
+                return bad(
+                    "--batch-size",
+                    self.batch_size.to_string(),
+                    "is split over the shards: give at least one per shard",
+                );
+            }
+            if self.workload.requests != u64::MAX && self.workload.requests < sh.n {
+                return bad(
+                    "--requests",
+                    self.workload.requests.to_string(),
+                    "is split over the shards: give at least one per shard",
+                );
+            }
+        }
+        if self.concurrency > 100_000 && self.strategies.contains(&Strategy::Threadpool) {
+            return bad(
+                "--concurrency",
+                self.concurrency.to_string(),
+                "more threads than this machine can start",
+            );
+        }
+        if let LoadModel::Open { rate, .. } = self.load
+            && !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate))
+        {
+            return bad(
+                "--rate",
+                rate.to_string(),
+                "must be between 0.0001 and 10000000 requests per second",
+            );
+        }
+        if let Some(p) = &self.mock {
+            p.validate()?;
+        }
+        if self.adaptive.is_some() {
+            if let Some(s) = self.strategies.iter().find(|s| !s.adapts()) {
+                return bad("--concurrency", "auto".into(), adaptive_only(*s));
+            }
+            if self.shard.is_some() {
+                return bad(
+                    "--concurrency",
+                    "auto".into(),
+                    "is one controller per process: run shards at a fixed concurrency",
+                );
+            }
+            if matches!(self.load, LoadModel::Open { .. }) {
+                return bad(
+                    "--concurrency",
+                    "auto".into(),
+                    "is for a closed loop; an open loop (--rate) sets the pace itself",
+                );
+            }
+        }
+        if let Some(d) = self.cpu_work
+            && (d.is_zero() || d > Duration::from_secs(10))
+        {
+            return bad(
+                "--cpu-work",
+                mock_server::latency::format_duration(d),
+                "must be above zero and at most 10s",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why a strategy cannot take `--concurrency auto`.
+fn adaptive_only(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Sequential => {
+            "does not apply to sequential (one request at a time); pick async, async-single or async-offload with --strategies"
+        }
+        Strategy::Threadpool => {
+            "does not apply to threadpool (its threads are fixed); pick async, async-single or async-offload with --strategies"
+        }
+        _ => {
+            "does not apply to batched (its batch is fixed); pick async, async-single or async-offload with --strategies"
+        }
+    }
+}
+
+impl Axis {
+    /// The config of point `i`.
+    pub fn apply(&self, base: &RunConfig, i: usize) -> RunConfig {
+        let mut cfg = base.clone();
+        match self {
+            Axis::Concurrency(v) => cfg.concurrency = v[i],
+            Axis::BatchSize(v) => cfg.batch_size = v[i],
+            Axis::Pause(v) => cfg.pause = v[i],
+            Axis::CpuWork(v) => cfg.cpu_work = (!v[i].is_zero()).then_some(v[i]),
+            Axis::Rate(v) => {
+                let (arrival, seed) = match base.load {
+                    LoadModel::Open { arrival, seed, .. } => (arrival, seed),
+                    LoadModel::Closed => (Arrival::Constant, base.seed),
+                };
+                cfg.load = LoadModel::Open {
+                    rate: v[i],
+                    arrival,
+                    seed,
+                };
+            }
+        }
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sweep::fmt_setting;
+
+    /// Each axis: its values as numbers (pauses in s, CPU work in ms), the field a point sets,
+    /// its chart label and how a setting is written.
+    #[test]
+    fn each_axis_sets_its_field_and_writes_its_values() {
+        let base = RunConfig::default();
+        let c = Axis::Concurrency(vec![8, 16]);
+        assert_eq!(c.values(), [8.0, 16.0]);
+        assert_eq!(c.apply(&base, 1).concurrency, 16);
+        let b = Axis::BatchSize(vec![20]);
+        assert_eq!(b.apply(&base, 0).batch_size, 20);
+        let p = Axis::Pause(vec![Duration::from_millis(10)]);
+        assert_eq!(p.values(), [0.01]);
+        assert_eq!(p.apply(&base, 0).pause, Duration::from_millis(10));
+        let w = Axis::CpuWork(vec![Duration::ZERO, Duration::from_millis(2)]);
+        assert_eq!(w.values(), [0.0, 2.0]);
+        assert_eq!(w.apply(&base, 0).cpu_work, None, "0 is no work");
+        assert_eq!(w.apply(&base, 1).cpu_work, Some(Duration::from_millis(2)));
+        let r = Axis::Rate(vec![20.0]);
+        assert!(matches!(r.apply(&base, 0).load, LoadModel::Open { rate, .. } if rate == 20.0));
+        assert_eq!(c.label(), "concurrency (requests in flight)");
+        assert_eq!(b.label(), "batch size (requests)");
+        assert_eq!(p.label(), "pause between batches (s)");
+        assert_eq!(r.label(), "offered rate (requests/s)");
+        assert_eq!(w.label(), "CPU work per response (ms)");
+        assert_eq!(fmt_setting("concurrency", 8.0), "C=8");
+        assert_eq!(fmt_setting("batch_size", 20.0), "B=20");
+        assert_eq!(fmt_setting("pause", 0.01), "pause=10ms");
+        assert_eq!(fmt_setting("rate", 20.0), "rate=20/s");
+        assert_eq!(fmt_setting("cpu_work", 2.0), "cpu=2ms");
+    }
+
+    #[test]
+    fn constant_schedule_is_evenly_spaced() {
+        let s = LoadModel::Open {
+            rate: 4.0,
+            arrival: Arrival::Constant,
+            seed: 0,
+        }
+        .schedule(5, None)
+        .unwrap();
+        assert_eq!(
+            s,
+            (0..5).map(|i| Duration::from_millis(250 * i)).collect::<Vec<_>>()
+        );
+        assert!(LoadModel::Closed.schedule(5, None).is_none());
+        // A horizon keeps what is due before it: 1 s at 4/s is 0, 250, 500 and 750 ms.
+        let m = LoadModel::Open {
+            rate: 4.0,
+            arrival: Arrival::Constant,
+            seed: 0,
+        };
+        assert_eq!(m.schedule(100, Some(Duration::from_secs(1))).unwrap(), s[..4]);
+        assert_eq!(m.schedule(2, Some(Duration::from_secs(1))).unwrap(), s[..2]);
+    }
+
+    #[test]
+    fn poisson_schedule_is_seeded_increasing_and_near_its_rate() {
+        let m = LoadModel::Open {
+            rate: 100.0,
+            arrival: Arrival::Poisson,
+            seed: 9,
+        };
+        let a = m.schedule(5000, None).unwrap();
+        assert_eq!(a, m.schedule(5000, None).unwrap());
+        assert!(a.windows(2).all(|w| w[1] >= w[0]));
+        let span = a.last().unwrap().as_secs_f64();
+        // 4999 gaps of mean 10 ms: 49.99 s ± a few percent.
+        assert!((span - 49.99).abs() < 3.0, "{span}");
+        // A horizon keeps the requests due before it, whatever n says.
+        let h = m.schedule(u64::MAX, Some(Duration::from_secs(10))).unwrap();
+        assert!(h.iter().all(|t| *t < Duration::from_secs(10)));
+        assert!((h.len() as f64 - 1000.0).abs() < 150.0, "{}", h.len());
+        assert_eq!(&a[..h.len().min(a.len())], &h[..h.len().min(a.len())]);
+    }
+
+    #[test]
+    fn target_builds_chat_and_delay_urls() {
+        let t = Target::external("http://127.0.0.1:9/v1/");
+        assert_eq!(t.origin(), "http://127.0.0.1:9");
+        let mut cfg = RunConfig::default();
+        assert_eq!(t.prepare(&cfg).url, "http://127.0.0.1:9/v1/chat/completions");
+        cfg.workload.delay_endpoint = Some(Duration::from_secs(1));
+        assert_eq!(t.prepare(&cfg).url, "http://127.0.0.1:9/delay/1");
+    }
+}

@@ -1,0 +1,311 @@
+//! What each request sends: the prompt (the `--prompt` sentence, a synthetic prompt of about N
+//! words, or the next row of a JSONL dataset), `max_tokens` (fixed or spread), a body file whose
+//! fields win over ours, and extra headers. Bodies are built once, before the clock starts, as a
+//! pool the requests cycle through (request `i` sends body `i mod pool`), so the request path never
+//! serializes JSON.
+
+use crate::model::plan::Header;
+
+use crate::model::plan::Spread;
+
+use std::path::Path;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+use crate::model::error::ConfigError;
+use mock_server::files::read_capped_text;
+use mock_server::wire::{ChatRequest, Message};
+
+/// One `--dataset` row: its messages, and its own `max_tokens` when it sets one (it then wins
+/// over `--max-tokens` for that row, as in the datasets of vLLM's and GuideLLM's benchmarks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The messages.
+    pub messages: Vec<Message>,
+    /// The row's `max_tokens`.
+    pub max_tokens: Option<u32>,
+}
+
+impl Row {
+    /// A row of one user message and no `max_tokens` of its own.
+    pub fn user(text: impl Into<String>) -> Row {
+        Row {
+            messages: vec![Message::user(text.into())],
+            max_tokens: None,
+        }
+    }
+}
+
+/// The inputs read from files and flags that are not written into reports as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    /// `--dataset` rows, in file order.
+    pub dataset: Vec<Row>,
+    /// `--body-file`: fields that replace ours in every body.
+    pub body_template: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `-H`: extra headers on every attempt.
+    pub headers: Vec<Header>,
+}
+
+/// Most bytes of a `--dataset` file (a larger one is refused, naming the cap).
+pub const MAX_DATASET_BYTES: u64 = 128 << 20;
+/// Most bytes of a `--body-file`.
+pub const MAX_BODY_FILE_BYTES: u64 = 16 << 20;
+/// Most bytes of all the distinct bodies a run cycles through: with large prompts the pool holds
+/// fewer bodies rather than more memory.
+const POOL_BYTES: usize = 256 << 20;
+
+/// Reads a `--dataset` file: one JSON object per line with `"prompt": "…"` or
+/// `"messages": [{"role", "content"}, …]`; blank lines are skipped. Any other line is an error
+/// naming its number.
+pub fn read_dataset(path: &Path) -> Result<Vec<Row>, ConfigError> {
+    let bad = |why: String| ConfigError::File {
+        name: "--dataset",
+        path: path.display().to_string(),
+        why,
+    };
+    let text = read_capped_text(path, MAX_DATASET_BYTES).map_err(|e| bad(e.to_string()))?;
+    #[derive(Deserialize)]
+    struct Line {
+        prompt: Option<String>,
+        messages: Option<Vec<Message>>,
+        max_tokens: Option<u32>,
+    }
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row: Line = serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
+        if row.max_tokens == Some(0) {
+            return Err(bad(format!("line {}: \"max_tokens\" is 0", n + 1)));
+        }
+        let max_tokens = row.max_tokens;
+        match (row.prompt, row.messages) {
+            (_, Some(m)) if !m.is_empty() => rows.push(Row {
+                messages: m,
+                max_tokens,
+            }),
+            (None, Some(_)) => return Err(bad(format!("line {}: \"messages\" is empty", n + 1))),
+            (Some(p), _) => rows.push(Row {
+                messages: vec![Message::user(p)],
+                max_tokens,
+            }),
+            _ => {
+                return Err(bad(format!(
+                    "line {}: has neither \"prompt\" nor \"messages\"",
+                    n + 1
+                )));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Err(bad("holds no prompt".into()));
+    }
+    Ok(rows)
+}
+
+/// Reads a `--body-file`: a JSON object whose fields replace ours in every request body.
+pub fn read_body_file(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+    let bad = |why: String| ConfigError::File {
+        name: "--body-file",
+        path: path.display().to_string(),
+        why,
+    };
+    let text = read_capped_text(path, MAX_BODY_FILE_BYTES).map_err(|e| bad(e.to_string()))?;
+    match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err(bad("is not a JSON object".into())),
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
+
+/// Words of synthetic prompts (each about one token in the common tokenizers).
+const WORDS: [&str; 16] = [
+    "the", "model", "reads", "a", "long", "list", "of", "words", "and", "then", "answers", "with", "short",
+    "plain", "text", "again",
+];
+
+/// A synthetic user prompt of `n` words.
+pub fn synthetic_prompt(n: u32, rng: &mut SmallRng) -> String {
+    let start = rng.random_range(0..WORDS.len());
+    (0..n as usize)
+        .map(|i| WORDS[(start + i) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One request body, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedBody {
+    /// The JSON.
+    pub bytes: Bytes,
+    /// Input tokens, estimated as the mock does (about four characters a token, plus framing per
+    /// message); a target's own `usage.prompt_tokens` replaces it when it sends one.
+    pub input_tokens: u64,
+}
+
+/// Most distinct bodies built for a run with varying prompts or `max_tokens`.
+const POOL: usize = 1024;
+
+/// What a chat body is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct BodySpec<'a> {
+    /// `model`.
+    pub model: &'a str,
+    /// The `--prompt` sentence.
+    pub prompt: &'a str,
+    /// `max_tokens`.
+    pub max_tokens: Spread,
+    /// `--prompt-tokens`.
+    pub prompt_tokens: Option<Spread>,
+    /// `stream`.
+    pub stream: bool,
+    /// Requests in the run (bounds the pool).
+    pub requests: u64,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+/// The bodies a run cycles through, and whether they ask for a stream (the body file may).
+pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, bool) {
+    let varies = spec.max_tokens.spread > 0 || spec.prompt_tokens.is_some_and(|p| p.spread > 0);
+    let pool = if !inputs.dataset.is_empty() {
+        // A dataset row per body, each drawn once (up to the pool's size for huge datasets).
+        inputs
+            .dataset
+            .len()
+            .max(if varies { POOL } else { 1 })
+            .min(POOL.max(inputs.dataset.len()))
+    } else if varies {
+        (spec.requests.min(POOL as u64) as usize).max(1)
+    } else {
+        1
+    };
+    let mut rng = SmallRng::seed_from_u64(spec.seed ^ 0x00b0_d1e5);
+    let mut stream = spec.stream;
+    let mut pool_bytes = 0usize;
+    let mut bodies = Vec::with_capacity(pool);
+    // Large prompts make a smaller pool, never more than POOL_BYTES (at least one body).
+    for i in 0..pool {
+        if pool_bytes >= POOL_BYTES {
+            break;
+        }
+        let body = {
+            let row = (!inputs.dataset.is_empty()).then(|| &inputs.dataset[i % inputs.dataset.len()]);
+            let messages = if let Some(r) = row {
+                r.messages.clone()
+            } else if let Some(p) = spec.prompt_tokens {
+                vec![Message::user(synthetic_prompt(p.sample(&mut rng), &mut rng))]
+            } else {
+                vec![Message::user(spec.prompt)]
+            };
+            // Drawn for every body, so the draws do not shift with the rows that set their own.
+            let drawn = spec.max_tokens.sample(&mut rng);
+            let max_tokens = row.and_then(|r| r.max_tokens).unwrap_or(drawn);
+            let req = ChatRequest {
+                messages,
+                ..ChatRequest::simple(spec.model, "", max_tokens, spec.stream)
+            };
+            let mut body = match serde_json::to_value(&req) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            if let Some(t) = &inputs.body_template {
+                for (k, v) in t {
+                    body.insert(k.clone(), v.clone());
+                }
+            }
+            stream |= body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
+            // Estimate from what is actually sent (the body file may bring its own messages).
+            let input_tokens = serde_json::from_value::<ChatRequest>(serde_json::Value::Object(body.clone()))
+                .map_or(0, |r| r.estimated_prompt_tokens());
+            let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+            PreparedBody { bytes, input_tokens }
+        };
+        pool_bytes += body.bytes.len();
+        bodies.push(body);
+    }
+    (bodies, stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(max_tokens: Spread, prompt_tokens: Option<Spread>) -> BodySpec<'static> {
+        BodySpec {
+            model: "m",
+            prompt: "hello there",
+            max_tokens,
+            prompt_tokens,
+            stream: false,
+            requests: 100,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn synthetic_prompts_have_the_words_asked_for() {
+        let (bodies, _) = build_bodies(
+            spec(
+                Spread::fixed(8),
+                Some(Spread {
+                    mean: 100,
+                    spread: 20,
+                }),
+            ),
+            &Inputs::default(),
+        );
+        assert_eq!(bodies.len(), 100);
+        for b in &bodies {
+            let r: ChatRequest = serde_json::from_slice(&b.bytes).unwrap();
+            let words = r.messages[0].content.as_str().unwrap().split_whitespace().count();
+            assert!((80..=120).contains(&words), "{words}");
+            assert_eq!(b.input_tokens, r.estimated_prompt_tokens());
+        }
+    }
+
+    #[test]
+    fn the_body_file_wins_and_may_ask_for_a_stream() {
+        let inputs = Inputs {
+            body_template: Some(
+                serde_json::json!({"temperature": 0.3, "max_tokens": 5, "stream": true})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            ..Inputs::default()
+        };
+        let (bodies, stream) = build_bodies(spec(Spread::fixed(64), None), &inputs);
+        assert!(stream);
+        assert_eq!(bodies.len(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&bodies[0].bytes).unwrap();
+        assert_eq!(v["max_tokens"], 5);
+        assert_eq!(v["temperature"], 0.3);
+        assert_eq!(v["model"], "m");
+    }
+
+    #[test]
+    fn dataset_rows_are_cycled_in_order() {
+        let inputs = Inputs {
+            dataset: vec![
+                Row::user("one"),
+                Row {
+                    max_tokens: Some(3),
+                    ..Row::user("two two")
+                },
+            ],
+            ..Inputs::default()
+        };
+        let (bodies, _) = build_bodies(spec(Spread::fixed(8), None), &inputs);
+        assert_eq!(bodies.len(), 2);
+        let second: ChatRequest = serde_json::from_slice(&bodies[1].bytes).unwrap();
+        assert_eq!(second.messages[0].content, "two two");
+        // A row's own max_tokens wins over --max-tokens; a row without one gets the flag's.
+        let v = |b: &PreparedBody| {
+            serde_json::from_slice::<serde_json::Value>(&b.bytes).unwrap()["max_tokens"].clone()
+        };
+        assert_eq!((v(&bodies[0]), v(&bodies[1])), (8.into(), 3.into()));
+    }
+}

@@ -1,0 +1,18 @@
+//! The plan: flags turned into a validated [`config::RunConfig`]. The one place that reads the
+//! environment and the files flags name (keys, CA, datasets, body files, the interpreter), so
+//! everything downstream works from values.
+//!
+//! - [`args`]: flags → plan, with every check.
+//! - [`config`]: [`config::RunConfig`], the target and TLS trust.
+//! - [`inputs`]: datasets, body files, synthetic prompts, headers → request bodies.
+//! - [`request`]: the prepared request (URL, key, limits) and redaction of secrets.
+//! - [`python`]: the interpreter of the shipped Python clients and its check.
+//! - [`machine`], [`provenance`]: where and with what a run ran.
+
+pub mod args;
+pub mod config;
+pub mod inputs;
+pub mod machine;
+pub mod provenance;
+pub mod python;
+pub mod request;

@@ -1,0 +1,361 @@
+//! Per-second histograms for `run.hlog`, kept in flat memory however long a run lasts.
+//!
+//! Each (second, series) interval lives as a histogram while it may still receive values (the
+//! newest three seconds), is then sealed (V2 + DEFLATE, a kilobyte or two), and once more than
+//! a set number are sealed the oldest go to an anonymous temporary file that disappears with the
+//! process, however it ends.
+//!
+//! Merging two `Intervals` (a thread pool's workers) never decodes what is sealed or spilled:
+//! sealed parts are appended, spilled records are copied file to file, and parts of the same
+//! interval are added together only when the log is written, one interval at a time.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::AddAssign;
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+
+use crate::model::outcome::Outcome;
+use crate::model::series::{Series, new_histogram, record_clamped};
+
+/// Series kept per one-second interval for the `.hlog` (the others are kept for the whole run).
+pub const INTERVAL_SERIES: [Series; 4] = [
+    Series::E2e(Outcome::Ok),
+    Series::Service(Outcome::Ok),
+    Series::Ttft,
+    Series::Itl,
+];
+
+/// Sealed intervals kept in memory, by default, before the oldest spill to disk.
+pub const SEALED_IN_MEMORY: usize = 64;
+
+/// Seconds behind the newest after which an interval is sealed.
+const SEAL_AFTER_S: u64 = 2;
+
+/// (seconds since the run's epoch, series).
+type Key = (u64, Series);
+
+/// Bytes of a spill record's header: second (u64 LE), series index (u8), length (u32 LE).
+const HEADER: usize = 13;
+
+/// The one-second interval histograms of a strategy (or of one of its workers).
+#[derive(Debug)]
+pub struct Intervals {
+    live: BTreeMap<Key, Histogram<u64>>,
+    /// Encoded parts; after a merge one interval may have several.
+    sealed: Vec<(Key, Vec<u8>)>,
+    spill: Option<Spill>,
+    newest: u64,
+    first: Option<u64>,
+    keep_in_memory: usize,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Intervals::with_limit(SEALED_IN_MEMORY)
+    }
+}
+
+/// Sealed parts on disk: records of (header, encoded histogram). The file is anonymous (unlinked
+/// as soon as it is created).
+#[derive(Debug)]
+struct Spill {
+    file: File,
+    records: usize,
+}
+
+impl Spill {
+    fn create() -> Option<Spill> {
+        Some(Spill {
+            file: tempfile::tempfile().ok()?,
+            records: 0,
+        })
+    }
+
+    fn append(&mut self, key: Key, bytes: &[u8]) -> std::io::Result<()> {
+        let mut rec = Vec::with_capacity(HEADER + bytes.len());
+        rec.extend_from_slice(&key.0.to_le_bytes());
+        rec.push(key.1.index() as u8);
+        rec.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        rec.extend_from_slice(bytes);
+        (&self.file).seek(SeekFrom::End(0))?;
+        (&self.file).write_all(&rec)?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Copies every record of `other` to the end of this file, without decoding any.
+    fn append_file(&mut self, other: &Spill) -> std::io::Result<()> {
+        (&other.file).seek(SeekFrom::Start(0))?;
+        (&self.file).seek(SeekFrom::End(0))?;
+        std::io::copy(&mut &other.file, &mut &self.file)?;
+        self.records += other.records;
+        Ok(())
+    }
+
+    /// (key, offset of the encoded bytes, length) of every record, read header by header.
+    fn index(&self) -> std::io::Result<Vec<(Key, u64, usize)>> {
+        let mut out = Vec::with_capacity(self.records);
+        let end = (&self.file).seek(SeekFrom::End(0))?;
+        let mut at = 0u64;
+        let mut header = [0u8; HEADER];
+        while at + HEADER as u64 <= end {
+            (&self.file).seek(SeekFrom::Start(at))?;
+            (&self.file).read_exact(&mut header)?;
+            let sec = u64::from_le_bytes(header[..8].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(header[9..].try_into().unwrap_or_default()) as usize;
+            let start = at + HEADER as u64;
+            if start + len as u64 > end {
+                break;
+            }
+            if let Some(series) = Series::from_index(usize::from(header[8])) {
+                out.push(((sec, series), start, len));
+            }
+            at = start + len as u64;
+        }
+        Ok(out)
+    }
+
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        (&self.file).seek(SeekFrom::Start(offset))?;
+        (&self.file).read_exact(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Where one part of an interval is.
+enum Part<'a> {
+    Live(&'a Histogram<u64>),
+    Sealed(&'a [u8]),
+    Spilled(u64, usize),
+}
+
+fn encode(h: &Histogram<u64>) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new().serialize(h, &mut buf).ok()?;
+    Some(buf)
+}
+
+fn decode(bytes: &[u8]) -> Option<Histogram<u64>> {
+    Deserializer::new().deserialize(&mut &bytes[..]).ok()
+}
+
+impl Intervals {
+    /// Intervals that keep at most `keep_in_memory` sealed parts in memory before spilling.
+    pub fn with_limit(keep_in_memory: usize) -> Intervals {
+        Intervals {
+            live: BTreeMap::new(),
+            sealed: Vec::new(),
+            spill: None,
+            newest: 0,
+            first: None,
+            keep_in_memory: keep_in_memory.max(1),
+        }
+    }
+
+    /// Records `v` (µs) in the interval of second `sec`.
+    pub fn record(&mut self, sec: u64, series: Series, v: u64) {
+        record_clamped(self.live.entry((sec, series)).or_insert_with(new_histogram), v);
+        self.first = Some(self.first.map_or(sec, |f| f.min(sec)));
+        if sec > self.newest {
+            self.newest = sec;
+            self.seal_old();
+        }
+    }
+
+    /// Seals the intervals too old to receive more values, then spills if over the limit.
+    fn seal_old(&mut self) {
+        // `E2e(Ok)` is the smallest series, so this keeps every series of the seconds kept.
+        let keep = self
+            .live
+            .split_off(&(self.newest.saturating_sub(SEAL_AFTER_S), Series::E2e(Outcome::Ok)));
+        let old = std::mem::replace(&mut self.live, keep);
+        for (k, h) in old {
+            match encode(&h) {
+                Some(bytes) => self.sealed.push((k, bytes)),
+                // Cannot happen writing to a Vec; keep the histogram live rather than lose it.
+                None => {
+                    self.live.insert(k, h);
+                }
+            }
+        }
+        if self.sealed.len() > self.keep_in_memory {
+            self.spill_oldest(self.sealed.len() - self.keep_in_memory / 2);
+        }
+    }
+
+    /// Moves the `n` oldest sealed parts to the spill file (kept in memory if it cannot be
+    /// written: memory is the lesser loss).
+    fn spill_oldest(&mut self, n: usize) {
+        if self.spill.is_none() {
+            self.spill = Spill::create();
+        }
+        let Some(spill) = self.spill.as_mut() else { return };
+        self.sealed.sort_by_key(|(k, _)| *k);
+        let mut kept = Vec::new();
+        for (i, (k, bytes)) in std::mem::take(&mut self.sealed).into_iter().enumerate() {
+            if i >= n || spill.append(k, &bytes).is_err() {
+                kept.push((k, bytes));
+            }
+        }
+        self.sealed = kept;
+    }
+
+    /// Calls `f` once per interval, in (second, series) order, with every part of it added
+    /// together. Only one interval is decoded at a time.
+    pub fn for_each(&self, mut f: impl FnMut(u64, Series, Histogram<u64>)) {
+        let mut parts: BTreeMap<Key, Vec<Part<'_>>> = BTreeMap::new();
+        if let Some(index) = self.spill.as_ref().and_then(|s| s.index().ok()) {
+            for (k, offset, len) in index {
+                parts.entry(k).or_default().push(Part::Spilled(offset, len));
+            }
+        }
+        for (k, bytes) in &self.sealed {
+            parts.entry(*k).or_default().push(Part::Sealed(bytes));
+        }
+        for (k, h) in &self.live {
+            parts.entry(*k).or_default().push(Part::Live(h));
+        }
+        for ((sec, series), list) in parts {
+            let mut total = new_histogram();
+            for part in list {
+                let h = match part {
+                    Part::Live(h) => Some(h.clone()),
+                    Part::Sealed(b) => decode(b),
+                    Part::Spilled(o, l) => self
+                        .spill
+                        .as_ref()
+                        .and_then(|s| s.read(o, l).ok())
+                        .and_then(|b| decode(&b)),
+                };
+                if let Some(h) = h {
+                    let _ = total.add(&h);
+                }
+            }
+            f(sec, series, total);
+        }
+    }
+
+    /// The earliest second with data, spilled intervals included.
+    pub fn first_second(&self) -> Option<u64> {
+        self.first
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// Parts written to the spill file so far.
+    pub fn spilled(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.records)
+    }
+}
+
+impl AddAssign<Intervals> for Intervals {
+    /// Takes over `other`'s intervals without decoding any sealed or spilled part.
+    fn add_assign(&mut self, other: Intervals) {
+        for (k, h) in other.live {
+            match self.live.get_mut(&k) {
+                Some(mine) => {
+                    let _ = mine.add(&h);
+                }
+                None => {
+                    self.live.insert(k, h);
+                }
+            }
+        }
+        self.sealed.extend(other.sealed);
+        if let Some(theirs) = &other.spill {
+            if self.spill.is_none() {
+                self.spill = Spill::create();
+            }
+            let copied = self.spill.as_mut().map(|mine| mine.append_file(theirs));
+            if !matches!(copied, Some(Ok(()))) {
+                // No file of our own: keep their parts in memory rather than lose them.
+                if let Ok(index) = theirs.index() {
+                    for (k, o, l) in index {
+                        if let Ok(b) = theirs.read(o, l) {
+                            self.sealed.push((k, b));
+                        }
+                    }
+                }
+            }
+        }
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.newest = self.newest.max(other.newest);
+        self.seal_old();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: Series = Series::E2e(Outcome::Ok);
+
+    fn collect(iv: &Intervals) -> Vec<(u64, Series, u64)> {
+        let mut out = Vec::new();
+        iv.for_each(|s, k, h| out.push((s, k, h.len())));
+        out
+    }
+
+    #[test]
+    fn old_intervals_are_sealed_and_still_read_back() {
+        let mut iv = Intervals::default();
+        for sec in 0..10u64 {
+            for v in 1..=100 {
+                iv.record(sec, OK, v * 1000);
+            }
+        }
+        // A late arrival for a sealed second still counts.
+        iv.record(1, OK, 5);
+        assert!(iv.live.len() <= 4, "{} live", iv.live.len());
+        assert!(iv.sealed.len() >= 7);
+        let all = collect(&iv);
+        assert_eq!(all.len(), 10);
+        assert_eq!(all.iter().map(|x| x.2).sum::<u64>(), 1001);
+        assert_eq!(all[1].2, 101);
+    }
+
+    #[test]
+    fn long_runs_spill_and_the_first_second_counts_what_was_spilled() {
+        let mut iv = Intervals::with_limit(4);
+        for sec in 7..300u64 {
+            iv.record(sec, OK, 1000 + sec);
+            iv.record(sec, Series::Ttft, 10);
+        }
+        assert!(iv.sealed.len() <= 4, "{} sealed in memory", iv.sealed.len());
+        assert!(iv.spilled() >= 2 * 293 - 4 - 6, "{} spilled", iv.spilled());
+        assert_eq!(iv.first_second(), Some(7));
+        let all = collect(&iv);
+        assert_eq!(all.len(), 2 * 293);
+        assert_eq!(all.first().map(|x| x.0), Some(7));
+        assert!(all.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+        // Reading leaves the file whole.
+        assert_eq!(collect(&iv), all);
+    }
+
+    #[test]
+    fn merging_spilled_workers_adds_interval_by_interval() {
+        let mut a = Intervals::with_limit(2);
+        let mut b = Intervals::with_limit(2);
+        for sec in 0..50u64 {
+            a.record(sec, OK, 10);
+            b.record(sec, OK, 20);
+            b.record(sec, OK, 30);
+        }
+        assert!(a.spilled() > 0 && b.spilled() > 0);
+        a += b;
+        let all = collect(&a);
+        assert_eq!(all.len(), 50, "one line per second, not per part");
+        assert!(all.iter().all(|x| x.2 == 3), "{all:?}");
+        assert!(a.sealed.len() <= 2);
+    }
+}

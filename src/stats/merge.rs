@@ -1,0 +1,418 @@
+//! Merging the reports of a sharded run (`--shard K/N` on several machines) into one, exactly:
+//! histograms are added (from the V2-encoded histograms every report carries, so percentiles
+//! come from all the values, never from averaging percentiles), counts are summed, and the wall
+//! time runs from the earliest start to the latest end. Reports of different workloads, and
+//! shards missing or repeated, are refused.
+
+use crate::model::error::MergeError;
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use crate::model::hist;
+use crate::model::outcome::Outcome;
+use crate::model::plan::Shard;
+use crate::model::report::{
+    ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, efficiency,
+};
+use crate::model::series::{Percentiles, Series, new_histogram};
+use crate::model::strategy::Strategy;
+
+/// Every place two JSON values differ, as (path, ours, theirs).
+fn differences(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            let null = serde_json::Value::Null;
+            for k in keys {
+                differences(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&null),
+                    y.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        _ if a == b => {}
+        _ => out.push((path.to_owned(), a.to_string(), b.to_string())),
+    }
+}
+
+/// What a merge adds up must add up in each report: every issued request has one outcome, the
+/// report's own check passed, and the histograms the first shard has are all there.
+fn check_counts(index: usize, s: &StrategyReport, series: &[&String]) -> Result<(), MergeError> {
+    let bad = |why: String| MergeError::Counts {
+        index,
+        strategy: s.id,
+        why,
+    };
+    let outcomes: u64 = s.outcomes.values().sum();
+    if outcomes != s.issued {
+        return Err(bad(format!(
+            "has {outcomes} outcomes for {} requests issued",
+            s.issued
+        )));
+    }
+    if !s.accounted_ok {
+        return Err(bad(format!("failed its own accounting ({})", s.accounted)));
+    }
+    if let Some(missing) = series.iter().find(|n| !s.histograms.contains_key(**n)) {
+        return Err(MergeError::Histogram {
+            index,
+            strategy: s.id,
+            series: (*missing).clone(),
+            why: "is missing (report 0 has it)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The settings that must agree for reports to be of one run: the config without its shard.
+fn workload(r: &RunReport) -> serde_json::Value {
+    let mut v = serde_json::to_value(&r.config).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("shard");
+    }
+    v
+}
+
+fn decode_all(parts: &[(usize, &StrategyReport)]) -> Result<BTreeMap<String, Histogram<u64>>, MergeError> {
+    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for (i, s) in parts {
+        for (name, enc) in &s.histograms {
+            let h = hist::decode(enc).map_err(|why| MergeError::Histogram {
+                index: *i,
+                strategy: s.id,
+                series: name.clone(),
+                why,
+            })?;
+            let slot = out.entry(name.clone()).or_insert_with(new_histogram);
+            // Both auto-resize: adding cannot fail on range.
+            let _ = slot.add(&h);
+        }
+    }
+    Ok(out)
+}
+
+fn sum_maps<K: Ord + Clone>(maps: impl Iterator<Item = BTreeMap<K, u64>>) -> BTreeMap<K, u64> {
+    let mut out = BTreeMap::new();
+    for m in maps {
+        for (k, v) in m {
+            *out.entry(k).or_default() += v;
+        }
+    }
+    out
+}
+
+/// One strategy merged from its parts.
+fn merge_strategy(
+    parts: &[(usize, &StrategyReport)],
+    mean_delay_s: Option<f64>,
+) -> Result<StrategyReport, MergeError> {
+    let first = parts[0].1;
+    let hists = decode_all(parts)?;
+    let pct = |s: Series| hists.get(&s.to_string()).and_then(Percentiles::of);
+    let sum = |f: fn(&StrategyReport) -> u64| parts.iter().map(|(_, s)| f(s)).sum::<u64>();
+    let sumf = |f: fn(&StrategyReport) -> f64| parts.iter().map(|(_, s)| f(s)).sum::<f64>();
+    let started = parts
+        .iter()
+        .map(|(_, s)| s.started_unix_ms)
+        .fold(f64::MAX, f64::min);
+    let ended = parts
+        .iter()
+        .map(|(_, s)| s.ended_unix_ms)
+        .fold(f64::MIN, f64::max);
+    let wall_s = ((ended - started) / 1000.0).max(0.0);
+    let wall = wall_s.max(1e-9);
+    let outcomes = sum_maps(parts.iter().map(|(_, s)| s.outcomes.clone()));
+    let count = |o: Outcome| outcomes.get(&o).copied().unwrap_or(0);
+    let total: u64 = outcomes.values().sum();
+    let ok = count(Outcome::Ok);
+    let issued = sum(|s| s.issued);
+    let concurrency = sum(|s| s.concurrency);
+    let slo_set = parts.iter().any(|(_, s)| s.good.is_some());
+    let good = slo_set.then(|| parts.iter().filter_map(|(_, s)| s.good).sum::<u64>());
+    let mut errors: BTreeMap<String, ErrorRow> = BTreeMap::new();
+    for (_, s) in parts {
+        for e in &s.errors {
+            errors
+                .entry(e.class.clone())
+                .and_modify(|x| x.count += e.count)
+                .or_insert_with(|| e.clone());
+        }
+    }
+    let mut errors: Vec<ErrorRow> = errors.into_values().collect();
+    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
+    // The mock's cross-checks, when every part has one.
+    let checks: Option<Vec<&ServerCheck>> = parts.iter().map(|(_, s)| s.server.as_ref()).collect();
+    let server = checks.map(|cs| ServerCheck {
+        attempts_sent: cs.iter().map(|c| c.attempts_sent).sum(),
+        requests_received: cs.iter().map(|c| c.requests_received).sum(),
+        matches: cs.iter().all(|c| c.matches),
+        responses_by_status: sum_maps(cs.iter().map(|c| c.responses_by_status.clone())),
+        connections: cs.iter().map(|c| c.connections).sum(),
+        tls_handshakes: cs.iter().map(|c| c.tls_handshakes).sum(),
+        http2_streams: cs.iter().map(|c| c.http2_streams).sum(),
+    });
+    let warmups: Vec<&WarmupReport> = parts.iter().filter_map(|(_, s)| s.warmup.as_ref()).collect();
+    let rate_sum = |f: fn(&StrategyReport) -> Option<f64>| {
+        let v: Vec<f64> = parts.iter().filter_map(|(_, s)| f(s)).collect();
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
+    let e2e_all = {
+        let mut all = new_histogram();
+        for o in Outcome::ALL {
+            if let Some(h) = hists.get(&Series::E2e(o).to_string()) {
+                let _ = all.add(h);
+            }
+        }
+        all
+    };
+    let completion_tokens = sum(|s| s.completion_tokens);
+    Ok(StrategyReport {
+        id: first.id,
+        concurrency,
+        requests: sum(|s| s.requests),
+        issued,
+        outcomes: Outcome::ALL.iter().map(|o| (*o, count(*o))).collect(),
+        accounted: format!("{total}/{issued}"),
+        accounted_ok: total == issued && parts.iter().all(|(_, s)| s.accounted_ok),
+        attempts: sum(|s| s.attempts),
+        attempt_outcomes: sum_maps(parts.iter().map(|(_, s)| s.attempt_outcomes.clone())),
+        errors,
+        protocols: sum_maps(parts.iter().map(|(_, s)| s.protocols.clone())),
+        retries: sum(|s| s.retries),
+        backoff_s: sumf(|s| s.backoff_s),
+        wall_s,
+        throughput_rps: (total - count(Outcome::Cancelled)) as f64 / wall,
+        goodput_rps: ok as f64 / wall,
+        efficiency: efficiency(ok as f64 / wall, mean_delay_s, concurrency),
+        latency_ms: pct(Series::E2e(Outcome::Ok)),
+        latency_all_ms: Percentiles::of(&e2e_all),
+        latency_by_outcome_ms: Outcome::ALL
+            .iter()
+            .filter_map(|o| pct(Series::E2e(*o)).map(|p| (*o, p)))
+            .collect(),
+        lag_ms: pct(Series::Lag),
+        service_ms: pct(Series::Service(Outcome::Ok)),
+        target_rate: rate_sum(|s| s.target_rate),
+        achieved_rate: rate_sum(|s| s.achieved_rate),
+        ttft_ms: pct(Series::Ttft),
+        itl_ms: pct(Series::Itl),
+        tpot_ms: pct(Series::Tpot),
+        request_tokens_per_s: pct(Series::RequestTokensPerS),
+        completion_tokens,
+        tokens_per_s: completion_tokens as f64 / wall,
+        cpu_s: sumf(|s| s.cpu_s),
+        // Machines differ: the largest of them, not a sum of processes that never shared memory.
+        peak_rss_bytes: parts.iter().map(|(_, s)| s.peak_rss_bytes).max().unwrap_or(0),
+        threads: sum(|s| s.threads),
+        server,
+        // A signal in any shard ended the whole early; else time, if any shard ran by it.
+        ended_by: {
+            use crate::model::report::EndedBy;
+            let any = |e: EndedBy| parts.iter().any(|(_, s)| s.ended_by == e);
+            if any(EndedBy::Signal) {
+                EndedBy::Signal
+            } else if any(EndedBy::Duration) {
+                EndedBy::Duration
+            } else {
+                EndedBy::Count
+            }
+        },
+        started_unix_ms: started,
+        ended_unix_ms: ended,
+        start_spread_s: Some(
+            (parts
+                .iter()
+                .map(|(_, s)| s.started_unix_ms)
+                .fold(f64::MIN, f64::max)
+                - started)
+                / 1000.0,
+        ),
+        warmup: (!warmups.is_empty()).then(|| WarmupReport {
+            issued: warmups.iter().map(|w| w.issued).sum(),
+            outcomes: sum_maps(warmups.iter().map(|w| w.outcomes.clone())),
+            wall_s: warmups.iter().map(|w| w.wall_s).fold(0.0, f64::max),
+        }),
+        good,
+        good_share: good.map(|g| {
+            if issued == 0 {
+                0.0
+            } else {
+                g as f64 / issued as f64
+            }
+        }),
+        slo_goodput_rps: good.map(|g| g as f64 / wall),
+        input_tokens: sum(|s| s.input_tokens),
+        input_tokens_per_request: pct(Series::InputTokens),
+        output_tokens_per_request: pct(Series::OutputTokens),
+        adaptive: None,
+        cpu_work: None,
+        external: merge_external(parts.iter().map(|(_, s)| *s)),
+        histograms: hists.iter().map(|(k, h)| (k.clone(), hist::encode(h))).collect(),
+    })
+}
+
+/// The shards' external-client records as one: the harness's CPU added up, the slowest start-up,
+/// every failure named.
+fn merge_external<'a>(
+    parts: impl Iterator<Item = &'a StrategyReport>,
+) -> Option<crate::model::report::ExternalReport> {
+    let ext: Vec<&crate::model::report::ExternalReport> = parts.filter_map(|s| s.external.as_ref()).collect();
+    let first = ext.first()?;
+    let failures: Vec<&str> = ext.iter().filter_map(|e| e.failure.as_deref()).collect();
+    let harness_cpu_s = ext.iter().map(|e| e.harness_cpu_s).sum::<f64>();
+    Some(crate::model::report::ExternalReport {
+        command: first.command.clone(),
+        startup_s: ext.iter().map(|e| e.startup_s).fold(0.0, f64::max),
+        startup_cpu_s: ext.iter().map(|e| e.startup_cpu_s).sum(),
+        harness_cpu_s,
+        harness_cpu_us_per_request: None,
+        failure: (!failures.is_empty()).then(|| failures.join("; ")),
+        stderr_tail: None,
+    })
+}
+
+/// Merges the reports of one run's shards (or several unsharded runs of one workload) into one.
+pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, MergeError> {
+    let base = reports.first().ok_or(MergeError::Empty)?;
+    let want = workload(base);
+    let whole = Shard { k: 0, n: 1 };
+    let n = base.config.shard.unwrap_or(whole).n;
+    let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+    let ids = |r: &RunReport| {
+        r.strategies
+            .iter()
+            .map(|s| s.id.id())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, r) in reports.iter().enumerate() {
+        let mut diff = Vec::new();
+        differences("config", &want, &workload(r), &mut diff);
+        if !diff.is_empty() {
+            return Err(MergeError::Differs {
+                index: i,
+                differences: diff,
+            });
+        }
+        // Complete shards ran every strategy; a shard cut short may have run the first ones.
+        let (ours, theirs) = (ids(base), ids(r));
+        let prefix = ours.starts_with(&theirs) || theirs.starts_with(&ours);
+        if ours != theirs && (r.complete && base.complete || !prefix) {
+            return Err(MergeError::Strategies {
+                index: i,
+                ours,
+                theirs,
+            });
+        }
+        for s in &r.strategies {
+            let first = base.strategies.iter().find(|b| b.id == s.id).unwrap_or(s);
+            check_counts(i, s, &first.histograms.keys().collect::<Vec<_>>())?;
+        }
+        let s = r.config.shard.unwrap_or(whole);
+        if s.n != n {
+            return Err(MergeError::ShardCount {
+                index: i,
+                ours: base.config.shard.unwrap_or(whole).to_string(),
+                theirs: s.to_string(),
+            });
+        }
+        if seen.insert(s.k, i).is_some() && n > 1 {
+            return Err(MergeError::Repeated(s.to_string()));
+        }
+    }
+    let missing: Vec<String> = (0..n)
+        .filter(|k| n > 1 && !seen.contains_key(k))
+        .map(|k| Shard { k, n }.to_string())
+        .collect();
+    if !missing.is_empty() && !allow_partial {
+        return Err(MergeError::Missing {
+            missing: missing.join(", "),
+            n,
+        });
+    }
+    // Strategy by strategy, in the first report's order.
+    let mut order: Vec<Strategy> = Vec::new();
+    for r in reports {
+        for s in &r.strategies {
+            if !order.contains(&s.id) {
+                order.push(s.id);
+            }
+        }
+    }
+    let mean = base.config.mock_mean_delay_s;
+    let mut strategies = Vec::new();
+    for id in order {
+        let parts: Vec<(usize, &StrategyReport)> = reports
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.strategies
+                    .iter()
+                    .filter(move |s| s.id == id)
+                    .map(move |s| (i, s))
+            })
+            .collect();
+        strategies.push(merge_strategy(&parts, mean)?);
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    if !missing.is_empty() {
+        reasons.push(format!("shards {} missing", missing.join(", ")));
+    }
+    for s in &strategies {
+        let without: Vec<String> = reports
+            .iter()
+            .filter(|r| !r.strategies.iter().any(|x| x.id == s.id))
+            .map(|r| r.config.shard.unwrap_or(whole).to_string())
+            .collect();
+        if !without.is_empty() {
+            reasons.push(format!("{} did not run in shard {}", s.id, without.join(", ")));
+        }
+    }
+    for r in reports.iter().filter(|r| !r.complete) {
+        reasons.push(format!(
+            "shard {}: {}",
+            r.config.shard.unwrap_or(whole),
+            r.incomplete_reason.as_deref().unwrap_or("incomplete")
+        ));
+    }
+    let mut provenance = base.provenance.clone();
+    provenance.started_unix = reports
+        .iter()
+        .map(|r| r.provenance.started_unix)
+        .min()
+        .unwrap_or(0);
+    provenance.ended_unix = reports.iter().map(|r| r.provenance.ended_unix).max().unwrap_or(0);
+    let mut config = base.config.clone();
+    config.shard = None;
+    Ok(RunReport {
+        provenance,
+        config,
+        strategies,
+        complete: reasons.is_empty(),
+        incomplete_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        merged_from: reports
+            .iter()
+            .map(|r| ShardInfo {
+                shard: r.config.shard.map_or("whole".into(), |s| s.to_string()),
+                machine: match &r.provenance.machine.hostname {
+                    Some(h) => format!("{} on {h}", r.provenance.machine.summary()),
+                    None => r.provenance.machine.summary(),
+                },
+                git_commit: r.provenance.git_commit.clone(),
+                started_unix: r.provenance.started_unix,
+                ended_unix: r.provenance.ended_unix,
+                complete: r.complete,
+            })
+            .collect(),
+    })
+}

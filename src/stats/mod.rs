@@ -1,0 +1,17 @@
+//! Statistics: records folded into per-worker [`recorder::Recorder`]s (HdrHistograms and
+//! counters, merged once with `+=`), per-second intervals, the request log, a strategy's
+//! summary, and exact merges of shards.
+//!
+//! - [`recorder`]: the recorder.
+//! - [`intervals`]: per-second histograms for `run.hlog`, sealed and spilled to stay flat.
+//! - [`log`]: `requests.jsonl`, spilled to a temporary file as it grows.
+//! - [`summary`]: a strategy's report from its recorder.
+//! - [`merge`]: shards of one run merged into one report.
+//! - [`temp`]: temporary files that a second signal still removes.
+
+pub mod intervals;
+pub mod log;
+pub mod merge;
+pub mod recorder;
+pub mod summary;
+pub mod temp;

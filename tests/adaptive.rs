@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use asyncbench::compare;
 use asyncbench::engine::cpu_work::OFFLOAD_THREAD;
-use asyncbench::model::report::AdaptiveConfig;
+use asyncbench::model::adaptive::AdaptiveConfig;
 use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 use mock_server::limiter::parse_rpm_schedule;

@@ -51,11 +51,11 @@ fn compare_defaults_are_the_documented_ones() {
     let cli = Cli::try_parse_from(["asyncbench", "compare"]).unwrap();
     let Sub::Compare(args) = cli.command else { panic!() };
     let cfg = args.common.to_config(args.chosen()).unwrap();
-    assert_eq!(cfg.workload.requests, 200);
+    assert_eq!(cfg.workload.requests, Some(200));
     assert_eq!(cfg.concurrency, 50);
     assert_eq!(cfg.batch_size, 50);
     assert_eq!(cfg.strategies.len(), 5);
-    assert_eq!(cfg.mock.unwrap().latency.to_string(), "100ms");
+    assert_eq!(cfg.endpoint.mock().unwrap().latency.to_string(), "100ms");
 }
 
 /// A small run through the real binary exits 0 and writes report.json and summary.csv.

@@ -149,10 +149,9 @@ fn open_file_needs_are_computed_and_checked() {
         "{e}"
     );
     assert!(check_open_files(&cfg, files_needed(&cfg), 1024, 1 << 20).is_ok());
-    cfg.mock = None;
-    cfg.target = Some(asyncbench::plan::config::Target::external(
-        "http://127.0.0.1:1/v1",
-    ));
+    cfg.endpoint = asyncbench::plan::endpoint::Endpoint::External(
+        asyncbench::plan::endpoint::Target::external("http://127.0.0.1:1/v1"),
+    );
     assert_eq!(files_needed(&cfg), 10_256);
 }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use asyncbench::model::plan::{LoadModel, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::{RunConfig, Target};
+use asyncbench::plan::config::RunConfig;
+use asyncbench::plan::endpoint::{Endpoint, Target};
 use mock_server::Profile;
 
 /// A closed-loop config against the embedded mock: `n` requests, concurrency 4, batches of 4
@@ -14,7 +15,7 @@ use mock_server::Profile;
 pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunConfig {
     RunConfig {
         workload: Workload {
-            requests: n,
+            requests: Some(n),
             model: "mock-model".into(),
             prompt: "hello".into(),
             max_tokens: 8,
@@ -28,7 +29,7 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
         timeout: Duration::from_secs(5),
         load: LoadModel::Closed,
         seed: 7,
-        mock: Some(Profile {
+        endpoint: Endpoint::embedded(Profile {
             seed: Some(profile.seed.unwrap_or(1)),
             ..profile
         }),
@@ -40,8 +41,7 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
 /// The same config pointed at an external base URL.
 pub(crate) fn config_for_target(strategies: &[Strategy], n: u64, base_url: String) -> RunConfig {
     let mut cfg = config(strategies, n, Profile::default());
-    cfg.mock = None;
-    cfg.target = Some(Target::external(base_url));
+    cfg.endpoint = Endpoint::External(Target::external(base_url));
     cfg
 }
 

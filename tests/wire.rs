@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::TlsTrust;
+use asyncbench::plan::endpoint::TlsTrust;
 use mock_server::{MockServer, Profile, ServerOptions, TlsSource};
 
 use crate::util::{bin, config, config_for_target};
@@ -31,7 +31,7 @@ fn every_strategy_works_over_https_with_the_certificate_trusted() {
     // Arrange
     let server = tls_mock(false);
     let mut cfg = config_for_target(&Strategy::ALL, 12, format!("{}/v1", server.uri()));
-    if let Some(t) = cfg.target.as_mut() {
+    if let Some(t) = cfg.endpoint.target_mut() {
         t.trust = TlsTrust {
             ca_pem: Some(Arc::new(server.ca_pem().unwrap().as_bytes().to_vec())),
             insecure: false,
@@ -78,7 +78,9 @@ fn http2_is_negotiated_over_tls_for_the_async_strategies() {
             ..Profile::default()
         },
     );
-    cfg.mock_tls = true;
+    if let asyncbench::plan::endpoint::Endpoint::Embedded { tls, .. } = &mut cfg.endpoint {
+        *tls = true;
+    }
     cfg.http2 = true;
     cfg.workload.stream = true;
     let report = asyncbench::compare(&cfg).unwrap();

@@ -15,7 +15,8 @@ use asyncbench::engine::runner::{RunContext, run_strategy};
 use asyncbench::model::plan::{LoadModel, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::{RunConfig, Target};
+use asyncbench::plan::config::RunConfig;
+use asyncbench::plan::endpoint::Target;
 use criterion::Criterion;
 use mock_server::{MockServer, Profile};
 
@@ -68,7 +69,7 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
 pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Duration) {
     let cfg = RunConfig {
         workload: Workload {
-            requests: p.requests,
+            requests: Some(p.requests),
             model: "mock-model".into(),
             prompt: "bench".into(),
             max_tokens: 8,
@@ -82,7 +83,6 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
         timeout: Duration::from_secs(30),
         load: LoadModel::Closed,
         seed: 1,
-        mock: None,
         quiet: true,
         ..RunConfig::default()
     };

@@ -5,11 +5,12 @@
 //! threads, and the request path takes no lock unless the limiter is on.
 //!
 //! # Layout
-//! - [`args`]: the command-line helpers both binaries share (value parsers, one-line errors).
+//! - [`args`]: the command line both binaries share: value parsers, one-line errors, the
+//!   mock's flags ([`ProfileArgs`]).
 //! - [`wire`]: the OpenAI request, response, chunk and error types (shared with the clients).
 //! - [`files`]: reading a user's file with a cap on its size.
 //! - [`latency`]: latency models and the duration/spec syntax of every flag.
-//! - [`profile`]: the validated configuration ([`Profile`]), TOML files and the mock's flags.
+//! - [`profile`]: the validated configuration ([`Profile`]) and TOML files.
 //! - [`limiter`]: the RPM/TPM token buckets and the Go-style reset durations.
 //! - [`tls`]: HTTPS with a generated or given certificate (ALPN `h2`, `http/1.1`).
 //! - `app`: admission → decision → rendering → handlers; [`app()`] gives the router for
@@ -49,8 +50,9 @@ pub use app::{
     ATTEMPT_HEADER, MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_STALL, MAX_TOTAL_TOKENS,
     REQUEST_INDEX_HEADER, app,
 };
+pub use args::ProfileArgs;
 pub use latency::LatencySpec;
-pub use profile::{Fault, FaultRates, Profile, ProfileArgs, ProfileError, ScheduleRule};
+pub use profile::{Fault, FaultRates, Profile, ProfileError, ScheduleRule};
 pub use server::{
     MockServer, ServerError, ServerOptions, bind, exposure_warning as server_exposure_warning, run,
 };

@@ -2,7 +2,6 @@
 //! schedules, the RPM/TPM limiter and the seed. Read from a TOML profile file, command-line flags
 //! (flags win), or built in code.
 
-use crate::args::{parse_bytes, parse_duration_arg, parse_positive, parse_probability};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -452,158 +451,10 @@ mod schedule_str {
     }
 }
 
-/// The mock's behaviour flags, shared by the `mock-server` binary and `asyncbench` (which starts
-/// the embedded mock with them), so both spell every flag the same way.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ProfileArgs {
-    /// TOML profile file; flags given on the command line override its values [default: none].
-    #[arg(long, value_name = "FILE.toml")]
-    pub profile: Option<std::path::PathBuf>,
-    /// Whole-response latency: 100ms, uniform:50ms..150ms, normal:MEAN,SD, lognormal:MEDIAN,P99,
-    /// exp:MEAN [default: 0; asyncbench's embedded mock: 100ms unless --ttft or --itl is given].
-    #[arg(long, value_name = "SPEC")]
-    pub latency: Option<LatencySpec>,
-    /// Time to first token (same spec syntax), added after --latency [default: 0].
-    #[arg(long, value_name = "SPEC")]
-    pub ttft: Option<LatencySpec>,
-    /// Inter-token latency before each token after the first (same spec syntax) [default: 0].
-    #[arg(long, value_name = "SPEC")]
-    pub itl: Option<LatencySpec>,
-    /// Output tokens when a request sets no max_tokens / max_completion_tokens [default: 16].
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
-    pub tokens: Option<u64>,
-    /// Probability of a rate-limit 429 with Retry-After [default: 0].
-    #[arg(long = "rate-429", value_name = "P", value_parser = parse_probability)]
-    pub rate_429: Option<f64>,
-    /// Probability of a quota 429 (insufficient_quota, no Retry-After) [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub rate_quota: Option<f64>,
-    /// Probability of a 500 [default: 0].
-    #[arg(long = "rate-500", value_name = "P", value_parser = parse_probability)]
-    pub rate_500: Option<f64>,
-    /// Probability of a 502 [default: 0].
-    #[arg(long = "rate-502", value_name = "P", value_parser = parse_probability)]
-    pub rate_502: Option<f64>,
-    /// Probability of a 503 [default: 0].
-    #[arg(long = "rate-503", value_name = "P", value_parser = parse_probability)]
-    pub rate_503: Option<f64>,
-    /// Probability of a 504 [default: 0].
-    #[arg(long = "rate-504", value_name = "P", value_parser = parse_probability)]
-    pub rate_504: Option<f64>,
-    /// Probability of a hang: the request is accepted and never answered [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub rate_hang: Option<f64>,
-    /// Probability of a connection reset instead of a response [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub rate_reset: Option<f64>,
-    /// Probability that a stream ends halfway with an error event [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub rate_stream_error: Option<f64>,
-    /// Probability that a stream is cut halfway [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
-    pub rate_stream_cut: Option<f64>,
-    /// Retry-After of injected 429s [default: 1s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
-    pub retry_after: Option<Duration>,
-    /// Deterministic failures, repeatable: first:N:FAULT (requests 1..=N) or every:K:FAULT
-    /// [default: none]. Requests that carry asyncbench's request number are counted by it (their
-    /// first attempt); others in arrival order.
-    #[arg(long, value_name = "RULE")]
-    pub schedule: Vec<String>,
-    /// Requests-per-minute limit (token bucket with continuous refill) [default: none].
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
-    pub rpm: Option<u64>,
-    /// A requests-per-minute limit that changes during the run: OFFSET:RPM steps from the
-    /// mock's start (or its reset), e.g. 0s:1200,20s:300,40s:1200 [default: none].
-    #[arg(long, value_name = "STEPS")]
-    pub rpm_schedule: Option<String>,
-    /// Tokens-per-minute limit (prompt estimate + max_tokens × n charged per request)
-    /// [default: none].
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
-    pub tpm: Option<u64>,
-    /// Burst the limiter allows, as a share of its minute: 1s holds 1/60 of --rpm/--tpm [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
-    pub limit_window: Option<Duration>,
-    /// Seed of the fault and latency draws, for reproducible runs [default: from the clock;
-    /// asyncbench's embedded mock: 1].
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-    /// Most bytes one answer may take (n × max_tokens, streamed or not); more is a 400 naming
-    /// the limit [default: 16MiB].
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
-    pub max_response_bytes: Option<u64>,
-    /// Send no x-ratelimit-* headers with --rpm/--tpm (as many self-hosted servers and gateways
-    /// do): clients have only the 429s and their Retry-After to go by [default: sent].
-    #[arg(long)]
-    pub no_ratelimit_headers: bool,
-}
-
-impl ProfileArgs {
-    /// The profile these flags describe: the file's values (or the defaults), overridden by the
-    /// flags, then validated.
-    pub fn to_profile(&self) -> Result<Profile, ProfileError> {
-        let mut p = match &self.profile {
-            Some(path) => Profile::from_file(path)?,
-            None => Profile::default(),
-        };
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = &self.$f { p.$f = v.clone(); } )* };
-        }
-        set!(
-            latency, ttft, itl, rate_429, rate_quota, rate_500, rate_502, rate_503, rate_504
-        );
-        set!(
-            rate_hang,
-            rate_reset,
-            rate_stream_error,
-            rate_stream_cut,
-            retry_after,
-            limit_window
-        );
-        p.no_ratelimit_headers |= self.no_ratelimit_headers;
-        if let Some(t) = self.tokens {
-            p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {
-                name: "tokens",
-                value: t.to_string(),
-            })?;
-        }
-        if !self.schedule.is_empty() {
-            p.schedule = self
-                .schedule
-                .iter()
-                .map(|s| s.parse())
-                .collect::<Result<_, _>>()?;
-        }
-        if self.rpm.is_some() {
-            p.rpm = self.rpm;
-            p.rpm_schedule.clear();
-        }
-        if let Some(v) = &self.rpm_schedule {
-            p.rpm_schedule = parse_rpm_schedule(v).map_err(|why| ProfileError::RpmSchedule {
-                value: v.clone(),
-                why,
-            })?;
-            if self.rpm.is_none() {
-                p.rpm = None;
-            }
-        }
-        if self.tpm.is_some() {
-            p.tpm = self.tpm;
-        }
-        if self.seed.is_some() {
-            p.seed = self.seed;
-        }
-        if let Some(b) = self.max_response_bytes {
-            p.max_response_bytes = b;
-        }
-        p.validate()?;
-        Ok(p)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::ProfileArgs;
 
     #[test]
     fn an_rpm_schedule_comes_from_a_flag_or_a_file_and_excludes_rpm() {

@@ -30,6 +30,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--retry-jitter`: how much of each backoff is drawn at random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JitterKind {
+    /// None: the backoff as computed.
+    None,
+    /// OpenAI's SDKs: up to 25 % less.
+    Openai,
+    /// Uniform between 0 and the backoff.
+    Full,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -265,8 +276,8 @@ pub struct CommonArgs {
     pub retry_max: Option<Duration>,
     /// Override the preset's jitter: none, openai (up to 25 % less), full (uniform 0..delay)
     /// [default: the preset's].
-    #[arg(long, value_name = "KIND", value_parser = ["none", "openai", "full"])]
-    pub retry_jitter: Option<String>,
+    #[arg(long, value_name = "KIND", value_enum)]
+    pub retry_jitter: Option<JitterKind>,
     /// Override the statuses retried, comma-separated (5xx are retried when the preset says so)
     /// [default: the preset's].
     #[arg(long, value_name = "CODES", value_delimiter = ',')]

@@ -6,7 +6,8 @@ use crate::commands::{Finish, finish_run};
 use crate::engine::run::{RunResults, Session, run_strategies};
 use crate::engine::stop::StopToken;
 use crate::model::error::RunError;
-use crate::model::report::{Provenance, RunReport};
+use crate::model::provenance::Provenance;
+use crate::model::report::RunReport;
 use crate::output::files::{prepare_out, write_run};
 use crate::output::table;
 use crate::plan::config::RunConfig;
@@ -42,7 +43,7 @@ pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
     let mut w = Vec::new();
     // A credential header of another name (Azure's api-key, Anthropic's x-api-key) is a key too.
     let other_credential = cfg.inputs.headers.iter().any(|h| h.is_secret());
-    if let (Some(t), Some(var)) = (&cfg.target, &cfg.api_key_env) {
+    if let (Some(t), Some(var)) = (cfg.endpoint.target(), &cfg.api_key_env) {
         match &t.api_key {
             None if !other_credential => w.push(format!(
                 "${var} is unset or empty: requests to {} go without an Authorization header",
@@ -55,7 +56,7 @@ pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
         }
     }
     w.extend(input_warnings(cfg));
-    if cfg.target.as_ref().is_some_and(|t| t.trust.insecure) {
+    if cfg.endpoint.target().is_some_and(|t| t.trust.insecure) {
         w.push("--insecure: any certificate is accepted; the target may not be who it says".into());
     }
     if cfg.http2 && cfg.strategies.iter().any(|s| s.is_blocking()) {

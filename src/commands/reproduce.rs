@@ -18,6 +18,7 @@ use crate::model::retry::{RetryPolicy, RetryPreset};
 use crate::model::strategy::Strategy;
 use crate::output::files::write_run;
 use crate::plan::config::RunConfig;
+use crate::plan::endpoint::Endpoint;
 
 /// Requests in the article's benchmark.
 pub const ARTICLE_REQUESTS: u64 = 10;
@@ -28,7 +29,7 @@ pub const ARTICLE_DELAY: Duration = Duration::from_secs(1);
 pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig {
     RunConfig {
         workload: Workload {
-            requests: ARTICLE_REQUESTS,
+            requests: Some(ARTICLE_REQUESTS),
             model: "mock-model".into(),
             max_tokens: 1,
             delay_endpoint: Some(ARTICLE_DELAY),
@@ -49,7 +50,7 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
         timeout: Duration::from_secs(30),
         load: LoadModel::Closed,
         seed: 1,
-        mock: Some(mock_server::Profile {
+        endpoint: Endpoint::embedded(mock_server::Profile {
             seed: Some(1),
             ..mock_server::Profile::default()
         }),

@@ -8,11 +8,13 @@ use crate::commands::{Finish, finish_run};
 use crate::engine::run::{Incomplete, Session, run_strategies, summary};
 use crate::engine::stop::StopToken;
 use crate::model::error::RunError;
-use crate::model::report::{Isolation, Provenance};
+use crate::model::provenance::Provenance;
+use crate::model::recommend::{Chosen, best_strategy, recommend_for};
+use crate::model::report::{Isolation, StrategyReport};
 use crate::model::strategy::Strategy;
 use crate::model::sweep::{
-    AutoProbe, Axis, Chosen, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
-    best_strategy, concurrency_points, fmt_setting, rate_points, recommend_for, saturation,
+    AutoProbe, Axis, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
+    concurrency_points, fmt_setting, rate_points, saturation,
 };
 use crate::output::files::write_file;
 use crate::output::files::{prepare_out, write_run};
@@ -147,7 +149,7 @@ fn double_until_flat(
         probes.push((c as f64, g));
         let n = probes.len();
         let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
-        let all_in_flight = c >= base.workload.requests;
+        let all_in_flight = base.workload.requests.is_some_and(|n| c >= n);
         if flat || all_in_flight || c >= 4096 || stop.requested().is_some() {
             return Ok(probes);
         }
@@ -214,18 +216,7 @@ pub fn sweep_measuring_on(
         let results = run_strategies(&cfg, &session, &provenance)?;
         isolation = results.report.config.isolation;
         if !cfg.quiet {
-            for r in &results.report.strategies {
-                let p = PointResult::of(r);
-                eprintln!(
-                    "{} {:<12} {:>9.1} ok/s  p99 {:>8} ms  429s {:>5.1} %  {}",
-                    fmt_setting(axis.name(), v),
-                    r.id.to_string(),
-                    r.goodput_rps,
-                    p.p99_ms.map_or("-".to_owned(), |x| format!("{x:.1}")),
-                    100.0 * p.share_429,
-                    r.accounted
-                );
-            }
+            say_point(axis.name(), v, &results.report.strategies);
         }
         if let Some(dir) = &dir
             && let Err(e) = write_run(dir, &results.report, &results.intervals, results.requests_log)
@@ -243,18 +234,67 @@ pub fn sweep_measuring_on(
             break;
         }
     }
-    // CPU work is the workload's, not a setting to pick: its verdict is per point.
-    let per_work = matches!(axis, Axis::CpuWork(_));
     let chosen = if auto.is_some() {
         Chosen::Automatic
     } else {
         Chosen::Listed
     };
-    let recommendations: Vec<Recommendation> = base
-        .strategies
+    let (recommendations, per_point, best) = verdicts(axis, &base.strategies, &points, criteria, chosen);
+    let incomplete_reason = incomplete.map(|(why, v)| ended_early(axis.name(), why, v));
+    let report = SweepReport {
+        provenance: provenance.ended(),
+        axis: axis.name().into(),
+        axis_label: axis.label().into(),
+        slo_p99_ms: criteria.slo_p99_ms,
+        max_429_share: criteria.max_429_share,
+        config: summary(&axis.apply(base, 0), &session, isolation),
+        points,
+        recommendations,
+        best,
+        per_point,
+        auto,
+        complete: incomplete_reason.is_none(),
+        incomplete_reason,
+    };
+    if let Some(out) = base.out.as_ref().filter(|_| write_error.is_none())
+        && let Err(e) = write_sweep(out, &report)
+    {
+        failed(e, &mut write_error);
+    }
+    Ok((report, finish, write_error))
+}
+
+/// One line per strategy on stderr as each point ends.
+fn say_point(axis: &str, v: f64, strategies: &[StrategyReport]) {
+    for r in strategies {
+        let p = PointResult::of(r);
+        eprintln!(
+            "{} {:<12} {:>9.1} ok/s  p99 {:>8} ms  429s {:>5.1} %  {}",
+            fmt_setting(axis, v),
+            r.id.to_string(),
+            r.goodput_rps,
+            p.p99_ms.map_or("-".to_owned(), |x| format!("{x:.1}")),
+            100.0 * p.share_429,
+            r.accounted
+        );
+    }
+}
+
+/// The sweep's verdicts: a recommendation per strategy, the best of them, and for a
+/// `--cpu-work` sweep the strategy to use at each point instead (CPU work is the workload's,
+/// not a setting to pick).
+fn verdicts(
+    axis: &Axis,
+    strategies: &[Strategy],
+    points: &[SweepPoint],
+    criteria: Criteria,
+    chosen: Chosen,
+) -> (Vec<Recommendation>, Vec<Recommendation>, Option<Recommendation>) {
+    let per_work = matches!(axis, Axis::CpuWork(_));
+    let recommendations: Vec<Recommendation> = strategies
         .iter()
         .map(|s| match per_work {
-            false => recommend_for(axis.name(), *s, &points, criteria, chosen),
+            false => recommend_for(axis.name(), *s, points, criteria, chosen),
             true => Recommendation {
                 strategy: *s,
                 setting: None,
@@ -280,37 +320,19 @@ pub fn sweep_measuring_on(
                 .total_cmp(&b.goodput_rps.unwrap_or(0.0))
         })
         .cloned();
-    let incomplete_reason = incomplete.map(|(why, v)| {
-        let at = fmt_setting(axis.name(), v);
-        match why {
-            Incomplete::Signal(s) => format!("interrupted by {} at {at}; later points did not run", s.name()),
-            Incomplete::TargetDied(s) => {
-                format!("the target stopped answering at {at} ({s}); later points did not run")
-            }
-            Incomplete::ClientFailed(s) => format!("the client {s} failed at {at}; its points are left out"),
+    (recommendations, per_point, best)
+}
+
+/// Why a sweep ended before its last point, naming the point.
+fn ended_early(axis: &str, why: Incomplete, v: f64) -> String {
+    let at = fmt_setting(axis, v);
+    match why {
+        Incomplete::Signal(s) => format!("interrupted by {} at {at}; later points did not run", s.name()),
+        Incomplete::TargetDied(s) => {
+            format!("the target stopped answering at {at} ({s}); later points did not run")
         }
-    });
-    let report = SweepReport {
-        provenance: provenance.ended(),
-        axis: axis.name().into(),
-        axis_label: axis.label().into(),
-        slo_p99_ms: criteria.slo_p99_ms,
-        max_429_share: criteria.max_429_share,
-        config: summary(&axis.apply(base, 0), &session, isolation),
-        points,
-        recommendations,
-        best,
-        per_point,
-        auto,
-        complete: incomplete_reason.is_none(),
-        incomplete_reason,
-    };
-    if let Some(out) = base.out.as_ref().filter(|_| write_error.is_none())
-        && let Err(e) = write_sweep(out, &report)
-    {
-        failed(e, &mut write_error);
+        Incomplete::ClientFailed(s) => format!("the client {s} failed at {at}; its points are left out"),
     }
-    Ok((report, finish, write_error))
 }
 
 /// `sweep.json`, the sweep's charts and its page.

@@ -31,9 +31,9 @@
 //! each), which the report and the `concurrency` chart show.
 
 use crate::engine::stop::StopToken;
-use crate::model::report::TICK;
+use crate::model::adaptive::TICK;
 
-use crate::model::report::{AdaptiveConfig, AdaptiveReport, Tick};
+use crate::model::adaptive::{AdaptiveConfig, AdaptiveReport, Tick};
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

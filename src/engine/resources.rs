@@ -265,7 +265,7 @@ pub fn files_needed(cfg: &crate::plan::config::RunConfig) -> u64 {
         .map(|s| cfg.effective_concurrency(*s))
         .max()
         .unwrap_or(1);
-    let ends = if cfg.target.is_none() { 2 } else { 1 };
+    let ends = if cfg.endpoint.target().is_none() { 2 } else { 1 };
     in_flight * ends + 256
 }
 
@@ -300,7 +300,7 @@ pub fn check_open_files(
     if needed <= hard {
         return Ok(());
     }
-    let embedded = cfg.target.is_none();
+    let embedded = cfg.endpoint.target().is_none();
     Err(crate::model::error::ConfigError::OpenFiles {
         concurrency: cfg
             .strategies

@@ -9,13 +9,19 @@
 //! - [`record`]: one logical request as measured ([`record::Record`]), rate-limit headers.
 //! - [`series`]: the histogram series and their percentiles.
 //! - [`report`]: the run report ([`report::RunReport`], the `report.json` schema).
-//! - [`sweep`]: the sweep report and its recommendation.
+//! - [`sweep`]: the sweep report, its axes and points.
+//! - [`recommend`]: the sweep's recommendation, a pure function of its points.
+//! - [`adaptive`]: `--concurrency auto`'s settings and what the controller did.
+//! - [`provenance`]: the tool, commit, machine and times behind a report.
 //! - [`error`]: the errors of configuration, runs and merges.
 
+pub mod adaptive;
 pub mod error;
 pub mod hist;
 pub mod outcome;
 pub mod plan;
+pub mod provenance;
+pub mod recommend;
 pub mod record;
 pub mod report;
 pub mod retry;

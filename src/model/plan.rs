@@ -46,10 +46,10 @@ pub enum Arrival {
 }
 
 impl LoadModel {
-    /// The due time of each request as an offset from the run's start (open loop): at most `n`,
-    /// and only those before `horizon` when one is given; `None` in a closed loop. Pure, so it is
-    /// tested without sleeping.
-    pub fn schedule(&self, n: u64, horizon: Option<Duration>) -> Option<Vec<Duration>> {
+    /// The due time of each request as an offset from the run's start (open loop): at most `n`
+    /// when given, and only those before `horizon` when one is given; `None` in a closed loop.
+    /// Pure, so it is tested without sleeping.
+    pub fn schedule(&self, n: Option<u64>, horizon: Option<Duration>) -> Option<Vec<Duration>> {
         let LoadModel::Open { rate, arrival, seed } = *self else {
             return None;
         };
@@ -58,7 +58,7 @@ impl LoadModel {
         let mut rng = SmallRng::seed_from_u64(seed);
         let exp = Exp::new(rate).ok()?;
         let mut t = 0.0;
-        while (out.len() as u64) < n && t < end {
+        while n.is_none_or(|n| (out.len() as u64) < n) && t < end {
             // A due time past what a Duration holds ends the schedule rather than panicking.
             let Ok(due) = Duration::try_from_secs_f64(t) else {
                 break;
@@ -76,9 +76,8 @@ impl LoadModel {
 /// What each request asks for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
-    /// Logical requests in the run (`u64::MAX`: no cap, `-z` alone; written as `null`).
-    #[serde(with = "no_cap")]
-    pub requests: u64,
+    /// Logical requests in the run; `None`: no cap (`-z` alone, the duration ends the run).
+    pub requests: Option<u64>,
     /// `model` of the chat request.
     pub model: String,
     /// The user message.
@@ -135,9 +134,6 @@ pub struct Shard {
 impl Shard {
     /// How many of `total` requests (indexes 0..total) fall to this shard.
     pub fn share(&self, total: u64) -> u64 {
-        if total == u64::MAX {
-            return u64::MAX;
-        }
         total.saturating_sub(self.k).div_ceil(self.n.max(1))
     }
 
@@ -160,24 +156,6 @@ impl Shard {
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.k, self.n)
-    }
-}
-
-/// A request count whose "no cap" (`u64::MAX`) is written as `null`: JavaScript and jq would
-/// round the largest integer, and it is not a count anyway.
-pub(crate) mod no_cap {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
-        if *n == u64::MAX {
-            s.serialize_none()
-        } else {
-            s.serialize_u64(*n)
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.unwrap_or(u64::MAX))
     }
 }
 
@@ -327,3 +305,55 @@ pub fn unix_now_s() -> f64 {
 
 /// Most requests one phase of an external client may hold (a bit each is kept: 32 MiB).
 pub const MAX_PHASE_REQUESTS: u64 = 1 << 28;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_schedule_is_evenly_spaced() {
+        let s = LoadModel::Open {
+            rate: 4.0,
+            arrival: Arrival::Constant,
+            seed: 0,
+        }
+        .schedule(Some(5), None)
+        .unwrap();
+        assert_eq!(
+            s,
+            (0..5).map(|i| Duration::from_millis(250 * i)).collect::<Vec<_>>()
+        );
+        assert!(LoadModel::Closed.schedule(Some(5), None).is_none());
+        // A horizon keeps what is due before it: 1 s at 4/s is 0, 250, 500 and 750 ms.
+        let m = LoadModel::Open {
+            rate: 4.0,
+            arrival: Arrival::Constant,
+            seed: 0,
+        };
+        assert_eq!(
+            m.schedule(Some(100), Some(Duration::from_secs(1))).unwrap(),
+            s[..4]
+        );
+        assert_eq!(m.schedule(Some(2), Some(Duration::from_secs(1))).unwrap(), s[..2]);
+    }
+
+    #[test]
+    fn poisson_schedule_is_seeded_increasing_and_near_its_rate() {
+        let m = LoadModel::Open {
+            rate: 100.0,
+            arrival: Arrival::Poisson,
+            seed: 9,
+        };
+        let a = m.schedule(Some(5000), None).unwrap();
+        assert_eq!(a, m.schedule(Some(5000), None).unwrap());
+        assert!(a.windows(2).all(|w| w[1] >= w[0]));
+        let span = a.last().unwrap().as_secs_f64();
+        // 4999 gaps of mean 10 ms: 49.99 s ± a few percent.
+        assert!((span - 49.99).abs() < 3.0, "{span}");
+        // A horizon keeps the requests due before it, whatever n says.
+        let h = m.schedule(None, Some(Duration::from_secs(10))).unwrap();
+        assert!(h.iter().all(|t| *t < Duration::from_secs(10)));
+        assert!((h.len() as f64 - 1000.0).abs() < 150.0, "{}", h.len());
+        assert_eq!(&a[..h.len().min(a.len())], &h[..h.len().min(a.len())]);
+    }
+}

@@ -2,7 +2,8 @@
 //! and per run, with the judgements read from it (rate warnings, accounting, the diagnosis of a run
 //! where nothing succeeded). Built by [`crate::stats`], printed by [`crate::output`].
 
-use std::time::Duration;
+use crate::model::adaptive::AdaptiveReport;
+use crate::model::provenance::Provenance;
 
 use std::collections::BTreeMap;
 
@@ -84,9 +85,8 @@ impl Isolation {
 /// The configuration as written into a report (no secrets: only whether a key was set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigSummary {
-    /// Logical requests per strategy (`u64::MAX`: no cap, written as `null`).
-    #[serde(with = "crate::model::plan::no_cap")]
-    pub requests: u64,
+    /// Logical requests per strategy (`null`: no cap, the duration ended the run).
+    pub requests: Option<u64>,
     /// `--concurrency` (0 = unbounded).
     pub concurrency: u64,
     /// `--batch-size`.
@@ -134,7 +134,7 @@ pub struct ConfigSummary {
     pub start_at_unix: Option<f64>,
     /// `--concurrency auto`: the controller's start and cap (`concurrency` is then the cap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adaptive: Option<crate::model::report::AdaptiveConfig>,
+    pub adaptive: Option<crate::model::adaptive::AdaptiveConfig>,
     /// `--cpu-work`, seconds of CPU per successful response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_work_s: Option<f64>,
@@ -411,6 +411,15 @@ impl StrategyReport {
     }
 }
 
+impl ConfigSummary {
+    /// The requests per strategy as the table and the pages print them: the count, or "no cap"
+    /// when the duration alone ended each strategy.
+    pub fn requests_shown(&self) -> String {
+        self.requests
+            .map_or_else(|| "no cap".to_owned(), |n| n.to_string())
+    }
+}
+
 impl RunReport {
     /// Open-loop strategies that started fewer than 99 % of the requests/s asked for.
     pub fn rate_warnings(&self) -> Vec<String> {
@@ -502,57 +511,6 @@ impl RunReport {
     }
 }
 
-/// The settings of `--concurrency auto`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdaptiveConfig {
-    /// The limit it starts at.
-    pub initial: u64,
-    /// The most it may reach (`--max-concurrency`).
-    pub max: u64,
-}
-
-impl Default for AdaptiveConfig {
-    fn default() -> Self {
-        AdaptiveConfig { initial: 1, max: 256 }
-    }
-}
-
-/// One step of the timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Tick {
-    /// Start of the step, seconds from the controller's start.
-    pub t_s: f64,
-    /// The concurrency limit at the end of the step.
-    pub limit: f64,
-    /// Attempts that ended in the step.
-    pub attempts: u64,
-    /// Of them, successes.
-    pub ok: u64,
-    /// Of them, 429s.
-    pub rate_limited: u64,
-}
-
-/// What the controller did, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdaptiveReport {
-    /// `aimd`.
-    pub algorithm: String,
-    /// The limit it started at.
-    pub initial: u64,
-    /// The most it could reach.
-    pub max: u64,
-    /// The median limit over the second half of the run: where it settled.
-    pub converged: f64,
-    /// The limit at the end.
-    pub last: f64,
-    /// Cuts made (429s and pressure).
-    pub cuts: u64,
-    /// 429 answers as a share of all answers.
-    pub share_429: f64,
-    /// The timeline, one row per 250 ms.
-    pub timeline: Vec<Tick>,
-}
-
 /// What the work of one strategy's run did, for the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CpuWorkReport {
@@ -578,49 +536,6 @@ pub struct Peaks {
     /// CPU seconds the sampler thread itself used (the caller subtracts them from the client's).
     pub sampler_cpu_s: f64,
 }
-
-/// Tool, build commit, machine and times of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Provenance {
-    /// `asyncbench <version>`.
-    pub tool: String,
-    /// The git commit the binary was built from (`…-dirty` when tracked files differed).
-    pub git_commit: Option<String>,
-    /// Where it ran.
-    pub machine: Machine,
-    /// Unix seconds when the run started.
-    pub started_unix: u64,
-    /// Unix seconds when it ended (or was cut short).
-    pub ended_unix: u64,
-}
-
-/// Hardware and software of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
-    /// `linux`, `macos`, …
-    pub os: String,
-    /// `x86_64`, `aarch64`, …
-    pub arch: String,
-    /// Logical CPUs available to the process.
-    pub cpus: usize,
-    /// CPU model name from /proc/cpuinfo, when readable.
-    pub cpu_model: Option<String>,
-    /// Total memory, bytes, when readable.
-    pub memory_bytes: Option<u64>,
-    /// Kernel release, when readable.
-    pub kernel: Option<String>,
-    /// rustc that built this binary.
-    pub rustc: String,
-    /// Build profile (`release` or `debug`).
-    pub profile: String,
-    /// The host's name (`/proc/sys/kernel/hostname`, in a pod the pod's name), so that shards
-    /// that ran on one host can be told apart from shards on several.
-    #[serde(default)]
-    pub hostname: Option<String>,
-}
-
-/// The length of one step of the controller's timeline.
-pub const TICK: Duration = Duration::from_millis(250);
 
 #[cfg(test)]
 pub(crate) mod tests {

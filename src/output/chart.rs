@@ -266,19 +266,11 @@ where
     let left_max = if dual { max_of(Some(0)) } else { max_of(None) };
     let right_max = max_of(Some(1));
     let n = groups.len().max(1) as f64;
-    // Group labels that would run into each other are written vertically.
-    let label_font = (FONT, LABEL_SIZE).into_font();
-    let widths: Vec<u32> = groups
-        .iter()
-        .map(|g| label_font.box_size(&g.label).map_or(0, |(w, _)| w))
-        .collect();
-    let slot = (SIZE.0 - LEGEND_W - 140) as f64 / n;
-    let rotate = widths.iter().any(|w| f64::from(*w) > slot * 0.95);
-    let x_area = if rotate {
-        widths.iter().copied().max().unwrap_or(0) + 34
-    } else {
-        40
-    };
+    let LabelLayout {
+        widths,
+        rotate,
+        x_area,
+    } = label_layout(groups);
     let mut builder = ChartBuilder::on(&plot);
     builder.margin(20).x_label_area_size(x_area).y_label_area_size(80);
     if dual {
@@ -349,35 +341,7 @@ where
     let mut entries = Vec::new();
     for (si, s) in series.iter().enumerate() {
         let c = color(si);
-        let rects: Vec<_> = groups
-            .iter()
-            .enumerate()
-            .filter_map(|(gi, g)| {
-                let v = *g.values.get(si)?;
-                let x0 = gi as f64 - 0.4 + si as f64 * width;
-                Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], c.filled()))
-            })
-            .collect();
-        // The value above each bar, so the chart reads without the table.
-        let labels: Vec<_> = groups
-            .iter()
-            .enumerate()
-            .filter_map(|(gi, g)| {
-                let v = *g.values.get(si)?;
-                let x = gi as f64 - 0.4 + (si as f64 + 0.46) * width;
-                Some(Text::new(
-                    format_value(v),
-                    (x, v),
-                    (FONT, 13)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(plotters::style::text_anchor::Pos::new(
-                            plotters::style::text_anchor::HPos::Center,
-                            plotters::style::text_anchor::VPos::Bottom,
-                        )),
-                ))
-            })
-            .collect();
+        let (rects, labels) = series_bars(groups, si, width, c);
         if dual && si == 1 {
             chart.draw_secondary_series(rects).map_err(err)?;
             chart.draw_secondary_series(labels).map_err(err)?;
@@ -393,6 +357,75 @@ where
         entries.push((format!("{s}{suffix}"), Swatch::Box(c)));
     }
     side_legend(&side, &entries)
+}
+
+/// Where the group labels of a bar chart go: their widths, whether they are turned to run
+/// downwards (labels that would run into each other side by side), and the room below the axis.
+struct LabelLayout {
+    widths: Vec<u32>,
+    rotate: bool,
+    x_area: u32,
+}
+
+/// The [`LabelLayout`] of these groups.
+fn label_layout(groups: &[BarGroup]) -> LabelLayout {
+    let label_font = (FONT, LABEL_SIZE).into_font();
+    let widths: Vec<u32> = groups
+        .iter()
+        .map(|g| label_font.box_size(&g.label).map_or(0, |(w, _)| w))
+        .collect();
+    let slot = (SIZE.0 - LEGEND_W - 140) as f64 / groups.len().max(1) as f64;
+    let rotate = widths.iter().any(|w| f64::from(*w) > slot * 0.95);
+    let x_area = if rotate {
+        widths.iter().copied().max().unwrap_or(0) + 34
+    } else {
+        40
+    };
+    LabelLayout {
+        widths,
+        rotate,
+        x_area,
+    }
+}
+
+/// Series `si`'s bars (each `width` wide, beside the other series' in its group) and the value
+/// above each bar, so the chart reads without the table.
+#[allow(clippy::type_complexity)]
+fn series_bars(
+    groups: &[BarGroup],
+    si: usize,
+    width: f64,
+    c: RGBColor,
+) -> (Vec<Rectangle<(f64, f64)>>, Vec<Text<'static, (f64, f64), String>>) {
+    let rects = groups
+        .iter()
+        .enumerate()
+        .filter_map(|(gi, g)| {
+            let v = *g.values.get(si)?;
+            let x0 = gi as f64 - 0.4 + si as f64 * width;
+            Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], c.filled()))
+        })
+        .collect();
+    let labels = groups
+        .iter()
+        .enumerate()
+        .filter_map(|(gi, g)| {
+            let v = *g.values.get(si)?;
+            let x = gi as f64 - 0.4 + (si as f64 + 0.46) * width;
+            Some(Text::new(
+                format_value(v),
+                (x, v),
+                (FONT, 13)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Bottom,
+                    )),
+            ))
+        })
+        .collect();
+    (rects, labels)
 }
 
 /// A named line of (x, y) points.

@@ -162,7 +162,7 @@ pub fn workload_title(report: &RunReport) -> String {
         .mock_mean_delay_s
         .map(|d| format!(", mean delay {:.0} ms", d * 1000.0))
         .unwrap_or_default();
-    format!("{} × {what}{delay}, {}", c.requests, c.target)
+    format!("{} × {what}{delay}, {}", c.requests_shown(), c.target)
 }
 
 /// Draws the charts of a run: throughput/goodput bars and the latency spectra.
@@ -235,8 +235,10 @@ fn concurrency_panels(report: &RunReport) -> Vec<chart::Panel> {
             .iter()
             .filter_map(|s| s.adaptive.as_ref().map(|a| (s.id, a)))
             .flat_map(|(id, a)| {
-                let bins = |f: fn(&crate::model::report::Tick) -> u64| -> Vec<(f64, f64)> {
-                    let per = (1.0 / crate::model::report::TICK.as_secs_f64()).round().max(1.0) as usize;
+                let bins = |f: fn(&crate::model::adaptive::Tick) -> u64| -> Vec<(f64, f64)> {
+                    let per = (1.0 / crate::model::adaptive::TICK.as_secs_f64())
+                        .round()
+                        .max(1.0) as usize;
                     a.timeline
                         .chunks(per)
                         .enumerate()

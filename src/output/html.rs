@@ -51,14 +51,7 @@ fn settings(r: &RunReport) -> String {
     let p = &r.provenance;
     let mut rows: Vec<(&str, String)> = vec![
         ("target", format!("{} ({})", c.target, c.isolation.describe())),
-        (
-            "requests",
-            if c.requests == u64::MAX {
-                "no cap".to_owned()
-            } else {
-                c.requests.to_string()
-            },
-        ),
+        ("requests", c.requests_shown()),
         ("concurrency", c.concurrency.to_string()),
         (
             "load",
@@ -275,7 +268,7 @@ pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
         b,
         "<h1>asyncbench sweep over {}</h1>\n<p class=\"sub\">{} requests per point · {} · {} · {}</p>",
         escape(&r.axis),
-        r.config.requests,
+        r.config.requests_shown(),
         escape(&r.config.target),
         escape(&unix_date(r.provenance.started_unix)),
         escape(&r.provenance.machine.summary())

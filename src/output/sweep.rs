@@ -24,7 +24,11 @@ pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunErro
     let values: Vec<f64> = r.points.iter().map(|p| p.setting).collect();
     let whole = matches!(r.axis.as_str(), "concurrency" | "batch_size");
     let axis = XAxis::for_values(&values, whole);
-    let title_tail = format!("{} requests per point, {}", r.config.requests, r.config.target);
+    let title_tail = format!(
+        "{} requests per point, {}",
+        r.config.requests_shown(),
+        r.config.target
+    );
     let mut written = Vec::new();
     let metrics: [SweepMetric; 6] = [
         ("sweep-goodput", "Goodput", "successful requests/s", |p| {

@@ -372,6 +372,18 @@ pub fn mock_settings(p: &Profile) -> String {
 /// when they apply, the legend, and the error breakdown.
 pub fn table(r: &RunReport) -> String {
     let mut t = String::new();
+    settings_lines(&mut t, r);
+    let all = columns();
+    block(&mut t, r, &all, Block::Main, "strategy");
+    controller_lines(&mut t, r);
+    extra_blocks(&mut t, r, &all);
+    footnotes(&mut t, r);
+    t
+}
+
+/// The lines above the table: an incomplete run's reason, the settings, the mock's, the
+/// duration, each strategy's warm-up.
+fn settings_lines(t: &mut String, r: &RunReport) {
     let c = &r.config;
     if let Some(why) = &r.incomplete_reason {
         let _ = writeln!(
@@ -379,11 +391,7 @@ pub fn table(r: &RunReport) -> String {
             "INCOMPLETE RUN: {why}; the figures below cover what was measured until then"
         );
     }
-    let requests = if c.requests == u64::MAX {
-        "unbounded".to_owned()
-    } else {
-        c.requests.to_string()
-    };
+    let requests = c.requests_shown();
     let _ = writeln!(
         t,
         "{} requests · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
@@ -409,11 +417,10 @@ pub fn table(r: &RunReport) -> String {
         let _ = writeln!(t, "mock: {}", mock_settings(p));
     }
     if let Some(d) = c.duration_s {
-        let cap = if c.requests == u64::MAX {
-            String::new()
-        } else {
-            format!(" or {} requests, whichever came first", c.requests)
-        };
+        let cap = c
+            .requests
+            .map(|n| format!(" or {n} requests, whichever came first"))
+            .unwrap_or_default();
         let _ = writeln!(t, "each strategy ran for {d} s{cap}");
     }
     for s in &r.strategies {
@@ -429,8 +436,10 @@ pub fn table(r: &RunReport) -> String {
             );
         }
     }
-    let all = columns();
-    block(&mut t, r, &all, Block::Main, "strategy");
+}
+
+/// Under the main block: what `--concurrency auto` settled at and where `--cpu-work` ran.
+fn controller_lines(t: &mut String, r: &RunReport) {
     for s in &r.strategies {
         if let Some(a) = &s.adaptive {
             let _ = writeln!(
@@ -469,30 +478,39 @@ pub fn table(r: &RunReport) -> String {
             );
         }
     }
+}
+
+/// The blocks a run has only with their settings: open loop, streaming, wire, SLO.
+fn extra_blocks(t: &mut String, r: &RunReport, all: &[Column]) {
+    let c = &r.config;
     if r.strategies.iter().any(|s| s.target_rate.is_some()) {
         t.push('\n');
-        block(&mut t, r, &all, Block::OpenLoop, "open loop");
+        block(t, r, all, Block::OpenLoop, "open loop");
     }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push('\n');
-        block(&mut t, r, &all, Block::Streaming, "streaming");
+        block(t, r, all, Block::Streaming, "streaming");
     }
     if r.strategies
         .iter()
         .any(|s| s.server.is_some() || !s.protocols.is_empty())
     {
         t.push('\n');
-        block(&mut t, r, &all, Block::Wire, "wire");
+        block(t, r, all, Block::Wire, "wire");
     }
     if c.slo.is_set() {
         t.push('\n');
-        block(&mut t, r, &all, Block::Slo, "slo");
+        block(t, r, all, Block::Slo, "slo");
         let _ = writeln!(
             t,
             "slo: {} · slo_ok: successful requests that met every limit · slo_ok%: of those issued · slo_ok/s: per second of wall time",
             c.slo.describe()
         );
     }
+}
+
+/// What the columns mean, the external clients' notes, and the error breakdown.
+fn footnotes(t: &mut String, r: &RunReport) {
     if r.strategies.iter().any(|s| s.server.is_some()) {
         let _ = writeln!(
             t,
@@ -534,7 +552,6 @@ pub fn table(r: &RunReport) -> String {
             }
         }
     }
-    t
 }
 
 /// `summary.csv`: one row per strategy, every column.

@@ -1,20 +1,40 @@
 //! From flags to a plan: the one place that reads the environment (the API key) and the files
 //! flags name (CA, dataset, body file), and validates the whole before anything runs.
 
-use crate::cli::{CommonArgs, Level, SweepArgs};
+use crate::cli::{CommonArgs, JitterKind, Level, SweepArgs};
+use crate::model::adaptive::AdaptiveConfig;
 use crate::model::error::ConfigError;
 use crate::model::plan::Spread;
 use crate::model::plan::{LoadModel, Workload};
 use crate::model::retry::{Jitter, RetryPolicy};
 use crate::model::strategy::Strategy;
-use crate::plan::config::{RunConfig, Target, TlsTrust};
+use crate::plan::config::RunConfig;
+use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
 use crate::plan::inputs::{Inputs, read_body_file, read_dataset};
 use crate::plan::request::ApiKey;
 use crate::stats::intervals::SEALED_IN_MEMORY;
-use mock_server::LatencySpec;
+use mock_server::{LatencySpec, Profile};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The one value a flag of `compare` takes (`sweep` takes a list of the same flags).
+fn one<T: Copy + std::fmt::Debug>(name: &'static str, v: &[T]) -> Result<Option<T>, ConfigError> {
+    match v {
+        [] => Ok(None),
+        [x] => Ok(Some(*x)),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value: format!("{v:?}"),
+            why: "takes one value here; use `asyncbench sweep` to vary it",
+        }),
+    }
+}
+
+/// A value out of its range, for the flag `name`.
+fn invalid(name: &'static str, value: String, why: &'static str) -> ConfigError {
+    ConfigError::Invalid { name, value, why }
+}
 
 impl SweepArgs {
     /// The base config and what to sweep: exactly one list flag holds more than one value, or
@@ -127,11 +147,11 @@ impl CommonArgs {
         if let Some(d) = self.retry_max {
             p.max_delay = d;
         }
-        if let Some(j) = &self.retry_jitter {
-            p.jitter = match j.as_str() {
-                "openai" => Jitter::Reduce(0.25),
-                "full" => Jitter::Full,
-                _ => Jitter::None,
+        if let Some(j) = self.retry_jitter {
+            p.jitter = match j {
+                JitterKind::None => Jitter::None,
+                JitterKind::Openai => Jitter::Reduce(0.25),
+                JitterKind::Full => Jitter::Full,
             };
         }
         if let Some(s) = &self.retry_statuses {
@@ -187,32 +207,74 @@ impl CommonArgs {
     /// The validated configuration for these strategies; every list flag must hold one value
     /// (lists are for `sweep`).
     pub fn to_config(&self, strategies: Vec<Strategy>) -> Result<RunConfig, ConfigError> {
-        let invalid = |name, value: String, why| ConfigError::Invalid { name, value, why };
-        fn one<T: Copy + std::fmt::Debug>(name: &'static str, v: &[T]) -> Result<Option<T>, ConfigError> {
-            match v {
-                [] => Ok(None),
-                [x] => Ok(Some(*x)),
-                _ => Err(ConfigError::Invalid {
-                    name,
-                    value: format!("{v:?}"),
-                    why: "takes one value here; use `asyncbench sweep` to vary it",
-                }),
-            }
-        }
-        let auto = |name| ConfigError::Invalid {
-            name,
-            value: "auto".into(),
-            why: "auto is for `asyncbench sweep`, which then finds the points to try",
+        let (concurrency, adaptive) = self.concurrency_setting()?;
+        let batch_size = one("--batch-size", &self.batch_size)?;
+        let endpoint = match &self.target {
+            Some(url) => Endpoint::External(self.external_target(url)?),
+            None => Endpoint::Embedded {
+                profile: Box::new(self.embedded_profile()?),
+                tls: self.tls,
+            },
         };
+        // One seed for the run: the mock's draws, the open-loop schedule, retry jitter.
+        let seed = endpoint
+            .mock()
+            .and_then(|p| p.seed)
+            .or(self.mock.seed)
+            .unwrap_or(1);
+        let (workload, inputs) = self.workload(&endpoint)?;
+        let (strategies, external) = self.external_clients(strategies)?;
+        let cfg = RunConfig {
+            workload,
+            inputs: Arc::new(inputs),
+            duration: self.duration,
+            warmup: self.warmup,
+            slo: self.slo.unwrap_or_default(),
+            export_chunks: self.export_chunks,
+            shard: self.shard,
+            start_at: self.start_at,
+            external,
+            strategies,
+            concurrency,
+            adaptive,
+            cpu_work: one("--cpu-work", &self.cpu_work)?.filter(|d| !d.is_zero()),
+            batch_size: batch_size.unwrap_or(concurrency.max(1)),
+            pause: one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1)),
+            retry: self.retry_policy()?,
+            timeout: self.timeout,
+            load: self.load_model(seed)?,
+            seed,
+            api_key_env: endpoint.target().map(|_| self.api_key_env.clone()),
+            endpoint,
+            out: self.out.clone(),
+            force: self.force,
+            quiet: self.quiet,
+            max_body: self.max_body,
+            intervals_in_memory: SEALED_IN_MEMORY,
+            http2: self.http2,
+        };
+        if batch_size.is_none() && concurrency == 0 && cfg.strategies.contains(&Strategy::Batched) {
+            return Err(invalid(
+                "--concurrency",
+                "0".into(),
+                "batched needs a batch size (it defaults to the concurrency); 0 (unbounded) is for async",
+            ));
+        }
+        cfg.validate()?;
+        cfg.check_bodies_fit()?;
+        Ok(cfg)
+    }
+
+    /// `--concurrency` (50 when not given) and, for `auto`, the controller's settings with
+    /// `--max-concurrency` as its ceiling (which nothing else takes).
+    fn concurrency_setting(&self) -> Result<(u64, Option<AdaptiveConfig>), ConfigError> {
         let (concurrency, adaptive) = match one("--concurrency", &self.concurrency)? {
             None => (50, None),
             Some(Level::Value(c)) => (c, None),
             Some(Level::Auto) => {
-                let a = crate::model::report::AdaptiveConfig {
-                    max: self
-                        .max_concurrency
-                        .unwrap_or(crate::model::report::AdaptiveConfig::default().max),
-                    ..crate::model::report::AdaptiveConfig::default()
+                let a = AdaptiveConfig {
+                    max: self.max_concurrency.unwrap_or(AdaptiveConfig::default().max),
+                    ..AdaptiveConfig::default()
                 };
                 (a.max, Some(a))
             }
@@ -226,95 +288,32 @@ impl CommonArgs {
                 "applies to --concurrency auto",
             ));
         }
-        let cpu_work = one("--cpu-work", &self.cpu_work)?.filter(|d| !d.is_zero());
-        let batch_size = one("--batch-size", &self.batch_size)?;
-        let pause = one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1));
-        let rate = match one("--rate", &self.rate)? {
-            None => None,
-            Some(Level::Value(r)) => Some(r),
-            Some(Level::Auto) => return Err(auto("--rate")),
-        };
-        let max_tokens = self.max_tokens;
-        let (mock, target) = match &self.target {
-            Some(url) => {
-                if self.mock_flags_given() {
-                    return Err(invalid(
-                        "--target",
-                        crate::plan::request::redact_url(url),
-                        "mock flags (--latency, --rate-429, …) have no effect on an external target; drop them",
-                    ));
-                }
-                let shown = crate::plan::request::redact_url(url);
-                let parsed = url::Url::parse(url).ok();
-                let is_http = parsed
-                    .as_ref()
-                    .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-                if !is_http {
-                    return Err(invalid("--target", shown, "must be an http:// or https:// URL"));
-                }
-                // One rule for every client: ureq ignores a URL's user:password while reqwest
-                // sends it as Basic auth beside the key, so neither gets to.
-                if parsed.is_some_and(|u| !u.username().is_empty() || u.password().is_some()) {
-                    return Err(invalid(
-                        "--target",
-                        shown,
-                        "carries a user name or password (user:password@), which is not sent; put the key in the key variable, or send -H 'Authorization: …'",
-                    ));
-                }
-                // An Authorization header given with -H is the key: sent once, used for the
-                // mock's admin calls, and the key variable is then not read.
-                let api_key = match self
-                    .headers
-                    .iter()
-                    .find(|h| h.name == http::header::AUTHORIZATION)
-                {
-                    // `parse_header` let only visible ASCII through: nothing is lost here.
-                    Some(h) => Some(ApiKey::from_header(&String::from_utf8_lossy(h.value.as_bytes()))),
-                    None => read_key(&self.api_key_env)?,
-                };
-                if self.tls {
-                    return Err(invalid(
-                        "--tls",
-                        crate::plan::request::redact_url(url),
-                        "serves the embedded mock over HTTPS; with --target, use an https:// URL",
-                    ));
-                }
-                (
-                    None,
-                    Some(Target {
-                        base_url: url.trim_end_matches('/').to_owned(),
-                        api_key,
-                        embedded: false,
-                        trust: TlsTrust {
-                            ca_pem: self.ca_cert.as_deref().map(read_ca).transpose()?.map(Arc::new),
-                            insecure: self.insecure,
-                        },
-                    }),
-                )
-            }
-            None => {
-                let mut p = self.mock.to_profile()?;
-                // 100 ms stands in for a model's answer time, unless the user described the
-                // answer as token timing: then --ttft and --itl alone set it.
-                let timed = self.mock.ttft.is_some() || self.mock.itl.is_some();
-                if self.mock.latency.is_none() && self.mock.profile.is_none() && !timed {
-                    p.latency = LatencySpec::Fixed(Duration::from_millis(100));
-                }
-                // One seed for the whole run, so every strategy's fresh mock draws the same
-                // faults and delays for the same request.
-                p.seed = Some(p.seed.unwrap_or(1));
-                (Some(p), None)
-            }
-        };
-        let seed = mock.as_ref().and_then(|p| p.seed).or(self.mock.seed).unwrap_or(1);
-        let load = match rate {
+        Ok((concurrency, adaptive))
+    }
+
+    /// Closed loop, or `--rate` with its arrival process (`auto` belongs to `sweep`).
+    fn load_model(&self, seed: u64) -> Result<LoadModel, ConfigError> {
+        Ok(match one("--rate", &self.rate)? {
             None => LoadModel::Closed,
-            Some(rate) => LoadModel::Open {
+            Some(Level::Value(rate)) => LoadModel::Open {
                 rate,
                 arrival: self.arrival,
                 seed,
             },
-        };
+            Some(Level::Auto) => {
+                return Err(invalid(
+                    "--rate",
+                    "auto".into(),
+                    "auto is for `asyncbench sweep`, which then finds the points to try",
+                ));
+            }
+        })
+    }
+
+    /// What each request sends: the dataset and body file read (each under its cap), what the
+    /// body file sets winning over the flags (it is what is sent, so what the report shows), and
+    /// the extra headers (the Authorization one is the target's key, sent once, not an extra).
+    fn workload(&self, endpoint: &Endpoint) -> Result<(Workload, Inputs), ConfigError> {
         let dataset = self.dataset.as_deref().map(read_dataset).transpose()?;
         let body_template = self.body_file.as_deref().map(read_body_file).transpose()?;
         let template_streams = body_template
@@ -329,85 +328,119 @@ impl CommonArgs {
                 "writes each streamed chunk's time into requests.jsonl: it needs --out and --stream",
             ));
         }
-        // What the body file sets is what is sent, and so what the report shows.
         let from_template = |key: &str| body_template.as_ref().and_then(|t| t.get(key));
         let max_tokens = match from_template("max_tokens").and_then(serde_json::Value::as_u64) {
             Some(n) => Spread::fixed(u32::try_from(n).unwrap_or(u32::MAX)),
-            None => max_tokens,
+            None => self.max_tokens,
         };
         let model = from_template("model")
             .and_then(serde_json::Value::as_str)
             .map_or_else(|| self.model.clone(), str::to_owned);
-        let (strategies, external) = self.external_clients(strategies)?;
+        // No count and no duration: the default count; a duration alone: no cap.
         let requests = match (self.requests, self.duration) {
-            (Some(n), _) => n,
-            (None, Some(_)) => u64::MAX,
-            (None, None) => 200,
+            (None, None) => Some(200),
+            (n, _) => n,
         };
-        let cfg = RunConfig {
-            workload: Workload {
-                requests,
-                model,
-                prompt: self.prompt.clone(),
-                max_tokens: max_tokens.mean,
-                max_tokens_spread: max_tokens.spread,
-                prompt_tokens: self.prompt_tokens,
-                dataset: self.dataset.as_ref().map(|p| p.display().to_string()),
-                dataset_rows: dataset.as_ref().map_or(0, |d| d.len() as u64),
-                body_file: self.body_file.as_ref().map(|p| p.display().to_string()),
-                headers: self.headers.iter().map(|h| h.name.to_string()).collect(),
-                stream: self.stream || template_streams,
-                delay_endpoint: None,
-            },
-            inputs: Arc::new(Inputs {
-                dataset: dataset.unwrap_or_default(),
-                body_template,
-                // The Authorization header is sent as the target's key (once), not as an extra.
-                headers: self
-                    .headers
-                    .iter()
-                    .filter(|h| target.is_none() || h.name != http::header::AUTHORIZATION)
-                    .cloned()
-                    .collect(),
-            }),
-            duration: self.duration,
-            warmup: self.warmup,
-            slo: self.slo.unwrap_or_default(),
-            export_chunks: self.export_chunks,
-            shard: self.shard,
-            start_at: self.start_at,
-            external,
-            strategies,
-            concurrency,
-            adaptive,
-            cpu_work,
-            batch_size: batch_size.unwrap_or(concurrency.max(1)),
-            pause,
-            retry: self.retry_policy()?,
-            timeout: self.timeout,
-            load,
-            seed,
-            mock,
-            api_key_env: target.as_ref().map(|_| self.api_key_env.clone()),
-            target,
-            out: self.out.clone(),
-            force: self.force,
-            quiet: self.quiet,
-            max_body: self.max_body,
-            intervals_in_memory: SEALED_IN_MEMORY,
-            http2: self.http2,
-            mock_tls: self.tls,
+        let workload = Workload {
+            requests,
+            model,
+            prompt: self.prompt.clone(),
+            max_tokens: max_tokens.mean,
+            max_tokens_spread: max_tokens.spread,
+            prompt_tokens: self.prompt_tokens,
+            dataset: self.dataset.as_ref().map(|p| p.display().to_string()),
+            dataset_rows: dataset.as_ref().map_or(0, |d| d.len() as u64),
+            body_file: self.body_file.as_ref().map(|p| p.display().to_string()),
+            headers: self.headers.iter().map(|h| h.name.to_string()).collect(),
+            stream: self.stream || template_streams,
+            delay_endpoint: None,
         };
-        if batch_size.is_none() && concurrency == 0 && cfg.strategies.contains(&Strategy::Batched) {
+        let inputs = Inputs {
+            dataset: dataset.unwrap_or_default(),
+            body_template,
+            headers: self
+                .headers
+                .iter()
+                .filter(|h| endpoint.target().is_none() || h.name != http::header::AUTHORIZATION)
+                .cloned()
+                .collect(),
+        };
+        Ok((workload, inputs))
+    }
+}
+
+impl CommonArgs {
+    /// `--target`: the URL checked (http or https, no credentials in it), the key (from `-H
+    /// 'Authorization: …'` or the key variable) and what the clients trust. Mock flags and
+    /// `--tls` are refused: they have no effect on an external target.
+    fn external_target(&self, url: &str) -> Result<Target, ConfigError> {
+        if self.mock_flags_given() {
             return Err(invalid(
-                "--concurrency",
-                "0".into(),
-                "batched needs a batch size (it defaults to the concurrency); 0 (unbounded) is for async",
+                "--target",
+                crate::plan::request::redact_url(url),
+                "mock flags (--latency, --rate-429, …) have no effect on an external target; drop them",
             ));
         }
-        cfg.validate()?;
-        cfg.check_bodies_fit()?;
-        Ok(cfg)
+        let shown = crate::plan::request::redact_url(url);
+        let parsed = url::Url::parse(url).ok();
+        let is_http = parsed
+            .as_ref()
+            .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+        if !is_http {
+            return Err(invalid("--target", shown, "must be an http:// or https:// URL"));
+        }
+        // One rule for every client: ureq ignores a URL's user:password while reqwest
+        // sends it as Basic auth beside the key, so neither gets to.
+        if parsed.is_some_and(|u| !u.username().is_empty() || u.password().is_some()) {
+            return Err(invalid(
+                "--target",
+                shown,
+                "carries a user name or password (user:password@), which is not sent; put the key in the key variable, or send -H 'Authorization: …'",
+            ));
+        }
+        // An Authorization header given with -H is the key: sent once, used for the
+        // mock's admin calls, and the key variable is then not read.
+        let api_key = match self
+            .headers
+            .iter()
+            .find(|h| h.name == http::header::AUTHORIZATION)
+        {
+            // `parse_header` let only visible ASCII through: nothing is lost here.
+            Some(h) => Some(ApiKey::from_header(&String::from_utf8_lossy(h.value.as_bytes()))),
+            None => read_key(&self.api_key_env)?,
+        };
+        if self.tls {
+            return Err(invalid(
+                "--tls",
+                crate::plan::request::redact_url(url),
+                "serves the embedded mock over HTTPS; with --target, use an https:// URL",
+            ));
+        }
+        Ok(Target {
+            base_url: url.trim_end_matches('/').to_owned(),
+            api_key,
+            embedded: false,
+            trust: TlsTrust {
+                ca_pem: self.ca_cert.as_deref().map(read_ca).transpose()?.map(Arc::new),
+                insecure: self.insecure,
+            },
+        })
+    }
+
+    /// The embedded mock's profile: the mock flags (or profile file), 100 ms of latency unless
+    /// the answer is described as token timing, and one seed for the whole run.
+    fn embedded_profile(&self) -> Result<Profile, ConfigError> {
+        let mut p = self.mock.to_profile()?;
+        // 100 ms stands in for a model's answer time, unless the user described the
+        // answer as token timing: then --ttft and --itl alone set it.
+        let timed = self.mock.ttft.is_some() || self.mock.itl.is_some();
+        if self.mock.latency.is_none() && self.mock.profile.is_none() && !timed {
+            p.latency = LatencySpec::Fixed(Duration::from_millis(100));
+        }
+        // One seed for the whole run, so every strategy's fresh mock draws the same
+        // faults and delays for the same request.
+        p.seed = Some(p.seed.unwrap_or(1));
+        Ok(p)
     }
 }
 
@@ -419,7 +452,6 @@ impl CommonArgs {
         &self,
         mut strategies: Vec<Strategy>,
     ) -> Result<(Vec<Strategy>, crate::plan::config::ExternalConfig), ConfigError> {
-        let invalid = |name, value: String, why| ConfigError::Invalid { name, value, why };
         let client_cmd = match &self.client_cmd {
             Some(cmd) if cmd.trim().is_empty() => {
                 return Err(invalid(

@@ -5,6 +5,7 @@
 use crate::model::plan::{Arrival, LoadModel, MAX_RATE, MIN_RATE, Shard, Warmup, Workload};
 use crate::model::strategy::Strategy;
 use crate::model::sweep::Axis;
+use crate::plan::endpoint::Endpoint;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,77 +15,10 @@ use crate::model::error::ConfigError;
 use crate::model::plan::Spread;
 use crate::model::retry::RetryPolicy;
 use crate::plan::inputs::{BodySpec, Inputs, build_bodies};
-use crate::plan::request::{ApiKey, Limits, PreparedRequest, redact_url};
+use crate::plan::request::Limits;
 use mock_server::Profile;
 
 pub use crate::model::plan::Slo;
-
-/// Where requests go.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`.
-    pub base_url: String,
-    /// The key, when the target needs one.
-    pub api_key: Option<ApiKey>,
-    /// True for the mock the harness started itself.
-    pub embedded: bool,
-    /// Which certificates to trust over HTTPS.
-    pub trust: TlsTrust,
-}
-
-/// What an HTTPS client trusts: the system's roots, plus a certificate of the user's (or of the
-/// embedded mock), or, with `insecure`, anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsTrust {
-    /// A PEM certificate (or chain) to trust, from `--ca-cert` or the embedded mock.
-    pub ca_pem: Option<Arc<Vec<u8>>>,
-    /// Accept any certificate (`--insecure`).
-    pub insecure: bool,
-}
-
-impl Target {
-    /// An external target at `base_url`, no key, the system's roots.
-    pub fn external(base_url: impl Into<String>) -> Target {
-        Target {
-            base_url: base_url.into(),
-            api_key: None,
-            embedded: false,
-            trust: TlsTrust::default(),
-        }
-    }
-
-    /// The base URL as printed and written: userinfo (`user:password@`) replaced by `***@`.
-    pub fn display_url(&self) -> String {
-        redact_url(&self.base_url)
-    }
-
-    /// `scheme://host:port`, where a mock serves `/stats` and `/delay`.
-    pub fn origin(&self) -> String {
-        match url::Url::parse(&self.base_url) {
-            Ok(u) => u.origin().ascii_serialization(),
-            // Not a URL (refused by the command line before it gets here): leave it as it is.
-            Err(_) => self.base_url.clone(),
-        }
-    }
-
-    /// What every attempt of a run sends: the bodies it cycles through, its headers, how to
-    /// connect (the async client asks for HTTP/2 when the run does).
-    pub fn prepare(&self, cfg: &RunConfig) -> PreparedRequest {
-        let w = &cfg.workload;
-        let mut req = match w.delay_endpoint {
-            Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
-            None => {
-                let (bodies, stream) = build_bodies(cfg.body_spec(), &cfg.inputs);
-                let url = crate::plan::request::join_url(&self.base_url, "chat/completions");
-                PreparedRequest::chat(url, bodies, self.api_key.as_ref(), stream)
-            }
-        };
-        req.trust = self.trust.clone();
-        req.http2 = cfg.http2;
-        req.set_headers(&cfg.inputs.headers);
-        req
-    }
-}
 
 /// A validated run.
 #[derive(Debug, Clone)]
@@ -97,7 +31,7 @@ pub struct RunConfig {
     /// `adaptive`, the most the controller may reach.
     pub concurrency: u64,
     /// `--concurrency auto`: the async strategies' limit is set by a controller.
-    pub adaptive: Option<crate::model::report::AdaptiveConfig>,
+    pub adaptive: Option<crate::model::adaptive::AdaptiveConfig>,
     /// `--cpu-work`: CPU work done after each successful response.
     pub cpu_work: Option<Duration>,
     /// Requests per batch (batched).
@@ -112,10 +46,8 @@ pub struct RunConfig {
     pub load: LoadModel,
     /// Seed of retry jitter.
     pub seed: u64,
-    /// The embedded mock's profile, or `None` with `target`.
-    pub mock: Option<Profile>,
-    /// An external target instead of the embedded mock.
-    pub target: Option<Target>,
+    /// Where requests go: the embedded mock, or an external target.
+    pub endpoint: Endpoint,
     /// The variable the API key was read from (with `target`).
     pub api_key_env: Option<String>,
     /// Where to write reports.
@@ -128,9 +60,6 @@ pub struct RunConfig {
     pub max_body: u64,
     /// Ask the async strategies for HTTP/2 (prior knowledge on http, ALPN on https).
     pub http2: bool,
-    /// Serve the embedded mock over HTTPS (a certificate made for the run, trusted by the
-    /// clients).
-    pub mock_tls: bool,
     /// Sealed one-second intervals kept in memory per recorder before spilling to disk.
     pub intervals_in_memory: usize,
     /// Dataset rows, the body file and extra headers (not written into reports as they are).
@@ -168,7 +97,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             workload: Workload {
-                requests: 200,
+                requests: Some(200),
                 model: "mock-model".into(),
                 prompt: "Explain in one sentence why async helps I/O-bound code.".into(),
                 max_tokens: 16,
@@ -184,18 +113,16 @@ impl Default for RunConfig {
             timeout: Duration::from_secs(60),
             load: LoadModel::Closed,
             seed: 1,
-            mock: Some(Profile {
+            endpoint: Endpoint::embedded(Profile {
                 seed: Some(1),
                 ..Profile::fixed(Duration::from_millis(100))
             }),
-            target: None,
             api_key_env: None,
             out: None,
             force: false,
             quiet: false,
             max_body: crate::plan::request::DEFAULT_MAX_BODY,
             http2: false,
-            mock_tls: false,
             intervals_in_memory: crate::stats::intervals::SEALED_IN_MEMORY,
             inputs: Arc::new(Inputs::default()),
             duration: None,
@@ -239,7 +166,7 @@ impl RunConfig {
     /// the run builds them, the largest is held against [`mock_server::MAX_BODY_BYTES`]. (An
     /// external target's limit is not known; its 413s are counted as client errors.)
     pub fn check_bodies_fit(&self) -> Result<(), ConfigError> {
-        if self.mock.is_none() || self.workload.delay_endpoint.is_some() {
+        if self.endpoint.mock().is_none() || self.workload.delay_endpoint.is_some() {
             return Ok(());
         }
         let (bodies, _) = build_bodies(self.body_spec(), &self.inputs);
@@ -273,30 +200,46 @@ impl RunConfig {
     pub fn effective_concurrency(&self, s: Strategy) -> u64 {
         let (n, c, b) = match self.shard {
             Some(sh) => (
-                sh.share(self.workload.requests),
+                self.workload.requests.map(|n| sh.share(n)),
                 sh.split(self.concurrency),
                 sh.split(self.batch_size),
             ),
             None => (self.workload.requests, self.concurrency, self.batch_size),
         };
+        // At most the requests there are; without a count, the setting alone.
+        let at_most = |x: u64| n.map_or(x, |n| x.min(n));
+        let all = n.unwrap_or(u64::MAX);
         use crate::model::strategy::PyClient;
         match s {
             Strategy::Sequential | Strategy::Python(PyClient::Sequential) => 1,
-            Strategy::Batched => b.min(n),
-            Strategy::Threadpool | Strategy::Python(PyClient::Threadpool) => c.max(1).min(n),
+            Strategy::Batched => at_most(b),
+            Strategy::Threadpool | Strategy::Python(PyClient::Threadpool) => at_most(c.max(1)),
             // An external client is told C; 0 asks it for every request in flight at once.
-            Strategy::Python(_) | Strategy::Custom(_) if self.concurrency == 0 => n,
-            Strategy::Python(_) | Strategy::Custom(_) => c.min(n),
+            Strategy::Python(_) | Strategy::Custom(_) if self.concurrency == 0 => all,
+            Strategy::Python(_) | Strategy::Custom(_) => at_most(c),
             // 0: unbounded, every request in flight at once.
-            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => n,
-            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => c.min(n),
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => all,
+            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => at_most(c),
         }
     }
 
     /// Checks the values that flags alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_counts()?;
+        self.check_load()?;
+        if let Some(sh) = self.shard {
+            self.check_shard(sh)?;
+        }
+        if let Some(p) = self.endpoint.mock() {
+            p.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Counts and durations that must be above zero, and settings that need another.
+    fn check_counts(&self) -> Result<(), ConfigError> {
         let bad = |name, value: String, why| Err(ConfigError::Invalid { name, value, why });
-        if self.workload.requests == 0 {
+        if self.workload.requests == Some(0) {
             return bad("--requests", "0".into(), "must be at least 1");
         }
         if self.batch_size == 0 {
@@ -327,40 +270,19 @@ impl RunConfig {
         if self.max_body == 0 {
             return bad("--max-body", "0".into(), "must be at least 1 byte");
         }
+        Ok(())
+    }
+
+    /// What the strategies can run: threads to start, a rate within range, `--concurrency auto`
+    /// only where a controller can follow it, CPU work within its range.
+    fn check_load(&self) -> Result<(), ConfigError> {
+        let bad = |name, value: String, why| Err(ConfigError::Invalid { name, value, why });
         if self.concurrency == 0 && self.strategies.contains(&Strategy::Threadpool) {
             return bad(
                 "--concurrency",
                 "0".into(),
                 "threadpool needs a thread count; 0 (unbounded) is for async",
             );
-        }
-        if let Some(sh) = self.shard {
-            let bounded = self.concurrency != 0
-                && self
-                    .strategies
-                    .iter()
-                    .any(|s| *s == Strategy::Threadpool || s.adapts());
-            if bounded && self.concurrency < sh.n {
-                return bad(
-                    "--concurrency",
-                    self.concurrency.to_string(),
-                    "is split over the shards: give at least one per shard",
-                );
-            }
-            if self.strategies.contains(&Strategy::Batched) && self.batch_size < sh.n {
-                return bad(
-                    "--batch-size",
-                    self.batch_size.to_string(),
-                    "is split over the shards: give at least one per shard",
-                );
-            }
-            if self.workload.requests != u64::MAX && self.workload.requests < sh.n {
-                return bad(
-                    "--requests",
-                    self.workload.requests.to_string(),
-                    "is split over the shards: give at least one per shard",
-                );
-            }
         }
         if self.concurrency > 100_000 && self.strategies.contains(&Strategy::Threadpool) {
             return bad(
@@ -377,9 +299,6 @@ impl RunConfig {
                 rate.to_string(),
                 "must be between 0.0001 and 10000000 requests per second",
             );
-        }
-        if let Some(p) = &self.mock {
-            p.validate()?;
         }
         if self.adaptive.is_some() {
             if let Some(s) = self.strategies.iter().find(|s| !s.adapts()) {
@@ -407,6 +326,40 @@ impl RunConfig {
                 "--cpu-work",
                 mock_server::latency::format_duration(d),
                 "must be above zero and at most 10s",
+            );
+        }
+        Ok(())
+    }
+
+    /// A shard's part of the run: at least one request, thread and batch slot per shard.
+    fn check_shard(&self, sh: Shard) -> Result<(), ConfigError> {
+        let bad = |name, value: String, why| Err(ConfigError::Invalid { name, value, why });
+        let bounded = self.concurrency != 0
+            && self
+                .strategies
+                .iter()
+                .any(|s| *s == Strategy::Threadpool || s.adapts());
+        if bounded && self.concurrency < sh.n {
+            return bad(
+                "--concurrency",
+                self.concurrency.to_string(),
+                "is split over the shards: give at least one per shard",
+            );
+        }
+        if self.strategies.contains(&Strategy::Batched) && self.batch_size < sh.n {
+            return bad(
+                "--batch-size",
+                self.batch_size.to_string(),
+                "is split over the shards: give at least one per shard",
+            );
+        }
+        if let Some(n) = self.workload.requests
+            && n < sh.n
+        {
+            return bad(
+                "--requests",
+                n.to_string(),
+                "is split over the shards: give at least one per shard",
             );
         }
         Ok(())
@@ -457,6 +410,7 @@ impl Axis {
 mod tests {
     use super::*;
     use crate::model::sweep::fmt_setting;
+    use crate::plan::endpoint::Target;
 
     /// Each axis: its values as numbers (pauses in s, CPU work in ms), the field a point sets,
     /// its chart label and how a setting is written.
@@ -487,50 +441,6 @@ mod tests {
         assert_eq!(fmt_setting("pause", 0.01), "pause=10ms");
         assert_eq!(fmt_setting("rate", 20.0), "rate=20/s");
         assert_eq!(fmt_setting("cpu_work", 2.0), "cpu=2ms");
-    }
-
-    #[test]
-    fn constant_schedule_is_evenly_spaced() {
-        let s = LoadModel::Open {
-            rate: 4.0,
-            arrival: Arrival::Constant,
-            seed: 0,
-        }
-        .schedule(5, None)
-        .unwrap();
-        assert_eq!(
-            s,
-            (0..5).map(|i| Duration::from_millis(250 * i)).collect::<Vec<_>>()
-        );
-        assert!(LoadModel::Closed.schedule(5, None).is_none());
-        // A horizon keeps what is due before it: 1 s at 4/s is 0, 250, 500 and 750 ms.
-        let m = LoadModel::Open {
-            rate: 4.0,
-            arrival: Arrival::Constant,
-            seed: 0,
-        };
-        assert_eq!(m.schedule(100, Some(Duration::from_secs(1))).unwrap(), s[..4]);
-        assert_eq!(m.schedule(2, Some(Duration::from_secs(1))).unwrap(), s[..2]);
-    }
-
-    #[test]
-    fn poisson_schedule_is_seeded_increasing_and_near_its_rate() {
-        let m = LoadModel::Open {
-            rate: 100.0,
-            arrival: Arrival::Poisson,
-            seed: 9,
-        };
-        let a = m.schedule(5000, None).unwrap();
-        assert_eq!(a, m.schedule(5000, None).unwrap());
-        assert!(a.windows(2).all(|w| w[1] >= w[0]));
-        let span = a.last().unwrap().as_secs_f64();
-        // 4999 gaps of mean 10 ms: 49.99 s ± a few percent.
-        assert!((span - 49.99).abs() < 3.0, "{span}");
-        // A horizon keeps the requests due before it, whatever n says.
-        let h = m.schedule(u64::MAX, Some(Duration::from_secs(10))).unwrap();
-        assert!(h.iter().all(|t| *t < Duration::from_secs(10)));
-        assert!((h.len() as f64 - 1000.0).abs() < 150.0, "{}", h.len());
-        assert_eq!(&a[..h.len().min(a.len())], &h[..h.len().min(a.len())]);
     }
 
     #[test]

@@ -161,8 +161,8 @@ pub struct BodySpec<'a> {
     pub prompt_tokens: Option<Spread>,
     /// `stream`.
     pub stream: bool,
-    /// Requests in the run (bounds the pool).
-    pub requests: u64,
+    /// Requests in the run (bounds the pool; `None`: no cap, the pool is full size).
+    pub requests: Option<u64>,
     /// Seed of the draws.
     pub seed: u64,
 }
@@ -178,7 +178,7 @@ pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, 
             .max(if varies { POOL } else { 1 })
             .min(POOL.max(inputs.dataset.len()))
     } else if varies {
-        (spec.requests.min(POOL as u64) as usize).max(1)
+        spec.requests.map_or(POOL, |n| n.min(POOL as u64) as usize).max(1)
     } else {
         1
     };
@@ -240,7 +240,7 @@ mod tests {
             max_tokens,
             prompt_tokens,
             stream: false,
-            requests: 100,
+            requests: Some(100),
             seed: 1,
         }
     }

@@ -1,7 +1,7 @@
 //! The machine a run happened on, read once per run and written into every report, so a number
 //! never travels without the hardware that produced it.
 
-use crate::model::report::Machine;
+use crate::model::provenance::Machine;
 
 impl Machine {
     /// Reads the current machine.

@@ -3,7 +3,8 @@
 //! everything downstream works from values.
 //!
 //! - [`args`]: flags → plan, with every check.
-//! - [`config`]: [`config::RunConfig`], the target and TLS trust.
+//! - [`config`]: [`config::RunConfig`] and its checks.
+//! - [`endpoint`]: the embedded mock or an external target, and TLS trust.
 //! - [`inputs`]: datasets, body files, synthetic prompts, headers → request bodies.
 //! - [`request`]: the prepared request (URL, key, limits) and redaction of secrets.
 //! - [`python`]: the interpreter of the shipped Python clients and its check.
@@ -11,6 +12,7 @@
 
 pub mod args;
 pub mod config;
+pub mod endpoint;
 pub mod inputs;
 pub mod machine;
 pub mod provenance;

@@ -2,10 +2,10 @@
 //! the commit it was built from (recorded at build time), the machine, and when the work started
 //! and ended. Reports of runs, sweep points and sweeps all carry the same value.
 
-use crate::model::report::Provenance;
+use crate::model::provenance::Provenance;
 
 use crate::model::plan::unix_now;
-use crate::model::report::Machine;
+use crate::model::provenance::Machine;
 
 /// The commit this binary was built from (`-dirty` if tracked files differed), when it was
 /// built from a git checkout.

@@ -78,11 +78,20 @@ pub struct Limits {
 /// 30 MB of SSE), far below what an endless body would take.
 pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
 
+/// Which call a request makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `POST` of a chat-completions body; the answer is a chat completion (usage is read).
+    Chat,
+    /// `GET` with no body (the article's `/delay/1`); the answer is any JSON.
+    Delay,
+}
+
 /// What every attempt sends: method, URL, body and headers, built once per run.
 #[derive(Clone)]
 pub struct PreparedRequest {
-    /// `POST` (chat) or `GET` (delay).
-    pub post: bool,
+    /// A chat completion (`POST`) or the delay endpoint (`GET`).
+    pub call: Call,
     /// Full URL.
     pub url: String,
     /// The JSON bodies for POST, cycled through by request index (one for a plain run).
@@ -93,14 +102,12 @@ pub struct PreparedRequest {
     pub(crate) auth: Option<String>,
     /// The body asks for server-sent events.
     pub stream: bool,
-    /// The response is a chat completion (parse usage), not a plain JSON answer.
-    pub chat: bool,
     /// The target is on loopback: proxies from the environment are not used.
     pub loopback: bool,
     /// Strings never to repeat in an error sample: the key, the URL's userinfo.
     pub(crate) secrets: Vec<String>,
     /// Certificates to trust over HTTPS.
-    pub trust: crate::plan::config::TlsTrust,
+    pub trust: crate::plan::endpoint::TlsTrust,
     /// Ask for HTTP/2 (the async client; ureq speaks HTTP/1.1 only).
     pub http2: bool,
 }
@@ -108,7 +115,7 @@ pub struct PreparedRequest {
 impl fmt::Debug for PreparedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreparedRequest")
-            .field("post", &self.post)
+            .field("call", &self.call)
             .field("url", &redact_url(&self.url))
             .field("auth", &self.auth.as_ref().map(|_| "***"))
             .field("stream", &self.stream)
@@ -123,13 +130,12 @@ impl PreparedRequest {
         let mut secrets = userinfo_secrets(&url);
         secrets.extend(key.map(|k| k.secret().to_owned()));
         PreparedRequest {
-            post: true,
+            call: Call::Chat,
             url,
             bodies: Arc::new(bodies),
             headers: Vec::new(),
             auth: key.map(ApiKey::bearer),
             stream,
-            chat: true,
             loopback,
             secrets,
             trust: Default::default(),
@@ -142,7 +148,7 @@ impl PreparedRequest {
         let loopback = is_loopback(&url);
         let secrets = userinfo_secrets(&url);
         PreparedRequest {
-            post: false,
+            call: Call::Delay,
             url,
             bodies: Arc::new(vec![PreparedBody {
                 bytes: Bytes::new(),
@@ -151,7 +157,6 @@ impl PreparedRequest {
             headers: Vec::new(),
             auth: None,
             stream: false,
-            chat: false,
             loopback,
             secrets,
             trust: Default::default(),

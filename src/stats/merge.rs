@@ -14,7 +14,7 @@ use crate::model::hist;
 use crate::model::outcome::Outcome;
 use crate::model::plan::Shard;
 use crate::model::report::{
-    ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, efficiency,
+    EndedBy, ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, efficiency,
 };
 use crate::model::series::{Percentiles, Series, new_histogram};
 use crate::model::strategy::Strategy;
@@ -139,29 +139,8 @@ fn merge_strategy(
     let concurrency = sum(|s| s.concurrency);
     let slo_set = parts.iter().any(|(_, s)| s.good.is_some());
     let good = slo_set.then(|| parts.iter().filter_map(|(_, s)| s.good).sum::<u64>());
-    let mut errors: BTreeMap<String, ErrorRow> = BTreeMap::new();
-    for (_, s) in parts {
-        for e in &s.errors {
-            errors
-                .entry(e.class.clone())
-                .and_modify(|x| x.count += e.count)
-                .or_insert_with(|| e.clone());
-        }
-    }
-    let mut errors: Vec<ErrorRow> = errors.into_values().collect();
-    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
-    // The mock's cross-checks, when every part has one.
-    let checks: Option<Vec<&ServerCheck>> = parts.iter().map(|(_, s)| s.server.as_ref()).collect();
-    let server = checks.map(|cs| ServerCheck {
-        attempts_sent: cs.iter().map(|c| c.attempts_sent).sum(),
-        requests_received: cs.iter().map(|c| c.requests_received).sum(),
-        matches: cs.iter().all(|c| c.matches),
-        responses_by_status: sum_maps(cs.iter().map(|c| c.responses_by_status.clone())),
-        connections: cs.iter().map(|c| c.connections).sum(),
-        tls_handshakes: cs.iter().map(|c| c.tls_handshakes).sum(),
-        http2_streams: cs.iter().map(|c| c.http2_streams).sum(),
-    });
-    let warmups: Vec<&WarmupReport> = parts.iter().filter_map(|(_, s)| s.warmup.as_ref()).collect();
+    let errors = merge_errors(parts);
+    let server = merge_checks(parts);
     let rate_sum = |f: fn(&StrategyReport) -> Option<f64>| {
         let v: Vec<f64> = parts.iter().filter_map(|(_, s)| f(s)).collect();
         (!v.is_empty()).then(|| v.iter().sum())
@@ -215,18 +194,7 @@ fn merge_strategy(
         peak_rss_bytes: parts.iter().map(|(_, s)| s.peak_rss_bytes).max().unwrap_or(0),
         threads: sum(|s| s.threads),
         server,
-        // A signal in any shard ended the whole early; else time, if any shard ran by it.
-        ended_by: {
-            use crate::model::report::EndedBy;
-            let any = |e: EndedBy| parts.iter().any(|(_, s)| s.ended_by == e);
-            if any(EndedBy::Signal) {
-                EndedBy::Signal
-            } else if any(EndedBy::Duration) {
-                EndedBy::Duration
-            } else {
-                EndedBy::Count
-            }
-        },
+        ended_by: merge_ended_by(parts),
         started_unix_ms: started,
         ended_unix_ms: ended,
         start_spread_s: Some(
@@ -237,11 +205,7 @@ fn merge_strategy(
                 - started)
                 / 1000.0,
         ),
-        warmup: (!warmups.is_empty()).then(|| WarmupReport {
-            issued: warmups.iter().map(|w| w.issued).sum(),
-            outcomes: sum_maps(warmups.iter().map(|w| w.outcomes.clone())),
-            wall_s: warmups.iter().map(|w| w.wall_s).fold(0.0, f64::max),
-        }),
+        warmup: merge_warmups(parts),
         good,
         good_share: good.map(|g| {
             if issued == 0 {
@@ -258,6 +222,60 @@ fn merge_strategy(
         cpu_work: None,
         external: merge_external(parts.iter().map(|(_, s)| *s)),
         histograms: hists.iter().map(|(k, h)| (k.clone(), hist::encode(h))).collect(),
+    })
+}
+
+/// The error breakdowns added up by class, most frequent first (each class keeps its first
+/// sample).
+fn merge_errors(parts: &[(usize, &StrategyReport)]) -> Vec<ErrorRow> {
+    let mut errors: BTreeMap<String, ErrorRow> = BTreeMap::new();
+    for (_, s) in parts {
+        for e in &s.errors {
+            errors
+                .entry(e.class.clone())
+                .and_modify(|x| x.count += e.count)
+                .or_insert_with(|| e.clone());
+        }
+    }
+    let mut errors: Vec<ErrorRow> = errors.into_values().collect();
+    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
+    errors
+}
+
+/// The mock's cross-checks added up, when every part has one (they agree only if each did).
+fn merge_checks(parts: &[(usize, &StrategyReport)]) -> Option<ServerCheck> {
+    let checks: Option<Vec<&ServerCheck>> = parts.iter().map(|(_, s)| s.server.as_ref()).collect();
+    checks.map(|cs| ServerCheck {
+        attempts_sent: cs.iter().map(|c| c.attempts_sent).sum(),
+        requests_received: cs.iter().map(|c| c.requests_received).sum(),
+        matches: cs.iter().all(|c| c.matches),
+        responses_by_status: sum_maps(cs.iter().map(|c| c.responses_by_status.clone())),
+        connections: cs.iter().map(|c| c.connections).sum(),
+        tls_handshakes: cs.iter().map(|c| c.tls_handshakes).sum(),
+        http2_streams: cs.iter().map(|c| c.http2_streams).sum(),
+    })
+}
+
+/// What ended the merged strategy: a signal in any shard ended the whole early; else time, if
+/// any shard ran by it; else the count.
+fn merge_ended_by(parts: &[(usize, &StrategyReport)]) -> EndedBy {
+    let any = |e: EndedBy| parts.iter().any(|(_, s)| s.ended_by == e);
+    if any(EndedBy::Signal) {
+        EndedBy::Signal
+    } else if any(EndedBy::Duration) {
+        EndedBy::Duration
+    } else {
+        EndedBy::Count
+    }
+}
+
+/// The shards' warm-ups as one: requests and outcomes added up, the longest wall time.
+fn merge_warmups(parts: &[(usize, &StrategyReport)]) -> Option<WarmupReport> {
+    let warmups: Vec<&WarmupReport> = parts.iter().filter_map(|(_, s)| s.warmup.as_ref()).collect();
+    (!warmups.is_empty()).then(|| WarmupReport {
+        issued: warmups.iter().map(|w| w.issued).sum(),
+        outcomes: sum_maps(warmups.iter().map(|w| w.outcomes.clone())),
+        wall_s: warmups.iter().map(|w| w.wall_s).fold(0.0, f64::max),
     })
 }
 

@@ -3,7 +3,7 @@
 //! type, plus what they share: the prepared request, status → [`RequestError`] mapping, and the
 //! server-sent-events reader that times each streamed chunk on arrival.
 
-use crate::plan::request::PreparedRequest;
+use crate::plan::request::{Call, PreparedRequest};
 
 pub mod async_client;
 pub mod blocking;
@@ -61,7 +61,7 @@ pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, R
         #[serde(default)]
         usage: Option<UsageView>,
     }
-    if !req.chat {
+    if req.call != Call::Chat {
         return Ok(Sample::default());
     }
     let c: CompletionView = serde_json::from_slice(body).map_err(|e| RequestError::Decode(e.to_string()))?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::outcome::{ErrorClass, Outcome};
 use crate::model::record::{AttemptRecord, Failure, Protocol, Record, Sample};
 use crate::model::retry::{Jitter, RetryPolicy};
-use crate::plan::request::PreparedRequest;
+use crate::plan::request::{Call, PreparedRequest};
 
 /// The protocol's version; a client checks it and refuses another.
 pub const VERSION: u32 = 1;
@@ -163,7 +163,7 @@ pub fn workload<'a>(
     if let Some(auth) = &req.auth {
         headers.push(("authorization", auth.as_str()));
     }
-    if req.post {
+    if req.call == Call::Chat {
         headers.push(("content-type", "application/json"));
     }
     for (name, value) in &req.headers {
@@ -193,12 +193,15 @@ pub fn workload<'a>(
         strategy,
         url: &req.url,
         base_url,
-        method: if req.post { "POST" } else { "GET" },
+        method: match req.call {
+            Call::Chat => "POST",
+            Call::Delay => "GET",
+        },
         headers,
         api_key,
-        chat: req.chat,
+        chat: req.call == Call::Chat,
         stream: req.stream,
-        bodies: if req.post {
+        bodies: if req.call == Call::Chat {
             req.bodies
                 .iter()
                 .map(|b| std::str::from_utf8(&b.bytes).unwrap_or("{}"))
@@ -561,7 +564,7 @@ pub fn record(
         }),
         input_tokens: r
             .prompt_tokens
-            .or_else(|| req.chat.then(|| req.body(r.index).input_tokens)),
+            .or_else(|| (req.call == Call::Chat).then(|| req.body(r.index).input_tokens)),
         bytes: r.bytes.unwrap_or(0),
         ratelimit: None,
     });

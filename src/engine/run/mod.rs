@@ -20,9 +20,9 @@ use crate::model::error::RunError;
 use crate::model::outcome::Outcome;
 use crate::model::plan::LoadModel;
 use crate::model::plan::unix_now_s;
+use crate::model::provenance::Provenance;
 use crate::model::report::{
-    ConfigSummary, EndedBy, Isolation, Measured, Provenance, RunReport, ServerCheck, StrategyReport,
-    WarmupReport,
+    ConfigSummary, EndedBy, Isolation, Measured, RunReport, ServerCheck, StrategyReport, WarmupReport,
 };
 use crate::model::strategy::Strategy;
 use crate::plan::config::RunConfig;
@@ -68,12 +68,12 @@ pub struct RunResults {
 
 /// A progress bar for one strategy on stderr, hidden when quiet (indicatif itself draws nothing
 /// when stderr is not a terminal). A run bounded by time counts up without a bar.
-fn progress_bar(cfg: &RunConfig, s: Strategy, total: u64) -> ProgressBar {
+fn progress_bar(cfg: &RunConfig, s: Strategy, total: Option<u64>) -> ProgressBar {
     if cfg.quiet {
         return ProgressBar::hidden();
     }
-    let bounded = cfg.duration.is_none() || total < u64::MAX;
-    let len = bounded.then_some(total);
+    let len = total;
+    let bounded = len.is_some();
     let pb = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
     let template = if bounded {
         "{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} {elapsed}"
@@ -120,10 +120,10 @@ pub fn run_one(
             None => s,
         })
         .map(Arc::new);
-    let asked = cfg
-        .shard
-        .map_or(cfg.workload.requests, |s| s.share(cfg.workload.requests));
-    let total = schedule.as_ref().map_or(asked, |s| s.len() as u64);
+    // What this process was asked for (`None`: no count, time alone ends it) and what it will
+    // send at most (an open loop's schedule, cut at the duration).
+    let asked = cfg.workload.requests.map(|n| cfg.shard.map_or(n, |s| s.share(n)));
+    let total = schedule.as_ref().map_or(asked, |s| Some(s.len() as u64));
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
         strategy: s,
@@ -186,16 +186,17 @@ pub fn run_one(
         }
     }
     // Bounded by time when the phase stopped for its duration before its count ran out.
-    let by_duration = cfg.duration.is_some() && run.issued < asked && ctx.stop.requested().is_none();
+    let short = asked.is_none_or(|a| run.issued < a);
+    let by_duration = cfg.duration.is_some() && short && ctx.stop.requested().is_none();
     let measured = Measured {
         id: s,
         concurrency: cfg.effective_concurrency(s),
         // With --duration and no -n, nothing was asked but time: the requests are those issued.
-        requests: if total == u64::MAX { run.issued } else { total },
+        requests: total.unwrap_or(run.issued),
         issued: run.issued,
         ended_by: if by_duration {
             EndedBy::Duration
-        } else if ctx.stop.requested().is_some() && run.issued < asked {
+        } else if ctx.stop.requested().is_some() && short {
             EndedBy::Signal
         } else {
             EndedBy::Count
@@ -337,20 +338,20 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         timeout_s: cfg.timeout.as_secs_f64(),
         max_body_bytes: cfg.max_body,
         http2: cfg.http2,
-        tls: cfg.mock_tls
+        tls: cfg.endpoint.mock_tls()
             || cfg
-                .target
-                .as_ref()
+                .endpoint
+                .target()
                 .is_some_and(|t| t.base_url.starts_with("https:")),
-        insecure: cfg.target.as_ref().is_some_and(|t| t.trust.insecure),
+        insecure: cfg.endpoint.target().is_some_and(|t| t.trust.insecure),
         retry: cfg.retry.clone(),
         load: cfg.load,
         workload: cfg.workload.clone(),
         target: session.display(),
         isolation,
-        api_key_set: cfg.target.as_ref().is_some_and(|t| t.api_key.is_some()),
+        api_key_set: cfg.endpoint.target().is_some_and(|t| t.api_key.is_some()),
         // A key given with -H did not come from the variable.
-        api_key_env: match cfg.target.as_ref().and_then(|t| t.api_key.as_ref()) {
+        api_key_env: match cfg.endpoint.target().and_then(|t| t.api_key.as_ref()) {
             Some(k) if k.is_from_header() => None,
             _ => cfg.api_key_env.clone(),
         },

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use mock_server::{MockServer, Profile, ServerOptions, StatsSnapshot, TlsSource};
 
 use crate::model::error::{ConfigError, RunError};
-use crate::plan::config::{RunConfig, Target, TlsTrust};
+use crate::plan::config::RunConfig;
+use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
 
 /// Where a run's requests go, opened once per command.
 #[derive(Debug)]
@@ -115,20 +116,22 @@ impl Session {
         // Fix the interval-log origin before any request ends.
         let _ = crate::stats::recorder::epoch();
         crate::engine::resources::ensure_open_files(cfg)?;
-        if let Some(target) = &cfg.target {
-            check_reachable(target)?;
-            let mock = is_our_mock(target);
-            return Ok(Session {
-                kind: Kind::External {
-                    target: target.clone(),
-                    mock,
-                    shared: cfg.sharded(),
-                },
-                mean_delay_s: None,
-                stop: stop.clone(),
-            });
-        }
-        let profile = cfg.mock.clone().unwrap_or_default();
+        let (profile, tls) = match &cfg.endpoint {
+            Endpoint::Embedded { profile, tls } => ((**profile).clone(), *tls),
+            Endpoint::External(target) => {
+                check_reachable(target)?;
+                let mock = is_our_mock(target);
+                return Ok(Session {
+                    kind: Kind::External {
+                        target: target.clone(),
+                        mock,
+                        shared: cfg.sharded(),
+                    },
+                    mean_delay_s: None,
+                    stop: stop.clone(),
+                });
+            }
+        };
         profile.validate().map_err(ConfigError::from)?;
         let w = &cfg.workload;
         let mean = match w.delay_endpoint {
@@ -139,7 +142,7 @@ impl Session {
             }
         };
         let options = ServerOptions {
-            tls: cfg.mock_tls.then_some(TlsSource::Generated),
+            tls: tls.then_some(TlsSource::Generated),
             http2: cfg.http2,
             ..ServerOptions::default()
         };

@@ -27,11 +27,11 @@ use rand::rngs::SmallRng;
 use crate::engine::adaptive::Controller;
 use crate::engine::client::async_client::AsyncClient;
 use crate::engine::client::blocking::BlockingClient;
+use crate::model::adaptive::AdaptiveReport;
 use crate::model::error::RunError;
 use crate::model::outcome::Outcome;
 use crate::model::outcome::RequestError;
 use crate::model::record::{AttemptRecord, Record, Sample};
-use crate::model::report::AdaptiveReport;
 use crate::model::retry::RetryPolicy;
 use crate::model::strategy::Strategy;
 use crate::plan::config::RunConfig;
@@ -104,8 +104,8 @@ impl Phase {
 }
 
 impl RunContext {
-    /// Requests in the workload.
-    pub fn requests(&self) -> u64 {
+    /// Requests in the workload (`None`: no count, the duration ends it).
+    pub fn requests(&self) -> Option<u64> {
         self.cfg.workload.requests
     }
 
@@ -166,10 +166,10 @@ impl RunContext {
         });
         let count = match &self.schedule {
             Some(s) => s.len() as u64,
+            // Without a count only the duration bounds the phase.
             None => self
-                .cfg
-                .shard
-                .map_or(self.requests(), |s| s.share(self.requests())),
+                .requests()
+                .map_or(u64::MAX, |n| self.cfg.shard.map_or(n, |s| s.share(n))),
         };
         let main = Phase {
             base: 0,

@@ -7,7 +7,8 @@
 //! Layers, each importing only those above it in this list (a test checks):
 //! - [`model`]: the data: strategies, the plan's values, outcomes, records, reports, sweeps.
 //! - [`cli`]: clap flags and the parsers of their values; no I/O.
-//! - [`plan`]: flags → a validated [`RunConfig`]; the one place that reads environment and files.
+//! - [`plan`]: flags → a [`Plan`] (a [`RunConfig`] checked once, by [`Plan::new`]); the one
+//!   place that reads environment and files.
 //! - [`stats`]: recorders, intervals, the request log, summaries and merges.
 //! - [`engine`]: sessions, runners, clients, retries, the controller, CPU work, stopping.
 //! - [`output`]: table, CSV, JSON, `.hgrm`, `.hlog`, charts, pages, files.
@@ -24,8 +25,11 @@ pub mod output;
 pub mod plan;
 pub mod stats;
 
-pub use commands::compare::compare;
+pub use commands::compare::{compare, compare_until};
+pub use commands::sweep::sweep;
+pub use engine::stop::StopToken;
 pub use model::error::{ConfigError, RunError};
 pub use model::report::RunReport;
 pub use model::strategy::Strategy;
-pub use plan::config::RunConfig;
+pub use model::sweep::SweepReport;
+pub use plan::config::{Plan, RunConfig};

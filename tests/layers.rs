@@ -217,3 +217,19 @@ fn the_checker_sees_grouped_imports_and_cycles() {
     graph.insert("b".to_owned(), BTreeSet::new());
     assert_eq!(cycle(&graph), None);
 }
+
+/// ARCHITECTURE.md draws the layers the code has, in the same order.
+#[test]
+fn the_architecture_page_draws_these_layers() {
+    // Arrange
+    let text = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    // Act: the first fenced block's lines that name something (the arrows between them skipped).
+    let block = text.split("```").nth(1).expect("a picture of the layers");
+    let drawn: Vec<&str> = block
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        .collect();
+    // Assert
+    assert_eq!(drawn, LAYERS);
+}

@@ -9,6 +9,7 @@ use asyncbench::engine::stop::StopToken;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::report::StrategyReport;
 use asyncbench::model::strategy::Strategy;
+use asyncbench::plan::config::Plan;
 use mock_server::Profile;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -271,6 +272,7 @@ fn async_concurrency_bounds_are_respected() {
         Profile::fixed(Duration::from_millis(100)),
     );
     cfg.concurrency = 6;
+    let cfg = Plan::new(cfg).unwrap();
     let session = Session::open(&cfg, &StopToken::new()).unwrap();
     for s in &cfg.strategies {
         let lease = session.lease().unwrap();
@@ -278,9 +280,10 @@ fn async_concurrency_bounds_are_respected() {
         let peak = lease.mock().unwrap().stats().peak_in_flight;
         assert!(peak <= 6, "{s}: peak {peak}");
     }
-    let mut unbounded = cfg.clone();
+    let mut unbounded = cfg.config().clone();
     unbounded.concurrency = 0;
     unbounded.strategies = vec![Strategy::Async];
+    let unbounded = Plan::new(unbounded).unwrap();
     let session = Session::open(&unbounded, &StopToken::new()).unwrap();
     let lease = session.lease().unwrap();
     run_one(&unbounded, &lease, Strategy::Async, None, None).unwrap();

@@ -129,7 +129,8 @@ fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
         max_429_share: 0.01,
     };
     let (report, _) =
-        asyncbench::commands::sweep::sweep(&cfg, &asyncbench::model::sweep::Plan::Fixed(axis), crit).unwrap();
+        asyncbench::commands::sweep::sweep(&cfg, &asyncbench::model::sweep::SweepPlan::Fixed(axis), crit)
+            .unwrap();
     for p in &report.points {
         let r = &p.results[0];
         let (ttft_p50, _) = r.ttft_ms.expect("ttft per point");

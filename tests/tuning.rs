@@ -9,7 +9,8 @@ use asyncbench::engine::stop::StopToken;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::plan::{Arrival, LoadModel};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::model::sweep::{Axis, Criteria, Plan};
+use asyncbench::model::sweep::{Axis, Criteria, SweepPlan};
+use asyncbench::plan::config::Plan;
 use mock_server::Profile;
 
 use crate::util::config;
@@ -30,6 +31,7 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
         arrival: Arrival::Constant,
         seed: 1,
     };
+    let cfg = Plan::new(cfg).unwrap();
     let session = Session::open(&cfg, &StopToken::new()).unwrap();
     let lease = session.lease().unwrap();
     let stall = Duration::from_secs(1);
@@ -85,7 +87,7 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     // Act
     let (report, _) = sweep(
         &cfg,
-        &Plan::Fixed(axis),
+        &SweepPlan::Fixed(axis),
         Criteria {
             slo_p99_ms: None,
             max_429_share: 0.01,

@@ -15,7 +15,7 @@ use asyncbench::engine::runner::{RunContext, run_strategy};
 use asyncbench::model::plan::{LoadModel, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::RunConfig;
+use asyncbench::plan::config::{Plan, RunConfig};
 use asyncbench::plan::endpoint::Target;
 use criterion::Criterion;
 use mock_server::{MockServer, Profile};
@@ -93,7 +93,7 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
     let ctx = RunContext {
         req: Arc::new(target.prepare(&cfg)),
         strategy: p.strategy,
-        cfg: Arc::new(cfg),
+        cfg: Arc::new(Plan::new(cfg).expect("the bench's configuration is valid")),
         schedule: None,
         progress: indicatif::ProgressBar::hidden(),
         log: None,

@@ -4,7 +4,7 @@ use crate::model::plan::{Header, MAX_PROMPT_TOKENS};
 use crate::model::plan::{Shard, Slo, Spread, Warmup};
 
 /// Parses `--warmup`: a count (`20`) or a duration (`5s`).
-pub fn parse_warmup(s: &str) -> Result<Warmup, String> {
+pub(crate) fn parse_warmup(s: &str) -> Result<Warmup, String> {
     if let Ok(n) = s.trim().parse::<u64>() {
         return if n > 0 {
             Ok(Warmup::Requests(n))
@@ -23,7 +23,7 @@ pub fn parse_warmup(s: &str) -> Result<Warmup, String> {
 
 /// Parses `--start-at UNIX_SECONDS` (what `date +%s` prints; fractions allowed), at most a day
 /// from now either way: further is a typo, not a plan.
-pub fn parse_start_at(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_start_at(s: &str) -> Result<f64, String> {
     let t: f64 = s
         .trim()
         .parse()
@@ -45,7 +45,7 @@ pub fn parse_start_at(s: &str) -> Result<f64, String> {
 }
 
 /// Parses `--shard K/N` (0 ≤ K < N).
-pub fn parse_shard(s: &str) -> Result<Shard, String> {
+pub(crate) fn parse_shard(s: &str) -> Result<Shard, String> {
     let bad = || format!("'{s}' is not K/N with 0 ≤ K < N (e.g. 0/4)");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n) = (
@@ -59,7 +59,7 @@ pub fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 /// Parses `--slo ttft=500ms,tpot=50ms,e2e=2s` (any subset, each at most once).
-pub fn parse_slo(s: &str) -> Result<Slo, String> {
+pub(crate) fn parse_slo(s: &str) -> Result<Slo, String> {
     let mut slo = Slo::default();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
@@ -83,7 +83,7 @@ pub fn parse_slo(s: &str) -> Result<Slo, String> {
 }
 
 /// Parses `N` or `N,SPREAD` for clap (N ≥ 1, SPREAD < N).
-pub fn parse_spread(s: &str) -> Result<Spread, String> {
+pub(crate) fn parse_spread(s: &str) -> Result<Spread, String> {
     let bad = || format!("'{s}' is not N or N,SPREAD (whole numbers, N ≥ 1, SPREAD < N)");
     let (mean, spread) = match s.split_once(',') {
         Some((a, b)) => (a.trim().parse::<u32>(), b.trim().parse::<u32>()),
@@ -109,7 +109,7 @@ pub fn parse_header(s: &str) -> Result<Header, String> {
 
 /// Parses `--prompt-tokens N[,SPREAD]`: a [`Spread`] whose largest draw is at most
 /// [`MAX_PROMPT_TOKENS`].
-pub fn parse_prompt_tokens(s: &str) -> Result<Spread, String> {
+pub(crate) fn parse_prompt_tokens(s: &str) -> Result<Spread, String> {
     let p = parse_spread(s)?;
     if u64::from(p.mean) + u64::from(p.spread) > u64::from(MAX_PROMPT_TOKENS) {
         return Err(format!(

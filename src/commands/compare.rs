@@ -10,12 +10,11 @@ use crate::model::provenance::Provenance;
 use crate::model::report::RunReport;
 use crate::output::files::{prepare_out, write_run};
 use crate::output::table;
-use crate::plan::config::RunConfig;
+use crate::plan::config::{Plan, RunConfig};
 
 /// Opens the session (an unreachable target fails here, before anything is written), prepares
 /// `--out`, and runs every strategy until they end or `stop` is asked for.
-pub fn run(cfg: &RunConfig, stop: &StopToken) -> Result<RunResults, RunError> {
-    cfg.validate()?;
+pub fn run(cfg: &Plan, stop: &StopToken) -> Result<RunResults, RunError> {
     let session = Session::open(cfg, stop)?;
     if let Some(out) = &cfg.out {
         prepare_out(out, cfg.force)?;
@@ -31,7 +30,7 @@ pub fn compare(cfg: &RunConfig) -> Result<RunReport, RunError> {
 /// [`compare`], ending early (the report marked incomplete) once `stop` is asked for: a library
 /// caller's way to stop one run in-process, as Ctrl-C stops the binary's.
 pub fn compare_until(cfg: &RunConfig, stop: &StopToken) -> Result<RunReport, RunError> {
-    let results = run(cfg, stop)?;
+    let results = run(&Plan::new(cfg.clone())?, stop)?;
     if let Some(out) = &cfg.out {
         write_run(out, &results.report, &results.intervals, results.requests_log)?;
     }
@@ -39,7 +38,7 @@ pub fn compare_until(cfg: &RunConfig, stop: &StopToken) -> Result<RunReport, Run
 }
 
 /// Warnings about the settings, before anything runs.
-pub fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
+pub(crate) fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
     let mut w = Vec::new();
     // A credential header of another name (Azure's api-key, Anthropic's x-api-key) is a key too.
     let other_credential = cfg.inputs.headers.iter().any(|h| h.is_secret());
@@ -106,7 +105,7 @@ fn input_warnings(cfg: &RunConfig) -> Vec<String> {
 
 /// The command: run, print the table (even if writing the files then fails), write, and say
 /// how it ended.
-pub fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, RunError> {
+pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let cfg = args.common.to_config(args.chosen())?;
     for w in settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");
@@ -169,7 +168,7 @@ pub fn data<T: serde::Serialize>(
 
 /// The table on stdout; or, when `data` (JSON or CSV for a script) is given, the table on stderr
 /// and the data on stdout.
-pub fn emit(table: &str, data: Option<String>) -> Result<(), RunError> {
+pub(crate) fn emit(table: &str, data: Option<String>) -> Result<(), RunError> {
     match data {
         None => crate::commands::out(table),
         Some(d) => {

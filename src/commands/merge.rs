@@ -14,7 +14,7 @@ use crate::stats::merge::merge;
 /// A report from a folder written by `--out`, or a `report.json` (or any file holding one: a
 /// pod's log of `--format json-line`, the report on one line among others; or of `--json`, the
 /// JSON object from its first `{` line to its last `}`). Read up to 1 GiB.
-pub fn read_report(path: &Path) -> Result<RunReport, RunError> {
+pub(crate) fn read_report(path: &Path) -> Result<RunReport, RunError> {
     let file = if path.is_dir() {
         path.join("report.json")
     } else {
@@ -49,7 +49,7 @@ pub fn read_report(path: &Path) -> Result<RunReport, RunError> {
 }
 
 /// Reads, merges, prints and writes.
-pub fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
+pub(crate) fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
     let reports = args
         .reports
         .iter()

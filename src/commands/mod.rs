@@ -14,9 +14,9 @@
 //! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
 
 pub mod compare;
-pub mod merge;
-pub mod plot;
-pub mod reproduce;
+pub(crate) mod merge;
+pub(crate) mod plot;
+pub(crate) mod reproduce;
 pub mod sweep;
 
 use std::process::ExitCode;
@@ -119,7 +119,7 @@ pub fn error_exit_code(e: &RunError) -> ExitCode {
 
 /// How a run ended, with its lines on stderr: why it is incomplete, which books do not balance,
 /// or why nothing succeeded.
-pub fn finish_run(report: &RunReport, incomplete: Option<Incomplete>) -> Finish {
+pub(crate) fn finish_run(report: &RunReport, incomplete: Option<Incomplete>) -> Finish {
     if let Some(why) = &report.incomplete_reason {
         eprintln!("asyncbench: incomplete: {why}");
     }

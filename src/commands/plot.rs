@@ -7,7 +7,7 @@ use crate::model::error::RunError;
 use crate::output::files::{combine, plot_dir};
 
 /// Draws and lists the files written.
-pub fn execute(args: &PlotArgs) -> Result<Finish, RunError> {
+pub(crate) fn execute(args: &PlotArgs) -> Result<Finish, RunError> {
     let written = if args.combine.is_empty() {
         plot_dir(&args.dir)?
     } else {

@@ -17,16 +17,16 @@ use crate::model::report::RunReport;
 use crate::model::retry::{RetryPolicy, RetryPreset};
 use crate::model::strategy::Strategy;
 use crate::output::files::write_run;
-use crate::plan::config::RunConfig;
+use crate::plan::config::{Plan, RunConfig};
 use crate::plan::endpoint::Endpoint;
 
 /// Requests in the article's benchmark.
-pub const ARTICLE_REQUESTS: u64 = 10;
+pub(crate) const ARTICLE_REQUESTS: u64 = 10;
 /// The article's endpoint delay (`httpbin.org/delay/1`).
-pub const ARTICLE_DELAY: Duration = Duration::from_secs(1);
+pub(crate) const ARTICLE_DELAY: Duration = Duration::from_secs(1);
 
 /// The configuration of the article's comparison.
-pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig {
+pub(crate) fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig {
     RunConfig {
         workload: Workload {
             requests: Some(ARTICLE_REQUESTS),
@@ -62,7 +62,7 @@ pub fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig
 }
 
 /// The command: run the comparison, print it, write it.
-pub fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, RunError> {
+pub(crate) fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let mut cfg = article_config(args.out.as_deref(), args.force, args.quiet);
     if args.python {
         use crate::model::strategy::PyClient;
@@ -79,7 +79,7 @@ pub fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, RunErro
             Strategy::Batched,
         ];
     }
-    let results = crate::commands::compare::run(&cfg, stop)?;
+    let results = crate::commands::compare::run(&Plan::new(cfg.clone())?, stop)?;
     let shown = crate::commands::out(&render(&results.report));
     if let Some(dir) = &cfg.out {
         write_run(dir, &results.report, &results.intervals, results.requests_log)?;
@@ -109,7 +109,7 @@ fn article_expectation(s: Strategy) -> &'static str {
 }
 
 /// The printed comparison.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let mut t = String::new();
     if let Some(why) = &report.incomplete_reason {
         let _ = writeln!(t, "INCOMPLETE RUN: {why}\n");

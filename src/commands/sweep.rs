@@ -13,20 +13,20 @@ use crate::model::recommend::{Chosen, best_strategy, recommend_for};
 use crate::model::report::{Isolation, StrategyReport};
 use crate::model::strategy::Strategy;
 use crate::model::sweep::{
-    AutoProbe, Axis, Criteria, Plan, PointResult, Recommendation, SweepPoint, SweepReport,
+    AutoProbe, Axis, Criteria, PointResult, Recommendation, SweepPlan, SweepPoint, SweepReport,
     concurrency_points, fmt_setting, rate_points, saturation,
 };
 use crate::output::files::write_file;
 use crate::output::files::{prepare_out, write_run};
 use crate::output::sweep::{render, sweep_charts};
-use crate::plan::config::RunConfig;
+use crate::plan::config::{Plan, RunConfig};
 
 /// Probes for the points of an automatic sweep, on the first strategy: doubling concurrencies
 /// until goodput stops growing, or the rates of one request at a time and of the closed loop at
 /// `-c`. The probe runs are not kept as points.
 fn probe(
     base: &RunConfig,
-    plan: &Plan,
+    plan: &SweepPlan,
     session: &Session,
     provenance: &Provenance,
 ) -> Result<(Axis, AutoProbe), RunError> {
@@ -38,12 +38,12 @@ fn probe(
             out: None,
             ..cfg.clone()
         };
-        let r = run_strategies(&cfg, session, provenance)?;
+        let r = run_strategies(&Plan::new(cfg)?, session, provenance)?;
         Ok(r.report.strategies.first().map_or(0.0, |s| s.goodput_rps))
     };
     let run = |cfg: &RunConfig| run_one(cfg, strategy);
     match plan {
-        Plan::Fixed(axis) => Ok((
+        SweepPlan::Fixed(axis) => Ok((
             axis.clone(),
             AutoProbe {
                 strategy,
@@ -52,7 +52,7 @@ fn probe(
                 note: String::new(),
             },
         )),
-        Plan::AutoConcurrency => {
+        SweepPlan::AutoConcurrency => {
             // Every strategy is probed: they saturate at different concurrencies (a thread pool
             // long before tokio), and the points must reach the last of them.
             let mut probed: Vec<Probed> = Vec::new();
@@ -87,7 +87,7 @@ fn probe(
                 },
             ))
         }
-        Plan::AutoRate => {
+        SweepPlan::AutoRate => {
             let lo = run(&RunConfig {
                 concurrency: 1,
                 batch_size: 1,
@@ -159,7 +159,11 @@ fn double_until_flat(
 
 /// Runs the sweep; with `out`, writes `sweep.json`, the sweep charts and one folder per point.
 /// Returns the report and why it ended early, if it did.
-pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(SweepReport, Finish), RunError> {
+pub fn sweep(
+    base: &RunConfig,
+    plan: &SweepPlan,
+    criteria: Criteria,
+) -> Result<(SweepReport, Finish), RunError> {
     let (report, finish, write_error) = sweep_measuring_on(base, plan, criteria, &StopToken::new())?;
     match write_error {
         Some(e) => Err(e),
@@ -170,21 +174,20 @@ pub fn sweep(base: &RunConfig, plan: &Plan, criteria: Criteria) -> Result<(Sweep
 /// [`sweep`], but a file that cannot be written (a full disk) does not end it: the first such
 /// error is said at once and returned beside the report, no more files are written, and every
 /// point is still measured so the table can be printed.
-pub fn sweep_measuring_on(
+pub(crate) fn sweep_measuring_on(
     base: &RunConfig,
-    plan: &Plan,
+    plan: &SweepPlan,
     criteria: Criteria,
     stop: &StopToken,
 ) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
-    base.validate()?;
     // Reachability first (an external target), then the output folder.
-    let session = Session::open(base, stop)?;
+    let session = Session::open(&Plan::new(base.clone())?, stop)?;
     if let Some(out) = &base.out {
         prepare_out(out, base.force)?;
     }
     let provenance = Provenance::capture();
     let (axis, auto) = probe(base, plan, &session, &provenance)?;
-    let auto = (!matches!(plan, Plan::Fixed(_))).then_some(auto);
+    let auto = (!matches!(plan, SweepPlan::Fixed(_))).then_some(auto);
     let axis = &axis;
     let mut points = Vec::new();
     let mut finish = Finish::Ok;
@@ -197,7 +200,6 @@ pub fn sweep_measuring_on(
     };
     for (i, v) in axis.values().into_iter().enumerate() {
         let mut cfg = axis.apply(base, i);
-        cfg.validate()?;
         // Each point writes its own report (and request log) in its own folder, while files
         // can be written.
         let mut dir = base
@@ -213,6 +215,7 @@ pub fn sweep_measuring_on(
             dir = None;
         }
         cfg.out = dir.clone();
+        let cfg = Plan::new(cfg)?;
         let results = run_strategies(&cfg, &session, &provenance)?;
         isolation = results.report.config.isolation;
         if !cfg.quiet {
@@ -347,7 +350,7 @@ fn write_sweep(out: &std::path::Path, report: &SweepReport) -> Result<(), RunErr
 }
 
 /// The command: sweep, print the table and the recommendation, and say how it ended.
-pub fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunError> {
+pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let (cfg, plan) = args.to_sweep()?;
     for w in crate::commands::compare::settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");

@@ -146,7 +146,7 @@ struct State {
 
 /// The shared controller of one strategy's run (one per phase).
 #[derive(Debug)]
-pub struct Controller {
+pub(crate) struct Controller {
     state: Mutex<State>,
     changed: Notify,
     t0: Instant,
@@ -154,7 +154,7 @@ pub struct Controller {
 
 /// A request's place under the limit; dropping it frees the place.
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     ctl: Arc<Controller>,
     /// The send number of the request's first attempt.
     pub seq: u64,
@@ -169,7 +169,7 @@ impl Drop for Slot {
 
 impl Controller {
     /// A controller starting now.
-    pub fn new(cfg: AdaptiveConfig, token_cost: u64) -> Arc<Controller> {
+    pub(crate) fn new(cfg: AdaptiveConfig, token_cost: u64) -> Arc<Controller> {
         Arc::new(Controller {
             state: Mutex::new(State {
                 cfg,
@@ -196,14 +196,15 @@ impl Controller {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    #[cfg(test)]
     /// The current limit.
-    pub fn limit(&self) -> f64 {
+    pub(crate) fn limit(&self) -> f64 {
         self.lock().limit
     }
 
     /// Waits for a place under the limit and for the pacer to allow an attempt, then takes both
     /// (the returned slot's `seq` numbers the first attempt).
-    pub async fn acquire(self: &Arc<Self>) -> Slot {
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Slot {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -256,7 +257,7 @@ impl Controller {
     /// Waits until the pacer allows a retry's attempt (its slot is already held), then numbers
     /// it; `None` when a stop came first. Without this, requests refused together retry together
     /// at the one moment their `Retry-After` names, and all but one are refused again.
-    pub async fn before_retry(&self, stop: &StopToken) -> Option<u64> {
+    pub(crate) async fn before_retry(&self, stop: &StopToken) -> Option<u64> {
         loop {
             let wait = {
                 let mut s = self.lock();
@@ -273,7 +274,7 @@ impl Controller {
     }
 
     /// Takes in the answer to attempt `seq`, sent at `sent`.
-    pub fn observe(&self, seq: u64, sent: Instant, result: &Result<Sample, RequestError>) {
+    pub(crate) fn observe(&self, seq: u64, sent: Instant, result: &Result<Sample, RequestError>) {
         let now = Instant::now();
         let mut s = self.lock();
         let rl = match result {
@@ -355,7 +356,7 @@ impl Controller {
     }
 
     /// What the controller did, from its start to now.
-    pub fn report(&self) -> AdaptiveReport {
+    pub(crate) fn report(&self) -> AdaptiveReport {
         let mut s = self.lock();
         let k = (self.t0.elapsed().as_nanos() / TICK.as_nanos()) as usize;
         s.tick(k);

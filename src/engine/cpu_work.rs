@@ -36,7 +36,7 @@ fn round(buf: &[u64; BLOCK / 8], mut h: u64) -> u64 {
 }
 
 /// Runs `rounds` rounds seeded by `seed`; returns the hash.
-pub fn hash_rounds(seed: u64, rounds: u64) -> u64 {
+pub(crate) fn hash_rounds(seed: u64, rounds: u64) -> u64 {
     let mut buf = [0u64; BLOCK / 8];
     let mut x = seed | 1;
     for w in buf.iter_mut() {
@@ -54,7 +54,7 @@ pub fn hash_rounds(seed: u64, rounds: u64) -> u64 {
 
 /// Rounds per second of this thread's CPU time, measured once per process (see
 /// [`measure_rounds_per_cpu_second`]).
-pub fn rounds_per_cpu_second() -> f64 {
+pub(crate) fn rounds_per_cpu_second() -> f64 {
     static RATE: OnceLock<f64> = OnceLock::new();
     *RATE.get_or_init(measure_rounds_per_cpu_second)
 }
@@ -63,7 +63,7 @@ pub fn rounds_per_cpu_second() -> f64 {
 /// (an interruption can only slow a sample). A busy sibling hyperthread slows every round, so
 /// work calibrated on a quiet machine takes longer on a busy one: the report states the CPU
 /// time each piece really took.
-pub fn measure_rounds_per_cpu_second() -> f64 {
+pub(crate) fn measure_rounds_per_cpu_second() -> f64 {
     let mut best: f64 = 0.0;
     for _ in 0..3 {
         let mut rounds = 64u64;
@@ -92,12 +92,12 @@ pub struct CpuWork {
 
 impl CpuWork {
     /// Work of about `target`, calibrated on this machine.
-    pub fn calibrated(target: Duration) -> CpuWork {
+    pub(crate) fn calibrated(target: Duration) -> CpuWork {
         CpuWork::at_rate(target, rounds_per_cpu_second())
     }
 
     /// Work of about `target` at `rate` rounds per CPU second.
-    pub fn at_rate(target: Duration, rate: f64) -> CpuWork {
+    pub(crate) fn at_rate(target: Duration, rate: f64) -> CpuWork {
         CpuWork {
             target,
             rounds: (rate * target.as_secs_f64()).round().max(1.0) as u64,
@@ -139,7 +139,7 @@ impl Worker {
     }
 
     /// Work handed to a pool of `threads` threads named `cpu-offload-N`.
-    pub fn offloaded(work: CpuWork, threads: usize) -> Result<Arc<Worker>, RunError> {
+    pub(crate) fn offloaded(work: CpuWork, threads: usize) -> Result<Arc<Worker>, RunError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("{OFFLOAD_THREAD}{i}"))
@@ -156,7 +156,7 @@ impl Worker {
     }
 
     /// Whether the work goes to the pool.
-    pub fn offloads(&self) -> bool {
+    pub(crate) fn offloads(&self) -> bool {
         self.pool.is_some()
     }
 
@@ -166,7 +166,7 @@ impl Worker {
     }
 
     /// Does the work for request `index` on this thread and counts it.
-    pub fn run_here(&self, index: u64) {
+    pub(crate) fn run_here(&self, index: u64) {
         let cpu = self.work.run(index);
         let name = std::thread::current().name().map_or_else(
             || "unnamed".to_owned(),

@@ -11,10 +11,10 @@
 //! - [`resources`]: client CPU, peak memory, threads and open files.
 //! - [`stop`]: the stop token, signals and the grace period.
 
-pub mod adaptive;
+pub(crate) mod adaptive;
 pub mod client;
 pub mod cpu_work;
-pub mod external;
+pub(crate) mod external;
 pub mod resources;
 pub mod run;
 pub mod runner;

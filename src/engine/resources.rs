@@ -28,7 +28,7 @@ pub struct CpuTimes {
 
 /// CPU seconds of process `pid` so far (its `/proc/<pid>/stat`, 10 ms ticks; threads that
 /// ended included), or `None` when it cannot be read.
-pub fn process_cpu_s(pid: u32) -> Option<f64> {
+pub(crate) fn process_cpu_s(pid: u32) -> Option<f64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat_ticks(&stat).map(|(u, s)| (u + s) as f64 / USER_HZ)
 }
@@ -272,7 +272,7 @@ pub fn files_needed(cfg: &crate::plan::config::RunConfig) -> u64 {
 /// Raises the soft open-file limit to what the run needs when the hard limit allows it, and
 /// fails with a message saying what to do when it does not: at 10 000 in flight the alternative
 /// is connection errors that look like server faults. Returns the soft limit now in force.
-pub fn ensure_open_files(
+pub(crate) fn ensure_open_files(
     cfg: &crate::plan::config::RunConfig,
 ) -> Result<u64, crate::model::error::ConfigError> {
     let needed = files_needed(cfg);

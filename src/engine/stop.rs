@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// How long requests in flight may still run after a stop was asked for (or `--timeout`, if
 /// shorter): past it the async strategies cancel them and the blocking ones stop waiting for them;
 /// either way they are counted as `cancelled`.
-pub const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// Why a run stopped before the end of its workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,26 +106,26 @@ impl StopToken {
     }
 
     /// The signal that asked the run to stop, if one did.
-    pub fn requested(&self) -> Option<Signal> {
+    pub(crate) fn requested(&self) -> Option<Signal> {
         Signal::from_number(self.0.signal.load(Ordering::Relaxed))
     }
 
     /// Says that the run's requests are starting: from now on the first signal stops the run and
     /// keeps what it measured; before, while files are read and the target probed, it exits at
     /// once.
-    pub fn mark_started(&self) {
+    pub(crate) fn mark_started(&self) {
         self.0.started.store(true, Ordering::SeqCst);
     }
 
     /// Whether the signal handlers answer to this token (the binary's run).
-    pub fn answers_signals(&self) -> bool {
+    pub(crate) fn answers_signals(&self) -> bool {
         self.0.signals.load(Ordering::SeqCst)
     }
 
     /// When requests in flight stop being waited for: the stop's time plus the grace period (at
     /// most `timeout`, since no attempt can outlive its own deadline anyway). `None` while no
     /// stop was asked for.
-    pub fn grace_deadline(&self, timeout: Duration) -> Option<Instant> {
+    pub(crate) fn grace_deadline(&self, timeout: Duration) -> Option<Instant> {
         self.requested()?;
         self.0
             .at
@@ -135,7 +135,7 @@ impl StopToken {
 
     /// Sleeps the calling thread for `d`, waking early when a stop is asked for. Returns whether
     /// the whole time passed.
-    pub fn sleep_blocking(&self, d: Duration) -> bool {
+    pub(crate) fn sleep_blocking(&self, d: Duration) -> bool {
         let end = Instant::now() + d;
         loop {
             if self.requested().is_some() {
@@ -151,7 +151,7 @@ impl StopToken {
 
     /// Sleeps the task until `t`, waking early when a stop is asked for. Returns whether `t`
     /// came.
-    pub async fn sleep_until(&self, t: Instant) -> bool {
+    pub(crate) async fn sleep_until(&self, t: Instant) -> bool {
         loop {
             if self.requested().is_some() {
                 return false;

@@ -1,6 +1,7 @@
-//! The error types: [`RequestError`] (one failed attempt, a value the runners record),
-//! [`ConfigError`] (bad input, exit code 2) and [`RunError`] (a run that could not be set up or
-//! whose files could not be written).
+//! The errors of a run: [`ConfigError`] (bad input, exit code 2), [`RunError`] (a run that could
+//! not be set up or whose files could not be written) and [`MergeError`] (reports that are not
+//! shards of one run). One failed attempt is a value, not an error: see
+//! [`crate::model::outcome::RequestError`].
 
 use crate::model::strategy::Strategy;
 

@@ -281,6 +281,24 @@ mod tests {
     use super::*;
     use crate::model::sweep::tests::{S, loose, point, with_slo};
 
+    /// The note that a smaller value may do as well is left out at the floor of each setting
+    /// (one in flight, one per batch, no pause) and given above it.
+    #[test]
+    fn the_smallest_value_note_stops_at_each_settings_floor() {
+        let note = |axis: &str, lo: f64| {
+            range_edges(axis, 3, (lo, lo * 4.0 + 1.0), false, lo, Chosen::Listed)
+                .iter()
+                .any(|e| e.contains("is the smallest value tried"))
+        };
+        for axis in ["concurrency", "batch_size"] {
+            assert!(!note(axis, 1.0), "{axis} 1 is its floor");
+            assert!(note(axis, 2.0), "{axis} 2 is not");
+        }
+        assert!(!note("pause", 0.0), "no pause is the floor");
+        assert!(note("pause", 0.01), "10 ms is not");
+        assert!(note("rate", 1.0), "a rate has no floor here");
+    }
+
     /// A 429 share exactly at the cap breaks it (the cap is "under"), one just below does not;
     /// the same for near-best: exactly 95 % of the best is as good.
     #[test]

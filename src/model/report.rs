@@ -526,7 +526,7 @@ pub struct CpuWorkReport {
     pub ran_on: BTreeMap<String, u64>,
 }
 
-/// Peaks seen by a [`Sampler`].
+/// Peaks of the client process while a strategy ran (sampled by the engine's resource sampler).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Peaks {
     /// Highest resident set size, bytes (process-wide).
@@ -665,7 +665,8 @@ pub(crate) mod tests {
 
     /// A run of these strategies under the command line's default configuration.
     pub(crate) fn run_of(strategies: Vec<StrategyReport>) -> RunReport {
-        let cfg = crate::plan::config::RunConfig::default();
+        let cfg = crate::plan::config::Plan::new(crate::plan::config::RunConfig::default())
+            .expect("the default configuration is valid");
         let session = crate::engine::run::Session::open(&cfg, &crate::engine::stop::StopToken::new())
             .expect("the default profile is valid");
         RunReport {

@@ -16,7 +16,7 @@ use crate::model::strategy::Strategy;
 
 /// What a sweep varies: a given list, or points it finds itself after probing.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
+pub enum SweepPlan {
     /// The list given.
     Fixed(Axis),
     /// `--concurrency auto`: double the concurrency until goodput stops growing (the
@@ -27,13 +27,13 @@ pub enum Plan {
     AutoRate,
 }
 
-impl Plan {
+impl SweepPlan {
     /// The setting's name.
     pub fn name(&self) -> &'static str {
         match self {
-            Plan::Fixed(a) => a.name(),
-            Plan::AutoConcurrency => "concurrency",
-            Plan::AutoRate => "rate",
+            SweepPlan::Fixed(a) => a.name(),
+            SweepPlan::AutoConcurrency => "concurrency",
+            SweepPlan::AutoRate => "rate",
         }
     }
 }
@@ -351,10 +351,10 @@ pub(crate) mod tests {
         ];
         for (axis, name) in axes {
             assert_eq!(axis.name(), name);
-            assert_eq!(Plan::Fixed(axis).name(), name);
+            assert_eq!(SweepPlan::Fixed(axis).name(), name);
         }
-        assert_eq!(Plan::AutoConcurrency.name(), "concurrency");
-        assert_eq!(Plan::AutoRate.name(), "rate");
+        assert_eq!(SweepPlan::AutoConcurrency.name(), "concurrency");
+        assert_eq!(SweepPlan::AutoRate.name(), "rate");
     }
 
     /// Two rates are the two ends; one is the higher end alone.

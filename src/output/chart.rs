@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use crate::output::hgrm::{TICKS_PER_HALF_DISTANCE, percentile_rows};
 
 /// Size of every chart, pixels.
-pub const SIZE: (u32, u32) = (960, 560);
+pub(crate) const SIZE: (u32, u32) = (960, 560);
 const FONT: &str = "sans-serif";
 const TITLE_SIZE: u32 = 20;
 const LABEL_SIZE: u32 = 16;
@@ -203,7 +203,7 @@ where
 }
 
 /// Grouped bars, e.g. throughput and goodput per strategy.
-pub fn bars(
+pub(crate) fn bars(
     dir: &Path,
     name: &str,
     title: &str,
@@ -222,7 +222,7 @@ pub fn bars(
 
 /// Two bar series on two y axes: the first against the left axis, the second against the right
 /// (goodput and 429 answers per second, whose scales differ by orders of magnitude).
-pub fn bars_dual(
+pub(crate) fn bars_dual(
     dir: &Path,
     name: &str,
     title: &str,
@@ -438,7 +438,7 @@ pub struct Line {
 }
 
 /// The points of a latency percentile spectrum: x = 1/(1−p) (log axis), y = milliseconds.
-pub fn spectrum_points(h: &Histogram<u64>, unit_ratio: f64) -> Vec<(f64, f64)> {
+pub(crate) fn spectrum_points(h: &Histogram<u64>, unit_ratio: f64) -> Vec<(f64, f64)> {
     // The same rows as the `.hgrm`, so the chart and the file agree point for point.
     percentile_rows(h, TICKS_PER_HALF_DISTANCE)
         .into_iter()
@@ -448,7 +448,7 @@ pub fn spectrum_points(h: &Histogram<u64>, unit_ratio: f64) -> Vec<(f64, f64)> {
 }
 
 /// Latency against percentile on HdrHistogram's log axis (50 %, 90 %, 99 %, 99.9 %, 99.99 %).
-pub fn spectrum(dir: &Path, name: &str, title: &str, lines: &[Line]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn spectrum(dir: &Path, name: &str, title: &str, lines: &[Line]) -> Result<Vec<PathBuf>, String> {
     render!(dir, name, |root| draw_spectrum(root, title, lines))
 }
 
@@ -530,7 +530,7 @@ pub enum XAxis {
 
 impl XAxis {
     /// The axis that suits settings: `whole` ones over a range of 8× or more go on a log₂ axis.
-    pub fn for_values(values: &[f64], whole: bool) -> XAxis {
+    pub(crate) fn for_values(values: &[f64], whole: bool) -> XAxis {
         let (lo, hi) = values
             .iter()
             .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
@@ -554,7 +554,7 @@ pub struct Mark {
 /// A y-against-x line chart (goodput or p99 against concurrency, batch size, rate…), with the
 /// recommended points ringed.
 #[allow(clippy::too_many_arguments)]
-pub fn xy(
+pub(crate) fn xy(
     dir: &Path,
     name: &str,
     title: &str,
@@ -584,7 +584,7 @@ pub struct Panel {
 
 /// Panels stacked top to bottom, sharing the chart's height, each a linear y-against-x chart
 /// (the controller's limit over time above the answers per second it got).
-pub fn stacked(dir: &Path, name: &str, panels: &[Panel]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn stacked(dir: &Path, name: &str, panels: &[Panel]) -> Result<Vec<PathBuf>, String> {
     render!(dir, name, |root| {
         root.fill(&WHITE).map_err(err)?;
         let areas = root.split_evenly((panels.len().max(1), 1));

@@ -20,7 +20,7 @@ use crate::stats::intervals::Intervals;
 use crate::stats::temp::temp_builder;
 
 /// The `.hgrm` files written per strategy: histogram series → file suffix.
-pub const HGRM_SERIES: [(Series, &str); 5] = [
+pub(crate) const HGRM_SERIES: [(Series, &str); 5] = [
     (Series::E2e(Outcome::Ok), ""),
     (Series::Service(Outcome::Ok), ".service"),
     (Series::Ttft, ".ttft"),
@@ -46,7 +46,7 @@ fn is_ours(name: &str) -> bool {
 /// Makes `dir` ready for a run, before anything runs: created if missing, refused if it already
 /// holds files (old `.hgrm` files and charts would sit beside the new report), unless `force`,
 /// which removes what an earlier run wrote there (and only that). Then proves it is writable.
-pub fn prepare_out(dir: &Path, force: bool) -> Result<(), ConfigError> {
+pub(crate) fn prepare_out(dir: &Path, force: bool) -> Result<(), ConfigError> {
     let unwritable = |source: std::io::Error| ConfigError::Unwritable {
         path: dir.display().to_string(),
         source,
@@ -86,7 +86,7 @@ pub fn prepare_out(dir: &Path, force: bool) -> Result<(), ConfigError> {
 
 /// Writes report.json, summary.csv, requests.jsonl (when the run logged its requests), the
 /// `.hgrm` files, run.hlog and the charts into `dir`.
-pub fn write_run(
+pub(crate) fn write_run(
     dir: &Path,
     report: &RunReport,
     intervals: &[(Strategy, Intervals)],
@@ -151,7 +151,7 @@ fn write_streamed(
 }
 
 /// The workload in a few words, for chart titles.
-pub fn workload_title(report: &RunReport) -> String {
+pub(crate) fn workload_title(report: &RunReport) -> String {
     let c = &report.config;
     let what = match c.workload.delay_endpoint {
         Some(_) => "GET /delay".to_owned(),
@@ -376,7 +376,7 @@ pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
 
 /// Writes a file atomically: into a temporary file beside it, then renamed over it, so a full
 /// disk or a killed process never leaves a truncated file under the final name.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     use std::io::Write;
     let fail = |source: std::io::Error| RunError::Write {
         path: path.display().to_string(),

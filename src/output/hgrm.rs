@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 /// Ticks per half distance, Java's default for `.hgrm` output.
-pub const TICKS_PER_HALF_DISTANCE: u32 = 5;
+pub(crate) const TICKS_PER_HALF_DISTANCE: u32 = 5;
 
 /// Sub-buckets of a 3-significant-digit histogram (2^ceil(log2(2·10³))), as Java prints it.
 const SUB_BUCKETS: u32 = 2048;
@@ -16,7 +16,7 @@ const SUB_BUCKETS: u32 = 2048;
 /// The percentile distribution of `h`, values divided by `unit_ratio` (1000 turns our
 /// microseconds into milliseconds), with `sigfig` decimals as Java uses the histogram's
 /// significant digits.
-pub fn percentile_distribution(h: &Histogram<u64>, unit_ratio: f64, sigfig: usize) -> String {
+pub(crate) fn percentile_distribution(h: &Histogram<u64>, unit_ratio: f64, sigfig: usize) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -50,7 +50,7 @@ pub fn percentile_distribution(h: &Histogram<u64>, unit_ratio: f64, sigfig: usiz
 
 /// One row of a percentile distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PercentileRow {
+pub(crate) struct PercentileRow {
     /// Highest value equivalent to the recorded value reached.
     pub value: u64,
     /// The percentile level iterated to, 0..=100.
@@ -62,7 +62,7 @@ pub struct PercentileRow {
 /// The rows of Java's `PercentileIterator`, reproduced step for step (its level arithmetic runs
 /// in percent, not quantiles, and the two round differently: the Rust crate's quantile iterator
 /// skips a level that Java's reaches exactly, which the golden test caught).
-pub fn percentile_rows(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Vec<PercentileRow> {
+pub(crate) fn percentile_rows(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Vec<PercentileRow> {
     let total = h.len();
     let mut rows = Vec::new();
     if total == 0 {
@@ -108,7 +108,7 @@ pub fn percentile_rows(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Vec<
 /// the double (as `Double.toString` gives), rounded HALF_UP. Rust rounds the exact binary value
 /// instead, so 0.99978027343749999… (printed shortest as 0.9997802734375) would end in …437
 /// where Java writes …438.
-pub fn java_fixed(x: f64, decimals: usize) -> String {
+pub(crate) fn java_fixed(x: f64, decimals: usize) -> String {
     if !x.is_finite() {
         return if x.is_nan() {
             "NaN".into()

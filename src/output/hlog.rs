@@ -27,7 +27,7 @@ fn to_nanos(h: &Histogram<u64>) -> Histogram<u64> {
 /// Writes the log of several strategies (run one after another, so their intervals come in time
 /// order) to `out`, one interval at a time. The log's StartTime is the earliest interval's start,
 /// spilled intervals included.
-pub fn write_interval_log<W: std::io::Write>(
+pub(crate) fn write_interval_log<W: std::io::Write>(
     out: &mut W,
     all: &[(Strategy, Intervals)],
 ) -> Result<(), String> {
@@ -77,8 +77,9 @@ pub fn write_interval_log<W: std::io::Write>(
     out.flush().map_err(|e| e.to_string())
 }
 
-/// The log as a string (for tests and small runs).
-pub fn interval_log(all: &[(Strategy, Intervals)]) -> Result<String, String> {
+/// The log as a string, for the tests.
+#[cfg(test)]
+fn interval_log(all: &[(Strategy, Intervals)]) -> Result<String, String> {
     let mut out = Vec::new();
     write_interval_log(&mut out, all)?;
     String::from_utf8(out).map_err(|e| e.to_string())

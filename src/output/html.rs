@@ -11,7 +11,7 @@ use crate::model::sweep::{SweepReport, fmt_setting, fmt_value};
 use crate::output::table::{Block, Cell, columns, mock_settings};
 
 /// Text made safe for HTML.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -175,7 +175,7 @@ fn charts(dir: &Path, names: &[(&str, &str)]) -> String {
 }
 
 /// The page of a run; the charts are read from `dir`, where they were just drawn.
-pub fn run_page(r: &RunReport, dir: &Path) -> String {
+pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
     let c = &r.config;
     let mut b = String::new();
     let _ = writeln!(
@@ -262,7 +262,7 @@ pub fn run_page(r: &RunReport, dir: &Path) -> String {
 
 /// The page of a sweep: the points, the recommendation, the charts; the charts are read from
 /// `dir`.
-pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
+pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,

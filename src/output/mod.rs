@@ -3,14 +3,15 @@
 //!
 //! - [`table`]: the terminal table, CSV and the notes under them.
 //! - [`files`]: a run's and a sweep's files, written whole.
-//! - [`hgrm`], [`hlog`], [`hist`]: HdrHistogram formats.
+//! - [`hgrm`], [`hlog`]: HdrHistogram's formats ([`crate::model::hist`] holds histograms as
+//!   text inside reports).
 //! - [`chart`], [`sweep`], [`html`]: charts and pages.
 
 pub mod chart;
 pub mod files;
-pub mod hgrm;
+pub(crate) mod hgrm;
 
-pub mod hlog;
-pub mod html;
+pub(crate) mod hlog;
+pub(crate) mod html;
 pub mod sweep;
 pub mod table;

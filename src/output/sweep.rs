@@ -18,7 +18,7 @@ type SweepMetric = (
 );
 
 /// The sweep's charts: goodput, throughput, p99, 429 share and retries against the setting.
-pub fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunError> {
+pub(crate) fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, RunError> {
     let fail = |why: String| RunError::write(dir.display(), why);
     let strategies: Vec<_> = r.recommendations.iter().map(|x| x.strategy).collect();
     let values: Vec<f64> = r.points.iter().map(|p| p.setting).collect();

@@ -91,7 +91,7 @@ fn count(s: &StrategyReport, o: Outcome) -> Cell {
 }
 
 /// Every column of the table and of `summary.csv`, in order.
-pub fn columns() -> Vec<Column> {
+pub(crate) fn columns() -> Vec<Column> {
     use Block::*;
     let c = |header, csv, width, block, value| Column {
         header,
@@ -325,7 +325,7 @@ fn name_width(r: &RunReport) -> usize {
 }
 
 /// The mock's effective settings in one line: latency, token timing, faults, limits, seed.
-pub fn mock_settings(p: &Profile) -> String {
+pub(crate) fn mock_settings(p: &Profile) -> String {
     let mut faults: Vec<String> = p
         .faults()
         .active()

@@ -8,7 +8,7 @@ use crate::model::plan::Spread;
 use crate::model::plan::{LoadModel, Workload};
 use crate::model::retry::{Jitter, RetryPolicy};
 use crate::model::strategy::Strategy;
-use crate::plan::config::RunConfig;
+use crate::plan::config::{Plan, RunConfig};
 use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
 use crate::plan::inputs::{Inputs, read_body_file, read_dataset};
 use crate::plan::request::ApiKey;
@@ -39,8 +39,8 @@ fn invalid(name: &'static str, value: String, why: &'static str) -> ConfigError 
 impl SweepArgs {
     /// The base config and what to sweep: exactly one list flag holds more than one value, or
     /// `--concurrency auto` / `--rate auto` asks the sweep to find its own points.
-    pub fn to_sweep(&self) -> Result<(RunConfig, crate::model::sweep::Plan), ConfigError> {
-        use crate::model::sweep::{Axis, Plan};
+    pub(crate) fn to_sweep(&self) -> Result<(RunConfig, crate::model::sweep::SweepPlan), ConfigError> {
+        use crate::model::sweep::{Axis, SweepPlan};
         let c = &self.common;
         let auto_c = c.concurrency.contains(&Level::Auto);
         let auto_r = c.rate.contains(&Level::Auto);
@@ -55,23 +55,23 @@ impl SweepArgs {
         let rates = |v: &[Level<f64>]| v.iter().filter_map(Level::value).collect::<Vec<_>>();
         let mut plans = Vec::new();
         if auto_c {
-            plans.push(Plan::AutoConcurrency);
+            plans.push(SweepPlan::AutoConcurrency);
         } else if c.concurrency.len() > 1 {
-            plans.push(Plan::Fixed(Axis::Concurrency(values(&c.concurrency))));
+            plans.push(SweepPlan::Fixed(Axis::Concurrency(values(&c.concurrency))));
         }
         if c.batch_size.len() > 1 {
-            plans.push(Plan::Fixed(Axis::BatchSize(c.batch_size.clone())));
+            plans.push(SweepPlan::Fixed(Axis::BatchSize(c.batch_size.clone())));
         }
         if c.pause.len() > 1 {
-            plans.push(Plan::Fixed(Axis::Pause(c.pause.clone())));
+            plans.push(SweepPlan::Fixed(Axis::Pause(c.pause.clone())));
         }
         if c.cpu_work.len() > 1 {
-            plans.push(Plan::Fixed(Axis::CpuWork(c.cpu_work.clone())));
+            plans.push(SweepPlan::Fixed(Axis::CpuWork(c.cpu_work.clone())));
         }
         if auto_r {
-            plans.push(Plan::AutoRate);
+            plans.push(SweepPlan::AutoRate);
         } else if c.rate.len() > 1 {
-            plans.push(Plan::Fixed(Axis::Rate(rates(&c.rate))));
+            plans.push(SweepPlan::Fixed(Axis::Rate(rates(&c.rate))));
         }
         let plan = match plans.len() {
             1 => plans.remove(0),
@@ -85,28 +85,28 @@ impl SweepArgs {
             _ => {
                 return Err(ConfigError::Invalid {
                     name: "sweep",
-                    value: plans.iter().map(Plan::name).collect::<Vec<_>>().join(","),
+                    value: plans.iter().map(SweepPlan::name).collect::<Vec<_>>().join(","),
                     why: "vary one setting at a time",
                 });
             }
         };
         let mut first = self.common.clone();
         match &plan {
-            Plan::Fixed(Axis::Concurrency(v)) => first.concurrency = vec![Level::Value(v[0])],
-            Plan::Fixed(Axis::BatchSize(v)) => first.batch_size = vec![v[0]],
-            Plan::Fixed(Axis::Pause(v)) => first.pause = vec![v[0]],
-            Plan::Fixed(Axis::CpuWork(v)) => first.cpu_work = vec![v[0]],
-            Plan::Fixed(Axis::Rate(v)) => first.rate = vec![Level::Value(v[0])],
+            SweepPlan::Fixed(Axis::Concurrency(v)) => first.concurrency = vec![Level::Value(v[0])],
+            SweepPlan::Fixed(Axis::BatchSize(v)) => first.batch_size = vec![v[0]],
+            SweepPlan::Fixed(Axis::Pause(v)) => first.pause = vec![v[0]],
+            SweepPlan::Fixed(Axis::CpuWork(v)) => first.cpu_work = vec![v[0]],
+            SweepPlan::Fixed(Axis::Rate(v)) => first.rate = vec![Level::Value(v[0])],
             // The base of an automatic sweep: the concurrency given (or the default), and a
             // closed loop to find the saturation point in.
-            Plan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
-            Plan::AutoRate => first.rate = Vec::new(),
+            SweepPlan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
+            SweepPlan::AutoRate => first.rate = Vec::new(),
         }
-        let cfg = first.to_config(self.strategies.clone())?;
+        let cfg = first.to_config(self.strategies.clone())?.config().clone();
         // Every point must be valid, not only the first.
-        if let Plan::Fixed(axis) = &plan {
+        if let SweepPlan::Fixed(axis) = &plan {
             for i in 0..axis.values().len() {
-                axis.apply(&cfg, i).validate()?;
+                Plan::new(axis.apply(&cfg, i))?;
             }
         }
         Ok((cfg, plan))
@@ -115,7 +115,7 @@ impl SweepArgs {
 
 impl CommonArgs {
     /// The retry policy: the preset with any overrides.
-    pub fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {
+    pub(crate) fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {
         let mut p = RetryPolicy::preset(self.retry);
         let custom = self.retry_attempts.is_some()
             || self.retry_initial.is_some()
@@ -206,7 +206,7 @@ impl CommonArgs {
 
     /// The validated configuration for these strategies; every list flag must hold one value
     /// (lists are for `sweep`).
-    pub fn to_config(&self, strategies: Vec<Strategy>) -> Result<RunConfig, ConfigError> {
+    pub fn to_config(&self, strategies: Vec<Strategy>) -> Result<Plan, ConfigError> {
         let (concurrency, adaptive) = self.concurrency_setting()?;
         let batch_size = one("--batch-size", &self.batch_size)?;
         let endpoint = match &self.target {
@@ -260,9 +260,7 @@ impl CommonArgs {
                 "batched needs a batch size (it defaults to the concurrency); 0 (unbounded) is for async",
             ));
         }
-        cfg.validate()?;
-        cfg.check_bodies_fit()?;
-        Ok(cfg)
+        Plan::new(cfg)
     }
 
     /// `--concurrency` (50 when not given) and, for `auto`, the controller's settings with

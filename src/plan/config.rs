@@ -91,6 +91,34 @@ pub struct ExternalConfig {
     pub client_cmd: Option<crate::model::strategy::ClientCmd>,
 }
 
+/// A validated [`RunConfig`]: made only by [`Plan::new`], which runs every check once (values in
+/// range, settings that need each other, shards, bodies the embedded mock accepts), and read,
+/// never changed, after. The engine's entry points take a `Plan`, so nothing runs unchecked.
+#[derive(Debug, Clone)]
+pub struct Plan(RunConfig);
+
+impl Plan {
+    /// Checks `cfg` whole; the first value that cannot work is the error (exit 2).
+    pub fn new(cfg: RunConfig) -> Result<Plan, ConfigError> {
+        cfg.validate()?;
+        cfg.check_bodies_fit()?;
+        Ok(Plan(cfg))
+    }
+
+    /// The settings, to derive another plan from (a sweep's points, a probe).
+    pub fn config(&self) -> &RunConfig {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Plan {
+    type Target = RunConfig;
+
+    fn deref(&self) -> &RunConfig {
+        &self.0
+    }
+}
+
 impl Default for RunConfig {
     /// The command line's defaults: every strategy, 200 requests of the default prompt at
     /// concurrency 50, closed loop, no retries, a 60 s deadline, the embedded mock at 100 ms.
@@ -146,7 +174,7 @@ impl RunConfig {
     }
 
     /// What the run's chat bodies are built from.
-    pub fn body_spec(&self) -> BodySpec<'_> {
+    pub(crate) fn body_spec(&self) -> BodySpec<'_> {
         let w = &self.workload;
         BodySpec {
             model: &w.model,
@@ -165,7 +193,7 @@ impl RunConfig {
     /// Refuses, before anything runs, bodies the embedded mock would answer with 413: built as
     /// the run builds them, the largest is held against [`mock_server::MAX_BODY_BYTES`]. (An
     /// external target's limit is not known; its 413s are counted as client errors.)
-    pub fn check_bodies_fit(&self) -> Result<(), ConfigError> {
+    fn check_bodies_fit(&self) -> Result<(), ConfigError> {
         if self.endpoint.mock().is_none() || self.workload.delay_endpoint.is_some() {
             return Ok(());
         }
@@ -189,7 +217,7 @@ impl RunConfig {
     }
 
     /// This process is one of several shards of a run (which then share its target).
-    pub fn sharded(&self) -> bool {
+    pub(crate) fn sharded(&self) -> bool {
         self.shard.is_some_and(|s| s.n > 1)
     }
 
@@ -197,7 +225,7 @@ impl RunConfig {
     /// A shard holds its part of the whole run's concurrency and batch size, so that the shards
     /// together keep as many requests in flight as one process would (a sequential shard is
     /// still one client: N sequential shards keep N in flight).
-    pub fn effective_concurrency(&self, s: Strategy) -> u64 {
+    pub(crate) fn effective_concurrency(&self, s: Strategy) -> u64 {
         let (n, c, b) = match self.shard {
             Some(sh) => (
                 self.workload.requests.map(|n| sh.share(n)),
@@ -223,8 +251,8 @@ impl RunConfig {
         }
     }
 
-    /// Checks the values that flags alone cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the values that flags alone cannot ([`Plan::new`] runs it).
+    fn validate(&self) -> Result<(), ConfigError> {
         self.check_counts()?;
         self.check_load()?;
         if let Some(sh) = self.shard {
@@ -383,7 +411,7 @@ fn adaptive_only(s: Strategy) -> &'static str {
 
 impl Axis {
     /// The config of point `i`.
-    pub fn apply(&self, base: &RunConfig, i: usize) -> RunConfig {
+    pub(crate) fn apply(&self, base: &RunConfig, i: usize) -> RunConfig {
         let mut cfg = base.clone();
         match self {
             Axis::Concurrency(v) => cfg.concurrency = v[i],
@@ -411,6 +439,27 @@ mod tests {
     use super::*;
     use crate::model::sweep::fmt_setting;
     use crate::plan::endpoint::Target;
+
+    /// A plan is made only from settings that pass every check: the default passes, and one bad
+    /// value (a zero count, an empty strategy list, a body past the mock's limit) is refused
+    /// with the flag it came from.
+    #[test]
+    fn a_plan_is_only_made_from_checked_settings() {
+        assert!(Plan::new(RunConfig::default()).is_ok());
+        let mut zero = RunConfig::default();
+        zero.workload.requests = Some(0);
+        let e = Plan::new(zero).unwrap_err().to_string();
+        assert!(e.contains("--requests"), "{e}");
+        let none = RunConfig {
+            strategies: Vec::new(),
+            ..RunConfig::default()
+        };
+        assert!(Plan::new(none).unwrap_err().to_string().contains("--strategies"));
+        let mut big = RunConfig::default();
+        big.workload.prompt = "x".repeat(mock_server::MAX_BODY_BYTES + 1);
+        let e = Plan::new(big).unwrap_err().to_string();
+        assert!(e.contains("--prompt"), "{e}");
+    }
 
     /// Each axis: its values as numbers (pauses in s, CPU work in ms), the field a point sets,
     /// its chart label and how a setting is written.

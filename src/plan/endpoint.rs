@@ -44,7 +44,7 @@ impl Target {
     }
 
     /// The base URL as printed and written: userinfo (`user:password@`) replaced by `***@`.
-    pub fn display_url(&self) -> String {
+    pub(crate) fn display_url(&self) -> String {
         redact_url(&self.base_url)
     }
 
@@ -125,7 +125,7 @@ impl Endpoint {
     }
 
     /// Whether the embedded mock is served over HTTPS.
-    pub fn mock_tls(&self) -> bool {
+    pub(crate) fn mock_tls(&self) -> bool {
         matches!(self, Endpoint::Embedded { tls: true, .. })
     }
 }

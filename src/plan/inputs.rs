@@ -51,9 +51,9 @@ pub struct Inputs {
 }
 
 /// Most bytes of a `--dataset` file (a larger one is refused, naming the cap).
-pub const MAX_DATASET_BYTES: u64 = 128 << 20;
+pub(crate) const MAX_DATASET_BYTES: u64 = 128 << 20;
 /// Most bytes of a `--body-file`.
-pub const MAX_BODY_FILE_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_BODY_FILE_BYTES: u64 = 16 << 20;
 /// Most bytes of all the distinct bodies a run cycles through: with large prompts the pool holds
 /// fewer bodies rather than more memory.
 const POOL_BYTES: usize = 256 << 20;
@@ -106,7 +106,7 @@ pub fn read_dataset(path: &Path) -> Result<Vec<Row>, ConfigError> {
 }
 
 /// Reads a `--body-file`: a JSON object whose fields replace ours in every request body.
-pub fn read_body_file(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+pub(crate) fn read_body_file(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
     let bad = |why: String| ConfigError::File {
         name: "--body-file",
         path: path.display().to_string(),
@@ -127,7 +127,7 @@ const WORDS: [&str; 16] = [
 ];
 
 /// A synthetic user prompt of `n` words.
-pub fn synthetic_prompt(n: u32, rng: &mut SmallRng) -> String {
+pub(crate) fn synthetic_prompt(n: u32, rng: &mut SmallRng) -> String {
     let start = rng.random_range(0..WORDS.len());
     (0..n as usize)
         .map(|i| WORDS[(start + i) % WORDS.len()])
@@ -168,7 +168,7 @@ pub struct BodySpec<'a> {
 }
 
 /// The bodies a run cycles through, and whether they ask for a stream (the body file may).
-pub fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, bool) {
+pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, bool) {
     let varies = spec.max_tokens.spread > 0 || spec.prompt_tokens.is_some_and(|p| p.spread > 0);
     let pool = if !inputs.dataset.is_empty() {
         // A dataset row per body, each drawn once (up to the pool's size for huge datasets).

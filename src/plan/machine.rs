@@ -5,7 +5,7 @@ use crate::model::provenance::Machine;
 
 impl Machine {
     /// Reads the current machine.
-    pub fn detect() -> Machine {
+    pub(crate) fn detect() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()

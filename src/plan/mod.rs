@@ -10,11 +10,11 @@
 //! - [`python`]: the interpreter of the shipped Python clients and its check.
 //! - [`machine`], [`provenance`]: where and with what a run ran.
 
-pub mod args;
+pub(crate) mod args;
 pub mod config;
 pub mod endpoint;
 pub mod inputs;
-pub mod machine;
-pub mod provenance;
-pub mod python;
-pub mod request;
+pub(crate) mod machine;
+pub(crate) mod provenance;
+pub(crate) mod python;
+pub(crate) mod request;

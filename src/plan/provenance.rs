@@ -9,13 +9,13 @@ use crate::model::provenance::Machine;
 
 /// The commit this binary was built from (`-dirty` if tracked files differed), when it was
 /// built from a git checkout.
-pub fn build_commit() -> Option<&'static str> {
+pub(crate) fn build_commit() -> Option<&'static str> {
     Some(env!("ASYNCBENCH_COMMIT")).filter(|c| !c.is_empty())
 }
 
 impl Provenance {
     /// Captures everything but the end time, now.
-    pub fn capture() -> Provenance {
+    pub(crate) fn capture() -> Provenance {
         let now = unix_now();
         Provenance {
             tool: format!("asyncbench {}", env!("CARGO_PKG_VERSION")),

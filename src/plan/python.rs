@@ -9,7 +9,7 @@ use crate::model::error::ConfigError;
 use crate::model::strategy::PyClient;
 
 /// The scripts, by file name: the protocol's shared half, then one per client.
-pub const SCRIPTS: [(&str, &str); 8] = [
+pub(crate) const SCRIPTS: [(&str, &str); 8] = [
     (
         "asyncbench_client.py",
         include_str!("../../clients/python/asyncbench_client.py"),
@@ -39,12 +39,12 @@ pub const SCRIPTS: [(&str, &str); 8] = [
 ];
 
 /// The pinned requirements, as `pip install -r` takes them.
-pub const REQUIREMENTS: &str = "clients/python/requirements.txt";
+pub(crate) const REQUIREMENTS: &str = "clients/python/requirements.txt";
 
 /// The interpreter to run the clients with: `--python`, else `$ASYNCBENCH_PYTHON`, else the
 /// project's virtual environment (`clients/python/.venv`, which `.ci/run` makes) when this
 /// binary was built from a checkout that has one, else `python3` on the PATH.
-pub fn interpreter(flag: Option<&Path>) -> PathBuf {
+pub(crate) fn interpreter(flag: Option<&Path>) -> PathBuf {
     if let Some(p) = flag {
         return p.to_owned();
     }
@@ -59,14 +59,14 @@ pub fn interpreter(flag: Option<&Path>) -> PathBuf {
 }
 
 /// The `pip install` line that fixes a missing package, for `python`.
-pub fn fix_command(python: &Path) -> String {
+pub(crate) fn fix_command(python: &Path) -> String {
     format!("{} -m pip install -r {REQUIREMENTS}", python.display())
 }
 
 /// Checks that `python` runs (3.9 or later) and imports every module `clients` need; one
 /// [`ConfigError`] naming what is missing and the command that installs it, else the
 /// interpreter's version.
-pub fn check(python: &Path, clients: &[PyClient]) -> Result<String, ConfigError> {
+pub(crate) fn check(python: &Path, clients: &[PyClient]) -> Result<String, ConfigError> {
     let mut modules: Vec<&str> = clients.iter().flat_map(|c| c.modules()).copied().collect();
     modules.sort_unstable();
     modules.dedup();

@@ -33,7 +33,7 @@ impl ApiKey {
 
     /// A whole `Authorization` value given with `-H` (`Bearer KEY`, `Basic …`), sent as it is;
     /// what follows the scheme is the secret.
-    pub fn from_header(value: &str) -> Self {
+    pub(crate) fn from_header(value: &str) -> Self {
         let value = value.trim();
         let secret = value.split_once(' ').map_or(value, |(_, k)| k.trim());
         ApiKey {
@@ -44,7 +44,7 @@ impl ApiKey {
     }
 
     /// Whether it came from `-H 'Authorization: …'`.
-    pub fn is_from_header(&self) -> bool {
+    pub(crate) fn is_from_header(&self) -> bool {
         self.from_header
     }
 
@@ -76,7 +76,7 @@ pub struct Limits {
 
 /// Default of `--max-body`: far above any real completion (131 072 streamed tokens are about
 /// 30 MB of SSE), far below what an endless body would take.
-pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
+pub(crate) const DEFAULT_MAX_BODY: u64 = 64 << 20;
 
 /// Which call a request makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +170,7 @@ impl PreparedRequest {
     }
 
     /// The mean input-token estimate of the bodies (what a limiter charges besides max_tokens).
-    pub fn mean_input_tokens(&self) -> u64 {
+    pub(crate) fn mean_input_tokens(&self) -> u64 {
         let n = self.bodies.len().max(1) as u64;
         self.bodies.iter().map(|b| b.input_tokens).sum::<u64>() / n
     }
@@ -182,7 +182,7 @@ impl PreparedRequest {
     }
 
     /// Adds `-H` headers; the values of credential headers join the secrets masked in samples.
-    pub fn set_headers(&mut self, headers: &[crate::model::plan::Header]) {
+    pub(crate) fn set_headers(&mut self, headers: &[crate::model::plan::Header]) {
         for h in headers {
             if h.is_secret()
                 && let Ok(v) = h.value.to_str()
@@ -198,7 +198,7 @@ impl PreparedRequest {
 
 /// Whether a query parameter's name says it carries a credential (`api_key`, `api-key`, `key`,
 /// `token`, `access_token`, `sig`, `secret`, `password`, `auth`, …).
-pub fn is_credential_param(name: &str) -> bool {
+pub(crate) fn is_credential_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "key",
@@ -238,7 +238,7 @@ fn userinfo_secrets(url: &str) -> Vec<String> {
 /// A URL with its userinfo (`user:password@`) replaced by `***@` and the values of its
 /// credential-like query parameters by `***`, for anything printed or written. Not a URL:
 /// returned as it is (nothing to hide that we can find).
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Ok(mut u) = url::Url::parse(url) else {
         return url.to_owned();
     };
@@ -265,7 +265,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// `base` (which may carry a query, as Azure's `…/deployments/x?api-version=…` does) with
 /// `path` appended to its path, the query kept after it.
-pub fn join_url(base: &str, path: &str) -> String {
+pub(crate) fn join_url(base: &str, path: &str) -> String {
     match url::Url::parse(base) {
         Ok(mut u) => {
             let joined = format!(
@@ -283,7 +283,7 @@ pub fn join_url(base: &str, path: &str) -> String {
 /// `text` with each secret replaced by `***`, and anything shaped like an OpenAI key
 /// (`sk-` and 8 or more key characters) or a bearer token masked too: servers echo keys back in
 /// their error messages.
-pub fn redact(text: &str, secrets: &[String]) -> String {
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();
     for s in secrets.iter().filter(|s| s.len() >= 3) {
         out = out.replace(s.as_str(), "***");
@@ -314,7 +314,7 @@ fn mask_after(text: &str, prefix: &str, min: usize) -> String {
 }
 
 /// Whether a URL's host is a loopback address or `localhost`.
-pub fn is_loopback(url: &str) -> bool {
+pub(crate) fn is_loopback(url: &str) -> bool {
     let Ok(u) = url::Url::parse(url) else {
         return false;
     };

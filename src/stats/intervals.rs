@@ -20,16 +20,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use crate::model::outcome::Outcome;
 use crate::model::series::{Series, new_histogram, record_clamped};
 
-/// Series kept per one-second interval for the `.hlog` (the others are kept for the whole run).
-pub const INTERVAL_SERIES: [Series; 4] = [
-    Series::E2e(Outcome::Ok),
-    Series::Service(Outcome::Ok),
-    Series::Ttft,
-    Series::Itl,
-];
-
 /// Sealed intervals kept in memory, by default, before the oldest spill to disk.
-pub const SEALED_IN_MEMORY: usize = 64;
+pub(crate) const SEALED_IN_MEMORY: usize = 64;
 
 /// Seconds behind the newest after which an interval is sealed.
 const SEAL_AFTER_S: u64 = 2;
@@ -145,7 +137,7 @@ fn decode(bytes: &[u8]) -> Option<Histogram<u64>> {
 
 impl Intervals {
     /// Intervals that keep at most `keep_in_memory` sealed parts in memory before spilling.
-    pub fn with_limit(keep_in_memory: usize) -> Intervals {
+    pub(crate) fn with_limit(keep_in_memory: usize) -> Intervals {
         Intervals {
             live: BTreeMap::new(),
             sealed: Vec::new(),
@@ -206,7 +198,7 @@ impl Intervals {
 
     /// Calls `f` once per interval, in (second, series) order, with every part of it added
     /// together. Only one interval is decoded at a time.
-    pub fn for_each(&self, mut f: impl FnMut(u64, Series, Histogram<u64>)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, Series, Histogram<u64>)) {
         let mut parts: BTreeMap<Key, Vec<Part<'_>>> = BTreeMap::new();
         if let Some(index) = self.spill.as_ref().and_then(|s| s.index().ok()) {
             for (k, offset, len) in index {
@@ -240,7 +232,7 @@ impl Intervals {
     }
 
     /// The earliest second with data, spilled intervals included.
-    pub fn first_second(&self) -> Option<u64> {
+    pub(crate) fn first_second(&self) -> Option<u64> {
         self.first
     }
 

@@ -17,7 +17,7 @@ use crate::model::record::Record;
 /// One logical request, as `requests.jsonl` holds it. Times are milliseconds from the run's
 /// start (the same origin for every strategy of the run).
 #[derive(Debug, Clone, Serialize)]
-pub struct LogLine<'a> {
+pub(crate) struct LogLine<'a> {
     /// Strategy id.
     pub strategy: &'a str,
     /// The logical request's index (0-based, as sent in `x-asyncbench-request`).
@@ -128,7 +128,7 @@ impl RequestLog {
     }
 
     /// Bytes a recorder's buffer holds before it goes to the writer (a few hundred lines).
-    pub const BATCH: usize = 64 << 10;
+    pub(crate) const BATCH: usize = 64 << 10;
 
     /// Sends what the buffer holds (a closed log is ignored: the run goes on).
     fn send(&mut self) {
@@ -210,7 +210,7 @@ impl LogWriter {
 
 /// Creates the temporary file a run's log goes to, inside `dir` (renamed to `requests.jsonl`
 /// when the report is written).
-pub fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+pub(crate) fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let mut b = tempfile::Builder::new();
     b.prefix(".asyncbench-requests-");
     #[cfg(unix)]

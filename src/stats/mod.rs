@@ -9,9 +9,9 @@
 //! - [`merge`]: shards of one run merged into one report.
 //! - [`temp`]: temporary files that a second signal still removes.
 
-pub mod intervals;
-pub mod log;
+pub(crate) mod intervals;
+pub(crate) mod log;
 pub mod merge;
-pub mod recorder;
-pub mod summary;
-pub mod temp;
+pub(crate) mod recorder;
+pub(crate) mod summary;
+pub(crate) mod temp;

@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 
 /// The process's time origin: interval logs number whole seconds from it, so recorders on
 /// different threads agree on interval boundaries without talking to each other.
-pub fn epoch() -> (Instant, SystemTime) {
+pub(crate) fn epoch() -> (Instant, SystemTime) {
     static EPOCH: OnceLock<(Instant, SystemTime)> = OnceLock::new();
     *EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
 }
@@ -59,7 +59,8 @@ pub struct Recorder {
     pub span: Option<(Instant, Instant)>,
     /// First and last actual start seen (the achieved send rate of an open loop).
     pub starts: Option<(Instant, Instant)>,
-    /// The [`INTERVAL_SERIES`] per one-second interval, for `run.hlog`.
+    /// Per one-second interval, for `run.hlog`: end-to-end and service time of successes, TTFT
+    /// and ITL (the other series are kept for the whole run only).
     pub intervals: Intervals,
     /// The limits a request must meet to count as good.
     pub slo: Slo,
@@ -85,7 +86,8 @@ impl Recorder {
     }
 
     /// An empty recorder whose interval log keeps at most `n` sealed intervals in memory.
-    pub fn with_interval_limit(n: usize) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_interval_limit(n: usize) -> Self {
         Recorder {
             intervals: Intervals::with_limit(n),
             ..Recorder::default()
@@ -93,7 +95,7 @@ impl Recorder {
     }
 
     /// An empty recorder with these interval-memory limit, SLO and request log.
-    pub fn for_run(n: usize, slo: Slo, log: Option<(log::RequestLog, &'static str)>) -> Self {
+    pub(crate) fn for_run(n: usize, slo: Slo, log: Option<(log::RequestLog, &'static str)>) -> Self {
         Recorder {
             intervals: Intervals::with_limit(n),
             slo,
@@ -199,7 +201,7 @@ impl Recorder {
     /// Folds in a request cancelled in flight after a stop's grace period: counted `cancelled`,
     /// its attempts counted as sent (the one in flight too) with the failures of those before it,
     /// its line written; no latency, and no part in the run's span or rates.
-    pub fn record_cancelled(&mut self, r: &Record) {
+    pub(crate) fn record_cancelled(&mut self, r: &Record) {
         self.counts[Outcome::Cancelled.index()] += 1;
         let n = r.attempts.len() as u64;
         self.attempts += n;
@@ -226,7 +228,7 @@ impl Recorder {
 
     /// Counts `n` requests that were in flight when the run was cut off after its grace period
     /// and left no record: they have an outcome (`cancelled`) but no latency and no line.
-    pub fn add_cancelled(&mut self, n: u64) {
+    pub(crate) fn add_cancelled(&mut self, n: u64) {
         self.counts[Outcome::Cancelled.index()] += n;
     }
 
@@ -249,7 +251,7 @@ impl Recorder {
     }
 
     /// End-to-end latency of every request, whatever its outcome.
-    pub fn e2e_all(&self) -> Histogram<u64> {
+    pub(crate) fn e2e_all(&self) -> Histogram<u64> {
         let mut all = new_histogram();
         for o in Outcome::ALL {
             if let Some(h) = self.series.get(Series::E2e(o)) {

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 static TEMPORARY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Registers a temporary file for removal should a second signal end the process at once.
-pub fn remove_on_abort(path: &Path) {
+pub(crate) fn remove_on_abort(path: &Path) {
     if let Ok(mut t) = TEMPORARY.lock() {
         t.push(path.to_owned());
     }

@@ -4,14 +4,14 @@
 //! themselves ([`crate::model::strategy::PyClient`], `--client-cmd`) are named in the model; the
 //! interpreter is found by [`crate::plan::python`].
 
-pub mod protocol;
+pub(crate) mod protocol;
 
 use std::path::Path;
 
 use crate::plan::python::SCRIPTS;
 
 /// Writes the scripts into `dir`.
-pub fn materialize(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn materialize(dir: &Path) -> std::io::Result<()> {
     for (name, text) in SCRIPTS {
         std::fs::write(dir.join(name), text)?;
     }

@@ -12,18 +12,18 @@ use crate::model::retry::{Jitter, RetryPolicy};
 use crate::plan::request::{Call, PreparedRequest};
 
 /// The protocol's version; a client checks it and refuses another.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// The longest line a client may write (a streamed answer of 100 000 tokens with its gaps fits
 /// in well under a megabyte); a longer one is a protocol error, not a reason to grow without end.
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// Most attempts one request line may list (more than any retry policy sends).
-pub const MAX_ATTEMPTS: usize = 1000;
+pub(crate) const MAX_ATTEMPTS: usize = 1000;
 
 /// What the client is asked to do, written as one JSON line on its stdin (then stdin closes).
 #[derive(Debug, Serialize)]
-pub struct Workload<'a> {
+pub(crate) struct Workload<'a> {
     /// Always `"asyncbench-client"`.
     pub protocol: &'static str,
     /// [`VERSION`].
@@ -69,7 +69,7 @@ pub struct Workload<'a> {
 
 /// One phase of the workload: requests `first`, `first + stride`, … (`count` of them).
 #[derive(Debug, Clone, Serialize)]
-pub struct Phase {
+pub(crate) struct Phase {
     /// In the figures (`false`: the warm-up).
     pub measured: bool,
     /// The first request's index.
@@ -87,7 +87,7 @@ pub struct Phase {
 
 /// The retry policy in plain numbers (`crate::model::retry::RetryPolicy`, in seconds).
 #[derive(Debug, Clone, Serialize)]
-pub struct Retry {
+pub(crate) struct Retry {
     /// Preset name (`none`, `aiohttp`, `openai`, `custom`).
     pub name: String,
     /// Total attempts including the first.
@@ -118,7 +118,7 @@ pub struct Retry {
 
 impl Retry {
     /// The policy as the protocol writes it.
-    pub fn of(p: &RetryPolicy) -> Retry {
+    pub(crate) fn of(p: &RetryPolicy) -> Retry {
         let (jitter, jitter_f) = match p.jitter {
             Jitter::None => ("none", 0.0),
             Jitter::Full => ("full", 1.0),
@@ -143,7 +143,7 @@ impl Retry {
 
     /// The longest a request may take under this policy with `timeout` per attempt: every
     /// attempt to its deadline and every wait at its cap (a Retry-After up to its cap).
-    pub fn worst_case(&self, timeout: Duration) -> Duration {
+    pub(crate) fn worst_case(&self, timeout: Duration) -> Duration {
         let waits = f64::from(self.attempts.saturating_sub(1))
             * self.max_delay_s.max(self.retry_after_cap_s.unwrap_or(0.0));
         timeout * self.attempts.max(1) + Duration::from_secs_f64(waits.min(1e6))
@@ -151,7 +151,7 @@ impl Retry {
 }
 
 /// The workload message of a prepared request.
-pub fn workload<'a>(
+pub(crate) fn workload<'a>(
     strategy: &'a str,
     req: &'a PreparedRequest,
     concurrency: u64,
@@ -226,7 +226,7 @@ pub fn workload<'a>(
 
 /// One line from the client.
 #[derive(Debug)]
-pub enum Line {
+pub(crate) enum Line {
     /// Set up (imports done, client built): the workload starts now.
     Ready,
     /// One logical request, finished.
@@ -330,7 +330,7 @@ impl Raw {
 
 /// A phase's end.
 #[derive(Debug)]
-pub struct PhaseLine {
+pub(crate) struct PhaseLine {
     /// Its position in the workload's `phases`.
     pub phase: usize,
     /// Requests it issued.
@@ -343,7 +343,7 @@ pub struct PhaseLine {
 
 /// One logical request as the client reports it.
 #[derive(Debug)]
-pub struct RequestLine {
+pub(crate) struct RequestLine {
     /// Its index (as sent in `x-asyncbench-request`).
     pub index: u64,
     /// When it was due (open loop) or issued; defaults to `start_ns`.
@@ -371,7 +371,7 @@ pub struct RequestLine {
 /// One attempt.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AttemptLine {
+pub(crate) struct AttemptLine {
     /// When it was sent.
     pub start_ns: u64,
     /// When it ended.
@@ -387,7 +387,7 @@ pub struct AttemptLine {
 
 /// A line that breaks the protocol.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ProtocolError {
+pub(crate) enum ProtocolError {
     /// Not JSON, or not a line of the protocol.
     #[error("line {line}: not a protocol line ({why}): {start}")]
     Malformed {
@@ -417,7 +417,7 @@ pub enum ProtocolError {
 }
 
 /// Parses one line.
-pub fn parse(line_no: u64, text: &[u8]) -> Result<Line, ProtocolError> {
+pub(crate) fn parse(line_no: u64, text: &[u8]) -> Result<Line, ProtocolError> {
     let malformed = |why: String| ProtocolError::Malformed {
         line: line_no,
         why,
@@ -433,7 +433,7 @@ pub fn parse(line_no: u64, text: &[u8]) -> Result<Line, ProtocolError> {
 /// Linux, the clock of Python's `time.monotonic_ns()` and Node's `process.hrtime.bigint()`, so
 /// a time read in the client is a time on the harness's clock.
 #[derive(Debug, Clone, Copy)]
-pub struct Clock {
+pub(crate) struct Clock {
     at: Instant,
     ns: u64,
     /// Times before this are not of this run (the client started after it).
@@ -442,7 +442,7 @@ pub struct Clock {
 
 impl Clock {
     /// The clock now; times before `earliest` are refused.
-    pub fn new(earliest: Instant) -> Clock {
+    pub(crate) fn new(earliest: Instant) -> Clock {
         let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         Clock {
             at: Instant::now(),
@@ -452,7 +452,7 @@ impl Clock {
     }
 
     /// `ns` as an `Instant`, if it lies between the client's start and a second from now.
-    pub fn instant(&self, ns: u64) -> Option<Instant> {
+    pub(crate) fn instant(&self, ns: u64) -> Option<Instant> {
         let t = if ns >= self.ns {
             self.at.checked_add(Duration::from_nanos(ns - self.ns))?
         } else {
@@ -483,7 +483,7 @@ fn class_of(a: &AttemptLine) -> Result<Option<ErrorClass>, String> {
 
 /// A request line as a [`Record`]: times checked against the clock, attempts in order, the
 /// outcome that of the last attempt, samples masked with the request's secrets and cut.
-pub fn record(
+pub(crate) fn record(
     line_no: u64,
     r: &RequestLine,
     clock: &Clock,

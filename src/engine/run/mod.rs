@@ -25,7 +25,7 @@ use crate::model::report::{
     ConfigSummary, EndedBy, Isolation, Measured, RunReport, ServerCheck, StrategyReport, WarmupReport,
 };
 use crate::model::strategy::Strategy;
-use crate::plan::config::RunConfig;
+use crate::plan::config::{Plan, RunConfig};
 use crate::stats::intervals::Intervals;
 use crate::stats::log::RequestLog;
 pub use session::{Lease, Session};
@@ -104,7 +104,7 @@ fn cpu_worker(cfg: &RunConfig, s: Strategy) -> Result<Option<Arc<Worker>>, RunEr
 
 /// Runs one strategy on a lease and builds its report, cross-checked against the mock.
 pub fn run_one(
-    cfg: &RunConfig,
+    cfg: &Plan,
     lease: &Lease,
     s: Strategy,
     mean_delay_s: Option<f64>,
@@ -370,8 +370,8 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
 /// Runs every strategy of `cfg` in order against `session`, each on a target in a known state.
 /// Stops issuing on a signal, and runs nothing more after a strategy during which the target
 /// died; either way the report holds what was measured and says why it is incomplete.
-pub fn run_strategies(
-    cfg: &RunConfig,
+pub(crate) fn run_strategies(
+    cfg: &Plan,
     session: &Session,
     provenance: &Provenance,
 ) -> Result<RunResults, RunError> {

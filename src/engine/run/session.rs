@@ -14,7 +14,7 @@ use std::sync::Arc;
 use mock_server::{MockServer, Profile, ServerOptions, StatsSnapshot, TlsSource};
 
 use crate::model::error::{ConfigError, RunError};
-use crate::plan::config::RunConfig;
+use crate::plan::config::Plan;
 use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
 
 /// Where a run's requests go, opened once per command.
@@ -112,7 +112,7 @@ impl Session {
     /// Checks that an external target answers (and whether it is our mock), or validates the
     /// embedded mock's profile. Nothing is started yet. `stop` stops the run's strategies (the
     /// binary's answers to signals; a caller's own may be asked for in-process).
-    pub fn open(cfg: &RunConfig, stop: &StopToken) -> Result<Session, RunError> {
+    pub fn open(cfg: &Plan, stop: &StopToken) -> Result<Session, RunError> {
         // Fix the interval-log origin before any request ends.
         let _ = crate::stats::recorder::epoch();
         crate::engine::resources::ensure_open_files(cfg)?;
@@ -358,7 +358,7 @@ fn reset(target: &Target) -> bool {
 }
 
 /// Fails fast, before any run, when nothing listens at the target.
-pub fn check_reachable(target: &Target) -> Result<(), ConfigError> {
+pub(crate) fn check_reachable(target: &Target) -> Result<(), ConfigError> {
     let unreachable = |why: String| ConfigError::Unreachable {
         url: target.display_url(),
         why,

@@ -30,7 +30,7 @@ use crate::model::strategy::Strategy;
 use crate::stats::recorder::Recorder;
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
-pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_multi_thread()
         .enable_all()
         .thread_name("async-worker")
@@ -40,7 +40,7 @@ pub fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
 
 /// Runs the workload as `async` does, on a runtime of its own whose workers are named for it,
 /// with `--cpu-work` on the offload pool.
-pub fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_multi_thread()
         .enable_all()
         .thread_name("offload-worker")
@@ -49,7 +49,7 @@ pub fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
 }
 
 /// Runs the workload on a current-thread runtime: one thread does everything.
-pub fn run_async_single(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_async_single(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_current_thread().enable_all().build();
     drive(ctx, rt, Strategy::AsyncSingle)
 }

@@ -22,7 +22,7 @@ use crate::stats::recorder::Recorder;
 /// batch starts once its last request is due (and the previous batch and pause are over); each
 /// request's latency counts from its own due time. A stop ends the run after the batch in flight
 /// (or its grace period).
-pub fn run_batched(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_batched(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("batched-worker")

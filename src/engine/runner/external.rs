@@ -23,7 +23,7 @@ use crate::model::strategy::Strategy;
 use crate::stats::recorder::Recorder;
 
 /// How long a client may take to start (imports, building its client) before it is called hung.
-pub const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long the line reader waits once it has read everything there was: with the pipe at
 /// [`PIPE_BYTES`] (1 MiB holds 100 ms of 40 000 lines of 250 bytes a second, several times
@@ -353,7 +353,7 @@ impl PhaseState {
 }
 
 /// Runs an external client through the workload.
-pub fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let phases = wire_phases(ctx);
     if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
         return Err(RunError::Config(crate::model::error::ConfigError::External {

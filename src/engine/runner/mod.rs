@@ -34,17 +34,17 @@ use crate::model::outcome::RequestError;
 use crate::model::record::{AttemptRecord, Record, Sample};
 use crate::model::retry::RetryPolicy;
 use crate::model::strategy::Strategy;
-use crate::plan::config::RunConfig;
+use crate::plan::config::Plan;
 use crate::plan::request::{Limits, PreparedRequest};
 use crate::stats::log::RequestLog;
 use crate::stats::recorder::Recorder;
 
-pub use async_tokio::{run_async, run_async_offload, run_async_single};
-pub use batched::run_batched;
+pub(crate) use async_tokio::{run_async, run_async_offload, run_async_single};
+pub(crate) use batched::run_batched;
 
-pub use external::{ExternalCost, STARTUP_LIMIT, run_external};
-pub use sequential::run_sequential;
-pub use threadpool::run_threadpool;
+pub(crate) use external::{ExternalCost, run_external};
+pub(crate) use sequential::run_sequential;
+pub(crate) use threadpool::run_threadpool;
 
 /// Everything a runner needs: the validated config, the request to send, the open-loop schedule
 /// (if any) and the progress bar to tick. Cheap to clone (shared parts), and `'static`, so
@@ -52,7 +52,7 @@ pub use threadpool::run_threadpool;
 #[derive(Debug, Clone)]
 pub struct RunContext {
     /// The run's configuration.
-    pub cfg: Arc<RunConfig>,
+    pub cfg: Arc<Plan>,
     /// The strategy being run.
     pub strategy: Strategy,
     /// The request every attempt sends.
@@ -71,7 +71,7 @@ pub struct RunContext {
 
 /// Indexes of warm-up requests start here, apart from the measured ones (the mock keys its
 /// faults on the index, and a warm-up must not use up the measured requests' draws).
-pub const WARMUP_BASE: u64 = 1 << 62;
+pub(crate) const WARMUP_BASE: u64 = 1 << 62;
 
 /// One stretch of requests a runner sends: the warm-up, or the measured run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Phase {
     }
 
     /// Whether the phase may issue its `i`-th request (0-based) now, `t0` being its start.
-    pub fn may_issue(&self, i: u64, t0: Instant) -> bool {
+    pub(crate) fn may_issue(&self, i: u64, t0: Instant) -> bool {
         i < self.count && self.limit.is_none_or(|l| t0.elapsed() < l)
     }
 }
@@ -118,7 +118,7 @@ impl RunContext {
     }
 
     /// A seeded RNG for retry jitter, distinct per worker or request.
-    pub fn rng(&self, stream: u64) -> SmallRng {
+    pub(crate) fn rng(&self, stream: u64) -> SmallRng {
         use rand::SeedableRng;
         SmallRng::seed_from_u64(self.cfg.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
@@ -138,12 +138,12 @@ impl RunContext {
     }
 
     /// An empty recorder for the warm-up (no log: it is not part of the figures).
-    pub fn warmup_recorder(&self) -> Recorder {
+    pub(crate) fn warmup_recorder(&self) -> Recorder {
         Recorder::for_run(self.cfg.intervals_in_memory, self.cfg.slo, None)
     }
 
     /// The warm-up phase (if any) and the measured one.
-    pub fn phases(&self) -> (Option<Phase>, Phase) {
+    pub(crate) fn phases(&self) -> (Option<Phase>, Phase) {
         use crate::model::plan::Warmup;
         let (offset, stride) = self.cfg.shard.map_or((0, 1), |s| (s.k, s.n));
         let warmup = self.cfg.warmup.map(|w| match w {
@@ -183,7 +183,7 @@ impl RunContext {
     }
 
     /// When in-flight requests stop being waited for, once a stop was asked for.
-    pub fn grace_deadline(&self) -> Option<Instant> {
+    pub(crate) fn grace_deadline(&self) -> Option<Instant> {
         self.stop.grace_deadline(self.cfg.timeout)
     }
 

@@ -9,7 +9,7 @@ use crate::model::error::RunError;
 
 /// Runs the workload one request at a time. In an open loop a request that is due while the
 /// previous one is still running simply starts late; its latency counts from when it was due.
-pub fn run_sequential(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_sequential(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let (run, _) = blocking::drive(ctx, 1, |job| {
         std::thread::Builder::new()
             .name("sequential".into())

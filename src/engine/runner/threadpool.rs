@@ -17,7 +17,7 @@ use crate::model::strategy::Strategy;
 
 /// Runs the workload on `concurrency` blocking threads. The pool is built before the clock
 /// starts (Python's executor also exists before `submit`).
-pub fn run_threadpool(ctx: &RunContext) -> Result<StrategyRun, RunError> {
+pub(crate) fn run_threadpool(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let threads = ctx.cfg.effective_concurrency(Strategy::Threadpool) as usize;
     // Counts live pool threads, so we can wait for them to exit after the run: rayon does not
     // join its threads on drop, and stragglers would be charged to the next strategy.

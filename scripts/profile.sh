@@ -121,7 +121,7 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
   echo
   echo "Run: $figures. Profile: \`perf record -F 1999 --call-graph fp\` of the whole process."
   echo
-  summarize "$work/client.data" 'execute_async|run_phase|Recorder::record|async_tokio::fold|parse_body|RateLimit::from_headers|task::spawn|RequestLog|reqwest::|url::ParseOptions::parse|follow_redirect|tower::retry|hyper_util::client|__memmove|writev|SyncWaker|mpmc|park'
+  summarize "$work/client.data" 'send_async|run_phase|Recorder::record|async_tokio::fold|parse_body|RateLimit::from_headers|task::spawn|RequestLog|reqwest::|url::ParseOptions::parse|follow_redirect|tower::retry|hyper_util::client|__memmove|writev|SyncWaker|mpmc|park'
 } >"$out/client.txt"
 
 # --- the client beside bare reqwest ---------------------------------------------------------------

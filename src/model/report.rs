@@ -542,6 +542,16 @@ pub(crate) mod tests {
     use crate::stats::recorder::Recorder;
     use std::time::{Duration, Instant};
 
+    /// The CSV writes what ended a strategy by the same names report.json does.
+    #[test]
+    fn ended_by_names_are_the_json_names() {
+        for e in [EndedBy::Count, EndedBy::Duration, EndedBy::Signal] {
+            let json = serde_json::to_value(e).unwrap();
+            assert_eq!(json.as_str(), Some(e.name()), "{e:?}");
+        }
+        assert_eq!(EndedBy::Duration.name(), "duration");
+    }
+
     use super::*;
     use crate::model::outcome::ErrorClass;
     use crate::model::plan::Slo;

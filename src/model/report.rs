@@ -542,6 +542,16 @@ pub(crate) mod tests {
     use crate::stats::recorder::Recorder;
     use std::time::{Duration, Instant};
 
+    /// The table and the pages show a count, or "no cap" when the duration alone ended a run.
+    #[test]
+    fn requests_are_shown_as_a_count_or_no_cap() {
+        let mut c = run_of(Vec::new()).config;
+        c.requests = Some(200);
+        assert_eq!(c.requests_shown(), "200");
+        c.requests = None;
+        assert_eq!(c.requests_shown(), "no cap");
+    }
+
     /// The CSV writes what ended a strategy by the same names report.json does.
     #[test]
     fn ended_by_names_are_the_json_names() {

@@ -833,6 +833,25 @@ pub(crate) mod tests {
             "{:?}",
             r.diagnosis()
         );
+        // A key given as `-H 'Authorization: …'`: no variable to name.
+        let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Status(401))]);
+        (r.config.api_key_env, r.config.api_key_set) = (None, true);
+        let line = r.diagnosis().unwrap();
+        assert!(
+            line.ends_with("check the Authorization header given with -H"),
+            "{line}"
+        );
+        // A certificate the clients refused: the problem itself, and the two ways out.
+        let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Transport)]);
+        r.strategies[0].errors[0].sample =
+            "transport error: error sending request: invalid peer certificate: UnknownIssuer".into();
+        let line = r.diagnosis().unwrap();
+        assert!(
+            line.contains("TLS certificate was not accepted (invalid peer certificate: UnknownIssuer)")
+                && line.contains("--ca-cert")
+                && line.contains("--insecure"),
+            "{line}"
+        );
         // Nothing finished at all.
         let r = run_of(vec![strategy(Strategy::Async, 0, 0, Timeout)]);
         assert_eq!(

@@ -79,7 +79,8 @@ pub(crate) fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, 
             Strategy::Batched,
         ];
     }
-    let results = crate::commands::compare::run(&Plan::new(cfg.clone())?, stop)?;
+    let cfg = Plan::new(cfg)?;
+    let results = crate::commands::compare::run(&cfg, stop)?;
     let shown = crate::commands::out(&render(&results.report));
     if let Some(dir) = &cfg.out {
         write_run(dir, &results.report, &results.intervals, results.requests_log)?;

@@ -25,7 +25,7 @@ use crate::plan::config::{Plan, RunConfig};
 /// until goodput stops growing, or the rates of one request at a time and of the closed loop at
 /// `-c`. The probe runs are not kept as points.
 fn probe(
-    base: &RunConfig,
+    base: &Plan,
     plan: &SweepPlan,
     session: &Session,
     provenance: &Provenance,
@@ -38,7 +38,7 @@ fn probe(
             out: None,
             ..cfg.clone()
         };
-        let r = run_strategies(&Plan::new(cfg)?, session, provenance)?;
+        let r = run_strategies(&base.derived(cfg)?, session, provenance)?;
         Ok(r.report.strategies.first().map_or(0.0, |s| s.goodput_rps))
     };
     let run = |cfg: &RunConfig| run_one(cfg, strategy);
@@ -92,11 +92,11 @@ fn probe(
                 concurrency: 1,
                 batch_size: 1,
                 load: crate::model::plan::LoadModel::Closed,
-                ..base.clone()
+                ..base.config().clone()
             })?;
             let hi = run(&RunConfig {
                 load: crate::model::plan::LoadModel::Closed,
-                ..base.clone()
+                ..base.config().clone()
             })?;
             if !base.quiet {
                 eprintln!(
@@ -164,7 +164,8 @@ pub fn sweep(
     plan: &SweepPlan,
     criteria: Criteria,
 ) -> Result<(SweepReport, Finish), RunError> {
-    let (report, finish, write_error) = sweep_measuring_on(base, plan, criteria, &StopToken::new())?;
+    let base = Plan::new(base.clone())?;
+    let (report, finish, write_error) = sweep_measuring_on(&base, plan, criteria, &StopToken::new())?;
     match write_error {
         Some(e) => Err(e),
         None => Ok((report, finish)),
@@ -175,13 +176,13 @@ pub fn sweep(
 /// error is said at once and returned beside the report, no more files are written, and every
 /// point is still measured so the table can be printed.
 pub(crate) fn sweep_measuring_on(
-    base: &RunConfig,
+    base: &Plan,
     plan: &SweepPlan,
     criteria: Criteria,
     stop: &StopToken,
 ) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
     // Reachability first (an external target), then the output folder.
-    let session = Session::open(&Plan::new(base.clone())?, stop)?;
+    let session = Session::open(base, stop)?;
     if let Some(out) = &base.out {
         prepare_out(out, base.force)?;
     }
@@ -215,7 +216,7 @@ pub(crate) fn sweep_measuring_on(
             dir = None;
         }
         cfg.out = dir.clone();
-        let cfg = Plan::new(cfg)?;
+        let cfg = base.derived(cfg)?;
         let results = run_strategies(&cfg, &session, &provenance)?;
         isolation = results.report.config.isolation;
         if !cfg.quiet {

@@ -39,7 +39,7 @@ fn invalid(name: &'static str, value: String, why: &'static str) -> ConfigError 
 impl SweepArgs {
     /// The base config and what to sweep: exactly one list flag holds more than one value, or
     /// `--concurrency auto` / `--rate auto` asks the sweep to find its own points.
-    pub(crate) fn to_sweep(&self) -> Result<(RunConfig, crate::model::sweep::SweepPlan), ConfigError> {
+    pub(crate) fn to_sweep(&self) -> Result<(Plan, crate::model::sweep::SweepPlan), ConfigError> {
         use crate::model::sweep::{Axis, SweepPlan};
         let c = &self.common;
         let auto_c = c.concurrency.contains(&Level::Auto);
@@ -102,11 +102,11 @@ impl SweepArgs {
             SweepPlan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
             SweepPlan::AutoRate => first.rate = Vec::new(),
         }
-        let cfg = first.to_config(self.strategies.clone())?.config().clone();
+        let cfg = first.to_config(self.strategies.clone())?;
         // Every point must be valid, not only the first.
         if let SweepPlan::Fixed(axis) = &plan {
             for i in 0..axis.values().len() {
-                Plan::new(axis.apply(&cfg, i))?;
+                cfg.derived(axis.apply(&cfg, i))?;
             }
         }
         Ok((cfg, plan))

@@ -105,6 +105,22 @@ impl Plan {
         Ok(Plan(cfg))
     }
 
+    /// A plan of `cfg`, made from this one's settings (a sweep's point, a probe): checked whole
+    /// again, except that the bodies, the one check that builds something, are built only when
+    /// what builds them differs (workload, inputs, seed, embedded or not). A sweep changes a
+    /// setting, not the bodies.
+    pub fn derived(&self, cfg: RunConfig) -> Result<Plan, ConfigError> {
+        cfg.validate()?;
+        let same_bodies = cfg.workload == self.0.workload
+            && Arc::ptr_eq(&cfg.inputs, &self.0.inputs)
+            && cfg.seed == self.0.seed
+            && cfg.endpoint.mock().is_some() == self.0.endpoint.mock().is_some();
+        if !same_bodies {
+            cfg.check_bodies_fit()?;
+        }
+        Ok(Plan(cfg))
+    }
+
     /// The settings, to derive another plan from (a sweep's points, a probe).
     pub fn config(&self) -> &RunConfig {
         &self.0
@@ -439,6 +455,31 @@ mod tests {
     use super::*;
     use crate::model::sweep::fmt_setting;
     use crate::plan::endpoint::Target;
+
+    /// A derived plan is checked as a new one is: a bad setting is refused, and bodies are
+    /// checked again when the workload changed (only an unchanged workload skips building them).
+    #[test]
+    fn a_derived_plan_is_checked_like_a_new_one() {
+        let base = Plan::new(RunConfig::default()).unwrap();
+        let point = RunConfig {
+            concurrency: 8,
+            ..base.config().clone()
+        };
+        assert_eq!(base.derived(point).unwrap().concurrency, 8);
+        let zero = RunConfig {
+            batch_size: 0,
+            ..base.config().clone()
+        };
+        assert!(
+            base.derived(zero)
+                .unwrap_err()
+                .to_string()
+                .contains("--batch-size")
+        );
+        let mut big = base.config().clone();
+        big.workload.prompt = "x".repeat(mock_server::MAX_BODY_BYTES + 1);
+        assert!(base.derived(big).unwrap_err().to_string().contains("--prompt"));
+    }
 
     /// A plan is made only from settings that pass every check: the default passes, and one bad
     /// value (a zero count, an empty strategy list, a body past the mock's limit) is refused

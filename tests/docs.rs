@@ -45,7 +45,8 @@ fn guide_prose() -> String {
 fn named_flags(prose: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (i, span) in prose.split('`').enumerate() {
-        if i % 2 == 0 {
+        // Inline code that starts with a flag (`-c, --concurrency C` too).
+        if i % 2 == 0 || !span.trim_start().starts_with('-') {
             continue;
         }
         for word in span.split([' ', ',', '=', '|', '(', ')']) {
@@ -54,7 +55,6 @@ fn named_flags(prose: &str) -> BTreeSet<String> {
                 && name
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && span.trim_start().starts_with(['-'])
             {
                 out.insert(format!("--{name}"));
             }

@@ -29,8 +29,9 @@ pub(crate) fn run_threadpool(ctx: &RunContext) -> Result<StrategyRun, RunError> 
             exited.fetch_sub(1, Ordering::SeqCst);
         })
         .thread_name(|i| format!("threadpool-{i}"))
-        // Blocking HTTP needs little stack; 256 KiB lets thousands of threads start.
-        .stack_size(256 * 1024)
+        // Blocking HTTP needs little stack; 512 KiB lets thousands of threads start, and holds
+        // the DEFLATE of a sealed interval in a debug build (256 KiB overflowed there).
+        .stack_size(512 * 1024)
         .build()
         .map_err(|e| RunError::Setup {
             what: "thread pool",

@@ -7,7 +7,10 @@ use asyncbench::cli::{Cli, Command as Sub};
 use clap::Parser;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_asyncbench"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_asyncbench"));
+    // One round unless a test asks for more: the counts the tests check are per round.
+    c.env("ASYNCBENCH_ROUNDS", "1");
+    c
 }
 
 /// A fresh temporary directory (removed when dropped) and a path inside it that does not exist yet.

@@ -36,6 +36,9 @@ mod wire;
 // SLO goodput, automatic sweeps, requests.jsonl, JSON and CSV on stdout, completions.
 mod modes;
 
+// Rounds with intervals and verdicts, `diff` and its gate, the per-second timeline.
+mod rounds;
+
 // report.html in headless Chromium: both pages render, self-contained, nothing on the console.
 mod html;
 

@@ -75,7 +75,10 @@ pub(crate) fn completion_json() -> serde_json::Value {
 
 /// The asyncbench binary, ready for arguments.
 pub(crate) fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_asyncbench"))
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_asyncbench"));
+    // One round unless a test asks for more: the counts the tests check are per round.
+    c.env("ASYNCBENCH_ROUNDS", "1");
+    c
 }
 
 /// Runs the binary with `args` and `--out` in a fresh folder; returns the exit code, stderr and

@@ -57,6 +57,9 @@ pub enum Command {
     /// Combine the reports of a sharded run (--shard K/N on several machines) into one, exactly:
     /// histograms added, counts summed, wall time from the earliest start to the latest end.
     Merge(MergeArgs),
+    /// Compare two saved runs (report.json) or sweeps (sweep.json): each figure's change with
+    /// its 95 % interval when both have rounds; --fail-if makes a crossed threshold exit 8.
+    Diff(DiffArgs),
     /// Print a shell completion script: asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench
     Completions {
         /// The shell.
@@ -97,6 +100,30 @@ pub struct MergeArgs {
     /// Write into a non-empty --out, first removing what an earlier run wrote there.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Flags of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The base: a folder written by --out, or its report.json or sweep.json.
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// The new run, of the same kind.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Thresholds, comma-separated, that fail the diff (exit 8) when a figure's change passes
+    /// them and is a difference at 95 %: FIGURE>+N% or FIGURE<-N%, FIGURE one of goodput, p50,
+    /// p99, cpu_per_req; e.g. 'p99>+10%,goodput<-5%,cpu_per_req>+10%'.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_threshold)]
+    pub fail_if: Vec<crate::stats::diff::Threshold>,
+    /// Compare runs whose settings differ (they are named first); without it such a diff is
+    /// refused.
+    #[arg(long)]
+    pub allow_config_change: bool,
+}
+
+fn parse_threshold(s: &str) -> Result<crate::stats::diff::Threshold, String> {
+    s.parse()
 }
 
 /// Flags of `plot`.
@@ -221,6 +248,12 @@ pub struct CommonArgs {
     /// Logical requests per strategy [default: 200; with --duration, no cap].
     #[arg(long, short = 'n', value_parser = parse_positive, value_name = "N", allow_negative_numbers = true)]
     pub requests: Option<u64>,
+    /// Run each strategy K times (each time -n requests or --duration), interleaved: A B C,
+    /// then C B A, each against a target in a known state. Figures then carry 95 % intervals
+    /// and pairs of strategies a verdict [default: compare 3, sweep 1; $ASYNCBENCH_ROUNDS sets
+    /// it for every command].
+    #[arg(long, value_name = "K", env = "ASYNCBENCH_ROUNDS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: Option<u32>,
     /// Run each strategy for this long instead of a count (closed or open loop); requests in
     /// flight at the end finish or time out and are counted. With -n, whichever ends first
     /// [default: none: -n bounds the run].

@@ -12,6 +12,11 @@ use crate::output::files::{prepare_out, write_run};
 use crate::output::table;
 use crate::plan::config::{Plan, RunConfig};
 
+/// `compare`'s rounds when neither `--rounds` nor `$ASYNCBENCH_ROUNDS` says: three, the
+/// fewest whose 95 % intervals are finite enough to separate strategies that differ by more
+/// than the machine's run-to-run noise (see the README).
+pub const DEFAULT_ROUNDS: u32 = 3;
+
 /// Opens the session (an unreachable target fails here, before anything is written), prepares
 /// `--out`, and runs every strategy until they end or `stop` is asked for.
 pub fn run(cfg: &Plan, stop: &StopToken) -> Result<RunResults, RunError> {
@@ -106,7 +111,9 @@ fn input_warnings(cfg: &RunConfig) -> Vec<String> {
 /// The command: run, print the table (even if writing the files then fails), write, and say
 /// how it ended.
 pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, RunError> {
-    let cfg = args.common.to_config(args.chosen())?;
+    let mut common = args.common.clone();
+    common.rounds.get_or_insert(DEFAULT_ROUNDS);
+    let cfg = common.to_config(args.chosen())?;
     for w in settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");
     }

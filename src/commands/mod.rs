@@ -11,9 +11,11 @@
 //! | 5 | no request succeeded (the likely cause is printed) |
 //! | 6 | a merge of shards that is incomplete (shards missing or cut short; `--allow-partial`) |
 //! | 7 | an external client failed: it died, hung, broke the protocol or lost requests |
+//! | 8 | `diff --fail-if`: a figure changed past a threshold (and beyond the noise) |
 //! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
 
 pub mod compare;
+pub(crate) mod diff;
 pub(crate) mod merge;
 pub(crate) mod plot;
 pub(crate) mod reproduce;
@@ -71,6 +73,8 @@ pub enum Finish {
     /// An external client failed: it died, hung, broke the protocol or lost requests; the
     /// report holds what it did report (exit 7).
     ClientFailed,
+    /// `diff --fail-if`: a figure changed past a threshold (exit 8).
+    ThresholdCrossed,
 }
 
 impl Finish {
@@ -83,6 +87,7 @@ impl Finish {
             Finish::NoSuccess => 5,
             Finish::Partial => 6,
             Finish::ClientFailed => 7,
+            Finish::ThresholdCrossed => 8,
             Finish::Stopped(s) => s.exit_code(),
         }
     }
@@ -99,7 +104,7 @@ impl Finish {
             Finish::Ok => 0,
             Finish::NoSuccess => 1,
             Finish::AccountingFailed => 2,
-            Finish::ClientFailed => 3,
+            Finish::ClientFailed | Finish::ThresholdCrossed => 3,
             Finish::Partial => 4,
             Finish::TargetDied => 5,
             Finish::Stopped(_) => 6,
@@ -112,7 +117,9 @@ impl Finish {
 pub fn error_exit_code(e: &RunError) -> ExitCode {
     match e {
         // A saved report that cannot be read is bad input too (merge, plot).
-        RunError::Config(_) | RunError::Merge(_) | RunError::Read { .. } => ExitCode::from(2),
+        RunError::Config(_) | RunError::Merge(_) | RunError::Diff(_) | RunError::Read { .. } => {
+            ExitCode::from(2)
+        }
         _ => ExitCode::from(1),
     }
 }
@@ -150,6 +157,7 @@ pub fn dispatch(cli: Cli, stop: &StopToken) -> Result<Finish, RunError> {
         Command::Sweep(args) => sweep::execute(&args, stop),
         Command::Plot(args) => plot::execute(&args),
         Command::Merge(args) => merge::execute(&args),
+        Command::Diff(args) => diff::execute(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -175,6 +183,8 @@ mod tests {
             (Finish::TargetDied, 4),
             (Finish::NoSuccess, 5),
             (Finish::Partial, 6),
+            (Finish::ClientFailed, 7),
+            (Finish::ThresholdCrossed, 8),
             (Finish::Stopped(Signal::Interrupt), 130),
             (Finish::Stopped(Signal::Terminate), 143),
         ];

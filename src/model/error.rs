@@ -133,6 +133,9 @@ pub enum RunError {
     /// Reports that are not shards of one run.
     #[error("cannot merge: {0}")]
     Merge(#[from] crate::model::error::MergeError),
+    /// Two saved runs cannot be compared (bad input: exit 2).
+    #[error("cannot diff: {0}")]
+    Diff(#[from] DiffError),
     /// A saved report could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -166,6 +169,28 @@ impl RunError {
             source: std::io::Error::other(e),
         }
     }
+}
+
+/// Why two saved runs cannot be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiffError {
+    /// A run against a sweep.
+    #[error("cannot compare a {base} with a {new}")]
+    Kinds {
+        /// The base's kind.
+        base: &'static str,
+        /// The new one's.
+        new: &'static str,
+    },
+    /// Different settings (each `path: base → new`).
+    #[error(
+        "the two ran different settings: {}; compare runs of one configuration, or pass --allow-config-change to compare them anyway",
+        .0.join("; ")
+    )]
+    Config(Vec<String>),
+    /// Nothing in common.
+    #[error("no strategy (or point) ran in both")]
+    Disjoint,
 }
 
 /// Why reports cannot be merged (bad input: exit 2).

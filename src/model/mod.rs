@@ -13,6 +13,7 @@
 //! - [`recommend`]: the sweep's recommendation, a pure function of its points.
 //! - [`adaptive`]: `--concurrency auto`'s settings and what the controller did.
 //! - [`provenance`]: the tool, commit, machine and times behind a report.
+//! - [`uncertainty`]: figures over rounds with their 95 % intervals, changes and verdicts.
 //! - [`error`]: the errors of configuration, runs and merges.
 
 pub mod adaptive;
@@ -28,3 +29,4 @@ pub mod retry;
 pub mod series;
 pub mod strategy;
 pub mod sweep;
+pub mod uncertainty;

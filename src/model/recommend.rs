@@ -4,6 +4,7 @@
 
 use crate::model::strategy::Strategy;
 use crate::model::sweep::{Criteria, PointResult, Recommendation, SweepPoint, fmt_setting};
+use crate::model::uncertainty::Change;
 
 /// Goodput within this fraction of the best counts as "as good".
 pub const NEAR_BEST: f64 = 0.95;
@@ -100,12 +101,28 @@ fn recommend_complete(
             .join("; ");
         return none(format!("no setting meets the limits: {why}"));
     };
+    let best_r = ok.iter().find(|(_, r)| g(r) == best).map(|(_, r)| *r);
+    // As good: within 5 % of the best, or within its noise when both have rounds (their
+    // goodputs differ by nothing at 95 %).
+    let noise = |r: &PointResult| {
+        let (Some(b), Some(x)) = (best_r.and_then(PointResult::ranked_rounds), r.ranked_rounds()) else {
+            return None;
+        };
+        Change::unpaired(&b, &x).filter(|c| !c.is_difference())
+    };
     let (setting, r) = ok
         .iter()
-        .find(|(_, r)| g(r) >= NEAR_BEST * best)
+        .find(|(_, r)| g(r) >= NEAR_BEST * best || noise(r).is_some())
         .copied()
         .copied()
         .unwrap_or((ok[0].0, ok[0].1));
+    let near = match noise(r) {
+        Some(c) if g(r) < NEAR_BEST * best => format!(
+            "within the noise of the best {best:.1} that meets the limits ({} over rounds, no difference at 95 %)",
+            c.describe()
+        ),
+        _ => format!("within 5 % of the best {best:.1} that meets the limits"),
+    };
     let slo = match (c.slo_p99_ms, r.p99_ms) {
         (Some(s), Some(p99)) => format!("p99 {p99:.0} ms ≤ {s:.0} ms SLO"),
         _ => "no p99 SLO set".to_owned(),
@@ -134,10 +151,9 @@ fn recommend_complete(
         setting: Some(setting),
         goodput_rps: Some(g(r)),
         reason: format!(
-            "{}: {:.1} {unit}, within 5 % of the best {:.1} that meets the limits; {slo}; {:.1} % of attempts got 429 (< {:.1} %){}",
+            "{}: {:.1} {unit}, {near}; {slo}; {:.1} % of attempts got 429 (< {:.1} %){}",
             fmt_setting(axis, setting),
             g(r),
-            best,
             100.0 * r.share_429,
             100.0 * c.max_429_share,
             if extra.is_empty() {

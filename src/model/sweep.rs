@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::outcome::Outcome;
 use crate::model::provenance::Provenance;
-use crate::model::report::{ConfigSummary, StrategyReport};
+use crate::model::report::{ConfigSummary, Round, StrategyReport};
 use crate::model::strategy::Strategy;
 
 /// What a sweep varies: a given list, or points it finds itself after probing.
@@ -191,6 +191,9 @@ pub struct PointResult {
     /// Client CPU time per request finished, ms.
     #[serde(default)]
     pub cpu_ms_per_request: Option<f64>,
+    /// With `--rounds` ≥ 2: each round's figures (without their timelines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Round>,
 }
 
 impl PointResult {
@@ -219,7 +222,28 @@ impl PointResult {
                 let finished = s.issued - s.count(Outcome::Cancelled);
                 (finished > 0).then(|| s.cpu_s * 1e3 / finished as f64)
             },
+            rounds: if s.rounds.len() < 2 {
+                Vec::new()
+            } else {
+                s.rounds
+                    .iter()
+                    .map(|r| Round {
+                        timeline: Vec::new(),
+                        ..r.clone()
+                    })
+                    .collect()
+            },
         }
+    }
+
+    /// Each round's ranked goodput (see [`PointResult::ranked_goodput`]), when it has rounds.
+    pub fn ranked_rounds(&self) -> Option<Vec<f64>> {
+        (self.rounds.len() >= 2).then(|| {
+            self.rounds
+                .iter()
+                .map(|r| r.slo_goodput_rps.unwrap_or(r.goodput_rps))
+                .collect()
+        })
     }
 }
 
@@ -335,6 +359,7 @@ pub(crate) mod tests {
                 ttft_ms: None,
                 itl_ms: None,
                 cpu_ms_per_request: None,
+                rounds: Vec::new(),
             }],
         }
     }

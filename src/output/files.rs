@@ -220,7 +220,83 @@ pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> 
     if report.strategies.iter().any(|s| s.adaptive.is_some()) {
         written.extend(chart::stacked(dir, "concurrency", &concurrency_panels(report)).map_err(fail)?);
     }
+    if report
+        .strategies
+        .iter()
+        .any(|s| s.rounds.first().is_some_and(|r| !r.timeline.is_empty()))
+    {
+        written.extend(chart::stacked(dir, "timeline", &timeline_panels(report)).map_err(fail)?);
+    }
     Ok(written)
+}
+
+/// Each strategy's first round second by second: successes, 429 answers and p50/p99 latency;
+/// a strategy's legend names its steady window (whole seconds while the concurrency was held)
+/// and the goodput in it.
+fn timeline_panels(report: &RunReport) -> Vec<chart::Panel> {
+    let first = |s: &crate::model::report::StrategyReport| s.rounds.first().cloned();
+    let rounds = report.config.rounds;
+    let of = if rounds > 1 {
+        format!("round 1 of {rounds}")
+    } else {
+        "the run".to_owned()
+    };
+    let name = |s: &crate::model::report::StrategyReport| match first(s).and_then(|r| r.steady) {
+        Some(w) => format!(
+            "{} ok, steady {}–{} s: {:.1}/s",
+            s.id, w.from_s, w.to_s, w.goodput_rps
+        ),
+        None => format!("{} ok (no steady second)", s.id),
+    };
+    let line = |f: &dyn Fn(&crate::model::report::Second) -> Option<f64>,
+                label: &dyn Fn(&crate::model::report::StrategyReport) -> String|
+     -> Vec<Line> {
+        report
+            .strategies
+            .iter()
+            .filter_map(|s| {
+                let r = first(s)?;
+                Some(Line {
+                    name: label(s),
+                    points: r
+                        .timeline
+                        .iter()
+                        .filter_map(|x| f(x).map(|y| (x.t_s as f64, y)))
+                        .collect(),
+                })
+            })
+            .collect()
+    };
+    let x_desc = "seconds since the strategy's first request".to_owned();
+    let mut answers = line(&|x| Some(x.ok as f64), &name);
+    if report.strategies.iter().any(|s| {
+        s.rounds
+            .first()
+            .is_some_and(|r| r.timeline.iter().any(|x| x.rate_limited > 0))
+    }) {
+        answers.extend(line(&|x| Some(x.rate_limited as f64), &|s| {
+            format!("{} 429", s.id)
+        }));
+    }
+    let mut latency = line(&|x| x.p50_ms, &|s| format!("{} p50", s.id));
+    latency.extend(line(&|x| x.p99_ms, &|s| format!("{} p99", s.id)));
+    vec![
+        chart::Panel {
+            title: format!(
+                "Per second, {of}: successes (and 429s) · {}",
+                workload_title(report)
+            ),
+            x_desc: x_desc.clone(),
+            y_desc: "per second".into(),
+            lines: answers,
+        },
+        chart::Panel {
+            title: "Latency of each second's successes".into(),
+            x_desc,
+            y_desc: "ms".into(),
+            lines: latency,
+        },
+    ]
 }
 
 /// `--concurrency auto`: the limit of each strategy's controller over time, and above it the

@@ -223,6 +223,11 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
         b.push_str("<h2>SLO</h2>\n");
         b.push_str(&block(r, Block::Slo));
     }
+    let rounds = crate::output::rounds::rounds_block(r);
+    if !rounds.trim().is_empty() {
+        b.push_str("<h2>Over rounds, with 95 % intervals</h2>\n");
+        let _ = writeln!(b, "<pre>{}</pre>", escape(rounds.trim()));
+    }
     if r.strategies
         .iter()
         .any(|s| s.server.is_some() || !s.protocols.is_empty())
@@ -251,6 +256,10 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
             (
                 "concurrency",
                 "--concurrency auto: the controller's limit over time, and the answers per second (ok and 429) it got.",
+            ),
+            (
+                "timeline",
+                "Second by second (each strategy's first round): successes, 429 answers, and the p50 and p99 of that second's successes; the legend names the steady window, the whole seconds while the concurrency was held.",
             ),
         ],
     ));

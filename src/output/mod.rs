@@ -13,5 +13,6 @@ pub(crate) mod hgrm;
 
 pub(crate) mod hlog;
 pub(crate) mod html;
+pub mod rounds;
 pub mod sweep;
 pub mod table;

@@ -375,6 +375,7 @@ pub fn table(r: &RunReport) -> String {
     settings_lines(&mut t, r);
     let all = columns();
     block(&mut t, r, &all, Block::Main, "strategy");
+    t.push_str(&crate::output::rounds::rounds_block(r));
     controller_lines(&mut t, r);
     extra_blocks(&mut t, r, &all);
     footnotes(&mut t, r);
@@ -391,10 +392,13 @@ fn settings_lines(t: &mut String, r: &RunReport) {
             "INCOMPLETE RUN: {why}; the figures below cover what was measured until then"
         );
     }
-    let requests = c.requests_shown();
+    let requests = match c.rounds {
+        1 => format!("{} requests", c.requests_shown()),
+        k => format!("{} requests × {k} rounds", c.requests_shown()),
+    };
     let _ = writeln!(
         t,
-        "{} requests · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
+        "{} · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
         requests,
         c.target,
         c.isolation.describe(),

@@ -233,6 +233,7 @@ impl CommonArgs {
             export_chunks: self.export_chunks,
             shard: self.shard,
             start_at: self.start_at,
+            rounds: self.rounds.unwrap_or(1),
             external,
             strategies,
             concurrency,

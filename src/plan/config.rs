@@ -79,6 +79,9 @@ pub struct RunConfig {
     pub start_at: Option<f64>,
     /// How external clients are started: the Python interpreter, `--client-cmd`.
     pub external: ExternalConfig,
+    /// `--rounds`: each strategy runs this many times, interleaved (A B C, then C B A, …), each
+    /// time against a target in a known state; 1 runs each once.
+    pub rounds: u32,
 }
 
 /// How the external clients of a run are started.
@@ -176,9 +179,13 @@ impl Default for RunConfig {
             shard: None,
             start_at: None,
             external: ExternalConfig::default(),
+            rounds: 1,
         }
     }
 }
+
+/// The most rounds a run may have.
+pub const MAX_ROUNDS: u32 = 100;
 
 impl RunConfig {
     /// The per-attempt limits every client enforces the same way.
@@ -300,6 +307,9 @@ impl RunConfig {
         }
         if self.retry.attempts == 0 {
             return bad("--retry-attempts", "0".into(), "must be at least 1");
+        }
+        if !(1..=MAX_ROUNDS).contains(&self.rounds) {
+            return bad("--rounds", self.rounds.to_string(), "must be 1 to 100");
         }
         if self.slo.ttft.is_some() && !self.workload.stream {
             return bad(

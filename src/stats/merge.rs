@@ -14,13 +14,14 @@ use crate::model::hist;
 use crate::model::outcome::Outcome;
 use crate::model::plan::Shard;
 use crate::model::report::{
-    EndedBy, ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, efficiency,
+    EndedBy, ErrorRow, Round, RunReport, ServerCheck, ShardInfo, Spread, StrategyReport, WarmupReport,
+    efficiency, steady_goodput,
 };
 use crate::model::series::{Percentiles, Series, new_histogram};
 use crate::model::strategy::Strategy;
 
 /// Every place two JSON values differ, as (path, ours, theirs).
-fn differences(
+pub(crate) fn differences(
     path: &str,
     a: &serde_json::Value,
     b: &serde_json::Value,
@@ -111,12 +112,41 @@ fn sum_maps<K: Ord + Clone>(maps: impl Iterator<Item = BTreeMap<K, u64>>) -> BTr
     out
 }
 
+/// How the parts of a merge ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Combine {
+    /// At the same time (shards): wall time from the first start to the last end, concurrency
+    /// and threads added up.
+    Parallel,
+    /// One after another (rounds): wall times added up, the concurrency of one, the most
+    /// threads of any, every round's figures kept.
+    Sequential,
+}
+
+/// The rounds of one strategy (each a full run of it) as one report: histograms added (so every
+/// percentile is over all rounds' requests, exactly), counts summed, rates over the summed wall
+/// time, each round's figures kept in `rounds` and their spread in `spread`. The adaptive
+/// controller's and the CPU work's records are the last round's.
+pub fn merge_rounds(
+    rounds: &[StrategyReport],
+    mean_delay_s: Option<f64>,
+) -> Result<StrategyReport, MergeError> {
+    let parts: Vec<(usize, &StrategyReport)> = rounds.iter().enumerate().collect();
+    if parts.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    merge_strategy(&parts, mean_delay_s, Combine::Sequential)
+}
+
 /// One strategy merged from its parts.
 fn merge_strategy(
     parts: &[(usize, &StrategyReport)],
     mean_delay_s: Option<f64>,
+    how: Combine,
 ) -> Result<StrategyReport, MergeError> {
     let first = parts[0].1;
+    let last = parts[parts.len() - 1].1;
+    let sequential = how == Combine::Sequential;
     let hists = decode_all(parts)?;
     let pct = |s: Series| hists.get(&s.to_string()).and_then(Percentiles::of);
     let sum = |f: fn(&StrategyReport) -> u64| parts.iter().map(|(_, s)| f(s)).sum::<u64>();
@@ -129,21 +159,36 @@ fn merge_strategy(
         .iter()
         .map(|(_, s)| s.ended_unix_ms)
         .fold(f64::MIN, f64::max);
-    let wall_s = ((ended - started) / 1000.0).max(0.0);
+    let wall_s = if sequential {
+        sumf(|s| s.wall_s)
+    } else {
+        ((ended - started) / 1000.0).max(0.0)
+    };
     let wall = wall_s.max(1e-9);
     let outcomes = sum_maps(parts.iter().map(|(_, s)| s.outcomes.clone()));
     let count = |o: Outcome| outcomes.get(&o).copied().unwrap_or(0);
     let total: u64 = outcomes.values().sum();
     let ok = count(Outcome::Ok);
     let issued = sum(|s| s.issued);
-    let concurrency = sum(|s| s.concurrency);
+    let concurrency = if sequential {
+        first.concurrency
+    } else {
+        sum(|s| s.concurrency)
+    };
     let slo_set = parts.iter().any(|(_, s)| s.good.is_some());
     let good = slo_set.then(|| parts.iter().filter_map(|(_, s)| s.good).sum::<u64>());
     let errors = merge_errors(parts);
     let server = merge_checks(parts);
+    // Shards' rates add up; rounds' are averaged.
     let rate_sum = |f: fn(&StrategyReport) -> Option<f64>| {
         let v: Vec<f64> = parts.iter().filter_map(|(_, s)| f(s)).collect();
-        (!v.is_empty()).then(|| v.iter().sum())
+        let total: f64 = v.iter().sum();
+        (!v.is_empty()).then(|| if sequential { total / v.len() as f64 } else { total })
+    };
+    let rounds: Vec<Round> = if sequential {
+        parts.iter().flat_map(|(_, s)| s.rounds.iter().cloned()).collect()
+    } else {
+        Vec::new()
     };
     let e2e_all = {
         let mut all = new_histogram();
@@ -192,19 +237,23 @@ fn merge_strategy(
         cpu_s: sumf(|s| s.cpu_s),
         // Machines differ: the largest of them, not a sum of processes that never shared memory.
         peak_rss_bytes: parts.iter().map(|(_, s)| s.peak_rss_bytes).max().unwrap_or(0),
-        threads: sum(|s| s.threads),
+        threads: if sequential {
+            parts.iter().map(|(_, s)| s.threads).max().unwrap_or(0)
+        } else {
+            sum(|s| s.threads)
+        },
         server,
         ended_by: merge_ended_by(parts),
         started_unix_ms: started,
         ended_unix_ms: ended,
-        start_spread_s: Some(
+        start_spread_s: (!sequential).then(|| {
             (parts
                 .iter()
                 .map(|(_, s)| s.started_unix_ms)
                 .fold(f64::MIN, f64::max)
                 - started)
-                / 1000.0,
-        ),
+                / 1000.0
+        }),
         warmup: merge_warmups(parts),
         good,
         good_share: good.map(|g| {
@@ -218,9 +267,12 @@ fn merge_strategy(
         input_tokens: sum(|s| s.input_tokens),
         input_tokens_per_request: pct(Series::InputTokens),
         output_tokens_per_request: pct(Series::OutputTokens),
-        adaptive: None,
-        cpu_work: None,
+        adaptive: if sequential { last.adaptive.clone() } else { None },
+        cpu_work: if sequential { last.cpu_work.clone() } else { None },
         external: merge_external(parts.iter().map(|(_, s)| *s)),
+        steady_goodput_rps: steady_goodput(&rounds),
+        spread: Spread::of(&rounds),
+        rounds,
         histograms: hists.iter().map(|(k, h)| (k.clone(), hist::encode(h))).collect(),
     })
 }
@@ -380,7 +432,7 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
                     .map(move |s| (i, s))
             })
             .collect();
-        strategies.push(merge_strategy(&parts, mean)?);
+        strategies.push(merge_strategy(&parts, mean, Combine::Parallel)?);
     }
     let mut reasons: Vec<String> = Vec::new();
     if !missing.is_empty() {

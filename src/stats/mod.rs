@@ -6,9 +6,11 @@
 //! - [`intervals`]: per-second histograms for `run.hlog`, sealed and spilled to stay flat.
 //! - [`log`]: `requests.jsonl`, spilled to a temporary file as it grows.
 //! - [`summary`]: a strategy's report from its recorder.
-//! - [`merge`]: shards of one run merged into one report.
+//! - [`merge`]: shards of one run, or rounds of one strategy, merged into one report.
+//! - [`diff`]: two saved runs compared figure by figure, with intervals and thresholds.
 //! - [`temp`]: temporary files that a second signal still removes.
 
+pub mod diff;
 pub(crate) mod intervals;
 pub(crate) mod log;
 pub mod merge;

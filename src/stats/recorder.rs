@@ -9,7 +9,8 @@
 use crate::model::outcome::{ErrorClass, Outcome};
 use crate::model::plan::Slo;
 use crate::model::record::{Protocol, Record, Sample};
-use crate::model::series::{Series, SeriesSet, micros, new_histogram};
+use crate::model::report::{Second, Steady};
+use crate::model::series::{Percentiles, Series, SeriesSet, micros, new_histogram};
 use crate::stats::intervals::Intervals;
 use crate::stats::log;
 
@@ -115,8 +116,15 @@ impl Recorder {
         self.series.record(Series::Service(r.outcome), r.service_time());
         self.series
             .record(Series::Lag, r.start.saturating_duration_since(r.intended));
+        let sec = r.end.saturating_duration_since(epoch().0).as_secs();
         for a in &r.attempts {
             self.series.record(Series::Attempt(a.outcome), a.duration);
+            // 429 answers per second, for the timeline (at their request's end: with no
+            // retries, exactly when they came).
+            if a.outcome == Outcome::RateLimited {
+                self.intervals
+                    .record(sec, Series::Attempt(Outcome::RateLimited), micros(a.duration));
+            }
         }
         self.tally_failures(r);
         let mut good = None;
@@ -135,7 +143,6 @@ impl Recorder {
         }
         self.span = widen(self.span, Some((r.start, r.end)));
         self.starts = widen(self.starts, Some((r.start, r.start)));
-        let sec = r.end.saturating_duration_since(epoch().0).as_secs();
         if r.outcome == Outcome::Ok {
             self.intervals
                 .record(sec, Series::E2e(Outcome::Ok), micros(r.latency()));
@@ -238,6 +245,71 @@ impl Recorder {
         let span = b.saturating_duration_since(a).as_secs_f64();
         let n = self.total() - self.count(Outcome::Cancelled);
         (n > 1 && span > 0.0).then(|| (n - 1) as f64 / span)
+    }
+
+    /// The run second by second (successes, 429 answers, p50 and p99 of the successes), from
+    /// the second its first request started in, and the steady window: the whole seconds
+    /// between the first request's start and the last's, while the concurrency was held.
+    pub fn timeline(&self) -> (Vec<Second>, Option<Steady>) {
+        let Some((first, last)) = self.starts else {
+            return (Vec::new(), None);
+        };
+        let at = |t: Instant| t.saturating_duration_since(epoch().0).as_secs_f64();
+        let (first, last) = (at(first), at(last));
+        let origin = first.floor() as u64;
+        let mut rows: BTreeMap<u64, Second> = BTreeMap::new();
+        self.intervals.for_each(|sec, series, h| {
+            let Some(t_s) = sec.checked_sub(origin) else {
+                return;
+            };
+            let row = rows.entry(t_s).or_insert(Second {
+                t_s,
+                ok: 0,
+                rate_limited: 0,
+                p50_ms: None,
+                p99_ms: None,
+            });
+            match series {
+                Series::E2e(Outcome::Ok) => {
+                    let p = Percentiles::of(&h);
+                    row.ok = h.len();
+                    row.p50_ms = p.map(|p| p.p50);
+                    row.p99_ms = p.map(|p| p.p99);
+                }
+                Series::Attempt(Outcome::RateLimited) => row.rate_limited = h.len(),
+                _ => {}
+            }
+        });
+        // Seconds with nothing in them are zeros, not gaps.
+        let end = rows.keys().next_back().map_or(0, |k| k + 1);
+        let timeline: Vec<Second> = (0..end)
+            .map(|t_s| {
+                rows.get(&t_s).copied().unwrap_or(Second {
+                    t_s,
+                    ok: 0,
+                    rate_limited: 0,
+                    p50_ms: None,
+                    p99_ms: None,
+                })
+            })
+            .collect();
+        let (from, to) = (
+            first.ceil() as u64 - origin,
+            (last.floor() as u64).saturating_sub(origin),
+        );
+        let steady = (to > from).then(|| {
+            let ok: u64 = timeline
+                .iter()
+                .filter(|s| (from..to).contains(&s.t_s))
+                .map(|s| s.ok)
+                .sum();
+            Steady {
+                from_s: from,
+                to_s: to,
+                goodput_rps: ok as f64 / (to - from) as f64,
+            }
+        });
+        (timeline, steady)
     }
 
     /// Requests recorded.
@@ -416,8 +488,15 @@ mod tests {
             "1 token in 0.1 s, in milli-tokens/s"
         );
         let mut failed = Recorder::new();
-        failed.record(&record(Outcome::RateLimited, 10, 1));
+        failed.record(&record(Outcome::ServerError, 10, 1));
         assert!(failed.intervals.is_empty(), "failures stay out of run.hlog");
+        // 429 answers go in, per second, for the timeline.
+        let mut limited = Recorder::new();
+        limited.record(&record(Outcome::RateLimited, 10, 1));
+        let (timeline, _) = limited.timeline();
+        let ok: u64 = timeline.iter().map(|s| s.ok).sum();
+        let limited: u64 = timeline.iter().map(|s| s.rate_limited).sum();
+        assert_eq!((ok, limited), (0, 1));
         assert!(!rec.intervals.is_empty());
         // Achieved rate: (starts − 1) ÷ first-to-last start.
         let mut one = Recorder::new();

@@ -31,7 +31,8 @@ impl StrategyReport {
             })
             .collect();
         errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
-        StrategyReport {
+        let (timeline, steady) = rec.timeline();
+        let mut report = StrategyReport {
             id: m.id,
             concurrency: m.concurrency,
             requests: m.requests,
@@ -92,11 +93,16 @@ impl StrategyReport {
             adaptive: m.adaptive,
             cpu_work: m.cpu_work,
             external: m.external,
+            steady_goodput_rps: steady.map(|s| s.goodput_rps),
+            rounds: Vec::new(),
+            spread: None,
             histograms: rec
                 .series
                 .iter()
                 .map(|(k, h)| (k.to_string(), hist::encode(h)))
                 .collect(),
-        }
+        };
+        report.rounds = vec![report.as_round(timeline, steady)];
+        report
     }
 }

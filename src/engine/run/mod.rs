@@ -364,6 +364,7 @@ pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> Conf
         adaptive: cfg.adaptive,
         cpu_work_s: cfg.cpu_work.map(|d| d.as_secs_f64()),
         start_at_unix: cfg.start_at,
+        rounds: cfg.rounds,
     }
 }
 
@@ -377,7 +378,6 @@ pub(crate) fn run_strategies(
 ) -> Result<RunResults, RunError> {
     let stop = &session.stop;
     stop.mark_started();
-    let mut strategies = Vec::new();
     let mut intervals = Vec::new();
     let mut incomplete = None;
     let mut client_failed = None;
@@ -415,15 +415,22 @@ pub(crate) fn run_strategies(
         wait_for_start(at, stop);
     }
     let watchdog = crate::engine::run::session::Watchdog::start(session);
-    for &s in &cfg.strategies {
+    // Each strategy's rounds, in the order the plan names the strategies.
+    let mut done: Vec<(Strategy, Vec<StrategyReport>, Intervals)> = Vec::new();
+    let mut last: Option<StrategyReport> = None;
+    'rounds: for (round, position, s) in round_order(&cfg.strategies, cfg.rounds) {
         if let Some(sig) = stop.requested() {
             incomplete = Some(Incomplete::of(sig, s));
             break;
         }
         let lease = session.lease()?;
         all_fresh &= lease.fresh;
-        let (report, iv) = run_one(cfg, &lease, s, session.mean_delay_s, log.clone())?;
+        let (mut report, iv) = run_one(cfg, &lease, s, session.mean_delay_s, log.clone())?;
         drop(lease);
+        for r in &mut report.rounds {
+            r.round = round;
+            r.position = position;
+        }
         let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
         if let Some(why) = report.external.as_ref().and_then(|e| e.failure.as_ref()) {
             eprintln!("asyncbench: the client {s} failed: {why}");
@@ -432,17 +439,32 @@ pub(crate) fn run_strategies(
             }
             client_failed.get_or_insert(s);
         }
-        strategies.push(report);
-        intervals.push((s, iv));
+        last = Some(report.clone());
+        match done.iter_mut().find(|(id, _, _)| *id == s) {
+            Some((_, reports, intervals)) => {
+                reports.push(report);
+                *intervals += iv;
+            }
+            None => done.push((s, vec![report], iv)),
+        }
         if let Some(sig) = stop.requested() {
             incomplete = Some(Incomplete::of(sig, s));
-            break;
+            break 'rounds;
         }
         // A target that died mid-run: keep what finished, say so, and run nothing more.
         if broken && !session.embedded() && !session.reachable() {
             incomplete = Some(Incomplete::TargetDied(s));
-            break;
+            break 'rounds;
         }
+    }
+    let mut strategies = Vec::new();
+    for (s, mut reports, iv) in done {
+        let report = match reports.len() {
+            1 => reports.pop(),
+            _ => Some(crate::stats::merge::merge_rounds(&reports, session.mean_delay_s)?),
+        };
+        strategies.extend(report);
+        intervals.push((s, iv));
     }
     drop(watchdog);
     drop(log);
@@ -467,7 +489,7 @@ pub(crate) fn run_strategies(
     } else {
         Isolation::Single
     };
-    let incomplete_reason = incomplete.map(|i| describe(i, &strategies, cfg));
+    let incomplete_reason = incomplete.map(|i| describe(i, last.as_ref(), &strategies, cfg));
     let report = RunReport {
         provenance: provenance.ended(),
         config: summary(cfg, session, isolation),
@@ -498,9 +520,32 @@ fn wait_for_start(at: f64, stop: &StopToken) {
     }
 }
 
-/// The reason a run is incomplete, in one sentence.
-fn describe(i: Incomplete, done: &[StrategyReport], cfg: &RunConfig) -> String {
-    let last = done.last();
+/// The order strategies run in over `rounds`: as named in odd rounds, reversed in even ones, so
+/// drift on the machine falls on all alike. Each entry is (round, position in it, strategy),
+/// both 1-based.
+pub fn round_order(strategies: &[Strategy], rounds: u32) -> Vec<(u32, u32, Strategy)> {
+    (1..=rounds.max(1))
+        .flat_map(|r| {
+            let mut these: Vec<Strategy> = strategies.to_vec();
+            if r % 2 == 0 {
+                these.reverse();
+            }
+            these
+                .into_iter()
+                .enumerate()
+                .map(move |(i, s)| (r, i as u32 + 1, s))
+        })
+        .collect()
+}
+
+/// The reason a run is incomplete, in one sentence: `last` is the strategy's round that ran
+/// last, `done` every strategy's report.
+fn describe(
+    i: Incomplete,
+    last: Option<&StrategyReport>,
+    done: &[StrategyReport],
+    cfg: &RunConfig,
+) -> String {
     let after = if done.len() < cfg.strategies.len() {
         "; the strategies after it did not run"
     } else {

@@ -186,6 +186,10 @@ pub struct ReproduceArgs {
     /// the interpreter of $ASYNCBENCH_PYTHON or clients/python/.venv or python3.
     #[arg(long)]
     pub python: bool,
+    /// Run the comparison K times, interleaved; times are then each strategy's mean round
+    /// with its 95 % interval [default: 1, or $ASYNCBENCH_ROUNDS].
+    #[arg(long, value_name = "K", env = "ASYNCBENCH_ROUNDS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: Option<u32>,
 }
 
 /// A setting's value, or `auto`: the sweep finds its points itself.

@@ -64,6 +64,7 @@ pub(crate) fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> Ru
 /// The command: run the comparison, print it, write it.
 pub(crate) fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let mut cfg = article_config(args.out.as_deref(), args.force, args.quiet);
+    cfg.rounds = args.rounds.unwrap_or(1);
     if args.python {
         use crate::model::strategy::PyClient;
         let originals = [PyClient::Sequential, PyClient::Threadpool, PyClient::Aiohttp];
@@ -109,6 +110,19 @@ fn article_expectation(s: Strategy) -> &'static str {
     }
 }
 
+/// A strategy's time: its one run's wall time, or over rounds the mean round's, with the
+/// interval as a note.
+fn round_time(s: &crate::model::report::StrategyReport) -> (f64, String) {
+    let walls: Vec<f64> = s.rounds.iter().map(|r| r.wall_s).collect();
+    match crate::model::uncertainty::Estimate::of(&walls) {
+        Some(e) => (
+            e.mean,
+            format!(" (mean of {} rounds, 95 % [{:.3}, {:.3}] s)", e.n, e.lo, e.hi),
+        ),
+        None => (s.wall_s, String::new()),
+    }
+}
+
 /// The printed comparison.
 pub(crate) fn render(report: &RunReport) -> String {
     let mut t = String::new();
@@ -128,7 +142,7 @@ pub(crate) fn render(report: &RunReport) -> String {
         .strategies
         .iter()
         .find(|s| s.id == Strategy::Sequential)
-        .map(|s| s.wall_s);
+        .map(|s| round_time(s).0);
     for s in &report.strategies {
         if s.id == Strategy::Batched {
             let _ = writeln!(
@@ -136,13 +150,14 @@ pub(crate) fn render(report: &RunReport) -> String {
                 "\nThe article's batch example: process_batch(batch_size=5), asyncio.sleep(1) between batches"
             );
         }
-        let speedup = base.map_or("-".into(), |b| format!("{:.2}×", b / s.wall_s.max(1e-9)));
+        let (time, interval) = round_time(s);
+        let speedup = base.map_or("-".into(), |b| format!("{:.2}×", b / time.max(1e-9)));
         let ok = format!("{}/{}", s.count(crate::model::outcome::Outcome::Ok), s.requests);
         let _ = writeln!(
             t,
-            "{:<14} {:>9.3} {:>8} {:>9}   {}",
+            "{:<14} {:>9.3} {:>8} {:>9}   {}{interval}",
             s.id.to_string(),
-            s.wall_s,
+            time,
             speedup,
             ok,
             article_expectation(s.id)

@@ -33,9 +33,11 @@ fn probe(
     let strategy = base.strategies[0];
     let stop = &session.stop;
     let run_one = |cfg: &RunConfig, s: Strategy| -> Result<f64, RunError> {
+        // A probe finds where to put the points; one round is enough for that.
         let cfg = RunConfig {
             strategies: vec![s],
             out: None,
+            rounds: 1,
             ..cfg.clone()
         };
         let r = run_strategies(&base.derived(cfg)?, session, provenance)?;

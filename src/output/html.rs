@@ -31,7 +31,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 .sub{color:#555;margin-top:0}.warn{background:#fff3cd;border:1px solid #e0c060;padding:.6rem 1rem;border-radius:4px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6rem 0;font-size:.82rem}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}
-dt{font-weight:600}dd{margin:0}.chart svg{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555;font-size:.85rem}
+dt{font-weight:600}dd{margin:0}.chart svg{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555;font-size:.85rem}pre.rounds{white-space:pre-wrap}
 .best{font-weight:600}code{background:#f4f4f4;padding:0 .2rem}";
 
 fn page(title: &str, body: &str) -> String {
@@ -226,7 +226,7 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
     let rounds = crate::output::rounds::rounds_block(r);
     if !rounds.trim().is_empty() {
         b.push_str("<h2>Over rounds, with 95 % intervals</h2>\n");
-        let _ = writeln!(b, "<pre>{}</pre>", escape(rounds.trim()));
+        let _ = writeln!(b, "<pre class=\"rounds\">{}</pre>", escape(rounds.trim()));
     }
     if r.strategies
         .iter()

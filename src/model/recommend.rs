@@ -398,6 +398,59 @@ mod tests {
         assert_eq!(r.reason, "no point measured this strategy");
     }
 
+    /// With rounds, a point more than 5 % below the best is as good when the two cannot be told
+    /// apart at 95 % (their rounds overlap), and not when they can.
+    #[test]
+    fn with_rounds_a_point_within_the_noise_of_the_best_is_as_good() {
+        let with_rounds = |mut p: SweepPoint, goodputs: &[f64]| {
+            let r = &mut p.results[0];
+            r.rounds = goodputs
+                .iter()
+                .enumerate()
+                .map(|(i, g)| crate::model::report::Round {
+                    round: i as u32 + 1,
+                    position: 1,
+                    started_unix_ms: 0.0,
+                    wall_s: 1.0,
+                    issued: 10,
+                    ok: 10,
+                    goodput_rps: *g,
+                    throughput_rps: *g,
+                    slo_goodput_rps: None,
+                    p50_ms: Some(50.0),
+                    p90_ms: Some(90.0),
+                    p99_ms: Some(99.0),
+                    cpu_s: 0.0,
+                    cpu_us_per_request: None,
+                    share_429: 0.0,
+                    steady: None,
+                    timeline: Vec::new(),
+                })
+                .collect();
+            r.goodput_rps = goodputs.iter().sum::<f64>() / goodputs.len() as f64;
+            p
+        };
+        // 90 vs 100 on average, but the rounds spread wide: no difference at 95 %.
+        let noisy = [
+            with_rounds(point(8.0, 0.0, 110.0, 0.0), &[70.0, 110.0, 90.0]),
+            with_rounds(point(64.0, 0.0, 300.0, 0.0), &[80.0, 120.0, 100.0]),
+        ];
+        let r = recommend("concurrency", S, &noisy, loose());
+        assert_eq!(r.setting, Some(8.0), "{}", r.reason);
+        assert!(
+            r.reason.contains("within the noise of the best 100.0"),
+            "{}",
+            r.reason
+        );
+        // The same means from tight rounds: a real difference, so the best wins.
+        let tight = [
+            with_rounds(point(8.0, 0.0, 110.0, 0.0), &[89.0, 90.0, 91.0]),
+            with_rounds(point(64.0, 0.0, 300.0, 0.0), &[99.0, 100.0, 101.0]),
+        ];
+        let r = recommend("concurrency", S, &tight, loose());
+        assert_eq!(r.setting, Some(64.0), "{}", r.reason);
+    }
+
     #[test]
     fn recommends_the_smallest_setting_near_the_best_goodput() {
         let pts = [

@@ -131,7 +131,7 @@ fn both_html_pages_render_in_a_real_browser() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    // The run: five strategies' rows, four charts, the errors the 500s caused.
+    // The run: five strategies' rows, five charts, the errors the 500s caused.
     let page = run.join("report.html");
     assert_self_contained(&std::fs::read_to_string(&page).unwrap());
     let (dom, console) = load(&chrome, &page, &tmp.path().join("run.png"));
@@ -139,7 +139,12 @@ fn both_html_pages_render_in_a_real_browser() {
     for id in ["sequential", "threadpool", "async", "async-single", "batched"] {
         assert!(dom.contains(&format!("<td>{id}</td>")), "{id} row missing");
     }
-    assert_eq!(dom.matches("<svg").count(), 4, "throughput, latency, ttft, itl");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        5,
+        "throughput, latency, ttft, itl, timeline"
+    );
+    assert!(!dom.contains("Over rounds"), "one round: no intervals block");
     assert!(dom.contains("http_500") && dom.contains("Streaming") && dom.contains("Settings and provenance"));
     assert!(std::fs::metadata(tmp.path().join("run.png")).unwrap().len() > 20_000);
 

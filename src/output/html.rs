@@ -225,7 +225,11 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
     }
     let rounds = crate::output::rounds::rounds_block(r);
     if !rounds.trim().is_empty() {
-        b.push_str("<h2>Over rounds, with 95 % intervals</h2>\n");
+        b.push_str(if r.strategies.iter().any(|s| s.spread.is_some()) {
+            "<h2>Over rounds, with 95 % intervals</h2>\n"
+        } else {
+            "<h2>Steady state</h2>\n"
+        });
         let _ = writeln!(b, "<pre class=\"rounds\">{}</pre>", escape(rounds.trim()));
     }
     if r.strategies

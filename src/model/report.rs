@@ -372,6 +372,19 @@ pub struct Second {
     pub p99_ms: Option<f64>,
 }
 
+impl Second {
+    /// Second `t_s` with nothing in it.
+    pub fn empty(t_s: u64) -> Second {
+        Second {
+            t_s,
+            ok: 0,
+            rate_limited: 0,
+            p50_ms: None,
+            p99_ms: None,
+        }
+    }
+}
+
 /// A strategy's figures over its rounds: mean and 95 % interval of each.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
@@ -545,7 +558,6 @@ pub(crate) fn efficiency(goodput_rps: f64, mean_delay_s: Option<f64>, concurrenc
 impl StrategyReport {
     /// This report's figures as one round (round 1 in position 1 until the run numbers it).
     pub fn as_round(&self, timeline: Vec<Second>, steady: Option<Steady>) -> Round {
-        let finished = self.issued.saturating_sub(self.count(Outcome::Cancelled));
         Round {
             round: 1,
             position: 1,
@@ -560,11 +572,17 @@ impl StrategyReport {
             p90_ms: self.latency_ms.map(|p| p.p90),
             p99_ms: self.latency_ms.map(|p| p.p99),
             cpu_s: self.cpu_s,
-            cpu_us_per_request: (finished > 0).then(|| self.cpu_s * 1e6 / finished as f64),
+            cpu_us_per_request: self.cpu_us_per_request(),
             share_429: self.share_429(),
             steady,
             timeline,
         }
+    }
+
+    /// Client CPU per finished request (cancelled ones left out), µs; `None` when none finished.
+    pub fn cpu_us_per_request(&self) -> Option<f64> {
+        let finished = self.issued.saturating_sub(self.count(Outcome::Cancelled));
+        (finished > 0).then(|| self.cpu_s * 1e6 / finished as f64)
     }
 
     /// Requests with this outcome.

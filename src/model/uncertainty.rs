@@ -33,7 +33,8 @@ pub fn t975(df: f64) -> f64 {
     z + (z.powi(3) + z) / (4.0 * df) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * df * df)
 }
 
-fn mean(xs: &[f64]) -> f64 {
+/// The mean of `xs` (NaN when empty).
+pub fn mean(xs: &[f64]) -> f64 {
     xs.iter().sum::<f64>() / xs.len() as f64
 }
 

@@ -6,10 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::model::error::DiffError;
-use crate::model::outcome::Outcome;
 use crate::model::report::{Round, RunReport, StrategyReport, round_values};
 use crate::model::sweep::{PointResult, SweepReport, fmt_setting};
-use crate::model::uncertainty::{Change, Metric, Verdict};
+use crate::model::uncertainty::{Change, Metric, Verdict, mean};
 
 /// One side of a diff: its figures under a key (`async`, or `C=50 async` in a sweep).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,12 +31,11 @@ fn values_of(rounds: &[Round], whole: impl Fn(Metric) -> Option<f64>) -> [Option
 }
 
 fn strategy_values(s: &StrategyReport) -> [Option<Vec<f64>>; 4] {
-    let finished = s.issued.saturating_sub(s.count(Outcome::Cancelled));
     values_of(&s.rounds, |m| match m {
         Metric::Goodput => Some(s.goodput_rps),
         Metric::P50 => s.latency_ms.map(|p| p.p50),
         Metric::P99 => s.latency_ms.map(|p| p.p99),
-        Metric::CpuPerRequest => (finished > 0).then(|| s.cpu_s * 1e6 / finished as f64),
+        Metric::CpuPerRequest => s.cpu_us_per_request(),
     })
 }
 
@@ -53,13 +51,7 @@ fn point_values(p: &PointResult) -> [Option<Vec<f64>>; 4] {
 /// The settings that must agree, with what may differ between two runs of one benchmark left
 /// out: the rounds (intervals handle them), the shard, the start time.
 fn comparable(config: &crate::model::report::ConfigSummary) -> serde_json::Value {
-    let mut v = serde_json::to_value(config).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        for k in ["rounds", "shard", "start_at_unix"] {
-            m.remove(k);
-        }
-    }
-    v
+    crate::stats::merge::config_without(config, &["rounds", "shard", "start_at_unix"])
 }
 
 impl Side {
@@ -129,10 +121,6 @@ pub fn config_changes(base: &Side, new: &Side) -> Vec<String> {
     out.into_iter()
         .map(|(p, a, b)| format!("{p}: {a} → {b}"))
         .collect()
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }
 
 /// The change of every figure both sides have, key by key in the base's order. Refused when

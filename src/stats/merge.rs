@@ -77,9 +77,20 @@ fn check_counts(index: usize, s: &StrategyReport, series: &[&String]) -> Result<
 
 /// The settings that must agree for reports to be of one run: the config without its shard.
 fn workload(r: &RunReport) -> serde_json::Value {
-    let mut v = serde_json::to_value(&r.config).unwrap_or_default();
+    config_without(&r.config, &["shard"])
+}
+
+/// A report's configuration as JSON, without the settings `drop` names (those that may differ
+/// between reports that are otherwise of one workload).
+pub(crate) fn config_without(
+    config: &crate::model::report::ConfigSummary,
+    drop: &[&str],
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(config).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
-        m.remove("shard");
+        for k in drop {
+            m.remove(*k);
+        }
     }
     v
 }

@@ -262,13 +262,7 @@ impl Recorder {
             let Some(t_s) = sec.checked_sub(origin) else {
                 return;
             };
-            let row = rows.entry(t_s).or_insert(Second {
-                t_s,
-                ok: 0,
-                rate_limited: 0,
-                p50_ms: None,
-                p99_ms: None,
-            });
+            let row = rows.entry(t_s).or_insert(Second::empty(t_s));
             match series {
                 Series::E2e(Outcome::Ok) => {
                     let p = Percentiles::of(&h);
@@ -283,15 +277,7 @@ impl Recorder {
         // Seconds with nothing in them are zeros, not gaps.
         let end = rows.keys().next_back().map_or(0, |k| k + 1);
         let timeline: Vec<Second> = (0..end)
-            .map(|t_s| {
-                rows.get(&t_s).copied().unwrap_or(Second {
-                    t_s,
-                    ok: 0,
-                    rate_limited: 0,
-                    p50_ms: None,
-                    p99_ms: None,
-                })
-            })
+            .map(|t_s| rows.get(&t_s).copied().unwrap_or(Second::empty(t_s)))
             .collect();
         let (from, to) = (
             first.ceil() as u64 - origin,

@@ -417,7 +417,8 @@ pub(crate) fn run_strategies(
     let watchdog = crate::engine::run::session::Watchdog::start(session);
     // Each strategy's rounds, in the order the plan names the strategies.
     let mut done: Vec<(Strategy, Vec<StrategyReport>, Intervals)> = Vec::new();
-    let mut last: Option<StrategyReport> = None;
+    // The round that ran last, as the reason of an interrupted run names it.
+    let mut last: Option<LastRound> = None;
     'rounds: for (round, position, s) in round_order(&cfg.strategies, cfg.rounds) {
         if let Some(sig) = stop.requested() {
             incomplete = Some(Incomplete::of(sig, s));
@@ -439,7 +440,11 @@ pub(crate) fn run_strategies(
             }
             client_failed.get_or_insert(s);
         }
-        last = Some(report.clone());
+        last = Some(LastRound {
+            id: s,
+            issued: report.issued,
+            requests: report.requests,
+        });
         match done.iter_mut().find(|(id, _, _)| *id == s) {
             Some((_, reports, intervals)) => {
                 reports.push(report);
@@ -538,14 +543,17 @@ pub fn round_order(strategies: &[Strategy], rounds: u32) -> Vec<(u32, u32, Strat
         .collect()
 }
 
-/// The reason a run is incomplete, in one sentence: `last` is the strategy's round that ran
-/// last, `done` every strategy's report.
-fn describe(
-    i: Incomplete,
-    last: Option<&StrategyReport>,
-    done: &[StrategyReport],
-    cfg: &RunConfig,
-) -> String {
+/// The round that ran last: which strategy, and how far it got.
+#[derive(Debug, Clone, Copy)]
+struct LastRound {
+    id: Strategy,
+    issued: u64,
+    requests: u64,
+}
+
+/// The reason a run is incomplete, in one sentence: `last` is the round that ran last, `done`
+/// every strategy's report.
+fn describe(i: Incomplete, last: Option<&LastRound>, done: &[StrategyReport], cfg: &RunConfig) -> String {
     let after = if done.len() < cfg.strategies.len() {
         "; the strategies after it did not run"
     } else {

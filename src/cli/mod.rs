@@ -254,8 +254,8 @@ pub struct CommonArgs {
     pub requests: Option<u64>,
     /// Run each strategy K times (each time -n requests or --duration), interleaved: A B C,
     /// then C B A, each against a target in a known state. Figures then carry 95 % intervals
-    /// and pairs of strategies a verdict [default: compare 3, sweep 1; $ASYNCBENCH_ROUNDS sets
-    /// it for every command].
+    /// and pairs of strategies a verdict; a shard of several runs one round [default: compare
+    /// 3 (1 with --shard), sweep 1; $ASYNCBENCH_ROUNDS sets it for every command].
     #[arg(long, value_name = "K", env = "ASYNCBENCH_ROUNDS", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: Option<u32>,
     /// Run each strategy for this long instead of a count (closed or open loop); requests in

@@ -112,7 +112,11 @@ fn input_warnings(cfg: &RunConfig) -> Vec<String> {
 /// how it ended.
 pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let mut common = args.common.clone();
-    common.rounds.get_or_insert(DEFAULT_ROUNDS);
+    // A shard of a run runs once: shards start together for one round only.
+    let sharded = common.shard.is_some_and(|s| s.n > 1);
+    common
+        .rounds
+        .get_or_insert(if sharded { 1 } else { DEFAULT_ROUNDS });
     let cfg = common.to_config(args.chosen())?;
     for w in settings_warnings(&cfg) {
         eprintln!("asyncbench: warning: {w}");

@@ -416,6 +416,14 @@ impl RunConfig {
                 "is split over the shards: give at least one per shard",
             );
         }
+        // Shards start together once (--start-at); their later rounds would not.
+        if sh.n > 1 && self.rounds > 1 {
+            return bad(
+                "--rounds",
+                self.rounds.to_string(),
+                "shards start together only once: run one round per sharded run, and the sharded run again for another",
+            );
+        }
         Ok(())
     }
 }
@@ -510,6 +518,31 @@ mod tests {
         big.workload.prompt = "x".repeat(mock_server::MAX_BODY_BYTES + 1);
         let e = Plan::new(big).unwrap_err().to_string();
         assert!(e.contains("--prompt"), "{e}");
+        // Rounds: 1 to 100, and one round for a shard of several.
+        for (rounds, shard, ok) in [
+            (0, None, false),
+            (101, None, false),
+            (100, None, true),
+            (3, Some(4), false),
+            (1, Some(4), true),
+            (3, Some(1), true),
+        ] {
+            let cfg = RunConfig {
+                rounds,
+                shard: shard.map(|n| crate::model::plan::Shard { k: 0, n }),
+                ..RunConfig::default()
+            };
+            let r = Plan::new(cfg);
+            assert_eq!(
+                r.is_ok(),
+                ok,
+                "--rounds {rounds} with {shard:?} shards: {:?}",
+                r.err()
+            );
+            if let Err(e) = r {
+                assert!(e.to_string().contains("--rounds"), "{e}");
+            }
+        }
     }
 
     /// Each axis: its values as numbers (pauses in s, CPU work in ms), the field a point sets,

@@ -5,7 +5,8 @@
 #   deploy/collect.sh [--allow-partial] JOB OUT_DIR     JOB as `kubectl create -o name` prints it
 #
 # Needs kubectl (pointed at the cluster the Job ran in) and asyncbench on PATH (or $ASYNCBENCH).
-# The logs are kept beside the merged report, in OUT_DIR/shards/. With --allow-partial, a pod
+# The logs are kept beside the merged report, in OUT_DIR/shards/; the request lines they carry
+# (the Job's --print-requests) are merged into OUT_DIR/requests.jsonl, each with its shard. With --allow-partial, a pod
 # whose log holds no report (it died before printing one) is left out and said to be, and the
 # merge exits 6 (incomplete); without it, such a pod fails the collection.
 set -euo pipefail

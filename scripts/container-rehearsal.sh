@@ -5,7 +5,7 @@
 # Job manifest's own command with its ConfigMap's values and JOB_COMPLETION_INDEX, their logs
 # (`podman logs`: stdout and stderr together, as `kubectl logs` gives them) merged by
 # `asyncbench merge`, and checked: every request counted once, the mock's count equal to the
-# merged attempts. Then one shard killed mid-run, and the rest merged with --allow-partial.
+# merged attempts, every request's line in the merged requests.jsonl once. Then one shard killed mid-run, and the rest merged with --allow-partial.
 #
 #   bash scripts/container-rehearsal.sh [OUT_DIR]     (default: a temporary folder)
 #
@@ -124,8 +124,12 @@ for s in r["strategies"]:
     assert total == issued == r["config"]["requests"], s["accounted"]
     attempts += s["attempts"]
 assert attempts == received, (attempts, received)
+lines = [json.loads(l) for l in open(sys.argv[1].replace("report.json", "requests.jsonl"))]
+keys = sorted((l["strategy"], l["index"]) for l in lines)
+assert keys == sorted((s["id"], i) for s in r["strategies"] for i in range(r["config"]["requests"])), len(keys)
+assert all(l["shard"] == f"{l['index'] % shards}/{shards}" for l in lines)
 print("container-rehearsal: merged " + ", ".join(f"{s['id']} {s['accounted']} ok {s['outcomes']['ok']}" for s in r["strategies"])
-      + f"; the mock received {received} = the merged attempts; hosts: "
+      + f"; the mock received {received} = the merged attempts; requests.jsonl {len(lines)} lines from the logs, each once; hosts: "
       + "; ".join(m["machine"].rsplit(" on ", 1)[-1] for m in r["merged_from"]))
 PY
 

@@ -9,7 +9,8 @@
 #     ConfigMap's values and JOB_COMPLETION_INDEX set as Kubernetes sets them, against a local
 #     mock; their output (stdout and stderr together, as `kubectl logs` shows it) collected by
 #     deploy/collect.sh through a stand-in kubectl, merged, and checked: every request counted
-#     once, and the mock's count of requests equal to the merged attempts;
+#     once, the mock's count of requests equal to the merged attempts, and every request's line
+#     (from the logs, --print-requests) in the merged requests.jsonl once, with its shard;
 #  5. the failures rehearsed: a pod that died without a report (collect.sh fails without
 #     --allow-partial, and with it merges the rest, marked incomplete, exit 6), and deploy/wait.sh
 #     ending at once on a failed Job (exit 1), on a complete one (0), and at its timeout (124).
@@ -56,6 +57,7 @@ mock = next(d for d in yaml.safe_load_all(open(mock_file)) if d["kind"] == "Depl
 assert mock["spec"]["template"]["spec"]["containers"][0]["image"] == c["image"], "one image for both"
 assert c["command"] == ["/bin/sh", "-c"], c["command"]
 assert "--format json-line" in c["args"][0], "the report must be one line in the pod's log"
+assert "--print-requests" in c["args"][0], "the request lines must be in the pod's log"
 open(f"{work}/command", "w").write(c["args"][0])
 with open(f"{work}/env", "w") as f:
     for k, v in cm["data"].items():
@@ -118,9 +120,15 @@ for s in r["strategies"]:
     assert sum(s["outcomes"].values()) == issued, s["id"]
     attempts += s["attempts"]
 assert attempts == received, f"the mock received {received}, the merged report sent {attempts}"
+# Every request's line, from the pods' logs, once, labelled with its shard.
+lines = [json.loads(l) for l in open(sys.argv[1].replace("report.json", "requests.jsonl"))]
+keys = sorted((l["strategy"], l["index"]) for l in lines)
+want = sorted((s["id"], i) for s in r["strategies"] for i in range(r["config"]["requests"]))
+assert keys == want, f"requests.jsonl: {len(keys)} lines, {len(want)} requests"
+assert all(l["shard"] == f"{l['index'] % shards}/{shards}" for l in lines), "a line in the wrong shard"
 print(f"validate-deploy: rehearsal merged {shards} shards: "
       + ", ".join(f"{s['id']} {s['accounted']} ok {s['outcomes']['ok']}" for s in r["strategies"])
-      + f"; mock received {received} = attempts")
+      + f"; mock received {received} = attempts; requests.jsonl {len(lines)} lines, each once")
 PY
 
 # 5. Failures. A pod that died before printing its report: its log is a line of the kernel's.

@@ -141,6 +141,24 @@ fn four_shard_processes_merge_into_one_exact_run() {
         attempts,
         "the mock saw what the merged report sent"
     );
+    // The shards' request lines, each once, labelled with its shard.
+    let lines = std::fs::read_to_string(merged_dir.join("requests.jsonl")).unwrap();
+    let mut seen: Vec<(String, String, u64)> = lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let index = v["index"].as_u64().unwrap();
+            assert_eq!(v["shard"], format!("{}/4", index % 4), "{l}");
+            (
+                v["strategy"].as_str().unwrap().to_owned(),
+                v["shard"].to_string(),
+                index,
+            )
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 84, "42 requests of 2 strategies, each once");
     // The faults met are those one process meets (the same indexes, the same draws).
     let one = tmp.path().join("one");
     let o = bin()
@@ -282,4 +300,105 @@ fn an_open_loop_shard_sends_its_share_at_the_whole_schedules_times() {
     let merged = merge(&reports, false).unwrap();
     assert_eq!(merged.strategies[0].issued, 20);
     assert!(t.elapsed() >= Duration::from_millis(900));
+}
+
+/// A pod's log (`--format json-line --print-requests`, stdout and stderr in one file, as
+/// `kubectl logs` gives them) carries its shard's request lines: `merge` gathers every shard's
+/// into the merged `requests.jsonl`, each labelled; a log cut short (lines lost) merges with a
+/// warning naming the shard and how many lines it gave, and exits 6 (incomplete).
+#[test]
+fn request_lines_travel_in_the_shards_logs() {
+    // Arrange
+    let server = MockServer::start(Profile {
+        latency: "fixed:2ms".parse().unwrap(),
+        rate_500: 0.1,
+        seed: Some(5),
+        ..Profile::default()
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("{}/v1", server.uri());
+    let logs: Vec<std::path::PathBuf> = (0..2)
+        .map(|k| tmp.path().join(format!("shard-{k}.log")))
+        .collect();
+    // Act: each shard's stdout and stderr into one file.
+    for (k, log) in logs.iter().enumerate() {
+        let file = std::fs::File::create(log).unwrap();
+        let o = bin()
+            .args([
+                "compare",
+                "-q",
+                "-n",
+                "30",
+                "-c",
+                "3",
+                "--strategies",
+                "async,threadpool",
+            ])
+            .args(["--target", &url, "--shard", &format!("{k}/2")])
+            .args(["--format", "json-line", "--print-requests"])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert!(o.success(), "shard {k}");
+    }
+    let merged = tmp.path().join("merged");
+    let o = bin()
+        .arg("merge")
+        .args(&logs)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    // Assert
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(merged.join("requests.jsonl")).unwrap();
+    let mut seen: Vec<(String, u64)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let index = v["index"].as_u64().unwrap();
+            assert_eq!(v["shard"], format!("{}/2", index % 2), "{l}");
+            (v["strategy"].as_str().unwrap().to_owned(), index)
+        })
+        .collect();
+    seen.sort();
+    let want: Vec<(String, u64)> = ["async", "threadpool"]
+        .iter()
+        .flat_map(|s| (0..30).map(move |i| (s.to_string(), i)))
+        .collect();
+    assert_eq!(seen, want, "every request of every shard, once");
+    // A log that lost two lines.
+    let whole = std::fs::read_to_string(&logs[1]).unwrap();
+    let cut: Vec<&str> = whole
+        .lines()
+        .filter(|l| !(l.contains(r#""index":1,"#) || l.contains(r#""index":3,"#)) || l.contains("strategies"))
+        .collect();
+    assert_eq!(
+        cut.len() + 4,
+        whole.lines().count(),
+        "two lines per strategy removed"
+    );
+    std::fs::write(&logs[1], cut.join("\n")).unwrap();
+    let o = bin()
+        .arg("merge")
+        .args(&logs)
+        .arg("--out")
+        .arg(tmp.path().join("cut"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(6));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("requests.jsonl: 1/2 gave 26 of its 30 request lines"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("cut/requests.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        56
+    );
 }

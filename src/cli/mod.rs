@@ -397,6 +397,11 @@ pub struct CommonArgs {
     /// With --out, write the arrival time of every streamed chunk into requests.jsonl.
     #[arg(long)]
     pub export_chunks: bool,
+    /// With --format json-line, print every request's requests.jsonl line on stdout before the
+    /// report line, so that a pod's log carries them (`asyncbench merge` gathers them into the
+    /// merged requests.jsonl, each with its shard).
+    #[arg(long)]
+    pub print_requests: bool,
     /// Run shard K of N: the requests whose index is K modulo N, at the times the whole run's
     /// schedule gives them (an open loop's rate R becomes R ÷ N here); `asyncbench merge`
     /// combines the N reports exactly [default: none, the whole run].

@@ -123,6 +123,12 @@ pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, Ru
     }
     let results = run(&cfg, stop)?;
     let report = &results.report;
+    // The request lines before the report line, so that the report is the log's last line.
+    if cfg.print_requests
+        && let Some(log) = &results.requests_log
+    {
+        crate::commands::out_lines_of(log.path())?;
+    }
     // A stdout that cannot be written (a full disk) fails the command, after the files are.
     let shown = show(report, args.common.format());
     for w in report.rate_warnings() {

@@ -1,7 +1,8 @@
 //! `merge`: the reports of a sharded run (or any runs of one workload) combined into one, exactly,
 //! and written out as a single run's files are.
 
-use std::path::Path;
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
 
 use crate::cli::MergeArgs;
 use crate::commands::{Finish, finish_run};
@@ -95,13 +96,18 @@ pub(crate) fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let (requests, short) = gather_requests(&args.reports, &reports, &args.out)?;
+    for w in &short {
+        eprintln!("asyncbench: warning: {w}");
+    }
     let shown = crate::commands::out(&text);
-    write_run(&args.out, &merged, &[], None)?;
+    write_run(&args.out, &merged, &[], requests)?;
     crate::commands::out(&format!("wrote {}\n", args.out.display()))?;
     shown?;
-    // An incomplete merge is not a whole run, whatever its books say.
+    // An incomplete merge is not a whole run, whatever its books say; nor is one whose
+    // requests.jsonl lacks lines.
     Ok(match finish_run(&merged, None) {
-        Finish::Ok | Finish::NoSuccess if !merged.complete => Finish::Partial,
+        Finish::Ok | Finish::NoSuccess if !merged.complete || !short.is_empty() => Finish::Partial,
         f => f,
     })
 }
@@ -126,4 +132,88 @@ fn shared_hosts(reports: &[RunReport]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The shards' request lines in one `requests.jsonl` (a temporary file in `out`, renamed into
+/// place with the report), each line given its shard (`"shard": "K/N"`, or the input's position
+/// for an unsharded report): from a folder's `requests.jsonl`, or from the lines
+/// `--print-requests` put in a log. `None` when no input holds any. Beside it, a warning for
+/// each input whose lines do not number its requests issued (a log the kubelet rotated, a
+/// folder without the file), which makes the merge incomplete.
+fn gather_requests(
+    inputs: &[PathBuf],
+    reports: &[RunReport],
+    out: &Path,
+) -> Result<(Option<tempfile::NamedTempFile>, Vec<String>), RunError> {
+    let sources: Vec<Option<PathBuf>> = inputs
+        .iter()
+        .map(|p| {
+            if p.is_dir() {
+                Some(p.join("requests.jsonl")).filter(|f| f.is_file())
+            } else {
+                Some(p.clone())
+            }
+        })
+        .collect();
+    let path = out.join("requests.jsonl");
+    let wrap = |e: std::io::Error| RunError::Write {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let temp = crate::stats::log::temp_in(out).map_err(wrap)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, temp.as_file());
+    let mut counts = Vec::with_capacity(inputs.len());
+    for (i, (source, report)) in sources.iter().zip(reports).enumerate() {
+        let label = report
+            .config
+            .shard
+            .map_or(format!("report {i}"), |s| s.to_string());
+        let Some(source) = source else {
+            counts.push((label, 0));
+            continue;
+        };
+        let file = std::fs::File::open(source).map_err(|e| RunError::read(source.display(), e))?;
+        let mut n = 0u64;
+        for line in std::io::BufReader::new(file.take(1 << 30)).lines() {
+            let line = line.map_err(|e| RunError::read(source.display(), e))?;
+            if !is_request_line(&line) {
+                continue;
+            }
+            let shard = serde_json::to_string(&label).map_err(|e| RunError::write("requests.jsonl", e))?;
+            writeln!(w, "{{\"shard\":{shard},{}", &line[1..]).map_err(wrap)?;
+            n += 1;
+        }
+        counts.push((label, n));
+    }
+    w.flush().map_err(wrap)?;
+    drop(w);
+    if counts.iter().all(|(_, n)| *n == 0) {
+        return Ok((None, Vec::new()));
+    }
+    let short = counts
+        .iter()
+        .zip(reports)
+        .filter_map(|((label, n), r)| {
+            let issued: u64 = r.strategies.iter().map(|s| s.issued).sum();
+            (*n != issued).then(|| {
+                format!(
+                    "requests.jsonl: {label} gave {n} of its {issued} request lines (a log without \
+                     --print-requests, or cut short: a kubelet keeps 10 MiB of a container's log by default)"
+                )
+            })
+        })
+        .collect();
+    Ok((Some(temp), short))
+}
+
+/// A `requests.jsonl` line (not a report, not a stderr line): a JSON object naming a strategy,
+/// an index and an outcome.
+fn is_request_line(line: &str) -> bool {
+    line.starts_with('{')
+        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).is_ok_and(|m| {
+            ["strategy", "index", "outcome"]
+                .iter()
+                .all(|k| m.contains_key(*k))
+                && !m.contains_key("shard")
+        })
 }

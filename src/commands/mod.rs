@@ -55,6 +55,27 @@ pub fn out(text: &str) -> Result<(), RunError> {
     }
 }
 
+/// Copies a file to stdout in whole lines (`--print-requests`), as [`out`] writes text: a closed
+/// pipe ends the copy quietly.
+pub(crate) fn out_lines_of(path: &std::path::Path) -> Result<(), RunError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| RunError::read(path.display(), e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut chunk = String::with_capacity(1 << 16);
+    loop {
+        let n = reader
+            .read_line(&mut chunk)
+            .map_err(|e| RunError::read(path.display(), e))?;
+        if n == 0 || chunk.len() >= 1 << 16 {
+            out(&chunk)?;
+            chunk.clear();
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {

@@ -102,6 +102,13 @@ impl SweepArgs {
             SweepPlan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
             SweepPlan::AutoRate => first.rate = Vec::new(),
         }
+        if c.print_requests {
+            return Err(invalid(
+                "--print-requests",
+                String::new(),
+                "is for compare (a sweep writes each point's requests.jsonl with --out)",
+            ));
+        }
         let cfg = first.to_config(self.strategies.clone())?;
         // Every point must be valid, not only the first.
         if let SweepPlan::Fixed(axis) = &plan {
@@ -207,6 +214,13 @@ impl CommonArgs {
     /// The validated configuration for these strategies; every list flag must hold one value
     /// (lists are for `sweep`).
     pub fn to_config(&self, strategies: Vec<Strategy>) -> Result<Plan, ConfigError> {
+        if self.print_requests && self.format() != crate::cli::Format::JsonLine {
+            return Err(invalid(
+                "--print-requests",
+                String::new(),
+                "puts the request lines on stdout beside the report: it needs --format json-line",
+            ));
+        }
         let (concurrency, adaptive) = self.concurrency_setting()?;
         let batch_size = one("--batch-size", &self.batch_size)?;
         let endpoint = match &self.target {
@@ -231,6 +245,7 @@ impl CommonArgs {
             warmup: self.warmup,
             slo: self.slo.unwrap_or_default(),
             export_chunks: self.export_chunks,
+            print_requests: self.print_requests,
             shard: self.shard,
             start_at: self.start_at,
             rounds: self.rounds.unwrap_or(1),

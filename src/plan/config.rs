@@ -72,6 +72,8 @@ pub struct RunConfig {
     pub slo: Slo,
     /// Write the arrival time of every streamed chunk into `requests.jsonl`.
     pub export_chunks: bool,
+    /// Print every request's `requests.jsonl` line on stdout before the report (`--print-requests`).
+    pub print_requests: bool,
     /// This process's share of a sharded run.
     pub shard: Option<Shard>,
     /// `--start-at`: the first strategy starts at this Unix time (seconds), so that shards on
@@ -176,6 +178,7 @@ impl Default for RunConfig {
             warmup: None,
             slo: Slo::default(),
             export_chunks: false,
+            print_requests: false,
             shard: None,
             start_at: None,
             external: ExternalConfig::default(),

@@ -383,7 +383,14 @@ pub(crate) fn run_strategies(
     let mut client_failed = None;
     let mut all_fresh = true;
     // One log for the run, written by a thread of its own as requests finish.
-    let mut log_file = match &cfg.out {
+    // With `--print-requests` and no `--out`, the log goes to a temporary file of its own, for
+    // the command to print.
+    let log_dir = match (&cfg.out, cfg.print_requests) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => Some(std::env::temp_dir()),
+        (None, false) => None,
+    };
+    let mut log_file = match &log_dir {
         Some(dir) => Some(crate::stats::log::temp_in(dir).map_err(|source| RunError::Write {
             path: dir.join("requests.jsonl").display().to_string(),
             source,

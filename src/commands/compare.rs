@@ -122,13 +122,10 @@ pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, Ru
         eprintln!("asyncbench: warning: {w}");
     }
     let results = run(&cfg, stop)?;
-    let report = &results.report;
-    // The request lines before the report line, so that the report is the log's last line.
-    if cfg.print_requests
-        && let Some(log) = &results.requests_log
-    {
-        crate::commands::out_lines_of(log.path())?;
+    if cfg.print_requests {
+        return print_with_requests(&cfg, results);
     }
+    let report = &results.report;
     // A stdout that cannot be written (a full disk) fails the command, after the files are.
     let shown = show(report, args.common.format());
     for w in report.rate_warnings() {
@@ -158,12 +155,47 @@ pub fn say(format: Format, line: &str) -> Result<(), RunError> {
 /// Prints a run's report in the format asked for: the table on stdout, or the JSON or CSV on
 /// stdout with the table on stderr.
 pub fn show(report: &RunReport, format: Format) -> Result<(), RunError> {
-    let table = format!(
+    emit(&table_text(report), data(format, report, || table::csv(report))?)
+}
+
+/// The table with the machine's line under it.
+fn table_text(report: &RunReport) -> String {
+    format!(
         "{}machine: {}\n",
         table::table(report),
         report.provenance.machine.summary()
-    );
-    emit(&table, data(format, report, || table::csv(report))?)
+    )
+}
+
+/// `--print-requests`: everything for stderr first (the table, the warnings, where the files
+/// went), then stdout alone: the request lines, and the report line last. A log that merges the
+/// two pipes (a pod's, read by its runtime in pieces) can put a stderr line written meanwhile
+/// inside a long stdout line; with nothing on stderr after stdout starts, nothing can.
+fn print_with_requests(cfg: &Plan, results: RunResults) -> Result<Finish, RunError> {
+    let report = &results.report;
+    eprint!("{}", table_text(report));
+    for w in report.rate_warnings() {
+        eprintln!("asyncbench: warning: {w}");
+    }
+    let line = data(Format::JsonLine, report, String::new)?.unwrap_or_default();
+    let finish = finish_run(report, results.incomplete);
+    // The lines are read back from where they are: the run's folder, or the temporary file.
+    let (lines, _temp) = match &cfg.out {
+        Some(out) => {
+            write_run(out, report, &results.intervals, results.requests_log)?;
+            eprintln!("wrote {}", out.display());
+            (Some(out.join("requests.jsonl")), None)
+        }
+        None => (
+            results.requests_log.as_ref().map(|t| t.path().to_path_buf()),
+            results.requests_log,
+        ),
+    };
+    if let Some(path) = lines {
+        crate::commands::out_lines_of(&path)?;
+    }
+    crate::commands::out(&line)?;
+    Ok(finish)
 }
 
 /// What goes on stdout in place of the table for `format`: nothing for the table itself, else

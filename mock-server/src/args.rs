@@ -181,6 +181,10 @@ pub struct ProfileArgs {
     /// do): clients have only the 429s and their Retry-After to go by [default: sent].
     #[arg(long)]
     pub no_ratelimit_headers: bool,
+    /// Requests served at once; the rest wait their turn in arrival order, the wait counted in
+    /// their latency, as an inference server's batch slots [default: every request at once].
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub capacity: Option<u64>,
 }
 
 impl ProfileArgs {
@@ -218,6 +222,9 @@ impl ProfileArgs {
                 .iter()
                 .map(|s| s.parse())
                 .collect::<Result<_, _>>()?;
+        }
+        if self.capacity.is_some() {
+            p.capacity = self.capacity;
         }
         if self.rpm.is_some() {
             p.rpm = self.rpm;

@@ -266,6 +266,10 @@ pub struct Profile {
     /// Send no `x-ratelimit-*` headers (as many self-hosted servers and gateways do): a client
     /// then has only the 429s and their `Retry-After` to go by.
     pub no_ratelimit_headers: bool,
+    /// Requests served at once; the rest wait their turn in arrival order, the wait counted in
+    /// their latency (an inference server's batch slots). `None`: every request at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u64>,
 }
 
 impl Default for Profile {
@@ -296,6 +300,7 @@ impl Default for Profile {
             workers: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             no_ratelimit_headers: false,
+            capacity: None,
         }
     }
 }
@@ -350,7 +355,7 @@ impl Profile {
                 value: "0".into(),
             });
         }
-        for (name, v) in [("rpm", self.rpm), ("tpm", self.tpm)] {
+        for (name, v) in [("rpm", self.rpm), ("tpm", self.tpm), ("capacity", self.capacity)] {
             if v == Some(0) {
                 return Err(ProfileError::Count {
                     name,
@@ -594,6 +599,8 @@ mod tests {
             "--max-response-bytes",
             "10",
             "--no-ratelimit-headers",
+            "--capacity",
+            "11",
         ])
         .unwrap();
         let p = t.a.to_profile().unwrap();
@@ -623,6 +630,7 @@ mod tests {
             workers: None,
             max_response_bytes: 10,
             no_ratelimit_headers: true,
+            capacity: Some(11),
         };
         assert_eq!(p, want);
     }

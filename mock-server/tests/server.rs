@@ -1136,3 +1136,44 @@ fn ratelimit_headers_can_be_left_out() {
         assert_eq!(send(), (429, !hidden, true), "hidden {hidden}");
     }
 }
+
+/// `capacity`: two slots and six requests at once (three streamed) of 100 ms each: they are
+/// served two at a time in order, so the k-th to end took at least (k ÷ 2 + 1) × 100 ms, and a
+/// streamed answer holds its slot until its stream ends.
+#[test]
+fn capacity_serves_that_many_at_once_and_queues_the_rest() {
+    // Arrange
+    let server = MockServer::start(Profile {
+        latency: "fixed:100ms".parse().unwrap(),
+        capacity: Some(2),
+        ..Profile::default()
+    })
+    .unwrap();
+    let t0 = Instant::now();
+    // Act
+    let took: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let server = &server;
+                s.spawn(move || {
+                    let (status, _, _) = post(
+                        server,
+                        "/v1/chat/completions",
+                        if i % 2 == 0 { CHAT } else { STREAM },
+                        None,
+                    );
+                    assert_eq!(status, 200);
+                    t0.elapsed()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Assert
+    let mut took = took;
+    took.sort();
+    for (k, d) in took.iter().enumerate() {
+        let floor = Duration::from_millis(100 * (k as u64 / 2 + 1));
+        assert!(*d >= floor, "answer {k} after {d:?}, before its turn ({floor:?})");
+    }
+}

@@ -174,10 +174,25 @@ fn gather_requests(
         };
         let file = std::fs::File::open(source).map_err(|e| RunError::read(source.display(), e))?;
         let mut n = 0u64;
+        // A line split by others (a runtime reading stdout and stderr in pieces can put stderr's
+        // lines between two pieces of a stdout line): its first piece waits for the rest.
+        let mut piece: Option<String> = None;
         for line in std::io::BufReader::new(file.take(1 << 30)).lines() {
-            let line = line.map_err(|e| RunError::read(source.display(), e))?;
+            let mut line = line.map_err(|e| RunError::read(source.display(), e))?;
             if !is_request_line(&line) {
-                continue;
+                match piece.take() {
+                    Some(p) if !line.starts_with('{') && is_request_line(&format!("{p}{line}")) => {
+                        line = p + &line;
+                    }
+                    Some(p) if !line.starts_with('{') => {
+                        piece = Some(p);
+                        continue;
+                    }
+                    _ => {
+                        piece = line.starts_with("{\"strategy\":").then_some(line);
+                        continue;
+                    }
+                }
             }
             let shard = serde_json::to_string(&label).map_err(|e| RunError::write("requests.jsonl", e))?;
             writeln!(w, "{{\"shard\":{shard},{}", &line[1..]).map_err(wrap)?;

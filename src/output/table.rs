@@ -349,6 +349,9 @@ pub(crate) fn mock_settings(p: &Profile) -> String {
     if !limits.is_empty() {
         limits.push(format!("window {}", format_duration(p.limit_window)));
     }
+    if let Some(n) = p.capacity {
+        limits.push(format!("capacity {n} at once"));
+    }
     let list = |v: Vec<String>| {
         if v.is_empty() {
             "none".to_owned()

@@ -148,6 +148,11 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
     if let Some(resp) = act_on_fault(&st, fault, &ask.model, &mut meta).await {
         return resp;
     }
+    // With a capacity, the generation starts when a slot is free and holds it to the end.
+    let (slot, begun) = match &st.slots {
+        Some(slots) => (slots.clone().acquire_owned().await.ok(), Instant::now()),
+        None => (None, arrived),
+    };
     let finish = if ask.limit.is_some() { "length" } else { "stop" };
     let generation = Generation::new(
         ask.api,
@@ -166,12 +171,13 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
             fault,
             rng,
             &meta,
-            arrived,
+            stream::Begun { at: begun, slot },
         );
     }
     // Not streamed: one answer after the whole generation time.
     let wait = generation_time(&st, tokens, &mut rng);
-    st.sleep_until(arrived + wait).await;
+    st.sleep_until(begun + wait).await;
+    drop(slot);
     st.stats.tokens(u64::from(tokens) * u64::from(ask.n));
     render::json(&st, StatusCode::OK, generation.completion_json(), &meta)
 }

@@ -80,6 +80,19 @@ pub(crate) struct AppState {
     stall_until_ns: AtomicU64,
     /// Sub-millisecond delays (tokio's own timer rounds up to whole milliseconds).
     timer: PreciseTimer,
+    /// `capacity`: the slots requests wait for (tokio's semaphore serves waiters in order).
+    pub(crate) slots: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+/// The slots of a profile's `capacity` (beyond what a semaphore holds, every request at once).
+fn profile_slots(p: &Profile) -> Option<Arc<tokio::sync::Semaphore>> {
+    p.capacity.map(|n| {
+        Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ))
+    })
 }
 
 impl AppState {
@@ -93,6 +106,7 @@ impl AppState {
         });
         Arc::new(AppState {
             limiter: limiter_for(&profile, now).map(Mutex::new),
+            slots: profile_slots(&profile),
             profile,
             stats: Stats::new(),
             seed,

@@ -38,6 +38,16 @@ struct State {
     rng: SmallRng,
     deadline: Instant,
     step: Step,
+    /// The `capacity` slot this answer holds until its stream ends (dropped with the state).
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// When an answer's generation began, and the `capacity` slot it holds until it ends.
+pub(crate) struct Begun {
+    /// The arrival, or when a slot came free.
+    pub(crate) at: Instant,
+    /// The slot, with a capacity.
+    pub(crate) slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 type Frame = Result<Bytes, std::io::Error>;
@@ -119,7 +129,7 @@ pub(crate) fn response(
     fault: Option<Fault>,
     rng: SmallRng,
     meta: &Meta,
-    start: Instant,
+    begun: Begun,
 ) -> Response {
     st.stats.status(StatusCode::OK.as_u16());
     let with_limits = !st.profile.no_ratelimit_headers;
@@ -129,8 +139,9 @@ pub(crate) fn response(
         include_usage,
         fault: fault.filter(|f| matches!(f, Fault::StreamError | Fault::StreamCut)),
         rng,
-        deadline: start,
+        deadline: begun.at,
         step: Step::Open,
+        _slot: begun.slot,
     };
     let frames = futures_util::stream::unfold(state, |mut s| async move {
         let frame = s.next().await?;

@@ -127,6 +127,7 @@ fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
     let crit = asyncbench::model::sweep::Criteria {
         slo_p99_ms: None,
         max_429_share: 0.01,
+        min_good_share: None,
     };
     let (report, _) =
         asyncbench::commands::sweep::sweep(&cfg, &asyncbench::model::sweep::SweepPlan::Fixed(axis), crit)

@@ -91,6 +91,7 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
         Criteria {
             slo_p99_ms: None,
             max_429_share: 0.01,
+            min_good_share: None,
         },
     )
     .unwrap();
@@ -149,4 +150,98 @@ fn pacing_under_the_limit_avoids_the_429s_a_window_gets() {
         "{:?}",
         report.strategies[0].outcomes
     );
+}
+
+/// `sweep --find` on mocks of known capacity lands within one resolution step below it (the
+/// value found at most the capacity, the first that broke a limit at least it), for
+/// `async` and `threadpool`, in at most half the points (so half the requests) of a fixed sweep
+/// as fine over the range: a limit of 200 requests/s at 100 ms a request (20 in flight; past
+/// that, 429s), and a server of 4 slots at 100 ms against a p99 SLO of 135 ms (C in flight
+/// wait C ÷ 40 s each: 125 ms at 5, 150 ms at 6).
+#[test]
+fn a_search_finds_the_capacity_of_a_known_mock() {
+    let cases: [(&[&str], f64); 2] = [
+        (
+            &[
+                "--latency",
+                "100ms",
+                "--rpm",
+                "12000",
+                "--limit-window",
+                "100ms",
+                "--find",
+                "concurrency=4..64",
+            ],
+            20.0,
+        ),
+        (
+            &[
+                "--latency",
+                "100ms",
+                "--capacity",
+                "4",
+                "--slo-p99",
+                "135ms",
+                "--find",
+                "concurrency=2..32",
+            ],
+            5.0,
+        ),
+    ];
+    for (flags, capacity) in cases {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("find");
+        // Act
+        let o = crate::util::bin()
+            .args([
+                "sweep",
+                "-q",
+                "-n",
+                "200",
+                "--strategies",
+                "async,threadpool",
+                "--resolution",
+                "5%",
+            ])
+            .args(flags)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        // Assert
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report = crate::util::json(&out.join("sweep.json"));
+        let searches = report["search"].as_array().unwrap();
+        assert_eq!(searches.len(), 2, "{flags:?}");
+        for s in searches {
+            let end = &s["end"];
+            assert_eq!(end["kind"], "found", "{flags:?}: {s}");
+            let value = end["value"].as_f64().unwrap();
+            let broke = end["broke_at"].as_f64().unwrap();
+            assert!(
+                value <= capacity && value >= capacity / 1.05 - 1.0 && broke >= capacity,
+                "{flags:?} {}: found {value}, broke at {broke}, capacity {capacity}",
+                s["strategy"]
+            );
+            let (points, grid) = (s["points"].as_u64().unwrap(), s["grid_points"].as_u64().unwrap());
+            assert!(2 * points <= grid, "{points} points, a grid needs {grid}");
+            assert!(s["requests"].as_u64().unwrap() <= 200 * grid / 2);
+        }
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("the largest meeting the limits"), "{stdout}");
+        // Every point has its folder, and the page and charts are drawn.
+        assert!(out.join("report.html").is_file() && out.join("sweep-goodput.svg").is_file());
+        let first = &flags[flags.len() - 1]["concurrency=".len()..]
+            .split("..")
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(
+            out.join("points")
+                .join(format!("async-concurrency-{first}"))
+                .join("report.json")
+                .is_file()
+        );
+    }
 }

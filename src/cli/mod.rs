@@ -80,6 +80,27 @@ pub struct SweepArgs {
     /// The share of attempts answered 429 a recommended setting must stay under (0..1).
     #[arg(long, default_value_t = 0.01, value_name = "P", value_parser = mock_server::args::parse_probability)]
     pub max_429: f64,
+    /// The share of requests that must be good (successful, and with --slo within it) (0..1)
+    /// [default: none].
+    #[arg(long, value_name = "P", value_parser = mock_server::args::parse_probability)]
+    pub min_good: Option<f64>,
+    /// Search, for each strategy, for the largest value of one setting that meets the limits
+    /// (--slo-p99, --max-429, --min-good): doubling from LO until one breaks, then bisection to
+    /// --resolution; escalation stops at over-saturation. concurrency, rate or batch-size,
+    /// with its range [default range: 1..1024].
+    #[arg(long, value_parser = crate::cli::parse::parse_find, value_name = "SETTING[=LO..HI]")]
+    pub find: Option<crate::model::search::Find>,
+    /// With --find: stop once the first value that breaks a limit is within this share above
+    /// the largest that meets them.
+    #[arg(long, default_value = "5%", value_parser = crate::cli::parse::parse_share, value_name = "PERCENT")]
+    pub resolution: f64,
+    /// With --find: measure no more points once this many requests were sent in all [default:
+    /// none].
+    #[arg(long, value_name = "N")]
+    pub budget_requests: Option<u64>,
+    /// With --find: measure no more points after this long [default: none].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub budget_time: Option<Duration>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,

@@ -119,6 +119,59 @@ pub(crate) fn parse_prompt_tokens(s: &str) -> Result<Spread, String> {
     Ok(p)
 }
 
+/// `--find SETTING[=LO..HI]`: concurrency, rate or batch-size, with a range (1..1024 when none).
+pub(crate) fn parse_find(s: &str) -> Result<crate::model::search::Find, String> {
+    use crate::model::search::{Find, FindSetting};
+    let (name, range) = s.split_once('=').map_or((s, None), |(a, b)| (a, Some(b)));
+    let setting = match name {
+        "concurrency" => FindSetting::Concurrency,
+        "rate" => FindSetting::Rate,
+        "batch-size" => FindSetting::BatchSize,
+        _ => {
+            return Err(format!(
+                "'{name}' is not a setting to find: concurrency, rate or batch-size"
+            ));
+        }
+    };
+    let (from, to) = match range {
+        None => (1.0, 1024.0),
+        Some(r) => {
+            let (a, b) = r
+                .split_once("..")
+                .ok_or_else(|| format!("'{r}' is not a range LO..HI"))?;
+            let num = |x: &str| {
+                x.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v > 0.0)
+                    .ok_or_else(|| format!("'{x}' is not a positive number"))
+            };
+            (num(a)?, num(b)?)
+        }
+    };
+    if from > to {
+        return Err(format!("the range {from}..{to} runs backwards"));
+    }
+    if setting != FindSetting::Rate && (from.fract() != 0.0 || to.fract() != 0.0) {
+        return Err(format!("{name} takes whole numbers, not {from}..{to}"));
+    }
+    Ok(Find { setting, from, to })
+}
+
+/// A share as `5%` or `0.05`, above 0 and at most 1.
+pub(crate) fn parse_share(s: &str) -> Result<f64, String> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+        None => s.trim().parse::<f64>(),
+    }
+    .map_err(|_| format!("'{s}' is not a share (5% or 0.05)"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is not above 0 % and at most 100 %"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +197,34 @@ mod tests {
         assert!(parse_header("Authorization: Bearer x").unwrap().is_secret());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: v").is_err());
+    }
+
+    /// `--find` takes a known setting and a forward range (whole for concurrency and batch
+    /// size); `--resolution` a share in (0, 1], as a percentage or a fraction.
+    #[test]
+    fn find_and_resolution_parse_and_refuse() {
+        use crate::model::search::FindSetting;
+        let f = parse_find("concurrency").unwrap();
+        assert_eq!((f.setting, f.from, f.to), (FindSetting::Concurrency, 1.0, 1024.0));
+        let f = parse_find("rate=0.5..40").unwrap();
+        assert_eq!((f.setting, f.from, f.to), (FindSetting::Rate, 0.5, 40.0));
+        assert_eq!(
+            parse_find("batch-size=2..64").unwrap().setting,
+            FindSetting::BatchSize
+        );
+        for bad in [
+            "pause",
+            "concurrency=8..4",
+            "concurrency=1.5..8",
+            "rate=0..5",
+            "rate=1-5",
+        ] {
+            assert!(parse_find(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_share("5%").unwrap(), 0.05);
+        assert_eq!(parse_share("0.1").unwrap(), 0.1);
+        for bad in ["0%", "150%", "x", "-1"] {
+            assert!(parse_share(bad).is_err(), "{bad}");
+        }
     }
 }

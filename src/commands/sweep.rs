@@ -9,8 +9,11 @@ use crate::engine::run::{Incomplete, Session, run_strategies, summary};
 use crate::engine::stop::StopToken;
 use crate::model::error::RunError;
 use crate::model::provenance::Provenance;
-use crate::model::recommend::{Chosen, best_strategy, recommend_for};
+use crate::model::recommend::{Chosen, best_strategy, broken_limits, recommend_for};
 use crate::model::report::{Isolation, StrategyReport};
+use crate::model::search::{
+    CurvePoint, Find, FindSetting, Search, SearchEnd, SearchResult, grid_points, over_saturated,
+};
 use crate::model::strategy::Strategy;
 use crate::model::sweep::{
     AutoProbe, Axis, Criteria, PointResult, Recommendation, SweepPlan, SweepPoint, SweepReport,
@@ -246,6 +249,7 @@ pub(crate) fn sweep_measuring_on(
         Chosen::Listed
     };
     let (recommendations, per_point, best) = verdicts(axis, &base.strategies, &points, criteria, chosen);
+    let points_for_knees = points.clone();
     let incomplete_reason = incomplete.map(|(why, v)| ended_early(axis.name(), why, v));
     let report = SweepReport {
         provenance: provenance.ended(),
@@ -253,12 +257,16 @@ pub(crate) fn sweep_measuring_on(
         axis_label: axis.label().into(),
         slo_p99_ms: criteria.slo_p99_ms,
         max_429_share: criteria.max_429_share,
+        min_good_share: criteria.min_good_share,
         config: summary(&axis.apply(base, 0), &session, isolation),
         points,
         recommendations,
         best,
         per_point,
         auto,
+        knees: crate::model::search::knees(&points_for_knees),
+        search: Vec::new(),
+        find: None,
         complete: incomplete_reason.is_none(),
         incomplete_reason,
     };
@@ -352,17 +360,36 @@ fn write_sweep(out: &std::path::Path, report: &SweepReport) -> Result<(), RunErr
     )
 }
 
-/// The command: sweep, print the table and the recommendation, and say how it ended.
+/// The command: sweep (or, with `--find`, search), print the table and the recommendation,
+/// and say how it ended.
 pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunError> {
-    let (cfg, plan) = args.to_sweep()?;
-    for w in crate::commands::compare::settings_warnings(&cfg) {
-        eprintln!("asyncbench: warning: {w}");
-    }
     let criteria = Criteria {
         slo_p99_ms: args.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
         max_429_share: args.max_429,
+        min_good_share: args.min_good,
     };
-    let (report, finish, write_error) = sweep_measuring_on(&cfg, &plan, criteria, stop)?;
+    let (report, finish, write_error, out) = match args.find {
+        Some(find) => {
+            let cfg = find_plan(args, find)?;
+            for w in crate::commands::compare::settings_warnings(&cfg) {
+                eprintln!("asyncbench: warning: {w}");
+            }
+            let budget = Budget {
+                requests: args.budget_requests,
+                time: args.budget_time,
+            };
+            let (r, f, e) = find_measuring_on(&cfg, find, args.resolution, budget, criteria, stop)?;
+            (r, f, e, cfg.out.clone())
+        }
+        None => {
+            let (cfg, plan) = args.to_sweep()?;
+            for w in crate::commands::compare::settings_warnings(&cfg) {
+                eprintln!("asyncbench: warning: {w}");
+            }
+            let (r, f, e) = sweep_measuring_on(&cfg, &plan, criteria, stop)?;
+            (r, f, e, cfg.out.clone())
+        }
+    };
     let format = args.common.format();
     let table = format!(
         "{}machine: {}\n",
@@ -375,7 +402,7 @@ pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunE
     if let Some(e) = write_error {
         return Err(e);
     }
-    if let Some(out) = &cfg.out {
+    if let Some(out) = &out {
         crate::commands::compare::say(format, &format!("wrote {}", out.display()))?;
     }
     // No success anywhere in the sweep is one failure; a point with none is only a data point.
@@ -388,4 +415,347 @@ pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunE
         Finish::NoSuccess if any_ok => Finish::Ok,
         f => f,
     })
+}
+
+/// The base plan of a `--find` search: every other flag a single value, and the setting
+/// searched one that the strategies have.
+fn find_plan(args: &SweepArgs, find: Find) -> Result<Plan, RunError> {
+    let refuse = |why: &'static str| {
+        RunError::Config(crate::model::error::ConfigError::Invalid {
+            name: "--find",
+            value: format!("{:?}", find.setting).to_lowercase(),
+            why,
+        })
+    };
+    if args.common.concurrency.len() > 1 || args.common.rate.len() > 1 || args.common.batch_size.len() > 1 {
+        return Err(refuse(
+            "searches one setting: give the others one value each, not a list",
+        ));
+    }
+    if args.common.print_requests {
+        return Err(refuse(
+            "writes each point's requests.jsonl with --out, not --print-requests",
+        ));
+    }
+    if find.setting == FindSetting::BatchSize && !args.strategies.contains(&Strategy::Batched) {
+        return Err(refuse(
+            "batch-size is batched's setting: add batched to --strategies",
+        ));
+    }
+    let cfg = args.common.to_config(args.strategies.clone())?;
+    if cfg.adaptive.is_some() {
+        return Err(refuse("searches a fixed setting: not with --concurrency auto"));
+    }
+    Ok(cfg)
+}
+
+/// What a search may spend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// Requests sent in all.
+    pub requests: Option<u64>,
+    /// Time since the search began.
+    pub time: Option<std::time::Duration>,
+}
+
+/// `--find`: for each strategy in turn, [`Search`] over the setting: each point run once, and
+/// again with three rounds when its verdict is within the noise of a limit; escalation stopped
+/// at over-saturation. Every point is kept (`sweep.json` shape), each strategy's search beside.
+pub(crate) fn find_measuring_on(
+    base: &Plan,
+    find: Find,
+    resolution: f64,
+    budget: Budget,
+    criteria: Criteria,
+    stop: &StopToken,
+) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
+    let session = Session::open(base, stop)?;
+    if let Some(out) = &base.out {
+        prepare_out(out, base.force)?;
+    }
+    let provenance = Provenance::capture();
+    let started = std::time::Instant::now();
+    let axis_of = |v: f64| match find.setting {
+        FindSetting::Concurrency => Axis::Concurrency(vec![v as u64]),
+        FindSetting::BatchSize => Axis::BatchSize(vec![v as u64]),
+        FindSetting::Rate => Axis::Rate(vec![v]),
+    };
+    let axis_name = axis_of(find.from).name();
+    let whole = find.setting != FindSetting::Rate;
+    let mut measured: Vec<(f64, PointResult, bool)> = Vec::new();
+    let mut searches = Vec::new();
+    let mut finish = Finish::Ok;
+    let mut incomplete = None;
+    let mut isolation = Isolation::FreshMock;
+    let mut write_error: Option<RunError> = None;
+    let mut spent = 0u64;
+    'strategies: for &s in &base.strategies {
+        let mut search = Search::new(find.from, find.to, resolution, whole);
+        let (mut points, mut requests) = (0usize, 0u64);
+        let mut last: Option<CurvePoint> = None;
+        let mut stopped = None;
+        let mut out_of_budget = false;
+        while let Some(v) = search.next() {
+            let over_budget = budget.requests.is_some_and(|n| spent >= n)
+                || budget.time.is_some_and(|t| started.elapsed() >= t);
+            if over_budget {
+                out_of_budget = true;
+                break;
+            }
+            let mut point = None;
+            // One round; three when the verdict sits within the noise of a limit.
+            for rounds in [1, 3] {
+                let mut cfg = axis_of(v).apply(base, 0);
+                cfg.strategies = vec![s];
+                cfg.rounds = rounds;
+                let dir = base
+                    .out
+                    .as_ref()
+                    .filter(|_| write_error.is_none())
+                    .map(|out| out.join("points").join(format!("{s}-{axis_name}-{v}")));
+                if let Some(d) = &dir
+                    && let Err(source) = std::fs::create_dir_all(d)
+                {
+                    let e = RunError::Write {
+                        path: d.display().to_string(),
+                        source,
+                    };
+                    eprintln!(
+                        "asyncbench: warning: {e}; the search goes on measuring and writes no more files"
+                    );
+                    write_error.get_or_insert(e);
+                }
+                cfg.out = dir.clone().filter(|_| write_error.is_none());
+                let cfg = base.derived(cfg)?;
+                let results = run_strategies(&cfg, &session, &provenance)?;
+                isolation = results.report.config.isolation;
+                if let Some(dir) = &cfg.out
+                    && let Err(e) = write_run(dir, &results.report, &results.intervals, results.requests_log)
+                {
+                    eprintln!(
+                        "asyncbench: warning: {e}; the search goes on measuring and writes no more files"
+                    );
+                    write_error.get_or_insert(e);
+                }
+                finish = finish.worst(finish_run(&results.report, results.incomplete));
+                let issued: u64 = results.report.strategies.iter().map(|x| x.issued).sum();
+                spent += issued;
+                requests += issued;
+                let Some(r) = results.report.strategies.first().map(PointResult::of) else {
+                    break;
+                };
+                if results.incomplete.is_some() {
+                    incomplete = results.incomplete.map(|why| (why, v));
+                    measured.push((v, r, false));
+                    break 'strategies;
+                }
+                let close = near_a_limit(&r, criteria);
+                point = Some(r);
+                if rounds == 1 && close && base.rounds < 3 {
+                    if !base.quiet {
+                        eprintln!(
+                            "{} {s:<12} within the noise of a limit: measuring again, 3 rounds",
+                            fmt_setting(axis_name, v)
+                        );
+                    }
+                    continue;
+                }
+                break;
+            }
+            let Some(r) = point else { break };
+            points += 1;
+            let met = criteria.qualifies(&r);
+            if !base.quiet {
+                eprintln!(
+                    "{} {s:<12} {:>9.1} ok/s  p99 {:>8} ms  429s {:>5.1} %  {}",
+                    fmt_setting(axis_name, v),
+                    r.ranked_goodput(),
+                    r.p99_ms.map_or("-".to_owned(), |x| format!("{x:.1}")),
+                    100.0 * r.share_429,
+                    if met {
+                        "meets the limits".to_owned()
+                    } else {
+                        format!("breaks: {}", broken_limits(&r, criteria))
+                    }
+                );
+            }
+            let here = CurvePoint::of(v, &r);
+            search.observe(v, met);
+            if met && search.bracketing() {
+                if let Some(why) = last.as_ref().and_then(|a| over_saturated(a, &here)) {
+                    if !base.quiet {
+                        eprintln!("{s}: {why}; escalation stops");
+                    }
+                    search.stop_escalating(v);
+                    stopped = Some(why);
+                }
+                last = Some(here);
+            }
+            measured.push((v, r, true));
+            if stop.requested().is_some() {
+                break 'strategies;
+            }
+        }
+        let end = search.end(out_of_budget);
+        let reason = search_reason(axis_name, s, &end, &measured, criteria);
+        searches.push(SearchResult {
+            strategy: s,
+            end,
+            reason,
+            stopped_escalating: stopped,
+            points,
+            requests,
+            grid_points: grid_points(find.from, find.to, resolution, whole),
+        });
+    }
+    // Points by setting, each with every strategy measured there.
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut points: Vec<SweepPoint> = Vec::new();
+    for (v, r, complete) in measured {
+        match points.last_mut() {
+            Some(p) if p.setting == v => {
+                p.complete &= complete;
+                p.results.push(r);
+            }
+            _ => points.push(SweepPoint {
+                setting: v,
+                results: vec![r],
+                complete,
+            }),
+        }
+    }
+    let recommendations: Vec<Recommendation> = searches
+        .iter()
+        .map(|x| {
+            let value = match x.end {
+                SearchEnd::Found { value, .. }
+                | SearchEnd::AllMet { value }
+                | SearchEnd::Saturated { value } => Some(value),
+                SearchEnd::Budget { value, .. } => value,
+                SearchEnd::NoneMet { .. } => None,
+            };
+            let goodput = value.and_then(|v| {
+                points
+                    .iter()
+                    .find(|p| p.setting == v)
+                    .and_then(|p| p.results.iter().find(|r| r.strategy == x.strategy))
+                    .map(PointResult::ranked_goodput)
+            });
+            Recommendation {
+                strategy: x.strategy,
+                setting: value,
+                goodput_rps: goodput,
+                reason: x.reason.clone(),
+            }
+        })
+        .collect();
+    let best = recommendations
+        .iter()
+        .filter(|r| r.setting.is_some())
+        .max_by(|a, b| {
+            a.goodput_rps
+                .unwrap_or(0.0)
+                .total_cmp(&b.goodput_rps.unwrap_or(0.0))
+        })
+        .cloned();
+    let incomplete_reason = incomplete.map(|(why, v)| ended_early(axis_name, why, v));
+    let report = SweepReport {
+        provenance: provenance.ended(),
+        axis: axis_name.into(),
+        axis_label: axis_of(find.from).label().into(),
+        slo_p99_ms: criteria.slo_p99_ms,
+        max_429_share: criteria.max_429_share,
+        min_good_share: criteria.min_good_share,
+        config: summary(&axis_of(find.from).apply(base, 0), &session, isolation),
+        knees: crate::model::search::knees(&points),
+        points,
+        recommendations,
+        best,
+        per_point: Vec::new(),
+        auto: None,
+        search: searches,
+        find: Some(find),
+        complete: incomplete_reason.is_none(),
+        incomplete_reason,
+    };
+    if let Some(out) = base.out.as_ref().filter(|_| write_error.is_none())
+        && let Err(e) = write_sweep(out, &report)
+    {
+        write_error.get_or_insert(e);
+    }
+    Ok((report, finish, write_error))
+}
+
+/// Whether a point's verdict is within the noise of a limit: p99 within 10 % of the SLO, the
+/// 429 share within half to twice its cap, the good share within a point of its floor.
+fn near_a_limit(r: &PointResult, c: Criteria) -> bool {
+    let p99 = matches!((c.slo_p99_ms, r.p99_ms), (Some(slo), Some(p)) if (p / slo - 1.0).abs() <= 0.10);
+    let rejected =
+        r.share_429 > 0.0 && r.share_429 >= 0.5 * c.max_429_share && r.share_429 <= 2.0 * c.max_429_share;
+    let good = c
+        .min_good_share
+        .is_some_and(|m| (r.good_share() - m).abs() <= 0.01);
+    p99 || rejected || good
+}
+
+/// A search's answer in words: the value and its figures, and the first value that broke a
+/// limit with the limit it broke.
+fn search_reason(
+    axis: &str,
+    s: Strategy,
+    end: &SearchEnd,
+    measured: &[(f64, PointResult, bool)],
+    c: Criteria,
+) -> String {
+    let at = |v: f64| {
+        measured
+            .iter()
+            .rev()
+            .find(|(x, r, _)| *x == v && r.strategy == s)
+            .map(|(_, r, _)| r)
+    };
+    let figures = |v: f64| {
+        at(v).map_or(String::new(), |r| {
+            format!(
+                " ({:.1} ok/s, p99 {}, 429s {:.1} %)",
+                r.ranked_goodput(),
+                r.p99_ms.map_or("-".into(), |p| format!("{p:.0} ms")),
+                100.0 * r.share_429
+            )
+        })
+    };
+    let broke = |v: f64| at(v).map_or("a limit".into(), |r| broken_limits(r, c));
+    match *end {
+        SearchEnd::Found { value, broke_at } => format!(
+            "{}{}: the largest meeting the limits; {} broke them ({})",
+            fmt_setting(axis, value),
+            figures(value),
+            fmt_setting(axis, broke_at),
+            broke(broke_at)
+        ),
+        SearchEnd::AllMet { value } => format!(
+            "{}{}: the top of the range, and every value up to it met the limits (extend the range)",
+            fmt_setting(axis, value),
+            figures(value)
+        ),
+        SearchEnd::Saturated { value } => format!(
+            "{}{}: escalation stopped here, over-saturated; no limit was broken",
+            fmt_setting(axis, value),
+            figures(value)
+        ),
+        SearchEnd::NoneMet { broke_at } => format!(
+            "none: the range's start {} already broke the limits ({})",
+            fmt_setting(axis, broke_at),
+            broke(broke_at)
+        ),
+        SearchEnd::Budget { value, broke_at } => format!(
+            "the budget ran out: between {} and {}",
+            value.map_or("nothing".into(), |v| format!(
+                "{}{}",
+                fmt_setting(axis, v),
+                figures(v)
+            )),
+            broke_at.map_or("the range's top".into(), |v| fmt_setting(axis, v))
+        ),
+    }
 }

@@ -26,6 +26,7 @@ pub mod recommend;
 pub mod record;
 pub mod report;
 pub mod retry;
+pub mod search;
 pub mod series;
 pub mod strategy;
 pub mod sweep;

@@ -167,7 +167,7 @@ fn recommend_complete(
 
 /// Why a point does not qualify, in a few words: no success (or none within the SLO), the p99
 /// over its limit, too many 429s, failed accounting.
-fn broken_limits(r: &PointResult, c: Criteria) -> String {
+pub(crate) fn broken_limits(r: &PointResult, c: Criteria) -> String {
     let mut w = Vec::new();
     if r.ranked_goodput() <= 0.0 {
         w.push(if r.slo_goodput_rps.is_some() && r.goodput_rps > 0.0 {
@@ -181,6 +181,13 @@ fn broken_limits(r: &PointResult, c: Criteria) -> String {
     }
     if !c.under_cap(r) {
         w.push(format!("{:.1} % 429s", 100.0 * r.share_429));
+    }
+    if let (false, Some(m)) = (c.good_enough(r), c.min_good_share) {
+        w.push(format!(
+            "{:.1} % good < {:.1} %",
+            100.0 * r.good_share(),
+            100.0 * m
+        ));
     }
     if !r.accounted_ok {
         w.push("accounting failed".into());

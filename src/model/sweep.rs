@@ -236,6 +236,15 @@ impl PointResult {
         }
     }
 
+    /// Good requests (ranked goodput) as a share of every request finished per second.
+    pub fn good_share(&self) -> f64 {
+        if self.throughput_rps > 0.0 {
+            (self.ranked_goodput() / self.throughput_rps).min(1.0)
+        } else {
+            0.0
+        }
+    }
+
     /// Each round's ranked goodput (see [`PointResult::ranked_goodput`]), when it has rounds.
     pub fn ranked_rounds(&self) -> Option<Vec<f64>> {
         (self.rounds.len() >= 2).then(|| {
@@ -285,6 +294,9 @@ pub struct SweepReport {
     pub slo_p99_ms: Option<f64>,
     /// The cap on the share of 429 answers.
     pub max_429_share: f64,
+    /// `--min-good`: the good share a setting must reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_good_share: Option<f64>,
     /// The base configuration (the swept field holds the first value).
     pub config: ConfigSummary,
     /// Every point that ran, in the order given.
@@ -298,6 +310,15 @@ pub struct SweepReport {
     /// A `--cpu-work` sweep: at each point, the strategy to use (`setting` is the point).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_point: Vec<Recommendation>,
+    /// Per strategy, where goodput stopped growing (none while it still grew).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knees: Vec<crate::model::search::Knee>,
+    /// `--find`: each strategy's search.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search: Vec<crate::model::search::SearchResult>,
+    /// `--find`: the setting searched and its range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find: Option<crate::model::search::Find>,
     /// False when the sweep was cut short; the points that ran are kept.
     pub complete: bool,
     /// Why it was cut short.
@@ -311,6 +332,9 @@ pub struct Criteria {
     pub slo_p99_ms: Option<f64>,
     /// Share of attempts answered 429 must be below this.
     pub max_429_share: f64,
+    /// Good requests (with `--slo`, those that met it; else every success) as a share of all
+    /// finished must be at least this (`--min-good`).
+    pub min_good_share: Option<f64>,
 }
 
 impl Criteria {
@@ -331,7 +355,16 @@ impl Criteria {
     /// Whether a result may be recommended: within the SLO and the cap, its books balanced,
     /// and some goodput to rank.
     pub fn qualifies(&self, r: &PointResult) -> bool {
-        self.meets_slo(r) && self.under_cap(r) && r.accounted_ok && r.ranked_goodput() > 0.0
+        self.meets_slo(r)
+            && self.under_cap(r)
+            && self.good_enough(r)
+            && r.accounted_ok
+            && r.ranked_goodput() > 0.0
+    }
+
+    /// The good share at or above `--min-good` (always, without it).
+    pub fn good_enough(&self, r: &PointResult) -> bool {
+        self.min_good_share.is_none_or(|m| r.good_share() >= m)
     }
 }
 
@@ -395,6 +428,7 @@ pub(crate) mod tests {
         Criteria {
             slo_p99_ms: None,
             max_429_share: 0.01,
+            min_good_share: None,
         }
     }
 

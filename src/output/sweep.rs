@@ -244,10 +244,56 @@ pub fn render(r: &SweepReport) -> String {
             probes.join(", ")
         );
     }
-    let limits = match r.slo_p99_ms {
+    let mut limits = match r.slo_p99_ms {
         Some(s) => format!("p99 ≤ {s:.0} ms and 429 share < {:.1} %", 100.0 * r.max_429_share),
         None => format!("429 share < {:.1} % (no p99 SLO)", 100.0 * r.max_429_share),
     };
+    if let Some(m) = r.min_good_share {
+        limits += &format!(" and good share ≥ {:.1} %", 100.0 * m);
+    }
+    if !r.knees.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nknee (the smallest setting within 5 % of the most goodput any larger one reached):"
+        );
+        for k in &r.knees {
+            let _ = writeln!(
+                t,
+                "  {:<13} {} ({})",
+                k.strategy.to_string(),
+                fmt_setting(&r.axis, k.setting),
+                k.why
+            );
+        }
+    }
+    if !r.search.is_empty() {
+        let _ = writeln!(t, "\nsearch (the largest value with {limits}):");
+        for x in &r.search {
+            let _ = writeln!(t, "  {:<13} {}", x.strategy.to_string(), x.reason);
+            let _ = writeln!(
+                t,
+                "  {:<13} {} points, {} requests (a fixed sweep as fine over the range: {} points){}",
+                "",
+                x.points,
+                x.requests,
+                x.grid_points,
+                x.stopped_escalating
+                    .as_ref()
+                    .map_or(String::new(), |w| format!("; {w}"))
+            );
+        }
+        if let Some(b) = &r.best {
+            let _ = writeln!(
+                t,
+                "best: {} at {} ({:.1} {})",
+                b.strategy,
+                fmt_setting(&r.axis, b.setting.unwrap_or_default()),
+                b.goodput_rps.unwrap_or_default(),
+                if slo { "good/s, met the SLO" } else { "ok/s" }
+            );
+        }
+        return t;
+    }
     if !r.per_point.is_empty() {
         let _ = writeln!(
             t,

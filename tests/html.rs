@@ -60,16 +60,25 @@ fn load(chrome: &Path, page: &Path, shot: &Path) -> (String, Vec<String>) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), console)
 }
 
-/// The page refers to nothing outside itself: no src or href but fragments.
-fn assert_self_contained(html: &str) {
+/// The page loads nothing from outside itself (no src but fragments), and links only to
+/// fragments and to the pages of its own points, which exist beside it.
+fn assert_self_contained(html: &str, dir: &std::path::Path) {
     for attr in ["src=\"", "href=\""] {
         for (i, _) in html.match_indices(attr) {
             let v = &html[i + attr.len()..];
+            let target = &v[..v.find('"').unwrap_or(v.len())];
+            let own_point = attr == "href=\""
+                && target.starts_with("points/")
+                && target.ends_with("/report.html")
+                && !target.contains("..");
             assert!(
-                v.starts_with('#'),
+                target.starts_with('#') || own_point,
                 "external reference: {}",
                 &html[i..(i + 80).min(html.len())]
             );
+            if own_point {
+                assert!(dir.join(target).is_file(), "a link to a missing page: {target}");
+            }
         }
     }
     assert!(!html.contains("<script"), "no script");
@@ -133,7 +142,7 @@ fn both_html_pages_render_in_a_real_browser() {
 
     // The run: five strategies' rows, five charts, the errors the 500s caused.
     let page = run.join("report.html");
-    assert_self_contained(&std::fs::read_to_string(&page).unwrap());
+    assert_self_contained(&std::fs::read_to_string(&page).unwrap(), &run);
     let (dom, console) = load(&chrome, &page, &tmp.path().join("run.png"));
     assert!(console.is_empty(), "console: {console:?}");
     for id in ["sequential", "threadpool", "async", "async-single", "batched"] {
@@ -151,7 +160,13 @@ fn both_html_pages_render_in_a_real_browser() {
     // The sweep: the recommendation and six charts (goodput, p99, 429s, throughput, retries,
     // client CPU per request).
     let page = sweep.join("report.html");
-    assert_self_contained(&std::fs::read_to_string(&page).unwrap());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html, &sweep);
+    assert_eq!(
+        html.matches(r#"href="points/"#).count(),
+        6,
+        "each row links its point's page"
+    );
     let (dom, console) = load(&chrome, &page, &tmp.path().join("sweep.png"));
     assert!(console.is_empty(), "console: {console:?}");
     assert!(

@@ -152,15 +152,18 @@ fn pacing_under_the_limit_avoids_the_429s_a_window_gets() {
     );
 }
 
-/// `sweep --find` on mocks of known capacity lands within one resolution step below it (the
-/// value found at most the capacity, the first that broke a limit at least it), for
+/// `sweep --find` on mocks of known capacity lands within one resolution step of it, for
 /// `async` and `threadpool`, in at most half the points (so half the requests) of a fixed sweep
-/// as fine over the range: a limit of 200 requests/s at 100 ms a request (20 in flight; past
-/// that, 429s), and a server of 4 slots at 100 ms against a p99 SLO of 135 ms (C in flight
+/// as fine over the range: a limit of 200 requests/s searched over the open-loop rate (past it,
+/// 429s; searched over concurrency the answer would move with the client's own latency on a
+/// loaded machine), and a server of 4 slots at 100 ms against a p99 SLO of 135 ms (C in flight
 /// wait C ÷ 40 s each: 125 ms at 5, 150 ms at 6).
 #[test]
 fn a_search_finds_the_capacity_of_a_known_mock() {
-    let cases: [(&[&str], f64); 2] = [
+    // The limiter holds 20 requests of burst (--limit-window 100ms): a run of n requests at R/s
+    // meets the 1 % cap while 1 − 200 ÷ R − 20 ÷ n ≤ 1 %, so at n = 400 up to R = 212.8/s.
+    let rate_capacity = 200.0 / (0.99 - 20.0 / 400.0);
+    let cases: [(&[&str], &str, f64); 2] = [
         (
             &[
                 "--latency",
@@ -170,9 +173,10 @@ fn a_search_finds_the_capacity_of_a_known_mock() {
                 "--limit-window",
                 "100ms",
                 "--find",
-                "concurrency=4..64",
+                "rate=100..400",
             ],
-            20.0,
+            "400",
+            rate_capacity,
         ),
         (
             &[
@@ -183,32 +187,42 @@ fn a_search_finds_the_capacity_of_a_known_mock() {
                 "--slo-p99",
                 "135ms",
                 "--find",
-                "concurrency=2..32",
+                "concurrency=4..32",
             ],
+            "200",
             5.0,
         ),
     ];
-    for (flags, capacity) in cases {
-        // Arrange
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("find");
-        // Act
-        let o = crate::util::bin()
-            .args([
-                "sweep",
-                "-q",
-                "-n",
-                "200",
-                "--strategies",
-                "async,threadpool",
-                "--resolution",
-                "5%",
-            ])
-            .args(flags)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+    // Act: both searches at once (each mostly waits on its mock).
+    let dir = tempfile::tempdir().unwrap();
+    let running: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (flags, n, _))| {
+            let out = dir.path().join(format!("find-{i}"));
+            let child = crate::util::bin()
+                .args([
+                    "sweep",
+                    "-q",
+                    "-n",
+                    n,
+                    "--strategies",
+                    "async,threadpool",
+                    "--resolution",
+                    "5%",
+                ])
+                .args(*flags)
+                .arg("--out")
+                .arg(&out)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (out, child)
+        })
+        .collect();
+    for ((flags, n, capacity), (out, child)) in cases.into_iter().zip(running) {
+        let o = child.wait_with_output().unwrap();
         // Assert
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let report = crate::util::json(&out.join("sweep.json"));
@@ -219,29 +233,95 @@ fn a_search_finds_the_capacity_of_a_known_mock() {
             assert_eq!(end["kind"], "found", "{flags:?}: {s}");
             let value = end["value"].as_f64().unwrap();
             let broke = end["broke_at"].as_f64().unwrap();
+            // Within one resolution step (one value, for whole ones) of the capacity.
+            let step = if capacity.fract() == 0.0 {
+                1.0
+            } else {
+                0.05 * capacity
+            };
             assert!(
-                value <= capacity && value >= capacity / 1.05 - 1.0 && broke >= capacity,
+                (value - capacity).abs() <= step && broke > value,
                 "{flags:?} {}: found {value}, broke at {broke}, capacity {capacity}",
                 s["strategy"]
             );
             let (points, grid) = (s["points"].as_u64().unwrap(), s["grid_points"].as_u64().unwrap());
             assert!(2 * points <= grid, "{points} points, a grid needs {grid}");
-            assert!(s["requests"].as_u64().unwrap() <= 200 * grid / 2);
+            assert!(s["requests"].as_u64().unwrap() <= n.parse::<u64>().unwrap() * grid / 2);
         }
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert!(stdout.contains("the largest meeting the limits"), "{stdout}");
-        // Every point has its folder, and the page and charts are drawn.
-        assert!(out.join("report.html").is_file() && out.join("sweep-goodput.svg").is_file());
-        let first = &flags[flags.len() - 1]["concurrency=".len()..]
-            .split("..")
-            .next()
-            .unwrap()
-            .to_owned();
+        // Each strategy's knee (goodput flat past it) is kept, crossed on the goodput chart and
+        // listed on the page beside the searches; every point has its folder.
+        assert_eq!(
+            report["knees"].as_array().map_or(0, Vec::len),
+            2,
+            "{flags:?}: {}",
+            report["knees"]
+        );
+        let svg = std::fs::read_to_string(out.join("sweep-goodput.svg")).unwrap();
+        // The legend's entry, and a cross (two strokes) per knee besides the legend's.
+        assert!(svg.contains("\nknee\n"));
+        assert!(
+            svg.matches(r##"stroke="#AA1428""##).count() >= 2 + 2 * 2,
+            "a cross per knee"
+        );
+        let (setting, range) = flags[flags.len() - 1].split_once('=').unwrap();
+        let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(page.contains(r#"id="search""#) && page.contains(r#"id="knees""#));
+        assert!(
+            page.contains(&format!(r#"href="points/async-{setting}-"#)),
+            "each point's page is linked"
+        );
+        let first = range.split("..").next().unwrap();
         assert!(
             out.join("points")
-                .join(format!("async-concurrency-{first}"))
+                .join(format!("async-{setting}-{first}"))
                 .join("report.json")
                 .is_file()
         );
+    }
+}
+
+/// A rising list stops once every strategy was over-saturated two steps in a row, and says so
+/// (a server of 2 slots: past 2 in flight goodput is flat and latency climbs); `--all-points`
+/// runs the whole list.
+#[test]
+fn a_sweep_stops_escalating_past_saturation_unless_asked_not_to() {
+    for (extra, points) in [(None, 3), (Some("--all-points"), 6)] {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sweep");
+        // Act
+        let o = crate::util::bin()
+            .args(["sweep", "-q", "-n", "40", "--strategies", "async,threadpool"])
+            .args([
+                "--latency",
+                "20ms",
+                "--capacity",
+                "2",
+                "--concurrency",
+                "2,4,8,16,24,32",
+            ])
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        // Assert
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report = crate::util::json(&out.join("sweep.json"));
+        assert_eq!(report["points"].as_array().unwrap().len(), points, "{extra:?}");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        match extra {
+            None => {
+                let why = report["stopped_early"].as_str().unwrap();
+                assert!(
+                    why.contains("over-saturated at 8") && why.contains("C=8 were not run"),
+                    "{why}"
+                );
+                assert!(stdout.contains("stopped early:"), "{stdout}");
+            }
+            Some(_) => assert!(report.get("stopped_early").is_none()),
+        }
     }
 }

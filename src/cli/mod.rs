@@ -98,6 +98,10 @@ pub struct SweepArgs {
     /// none].
     #[arg(long, value_name = "N")]
     pub budget_requests: Option<u64>,
+    /// Run every point of a rising list, even past the point where every strategy was
+    /// over-saturated twice in a row (where a sweep stops by default, saying so).
+    #[arg(long)]
+    pub all_points: bool,
     /// With --find: measure no more points after this long [default: none].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub budget_time: Option<Duration>,

@@ -170,7 +170,7 @@ pub fn sweep(
     criteria: Criteria,
 ) -> Result<(SweepReport, Finish), RunError> {
     let base = Plan::new(base.clone())?;
-    let (report, finish, write_error) = sweep_measuring_on(&base, plan, criteria, &StopToken::new())?;
+    let (report, finish, write_error) = sweep_measuring_on(&base, plan, criteria, false, &StopToken::new())?;
     match write_error {
         Some(e) => Err(e),
         None => Ok((report, finish)),
@@ -184,6 +184,7 @@ pub(crate) fn sweep_measuring_on(
     base: &Plan,
     plan: &SweepPlan,
     criteria: Criteria,
+    all_points: bool,
     stop: &StopToken,
 ) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
     // Reachability first (an external target), then the output folder.
@@ -204,7 +205,15 @@ pub(crate) fn sweep_measuring_on(
         eprintln!("asyncbench: warning: {e}; the sweep goes on measuring and writes no more files");
         slot.get_or_insert(e);
     };
-    for (i, v) in axis.values().into_iter().enumerate() {
+    // A rising list of concurrencies, rates or batch sizes stops once every strategy was
+    // over-saturated twice in a row (unless --all-points).
+    let values = axis.values();
+    let escalates = !all_points
+        && matches!(axis, Axis::Concurrency(_) | Axis::Rate(_) | Axis::BatchSize(_))
+        && values.windows(2).all(|w| w[1] > w[0]);
+    let mut saturated_steps = 0;
+    let mut stopped_early = None;
+    for (i, v) in values.iter().copied().enumerate() {
         let mut cfg = axis.apply(base, i);
         // Each point writes its own report (and request log) in its own folder, while files
         // can be written.
@@ -242,6 +251,25 @@ pub(crate) fn sweep_measuring_on(
             incomplete = results.incomplete.map(|why| (why, v));
             break;
         }
+        if escalates {
+            match saturated_step(&points) {
+                Some(why) => {
+                    saturated_steps += 1;
+                    if saturated_steps >= 2 && i + 1 < values.len() {
+                        let note = format!(
+                            "{why}, the second step in a row: the points past {} were not run (--all-points runs them)",
+                            fmt_setting(axis.name(), v)
+                        );
+                        if !base.quiet {
+                            eprintln!("asyncbench: {note}");
+                        }
+                        stopped_early = Some(note);
+                        break;
+                    }
+                }
+                None => saturated_steps = 0,
+            }
+        }
     }
     let chosen = if auto.is_some() {
         Chosen::Automatic
@@ -267,6 +295,7 @@ pub(crate) fn sweep_measuring_on(
         knees: crate::model::search::knees(&points_for_knees),
         search: Vec::new(),
         find: None,
+        stopped_early,
         complete: incomplete_reason.is_none(),
         incomplete_reason,
     };
@@ -386,7 +415,7 @@ pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunE
             for w in crate::commands::compare::settings_warnings(&cfg) {
                 eprintln!("asyncbench: warning: {w}");
             }
-            let (r, f, e) = sweep_measuring_on(&cfg, &plan, criteria, stop)?;
+            let (r, f, e) = sweep_measuring_on(&cfg, &plan, criteria, args.all_points, stop)?;
             (r, f, e, cfg.out.clone())
         }
     };
@@ -675,6 +704,7 @@ pub(crate) fn find_measuring_on(
         auto: None,
         search: searches,
         find: Some(find),
+        stopped_early: None,
         complete: incomplete_reason.is_none(),
         incomplete_reason,
     };
@@ -684,6 +714,22 @@ pub(crate) fn find_measuring_on(
         write_error.get_or_insert(e);
     }
     Ok((report, finish, write_error))
+}
+
+/// The last step of a sweep, when every strategy measured on both sides of it was
+/// over-saturated there: what each showed.
+fn saturated_step(points: &[SweepPoint]) -> Option<String> {
+    let [.., a, b] = points else { return None };
+    let whys: Vec<String> = b
+        .results
+        .iter()
+        .map(|r| {
+            let before = a.results.iter().find(|x| x.strategy == r.strategy)?;
+            over_saturated(&CurvePoint::of(a.setting, before), &CurvePoint::of(b.setting, r))
+                .map(|w| format!("{}: {w}", r.strategy))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (!whys.is_empty()).then(|| whys.join("; "))
 }
 
 /// Whether a point's verdict is within the noise of a limit: p99 within 10 % of the SLO, the

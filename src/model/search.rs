@@ -145,7 +145,13 @@ impl Search {
                     return None;
                 }
                 let mid = (p + f) / 2.0;
-                Some(if self.whole { mid.floor() } else { mid })
+                // Rates to the hundredth; a midpoint that rounds onto an end is no new value.
+                let mid = if self.whole {
+                    mid.floor()
+                } else {
+                    (mid * 100.0).round() / 100.0
+                };
+                (mid > p && mid < f).then_some(mid)
             }
         }
     }

@@ -316,6 +316,9 @@ pub struct SweepReport {
     /// `--find`: each strategy's search.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search: Vec<crate::model::search::SearchResult>,
+    /// A rising list stopped before its end: every strategy over-saturated twice in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
     /// `--find`: the setting searched and its range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub find: Option<crate::model::search::Find>,

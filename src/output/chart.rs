@@ -16,6 +16,8 @@ use crate::output::hgrm::{TICKS_PER_HALF_DISTANCE, percentile_rows};
 /// Size of every chart, pixels.
 pub(crate) const SIZE: (u32, u32) = (960, 560);
 const FONT: &str = "sans-serif";
+/// The knee's cross: a dark red that none of the lines' colours is.
+const KNEE: RGBColor = RGBColor(170, 20, 40);
 const TITLE_SIZE: u32 = 20;
 const LABEL_SIZE: u32 = 16;
 /// One colour per series, in legend order (colour-blind-safe Okabe–Ito palette).
@@ -159,6 +161,8 @@ enum Swatch {
     Line(RGBColor),
     /// A ring (the recommended points).
     Ring,
+    /// A cross (the knees).
+    Cross,
 }
 
 /// Draws the legend in its own panel, one entry a row, labels wrapped to the panel's width.
@@ -177,6 +181,7 @@ where
                 .draw(&PathElement::new(vec![(4, y), (26, y)], c.stroke_width(2)))
                 .and_then(|_| area.draw(&Circle::new((15, y), 3, c.filled()))),
             Swatch::Ring => area.draw(&Circle::new((15, y), 7, BLACK.stroke_width(2))),
+            Swatch::Cross => area.draw(&Cross::new((15, y), 6, KNEE.stroke_width(2))),
         }
         .map_err(err)?;
         // Wrap long labels (a combined chart's run names) at about 24 characters.
@@ -542,13 +547,24 @@ impl XAxis {
     }
 }
 
-/// A marked point (the recommended setting of a line): drawn as a ring.
+/// A marked point of a line: its recommended setting (a ring) or its knee (a cross).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mark {
     /// The setting.
     pub x: f64,
     /// The value there.
     pub y: f64,
+    /// Which mark.
+    pub kind: MarkKind,
+}
+
+/// What a [`Mark`] marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    /// The recommended setting (or the search's answer): a ring.
+    Recommended,
+    /// Where goodput stops growing: a cross.
+    Knee,
 }
 
 /// A y-against-x line chart (goodput or p99 against concurrency, batch size, rate…), with the
@@ -676,15 +692,27 @@ where
             .map_err(err)?;
         entries.push((l.name.clone(), Swatch::Line(c)));
     }
-    if !marks.is_empty() {
+    let rings: Vec<&Mark> = marks.iter().filter(|m| m.kind == MarkKind::Recommended).collect();
+    if !rings.is_empty() {
         chart
             .draw_series(
-                marks
+                rings
                     .iter()
                     .map(|m| Circle::new((tx(m.x), m.y), 9, BLACK.stroke_width(2))),
             )
             .map_err(err)?;
         entries.push(("recommended".to_owned(), Swatch::Ring));
+    }
+    let knees: Vec<&Mark> = marks.iter().filter(|m| m.kind == MarkKind::Knee).collect();
+    if !knees.is_empty() {
+        chart
+            .draw_series(
+                knees
+                    .iter()
+                    .map(|m| Cross::new((tx(m.x), m.y), 6, KNEE.stroke_width(2))),
+            )
+            .map_err(err)?;
+        entries.push(("knee".to_owned(), Swatch::Cross));
     }
     if ymax == 0.0 {
         plot.draw(&Text::new(

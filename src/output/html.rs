@@ -320,15 +320,59 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
             escape(&a.note)
         );
     }
+    if let Some(why) = &r.stopped_early {
+        let _ = writeln!(
+            b,
+            "<p class=\"note\" id=\"stopped-early\">Stopped early: {}.</p>",
+            escape(why)
+        );
+    }
+    if !r.search.is_empty() {
+        b.push_str("<h2>Search</h2>\n<ul id=\"search\">\n");
+        for x in &r.search {
+            let _ = writeln!(
+                b,
+                "<li><b>{}</b>: {} {} points, {} requests (a fixed sweep as fine over the range: {} points){}.</li>",
+                x.strategy,
+                escape(&x.reason),
+                x.points,
+                x.requests,
+                x.grid_points,
+                x.stopped_escalating
+                    .as_ref()
+                    .map_or(String::new(), |w| format!("; {}", escape(w)))
+            );
+        }
+        b.push_str("</ul>\n");
+    }
+    if !r.knees.is_empty() {
+        b.push_str("<h2>Knee</h2>\n<p class=\"note\">The smallest setting within 5 % of the most goodput any larger one reached: past it, more buys latency or 429s, not goodput.</p>\n<ul id=\"knees\">\n");
+        for k in &r.knees {
+            let _ = writeln!(
+                b,
+                "<li><b>{}</b>: {} ({})</li>",
+                k.strategy,
+                escape(&fmt_setting(&r.axis, k.setting)),
+                escape(&k.why)
+            );
+        }
+        b.push_str("</ul>\n");
+    }
     b.push_str("<h2>Points</h2>\n<div class=\"scroll\"><table>\n<tr><th>");
     b.push_str(&escape(&r.axis));
     b.push_str("</th><th>strategy</th><th>ok/s</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>429 %</th><th>retries</th><th>failed</th><th>client CPU ms/req</th></tr>\n");
     let opt = |v: Option<f64>| v.map_or("–".to_owned(), |x| format!("{x:.1}"));
     for p in &r.points {
         for x in &p.results {
+            // Each point's own page, in the folder the sweep (or the search) wrote it to.
+            let folder = match r.find {
+                Some(_) => format!("points/{}-{}-{}", x.strategy, r.axis, p.setting),
+                None => format!("points/{}-{}", r.axis, p.setting),
+            };
             let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"{}/report.html\">{}</a></td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&folder),
                 escape(&fmt_value(&r.axis, p.setting)),
                 x.strategy,
                 x.goodput_rps,
@@ -348,7 +392,7 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
         &[
             (
                 "sweep-goodput",
-                "Goodput against the setting; rings mark each strategy's recommendation (a --cpu-work sweep draws the ceilings 1 core ÷ work and all cores ÷ work instead).",
+                "Goodput against the setting; rings mark each strategy's recommendation (or the search's answer), crosses its knee (a --cpu-work sweep draws the ceilings 1 core ÷ work and all cores ÷ work instead).",
             ),
             ("sweep-p99", "p99 latency of successful requests."),
             ("sweep-429", "Share of attempts answered 429."),

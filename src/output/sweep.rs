@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::model::error::RunError;
 use crate::model::sweep::{PointResult, SweepReport, fmt_setting, fmt_value};
 use crate::output::chart;
-use crate::output::chart::{Line, Mark, XAxis};
+use crate::output::chart::{Line, Mark, MarkKind, XAxis};
 
 /// A sweep chart: file name, title, y-axis label, and the figure it plots (`None`: no point).
 type SweepMetric = (
@@ -98,8 +98,16 @@ pub(crate) fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, 
                 Some(Mark {
                     x: setting,
                     y: f(at(rec.strategy, setting)?)?,
+                    kind: MarkKind::Recommended,
                 })
             })
+            .chain(r.knees.iter().filter_map(|k| {
+                Some(Mark {
+                    x: k.setting,
+                    y: f(at(k.strategy, k.setting)?)?,
+                    kind: MarkKind::Knee,
+                })
+            }))
             .collect();
         written.extend(
             chart::xy(
@@ -250,6 +258,9 @@ pub fn render(r: &SweepReport) -> String {
     };
     if let Some(m) = r.min_good_share {
         limits += &format!(" and good share ≥ {:.1} %", 100.0 * m);
+    }
+    if let Some(why) = &r.stopped_early {
+        let _ = writeln!(t, "\nstopped early: {why}");
     }
     if !r.knees.is_empty() {
         let _ = writeln!(

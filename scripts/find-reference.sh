@@ -17,7 +17,7 @@ while v < 64:
     xs.append(min(v, 64))
 print(",".join(map(str, xs)))')
 "$b" sweep --find concurrency=4..64 --resolution 5% "${flags[@]}" --out "$out/find" --force >"$out/find.txt"
-"$b" sweep --concurrency "$grid" "${flags[@]}" --out "$out/grid" --force >"$out/grid.txt"
+"$b" sweep --concurrency "$grid" --all-points "${flags[@]}" --out "$out/grid" --force >"$out/grid.txt"
 python3 - "$out" <<'PY' | tee "$out/summary.txt"
 import json, sys
 out = sys.argv[1]

@@ -188,10 +188,7 @@ pub(crate) fn sweep_measuring_on(
     stop: &StopToken,
 ) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
     // Reachability first (an external target), then the output folder.
-    let session = Session::open(base, stop)?;
-    if let Some(out) = &base.out {
-        prepare_out(out, base.force)?;
-    }
+    let session = open(base, stop)?;
     let provenance = Provenance::capture();
     let (axis, auto) = probe(base, plan, &session, &provenance)?;
     let auto = (!matches!(plan, SweepPlan::Fixed(_))).then_some(auto);
@@ -305,6 +302,15 @@ pub(crate) fn sweep_measuring_on(
         failed(e, &mut write_error);
     }
     Ok((report, finish, write_error))
+}
+
+/// The session (an unreachable target fails here), then the output folder, prepared.
+fn open(base: &Plan, stop: &StopToken) -> Result<Session, RunError> {
+    let session = Session::open(base, stop)?;
+    if let Some(out) = &base.out {
+        prepare_out(out, base.force)?;
+    }
+    Ok(session)
 }
 
 /// One line per strategy on stderr as each point ends.
@@ -498,10 +504,7 @@ pub(crate) fn find_measuring_on(
     criteria: Criteria,
     stop: &StopToken,
 ) -> Result<(SweepReport, Finish, Option<RunError>), RunError> {
-    let session = Session::open(base, stop)?;
-    if let Some(out) = &base.out {
-        prepare_out(out, base.force)?;
-    }
+    let session = open(base, stop)?;
     let provenance = Provenance::capture();
     let started = std::time::Instant::now();
     let axis_of = |v: f64| match find.setting {

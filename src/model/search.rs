@@ -53,6 +53,21 @@ pub struct SearchResult {
     pub grid_points: usize,
 }
 
+impl SearchResult {
+    /// What it took, against a fixed sweep as fine, and where escalation stopped, in words.
+    pub fn cost(&self) -> String {
+        format!(
+            "{} points, {} requests (a fixed sweep as fine over the range: {} points){}",
+            self.points,
+            self.requests,
+            self.grid_points,
+            self.stopped_escalating
+                .as_ref()
+                .map_or(String::new(), |w| format!("; {w}"))
+        )
+    }
+}
+
 /// Where a sweep's goodput stops growing, for one strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Knee {

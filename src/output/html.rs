@@ -332,15 +332,10 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
         for x in &r.search {
             let _ = writeln!(
                 b,
-                "<li><b>{}</b>: {} {} points, {} requests (a fixed sweep as fine over the range: {} points){}.</li>",
+                "<li><b>{}</b>: {} {}.</li>",
                 x.strategy,
                 escape(&x.reason),
-                x.points,
-                x.requests,
-                x.grid_points,
-                x.stopped_escalating
-                    .as_ref()
-                    .map_or(String::new(), |w| format!("; {}", escape(w)))
+                escape(&x.cost())
             );
         }
         b.push_str("</ul>\n");

@@ -281,28 +281,9 @@ pub fn render(r: &SweepReport) -> String {
         let _ = writeln!(t, "\nsearch (the largest value with {limits}):");
         for x in &r.search {
             let _ = writeln!(t, "  {:<13} {}", x.strategy.to_string(), x.reason);
-            let _ = writeln!(
-                t,
-                "  {:<13} {} points, {} requests (a fixed sweep as fine over the range: {} points){}",
-                "",
-                x.points,
-                x.requests,
-                x.grid_points,
-                x.stopped_escalating
-                    .as_ref()
-                    .map_or(String::new(), |w| format!("; {w}"))
-            );
+            let _ = writeln!(t, "  {:<13} {}", "", x.cost());
         }
-        if let Some(b) = &r.best {
-            let _ = writeln!(
-                t,
-                "best: {} at {} ({:.1} {})",
-                b.strategy,
-                fmt_setting(&r.axis, b.setting.unwrap_or_default()),
-                b.goodput_rps.unwrap_or_default(),
-                if slo { "good/s, met the SLO" } else { "ok/s" }
-            );
-        }
+        t += &best_line(r, slo);
         return t;
     }
     if !r.per_point.is_empty() {
@@ -322,17 +303,21 @@ pub fn render(r: &SweepReport) -> String {
     for rec in &r.recommendations {
         let _ = writeln!(t, "  {:<13} {}", rec.strategy.to_string(), rec.reason);
     }
-    if let Some(b) = &r.best {
-        let _ = writeln!(
-            t,
-            "best: {} at {} ({:.1} {})",
+    t += &best_line(r, slo);
+    t
+}
+
+/// `best: STRATEGY at SETTING (GOODPUT)`, when a setting qualified.
+fn best_line(r: &SweepReport, slo: bool) -> String {
+    r.best.as_ref().map_or(String::new(), |b| {
+        format!(
+            "best: {} at {} ({:.1} {})\n",
             b.strategy,
             fmt_setting(&r.axis, b.setting.unwrap_or_default()),
             b.goodput_rps.unwrap_or_default(),
             if slo { "good/s, met the SLO" } else { "ok/s" }
-        );
-    }
-    t
+        )
+    })
 }
 
 /// The sweep as CSV: one row per point and strategy.

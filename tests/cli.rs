@@ -239,3 +239,58 @@ fn plot_combine_draws_every_run_by_its_folder_name() {
         assert!(png.starts_with(b"\x89PNG"), "{chart}.png");
     }
 }
+
+/// The table fits 120 columns by default, for every strategy, with rounds, errors and their
+/// samples (failures summed in `failed`); `--wide` shows each failure outcome, eff, p90 and max,
+/// and the whole error sample.
+#[test]
+fn the_table_fits_120_columns_unless_wide() {
+    let run = |wide: bool| {
+        let mut c = bin();
+        c.args([
+            "compare",
+            "-q",
+            "-n",
+            "20",
+            "-c",
+            "4",
+            "--latency",
+            "2ms",
+            "--rate-500",
+            "0.2",
+        ])
+        .args(["--cpu-work", "1ms", "--rounds", "2"])
+        .args([
+            "--strategies",
+            "sequential,threadpool,async,async-single,async-offload,batched",
+        ]);
+        if wide {
+            c.arg("--wide");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let compact = run(false);
+    for l in compact.lines().filter(|l| !l.starts_with("machine:")) {
+        assert!(l.chars().count() <= 120, "{} columns: {l}", l.chars().count());
+    }
+    let header = compact.lines().find(|l| l.starts_with("strategy ")).unwrap();
+    assert!(header.contains(" failed ") && !header.contains(" 5xx ") && !header.contains("max_ms"));
+    assert!(
+        compact.contains("proc…") || compact.contains('…'),
+        "the sample is cut"
+    );
+    let wide = run(true);
+    let header = wide.lines().find(|l| l.starts_with("strategy ")).unwrap();
+    for col in [
+        "5xx", "4xx", "t/o", "conn", "big", "cxl", "eff", "p90_ms", "max_ms",
+    ] {
+        assert!(
+            header.split_whitespace().any(|h| h == col),
+            "--wide lacks {col}: {header}"
+        );
+    }
+    assert!(!header.contains(" failed "));
+    assert!(wide.lines().any(|l| l.chars().count() > 120));
+}

@@ -60,6 +60,34 @@ fn load(chrome: &Path, page: &Path, shot: &Path) -> (String, Vec<String>) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), console)
 }
 
+/// How far `page` scrolls sideways in a `width` px window: the document's overflow, then each
+/// `.scroll` box's (a table wider than its box), measured by a probe script added to a copy of
+/// the page (the page itself has none).
+fn overflow(chrome: &Path, page: &Path, width: u32) -> Vec<i64> {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probe = "<script>addEventListener('load',()=>{const d=document.documentElement;\
+        const v=[d.scrollWidth-d.clientWidth];\
+        document.querySelectorAll('.scroll').forEach(e=>v.push(e.scrollWidth-e.clientWidth));\
+        document.body.setAttribute('data-overflow',v.join(','))})</script>";
+    let copy = page.with_file_name(format!("probe-{width}.html"));
+    std::fs::write(&copy, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(chrome)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .arg(format!("--window-size={width},2000"))
+        .arg("--virtual-time-budget=3000")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", copy.display()))
+        .output()
+        .unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let at = dom.find("data-overflow=\"").expect("the probe ran") + "data-overflow=\"".len();
+    let list = &dom[at..at + dom[at..].find('"').unwrap()];
+    list.split(',').map(|v| v.parse().unwrap()).collect()
+}
+
 /// The page loads nothing from outside itself (no src but fragments), and links only to
 /// fragments and to the pages of its own points, which exist beside it.
 fn assert_self_contained(html: &str, dir: &std::path::Path) {
@@ -115,6 +143,12 @@ fn both_html_pages_render_in_a_real_browser() {
             "1ms",
             "--rate-500",
             "0.2",
+            "--warmup",
+            "4",
+            "--prompt-tokens",
+            "30",
+            "-H",
+            "X-Team: bench",
             "--out",
         ])
         .arg(&run)
@@ -156,6 +190,41 @@ fn both_html_pages_render_in_a_real_browser() {
     assert!(!dom.contains("Over rounds"), "one round: no intervals block");
     assert!(dom.contains("http_500") && dom.contains("Streaming") && dom.contains("Settings and provenance"));
     assert!(std::fs::metadata(tmp.path().join("run.png")).unwrap().len() > 20_000);
+    // Every setting that shaped the run, and every strategy's figures from report.json.
+    for setting in [
+        "warm-up",
+        "4 requests per strategy",
+        "x-team",
+        "about 30 words",
+        "batches of 4",
+        "transport",
+    ] {
+        assert!(dom.contains(setting), "the page lacks the setting {setting}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    for s in report["strategies"].as_array().unwrap() {
+        let f = |k: &str, d: usize| format!("<td>{:.d$}</td>", s[k].as_f64().unwrap());
+        let p = |k: &str| format!("<td>{:.1}</td>", s["latency_ms"][k].as_f64().unwrap());
+        for cell in [
+            f("goodput_rps", 1),
+            f("throughput_rps", 1),
+            f("wall_s", 3),
+            f("cpu_s", 3),
+            p("p50"),
+            p("p90"),
+            p("p99"),
+            p("max"),
+            format!("<td>{}</td>", s["outcomes"]["server_error"]),
+        ] {
+            assert!(dom.contains(&cell), "{}: {cell} is not on the page", s["id"]);
+        }
+    }
+    // No sideways scrolling at 1 280 px or 1 920 px, of the page or of any table in its box.
+    for width in [1280, 1920] {
+        let over = overflow(&chrome, &page, width);
+        assert!(over.iter().all(|o| *o <= 0), "run page at {width} px: {over:?}");
+    }
 
     // The sweep: the recommendation and six charts (goodput, p99, 429s, throughput, retries,
     // client CPU per request).
@@ -178,4 +247,8 @@ fn both_html_pages_render_in_a_real_browser() {
     assert!(std::fs::metadata(tmp.path().join("sweep.png")).unwrap().len() > 20_000);
     // Each point has its own page too.
     assert!(sweep.join("points/concurrency-2/report.html").exists());
+    for width in [1280, 1920] {
+        let over = overflow(&chrome, &page, width);
+        assert!(over.iter().all(|o| *o <= 0), "sweep page at {width} px: {over:?}");
+    }
 }

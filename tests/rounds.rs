@@ -66,8 +66,10 @@ fn rounds_interleave_every_strategy_and_carry_intervals() {
     }
     assert!(stdout.contains("12 requests × 3 rounds"), "{stdout}");
     assert!(stdout.contains("over 3 rounds"), "{stdout}");
+    // Wrapped notes read as one line again (a continuation starts with more indent).
+    let flat = stdout.replace("\n    ", " ");
     for other in ids.iter().filter(|s| **s != "async") {
-        let line = stdout
+        let line = flat
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("async vs {other}:")))
             .unwrap_or_else(|| panic!("no verdict for {other}:\n{stdout}"));

@@ -111,7 +111,7 @@ fn a_target_that_cannot_be_reset_is_reported_as_shared() {
     );
     let report = asyncbench::compare(&cfg).unwrap();
     assert_eq!(report.config.isolation, Isolation::Shared);
-    assert!(asyncbench::output::table::table(&report).contains("SHARED by the strategies"));
+    assert!(asyncbench::output::table::table(&report, false).contains("SHARED by the strategies"));
 }
 
 /// One deadline per attempt, the same in every client: answers that come after it are timeouts
@@ -275,7 +275,8 @@ fn a_wrong_target_exits_5_with_the_cause_and_an_error_breakdown() {
         );
     }
     let row = stdout.lines().find(|l| l.starts_with("sequential")).unwrap();
-    assert!(row.split_whitespace().filter(|c| *c == "-").count() >= 5, "{row}");
+    // p50 and p99 (the compact table's latency columns) have no value.
+    assert!(row.split_whitespace().filter(|c| *c == "-").count() >= 2, "{row}");
     assert!(
         stdout.contains("http_404") && stdout.contains("Invalid URL"),
         "{stdout}"
@@ -396,7 +397,7 @@ fn settings_are_shown_and_ttft_alone_means_no_hidden_latency() {
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = String::from_utf8_lossy(&o.stdout).replace("\n  ", " ");
     assert!(
         stdout.contains("mock: latency 0ms · ttft 200ms · itl 10ms · tokens 16 · faults rate-429 0.01, retry-after 1s · limits none · seed 1"),
         "{stdout}"

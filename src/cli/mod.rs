@@ -122,6 +122,9 @@ pub struct MergeArgs {
     /// Merge even with shards missing; the result is marked incomplete.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Print every column of the table, not the compact one.
+    #[arg(long)]
+    pub wide: bool,
     /// Write into a non-empty --out, first removing what an earlier run wrote there.
     #[arg(long)]
     pub force: bool,
@@ -455,6 +458,10 @@ pub struct CommonArgs {
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Print every column of the table (each failure outcome, eff, p90, max), not the compact
+    /// table that fits 120 columns.
+    #[arg(long)]
+    pub wide: bool,
     /// Open loop: start requests at this many per second, ready or not [default: none, a closed
     /// loop]. `sweep` takes a list.
     #[arg(long, value_name = "R", value_delimiter = ',', allow_negative_numbers = true)]

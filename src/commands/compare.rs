@@ -123,11 +123,11 @@ pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, Ru
     }
     let results = run(&cfg, stop)?;
     if cfg.print_requests {
-        return print_with_requests(&cfg, results);
+        return print_with_requests(&cfg, results, args.common.wide);
     }
     let report = &results.report;
     // A stdout that cannot be written (a full disk) fails the command, after the files are.
-    let shown = show(report, args.common.format());
+    let shown = show(report, args.common.format(), args.common.wide);
     for w in report.rate_warnings() {
         eprintln!("asyncbench: warning: {w}");
     }
@@ -154,15 +154,18 @@ pub fn say(format: Format, line: &str) -> Result<(), RunError> {
 
 /// Prints a run's report in the format asked for: the table on stdout, or the JSON or CSV on
 /// stdout with the table on stderr.
-pub fn show(report: &RunReport, format: Format) -> Result<(), RunError> {
-    emit(&table_text(report), data(format, report, || table::csv(report))?)
+pub fn show(report: &RunReport, format: Format, wide: bool) -> Result<(), RunError> {
+    emit(
+        &table_text(report, wide),
+        data(format, report, || table::csv(report))?,
+    )
 }
 
 /// The table with the machine's line under it.
-fn table_text(report: &RunReport) -> String {
+fn table_text(report: &RunReport, wide: bool) -> String {
     format!(
         "{}machine: {}\n",
-        table::table(report),
+        table::table(report, wide),
         report.provenance.machine.summary()
     )
 }
@@ -171,9 +174,9 @@ fn table_text(report: &RunReport) -> String {
 /// went), then stdout alone: the request lines, and the report line last. A log that merges the
 /// two pipes (a pod's, read by its runtime in pieces) can put a stderr line written meanwhile
 /// inside a long stdout line; with nothing on stderr after stdout starts, nothing can.
-fn print_with_requests(cfg: &Plan, results: RunResults) -> Result<Finish, RunError> {
+fn print_with_requests(cfg: &Plan, results: RunResults, wide: bool) -> Result<Finish, RunError> {
     let report = &results.report;
-    eprint!("{}", table_text(report));
+    eprint!("{}", table_text(report, wide));
     for w in report.rate_warnings() {
         eprintln!("asyncbench: warning: {w}");
     }

@@ -61,7 +61,7 @@ pub(crate) fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
         eprintln!("asyncbench: warning: {w}");
     }
     prepare_out(&args.out, args.force)?;
-    let mut text = table::table(&merged);
+    let mut text = table::table(&merged, args.wide);
     text += &format!(
         "merged {} reports: {}\n",
         merged.merged_from.len(),

@@ -32,7 +32,9 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6rem 0;font-size:.82rem}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}
 dt{font-weight:600}dd{margin:0}.chart svg{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555;font-size:.85rem}pre.rounds{white-space:pre-wrap}
-.best{font-weight:600}code{background:#f4f4f4;padding:0 .2rem}";
+.best{font-weight:600}code{background:#f4f4f4;padding:0 .2rem}td code{white-space:normal;word-break:break-all}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}.scroll{overflow:visible}
+table,.chart,dl{break-inside:avoid}h2{break-after:avoid}.chart svg{border:none}a{color:inherit;text-decoration:none}}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -51,8 +53,23 @@ fn settings(r: &RunReport) -> String {
     let p = &r.provenance;
     let mut rows: Vec<(&str, String)> = vec![
         ("target", format!("{} ({})", c.target, c.isolation.describe())),
-        ("requests", c.requests_shown()),
-        ("concurrency", c.concurrency.to_string()),
+        (
+            "requests",
+            match c.rounds {
+                1 => c.requests_shown(),
+                k => format!("{} × {k} rounds (interleaved)", c.requests_shown()),
+            },
+        ),
+        (
+            "concurrency",
+            match &c.adaptive {
+                Some(a) => format!(
+                    "auto (--concurrency auto): starts at {}, at most {}",
+                    a.initial, a.max
+                ),
+                None => c.concurrency.to_string(),
+            },
+        ),
         (
             "load",
             match c.load {
@@ -79,6 +96,71 @@ fn settings(r: &RunReport) -> String {
             ),
         ),
     ];
+    if r.strategies
+        .iter()
+        .any(|s| s.id == crate::model::strategy::Strategy::Batched)
+    {
+        rows.push((
+            "batched",
+            format!("batches of {}, {} s pause between them", c.batch_size, c.pause_s),
+        ));
+    }
+    let w = &c.workload;
+    rows.push((
+        "prompt",
+        match (&w.dataset, w.prompt_tokens) {
+            (Some(d), _) => format!("--dataset {d} ({} rows, cycled)", w.dataset_rows),
+            (None, Some(p)) if p.spread > 0 => format!("synthetic, about {} ± {} words", p.mean, p.spread),
+            (None, Some(p)) => format!("synthetic, about {} words", p.mean),
+            (None, None) => format!("{} characters: {}", w.prompt.chars().count(), w.prompt),
+        },
+    ));
+    if let Some(f) = &w.body_file {
+        rows.push(("body file", format!("{f} (its fields win over the flags)")));
+    }
+    if !w.headers.is_empty() {
+        rows.push((
+            "extra headers",
+            format!("{} (values not written)", w.headers.join(", ")),
+        ));
+    }
+    if let Some(wu) = c.warmup {
+        rows.push((
+            "warm-up",
+            match wu {
+                crate::model::plan::Warmup::Requests(n) => {
+                    format!("{n} requests per strategy, left out of every figure")
+                }
+                crate::model::plan::Warmup::Time(d) => {
+                    format!("{} s per strategy, left out of every figure", d.as_secs_f64())
+                }
+            },
+        ));
+    }
+    if let Some(d) = c.cpu_work_s {
+        rows.push(("CPU work", format!("{:.3} ms per successful response", d * 1e3)));
+    }
+    rows.push((
+        "transport",
+        format!(
+            "{}{}{} · at most {} MiB a response",
+            if c.tls { "HTTPS" } else { "HTTP" },
+            if c.http2 {
+                ", HTTP/2 asked of the async strategies"
+            } else {
+                ""
+            },
+            if c.insecure {
+                ", INSECURE: any certificate accepted"
+            } else {
+                ""
+            },
+            c.max_body_bytes >> 20
+        ),
+    ));
+    if let Some(s) = c.shard {
+        rows.push(("shard", s.to_string()));
+    }
     if let Some(d) = c.duration_s {
         rows.push(("duration", format!("{d} s per strategy")));
     }
@@ -110,14 +192,39 @@ fn block(r: &RunReport, b: Block) -> String {
         .filter(|(i, c)| c.block == b || *i == 0)
         .map(|(_, c)| c)
         .collect();
-    let mut s = String::from("<div class=\"scroll\"><table>\n<tr>");
-    for c in &cols {
+    table_of(r, &cols, "")
+}
+
+/// The main table split in two, every column of the wide terminal table: outcomes, then rates,
+/// latency and cost, so that each fits a 1 280 px window without scrolling.
+fn main_tables(r: &RunReport) -> String {
+    let all = columns();
+    let main: Vec<_> = all.iter().filter(|c| c.block == Block::Main).collect();
+    let split = main
+        .iter()
+        .position(|c| c.header == "wall_s")
+        .unwrap_or(main.len());
+    let retries = main.iter().find(|c| c.header == "retries");
+    let outcomes: Vec<_> = main[..split].iter().copied().chain(retries.copied()).collect();
+    let rest: Vec<_> = main[..1]
+        .iter()
+        .chain(&main[split..])
+        .copied()
+        .filter(|c| c.header != "retries")
+        .collect();
+    table_of(r, &outcomes, " id=\"outcomes\"") + &table_of(r, &rest, " id=\"rates\"")
+}
+
+/// A table of `cols` for every strategy (`attrs` on its `<table>`).
+fn table_of(r: &RunReport, cols: &[&crate::output::table::Column], attrs: &str) -> String {
+    let mut s = format!("<div class=\"scroll\"><table{attrs}>\n<tr>");
+    for c in cols {
         let _ = write!(s, "<th>{}</th>", escape(c.header));
     }
     s.push_str("</tr>\n");
     for st in &r.strategies {
         s.push_str("<tr>");
-        for c in &cols {
+        for c in cols {
             let text = match (c.value)(st) {
                 Cell::Int(n) => n.to_string(),
                 Cell::Float(x, d) => format!("{x:.d$}"),
@@ -202,7 +309,7 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
         let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&d));
     }
     b.push_str("<h2>Results</h2>\n");
-    b.push_str(&block(r, Block::Main));
+    b.push_str(&main_tables(r));
     b.push_str("<p class=\"note\">latency: end-to-end of successful requests, from the intended start, retries included, ms (– where none succeeded) · eff: goodput ÷ (concurrency ÷ mean mock delay) · cpu_s: client CPU, mock excluded · thr: threads the strategy ran on at peak</p>\n");
     if let Some((head, rows)) = crate::output::table::external_notes(r) {
         let _ = write!(b, "<p class=\"note\" id=\"external\">{}", escape(&head));

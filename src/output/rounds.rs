@@ -66,14 +66,14 @@ pub fn rounds_block(r: &RunReport) -> String {
     );
     let _ = writeln!(
         t,
-        "{:<w$}  {:>24}  {:>24}  {:>24}  {:>24}  {:>10}",
+        "{:<w$}  {:>23}  {:>22}  {:>22}  {:>18}  {:>9}",
         "strategy", "good/s", "p50_ms", "p99_ms", "cpu_us/req", "steady/s"
     );
     for s in &r.strategies {
         let sp = s.spread;
         let _ = writeln!(
             t,
-            "{:<w$}  {:>24}  {:>24}  {:>24}  {:>24}  {:>10}",
+            "{:<w$}  {:>23}  {:>22}  {:>22}  {:>18}  {:>9}",
             s.id.to_string(),
             est(sp.map(|x| x.goodput_rps), 1),
             est(sp.and_then(|x| x.p50_ms), 1),
@@ -94,7 +94,10 @@ pub fn rounds_block(r: &RunReport) -> String {
             } else {
                 parts.join(" · ")
             };
-            let _ = writeln!(t, "  {} vs {}: {body}", a.id, s.id);
+            t.push_str(&crate::output::table::wrap_indented(
+                &format!("  {} vs {}: {body}", a.id, s.id),
+                "    ",
+            ));
         }
     }
     t

@@ -62,6 +62,24 @@ pub enum Block {
     Wire,
     /// Requests that met `--slo`.
     Slo,
+    /// Only in the compact main table, standing for columns `--wide` shows one by one.
+    Compact,
+}
+
+/// The main table's columns that only `--wide` shows: each failure outcome on its own (the
+/// compact table sums them in `failed`), the efficiency, p90 and the maximum.
+const WIDE_ONLY: [&str; 9] = [
+    "5xx", "4xx", "t/o", "conn", "big", "cxl", "eff", "p90_ms", "max_ms",
+];
+
+/// Whether a column is in the printed main table: the compact one (at most 120 columns for the
+/// built-in strategies) or, with `--wide`, every column.
+fn in_main(c: &Column, wide: bool) -> bool {
+    match c.block {
+        Block::Main => wide || !WIDE_ONLY.contains(&c.header),
+        Block::Compact => !wide,
+        _ => false,
+    }
 }
 
 /// A column: table header, CSV name, width, block and how to read it.
@@ -124,6 +142,9 @@ pub(crate) fn columns() -> Vec<Column> {
         }),
         c("ok", "ok", 6, Main, |s| count(s, Outcome::Ok)),
         c("429", "rate_limited", 5, Main, |s| count(s, Outcome::RateLimited)),
+        c("failed", "failed", 6, Compact, |s| {
+            Cell::Int(s.issued - s.count(Outcome::Ok) - s.count(Outcome::RateLimited))
+        }),
         c("5xx", "server_error", 5, Main, |s| count(s, Outcome::ServerError)),
         c("4xx", "client_error", 5, Main, |s| count(s, Outcome::ClientError)),
         c("t/o", "timeout", 5, Main, |s| count(s, Outcome::Timeout)),
@@ -131,19 +152,19 @@ pub(crate) fn columns() -> Vec<Column> {
         c("big", "too_large", 4, Main, |s| count(s, Outcome::TooLarge)),
         c("cxl", "cancelled", 4, Main, |s| count(s, Outcome::Cancelled)),
         c("attempts", "attempts", 0, CsvOnly, |s| Cell::Int(s.attempts)),
-        c("wall_s", "wall_s", 8, Main, |s| Cell::Float(s.wall_s, 3)),
-        c("req/s", "throughput_rps", 8, Main, |s| {
+        c("wall_s", "wall_s", 7, Main, |s| Cell::Float(s.wall_s, 3)),
+        c("req/s", "throughput_rps", 7, Main, |s| {
             Cell::Float(s.throughput_rps, 1)
         }),
-        c("good/s", "goodput_rps", 8, Main, |s| {
+        c("good/s", "goodput_rps", 7, Main, |s| {
             Cell::Float(s.goodput_rps, 1)
         }),
         c("eff", "efficiency", 5, Main, |s| {
             s.efficiency.map_or(Cell::Missing, |e| Cell::Float(e, 3))
         }),
-        c("p50_ms", "p50_ms", 8, Main, |s| ms(s.latency_ms, |p| p.p50)),
-        c("p90_ms", "p90_ms", 8, Main, |s| ms(s.latency_ms, |p| p.p90)),
-        c("p99_ms", "p99_ms", 8, Main, |s| ms(s.latency_ms, |p| p.p99)),
+        c("p50_ms", "p50_ms", 7, Main, |s| ms(s.latency_ms, |p| p.p50)),
+        c("p90_ms", "p90_ms", 7, Main, |s| ms(s.latency_ms, |p| p.p90)),
+        c("p99_ms", "p99_ms", 7, Main, |s| ms(s.latency_ms, |p| p.p99)),
         c("p999_ms", "p999_ms", 0, CsvOnly, |s| ms(s.latency_ms, |p| p.p999)),
         c("max_ms", "max_ms", 8, Main, |s| ms(s.latency_ms, |p| p.max)),
         c("retries", "retries", 7, Main, |s| Cell::Int(s.retries)),
@@ -151,10 +172,10 @@ pub(crate) fn columns() -> Vec<Column> {
             Cell::Float(s.backoff_s, 3)
         }),
         c("cpu_s", "cpu_s", 6, Main, |s| Cell::Float(s.cpu_s, 3)),
-        c("rss_MB", "peak_rss_mb", 7, Main, |s| {
+        c("rss_MB", "peak_rss_mb", 6, Main, |s| {
             Cell::Float(s.peak_rss_bytes as f64 / 1_048_576.0, 1)
         }),
-        c("thr", "threads", 5, Main, |s| Cell::Int(s.threads)),
+        c("thr", "threads", 4, Main, |s| Cell::Int(s.threads)),
         c("target/s", "target_rps", 10, OpenLoop, |s| {
             s.target_rate.map_or(Cell::Missing, |r| Cell::Float(r, 1))
         }),
@@ -256,11 +277,14 @@ fn row(cols: &[&Column], first: usize, cells: impl Iterator<Item = String>) -> S
     line
 }
 
-fn block(out: &mut String, r: &RunReport, all: &[Column], b: Block, title: &'static str) {
+fn block(out: &mut String, r: &RunReport, all: &[Column], b: Block, title: &'static str, wide: bool) {
     let cols: Vec<&Column> = all
         .iter()
         .enumerate()
-        .filter(|(i, c)| c.block == b || (*i == 0 && b != Block::Main))
+        .filter(|(i, c)| match b {
+            Block::Main => in_main(c, wide),
+            _ => c.block == b || *i == 0,
+        })
         .map(|(_, c)| c)
         .collect();
     let headers = cols.iter().enumerate().map(|(i, c)| {
@@ -373,16 +397,50 @@ pub(crate) fn mock_settings(p: &Profile) -> String {
 
 /// The table printed on stdout: settings, the main block, the open-loop and streaming blocks
 /// when they apply, the legend, and the error breakdown.
-pub fn table(r: &RunReport) -> String {
+pub fn table(r: &RunReport, wide: bool) -> String {
     let mut t = String::new();
     settings_lines(&mut t, r);
     let all = columns();
-    block(&mut t, r, &all, Block::Main, "strategy");
+    block(&mut t, r, &all, Block::Main, "strategy", wide);
     t.push_str(&crate::output::rounds::rounds_block(r));
     controller_lines(&mut t, r);
     extra_blocks(&mut t, r, &all);
-    footnotes(&mut t, r);
+    footnotes(&mut t, r, wide);
     t
+}
+
+/// The width the table's notes wrap at, and the compact table fits in.
+pub const WIDTH: usize = 120;
+
+/// A note wrapped at [`WIDTH`]: broken between its ` · `-separated parts where it can, else
+/// between words; continuation lines indented by two spaces.
+pub(crate) fn wrap(line: &str) -> String {
+    wrap_indented(line, "  ")
+}
+
+/// [`wrap`], continuation lines starting with `indent`.
+pub(crate) fn wrap_indented(line: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let body = line.trim_start();
+    let mut cur = line[..line.len() - body.len()].to_owned();
+    for word in body.split(' ') {
+        let len = cur.chars().count();
+        let over = len + 1 + word.chars().count() > WIDTH;
+        // Break before a `·` once the line is long, so that a part stays whole where it can.
+        let at_part = word == "·" && len > WIDTH * 2 / 3;
+        if !cur.trim().is_empty() && (over || at_part) {
+            out.push_str(&cur);
+            out.push('\n');
+            cur = indent.to_owned();
+        }
+        if !cur.trim().is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    out.push_str(&cur);
+    out.push('\n');
+    out
 }
 
 /// The lines above the table: an incomplete run's reason, the settings, the mock's, the
@@ -399,8 +457,7 @@ fn settings_lines(t: &mut String, r: &RunReport) {
         1 => format!("{} requests", c.requests_shown()),
         k => format!("{} requests × {k} rounds", c.requests_shown()),
     };
-    let _ = writeln!(
-        t,
+    t.push_str(&wrap(&format!(
         "{} · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
         requests,
         c.target,
@@ -419,9 +476,9 @@ fn settings_lines(t: &mut String, r: &RunReport) {
         } else {
             ""
         }
-    );
+    )));
     if let Some(p) = &c.mock {
-        let _ = writeln!(t, "mock: {}", mock_settings(p));
+        t.push_str(&wrap(&format!("mock: {}", mock_settings(p))));
     }
     if let Some(d) = c.duration_s {
         let cap = c
@@ -492,42 +549,44 @@ fn extra_blocks(t: &mut String, r: &RunReport, all: &[Column]) {
     let c = &r.config;
     if r.strategies.iter().any(|s| s.target_rate.is_some()) {
         t.push('\n');
-        block(t, r, all, Block::OpenLoop, "open loop");
+        block(t, r, all, Block::OpenLoop, "open loop", true);
     }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push('\n');
-        block(t, r, all, Block::Streaming, "streaming");
+        block(t, r, all, Block::Streaming, "streaming", true);
     }
     if r.strategies
         .iter()
         .any(|s| s.server.is_some() || !s.protocols.is_empty())
     {
         t.push('\n');
-        block(t, r, all, Block::Wire, "wire");
+        block(t, r, all, Block::Wire, "wire", true);
     }
     if c.slo.is_set() {
         t.push('\n');
-        block(t, r, all, Block::Slo, "slo");
-        let _ = writeln!(
-            t,
+        block(t, r, all, Block::Slo, "slo", true);
+        t.push_str(&wrap(&format!(
             "slo: {} · slo_ok: successful requests that met every limit · slo_ok%: of those issued · slo_ok/s: per second of wall time",
             c.slo.describe()
-        );
+        )));
     }
 }
 
 /// What the columns mean, the external clients' notes, and the error breakdown.
-fn footnotes(t: &mut String, r: &RunReport) {
+fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
     if r.strategies.iter().any(|s| s.server.is_some()) {
-        let _ = writeln!(
-            t,
-            "wire: protocol of the successful answers (ureq speaks HTTP/1.1 only) · conns, tls_hs, h2_streams: counted by the mock during the strategy"
-        );
+        t.push_str(&wrap(
+            "wire: protocol of the successful answers (ureq speaks HTTP/1.1 only) · conns, tls_hs, h2_streams: counted by the mock during the strategy",
+        ));
     }
-    let _ = writeln!(
-        t,
-        "latency: end-to-end of successful requests, from intended start, retries included (- when none succeeded) · eff: good/s ÷ (conc ÷ mean mock delay) · cpu_s: client CPU, mock excluded · rss_MB: whole process · thr: threads the strategy ran on at peak"
-    );
+    let columns = if wide {
+        "eff: good/s ÷ (conc ÷ mean mock delay)"
+    } else {
+        "failed: every other outcome (5xx, 4xx, timeouts, connection errors, too large, cancelled: --wide shows each, with eff, p90 and max)"
+    };
+    t.push_str(&wrap(&format!(
+        "latency: end-to-end of successful requests, from intended start, retries included (- when none succeeded) · {columns} · cpu_s: client CPU, mock excluded · rss_MB: whole process · thr: threads the strategy ran on at peak"
+    )));
     if let Some((head, rows)) = external_notes(r) {
         let _ = writeln!(t, "{head}");
         for (id, text) in rows {
@@ -535,10 +594,9 @@ fn footnotes(t: &mut String, r: &RunReport) {
         }
     }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
-        let _ = writeln!(
-            t,
-            "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50"
-        );
+        t.push_str(&wrap(
+            "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50",
+        ));
     }
     if r.strategies.iter().any(|s| !s.errors.is_empty()) {
         let _ = writeln!(
@@ -547,8 +605,7 @@ fn footnotes(t: &mut String, r: &RunReport) {
         );
         for s in &r.strategies {
             for e in &s.errors {
-                let _ = writeln!(
-                    t,
+                let line = format!(
                     "  {:<w$} {:<20} {:>7}  {}",
                     s.id.to_string(),
                     e.class,
@@ -556,6 +613,13 @@ fn footnotes(t: &mut String, r: &RunReport) {
                     e.sample.replace(['\n', '\r'], " "),
                     w = name_width(r)
                 );
+                // The compact table cuts each sample at the width (--wide and report.json
+                // keep it whole).
+                let shown = match line.char_indices().nth(WIDTH - 1) {
+                    Some((i, _)) if !wide => format!("{}…", &line[..i]),
+                    _ => line,
+                };
+                let _ = writeln!(t, "{shown}");
             }
         }
     }
@@ -563,7 +627,10 @@ fn footnotes(t: &mut String, r: &RunReport) {
 
 /// `summary.csv`: one row per strategy, every column.
 pub fn csv(r: &RunReport) -> String {
-    let all = columns();
+    let all: Vec<Column> = columns()
+        .into_iter()
+        .filter(|c| c.block != Block::Compact)
+        .collect();
     let mut out = all.iter().map(|c| c.csv).collect::<Vec<_>>().join(",");
     out.push('\n');
     for s in &r.strategies {
@@ -572,4 +639,26 @@ pub fn csv(r: &RunReport) -> String {
         out.push('\n');
     }
     out
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Notes wrap at 120 columns, between parts where they can, every word kept in order.
+    #[test]
+    fn notes_wrap_at_the_width_keeping_every_word() {
+        let line = (0..40)
+            .map(|i| format!("part{i}: a few words here"))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let wrapped = wrap(&line);
+        assert!(wrapped.lines().count() > 5);
+        for l in wrapped.lines() {
+            assert!(l.chars().count() <= WIDTH, "{l}");
+        }
+        let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(&line));
+        assert!(wrapped.lines().skip(1).all(|l| l.starts_with("  ")));
+        assert_eq!(wrap("short · note"), "short · note\n");
+    }
 }

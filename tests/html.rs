@@ -244,6 +244,11 @@ fn both_html_pages_render_in_a_real_browser() {
     );
     assert_eq!(dom.matches("<svg").count(), 6);
     assert!(dom.contains("client CPU ms/req"), "the CPU per request column");
+    assert!(
+        dom.contains("Settings and provenance") && dom.contains("transport"),
+        "the sweep's settings"
+    );
+    assert!(dom.contains("<title>async: 2 → "), "each point's value on hover");
     assert!(std::fs::metadata(tmp.path().join("sweep.png")).unwrap().len() > 20_000);
     // Each point has its own page too.
     assert!(sweep.join("points/concurrency-2/report.html").exists());

@@ -580,9 +580,51 @@ pub(crate) fn xy(
     lines: &[Line],
     marks: &[Mark],
 ) -> Result<Vec<PathBuf>, String> {
-    render!(dir, name, |root| draw_xy(
+    let files = render!(dir, name, |root| draw_xy(
         root, title, x_desc, y_desc, axis, lines, marks
-    ))
+    ))?;
+    // Each point's value on hover, with no script: an SVG <title> in every data point's dot.
+    let titles: Vec<String> = lines
+        .iter()
+        .flat_map(|l| {
+            l.points
+                .iter()
+                .map(move |(x, y)| format!("{}: {x} → {y:.2} {y_desc}", l.name))
+        })
+        .collect();
+    let svg = &files[0];
+    let text = std::fs::read_to_string(svg).map_err(err).map_err(named(svg))?;
+    std::fs::write(svg, titled(&text, &titles))
+        .map_err(err)
+        .map_err(named(svg))?;
+    Ok(files)
+}
+
+/// `svg` with `titles[k]` inside its k-th data-point dot (a `<circle … r="3"/>`, drawn line by
+/// line, point by point, before the legend's), so that hovering a point shows its value.
+fn titled(svg: &str, titles: &[String]) -> String {
+    let mut out = String::with_capacity(svg.len() + titles.iter().map(|t| t.len() + 24).sum::<usize>());
+    let mut rest = svg;
+    let mut k = 0;
+    while let Some(i) = rest.find("<circle ") {
+        let Some(e) = rest[i..].find("/>").map(|e| i + e) else {
+            break;
+        };
+        let element = &rest[i..e];
+        match titles.get(k) {
+            Some(t) if element.contains(r#" r="3""#) => {
+                out.push_str(&rest[..e]);
+                out.push_str("><title>");
+                out.push_str(&t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"));
+                out.push_str("</title></circle>");
+                k += 1;
+            }
+            _ => out.push_str(&rest[..e + 2]),
+        }
+        rest = &rest[e + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One panel of a stacked chart: its title, axis descriptions and lines.
@@ -668,7 +710,16 @@ where
         }
         _ => String::new(),
     };
-    let y_label = |v: &f64| format!("{v:.d$}");
+    // Every value 0 (no 429 at any point): the axis says 0 and nothing else, not 0–1.00.
+    let y_label = |v: &f64| {
+        if ymax > 0.0 {
+            format!("{v:.d$}")
+        } else if v.abs() < 1e-12 {
+            "0".to_owned()
+        } else {
+            String::new()
+        }
+    };
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x_desc)
         .y_desc(y_desc)
@@ -727,6 +778,20 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::titled;
+
+    /// Each data-point dot gets its title in order; larger rings and the legend's dots past the
+    /// titles are left alone; text is escaped.
+    #[test]
+    fn each_point_gets_its_title() {
+        let svg = r#"<svg><circle cx="1" r="3"/><circle cx="2" r="9"/><circle cx="3" r="3"/><circle cx="4" r="3"/></svg>"#;
+        let out = titled(svg, &["a: 1 → 2".to_owned(), "b<c".to_owned()]);
+        assert_eq!(
+            out,
+            r#"<svg><circle cx="1" r="3"><title>a: 1 → 2</title></circle><circle cx="2" r="9"/><circle cx="3" r="3"><title>b&lt;c</title></circle><circle cx="4" r="3"/></svg>"#
+        );
+    }
+
     use super::*;
 
     /// criterion's report lays out `FontFamily::SansSerif` text; with the font registered it can.

@@ -49,8 +49,20 @@ fn unix_date(secs: u64) -> String {
 
 /// A definition list of the run's settings and provenance.
 fn settings(r: &RunReport) -> String {
-    let c = &r.config;
-    let p = &r.provenance;
+    let batched = r
+        .strategies
+        .iter()
+        .any(|s| s.id == crate::model::strategy::Strategy::Batched);
+    settings_of(&r.config, &r.provenance, batched)
+}
+
+/// The settings of a run or of a sweep's base (`batched`: a batched strategy ran, so its batch
+/// size and pause shaped the run).
+fn settings_of(
+    c: &crate::model::report::ConfigSummary,
+    p: &crate::model::provenance::Provenance,
+    batched: bool,
+) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         ("target", format!("{} ({})", c.target, c.isolation.describe())),
         (
@@ -96,10 +108,7 @@ fn settings(r: &RunReport) -> String {
             ),
         ),
     ];
-    if r.strategies
-        .iter()
-        .any(|s| s.id == crate::model::strategy::Strategy::Batched)
-    {
+    if batched {
         rows.push((
             "batched",
             format!("batches of {}, {} s pause between them", c.batch_size, c.pause_s),
@@ -503,13 +512,16 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
             ("sweep-cpu", "Client CPU time per request (the mock's excluded)."),
         ],
     ));
+    let batched = r
+        .recommendations
+        .iter()
+        .any(|x| x.strategy == crate::model::strategy::Strategy::Batched);
     let _ = writeln!(
         b,
-        "<h2>Provenance</h2>\n<dl><dt>tool</dt><dd>{}</dd><dt>commit</dt><dd>{}</dd><dt>machine</dt><dd>{}</dd></dl>\n<p class=\"note\">Each point's full report (with its own report.html) is under points/.</p>",
-        escape(&r.provenance.tool),
-        escape(r.provenance.git_commit.as_deref().unwrap_or("unknown")),
-        escape(&r.provenance.machine.summary())
+        "<h2>Settings and provenance</h2>\n<p class=\"note\">The base of every point ({} takes each point's value); each point's full report, with its own page, is linked from its row.</p>",
+        escape(&r.axis)
     );
+    b.push_str(&settings_of(&r.config, &r.provenance, batched));
     page("asyncbench sweep", &b)
 }
 

@@ -521,8 +521,11 @@ pub(crate) fn find_measuring_on(
     let mut isolation = Isolation::FreshMock;
     let mut write_error: Option<RunError> = None;
     let mut spent = 0u64;
-    'strategies: for &s in &base.strategies {
+    for &s in &base.strategies {
         let mut search = Search::new(find.from, find.to, resolution, whole);
+        // A signal, a dead target or a failed client: this search ends where it is, and so
+        // does the run.
+        let mut interrupted = false;
         let (mut points, mut requests) = (0usize, 0u64);
         let mut last: Option<CurvePoint> = None;
         let mut stopped = None;
@@ -535,8 +538,9 @@ pub(crate) fn find_measuring_on(
                 break;
             }
             let mut point = None;
-            // One round; three when the verdict sits within the noise of a limit.
-            for rounds in [1, 3] {
+            // The rounds asked for (one by default); three when the verdict sits within the
+            // noise of a limit.
+            for rounds in [base.rounds, 3] {
                 let mut cfg = axis_of(v).apply(base, 0);
                 cfg.strategies = vec![s];
                 cfg.rounds = rounds;
@@ -579,11 +583,12 @@ pub(crate) fn find_measuring_on(
                 if results.incomplete.is_some() {
                     incomplete = results.incomplete.map(|why| (why, v));
                     measured.push((v, r, false));
-                    break 'strategies;
+                    interrupted = true;
+                    break;
                 }
                 let close = near_a_limit(&r, criteria);
                 point = Some(r);
-                if rounds == 1 && close && base.rounds < 3 {
+                if rounds == base.rounds && close && base.rounds < 3 {
                     if !base.quiet {
                         eprintln!(
                             "{} {s:<12} within the noise of a limit: measuring again, 3 rounds",
@@ -592,6 +597,9 @@ pub(crate) fn find_measuring_on(
                     }
                     continue;
                 }
+                break;
+            }
+            if interrupted {
                 break;
             }
             let Some(r) = point else { break };
@@ -625,11 +633,15 @@ pub(crate) fn find_measuring_on(
             }
             measured.push((v, r, true));
             if stop.requested().is_some() {
-                break 'strategies;
+                interrupted = true;
+                break;
             }
         }
-        let end = search.end(out_of_budget);
-        let reason = search_reason(axis_name, s, &end, &measured, criteria);
+        let end = search.end(out_of_budget || interrupted);
+        let mut reason = search_reason(axis_name, s, &end, &measured, criteria);
+        if interrupted {
+            reason = reason.replacen("the budget ran out", "the search was cut short", 1);
+        }
         searches.push(SearchResult {
             strategy: s,
             end,
@@ -639,6 +651,9 @@ pub(crate) fn find_measuring_on(
             requests,
             grid_points: grid_points(find.from, find.to, resolution, whole),
         });
+        if interrupted {
+            break;
+        }
     }
     // Points by setting, each with every strategy measured there.
     measured.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -196,6 +196,53 @@ fn sweep_and_reproduce_are_interruptible() {
     assert_eq!(report["strategies"][0]["id"], "sequential");
 }
 
+/// A search (`sweep --find`) stopped by SIGINT exits 130 with what it measured: the point in
+/// progress written and marked incomplete, and the strategy's search kept, marked cut short.
+#[test]
+fn an_interrupted_search_keeps_its_point_and_says_it_was_cut_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("find");
+    let child = spawn(&[
+        "sweep",
+        "-q",
+        "-n",
+        "1000",
+        "--latency",
+        "20ms",
+        "--strategies",
+        "async,threadpool",
+        "--find",
+        "concurrency=1..64",
+        "--out",
+        &out_arg(&out),
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, Signal::INT);
+    let (o, _) = wait(child, Duration::from_secs(30));
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sweep = json(&out.join("sweep.json"));
+    assert_eq!(sweep["complete"], false);
+    assert_eq!(sweep["points"].as_array().unwrap().len(), 1);
+    assert_eq!(sweep["points"][0]["complete"], false);
+    let search = sweep["search"].as_array().unwrap();
+    assert_eq!(search.len(), 1, "only async's search began: {search:?}");
+    assert_eq!(search[0]["end"]["kind"], "budget");
+    assert!(
+        search[0]["reason"].as_str().unwrap().contains("cut short"),
+        "{}",
+        search[0]
+    );
+    assert_eq!(
+        json(&out.join("points/async-concurrency-1/report.json"))["complete"],
+        false
+    );
+}
+
 /// When the target dies during a sweep, the finished points and the partial one are written,
 /// marked incomplete, and the sweep exits 4.
 #[test]

@@ -172,6 +172,8 @@ fn gather_requests(
             counts.push((label, 0));
             continue;
         };
+        // The label as a JSON string, once for every line of this input.
+        let shard = serde_json::to_string(&label).map_err(|e| RunError::write("requests.jsonl", e))?;
         let file = std::fs::File::open(source).map_err(|e| RunError::read(source.display(), e))?;
         let mut n = 0u64;
         // A line split by others (a runtime reading stdout and stderr in pieces can put stderr's
@@ -194,7 +196,6 @@ fn gather_requests(
                     }
                 }
             }
-            let shard = serde_json::to_string(&label).map_err(|e| RunError::write("requests.jsonl", e))?;
             writeln!(w, "{{\"shard\":{shard},{}", &line[1..]).map_err(wrap)?;
             n += 1;
         }

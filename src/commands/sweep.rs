@@ -17,7 +17,7 @@ use crate::model::search::{
 use crate::model::strategy::Strategy;
 use crate::model::sweep::{
     AutoProbe, Axis, Criteria, PointResult, Recommendation, SweepPlan, SweepPoint, SweepReport,
-    concurrency_points, fmt_setting, rate_points, saturation,
+    concurrency_points, fmt_setting, point_folder, rate_points, saturation,
 };
 use crate::output::files::write_file;
 use crate::output::files::{prepare_out, write_run};
@@ -198,10 +198,6 @@ pub(crate) fn sweep_measuring_on(
     let mut incomplete = None;
     let mut isolation = Isolation::FreshMock;
     let mut write_error: Option<RunError> = None;
-    let failed = |e: RunError, slot: &mut Option<RunError>| {
-        eprintln!("asyncbench: warning: {e}; the sweep goes on measuring and writes no more files");
-        slot.get_or_insert(e);
-    };
     // A rising list of concurrencies, rates or batch sizes stops once every strategy was
     // over-saturated twice in a row (unless --all-points).
     let values = axis.values();
@@ -214,18 +210,12 @@ pub(crate) fn sweep_measuring_on(
         let mut cfg = axis.apply(base, i);
         // Each point writes its own report (and request log) in its own folder, while files
         // can be written.
-        let mut dir = base
-            .out
-            .as_ref()
-            .filter(|_| write_error.is_none())
-            .map(|out| out.join("points").join(format!("{}-{v}", axis.name())));
-        if let Some(d) = &dir
-            && let Err(source) = std::fs::create_dir_all(d)
-        {
-            let path = d.display().to_string();
-            failed(RunError::Write { path, source }, &mut write_error);
-            dir = None;
-        }
+        let dir = point_dir(
+            base,
+            &point_folder(axis.name(), v, None),
+            "sweep",
+            &mut write_error,
+        );
         cfg.out = dir.clone();
         let cfg = base.derived(cfg)?;
         let results = run_strategies(&cfg, &session, &provenance)?;
@@ -236,7 +226,7 @@ pub(crate) fn sweep_measuring_on(
         if let Some(dir) = &dir
             && let Err(e) = write_run(dir, &results.report, &results.intervals, results.requests_log)
         {
-            failed(e, &mut write_error);
+            keep_failure(e, "sweep", &mut write_error);
         }
         finish = finish.worst(finish_run(&results.report, results.incomplete));
         points.push(SweepPoint {
@@ -274,7 +264,7 @@ pub(crate) fn sweep_measuring_on(
         Chosen::Listed
     };
     let (recommendations, per_point, best) = verdicts(axis, &base.strategies, &points, criteria, chosen);
-    let points_for_knees = points.clone();
+    let knees = crate::model::search::knees(&points);
     let incomplete_reason = incomplete.map(|(why, v)| ended_early(axis.name(), why, v));
     let report = SweepReport {
         provenance: provenance.ended(),
@@ -289,7 +279,7 @@ pub(crate) fn sweep_measuring_on(
         best,
         per_point,
         auto,
-        knees: crate::model::search::knees(&points_for_knees),
+        knees,
         search: Vec::new(),
         find: None,
         stopped_early,
@@ -299,7 +289,7 @@ pub(crate) fn sweep_measuring_on(
     if let Some(out) = base.out.as_ref().filter(|_| write_error.is_none())
         && let Err(e) = write_sweep(out, &report)
     {
-        failed(e, &mut write_error);
+        keep_failure(e, "sweep", &mut write_error);
     }
     Ok((report, finish, write_error))
 }
@@ -311,6 +301,45 @@ fn open(base: &Plan, stop: &StopToken) -> Result<Session, RunError> {
         prepare_out(out, base.force)?;
     }
     Ok(session)
+}
+
+/// A point's folder under `--out`'s `points/`, created; `None` without `--out` or once a file
+/// could not be written (the first failure kept in `slot`, and said).
+fn point_dir(base: &Plan, name: &str, what: &str, slot: &mut Option<RunError>) -> Option<std::path::PathBuf> {
+    let dir = base
+        .out
+        .as_ref()
+        .filter(|_| slot.is_none())?
+        .join("points")
+        .join(name);
+    match std::fs::create_dir_all(&dir) {
+        Ok(()) => Some(dir),
+        Err(source) => {
+            let path = dir.display().to_string();
+            keep_failure(RunError::Write { path, source }, what, slot);
+            None
+        }
+    }
+}
+
+/// A file that could not be written: said at once, the first kept for the command's end, and
+/// the `what` (sweep or search) goes on measuring without writing more.
+fn keep_failure(e: RunError, what: &str, slot: &mut Option<RunError>) {
+    eprintln!("asyncbench: warning: {e}; the {what} goes on measuring and writes no more files");
+    slot.get_or_insert(e);
+}
+
+/// The strategy and setting with the best recommended goodput.
+fn best_of(recommendations: &[Recommendation]) -> Option<Recommendation> {
+    recommendations
+        .iter()
+        .filter(|r| r.setting.is_some())
+        .max_by(|a, b| {
+            a.goodput_rps
+                .unwrap_or(0.0)
+                .total_cmp(&b.goodput_rps.unwrap_or(0.0))
+        })
+        .cloned()
 }
 
 /// One line per strategy on stderr as each point ends.
@@ -360,15 +389,7 @@ fn verdicts(
     } else {
         Vec::new()
     };
-    let best = recommendations
-        .iter()
-        .filter(|r| r.setting.is_some())
-        .max_by(|a, b| {
-            a.goodput_rps
-                .unwrap_or(0.0)
-                .total_cmp(&b.goodput_rps.unwrap_or(0.0))
-        })
-        .cloned();
+    let best = best_of(&recommendations);
     (recommendations, per_point, best)
 }
 
@@ -467,11 +488,7 @@ fn find_plan(args: &SweepArgs, find: Find) -> Result<Plan, RunError> {
             "searches one setting: give the others one value each, not a list",
         ));
     }
-    if args.common.print_requests {
-        return Err(refuse(
-            "writes each point's requests.jsonl with --out, not --print-requests",
-        ));
-    }
+    args.no_print_requests()?;
     if find.setting == FindSetting::BatchSize && !args.strategies.contains(&Strategy::Batched) {
         return Err(refuse(
             "batch-size is batched's setting: add batched to --strategies",
@@ -544,34 +561,19 @@ pub(crate) fn find_measuring_on(
                 let mut cfg = axis_of(v).apply(base, 0);
                 cfg.strategies = vec![s];
                 cfg.rounds = rounds;
-                let dir = base
-                    .out
-                    .as_ref()
-                    .filter(|_| write_error.is_none())
-                    .map(|out| out.join("points").join(format!("{s}-{axis_name}-{v}")));
-                if let Some(d) = &dir
-                    && let Err(source) = std::fs::create_dir_all(d)
-                {
-                    let e = RunError::Write {
-                        path: d.display().to_string(),
-                        source,
-                    };
-                    eprintln!(
-                        "asyncbench: warning: {e}; the search goes on measuring and writes no more files"
-                    );
-                    write_error.get_or_insert(e);
-                }
-                cfg.out = dir.clone().filter(|_| write_error.is_none());
+                cfg.out = point_dir(
+                    base,
+                    &point_folder(axis_name, v, Some(s)),
+                    "search",
+                    &mut write_error,
+                );
                 let cfg = base.derived(cfg)?;
                 let results = run_strategies(&cfg, &session, &provenance)?;
                 isolation = results.report.config.isolation;
                 if let Some(dir) = &cfg.out
                     && let Err(e) = write_run(dir, &results.report, &results.intervals, results.requests_log)
                 {
-                    eprintln!(
-                        "asyncbench: warning: {e}; the search goes on measuring and writes no more files"
-                    );
-                    write_error.get_or_insert(e);
+                    keep_failure(e, "search", &mut write_error);
                 }
                 finish = finish.worst(finish_run(&results.report, results.incomplete));
                 let issued: u64 = results.report.strategies.iter().map(|x| x.issued).sum();
@@ -638,10 +640,7 @@ pub(crate) fn find_measuring_on(
             }
         }
         let end = search.end(out_of_budget || interrupted);
-        let mut reason = search_reason(axis_name, s, &end, &measured, criteria);
-        if interrupted {
-            reason = reason.replacen("the budget ran out", "the search was cut short", 1);
-        }
+        let reason = search_reason(axis_name, s, &end, interrupted, &measured, criteria);
         searches.push(SearchResult {
             strategy: s,
             end,
@@ -696,15 +695,7 @@ pub(crate) fn find_measuring_on(
             }
         })
         .collect();
-    let best = recommendations
-        .iter()
-        .filter(|r| r.setting.is_some())
-        .max_by(|a, b| {
-            a.goodput_rps
-                .unwrap_or(0.0)
-                .total_cmp(&b.goodput_rps.unwrap_or(0.0))
-        })
-        .cloned();
+    let best = best_of(&recommendations);
     let incomplete_reason = incomplete.map(|(why, v)| ended_early(axis_name, why, v));
     let report = SweepReport {
         provenance: provenance.ended(),
@@ -763,11 +754,13 @@ fn near_a_limit(r: &PointResult, c: Criteria) -> bool {
 }
 
 /// A search's answer in words: the value and its figures, and the first value that broke a
-/// limit with the limit it broke.
+/// limit with the limit it broke (`cut_short`: a signal or a dead target ended it, not the
+/// budget).
 fn search_reason(
     axis: &str,
     s: Strategy,
     end: &SearchEnd,
+    cut_short: bool,
     measured: &[(f64, PointResult, bool)],
     c: Criteria,
 ) -> String {
@@ -813,7 +806,12 @@ fn search_reason(
             broke(broke_at)
         ),
         SearchEnd::Budget { value, broke_at } => format!(
-            "the budget ran out: between {} and {}",
+            "{}: between {} and {}",
+            if cut_short {
+                "the search was cut short"
+            } else {
+                "the budget ran out"
+            },
             value.map_or("nothing".into(), |v| format!(
                 "{}{}",
                 fmt_setting(axis, v),

@@ -141,6 +141,15 @@ impl Axis {
     }
 }
 
+/// The folder, under a sweep's `points/`, of one point's report: `concurrency-16`, or for a
+/// search (whose strategies measure different values) `async-concurrency-16`.
+pub fn point_folder(axis: &str, v: f64, strategy: Option<Strategy>) -> String {
+    match strategy {
+        Some(s) => format!("{s}-{axis}-{v}"),
+        None => format!("{axis}-{v}"),
+    }
+}
+
 /// A setting as people write it: `C=8`, `B=20`, `pause=10ms`, `rate=20/s`.
 pub fn fmt_setting(axis: &str, v: f64) -> String {
     match axis {

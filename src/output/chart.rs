@@ -615,7 +615,7 @@ fn titled(svg: &str, titles: &[String]) -> String {
             Some(t) if element.contains(r#" r="3""#) => {
                 out.push_str(&rest[..e]);
                 out.push_str("><title>");
-                out.push_str(&t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"));
+                out.push_str(&crate::output::html::escape(t));
                 out.push_str("</title></circle>");
                 k += 1;
             }

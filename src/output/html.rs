@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::model::report::{RunReport, StrategyReport};
-use crate::model::sweep::{SweepReport, fmt_setting, fmt_value};
+use crate::model::sweep::{SweepReport, fmt_setting, fmt_value, point_folder};
 use crate::output::table::{Block, Cell, columns, mock_settings};
 
 /// Text made safe for HTML.
@@ -476,10 +476,10 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
     for p in &r.points {
         for x in &p.results {
             // Each point's own page, in the folder the sweep (or the search) wrote it to.
-            let folder = match r.find {
-                Some(_) => format!("points/{}-{}-{}", x.strategy, r.axis, p.setting),
-                None => format!("points/{}-{}", r.axis, p.setting),
-            };
+            let folder = format!(
+                "points/{}",
+                point_folder(&r.axis, p.setting, r.find.map(|_| x.strategy))
+            );
             let _ = writeln!(
                 b,
                 "<tr><td><a href=\"{}/report.html\">{}</a></td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

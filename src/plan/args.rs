@@ -37,6 +37,19 @@ fn invalid(name: &'static str, value: String, why: &'static str) -> ConfigError 
 }
 
 impl SweepArgs {
+    /// `--print-requests` is for `compare`: a sweep (or a search) writes each point's
+    /// `requests.jsonl` with `--out`.
+    pub(crate) fn no_print_requests(&self) -> Result<(), ConfigError> {
+        if self.common.print_requests {
+            return Err(invalid(
+                "--print-requests",
+                String::new(),
+                "is for compare (a sweep writes each point's requests.jsonl with --out)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The base config and what to sweep: exactly one list flag holds more than one value, or
     /// `--concurrency auto` / `--rate auto` asks the sweep to find its own points.
     pub(crate) fn to_sweep(&self) -> Result<(Plan, crate::model::sweep::SweepPlan), ConfigError> {
@@ -102,13 +115,7 @@ impl SweepArgs {
             SweepPlan::AutoConcurrency => first.concurrency = vec![Level::Value(1)],
             SweepPlan::AutoRate => first.rate = Vec::new(),
         }
-        if c.print_requests {
-            return Err(invalid(
-                "--print-requests",
-                String::new(),
-                "is for compare (a sweep writes each point's requests.jsonl with --out)",
-            ));
-        }
+        self.no_print_requests()?;
         let cfg = first.to_config(self.strategies.clone())?;
         // Every point must be valid, not only the first.
         if let SweepPlan::Fixed(axis) = &plan {

@@ -293,7 +293,7 @@ fn a_sweep_stops_escalating_past_saturation_unless_asked_not_to() {
         let out = dir.path().join("sweep");
         // Act
         let o = crate::util::bin()
-            .args(["sweep", "-q", "-n", "40", "--strategies", "async,threadpool"])
+            .args(["sweep", "-q", "-n", "120", "--strategies", "async,threadpool"])
             .args([
                 "--latency",
                 "20ms",

@@ -216,13 +216,15 @@ pub(crate) fn bars(
     series: &[&str],
     groups: &[BarGroup],
 ) -> Result<Vec<PathBuf>, String> {
-    render!(dir, name, |root| draw_bars(
+    let files = render!(dir, name, |root| draw_bars(
         root,
         title,
         (y_desc, None),
         series,
         groups
-    ))
+    ))?;
+    title_bars(&files, series, groups, y_desc)?;
+    Ok(files)
 }
 
 /// Two bar series on two y axes: the first against the left axis, the second against the right
@@ -235,13 +237,15 @@ pub(crate) fn bars_dual(
     series: [&str; 2],
     groups: &[BarGroup],
 ) -> Result<Vec<PathBuf>, String> {
-    render!(dir, name, |root| draw_bars(
+    let files = render!(dir, name, |root| draw_bars(
         root,
         title,
         (y_descs.0, Some(y_descs.1)),
         &series,
         groups
-    ))
+    ))?;
+    title_bars(&files, &series, groups, "")?;
+    Ok(files)
 }
 
 fn draw_bars<DB: DrawingBackend>(
@@ -343,10 +347,22 @@ where
     }
     let k = series.len().max(1) as f64;
     let width = 0.8 / k;
+    // Values above the bars only when each fits over its bar; else they would run into their
+    // neighbours' (the bars' titles still give them on hover).
+    let slot_px = f64::from(chart.plotting_area().dim_in_pixel().0) / n * width;
+    let value_font = (FONT, 13).into_font();
+    let fit = groups.iter().flat_map(|g| &g.values).all(|v| {
+        value_font
+            .box_size(&format_value(*v))
+            .is_ok_and(|(w, _)| f64::from(w) <= slot_px)
+    });
     let mut entries = Vec::new();
     for (si, s) in series.iter().enumerate() {
         let c = color(si);
-        let (rects, labels) = series_bars(groups, si, width, c);
+        let (rects, mut labels) = series_bars(groups, si, width, c);
+        if !fit {
+            labels.clear();
+        }
         if dual && si == 1 {
             chart.draw_secondary_series(rects).map_err(err)?;
             chart.draw_secondary_series(labels).map_err(err)?;
@@ -603,20 +619,29 @@ pub(crate) fn xy(
 /// `svg` with `titles[k]` inside its k-th data-point dot (a `<circle … r="3"/>`, drawn line by
 /// line, point by point, before the legend's), so that hovering a point shows its value.
 fn titled(svg: &str, titles: &[String]) -> String {
+    titled_elements(svg, titles, "circle", |e| e.contains(r#" r="3""#))
+}
+
+/// `svg` with `titles[k]` inside the k-th self-closed `<tag …/>` element that `is_data` accepts,
+/// in drawing order; elements past the titles (a legend's swatches) are left alone.
+fn titled_elements(svg: &str, titles: &[String], tag: &str, is_data: impl Fn(&str) -> bool) -> String {
+    let open = format!("<{tag} ");
     let mut out = String::with_capacity(svg.len() + titles.iter().map(|t| t.len() + 24).sum::<usize>());
     let mut rest = svg;
     let mut k = 0;
-    while let Some(i) = rest.find("<circle ") {
+    while let Some(i) = rest.find(&open) {
         let Some(e) = rest[i..].find("/>").map(|e| i + e) else {
             break;
         };
         let element = &rest[i..e];
         match titles.get(k) {
-            Some(t) if element.contains(r#" r="3""#) => {
+            Some(t) if is_data(element) => {
                 out.push_str(&rest[..e]);
                 out.push_str("><title>");
                 out.push_str(&crate::output::html::escape(t));
-                out.push_str("</title></circle>");
+                out.push_str("</title></");
+                out.push_str(tag);
+                out.push('>');
                 k += 1;
             }
             _ => out.push_str(&rest[..e + 2]),
@@ -625,6 +650,33 @@ fn titled(svg: &str, titles: &[String]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Each bar's value on hover, as [`xy`]'s points have it: a title in every bar, in the order
+/// they are drawn (series by series, group by group), found by the series' fill colours.
+fn title_bars(files: &[PathBuf], series: &[&str], groups: &[BarGroup], unit: &str) -> Result<(), String> {
+    let titles: Vec<String> = series
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| {
+            groups.iter().filter_map(move |g| {
+                let v = g.values.get(si)?;
+                let v = format!("{v:.2}");
+                let v = v.trim_end_matches('0').trim_end_matches('.');
+                Some(format!("{} · {s}: {v} {unit}", g.label))
+            })
+        })
+        .collect();
+    let fills: Vec<String> = (0..series.len())
+        .map(|i| {
+            let c = color(i);
+            format!(r##"fill="#{:02X}{:02X}{:02X}""##, c.0, c.1, c.2)
+        })
+        .collect();
+    let svg = &files[0];
+    let text = std::fs::read_to_string(svg).map_err(err).map_err(named(svg))?;
+    let out = titled_elements(&text, &titles, "rect", |e| fills.iter().any(|f| e.contains(f)));
+    std::fs::write(svg, out).map_err(err).map_err(named(svg))
 }
 
 /// One panel of a stacked chart: its title, axis descriptions and lines.
@@ -802,6 +854,39 @@ mod tests {
             plotters::style::FontDesc::new(plotters::style::FontFamily::SansSerif, 20.0, FontStyle::Normal);
         let (w, h) = font.box_size("article/async/10").expect("font available");
         assert!(w > 50 && h > 5, "{w}×{h}");
+    }
+
+    /// Every bar carries its group, series and value as a title (the legend's swatches none);
+    /// values sit above the bars when they fit, and are left off when they would run together.
+    #[test]
+    fn bars_get_titles_and_values_only_where_they_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = |label: &str, a: f64, b: f64| BarGroup {
+            label: label.into(),
+            values: vec![a, b],
+        };
+        let few = [group("async", 101.5, 120.25), group("threadpool", 102.0, 131.0)];
+        let files = bars(dir.path(), "few", "t", "latency (ms)", &["p50", "p99"], &few).unwrap();
+        let svg = std::fs::read_to_string(&files[0]).unwrap();
+        assert_eq!(svg.matches("<title>").count(), 4, "{svg}");
+        for t in [
+            "async · p50: 101.5 latency (ms)",
+            "threadpool · p99: 131 latency (ms)",
+        ] {
+            assert!(svg.contains(&format!("<title>{t}</title></rect>")), "{t}: {svg}");
+        }
+        assert!(svg.contains(">\n131\n</text>"), "values not drawn: {svg}");
+        // Thirty runs side by side: 60 bars too narrow for their values.
+        let many: Vec<BarGroup> = (0..30)
+            .map(|i| group(&format!("run{i}"), 1234.4, 2345.6))
+            .collect();
+        let files = bars(dir.path(), "many", "t", "latency (ms)", &["p50", "p99"], &many).unwrap();
+        let svg = std::fs::read_to_string(&files[0]).unwrap();
+        assert_eq!(svg.matches("<title>").count(), 60);
+        assert!(
+            !svg.contains("\n1234\n") && !svg.contains("\n2346\n"),
+            "values drawn: {svg}"
+        );
     }
 
     #[test]

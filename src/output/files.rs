@@ -346,9 +346,14 @@ fn concurrency_panels(report: &RunReport) -> Vec<chart::Panel> {
             .iter()
             .filter_map(|s| {
                 let a = s.adaptive.as_ref()?;
+                // From where it started; each step's limit is the one at its end.
+                let step = crate::model::adaptive::TICK.as_secs_f64();
+                let start = (0.0, a.initial as f64);
                 Some(Line {
                     name: format!("{} (settled {:.1})", s.id, a.converged),
-                    points: a.timeline.iter().map(|t| (t.t_s, t.limit)).collect(),
+                    points: std::iter::once(start)
+                        .chain(a.timeline.iter().map(|t| (t.t_s + step, t.limit)))
+                        .collect(),
                 })
             })
             .collect(),
@@ -514,5 +519,36 @@ mod tests {
         let csv = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
         assert_eq!(csv, table::csv(&r));
         assert_eq!(csv.lines().count(), 2, "{csv}");
+    }
+
+    /// The limit's line starts where the controller started (at 0 s), and each step's limit is
+    /// drawn at the step's end, where the report says it held.
+    #[test]
+    fn the_limit_line_starts_at_the_initial_limit() {
+        use crate::model::adaptive::{AdaptiveReport, TICK, Tick};
+        let mut s = strategy(Strategy::Async, 1, 1, ErrorClass::Timeout);
+        let tick = |t_s: f64, limit: f64| Tick {
+            t_s,
+            limit,
+            attempts: 1,
+            ok: 1,
+            rate_limited: 0,
+        };
+        s.adaptive = Some(AdaptiveReport {
+            initial: 1,
+            timeline: vec![tick(0.0, 8.3), tick(TICK.as_secs_f64(), 12.0)],
+            algorithm: "aimd".into(),
+            max: 256,
+            converged: 12.0,
+            last: 12.0,
+            cuts: 0,
+            share_429: 0.0,
+        });
+        let panels = concurrency_panels(&run_of(vec![s]));
+        let step = TICK.as_secs_f64();
+        assert_eq!(
+            panels[0].lines[0].points,
+            [(0.0, 1.0), (step, 8.3), (2.0 * step, 12.0)]
+        );
     }
 }

@@ -36,6 +36,9 @@ mod wire;
 // SLO goodput, automatic sweeps, requests.jsonl, JSON and CSV on stdout, completions.
 mod modes;
 
+// The live view: the panel in a pseudo-terminal, progress lines without one.
+mod live;
+
 // Rounds with intervals and verdicts, `diff` and its gate, the per-second timeline.
 mod rounds;
 

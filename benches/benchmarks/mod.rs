@@ -17,6 +17,7 @@ use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
 use asyncbench::plan::config::{Plan, RunConfig};
 use asyncbench::plan::endpoint::Target;
+use asyncbench::stats::live::{Board, Live};
 use criterion::Criterion;
 use mock_server::{MockServer, Profile};
 
@@ -43,6 +44,8 @@ pub struct Point {
     pub concurrency: u64,
     pub batch_size: u64,
     pub pause: Duration,
+    /// Tick the live view's counters (a lane on a board) as a run with the view on does.
+    pub live: bool,
 }
 
 impl Point {
@@ -53,7 +56,13 @@ impl Point {
             concurrency,
             batch_size: concurrency.max(1),
             pause: Duration::ZERO,
+            live: false,
         }
+    }
+
+    /// The same point with the live view's counters ticked.
+    pub fn watched(self) -> Self {
+        Point { live: true, ..self }
     }
 }
 
@@ -90,12 +99,12 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
         embedded: true,
         ..Target::external(format!("{}/v1", server.uri()))
     };
-    let ctx = RunContext {
+    let mut ctx = RunContext {
         req: Arc::new(target.prepare(&cfg)),
         strategy: p.strategy,
         cfg: Arc::new(Plan::new(cfg).expect("the bench's configuration is valid")),
         schedule: None,
-        progress: indicatif::ProgressBar::hidden(),
+        live: Live::default(),
         log: None,
         cpu: None,
         stop: asyncbench::engine::stop::StopToken::new(),
@@ -103,6 +112,10 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
     let mut total = Duration::ZERO;
     let mut cpu = 0.0;
     for _ in 0..iters {
+        if p.live {
+            let board = Board::new(Vec::new(), None, Vec::new());
+            ctx.live = Live::to(board.lane(p.strategy, 1, Some(p.requests), None));
+        }
         let before = CpuTimes::now();
         let run = run_strategy(p.strategy, &ctx).expect("the strategy runs");
         cpu += before.client_seconds(&CpuTimes::now());

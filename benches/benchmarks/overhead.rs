@@ -1,8 +1,9 @@
 //! `overhead`: zero latency, one request at a time, 200 requests: the per-request cost of each
 //! strategy's client, as wall time (`<strategy>/1`: client and embedded mock together) and as
 //! the client's own CPU time (`<strategy>-client-cpu/1`: the process's CPU minus the mock's
-//! threads). Criterion's "time" for the CPU entries is CPU seconds, so its per-element figure is
-//! client CPU per request.
+//! threads), and again with the live view's counters ticked (`<strategy>-live-client-cpu/1`).
+//! Criterion's "time" for the CPU entries is CPU seconds, so its per-element figure is client CPU
+//! per request.
 
 use std::time::Duration;
 
@@ -22,6 +23,11 @@ fn overhead(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new(format!("{}-client-cpu", s.id()), 1), |b| {
             b.iter_custom(|iters| run_point(&server, p, iters).1)
+        });
+        // The same with the live view's counters ticked (its drawing thread is measured by
+        // scripts/live-overhead.sh, on a real terminal).
+        g.bench_function(BenchmarkId::new(format!("{}-live-client-cpu", s.id()), 1), |b| {
+            b.iter_custom(|iters| run_point(&server, p.watched(), iters).1)
         });
     }
     g.finish();

@@ -206,7 +206,7 @@ pub struct ReproduceArgs {
     /// Write into a non-empty --out, first removing what an earlier run wrote there.
     #[arg(long)]
     pub force: bool,
-    /// No progress bars.
+    /// No live view and no progress lines.
     #[arg(long, short)]
     pub quiet: bool,
     /// Also run the article's own Python code beside its Rust twins: py-sequential (its
@@ -476,9 +476,17 @@ pub struct CommonArgs {
     /// summary.csv, *.hgrm, run.hlog, charts, points/); other files are left alone.
     #[arg(long)]
     pub force: bool,
-    /// No progress bars.
+    /// No live view and no progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// No live panel on a terminal: a progress line on stderr every 5 s instead (as when stdout
+    /// is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Without the live panel (stdout not a terminal, or --no-tui): how often a progress line
+    /// goes to stderr.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub progress_every: Duration,
     /// The embedded mock's behaviour (same flags as `mock-server`); its latency defaults to
     /// 100ms unless --ttft or --itl is given, and its seed to 1.
     #[command(flatten)]

@@ -3,7 +3,7 @@
 
 use crate::cli::{CompareArgs, Format};
 use crate::commands::{Finish, finish_run};
-use crate::engine::run::{RunResults, Session, run_strategies};
+use crate::engine::run::{RunResults, Session};
 use crate::engine::stop::StopToken;
 use crate::model::error::RunError;
 use crate::model::provenance::Provenance;
@@ -24,7 +24,7 @@ pub fn run(cfg: &Plan, stop: &StopToken) -> Result<RunResults, RunError> {
     if let Some(out) = &cfg.out {
         prepare_out(out, cfg.force)?;
     }
-    run_strategies(cfg, &session, &Provenance::capture())
+    crate::commands::run_watched(cfg, &session, &Provenance::capture(), None)
 }
 
 /// Runs and writes the files (for library callers): the report, also written to `--out`.

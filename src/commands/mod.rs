@@ -29,6 +29,37 @@ use crate::engine::stop::{Signal, StopToken};
 use crate::model::error::RunError;
 use crate::model::report::RunReport;
 
+/// Runs `cfg`'s strategies on `session` with the live view (the panel on a terminal, progress
+/// lines otherwise, nothing with `-q`), `position` saying where a sweep is.
+pub(crate) fn run_watched(
+    cfg: &crate::plan::config::Plan,
+    session: &crate::engine::run::Session,
+    provenance: &crate::model::provenance::Provenance,
+    position: Option<String>,
+) -> Result<crate::engine::run::RunResults, RunError> {
+    use crate::engine::run::{round_order, run_strategies, summary};
+    use crate::output::live::{Mode, View};
+    use crate::stats::live::{Board, Step};
+    let mode = Mode::choose(cfg.quiet, cfg.no_tui, cfg.progress_every);
+    if mode == Mode::Off {
+        return run_strategies(cfg, session, provenance, None);
+    }
+    let settings = summary(cfg, session, session.planned_isolation(cfg));
+    let header = crate::output::table::settings_header(&settings, true)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let plan = round_order(&cfg.strategies, cfg.rounds)
+        .into_iter()
+        .map(|(round, _, strategy)| Step { round, strategy })
+        .collect();
+    let board = Board::new(header, position, plan);
+    let view = View::start(board.clone(), mode);
+    let results = run_strategies(cfg, session, provenance, Some(&board));
+    view.finish();
+    results
+}
+
 /// Set once stdout was found closed (`asyncbench … | head`): nothing more is written to it.
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -4,8 +4,9 @@
 //! partial results are kept and marked; the sweep's files are written all the same.
 
 use crate::cli::SweepArgs;
+use crate::commands::run_watched;
 use crate::commands::{Finish, finish_run};
-use crate::engine::run::{Incomplete, Session, run_strategies, summary};
+use crate::engine::run::{Incomplete, Session, summary};
 use crate::engine::stop::StopToken;
 use crate::model::error::RunError;
 use crate::model::provenance::Provenance;
@@ -43,7 +44,8 @@ fn probe(
             rounds: 1,
             ..cfg.clone()
         };
-        let r = run_strategies(&base.derived(cfg)?, session, provenance)?;
+        let position = format!("probe {s}: concurrency {}", cfg.concurrency);
+        let r = run_watched(&base.derived(cfg)?, session, provenance, Some(position))?;
         Ok(r.report.strategies.first().map_or(0.0, |s| s.goodput_rps))
     };
     let run = |cfg: &RunConfig| run_one(cfg, strategy);
@@ -218,7 +220,13 @@ pub(crate) fn sweep_measuring_on(
         );
         cfg.out = dir.clone();
         let cfg = base.derived(cfg)?;
-        let results = run_strategies(&cfg, &session, &provenance)?;
+        let position = format!(
+            "point {} of {}: {} ({i} done)",
+            i + 1,
+            values.len(),
+            fmt_setting(axis.name(), v)
+        );
+        let results = run_watched(&cfg, &session, &provenance, Some(position))?;
         isolation = results.report.config.isolation;
         if !cfg.quiet {
             say_point(axis.name(), v, &results.report.strategies);
@@ -568,7 +576,12 @@ pub(crate) fn find_measuring_on(
                     &mut write_error,
                 );
                 let cfg = base.derived(cfg)?;
-                let results = run_strategies(&cfg, &session, &provenance)?;
+                let position = format!(
+                    "search {s}: {} (point {}, {spent} requests spent)",
+                    fmt_setting(axis_name, v),
+                    points + 1
+                );
+                let results = run_watched(&cfg, &session, &provenance, Some(position))?;
                 isolation = results.report.config.isolation;
                 if let Some(dir) = &cfg.out
                     && let Err(e) = write_run(dir, &results.report, &results.intervals, results.requests_log)

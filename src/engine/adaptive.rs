@@ -196,8 +196,7 @@ impl Controller {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    #[cfg(test)]
-    /// The current limit.
+    /// The current limit (the live view reads it; one lock, taken a few times a second).
     pub(crate) fn limit(&self) -> f64 {
         self.lock().limit
     }

@@ -3,6 +3,7 @@
 //!
 //! - [`table`]: the terminal table, CSV and the notes under them.
 //! - [`files`]: a run's and a sweep's files, written whole.
+//! - [`live`]: the live view drawn while a run goes.
 //! - [`hgrm`], [`hlog`]: HdrHistogram's formats ([`crate::model::hist`] holds histograms as
 //!   text inside reports).
 //! - [`chart`], [`sweep`], [`html`]: charts and pages.
@@ -10,6 +11,7 @@
 pub mod chart;
 pub mod files;
 pub(crate) mod hgrm;
+pub mod live;
 
 pub(crate) mod hlog;
 pub(crate) mod html;

@@ -9,7 +9,7 @@ use mock_server::Profile;
 use mock_server::latency::format_duration;
 
 use crate::model::outcome::Outcome;
-use crate::model::report::{RunReport, StrategyReport};
+use crate::model::report::{ConfigSummary, RunReport, StrategyReport};
 use crate::model::series::Percentiles;
 
 /// One cell's value.
@@ -453,9 +453,32 @@ fn settings_lines(t: &mut String, r: &RunReport) {
             "INCOMPLETE RUN: {why}; the figures below cover what was measured until then"
         );
     }
+    t.push_str(&settings_header(c, false));
+    for s in &r.strategies {
+        if let Some(w) = &s.warmup {
+            let outcomes: Vec<String> = w.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
+            let _ = writeln!(
+                t,
+                "warm-up {}: {} requests ({}) in {:.3} s, in no figure below",
+                s.id,
+                w.issued,
+                outcomes.join(", "),
+                w.wall_s
+            );
+        }
+    }
+}
+
+/// The settings, the mock's and the duration, wrapped at [`WIDTH`]: above the table, and
+/// (`before` the run, in the future tense) at the top of the live view.
+pub(crate) fn settings_header(c: &ConfigSummary, before: bool) -> String {
+    let mut t = String::new();
+    let count = c
+        .requests
+        .map_or_else(|| "no request cap".to_owned(), |n| format!("{n} requests"));
     let requests = match c.rounds {
-        1 => format!("{} requests", c.requests_shown()),
-        k => format!("{} requests × {k} rounds", c.requests_shown()),
+        1 => count,
+        k => format!("{count} × {k} rounds"),
     };
     t.push_str(&wrap(&format!(
         "{} · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
@@ -485,21 +508,10 @@ fn settings_lines(t: &mut String, r: &RunReport) {
             .requests
             .map(|n| format!(" or {n} requests, whichever came first"))
             .unwrap_or_default();
-        let _ = writeln!(t, "each strategy ran for {d} s{cap}");
+        let runs = if before { "runs" } else { "ran" };
+        let _ = writeln!(t, "each strategy {runs} for {d} s{cap}");
     }
-    for s in &r.strategies {
-        if let Some(w) = &s.warmup {
-            let outcomes: Vec<String> = w.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
-            let _ = writeln!(
-                t,
-                "warm-up {}: {} requests ({}) in {:.3} s, in no figure below",
-                s.id,
-                w.issued,
-                outcomes.join(", "),
-                w.wall_s
-            );
-        }
-    }
+    t
 }
 
 /// Under the main block: what `--concurrency auto` settled at and where `--cpu-work` ran.

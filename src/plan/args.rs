@@ -272,6 +272,8 @@ impl CommonArgs {
             out: self.out.clone(),
             force: self.force,
             quiet: self.quiet,
+            no_tui: self.no_tui,
+            progress_every: self.progress_every,
             max_body: self.max_body,
             intervals_in_memory: SEALED_IN_MEMORY,
             http2: self.http2,

@@ -54,8 +54,12 @@ pub struct RunConfig {
     pub out: Option<PathBuf>,
     /// Write into a non-empty `out`, replacing what an earlier run wrote there.
     pub force: bool,
-    /// No progress bars.
+    /// No live view and no progress lines.
     pub quiet: bool,
+    /// Progress lines instead of the live panel, even on a terminal.
+    pub no_tui: bool,
+    /// How often a progress line is printed when there is no panel.
+    pub progress_every: Duration,
     /// Most bytes of one response body.
     pub max_body: u64,
     /// Ask the async strategies for HTTP/2 (prior knowledge on http, ALPN on https).
@@ -170,6 +174,8 @@ impl Default for RunConfig {
             out: None,
             force: false,
             quiet: false,
+            no_tui: false,
+            progress_every: Duration::from_secs(5),
             max_body: crate::plan::request::DEFAULT_MAX_BODY,
             http2: false,
             intervals_in_memory: crate::stats::intervals::SEALED_IN_MEMORY,
@@ -319,6 +325,13 @@ impl RunConfig {
                 "--slo",
                 self.slo.describe(),
                 "ttft is only measured on streams: add --stream",
+            );
+        }
+        if self.progress_every < Duration::from_millis(100) {
+            return bad(
+                "--progress-every",
+                mock_server::latency::format_duration(self.progress_every),
+                "must be at least 100ms",
             );
         }
         if self.duration.is_some_and(|d| d.is_zero()) {

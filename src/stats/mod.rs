@@ -4,6 +4,7 @@
 //!
 //! - [`recorder`]: the recorder.
 //! - [`intervals`]: per-second histograms for `run.hlog`, sealed and spilled to stay flat.
+//! - [`live`]: the counters the live view reads while a run goes.
 //! - [`log`]: `requests.jsonl`, spilled to a temporary file as it grows.
 //! - [`summary`]: a strategy's report from its recorder.
 //! - [`merge`]: shards of one run, or rounds of one strategy, merged into one report.
@@ -12,6 +13,7 @@
 
 pub mod diff;
 pub(crate) mod intervals;
+pub mod live;
 pub(crate) mod log;
 pub mod merge;
 pub(crate) mod recorder;

@@ -9,7 +9,6 @@ pub mod session;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mock_server::StatsSnapshot;
 
 use crate::engine::cpu_work::{CpuWork, Worker};
@@ -27,6 +26,7 @@ use crate::model::report::{
 use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
 use crate::stats::intervals::Intervals;
+use crate::stats::live::{Board, Live};
 use crate::stats::log::RequestLog;
 pub use session::{Lease, Session};
 
@@ -66,27 +66,6 @@ pub struct RunResults {
     pub requests_log: Option<tempfile::NamedTempFile>,
 }
 
-/// A progress bar for one strategy on stderr, hidden when quiet (indicatif itself draws nothing
-/// when stderr is not a terminal). A run bounded by time counts up without a bar.
-fn progress_bar(cfg: &RunConfig, s: Strategy, total: Option<u64>) -> ProgressBar {
-    if cfg.quiet {
-        return ProgressBar::hidden();
-    }
-    let len = total;
-    let bounded = len.is_some();
-    let pb = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-    let template = if bounded {
-        "{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} {elapsed}"
-    } else {
-        "{prefix:>13} {spinner} {pos} requests {per_sec} {elapsed}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_prefix(s.id());
-    pb
-}
-
 /// The `--cpu-work` of strategy `s`: calibrated on this machine (once per process), done where
 /// the strategy does it; `async-offload` gets a pool of one thread per core.
 fn cpu_worker(cfg: &RunConfig, s: Strategy) -> Result<Option<Arc<Worker>>, RunError> {
@@ -110,6 +89,18 @@ pub fn run_one(
     mean_delay_s: Option<f64>,
     log: Option<RequestLog>,
 ) -> Result<(StrategyReport, Intervals), RunError> {
+    run_watched(cfg, lease, s, mean_delay_s, log, None)
+}
+
+/// [`run_one`], its requests counted on the live view's `board` (as round `.1`) when there is one.
+fn run_watched(
+    cfg: &Plan,
+    lease: &Lease,
+    s: Strategy,
+    mean_delay_s: Option<f64>,
+    log: Option<RequestLog>,
+    board: Option<(&Board, u32)>,
+) -> Result<(StrategyReport, Intervals), RunError> {
     // A shard keeps its entries of the whole run's schedule: shards together send what one
     // process would, each request at the same time.
     let schedule = cfg
@@ -129,7 +120,9 @@ pub fn run_one(
         strategy: s,
         req: Arc::new(lease.target.prepare(cfg)),
         schedule,
-        progress: progress_bar(cfg, s, total),
+        live: board.map_or_else(Live::default, |(b, round)| {
+            Live::to(b.lane(s, round, total, cfg.duration))
+        }),
         log,
         cpu: cpu_worker(cfg, s)?,
         stop: lease.stop.clone(),
@@ -142,7 +135,9 @@ pub fn run_one(
     let ended_unix_ms = unix_now_s() * 1000.0;
     let peaks = sampler.map(Sampler::stop).unwrap_or_default();
     let cpu1 = CpuTimes::now();
-    ctx.progress.finish_and_clear();
+    if let Some(lane) = ctx.live.lane() {
+        lane.end();
+    }
     let cancelled = run.recorder.count(Outcome::Cancelled);
     // The mock saw the warm-up's attempts too.
     let sent = run.recorder.attempts + run.warmup.as_ref().map_or(0, |w| w.recorder.attempts);
@@ -375,6 +370,7 @@ pub(crate) fn run_strategies(
     cfg: &Plan,
     session: &Session,
     provenance: &Provenance,
+    board: Option<&Board>,
 ) -> Result<RunResults, RunError> {
     let stop = &session.stop;
     stop.mark_started();
@@ -433,7 +429,8 @@ pub(crate) fn run_strategies(
         }
         let lease = session.lease()?;
         all_fresh &= lease.fresh;
-        let (mut report, iv) = run_one(cfg, &lease, s, session.mean_delay_s, log.clone())?;
+        let watched = board.map(|b| (b, round));
+        let (mut report, iv) = run_watched(cfg, &lease, s, session.mean_delay_s, log.clone(), watched)?;
         drop(lease);
         for r in &mut report.rounds {
             r.round = round;

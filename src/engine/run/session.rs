@@ -158,6 +158,19 @@ impl Session {
         matches!(self.kind, Kind::Embedded(..))
     }
 
+    /// How strategies will be kept apart on this target, as far as known before the run (a mock
+    /// that then fails a reset is found out only by the run).
+    pub fn planned_isolation(&self, cfg: &Plan) -> crate::model::report::Isolation {
+        use crate::model::report::Isolation;
+        match &self.kind {
+            Kind::Embedded(..) => Isolation::FreshMock,
+            _ if cfg.sharded() => Isolation::Shards,
+            Kind::External { mock: true, .. } => Isolation::Reset,
+            _ if cfg.strategies.len() > 1 => Isolation::Shared,
+            _ => Isolation::Single,
+        }
+    }
+
     /// The target as printed: `embedded mock` or the URL with userinfo redacted.
     pub fn display(&self) -> String {
         match &self.kind {

@@ -78,6 +78,10 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
                     ctx.req.mean_input_tokens() + u64::from(ctx.cfg.workload.max_tokens),
                 )
             });
+            if measured && let (Some(c), Some(lane)) = (&ctl, ctx.live.lane()) {
+                let c = Arc::downgrade(c);
+                lane.watch_limit(move || c.upgrade().map_or(0.0, |c| c.limit()));
+            }
             let issued = run_phase(ctx, client, s, phase, &mut recorder, measured, ctl.as_ref()).await;
             (recorder, issued, ctl.map(|c| c.report()))
         })
@@ -162,6 +166,9 @@ async fn run_phase(
         // Made before the task, so even a task cancelled before it first ran leaves its record.
         let mut pending = Pending::new(index, due, &sink);
         issued += 1;
+        if measured {
+            ctx.live.started();
+        }
         tasks.spawn(async move {
             // In an open loop the wait for a permit is part of the latency (it counts from the
             // due time); in a closed loop the request starts when it has its permit.
@@ -217,7 +224,7 @@ fn fold(
     if let Ok(record) = done {
         recorder.record(&record);
         if measured {
-            ctx.progress.inc(1);
+            ctx.live.finished(&record);
         }
     }
 }

@@ -87,6 +87,11 @@ async fn run_phase(
             });
         }
         issued += last - first;
+        if measured {
+            for _ in first..last {
+                ctx.live.started();
+            }
+        }
         // `asyncio.gather(*tasks)`: the batch is done when its slowest request is.
         drain(&mut batch, recorder, ctx, measured, &sink).await;
         first = last;

@@ -92,6 +92,9 @@ fn run_phase(
             None => Instant::now(),
         };
         state.issued.fetch_add(1, Ordering::Relaxed);
+        if measured {
+            ctx.live.started();
+        }
         let record = send_blocking(
             client,
             &ctx.stop,
@@ -102,10 +105,10 @@ fn run_phase(
             current,
         );
         ctx.work_blocking(&record);
-        record_into(slot, &record);
         if measured {
-            ctx.progress.inc(1);
+            ctx.live.finished(&record);
         }
+        record_into(slot, &record);
     }
 }
 

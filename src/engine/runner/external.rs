@@ -220,10 +220,8 @@ impl Lines<'_> {
                     .map_err(|e| format!("it broke the protocol: {e}"))?;
                 let state = &mut self.states[p];
                 state.recorder.record(&record);
-                // The bar takes a lock and reads the clock: every 32nd line is often enough.
-                let recorded = state.recorder.total();
-                if state.measured && recorded.is_multiple_of(32) {
-                    self.ctx.progress.set_position(recorded);
+                if state.measured {
+                    self.ctx.live.finished(&record);
                 }
             }
         }

@@ -21,7 +21,6 @@ use crate::engine::stop::StopToken;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::ProgressBar;
 use rand::rngs::SmallRng;
 
 use crate::engine::adaptive::Controller;
@@ -47,7 +46,7 @@ pub(crate) use sequential::run_sequential;
 pub(crate) use threadpool::run_threadpool;
 
 /// Everything a runner needs: the validated config, the request to send, the open-loop schedule
-/// (if any) and the progress bar to tick. Cheap to clone (shared parts), and `'static`, so
+/// (if any) and the live view's lane to tick. Cheap to clone (shared parts), and `'static`, so
 /// blocking workers can own a copy.
 #[derive(Debug, Clone)]
 pub struct RunContext {
@@ -59,8 +58,8 @@ pub struct RunContext {
     pub req: Arc<PreparedRequest>,
     /// Due offsets from the start of the run, one per request (open loop only).
     pub schedule: Option<Arc<Vec<Duration>>>,
-    /// Ticked once per finished request.
-    pub progress: ProgressBar,
+    /// The live view's lane, ticked as each measured request starts and ends.
+    pub live: crate::stats::live::Live,
     /// Where each measured request's line goes (`requests.jsonl`), when the run writes one.
     pub log: Option<RequestLog>,
     /// `--cpu-work`: the work each successful response gets, and where it runs.

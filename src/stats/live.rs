@@ -1,0 +1,524 @@
+//! What the live view reads while a run goes: per strategy run (a [`Lane`]), counters and coarse
+//! latency histograms that the runners bump as each measured request starts and ends (relaxed
+//! atomics: no lock, no allocation, nothing the run waits on), and the run's header and sweep
+//! position ([`Board`]). Written by the run, read by `output::live`'s thread at ≤ 10 Hz.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::model::outcome::Outcome;
+use crate::model::record::Record;
+use crate::model::strategy::Strategy;
+
+/// Sub-buckets per power of two: a value is kept within 1/256 (0.4 %) of itself (the bucket's
+/// middle is at most half a bucket, 1/128 of its low end ÷ 2, away).
+const SUB_BITS: u32 = 7;
+const SUB: usize = 1 << SUB_BITS;
+/// Values (µs) are clamped below 2³⁸ µs (3 days): 31 octaves above the linear first one.
+const MAX_SHIFT: u32 = 30;
+const BUCKETS: usize = (MAX_SHIFT as usize + 2) * SUB;
+
+/// A lock-free log-linear histogram of microseconds: one relaxed `fetch_add` to record, a walk
+/// over its 4 096 buckets (32 KiB) to read a percentile. Coarser than the report's
+/// HdrHistograms (0.4 % against 0.1 %) and only for the screen; the report never reads it.
+pub struct AtomicHistogram {
+    buckets: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for AtomicHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtomicHistogram")
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+impl Default for AtomicHistogram {
+    fn default() -> Self {
+        AtomicHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// The bucket of `v`: linear below [`SUB`], then [`SUB`] buckets per power of two.
+fn index(v: u64) -> usize {
+    let v = v.min((1u64 << (MAX_SHIFT + SUB_BITS + 1)) - 1);
+    if v < SUB as u64 {
+        return v as usize;
+    }
+    let shift = 63 - v.leading_zeros() - SUB_BITS;
+    let sub = (v >> shift) as usize & (SUB - 1);
+    ((shift as usize + 1) << SUB_BITS) + sub
+}
+
+/// The middle of bucket `i`'s range.
+fn middle(i: usize) -> u64 {
+    if i < SUB {
+        return i as u64;
+    }
+    let shift = (i >> SUB_BITS) - 1;
+    let low = ((SUB + (i & (SUB - 1))) as u64) << shift;
+    low + ((1u64 << shift) >> 1)
+}
+
+impl AtomicHistogram {
+    /// Counts one value.
+    pub fn record(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.buckets[index(us)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Values counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The values at quantiles `qs` (each in 0..=1), `None` when nothing was counted: each the
+    /// middle of the bucket holding the ⌈q·n⌉-th value, as a [`Duration`].
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> Option<[Duration; N]> {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let n: u64 = counts.iter().sum();
+        if n == 0 {
+            return None;
+        }
+        let mut out = [Duration::ZERO; N];
+        for (slot, q) in out.iter_mut().zip(qs) {
+            let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    *slot = Duration::from_micros(middle(i));
+                    break;
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Final outcomes as the live view groups them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// A success.
+    Ok,
+    /// HTTP 429.
+    RateLimited,
+    /// HTTP 5xx (and a 2xx that is not a completion).
+    ServerError,
+    /// Everything else: 4xx, timeouts, transport, too large, cancelled.
+    Other,
+}
+
+impl Group {
+    /// The group of an outcome.
+    pub fn of(o: Outcome) -> Group {
+        match o {
+            Outcome::Ok => Group::Ok,
+            Outcome::RateLimited => Group::RateLimited,
+            Outcome::ServerError => Group::ServerError,
+            _ => Group::Other,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One strategy's run (one round of it) as it goes.
+pub struct Lane {
+    /// Which strategy.
+    pub strategy: Strategy,
+    /// Which round (1-based).
+    pub round: u32,
+    /// Requests it will finish at most (`None`: time alone ends it).
+    pub total: Option<u64>,
+    /// Its time limit (`--duration`).
+    pub duration: Option<Duration>,
+    /// When its measured phase started (set by the first measured request).
+    started_at: Mutex<Option<Instant>>,
+    started: AtomicU64,
+    finished: AtomicU64,
+    outcomes: [AtomicU64; 4],
+    answers_429: AtomicU64,
+    /// End-to-end latency of successes.
+    pub e2e: AtomicHistogram,
+    /// Time to first token of successful streams.
+    pub ttft: AtomicHistogram,
+    /// Inter-token gaps of successful streams.
+    pub itl: AtomicHistogram,
+    /// `--concurrency auto`: the controller's limit now.
+    limit: Mutex<Option<Box<dyn Fn() -> f64 + Send + Sync>>>,
+    /// When the lane's run ended.
+    ended: Mutex<Option<Instant>>,
+    /// Started in flight when the measured phase has no counterpart (an external client): the
+    /// view shows no in-flight figure for it.
+    pub counts_starts: bool,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("strategy", &self.strategy)
+            .field("round", &self.round)
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+/// What a lane has counted, read at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Measured requests started.
+    pub started: u64,
+    /// Measured requests ended (each in one of `outcomes`).
+    pub finished: u64,
+    /// Final outcomes: ok, 429, 5xx, other.
+    pub outcomes: [u64; 4],
+    /// 429 answers, retried ones included.
+    pub answers_429: u64,
+}
+
+impl Counts {
+    /// Requests of one group.
+    pub fn of(&self, g: Group) -> u64 {
+        self.outcomes[g.index()]
+    }
+}
+
+impl Lane {
+    fn new(strategy: Strategy, round: u32, total: Option<u64>, duration: Option<Duration>) -> Lane {
+        Lane {
+            strategy,
+            round,
+            total,
+            duration,
+            started_at: Mutex::new(None),
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            outcomes: Default::default(),
+            answers_429: AtomicU64::new(0),
+            e2e: AtomicHistogram::default(),
+            ttft: AtomicHistogram::default(),
+            itl: AtomicHistogram::default(),
+            limit: Mutex::new(None),
+            ended: Mutex::new(None),
+            counts_starts: !strategy.is_external(),
+        }
+    }
+
+    /// A measured request starts (the first one starts the lane's clock).
+    pub fn started(&self) {
+        if self.started.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.mark_start();
+        }
+    }
+
+    fn mark_start(&self) {
+        let mut at = self.started_at.lock().unwrap_or_else(PoisonError::into_inner);
+        at.get_or_insert_with(Instant::now);
+    }
+
+    /// A measured request ended with this record.
+    pub fn finished(&self, r: &Record) {
+        if !self.counts_starts && self.finished.load(Ordering::Relaxed) == 0 {
+            self.mark_start();
+        }
+        self.outcomes[Group::of(r.outcome).index()].fetch_add(1, Ordering::Relaxed);
+        let limited = r
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == Outcome::RateLimited)
+            .count() as u64;
+        if limited > 0 {
+            self.answers_429.fetch_add(limited, Ordering::Relaxed);
+        }
+        if r.outcome == Outcome::Ok {
+            self.e2e.record(r.latency());
+            if let Some(s) = &r.sample {
+                if let Some(t) = s.ttft {
+                    self.ttft.record(t);
+                }
+                for gap in &s.itl {
+                    self.itl.record(*gap);
+                }
+            }
+        }
+        // Last, so a reader that sees `finished` move sees the outcome too.
+        self.finished.fetch_add(1, Ordering::Release);
+    }
+
+    /// `--concurrency auto`: where the view reads the controller's limit.
+    pub fn watch_limit(&self, limit: impl Fn() -> f64 + Send + Sync + 'static) {
+        *self.limit.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(limit));
+    }
+
+    /// The controller's limit now, when there is one.
+    pub fn limit(&self) -> Option<f64> {
+        self.limit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|f| f())
+    }
+
+    /// The counters now.
+    pub fn counts(&self) -> Counts {
+        let finished = self.finished.load(Ordering::Acquire);
+        Counts {
+            started: self.started.load(Ordering::Relaxed),
+            finished,
+            outcomes: std::array::from_fn(|i| self.outcomes[i].load(Ordering::Relaxed)),
+            answers_429: self.answers_429.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Time from its first measured request to its end, or to now while it runs (zero before
+    /// it).
+    pub fn elapsed(&self) -> Duration {
+        let start = *self.started_at.lock().unwrap_or_else(PoisonError::into_inner);
+        let end = self
+            .ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(Instant::now);
+        start.map_or(Duration::ZERO, |t| end.saturating_duration_since(t))
+    }
+
+    /// Whether its run has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Its run has ended (its clock stops).
+    pub fn end(&self) {
+        self.ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(Instant::now);
+    }
+
+    /// Time left, from the time limit, or from the count at the rate finished so far; `None`
+    /// before anything has finished or when nothing bounds it.
+    pub fn eta(&self) -> Option<Duration> {
+        let elapsed = self.elapsed();
+        let by_time = self.duration.map(|d| d.saturating_sub(elapsed));
+        let done = self.counts().finished;
+        let by_count = self.total.and_then(|total| {
+            let rate = done as f64 / elapsed.as_secs_f64();
+            (done > 0 && rate.is_finite() && rate > 0.0)
+                .then(|| Duration::from_secs_f64(total.saturating_sub(done) as f64 / rate))
+        });
+        match (by_time, by_count) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// One step of the plan: a strategy in a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The round (1-based).
+    pub round: u32,
+    /// The strategy.
+    pub strategy: Strategy,
+}
+
+/// The run as the live view shows it: its settings, where a sweep is, the plan of strategies
+/// and rounds, and each step's lane once it starts.
+#[derive(Debug)]
+pub struct Board {
+    /// The settings, one line each, as the report's table heads them.
+    pub header: Vec<String>,
+    /// In a sweep: the point running and the points done.
+    pub position: Option<String>,
+    /// Every step, in the order they run.
+    pub plan: Vec<Step>,
+    lanes: Mutex<Vec<Arc<Lane>>>,
+    /// Set when the run has ended.
+    done: AtomicBool,
+}
+
+impl Board {
+    /// A board for a run of these steps.
+    pub fn new(header: Vec<String>, position: Option<String>, plan: Vec<Step>) -> Arc<Board> {
+        Arc::new(Board {
+            header,
+            position,
+            plan,
+            lanes: Mutex::new(Vec::new()),
+            done: AtomicBool::new(false),
+        })
+    }
+
+    /// The lane of the next step, started now.
+    pub fn lane(
+        &self,
+        strategy: Strategy,
+        round: u32,
+        total: Option<u64>,
+        duration: Option<Duration>,
+    ) -> Arc<Lane> {
+        let lane = Arc::new(Lane::new(strategy, round, total, duration));
+        self.lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(lane.clone());
+        lane
+    }
+
+    /// Every lane so far, in the order they started.
+    pub fn lanes(&self) -> Vec<Arc<Lane>> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The run has ended: the view draws its last frame and stops.
+    pub fn finish(&self) {
+        self.done.store(true, Ordering::Release);
+    }
+
+    /// Whether the run has ended.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+/// What a runner ticks: a lane, or nothing when no view watches (`-q`).
+#[derive(Debug, Clone, Default)]
+pub struct Live(Option<Arc<Lane>>);
+
+impl Live {
+    /// Ticks `lane`.
+    pub fn to(lane: Arc<Lane>) -> Live {
+        Live(Some(lane))
+    }
+
+    /// A measured request starts.
+    #[inline]
+    pub fn started(&self) {
+        if let Some(l) = &self.0 {
+            l.started();
+        }
+    }
+
+    /// A measured request ended.
+    #[inline]
+    pub fn finished(&self, r: &Record) {
+        if let Some(l) = &self.0 {
+            l.finished(r);
+        }
+    }
+
+    /// The lane, if any.
+    pub fn lane(&self) -> Option<&Arc<Lane>> {
+        self.0.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value lands in a bucket whose middle is within 1/256 of it, and buckets rise with
+    /// the value (so quantiles are ordered).
+    #[test]
+    fn buckets_keep_a_value_within_three_percent_and_in_order() {
+        let mut last = 0;
+        for v in 0..200_000u64 {
+            assert!(index(v) >= last, "{v}");
+            last = index(v);
+        }
+        for v in (0..200_000u64)
+            .chain((0..40).map(|k| 1u64 << k))
+            .chain([u64::MAX])
+        {
+            let i = index(v);
+            assert!(i < BUCKETS, "{v} → {i}");
+            if v < 1 << 38 {
+                let m = middle(i) as f64;
+                assert!((m - v as f64).abs() <= v as f64 / 256.0 + 0.5, "{v} → {m}");
+            }
+        }
+    }
+
+    /// Quantiles agree with an HdrHistogram of the same values to within 0.5 %.
+    #[test]
+    fn quantiles_agree_with_hdrhistogram() {
+        let h = AtomicHistogram::default();
+        let mut hdr = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        assert!(h.quantiles([0.5]).is_none());
+        // A skewed spread: most near 100 ms, a tail to 2 s.
+        for i in 0..10_000u64 {
+            let us = 100_000 + (i * i) % 1_900_000 * (i % 10 / 9);
+            h.record(Duration::from_micros(us));
+            hdr.record(us).unwrap();
+        }
+        assert_eq!(h.count(), 10_000);
+        let qs = [0.5, 0.9, 0.99, 1.0];
+        let got = h.quantiles(qs).unwrap();
+        for (q, d) in qs.iter().zip(got) {
+            let want = hdr.value_at_quantile(*q) as f64;
+            let us = d.as_micros() as f64;
+            assert!((us - want).abs() <= want * 0.005, "q{q}: {us} vs {want}");
+        }
+    }
+
+    fn record(outcome: Outcome, ms: u64) -> Record {
+        let t = Instant::now();
+        Record {
+            index: 0,
+            intended: t,
+            start: t,
+            end: t + Duration::from_millis(ms),
+            attempts: Vec::new(),
+            backoff: Duration::ZERO,
+            outcome,
+            status: None,
+            sample: None,
+        }
+    }
+
+    /// A lane counts starts, ends by group, successes' latency only, and its ETA from the rate.
+    #[test]
+    fn a_lane_counts_each_request_once_in_its_group() {
+        let board = Board::new(vec!["h".into()], None, Vec::new());
+        let lane = board.lane(Strategy::Async, 1, Some(10), None);
+        assert_eq!(lane.eta(), None);
+        for o in [
+            Outcome::Ok,
+            Outcome::Ok,
+            Outcome::RateLimited,
+            Outcome::ServerError,
+            Outcome::Timeout,
+        ] {
+            lane.started();
+            lane.finished(&record(o, 100));
+        }
+        lane.started();
+        let c = lane.counts();
+        assert_eq!((c.started, c.finished), (6, 5));
+        assert_eq!(c.outcomes, [2, 1, 1, 1]);
+        assert_eq!(lane.e2e.count(), 2);
+        let p = lane.e2e.quantiles([0.5]).unwrap()[0];
+        assert!((97..=103).contains(&p.as_millis()), "{p:?}");
+        // Half done: the ETA is about as long as it has run (5 more at the same rate).
+        std::thread::sleep(Duration::from_millis(50));
+        let eta = lane.eta().unwrap();
+        assert!(eta >= lane.elapsed().mul_f64(0.9), "{eta:?}");
+        assert_eq!(board.lanes().len(), 1);
+        assert!(!lane.is_ended());
+        lane.end();
+        assert!(lane.is_ended());
+        // Its clock stopped with it.
+        let at_end = lane.elapsed();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(lane.elapsed(), at_end);
+    }
+}

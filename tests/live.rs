@@ -1,0 +1,192 @@
+//! The live view in a real pseudo-terminal: the binary runs with its stdout, stderr and stdin on
+//! a pty (as in a terminal window), the screen is read back through a VT100 parser, and the
+//! cursor-position queries the panel makes are answered as a terminal would.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::util::bin;
+
+const ROWS: u16 = 60;
+const COLS: u16 = 120;
+
+/// What the pty showed: the screens taken while the run went (each one with `mid` on it, after
+/// each read: a frame may be half drawn in one), the screen at the end, and the exit code.
+struct Seen {
+    mid: Vec<String>,
+    end: String,
+    code: Option<i32>,
+}
+
+/// Runs the binary with `args` on a fresh 120×60 pty until it exits (at most 60 s).
+fn in_pty(args: &[&str], mid: &str) -> Seen {
+    let ws = nix::pty::Winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(&ws, None).unwrap();
+    let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
+    let mut child = bin()
+        .args(args)
+        .env("TERM", "xterm-256color")
+        .stdin(slave(&pty.slave))
+        .stdout(slave(&pty.slave))
+        .stderr(slave(&pty.slave))
+        .spawn()
+        .unwrap();
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut answer = master.try_clone().unwrap();
+    // Reading ends with EIO once the child (the last holder of the slave) exits.
+    let mid = mid.to_owned();
+    let reader = std::thread::spawn(move || {
+        let nz = |n| std::num::NonZeroU16::new(n).unwrap();
+        let mut parser = vt100::Parser::new(nz(ROWS), nz(COLS), 0);
+        let mut buf = [0u8; 8192];
+        let mut tail: Vec<u8> = Vec::new();
+        let mut mids = Vec::new();
+        let started = Instant::now();
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 || started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            parser.process(&buf[..n]);
+            // A cursor-position query (possibly split across reads) gets the terminal's answer.
+            tail.extend_from_slice(&buf[..n]);
+            while let Some(at) = tail.windows(4).position(|w| w == b"\x1b[6n") {
+                let (row, col) = parser.screen().cursor_position();
+                let _ = write!(answer, "\x1b[{};{}R", row + 1, col + 1);
+                tail.drain(..at + 4);
+            }
+            let keep = tail.len().saturating_sub(3);
+            tail.drain(..keep);
+            let screen = parser.screen().contents();
+            if screen.contains(&mid) {
+                mids.push(screen);
+            }
+        }
+        (mids, parser.screen().contents())
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mid, end) = reader.join().unwrap();
+    Seen {
+        mid,
+        end,
+        code: status.code(),
+    }
+}
+
+/// On a terminal the panel shows the settings first, then per strategy its state, and for the
+/// one running its progress with an ETA, the in-flight count, outcome counts that include the
+/// injected 5xx, and live percentiles; at the end the panel gives way to the table.
+#[test]
+fn the_live_panel_shows_progress_then_gives_way_to_the_table() {
+    let seen = in_pty(
+        &[
+            "compare",
+            "-n",
+            "150",
+            "-c",
+            "4",
+            "--latency",
+            "20ms",
+            "--rate-500",
+            "0.1",
+            "--strategies",
+            "sequential,async",
+        ],
+        "ETA ",
+    );
+    assert_eq!(seen.code, Some(0), "{}", seen.end);
+    let want = [
+        "150 requests · target embedded mock",
+        "mock: latency 20ms",
+        "▶ sequential",
+        "async         waiting",
+        "/150 (",
+        "in flight 1",
+        " · 429 0 · 5xx ",
+        "latency p50 ",
+        "sent ",
+    ];
+    // Some frame showed all of it, with an ETA in seconds.
+    let eta_in_s = |s: &str| {
+        s.split("ETA ")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let frame = seen
+        .mid
+        .iter()
+        .find(|s| want.iter().all(|w| s.contains(w)) && eta_in_s(s));
+    assert!(
+        frame.is_some(),
+        "no frame shows all of {want:?}; the last with an ETA:\n{}",
+        seen.mid.last().map_or("(none)", |s| s.as_str())
+    );
+    // The end: the table, and nothing of the panel left above it.
+    let end = &seen.end;
+    assert!(end.contains("strategy       conc accounted"), "{end}");
+    assert!(end.contains("sequential        1   150/150"), "{end}");
+    assert!(end.contains("async             4   150/150"), "{end}");
+    for gone in ["ETA ", "▶", "waiting", "sent "] {
+        assert!(!end.contains(gone), "{gone:?} left on the screen:\n{end}");
+    }
+    // The settings are printed once, with the table.
+    assert_eq!(end.matches("150 requests · target").count(), 1, "{end}");
+}
+
+/// `--no-tui` on a terminal, and any run whose stdout is not one, print progress lines on stderr
+/// instead (here every 200 ms), with the counts and ETA; `-q` prints none.
+#[test]
+fn without_a_panel_progress_comes_as_lines_and_quiet_prints_none() {
+    let args = [
+        "compare",
+        "-n",
+        "60",
+        "--latency",
+        "20ms",
+        "--strategies",
+        "sequential",
+        "--progress-every",
+        "200ms",
+    ];
+    let o = bin().args(args).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("asyncbench: sequential "))
+        .collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    assert!(
+        lines[0].contains("/60 (") && lines[0].contains("ETA ") && lines[0].contains("ok "),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(!stdout.contains("ETA"), "{stdout}");
+    let quiet = bin().args(args).arg("-q").output().unwrap();
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!stderr.contains("ETA"), "{stderr}");
+    // On a terminal, --no-tui gives the lines and no panel.
+    let mut no_tui = args.to_vec();
+    no_tui.push("--no-tui");
+    let seen = in_pty(&no_tui, "asyncbench: sequential ");
+    assert_eq!(seen.code, Some(0));
+    assert!(!seen.mid.is_empty(), "no progress line:\n{}", seen.end);
+    assert!(seen.mid.iter().all(|s| !s.contains("▶")), "{}", seen.end);
+}

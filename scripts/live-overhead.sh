@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)/live}
 mkdir -p "$out"
 ROUNDS=${ROUNDS:-5}
-N=${N:-20000}
+N=${N:-100000}
 STRATEGIES=${STRATEGIES:-async,threadpool,async-single}
 command -v script >/dev/null || { echo "live-overhead: needs script(1) (util-linux)" >&2; exit 2; }
 
@@ -73,14 +73,18 @@ lines = [
     "|---|---|---|---|---|---|",
     *rows,
     "",
-    "Medians over the rounds, and each view against `-q`:",
+    "Medians over the rounds, and each view against `-q` in the same round (paired: the median of the "
+    "rounds' ratios, and their range):",
     "",
     "| strategy | panel µs/req | lines µs/req | quiet µs/req | panel vs quiet | lines vs quiet |",
     "|---|---|---|---|---|---|",
 ]
+def paired(s, m):
+    r = [100 * (a / b - 1) for a, b in zip(cpu[(s, m)], cpu[(s, "quiet")])]
+    return f"{statistics.median(r):+.1f} % [{min(r):+.1f}, {max(r):+.1f}]"
 for s in dict.fromkeys(k[0] for k in cpu):
     p, l, q = (statistics.median(cpu[(s, m)]) for m in modes)
-    lines.append(f"| {s} | {p:.2f} | {l:.2f} | {q:.2f} | {100 * (p / q - 1):+.1f} % | {100 * (l / q - 1):+.1f} % |")
+    lines.append(f"| {s} | {p:.2f} | {l:.2f} | {q:.2f} | {paired(s, 'panel')} | {paired(s, 'lines')} |")
 open(dest, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF

@@ -15,6 +15,7 @@ fn main() {
     benchmarks::concurrency::group();
     benchmarks::batch_size::group();
     benchmarks::overhead::group();
+    benchmarks::live::group();
     criterion::Criterion::default()
         .configure_from_args()
         .final_summary();

@@ -4,6 +4,7 @@
 pub mod article;
 pub mod batch_size;
 pub mod concurrency;
+pub mod live;
 pub mod overhead;
 pub mod scaling;
 

@@ -287,6 +287,55 @@ fn running_line(lane: &Lane, c: &Counts, rounds: u32) -> String {
     line
 }
 
+/// The panel drawn off screen, frame after frame into the same buffers, as the view's thread
+/// draws it on a terminal (the tests read it; the `live` bench times [`OffScreen::draw`]).
+#[derive(Debug)]
+pub struct OffScreen {
+    term: Terminal<ratatui::backend::TestBackend>,
+    rates: Rates,
+    width: u16,
+}
+
+impl OffScreen {
+    /// A `width` × `height` screen.
+    pub fn new(width: u16, height: u16) -> OffScreen {
+        let Ok(term) = Terminal::new(ratatui::backend::TestBackend::new(width, height));
+        OffScreen {
+            term,
+            rates: Rates::default(),
+            width,
+        }
+    }
+
+    /// Draws one frame of `board` as it stands.
+    pub fn draw(&mut self, board: &Board) {
+        let lanes = board.lanes();
+        if let Some(l) = current(&lanes) {
+            self.rates.sample(l);
+        }
+        let rates = &self.rates;
+        let Ok(_) = self.term.draw(|f| render(f, board, &lanes, rates));
+    }
+
+    /// The screen as text, a line per row.
+    pub fn text(&self) -> String {
+        self.term
+            .backend()
+            .buffer()
+            .content()
+            .chunks(usize::from(self.width))
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+}
+
+/// One frame of the panel for `board`, drawn off screen, as text.
+pub fn snapshot(board: &Board, width: u16, height: u16) -> String {
+    let mut screen = OffScreen::new(width, height);
+    screen.draw(board);
+    screen.text()
+}
+
 fn render(f: &mut Frame, board: &Board, lanes: &[Arc<Lane>], rates: &Rates) {
     let plan = strategies(board);
     let area = f.area();
@@ -343,8 +392,7 @@ fn strategy_row(s: Strategy, rounds: u32, lanes: &[Arc<Lane>], running: Option<&
     };
     let failed = c.finished - c.of(Group::Ok);
     let latency = last
-        .e2e
-        .quantiles([0.5, 0.99])
+        .summary()
         .map_or(String::new(), |[a, b]| format!("p50 {} · p99 {}", ms(a), ms(b)));
     let marker = if is_running { "▶ " } else { "  " };
     let style = if failed > 0 {
@@ -487,7 +535,6 @@ fn lines(board: &Board, every: Duration) {
 mod tests {
     use super::*;
     use crate::stats::live::Step;
-    use ratatui::backend::TestBackend;
 
     fn board() -> Arc<Board> {
         let plan = [Strategy::Sequential, Strategy::Async]
@@ -530,17 +577,7 @@ mod tests {
             });
         }
         lane.started();
-        let mut term = Terminal::new(TestBackend::new(120, 12)).unwrap();
-        let lanes = b.lanes();
-        let rates = Rates::default();
-        term.draw(|f| render(f, &b, &lanes, &rates)).unwrap();
-        let screen: String = term
-            .backend()
-            .buffer()
-            .content()
-            .chunks(120)
-            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
-            .collect();
+        let screen = snapshot(&b, 120, 12);
         for want in [
             "100 requests · target embedded mock",
             "point 2 of 5: concurrency 8",

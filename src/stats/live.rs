@@ -75,27 +75,35 @@ impl AtomicHistogram {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
-    /// The values at quantiles `qs` (each in 0..=1), `None` when nothing was counted: each the
-    /// middle of the bucket holding the ⌈q·n⌉-th value, as a [`Duration`].
+    /// The values at quantiles `qs` (each in 0..=1, rising), `None` when nothing was counted:
+    /// each the middle of the bucket holding the ⌈q·n⌉-th value, as a [`Duration`]. One pass to
+    /// count and one to walk, without a copy; values counted meanwhile may be missed, never
+    /// read past (the last bucket seen stands in).
     pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> Option<[Duration; N]> {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        let n: u64 = counts.iter().sum();
+        let n = self.count();
         if n == 0 {
             return None;
         }
-        let mut out = [Duration::ZERO; N];
-        for (slot, q) in out.iter_mut().zip(qs) {
-            let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
-            let mut seen = 0;
-            for (i, c) in counts.iter().enumerate() {
-                seen += c;
-                if seen >= rank {
-                    *slot = Duration::from_micros(middle(i));
-                    break;
-                }
+        let ranks = qs.map(|q| ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1));
+        let mut out = [None; N];
+        let (mut seen, mut last) = (0, 0);
+        let mut k = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            let c = b.load(Ordering::Relaxed);
+            if c == 0 {
+                continue;
+            }
+            seen += c;
+            last = i;
+            while k < N && seen >= ranks[k] {
+                out[k] = Some(Duration::from_micros(middle(i)));
+                k += 1;
+            }
+            if k == N {
+                break;
             }
         }
-        Some(out)
+        Some(out.map(|d| d.unwrap_or(Duration::from_micros(middle(last)))))
     }
 }
 
@@ -152,6 +160,8 @@ pub struct Lane {
     pub itl: AtomicHistogram,
     /// `--concurrency auto`: the controller's limit now.
     limit: Mutex<Option<Box<dyn Fn() -> f64 + Send + Sync>>>,
+    /// p50 and p99 of its successes, kept once it has ended (they no longer change).
+    summary: std::sync::OnceLock<Option<[Duration; 2]>>,
     /// When the lane's run ended.
     ended: Mutex<Option<Instant>>,
     /// Started in flight when the measured phase has no counterpart (an external client): the
@@ -205,6 +215,7 @@ impl Lane {
             ttft: AtomicHistogram::default(),
             itl: AtomicHistogram::default(),
             limit: Mutex::new(None),
+            summary: std::sync::OnceLock::new(),
             ended: Mutex::new(None),
             counts_starts: !strategy.is_external(),
         }
@@ -263,6 +274,16 @@ impl Lane {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .map(|f| f())
+    }
+
+    /// p50 and p99 of the successes' latency (computed once the lane has ended).
+    pub fn summary(&self) -> Option<[Duration; 2]> {
+        let now = || self.e2e.quantiles([0.5, 0.99]);
+        if self.is_ended() {
+            *self.summary.get_or_init(now)
+        } else {
+            now()
+        }
     }
 
     /// The counters now.

@@ -71,7 +71,9 @@ open(dest, "w", encoding="utf-8").write(page)
 EOF
   rm "$out/$1.ansi"
   if [ -n "$browser" ]; then
-    "$browser" --headless --no-sandbox --hide-scrollbars --window-size=1100,760 \
+    # As tall as the pane's lines down to its last non-blank one.
+    rows=$(awk 'NF { n = NR } END { print n + 0 }' "$out/$1.txt")
+    "$browser" --headless --no-sandbox --hide-scrollbars --window-size=1100,$(( rows * 18 + 30 )) \
       --screenshot="$(pwd)/$out/$1.png" "file://$(pwd)/$out/$1.html" >/dev/null 2>&1
   fi
 }

@@ -2,7 +2,8 @@
 //! strategy its state; for the one running, progress with ETA, in flight, outcome counts, rate
 //! sparklines over the last minute, live percentiles, TTFT/ITL, the adaptive limit), or plain
 //! progress lines on stderr when stdout is not a terminal. It reads the run's [`Board`] from a
-//! thread of its own at 10 Hz; the run never waits on it.
+//! thread of its own at 10 Hz; the run never waits on it, and the thread's CPU time is left out
+//! of the strategies' client CPU (it says how much on the board).
 
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
@@ -192,6 +193,7 @@ fn panel(board: &Board) -> std::io::Result<()> {
             top = f.area().y;
             render(f, board, &lanes, &rates);
         })?;
+        board.set_view_cpu(thread_cpu());
         if done {
             break;
         }
@@ -528,7 +530,14 @@ fn lines(board: &Board, every: Duration) {
             outcomes(&c),
             ok_rate(lane, &c)
         );
+        board.set_view_cpu(thread_cpu());
     }
+}
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 #[cfg(test)]

@@ -365,6 +365,9 @@ pub struct Board {
     lanes: Mutex<Vec<Arc<Lane>>>,
     /// Set when the run has ended.
     done: AtomicBool,
+    /// CPU time the view's thread has used so far, in ns: a strategy's client CPU leaves it out,
+    /// as it leaves out the sampler's.
+    view_cpu_ns: AtomicU64,
 }
 
 impl Board {
@@ -376,6 +379,7 @@ impl Board {
             plan,
             lanes: Mutex::new(Vec::new()),
             done: AtomicBool::new(false),
+            view_cpu_ns: AtomicU64::new(0),
         })
     }
 
@@ -408,6 +412,17 @@ impl Board {
     /// Whether the run has ended.
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
+    }
+
+    /// The view's thread has used `cpu` of CPU time so far.
+    pub fn set_view_cpu(&self, cpu: Duration) {
+        let ns = u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX);
+        self.view_cpu_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// CPU time the view's thread has used so far.
+    pub fn view_cpu(&self) -> Duration {
+        Duration::from_nanos(self.view_cpu_ns.load(Ordering::Relaxed))
     }
 }
 

@@ -128,6 +128,7 @@ fn run_watched(
         stop: lease.stop.clone(),
     };
     let before = lease.stats();
+    let view0 = board.map(|(b, _)| b.view_cpu());
     let cpu0 = CpuTimes::now();
     // An external client's memory and threads are sampled from its own process, by the runner.
     let sampler = (!s.is_external()).then(|| Sampler::start(s.thread_prefix()));
@@ -167,7 +168,11 @@ fn run_watched(
     // The runner knows the threads it started; the sampler also sees those its libraries
     // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
     let mut peaks = peaks;
-    let harness_cpu_s = (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s).max(0.0);
+    // The live view's thread is not the client either.
+    let view_s = board
+        .zip(view0)
+        .map_or(0.0, |((b, _), v0)| b.view_cpu().saturating_sub(v0).as_secs_f64());
+    let harness_cpu_s = (cpu0.client_seconds(&cpu1) - peaks.sampler_cpu_s - view_s).max(0.0);
     match &run.external {
         // An external client's memory and threads are its process's, not this one's.
         Some(ext) => {
@@ -598,6 +603,57 @@ mod tests {
             http2_streams: received / 4,
             ..StatsSnapshot::default()
         }
+    }
+
+    /// The live view's thread is not the client: CPU it reports on the board during a strategy
+    /// is left out of the strategy's client CPU (here it claims 1000 s, so nothing is left).
+    #[test]
+    fn the_views_cpu_is_not_counted_as_the_clients() {
+        use crate::model::plan::Workload;
+        use crate::plan::endpoint::Endpoint;
+        let cfg = RunConfig {
+            workload: Workload {
+                requests: Some(40),
+                model: "mock-model".into(),
+                prompt: "hello".into(),
+                max_tokens: 8,
+                ..Workload::default()
+            },
+            strategies: vec![Strategy::Sequential],
+            endpoint: Endpoint::embedded(mock_server::Profile {
+                seed: Some(1),
+                ..mock_server::Profile::fixed(Duration::from_millis(5))
+            }),
+            quiet: true,
+            ..RunConfig::default()
+        };
+        let plan = Plan::new(cfg).unwrap();
+        let session = Session::open(&plan, &crate::engine::stop::StopToken::new()).unwrap();
+        let run = |claim: bool| {
+            let lease = session.lease().unwrap();
+            let board = Board::new(Vec::new(), None, Vec::new());
+            std::thread::scope(|s| {
+                if claim {
+                    // Once the strategy runs (its lane exists, a request has started).
+                    s.spawn(|| {
+                        let t = Instant::now();
+                        while board.lanes().first().is_none_or(|l| l.counts().started == 0)
+                            && t.elapsed() < Duration::from_secs(30)
+                        {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        board.set_view_cpu(Duration::from_secs(1000));
+                    });
+                }
+                run_watched(&plan, &lease, Strategy::Sequential, None, None, Some((&board, 1)))
+                    .unwrap()
+                    .0
+            })
+        };
+        let claimed = run(true);
+        assert_eq!(claimed.count(Outcome::Ok), 40);
+        assert_eq!(claimed.cpu_s, 0.0);
+        assert!(run(false).cpu_s > 0.0);
     }
 
     /// The mock's counters are read as the change over the strategy, and agree only when it

@@ -163,11 +163,7 @@ pub fn show(report: &RunReport, format: Format, wide: bool) -> Result<(), RunErr
 
 /// The table with the machine's line under it.
 fn table_text(report: &RunReport, wide: bool) -> String {
-    format!(
-        "{}machine: {}\n",
-        table::table(report, wide),
-        report.provenance.machine.summary()
-    )
+    table::table(report, wide) + &table::wrap(&format!("machine: {}", report.provenance.machine.summary()))
 }
 
 /// `--print-requests`: everything for stderr first (the table, the warnings, where the files

@@ -455,11 +455,8 @@ pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunE
         }
     };
     let format = args.common.format();
-    let table = format!(
-        "{}machine: {}\n",
-        render(&report),
-        report.provenance.machine.summary()
-    );
+    let table = render(&report)
+        + &crate::output::table::wrap(&format!("machine: {}", report.provenance.machine.summary()));
     let data = crate::commands::compare::data(format, &report, || crate::output::sweep::csv(&report))?;
     crate::commands::compare::emit(&table, data)?;
     // The table is out; now the files' failure, if one came, is the command's.

@@ -8,6 +8,7 @@ use crate::model::error::RunError;
 use crate::model::sweep::{PointResult, SweepReport, fmt_setting, fmt_value};
 use crate::output::chart;
 use crate::output::chart::{Line, Mark, MarkKind, XAxis};
+use crate::output::table::{wrap, wrap_indented};
 
 /// A sweep chart: file name, title, y-axis label, and the figure it plots (`None`: no point).
 type SweepMetric = (
@@ -166,7 +167,10 @@ fn opt(v: Option<f64>, decimals: usize) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.decimals$}"))
 }
 
-/// The sweep table and the recommendations, as printed.
+/// Where a strategy's wrapped line goes on: under its text, past the strategy's column.
+const UNDER: &str = "                ";
+
+/// The sweep table and the recommendations, as printed: within 120 columns.
 pub fn render(r: &SweepReport) -> String {
     let mut t = String::new();
     if let Some(why) = &r.incomplete_reason {
@@ -193,13 +197,6 @@ pub fn render(r: &SweepReport) -> String {
         " {:>9} {:>9} {:>9} {:>7} {:>8} {:>7} {:>10}",
         "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed", "cpu_ms/req"
     );
-    if streaming {
-        let _ = write!(
-            t,
-            " {:>9} {:>9} {:>9} {:>9}",
-            "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
-        );
-    }
     t.push('\n');
     for p in &r.points {
         for x in &p.results {
@@ -224,16 +221,6 @@ pub fn render(r: &SweepReport) -> String {
                 x.failed,
                 opt(x.cpu_ms_per_request, 3),
             );
-            if streaming {
-                let _ = write!(
-                    t,
-                    " {:>9} {:>9} {:>9} {:>9}",
-                    opt(x.ttft_ms.map(|v| v.0), 1),
-                    opt(x.ttft_ms.map(|v| v.1), 1),
-                    opt(x.itl_ms.map(|v| v.0), 2),
-                    opt(x.itl_ms.map(|v| v.1), 2)
-                );
-            }
             if !x.accounted_ok {
                 t.push_str("  (accounting failed)");
             }
@@ -241,6 +228,29 @@ pub fn render(r: &SweepReport) -> String {
                 t.push_str("  (incomplete)");
             }
             t.push('\n');
+        }
+    }
+    // Streams' figures in a block of their own, as `compare` has them: the table fits 120
+    // columns.
+    if streaming {
+        let _ = writeln!(
+            t,
+            "\n{:>12} {:<13} {:>9} {:>9} {:>9} {:>9}",
+            r.axis, "streaming", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
+        );
+        for p in &r.points {
+            for x in &p.results {
+                let _ = writeln!(
+                    t,
+                    "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9}",
+                    fmt_value(&r.axis, p.setting),
+                    x.strategy.to_string(),
+                    opt(x.ttft_ms.map(|v| v.0), 1),
+                    opt(x.ttft_ms.map(|v| v.1), 1),
+                    opt(x.itl_ms.map(|v| v.0), 2),
+                    opt(x.itl_ms.map(|v| v.1), 2)
+                );
+            }
         }
     }
     if let Some(a) = &r.auto {
@@ -268,40 +278,43 @@ pub fn render(r: &SweepReport) -> String {
             "\nknee (the smallest setting within 5 % of the most goodput any larger one reached):"
         );
         for k in &r.knees {
-            let _ = writeln!(
-                t,
-                "  {:<13} {} ({})",
-                k.strategy.to_string(),
-                fmt_setting(&r.axis, k.setting),
-                k.why
+            t += &wrap_indented(
+                &format!(
+                    "  {:<13} {} ({})",
+                    k.strategy.to_string(),
+                    fmt_setting(&r.axis, k.setting),
+                    k.why
+                ),
+                UNDER,
             );
         }
     }
     if !r.search.is_empty() {
         let _ = writeln!(t, "\nsearch (the largest value with {limits}):");
         for x in &r.search {
-            let _ = writeln!(t, "  {:<13} {}", x.strategy.to_string(), x.reason);
-            let _ = writeln!(t, "  {:<13} {}", "", x.cost());
+            t += &wrap_indented(&format!("  {:<13} {}", x.strategy.to_string(), x.reason), UNDER);
+            t += &wrap_indented(&format!("  {:<13} {}", "", x.cost()), UNDER);
         }
         t += &best_line(r, slo);
         return t;
     }
     if !r.per_point.is_empty() {
-        let _ = writeln!(
-            t,
+        t += &wrap(&format!(
             "\nstrategy to use at each amount of CPU work (of those with {limits} within 5 % of the best goodput, the lowest p99):"
-        );
+        ));
         for rec in &r.per_point {
-            let _ = writeln!(t, "  {}", rec.reason);
+            t += &wrap_indented(&format!("  {}", rec.reason), "    ");
         }
         return t;
     }
-    let _ = writeln!(
-        t,
+    t += &wrap(&format!(
         "\nrecommendation (among settings with {limits}, the smallest within 5 % of the best goodput):"
-    );
+    ));
     for rec in &r.recommendations {
-        let _ = writeln!(t, "  {:<13} {}", rec.strategy.to_string(), rec.reason);
+        t += &wrap_indented(
+            &format!("  {:<13} {}", rec.strategy.to_string(), rec.reason),
+            UNDER,
+        );
     }
     t += &best_line(r, slo);
     t

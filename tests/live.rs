@@ -18,10 +18,17 @@ struct Seen {
     mid: Vec<String>,
     end: String,
     code: Option<i32>,
+    /// Every byte the binary wrote.
+    raw: Vec<u8>,
 }
 
 /// Runs the binary with `args` on a fresh 120×60 pty until it exits (at most 60 s).
 fn in_pty(args: &[&str], mid: &str) -> Seen {
+    in_pty_with(args, mid, false)
+}
+
+/// [`in_pty`]; with `interrupt`, two SIGINTs 100 ms apart once `mid` is on the screen.
+fn in_pty_with(args: &[&str], mid: &str, interrupt: bool) -> Seen {
     let ws = nix::pty::Winsize {
         ws_row: ROWS,
         ws_col: COLS,
@@ -39,6 +46,7 @@ fn in_pty(args: &[&str], mid: &str) -> Seen {
         .spawn()
         .unwrap();
     drop(pty.slave);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     let mut master = std::fs::File::from(pty.master);
     let mut answer = master.try_clone().unwrap();
     // Reading ends with EIO once the child (the last holder of the slave) exits.
@@ -49,12 +57,15 @@ fn in_pty(args: &[&str], mid: &str) -> Seen {
         let mut buf = [0u8; 8192];
         let mut tail: Vec<u8> = Vec::new();
         let mut mids = Vec::new();
+        let mut raw = Vec::new();
+        let mut interrupted = !interrupt;
         let started = Instant::now();
         while let Ok(n) = master.read(&mut buf) {
             if n == 0 || started.elapsed() > Duration::from_secs(60) {
                 break;
             }
             parser.process(&buf[..n]);
+            raw.extend_from_slice(&buf[..n]);
             // A cursor-position query (possibly split across reads) gets the terminal's answer.
             tail.extend_from_slice(&buf[..n]);
             while let Some(at) = tail.windows(4).position(|w| w == b"\x1b[6n") {
@@ -67,9 +78,16 @@ fn in_pty(args: &[&str], mid: &str) -> Seen {
             let screen = parser.screen().contents();
             if screen.contains(&mid) {
                 mids.push(screen);
+                if !interrupted {
+                    interrupted = true;
+                    let int = nix::sys::signal::Signal::SIGINT;
+                    nix::sys::signal::kill(pid, int).unwrap();
+                    std::thread::sleep(Duration::from_millis(100));
+                    let _ = nix::sys::signal::kill(pid, int);
+                }
             }
         }
-        (mids, parser.screen().contents())
+        (mids, parser.screen().contents(), raw)
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -82,11 +100,12 @@ fn in_pty(args: &[&str], mid: &str) -> Seen {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (mid, end) = reader.join().unwrap();
+    let (mid, end, raw) = reader.join().unwrap();
     Seen {
         mid,
         end,
         code: status.code(),
+        raw,
     }
 }
 
@@ -189,4 +208,33 @@ fn without_a_panel_progress_comes_as_lines_and_quiet_prints_none() {
     assert_eq!(seen.code, Some(0));
     assert!(!seen.mid.is_empty(), "no progress line:\n{}", seen.end);
     assert!(seen.mid.iter().all(|s| !s.contains("▶")), "{}", seen.end);
+}
+
+/// A second Ctrl-C leaves at once, mid-frame: the panel has hidden the cursor, and the process
+/// shows it again before it goes (exit 130), so the shell keeps its cursor.
+#[test]
+fn a_second_interrupt_leaves_the_terminal_its_cursor() {
+    let seen = in_pty_with(
+        &[
+            "compare",
+            "-n",
+            "40",
+            "-c",
+            "2",
+            "--latency",
+            "1s",
+            "--strategies",
+            "async",
+        ],
+        "in flight 2",
+        true,
+    );
+    assert_eq!(seen.code, Some(130), "{}", seen.end);
+    // It left mid-run: no table, so the panel never finished on its own.
+    assert!(seen.end.contains("second SIGINT: exiting now"), "{}", seen.end);
+    assert!(!seen.end.contains("strategy       conc"), "{}", seen.end);
+    let last = |pat: &[u8]| seen.raw.windows(pat.len()).rposition(|w| w == pat);
+    let hidden = last(b"\x1b[?25l").expect("the panel hides the cursor");
+    let shown = last(b"\x1b[?25h").expect("the cursor is never shown again");
+    assert!(shown > hidden, "the cursor was left hidden");
 }

@@ -192,6 +192,7 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
                 }
                 if stop.requested().is_some() {
                     remove_temporaries();
+                    show_cursor();
                     eprintln!("asyncbench: second {}: exiting now, nothing more written", s.name());
                     std::process::exit(i32::from(s.exit_code()));
                 }
@@ -205,6 +206,17 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// The live panel hides a terminal's cursor while it draws and shows it again when it is done;
+/// a process leaving mid-frame shows it first, so the shell is not left without one.
+fn show_cursor() {
+    use std::io::{IsTerminal, Write};
+    let mut out = std::io::stdout();
+    if out.is_terminal() {
+        let _ = out.write_all(b"\x1b[?25h\n");
+        let _ = out.flush();
+    }
 }
 
 /// How often a sleeping runner looks at the stop.

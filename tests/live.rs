@@ -24,11 +24,11 @@ struct Seen {
 
 /// Runs the binary with `args` on a fresh 120×60 pty until it exits (at most 60 s).
 fn in_pty(args: &[&str], mid: &str) -> Seen {
-    in_pty_with(args, mid, false)
+    in_pty_with(args, mid, 0)
 }
 
-/// [`in_pty`]; with `interrupt`, two SIGINTs 100 ms apart once `mid` is on the screen.
-fn in_pty_with(args: &[&str], mid: &str, interrupt: bool) -> Seen {
+/// [`in_pty`], sending `interrupts` SIGINTs 100 ms apart once `mid` is on the screen.
+fn in_pty_with(args: &[&str], mid: &str, interrupts: u32) -> Seen {
     let ws = nix::pty::Winsize {
         ws_row: ROWS,
         ws_col: COLS,
@@ -58,7 +58,7 @@ fn in_pty_with(args: &[&str], mid: &str, interrupt: bool) -> Seen {
         let mut tail: Vec<u8> = Vec::new();
         let mut mids = Vec::new();
         let mut raw = Vec::new();
-        let mut interrupted = !interrupt;
+        let mut interrupted = interrupts == 0;
         let started = Instant::now();
         while let Ok(n) = master.read(&mut buf) {
             if n == 0 || started.elapsed() > Duration::from_secs(60) {
@@ -80,10 +80,10 @@ fn in_pty_with(args: &[&str], mid: &str, interrupt: bool) -> Seen {
                 mids.push(screen);
                 if !interrupted {
                     interrupted = true;
-                    let int = nix::sys::signal::Signal::SIGINT;
-                    nix::sys::signal::kill(pid, int).unwrap();
-                    std::thread::sleep(Duration::from_millis(100));
-                    let _ = nix::sys::signal::kill(pid, int);
+                    for _ in 0..interrupts {
+                        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
             }
         }
@@ -227,7 +227,7 @@ fn a_second_interrupt_leaves_the_terminal_its_cursor() {
             "async",
         ],
         "in flight 2",
-        true,
+        2,
     );
     assert_eq!(seen.code, Some(130), "{}", seen.end);
     // It left mid-run: no table, so the panel never finished on its own.
@@ -237,4 +237,42 @@ fn a_second_interrupt_leaves_the_terminal_its_cursor() {
     let hidden = last(b"\x1b[?25l").expect("the panel hides the cursor");
     let shown = last(b"\x1b[?25h").expect("the cursor is never shown again");
     assert!(shown > hidden, "the cursor was left hidden");
+}
+
+/// A first Ctrl-C is told in the panel (not printed over it), the requests in flight finish,
+/// and the table says the run was interrupted (exit 130).
+#[test]
+fn a_first_interrupt_is_told_in_the_panel() {
+    let seen = in_pty_with(
+        &[
+            "compare",
+            "-n",
+            "40",
+            "-c",
+            "2",
+            "--latency",
+            "1s",
+            "--strategies",
+            "async",
+        ],
+        "in flight 2",
+        1,
+    );
+    assert_eq!(seen.code, Some(130), "{}", seen.end);
+    let told = seen
+        .mid
+        .iter()
+        .find(|s| s.contains("SIGINT: no new requests;"))
+        .expect("the panel never said the stop");
+    assert!(!told.contains("asyncbench: SIGINT"), "{told}");
+    assert!(
+        seen.end.contains("INCOMPLETE RUN: interrupted by SIGINT"),
+        "{}",
+        seen.end
+    );
+    // Every request it issued ended in an outcome.
+    let row = seen.end.lines().find(|l| l.starts_with("async ")).unwrap();
+    let accounted = row.split_whitespace().nth(2).unwrap();
+    let (done, issued) = accounted.split_once('/').unwrap();
+    assert_eq!(done, issued, "{row}");
 }

@@ -54,9 +54,22 @@ pub(crate) fn run_watched(
         .map(|(round, _, strategy)| Step { round, strategy })
         .collect();
     let board = Board::new(header, position, plan);
+    // The view says what a first signal does, instead of the handler's line over it.
+    let stop = session.stop.clone();
+    board.watch_stop(move || {
+        use crate::engine::stop::{Signal, StopToken};
+        match stop.requested()? {
+            Signal::TargetLost => {
+                Some("the target stopped answering: no new requests; what finished is kept".into())
+            }
+            s => Some(StopToken::notice(s)),
+        }
+    });
+    session.stop.set_viewed(true);
     let view = View::start(board.clone(), mode);
     let results = run_strategies(cfg, session, provenance, Some(&board));
     view.finish();
+    session.stop.set_viewed(false);
     results
 }
 

@@ -85,12 +85,31 @@ struct State {
     /// Whether the signal handlers answer to this token: only then may the watchdog stop the run
     /// (its probes are the binary's, and a library caller's target must not see them).
     signals: AtomicBool,
+    /// Whether a live view says what a first signal does (then the handler does not print it
+    /// over the view).
+    viewed: AtomicBool,
 }
 
 impl StopToken {
     /// A token no one has asked to stop.
     pub fn new() -> StopToken {
         StopToken::default()
+    }
+
+    /// While `on`, a live view tells what a first signal does, and the handler stays silent.
+    pub fn set_viewed(&self, on: bool) {
+        self.0.viewed.store(on, Ordering::SeqCst);
+    }
+
+    /// What a first signal does, in one line: the live view shows it in place of the handler.
+    pub fn notice(s: Signal) -> String {
+        // Within the panel's 120 columns.
+        format!(
+            "{}: no new requests; up to {} s for those in flight, then what was measured is printed ({} again: quit now)",
+            s.name(),
+            GRACE.as_secs(),
+            s.name()
+        )
     }
 
     /// Asks the run to stop as if `s` had been received; the first request wins.
@@ -187,22 +206,25 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
             for n in signals.forever() {
                 let Some(s) = Signal::from_number(n) else { continue };
                 if !stop.0.started.load(Ordering::SeqCst) {
-                    eprintln!("asyncbench: {} before any request was sent: exiting, nothing written", s.name());
+                    eprintln!(
+                        "asyncbench: {} before any request was sent: exiting, nothing written",
+                        s.name()
+                    );
                     std::process::exit(i32::from(s.exit_code()));
                 }
                 if stop.requested().is_some() {
                     remove_temporaries();
                     show_cursor();
-                    eprintln!("asyncbench: second {}: exiting now, nothing more written", s.name());
+                    eprintln!(
+                        "asyncbench: second {}: exiting now, nothing more written",
+                        s.name()
+                    );
                     std::process::exit(i32::from(s.exit_code()));
                 }
                 stop.request(s);
-                eprintln!(
-                    "asyncbench: {}: no new requests; those in flight get up to {} s to finish, then the results so far are printed and written ({} again to quit at once)",
-                    s.name(),
-                    GRACE.as_secs(),
-                    s.name()
-                );
+                if !stop.0.viewed.load(Ordering::SeqCst) {
+                    eprintln!("asyncbench: {}", StopToken::notice(s));
+                }
             }
         })?;
     Ok(())

@@ -370,6 +370,12 @@ fn render(f: &mut Frame, board: &Board, lanes: &[Arc<Lane>], rates: &Rates) {
         let rounds = plan.iter().find(|(s, _)| *s == lane.strategy).map_or(1, |p| p.1);
         detail(f, rows[2], lane, rounds, rates);
     }
+    let last = Rect {
+        y: rows[2].y + rows[2].height.saturating_sub(1),
+        height: rows[2].height.min(1),
+        ..rows[2]
+    };
+    stopping(f, last, board);
 }
 
 /// One line per strategy: waiting, running, or its last round's figures.
@@ -471,6 +477,14 @@ fn detail(f: &mut Frame, area: Rect, lane: &Lane, rounds: u32, rates: &Rates) {
     }
 }
 
+/// The stop's line (a signal came: what happens now), in place of the handler's stderr line.
+fn stopping(f: &mut Frame, area: Rect, board: &Board) {
+    if let Some(note) = board.stopping() {
+        let style = Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+        f.render_widget(Paragraph::new(Line::styled(note, style)), area);
+    }
+}
+
 /// Sent, ok and 429 per second over the last minute, each as a sparkline with its latest value.
 fn sparklines(f: &mut Frame, area: Rect, rates: &Rates) {
     let cols = Layout::horizontal([
@@ -508,8 +522,14 @@ fn sparklines(f: &mut Frame, area: Rect, rates: &Rates) {
 fn lines(board: &Board, every: Duration) {
     let plan = strategies(board);
     let mut next = Instant::now() + every;
+    let mut told = false;
     while !board.is_done() {
-        std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+        // Awake often enough to say at once that a signal came.
+        std::thread::park_timeout(next.saturating_duration_since(Instant::now()).min(FRAME * 2));
+        if !told && let Some(note) = board.stopping() {
+            eprintln!("asyncbench: {note}");
+            told = true;
+        }
         if board.is_done() || Instant::now() < next {
             continue;
         }

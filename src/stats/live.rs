@@ -107,6 +107,9 @@ impl AtomicHistogram {
     }
 }
 
+/// Something the view asks of the run as it draws (the controller's limit, whether a stop came).
+type Probe<T> = Box<dyn Fn() -> T + Send + Sync>;
+
 /// Final outcomes as the live view groups them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
@@ -159,7 +162,7 @@ pub struct Lane {
     /// Inter-token gaps of successful streams.
     pub itl: AtomicHistogram,
     /// `--concurrency auto`: the controller's limit now.
-    limit: Mutex<Option<Box<dyn Fn() -> f64 + Send + Sync>>>,
+    limit: Mutex<Option<Probe<f64>>>,
     /// p50 and p99 of its successes, kept once it has ended (they no longer change).
     summary: std::sync::OnceLock<Option<[Duration; 2]>>,
     /// When the lane's run ended.
@@ -354,7 +357,6 @@ pub struct Step {
 
 /// The run as the live view shows it: its settings, where a sweep is, the plan of strategies
 /// and rounds, and each step's lane once it starts.
-#[derive(Debug)]
 pub struct Board {
     /// The settings, one line each, as the report's table heads them.
     pub header: Vec<String>,
@@ -368,6 +370,19 @@ pub struct Board {
     /// CPU time the view's thread has used so far, in ns: a strategy's client CPU leaves it out,
     /// as it leaves out the sampler's.
     view_cpu_ns: AtomicU64,
+    /// Says whether the run was asked to stop, and what that does (the view shows it).
+    stopping: Mutex<Option<Probe<Option<String>>>>,
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Board")
+            .field("header", &self.header)
+            .field("position", &self.position)
+            .field("plan", &self.plan)
+            .field("done", &self.is_done())
+            .finish()
+    }
 }
 
 impl Board {
@@ -380,6 +395,7 @@ impl Board {
             lanes: Mutex::new(Vec::new()),
             done: AtomicBool::new(false),
             view_cpu_ns: AtomicU64::new(0),
+            stopping: Mutex::new(None),
         })
     }
 
@@ -412,6 +428,20 @@ impl Board {
     /// Whether the run has ended.
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
+    }
+
+    /// Where the view learns that the run was asked to stop: `f` gives the line to show then.
+    pub fn watch_stop(&self, f: impl Fn() -> Option<String> + Send + Sync + 'static) {
+        *self.stopping.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(f));
+    }
+
+    /// The stop's line, once the run was asked to stop.
+    pub fn stopping(&self) -> Option<String> {
+        self.stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|f| f())
     }
 
     /// The view's thread has used `cpu` of CPU time so far.

@@ -606,11 +606,16 @@ impl StrategyReport {
 }
 
 impl ConfigSummary {
-    /// The requests per strategy as the table and the pages print them: the count, or "no cap"
-    /// when the duration alone ended each strategy.
+    /// What bounded each strategy, as the pages and charts print it: `200 requests`, `30 s of
+    /// requests` (the duration alone), or both.
     pub fn requests_shown(&self) -> String {
-        self.requests
-            .map_or_else(|| "no cap".to_owned(), |n| n.to_string())
+        let secs = |d: f64| format!("{d} s");
+        match (self.requests, self.duration_s) {
+            (Some(n), None) => format!("{n} requests"),
+            (Some(n), Some(d)) => format!("{n} requests or {}", secs(d)),
+            (None, Some(d)) => format!("{} of requests", secs(d)),
+            (None, None) => "no request cap".to_owned(),
+        }
     }
 }
 
@@ -736,14 +741,17 @@ pub(crate) mod tests {
     use crate::stats::recorder::Recorder;
     use std::time::{Duration, Instant};
 
-    /// The table and the pages show a count, or "no cap" when the duration alone ended a run.
+    /// The pages and charts show a count, a duration, or both.
     #[test]
-    fn requests_are_shown_as_a_count_or_no_cap() {
+    fn requests_are_shown_as_a_count_a_duration_or_both() {
         let mut c = run_of(Vec::new()).config;
         c.requests = Some(200);
-        assert_eq!(c.requests_shown(), "200");
+        c.duration_s = None;
+        assert_eq!(c.requests_shown(), "200 requests");
+        c.duration_s = Some(30.0);
+        assert_eq!(c.requests_shown(), "200 requests or 30 s");
         c.requests = None;
-        assert_eq!(c.requests_shown(), "no cap");
+        assert_eq!(c.requests_shown(), "30 s of requests");
     }
 
     /// The CSV writes what ended a strategy by the same names report.json does.

@@ -162,7 +162,7 @@ pub(crate) fn workload_title(report: &RunReport) -> String {
         .mock_mean_delay_s
         .map(|d| format!(", mean delay {:.0} ms", d * 1000.0))
         .unwrap_or_default();
-    format!("{} × {what}{delay}, {}", c.requests_shown(), c.target)
+    format!("{}, {what}{delay}, {}", c.requests_shown(), c.target)
 }
 
 /// Draws the charts of a run: throughput/goodput bars and the latency spectra.

@@ -395,7 +395,7 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "<h1>asyncbench sweep over {}</h1>\n<p class=\"sub\">{} requests per point · {} · {} · {}</p>",
+        "<h1>asyncbench sweep over {}</h1>\n<p class=\"sub\">{} per point · {} · {} · {}</p>",
         escape(&r.axis),
         r.config.requests_shown(),
         escape(&r.config.target),

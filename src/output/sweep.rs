@@ -25,11 +25,7 @@ pub(crate) fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, 
     let values: Vec<f64> = r.points.iter().map(|p| p.setting).collect();
     let whole = matches!(r.axis.as_str(), "concurrency" | "batch_size");
     let axis = XAxis::for_values(&values, whole);
-    let title_tail = format!(
-        "{} requests per point, {}",
-        r.config.requests_shown(),
-        r.config.target
-    );
+    let title_tail = format!("{} per point, {}", r.config.requests_shown(), r.config.target);
     let mut written = Vec::new();
     let metrics: [SweepMetric; 6] = [
         ("sweep-goodput", "Goodput", "successful requests/s", |p| {

@@ -29,6 +29,11 @@ fn in_pty(args: &[&str], mid: &str) -> Seen {
 
 /// [`in_pty`], sending `interrupts` SIGINTs 100 ms apart once `mid` is on the screen.
 fn in_pty_with(args: &[&str], mid: &str, interrupts: u32) -> Seen {
+    pty_run(args, mid, interrupts, true)
+}
+
+/// The run itself; `answers`: whether cursor-position queries get the terminal's answer.
+fn pty_run(args: &[&str], mid: &str, interrupts: u32, answers: bool) -> Seen {
     let ws = nix::pty::Winsize {
         ws_row: ROWS,
         ws_col: COLS,
@@ -70,7 +75,9 @@ fn in_pty_with(args: &[&str], mid: &str, interrupts: u32) -> Seen {
             tail.extend_from_slice(&buf[..n]);
             while let Some(at) = tail.windows(4).position(|w| w == b"\x1b[6n") {
                 let (row, col) = parser.screen().cursor_position();
-                let _ = write!(answer, "\x1b[{};{}R", row + 1, col + 1);
+                if answers {
+                    let _ = write!(answer, "\x1b[{};{}R", row + 1, col + 1);
+                }
                 tail.drain(..at + 4);
             }
             let keep = tail.len().saturating_sub(3);
@@ -275,4 +282,32 @@ fn a_first_interrupt_is_told_in_the_panel() {
     let accounted = row.split_whitespace().nth(2).unwrap();
     let (done, issued) = accounted.split_once('/').unwrap();
     assert_eq!(done, issued, "{row}");
+}
+
+/// A terminal that never answers where its cursor is cannot have the panel: the run goes on
+/// with progress lines (`--progress-every`), its cursor shown, and ends with the table.
+#[test]
+fn a_terminal_that_cannot_draw_the_panel_gets_the_lines() {
+    let seen = pty_run(
+        &[
+            "compare",
+            "-n",
+            "150",
+            "-c",
+            "1",
+            "--latency",
+            "30ms",
+            "--strategies",
+            "async",
+            "--progress-every",
+            "300ms",
+        ],
+        "asyncbench: async ",
+        0,
+        false,
+    );
+    assert_eq!(seen.code, Some(0), "{}", seen.end);
+    assert!(!seen.mid.is_empty(), "no progress line:\n{}", seen.end);
+    assert!(seen.mid.iter().all(|s| !s.contains("▶")), "{}", seen.end);
+    assert!(seen.end.contains("async             1   150/150"), "{}", seen.end);
 }

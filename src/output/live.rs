@@ -29,8 +29,8 @@ const HISTORY: usize = 60;
 /// Where the live view goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// The panel, on stdout (a terminal).
-    Panel,
+    /// The panel, on stdout (a terminal); progress lines this often if it cannot be drawn.
+    Panel(Duration),
     /// A progress line on stderr this often (`--progress-every`).
     Lines(Duration),
     /// Nothing (`-q`).
@@ -47,7 +47,7 @@ impl Mode {
         } else if no_tui || dumb || !std::io::stdout().is_terminal() {
             Mode::Lines(every)
         } else {
-            Mode::Panel
+            Mode::Panel(every)
         }
     }
 }
@@ -65,13 +65,15 @@ impl View {
         let b = board.clone();
         let thread = match mode {
             Mode::Off => None,
-            Mode::Panel => std::thread::Builder::new()
+            Mode::Panel(every) => std::thread::Builder::new()
                 .name("asyncbench-view".into())
                 .spawn(move || {
                     // A terminal that cannot draw the panel (it never answers where its
-                    // cursor is) gets the lines.
+                    // cursor is, or a write fails) gets its cursor back and the lines.
                     if panel(&b).is_err() {
-                        lines(&b, Duration::from_secs(5));
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(b"\x1b[?25h").and_then(|()| out.flush());
+                        lines(&b, every);
                     }
                 })
                 .ok(),

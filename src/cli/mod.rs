@@ -209,6 +209,9 @@ pub struct ReproduceArgs {
     /// No live view and no progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// No live panel on a terminal: a progress line on stderr every 5 s instead.
+    #[arg(long)]
+    pub no_tui: bool,
     /// Also run the article's own Python code beside its Rust twins: py-sequential (its
     /// `requests` loop), py-threadpool and py-aiohttp (its `aiohttp` + `asyncio.gather`), with
     /// the interpreter of $ASYNCBENCH_PYTHON or clients/python/.venv or python3.

@@ -64,6 +64,7 @@ pub(crate) fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> Ru
 /// The command: run the comparison, print it, write it.
 pub(crate) fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, RunError> {
     let mut cfg = article_config(args.out.as_deref(), args.force, args.quiet);
+    cfg.no_tui = args.no_tui;
     cfg.rounds = args.rounds.unwrap_or(1);
     if args.python {
         use crate::model::strategy::PyClient;

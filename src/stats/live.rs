@@ -152,7 +152,7 @@ pub struct Lane {
     /// When its measured phase started (set by the first measured request).
     started_at: Mutex<Option<Instant>>,
     started: AtomicU64,
-    finished: AtomicU64,
+    /// Ended requests by group: their sum is the requests finished.
     outcomes: [AtomicU64; 4],
     answers_429: AtomicU64,
     /// End-to-end latency of successes.
@@ -167,8 +167,8 @@ pub struct Lane {
     summary: std::sync::OnceLock<Option<[Duration; 2]>>,
     /// When the lane's run ended.
     ended: Mutex<Option<Instant>>,
-    /// Started in flight when the measured phase has no counterpart (an external client): the
-    /// view shows no in-flight figure for it.
+    /// Whether `started` counts real starts: an external client reports ends only (each counted
+    /// as started when it ends), so the view shows no in-flight figure for it.
     pub counts_starts: bool,
 }
 
@@ -211,7 +211,6 @@ impl Lane {
             duration,
             started_at: Mutex::new(None),
             started: AtomicU64::new(0),
-            finished: AtomicU64::new(0),
             outcomes: Default::default(),
             answers_429: AtomicU64::new(0),
             e2e: AtomicHistogram::default(),
@@ -238,10 +237,6 @@ impl Lane {
 
     /// A measured request ended with this record.
     pub fn finished(&self, r: &Record) {
-        if !self.counts_starts && self.finished.load(Ordering::Relaxed) == 0 {
-            self.mark_start();
-        }
-        self.outcomes[Group::of(r.outcome).index()].fetch_add(1, Ordering::Relaxed);
         let limited = r
             .attempts
             .iter()
@@ -261,8 +256,8 @@ impl Lane {
                 }
             }
         }
-        // Last, so a reader that sees `finished` move sees the outcome too.
-        self.finished.fetch_add(1, Ordering::Release);
+        // Last, so a reader that sees the count move sees the latency too.
+        self.outcomes[Group::of(r.outcome).index()].fetch_add(1, Ordering::Release);
     }
 
     /// `--concurrency auto`: where the view reads the controller's limit.
@@ -291,11 +286,11 @@ impl Lane {
 
     /// The counters now.
     pub fn counts(&self) -> Counts {
-        let finished = self.finished.load(Ordering::Acquire);
+        let outcomes: [u64; 4] = std::array::from_fn(|i| self.outcomes[i].load(Ordering::Acquire));
         Counts {
             started: self.started.load(Ordering::Relaxed),
-            finished,
-            outcomes: std::array::from_fn(|i| self.outcomes[i].load(Ordering::Relaxed)),
+            finished: outcomes.iter().sum(),
+            outcomes,
             answers_429: self.answers_429.load(Ordering::Relaxed),
         }
     }

@@ -221,6 +221,8 @@ impl Lines<'_> {
                 let state = &mut self.states[p];
                 state.recorder.record(&record);
                 if state.measured {
+                    // The client reports ends only: each line is the start and end of one.
+                    self.ctx.live.started();
                     self.ctx.live.finished(&record);
                 }
             }

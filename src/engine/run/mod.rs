@@ -89,11 +89,12 @@ pub fn run_one(
     mean_delay_s: Option<f64>,
     log: Option<RequestLog>,
 ) -> Result<(StrategyReport, Intervals), RunError> {
-    run_watched(cfg, lease, s, mean_delay_s, log, None)
+    run_counted(cfg, lease, s, mean_delay_s, log, None)
 }
 
-/// [`run_one`], its requests counted on the live view's `board` (as round `.1`) when there is one.
-fn run_watched(
+/// [`run_one`], its requests counted on a lane of the live view's `board` (as round `.1`) when
+/// there is one.
+fn run_counted(
     cfg: &Plan,
     lease: &Lease,
     s: Strategy,
@@ -435,7 +436,7 @@ pub(crate) fn run_strategies(
         let lease = session.lease()?;
         all_fresh &= lease.fresh;
         let watched = board.map(|b| (b, round));
-        let (mut report, iv) = run_watched(cfg, &lease, s, session.mean_delay_s, log.clone(), watched)?;
+        let (mut report, iv) = run_counted(cfg, &lease, s, session.mean_delay_s, log.clone(), watched)?;
         drop(lease);
         for r in &mut report.rounds {
             r.round = round;
@@ -645,7 +646,7 @@ mod tests {
                         board.set_view_cpu(Duration::from_secs(1000));
                     });
                 }
-                run_watched(&plan, &lease, Strategy::Sequential, None, None, Some((&board, 1)))
+                run_counted(&plan, &lease, Strategy::Sequential, None, None, Some((&board, 1)))
                     .unwrap()
                     .0
             })

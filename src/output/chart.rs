@@ -608,12 +608,15 @@ pub(crate) fn xy(
                 .map(move |(x, y)| format!("{}: {x} → {y:.2} {y_desc}", l.name))
         })
         .collect();
+    rewrite_svg(&files, |text| titled(text, &titles))?;
+    Ok(files)
+}
+
+/// Rewrites the SVG of a chart just drawn (`files[0]`, as `render!` lists them) through `edit`.
+fn rewrite_svg(files: &[PathBuf], edit: impl FnOnce(&str) -> String) -> Result<(), String> {
     let svg = &files[0];
     let text = std::fs::read_to_string(svg).map_err(err).map_err(named(svg))?;
-    std::fs::write(svg, titled(&text, &titles))
-        .map_err(err)
-        .map_err(named(svg))?;
-    Ok(files)
+    std::fs::write(svg, edit(&text)).map_err(err).map_err(named(svg))
 }
 
 /// `svg` with `titles[k]` inside its k-th data-point dot (a `<circle … r="3"/>`, drawn line by
@@ -673,10 +676,9 @@ fn title_bars(files: &[PathBuf], series: &[&str], groups: &[BarGroup], unit: &st
             format!(r##"fill="#{:02X}{:02X}{:02X}""##, c.0, c.1, c.2)
         })
         .collect();
-    let svg = &files[0];
-    let text = std::fs::read_to_string(svg).map_err(err).map_err(named(svg))?;
-    let out = titled_elements(&text, &titles, "rect", |e| fills.iter().any(|f| e.contains(f)));
-    std::fs::write(svg, out).map_err(err).map_err(named(svg))
+    rewrite_svg(files, |text| {
+        titled_elements(text, &titles, "rect", |e| fills.iter().any(|f| e.contains(f)))
+    })
 }
 
 /// One panel of a stacked chart: its title, axis descriptions and lines.

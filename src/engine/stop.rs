@@ -231,8 +231,9 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
 }
 
 /// The live panel hides a terminal's cursor while it draws and shows it again when it is done;
-/// a process leaving mid-frame shows it first, so the shell is not left without one.
-fn show_cursor() {
+/// a process leaving mid-frame (or a panel that failed mid-frame) shows it first, so the shell
+/// is not left without one.
+pub(crate) fn show_cursor() {
     use std::io::{IsTerminal, Write};
     let mut out = std::io::stdout();
     if out.is_terminal() {

@@ -71,8 +71,7 @@ impl View {
                     // A terminal that cannot draw the panel (it never answers where its
                     // cursor is, or a write fails) gets its cursor back and the lines.
                     if panel(&b).is_err() {
-                        let mut out = std::io::stdout();
-                        let _ = out.write_all(b"\x1b[?25h").and_then(|()| out.flush());
+                        crate::engine::stop::show_cursor();
                         lines(&b, every);
                     }
                 })
@@ -177,24 +176,20 @@ fn panel(board: &Board) -> std::io::Result<()> {
     let rows = strategies(board).len() as u16;
     let height = board.header.len() as u16 + u16::from(board.position.is_some()) + rows + 6;
     let backend = CrosstermBackend::new(std::io::stdout());
-    let mut term = Terminal::with_options(
+    let term = Terminal::with_options(
         backend,
         TerminalOptions {
             viewport: Viewport::Inline(height),
         },
     )?;
-    let mut rates = Rates::default();
-    let mut top = 0;
+    let mut screen = Screen {
+        term,
+        rates: Rates::default(),
+    };
+    let mut top;
     loop {
         let done = board.is_done();
-        let lanes = board.lanes();
-        if let Some(l) = current(&lanes) {
-            rates.sample(l);
-        }
-        term.draw(|f| {
-            top = f.area().y;
-            render(f, board, &lanes, &rates);
-        })?;
+        top = screen.draw(board)?;
         board.set_view_cpu(thread_cpu());
         if done {
             break;
@@ -203,6 +198,7 @@ fn panel(board: &Board) -> std::io::Result<()> {
     }
     // The table printed next takes the panel's place (without asking the terminal where its
     // cursor is, as `Terminal::clear` would: the panel knows where it starts).
+    let term = &mut screen.term;
     term.set_cursor_position(Position::new(0, top))?;
     term.backend_mut().clear_region(ClearType::AfterCursor)?;
     term.show_cursor()?;
@@ -291,13 +287,40 @@ fn running_line(lane: &Lane, c: &Counts, rounds: u32) -> String {
     line
 }
 
+/// The panel on a terminal `B`, with the rate history its sparklines draw from.
+struct Screen<B: ratatui::backend::Backend> {
+    term: Terminal<B>,
+    rates: Rates,
+}
+
+impl<B: ratatui::backend::Backend> Screen<B> {
+    /// Draws one frame of `board` as it stands; returns the row the panel starts at.
+    fn draw(&mut self, board: &Board) -> Result<u16, B::Error> {
+        let lanes = board.lanes();
+        if let Some(l) = current(&lanes) {
+            self.rates.sample(l);
+        }
+        let rates = &self.rates;
+        let mut top = 0;
+        self.term.draw(|f| {
+            top = f.area().y;
+            render(f, board, &lanes, rates);
+        })?;
+        Ok(top)
+    }
+}
+
 /// The panel drawn off screen, frame after frame into the same buffers, as the view's thread
 /// draws it on a terminal (the tests read it; the `live` bench times [`OffScreen::draw`]).
-#[derive(Debug)]
 pub struct OffScreen {
-    term: Terminal<ratatui::backend::TestBackend>,
-    rates: Rates,
+    screen: Screen<ratatui::backend::TestBackend>,
     width: u16,
+}
+
+impl std::fmt::Debug for OffScreen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OffScreen").field("width", &self.width).finish()
+    }
 }
 
 impl OffScreen {
@@ -305,25 +328,23 @@ impl OffScreen {
     pub fn new(width: u16, height: u16) -> OffScreen {
         let Ok(term) = Terminal::new(ratatui::backend::TestBackend::new(width, height));
         OffScreen {
-            term,
-            rates: Rates::default(),
+            screen: Screen {
+                term,
+                rates: Rates::default(),
+            },
             width,
         }
     }
 
     /// Draws one frame of `board` as it stands.
     pub fn draw(&mut self, board: &Board) {
-        let lanes = board.lanes();
-        if let Some(l) = current(&lanes) {
-            self.rates.sample(l);
-        }
-        let rates = &self.rates;
-        let Ok(_) = self.term.draw(|f| render(f, board, &lanes, rates));
+        let Ok(_) = self.screen.draw(board);
     }
 
     /// The screen as text, a line per row.
     pub fn text(&self) -> String {
-        self.term
+        self.screen
+            .term
             .backend()
             .buffer()
             .content()

@@ -16,6 +16,7 @@
 
 pub mod compare;
 pub(crate) mod diff;
+pub(crate) mod find;
 pub(crate) mod merge;
 pub(crate) mod plot;
 pub(crate) mod reproduce;

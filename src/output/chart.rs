@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use hdrhistogram::Histogram;
+use plotters::chart::DualCoordChartContext;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::output::hgrm::{TICKS_PER_HALF_DISTANCE, percentile_rows};
@@ -264,24 +266,19 @@ where
     let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
     let dual = y_descs.1.is_some();
     // With two axes, series 1 has its own scale.
-    let max_of = |k: Option<usize>| {
-        groups
-            .iter()
-            .flat_map(|g| g.values.iter().enumerate())
-            .filter(|(i, _)| k.is_none_or(|k| *i == k))
-            .map(|(_, v)| *v)
-            .fold(0.0f64, f64::max)
+    let left_max = if dual {
+        group_max(groups, Some(0))
+    } else {
+        group_max(groups, None)
     };
-    let left_max = if dual { max_of(Some(0)) } else { max_of(None) };
-    let right_max = max_of(Some(1));
+    let right_max = group_max(groups, Some(1));
     let n = groups.len().max(1) as f64;
-    let LabelLayout {
-        widths,
-        rotate,
-        x_area,
-    } = label_layout(groups);
+    let layout = label_layout(groups);
     let mut builder = ChartBuilder::on(&plot);
-    builder.margin(20).x_label_area_size(x_area).y_label_area_size(80);
+    builder
+        .margin(20)
+        .x_label_area_size(layout.x_area)
+        .y_label_area_size(80);
     if dual {
         builder.right_y_label_area_size(80);
     }
@@ -289,73 +286,19 @@ where
         .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..y_top(left_max))
         .map_err(err)?
         .set_secondary_coord(-0.5f64..n - 0.5, 0f64..y_top(right_max));
-    let (dl, dr) = (decimals(y_top(left_max)), decimals(y_top(right_max)));
-    let group_label = |x: &f64| {
-        let i = x.round();
-        if (x - i).abs() < 1e-6 && i >= 0.0 {
-            groups
-                .get(i as usize)
-                .map(|g| g.label.clone())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    // Labels too long to sit side by side are drawn by hand below, turned to run downwards.
-    let no_label = |_: &f64| String::new();
-    let x_style = TextStyle::from((FONT, LABEL_SIZE));
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(groups.len().max(1))
-        .x_label_formatter(if rotate { &no_label } else { &group_label })
-        .y_label_formatter(&|v| format!("{v:.dl$}"))
-        .y_desc(y_descs.0)
-        .label_style((FONT, LABEL_SIZE))
-        // After `label_style`, which would reset it.
-        .x_label_style(x_style)
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .draw()
-        .map_err(err)?;
-    if let Some(right) = y_descs.1 {
-        chart
-            .configure_secondary_axes()
-            .y_desc(right)
-            .y_label_formatter(&|v| format!("{v:.dr$}"))
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, LABEL_SIZE))
-            .draw()
-            .map_err(err)?;
+    let tops = (y_top(left_max), y_top(right_max));
+    bar_axes(&mut chart, groups, y_descs, tops, layout.rotate)?;
+    if layout.rotate {
+        let anchors: Vec<(i32, i32)> = (0..groups.len())
+            .map(|gi| chart.backend_coord(&(gi as f64, 0.0)))
+            .collect();
+        draw_turned_labels(&plot, groups, &layout.widths, &anchors)?;
     }
-    if rotate {
-        for (gi, g) in groups.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(gi as f64, 0.0));
-            let w = widths[gi] as i32;
-            // plotters centres turned text on its anchor: put the anchor half a label below.
-            plot.draw(&Text::new(
-                g.label.clone(),
-                (px, py + 8 + w / 2),
-                TextStyle::from((FONT, LABEL_SIZE))
-                    .transform(FontTransform::Rotate90)
-                    .pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Center,
-                    )),
-            ))
-            .map_err(err)?;
-        }
-    }
-    let k = series.len().max(1) as f64;
-    let width = 0.8 / k;
+    let width = 0.8 / series.len().max(1) as f64;
     // Values above the bars only when each fits over its bar; else they would run into their
     // neighbours' (the bars' titles still give them on hover).
     let slot_px = f64::from(chart.plotting_area().dim_in_pixel().0) / n * width;
-    let value_font = (FONT, 13).into_font();
-    let fit = groups.iter().flat_map(|g| &g.values).all(|v| {
-        value_font
-            .box_size(&format_value(*v))
-            .is_ok_and(|(w, _)| f64::from(w) <= slot_px)
-    });
+    let fit = values_fit(groups, slot_px);
     let mut entries = Vec::new();
     for (si, s) in series.iter().enumerate() {
         let c = color(si);
@@ -378,6 +321,107 @@ where
         entries.push((format!("{s}{suffix}"), Swatch::Box(c)));
     }
     side_legend(&side, &entries)
+}
+
+/// A bar chart: groups along x, a left and (maybe) a right value axis.
+type BarChart<'a, DB> = DualCoordChartContext<
+    'a,
+    DB,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
+
+/// The largest value of series `k` (or of every series) over the groups.
+fn group_max(groups: &[BarGroup], k: Option<usize>) -> f64 {
+    groups
+        .iter()
+        .flat_map(|g| g.values.iter().enumerate())
+        .filter(|(i, _)| k.is_none_or(|k| *i == k))
+        .map(|(_, v)| *v)
+        .fold(0.0f64, f64::max)
+}
+
+/// The mesh and axes of a bar chart (`tops`: the left and right axes' ends): group labels under whole x positions (none when `rotate`:
+/// they are drawn turned, by hand), the left axis and, with a second description, the right.
+fn bar_axes<DB: DrawingBackend>(
+    chart: &mut BarChart<'_, DB>,
+    groups: &[BarGroup],
+    y_descs: (&str, Option<&str>),
+    tops: (f64, f64),
+    rotate: bool,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let (dl, dr) = (decimals(tops.0), decimals(tops.1));
+    let group_label = |x: &f64| {
+        let i = x.round();
+        match (x - i).abs() < 1e-6 && i >= 0.0 {
+            true => groups
+                .get(i as usize)
+                .map(|g| g.label.clone())
+                .unwrap_or_default(),
+            false => String::new(),
+        }
+    };
+    let no_label = |_: &f64| String::new();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups.len().max(1))
+        .x_label_formatter(if rotate { &no_label } else { &group_label })
+        .y_label_formatter(&|v| format!("{v:.dl$}"))
+        .y_desc(y_descs.0)
+        .label_style((FONT, LABEL_SIZE))
+        // After `label_style`, which would reset it.
+        .x_label_style(TextStyle::from((FONT, LABEL_SIZE)))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(err)?;
+    if let Some(right) = y_descs.1 {
+        chart
+            .configure_secondary_axes()
+            .y_desc(right)
+            .y_label_formatter(&|v| format!("{v:.dr$}"))
+            .label_style((FONT, LABEL_SIZE))
+            .axis_desc_style((FONT, LABEL_SIZE))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Group labels too long to sit side by side, turned to run downwards below their groups
+/// (`anchors`: each group's x at the axis, in pixels).
+fn draw_turned_labels<DB: DrawingBackend>(
+    plot: &DrawingArea<DB, Shift>,
+    groups: &[BarGroup],
+    widths: &[u32],
+    anchors: &[(i32, i32)],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    for ((g, w), (px, py)) in groups.iter().zip(widths).zip(anchors) {
+        // plotters centres turned text on its anchor: put the anchor half a label below.
+        let style = TextStyle::from((FONT, LABEL_SIZE))
+            .transform(FontTransform::Rotate90)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        plot.draw(&Text::new(g.label.clone(), (*px, py + 8 + *w as i32 / 2), style))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Whether every value, written above its bar, fits in a bar's slot of `slot_px` pixels.
+fn values_fit(groups: &[BarGroup], slot_px: f64) -> bool {
+    let value_font = (FONT, 13).into_font();
+    groups.iter().flat_map(|g| &g.values).all(|v| {
+        value_font
+            .box_size(&format_value(*v))
+            .is_ok_and(|(w, _)| f64::from(w) <= slot_px)
+    })
 }
 
 /// Where the group labels of a bar chart go: their widths, whether they are turned to run
@@ -550,6 +594,43 @@ pub enum XAxis {
 }
 
 impl XAxis {
+    /// Where `x` goes on the chart: on a log₂ axis the chart works in log₂ of the setting (the
+    /// labels turn it back).
+    fn place(self, x: f64) -> f64 {
+        if self == XAxis::Log2 {
+            x.max(1e-9).log2()
+        } else {
+            x
+        }
+    }
+
+    /// The room left and right of the outermost points (placed).
+    fn pad(self, xmin: f64, xmax: f64) -> f64 {
+        match self {
+            XAxis::Log2 => 0.4,
+            XAxis::Integer => 0.5,
+            XAxis::Linear => ((xmax - xmin) * 0.05).max(0.5),
+        }
+    }
+
+    /// The label at placed `x`: only whole exponents and whole numbers get one (no 2.5 threads);
+    /// a linear axis's to two decimals.
+    fn label(self, x: f64) -> String {
+        match self {
+            XAxis::Log2 if (x - x.round()).abs() < 1e-6 => format!("{}", 2f64.powf(x.round()).round()),
+            XAxis::Integer if (x - x.round()).abs() < 1e-6 => format!("{}", x.round()),
+            XAxis::Linear => {
+                let r = (x * 100.0).round() / 100.0;
+                if (r - r.round()).abs() < 1e-9 {
+                    format!("{r:.0}")
+                } else {
+                    format!("{r}")
+                }
+            }
+            _ => String::new(),
+        }
+    }
+
     /// The axis that suits settings: `whole` ones over a range of 8× or more go on a log₂ axis.
     pub(crate) fn for_values(values: &[f64], whole: bool) -> XAxis {
         let (lo, hi) = values
@@ -724,24 +805,14 @@ where
     // The title spans the whole width; below it, the plot and the legend's own panel.
     let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
     let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
-    // On a log₂ axis the chart works in log₂ of the setting; labels turn it back.
-    let tx = |x: f64| {
-        if axis == XAxis::Log2 {
-            x.max(1e-9).log2()
-        } else {
-            x
-        }
-    };
     let pts = || lines.iter().flat_map(|l| l.points.iter());
-    let (xmin, xmax) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
+    let (xmin, xmax) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| {
+        (a.min(axis.place(p.0)), b.max(axis.place(p.0)))
+    });
     let (xmin, xmax) = if xmin > xmax { (0.0, 1.0) } else { (xmin, xmax) };
     let ymax = pts().map(|p| p.1).fold(0.0f64, f64::max);
     let top = y_top(ymax);
-    let pad = match axis {
-        XAxis::Log2 => 0.4,
-        XAxis::Integer => 0.5,
-        XAxis::Linear => ((xmax - xmin) * 0.05).max(0.5),
-    };
+    let pad = axis.pad(xmin, xmax);
     let mut chart = ChartBuilder::on(&plot)
         .margin(20)
         .x_label_area_size(45)
@@ -749,21 +820,6 @@ where
         .build_cartesian_2d(xmin - pad..xmax + pad, 0f64..top)
         .map_err(err)?;
     let d = decimals(top);
-    let whole_ticks = ((xmax - xmin).round() as usize + 1).clamp(2, 16);
-    let x_label = |x: &f64| match axis {
-        // Only whole exponents and whole numbers get a label: no 2.5 threads.
-        XAxis::Log2 if (x - x.round()).abs() < 1e-6 => format!("{}", 2f64.powf(x.round()).round()),
-        XAxis::Integer if (x - x.round()).abs() < 1e-6 => format!("{}", x.round()),
-        XAxis::Linear => {
-            let r = (x * 100.0).round() / 100.0;
-            if (r - r.round()).abs() < 1e-9 {
-                format!("{r:.0}")
-            } else {
-                format!("{r}")
-            }
-        }
-        _ => String::new(),
-    };
     // Every value 0 (no 429 at any point): the axis says 0 and nothing else, not 0–1.00.
     let y_label = |v: &f64| {
         if ymax > 0.0 {
@@ -774,6 +830,7 @@ where
             String::new()
         }
     };
+    let x_label = |x: &f64| axis.label(*x);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x_desc)
         .y_desc(y_desc)
@@ -782,13 +839,13 @@ where
         .label_style((FONT, LABEL_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE));
     if axis != XAxis::Linear {
-        mesh.x_labels(whole_ticks);
+        mesh.x_labels(((xmax - xmin).round() as usize + 1).clamp(2, 16));
     }
     mesh.draw().map_err(err)?;
     let mut entries = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let c = color(i);
-        let p: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (tx(*x), *y)).collect();
+        let p: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (axis.place(*x), *y)).collect();
         chart
             .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
             .map_err(err)?;
@@ -797,28 +854,7 @@ where
             .map_err(err)?;
         entries.push((l.name.clone(), Swatch::Line(c)));
     }
-    let rings: Vec<&Mark> = marks.iter().filter(|m| m.kind == MarkKind::Recommended).collect();
-    if !rings.is_empty() {
-        chart
-            .draw_series(
-                rings
-                    .iter()
-                    .map(|m| Circle::new((tx(m.x), m.y), 9, BLACK.stroke_width(2))),
-            )
-            .map_err(err)?;
-        entries.push(("recommended".to_owned(), Swatch::Ring));
-    }
-    let knees: Vec<&Mark> = marks.iter().filter(|m| m.kind == MarkKind::Knee).collect();
-    if !knees.is_empty() {
-        chart
-            .draw_series(
-                knees
-                    .iter()
-                    .map(|m| Cross::new((tx(m.x), m.y), 6, KNEE.stroke_width(2))),
-            )
-            .map_err(err)?;
-        entries.push(("knee".to_owned(), Swatch::Cross));
-    }
+    draw_marks(&mut chart, axis, marks, &mut entries)?;
     if ymax == 0.0 {
         plot.draw(&Text::new(
             "every value is 0".to_owned(),
@@ -828,6 +864,37 @@ where
         .map_err(err)?;
     }
     side_legend(&side, &entries)
+}
+
+/// A chart over plain numbers on both axes.
+type XyChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The recommended points' rings and the knees' crosses, each kind with its legend entry.
+fn draw_marks<DB: DrawingBackend>(
+    chart: &mut XyChart<'_, DB>,
+    axis: XAxis,
+    marks: &[Mark],
+    entries: &mut Vec<(String, Swatch)>,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let at = |m: &Mark| (axis.place(m.x), m.y);
+    let rings: Vec<&Mark> = marks.iter().filter(|m| m.kind == MarkKind::Recommended).collect();
+    if !rings.is_empty() {
+        chart
+            .draw_series(rings.iter().map(|m| Circle::new(at(m), 9, BLACK.stroke_width(2))))
+            .map_err(err)?;
+        entries.push(("recommended".to_owned(), Swatch::Ring));
+    }
+    let knees: Vec<&Mark> = marks.iter().filter(|m| m.kind == MarkKind::Knee).collect();
+    if !knees.is_empty() {
+        chart
+            .draw_series(knees.iter().map(|m| Cross::new(at(m), 6, KNEE.stroke_width(2))))
+            .map_err(err)?;
+        entries.push(("knee".to_owned(), Swatch::Cross));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -110,14 +110,38 @@ fn count(s: &StrategyReport, o: Outcome) -> Cell {
 
 /// Every column of the table and of `summary.csv`, in order.
 pub(crate) fn columns() -> Vec<Column> {
-    use Block::*;
-    let c = |header, csv, width, block, value| Column {
+    [
+        outcome_columns(),
+        open_loop_columns(),
+        streaming_columns(),
+        slo_and_token_columns(),
+        wire_columns(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A column: its table header, CSV name, table width (0 off the table), block and reader.
+fn c(
+    header: &'static str,
+    csv: &'static str,
+    width: usize,
+    block: Block,
+    value: fn(&StrategyReport) -> Cell,
+) -> Column {
+    Column {
         header,
         csv,
         width,
         block,
         value,
-    };
+    }
+}
+
+/// The settings, the outcomes, rates, latency and resources of every run.
+fn outcome_columns() -> Vec<Column> {
+    use Block::*;
     vec![
         c("strategy", "strategy", 13, Main, |s| Cell::Text(s.id.to_string())),
         c("conc", "concurrency", 5, Main, |s| match &s.adaptive {
@@ -176,6 +200,13 @@ pub(crate) fn columns() -> Vec<Column> {
             Cell::Float(s.peak_rss_bytes as f64 / 1_048_576.0, 1)
         }),
         c("thr", "threads", 4, Main, |s| Cell::Int(s.threads)),
+    ]
+}
+
+/// The open loop's schedule: target and achieved rates, lag and service time.
+fn open_loop_columns() -> Vec<Column> {
+    use Block::*;
+    vec![
         c("target/s", "target_rps", 10, OpenLoop, |s| {
             s.target_rate.map_or(Cell::Missing, |r| Cell::Float(r, 1))
         }),
@@ -190,6 +221,13 @@ pub(crate) fn columns() -> Vec<Column> {
         c("svc_p99", "service_p99_ms", 10, OpenLoop, |s| {
             ms(s.service_ms, |p| p.p99)
         }),
+    ]
+}
+
+/// Streaming: TTFT, ITL, TPOT and token rates.
+fn streaming_columns() -> Vec<Column> {
+    use Block::*;
+    vec![
         c("ttft_p50", "ttft_p50_ms", 9, Streaming, |s| {
             ms(s.ttft_ms, |p| p.p50)
         }),
@@ -217,6 +255,13 @@ pub(crate) fn columns() -> Vec<Column> {
         c("req_tok/s", "request_tokens_per_s_p50", 9, Streaming, |s| {
             ms(s.request_tokens_per_s, |p| p.p50)
         }),
+    ]
+}
+
+/// The SLO's good requests, then the token counts and how the run ended (CSV only).
+fn slo_and_token_columns() -> Vec<Column> {
+    use Block::*;
+    vec![
         c("slo_ok", "slo_good", 7, Slo, |s| {
             s.good.map_or(Cell::Missing, Cell::Int)
         }),
@@ -238,6 +283,13 @@ pub(crate) fn columns() -> Vec<Column> {
         c("ended_by", "ended_by", 0, CsvOnly, |s| {
             Cell::Text(s.ended_by.name().to_owned())
         }),
+    ]
+}
+
+/// What the wire carried: protocols, and the mock's connections, handshakes and streams.
+fn wire_columns() -> Vec<Column> {
+    use Block::*;
+    vec![
         c("protocol", "protocol", 15, Wire, |s| {
             if s.protocols.is_empty() {
                 Cell::Missing

@@ -162,14 +162,7 @@ fn merge_strategy(
     let pct = |s: Series| hists.get(&s.to_string()).and_then(Percentiles::of);
     let sum = |f: fn(&StrategyReport) -> u64| parts.iter().map(|(_, s)| f(s)).sum::<u64>();
     let sumf = |f: fn(&StrategyReport) -> f64| parts.iter().map(|(_, s)| f(s)).sum::<f64>();
-    let started = parts
-        .iter()
-        .map(|(_, s)| s.started_unix_ms)
-        .fold(f64::MAX, f64::min);
-    let ended = parts
-        .iter()
-        .map(|(_, s)| s.ended_unix_ms)
-        .fold(f64::MIN, f64::max);
+    let (started, ended) = span(parts);
     let wall_s = if sequential {
         sumf(|s| s.wall_s)
     } else {
@@ -188,27 +181,11 @@ fn merge_strategy(
     };
     let slo_set = parts.iter().any(|(_, s)| s.good.is_some());
     let good = slo_set.then(|| parts.iter().filter_map(|(_, s)| s.good).sum::<u64>());
-    let errors = merge_errors(parts);
-    let server = merge_checks(parts);
-    // Shards' rates add up; rounds' are averaged.
-    let rate_sum = |f: fn(&StrategyReport) -> Option<f64>| {
-        let v: Vec<f64> = parts.iter().filter_map(|(_, s)| f(s)).collect();
-        let total: f64 = v.iter().sum();
-        (!v.is_empty()).then(|| if sequential { total / v.len() as f64 } else { total })
-    };
+    let rate = |f: fn(&StrategyReport) -> Option<f64>| merge_rate(parts, f, sequential);
     let rounds: Vec<Round> = if sequential {
         parts.iter().flat_map(|(_, s)| s.rounds.iter().cloned()).collect()
     } else {
         Vec::new()
-    };
-    let e2e_all = {
-        let mut all = new_histogram();
-        for o in Outcome::ALL {
-            if let Some(h) = hists.get(&Series::E2e(o).to_string()) {
-                let _ = all.add(h);
-            }
-        }
-        all
     };
     let completion_tokens = sum(|s| s.completion_tokens);
     Ok(StrategyReport {
@@ -221,7 +198,7 @@ fn merge_strategy(
         accounted_ok: total == issued && parts.iter().all(|(_, s)| s.accounted_ok),
         attempts: sum(|s| s.attempts),
         attempt_outcomes: sum_maps(parts.iter().map(|(_, s)| s.attempt_outcomes.clone())),
-        errors,
+        errors: merge_errors(parts),
         protocols: sum_maps(parts.iter().map(|(_, s)| s.protocols.clone())),
         retries: sum(|s| s.retries),
         backoff_s: sumf(|s| s.backoff_s),
@@ -230,15 +207,15 @@ fn merge_strategy(
         goodput_rps: ok as f64 / wall,
         efficiency: efficiency(ok as f64 / wall, mean_delay_s, concurrency),
         latency_ms: pct(Series::E2e(Outcome::Ok)),
-        latency_all_ms: Percentiles::of(&e2e_all),
+        latency_all_ms: Percentiles::of(&every_outcome(&hists)),
         latency_by_outcome_ms: Outcome::ALL
             .iter()
             .filter_map(|o| pct(Series::E2e(*o)).map(|p| (*o, p)))
             .collect(),
         lag_ms: pct(Series::Lag),
         service_ms: pct(Series::Service(Outcome::Ok)),
-        target_rate: rate_sum(|s| s.target_rate),
-        achieved_rate: rate_sum(|s| s.achieved_rate),
+        target_rate: rate(|s| s.target_rate),
+        achieved_rate: rate(|s| s.achieved_rate),
         ttft_ms: pct(Series::Ttft),
         itl_ms: pct(Series::Itl),
         tpot_ms: pct(Series::Tpot),
@@ -253,18 +230,11 @@ fn merge_strategy(
         } else {
             sum(|s| s.threads)
         },
-        server,
+        server: merge_checks(parts),
         ended_by: merge_ended_by(parts),
         started_unix_ms: started,
         ended_unix_ms: ended,
-        start_spread_s: (!sequential).then(|| {
-            (parts
-                .iter()
-                .map(|(_, s)| s.started_unix_ms)
-                .fold(f64::MIN, f64::max)
-                - started)
-                / 1000.0
-        }),
+        start_spread_s: (!sequential).then(|| (last_start(parts) - started) / 1000.0),
         warmup: merge_warmups(parts),
         good,
         good_share: good.map(|g| {
@@ -286,6 +256,49 @@ fn merge_strategy(
         rounds,
         histograms: hists.iter().map(|(k, h)| (k.clone(), hist::encode(h))).collect(),
     })
+}
+
+/// When the first part started and the last one ended, Unix ms.
+fn span(parts: &[(usize, &StrategyReport)]) -> (f64, f64) {
+    let started = parts
+        .iter()
+        .map(|(_, s)| s.started_unix_ms)
+        .fold(f64::MAX, f64::min);
+    let ended = parts
+        .iter()
+        .map(|(_, s)| s.ended_unix_ms)
+        .fold(f64::MIN, f64::max);
+    (started, ended)
+}
+
+/// When the last part started, Unix ms.
+fn last_start(parts: &[(usize, &StrategyReport)]) -> f64 {
+    parts
+        .iter()
+        .map(|(_, s)| s.started_unix_ms)
+        .fold(f64::MIN, f64::max)
+}
+
+/// A rate of the parts that have one: shards' add up, rounds' (`sequential`) are averaged.
+fn merge_rate(
+    parts: &[(usize, &StrategyReport)],
+    f: fn(&StrategyReport) -> Option<f64>,
+    sequential: bool,
+) -> Option<f64> {
+    let v: Vec<f64> = parts.iter().filter_map(|(_, s)| f(s)).collect();
+    let total: f64 = v.iter().sum();
+    (!v.is_empty()).then(|| if sequential { total / v.len() as f64 } else { total })
+}
+
+/// The end-to-end latencies of every outcome in one histogram.
+fn every_outcome(hists: &BTreeMap<String, Histogram<u64>>) -> Histogram<u64> {
+    let mut all = new_histogram();
+    for o in Outcome::ALL {
+        if let Some(h) = hists.get(&Series::E2e(o).to_string()) {
+            let _ = all.add(h);
+        }
+    }
+    all
 }
 
 /// The error breakdowns added up by class, most frequent first (each class keeps its first
@@ -365,9 +378,66 @@ fn merge_external<'a>(
 /// Merges the reports of one run's shards (or several unsharded runs of one workload) into one.
 pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, MergeError> {
     let base = reports.first().ok_or(MergeError::Empty)?;
+    let missing = check_shards(reports)?;
+    if !missing.is_empty() && !allow_partial {
+        return Err(MergeError::Missing {
+            missing: missing.join(", "),
+            n: base.config.shard.unwrap_or(WHOLE).n,
+        });
+    }
+    // Strategy by strategy, in the order they first appear.
+    let mut order: Vec<Strategy> = Vec::new();
+    for s in reports.iter().flat_map(|r| &r.strategies) {
+        if !order.contains(&s.id) {
+            order.push(s.id);
+        }
+    }
+    let mean = base.config.mock_mean_delay_s;
+    let mut strategies = Vec::new();
+    for id in order {
+        let parts: Vec<(usize, &StrategyReport)> = reports
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.strategies
+                    .iter()
+                    .filter(move |s| s.id == id)
+                    .map(move |s| (i, s))
+            })
+            .collect();
+        strategies.push(merge_strategy(&parts, mean, Combine::Parallel)?);
+    }
+    let reasons = incomplete_reasons(reports, &strategies, &missing);
+    let mut provenance = base.provenance.clone();
+    provenance.started_unix = reports
+        .iter()
+        .map(|r| r.provenance.started_unix)
+        .min()
+        .unwrap_or(0);
+    provenance.ended_unix = reports.iter().map(|r| r.provenance.ended_unix).max().unwrap_or(0);
+    let mut config = base.config.clone();
+    config.shard = None;
+    Ok(RunReport {
+        provenance,
+        config,
+        strategies,
+        complete: reasons.is_empty(),
+        incomplete_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        merged_from: reports.iter().map(shard_info).collect(),
+    })
+}
+
+/// An unsharded run: the one shard of one.
+const WHOLE: Shard = Shard { k: 0, n: 1 };
+
+/// Checks that the reports can merge (one workload, the same strategies unless cut short, the
+/// counts adding up, one shard count, no shard twice); the shards missing.
+fn check_shards(reports: &[RunReport]) -> Result<Vec<String>, MergeError> {
+    let Some(base) = reports.first() else {
+        return Err(MergeError::Empty);
+    };
     let want = workload(base);
-    let whole = Shard { k: 0, n: 1 };
-    let n = base.config.shard.unwrap_or(whole).n;
+    let n = base.config.shard.unwrap_or(WHOLE).n;
     let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
     let ids = |r: &RunReport| {
         r.strategies
@@ -399,11 +469,11 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
             let first = base.strategies.iter().find(|b| b.id == s.id).unwrap_or(s);
             check_counts(i, s, &first.histograms.keys().collect::<Vec<_>>())?;
         }
-        let s = r.config.shard.unwrap_or(whole);
+        let s = r.config.shard.unwrap_or(WHOLE);
         if s.n != n {
             return Err(MergeError::ShardCount {
                 index: i,
-                ours: base.config.shard.unwrap_or(whole).to_string(),
+                ours: base.config.shard.unwrap_or(WHOLE).to_string(),
                 theirs: s.to_string(),
             });
         }
@@ -411,49 +481,28 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
             return Err(MergeError::Repeated(s.to_string()));
         }
     }
-    let missing: Vec<String> = (0..n)
+    Ok((0..n)
         .filter(|k| n > 1 && !seen.contains_key(k))
         .map(|k| Shard { k, n }.to_string())
-        .collect();
-    if !missing.is_empty() && !allow_partial {
-        return Err(MergeError::Missing {
-            missing: missing.join(", "),
-            n,
-        });
-    }
-    // Strategy by strategy, in the first report's order.
-    let mut order: Vec<Strategy> = Vec::new();
-    for r in reports {
-        for s in &r.strategies {
-            if !order.contains(&s.id) {
-                order.push(s.id);
-            }
-        }
-    }
-    let mean = base.config.mock_mean_delay_s;
-    let mut strategies = Vec::new();
-    for id in order {
-        let parts: Vec<(usize, &StrategyReport)> = reports
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| {
-                r.strategies
-                    .iter()
-                    .filter(move |s| s.id == id)
-                    .map(move |s| (i, s))
-            })
-            .collect();
-        strategies.push(merge_strategy(&parts, mean, Combine::Parallel)?);
-    }
+        .collect())
+}
+
+/// Why a merge is incomplete: shards missing, strategies some shard did not run, shards cut
+/// short.
+fn incomplete_reasons(
+    reports: &[RunReport],
+    strategies: &[StrategyReport],
+    missing: &[String],
+) -> Vec<String> {
     let mut reasons: Vec<String> = Vec::new();
     if !missing.is_empty() {
         reasons.push(format!("shards {} missing", missing.join(", ")));
     }
-    for s in &strategies {
+    for s in strategies {
         let without: Vec<String> = reports
             .iter()
             .filter(|r| !r.strategies.iter().any(|x| x.id == s.id))
-            .map(|r| r.config.shard.unwrap_or(whole).to_string())
+            .map(|r| r.config.shard.unwrap_or(WHOLE).to_string())
             .collect();
         if !without.is_empty() {
             reasons.push(format!("{} did not run in shard {}", s.id, without.join(", ")));
@@ -462,38 +511,24 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
     for r in reports.iter().filter(|r| !r.complete) {
         reasons.push(format!(
             "shard {}: {}",
-            r.config.shard.unwrap_or(whole),
+            r.config.shard.unwrap_or(WHOLE),
             r.incomplete_reason.as_deref().unwrap_or("incomplete")
         ));
     }
-    let mut provenance = base.provenance.clone();
-    provenance.started_unix = reports
-        .iter()
-        .map(|r| r.provenance.started_unix)
-        .min()
-        .unwrap_or(0);
-    provenance.ended_unix = reports.iter().map(|r| r.provenance.ended_unix).max().unwrap_or(0);
-    let mut config = base.config.clone();
-    config.shard = None;
-    Ok(RunReport {
-        provenance,
-        config,
-        strategies,
-        complete: reasons.is_empty(),
-        incomplete_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-        merged_from: reports
-            .iter()
-            .map(|r| ShardInfo {
-                shard: r.config.shard.map_or("whole".into(), |s| s.to_string()),
-                machine: match &r.provenance.machine.hostname {
-                    Some(h) => format!("{} on {h}", r.provenance.machine.summary()),
-                    None => r.provenance.machine.summary(),
-                },
-                git_commit: r.provenance.git_commit.clone(),
-                started_unix: r.provenance.started_unix,
-                ended_unix: r.provenance.ended_unix,
-                complete: r.complete,
-            })
-            .collect(),
-    })
+    reasons
+}
+
+/// Where a merged report came from: its shard, machine, commit and times.
+fn shard_info(r: &RunReport) -> ShardInfo {
+    ShardInfo {
+        shard: r.config.shard.map_or("whole".into(), |s| s.to_string()),
+        machine: match &r.provenance.machine.hostname {
+            Some(h) => format!("{} on {h}", r.provenance.machine.summary()),
+            None => r.provenance.machine.summary(),
+        },
+        git_commit: r.provenance.git_commit.clone(),
+        started_unix: r.provenance.started_unix,
+        ended_unix: r.provenance.ended_unix,
+        complete: r.complete,
+    }
 }

@@ -57,19 +57,7 @@ fn recommend_complete(
     c: Criteria,
     chosen: Chosen,
 ) -> Recommendation {
-    // A point a signal or a dying target cut short measured part of its requests: no verdict
-    // rests on it.
-    let mut rows: Vec<(f64, &PointResult)> = points
-        .iter()
-        .filter(|p| p.complete)
-        .filter_map(|p| {
-            p.results
-                .iter()
-                .find(|r| r.strategy == strategy)
-                .map(|r| (p.setting, r))
-        })
-        .collect();
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let rows = complete_rows(points, strategy);
     let none = |reason: String| Recommendation {
         strategy,
         setting: None,
@@ -86,13 +74,7 @@ fn recommend_complete(
         });
     }
     let g = PointResult::ranked_goodput;
-    let unit = if rows.iter().any(|(_, r)| r.slo_goodput_rps.is_some()) {
-        "good/s (met the SLO)"
-    } else {
-        "ok/s"
-    };
-    let qualifies = |r: &PointResult| c.qualifies(r);
-    let ok: Vec<&(f64, &PointResult)> = rows.iter().filter(|(_, r)| qualifies(r)).collect();
+    let ok: Vec<(f64, &PointResult)> = rows.iter().filter(|(_, r)| c.qualifies(r)).copied().collect();
     let Some(best) = ok.iter().map(|(_, r)| g(r)).reduce(f64::max) else {
         let why = rows
             .iter()
@@ -101,43 +83,26 @@ fn recommend_complete(
             .join("; ");
         return none(format!("no setting meets the limits: {why}"));
     };
-    let best_r = ok.iter().find(|(_, r)| g(r) == best).map(|(_, r)| *r);
-    // As good: within 5 % of the best, or within its noise when both have rounds (their
-    // goodputs differ by nothing at 95 %).
-    let noise = |r: &PointResult| {
-        let (Some(b), Some(x)) = (best_r.and_then(PointResult::ranked_rounds), r.ranked_rounds()) else {
-            return None;
-        };
-        Change::unpaired(&b, &x).filter(|c| !c.is_difference())
-    };
-    let (setting, r) = ok
-        .iter()
-        .find(|(_, r)| g(r) >= NEAR_BEST * best || noise(r).is_some())
-        .copied()
-        .copied()
-        .unwrap_or((ok[0].0, ok[0].1));
-    let near = match noise(r) {
-        Some(c) if g(r) < NEAR_BEST * best => format!(
-            "within the noise of the best {best:.1} that meets the limits ({} over rounds, no difference at 95 %)",
-            c.describe()
-        ),
-        _ => format!("within 5 % of the best {best:.1} that meets the limits"),
-    };
+    let (setting, r, near) = near_best(&ok, best);
     let slo = match (c.slo_p99_ms, r.p99_ms) {
         (Some(s), Some(p99)) => format!("p99 {p99:.0} ms ≤ {s:.0} ms SLO"),
         _ => "no p99 SLO set".to_owned(),
     };
+    let unit = if rows.iter().any(|(_, r)| r.slo_goodput_rps.is_some()) {
+        "good/s (met the SLO)"
+    } else {
+        "ok/s"
+    };
     let beyond = rows
         .iter()
-        .filter(|(_, x)| !qualifies(x) && g(x) > best)
+        .filter(|(_, x)| !c.qualifies(x) && g(x) > best)
         .map(|(s, x)| {
             format!(
                 "{} gives {:.1} {unit} but breaks a limit",
                 fmt_setting(axis, *s),
                 g(x)
             )
-        })
-        .collect::<Vec<_>>();
+        });
     let (lo, hi) = (rows[0].0, rows[rows.len() - 1].0);
     let best_at = ok
         .iter()
@@ -145,7 +110,7 @@ fn recommend_complete(
         .map(|(s, _)| *s)
         .next_back();
     let edges = range_edges(axis, rows.len(), (lo, hi), best_at == Some(hi), setting, chosen);
-    let extra: Vec<String> = beyond.into_iter().chain(edges).collect();
+    let extra: Vec<String> = beyond.chain(edges).collect();
     Recommendation {
         strategy,
         setting: Some(setting),
@@ -163,6 +128,50 @@ fn recommend_complete(
             }
         ),
     }
+}
+
+/// The strategy's results at the complete points, by setting. A point a signal or a dying
+/// target cut short measured part of its requests: no verdict rests on it.
+fn complete_rows(points: &[SweepPoint], strategy: Strategy) -> Vec<(f64, &PointResult)> {
+    let mut rows: Vec<(f64, &PointResult)> = points
+        .iter()
+        .filter(|p| p.complete)
+        .filter_map(|p| {
+            p.results
+                .iter()
+                .find(|r| r.strategy == strategy)
+                .map(|r| (p.setting, r))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows
+}
+
+/// The smallest qualifying setting as good as the `best` goodput among `ok` (not empty): within
+/// 5 % of it, or within its noise when both have rounds (their goodputs differ by nothing at
+/// 95 %); with the words saying which.
+fn near_best<'a>(ok: &[(f64, &'a PointResult)], best: f64) -> (f64, &'a PointResult, String) {
+    let g = PointResult::ranked_goodput;
+    let best_r = ok.iter().find(|(_, r)| g(r) == best).map(|(_, r)| *r);
+    let noise = |r: &PointResult| {
+        let (Some(b), Some(x)) = (best_r.and_then(PointResult::ranked_rounds), r.ranked_rounds()) else {
+            return None;
+        };
+        Change::unpaired(&b, &x).filter(|c| !c.is_difference())
+    };
+    let (setting, r) = ok
+        .iter()
+        .find(|(_, r)| g(r) >= NEAR_BEST * best || noise(r).is_some())
+        .copied()
+        .unwrap_or(ok[0]);
+    let near = match noise(r) {
+        Some(c) if g(r) < NEAR_BEST * best => format!(
+            "within the noise of the best {best:.1} that meets the limits ({} over rounds, no difference at 95 %)",
+            c.describe()
+        ),
+        _ => format!("within 5 % of the best {best:.1} that meets the limits"),
+    };
+    (setting, r, near)
 }
 
 /// Why a point does not qualify, in a few words: no success (or none within the SLO), the p99

@@ -339,6 +339,20 @@ struct PhaseState {
 }
 
 impl PhaseState {
+    /// A phase not begun: its recorder (a warm-up's records go to the warm-up's).
+    fn new(ctx: &RunContext, measured: bool) -> PhaseState {
+        PhaseState {
+            measured,
+            recorder: if measured {
+                ctx.recorder()
+            } else {
+                ctx.warmup_recorder()
+            },
+            issued: None,
+            wall: None,
+        }
+    }
+
     /// Requests the phase issued: the client's own count when it reported the phase's end.
     /// Else, after a signal (the rest was cut short with it) or in a phase bounded by time
     /// alone (nothing says how many it issued), those it reported; after a failure, what it was
@@ -352,7 +366,8 @@ impl PhaseState {
     }
 }
 
-/// Runs an external client through the workload.
+/// Runs an external client through the workload: prepared, started, watched until it is done
+/// (or killed), then its phases and what it cost.
 pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let phases = wire_phases(ctx);
     if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
@@ -363,121 +378,225 @@ pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
             ),
         }));
     }
-    // The client's files, removed with the handle: the Python scripts, the CA certificate.
-    let files = tempfile::Builder::new()
-        .prefix("asyncbench-client-")
-        .tempdir()
-        .map_err(|e| RunError::Setup {
-            what: "external client files",
-            source: e.into(),
-        })?;
-    let setup = |e: std::io::Error| RunError::Setup {
-        what: "external client files",
-        source: e.into(),
-    };
-    if matches!(ctx.strategy, Strategy::Python(_)) {
-        crate::engine::external::materialize(files.path()).map_err(setup)?;
-    }
-    let ca_file = match &ctx.req.trust.ca_pem {
-        Some(pem) => {
-            let path = files.path().join("ca.pem");
-            std::fs::write(&path, pem.as_slice()).map_err(setup)?;
-            Some(path.display().to_string())
-        }
-        None => None,
-    };
-    let (mut command, shown) = command_for(ctx, files.path())?;
-    let concurrency = if ctx.cfg.concurrency == 0 {
-        0
-    } else {
-        ctx.cfg.effective_concurrency(ctx.strategy)
-    };
-    let mut workload = protocol::workload(
-        ctx.strategy.id(),
-        &ctx.req,
-        concurrency,
-        ctx.cfg.timeout,
-        &ctx.cfg.retry,
-        &phases,
-    );
-    workload.ca_file = ca_file.as_deref();
-    let mut message = serde_json::to_vec(&workload).map_err(|e| RunError::Setup {
-        what: "external client workload",
-        source: e.into(),
-    })?;
-    message.push(b'\n');
-    let per_request = workload.retry.worst_case(ctx.cfg.timeout);
-    let longest_gap = ctx.schedule.as_ref().map_or(Duration::ZERO, |s| {
-        s.windows(2)
-            .map(|w| w[1].saturating_sub(w[0]))
-            .max()
-            .unwrap_or(Duration::ZERO)
-            + s.first().copied().unwrap_or_default()
-    });
-    // No line for this long while requests are outstanding: the client is hung.
-    let quiet_limit = per_request + longest_gap + Duration::from_secs(5);
-
+    let prepared = Prepared::new(ctx, &phases)?;
     let cpu_before = children_cpu_s();
     let spawned = Instant::now();
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("ASYNCBENCH_PROTOCOL", protocol::VERSION.to_string())
-        .spawn()
-        .map_err(|e| {
-            RunError::Config(crate::model::error::ConfigError::External {
-                why: format!("cannot start the client {} ({shown}): {e}", ctx.strategy),
-            })
-        })?;
-    let pid = child.id();
-    // The workload goes in on a thread of its own: a client that does not read it must not
-    // block the harness.
-    let mut stdin = child.stdin.take();
-    let writer = std::thread::Builder::new()
-        .name("client-stdin".into())
-        .spawn(move || {
-            if let Some(s) = stdin.as_mut() {
-                let _ = s.write_all(&message);
-            }
-            drop(stdin);
-        })
-        .map_err(|e| RunError::Setup {
-            what: "client writer thread",
-            source: e.into(),
-        })?;
-    let stderr = child.stderr.take();
-    let err_reader = std::thread::Builder::new()
-        .name("client-stderr".into())
-        .spawn(move || stderr.map(read_tail).unwrap_or_default())
-        .map_err(|e| RunError::Setup {
-            what: "client stderr thread",
-            source: e.into(),
-        })?;
-    let clock = protocol::Clock::new(spawned);
+    let mut started = Started::spawn(ctx, prepared.command, prepared.message, &prepared.shown)?;
     let mut sink = Lines {
         ctx,
-        clock,
-        pid,
+        clock: protocol::Clock::new(spawned),
+        pid: started.pid,
         expected: Expected::new(&phases),
-        states: phases
-            .iter()
-            .map(|p| PhaseState {
-                measured: p.measured,
-                recorder: if p.measured {
-                    ctx.recorder()
-                } else {
-                    ctx.warmup_recorder()
-                },
-                issued: None,
-                wall: None,
-            })
-            .collect(),
+        states: phases.iter().map(|p| PhaseState::new(ctx, p.measured)).collect(),
         ready_at: None,
         startup_cpu_s: 0.0,
     };
-    let sampler = crate::engine::resources::ChildSampler::start(pid);
-    let stdout = child.stdout.take();
+    let sampler = crate::engine::resources::ChildSampler::start(started.pid);
+    let watched = watch(ctx, &mut started, &mut sink, spawned, prepared.quiet_limit);
+    let Lines {
+        states,
+        expected,
+        ready_at,
+        startup_cpu_s,
+        ..
+    } = sink;
+    let mut failure = watched.failure;
+    let stopped_by_signal = watched.stopped_by_signal;
+    // Whatever happened, the client is done now: a failed one is killed, a finished one reaped.
+    if failure.is_some() || stopped_by_signal {
+        let _ = started.child.kill();
+    }
+    let status = wait_bounded(&mut started.child, Duration::from_secs(5));
+    let total_cpu_s = (children_cpu_s() - cpu_before).max(0.0);
+    let _ = started.writer.join();
+    let peak = sampler.stop();
+    let tail = started.err_reader.join().unwrap_or_default();
+    drop(prepared.files);
+    if !stopped_by_signal {
+        if failure.is_none() {
+            failure = exit_failure(status.as_ref(), &states);
+        }
+        let lost = lost_requests(&expected, &states, &phases);
+        match failure.as_mut() {
+            _ if lost.is_empty() => {}
+            None => failure = Some(format!("it lost requests: {}", lost.join("; "))),
+            Some(f) => f.push_str(&format!("; {}", lost.join("; "))),
+        }
+    }
+    let stderr_tail = failure
+        .is_some()
+        .then(|| String::from_utf8_lossy(&tail).trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(|t| ctx.req.redact(&t));
+    let startup_s = ready_at.map_or(0.0, |r| r.duration_since(spawned).as_secs_f64());
+    let mut run = phase_runs(ctx, states, &phases, ready_at, stopped_by_signal);
+    run.threads = peak.1;
+    run.external = Some(ExternalCost {
+        cpu_s: (total_cpu_s - startup_cpu_s).max(0.0),
+        startup_cpu_s,
+        rss_bytes: peak.0,
+        threads: peak.1,
+        startup_s,
+        failure,
+        command: prepared.shown,
+        stderr_tail,
+        harness_cpu_s: watched.harness_cpu_s.max(0.0),
+    });
+    Ok(run)
+}
+
+/// What a client is started with: its files (removed with the handle: the Python scripts, the
+/// CA certificate), its command line, the workload message, and how long it may stay silent.
+struct Prepared {
+    files: tempfile::TempDir,
+    command: Command,
+    /// The command line as shown.
+    shown: String,
+    /// The workload, one JSON line.
+    message: Vec<u8>,
+    /// No line for this long while requests are outstanding: the client is hung.
+    quiet_limit: Duration,
+}
+
+impl Prepared {
+    fn new(ctx: &RunContext, phases: &[WirePhase]) -> Result<Prepared, RunError> {
+        let setup = |e: std::io::Error| RunError::Setup {
+            what: "external client files",
+            source: e.into(),
+        };
+        let files = tempfile::Builder::new()
+            .prefix("asyncbench-client-")
+            .tempdir()
+            .map_err(setup)?;
+        if matches!(ctx.strategy, Strategy::Python(_)) {
+            crate::engine::external::materialize(files.path()).map_err(setup)?;
+        }
+        let ca_file = match &ctx.req.trust.ca_pem {
+            Some(pem) => {
+                let path = files.path().join("ca.pem");
+                std::fs::write(&path, pem.as_slice()).map_err(setup)?;
+                Some(path.display().to_string())
+            }
+            None => None,
+        };
+        let (command, shown) = command_for(ctx, files.path())?;
+        let concurrency = if ctx.cfg.concurrency == 0 {
+            0
+        } else {
+            ctx.cfg.effective_concurrency(ctx.strategy)
+        };
+        let mut workload = protocol::workload(
+            ctx.strategy.id(),
+            &ctx.req,
+            concurrency,
+            ctx.cfg.timeout,
+            &ctx.cfg.retry,
+            phases,
+        );
+        workload.ca_file = ca_file.as_deref();
+        let mut message = serde_json::to_vec(&workload).map_err(|e| RunError::Setup {
+            what: "external client workload",
+            source: e.into(),
+        })?;
+        message.push(b'\n');
+        let per_request = workload.retry.worst_case(ctx.cfg.timeout);
+        let longest_gap = ctx.schedule.as_ref().map_or(Duration::ZERO, |s| {
+            s.windows(2)
+                .map(|w| w[1].saturating_sub(w[0]))
+                .max()
+                .unwrap_or(Duration::ZERO)
+                + s.first().copied().unwrap_or_default()
+        });
+        Ok(Prepared {
+            files,
+            command,
+            shown,
+            message,
+            quiet_limit: per_request + longest_gap + Duration::from_secs(5),
+        })
+    }
+}
+
+/// A client started: the child, and the threads that feed its stdin and keep its stderr's tail.
+struct Started {
+    child: Child,
+    pid: u32,
+    writer: std::thread::JoinHandle<()>,
+    err_reader: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Started {
+    fn spawn(
+        ctx: &RunContext,
+        mut command: Command,
+        message: Vec<u8>,
+        shown: &str,
+    ) -> Result<Started, RunError> {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("ASYNCBENCH_PROTOCOL", protocol::VERSION.to_string())
+            .spawn()
+            .map_err(|e| {
+                RunError::Config(crate::model::error::ConfigError::External {
+                    why: format!("cannot start the client {} ({shown}): {e}", ctx.strategy),
+                })
+            })?;
+        let pid = child.id();
+        // The workload goes in on a thread of its own: a client that does not read it must
+        // not block the harness.
+        let mut stdin = child.stdin.take();
+        let writer = std::thread::Builder::new()
+            .name("client-stdin".into())
+            .spawn(move || {
+                if let Some(s) = stdin.as_mut() {
+                    let _ = s.write_all(&message);
+                }
+                drop(stdin);
+            })
+            .map_err(|e| RunError::Setup {
+                what: "client writer thread",
+                source: e.into(),
+            })?;
+        let stderr = child.stderr.take();
+        let err_reader = std::thread::Builder::new()
+            .name("client-stderr".into())
+            .spawn(move || stderr.map(read_tail).unwrap_or_default())
+            .map_err(|e| RunError::Setup {
+                what: "client stderr thread",
+                source: e.into(),
+            })?;
+        Ok(Started {
+            child,
+            pid,
+            writer,
+            err_reader,
+        })
+    }
+}
+
+/// How watching a client ended.
+struct Watched {
+    /// Why it failed, when it did (hung, silent at start, broke the protocol).
+    failure: Option<String>,
+    /// A signal stopped the run, and the client was told.
+    stopped_by_signal: bool,
+    /// The line reader's CPU.
+    harness_cpu_s: f64,
+}
+
+/// Reads the client's lines into `sink` on a thread of its own while this one supervises: a
+/// signal is passed on (SIGTERM, then the grace period to report), a client silent for too long
+/// is killed (its output then ends, and the reader with it).
+fn watch(
+    ctx: &RunContext,
+    started: &mut Started,
+    sink: &mut Lines<'_>,
+    spawned: Instant,
+    quiet_limit: Duration,
+) -> Watched {
+    let stdout = started.child.stdout.take();
     let pipe_bytes = stdout
         .as_ref()
         .and_then(|out| nix::fcntl::fcntl(out, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES)).ok());
@@ -506,42 +625,27 @@ pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
                 return (Some(format!("its line reader could not start: {e}")), 0.0);
             }
         };
-        // The supervisor: a signal is passed on, a client silent for too long is killed (its
-        // output then ends, and the reader with it).
         while !done.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(20));
             if ctx.stop.requested().is_some() && !stopped_by_signal {
                 // Stop: the client is told by SIGTERM, and given the grace period to report.
                 stopped_by_signal = true;
                 let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::unistd::Pid::from_raw(started.pid as i32),
                     nix::sys::signal::Signal::SIGTERM,
                 );
             }
             let overdue = stopped_by_signal && ctx.grace_deadline().is_some_and(|d| Instant::now() >= d);
-            let limit = if ready.load(Ordering::SeqCst) {
-                quiet_limit
-            } else {
-                STARTUP_LIMIT
-            };
+            let is_ready = ready.load(Ordering::SeqCst);
+            let limit = if is_ready { quiet_limit } else { STARTUP_LIMIT };
             let silent = spawned
                 .elapsed()
                 .saturating_sub(Duration::from_nanos(last_line.load(Ordering::SeqCst)));
             if !stopped_by_signal && silent > limit {
-                failure = Some(if ready.load(Ordering::SeqCst) {
-                    format!(
-                        "it wrote nothing for {:.0} s with requests outstanding, longer than a request may take with every attempt to its deadline (hung, or too slow to keep its own deadlines); killed",
-                        limit.as_secs_f64()
-                    )
-                } else {
-                    format!(
-                        "it did not say ready within {:.0} s of starting; killed",
-                        limit.as_secs_f64()
-                    )
-                });
+                failure = Some(silence(is_ready, limit));
             }
             if overdue || failure.is_some() {
-                let _ = child.kill();
+                let _ = started.child.kill();
                 break;
             }
         }
@@ -549,47 +653,46 @@ pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
             .join()
             .unwrap_or((Some("the line reader panicked".into()), 0.0))
     });
-    if failure.is_none() {
-        failure = read_failure;
+    Watched {
+        failure: failure.or(read_failure),
+        stopped_by_signal,
+        harness_cpu_s,
     }
-    let Lines {
-        states,
-        expected,
-        ready_at,
-        startup_cpu_s,
-        ..
-    } = sink;
-    // Whatever happened, the client is done now: a failed one is killed, a finished one reaped.
-    if failure.is_some() || stopped_by_signal {
-        let _ = child.kill();
-    }
-    let status = wait_bounded(&mut child, Duration::from_secs(5));
-    let total_cpu_s = (children_cpu_s() - cpu_before).max(0.0);
-    let _ = writer.join();
-    let peak = sampler.stop();
-    let tail = err_reader.join().unwrap_or_default();
-    drop(files);
+}
 
-    // A client that exited before reporting everything, or exited with an error.
-    if failure.is_none() && !stopped_by_signal {
-        let short: Vec<usize> = (0..phases.len())
-            .filter(|&i| states[i].issued.is_none())
-            .collect();
-        match &status {
-            Some(s) if !s.success() => {
-                failure = Some(format!("it exited with {s}"));
-            }
-            None => failure = Some("it did not exit after closing its output; killed".into()),
-            Some(_) if !short.is_empty() => {
-                failure = Some("it exited before reporting the end of every phase".into());
-            }
-            Some(_) => {}
-        }
+/// Why a client silent past `limit` was killed: hung with requests outstanding, or never ready.
+fn silence(ready: bool, limit: Duration) -> String {
+    if ready {
+        format!(
+            "it wrote nothing for {:.0} s with requests outstanding, longer than a request may take with every attempt to its deadline (hung, or too slow to keep its own deadlines); killed",
+            limit.as_secs_f64()
+        )
+    } else {
+        format!(
+            "it did not say ready within {:.0} s of starting; killed",
+            limit.as_secs_f64()
+        )
     }
-    // Requests the client said it issued but never reported.
+}
+
+/// A client that exited with an error, did not exit, or exited before reporting the end of
+/// every phase.
+fn exit_failure(status: Option<&std::process::ExitStatus>, states: &[PhaseState]) -> Option<String> {
+    match status {
+        Some(s) if !s.success() => Some(format!("it exited with {s}")),
+        None => Some("it did not exit after closing its output; killed".into()),
+        Some(_) if states.iter().any(|st| st.issued.is_none()) => {
+            Some("it exited before reporting the end of every phase".into())
+        }
+        Some(_) => None,
+    }
+}
+
+/// Requests the client said it issued (or was asked to) but never reported, phase by phase.
+fn lost_requests(expected: &Expected, states: &[PhaseState], phases: &[WirePhase]) -> Vec<String> {
     let mut lost = Vec::new();
-    for (i, st) in states.iter().enumerate().filter(|_| !stopped_by_signal) {
-        let (shown, total) = expected.missing(i, st.issued(phases[i].count, stopped_by_signal), 10);
+    for (i, st) in states.iter().enumerate() {
+        let (shown, total) = expected.missing(i, st.issued(phases[i].count, false), 10);
         if total > 0 {
             lost.push(format!(
                 "{total} request{} of the {} phase never reported (indexes {}{})",
@@ -600,60 +703,45 @@ pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
             ));
         }
     }
-    if !lost.is_empty() && failure.is_none() && !stopped_by_signal {
-        failure = Some(format!("it lost requests: {}", lost.join("; ")));
-    } else if let Some(f) = failure.as_mut()
-        && !lost.is_empty()
-    {
-        f.push_str(&format!("; {}", lost.join("; ")));
-    }
-    let stderr_tail = failure
-        .is_some()
-        .then(|| String::from_utf8_lossy(&tail).trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .map(|t| ctx.req.redact(&t));
-    let startup_s = ready_at.map_or(0.0, |r| r.duration_since(spawned).as_secs_f64());
-    let phase_run = |st: PhaseState, p: &WirePhase| -> (Recorder, u64, Duration) {
+    lost
+}
+
+/// The phases as the strategy's run: the warm-up's and the measured phase's recorders, counts
+/// and wall times (a phase never ended runs until now from `ready`).
+fn phase_runs(
+    ctx: &RunContext,
+    states: Vec<PhaseState>,
+    phases: &[WirePhase],
+    ready_at: Option<Instant>,
+    stopped_by_signal: bool,
+) -> StrategyRun {
+    let mut warmup = None;
+    let mut measured = None;
+    for (st, p) in states.into_iter().zip(phases) {
         let issued = st.issued(p.count, stopped_by_signal);
         let wall = st
             .wall
             .unwrap_or_else(|| ready_at.map_or(Duration::ZERO, |r| r.elapsed()));
-        (st.recorder, issued, wall)
-    };
-    let mut warmup = None;
-    let mut measured = None;
-    for (st, p) in states.into_iter().zip(&phases) {
-        let (recorder, issued, wall) = phase_run(st, p);
         if p.measured {
-            measured = Some((recorder, issued, wall));
+            measured = Some((st.recorder, issued, wall));
         } else {
             warmup = Some(WarmupRun {
-                recorder,
+                recorder: st.recorder,
                 wall,
                 issued,
             });
         }
     }
     let (recorder, issued, wall) = measured.unwrap_or_else(|| (ctx.recorder(), 0, Duration::ZERO));
-    Ok(StrategyRun {
+    StrategyRun {
         warmup,
         recorder,
         wall,
         issued,
-        threads: peak.1,
+        threads: 0,
         adaptive: None,
-        external: Some(ExternalCost {
-            cpu_s: (total_cpu_s - startup_cpu_s).max(0.0),
-            startup_cpu_s,
-            rss_bytes: peak.0,
-            threads: peak.1,
-            startup_s,
-            failure,
-            command: shown,
-            stderr_tail,
-            harness_cpu_s: harness_cpu_s.max(0.0),
-        }),
-    })
+        external: None,
+    }
 }
 
 /// Waits up to `limit` for the child to exit, then kills it; its status, if it exited.

@@ -102,32 +102,7 @@ fn run_counted(
     log: Option<RequestLog>,
     board: Option<(&Board, u32)>,
 ) -> Result<(StrategyReport, Intervals), RunError> {
-    // A shard keeps its entries of the whole run's schedule: shards together send what one
-    // process would, each request at the same time.
-    let schedule = cfg
-        .load
-        .schedule(cfg.workload.requests, cfg.duration)
-        .map(|s| match cfg.shard {
-            Some(sh) => sh.of_schedule(s),
-            None => s,
-        })
-        .map(Arc::new);
-    // What this process was asked for (`None`: no count, time alone ends it) and what it will
-    // send at most (an open loop's schedule, cut at the duration).
-    let asked = cfg.workload.requests.map(|n| cfg.shard.map_or(n, |s| s.share(n)));
-    let total = schedule.as_ref().map_or(asked, |s| Some(s.len() as u64));
-    let ctx = RunContext {
-        cfg: Arc::new(cfg.clone()),
-        strategy: s,
-        req: Arc::new(lease.target.prepare(cfg)),
-        schedule,
-        live: board.map_or_else(Live::default, |(b, round)| {
-            Live::to(b.lane(s, round, total, cfg.duration))
-        }),
-        log,
-        cpu: cpu_worker(cfg, s)?,
-        stop: lease.stop.clone(),
-    };
+    let (ctx, asked, total) = context(cfg, lease, s, log, board)?;
     let before = lease.stats();
     let view0 = board.map(|(b, _)| b.view_cpu());
     let cpu0 = CpuTimes::now();
@@ -135,40 +110,12 @@ fn run_counted(
     let sampler = (!s.is_external()).then(|| Sampler::start(s.thread_prefix()));
     let run = run_strategy(s, &ctx)?;
     let ended_unix_ms = unix_now_s() * 1000.0;
-    let peaks = sampler.map(Sampler::stop).unwrap_or_default();
+    let mut peaks = sampler.map(Sampler::stop).unwrap_or_default();
     let cpu1 = CpuTimes::now();
     if let Some(lane) = ctx.live.lane() {
         lane.end();
     }
-    let cancelled = run.recorder.count(Outcome::Cancelled);
-    // The mock saw the warm-up's attempts too.
-    let sent = run.recorder.attempts + run.warmup.as_ref().map_or(0, |w| w.recorder.attempts);
-    // Attempts that failed on the connection may never have reached the mock as requests (a
-    // connection refused over --max-connections, a protocol it does not speak).
-    // So may the attempt each cancelled request had in flight.
-    let recorders = [Some(&run.recorder), run.warmup.as_ref().map(|w| &w.recorder)];
-    let unreached = recorders
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            let transport: u64 = r
-                .errors
-                .iter()
-                .filter(|(class, _)| class.outcome() == Outcome::Transport)
-                .map(|(_, t)| t.count)
-                .sum();
-            transport + r.count(Outcome::Cancelled)
-        })
-        .sum();
-    let counts = Counted {
-        attempts: sent,
-        unreached,
-        cancelled,
-    };
-    let server = before.and_then(|b| cross_check(lease, &b, counts, cfg));
-    // The runner knows the threads it started; the sampler also sees those its libraries
-    // start (tokio's blocking pool, …), counted by name, plus the calling thread for `block_on`.
-    let mut peaks = peaks;
+    let server = before.and_then(|b| cross_check(lease, &b, Counted::of(&run), cfg));
     // The live view's thread is not the client either.
     let view_s = board
         .zip(view0)
@@ -180,28 +127,22 @@ fn run_counted(
             peaks.rss_bytes = ext.rss_bytes;
             peaks.threads = ext.threads;
         }
+        // The runner knows the threads it started; the sampler also sees those its libraries
+        // start (tokio's blocking pool, …), counted by name, plus the calling thread for
+        // `block_on`.
         None => {
             peaks.threads = run
                 .threads
                 .max(peaks.threads + u64::from(s.runs_on_calling_thread()));
         }
     }
-    // Bounded by time when the phase stopped for its duration before its count ran out.
-    let short = asked.is_none_or(|a| run.issued < a);
-    let by_duration = cfg.duration.is_some() && short && ctx.stop.requested().is_none();
     let measured = Measured {
         id: s,
         concurrency: cfg.effective_concurrency(s),
         // With --duration and no -n, nothing was asked but time: the requests are those issued.
         requests: total.unwrap_or(run.issued),
         issued: run.issued,
-        ended_by: if by_duration {
-            EndedBy::Duration
-        } else if ctx.stop.requested().is_some() && short {
-            EndedBy::Signal
-        } else {
-            EndedBy::Count
-        },
+        ended_by: ended_by(cfg, asked, run.issued, &ctx.stop),
         slo_set: cfg.slo.is_set(),
         ended_unix_ms,
         warmup: run.warmup.as_ref().map(|w| WarmupReport {
@@ -220,38 +161,81 @@ fn run_counted(
             LoadModel::Open { rate, .. } => Some(rate / cfg.shard.map_or(1, |s| s.n) as f64),
             LoadModel::Closed => None,
         },
-        cpu_s: match &run.external {
-            Some(ext) => ext.cpu_s,
-            None => harness_cpu_s,
-        },
+        cpu_s: run.external.as_ref().map_or(harness_cpu_s, |ext| ext.cpu_s),
         peaks,
         server,
         adaptive: run.adaptive.clone(),
         cpu_work: ctx.cpu.as_ref().map(|w| w.report()),
-        external: run
-            .external
-            .as_ref()
-            .map(|ext| crate::model::report::ExternalReport {
-                command: crate::plan::request::redact(&ext.command, &[]),
-                startup_s: ext.startup_s,
-                startup_cpu_s: ext.startup_cpu_s,
-                harness_cpu_s: ext.harness_cpu_s,
-                harness_cpu_us_per_request: {
-                    let lines = run.recorder.total() + run.warmup.as_ref().map_or(0, |w| w.recorder.total());
-                    (lines > 0).then(|| ext.harness_cpu_s * 1e6 / lines as f64)
-                },
-                failure: ext.failure.clone(),
-                stderr_tail: ext.stderr_tail.clone(),
-            }),
+        external: external_report(&run),
     };
     let report = StrategyReport::build(measured, &run.recorder);
     Ok((report, run.recorder.intervals))
 }
 
-/// Compares the attempts sent with the mock's count. A request whose client gave up (timeout)
-/// may still be in the mock's accept queue for a moment, so it waits up to a second for the
-/// counts to agree. Requests cancelled in flight may have sent attempts the client never
-/// finished counting: then the mock may have received up to that many more.
+/// The context strategy `s` runs in, with what this process was asked for (`None`: no count,
+/// time alone ends it) and what it will send at most (an open loop's schedule, cut at the
+/// duration).
+fn context(
+    cfg: &Plan,
+    lease: &Lease,
+    s: Strategy,
+    log: Option<RequestLog>,
+    board: Option<(&Board, u32)>,
+) -> Result<(RunContext, Option<u64>, Option<u64>), RunError> {
+    // A shard keeps its entries of the whole run's schedule: shards together send what one
+    // process would, each request at the same time.
+    let schedule = cfg
+        .load
+        .schedule(cfg.workload.requests, cfg.duration)
+        .map(|s| match cfg.shard {
+            Some(sh) => sh.of_schedule(s),
+            None => s,
+        })
+        .map(Arc::new);
+    let asked = cfg.workload.requests.map(|n| cfg.shard.map_or(n, |s| s.share(n)));
+    let total = schedule.as_ref().map_or(asked, |s| Some(s.len() as u64));
+    let ctx = RunContext {
+        cfg: Arc::new(cfg.clone()),
+        strategy: s,
+        req: Arc::new(lease.target.prepare(cfg)),
+        schedule,
+        live: board.map_or_else(Live::default, |(b, round)| {
+            Live::to(b.lane(s, round, total, cfg.duration))
+        }),
+        log,
+        cpu: cpu_worker(cfg, s)?,
+        stop: lease.stop.clone(),
+    };
+    Ok((ctx, asked, total))
+}
+
+/// What ended a strategy that issued `issued` of `asked`: time, when the phase stopped for its
+/// duration before its count ran out; a signal, when one came before; else the count.
+fn ended_by(cfg: &RunConfig, asked: Option<u64>, issued: u64, stop: &StopToken) -> EndedBy {
+    let short = asked.is_none_or(|a| issued < a);
+    match stop.requested() {
+        None if cfg.duration.is_some() && short => EndedBy::Duration,
+        Some(_) if short => EndedBy::Signal,
+        _ => EndedBy::Count,
+    }
+}
+
+/// An external client's record for the report: its command (secrets removed), start-up, the
+/// harness's CPU for its lines (and per line), how it failed.
+fn external_report(run: &crate::engine::runner::StrategyRun) -> Option<crate::model::report::ExternalReport> {
+    let ext = run.external.as_ref()?;
+    let lines = run.recorder.total() + run.warmup.as_ref().map_or(0, |w| w.recorder.total());
+    Some(crate::model::report::ExternalReport {
+        command: crate::plan::request::redact(&ext.command, &[]),
+        startup_s: ext.startup_s,
+        startup_cpu_s: ext.startup_cpu_s,
+        harness_cpu_s: ext.harness_cpu_s,
+        harness_cpu_us_per_request: (lines > 0).then(|| ext.harness_cpu_s * 1e6 / lines as f64),
+        failure: ext.failure.clone(),
+        stderr_tail: ext.stderr_tail.clone(),
+    })
+}
+
 /// What the harness counted of one strategy's attempts, for the cross-check.
 #[derive(Debug, Clone, Copy)]
 struct Counted {
@@ -263,6 +247,38 @@ struct Counted {
     cancelled: u64,
 }
 
+impl Counted {
+    /// A strategy's run as counted: every attempt sent (the mock saw the warm-up's too); those
+    /// that failed on the connection and may never have reached the mock as requests (a
+    /// connection refused over --max-connections, a protocol it does not speak), with the
+    /// attempt each cancelled request had in flight; the cancelled requests.
+    fn of(run: &crate::engine::runner::StrategyRun) -> Counted {
+        let recorders = [Some(&run.recorder), run.warmup.as_ref().map(|w| &w.recorder)];
+        let recorders = recorders.into_iter().flatten();
+        let unreached = recorders
+            .clone()
+            .map(|r| {
+                let transport: u64 = r
+                    .errors
+                    .iter()
+                    .filter(|(class, _)| class.outcome() == Outcome::Transport)
+                    .map(|(_, t)| t.count)
+                    .sum();
+                transport + r.count(Outcome::Cancelled)
+            })
+            .sum();
+        Counted {
+            attempts: recorders.map(|r| r.attempts).sum(),
+            unreached,
+            cancelled: run.recorder.count(Outcome::Cancelled),
+        }
+    }
+}
+
+/// Compares the attempts sent with the mock's count. A request whose client gave up (timeout)
+/// may still be in the mock's accept queue for a moment, so it waits up to a second for the
+/// counts to agree. Requests cancelled in flight may have sent attempts the client never
+/// finished counting: then the mock may have received up to that many more.
 /// `None` when the mock's counters cannot be read after the strategy (it died, or froze): then
 /// nothing was measured, and nothing is written as if it had been.
 fn cross_check(
@@ -380,100 +396,16 @@ pub(crate) fn run_strategies(
 ) -> Result<RunResults, RunError> {
     let stop = &session.stop;
     stop.mark_started();
-    let mut intervals = Vec::new();
-    let mut incomplete = None;
-    let mut client_failed = None;
-    let mut all_fresh = true;
-    // One log for the run, written by a thread of its own as requests finish.
-    // With `--print-requests` and no `--out`, the log goes to a temporary file of its own, for
-    // the command to print.
-    let log_dir = match (&cfg.out, cfg.print_requests) {
-        (Some(dir), _) => Some(dir.clone()),
-        (None, true) => Some(std::env::temp_dir()),
-        (None, false) => None,
-    };
-    let mut log_file = match &log_dir {
-        Some(dir) => Some(crate::stats::log::temp_in(dir).map_err(|source| RunError::Write {
-            path: dir.join("requests.jsonl").display().to_string(),
-            source,
-        })?),
-        None => None,
-    };
-    let log = match &log_file {
-        Some(f) => {
-            let file = f.as_file().try_clone().map_err(|source| RunError::Write {
-                path: "requests.jsonl".into(),
-                source,
-            })?;
-            Some(
-                RequestLog::start(file, crate::stats::recorder::epoch().0, cfg.export_chunks).map_err(
-                    |source| RunError::Write {
-                        path: "requests.jsonl".into(),
-                        source,
-                    },
-                )?,
-            )
-        }
-        None => None,
-    };
-    let (log, writer) = match log {
-        Some((l, w)) => (Some(l), Some(w)),
-        None => (None, None),
-    };
+    let (mut log_file, log, writer) = open_log(cfg)?;
     if let Some(at) = cfg.start_at {
         wait_for_start(at, stop);
     }
     let watchdog = crate::engine::run::session::Watchdog::start(session);
-    // Each strategy's rounds, in the order the plan names the strategies.
-    let mut done: Vec<(Strategy, Vec<StrategyReport>, Intervals)> = Vec::new();
-    // The round that ran last, as the reason of an interrupted run names it.
-    let mut last: Option<LastRound> = None;
-    'rounds: for (round, position, s) in round_order(&cfg.strategies, cfg.rounds) {
-        if let Some(sig) = stop.requested() {
-            incomplete = Some(Incomplete::of(sig, s));
-            break;
-        }
-        let lease = session.lease()?;
-        all_fresh &= lease.fresh;
-        let watched = board.map(|b| (b, round));
-        let (mut report, iv) = run_counted(cfg, &lease, s, session.mean_delay_s, log.clone(), watched)?;
-        drop(lease);
-        for r in &mut report.rounds {
-            r.round = round;
-            r.position = position;
-        }
-        let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
-        if let Some(why) = report.external.as_ref().and_then(|e| e.failure.as_ref()) {
-            eprintln!("asyncbench: the client {s} failed: {why}");
-            if let Some(tail) = report.external.as_ref().and_then(|e| e.stderr_tail.as_ref()) {
-                eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
-            }
-            client_failed.get_or_insert(s);
-        }
-        last = Some(LastRound {
-            id: s,
-            issued: report.issued,
-            requests: report.requests,
-        });
-        match done.iter_mut().find(|(id, _, _)| *id == s) {
-            Some((_, reports, intervals)) => {
-                reports.push(report);
-                *intervals += iv;
-            }
-            None => done.push((s, vec![report], iv)),
-        }
-        if let Some(sig) = stop.requested() {
-            incomplete = Some(Incomplete::of(sig, s));
-            break 'rounds;
-        }
-        // A target that died mid-run: keep what finished, say so, and run nothing more.
-        if broken && !session.embedded() && !session.reachable() {
-            incomplete = Some(Incomplete::TargetDied(s));
-            break 'rounds;
-        }
-    }
+    let mut rounds = Rounds::default();
+    rounds.run(cfg, session, log.clone(), board)?;
     let mut strategies = Vec::new();
-    for (s, mut reports, iv) in done {
+    let mut intervals = Vec::new();
+    for (s, mut reports, iv) in rounds.done {
         let report = match reports.len() {
             1 => reports.pop(),
             _ => Some(crate::stats::merge::merge_rounds(&reports, session.mean_delay_s)?),
@@ -483,9 +415,9 @@ pub(crate) fn run_strategies(
     }
     drop(watchdog);
     drop(log);
-    if incomplete.is_none() {
-        incomplete = client_failed.map(Incomplete::ClientFailed);
-    }
+    let incomplete = rounds
+        .incomplete
+        .or(rounds.client_failed.map(Incomplete::ClientFailed));
     if let Some(w) = writer
         && let Err(source) = w.finish()
     {
@@ -497,14 +429,14 @@ pub(crate) fn run_strategies(
         Isolation::FreshMock
     } else if cfg.sharded() {
         Isolation::Shards
-    } else if all_fresh {
+    } else if rounds.all_fresh {
         Isolation::Reset
     } else if cfg.strategies.len() > 1 {
         Isolation::Shared
     } else {
         Isolation::Single
     };
-    let incomplete_reason = incomplete.map(|i| describe(i, last.as_ref(), &strategies, cfg));
+    let incomplete_reason = incomplete.map(|i| describe(i, rounds.last.as_ref(), &strategies, cfg));
     let report = RunReport {
         provenance: provenance.ended(),
         config: summary(cfg, session, isolation),
@@ -519,6 +451,120 @@ pub(crate) fn run_strategies(
         incomplete,
         requests_log: log_file,
     })
+}
+
+/// One log for the run, written by a thread of its own as requests finish: its file, the log
+/// the runners write to, and its writer. With `--print-requests` and no `--out`, the log goes
+/// to a temporary file of its own, for the command to print; with neither, there is none.
+#[allow(clippy::type_complexity)]
+fn open_log(
+    cfg: &Plan,
+) -> Result<
+    (
+        Option<tempfile::NamedTempFile>,
+        Option<RequestLog>,
+        Option<crate::stats::log::LogWriter>,
+    ),
+    RunError,
+> {
+    let dir = match (&cfg.out, cfg.print_requests) {
+        (Some(dir), _) => dir.clone(),
+        (None, true) => std::env::temp_dir(),
+        (None, false) => return Ok((None, None, None)),
+    };
+    let failed = |source| RunError::Write {
+        path: "requests.jsonl".into(),
+        source,
+    };
+    let file = crate::stats::log::temp_in(&dir).map_err(|source| RunError::Write {
+        path: dir.join("requests.jsonl").display().to_string(),
+        source,
+    })?;
+    let handle = file.as_file().try_clone().map_err(failed)?;
+    let (log, writer) =
+        RequestLog::start(handle, crate::stats::recorder::epoch().0, cfg.export_chunks).map_err(failed)?;
+    Ok((Some(file), Some(log), Some(writer)))
+}
+
+/// The rounds of a run as they go: each strategy's reports and intervals, and why it stopped.
+#[derive(Default)]
+struct Rounds {
+    /// Each strategy's rounds, in the order the plan names the strategies.
+    done: Vec<(Strategy, Vec<StrategyReport>, Intervals)>,
+    /// The round that ran last, as the reason of an interrupted run names it.
+    last: Option<LastRound>,
+    /// A signal, or the target died.
+    incomplete: Option<Incomplete>,
+    /// The first external client that failed.
+    client_failed: Option<Strategy>,
+    /// Every lease was of a target in a fresh state.
+    all_fresh: bool,
+}
+
+impl Rounds {
+    /// Every round in [`round_order`] until a signal, or a round during which the target died.
+    fn run(
+        &mut self,
+        cfg: &Plan,
+        session: &Session,
+        log: Option<RequestLog>,
+        board: Option<&Board>,
+    ) -> Result<(), RunError> {
+        let stop = &session.stop;
+        self.all_fresh = true;
+        for (round, position, s) in round_order(&cfg.strategies, cfg.rounds) {
+            if let Some(sig) = stop.requested() {
+                self.incomplete = Some(Incomplete::of(sig, s));
+                break;
+            }
+            let lease = session.lease()?;
+            self.all_fresh &= lease.fresh;
+            let watched = board.map(|b| (b, round));
+            let (mut report, iv) = run_counted(cfg, &lease, s, session.mean_delay_s, log.clone(), watched)?;
+            drop(lease);
+            for r in &mut report.rounds {
+                r.round = round;
+                r.position = position;
+            }
+            let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
+            self.keep(s, report, iv);
+            if let Some(sig) = stop.requested() {
+                self.incomplete = Some(Incomplete::of(sig, s));
+                break;
+            }
+            // A target that died mid-run: keep what finished, say so, and run nothing more.
+            if broken && !session.embedded() && !session.reachable() {
+                self.incomplete = Some(Incomplete::TargetDied(s));
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A round's report kept with its strategy's others (a failed client said at once).
+    fn keep(&mut self, s: Strategy, report: StrategyReport, iv: Intervals) {
+        if let Some(ext) = &report.external
+            && let Some(why) = &ext.failure
+        {
+            eprintln!("asyncbench: the client {s} failed: {why}");
+            if let Some(tail) = &ext.stderr_tail {
+                eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
+            }
+            self.client_failed.get_or_insert(s);
+        }
+        self.last = Some(LastRound {
+            id: s,
+            issued: report.issued,
+            requests: report.requests,
+        });
+        match self.done.iter_mut().find(|(id, _, _)| *id == s) {
+            Some((_, reports, intervals)) => {
+                reports.push(report);
+                *intervals += iv;
+            }
+            None => self.done.push((s, vec![report], iv)),
+        }
+    }
 }
 
 /// Waits for `--start-at` (a signal ends the wait; the loop that follows then runs nothing).

@@ -62,50 +62,11 @@ pub(crate) fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, 
             |p| p.cpu_ms_per_request,
         ),
     ];
-    let at = |s: crate::model::strategy::Strategy, setting: f64| {
-        r.points
-            .iter()
-            .find(|p| p.setting == setting)
-            .and_then(|p| p.results.iter().find(|x| x.strategy == s))
-    };
     for (name, what, y, f) in metrics {
-        let mut lines: Vec<Line> = strategies
-            .iter()
-            .map(|s| Line {
-                name: s.to_string(),
-                points: r
-                    .points
-                    .iter()
-                    .filter_map(|p| {
-                        let x = p.results.iter().find(|x| x.strategy == *s)?;
-                        Some((p.setting, f(x)?))
-                    })
-                    .collect(),
-            })
-            .collect();
+        let mut lines = metric_lines(r, &strategies, f);
         if name == "sweep-goodput" && r.axis == "cpu_work" {
             lines.extend(cpu_bounds(r));
         }
-        // Each strategy's recommended setting, ringed where its line passes.
-        let marks: Vec<Mark> = r
-            .recommendations
-            .iter()
-            .filter_map(|rec| {
-                let setting = rec.setting?;
-                Some(Mark {
-                    x: setting,
-                    y: f(at(rec.strategy, setting)?)?,
-                    kind: MarkKind::Recommended,
-                })
-            })
-            .chain(r.knees.iter().filter_map(|k| {
-                Some(Mark {
-                    x: k.setting,
-                    y: f(at(k.strategy, k.setting)?)?,
-                    kind: MarkKind::Knee,
-                })
-            }))
-            .collect();
         written.extend(
             chart::xy(
                 dir,
@@ -115,7 +76,7 @@ pub(crate) fn sweep_charts(dir: &Path, r: &SweepReport) -> Result<Vec<PathBuf>, 
                 y,
                 axis,
                 &lines,
-                &marks,
+                &metric_marks(r, f),
             )
             .map_err(fail)?,
         );
@@ -159,6 +120,55 @@ fn cpu_bounds(r: &SweepReport) -> Vec<Line> {
     .collect()
 }
 
+/// A line per strategy of one figure (`f`) over the points where it has one.
+fn metric_lines(
+    r: &SweepReport,
+    strategies: &[crate::model::strategy::Strategy],
+    f: fn(&PointResult) -> Option<f64>,
+) -> Vec<Line> {
+    strategies
+        .iter()
+        .map(|s| Line {
+            name: s.to_string(),
+            points: r
+                .points
+                .iter()
+                .filter_map(|p| {
+                    let x = p.results.iter().find(|x| x.strategy == *s)?;
+                    Some((p.setting, f(x)?))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Each strategy's recommended setting (ringed) and knee (crossed), where its line of figure
+/// `f` passes.
+fn metric_marks(r: &SweepReport, f: fn(&PointResult) -> Option<f64>) -> Vec<Mark> {
+    let at = |s: crate::model::strategy::Strategy, setting: f64| {
+        r.points
+            .iter()
+            .find(|p| p.setting == setting)
+            .and_then(|p| p.results.iter().find(|x| x.strategy == s))
+    };
+    let rings = r.recommendations.iter().filter_map(|rec| {
+        let setting = rec.setting?;
+        Some(Mark {
+            x: setting,
+            y: f(at(rec.strategy, setting)?)?,
+            kind: MarkKind::Recommended,
+        })
+    });
+    let knees = r.knees.iter().filter_map(|k| {
+        Some(Mark {
+            x: k.setting,
+            y: f(at(k.strategy, k.setting)?)?,
+            kind: MarkKind::Knee,
+        })
+    });
+    rings.chain(knees).collect()
+}
+
 fn opt(v: Option<f64>, decimals: usize) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.decimals$}"))
 }
@@ -172,28 +182,45 @@ pub fn render(r: &SweepReport) -> String {
     if let Some(why) = &r.incomplete_reason {
         let _ = writeln!(t, "INCOMPLETE SWEEP: {why}; the points below are those that ran");
     }
-    let streaming = r
-        .points
-        .iter()
-        .flat_map(|p| &p.results)
-        .any(|x| x.ttft_ms.is_some());
+    let results = || r.points.iter().flat_map(|p| &p.results);
     // With an SLO, the requests that met it per second (what the recommendation ranks) beside
     // every success per second.
-    let slo = r
-        .points
-        .iter()
-        .flat_map(|p| &p.results)
-        .any(|x| x.slo_goodput_rps.is_some());
+    let slo = results().any(|x| x.slo_goodput_rps.is_some());
+    t += &points_table(r, slo);
+    // Streams' figures in a block of their own, as `compare` has them: the table fits 120
+    // columns.
+    if results().any(|x| x.ttft_ms.is_some()) {
+        t += &streaming_table(r);
+    }
+    if let Some(a) = &r.auto {
+        let probes: Vec<String> = a.probes.iter().map(|(s, g)| format!("{s}→{g:.1}")).collect();
+        let _ = writeln!(
+            t,
+            "\nautomatic points: {} (probe ok/s: {})",
+            a.note,
+            probes.join(", ")
+        );
+    }
+    if let Some(why) = &r.stopped_early {
+        let _ = writeln!(t, "\nstopped early: {why}");
+    }
+    t += &knees_block(r);
+    t + &verdicts_block(r, slo)
+}
+
+/// A line per strategy per point: goodput (and with an SLO the good requests' rate), rate,
+/// latency, 429s, retries, failures, CPU per request.
+fn points_table(r: &SweepReport, slo: bool) -> String {
+    let mut t = String::new();
     let _ = write!(t, "{:>12} {:<13} {:>9}", r.axis, "strategy", "ok/s");
     if slo {
         let _ = write!(t, " {:>9}", "good/s");
     }
-    let _ = write!(
+    let _ = writeln!(
         t,
         " {:>9} {:>9} {:>9} {:>7} {:>8} {:>7} {:>10}",
         "req/s", "p50_ms", "p99_ms", "429%", "retries", "failed", "cpu_ms/req"
     );
-    t.push('\n');
     for p in &r.points {
         for x in &p.results {
             let _ = write!(
@@ -226,38 +253,58 @@ pub fn render(r: &SweepReport) -> String {
             t.push('\n');
         }
     }
-    // Streams' figures in a block of their own, as `compare` has them: the table fits 120
-    // columns.
-    if streaming {
-        let _ = writeln!(
-            t,
-            "\n{:>12} {:<13} {:>9} {:>9} {:>9} {:>9}",
-            r.axis, "streaming", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
-        );
-        for p in &r.points {
-            for x in &p.results {
-                let _ = writeln!(
-                    t,
-                    "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9}",
-                    fmt_value(&r.axis, p.setting),
-                    x.strategy.to_string(),
-                    opt(x.ttft_ms.map(|v| v.0), 1),
-                    opt(x.ttft_ms.map(|v| v.1), 1),
-                    opt(x.itl_ms.map(|v| v.0), 2),
-                    opt(x.itl_ms.map(|v| v.1), 2)
-                );
-            }
+    t
+}
+
+/// Streams' TTFT and ITL per strategy per point.
+fn streaming_table(r: &SweepReport) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "\n{:>12} {:<13} {:>9} {:>9} {:>9} {:>9}",
+        r.axis, "streaming", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99"
+    );
+    for p in &r.points {
+        for x in &p.results {
+            let _ = writeln!(
+                t,
+                "{:>12} {:<13} {:>9} {:>9} {:>9} {:>9}",
+                fmt_value(&r.axis, p.setting),
+                x.strategy.to_string(),
+                opt(x.ttft_ms.map(|v| v.0), 1),
+                opt(x.ttft_ms.map(|v| v.1), 1),
+                opt(x.itl_ms.map(|v| v.0), 2),
+                opt(x.itl_ms.map(|v| v.1), 2)
+            );
         }
     }
-    if let Some(a) = &r.auto {
-        let probes: Vec<String> = a.probes.iter().map(|(s, g)| format!("{s}→{g:.1}")).collect();
-        let _ = writeln!(
-            t,
-            "\nautomatic points: {} (probe ok/s: {})",
-            a.note,
-            probes.join(", ")
+    t
+}
+
+/// Each strategy's knee, when one was found.
+fn knees_block(r: &SweepReport) -> String {
+    if r.knees.is_empty() {
+        return String::new();
+    }
+    let mut t =
+        "\nknee (the smallest setting within 5 % of the most goodput any larger one reached):\n".to_owned();
+    for k in &r.knees {
+        t += &wrap_indented(
+            &format!(
+                "  {:<13} {} ({})",
+                k.strategy.to_string(),
+                fmt_setting(&r.axis, k.setting),
+                k.why
+            ),
+            UNDER,
         );
     }
+    t
+}
+
+/// The verdicts under the limits: a search's answers, a CPU-work sweep's strategy per point, or
+/// the recommendation per strategy; then the best, when one qualified.
+fn verdicts_block(r: &SweepReport, slo: bool) -> String {
     let mut limits = match r.slo_p99_ms {
         Some(s) => format!("p99 ≤ {s:.0} ms and 429 share < {:.1} %", 100.0 * r.max_429_share),
         None => format!("429 share < {:.1} % (no p99 SLO)", 100.0 * r.max_429_share),
@@ -265,34 +312,14 @@ pub fn render(r: &SweepReport) -> String {
     if let Some(m) = r.min_good_share {
         limits += &format!(" and good share ≥ {:.1} %", 100.0 * m);
     }
-    if let Some(why) = &r.stopped_early {
-        let _ = writeln!(t, "\nstopped early: {why}");
-    }
-    if !r.knees.is_empty() {
-        let _ = writeln!(
-            t,
-            "\nknee (the smallest setting within 5 % of the most goodput any larger one reached):"
-        );
-        for k in &r.knees {
-            t += &wrap_indented(
-                &format!(
-                    "  {:<13} {} ({})",
-                    k.strategy.to_string(),
-                    fmt_setting(&r.axis, k.setting),
-                    k.why
-                ),
-                UNDER,
-            );
-        }
-    }
+    let mut t = String::new();
     if !r.search.is_empty() {
         let _ = writeln!(t, "\nsearch (the largest value with {limits}):");
         for x in &r.search {
             t += &wrap_indented(&format!("  {:<13} {}", x.strategy.to_string(), x.reason), UNDER);
             t += &wrap_indented(&format!("  {:<13} {}", "", x.cost()), UNDER);
         }
-        t += &best_line(r, slo);
-        return t;
+        return t + &best_line(r, slo);
     }
     if !r.per_point.is_empty() {
         t += &wrap(&format!(
@@ -312,8 +339,7 @@ pub fn render(r: &SweepReport) -> String {
             UNDER,
         );
     }
-    t += &best_line(r, slo);
-    t
+    t + &best_line(r, slo)
 }
 
 /// `best: STRATEGY at SETTING (GOODPUT)`, when a setting qualified.

@@ -63,6 +63,7 @@ fn settings_of(
     p: &crate::model::provenance::Provenance,
     batched: bool,
 ) -> String {
+    let w = &c.workload;
     let mut rows: Vec<(&str, String)> = vec![
         ("target", format!("{} ({})", c.target, c.isolation.describe())),
         (
@@ -82,31 +83,10 @@ fn settings_of(
                 None => c.concurrency.to_string(),
             },
         ),
-        (
-            "load",
-            match c.load {
-                crate::model::plan::LoadModel::Closed => "closed loop".to_owned(),
-                crate::model::plan::LoadModel::Open { rate, arrival, .. } => {
-                    format!("open loop, {rate} requests/s, {arrival:?} arrivals")
-                }
-            },
-        ),
+        ("load", describe_load(c.load)),
         ("retry", c.retry.to_string()),
         ("timeout", format!("{} s per attempt", c.timeout_s)),
-        (
-            "request",
-            format!(
-                "model {}, max_tokens {}{}{}",
-                c.workload.model,
-                c.workload.max_tokens,
-                if c.workload.max_tokens_spread > 0 {
-                    format!(" ± {}", c.workload.max_tokens_spread)
-                } else {
-                    String::new()
-                },
-                if c.workload.stream { ", streamed" } else { "" }
-            ),
-        ),
+        ("request", describe_request(w)),
     ];
     if batched {
         rows.push((
@@ -114,16 +94,7 @@ fn settings_of(
             format!("batches of {}, {} s pause between them", c.batch_size, c.pause_s),
         ));
     }
-    let w = &c.workload;
-    rows.push((
-        "prompt",
-        match (&w.dataset, w.prompt_tokens) {
-            (Some(d), _) => format!("--dataset {d} ({} rows, cycled)", w.dataset_rows),
-            (None, Some(p)) if p.spread > 0 => format!("synthetic, about {} ± {} words", p.mean, p.spread),
-            (None, Some(p)) => format!("synthetic, about {} words", p.mean),
-            (None, None) => format!("{} characters: {}", w.prompt.chars().count(), w.prompt),
-        },
-    ));
+    rows.push(("prompt", describe_prompt(w)));
     if let Some(f) = &w.body_file {
         rows.push(("body file", format!("{f} (its fields win over the flags)")));
     }
@@ -134,39 +105,12 @@ fn settings_of(
         ));
     }
     if let Some(wu) = c.warmup {
-        rows.push((
-            "warm-up",
-            match wu {
-                crate::model::plan::Warmup::Requests(n) => {
-                    format!("{n} requests per strategy, left out of every figure")
-                }
-                crate::model::plan::Warmup::Time(d) => {
-                    format!("{} s per strategy, left out of every figure", d.as_secs_f64())
-                }
-            },
-        ));
+        rows.push(("warm-up", describe_warmup(wu)));
     }
     if let Some(d) = c.cpu_work_s {
         rows.push(("CPU work", format!("{:.3} ms per successful response", d * 1e3)));
     }
-    rows.push((
-        "transport",
-        format!(
-            "{}{}{} · at most {} MiB a response",
-            if c.tls { "HTTPS" } else { "HTTP" },
-            if c.http2 {
-                ", HTTP/2 asked of the async strategies"
-            } else {
-                ""
-            },
-            if c.insecure {
-                ", INSECURE: any certificate accepted"
-            } else {
-                ""
-            },
-            c.max_body_bytes >> 20
-        ),
-    ));
+    rows.push(("transport", describe_transport(c)));
     if let Some(s) = c.shard {
         rows.push(("shard", s.to_string()));
     }
@@ -190,6 +134,72 @@ fn settings_of(
     }
     s.push_str("</dl>\n");
     s
+}
+
+/// The load model in words.
+fn describe_load(load: crate::model::plan::LoadModel) -> String {
+    match load {
+        crate::model::plan::LoadModel::Closed => "closed loop".to_owned(),
+        crate::model::plan::LoadModel::Open { rate, arrival, .. } => {
+            format!("open loop, {rate} requests/s, {arrival:?} arrivals")
+        }
+    }
+}
+
+/// The request's model, its max_tokens (with its spread) and whether it streams.
+fn describe_request(w: &crate::model::plan::Workload) -> String {
+    format!(
+        "model {}, max_tokens {}{}{}",
+        w.model,
+        w.max_tokens,
+        if w.max_tokens_spread > 0 {
+            format!(" ± {}", w.max_tokens_spread)
+        } else {
+            String::new()
+        },
+        if w.stream { ", streamed" } else { "" }
+    )
+}
+
+/// Where the prompts came from: a dataset, synthetic words, or the one prompt.
+fn describe_prompt(w: &crate::model::plan::Workload) -> String {
+    match (&w.dataset, w.prompt_tokens) {
+        (Some(d), _) => format!("--dataset {d} ({} rows, cycled)", w.dataset_rows),
+        (None, Some(p)) if p.spread > 0 => format!("synthetic, about {} ± {} words", p.mean, p.spread),
+        (None, Some(p)) => format!("synthetic, about {} words", p.mean),
+        (None, None) => format!("{} characters: {}", w.prompt.chars().count(), w.prompt),
+    }
+}
+
+/// The warm-up in words.
+fn describe_warmup(wu: crate::model::plan::Warmup) -> String {
+    match wu {
+        crate::model::plan::Warmup::Requests(n) => {
+            format!("{n} requests per strategy, left out of every figure")
+        }
+        crate::model::plan::Warmup::Time(d) => {
+            format!("{} s per strategy, left out of every figure", d.as_secs_f64())
+        }
+    }
+}
+
+/// HTTP or HTTPS, HTTP/2, an insecure trust, the body cap.
+fn describe_transport(c: &crate::model::report::ConfigSummary) -> String {
+    format!(
+        "{}{}{} · at most {} MiB a response",
+        if c.tls { "HTTPS" } else { "HTTP" },
+        if c.http2 {
+            ", HTTP/2 asked of the async strategies"
+        } else {
+            ""
+        },
+        if c.insecure {
+            ", INSECURE: any certificate accepted"
+        } else {
+            ""
+        },
+        c.max_body_bytes >> 20
+    )
 }
 
 /// One block of the table (the same columns as the printed table and the CSV).
@@ -327,38 +337,7 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
         }
         b.push_str("</p>\n");
     }
-    if r.strategies.iter().any(|s| s.target_rate.is_some()) {
-        b.push_str("<h2>Open loop</h2>\n");
-        b.push_str(&block(r, Block::OpenLoop));
-    }
-    if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
-        b.push_str("<h2>Streaming</h2>\n");
-        b.push_str(&block(r, Block::Streaming));
-    }
-    if c.slo.is_set() {
-        b.push_str("<h2>SLO</h2>\n");
-        b.push_str(&block(r, Block::Slo));
-    }
-    let rounds = crate::output::rounds::rounds_block(r);
-    if !rounds.trim().is_empty() {
-        b.push_str(if r.strategies.iter().any(|s| s.spread.is_some()) {
-            "<h2>Over rounds, with 95 % intervals</h2>\n"
-        } else {
-            "<h2>Steady state</h2>\n"
-        });
-        let _ = writeln!(b, "<pre class=\"rounds\">{}</pre>", escape(rounds.trim()));
-    }
-    if r.strategies
-        .iter()
-        .any(|s| s.server.is_some() || !s.protocols.is_empty())
-    {
-        b.push_str("<h2>On the wire</h2>\n");
-        b.push_str(&block(r, Block::Wire));
-    }
-    if r.strategies.iter().any(|s| !s.errors.is_empty()) {
-        b.push_str("<h2>Errors</h2>\n");
-        b.push_str(&errors(&r.strategies));
-    }
+    b.push_str(&run_blocks(r));
     b.push_str("<h2>Charts</h2>\n");
     b.push_str(&charts(
         dir,
@@ -389,6 +368,45 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
     page("asyncbench report", &b)
 }
 
+/// The run page's blocks past the main table, each when the run has it: open loop, streaming,
+/// SLO, rounds, the wire, errors.
+fn run_blocks(r: &RunReport) -> String {
+    let mut b = String::new();
+    if r.strategies.iter().any(|s| s.target_rate.is_some()) {
+        b.push_str("<h2>Open loop</h2>\n");
+        b.push_str(&block(r, Block::OpenLoop));
+    }
+    if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
+        b.push_str("<h2>Streaming</h2>\n");
+        b.push_str(&block(r, Block::Streaming));
+    }
+    if r.config.slo.is_set() {
+        b.push_str("<h2>SLO</h2>\n");
+        b.push_str(&block(r, Block::Slo));
+    }
+    let rounds = crate::output::rounds::rounds_block(r);
+    if !rounds.trim().is_empty() {
+        b.push_str(if r.strategies.iter().any(|s| s.spread.is_some()) {
+            "<h2>Over rounds, with 95 % intervals</h2>\n"
+        } else {
+            "<h2>Steady state</h2>\n"
+        });
+        let _ = writeln!(b, "<pre class=\"rounds\">{}</pre>", escape(rounds.trim()));
+    }
+    if r.strategies
+        .iter()
+        .any(|s| s.server.is_some() || !s.protocols.is_empty())
+    {
+        b.push_str("<h2>On the wire</h2>\n");
+        b.push_str(&block(r, Block::Wire));
+    }
+    if r.strategies.iter().any(|s| !s.errors.is_empty()) {
+        b.push_str("<h2>Errors</h2>\n");
+        b.push_str(&errors(&r.strategies));
+    }
+    b
+}
+
 /// The page of a sweep: the points, the recommendation, the charts; the charts are read from
 /// `dir`.
 pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
@@ -409,6 +427,40 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
             escape(why)
         );
     }
+    b.push_str(&sweep_verdicts(r));
+    b.push_str(&points_table(r));
+    b.push_str("<h2>Charts</h2>\n");
+    b.push_str(&charts(
+        dir,
+        &[
+            (
+                "sweep-goodput",
+                "Goodput against the setting; rings mark each strategy's recommendation (or the search's answer), crosses its knee (a --cpu-work sweep draws the ceilings 1 core ÷ work and all cores ÷ work instead).",
+            ),
+            ("sweep-p99", "p99 latency of successful requests."),
+            ("sweep-429", "Share of attempts answered 429."),
+            ("sweep-throughput", "Throughput, all outcomes."),
+            ("sweep-retries", "Retries."),
+            ("sweep-cpu", "Client CPU time per request (the mock's excluded)."),
+        ],
+    ));
+    let batched = r
+        .recommendations
+        .iter()
+        .any(|x| x.strategy == crate::model::strategy::Strategy::Batched);
+    let _ = writeln!(
+        b,
+        "<h2>Settings and provenance</h2>\n<p class=\"note\">The base of every point ({} takes each point's value); each point's full report, with its own page, is linked from its row.</p>",
+        escape(&r.axis)
+    );
+    b.push_str(&settings_of(&r.config, &r.provenance, batched));
+    page("asyncbench sweep", &b)
+}
+
+/// A sweep's verdicts: the recommendation (or a CPU-work sweep's strategy per point), the best,
+/// how the points were chosen or why they stopped, the searches and the knees.
+fn sweep_verdicts(r: &SweepReport) -> String {
+    let mut b = String::new();
     // A --cpu-work sweep names a strategy per point instead of a setting per strategy.
     let (title, recs) = if r.per_point.is_empty() {
         ("Recommendation", &r.recommendations)
@@ -469,7 +521,12 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
         }
         b.push_str("</ul>\n");
     }
-    b.push_str("<h2>Points</h2>\n<div class=\"scroll\"><table>\n<tr><th>");
+    b
+}
+
+/// The points, one row per strategy, each linked to its own page.
+fn points_table(r: &SweepReport) -> String {
+    let mut b = String::from("<h2>Points</h2>\n<div class=\"scroll\"><table>\n<tr><th>");
     b.push_str(&escape(&r.axis));
     b.push_str("</th><th>strategy</th><th>ok/s</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>429 %</th><th>retries</th><th>failed</th><th>client CPU ms/req</th></tr>\n");
     let opt = |v: Option<f64>| v.map_or("–".to_owned(), |x| format!("{x:.1}"));
@@ -497,32 +554,8 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
             );
         }
     }
-    b.push_str("</table></div>\n<h2>Charts</h2>\n");
-    b.push_str(&charts(
-        dir,
-        &[
-            (
-                "sweep-goodput",
-                "Goodput against the setting; rings mark each strategy's recommendation (or the search's answer), crosses its knee (a --cpu-work sweep draws the ceilings 1 core ÷ work and all cores ÷ work instead).",
-            ),
-            ("sweep-p99", "p99 latency of successful requests."),
-            ("sweep-429", "Share of attempts answered 429."),
-            ("sweep-throughput", "Throughput, all outcomes."),
-            ("sweep-retries", "Retries."),
-            ("sweep-cpu", "Client CPU time per request (the mock's excluded)."),
-        ],
-    ));
-    let batched = r
-        .recommendations
-        .iter()
-        .any(|x| x.strategy == crate::model::strategy::Strategy::Batched);
-    let _ = writeln!(
-        b,
-        "<h2>Settings and provenance</h2>\n<p class=\"note\">The base of every point ({} takes each point's value); each point's full report, with its own page, is linked from its row.</p>",
-        escape(&r.axis)
-    );
-    b.push_str(&settings_of(&r.config, &r.provenance, batched));
-    page("asyncbench sweep", &b)
+    b.push_str("</table></div>\n");
+    b
 }
 
 #[cfg(test)]

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::runtime::{Builder, Runtime};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::engine::adaptive::Controller;
+use crate::engine::adaptive::{Controller, Slot};
 use crate::engine::client::async_client::AsyncClient;
 use crate::engine::runner::{
     CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, warmup_then_measure, work_async,
@@ -128,34 +128,9 @@ async fn run_phase(
     let mut i = 0;
     while phase.may_issue(i, t0) {
         let due = ctx.due(t0, i).filter(|_| phase.scheduled);
-        // Open loop: the driver releases each request at its due time, so only requests that
-        // are due exist as tasks. Closed loop: it waits for a permit before spawning, so at most
-        // C tasks exist (`gather` under a semaphore, without a million parked coroutines for a
-        // long run). Either wait ends early on a stop or at the phase's end.
-        let mut permit = None;
-        let mut slot = None;
-        match (due, &permits) {
-            (None, _) if let Some(c) = ctl => {
-                tokio::select! {
-                    s = c.acquire() => slot = Some(s),
-                    _ = ctx.stop.stopped() => break,
-                    _ = phase_end(ends) => break,
-                }
-            }
-            (Some(due), _) => {
-                if !ctx.stop.sleep_until(due).await {
-                    break;
-                }
-            }
-            (None, Some(p)) => {
-                tokio::select! {
-                    p = p.clone().acquire_owned() => permit = p.ok(),
-                    _ = ctx.stop.stopped() => break,
-                    _ = phase_end(ends) => break,
-                }
-            }
-            (None, None) => {}
-        }
+        let Some((mut permit, slot)) = wait_turn(ctx, due, permits.as_ref(), ctl, ends).await else {
+            break;
+        };
         if ctx.stop.requested().is_some() || !phase.may_issue(i, t0) {
             break;
         }
@@ -202,6 +177,33 @@ async fn run_phase(
     }
     drain(&mut tasks, recorder, ctx, measured, &sink).await;
     issued
+}
+
+/// What a request waits for before it is spawned. Open loop: its due time, so only requests
+/// that are due exist as tasks. Closed loop: a permit (or the controller's slot), so at most C
+/// tasks exist (`gather` under a semaphore, without a million parked coroutines for a long
+/// run). `None` when a stop or the phase's end came first.
+async fn wait_turn(
+    ctx: &RunContext,
+    due: Option<Instant>,
+    permits: Option<&Arc<Semaphore>>,
+    ctl: Option<&Arc<Controller>>,
+    ends: Option<Instant>,
+) -> Option<(Option<OwnedSemaphorePermit>, Option<Slot>)> {
+    match (due, permits) {
+        (None, _) if let Some(c) = ctl => tokio::select! {
+            s = c.acquire() => Some((None, Some(s))),
+            _ = ctx.stop.stopped() => None,
+            _ = phase_end(ends) => None,
+        },
+        (Some(due), _) => ctx.stop.sleep_until(due).await.then_some((None, None)),
+        (None, Some(p)) => tokio::select! {
+            p = p.clone().acquire_owned() => Some((p.ok(), None)),
+            _ = ctx.stop.stopped() => None,
+            _ = phase_end(ends) => None,
+        },
+        (None, None) => Some((None, None)),
+    }
 }
 
 /// Resolves at the end of a duration-bounded phase; never for one bounded by its count.

@@ -165,9 +165,20 @@ pub(crate) fn drive(
         }))?;
     }
     drop(done_tx);
+    let all_done = wait_for_workers(ctx, &done_rx, workers);
+    let end = Instant::now();
+    Ok((
+        gather(ctx, &slots, &states, warmup.is_some(), all_done, end, workers),
+        all_done,
+    ))
+}
+
+/// Waits for every worker to say it is done, or, after a stop, until the grace period runs out;
+/// whether all were.
+fn wait_for_workers(ctx: &RunContext, done: &mpsc::Receiver<()>, workers: usize) -> bool {
     let mut finished = 0;
     while finished < workers {
-        match done_rx.recv_timeout(Duration::from_millis(20)) {
+        match done.recv_timeout(Duration::from_millis(20)) {
             Ok(()) => finished += 1,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -177,13 +188,25 @@ pub(crate) fn drive(
             }
         }
     }
-    let end = Instant::now();
-    let all_done = finished == workers;
+    finished == workers
+}
+
+/// The workers' recorders merged into the run. When some were left running (`all_done`
+/// false), the request each had in flight is counted cancelled, in the phase it belongs to.
+fn gather(
+    ctx: &RunContext,
+    slots: &[Arc<Slots>],
+    states: &(PhaseState, PhaseState),
+    warmed: bool,
+    all_done: bool,
+    end: Instant,
+    workers: usize,
+) -> StrategyRun {
     let mut recorder = ctx.recorder();
     let mut warm = ctx.warmup_recorder();
     // Which phase the requests still in flight belong to: the measured one once it started.
     let measuring = states.1.t0.get().is_some();
-    for slot in &slots {
+    for slot in slots {
         // Taking a recorder leaves a default one: a late record lands there and is ignored.
         recorder += take(&slot.main);
         warm += take(&slot.warmup);
@@ -207,7 +230,7 @@ pub(crate) fn drive(
         recorder.add_cancelled(issued.saturating_sub(recorder.total()));
     }
     let main_t0 = m_state.t0.get().copied();
-    let warmup = warmup.map(|_| {
+    let warmup = warmed.then(|| {
         let t0 = w_state.t0.get().copied().unwrap_or(end);
         WarmupRun {
             recorder: warm,
@@ -215,16 +238,13 @@ pub(crate) fn drive(
             issued: w_state.issued.load(Ordering::SeqCst),
         }
     });
-    Ok((
-        StrategyRun {
-            warmup,
-            recorder,
-            wall: main_t0.map_or(Duration::ZERO, |t| end.saturating_duration_since(t)),
-            issued,
-            threads: workers as u64,
-            adaptive: None,
-            external: None,
-        },
-        all_done,
-    ))
+    StrategyRun {
+        warmup,
+        recorder,
+        wall: main_t0.map_or(Duration::ZERO, |t| end.saturating_duration_since(t)),
+        issued,
+        threads: workers as u64,
+        adaptive: None,
+        external: None,
+    }
 }

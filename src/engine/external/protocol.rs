@@ -516,20 +516,41 @@ pub(crate) fn record(
     if end < start {
         return Err(bad("ends before it starts".into()));
     }
+    let (attempts, busy, last_class) = attempt_records(r, req).map_err(bad)?;
+    let outcome = last_class.map_or(Outcome::Ok, ErrorClass::outcome);
+    let status = r.attempts.last().and_then(|a| a.status);
+    let sample = (outcome == Outcome::Ok).then(|| sample_of(r, req));
+    Ok(Record {
+        index: r.index,
+        intended: intended.min(start),
+        start,
+        end,
+        backoff: (end - start).saturating_sub(busy),
+        attempts,
+        outcome,
+        status,
+        sample,
+    })
+}
+
+/// A request line's attempts as records, checked to lie in order inside the request; with the
+/// time they took together and the class of the last one's failure.
+fn attempt_records(
+    r: &RequestLine,
+    req: &PreparedRequest,
+) -> Result<(Vec<AttemptRecord>, Duration, Option<ErrorClass>), String> {
     let mut attempts = Vec::with_capacity(r.attempts.len());
     let mut busy = Duration::ZERO;
     let mut last_class = None;
     let mut prev_end = r.start_ns;
     for a in &r.attempts {
         if a.end_ns < a.start_ns || a.start_ns < prev_end || a.end_ns > r.end_ns {
-            return Err(bad(
-                "attempts must lie in order between the request's start_ns and end_ns".into(),
-            ));
+            return Err("attempts must lie in order between the request's start_ns and end_ns".into());
         }
         prev_end = a.end_ns;
         let duration = Duration::from_nanos(a.end_ns - a.start_ns);
         busy += duration;
-        let class = class_of(a).map_err(bad)?;
+        let class = class_of(a)?;
         let failure = class.map(|class| {
             let text = match (&a.message, a.status) {
                 (Some(m), Some(s)) => format!("HTTP {s}: {m}"),
@@ -549,9 +570,13 @@ pub(crate) fn record(
         });
         last_class = class;
     }
-    let outcome = last_class.map_or(Outcome::Ok, ErrorClass::outcome);
-    let status = r.attempts.last().and_then(|a| a.status);
-    let sample = (outcome == Outcome::Ok).then(|| Sample {
+    Ok((attempts, busy, last_class))
+}
+
+/// What a successful request line measured: tokens, TTFT and ITL, the protocol, the prompt's
+/// tokens (the client's count, else the harness's for the body it handed out), bytes.
+fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
+    Sample {
         completion_tokens: r.completion_tokens,
         ttft: r.ttft_ns.map(Duration::from_nanos),
         itl: r.itl_ns.iter().copied().map(Duration::from_nanos).collect(),
@@ -567,18 +592,7 @@ pub(crate) fn record(
             .or_else(|| (req.call == Call::Chat).then(|| req.body(r.index).input_tokens)),
         bytes: r.bytes.unwrap_or(0),
         ratelimit: None,
-    });
-    Ok(Record {
-        index: r.index,
-        intended: intended.min(start),
-        start,
-        end,
-        backoff: (end - start).saturating_sub(busy),
-        attempts,
-        outcome,
-        status,
-        sample,
-    })
+    }
 }
 
 #[cfg(test)]

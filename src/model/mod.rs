@@ -9,6 +9,7 @@
 //! - [`record`]: one logical request as measured ([`record::Record`]), rate-limit headers.
 //! - [`series`]: the histogram series and their percentiles.
 //! - [`report`]: the run report ([`report::RunReport`], the `report.json` schema).
+//! - [`rounds`]: a strategy's figures round by round, and over rounds with their intervals.
 //! - [`sweep`]: the sweep report, its axes and points.
 //! - [`recommend`]: the sweep's recommendation, a pure function of its points.
 //! - [`adaptive`]: `--concurrency auto`'s settings and what the controller did.
@@ -26,6 +27,7 @@ pub mod recommend;
 pub mod record;
 pub mod report;
 pub mod retry;
+pub mod rounds;
 pub mod search;
 pub mod series;
 pub mod strategy;

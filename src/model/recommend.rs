@@ -423,7 +423,7 @@ mod tests {
             r.rounds = goodputs
                 .iter()
                 .enumerate()
-                .map(|(i, g)| crate::model::report::Round {
+                .map(|(i, g)| crate::model::rounds::Round {
                     round: i as u32 + 1,
                     position: 1,
                     started_unix_ms: 0.0,

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::outcome::Outcome;
 use crate::model::provenance::Provenance;
-use crate::model::report::{ConfigSummary, Round, StrategyReport};
+use crate::model::report::{ConfigSummary, StrategyReport};
+use crate::model::rounds::Round;
 use crate::model::strategy::Strategy;
 
 /// What a sweep varies: a given list, or points it finds itself after probing.

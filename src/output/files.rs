@@ -248,7 +248,7 @@ fn timeline_panels(report: &RunReport) -> Vec<chart::Panel> {
         ),
         None => format!("{} ok (no steady second)", s.id),
     };
-    let line = |f: &dyn Fn(&crate::model::report::Second) -> Option<f64>,
+    let line = |f: &dyn Fn(&crate::model::rounds::Second) -> Option<f64>,
                 label: &dyn Fn(&crate::model::report::StrategyReport) -> String|
      -> Vec<Line> {
         report

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::model::report::{RunReport, StrategyReport, round_values};
+use crate::model::report::{RunReport, StrategyReport};
+use crate::model::rounds::round_values;
 use crate::model::strategy::Strategy;
 use crate::model::uncertainty::{Change, Estimate, Metric, describe_change};
 
@@ -106,7 +107,7 @@ pub fn rounds_block(r: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::report::Round;
+    use crate::model::rounds::Round;
 
     fn round(k: u32, goodput: f64, p99: f64, cpu: f64) -> Round {
         Round {

@@ -6,7 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::model::error::DiffError;
-use crate::model::report::{Round, RunReport, StrategyReport, round_values};
+use crate::model::report::{RunReport, StrategyReport};
+use crate::model::rounds::{Round, round_values};
 use crate::model::sweep::{PointResult, SweepReport, fmt_setting};
 use crate::model::uncertainty::{Change, Metric, Verdict, mean};
 

@@ -14,9 +14,9 @@ use crate::model::hist;
 use crate::model::outcome::Outcome;
 use crate::model::plan::Shard;
 use crate::model::report::{
-    EndedBy, ErrorRow, Round, RunReport, ServerCheck, ShardInfo, Spread, StrategyReport, WarmupReport,
-    efficiency, steady_goodput,
+    EndedBy, ErrorRow, RunReport, ServerCheck, ShardInfo, StrategyReport, WarmupReport, efficiency,
 };
+use crate::model::rounds::{Round, Spread, steady_goodput};
 use crate::model::series::{Percentiles, Series, new_histogram};
 use crate::model::strategy::Strategy;
 

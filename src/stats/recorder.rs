@@ -9,7 +9,7 @@
 use crate::model::outcome::{ErrorClass, Outcome};
 use crate::model::plan::Slo;
 use crate::model::record::{Protocol, Record, Sample};
-use crate::model::report::{Second, Steady};
+use crate::model::rounds::{Second, Steady};
 use crate::model::series::{Percentiles, Series, SeriesSet, micros, new_histogram};
 use crate::stats::intervals::Intervals;
 use crate::stats::log;

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::outcome::Outcome;
 use crate::model::plan::{LoadModel, Workload};
 use crate::model::retry::RetryPolicy;
+use crate::model::rounds::{Round, Second, Spread, Steady};
 use crate::model::series::Percentiles;
 use crate::model::strategy::Strategy;
-use crate::model::rounds::{Round, Second, Spread, Steady};
 
 /// The whole run: provenance, configuration and one entry per strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,9 +7,9 @@
 mod benchmarks;
 
 /// `criterion_main!` spelled out, with the embedded font registered first: the plots of
-/// criterion's HTML report need it (see [`asyncbench::output::chart::register_font`]).
+/// criterion's HTML report need it (see [`asyncbench::internals::register_font`]).
 fn main() {
-    asyncbench::output::chart::register_font();
+    asyncbench::internals::register_font();
     benchmarks::article::group();
     benchmarks::scaling::group();
     benchmarks::concurrency::group();

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use asyncbench::engine::client::async_client::base_builder;
+use asyncbench::internals::base_builder;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http::header::CONTENT_TYPE;
@@ -71,7 +71,7 @@ impl Transport {
                 Transport::Hyper(client, url.parse().context("URL")?)
             }
             "reqwest" => {
-                let timeout = asyncbench::plan::config::RunConfig::default().timeout;
+                let timeout = asyncbench::RunConfig::default().timeout;
                 let client = base_builder(timeout).no_proxy().http1_only().build()?;
                 Transport::Reqwest(client, reqwest::Url::parse(url).context("URL")?)
             }

@@ -10,14 +10,14 @@ use std::process::ExitCode;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli: asyncbench::cli::Cli = mock_server::args::parse_or_exit("asyncbench");
-    let stop = asyncbench::engine::stop::StopToken::new();
-    if let Err(e) = asyncbench::engine::stop::install_handlers(&stop) {
+    let cli: asyncbench::Cli = mock_server::args::parse_or_exit("asyncbench");
+    let stop = asyncbench::StopToken::new();
+    if let Err(e) = asyncbench::install_handlers(&stop) {
         eprintln!(
             "asyncbench: warning: cannot catch SIGINT/SIGTERM ({e}): an interrupted run writes nothing"
         );
     }
-    match asyncbench::commands::dispatch(cli, &stop) {
+    match asyncbench::dispatch(cli, &stop) {
         Ok(finish) => finish.exit_code(),
         Err(e) => {
             // The whole cause chain on one line: "cannot write x: No space left on device".
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
                 src = s.source();
             }
             eprintln!("asyncbench: {msg}");
-            asyncbench::commands::error_exit_code(&e)
+            asyncbench::error_exit_code(&e)
         }
     }
 }

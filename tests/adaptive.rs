@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use asyncbench::compare;
-use asyncbench::engine::cpu_work::OFFLOAD_THREAD;
+use asyncbench::internals::OFFLOAD_THREAD;
 use asyncbench::model::adaptive::AdaptiveConfig;
 use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
@@ -108,7 +108,7 @@ fn adaptive_and_cpu_flags_are_checked() {
 /// `--cpu-work` adds `async-offload` to the default five.
 #[test]
 fn defaults_follow_auto_and_cpu_work() {
-    use asyncbench::cli::{Cli, Command};
+    use asyncbench::{Cli, Command};
     use clap::Parser;
     let chosen = |args: &[&str]| {
         let cli = Cli::try_parse_from(["asyncbench", "compare"].iter().chain(args)).unwrap();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use asyncbench::cli::{Cli, Command as Sub};
+use asyncbench::{Cli, Command as Sub};
 use clap::Parser;
 
 fn bin() -> Command {

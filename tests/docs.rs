@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use asyncbench::cli::Cli;
+use asyncbench::Cli;
 use clap::CommandFactory;
 
 /// Every long flag of every subcommand, hidden ones left out.

@@ -495,7 +495,7 @@ fn every_python_client_works_over_https_with_the_certificate_trusted() {
     .unwrap();
     let clients: Vec<Strategy> = PyClient::ALL.into_iter().map(Strategy::Python).collect();
     let mut cfg = crate::util::config_for_target(&clients, 6, format!("{}/v1", server.uri()));
-    let trusted = asyncbench::plan::endpoint::TlsTrust {
+    let trusted = asyncbench::TlsTrust {
         ca_pem: Some(std::sync::Arc::new(server.ca_pem().unwrap().as_bytes().to_vec())),
         insecure: false,
     };
@@ -512,7 +512,7 @@ fn every_python_client_works_over_https_with_the_certificate_trusted() {
             s.id
         );
     }
-    cfg.endpoint.target_mut().unwrap().trust = asyncbench::plan::endpoint::TlsTrust::default();
+    cfg.endpoint.target_mut().unwrap().trust = asyncbench::TlsTrust::default();
     cfg.strategies = vec![
         Strategy::Python(PyClient::Httpx),
         Strategy::Python(PyClient::Sequential),

@@ -79,7 +79,7 @@ fn a_run_writes_every_format_and_they_read_back() {
         }
     }
     std::fs::remove_file(dir.join("latency.png")).unwrap();
-    let redrawn = asyncbench::output::files::plot_dir(&dir).unwrap();
+    let redrawn = asyncbench::internals::plot_dir(&dir).unwrap();
     assert!(redrawn.contains(&dir.join("latency.png")));
 }
 

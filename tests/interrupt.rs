@@ -400,9 +400,9 @@ fn the_commit_is_the_binarys_not_the_working_directorys() {
 /// in the same process with a token of its own finishes whole (the stop is not process-wide).
 #[test]
 fn a_stop_token_ends_its_own_run_and_no_other() {
-    use asyncbench::commands::compare::compare_until;
-    use asyncbench::engine::stop::{Signal as Stop, StopToken};
+    use asyncbench::compare_until;
     use asyncbench::model::outcome::Outcome;
+    use asyncbench::{Signal as Stop, StopToken};
     for s in asyncbench::Strategy::DEFAULT {
         // Arrange: 400 requests of 20 ms at 2 in flight take 4 s or more; the stop comes at 0.3 s.
         let profile = Profile {

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use asyncbench::cli::parse::parse_header;
+use asyncbench::Inputs;
+use asyncbench::internals::parse_header;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::plan::Spread;
 use asyncbench::model::plan::{LoadModel, Slo, Warmup};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::inputs::Inputs;
 use mock_server::{MockServer, Profile};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
@@ -177,7 +177,7 @@ fn headers_body_files_datasets_and_spreads_shape_the_requests() {
     .unwrap();
     let mut cfg = config_for_target(&[Strategy::Sequential], 5, format!("{}/v1", server.uri()));
     cfg.inputs = std::sync::Arc::new(Inputs {
-        dataset: asyncbench::plan::inputs::read_dataset(&path).unwrap(),
+        dataset: asyncbench::read_dataset(&path).unwrap(),
         ..Inputs::default()
     });
     cfg.workload.max_tokens = 40;

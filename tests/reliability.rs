@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncbench::compare;
-use asyncbench::engine::resources::{check_open_files, files_needed};
+use asyncbench::internals::{check_open_files, files_needed};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
 use mock_server::{MockServer, Profile};
@@ -151,9 +151,7 @@ fn open_file_needs_are_computed_and_checked() {
         "{e}"
     );
     assert!(check_open_files(&cfg, files_needed(&cfg), 1024, 1 << 20).is_ok());
-    cfg.endpoint = asyncbench::plan::endpoint::Endpoint::External(
-        asyncbench::plan::endpoint::Target::external("http://127.0.0.1:1/v1"),
-    );
+    cfg.endpoint = asyncbench::Endpoint::External(asyncbench::Target::external("http://127.0.0.1:1/v1"));
     assert_eq!(files_needed(&cfg), 10_256);
 }
 

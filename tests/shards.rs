@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use asyncbench::merge;
 use asyncbench::model::error::MergeError;
 use asyncbench::model::hist;
 use asyncbench::model::outcome::Outcome;
@@ -10,7 +11,6 @@ use asyncbench::model::plan::Shard;
 use asyncbench::model::report::RunReport;
 use asyncbench::model::series::{Percentiles, Series};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::stats::merge::merge;
 use hdrhistogram::Histogram;
 use mock_server::{MockServer, Profile};
 

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use asyncbench::Plan;
+use asyncbench::StopToken;
 use asyncbench::compare;
-use asyncbench::engine::run::{Session, run_one};
-use asyncbench::engine::stop::StopToken;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::report::StrategyReport;
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::Plan;
+use asyncbench::{Session, run_one};
 use mock_server::Profile;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};

@@ -130,15 +130,14 @@ fn a_streamed_sweep_reports_ttft_and_itl_per_point() {
         min_good_share: None,
     };
     let (report, _) =
-        asyncbench::commands::sweep::sweep(&cfg, &asyncbench::model::sweep::SweepPlan::Fixed(axis), crit)
-            .unwrap();
+        asyncbench::sweep(&cfg, &asyncbench::model::sweep::SweepPlan::Fixed(axis), crit).unwrap();
     for p in &report.points {
         let r = &p.results[0];
         let (ttft_p50, _) = r.ttft_ms.expect("ttft per point");
         assert!(ttft_p50 >= 60.0);
         assert!(r.itl_ms.is_some());
     }
-    assert!(asyncbench::output::sweep::render(&report).contains("ttft_p50"));
+    assert!(asyncbench::sweep_table(&report).contains("ttft_p50"));
     let rep = compare(&cfg).unwrap();
     let rate = rep.strategies[0]
         .request_tokens_per_s

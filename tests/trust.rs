@@ -111,7 +111,7 @@ fn a_target_that_cannot_be_reset_is_reported_as_shared() {
     );
     let report = asyncbench::compare(&cfg).unwrap();
     assert_eq!(report.config.isolation, Isolation::Shared);
-    assert!(asyncbench::output::table::table(&report, false).contains("SHARED by the strategies"));
+    assert!(asyncbench::table(&report, false).contains("SHARED by the strategies"));
 }
 
 /// One deadline per attempt, the same in every client: answers that come after it are timeouts

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use asyncbench::commands::sweep::sweep;
-use asyncbench::engine::run::{Session, run_one};
-use asyncbench::engine::stop::StopToken;
+use asyncbench::Plan;
+use asyncbench::StopToken;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::plan::{Arrival, LoadModel};
 use asyncbench::model::strategy::Strategy;
 use asyncbench::model::sweep::{Axis, Criteria, SweepPlan};
-use asyncbench::plan::config::Plan;
+use asyncbench::sweep;
+use asyncbench::{Session, run_one};
 use mock_server::Profile;
 
 use crate::util::config;

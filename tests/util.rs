@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use asyncbench::RunConfig;
 use asyncbench::model::plan::{LoadModel, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::RunConfig;
-use asyncbench::plan::endpoint::{Endpoint, Target};
+use asyncbench::{Endpoint, Target};
 use mock_server::Profile;
 
 /// A closed-loop config against the embedded mock: `n` requests, concurrency 4, batches of 4

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use asyncbench::TlsTrust;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::endpoint::TlsTrust;
 use mock_server::{MockServer, Profile, ServerOptions, TlsSource};
 
 use crate::util::{bin, config, config_for_target};
@@ -78,7 +78,7 @@ fn http2_is_negotiated_over_tls_for_the_async_strategies() {
             ..Profile::default()
         },
     );
-    if let asyncbench::plan::endpoint::Endpoint::Embedded { tls, .. } = &mut cfg.endpoint {
+    if let asyncbench::Endpoint::Embedded { tls, .. } = &mut cfg.endpoint {
         *tls = true;
     }
     cfg.http2 = true;

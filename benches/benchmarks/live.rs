@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use asyncbench::internals::OffScreen;
+use asyncbench::internals::{Board, Live, Step};
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::record::{Record, Sample};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::output::live::OffScreen;
-use asyncbench::stats::live::{Board, Live, Step};
 use criterion::{Criterion, Throughput};
 
 /// A streamed success: 100 ms end to end, TTFT 50 ms, 15 inter-token gaps.

@@ -11,14 +11,14 @@ pub mod scaling;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncbench::engine::resources::CpuTimes;
-use asyncbench::engine::runner::{RunContext, run_strategy};
+use asyncbench::Target;
+use asyncbench::internals::CpuTimes;
+use asyncbench::internals::{Board, Live};
+use asyncbench::internals::{RunContext, run_strategy};
 use asyncbench::model::plan::{LoadModel, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
-use asyncbench::plan::config::{Plan, RunConfig};
-use asyncbench::plan::endpoint::Target;
-use asyncbench::stats::live::{Board, Live};
+use asyncbench::{Plan, RunConfig};
 use criterion::Criterion;
 use mock_server::{MockServer, Profile};
 
@@ -108,7 +108,7 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
         live: Live::default(),
         log: None,
         cpu: None,
-        stop: asyncbench::engine::stop::StopToken::new(),
+        stop: asyncbench::StopToken::new(),
     };
     let mut total = Duration::ZERO;
     let mut cpu = 0.0;

@@ -2,7 +2,7 @@
 //! values ([`parse`]). No I/O and no checks across flags: [`crate::plan::args`] turns these into
 //! a validated plan.
 
-pub mod parse;
+pub(crate) mod parse;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -15,11 +15,11 @@ use crate::plan::config::{Plan, RunConfig};
 /// `compare`'s rounds when neither `--rounds` nor `$ASYNCBENCH_ROUNDS` says: three, the
 /// fewest whose 95 % intervals are finite enough to separate strategies that differ by more
 /// than the machine's run-to-run noise (see the README).
-pub const DEFAULT_ROUNDS: u32 = 3;
+pub(crate) const DEFAULT_ROUNDS: u32 = 3;
 
 /// Opens the session (an unreachable target fails here, before anything is written), prepares
 /// `--out`, and runs every strategy until they end or `stop` is asked for.
-pub fn run(cfg: &Plan, stop: &StopToken) -> Result<RunResults, RunError> {
+pub(crate) fn run(cfg: &Plan, stop: &StopToken) -> Result<RunResults, RunError> {
     let session = Session::open(cfg, stop)?;
     if let Some(out) = &cfg.out {
         prepare_out(out, cfg.force)?;
@@ -142,7 +142,7 @@ pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, Ru
 
 /// A line that belongs with the table: on stdout with the table, on stderr when stdout holds
 /// JSON or CSV for a script.
-pub fn say(format: Format, line: &str) -> Result<(), RunError> {
+pub(crate) fn say(format: Format, line: &str) -> Result<(), RunError> {
     match format {
         Format::Table => crate::commands::out(&format!("{line}\n")),
         Format::Json | Format::Csv | Format::JsonLine => {
@@ -154,7 +154,7 @@ pub fn say(format: Format, line: &str) -> Result<(), RunError> {
 
 /// Prints a run's report in the format asked for: the table on stdout, or the JSON or CSV on
 /// stdout with the table on stderr.
-pub fn show(report: &RunReport, format: Format, wide: bool) -> Result<(), RunError> {
+pub(crate) fn show(report: &RunReport, format: Format, wide: bool) -> Result<(), RunError> {
     emit(
         &table_text(report, wide),
         data(format, report, || table::csv(report))?,
@@ -199,7 +199,7 @@ fn print_with_requests(cfg: &Plan, results: RunResults, wide: bool) -> Result<Fi
 
 /// What goes on stdout in place of the table for `format`: nothing for the table itself, else
 /// the report as JSON (pretty, or on one line) or as CSV (`csv` makes it).
-pub fn data<T: serde::Serialize>(
+pub(crate) fn data<T: serde::Serialize>(
     format: Format,
     report: &T,
     csv: impl FnOnce() -> String,

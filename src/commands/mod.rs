@@ -14,13 +14,13 @@
 //! | 8 | `diff --fail-if`: a figure changed past a threshold (and beyond the noise) |
 //! | 130, 143 | stopped by SIGINT or SIGTERM (what was measured is written, incomplete) |
 
-pub mod compare;
+pub(crate) mod compare;
 pub(crate) mod diff;
 pub(crate) mod find;
 pub(crate) mod merge;
 pub(crate) mod plot;
 pub(crate) mod reproduce;
-pub mod sweep;
+pub(crate) mod sweep;
 
 use std::process::ExitCode;
 
@@ -80,7 +80,7 @@ static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// Writes `text` to stdout. A closed pipe is no error: the reader has what it wanted, so stdout
 /// is left alone from then on and the command carries on (its files are still written), as
 /// ripgrep does. Any other failure (a full disk behind `> file`) is an error naming stdout.
-pub fn out(text: &str) -> Result<(), RunError> {
+pub(crate) fn out(text: &str) -> Result<(), RunError> {
     use std::io::Write;
     use std::sync::atomic::Ordering;
     if STDOUT_CLOSED.load(Ordering::Relaxed) {

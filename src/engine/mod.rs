@@ -12,10 +12,10 @@
 //! - [`stop`]: the stop token, signals and the grace period.
 
 pub(crate) mod adaptive;
-pub mod client;
-pub mod cpu_work;
+pub(crate) mod client;
+pub(crate) mod cpu_work;
 pub(crate) mod external;
-pub mod resources;
-pub mod run;
-pub mod runner;
-pub mod stop;
+pub(crate) mod resources;
+pub(crate) mod run;
+pub(crate) mod runner;
+pub(crate) mod stop;

@@ -144,14 +144,14 @@ fn parse_status(status: &str) -> (u64, u64) {
 /// Samples another process's peak memory (`VmHWM`) and threads from `/proc/<pid>/status`
 /// every 20 ms, on a thread of its own: an external client, measured from outside.
 #[derive(Debug)]
-pub struct ChildSampler {
+pub(crate) struct ChildSampler {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<(u64, u64)>>,
 }
 
 impl ChildSampler {
     /// Starts sampling process `pid`.
-    pub fn start(pid: u32) -> ChildSampler {
+    pub(crate) fn start(pid: u32) -> ChildSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -176,7 +176,7 @@ impl ChildSampler {
     }
 
     /// Stops; (peak RSS bytes, most threads at once).
-    pub fn stop(mut self) -> (u64, u64) {
+    pub(crate) fn stop(mut self) -> (u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
     }
@@ -197,7 +197,7 @@ fn threads_named(prefix: &str) -> u64 {
 /// Samples RSS every few milliseconds, and the threads a strategy runs on (by their names), on a
 /// thread of its own, keeping the peaks.
 #[derive(Debug)]
-pub struct Sampler {
+pub(crate) struct Sampler {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<(u64, u64, f64)>>,
 }
@@ -211,7 +211,7 @@ impl Sampler {
     /// Starts sampling; `threads` is the name prefix of the strategy's threads (`None`: it
     /// starts none). Counting threads by name, not the process's total, keeps other threads of
     /// the process (the embedded mock, the sampler, a test harness) out of the figure.
-    pub fn start(threads: Option<&'static str>) -> Sampler {
+    pub(crate) fn start(threads: Option<&'static str>) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -245,7 +245,7 @@ impl Sampler {
     }
 
     /// Stops and returns the peaks.
-    pub fn stop(mut self) -> Peaks {
+    pub(crate) fn stop(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
         let (rss, threads, cpu) = self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default();
         Peaks {
@@ -290,7 +290,7 @@ pub(crate) fn ensure_open_files(
     Ok(soft)
 }
 
-/// The pure check of [`ensure_open_files`], testable with any limits.
+/// The pure check of `ensure_open_files`, testable with any limits.
 pub fn check_open_files(
     cfg: &crate::plan::config::RunConfig,
     needed: u64,

@@ -192,7 +192,7 @@ impl StopToken {
 }
 
 /// Installs the SIGINT and SIGTERM handlers on a thread of their own, answering to `stop`. Before
-/// [`StopToken::mark_started`] (reading inputs, probing the target) a signal exits at once with
+/// `StopToken::mark_started` (reading inputs, probing the target) a signal exits at once with
 /// its code; after, the first asks for a stop and says so on stderr, and a second one exits at
 /// once.
 pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {

@@ -1,6 +1,6 @@
 //! The report model: [`RunReport`] (serde, the `report.json` schema) and what it holds, per strategy
 //! and per run, with the judgements read from it (rate warnings, accounting, the diagnosis of a run
-//! where nothing succeeded). Built by [`crate::stats`], printed by [`crate::output`].
+//! where nothing succeeded). Built by `stats`, printed by `output`.
 
 use crate::model::adaptive::AdaptiveReport;
 use crate::model::provenance::Provenance;

@@ -166,7 +166,7 @@ pub(crate) fn workload_title(report: &RunReport) -> String {
 }
 
 /// Draws the charts of a run: throughput/goodput bars and the latency spectra.
-pub fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> {
+pub(crate) fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, RunError> {
     let fail = |why: String| RunError::write(dir.display(), why);
     let title = workload_title(report);
     let mut written = Vec::new();
@@ -391,7 +391,7 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
 
 /// `asyncbench plot --combine RUN… DIR`: every strategy of several saved runs side by side, each
 /// labelled `<folder>/<strategy>`: goodput against 429 answers per second, and p50/p99 latency.
-pub fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
+pub(crate) fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let fail = |why: String| RunError::write(dir.display(), why);
     let mut reports = Vec::new();
     for run in runs {

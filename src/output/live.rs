@@ -28,7 +28,7 @@ const HISTORY: usize = 60;
 
 /// Where the live view goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The panel, on stdout (a terminal); progress lines this often if it cannot be drawn.
     Panel(Duration),
     /// A progress line on stderr this often (`--progress-every`).
@@ -40,7 +40,7 @@ pub enum Mode {
 impl Mode {
     /// The panel when stdout is a terminal that can draw one, unless `--no-tui` (then lines) or
     /// `-q` (then nothing); lines when stdout is a pipe or a file.
-    pub fn choose(quiet: bool, no_tui: bool, every: Duration) -> Mode {
+    pub(crate) fn choose(quiet: bool, no_tui: bool, every: Duration) -> Mode {
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         if quiet {
             Mode::Off
@@ -54,14 +54,14 @@ impl Mode {
 
 /// The view's thread, drawing `board` until [`View::finish`].
 #[derive(Debug)]
-pub struct View {
+pub(crate) struct View {
     board: Arc<Board>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl View {
     /// Starts drawing `board` as `mode` says.
-    pub fn start(board: Arc<Board>, mode: Mode) -> View {
+    pub(crate) fn start(board: Arc<Board>, mode: Mode) -> View {
         let b = board.clone();
         let thread = match mode {
             Mode::Off => None,
@@ -85,7 +85,7 @@ impl View {
     }
 
     /// The run has ended: the panel is cleared (the table takes its place) and the thread joined.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop();
     }
 
@@ -355,7 +355,8 @@ impl OffScreen {
 }
 
 /// One frame of the panel for `board`, drawn off screen, as text.
-pub fn snapshot(board: &Board, width: u16, height: u16) -> String {
+#[cfg(test)]
+pub(crate) fn snapshot(board: &Board, width: u16, height: u16) -> String {
     let mut screen = OffScreen::new(width, height);
     screen.draw(board);
     screen.text()

@@ -8,13 +8,13 @@
 //!   text inside reports).
 //! - [`chart`], [`sweep`], [`html`]: charts and pages.
 
-pub mod chart;
-pub mod files;
+pub(crate) mod chart;
+pub(crate) mod files;
 pub(crate) mod hgrm;
-pub mod live;
+pub(crate) mod live;
 
 pub(crate) mod hlog;
 pub(crate) mod html;
-pub mod rounds;
-pub mod sweep;
-pub mod table;
+pub(crate) mod rounds;
+pub(crate) mod sweep;
+pub(crate) mod table;

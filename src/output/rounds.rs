@@ -20,7 +20,7 @@ fn est(e: Option<Estimate>, digits: usize) -> String {
 }
 
 /// The strategy the others are compared with: `async` when it ran, else the first.
-pub fn anchor(r: &RunReport) -> Option<&StrategyReport> {
+pub(crate) fn anchor(r: &RunReport) -> Option<&StrategyReport> {
     r.strategies
         .iter()
         .find(|s| s.id == Strategy::Async)
@@ -29,13 +29,13 @@ pub fn anchor(r: &RunReport) -> Option<&StrategyReport> {
 
 /// `subject`'s change against `base` on `m`, paired by round (rounds of one run ran side by
 /// side); `None` when either lacks the figure in a round.
-pub fn pair_change(subject: &StrategyReport, base: &StrategyReport, m: Metric) -> Option<Change> {
+pub(crate) fn pair_change(subject: &StrategyReport, base: &StrategyReport, m: Metric) -> Option<Change> {
     let (a, b) = (round_values(&subject.rounds, m)?, round_values(&base.rounds, m)?);
     Change::paired(&b, &a)
 }
 
 /// The block: empty for a run of one round (then the footnote says how to get intervals).
-pub fn rounds_block(r: &RunReport) -> String {
+pub(crate) fn rounds_block(r: &RunReport) -> String {
     let mut t = String::new();
     let steady: Vec<String> = r
         .strategies

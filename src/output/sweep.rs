@@ -356,7 +356,7 @@ fn best_line(r: &SweepReport, slo: bool) -> String {
 }
 
 /// The sweep as CSV: one row per point and strategy.
-pub fn csv(r: &SweepReport) -> String {
+pub(crate) fn csv(r: &SweepReport) -> String {
     let mut out = format!(
         "{},strategy,goodput_rps,slo_goodput_rps,throughput_rps,p50_ms,p99_ms,share_429,retries,failed,accounted_ok,complete,cpu_ms_per_request\n",
         r.axis

@@ -14,7 +14,7 @@ use crate::model::series::Percentiles;
 
 /// One cell's value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+pub(crate) enum Cell {
     /// A count.
     Int(u64),
     /// A figure, printed with this many decimals in the table.
@@ -49,7 +49,7 @@ impl Cell {
 
 /// Which block of the table a column is printed in (every column goes into the CSV).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Block {
+pub(crate) enum Block {
     /// The main table.
     Main,
     /// Only in the CSV.
@@ -83,7 +83,7 @@ fn in_main(c: &Column, wide: bool) -> bool {
 }
 
 /// A column: table header, CSV name, width, block and how to read it.
-pub struct Column {
+pub(crate) struct Column {
     /// Header in the table.
     pub header: &'static str,
     /// Name in `summary.csv`.
@@ -462,7 +462,7 @@ pub fn table(r: &RunReport, wide: bool) -> String {
 }
 
 /// The width the table's notes wrap at, and the compact table fits in.
-pub const WIDTH: usize = 120;
+pub(crate) const WIDTH: usize = 120;
 
 /// A note wrapped at [`WIDTH`]: broken between its ` · `-separated parts where it can, else
 /// between words; continuation lines indented by two spaces.
@@ -690,7 +690,7 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
 }
 
 /// `summary.csv`: one row per strategy, every column.
-pub fn csv(r: &RunReport) -> String {
+pub(crate) fn csv(r: &RunReport) -> String {
     let all: Vec<Column> = columns()
         .into_iter()
         .filter(|c| c.block != Block::Compact)

@@ -18,7 +18,7 @@ use crate::plan::inputs::{BodySpec, Inputs, build_bodies};
 use crate::plan::request::Limits;
 use mock_server::Profile;
 
-pub use crate::model::plan::Slo;
+pub(crate) use crate::model::plan::Slo;
 
 /// A validated run.
 #[derive(Debug, Clone)]
@@ -194,7 +194,7 @@ impl Default for RunConfig {
 }
 
 /// The most rounds a run may have.
-pub const MAX_ROUNDS: u32 = 100;
+pub(crate) const MAX_ROUNDS: u32 = 100;
 
 impl RunConfig {
     /// The per-attempt limits every client enforces the same way.

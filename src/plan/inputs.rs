@@ -150,7 +150,7 @@ const POOL: usize = 1024;
 
 /// What a chat body is built from.
 #[derive(Debug, Clone, Copy)]
-pub struct BodySpec<'a> {
+pub(crate) struct BodySpec<'a> {
     /// `model`.
     pub model: &'a str,
     /// The `--prompt` sentence.

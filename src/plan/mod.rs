@@ -11,9 +11,9 @@
 //! - [`machine`], [`provenance`]: where and with what a run ran.
 
 pub(crate) mod args;
-pub mod config;
-pub mod endpoint;
-pub mod inputs;
+pub(crate) mod config;
+pub(crate) mod endpoint;
+pub(crate) mod inputs;
 pub(crate) mod machine;
 pub(crate) mod provenance;
 pub(crate) mod python;

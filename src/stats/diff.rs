@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-pub use crate::model::error::DiffError;
+pub(crate) use crate::model::error::DiffError;
 use crate::model::report::{RunReport, StrategyReport};
 use crate::model::rounds::{Round, round_values};
 use crate::model::sweep::{PointResult, SweepReport, fmt_setting};
@@ -13,7 +13,7 @@ use crate::model::uncertainty::{Change, Metric, Verdict, mean};
 
 /// One side of a diff: its figures under a key (`async`, or `C=50 async` in a sweep).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Side {
+pub(crate) struct Side {
     /// `run` or `sweep`.
     pub kind: &'static str,
     /// The configuration that must agree, as JSON (the rounds and shard left out).
@@ -57,7 +57,7 @@ fn comparable(config: &crate::model::report::ConfigSummary) -> serde_json::Value
 
 impl Side {
     /// A run's figures.
-    pub fn of_run(r: &RunReport) -> Side {
+    pub(crate) fn of_run(r: &RunReport) -> Side {
         Side {
             kind: "run",
             config: comparable(&r.config),
@@ -71,7 +71,7 @@ impl Side {
     }
 
     /// A sweep's figures, point by point (points cut short left out).
-    pub fn of_sweep(r: &SweepReport) -> Side {
+    pub(crate) fn of_sweep(r: &SweepReport) -> Side {
         let mut config = comparable(&r.config);
         if let Some(m) = config.as_object_mut() {
             // The swept setting differs from point to point; the axis must agree.
@@ -116,7 +116,7 @@ pub struct Row {
 }
 
 /// Every setting that differs, as `path: base → new`.
-pub fn config_changes(base: &Side, new: &Side) -> Vec<String> {
+pub(crate) fn config_changes(base: &Side, new: &Side) -> Vec<String> {
     let mut out = Vec::new();
     crate::stats::merge::differences("config", &base.config, &new.config, &mut out);
     out.into_iter()
@@ -127,7 +127,7 @@ pub fn config_changes(base: &Side, new: &Side) -> Vec<String> {
 /// The change of every figure both sides have, key by key in the base's order. Refused when
 /// the kinds differ, when nothing is in common, and (unless `allow_config_change`) when the
 /// settings differ.
-pub fn diff(base: &Side, new: &Side, allow_config_change: bool) -> Result<Vec<Row>, DiffError> {
+pub(crate) fn diff(base: &Side, new: &Side, allow_config_change: bool) -> Result<Vec<Row>, DiffError> {
     if base.kind != new.kind {
         return Err(DiffError::Kinds {
             base: base.kind,
@@ -246,7 +246,7 @@ impl Threshold {
 }
 
 /// Every (row, threshold) crossed, as lines: `async p99 +12.3 % [+8.1, +16.7] crossed p99>+10%`.
-pub fn crossed(rows: &[Row], thresholds: &[Threshold]) -> Vec<String> {
+pub(crate) fn crossed(rows: &[Row], thresholds: &[Threshold]) -> Vec<String> {
     rows.iter()
         .flat_map(|r| {
             thresholds.iter().filter(|t| t.crossed_by(r)).map(move |t| {

@@ -138,7 +138,7 @@ enum Combine {
 /// percentile is over all rounds' requests, exactly), counts summed, rates over the summed wall
 /// time, each round's figures kept in `rounds` and their spread in `spread`. The adaptive
 /// controller's and the CPU work's records are the last round's.
-pub fn merge_rounds(
+pub(crate) fn merge_rounds(
     rounds: &[StrategyReport],
     mean_delay_s: Option<f64>,
 ) -> Result<StrategyReport, MergeError> {

@@ -11,11 +11,11 @@
 //! - [`diff`]: two saved runs compared figure by figure, with intervals and thresholds.
 //! - [`temp`]: temporary files that a second signal still removes.
 
-pub mod diff;
+pub(crate) mod diff;
 pub(crate) mod intervals;
-pub mod live;
+pub(crate) mod live;
 pub(crate) mod log;
-pub mod merge;
+pub(crate) mod merge;
 pub(crate) mod recorder;
 pub(crate) mod summary;
 pub(crate) mod temp;

@@ -40,7 +40,7 @@ pub fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
 /// The URL and the fixed headers are parsed once here, not per request (parsing the URL was
 /// 2 % of the client's CPU at zero latency).
 #[derive(Debug, Clone)]
-pub struct AsyncClient {
+pub(crate) struct AsyncClient {
     client: reqwest::Client,
     req: Arc<PreparedRequest>,
     limits: Limits,
@@ -55,7 +55,7 @@ static JSON: HeaderValue = HeaderValue::from_static("application/json");
 impl AsyncClient {
     /// A client whose own timeout cuts an attempt off at the deadline (connect to last byte);
     /// `chat` checks the deadline again at the end, as the blocking client does.
-    pub fn new(req: Arc<PreparedRequest>, limits: Limits) -> Result<Self, RunError> {
+    pub(crate) fn new(req: Arc<PreparedRequest>, limits: Limits) -> Result<Self, RunError> {
         let mut b = base_builder(limits.timeout);
         if req.loopback {
             b = b.no_proxy();
@@ -107,7 +107,7 @@ impl AsyncClient {
 
     /// Sends attempt `attempt` (1-based) of logical request `index` once and reads the whole
     /// answer; an answer whose last byte comes after the deadline is a timeout.
-    pub async fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
+    pub(crate) async fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let started = Instant::now();
         let deadline = started + self.limits.timeout;
         let result = self.attempt(started, index, attempt).await;

@@ -52,7 +52,7 @@ impl Resolver for LiteralFirst {
 
 /// A ureq agent bound to one prepared request. Cheap to create; one per worker thread.
 #[derive(Debug, Clone)]
-pub struct BlockingClient {
+pub(crate) struct BlockingClient {
     agent: ureq::Agent,
     req: Arc<PreparedRequest>,
     limits: Limits,
@@ -61,7 +61,7 @@ pub struct BlockingClient {
 impl BlockingClient {
     /// An agent whose own global timeout cuts an attempt off at the deadline; `chat` checks the
     /// deadline again at the end, so the rule is the async client's exactly.
-    pub fn new(req: Arc<PreparedRequest>, limits: Limits) -> Self {
+    pub(crate) fn new(req: Arc<PreparedRequest>, limits: Limits) -> Self {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(limits.timeout))
@@ -100,7 +100,7 @@ impl BlockingClient {
     /// Sends attempt `attempt` (1-based) of logical request `index` once and reads the whole
     /// answer. An answer whose last byte comes after the deadline is a timeout, as in the async
     /// client, however the bytes arrived.
-    pub fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
+    pub(crate) fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
         let started = Instant::now();
         let deadline = started + self.limits.timeout;
         let result = self.attempt(started, index, attempt);

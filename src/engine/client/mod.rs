@@ -5,8 +5,8 @@
 
 use crate::plan::request::{Call, PreparedRequest};
 
-pub mod async_client;
-pub mod blocking;
+pub(crate) mod async_client;
+pub(crate) mod blocking;
 
 use std::time::{Duration, Instant};
 

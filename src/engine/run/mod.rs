@@ -4,7 +4,7 @@
 //!
 //! The flow reads top to bottom: command → [`run_strategies`] → runner → recorder → report.
 
-pub mod session;
+pub(crate) mod session;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,11 +28,12 @@ use crate::plan::config::{Plan, RunConfig};
 use crate::stats::intervals::Intervals;
 use crate::stats::live::{Board, Live};
 use crate::stats::log::RequestLog;
-pub use session::{Lease, Session};
+pub(crate) use session::Lease;
+pub use session::Session;
 
 /// Why a run ended before its workload did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Incomplete {
+pub(crate) enum Incomplete {
     /// A signal asked it to stop.
     Signal(Signal),
     /// The target stopped answering during this strategy.
@@ -44,7 +45,7 @@ pub enum Incomplete {
 
 impl Incomplete {
     /// The ending a stop asked for during strategy `s`: the watchdog's is a dead target.
-    pub fn of(sig: Signal, s: Strategy) -> Incomplete {
+    pub(crate) fn of(sig: Signal, s: Strategy) -> Incomplete {
         match sig {
             Signal::TargetLost => Incomplete::TargetDied(s),
             sig => Incomplete::Signal(sig),
@@ -54,7 +55,7 @@ impl Incomplete {
 
 /// What [`run_strategies`] produced: the report and each strategy's interval histograms.
 #[derive(Debug)]
-pub struct RunResults {
+pub(crate) struct RunResults {
     /// The report (complete or not).
     pub report: RunReport,
     /// Per strategy, the one-second intervals for `run.hlog`.
@@ -346,7 +347,7 @@ fn server_check(
 }
 
 /// The configuration as it goes into the report.
-pub fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> ConfigSummary {
+pub(crate) fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> ConfigSummary {
     ConfigSummary {
         requests: cfg.workload.requests,
         concurrency: cfg.concurrency,
@@ -584,7 +585,7 @@ fn wait_for_start(at: f64, stop: &StopToken) {
 /// The order strategies run in over `rounds`: as named in odd rounds, reversed in even ones, so
 /// drift on the machine falls on all alike. Each entry is (round, position in it, strategy),
 /// both 1-based.
-pub fn round_order(strategies: &[Strategy], rounds: u32) -> Vec<(u32, u32, Strategy)> {
+pub(crate) fn round_order(strategies: &[Strategy], rounds: u32) -> Vec<(u32, u32, Strategy)> {
     (1..=rounds.max(1))
         .flat_map(|r| {
             let mut these: Vec<Strategy> = strategies.to_vec();

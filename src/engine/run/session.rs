@@ -248,14 +248,14 @@ const PROBES_UNANSWERED: u32 = 3;
 /// would, so no more requests are issued and those in flight get the grace period; the run
 /// then ends incomplete with exit code 4. Only in the binary, whose stop is its own to ask.
 #[derive(Debug)]
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     done: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watchdog {
     /// Starts watching, when the session's target is external and this process handles signals.
-    pub fn start(session: &Session) -> Option<Watchdog> {
+    pub(crate) fn start(session: &Session) -> Option<Watchdog> {
         let Kind::External { target, .. } = &session.kind else {
             return None;
         };

@@ -74,7 +74,7 @@ pub(crate) const WARMUP_BASE: u64 = 1 << 62;
 
 /// One stretch of requests a runner sends: the warm-up, or the measured run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Phase {
+pub(crate) struct Phase {
     /// The first request's index.
     pub base: u64,
     /// Requests at most.
@@ -92,7 +92,7 @@ pub struct Phase {
 
 impl Phase {
     /// The logical index of this phase's `i`-th request.
-    pub fn index(&self, i: u64) -> u64 {
+    pub(crate) fn index(&self, i: u64) -> u64 {
         self.base + self.offset + i * self.stride
     }
 

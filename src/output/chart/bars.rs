@@ -11,7 +11,7 @@ use super::*;
 
 /// One bar group: a label and its values (one per bar series).
 #[derive(Debug, Clone)]
-pub struct BarGroup {
+pub(crate) struct BarGroup {
     /// Label under the group (a strategy id).
     pub label: String,
     /// One value per series.

@@ -13,7 +13,7 @@ use crate::output::hgrm::{TICKS_PER_HALF_DISTANCE, percentile_rows};
 
 /// A named line of (x, y) points.
 #[derive(Debug, Clone)]
-pub struct Line {
+pub(crate) struct Line {
     /// Legend entry.
     pub name: String,
     /// Points, in x order.
@@ -102,7 +102,7 @@ where
 
 /// How an x axis spaces and labels its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum XAxis {
+pub(crate) enum XAxis {
     /// Linear, labels as they come (rates, seconds).
     Linear,
     /// Linear, whole numbers only (batch sizes, concurrency in a short range).
@@ -164,7 +164,7 @@ impl XAxis {
 
 /// A marked point of a line: its recommended setting (a ring) or its knee (a cross).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Mark {
+pub(crate) struct Mark {
     /// The setting.
     pub x: f64,
     /// The value there.
@@ -175,7 +175,7 @@ pub struct Mark {
 
 /// What a [`Mark`] marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkKind {
+pub(crate) enum MarkKind {
     /// The recommended setting (or the search's answer): a ring.
     Recommended,
     /// Where goodput stops growing: a cross.
@@ -213,7 +213,7 @@ pub(crate) fn xy(
 
 /// One panel of a stacked chart: its title, axis descriptions and lines.
 #[derive(Debug, Clone)]
-pub struct Panel {
+pub(crate) struct Panel {
     /// Title above the panel.
     pub title: String,
     /// The x axis's description.

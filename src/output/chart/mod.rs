@@ -241,8 +241,8 @@ fn titled_elements(svg: &str, titles: &[String], tag: &str, is_data: impl Fn(&st
 mod bars;
 mod lines;
 
-pub use bars::*;
-pub use lines::*;
+pub(crate) use bars::*;
+pub(crate) use lines::*;
 
 #[cfg(test)]
 mod tests {

@@ -293,14 +293,25 @@ fn a_sweep_stops_escalating_past_saturation_unless_asked_not_to() {
         let out = dir.path().join("sweep");
         // Act
         let o = crate::util::bin()
-            .args(["sweep", "-q", "-n", "120", "--strategies", "async,threadpool"])
+            // A warm-up per point: a first step slowed by connecting and starting threads (on
+            // a loaded machine) would read as growth into the next.
+            .args([
+                "sweep",
+                "-q",
+                "-n",
+                "120",
+                "--warmup",
+                "20",
+                "--strategies",
+                "async,threadpool",
+            ])
             .args([
                 "--latency",
                 "20ms",
                 "--capacity",
                 "2",
                 "--concurrency",
-                "2,4,8,16,24,32",
+                "4,8,16,24,32,40",
             ])
             .args(extra)
             .arg("--out")
@@ -316,7 +327,7 @@ fn a_sweep_stops_escalating_past_saturation_unless_asked_not_to() {
             None => {
                 let why = report["stopped_early"].as_str().unwrap();
                 assert!(
-                    why.contains("over-saturated at 8") && why.contains("C=8 were not run"),
+                    why.contains("over-saturated at 16") && why.contains("C=16 were not run"),
                     "{why}"
                 );
                 assert!(stdout.contains("stopped early:"), "{stdout}");

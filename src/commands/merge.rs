@@ -174,31 +174,10 @@ fn gather_requests(
         };
         // The label as a JSON string, once for every line of this input.
         let shard = serde_json::to_string(&label).map_err(|e| RunError::write("requests.jsonl", e))?;
-        let file = std::fs::File::open(source).map_err(|e| RunError::read(source.display(), e))?;
-        let mut n = 0u64;
-        // A line split by others (a runtime reading stdout and stderr in pieces can put stderr's
-        // lines between two pieces of a stdout line): its first piece waits for the rest.
-        let mut piece: Option<String> = None;
-        for line in std::io::BufReader::new(file.take(1 << 30)).lines() {
-            let mut line = line.map_err(|e| RunError::read(source.display(), e))?;
-            if !is_request_line(&line) {
-                match piece.take() {
-                    Some(p) if !line.starts_with('{') && is_request_line(&format!("{p}{line}")) => {
-                        line = p + &line;
-                    }
-                    Some(p) if !line.starts_with('{') => {
-                        piece = Some(p);
-                        continue;
-                    }
-                    _ => {
-                        piece = line.starts_with("{\"strategy\":").then_some(line);
-                        continue;
-                    }
-                }
-            }
-            writeln!(w, "{{\"shard\":{shard},{}", &line[1..]).map_err(wrap)?;
-            n += 1;
-        }
+        let n = copy_request_lines(source, &shard, &mut w).map_err(|e| match e {
+            Copy::Read(e) => RunError::read(source.display(), e),
+            Copy::Write(e) => wrap(e),
+        })?;
         counts.push((label, n));
     }
     w.flush().map_err(wrap)?;
@@ -220,6 +199,43 @@ fn gather_requests(
         })
         .collect();
     Ok((Some(temp), short))
+}
+
+/// Which side of a copy failed.
+enum Copy {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Copies the request lines of `source` to `w`, each given its `shard` (a JSON string); how
+/// many. Other lines (a report, stderr) are skipped, and a request line split by others (a
+/// runtime reading stdout and stderr in pieces can put stderr's lines between two pieces of a
+/// stdout line) is joined again: its first piece waits for the rest.
+fn copy_request_lines(source: &Path, shard: &str, w: &mut impl Write) -> Result<u64, Copy> {
+    let file = std::fs::File::open(source).map_err(Copy::Read)?;
+    let mut n = 0u64;
+    let mut piece: Option<String> = None;
+    for line in std::io::BufReader::new(file.take(1 << 30)).lines() {
+        let mut line = line.map_err(Copy::Read)?;
+        if !is_request_line(&line) {
+            match piece.take() {
+                Some(p) if !line.starts_with('{') && is_request_line(&format!("{p}{line}")) => {
+                    line = p + &line;
+                }
+                Some(p) if !line.starts_with('{') => {
+                    piece = Some(p);
+                    continue;
+                }
+                _ => {
+                    piece = line.starts_with("{\"strategy\":").then_some(line);
+                    continue;
+                }
+            }
+        }
+        writeln!(w, "{{\"shard\":{shard},{}", &line[1..]).map_err(Copy::Write)?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// A `requests.jsonl` line (not a report, not a stderr line): a JSON object naming a strategy,

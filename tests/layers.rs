@@ -233,3 +233,27 @@ fn the_architecture_page_draws_these_layers() {
     // Assert
     assert_eq!(drawn, LAYERS);
 }
+
+/// Only `model` is public as a module: every other layer is `pub(crate)`, so what a library
+/// caller sees is the model and what the crate root exports (ARCHITECTURE.md, "What is
+/// public").
+#[test]
+fn only_the_model_is_a_public_module() {
+    // Arrange
+    let lib = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
+    // Act
+    let declared: Vec<(&str, &str)> = lib
+        .lines()
+        .filter_map(|l| {
+            let (vis, rest) = l.split_once(" mod ")?;
+            Some((vis, rest.strip_suffix(';')?))
+        })
+        .filter(|(vis, _)| vis.starts_with("pub"))
+        .collect();
+    // Assert
+    for layer in LAYERS {
+        let vis = declared.iter().find(|(_, m)| *m == layer).map(|(v, _)| *v);
+        let want = if layer == "model" { "pub" } else { "pub(crate)" };
+        assert_eq!(vis, Some(want), "{layer} is declared {vis:?}");
+    }
+}

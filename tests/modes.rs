@@ -751,3 +751,92 @@ fn reproduce_runs_the_articles_comparison() {
         assert!(stdout.contains(implied), "{stdout}");
     }
 }
+
+/// `--prompt-tokens 200 --tokenizer T`: every strategy's requests carry prompts the mock counts
+/// at exactly 200 tokens (framing included) with the same tokenizer, so the report's input
+/// tokens are 200 a request and no count differs; the tokenizer is in the report.
+#[test]
+fn prompt_tokens_are_what_the_mock_counts_with_every_tokenizer() {
+    let all: Vec<&str> = Strategy::ALL.iter().map(|s| s.id()).collect();
+    for t in ["words", "o200k_base", "cl100k_base"] {
+        // Arrange / Act
+        let (code, err, dir) = run_out(&[
+            "compare",
+            "-q",
+            "-n",
+            "8",
+            "--latency",
+            "1ms",
+            "--prompt-tokens",
+            "200",
+            "--tokenizer",
+            t,
+            "--strategies",
+            &all.join(","),
+        ]);
+        // Assert
+        assert_eq!(code, Some(0), "{t}: {err}");
+        let report = json(&dir.path().join("out/report.json"));
+        assert_eq!(report["config"]["workload"]["tokenizer"], t);
+        let strategies = report["strategies"].as_array().unwrap();
+        assert_eq!(strategies.len(), Strategy::ALL.len());
+        for s in strategies {
+            let ok = s["outcomes"]["ok"].as_u64().unwrap();
+            assert_eq!(ok, 8, "{t}: {}", s["id"]);
+            assert_eq!(s["input_tokens"].as_u64(), Some(200 * ok), "{t}: {}", s["id"]);
+            // The histogram keeps three significant digits.
+            let p50 = s["input_tokens_per_request"]["p50"].as_f64().unwrap();
+            assert!((p50 - 200.0).abs() < 0.5, "{t}: {p50}");
+            assert_eq!(s["input_token_mismatches"].as_u64(), Some(0), "{t}: {}", s["id"]);
+        }
+    }
+}
+
+/// A target that counts with another tokenizer: every request is flagged, the target's own
+/// counts are the ones reported, and a note under the table says how many and what to do;
+/// with the target's tokenizer, none.
+#[test]
+fn a_target_counting_otherwise_is_flagged() {
+    // Arrange: a standalone mock counting with cl100k_base, and prose whose words and tokens
+    // differ.
+    let mock = MockServer::start(Profile {
+        tokenizer: mock_server::tokens::Tokenizer::Cl100kBase,
+        ..Profile::fixed(Duration::from_millis(1))
+    })
+    .unwrap();
+    let prompt = "Explain, in two short paragraphs, why asynchronous I/O lets one thread keep hundreds of requests in flight.";
+    let target = format!("{}/v1", mock.uri());
+    for (t, flagged) in [("words", true), ("cl100k_base", false)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        // Act
+        let o = bin()
+            .args([
+                "compare",
+                "-n",
+                "5",
+                "--strategies",
+                "sequential,async",
+                "--tokenizer",
+                t,
+            ])
+            .args(["--prompt", prompt, "--target", &target])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        // Assert
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let report = json(&out.join("report.json"));
+        for s in report["strategies"].as_array().unwrap() {
+            let differ = s["input_token_mismatches"].as_u64().unwrap();
+            assert_eq!(differ, if flagged { 5 } else { 0 }, "{t}: {}", s["id"]);
+            // The target's count: cl100k_base's, with the framing.
+            let cl100k = mock_server::tokens::Tokenizer::Cl100kBase.chat_prompt([prompt]);
+            assert_eq!(s["input_tokens"].as_u64(), Some(5 * cl100k), "{t}");
+        }
+        let note = "input tokens: the target counted 10 of 10 successful requests' prompts otherwise than --tokenizer words";
+        assert_eq!(stdout.replace('\n', " ").contains(note), flagged, "{t}: {stdout}");
+    }
+}

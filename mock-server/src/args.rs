@@ -185,6 +185,12 @@ pub struct ProfileArgs {
     /// their latency, as an inference server's batch slots [default: every request at once].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub capacity: Option<u64>,
+    /// How prompts are counted in tokens: OpenAI's o200k_base (GPT-4o and later) or
+    /// cl100k_base (GPT-4, GPT-3.5), or whitespace-separated words [default: o200k_base]. The
+    /// harness counts with the same one: the prompts --prompt-tokens writes, and each
+    /// request's input tokens.
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub tokenizer: Option<crate::tokens::Tokenizer>,
 }
 
 impl ProfileArgs {
@@ -210,6 +216,9 @@ impl ProfileArgs {
             limit_window
         );
         p.no_ratelimit_headers |= self.no_ratelimit_headers;
+        if let Some(t) = self.tokenizer {
+            p.tokenizer = t;
+        }
         if let Some(t) = self.tokens {
             p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {
                 name: "tokens",

@@ -36,6 +36,7 @@ pub mod files;
 pub mod latency;
 pub mod limiter;
 pub mod profile;
+pub mod tokens;
 pub mod wire;
 
 pub mod tls;

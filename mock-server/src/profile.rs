@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::latency::{LatencySpec, SpecError, duration_str};
 use crate::limiter::{RpmStep, parse_rpm_schedule};
+use crate::tokens::Tokenizer;
 
 /// Why a profile is not usable. Each message names the offending value.
 #[derive(Debug, thiserror::Error)]
@@ -270,6 +271,9 @@ pub struct Profile {
     /// their latency (an inference server's batch slots). `None`: every request at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<u64>,
+    /// How prompts are counted in tokens (usage, the tokens/min limit).
+    #[serde(default)]
+    pub tokenizer: Tokenizer,
 }
 
 impl Default for Profile {
@@ -300,6 +304,7 @@ impl Default for Profile {
             workers: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             no_ratelimit_headers: false,
+            tokenizer: Tokenizer::default(),
             capacity: None,
         }
     }
@@ -601,6 +606,8 @@ mod tests {
             "--no-ratelimit-headers",
             "--capacity",
             "11",
+            "--tokenizer",
+            "cl100k_base",
         ])
         .unwrap();
         let p = t.a.to_profile().unwrap();
@@ -631,6 +638,7 @@ mod tests {
             max_response_bytes: 10,
             no_ratelimit_headers: true,
             capacity: Some(11),
+            tokenizer: Tokenizer::Cl100kBase,
         };
         assert_eq!(p, want);
     }

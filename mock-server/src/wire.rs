@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::tokens::Tokenizer;
+
 /// One message of a chat request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -28,16 +30,18 @@ impl Message {
         }
     }
 
-    /// Number of characters of text in this message (string content or text parts).
-    pub fn text_chars(&self) -> usize {
+    /// The text of this message (string content, or its text parts joined).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
         match &self.content {
-            serde_json::Value::String(s) => s.chars().count(),
-            serde_json::Value::Array(parts) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
-                .map(|t| t.chars().count())
-                .sum(),
-            _ => 0,
+            serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s),
+            serde_json::Value::Array(parts) => std::borrow::Cow::Owned(
+                parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            _ => std::borrow::Cow::Borrowed(""),
         }
     }
 }
@@ -98,11 +102,11 @@ impl ChatRequest {
         self.stream.unwrap_or(false)
     }
 
-    /// Prompt tokens estimated as OpenAI's cookbook does: about four characters a token.
-    pub fn estimated_prompt_tokens(&self) -> u64 {
-        let chars: usize = self.messages.iter().map(Message::text_chars).sum();
-        // A few tokens of framing per message, as tiktoken-based estimators add.
-        (chars as u64).div_ceil(4) + 3 * self.messages.len() as u64
+    /// Prompt tokens as `tokenizer` counts them, with the framing of each message and of the
+    /// reply ([`Tokenizer::chat_prompt`]).
+    pub fn prompt_tokens(&self, tokenizer: Tokenizer) -> u64 {
+        let texts: Vec<std::borrow::Cow<'_, str>> = self.messages.iter().map(Message::text).collect();
+        tokenizer.chat_prompt(texts.iter().map(|t| t.as_ref()))
     }
 }
 
@@ -130,18 +134,17 @@ pub struct CompletionRequest {
 }
 
 impl CompletionRequest {
-    /// Prompt tokens estimated as for chat: about four characters a token (a token array
-    /// counts its length).
-    pub fn estimated_prompt_tokens(&self) -> u64 {
-        fn count(v: &serde_json::Value) -> u64 {
+    /// Prompt tokens as `tokenizer` counts them (a token array counts its length).
+    pub fn prompt_tokens(&self, tokenizer: Tokenizer) -> u64 {
+        fn count(v: &serde_json::Value, t: Tokenizer) -> u64 {
             match v {
-                serde_json::Value::String(s) => (s.chars().count() as u64).div_ceil(4),
+                serde_json::Value::String(s) => t.count(s),
                 serde_json::Value::Array(items) if items.iter().all(|i| i.is_number()) => items.len() as u64,
-                serde_json::Value::Array(items) => items.iter().map(count).sum(),
+                serde_json::Value::Array(items) => items.iter().map(|i| count(i, t)).sum(),
                 _ => 0,
             }
         }
-        count(&self.prompt).max(1)
+        count(&self.prompt, tokenizer).max(1)
     }
 }
 
@@ -287,11 +290,14 @@ mod tests {
     #[test]
     fn unknown_fields_and_content_parts_are_accepted() {
         let r: ChatRequest = serde_json::from_str(
-            r#"{"model":"m","temperature":0.2,"messages":[{"role":"user","content":[{"type":"text","text":"abcdefgh"}]}]}"#,
+            r#"{"model":"m","temperature":0.2,"messages":[{"role":"user","content":[{"type":"text","text":"hello world"},{"type":"text","text":"again"}]}]}"#,
         )
         .unwrap();
-        assert_eq!(r.messages[0].text_chars(), 8);
-        assert_eq!(r.estimated_prompt_tokens(), 2 + 3);
+        assert_eq!(r.messages[0].text(), "hello world\nagain");
+        // Four tokens of text (the newline joining the parts is one), three of the message's
+        // framing, three priming the reply; three words.
+        assert_eq!(r.prompt_tokens(Tokenizer::O200kBase), 4 + 3 + 3);
+        assert_eq!(r.prompt_tokens(Tokenizer::Words), 3 + 3 + 3);
     }
 
     #[test]

@@ -395,8 +395,8 @@ pub struct CommonArgs {
     /// max_tokens of each request: N, or N,SPREAD for a uniform draw from N ± SPREAD.
     #[arg(long, default_value = "16", value_parser = parse_spread, value_name = "N[,SPREAD]", allow_negative_numbers = true)]
     pub max_tokens: Spread,
-    /// Synthetic prompts of about N words (≈ tokens) each, or N ± SPREAD, instead of --prompt
-    /// [default: none].
+    /// Synthetic prompts of N tokens each, or N ± SPREAD, as --tokenizer counts them with the
+    /// framing of the message and the reply, instead of --prompt [default: none].
     #[arg(
         long,
         value_parser = parse_prompt_tokens,

@@ -113,7 +113,7 @@ pub(crate) fn parse_prompt_tokens(s: &str) -> Result<Spread, String> {
     let p = parse_spread(s)?;
     if u64::from(p.mean) + u64::from(p.spread) > u64::from(MAX_PROMPT_TOKENS) {
         return Err(format!(
-            "'{s}' asks for prompts of more than {MAX_PROMPT_TOKENS} words, past any model's context"
+            "'{s}' asks for prompts of more than {MAX_PROMPT_TOKENS} tokens, past any model's context"
         ));
     }
     Ok(p)

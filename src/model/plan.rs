@@ -107,6 +107,9 @@ pub struct Workload {
     /// `Some(d)`: GET `/delay/{d}` instead of chat completions (the article's httpbin call).
     #[serde(default, with = "crate::model::plan::opt_secs")]
     pub delay_endpoint: Option<Duration>,
+    /// How prompts are counted in tokens (`--tokenizer`), by the harness and the embedded mock.
+    #[serde(default)]
+    pub tokenizer: mock_server::tokens::Tokenizer,
 }
 
 /// Requests sent before the measured ones, with the same clients (warm connections, warm

@@ -16,8 +16,10 @@ pub struct Sample {
     pub itl: Vec<Duration>,
     /// The HTTP version the answer came in (what was used, not what was asked for).
     pub protocol: Option<Protocol>,
-    /// Input tokens: the target's `usage.prompt_tokens`, else the harness's estimate.
+    /// Input tokens: the target's `usage.prompt_tokens`, else the harness's count.
     pub input_tokens: Option<u64>,
+    /// The target's `usage.prompt_tokens` differed from the harness's count (`--tokenizer`).
+    pub input_tokens_differ: bool,
     /// Bytes of the response body.
     pub bytes: u64,
     /// The answer's `x-ratelimit-*` headers, when it had any (boxed: most answers have none).

@@ -272,8 +272,12 @@ pub struct StrategyReport {
     pub good_share: Option<f64>,
     /// With `--slo`: good requests per second of wall time (the goodput `sweep` recommends from).
     pub slo_goodput_rps: Option<f64>,
-    /// Input tokens of the successful requests (the target's count, else the estimate).
+    /// Input tokens of the successful requests (the target's count, else the harness's).
     pub input_tokens: u64,
+    /// Successful requests whose target's `usage.prompt_tokens` differed from the harness's
+    /// count (`--tokenizer`): a tokenizer that is not the target's.
+    #[serde(default)]
+    pub input_token_mismatches: u64,
     /// Input tokens per successful request (the "percentiles" fields hold tokens).
     pub input_tokens_per_request: Option<Percentiles>,
     /// Output tokens per successful request (tokens).

@@ -161,14 +161,18 @@ fn describe_request(w: &crate::model::plan::Workload) -> String {
     )
 }
 
-/// Where the prompts came from: a dataset, synthetic words, or the one prompt.
+/// Where the prompts came from (a dataset, synthetic words, or the one prompt) and how their
+/// tokens are counted.
 fn describe_prompt(w: &crate::model::plan::Workload) -> String {
-    match (&w.dataset, w.prompt_tokens) {
+    let source = match (&w.dataset, w.prompt_tokens) {
         (Some(d), _) => format!("--dataset {d} ({} rows, cycled)", w.dataset_rows),
-        (None, Some(p)) if p.spread > 0 => format!("synthetic, about {} ± {} words", p.mean, p.spread),
-        (None, Some(p)) => format!("synthetic, about {} words", p.mean),
+        (None, Some(p)) if p.spread > 0 => {
+            format!("synthetic, {} ± {} tokens, framing included", p.mean, p.spread)
+        }
+        (None, Some(p)) => format!("synthetic, {} tokens, framing included", p.mean),
         (None, None) => format!("{} characters: {}", w.prompt.chars().count(), w.prompt),
-    }
+    };
+    format!("{source} · tokens counted with {}", w.tokenizer)
 }
 
 /// The warm-up in words.

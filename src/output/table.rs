@@ -274,6 +274,9 @@ fn slo_and_token_columns() -> Vec<Column> {
         c("in_tok", "input_tokens", 0, CsvOnly, |s| {
             Cell::Int(s.input_tokens)
         }),
+        c("in_tok_diff", "input_token_mismatches", 0, CsvOnly, |s| {
+            Cell::Int(s.input_token_mismatches)
+        }),
         c("in_p50", "input_tokens_p50", 0, CsvOnly, |s| {
             ms(s.input_tokens_per_request, |p| p.p50)
         }),
@@ -657,6 +660,9 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
             let _ = writeln!(t, "  {id:<w$} {text}", w = name_width(r));
         }
     }
+    if let Some(note) = token_count_note(r) {
+        t.push_str(&wrap(&note));
+    }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push_str(&wrap(
             "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50",
@@ -687,6 +693,22 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
             }
         }
     }
+}
+
+/// When the target counted prompts otherwise than `--tokenizer` did (its `usage.prompt_tokens`
+/// against the harness's count), how often: its tokenizer is another, and its counts are the
+/// ones reported.
+pub(crate) fn token_count_note(r: &RunReport) -> Option<String> {
+    let differ: u64 = r.strategies.iter().map(|s| s.input_token_mismatches).sum();
+    if differ == 0 {
+        return None;
+    }
+    let ok: u64 = r.strategies.iter().map(|s| s.count(Outcome::Ok)).sum();
+    Some(format!(
+        "input tokens: the target counted {differ} of {ok} successful requests' prompts otherwise than --tokenizer {} ({:.1} %); its own counts are reported (give --tokenizer its encoding to compare like with like)",
+        r.config.workload.tokenizer,
+        100.0 * differ as f64 / ok.max(1) as f64
+    ))
 }
 
 /// `summary.csv`: one row per strategy, every column.

@@ -377,6 +377,12 @@ impl CommonArgs {
             headers: self.headers.iter().map(|h| h.name.to_string()).collect(),
             stream: self.stream || template_streams,
             delay_endpoint: None,
+            // The flag, else the embedded mock's (a --profile file may name one): one count.
+            tokenizer: self
+                .mock
+                .tokenizer
+                .or(endpoint.mock().map(|p| p.tokenizer))
+                .unwrap_or_default(),
         };
         let inputs = Inputs {
             dataset: dataset.unwrap_or_default(),

@@ -219,6 +219,7 @@ impl RunConfig {
             stream: w.stream,
             requests: w.requests,
             seed: self.seed,
+            tokenizer: w.tokenizer,
         }
     }
 

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::model::error::ConfigError;
 use mock_server::files::read_capped_text;
+use mock_server::tokens::{PER_MESSAGE, REPLY_PRIMING, Tokenizer};
 use mock_server::wire::{ChatRequest, Message};
 
 /// One `--dataset` row: its messages, and its own `max_tokens` when it sets one (it then wins
@@ -120,7 +121,8 @@ pub(crate) fn read_body_file(path: &Path) -> Result<serde_json::Map<String, serd
     }
 }
 
-/// Words of synthetic prompts (each about one token in the common tokenizers).
+/// Words of synthetic prompts (each one token, with or without its leading space, in
+/// `o200k_base` and `cl100k_base`: a test checks).
 const WORDS: [&str; 16] = [
     "the", "model", "reads", "a", "long", "list", "of", "words", "and", "then", "answers", "with", "short",
     "plain", "text", "again",
@@ -140,8 +142,9 @@ pub(crate) fn synthetic_prompt(n: u32, rng: &mut SmallRng) -> String {
 pub struct PreparedBody {
     /// The JSON.
     pub bytes: Bytes,
-    /// Input tokens, estimated as the mock does (about four characters a token, plus framing per
-    /// message); a target's own `usage.prompt_tokens` replaces it when it sends one.
+    /// Input tokens, counted as the mock counts them (`--tokenizer`, plus the framing of each
+    /// message and of the reply); a target's own `usage.prompt_tokens` replaces it when it
+    /// sends one.
     pub input_tokens: u64,
 }
 
@@ -165,6 +168,8 @@ pub(crate) struct BodySpec<'a> {
     pub requests: Option<u64>,
     /// Seed of the draws.
     pub seed: u64,
+    /// How prompts are counted: `--prompt-tokens` writes prompts of that many, framing included.
+    pub tokenizer: Tokenizer,
 }
 
 /// The bodies a run cycles through, and whether they ask for a stream (the body file may).
@@ -196,7 +201,11 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
             let messages = if let Some(r) = row {
                 r.messages.clone()
             } else if let Some(p) = spec.prompt_tokens {
-                vec![Message::user(synthetic_prompt(p.sample(&mut rng), &mut rng))]
+                // The framing of one message and of the reply is part of the count asked for;
+                // each word is one token (in every tokenizer: a test checks).
+                let framing = (PER_MESSAGE + REPLY_PRIMING) as u32;
+                let words = p.sample(&mut rng).saturating_sub(framing).max(1);
+                vec![Message::user(synthetic_prompt(words, &mut rng))]
             } else {
                 vec![Message::user(spec.prompt)]
             };
@@ -219,7 +228,7 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
             stream |= body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
             // Estimate from what is actually sent (the body file may bring its own messages).
             let input_tokens = serde_json::from_value::<ChatRequest>(serde_json::Value::Object(body.clone()))
-                .map_or(0, |r| r.estimated_prompt_tokens());
+                .map_or(0, |r| r.prompt_tokens(spec.tokenizer));
             let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
             PreparedBody { bytes, input_tokens }
         };
@@ -242,27 +251,42 @@ mod tests {
             stream: false,
             requests: Some(100),
             seed: 1,
+            tokenizer: Tokenizer::default(),
         }
     }
 
+    /// `--prompt-tokens N ± S`: prompts of N ± S tokens as every tokenizer counts them, the
+    /// framing included (each synthetic word one token), and each body's count the mock's.
     #[test]
-    fn synthetic_prompts_have_the_words_asked_for() {
-        let (bodies, _) = build_bodies(
-            spec(
-                Spread::fixed(8),
-                Some(Spread {
-                    mean: 100,
-                    spread: 20,
-                }),
-            ),
-            &Inputs::default(),
-        );
-        assert_eq!(bodies.len(), 100);
-        for b in &bodies {
-            let r: ChatRequest = serde_json::from_slice(&b.bytes).unwrap();
-            let words = r.messages[0].content.as_str().unwrap().split_whitespace().count();
-            assert!((80..=120).contains(&words), "{words}");
-            assert_eq!(b.input_tokens, r.estimated_prompt_tokens());
+    fn synthetic_prompts_have_the_tokens_asked_for() {
+        for t in [Tokenizer::Words, Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let varied = Some(Spread {
+                mean: 100,
+                spread: 20,
+            });
+            let (bodies, _) = build_bodies(
+                BodySpec {
+                    tokenizer: t,
+                    ..spec(Spread::fixed(8), varied)
+                },
+                &Inputs::default(),
+            );
+            assert_eq!(bodies.len(), 100);
+            for b in &bodies {
+                let r: ChatRequest = serde_json::from_slice(&b.bytes).unwrap();
+                let words = r.messages[0].content.as_str().unwrap().split_whitespace().count() as u64;
+                assert_eq!(b.input_tokens, words + 6, "{t}");
+                assert!((80..=120).contains(&b.input_tokens), "{t}: {}", b.input_tokens);
+                assert_eq!(b.input_tokens, r.prompt_tokens(t), "{t}");
+            }
+            let (bodies, _) = build_bodies(
+                BodySpec {
+                    tokenizer: t,
+                    ..spec(Spread::fixed(8), Some(Spread::fixed(200)))
+                },
+                &Inputs::default(),
+            );
+            assert_eq!(bodies[0].input_tokens, 200, "{t}");
         }
     }
 

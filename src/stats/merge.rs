@@ -246,6 +246,7 @@ fn merge_strategy(
         }),
         slo_goodput_rps: good.map(|g| g as f64 / wall),
         input_tokens: sum(|s| s.input_tokens),
+        input_token_mismatches: sum(|s| s.input_token_mismatches),
         input_tokens_per_request: pct(Series::InputTokens),
         output_tokens_per_request: pct(Series::OutputTokens),
         adaptive: if sequential { last.adaptive.clone() } else { None },

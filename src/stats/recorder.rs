@@ -69,6 +69,8 @@ pub struct Recorder {
     pub good: u64,
     /// Input tokens of successful requests.
     pub input_tokens: u64,
+    /// Successful requests whose target counted their input tokens otherwise than the harness.
+    pub input_token_mismatches: u64,
     /// Where each request's line goes (`requests.jsonl`), with the strategy's id.
     pub log: Option<(log::RequestLog, &'static str)>,
 }
@@ -165,6 +167,7 @@ impl Recorder {
         if let Some(p) = s.protocol {
             *self.protocols.entry(p).or_default() += 1;
         }
+        self.input_token_mismatches += u64::from(s.input_tokens_differ);
         if let Some(n) = s.input_tokens {
             self.input_tokens += n;
             self.series
@@ -331,6 +334,7 @@ impl AddAssign<Recorder> for Recorder {
         self.completion_tokens += other.completion_tokens;
         self.good += other.good;
         self.input_tokens += other.input_tokens;
+        self.input_token_mismatches += other.input_token_mismatches;
         self.series += &other.series;
         for (class, t) in other.errors {
             // Keep the sample seen first (ours), add the counts.

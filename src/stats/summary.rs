@@ -88,6 +88,7 @@ impl StrategyReport {
             }),
             slo_goodput_rps: m.slo_set.then(|| rec.good as f64 / wall),
             input_tokens: rec.input_tokens,
+            input_token_mismatches: rec.input_token_mismatches,
             input_tokens_per_request: pct(Series::InputTokens),
             output_tokens_per_request: pct(Series::OutputTokens),
             adaptive: m.adaptive,

@@ -14,6 +14,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use rand::rngs::SmallRng;
+
+use crate::tokens::Tokenizer;
 use serde::de::DeserializeOwned;
 
 use crate::app::InFlight;
@@ -224,7 +226,7 @@ struct Refusal {
 async fn completion_endpoint<T: DeserializeOwned>(
     st: Arc<AppState>,
     req: Request,
-    ask: impl FnOnce(T) -> Result<Ask, Refusal>,
+    ask: impl FnOnce(T, Tokenizer) -> Result<Ask, Refusal>,
 ) -> Response {
     let arrived = Instant::now();
     let (parts, body) = req.into_parts();
@@ -238,7 +240,7 @@ async fn completion_endpoint<T: DeserializeOwned>(
         if !st.authorized(headers) {
             return render::unauthorized(&st);
         }
-        match ask(req) {
+        match ask(req, st.profile.tokenizer) {
             Ok(ask) => complete(st.clone(), headers, ask, arrived).await,
             Err(r) => render::invalid(&st, StatusCode::BAD_REQUEST, r.message, Some(r.param), None),
         }
@@ -249,7 +251,7 @@ async fn completion_endpoint<T: DeserializeOwned>(
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    completion_endpoint(st, req, |req: ChatRequest| {
+    completion_endpoint(st, req, |req: ChatRequest, tokenizer| {
         if req.messages.is_empty() {
             return Err(Refusal {
                 message: "[] is too short - 'messages'".to_owned(),
@@ -260,7 +262,7 @@ pub(crate) async fn chat(State(st): State<Arc<AppState>>, req: Request) -> Respo
             api: Api::Chat,
             n: req.n.unwrap_or(1),
             limit: req.token_limit(),
-            prompt_tokens: req.estimated_prompt_tokens(),
+            prompt_tokens: req.prompt_tokens(tokenizer),
             stream: req.is_stream(),
             include_usage: req.stream_options.is_some_and(|o| o.include_usage),
             model: req.model,
@@ -271,12 +273,12 @@ pub(crate) async fn chat(State(st): State<Arc<AppState>>, req: Request) -> Respo
 
 /// `POST /v1/completions`, the legacy text completions API many benchmark tools still use.
 pub(crate) async fn completions(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    completion_endpoint(st, req, |req: CompletionRequest| {
+    completion_endpoint(st, req, |req: CompletionRequest, tokenizer| {
         Ok(Ask {
             api: Api::Text,
             n: req.n.unwrap_or(1),
             limit: req.max_tokens,
-            prompt_tokens: req.estimated_prompt_tokens(),
+            prompt_tokens: req.prompt_tokens(tokenizer),
             stream: req.stream.unwrap_or(false),
             include_usage: req.stream_options.is_some_and(|o| o.include_usage),
             model: req.model,

@@ -97,6 +97,8 @@ fn profile_slots(p: &Profile) -> Option<Arc<tokio::sync::Semaphore>> {
 
 impl AppState {
     pub(crate) fn new(profile: Profile, shutdown: CancellationToken) -> Arc<Self> {
+        // The encoding's tables load while the server starts, not on the first request.
+        profile.tokenizer.warm_up();
         let now = Instant::now();
         let seed = profile.seed.unwrap_or_else(|| {
             SystemTime::now()

@@ -17,8 +17,9 @@ use crate::stats::Event;
 use crate::wire::ErrorBody;
 
 /// Words the mock "generates", one per token. Every token after the first carries its leading
-/// space, so the joined text splits on whitespace into exactly the usage count.
-const WORDS: [&str; 8] = ["The", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs."];
+/// space, so the joined text splits on whitespace into exactly the usage count, and each word
+/// is one token in `o200k_base` and `cl100k_base` too (a test checks).
+pub(crate) const WORDS: [&str; 8] = ["The", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs"];
 
 /// The text of token `i` of a completion.
 pub(crate) fn token(i: u32) -> String {
@@ -520,6 +521,20 @@ impl Generation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each generated word is one token in every tokenizer, so a completion's text counts as
+    /// its usage says, whichever the client counts with.
+    #[test]
+    fn each_generated_word_is_one_token() {
+        use crate::tokens::Tokenizer;
+        for t in [Tokenizer::Words, Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            for i in 0..WORDS.len() as u32 * 2 {
+                assert_eq!(t.count(&token(i)), 1, "{t}: {:?}", token(i));
+            }
+            let text: String = (0..40).map(token).collect();
+            assert_eq!(t.count(&text), 40, "{t}: {text}");
+        }
+    }
 
     /// Every header the mock writes about limits and retries, by name and exact value, as the
     /// OpenAI rate-limit guide shows them (reference/openai-api.md §2.1) and openai-python reads

@@ -92,12 +92,15 @@ pub(crate) fn complete_sample(
     body: &PreparedBody,
     bytes: u64,
 ) -> Sample {
+    let counted = (body.input_tokens > 0).then_some(body.input_tokens);
     Sample {
         protocol,
         bytes,
-        input_tokens: s
+        input_tokens_differ: s
             .input_tokens
-            .or((body.input_tokens > 0).then_some(body.input_tokens)),
+            .zip(counted)
+            .is_some_and(|(theirs, ours)| theirs != ours),
+        input_tokens: s.input_tokens.or(counted),
         ..s
     }
 }

@@ -576,6 +576,9 @@ fn attempt_records(
 /// What a successful request line measured: tokens, TTFT and ITL, the protocol, the prompt's
 /// tokens (the client's count, else the harness's for the body it handed out), bytes.
 fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
+    let counted = (req.call == Call::Chat)
+        .then(|| req.body(r.index).input_tokens)
+        .filter(|n| *n > 0);
     Sample {
         completion_tokens: r.completion_tokens,
         ttft: r.ttft_ns.map(Duration::from_nanos),
@@ -587,9 +590,11 @@ fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
             "HTTP/3" => Some(Protocol::Http3),
             _ => None,
         }),
-        input_tokens: r
+        input_tokens: r.prompt_tokens.or(counted),
+        input_tokens_differ: r
             .prompt_tokens
-            .or_else(|| (req.call == Call::Chat).then(|| req.body(r.index).input_tokens)),
+            .zip(counted)
+            .is_some_and(|(theirs, ours)| theirs != ours),
         bytes: r.bytes.unwrap_or(0),
         ratelimit: None,
     }

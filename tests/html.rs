@@ -195,7 +195,8 @@ fn both_html_pages_render_in_a_real_browser() {
         "warm-up",
         "4 requests per strategy",
         "x-team",
-        "about 30 words",
+        "30 tokens, framing included",
+        "tokens counted with o200k_base",
         "batches of 4",
         "transport",
     ] {

@@ -36,8 +36,8 @@ pub const REPLY_PRIMING: u64 = 3;
 /// Counts remembered per thread, so that the same prompts sent again (a benchmark's few
 /// bodies) cost a hash, not an encoding; cleared when full.
 const CACHE_ENTRIES: usize = 4096;
-/// Texts shorter than this are encoded every time (cheaper than the cache).
-const CACHE_FROM_BYTES: usize = 64;
+/// Texts shorter than this are encoded every time (as cheap as the cache).
+const CACHE_FROM_BYTES: usize = 16;
 
 static HASHER: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 

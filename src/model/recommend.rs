@@ -458,6 +458,19 @@ mod tests {
             "{}",
             r.reason
         );
+        // Within 5 % of the best (95 of 100, at the bound) and within its noise: said as within
+        // 5 %, the rule that holds without rounds.
+        let near = [
+            with_rounds(point(8.0, 0.0, 110.0, 0.0), &[75.0, 115.0, 95.0]),
+            with_rounds(point(64.0, 0.0, 300.0, 0.0), &[80.0, 120.0, 100.0]),
+        ];
+        let r = recommend("concurrency", S, &near, loose());
+        assert_eq!(r.setting, Some(8.0), "{}", r.reason);
+        assert!(
+            r.reason.contains("within 5 % of the best 100.0") && !r.reason.contains("noise"),
+            "{}",
+            r.reason
+        );
         // The same means from tight rounds: a real difference, so the best wins.
         let tight = [
             with_rounds(point(8.0, 0.0, 110.0, 0.0), &[89.0, 90.0, 91.0]),

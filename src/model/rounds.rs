@@ -151,3 +151,76 @@ pub fn steady_goodput(rounds: &[Round]) -> Option<f64> {
     }
     (secs > 0).then(|| ok / secs as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(goodput: f64, p50: Option<f64>, steady: Option<(u64, u64, f64)>) -> Round {
+        Round {
+            round: 1,
+            position: 1,
+            started_unix_ms: 0.0,
+            wall_s: 1.0,
+            issued: 10,
+            ok: 10,
+            goodput_rps: goodput,
+            throughput_rps: goodput + 1.0,
+            slo_goodput_rps: None,
+            p50_ms: p50,
+            p90_ms: None,
+            p99_ms: p50.map(|p| 2.0 * p),
+            cpu_s: 0.1,
+            cpu_us_per_request: Some(5.0),
+            share_429: 0.0,
+            steady: steady.map(|(from_s, to_s, goodput_rps)| Steady {
+                from_s,
+                to_s,
+                goodput_rps,
+            }),
+            timeline: Vec::new(),
+        }
+    }
+
+    /// The steady goodput weighs each round's window by its seconds; none without windows.
+    #[test]
+    fn steady_goodput_weighs_each_window_by_its_seconds() {
+        let rounds = [
+            round(1.0, None, Some((1, 5, 100.0))),
+            round(1.0, None, None),
+            round(1.0, None, Some((2, 4, 50.0))),
+        ];
+        let g = steady_goodput(&rounds).unwrap();
+        assert!((g - 500.0 / 6.0).abs() < 1e-9, "{g}");
+        assert_eq!(steady_goodput(&rounds[1..2]), None);
+        assert_eq!(steady_goodput(&[round(1.0, None, Some((3, 3, 9.0)))]), None);
+    }
+
+    /// Two rounds or more have a spread: each figure's mean over them, and a figure some round
+    /// lacks has none; `get` reads each figure.
+    #[test]
+    fn the_spread_of_rounds_is_their_means() {
+        assert_eq!(Spread::of(&[round(100.0, Some(10.0), None)]), None);
+        let rounds = [
+            round(100.0, Some(10.0), None),
+            round(110.0, Some(20.0), None),
+            round(90.0, None, None),
+        ];
+        let s = Spread::of(&rounds).unwrap();
+        assert!((s.goodput_rps.mean - 100.0).abs() < 1e-9);
+        assert!(s.goodput_rps.lo < 100.0 && s.goodput_rps.hi > 100.0);
+        assert!((s.throughput_rps.mean - 101.0).abs() < 1e-9);
+        assert_eq!(s.p50_ms, None, "a round with no p50");
+        assert_eq!(s.get(Metric::Goodput), Some(s.goodput_rps));
+        assert_eq!(s.get(Metric::P50), None);
+        let both = Spread::of(&rounds[..2]).unwrap();
+        assert!((both.get(Metric::P50).unwrap().mean - 15.0).abs() < 1e-9);
+        assert!((both.get(Metric::P99).unwrap().mean - 30.0).abs() < 1e-9);
+        assert!((both.get(Metric::CpuPerRequest).unwrap().mean - 5.0).abs() < 1e-9);
+        assert_eq!(round_values(&rounds, Metric::P50), None);
+        assert_eq!(
+            round_values(&rounds, Metric::Goodput),
+            Some(vec![100.0, 110.0, 90.0])
+        );
+    }
+}

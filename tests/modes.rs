@@ -806,6 +806,7 @@ fn a_target_counting_otherwise_is_flagged() {
     .unwrap();
     let prompt = "Explain, in two short paragraphs, why asynchronous I/O lets one thread keep hundreds of requests in flight.";
     let target = format!("{}/v1", mock.uri());
+    let all: Vec<&str> = Strategy::ALL.iter().map(|s| s.id()).collect();
     for (t, flagged) in [("words", true), ("cl100k_base", false)] {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
@@ -816,7 +817,7 @@ fn a_target_counting_otherwise_is_flagged() {
                 "-n",
                 "5",
                 "--strategies",
-                "sequential,async",
+                &all.join(","),
                 "--tokenizer",
                 t,
             ])
@@ -836,7 +837,7 @@ fn a_target_counting_otherwise_is_flagged() {
             let cl100k = mock_server::tokens::Tokenizer::Cl100kBase.chat_prompt([prompt]);
             assert_eq!(s["input_tokens"].as_u64(), Some(5 * cl100k), "{t}");
         }
-        let note = "input tokens: the target counted 10 of 10 successful requests' prompts otherwise than --tokenizer words";
+        let note = "input tokens: the target counted 30 of 30 successful requests' prompts otherwise than --tokenizer words";
         assert_eq!(stdout.replace('\n', " ").contains(note), flagged, "{t}: {stdout}");
     }
 }

@@ -69,10 +69,7 @@ fn draw_bars<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(err)?;
-    // The title spans the whole width; below it, the plot and the legend's own panel.
-    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
-    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    let (plot, side) = framed(root, title)?;
     let dual = y_descs.1.is_some();
     // With two axes, series 1 has its own scale.
     let left_max = if dual {

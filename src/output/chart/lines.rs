@@ -54,10 +54,7 @@ fn draw_spectrum<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(err)?;
-    // The title spans the whole width; below it, the plot and the legend's own panel.
-    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
-    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    let (plot, side) = framed(root, title)?;
     let ymax = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
@@ -250,10 +247,7 @@ fn draw_xy<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(err)?;
-    // The title spans the whole width; below it, the plot and the legend's own panel.
-    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
-    let (plot, side) = body.split_horizontally(SIZE.0 - LEGEND_W);
+    let (plot, side) = framed(root, title)?;
     let pts = || lines.iter().flat_map(|l| l.points.iter());
     let (xmin, xmax) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| {
         (a.min(axis.place(p.0)), b.max(axis.place(p.0)))

@@ -154,6 +154,21 @@ enum Swatch {
 }
 
 /// Draws the legend in its own panel, one entry a row, labels wrapped to the panel's width.
+/// A chart's frame: the area filled white, the title across the whole width, and below it the
+/// plot and the legend's own panel.
+#[allow(clippy::type_complexity)]
+fn framed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<(DrawingArea<DB, Shift>, DrawingArea<DB, Shift>), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let body = root.titled(title, (FONT, TITLE_SIZE)).map_err(err)?;
+    Ok(body.split_horizontally(SIZE.0 - LEGEND_W))
+}
+
 fn side_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, Swatch)],

@@ -533,3 +533,93 @@ fn shard_info(r: &RunReport) -> ShardInfo {
         complete: r.complete,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::outcome::ErrorClass;
+    use crate::model::report::tests::{run_of, strategy};
+
+    /// Shard `k` of `n`: one `async` strategy with `ok` successes and one timeout, started at
+    /// `started_ms` for `wall_s`, asked for 10 requests/s and achieving 9.
+    fn shard(k: u64, n: u64, ok: u64, started_ms: f64, wall_s: f64) -> RunReport {
+        let mut s = strategy(Strategy::Async, ok, 1, ErrorClass::Timeout);
+        s.started_unix_ms = started_ms;
+        s.ended_unix_ms = started_ms + 1000.0 * wall_s;
+        s.wall_s = wall_s;
+        s.target_rate = Some(10.0);
+        s.achieved_rate = Some(9.0);
+        let mut r = run_of(vec![s]);
+        r.config.shard = Some(Shard { k, n });
+        r.provenance.started_unix = 100 + k;
+        r.provenance.ended_unix = 200 + k;
+        r
+    }
+
+    /// Shards add up: counts, rates; the wall time runs from the first start to the last end,
+    /// and the spread of the starts is kept; each shard is named in `merged_from`.
+    #[test]
+    fn shards_merge_into_one_run() {
+        let m = merge(&[shard(0, 2, 4, 1000.0, 2.0), shard(1, 2, 6, 1500.0, 2.0)], false).unwrap();
+        let s = &m.strategies[0];
+        assert_eq!(
+            (s.issued, s.count(Outcome::Ok), s.count(Outcome::Timeout)),
+            (12, 10, 2)
+        );
+        assert_eq!(s.accounted, "12/12");
+        assert!((s.wall_s - 2.5).abs() < 1e-9, "{}", s.wall_s);
+        assert_eq!((s.started_unix_ms, s.ended_unix_ms), (1000.0, 3500.0));
+        assert_eq!(s.start_spread_s, Some(0.5));
+        assert!((s.goodput_rps - 4.0).abs() < 1e-9);
+        assert_eq!((s.target_rate, s.achieved_rate), (Some(20.0), Some(18.0)));
+        assert_eq!(s.latency_all_ms.map(|p| p.max > 0.0), Some(true));
+        assert!(m.complete && m.incomplete_reason.is_none());
+        assert_eq!(m.config.shard, None);
+        let shards: Vec<&str> = m.merged_from.iter().map(|x| x.shard.as_str()).collect();
+        assert_eq!(shards, ["0/2", "1/2"]);
+        assert_eq!((m.provenance.started_unix, m.provenance.ended_unix), (100, 201));
+        assert!(m.merged_from[1].complete);
+    }
+
+    /// Rounds run one after another: wall times add up and rates are averaged.
+    #[test]
+    fn rounds_add_their_time_and_average_their_rates() {
+        let a = shard(0, 1, 4, 1000.0, 2.0).strategies.remove(0);
+        let mut b = shard(0, 1, 6, 4000.0, 3.0).strategies.remove(0);
+        b.target_rate = Some(30.0);
+        let s = merge_rounds(&[a, b], None).unwrap();
+        assert!((s.wall_s - 5.0).abs() < 1e-9);
+        assert_eq!(s.target_rate, Some(20.0));
+        assert_eq!(s.start_spread_s, None);
+        assert_eq!(s.issued, 12);
+    }
+
+    /// What cannot merge is refused, naming why; shards missing make it incomplete when allowed.
+    #[test]
+    fn shards_that_do_not_fit_are_refused_or_noted() {
+        let two = |k| shard(k, 2, 3, 1000.0, 1.0);
+        assert!(matches!(merge(&[], false), Err(MergeError::Empty)));
+        assert!(matches!(merge(&[two(0), two(0)], false), Err(MergeError::Repeated(s)) if s == "0/2"));
+        assert!(matches!(
+            merge(&[two(0), shard(1, 3, 3, 1000.0, 1.0)], false),
+            Err(MergeError::ShardCount { index: 1, .. })
+        ));
+        assert!(matches!(
+            merge(&[shard(0, 3, 3, 1000.0, 1.0)], false),
+            Err(MergeError::Missing { n: 3, .. })
+        ));
+        let partial = merge(&[shard(0, 3, 3, 1000.0, 1.0), shard(2, 3, 3, 1000.0, 1.0)], true).unwrap();
+        assert!(!partial.complete);
+        assert_eq!(partial.incomplete_reason.as_deref(), Some("shards 1/3 missing"));
+        // A shard cut short is named with its reason.
+        let mut cut = two(1);
+        cut.complete = false;
+        cut.incomplete_reason = Some("interrupted by SIGINT".into());
+        let m = merge(&[two(0), cut], false).unwrap();
+        assert_eq!(
+            m.incomplete_reason.as_deref(),
+            Some("shard 1/2: interrupted by SIGINT")
+        );
+        assert!(!m.merged_from[1].complete);
+    }
+}

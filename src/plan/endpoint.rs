@@ -71,6 +71,7 @@ impl Target {
         };
         req.trust = self.trust.clone();
         req.http2 = cfg.http2;
+        req.tokenizer = w.tokenizer;
         req.set_headers(&cfg.inputs.headers);
         req
     }

@@ -110,6 +110,8 @@ pub struct PreparedRequest {
     pub trust: crate::plan::endpoint::TlsTrust,
     /// Ask for HTTP/2 (the async client; ureq speaks HTTP/1.1 only).
     pub http2: bool,
+    /// How a stream's text is counted in tokens when the target sends no usage.
+    pub tokenizer: mock_server::tokens::Tokenizer,
 }
 
 impl fmt::Debug for PreparedRequest {
@@ -140,6 +142,7 @@ impl PreparedRequest {
             secrets,
             trust: Default::default(),
             http2: false,
+            tokenizer: Default::default(),
         }
     }
 
@@ -161,6 +164,7 @@ impl PreparedRequest {
             secrets,
             trust: Default::default(),
             http2: false,
+            tokenizer: Default::default(),
         }
     }
 

@@ -171,7 +171,7 @@ impl AsyncClient {
         let mut total = 0u64;
         if r.stream {
             let deadline = started + self.limits.timeout;
-            let mut sse = SseReader::new(started);
+            let mut sse = SseReader::new(started, r.tokenizer);
             while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
                 total += chunk.len() as u64;
                 if total > max {

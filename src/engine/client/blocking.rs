@@ -155,7 +155,7 @@ impl BlockingClient {
         }
         if r.stream {
             let mut reader = resp.into_body().into_with_config().limit(max).reader();
-            let mut sse = SseReader::new(started);
+            let mut sse = SseReader::new(started, r.tokenizer);
             let mut buf = [0u8; 16 * 1024];
             let mut total = 0u64;
             loop {

@@ -10,6 +10,7 @@ pub(crate) mod blocking;
 
 use std::time::{Duration, Instant};
 
+use mock_server::tokens::Tokenizer;
 use serde::Deserialize;
 
 use crate::model::outcome::{RequestError, TransportKind};
@@ -112,10 +113,14 @@ pub(crate) fn complete_sample(
 /// - TTFT: request sent → the first chunk whose delta has non-empty `content` (the opening
 ///   chunk with only `role` and `""` is not a token).
 /// - ITL: the gaps between consecutive content chunks, the first token excluded.
-/// - Output tokens: `usage.completion_tokens` from the usage chunk, else the content chunks.
+/// - Output tokens: `usage.completion_tokens` from the usage chunk, else the content's text as
+///   `--tokenizer` counts it.
 #[derive(Debug)]
 pub(crate) struct SseReader {
     started: Instant,
+    tokenizer: Tokenizer,
+    /// The content's text, counted at the end when no usage came.
+    content: String,
     buf: Vec<u8>,
     ttft: Option<Duration>,
     last_token: Option<Instant>,
@@ -127,9 +132,11 @@ pub(crate) struct SseReader {
 }
 
 impl SseReader {
-    pub(crate) fn new(started: Instant) -> Self {
+    pub(crate) fn new(started: Instant, tokenizer: Tokenizer) -> Self {
         SseReader {
             started,
+            tokenizer,
+            content: String::new(),
             buf: Vec::new(),
             ttft: None,
             last_token: None,
@@ -209,12 +216,15 @@ impl SseReader {
                 .to_owned();
             return Err(RequestError::StreamError(msg));
         }
-        let has_content = chunk.choices.iter().any(|c| {
-            c.delta
-                .as_ref()
-                .and_then(|d| d.content.as_deref())
-                .is_some_and(|s| !s.is_empty())
-        });
+        let mut has_content = false;
+        for text in chunk
+            .choices
+            .iter()
+            .filter_map(|c| c.delta.as_ref()?.content.as_deref())
+        {
+            has_content |= !text.is_empty();
+            self.content.push_str(text);
+        }
         if has_content {
             self.content_chunks += 1;
             match self.last_token {
@@ -245,7 +255,10 @@ impl SseReader {
             ));
         }
         Ok(Sample {
-            completion_tokens: Some(self.usage_tokens.unwrap_or(self.content_chunks)),
+            completion_tokens: Some(
+                self.usage_tokens
+                    .unwrap_or_else(|| self.tokenizer.count(&self.content)),
+            ),
             ttft: self.ttft,
             itl: self.itl,
             input_tokens: self.prompt_tokens,
@@ -287,12 +300,37 @@ mod tests {
         assert_eq!(find_event_end(b""), None);
     }
 
+    /// Without a usage chunk, the output tokens are the content's text as the tokenizer counts
+    /// it, not the chunks (a server may put several tokens in one); with one, its count.
+    #[test]
+    fn without_usage_the_streamed_text_is_counted() {
+        let t0 = Instant::now();
+        let chunk = |text: &str| {
+            format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n")
+        };
+        let events = chunk("Hello world,") + &chunk(" again") + "data: [DONE]\n\n";
+        for (t, want) in [(Tokenizer::O200kBase, 4), (Tokenizer::Words, 3)] {
+            let mut r = SseReader::new(t0, t);
+            r.feed(events.as_bytes(), t0).unwrap();
+            assert_eq!(r.content_chunks, 2);
+            assert_eq!(r.finish().unwrap().completion_tokens, Some(want), "{t}");
+        }
+        let usage = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":9}}\n\n";
+        let mut r = SseReader::new(t0, Tokenizer::O200kBase);
+        r.feed(
+            (chunk("Hello world,") + usage + "data: [DONE]\n\n").as_bytes(),
+            t0,
+        )
+        .unwrap();
+        assert_eq!(r.finish().unwrap().completion_tokens, Some(9));
+    }
+
     /// A thousand events in one read come out one by one, in order, with the unfinished tail
     /// kept for the next read.
     #[test]
     fn many_events_in_one_read_are_all_taken_and_the_tail_kept() {
         let t0 = Instant::now();
-        let mut r = SseReader::new(t0);
+        let mut r = SseReader::new(t0, Tokenizer::default());
         let event = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
         let mut read = event.repeat(1000);
         read.extend_from_slice(b"data: {\"choices\":[{\"ind");
@@ -308,7 +346,7 @@ mod tests {
     #[test]
     fn sse_reader_times_content_tokens_not_the_role_chunk() {
         let t0 = Instant::now();
-        let mut r = SseReader::new(t0);
+        let mut r = SseReader::new(t0, Tokenizer::default());
         let ms = |n| t0 + Duration::from_millis(n);
         r.feed(
             b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
@@ -337,13 +375,13 @@ mod tests {
     #[test]
     fn sse_error_event_and_missing_done_are_failures() {
         let t0 = Instant::now();
-        let mut r = SseReader::new(t0);
+        let mut r = SseReader::new(t0, Tokenizer::default());
         let e = r.feed(
             b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n",
             t0,
         );
         assert_eq!(e, Err(RequestError::StreamError("boom".into())));
-        let mut r = SseReader::new(t0);
+        let mut r = SseReader::new(t0, Tokenizer::default());
         r.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n", t0)
             .unwrap();
         assert!(matches!(
@@ -358,7 +396,7 @@ mod tests {
     #[test]
     fn crlf_events_are_split_too() {
         let t0 = Instant::now();
-        let mut r = SseReader::new(t0);
+        let mut r = SseReader::new(t0, Tokenizer::default());
         r.feed(
             b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\ndata: [DONE]\r\n\r\n",
             t0,

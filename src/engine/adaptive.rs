@@ -49,9 +49,9 @@ const PRESSURE: f64 = 0.1;
 const CUT_429: f64 = 0.5;
 /// The cut on pressure.
 const CUT_PRESSURE: f64 = 0.9;
-/// Requests the pacer keeps in the mirrored bucket: the mirror can be one or two too high when
-/// requests sent together are admitted out of order. Costs nothing once paced (the rate is the
-/// refill rate whatever the bucket holds).
+/// Requests the pacer keeps in the mirrored buckets (in tokens, as many requests' worth): the
+/// mirror can be one or two too high when requests sent together are admitted out of order.
+/// Costs nothing once paced (the rate is the refill rate whatever the bucket holds).
 const RESERVE: f64 = 1.0;
 /// Headroom over Little's law's concurrency (rate × latency) that cuts keep.
 const FLOOR_HEADROOM: f64 = 1.2;
@@ -247,8 +247,9 @@ impl Controller {
         let req = s
             .requests
             .map_or(Duration::ZERO, |m| m.wait(now, s.sends, 1.0 + RESERVE));
+        // The same reserve in tokens: a request's worth.
         let tok = s.tokens.map_or(Duration::ZERO, |m| {
-            m.wait(now, s.sends, s.token_cost.min(m.capacity))
+            m.wait(now, s.sends, (s.token_cost * (1.0 + RESERVE)).min(m.capacity))
         });
         hold.max(req).max(tok)
     }

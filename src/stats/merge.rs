@@ -594,11 +594,62 @@ mod tests {
         assert_eq!(s.issued, 12);
     }
 
+    /// Shards must have run the same strategies, unless one was cut short after the first ones;
+    /// each strategy's counts are checked against its own histograms.
+    #[test]
+    fn shards_run_the_same_strategies_unless_cut_short() {
+        let two = |k, ids: &[Strategy], complete: bool| {
+            let strategies = ids
+                .iter()
+                .map(|id| match id {
+                    Strategy::Async => strategy(*id, 3, 1, ErrorClass::Timeout),
+                    _ => strategy(*id, 3, 0, ErrorClass::Timeout),
+                })
+                .collect();
+            let mut r = run_of(strategies);
+            r.config.shard = Some(Shard { k, n: 2 });
+            r.complete = complete;
+            r
+        };
+        let both = [Strategy::Async, Strategy::Threadpool];
+        let m = merge(&[two(0, &both, true), two(1, &both, true)], false).unwrap();
+        assert_eq!(m.strategies.len(), 2);
+        assert_eq!(m.strategies[0].count(Outcome::Timeout), 2);
+        assert!(matches!(
+            merge(
+                &[
+                    two(0, &both, true),
+                    two(1, &[Strategy::Threadpool, Strategy::Async], true)
+                ],
+                false
+            ),
+            Err(MergeError::Strategies { index: 1, .. })
+        ));
+        // Cut short after the first strategy: merged, and said.
+        let m = merge(&[two(0, &both, true), two(1, &[Strategy::Async], false)], false).unwrap();
+        assert!(!m.complete);
+        let why = m.incomplete_reason.unwrap();
+        assert!(why.contains("threadpool did not run in shard 1/2"), "{why}");
+        // Cut short, but not after the first ones: refused.
+        assert!(matches!(
+            merge(
+                &[two(0, &both, true), two(1, &[Strategy::Threadpool], false)],
+                false
+            ),
+            Err(MergeError::Strategies { index: 1, .. })
+        ));
+    }
+
     /// What cannot merge is refused, naming why; shards missing make it incomplete when allowed.
     #[test]
     fn shards_that_do_not_fit_are_refused_or_noted() {
         let two = |k| shard(k, 2, 3, 1000.0, 1.0);
         assert!(matches!(merge(&[], false), Err(MergeError::Empty)));
+        // Unsharded runs of one workload merge (each is the whole), twice the requests.
+        let whole = || run_of(vec![strategy(Strategy::Async, 3, 0, ErrorClass::Timeout)]);
+        let m = merge(&[whole(), whole()], false).unwrap();
+        assert_eq!(m.strategies[0].issued, 6);
+        assert_eq!(m.merged_from[1].shard, "whole");
         assert!(matches!(merge(&[two(0), two(0)], false), Err(MergeError::Repeated(s)) if s == "0/2"));
         assert!(matches!(
             merge(&[two(0), shard(1, 3, 3, 1000.0, 1.0)], false),

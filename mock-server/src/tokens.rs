@@ -58,8 +58,7 @@ impl Tokenizer {
     /// Tokens in `text`.
     pub fn count(self, text: &str) -> u64 {
         match self {
-            Tokenizer::Words => text.split_whitespace().count() as u64,
-            _ if text.len() < CACHE_FROM_BYTES => self.encode_count(text),
+            _ if self == Tokenizer::Words || text.len() < CACHE_FROM_BYTES => self.encode_count(text),
             _ => {
                 let key = (self, HASHER.hash_one(text));
                 if let Some(n) = CACHE.with(|c| c.borrow().get(&key).copied()) {

@@ -26,6 +26,21 @@ pub struct Sample {
     pub ratelimit: Option<Box<crate::model::record::RateLimit>>,
 }
 
+impl Sample {
+    /// The input tokens: the target's count (already in `input_tokens`), else the harness's
+    /// `counted`; and whether the two differ when both are known.
+    pub fn with_counted_input(self, counted: Option<u64>) -> Sample {
+        Sample {
+            input_tokens_differ: self
+                .input_tokens
+                .zip(counted)
+                .is_some_and(|(theirs, ours)| theirs != ours),
+            input_tokens: self.input_tokens.or(counted),
+            ..self
+        }
+    }
+}
+
 /// An HTTP version, as a response reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {

@@ -93,17 +93,7 @@ pub(crate) fn complete_sample(
     body: &PreparedBody,
     bytes: u64,
 ) -> Sample {
-    let counted = (body.input_tokens > 0).then_some(body.input_tokens);
-    Sample {
-        protocol,
-        bytes,
-        input_tokens_differ: s
-            .input_tokens
-            .zip(counted)
-            .is_some_and(|(theirs, ours)| theirs != ours),
-        input_tokens: s.input_tokens.or(counted),
-        ..s
-    }
+    Sample { protocol, bytes, ..s }.with_counted_input((body.input_tokens > 0).then_some(body.input_tokens))
 }
 
 /// Incremental reader of an SSE chat stream: feed it bytes as they arrive, with the arrival

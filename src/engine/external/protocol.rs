@@ -590,14 +590,12 @@ fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
             "HTTP/3" => Some(Protocol::Http3),
             _ => None,
         }),
-        input_tokens: r.prompt_tokens.or(counted),
-        input_tokens_differ: r
-            .prompt_tokens
-            .zip(counted)
-            .is_some_and(|(theirs, ours)| theirs != ours),
+        input_tokens: r.prompt_tokens,
+        input_tokens_differ: false,
         bytes: r.bytes.unwrap_or(0),
         ratelimit: None,
     }
+    .with_counted_input(counted)
 }
 
 #[cfg(test)]

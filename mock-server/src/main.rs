@@ -38,7 +38,7 @@ struct Cli {
     /// Port to bind; 0 picks a free one (read it from the first line printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Require `Authorization: Bearer KEY` on work requests and /admin/* (401 otherwise)
+    /// Require `Authorization: Bearer KEY` (or `x-api-key: KEY`) on work requests and /admin/* (401 otherwise)
     /// [default: none].
     #[arg(long, value_name = "KEY")]
     api_key: Option<String>,

@@ -1,5 +1,6 @@
-//! The OpenAI chat-completions wire types, shared by the mock (which parses requests and writes
-//! responses) and by the asyncbench clients (which write requests and parse responses).
+//! The wire types, shared by the mock (which parses requests and writes responses) and by the
+//! asyncbench clients (which write requests and parse responses): OpenAI's chat and legacy
+//! completions, and Anthropic's Messages request ([`MessagesRequest`]).
 //!
 //! Field names and optionality follow `CreateChatCompletionRequest`, `ChatCompletion`,
 //! `ChatCompletionChunk` and `ErrorResponse` in OpenAI's `openapi.yaml` (see
@@ -145,6 +146,71 @@ impl CompletionRequest {
             }
         }
         count(&self.prompt, tokenizer).max(1)
+    }
+}
+
+/// `POST /v1/messages` request body (Anthropic's Messages API), the fields that matter to timing
+/// and cost; unknown fields (`thinking`, `temperature`, `tools`, …) are accepted and ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagesRequest {
+    /// Model name; echoed back.
+    pub model: String,
+    /// Output-token cap, required by the API (`0` is legal: no output).
+    pub max_tokens: u32,
+    /// The conversation (`user` and `assistant` turns; content a string or blocks).
+    pub messages: Vec<Message>,
+    /// The system prompt: a string or `[{"type":"text","text":…}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<serde_json::Value>,
+    /// Switches the response to server-sent events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+}
+
+impl MessagesRequest {
+    /// A request of these messages, the shape the harness sends: `system` messages go to the
+    /// `system` field (the Messages API has no system role), joined by newlines.
+    pub fn new(model: &str, messages: Vec<Message>, max_tokens: u32, stream: bool) -> Self {
+        let (system, messages): (Vec<Message>, Vec<Message>) = messages
+            .into_iter()
+            .partition(|m| m.role == "system" || m.role == "developer");
+        let system = (!system.is_empty()).then(|| {
+            let texts: Vec<std::borrow::Cow<'_, str>> = system.iter().map(Message::text).collect();
+            serde_json::Value::String(texts.join("\n"))
+        });
+        MessagesRequest {
+            model: model.to_owned(),
+            max_tokens,
+            messages,
+            system,
+            stream: stream.then_some(true),
+        }
+    }
+
+    /// Whether the client asked for server-sent events.
+    pub fn is_stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    /// Input tokens as `tokenizer` counts them, framed as a chat prompt (the system prompt, when
+    /// there is one, as a message of its own): Anthropic's own tokenizer is not public, so the
+    /// mock and the harness agree on this one.
+    pub fn prompt_tokens(&self, tokenizer: Tokenizer) -> u64 {
+        let system = self.system.as_ref().map(|s| {
+            Message {
+                role: "system".to_owned(),
+                content: s.clone(),
+            }
+            .text()
+            .into_owned()
+        });
+        let texts: Vec<std::borrow::Cow<'_, str>> = self.messages.iter().map(Message::text).collect();
+        tokenizer.chat_prompt(
+            system
+                .iter()
+                .map(String::as_str)
+                .chain(texts.iter().map(|t| t.as_ref())),
+        )
     }
 }
 
@@ -298,6 +364,40 @@ mod tests {
         // framing, three priming the reply; three words.
         assert_eq!(r.prompt_tokens(Tokenizer::O200kBase), 4 + 3 + 3);
         assert_eq!(r.prompt_tokens(Tokenizer::Words), 3 + 3 + 3);
+    }
+
+    /// A Messages body: system messages move to `system`, the count frames it as a message of
+    /// its own, and blocks count by their text; unknown fields are ignored.
+    #[test]
+    fn a_messages_request_moves_the_system_prompt_and_counts_it() {
+        let r = MessagesRequest::new(
+            "m",
+            vec![
+                Message {
+                    role: "system".into(),
+                    content: "be brief".into(),
+                },
+                Message::user("hello world"),
+            ],
+            7,
+            true,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["system"], "be brief");
+        assert_eq!(v["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(v["max_tokens"], 7);
+        assert!(r.is_stream());
+        assert_eq!(r.prompt_tokens(Tokenizer::Words), 2 + 2 + 3 + 3 + 3);
+        let parsed: MessagesRequest = serde_json::from_str(
+            r#"{"model":"m","max_tokens":0,"temperature":1,"thinking":{"type":"disabled"},"system":[{"type":"text","text":"be brief"}],"messages":[{"role":"user","content":[{"type":"text","text":"hello world"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.prompt_tokens(Tokenizer::Words),
+            r.prompt_tokens(Tokenizer::Words)
+        );
+        assert!(!parsed.is_stream());
+        assert!(serde_json::from_str::<MessagesRequest>(r#"{"model":"m","messages":[]}"#).is_err());
     }
 
     #[test]

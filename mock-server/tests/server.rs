@@ -1177,3 +1177,109 @@ fn capacity_serves_that_many_at_once_and_queues_the_rest() {
         assert!(*d >= floor, "answer {k} after {d:?}, before its turn ({floor:?})");
     }
 }
+
+/// `/v1/messages` in Anthropic's shapes over a socket: a `message` (none of its blocks for
+/// `max_tokens: 0`), Anthropic's error body with the type its status names for bad input,
+/// a wrong key, an injected 529 and a limiter's 429 (with `retry-after` in whole seconds and
+/// the requests family of `anthropic-ratelimit-*`, its reset an RFC 3339 instant), and the
+/// OpenAI routes unchanged beside it.
+#[test]
+fn messages_answer_in_anthropics_shapes() {
+    // Arrange
+    let server = MockServer::start(Profile {
+        rpm: Some(2),
+        ..Profile::default()
+    })
+    .unwrap();
+    let body = r#"{"model":"claude-x","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}"#;
+    let v = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    // Act / Assert: a message, with the limiter's headers.
+    let (status, headers, text) = post(&server, "/v1/messages", body, None);
+    assert_eq!(status, 200, "{text}");
+    let m = v(&text);
+    assert_eq!(
+        (m["type"].as_str(), m["content"][0]["text"].as_str()),
+        (Some("message"), Some("The quick brown"))
+    );
+    assert_eq!(m["usage"]["output_tokens"], 3);
+    assert!(headers.get("request-id").is_some() && headers.get("x-request-id").is_none());
+    assert_eq!(headers["anthropic-ratelimit-requests-limit"], "2");
+    assert_eq!(headers["anthropic-ratelimit-requests-remaining"], "1");
+    let reset = headers["anthropic-ratelimit-requests-reset"].to_str().unwrap();
+    assert!(
+        reset.len() == 20 && reset.ends_with('Z') && reset.as_bytes()[10] == b'T',
+        "{reset}"
+    );
+    assert!(headers.get("x-ratelimit-limit-requests").is_none());
+    // max_tokens 0 is legal: no block.
+    let zero = r#"{"model":"claude-x","max_tokens":0,"messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, _, text) = post(&server, "/v1/messages", zero, None);
+    assert_eq!(
+        (status, v(&text)["content"].clone()),
+        (200, serde_json::json!([])),
+        "{text}"
+    );
+    // The bucket is empty now: a 429 in Anthropic's words, retry-after in whole seconds.
+    let (status, headers, text) = post(&server, "/v1/messages", body, None);
+    assert_eq!(status, 429, "{text}");
+    assert_eq!(
+        (v(&text)["type"].as_str(), v(&text)["error"]["type"].as_str()),
+        (Some("error"), Some("rate_limit_error"))
+    );
+    let after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&after), "{after}");
+    assert!(headers.get("retry-after-ms").is_none());
+    // Bad input, and faults: each in Anthropic's body (the fault header is decided before the
+    // limiter).
+    let server = MockServer::start(Profile {
+        api_key: Some("k".into()),
+        ..Profile::default()
+    })
+    .unwrap();
+    let keyed = |key: &str, fault: Option<&str>, body: &str| {
+        let mut req = agent(Duration::from_secs(10))
+            .post(format!("{}/v1/messages", server.uri()))
+            .header("x-api-key", key);
+        if let Some(f) = fault {
+            req = req.header("x-mock-fault", f);
+        }
+        let mut resp = req.send(body).unwrap();
+        (
+            resp.status().as_u16(),
+            v(&resp.body_mut().read_to_string().unwrap()),
+        )
+    };
+    for (key, fault, body, status, kind) in [
+        (
+            "k",
+            None,
+            r#"{"model":"m","messages":[]}"#,
+            400,
+            "invalid_request_error",
+        ),
+        (
+            "k",
+            None,
+            r#"{"model":"m","max_tokens":2,"messages":[]}"#,
+            400,
+            "invalid_request_error",
+        ),
+        ("wrong", None, body, 401, "authentication_error"),
+        ("k", Some("529"), body, 529, "overloaded_error"),
+        ("k", Some("500"), body, 500, "api_error"),
+    ] {
+        let (got, err) = keyed(key, fault, body);
+        assert_eq!(got, status, "{err}");
+        assert_eq!(err["type"], "error", "{err}");
+        assert_eq!(err["error"]["type"], kind, "{err}");
+        assert!(
+            err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{err}"
+        );
+    }
+    assert_eq!(keyed("k", None, body).0, 200);
+    // The OpenAI route keeps OpenAI's body.
+    let (status, _, text) = post(&server, "/v1/chat/completions", CHAT, None);
+    assert_eq!(status, 401);
+    assert_eq!(v(&text)["error"]["code"], "invalid_api_key");
+}

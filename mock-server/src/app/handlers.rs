@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::app::InFlight;
 use crate::app::admission::{Admitted, Decision, admit};
-use crate::app::render::{self, Api, Generation, Meta};
+use crate::app::render::{self, Api, Dialect, Generation, Meta};
 use crate::app::{
     AppState, MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_STALL, MAX_TOTAL_TOKENS, stream,
 };
@@ -28,20 +28,21 @@ use crate::guarded::with_guard;
 use crate::latency::parse_duration;
 use crate::profile::Fault;
 use crate::stats::{ConnMark, Event};
-use crate::wire::{ChatRequest, CompletionRequest};
+use crate::wire::{ChatRequest, CompletionRequest, MessagesRequest};
 
 /// Longest a hung request waits before the mock resets it anyway.
 const HANG_LIMIT: Duration = Duration::from_secs(3600);
 
 /// Reads and parses a JSON body (at most [`MAX_BODY_BYTES`]), or the 4xx that says why not.
 #[allow(clippy::result_large_err)]
-async fn parse<T: DeserializeOwned>(st: &AppState, body: Body) -> Result<T, Response> {
+async fn parse<T: DeserializeOwned>(st: &AppState, dialect: Dialect, body: Body) -> Result<T, Response> {
     let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => {
             let msg = format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes.");
             return Err(render::invalid(
                 st,
+                dialect,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 msg,
                 None,
@@ -50,12 +51,19 @@ async fn parse<T: DeserializeOwned>(st: &AppState, body: Body) -> Result<T, Resp
         }
         Err(e) => {
             let msg = format!("Could not read the request body: {e}");
-            return Err(render::invalid(st, StatusCode::BAD_REQUEST, msg, None, None));
+            return Err(render::invalid(
+                st,
+                dialect,
+                StatusCode::BAD_REQUEST,
+                msg,
+                None,
+                None,
+            ));
         }
     };
     serde_json::from_slice(&bytes).map_err(|e| {
         let msg = format!("We could not parse the JSON body of your request: {e}.");
-        render::invalid(st, StatusCode::BAD_REQUEST, msg, None, None)
+        render::invalid(st, dialect, StatusCode::BAD_REQUEST, msg, None, None)
     })
 }
 
@@ -77,6 +85,7 @@ fn check(st: &AppState, ask: &Ask) -> Result<u32, Response> {
     let bad = |msg: String, param| {
         Err(render::invalid(
             st,
+            ask.api.dialect(),
             StatusCode::BAD_REQUEST,
             msg,
             Some(param),
@@ -90,7 +99,8 @@ fn check(st: &AppState, ask: &Ask) -> Result<u32, Response> {
             "n",
         );
     }
-    if ask.limit == Some(0) {
+    // Anthropic's `max_tokens: 0` is legal (a cache pre-warm: no output); OpenAI's is not.
+    if ask.limit == Some(0) && ask.api != Api::Messages {
         return bad("max_tokens must be at least 1.".to_owned(), "max_tokens");
     }
     let tokens = ask.limit.unwrap_or(st.profile.tokens);
@@ -130,6 +140,7 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
     let cost = ask.prompt_tokens + u64::from(tokens) * u64::from(ask.n);
     let decision = admit(&st, headers, cost);
     let mut meta = Meta {
+        dialect: ask.api.dialect(),
         started: Some(arrived),
         ..Meta::default()
     };
@@ -226,6 +237,7 @@ struct Refusal {
 async fn completion_endpoint<T: DeserializeOwned>(
     st: Arc<AppState>,
     req: Request,
+    dialect: Dialect,
     ask: impl FnOnce(T, Tokenizer) -> Result<Ask, Refusal>,
 ) -> Response {
     let arrived = Instant::now();
@@ -233,16 +245,23 @@ async fn completion_endpoint<T: DeserializeOwned>(
     let headers = &parts.headers;
     let guard = InFlight::begin(&st, parts.extensions.get::<ConnMark>());
     let resp = async {
-        let req: T = match parse(&st, body).await {
+        let req: T = match parse(&st, dialect, body).await {
             Ok(r) => r,
             Err(resp) => return resp,
         };
         if !st.authorized(headers) {
-            return render::unauthorized(&st);
+            return render::unauthorized(&st, dialect);
         }
         match ask(req, st.profile.tokenizer) {
             Ok(ask) => complete(st.clone(), headers, ask, arrived).await,
-            Err(r) => render::invalid(&st, StatusCode::BAD_REQUEST, r.message, Some(r.param), None),
+            Err(r) => render::invalid(
+                &st,
+                dialect,
+                StatusCode::BAD_REQUEST,
+                r.message,
+                Some(r.param),
+                None,
+            ),
         }
     }
     .await;
@@ -251,7 +270,7 @@ async fn completion_endpoint<T: DeserializeOwned>(
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    completion_endpoint(st, req, |req: ChatRequest, tokenizer| {
+    completion_endpoint(st, req, Dialect::OpenAi, |req: ChatRequest, tokenizer| {
         if req.messages.is_empty() {
             return Err(Refusal {
                 message: "[] is too short - 'messages'".to_owned(),
@@ -273,7 +292,7 @@ pub(crate) async fn chat(State(st): State<Arc<AppState>>, req: Request) -> Respo
 
 /// `POST /v1/completions`, the legacy text completions API many benchmark tools still use.
 pub(crate) async fn completions(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    completion_endpoint(st, req, |req: CompletionRequest, tokenizer| {
+    completion_endpoint(st, req, Dialect::OpenAi, |req: CompletionRequest, tokenizer| {
         Ok(Ask {
             api: Api::Text,
             n: req.n.unwrap_or(1),
@@ -281,6 +300,29 @@ pub(crate) async fn completions(State(st): State<Arc<AppState>>, req: Request) -
             prompt_tokens: req.prompt_tokens(tokenizer),
             stream: req.stream.unwrap_or(false),
             include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+            model: req.model,
+        })
+    })
+    .await
+}
+
+/// `POST /v1/messages`, Anthropic's Messages API: one text block of `max_tokens` tokens, named
+/// SSE events when streamed, Anthropic's error bodies and headers.
+pub(crate) async fn messages(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    completion_endpoint(st, req, Dialect::Anthropic, |req: MessagesRequest, tokenizer| {
+        if req.messages.is_empty() {
+            return Err(Refusal {
+                message: "messages: at least one message is required".to_owned(),
+                param: "messages",
+            });
+        }
+        Ok(Ask {
+            api: Api::Messages,
+            n: 1,
+            limit: Some(req.max_tokens),
+            prompt_tokens: req.prompt_tokens(tokenizer),
+            stream: req.is_stream(),
+            include_usage: false,
             model: req.model,
         })
     })
@@ -304,7 +346,14 @@ pub(crate) async fn delay(
             _ => {
                 let msg =
                     format!("Invalid delay '{seconds}': expected seconds between 0 and {MAX_DELAY_SECS}.");
-                return render::invalid(&st, StatusCode::BAD_REQUEST, msg, Some("seconds"), None);
+                return render::invalid(
+                    &st,
+                    Dialect::OpenAi,
+                    StatusCode::BAD_REQUEST,
+                    msg,
+                    Some("seconds"),
+                    None,
+                );
             }
         };
         let decision = admit(&st, &headers, 0);
@@ -430,7 +479,14 @@ pub(crate) async fn not_found(
 ) -> Response {
     let guard = InFlight::begin(&st, conn.as_deref());
     let msg = format!("Invalid URL ({method} {}).", uri.path());
-    let resp = render::invalid(&st, StatusCode::NOT_FOUND, msg, None, Some("unknown_url"));
+    let resp = render::invalid(
+        &st,
+        Dialect::OpenAi,
+        StatusCode::NOT_FOUND,
+        msg,
+        None,
+        Some("unknown_url"),
+    );
     with_guard(resp, guard)
 }
 
@@ -445,6 +501,7 @@ pub(crate) async fn method_not_allowed(
     let msg = format!("Method {method} is not allowed for {}.", uri.path());
     let resp = render::invalid(
         &st,
+        Dialect::OpenAi,
         StatusCode::METHOD_NOT_ALLOWED,
         msg,
         None,

@@ -3,6 +3,7 @@
 //!   decide a request's fate, as a value ([`admission::Decision`]), without writing anything;
 //! - [`render`]: decisions and completions become bytes: OpenAI's error bodies, the headers
 //!   every answer carries, `chat.completion` / `text_completion` JSON and SSE chunks;
+//!   [`anthropic`] the same in the Messages API's dialect;
 //! - [`stream`]: a streamed answer, each token written when its time comes;
 //! - [`handlers`]: the routes, which parse, admit, wait and answer.
 //!
@@ -13,6 +14,7 @@
 //! panic on input: every parse failure becomes an OpenAI-style 4xx body.
 
 pub(crate) mod admission;
+pub(crate) mod anthropic;
 pub(crate) mod handlers;
 pub(crate) mod render;
 pub(crate) mod stream;
@@ -191,17 +193,24 @@ impl AppState {
         self.stall_until_ns.store(0, Relaxed);
     }
 
-    /// Whether a request carries the key the mock requires (always true when none is set).
+    /// Whether a request carries the key the mock requires (always true when none is set), as
+    /// `Authorization: Bearer KEY` or as Anthropic's `x-api-key: KEY` (its docs ask for the
+    /// latter; its Python SDK sends the former).
     pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
         let Some(key) = &self.profile.api_key else {
             return true;
         };
         // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer KEY` is as good.
-        headers
+        let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().split_once(' '))
-            .is_some_and(|(scheme, k)| scheme.eq_ignore_ascii_case("bearer") && k.trim() == key)
+            .is_some_and(|(scheme, k)| scheme.eq_ignore_ascii_case("bearer") && k.trim() == key);
+        bearer
+            || headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|k| k.trim() == key)
     }
 }
 
@@ -241,6 +250,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
         .route("/delay/{seconds}", get(delay).post(delay))
         .route("/stats", get(stats))

@@ -1,7 +1,8 @@
 //! Rendering: the bytes of every answer. OpenAI's error bodies, the headers every work answer
 //! carries (request id, processing time, the six rate-limit headers, Retry-After), the answers to
 //! admission decisions and faults, and the completions themselves (`chat.completion`,
-//! `text_completion` and their SSE chunks). Nothing here waits or decides.
+//! `text_completion` and their SSE chunks); for `/v1/messages` the same in Anthropic's dialect
+//! (`anthropic.rs`). Nothing here waits or decides.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use crate::app::admission::Decision;
+use crate::app::anthropic::{self, MessageParts};
 use crate::app::{AppState, ResetConnection};
 use crate::limiter::{LimitKind, LimiterState, go_duration};
 use crate::profile::Fault;
@@ -29,16 +31,29 @@ pub(crate) fn token(i: u32) -> String {
 }
 
 /// Appends the text of token `i`: its word, after a space unless it is the first.
-fn push_token(out: &mut String, i: u32) {
+pub(crate) fn push_token(out: &mut String, i: u32) {
     if i > 0 {
         out.push(' ');
     }
     out.push_str(WORDS[i as usize % WORDS.len()]);
 }
 
+/// Whose wire format an answer speaks: OpenAI's (chat, legacy completions, every other route)
+/// or Anthropic's (`/v1/messages`): error bodies and headers differ.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `{"error":{message,type,param,code}}`, `x-request-id`, `x-ratelimit-*`.
+    #[default]
+    OpenAi,
+    /// `{"type":"error","error":{type,message}}`, `request-id`, `anthropic-ratelimit-*`.
+    Anthropic,
+}
+
 /// Headers that go on every work answer.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Meta {
+    /// Whose headers and error bodies.
+    pub(crate) dialect: Dialect,
     /// Arrival number, for `x-request-id`.
     pub(crate) request_id: Option<u64>,
     /// When the request arrived, for `openai-processing-ms`.
@@ -55,6 +70,9 @@ impl Meta {
     /// Writes the headers; the `x-ratelimit-*` ones only `with_limits` (a profile with
     /// `--no-ratelimit-headers` sends none).
     pub(crate) fn apply(&self, h: &mut HeaderMap, with_limits: bool) {
+        if self.dialect == Dialect::Anthropic {
+            return anthropic::apply_headers(self, h, with_limits);
+        }
         fn put(h: &mut HeaderMap, name: &'static str, v: String) {
             if let Ok(v) = HeaderValue::try_from(v) {
                 h.insert(HeaderName::from_static(name), v);
@@ -125,14 +143,20 @@ pub(crate) fn json(st: &AppState, status: StatusCode, body: impl Into<Body>, met
     resp
 }
 
-/// An OpenAI error body, its status counted.
+/// An error body, its status counted: OpenAI's as it is, or Anthropic's with the same message
+/// and the type its status names.
 pub(crate) fn error(st: &AppState, status: StatusCode, err: ErrorBody, meta: &Meta) -> Response {
-    json(st, status, serde_json::to_vec(&err).unwrap_or_default(), meta)
+    let body = match meta.dialect {
+        Dialect::OpenAi => serde_json::to_vec(&err).unwrap_or_default(),
+        Dialect::Anthropic => anthropic::error_body(status.as_u16(), &err.error.message, meta.request_id),
+    };
+    json(st, status, body, meta)
 }
 
 /// An `invalid_request_error`, its status counted.
 pub(crate) fn invalid(
     st: &AppState,
+    dialect: Dialect,
     status: StatusCode,
     message: String,
     param: Option<&str>,
@@ -142,20 +166,28 @@ pub(crate) fn invalid(
         st,
         status,
         ErrorBody::new(message, "invalid_request_error", param, code),
-        &Meta::default(),
+        &Meta {
+            dialect,
+            ..Meta::default()
+        },
     )
 }
 
 const BAD_KEY: &str =
     "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.";
 
-/// 401 `invalid_api_key`, as OpenAI answers a missing or wrong key (counted, as every answer to
-/// a work request is).
-pub(crate) fn unauthorized(st: &AppState) -> Response {
+/// 401 `invalid_api_key`, as OpenAI answers a missing or wrong key (Anthropic's
+/// `authentication_error`), counted, as every answer to a work request is.
+pub(crate) fn unauthorized(st: &AppState, dialect: Dialect) -> Response {
+    let message = match dialect {
+        Dialect::OpenAi => BAD_KEY,
+        Dialect::Anthropic => "invalid x-api-key",
+    };
     invalid(
         st,
+        dialect,
         StatusCode::UNAUTHORIZED,
-        BAD_KEY.into(),
+        message.into(),
         None,
         Some("invalid_api_key"),
     )
@@ -193,6 +225,7 @@ pub(crate) fn refusal(st: &AppState, d: &Decision, model: &str, meta: &mut Meta)
         Decision::Admitted(_) => None,
         Decision::BadFaultHeader(v) => Some(invalid(
             st,
+            meta.dialect,
             StatusCode::BAD_REQUEST,
             format!("Invalid x-mock-fault header '{v}'."),
             None,
@@ -210,11 +243,16 @@ pub(crate) fn refusal(st: &AppState, d: &Decision, model: &str, meta: &mut Meta)
                 LimitKind::Requests => ("requests", "requests per min (RPM)"),
                 LimitKind::Tokens => ("tokens", "tokens per min (TPM)"),
             };
-            let message = format!(
-                "Rate limit reached for {model} in organization org-mock on {unit}: Limit {limit}, Used {}, Requested {requested}. Please try again in {}. Visit https://platform.openai.com/account/rate-limits to learn more.",
-                limit.saturating_sub(*remaining),
-                go_duration(*retry_after),
-            );
+            let message = match meta.dialect {
+                Dialect::OpenAi => format!(
+                    "Rate limit reached for {model} in organization org-mock on {unit}: Limit {limit}, Used {}, Requested {requested}. Please try again in {}. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                    limit.saturating_sub(*remaining),
+                    go_duration(*retry_after),
+                ),
+                Dialect::Anthropic => format!(
+                    "This request would exceed your organization's rate limit of {limit} {unit} (org-mock). For details, refer to: https://docs.claude.com/en/api/rate-limits."
+                ),
+            };
             meta.limits = Some(*limits);
             meta.retry_after = Some(*retry_after);
             let body = ErrorBody::new(message, what, None, Some("rate_limit_exceeded"));
@@ -261,6 +299,15 @@ pub(crate) fn fault(st: &AppState, fault: Fault, model: &str, meta: &mut Meta) -
             );
             error(st, StatusCode::TOO_MANY_REQUESTS, body, meta)
         }
+        Fault::Status(code) if code >= 500 && meta.dialect == Dialect::Anthropic => {
+            let message = anthropic::server_message(code);
+            error(
+                st,
+                status(code),
+                ErrorBody::new(message, "server_error", None, None),
+                meta,
+            )
+        }
         Fault::Status(code) if code >= 500 => {
             let message = match code {
                 503 => {
@@ -305,6 +352,18 @@ pub(crate) enum Api {
     Chat,
     /// `/v1/completions` (legacy): `text_completion`, choices with `text`.
     Text,
+    /// `/v1/messages` (Anthropic): a `message` with one text block, named SSE events.
+    Messages,
+}
+
+impl Api {
+    /// Whose headers and error bodies this API's answers carry.
+    pub(crate) fn dialect(self) -> Dialect {
+        match self {
+            Api::Chat | Api::Text => Dialect::OpenAi,
+            Api::Messages => Dialect::Anthropic,
+        }
+    }
 }
 
 /// Everything needed to write one completion, with the parts every chunk repeats rendered once.
@@ -342,6 +401,7 @@ impl Generation {
         let id = match api {
             Api::Chat => hex_id("chatcmpl-mock", index, 12),
             Api::Text => hex_id("cmpl-mock", index, 12),
+            Api::Messages => hex_id("msg_mock", index, 16),
         };
         Generation {
             api,
@@ -361,7 +421,7 @@ impl Generation {
         self.chunk_head.get_or_init(|| {
             let (object, fingerprint) = match self.api {
                 Api::Chat => ("chat.completion.chunk", r#""system_fingerprint":"fp_mock","#),
-                Api::Text => ("text_completion", ""),
+                Api::Text | Api::Messages => ("text_completion", ""),
             };
             format!(
                 r#"data: {{"id":"{}","object":"{object}","created":{},"model":{},{fingerprint}"choices":["#,
@@ -381,7 +441,10 @@ impl Generation {
 
     /// Bytes the answer will take, about (the cap on one request's output is checked against it).
     pub(crate) fn estimated_bytes(&self, stream: bool) -> u64 {
-        if stream {
+        if stream && self.api == Api::Messages {
+            // `event: content_block_delta` and its JSON are about 120 bytes a token.
+            Self::bytes(self.n, self.tokens, 128)
+        } else if stream {
             Self::bytes(self.n, self.tokens, self.chunk_head().len() as u64 + 90)
         } else {
             Self::plain_bytes(self.n, self.tokens)
@@ -412,7 +475,7 @@ impl Generation {
             Api::Chat => {
                 r#","prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}"#
             }
-            Api::Text => "",
+            Api::Text | Api::Messages => "",
         };
         // Writing to a String cannot fail.
         let _ = write!(
@@ -427,12 +490,15 @@ impl Generation {
     /// `String` per token: 5 % of the mock's CPU at zero delay).
     pub(crate) fn completion_json(&self) -> Vec<u8> {
         use std::fmt::Write;
+        if self.api == Api::Messages {
+            return self.message_parts().message_json();
+        }
         let (object, extra) = match self.api {
             Api::Chat => (
                 "chat.completion",
                 r#","service_tier":"default","system_fingerprint":"fp_mock""#,
             ),
-            Api::Text => ("text_completion", ""),
+            Api::Text | Api::Messages => ("text_completion", ""),
         };
         let text_len = self.tokens as usize * 7 + 2;
         let mut s = String::with_capacity(512 + self.n as usize * (text_len + 160));
@@ -452,7 +518,7 @@ impl Generation {
                     self.push_text(&mut s);
                     s.push_str(r#","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":""#);
                 }
-                Api::Text => {
+                Api::Text | Api::Messages => {
                     s.push_str(r#"{"text":"#);
                     self.push_text(&mut s);
                     let _ = write!(s, r#","index":{i},"logprobs":null,"finish_reason":""#);
@@ -480,41 +546,101 @@ impl Generation {
         Bytes::from(s)
     }
 
-    /// The opening chunk of choice `i` (chat only: the role, empty content).
-    pub(crate) fn role_chunk(&self, i: u32) -> Option<Bytes> {
-        (self.api == Api::Chat).then(|| {
-            self.chunk(
-                &format!(r#"{{"index":{i},"delta":{{"role":"assistant","content":""}},"logprobs":null,"finish_reason":null}}"#),
-                "null",
-            )
-        })
+    /// The parts of a Messages answer.
+    fn message_parts(&self) -> MessageParts<'_> {
+        MessageParts {
+            id: &self.id,
+            model_json: &self.model_json,
+            tokens: self.tokens,
+            input_tokens: self.prompt_tokens,
+            finish: self.finish_reason,
+        }
+    }
+
+    /// What a stream opens with once its latency is over: chat's role chunk of every choice,
+    /// Anthropic's `message_start`, `ping` and `content_block_start`; the legacy API has none.
+    pub(crate) fn opening(&self) -> Option<Bytes> {
+        match self.api {
+            Api::Chat => {
+                let roles: Vec<Bytes> = (0..self.n)
+                    .map(|i| {
+                        self.chunk(
+                            &format!(r#"{{"index":{i},"delta":{{"role":"assistant","content":""}},"logprobs":null,"finish_reason":null}}"#),
+                            "null",
+                        )
+                    })
+                    .collect();
+                Some(Bytes::from(roles.concat()))
+            }
+            Api::Text => None,
+            Api::Messages => Some(self.message_parts().opening()),
+        }
+    }
+
+    /// Token `t` of every choice.
+    pub(crate) fn token_event(&self, t: u32) -> Bytes {
+        if self.api == Api::Messages {
+            return MessageParts::token_event(t);
+        }
+        let chunks: Vec<Bytes> = (0..self.n).map(|i| self.token_chunk(i, t)).collect();
+        Bytes::from(chunks.concat())
     }
 
     /// Token `t` of choice `i`.
-    pub(crate) fn token_chunk(&self, i: u32, t: u32) -> Bytes {
+    fn token_chunk(&self, i: u32, t: u32) -> Bytes {
         let word = serde_json::to_string(&token(t)).unwrap_or_default();
         let choice = match self.api {
             Api::Chat => format!(
                 r#"{{"index":{i},"delta":{{"content":{word}}},"logprobs":null,"finish_reason":null}}"#
             ),
-            Api::Text => format!(r#"{{"text":{word},"index":{i},"logprobs":null,"finish_reason":null}}"#),
+            Api::Text | Api::Messages => {
+                format!(r#"{{"text":{word},"index":{i},"logprobs":null,"finish_reason":null}}"#)
+            }
         };
         self.chunk(&choice, "null")
     }
 
-    /// The finishing chunk of choice `i`.
-    pub(crate) fn finish_chunk(&self, i: u32) -> Bytes {
+    /// The end of the stream: every choice's finishing chunk, the usage chunk when
+    /// `include_usage`, `[DONE]`; Anthropic's `content_block_stop`, `message_delta` and
+    /// `message_stop`.
+    pub(crate) fn closing(&self, include_usage: bool) -> Bytes {
+        if self.api == Api::Messages {
+            return self.message_parts().closing();
+        }
         let f = self.finish_reason;
-        let choice = match self.api {
-            Api::Chat => format!(r#"{{"index":{i},"delta":{{}},"logprobs":null,"finish_reason":"{f}"}}"#),
-            Api::Text => format!(r#"{{"text":"","index":{i},"logprobs":null,"finish_reason":"{f}"}}"#),
-        };
-        self.chunk(&choice, "null")
+        let mut out: Vec<Bytes> = (0..self.n)
+            .map(|i| {
+                let choice = match self.api {
+                    Api::Chat => {
+                        format!(r#"{{"index":{i},"delta":{{}},"logprobs":null,"finish_reason":"{f}"}}"#)
+                    }
+                    Api::Text | Api::Messages => {
+                        format!(r#"{{"text":"","index":{i},"logprobs":null,"finish_reason":"{f}"}}"#)
+                    }
+                };
+                self.chunk(&choice, "null")
+            })
+            .collect();
+        if include_usage {
+            out.push(self.chunk("", &self.usage_json()));
+        }
+        out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        Bytes::from(out.concat())
     }
 
-    /// The usage chunk (`choices: []`), sent when `stream_options.include_usage`.
-    pub(crate) fn usage_chunk(&self) -> Bytes {
-        self.chunk("", &self.usage_json())
+    /// A mid-stream error: OpenAI's `data: {"error": …}`, Anthropic's `event: error`.
+    pub(crate) fn error_event(&self) -> Bytes {
+        if self.api == Api::Messages {
+            return MessageParts::error_event();
+        }
+        let err = ErrorBody::new(
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            None,
+            None,
+        );
+        let json = serde_json::to_string(&err).unwrap_or_default();
+        Bytes::from(format!("data: {json}\n\n"))
     }
 }
 
@@ -548,6 +674,7 @@ mod tests {
         let mut l = Limiter::new(Some(5000), Some(160_000), Duration::from_secs(60), t0).unwrap();
         let (_, state) = l.admit(24, t0);
         let meta = Meta {
+            dialect: Dialect::OpenAi,
             request_id: Some(0xab),
             started: None,
             limits: Some(state),
@@ -619,7 +746,7 @@ mod tests {
                     assert_eq!(c["finish_reason"], "length");
                     let text = match api {
                         Api::Chat => &c["message"]["content"],
-                        Api::Text => &c["text"],
+                        Api::Text | Api::Messages => &c["text"],
                     };
                     assert_eq!(text.as_str().unwrap(), streamed, "{api:?} n={n} tokens={tokens}");
                 }

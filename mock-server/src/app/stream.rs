@@ -1,4 +1,5 @@
-//! A streamed answer: server-sent events, each token written when its time comes. The stream is
+//! A streamed answer: server-sent events (OpenAI's chunks or Anthropic's named events, as the
+//! [`Generation`] writes them), each token written when its time comes. The stream is
 //! a state machine polled by the connection itself (no task, no channel per stream): it sleeps
 //! until the next token's deadline, then yields the chunk of every choice for that token.
 //!
@@ -18,7 +19,6 @@ use crate::app::AppState;
 use crate::app::render::{Generation, Meta};
 use crate::profile::Fault;
 use crate::stats::Event;
-use crate::wire::ErrorBody;
 
 /// Where a stream is.
 enum Step {
@@ -61,10 +61,9 @@ impl State {
             self.deadline += p.latency.sample(&mut self.rng);
             self.st.sleep_until(self.deadline).await;
             self.step = Step::Token(0);
-            let roles: Vec<Bytes> = (0..g.n).filter_map(|i| g.role_chunk(i)).collect();
-            // The legacy API has no role chunk: it goes straight to the first token.
-            if !roles.is_empty() {
-                return Some(Ok(Bytes::from(roles.concat())));
+            // The legacy API has no opening: it goes straight to the first token.
+            if let Some(opening) = g.opening() {
+                return Some(Ok(opening));
             }
         }
         match self.step {
@@ -81,14 +80,7 @@ impl State {
                         Some(Fault::StreamError) => {
                             self.st.stats.event(Event::StreamError);
                             self.step = Step::Done;
-                            let err = ErrorBody::new(
-                                "The server had an error while processing your request. Sorry about that!",
-                                "server_error",
-                                None,
-                                None,
-                            );
-                            let json = serde_json::to_string(&err).unwrap_or_default();
-                            return Some(Ok(Bytes::from(format!("data: {json}\n\n"))));
+                            return Some(Ok(g.error_event()));
                         }
                         Some(Fault::StreamCut) => {
                             self.st.stats.event(Event::StreamCut);
@@ -104,17 +96,11 @@ impl State {
                 }
                 self.step = Step::Token(t + 1);
                 self.st.stats.tokens(u64::from(g.n));
-                let chunks: Vec<Bytes> = (0..g.n).map(|i| g.token_chunk(i, t)).collect();
-                Some(Ok(Bytes::from(chunks.concat())))
+                Some(Ok(g.token_event(t)))
             }
             Step::Token(_) => {
                 self.step = Step::Done;
-                let mut out: Vec<Bytes> = (0..g.n).map(|i| g.finish_chunk(i)).collect();
-                if self.include_usage {
-                    out.push(g.usage_chunk());
-                }
-                out.push(Bytes::from_static(b"data: [DONE]\n\n"));
-                Some(Ok(Bytes::from(out.concat())))
+                Some(Ok(g.closing(self.include_usage)))
             }
             Step::Done => None,
         }

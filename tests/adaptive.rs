@@ -285,3 +285,32 @@ fn every_limit_with_and_without_headers() {
         }
     }
 }
+
+/// `--concurrency auto` reads Anthropic's `anthropic-ratelimit-*` headers (RFC 3339 resets) as
+/// it reads OpenAI's: against an RPM limit over `/v1/messages`, with the `anthropic` SDK's
+/// retries, every request succeeds and 429s stay at most a tenth of the answers.
+#[test]
+fn the_controller_reads_anthropics_rate_limit_headers() {
+    let profile = Profile {
+        rpm: Some(1_200),
+        limit_window: Duration::from_secs(1),
+        ..Profile::fixed(Duration::from_millis(100))
+    };
+    let mut cfg = config(&[Strategy::Async], 200, profile);
+    cfg.workload.api = asyncbench::model::plan::Api::Anthropic;
+    cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+    cfg.concurrency = 64;
+    cfg.retry =
+        asyncbench::model::retry::RetryPolicy::preset(asyncbench::model::retry::RetryPreset::Anthropic);
+    let report = compare(&cfg).unwrap();
+    let s = &report.strategies[0];
+    let a = s.adaptive.as_ref().unwrap();
+    eprintln!(
+        "429 share {}, ok {}",
+        a.share_429,
+        s.count(asyncbench::model::outcome::Outcome::Ok)
+    );
+    assert_eq!(s.accounted, "200/200");
+    assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 200);
+    assert!(a.share_429 <= 0.1, "429 share {}", a.share_429);
+}

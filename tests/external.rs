@@ -7,11 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use asyncbench::model::outcome::Outcome;
+use asyncbench::model::plan::Api;
 use asyncbench::model::strategy::PyClient;
 use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 
-use crate::util::{bin, config, fast_retry, json, python_clients};
+use crate::util::{bin, config, every_strategy_for, fast_retry, json, python_clients, python_clients_for};
 
 /// `--client-cmd` running tests/clients/fake.py in `mode` after `async`, 8 requests, 1 s timeout.
 fn run_fake(mode: &str, out: &Path) -> std::process::Output {
@@ -243,19 +244,19 @@ fn a_missing_python_or_package_is_exit_2_naming_the_fix() {
     }
 }
 
-fn every_strategy_and_python_client() -> Vec<Strategy> {
-    Strategy::ALL
-        .into_iter()
-        .chain(PyClient::ALL.into_iter().map(Strategy::Python))
-        .collect()
-}
-
 /// With 30 % of answers 429 and 10 % 500, retried, every shipped Python client meets the same
-/// faults as the Rust strategies in either order of the list: the same failures and the same
-/// retries, every request accounted for and the mock's count agreeing.
+/// faults as the Rust strategies in either order of the list, under each API it speaks (the
+/// SDK clients under their own): the same failures and the same retries, every request
+/// accounted for and the mock's count agreeing.
 #[test]
 fn every_python_client_meets_the_same_faults_as_the_rust_strategies_in_both_orders() {
     python_clients();
+    for api in [Api::Openai, Api::Anthropic] {
+        same_faults_in_both_orders(api);
+    }
+}
+
+fn same_faults_in_both_orders(api: Api) {
     let profile = Profile {
         rate_429: 0.3,
         rate_500: 0.1,
@@ -264,12 +265,18 @@ fn every_python_client_meets_the_same_faults_as_the_rust_strategies_in_both_orde
         seed: Some(3),
         ..Profile::default()
     };
-    let forward = every_strategy_and_python_client();
+    let forward = every_strategy_for(api);
     let backward: Vec<Strategy> = forward.iter().rev().copied().collect();
     let mut seen = Vec::new();
     for order in [&forward, &backward] {
         let mut cfg = config(order, 30, profile.clone());
+        cfg.workload.api = api;
         cfg.retry = fast_retry(3);
+        // Anthropic's Retry-After is whole seconds (1 s here): the test's policy backs off on
+        // its own instead.
+        if api == Api::Anthropic {
+            cfg.retry.retry_after_cap = None;
+        }
         let report = asyncbench::compare(&cfg).unwrap();
         assert!(report.complete, "{:?}", report.incomplete_reason);
         for s in &report.strategies {
@@ -307,10 +314,20 @@ fn every_python_client_reports_ttft_and_itl_of_a_stream() {
         latency: "0ms".parse().unwrap(),
         ..Profile::default()
     };
-    let clients: Vec<Strategy> = PyClient::ALL.into_iter().map(Strategy::Python).collect();
+    for api in [Api::Openai, Api::Anthropic] {
+        streams_time_ttft_and_itl(api, profile.clone());
+    }
+}
+
+/// Every Python client that speaks `api` streams 12 requests of 8 tokens: TTFT at the mock's
+/// 30 ms, one gap per token after the first.
+fn streams_time_ttft_and_itl(api: Api, profile: Profile) {
+    let clients = python_clients_for(api);
     let mut cfg = config(&clients, 12, profile);
     cfg.workload.stream = true;
+    cfg.workload.api = api;
     let report = asyncbench::compare(&cfg).unwrap();
+    assert_eq!(report.strategies.len(), clients.len());
     for s in &report.strategies {
         assert_eq!(s.accounted, "12/12", "{}", s.id);
         assert_eq!(s.count(Outcome::Ok), 12, "{}: {:?}", s.id, s.errors);
@@ -329,9 +346,10 @@ fn every_python_client_reports_ttft_and_itl_of_a_stream() {
     }
 }
 
-/// The article's retry preset goes to aiohttp_retry itself (py-aiohttp) and openai's to the SDK
-/// (py-openai): their own retries meet the same faults as the Rust twins' retry loop, and each
-/// attempt they send is numbered and counted.
+/// The article's retry preset goes to aiohttp_retry itself (py-aiohttp), openai's to its SDK
+/// (py-openai) and anthropic's to its SDK (py-anthropic, over `--api anthropic`): their own
+/// retries meet the same faults as the Rust twins' retry loop, and each attempt they send is
+/// numbered and counted.
 #[test]
 fn the_clients_own_retries_meet_the_same_faults() {
     python_clients();
@@ -341,15 +359,29 @@ fn the_clients_own_retries_meet_the_same_faults() {
         seed: Some(5),
         ..Profile::default()
     };
-    for (preset, client) in [
-        (asyncbench::model::retry::RetryPreset::Openai, PyClient::Openai),
-        (asyncbench::model::retry::RetryPreset::Aiohttp, PyClient::Aiohttp),
+    for (preset, client, api) in [
+        (
+            asyncbench::model::retry::RetryPreset::Openai,
+            PyClient::Openai,
+            Api::Openai,
+        ),
+        (
+            asyncbench::model::retry::RetryPreset::Aiohttp,
+            PyClient::Aiohttp,
+            Api::Openai,
+        ),
+        (
+            asyncbench::model::retry::RetryPreset::Anthropic,
+            PyClient::Anthropic,
+            Api::Anthropic,
+        ),
     ] {
         let mut policy = asyncbench::model::retry::RetryPolicy::preset(preset);
         // The SDKs' own waits are long (0.5–8 s, 2–30 s): few requests, one attempt more at most.
         policy.attempts = 2;
         let mut cfg = config(&[Strategy::Async, Strategy::Python(client)], 12, profile.clone());
         cfg.retry = policy;
+        cfg.workload.api = api;
         cfg.concurrency = 12;
         let report = asyncbench::compare(&cfg).unwrap();
         let [rust, py] = &report.strategies[..] else {
@@ -493,25 +525,32 @@ fn every_python_client_works_over_https_with_the_certificate_trusted() {
         },
     )
     .unwrap();
-    let clients: Vec<Strategy> = PyClient::ALL.into_iter().map(Strategy::Python).collect();
-    let mut cfg = crate::util::config_for_target(&clients, 6, format!("{}/v1", server.uri()));
     let trusted = asyncbench::TlsTrust {
         ca_pem: Some(std::sync::Arc::new(server.ca_pem().unwrap().as_bytes().to_vec())),
         insecure: false,
     };
-    if let Some(t) = cfg.endpoint.target_mut() {
-        t.trust = trusted;
+    // Each client under an API it speaks: the OpenAI set, then the Anthropic SDK's client.
+    let anthropic_only = Strategy::Python(PyClient::Anthropic);
+    let mut cfg = crate::util::config_for_target(&[], 6, format!("{}/v1", server.uri()));
+    for (api, clients) in [
+        (Api::Openai, python_clients_for(Api::Openai)),
+        (Api::Anthropic, vec![anthropic_only]),
+    ] {
+        cfg.strategies = clients;
+        cfg.workload.api = api;
+        cfg.endpoint.target_mut().unwrap().trust = trusted.clone();
+        let report = asyncbench::compare(&cfg).unwrap();
+        for s in &report.strategies {
+            assert_eq!(s.count(Outcome::Ok), 6, "{}: {:?}", s.id, s.errors);
+            let c = s.server.as_ref().unwrap();
+            assert!(
+                c.tls_handshakes >= 1 && c.tls_handshakes == c.connections,
+                "{}: {c:?}",
+                s.id
+            );
+        }
     }
-    let report = asyncbench::compare(&cfg).unwrap();
-    for s in &report.strategies {
-        assert_eq!(s.count(Outcome::Ok), 6, "{}: {:?}", s.id, s.errors);
-        let c = s.server.as_ref().unwrap();
-        assert!(
-            c.tls_handshakes >= 1 && c.tls_handshakes == c.connections,
-            "{}: {c:?}",
-            s.id
-        );
-    }
+    cfg.workload.api = Api::Openai;
     cfg.endpoint.target_mut().unwrap().trust = asyncbench::TlsTrust::default();
     cfg.strategies = vec![
         Strategy::Python(PyClient::Httpx),

@@ -32,6 +32,9 @@ mod trust;
 // Real endpoints: HTTPS and HTTP/2 for every strategy, protocols and connections reported.
 mod wire;
 
+// APIs beyond OpenAI chat: Anthropic's Messages for every strategy, its Python clients and SDK.
+mod apis;
+
 // Run modes, inputs and outputs: durations, warm-ups, headers, body files, datasets, spreads,
 // SLO goodput, automatic sweeps, requests.jsonl, JSON and CSV on stdout, completions.
 mod modes;

@@ -61,6 +61,7 @@ pub(crate) fn fast_retry(attempts: u32) -> RetryPolicy {
         retry_transport: true,
         retry_after_cap: Some(Duration::from_secs(5)),
         obey_should_retry: true,
+        retry_after_clamp: false,
     }
 }
 
@@ -233,6 +234,21 @@ pub(crate) fn wait(
     }
 }
 
+/// Every strategy that can speak `api`: the six built-in ones and the Python clients whose SDK
+/// (if any) is that API's.
+pub(crate) fn every_strategy_for(api: asyncbench::model::plan::Api) -> Vec<Strategy> {
+    Strategy::ALL.into_iter().chain(python_clients_for(api)).collect()
+}
+
+/// The shipped Python clients that can speak `api` (an SDK client speaks its own only).
+pub(crate) fn python_clients_for(api: asyncbench::model::plan::Api) -> Vec<Strategy> {
+    asyncbench::model::strategy::PyClient::ALL
+        .into_iter()
+        .filter(|p| p.only_api().is_none_or(|a| a == api))
+        .map(Strategy::Python)
+        .collect()
+}
+
 /// Makes sure `clients/python/.venv` has the pinned requirements of the Python clients, creating
 /// it on first use (`python3 -m venv`, then `pip install -r clients/python/requirements.txt`), so
 /// `cargo test` needs no setup of its own; once per test process.
@@ -242,7 +258,7 @@ pub(crate) fn python_clients() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let venv = root.join("clients/python/.venv");
         let python = venv.join("bin/python");
-        let probe = "import requests, aiohttp, aiohttp_retry, httpx, openai";
+        let probe = "import requests, aiohttp, aiohttp_retry, httpx, openai, anthropic";
         let works = |p: &std::path::Path| {
             std::process::Command::new(p)
                 .args(["-c", probe])

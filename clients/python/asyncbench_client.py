@@ -75,6 +75,7 @@ class Workload:
         self.headers = dict(msg["headers"])
         self.api_key = msg.get("api_key")
         self.chat = msg["chat"]
+        self.api = msg.get("api", "openai")
         self.stream = msg["stream"]
         self.bodies = [b.encode() for b in msg["bodies"]]
         self.concurrency = msg["concurrency"]
@@ -133,7 +134,8 @@ class Workload:
             after = _retry_after(headers)
             if p["obey_should_retry"] and should in ("true", "false"):
                 retried = should == "true"
-            elif p["retry_after_cap_s"] is not None and after is not None and after > p["retry_after_cap_s"]:
+            elif (p["retry_after_cap_s"] is not None and after is not None and after > p["retry_after_cap_s"]
+                  and not p.get("retry_after_clamp")):
                 retried = False
             else:
                 retried = status in p["statuses"] or (p["retry_server_errors"] and status >= 500)
@@ -146,8 +148,8 @@ class Workload:
         if not retried:
             return None
         cap = p["retry_after_cap_s"]
-        if cap is not None and after is not None and 0 < after <= cap:
-            return after
+        if cap is not None and after is not None and 0 < after and (after <= cap or p.get("retry_after_clamp")):
+            return min(after, cap)
         delay = min(p["initial_s"] * p["factor"] ** (attempt - 1 + p["first_exponent"]), p["max_delay_s"])
         if p["jitter"] == "full":
             delay *= rng.random()
@@ -240,7 +242,8 @@ def error_kind(exc):
 
 
 class Stream:
-    """Reads a chat answer's server-sent events as they arrive: the first content token's time,
+    """Reads a streamed answer's server-sent events as they arrive (OpenAI's chunks ending with
+    `[DONE]`, or Anthropic's events ending with `message_stop`): the first content token's time,
     the gaps after it, usage, and whether the stream was whole."""
 
     def __init__(self, sent_ns):
@@ -270,10 +273,19 @@ class Stream:
         if "error" in event:
             self.error = "stream_error"
             return
-        if event.get("usage"):
-            self.usage = event["usage"]
-        for choice in event.get("choices") or []:
-            if (choice.get("delta") or {}).get("content"):
+        kind = event.get("type")
+        if kind == "message_stop":
+            self.finished = True
+            return
+        # Anthropic's totals are cumulative: a later usage replaces the fields it has.
+        for usage in (event.get("usage"), (event.get("message") or {}).get("usage")):
+            if usage:
+                self.usage = dict(self.usage or {}, **usage)
+        texts = [(choice.get("delta") or {}).get("content") for choice in event.get("choices") or []]
+        if kind == "content_block_delta":
+            texts.append((event.get("delta") or {}).get("text"))
+        for text in texts:
+            if text:
                 if self.ttft is None:
                     self.ttft = t - self.sent
                 else:
@@ -291,8 +303,8 @@ class Stream:
 
 def _usage(usage, fields):
     usage = usage or {}
-    fields["completion_tokens"] = usage.get("completion_tokens")
-    fields["prompt_tokens"] = usage.get("prompt_tokens")
+    fields["completion_tokens"] = usage.get("completion_tokens", usage.get("output_tokens"))
+    fields["prompt_tokens"] = usage.get("prompt_tokens", usage.get("input_tokens"))
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -302,7 +314,7 @@ def read_json(w, body):
         doc = json.loads(body)
     except ValueError:
         return "decode", None
-    if w.chat and not (isinstance(doc, dict) and doc.get("choices")):
+    if w.chat and not (isinstance(doc, dict) and (doc.get("choices") if w.api == "openai" else doc.get("type") == "message")):
         return "decode", None
     return None, _usage(doc.get("usage") if isinstance(doc, dict) else None, {"bytes": len(body)})
 

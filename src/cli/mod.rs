@@ -15,7 +15,7 @@ use crate::cli::parse::{parse_header, parse_prompt_tokens, parse_spread};
 use crate::cli::parse::{parse_shard, parse_slo, parse_start_at, parse_warmup};
 use crate::model::plan::Header;
 use crate::model::plan::Spread;
-use crate::model::plan::{Arrival, Shard, Slo, Warmup};
+use crate::model::plan::{Api, Arrival, Shard, Slo, Warmup};
 use crate::model::retry::RetryPreset;
 use crate::model::strategy::Strategy;
 
@@ -380,9 +380,15 @@ pub struct CommonArgs {
     /// the clients (to measure what TLS costs each strategy).
     #[arg(long)]
     pub tls: bool,
-    /// Environment variable holding the API key for --target (never printed or written).
-    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "NAME")]
-    pub api_key_env: String,
+    /// Environment variable holding the API key for --target (never printed or written)
+    /// [default: OPENAI_API_KEY, or ANTHROPIC_API_KEY with --api anthropic].
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+    /// The API the requests speak: openai (chat completions at BASE/chat/completions) or
+    /// anthropic (Messages at BASE/messages, with x-api-key and anthropic-version); the
+    /// embedded mock serves both.
+    #[arg(long, value_enum, default_value = "openai")]
+    pub api: Api,
     /// Model name sent in each request.
     #[arg(long, default_value = "mock-model")]
     pub model: String,

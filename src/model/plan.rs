@@ -35,6 +35,43 @@ pub const MIN_RATE: f64 = 1e-4;
 /// The fastest open loop: ten million requests a second, far past any client.
 pub const MAX_RATE: f64 = 1e7;
 
+/// Which API the requests speak (`--api`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    /// OpenAI's chat completions: `POST …/chat/completions`, `Authorization: Bearer`.
+    #[default]
+    Openai,
+    /// Anthropic's Messages: `POST …/messages`, `x-api-key` and `anthropic-version`.
+    Anthropic,
+}
+
+impl Api {
+    /// The path after the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Api::Openai => "chat/completions",
+            Api::Anthropic => "messages",
+        }
+    }
+
+    /// The variable the key is read from when `--api-key-env` is not given.
+    pub fn key_env(self) -> &'static str {
+        match self {
+            Api::Openai => "OPENAI_API_KEY",
+            Api::Anthropic => "ANTHROPIC_API_KEY",
+        }
+    }
+
+    /// Its name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Openai => "openai",
+            Api::Anthropic => "anthropic",
+        }
+    }
+}
+
 /// Inter-arrival gaps of an open-loop run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -110,6 +147,9 @@ pub struct Workload {
     /// How prompts are counted in tokens (`--tokenizer`), by the harness and the embedded mock.
     #[serde(default)]
     pub tokenizer: mock_server::tokens::Tokenizer,
+    /// The API the requests speak (`--api`).
+    #[serde(default)]
+    pub api: Api,
 }
 
 /// Requests sent before the measured ones, with the same clients (warm connections, warm

@@ -168,7 +168,9 @@ pub(crate) fn test_record(outcome: Outcome, ms: u64, attempts: usize) -> Record 
     }
 }
 
-/// The `x-ratelimit-*` headers of one answer (OpenAI's names; each may be missing).
+/// The rate-limit headers of one answer (each may be missing): OpenAI's `x-ratelimit-*`, or
+/// Anthropic's `anthropic-ratelimit-requests-*` and `-tokens-*` (input and output together),
+/// whose RFC 3339 reset instants become the time until them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RateLimit {
     /// `x-ratelimit-limit-requests`: requests per minute.
@@ -201,24 +203,43 @@ impl RateLimit {
                 continue;
             }
             last = Some(name);
-            let Some(field) = name.as_str().strip_prefix("x-ratelimit-") else {
-                continue;
-            };
+            let name = name.as_str();
             let text = value.to_str().ok().map(str::trim);
             let num = || text.and_then(|v| v.parse::<u64>().ok());
-            let dur = || text.and_then(parse_go_duration);
-            match field {
-                "limit-requests" => r.limit_requests = num(),
-                "remaining-requests" => r.remaining_requests = num(),
-                "reset-requests" => r.reset_requests = dur(),
-                "limit-tokens" => r.limit_tokens = num(),
-                "remaining-tokens" => r.remaining_tokens = num(),
-                "reset-tokens" => r.reset_tokens = dur(),
-                _ => {}
+            if let Some(field) = name.strip_prefix("x-ratelimit-") {
+                let dur = || text.and_then(parse_go_duration);
+                match field {
+                    "limit-requests" => r.limit_requests = num(),
+                    "remaining-requests" => r.remaining_requests = num(),
+                    "reset-requests" => r.reset_requests = dur(),
+                    "limit-tokens" => r.limit_tokens = num(),
+                    "remaining-tokens" => r.remaining_tokens = num(),
+                    "reset-tokens" => r.reset_tokens = dur(),
+                    _ => {}
+                }
+            } else if let Some(field) = name.strip_prefix("anthropic-ratelimit-") {
+                let until = || text.and_then(until_rfc3339);
+                match field {
+                    "requests-limit" => r.limit_requests = num(),
+                    "requests-remaining" => r.remaining_requests = num(),
+                    "requests-reset" => r.reset_requests = until(),
+                    "tokens-limit" => r.limit_tokens = num(),
+                    "tokens-remaining" => r.remaining_tokens = num(),
+                    "tokens-reset" => r.reset_tokens = until(),
+                    _ => {}
+                }
             }
         }
         (r != RateLimit::default()).then_some(r)
     }
+}
+
+/// The time from now until an RFC 3339 instant (`2026-12-05T13:40:59Z`), as Anthropic's reset
+/// headers write them; zero for one already past.
+pub fn until_rfc3339(s: &str) -> Option<Duration> {
+    let when = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).ok()?;
+    let ahead = when - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(ahead).unwrap_or(Duration::ZERO))
 }
 
 /// Reads a Go duration as OpenAI's reset headers write it: `6m0s`, `8.64s`, `12ms`, `1h2m3s`,
@@ -296,5 +317,41 @@ mod tests {
         let mut only_other = http::HeaderMap::new();
         only_other.insert("x-ratelimit-unknown", "1".parse().unwrap());
         assert_eq!(RateLimit::from_headers(&only_other), None);
+    }
+
+    /// Anthropic's families read into the same fields: the requests and combined tokens
+    /// limits, remaining counts, and resets as the time until their RFC 3339 instant (the
+    /// input-only and output-only families are passed over).
+    #[test]
+    fn headers_are_read_by_their_anthropic_names() {
+        let in_2s = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("anthropic-ratelimit-requests-limit", "50".parse().unwrap());
+        h.insert("anthropic-ratelimit-requests-remaining", "49".parse().unwrap());
+        h.insert("anthropic-ratelimit-requests-reset", in_2s.parse().unwrap());
+        h.insert("anthropic-ratelimit-tokens-limit", "90000".parse().unwrap());
+        h.insert("anthropic-ratelimit-tokens-remaining", "89000".parse().unwrap());
+        h.insert(
+            "anthropic-ratelimit-tokens-reset",
+            "2020-01-01T00:00:00Z".parse().unwrap(),
+        );
+        h.insert("anthropic-ratelimit-input-tokens-limit", "1".parse().unwrap());
+        let r = RateLimit::from_headers(&h).unwrap();
+        assert_eq!(r.limit_requests, Some(50));
+        assert_eq!(r.remaining_requests, Some(49));
+        let reset = r.reset_requests.unwrap();
+        assert!(
+            reset > Duration::from_millis(500) && reset <= Duration::from_secs(2),
+            "{reset:?}"
+        );
+        assert_eq!(r.limit_tokens, Some(90000));
+        assert_eq!(r.remaining_tokens, Some(89000));
+        assert_eq!(r.reset_tokens, Some(Duration::ZERO));
+        assert_eq!(until_rfc3339("soon"), None);
+        let mut only_input = http::HeaderMap::new();
+        only_input.insert("anthropic-ratelimit-input-tokens-limit", "1".parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&only_input), None);
     }
 }

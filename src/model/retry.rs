@@ -12,6 +12,9 @@
 //!   `Retry-After`, when 0 < wait ≤ 120 s, exactly and without jitter; gives up when Retry-After
 //!   exceeds 120 s; obeys `x-should-retry`; retries 408, 409, 429, ≥ 500, timeouts and connection
 //!   errors; otherwise waits `min(0.5·2^retries, 8) · (1 − 0.25·U[0,1))`.
+//! - `anthropic`: the `anthropic` Python SDK's defaults (2.17.0, `_base_client.py`): the same
+//!   attempts, statuses, backoff and `x-should-retry` as openai-python, but any positive
+//!   `retry-after-ms`/`Retry-After` is obeyed, capped at 4 294 967 s rather than given up on.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +24,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::model::outcome::RequestError;
+
+/// The longest Retry-After the `anthropic` SDK waits (`time.sleep`'s limit on some platforms):
+/// longer ones wait this long.
+pub const ANTHROPIC_RETRY_AFTER_CAP: Duration = Duration::from_secs(4_294_967);
 
 /// How backoff delays are randomised.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -64,6 +71,9 @@ pub struct RetryPolicy {
     pub retry_after_cap: Option<Duration>,
     /// Obey `x-should-retry: true|false`.
     pub obey_should_retry: bool,
+    /// A Retry-After above the cap waits the cap instead of giving up (the `anthropic` SDK).
+    #[serde(default)]
+    pub retry_after_clamp: bool,
 }
 
 /// A named preset.
@@ -75,6 +85,8 @@ pub enum RetryPreset {
     Aiohttp,
     /// openai-python's defaults.
     Openai,
+    /// The `anthropic` Python SDK's defaults.
+    Anthropic,
 }
 
 impl RetryPolicy {
@@ -94,6 +106,7 @@ impl RetryPolicy {
                 retry_transport: false,
                 retry_after_cap: None,
                 obey_should_retry: false,
+                retry_after_clamp: false,
             },
             RetryPreset::Aiohttp => RetryPolicy {
                 name: "aiohttp".into(),
@@ -108,6 +121,7 @@ impl RetryPolicy {
                 retry_transport: false,
                 retry_after_cap: None,
                 obey_should_retry: false,
+                retry_after_clamp: false,
             },
             RetryPreset::Openai => RetryPolicy {
                 name: "openai".into(),
@@ -122,6 +136,13 @@ impl RetryPolicy {
                 retry_transport: true,
                 retry_after_cap: Some(Duration::from_secs(120)),
                 obey_should_retry: true,
+                retry_after_clamp: false,
+            },
+            RetryPreset::Anthropic => RetryPolicy {
+                name: "anthropic".into(),
+                retry_after_cap: Some(ANTHROPIC_RETRY_AFTER_CAP),
+                retry_after_clamp: true,
+                ..RetryPolicy::preset(RetryPreset::Openai)
             },
         }
     }
@@ -142,6 +163,7 @@ impl RetryPolicy {
                 }
                 if let (Some(cap), Some(ra)) = (self.retry_after_cap, retry_after)
                     && ra > &cap
+                    && !self.retry_after_clamp
                 {
                     // openai-python: a server asking for more than the cap is not retried.
                     return false;
@@ -175,9 +197,9 @@ impl RetryPolicy {
             },
         ) = (self.retry_after_cap, err)
             && !ra.is_zero()
-            && *ra <= cap
+            && (*ra <= cap || self.retry_after_clamp)
         {
-            return Some(*ra);
+            return Some((*ra).min(cap));
         }
         Some(self.backoff(attempt, rng))
     }
@@ -443,6 +465,7 @@ mod tests {
                 "none" => "none",
                 "aiohttp" => "aiohttp",
                 "openai" => "openai",
+                "anthropic" => "anthropic",
                 other => panic!("unexpected preset name {other}"),
             };
             (
@@ -512,6 +535,68 @@ mod tests {
                 true
             )
         );
+        // anthropic 2.17.0: `DEFAULT_MAX_RETRIES = 2`, the same delays and statuses, any
+        // positive Retry-After obeyed up to 4 294 967 s.
+        assert_eq!(
+            fields(RetryPolicy::preset(RetryPreset::Anthropic)),
+            (
+                "anthropic",
+                3,
+                Duration::from_millis(500),
+                2.0,
+                s(8),
+                0,
+                Jitter::Reduce(0.25),
+                vec![408, 409, 429],
+                true,
+                true,
+                Some(s(4_294_967)),
+                true
+            )
+        );
+        // Only anthropic waits a Retry-After above its cap (at the cap) rather than give up.
+        let clamps: Vec<bool> = [
+            RetryPreset::None,
+            RetryPreset::Aiohttp,
+            RetryPreset::Openai,
+            RetryPreset::Anthropic,
+        ]
+        .map(|p| RetryPolicy::preset(p).retry_after_clamp)
+        .to_vec();
+        assert_eq!(clamps, [false, false, false, true]);
+    }
+
+    /// The `anthropic` SDK waits whatever Retry-After says (200 s observed), where openai
+    /// gives up above 120 s; past its own cap it waits the cap. The rest is openai's.
+    #[test]
+    fn anthropic_obeys_any_retry_after_up_to_its_cap() {
+        let p = RetryPolicy::preset(RetryPreset::Anthropic);
+        let mut rng = SmallRng::seed_from_u64(0);
+        assert_eq!(
+            p.next_delay(1, &status(429, Some(200_000)), &mut rng),
+            Some(Duration::from_secs(200))
+        );
+        assert_eq!(
+            p.next_delay(1, &status(529, Some(u64::MAX / 2)), &mut rng),
+            Some(ANTHROPIC_RETRY_AFTER_CAP)
+        );
+        assert_eq!(
+            p.next_delay(2, &status(529, Some(1500)), &mut rng),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            p.next_delay(3, &status(529, Some(1500)), &mut rng),
+            None,
+            "3 attempts"
+        );
+        let d = p.next_delay(1, &status(529, None), &mut rng).unwrap();
+        assert!(
+            d >= Duration::from_millis(375) && d <= Duration::from_millis(500),
+            "{d:?}"
+        );
+        assert_eq!(p.next_delay(1, &status(400, None), &mut rng), None);
+        let openai = RetryPolicy::preset(RetryPreset::Openai);
+        assert_eq!(openai.next_delay(1, &status(429, Some(200_000)), &mut rng), None);
     }
 
     #[test]

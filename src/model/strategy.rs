@@ -53,7 +53,7 @@ impl Strategy {
     ];
 
     /// What `--strategies` accepts: the Rust strategies, then the shipped Python clients.
-    pub const NAMED: [Strategy; 13] = {
+    pub const NAMED: [Strategy; 14] = {
         use crate::model::strategy::PyClient as P;
         [
             Strategy::Sequential,
@@ -67,6 +67,7 @@ impl Strategy {
             Strategy::Python(P::Aiohttp),
             Strategy::Python(P::Httpx),
             Strategy::Python(P::Openai),
+            Strategy::Python(P::Anthropic),
             Strategy::Python(P::BlockingInAsync),
             Strategy::Python(P::ToThread),
         ]
@@ -186,6 +187,8 @@ pub enum PyClient {
     Httpx,
     /// `openai.AsyncOpenAI` with its own retries and connection pool.
     Openai,
+    /// `anthropic.AsyncAnthropic` with its own retries and connection pool (`--api anthropic`).
+    Anthropic,
     /// The anti-pattern: a blocking `requests` call inside coroutines.
     BlockingInAsync,
     /// `asyncio.to_thread` around the blocking client.
@@ -194,12 +197,13 @@ pub enum PyClient {
 
 impl PyClient {
     /// Every shipped client, in report order.
-    pub const ALL: [PyClient; 7] = [
+    pub const ALL: [PyClient; 8] = [
         PyClient::Sequential,
         PyClient::Threadpool,
         PyClient::Aiohttp,
         PyClient::Httpx,
         PyClient::Openai,
+        PyClient::Anthropic,
         PyClient::BlockingInAsync,
         PyClient::ToThread,
     ];
@@ -212,6 +216,7 @@ impl PyClient {
             PyClient::Aiohttp => "py-aiohttp",
             PyClient::Httpx => "py-httpx",
             PyClient::Openai => "py-openai",
+            PyClient::Anthropic => "py-anthropic",
             PyClient::BlockingInAsync => "py-blocking-in-async",
             PyClient::ToThread => "py-to-thread",
         }
@@ -225,6 +230,7 @@ impl PyClient {
             PyClient::Aiohttp => "py_aiohttp.py",
             PyClient::Httpx => "py_httpx.py",
             PyClient::Openai => "py_openai.py",
+            PyClient::Anthropic => "py_anthropic.py",
             PyClient::BlockingInAsync => "py_blocking_in_async.py",
             PyClient::ToThread => "py_to_thread.py",
         }
@@ -239,6 +245,16 @@ impl PyClient {
             PyClient::Aiohttp => &["aiohttp", "aiohttp_retry"],
             PyClient::Httpx => &["httpx"],
             PyClient::Openai => &["openai", "httpx"],
+            PyClient::Anthropic => &["anthropic"],
+        }
+    }
+
+    /// The one API it speaks, for the SDK clients (the others send any body they are given).
+    pub fn only_api(self) -> Option<crate::model::plan::Api> {
+        match self {
+            PyClient::Openai => Some(crate::model::plan::Api::Openai),
+            PyClient::Anthropic => Some(crate::model::plan::Api::Anthropic),
+            _ => None,
         }
     }
 
@@ -247,7 +263,7 @@ impl PyClient {
         match self {
             PyClient::Sequential => Strategy::Sequential,
             PyClient::Threadpool | PyClient::ToThread => Strategy::Threadpool,
-            PyClient::Aiohttp | PyClient::Httpx | PyClient::Openai => Strategy::Async,
+            PyClient::Aiohttp | PyClient::Httpx | PyClient::Openai | PyClient::Anthropic => Strategy::Async,
             PyClient::BlockingInAsync => Strategy::AsyncSingle,
         }
     }

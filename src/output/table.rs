@@ -536,10 +536,14 @@ pub(crate) fn settings_header(c: &ConfigSummary, before: bool) -> String {
         k => format!("{count} × {k} rounds"),
     };
     t.push_str(&wrap(&format!(
-        "{} · target {} ({}) · retry {} · timeout {} · max body {} MiB{}{}{}",
+        "{} · target {} ({}){} · retry {} · timeout {} · max body {} MiB{}{}{}",
         requests,
         c.target,
         c.isolation.describe(),
+        match c.workload.api {
+            crate::model::plan::Api::Openai => "",
+            crate::model::plan::Api::Anthropic => " · Anthropic Messages API",
+        },
         c.retry,
         format_duration(std::time::Duration::from_secs_f64(c.timeout_s)),
         c.max_body_bytes >> 20,

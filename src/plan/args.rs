@@ -5,7 +5,7 @@ use crate::cli::{CommonArgs, JitterKind, Level, SweepArgs};
 use crate::model::adaptive::AdaptiveConfig;
 use crate::model::error::ConfigError;
 use crate::model::plan::Spread;
-use crate::model::plan::{LoadModel, Workload};
+use crate::model::plan::{Api, LoadModel, Workload};
 use crate::model::retry::{Jitter, RetryPolicy};
 use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
@@ -267,7 +267,7 @@ impl CommonArgs {
             timeout: self.timeout,
             load: self.load_model(seed)?,
             seed,
-            api_key_env: endpoint.target().map(|_| self.api_key_env.clone()),
+            api_key_env: endpoint.target().map(|_| self.key_env().to_owned()),
             endpoint,
             out: self.out.clone(),
             force: self.force,
@@ -383,6 +383,7 @@ impl CommonArgs {
                 .tokenizer
                 .or(endpoint.mock().map(|p| p.tokenizer))
                 .unwrap_or_default(),
+            api: self.api,
         };
         let inputs = Inputs {
             dataset: dataset.unwrap_or_default(),
@@ -390,7 +391,7 @@ impl CommonArgs {
             headers: self
                 .headers
                 .iter()
-                .filter(|h| endpoint.target().is_none() || h.name != http::header::AUTHORIZATION)
+                .filter(|h| endpoint.target().is_none() || !self.is_key_header(&h.name))
                 .cloned()
                 .collect(),
         };
@@ -399,6 +400,17 @@ impl CommonArgs {
 }
 
 impl CommonArgs {
+    /// Whether a `-H` header carries the key: `Authorization`, and with `--api anthropic`
+    /// `x-api-key` too (sent as the key, once).
+    fn is_key_header(&self, name: &http::HeaderName) -> bool {
+        name == http::header::AUTHORIZATION || (self.api == Api::Anthropic && name == "x-api-key")
+    }
+
+    /// The variable the key is read from: `--api-key-env`, else the API's own.
+    fn key_env(&self) -> &str {
+        self.api_key_env.as_deref().unwrap_or(self.api.key_env())
+    }
+
     /// `--target`: the URL checked (http or https, no credentials in it), the key (from `-H
     /// 'Authorization: …'` or the key variable) and what the clients trust. Mock flags and
     /// `--tls` are refused: they have no effect on an external target.
@@ -429,14 +441,15 @@ impl CommonArgs {
         }
         // An Authorization header given with -H is the key: sent once, used for the
         // mock's admin calls, and the key variable is then not read.
-        let api_key = match self
-            .headers
-            .iter()
-            .find(|h| h.name == http::header::AUTHORIZATION)
-        {
+        let api_key = match self.headers.iter().find(|h| self.is_key_header(&h.name)) {
             // `parse_header` let only visible ASCII through: nothing is lost here.
-            Some(h) => Some(ApiKey::from_header(&String::from_utf8_lossy(h.value.as_bytes()))),
-            None => read_key(&self.api_key_env)?,
+            Some(h) if h.name == http::header::AUTHORIZATION => {
+                Some(ApiKey::from_header(&String::from_utf8_lossy(h.value.as_bytes())))
+            }
+            Some(h) => Some(ApiKey::new(
+                String::from_utf8_lossy(h.value.as_bytes()).trim().to_owned(),
+            )),
+            None => read_key(self.key_env())?,
         };
         if self.tls {
             return Err(invalid(

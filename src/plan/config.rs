@@ -2,7 +2,7 @@
 //! The CLI's flat flags (`cli.rs`) become a [`RunConfig`] here; every bad value becomes a
 //! [`ConfigError`] naming it.
 
-use crate::model::plan::{Arrival, LoadModel, MAX_RATE, MIN_RATE, Shard, Warmup, Workload};
+use crate::model::plan::{Api, Arrival, LoadModel, MAX_RATE, MIN_RATE, Shard, Warmup, Workload};
 use crate::model::strategy::Strategy;
 use crate::model::sweep::Axis;
 use crate::plan::endpoint::Endpoint;
@@ -220,6 +220,7 @@ impl RunConfig {
             requests: w.requests,
             seed: self.seed,
             tokenizer: w.tokenizer,
+            api: w.api,
         }
     }
 
@@ -340,6 +341,26 @@ impl RunConfig {
         }
         if self.max_body == 0 {
             return bad("--max-body", "0".into(), "must be at least 1 byte");
+        }
+        let api = self.workload.api;
+        for s in &self.strategies {
+            if let Strategy::Python(p) = s
+                && let Some(only) = p.only_api()
+                && (only != api || self.workload.delay_endpoint.is_some())
+            {
+                let why = match only {
+                    _ if self.workload.delay_endpoint.is_some() => {
+                        "an SDK client sends completions, not the plain GET of --delay-endpoint"
+                    }
+                    Api::Openai => "its SDK speaks OpenAI's API only: run it with --api openai",
+                    Api::Anthropic => "its SDK speaks Anthropic's API only: run it with --api anthropic",
+                };
+                return Err(ConfigError::Invalid {
+                    name: "--strategies",
+                    value: p.id().to_owned(),
+                    why,
+                });
+            }
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use mock_server::Profile;
 
+use crate::model::plan::Api;
 use crate::plan::config::RunConfig;
 use crate::plan::inputs::build_bodies;
 use crate::plan::request::{ApiKey, PreparedRequest, redact_url};
@@ -12,7 +13,7 @@ use crate::plan::request::{ApiKey, PreparedRequest, redact_url};
 /// Where requests go.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`.
+    /// Base URL, e.g. `http://127.0.0.1:8080/v1` (the API's path follows it).
     pub base_url: String,
     /// The key, when the target needs one.
     pub api_key: Option<ApiKey>,
@@ -65,8 +66,12 @@ impl Target {
             Some(d) => PreparedRequest::get(format!("{}/delay/{}", self.origin(), d.as_secs_f64())),
             None => {
                 let (bodies, stream) = build_bodies(cfg.body_spec(), &cfg.inputs);
-                let url = crate::plan::request::join_url(&self.base_url, "chat/completions");
-                PreparedRequest::chat(url, bodies, self.api_key.as_ref(), stream)
+                let url = crate::plan::request::join_url(&self.base_url, w.api.path());
+                let key = self.api_key.as_ref();
+                match w.api {
+                    Api::Openai => PreparedRequest::chat(url, bodies, key, stream),
+                    Api::Anthropic => PreparedRequest::messages(url, bodies, key, stream),
+                }
             }
         };
         req.trust = self.trust.clone();

@@ -6,7 +6,7 @@
 
 use crate::model::plan::Header;
 
-use crate::model::plan::Spread;
+use crate::model::plan::{Api, Spread};
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::model::error::ConfigError;
 use mock_server::files::read_capped_text;
 use mock_server::tokens::{PER_MESSAGE, REPLY_PRIMING, Tokenizer};
-use mock_server::wire::{ChatRequest, Message};
+use mock_server::wire::{ChatRequest, Message, MessagesRequest};
 
 /// One `--dataset` row: its messages, and its own `max_tokens` when it sets one (it then wins
 /// over `--max-tokens` for that row, as in the datasets of vLLM's and GuideLLM's benchmarks).
@@ -170,6 +170,8 @@ pub(crate) struct BodySpec<'a> {
     pub seed: u64,
     /// How prompts are counted: `--prompt-tokens` writes prompts of that many, framing included.
     pub tokenizer: Tokenizer,
+    /// Whose body: a chat-completions request or an Anthropic Messages request.
+    pub api: Api,
 }
 
 /// The bodies a run cycles through, and whether they ask for a stream (the body file may).
@@ -212,11 +214,19 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
             // Drawn for every body, so the draws do not shift with the rows that set their own.
             let drawn = spec.max_tokens.sample(&mut rng);
             let max_tokens = row.and_then(|r| r.max_tokens).unwrap_or(drawn);
-            let req = ChatRequest {
-                messages,
-                ..ChatRequest::simple(spec.model, "", max_tokens, spec.stream)
+            let req = match spec.api {
+                Api::Openai => serde_json::to_value(ChatRequest {
+                    messages,
+                    ..ChatRequest::simple(spec.model, "", max_tokens, spec.stream)
+                }),
+                Api::Anthropic => serde_json::to_value(MessagesRequest::new(
+                    spec.model,
+                    messages,
+                    max_tokens,
+                    spec.stream,
+                )),
             };
-            let mut body = match serde_json::to_value(&req) {
+            let mut body = match req {
                 Ok(serde_json::Value::Object(m)) => m,
                 _ => serde_json::Map::new(),
             };
@@ -227,8 +237,16 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
             }
             stream |= body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
             // Estimate from what is actually sent (the body file may bring its own messages).
-            let input_tokens = serde_json::from_value::<ChatRequest>(serde_json::Value::Object(body.clone()))
-                .map_or(0, |r| r.prompt_tokens(spec.tokenizer));
+            let sent = serde_json::Value::Object(body.clone());
+            let input_tokens = match spec.api {
+                Api::Openai => {
+                    serde_json::from_value::<ChatRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer))
+                }
+                Api::Anthropic => {
+                    serde_json::from_value::<MessagesRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer))
+                }
+            }
+            .unwrap_or(0);
             let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
             PreparedBody { bytes, input_tokens }
         };
@@ -252,6 +270,7 @@ mod tests {
             requests: Some(100),
             seed: 1,
             tokenizer: Tokenizer::default(),
+            api: Api::Openai,
         }
     }
 

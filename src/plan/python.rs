@@ -9,7 +9,7 @@ use crate::model::error::ConfigError;
 use crate::model::strategy::PyClient;
 
 /// The scripts, by file name: the protocol's shared half, then one per client.
-pub(crate) const SCRIPTS: [(&str, &str); 8] = [
+pub(crate) const SCRIPTS: [(&str, &str); 9] = [
     (
         "asyncbench_client.py",
         include_str!("../../clients/python/asyncbench_client.py"),
@@ -28,6 +28,10 @@ pub(crate) const SCRIPTS: [(&str, &str); 8] = [
     ),
     ("py_httpx.py", include_str!("../../clients/python/py_httpx.py")),
     ("py_openai.py", include_str!("../../clients/python/py_openai.py")),
+    (
+        "py_anthropic.py",
+        include_str!("../../clients/python/py_anthropic.py"),
+    ),
     (
         "py_blocking_in_async.py",
         include_str!("../../clients/python/py_blocking_in_async.py"),

@@ -83,9 +83,22 @@ pub(crate) const DEFAULT_MAX_BODY: u64 = 64 << 20;
 pub enum Call {
     /// `POST` of a chat-completions body; the answer is a chat completion (usage is read).
     Chat,
+    /// `POST` of an Anthropic Messages body; the answer is a `message` (usage is read).
+    Messages,
     /// `GET` with no body (the article's `/delay/1`); the answer is any JSON.
     Delay,
 }
+
+impl Call {
+    /// Whether it posts a body and reads a completion back (chat or Messages).
+    pub fn completes(self) -> bool {
+        matches!(self, Call::Chat | Call::Messages)
+    }
+}
+
+/// The `anthropic-version` sent with Messages requests (the one every version of the API
+/// accepts; `-H anthropic-version: …` replaces it).
+pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// What every attempt sends: method, URL, body and headers, built once per run.
 #[derive(Clone)]
@@ -146,6 +159,27 @@ impl PreparedRequest {
         }
     }
 
+    /// An Anthropic Messages POST of these bodies: the key as `x-api-key` (as the API's
+    /// documentation asks; a key given as `-H 'Authorization: …'` goes as it is), and
+    /// `anthropic-version` unless `-H` sets one (see [`PreparedRequest::set_headers`]).
+    pub fn messages(url: String, bodies: Vec<PreparedBody>, key: Option<&ApiKey>, stream: bool) -> Self {
+        let mut req = PreparedRequest::chat(url, bodies, None, stream);
+        req.call = Call::Messages;
+        if let Some(k) = key {
+            req.secrets.push(k.secret().to_owned());
+            if k.is_from_header() {
+                req.auth = Some(k.bearer());
+            } else if let Ok(v) = http::HeaderValue::from_str(k.secret()) {
+                req.headers.push((http::HeaderName::from_static("x-api-key"), v));
+            }
+        }
+        req.headers.push((
+            http::HeaderName::from_static("anthropic-version"),
+            http::HeaderValue::from_static(ANTHROPIC_VERSION),
+        ));
+        req
+    }
+
     /// A plain GET (the article's `/delay/1`).
     pub fn get(url: String) -> Self {
         let loopback = is_loopback(&url);
@@ -186,7 +220,10 @@ impl PreparedRequest {
     }
 
     /// Adds `-H` headers; the values of credential headers join the secrets masked in samples.
+    /// A header of the same name set here before (`anthropic-version`) gives way to it.
     pub(crate) fn set_headers(&mut self, headers: &[crate::model::plan::Header]) {
+        self.headers
+            .retain(|(name, _)| !headers.iter().any(|h| h.name == *name));
         for h in headers {
             if h.is_secret()
                 && let Ok(v) = h.value.to_str()

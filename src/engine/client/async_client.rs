@@ -10,7 +10,7 @@ use crate::engine::client::{SseReader, complete_sample, parse_body, status_error
 use crate::model::error::RunError;
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::{Protocol, Sample};
-use crate::plan::request::{Call, Limits, PreparedRequest};
+use crate::plan::request::{Limits, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
 /// Installs rustls's ring provider once, for HTTPS targets (we build reqwest without aws-lc so the
@@ -121,7 +121,7 @@ impl AsyncClient {
         let r = &self.req;
         let body = r.body(index);
         let max = self.limits.max_body;
-        let builder = if r.call == Call::Chat {
+        let builder = if r.call.completes() {
             let mut b = self
                 .client
                 .post(self.url.clone())

@@ -11,7 +11,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use crate::engine::client::{SseReader, complete_sample, parse_body, status_error};
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::{Protocol, Sample};
-use crate::plan::request::{Call, Limits, PreparedRequest};
+use crate::plan::request::{Limits, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
 /// ureq's resolver, but an IP address in the URL is used as it is. ureq's own resolver, when a
@@ -115,7 +115,7 @@ impl BlockingClient {
         let body = r.body(index);
         let deadline = started + self.limits.timeout;
         let max = self.limits.max_body;
-        let sent = if r.call == Call::Chat {
+        let sent = if r.call.completes() {
             let mut b = self
                 .agent
                 .post(&r.url)

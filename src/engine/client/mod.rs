@@ -52,22 +52,33 @@ pub(crate) fn status_error(
     }
 }
 
-/// Reads a non-streaming 2xx body: usage from a chat completion, nothing from a plain JSON body.
+/// Reads a non-streaming 2xx body: usage from a chat completion or an Anthropic `message`,
+/// nothing from a plain JSON body.
 pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, RequestError> {
     // The choices are checked to be there, not read: `IgnoredAny` walks them without building
     // a value, so a long completion costs no allocation here.
     #[derive(Deserialize)]
     struct CompletionView {
-        choices: Vec<serde::de::IgnoredAny>,
+        #[serde(default)]
+        choices: Option<Vec<serde::de::IgnoredAny>>,
+        /// `message` for an Anthropic answer.
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
         #[serde(default)]
         usage: Option<UsageView>,
     }
-    if req.call != Call::Chat {
+    if !req.call.completes() {
         return Ok(Sample::default());
     }
     let c: CompletionView = serde_json::from_slice(body).map_err(|e| RequestError::Decode(e.to_string()))?;
-    if c.choices.is_empty() {
-        return Err(RequestError::Decode("completion has no choices".into()));
+    match req.call {
+        Call::Messages if c.kind.as_deref() != Some("message") => {
+            return Err(RequestError::Decode("the answer is not a message".into()));
+        }
+        Call::Chat if c.choices.is_none_or(|c| c.is_empty()) => {
+            return Err(RequestError::Decode("completion has no choices".into()));
+        }
+        _ => {}
     }
     Ok(Sample {
         completion_tokens: c.usage.and_then(|u| u.completion_tokens),
@@ -76,12 +87,13 @@ pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, R
     })
 }
 
-/// `usage`, as lenient as the servers that send it (any field may be missing).
+/// `usage`, as lenient as the servers that send it (any field may be missing): OpenAI's names,
+/// or Anthropic's `input_tokens` and `output_tokens`.
 #[derive(Debug, Clone, Copy, Deserialize)]
 struct UsageView {
-    #[serde(default)]
+    #[serde(default, alias = "input_tokens")]
     prompt_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, alias = "output_tokens")]
     completion_tokens: Option<u64>,
 }
 
@@ -96,12 +108,14 @@ pub(crate) fn complete_sample(
     Sample { protocol, bytes, ..s }.with_counted_input((body.input_tokens > 0).then_some(body.input_tokens))
 }
 
-/// Incremental reader of an SSE chat stream: feed it bytes as they arrive, with the arrival
-/// time; it splits events, times content tokens and notices `[DONE]` and error events.
+/// Incremental reader of an SSE stream, OpenAI's chat chunks or Anthropic's Messages events:
+/// feed it bytes as they arrive, with the arrival time; it splits events, times content tokens
+/// and notices the end (`[DONE]`, `message_stop`) and error events.
 ///
 /// Definitions (the peers disagree, so we state ours):
 /// - TTFT: request sent → the first chunk whose delta has non-empty `content` (the opening
-///   chunk with only `role` and `""` is not a token).
+///   chunk with only `role` and `""` is not a token); with Anthropic's events, the first
+///   `content_block_delta` with non-empty `text`.
 /// - ITL: the gaps between consecutive content chunks, the first token excluded.
 /// - Output tokens: `usage.completion_tokens` from the usage chunk, else the content's text as
 ///   `--tokenizer` counts it.
@@ -181,6 +195,9 @@ impl SseReader {
         struct Delta {
             #[serde(default)]
             content: Option<String>,
+            /// Anthropic's `text_delta`.
+            #[serde(default)]
+            text: Option<String>,
         }
         #[derive(Deserialize)]
         struct ChoiceView {
@@ -188,16 +205,34 @@ impl SseReader {
             delta: Option<Delta>,
         }
         #[derive(Deserialize)]
-        struct ChunkView {
+        struct MessageView {
+            #[serde(default)]
+            usage: Option<UsageView>,
+        }
+        #[derive(Deserialize)]
+        struct ChunkView<'a> {
             #[serde(default)]
             choices: Vec<ChoiceView>,
             #[serde(default)]
             usage: Option<UsageView>,
             #[serde(default)]
             error: Option<serde_json::Value>,
+            /// Anthropic's event type (`message_start`, `content_block_delta`, …).
+            #[serde(default, rename = "type", borrow)]
+            kind: Option<std::borrow::Cow<'a, str>>,
+            /// Anthropic's delta of a content block.
+            #[serde(default)]
+            delta: Option<Delta>,
+            /// Anthropic's `message_start` message (its usage has the input tokens).
+            #[serde(default)]
+            message: Option<MessageView>,
         }
-        let chunk: ChunkView =
+        let chunk: ChunkView<'_> =
             serde_json::from_str(&data).map_err(|e| RequestError::Decode(e.to_string()))?;
+        if chunk.kind.as_deref() == Some("message_stop") {
+            self.done = true;
+            return Ok(());
+        }
         if let Some(err) = chunk.error {
             let msg = err
                 .get("message")
@@ -207,10 +242,12 @@ impl SseReader {
             return Err(RequestError::StreamError(msg));
         }
         let mut has_content = false;
+        let block_text = chunk.delta.as_ref().and_then(|d| d.text.as_deref());
         for text in chunk
             .choices
             .iter()
             .filter_map(|c| c.delta.as_ref()?.content.as_deref())
+            .chain(block_text)
         {
             has_content |= !text.is_empty();
             self.content.push_str(text);
@@ -223,25 +260,31 @@ impl SseReader {
             }
             self.last_token = Some(now);
         }
-        if let Some(u) = chunk.usage {
+        // Anthropic's totals are cumulative (a later one replaces an earlier one), as OpenAI's
+        // one usage chunk is.
+        for u in chunk
+            .usage
+            .iter()
+            .chain(chunk.message.and_then(|m| m.usage).as_ref())
+        {
             self.usage_tokens = u.completion_tokens.or(self.usage_tokens);
             self.prompt_tokens = u.prompt_tokens.or(self.prompt_tokens);
         }
         Ok(())
     }
 
-    /// Whether `[DONE]` has been seen.
+    /// Whether the end (`[DONE]`, `message_stop`) has been seen.
     pub(crate) fn is_done(&self) -> bool {
         self.done
     }
 
-    /// The sample of a stream that ended; a stream that stopped before `[DONE]` is a failure,
-    /// never a success with fewer tokens.
+    /// The sample of a stream that ended; a stream that stopped before its end (`[DONE]`,
+    /// `message_stop`) is a failure, never a success with fewer tokens.
     pub(crate) fn finish(self) -> Result<Sample, RequestError> {
         if !self.done {
             return Err(RequestError::transport(
                 TransportKind::Closed,
-                "stream ended before [DONE]",
+                "stream ended before its end event ([DONE] or message_stop)",
             ));
         }
         Ok(Sample {
@@ -381,6 +424,71 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Anthropic's named events: TTFT at the first `text_delta`, the input tokens from
+    /// `message_start`, the output from `message_delta`'s total (not `message_start`'s 1),
+    /// the end at `message_stop`; `ping` and block starts are not tokens; an `error` event
+    /// fails the stream.
+    #[test]
+    fn anthropic_events_are_read_and_timed() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut r = SseReader::new(t0, Tokenizer::default());
+        let frames = [
+            (
+                5,
+                r#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":12,"output_tokens":1}}}"#,
+            ),
+            (6, "event: ping\ndata: {\"type\": \"ping\"}"),
+            (
+                7,
+                r#"event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            ),
+            (
+                40,
+                r#"event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#,
+            ),
+            (
+                55,
+                r#"event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" world"}}"#,
+            ),
+            (
+                56,
+                r#"event: content_block_stop
+data: {"type":"content_block_stop","index":0}"#,
+            ),
+            (
+                57,
+                r#"event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}}"#,
+            ),
+        ];
+        for (at, f) in frames {
+            r.feed(format!("{f}\n\n").as_bytes(), ms(at)).unwrap();
+        }
+        assert!(!r.is_done());
+        r.feed(
+            b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            ms(58),
+        )
+        .unwrap();
+        assert!(r.is_done());
+        let s = r.finish().unwrap();
+        assert_eq!(s.ttft, Some(Duration::from_millis(40)));
+        assert_eq!(s.itl, vec![Duration::from_millis(15)]);
+        assert_eq!(s.completion_tokens, Some(2));
+        assert_eq!(s.input_tokens, Some(12));
+        let mut r = SseReader::new(t0, Tokenizer::default());
+        let e = r.feed(
+            b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+            t0,
+        );
+        assert_eq!(e, Err(RequestError::StreamError("Overloaded".into())));
     }
 
     #[test]

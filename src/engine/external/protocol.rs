@@ -32,7 +32,8 @@ pub(crate) struct Workload<'a> {
     pub strategy: &'a str,
     /// The full URL every attempt goes to.
     pub url: &'a str,
-    /// The URL without its final `/chat/completions` (what SDKs take as `base_url`).
+    /// The URL without its final `/chat/completions` or `/messages` (what SDKs take as
+    /// `base_url`).
     pub base_url: &'a str,
     /// `POST` (chat) or `GET` (the article's `/delay/N`).
     pub method: &'static str,
@@ -41,8 +42,11 @@ pub(crate) struct Workload<'a> {
     pub headers: Vec<(&'a str, &'a str)>,
     /// The API key alone, for SDKs that take one (`None` without a key).
     pub api_key: Option<&'a str>,
-    /// The answer is a chat completion (parse usage), not a plain JSON answer.
+    /// The answer is a completion (parse usage), not a plain JSON answer.
     pub chat: bool,
+    /// Whose completion: `openai` (a chat completion, `data:` chunks and `[DONE]`) or
+    /// `anthropic` (a `message`, named events ending with `message_stop`).
+    pub api: &'static str,
     /// The body asks for server-sent events.
     pub stream: bool,
     /// The request bodies, as exact JSON text: request `index` sends `bodies[index % len]`
@@ -114,6 +118,8 @@ pub(crate) struct Retry {
     pub retry_after_cap_s: Option<f64>,
     /// Obey `x-should-retry`.
     pub obey_should_retry: bool,
+    /// A Retry-After above the cap waits the cap instead of giving up.
+    pub retry_after_clamp: bool,
 }
 
 impl Retry {
@@ -138,6 +144,7 @@ impl Retry {
             retry_transport: p.retry_transport,
             retry_after_cap_s: p.retry_after_cap.map(|d| d.as_secs_f64()),
             obey_should_retry: p.obey_should_retry,
+            retry_after_clamp: p.retry_after_clamp,
         }
     }
 
@@ -163,7 +170,7 @@ pub(crate) fn workload<'a>(
     if let Some(auth) = &req.auth {
         headers.push(("authorization", auth.as_str()));
     }
-    if req.call == Call::Chat {
+    if req.call.completes() {
         headers.push(("content-type", "application/json"));
     }
     for (name, value) in &req.headers {
@@ -171,21 +178,23 @@ pub(crate) fn workload<'a>(
             headers.push((name.as_str(), v));
         }
     }
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.to_str().ok())
+    };
     let api_key = req
         .auth
         .as_deref()
         .and_then(|a| a.strip_prefix("Bearer "))
-        .or_else(|| {
-            // A key given as `-H 'Authorization: Bearer …'`.
-            req.headers
-                .iter()
-                .find(|(n, _)| n == http::header::AUTHORIZATION)
-                .and_then(|(_, v)| v.to_str().ok())
-                .and_then(|v| v.split_once(' ').map(|(_, k)| k.trim()))
-        });
-    let base_url = req
-        .url
-        .strip_suffix("/chat/completions")
+        // A key given as `-H 'Authorization: Bearer …'`.
+        .or_else(|| header("authorization").and_then(|v| v.split_once(' ').map(|(_, k)| k.trim())))
+        // Anthropic's.
+        .or_else(|| header("x-api-key"));
+    let base_url = ["/chat/completions", "/messages"]
+        .iter()
+        .find_map(|suffix| req.url.strip_suffix(suffix))
         .unwrap_or(req.url.as_str());
     Workload {
         protocol: "asyncbench-client",
@@ -193,15 +202,16 @@ pub(crate) fn workload<'a>(
         strategy,
         url: &req.url,
         base_url,
-        method: match req.call {
-            Call::Chat => "POST",
-            Call::Delay => "GET",
-        },
+        method: if req.call.completes() { "POST" } else { "GET" },
         headers,
         api_key,
-        chat: req.call == Call::Chat,
+        chat: req.call.completes(),
+        api: match req.call {
+            Call::Messages => "anthropic",
+            Call::Chat | Call::Delay => "openai",
+        },
         stream: req.stream,
-        bodies: if req.call == Call::Chat {
+        bodies: if req.call.completes() {
             req.bodies
                 .iter()
                 .map(|b| std::str::from_utf8(&b.bytes).unwrap_or("{}"))
@@ -576,7 +586,9 @@ fn attempt_records(
 /// What a successful request line measured: tokens, TTFT and ITL, the protocol, the prompt's
 /// tokens (the client's count, else the harness's for the body it handed out), bytes.
 fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
-    let counted = (req.call == Call::Chat)
+    let counted = req
+        .call
+        .completes()
         .then(|| req.body(r.index).input_tokens)
         .filter(|n| *n > 0);
     Sample {

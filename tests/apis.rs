@@ -1,0 +1,183 @@
+//! APIs beyond OpenAI chat, over sockets: Anthropic's Messages (`--api anthropic`) for every
+//! strategy, the shipped Python clients that speak it and its official SDK, streamed and not.
+
+use std::time::Duration;
+
+use asyncbench::model::plan::Api;
+use asyncbench::model::strategy::{PyClient, Strategy};
+use mock_server::{MockServer, Profile};
+
+use crate::util::{bin, every_strategy_for, json, python_clients, run_out};
+
+/// `--api anthropic` over every strategy and every Python client that speaks it, streamed and
+/// not: each request a whole `message` (or its events to `message_stop`), its usage read (input
+/// exactly as `--prompt-tokens` asked, output the `max_tokens` asked), no count disagreeing,
+/// the mock's own count agreeing; streams time TTFT and one gap per token after the first;
+/// the table says which API it spoke, `report.json` too.
+#[test]
+fn every_strategy_speaks_anthropic_messages_streamed_and_not() {
+    python_clients();
+    let strategies = every_strategy_for(Api::Anthropic);
+    assert!(strategies.contains(&Strategy::Python(PyClient::Anthropic)));
+    let ids: Vec<&str> = strategies.iter().map(|s| s.id()).collect();
+    for stream in [false, true] {
+        // Arrange
+        let mut args = vec![
+            "compare",
+            "-n",
+            "6",
+            "-c",
+            "3",
+            "--api",
+            "anthropic",
+            "--ttft",
+            "20ms",
+            "--itl",
+            "2ms",
+            "--max-tokens",
+            "5",
+            "--prompt-tokens",
+            "40",
+        ];
+        if stream {
+            args.push("--stream");
+        }
+        let joined = ids.join(",");
+        args.extend(["--strategies", &joined]);
+        // Act
+        let tmp = tempfile::tempdir().unwrap();
+        let o = bin()
+            .args(&args)
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .output()
+            .unwrap();
+        // Assert
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "stream {stream}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout.contains("· Anthropic Messages API"), "{stdout}");
+        let report = json(&tmp.path().join("out/report.json"));
+        assert_eq!(report["config"]["workload"]["api"], "anthropic");
+        let got = report["strategies"].as_array().unwrap();
+        assert_eq!(got.len(), strategies.len());
+        for s in got {
+            let case = format!("stream {stream}: {}", s["id"]);
+            assert_eq!(s["accounted"], "6/6", "{case}");
+            assert_eq!(s["outcomes"]["ok"], 6, "{case}: {}", s["errors"]);
+            assert_eq!(s["input_tokens"], 6 * 40, "{case}");
+            assert_eq!(s["completion_tokens"], 6 * 5, "{case}");
+            assert_eq!(s["input_token_mismatches"], 0, "{case}");
+            assert_eq!(s["server"]["matches"], true, "{case}");
+            if stream {
+                let ttft = s["ttft_ms"]["p50"].as_f64().unwrap();
+                assert!(ttft >= 19.0, "{case}: ttft {ttft}");
+                assert_eq!(s["itl_ms"]["count"], 6 * 4, "{case}");
+            } else {
+                assert!(s["ttft_ms"].is_null(), "{case}");
+            }
+        }
+    }
+}
+
+/// An SDK client asked to speak the other API is refused before anything runs, naming it.
+#[test]
+fn an_sdk_client_of_the_other_api_is_refused() {
+    for (api, client, says) in [
+        (
+            "anthropic",
+            "py-openai",
+            "its SDK speaks OpenAI's API only: run it with --api openai",
+        ),
+        (
+            "openai",
+            "py-anthropic",
+            "its SDK speaks Anthropic's API only: run it with --api anthropic",
+        ),
+    ] {
+        let (code, err, dir) = run_out(&["compare", "-q", "-n", "2", "--api", api, "--strategies", client]);
+        assert_eq!(code, Some(2), "{api} {client}: {err}");
+        assert!(
+            err.contains(&format!("invalid --strategies '{client}': {says}")),
+            "{err}"
+        );
+        assert!(!dir.path().join("out").exists(), "nothing written");
+    }
+}
+
+/// The mock's `/v1/messages` as the official `anthropic` Python SDK meets it, unchanged: a
+/// message, the `stream()` helper's events and final message, `x-api-key` and Bearer keys, and
+/// each error status as the SDK's own exception class, with its retries honouring
+/// `retry-after` and giving up after three attempts.
+#[test]
+fn the_anthropic_sdk_works_against_the_mock_unchanged() {
+    python_clients();
+    let mock = MockServer::start(Profile {
+        api_key: Some("sk-ant-test".into()),
+        ttft: "5ms".parse().unwrap(),
+        itl: "1ms".parse().unwrap(),
+        ..Profile::fixed(Duration::from_millis(1))
+    })
+    .unwrap();
+    let script = r#"
+import sys, time, anthropic
+base = sys.argv[1]
+c = anthropic.Anthropic(base_url=base, api_key="sk-ant-test", max_retries=0)
+m = c.messages.create(model="claude-x", max_tokens=6, system="be brief",
+                      messages=[{"role": "user", "content": "hello there"}])
+assert m.type == "message" and m.role == "assistant", m
+assert m.content[0].text == "The quick brown fox jumps over", m.content
+assert m.usage.output_tokens == 6 and m.usage.input_tokens > 0, m.usage
+assert m.stop_reason == "max_tokens", m.stop_reason
+assert m._request_id and m._request_id.startswith("req_"), m._request_id
+texts = []
+with c.messages.stream(model="claude-x", max_tokens=4, messages=[{"role": "user", "content": "hi"}]) as s:
+    for t in s.text_stream:
+        texts.append(t)
+    final = s.get_final_message()
+assert "".join(texts) == "The quick brown fox", texts
+assert final.usage.output_tokens == 4 and final.content[0].text == "The quick brown fox", final
+raw = [e.type for e in c.messages.create(model="claude-x", max_tokens=2, stream=True,
+                                         messages=[{"role": "user", "content": "hi"}])]
+assert raw == ["message_start", "content_block_start", "content_block_delta", "content_block_delta",
+               "content_block_stop", "message_delta", "message_stop"], raw
+def fails(exc, fault, client=c):
+    try:
+        client.messages.create(model="claude-x", max_tokens=2, messages=[{"role": "user", "content": "hi"}],
+                               extra_headers={"x-mock-fault": fault} if fault else None)
+    except exc as e:
+        return e
+    raise AssertionError(f"{fault}: no {exc.__name__}")
+e = fails(anthropic.RateLimitError, "429")
+assert e.body["error"]["type"] == "rate_limit_error", e.body
+assert fails(anthropic.OverloadedError, "529").body["error"]["type"] == "overloaded_error"
+assert fails(anthropic.InternalServerError, "500").body["error"]["type"] == "api_error"
+bad = anthropic.Anthropic(base_url=base, api_key="wrong", max_retries=0)
+assert fails(anthropic.AuthenticationError, None, bad).body["error"]["type"] == "authentication_error"
+# Its own retries: two more attempts, each after the mock's retry-after (1 s), then the error.
+retrying = anthropic.Anthropic(base_url=base, api_key="sk-ant-test")
+t0 = time.monotonic()
+fails(anthropic.RateLimitError, "429", retrying)
+waited = time.monotonic() - t0
+assert 2.0 <= waited < 6.0, waited
+print("ok")
+"#;
+    let python = format!("{}/clients/python/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new(python)
+        .args(["-c", script, &mock.uri()])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Every call above reached the mock and was answered: 4 good ones, 5 refused, 2 retried.
+    let stats = mock.stats();
+    assert_eq!(stats.requests_received, 3 + 4 + 3, "{stats:?}");
+}

@@ -181,3 +181,83 @@ print("ok")
     let stats = mock.stats();
     assert_eq!(stats.requests_received, 3 + 4 + 3, "{stats:?}");
 }
+
+/// A reasoning model (`--reasoning-tokens 4` on the mock) over both APIs, streamed, through
+/// every strategy and Python client that speaks each: TTFT is the first reasoning token (at the
+/// mock's TTFT), TTFO the first output token four gaps later, the reasoning gaps and the output
+/// gaps apart (3 and 3 a request), the reasoning tokens counted inside the output; the table
+/// shows the reasoning block, `--slo ttfo=` judges by the first output token, and
+/// `requests.jsonl` carries each request's TTFO.
+#[test]
+fn reasoning_is_timed_and_counted_for_every_strategy_over_both_apis() {
+    python_clients();
+    for api in [Api::Openai, Api::Anthropic] {
+        let strategies = every_strategy_for(api);
+        let ids: Vec<&str> = strategies.iter().map(|s| s.id()).collect();
+        let joined = ids.join(",");
+        // Arrange: TTFO 20 + 4 × 15 = 80 ms; an SLO between TTFT and TTFO that only TTFO breaks.
+        let args = [
+            "compare",
+            "-n",
+            "4",
+            "-c",
+            "2",
+            "--stream",
+            "--api",
+            api.name(),
+            "--ttft",
+            "20ms",
+            "--itl",
+            "15ms",
+            "--max-tokens",
+            "8",
+            "--reasoning-tokens",
+            "4",
+            "--slo",
+            "ttfo=50ms",
+            "--strategies",
+            &joined,
+        ];
+        // Act
+        let tmp = tempfile::tempdir().unwrap();
+        let o = bin()
+            .args(args)
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .output()
+            .unwrap();
+        // Assert
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{api:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            stdout.contains("reasoning (ms): ttfo send → first output"),
+            "{stdout}"
+        );
+        let report = json(&tmp.path().join("out/report.json"));
+        for s in report["strategies"].as_array().unwrap() {
+            let case = format!("{api:?} {}", s["id"]);
+            assert_eq!(s["outcomes"]["ok"], 4, "{case}: {}", s["errors"]);
+            assert_eq!(s["completion_tokens"], 4 * 8, "{case}");
+            assert_eq!(s["reasoning_tokens"], 4 * 4, "{case}");
+            let ttft = s["ttft_ms"]["p50"].as_f64().unwrap();
+            let ttfo = s["ttfo_ms"]["p50"].as_f64().unwrap();
+            assert!((19.0..75.0).contains(&ttft), "{case}: ttft {ttft}");
+            assert!(
+                ttfo >= 79.0 && ttfo > ttft + 55.0,
+                "{case}: ttft {ttft} ttfo {ttfo}"
+            );
+            assert_eq!(s["reasoning_itl_ms"]["count"], 4 * 3, "{case}");
+            assert_eq!(s["itl_ms"]["count"], 4 * 3, "{case}");
+            assert_eq!(s["good"], 0, "{case}: every TTFO is past 50 ms");
+        }
+        let lines = std::fs::read_to_string(tmp.path().join("out/requests.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+        assert!(first["ttfo_ms"].as_f64().unwrap() >= 79.0, "{first}");
+        assert_eq!(first["reasoning_tokens"], 4, "{first}");
+    }
+}

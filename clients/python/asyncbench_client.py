@@ -243,14 +243,18 @@ def error_kind(exc):
 
 class Stream:
     """Reads a streamed answer's server-sent events as they arrive (OpenAI's chunks ending with
-    `[DONE]`, or Anthropic's events ending with `message_stop`): the first content token's time,
-    the gaps after it, usage, and whether the stream was whole."""
+    `[DONE]`, or Anthropic's events ending with `message_stop`): the first token's time (of any
+    kind), the first output token's, the gaps between content chunks and between reasoning
+    chunks, usage, and whether the stream was whole."""
 
     def __init__(self, sent_ns):
         self.sent = sent_ns
         self.ttft = None
+        self.ttfo = None
         self.last = None
+        self.last_reasoning = None
         self.itl = []
+        self.reasoning_itl = []
         self.usage = None
         self.finished = False
         self.error = None
@@ -281,16 +285,23 @@ class Stream:
         for usage in (event.get("usage"), (event.get("message") or {}).get("usage")):
             if usage:
                 self.usage = dict(self.usage or {}, **usage)
-        texts = [(choice.get("delta") or {}).get("content") for choice in event.get("choices") or []]
+        deltas = [choice.get("delta") or {} for choice in event.get("choices") or []]
         if kind == "content_block_delta":
-            texts.append((event.get("delta") or {}).get("text"))
-        for text in texts:
-            if text:
-                if self.ttft is None:
-                    self.ttft = t - self.sent
-                else:
-                    self.itl.append(t - self.last)
-                self.last = t
+            deltas.append(event.get("delta") or {})
+        content = any(d.get("content") or d.get("text") for d in deltas)
+        reasoning = any(d.get("reasoning") or d.get("reasoning_content") or d.get("thinking") for d in deltas)
+        if (content or reasoning) and self.ttft is None:
+            self.ttft = t - self.sent
+        if reasoning:
+            if self.last_reasoning is not None:
+                self.reasoning_itl.append(t - self.last_reasoning)
+            self.last_reasoning = t
+        if content:
+            if self.ttfo is None:
+                self.ttfo = t - self.sent
+            else:
+                self.itl.append(t - self.last)
+            self.last = t
 
     def answer(self):
         """(error kind or None, the line's answer fields)."""
@@ -298,14 +309,17 @@ class Stream:
             return self.error, None
         if not self.finished:
             return "closed", None
-        return None, _usage(self.usage, {"ttft_ns": self.ttft, "itl_ns": self.itl, "bytes": self.bytes})
+        return None, _usage(self.usage, {"ttft_ns": self.ttft, "ttfo_ns": self.ttfo, "itl_ns": self.itl,
+                                         "reasoning_itl_ns": self.reasoning_itl, "bytes": self.bytes})
 
 
 def _usage(usage, fields):
     usage = usage or {}
     fields["completion_tokens"] = usage.get("completion_tokens", usage.get("output_tokens"))
     fields["prompt_tokens"] = usage.get("prompt_tokens", usage.get("input_tokens"))
-    return {k: v for k, v in fields.items() if v is not None}
+    details = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
+    fields["reasoning_tokens"] = details.get("reasoning_tokens", details.get("thinking_tokens"))
+    return {k: v for k, v in fields.items() if v is not None and v != []}
 
 
 def read_json(w, body):

@@ -39,24 +39,38 @@ async def one_call(w, client, params, extra, index, attempt, req):
     if params.get("stream"):
         t0 = ab.now()
         stream = await client.messages.create(**params, extra_body=extra, extra_headers=headers)
-        ttft, last, itl, prompt, output = None, None, [], None, None
+        ttft, ttfo, last, last_r, itl, r_itl, prompt, usage = None, None, None, None, [], [], None, None
         async for event in stream:
             t = ab.now()
             if event.type == "message_start":
                 prompt = event.message.usage.input_tokens
             elif event.type == "message_delta":
-                output = event.usage.output_tokens
-            elif event.type == "content_block_delta" and getattr(event.delta, "text", None):
-                if ttft is None:
+                usage = event.usage
+            elif event.type == "content_block_delta":
+                text = getattr(event.delta, "text", None)
+                thinking = getattr(event.delta, "thinking", None)
+                if (text or thinking) and ttft is None:
                     ttft = t - req.attempts_start(t0)
-                else:
-                    itl.append(t - last)
-                last = t
-        answer = {"ttft_ns": ttft, "itl_ns": itl, "prompt_tokens": prompt, "completion_tokens": output}
+                if thinking:
+                    if last_r is not None:
+                        r_itl.append(t - last_r)
+                    last_r = t
+                if text:
+                    if ttfo is None:
+                        ttfo = t - req.attempts_start(t0)
+                    else:
+                        itl.append(t - last)
+                    last = t
+        answer = {"ttft_ns": ttft, "ttfo_ns": ttfo, "itl_ns": itl, "reasoning_itl_ns": r_itl, "prompt_tokens": prompt}
     else:
         r = await client.messages.create(**params, extra_body=extra, extra_headers=headers)
-        answer = {"prompt_tokens": r.usage.input_tokens, "completion_tokens": r.usage.output_tokens}
-    return {k: v for k, v in answer.items() if v is not None}
+        usage = r.usage
+        answer = {"prompt_tokens": usage.input_tokens}
+    if usage:
+        answer["completion_tokens"] = usage.output_tokens
+        details = getattr(usage, "output_tokens_details", None)
+        answer["reasoning_tokens"] = getattr(details, "thinking_tokens", None) if details else None
+    return {k: v for k, v in answer.items() if v is not None and v != []}
 
 
 class Request(ab.Request):

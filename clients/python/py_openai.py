@@ -39,26 +39,39 @@ async def one_call(w, client, params, extra, index, attempt, req):
     if w.stream:
         t0 = ab.now()
         stream = await client.chat.completions.create(**params, extra_body=extra, extra_headers=headers)
-        ttft, last, itl, usage, n = None, None, [], None, 0
+        ttft, ttfo, last, last_r, itl, r_itl, usage = None, None, None, None, [], [], None
         async for chunk in stream:
             t = ab.now()
-            n += 1
             if chunk.usage:
                 usage = chunk.usage
-            if chunk.choices and chunk.choices[0].delta.content:
-                if ttft is None:
-                    ttft = t - req.attempts_start(t0)
+            if not chunk.choices:
+                continue
+            delta = chunk.choices[0].delta
+            # The SDK declares no reasoning field: a server's comes as an extra key.
+            extra_keys = delta.model_extra or {}
+            thinking = extra_keys.get("reasoning") or extra_keys.get("reasoning_content")
+            if (delta.content or thinking) and ttft is None:
+                ttft = t - req.attempts_start(t0)
+            if thinking:
+                if last_r is not None:
+                    r_itl.append(t - last_r)
+                last_r = t
+            if delta.content:
+                if ttfo is None:
+                    ttfo = t - req.attempts_start(t0)
                 else:
                     itl.append(t - last)
                 last = t
-        answer = {"ttft_ns": ttft, "itl_ns": itl}
+        answer = {"ttft_ns": ttft, "ttfo_ns": ttfo, "itl_ns": itl, "reasoning_itl_ns": r_itl}
     else:
         r = await client.chat.completions.create(**params, extra_body=extra, extra_headers=headers)
         usage, answer = r.usage, {}
     if usage:
         answer["completion_tokens"] = usage.completion_tokens
         answer["prompt_tokens"] = usage.prompt_tokens
-    return {k: v for k, v in answer.items() if v is not None}
+        details = usage.completion_tokens_details
+        answer["reasoning_tokens"] = details.reasoning_tokens if details else None
+    return {k: v for k, v in answer.items() if v is not None and v != []}
 
 
 class Request(ab.Request):

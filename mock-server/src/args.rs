@@ -191,6 +191,12 @@ pub struct ProfileArgs {
     /// request's input tokens.
     #[arg(long, value_enum, value_name = "NAME")]
     pub tokenizer: Option<crate::tokens::Tokenizer>,
+    /// Reasoning tokens streamed before each answer's text, as a reasoning model's:
+    /// `delta.reasoning_content` and `delta.reasoning` in chat, a `thinking` block in Messages,
+    /// counted in usage (`reasoning_tokens`, `thinking_tokens`) and within the output cap
+    /// [default: 0].
+    #[arg(long, value_name = "N")]
+    pub reasoning_tokens: Option<u32>,
 }
 
 impl ProfileArgs {
@@ -218,6 +224,9 @@ impl ProfileArgs {
         p.no_ratelimit_headers |= self.no_ratelimit_headers;
         if let Some(t) = self.tokenizer {
             p.tokenizer = t;
+        }
+        if let Some(n) = self.reasoning_tokens {
+            p.reasoning_tokens = n;
         }
         if let Some(t) = self.tokens {
             p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {

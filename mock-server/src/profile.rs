@@ -274,6 +274,10 @@ pub struct Profile {
     /// How prompts are counted in tokens (usage, the tokens/min limit).
     #[serde(default)]
     pub tokenizer: Tokenizer,
+    /// Reasoning tokens streamed before the answer (chat and Messages): they count toward the
+    /// request's output cap, as a reasoning model's do.
+    #[serde(default)]
+    pub reasoning_tokens: u32,
 }
 
 impl Default for Profile {
@@ -306,6 +310,7 @@ impl Default for Profile {
             no_ratelimit_headers: false,
             tokenizer: Tokenizer::default(),
             capacity: None,
+            reasoning_tokens: 0,
         }
     }
 }
@@ -608,6 +613,8 @@ mod tests {
             "11",
             "--tokenizer",
             "cl100k_base",
+            "--reasoning-tokens",
+            "12",
         ])
         .unwrap();
         let p = t.a.to_profile().unwrap();
@@ -639,6 +646,7 @@ mod tests {
             no_ratelimit_headers: true,
             capacity: Some(11),
             tokenizer: Tokenizer::Cl100kBase,
+            reasoning_tokens: 12,
         };
         assert_eq!(p, want);
     }

@@ -58,19 +58,20 @@ pub(crate) fn parse_shard(s: &str) -> Result<Shard, String> {
     Ok(Shard { k, n })
 }
 
-/// Parses `--slo ttft=500ms,tpot=50ms,e2e=2s` (any subset, each at most once).
+/// Parses `--slo ttft=500ms,ttfo=2s,tpot=50ms,e2e=2s` (any subset, each at most once).
 pub(crate) fn parse_slo(s: &str) -> Result<Slo, String> {
     let mut slo = Slo::default();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
-            .ok_or_else(|| format!("'{part}' is not NAME=DURATION (ttft, tpot or e2e)"))?;
+            .ok_or_else(|| format!("'{part}' is not NAME=DURATION (ttft, ttfo, tpot or e2e)"))?;
         let d = mock_server::args::parse_duration_arg(v)?;
         let slot = match k.trim() {
             "ttft" => &mut slo.ttft,
+            "ttfo" => &mut slo.ttfo,
             "tpot" => &mut slo.tpot,
             "e2e" => &mut slo.e2e,
-            other => return Err(format!("'{other}' is not an SLO: use ttft, tpot or e2e")),
+            other => return Err(format!("'{other}' is not an SLO: use ttft, ttfo, tpot or e2e")),
         };
         if slot.replace(d).is_some() {
             return Err(format!("'{k}' is given twice"));

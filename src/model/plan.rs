@@ -219,9 +219,12 @@ mod secs {
 /// Service-level limits: a request is good only if it succeeded and meets every limit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slo {
-    /// Time to first token.
+    /// Time to first token (of any kind).
     #[serde(default, with = "opt_secs")]
     pub ttft: Option<Duration>,
+    /// Time to first output token (after any reasoning).
+    #[serde(default, with = "opt_secs")]
+    pub ttfo: Option<Duration>,
     /// Time per output token after the first.
     #[serde(default, with = "opt_secs")]
     pub tpot: Option<Duration>,
@@ -233,30 +236,45 @@ pub struct Slo {
 impl Slo {
     /// Whether any limit is set.
     pub fn is_set(&self) -> bool {
-        self.ttft.is_some() || self.tpot.is_some() || self.e2e.is_some()
+        self.ttft.is_some() || self.ttfo.is_some() || self.tpot.is_some() || self.e2e.is_some()
     }
 
     /// The limits as written (`ttft=500ms,e2e=2s`).
     pub fn describe(&self) -> String {
         use mock_server::latency::format_duration;
-        [("ttft", self.ttft), ("tpot", self.tpot), ("e2e", self.e2e)]
-            .iter()
-            .filter_map(|(n, d)| d.map(|d| format!("{n}={}", format_duration(d))))
-            .collect::<Vec<_>>()
-            .join(",")
+        [
+            ("ttft", self.ttft),
+            ("ttfo", self.ttfo),
+            ("tpot", self.tpot),
+            ("e2e", self.e2e),
+        ]
+        .iter()
+        .filter_map(|(n, d)| d.map(|d| format!("{n}={}", format_duration(d))))
+        .collect::<Vec<_>>()
+        .join(",")
     }
 }
 
 impl Slo {
-    /// Whether a successful request with this latency, TTFT and TPOT meets every limit set.
-    pub fn met(&self, e2e: Duration, ttft: Option<Duration>, tpot: Option<Duration>) -> bool {
+    /// Whether a successful request with this latency, TTFT, TTFO and TPOT meets every limit
+    /// set.
+    pub fn met(
+        &self,
+        e2e: Duration,
+        ttft: Option<Duration>,
+        ttfo: Option<Duration>,
+        tpot: Option<Duration>,
+    ) -> bool {
         let within = |limit: Option<Duration>, v: Option<Duration>| match (limit, v) {
             (None, _) => true,
             (Some(l), Some(v)) => v <= l,
             // A limit on something not measured (TPOT of a one-token answer) is not met.
             (Some(_), None) => false,
         };
-        within(self.e2e, Some(e2e)) && within(self.ttft, ttft) && within(self.tpot, tpot)
+        within(self.e2e, Some(e2e))
+            && within(self.ttft, ttft)
+            && within(self.ttfo, ttfo)
+            && within(self.tpot, tpot)
     }
 }
 

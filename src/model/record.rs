@@ -10,10 +10,13 @@ use crate::model::outcome::{ErrorClass, Outcome};
 pub struct Sample {
     /// Completion tokens from `usage` (None when the target sent no usage).
     pub completion_tokens: Option<u64>,
-    /// Streaming only: send → first non-empty content delta.
+    /// Streaming only: send → the first token of any kind (reasoning or content).
     pub ttft: Option<Duration>,
     /// Streaming only: gaps between consecutive content chunks (first token excluded).
     pub itl: Vec<Duration>,
+    /// What a reasoning model's answer adds (boxed: most answers have none, and a request's
+    /// record stays small).
+    pub reasoning: Option<Box<Reasoning>>,
     /// The HTTP version the answer came in (what was used, not what was asked for).
     pub protocol: Option<Protocol>,
     /// Input tokens: the target's `usage.prompt_tokens`, else the harness's count.
@@ -26,7 +29,33 @@ pub struct Sample {
     pub ratelimit: Option<Box<crate::model::record::RateLimit>>,
 }
 
+/// The reasoning part of an answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reasoning {
+    /// Reasoning tokens, inside `completion_tokens` (`usage.completion_tokens_details
+    /// .reasoning_tokens`, Anthropic's `thinking_tokens`, or the reasoning text counted).
+    pub tokens: Option<u64>,
+    /// Streaming only: send → the first output (content) token, after the reasoning.
+    pub ttfo: Option<Duration>,
+    /// Streaming only: gaps between consecutive reasoning chunks (the first excluded).
+    pub itl: Vec<Duration>,
+}
+
 impl Sample {
+    /// Streaming only: send → the first output (content) token: after the reasoning when
+    /// there was some, TTFT otherwise.
+    pub fn ttfo(&self) -> Option<Duration> {
+        match &self.reasoning {
+            Some(r) => r.ttfo,
+            None => self.ttft,
+        }
+    }
+
+    /// The reasoning tokens, when the answer had some.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.reasoning.as_ref().and_then(|r| r.tokens).filter(|n| *n > 0)
+    }
+
     /// The input tokens: the target's count (already in `input_tokens`), else the harness's
     /// `counted`; and whether the two differ when both are known.
     pub fn with_counted_input(self, counted: Option<u64>) -> Sample {

@@ -233,8 +233,17 @@ pub struct StrategyReport {
     pub target_rate: Option<f64>,
     /// Open loop: the requests/s actually started (first start to last).
     pub achieved_rate: Option<f64>,
-    /// Streaming: time to first token, ms.
+    /// Streaming: time to first token (of any kind), ms.
     pub ttft_ms: Option<Percentiles>,
+    /// Streaming: time to first output token (after any reasoning), ms.
+    #[serde(default)]
+    pub ttfo_ms: Option<Percentiles>,
+    /// Streaming: gaps between reasoning chunks, ms.
+    #[serde(default)]
+    pub reasoning_itl_ms: Option<Percentiles>,
+    /// Reasoning tokens received (inside `completion_tokens`).
+    #[serde(default)]
+    pub reasoning_tokens: u64,
     /// Streaming: inter-token latency, ms.
     pub itl_ms: Option<Percentiles>,
     /// Streaming: time per output token after the first, ms.

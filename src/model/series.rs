@@ -29,8 +29,14 @@ pub enum Series {
     Attempt(Outcome),
     /// Schedule lag: actual − intended start.
     Lag,
-    /// Streaming: request sent → first content token.
+    /// Streaming: request sent → first token of any kind.
     Ttft,
+    /// Streaming: request sent → first output (content) token.
+    Ttfo,
+    /// Streaming: gaps between consecutive reasoning chunks.
+    ReasoningItl,
+    /// Each successful request's reasoning tokens (when it had some), × 1000.
+    ReasoningTokens,
     /// Streaming: gaps between consecutive content chunks.
     Itl,
     /// Streaming: (end − TTFT) ÷ (output tokens − 1).
@@ -45,7 +51,7 @@ pub enum Series {
 
 const OUTCOMES: usize = Outcome::ALL.len();
 /// How many series there are (the length of a [`SeriesSet`]).
-pub const SERIES_COUNT: usize = 3 * OUTCOMES + 7;
+pub const SERIES_COUNT: usize = 3 * OUTCOMES + 10;
 
 impl Series {
     /// Every series, in a fixed order (outcome series first).
@@ -66,6 +72,9 @@ impl Series {
             Series::RequestTokensPerS => 3 * OUTCOMES + 4,
             Series::InputTokens => 3 * OUTCOMES + 5,
             Series::OutputTokens => 3 * OUTCOMES + 6,
+            Series::Ttfo => 3 * OUTCOMES + 7,
+            Series::ReasoningItl => 3 * OUTCOMES + 8,
+            Series::ReasoningTokens => 3 * OUTCOMES + 9,
         }
     }
 
@@ -84,6 +93,9 @@ impl Series {
                 4 => Series::RequestTokensPerS,
                 5 => Series::InputTokens,
                 6 => Series::OutputTokens,
+                7 => Series::Ttfo,
+                8 => Series::ReasoningItl,
+                9 => Series::ReasoningTokens,
                 _ => return None,
             },
         })
@@ -98,7 +110,7 @@ impl Series {
     pub fn is_duration(self) -> bool {
         !matches!(
             self,
-            Series::RequestTokensPerS | Series::InputTokens | Series::OutputTokens
+            Series::RequestTokensPerS | Series::InputTokens | Series::OutputTokens | Series::ReasoningTokens
         )
     }
 }
@@ -116,6 +128,9 @@ impl fmt::Display for Series {
             Series::RequestTokensPerS => f.write_str("request_tokens_per_s"),
             Series::InputTokens => f.write_str("input_tokens"),
             Series::OutputTokens => f.write_str("output_tokens"),
+            Series::Ttfo => f.write_str("ttfo"),
+            Series::ReasoningItl => f.write_str("reasoning_itl"),
+            Series::ReasoningTokens => f.write_str("reasoning_tokens"),
         }
     }
 }

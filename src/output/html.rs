@@ -384,6 +384,10 @@ fn run_blocks(r: &RunReport) -> String {
         b.push_str("<h2>Streaming</h2>\n");
         b.push_str(&block(r, Block::Streaming));
     }
+    if crate::output::table::reasoned(r) {
+        b.push_str("<h2>Reasoning</h2>\n");
+        b.push_str(&block(r, Block::Reasoning));
+    }
     if r.config.slo.is_set() {
         b.push_str("<h2>SLO</h2>\n");
         b.push_str(&block(r, Block::Slo));

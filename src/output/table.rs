@@ -58,6 +58,8 @@ pub(crate) enum Block {
     OpenLoop,
     /// The streaming table.
     Streaming,
+    /// Reasoning: TTFO, the reasoning chunks' gaps and tokens (when a target reasoned).
+    Reasoning,
     /// How the strategy talked to the target: protocol used, and the mock's connection counts.
     Wire,
     /// Requests that met `--slo`.
@@ -114,6 +116,7 @@ pub(crate) fn columns() -> Vec<Column> {
         outcome_columns(),
         open_loop_columns(),
         streaming_columns(),
+        reasoning_columns(),
         slo_and_token_columns(),
         wire_columns(),
     ]
@@ -256,6 +259,36 @@ fn streaming_columns() -> Vec<Column> {
             ms(s.request_tokens_per_s, |p| p.p50)
         }),
     ]
+}
+
+/// Reasoning: the first output token, the reasoning chunks' gaps, the reasoning tokens.
+fn reasoning_columns() -> Vec<Column> {
+    use Block::*;
+    vec![
+        c("ttfo_p50", "ttfo_p50_ms", 9, Reasoning, |s| {
+            ms(s.ttfo_ms, |p| p.p50)
+        }),
+        c("ttfo_p99", "ttfo_p99_ms", 9, Reasoning, |s| {
+            ms(s.ttfo_ms, |p| p.p99)
+        }),
+        c("r_itl_p50", "reasoning_itl_p50_ms", 10, Reasoning, |s| {
+            ms2(s.reasoning_itl_ms, |p| p.p50)
+        }),
+        c("r_itl_p99", "reasoning_itl_p99_ms", 10, Reasoning, |s| {
+            ms2(s.reasoning_itl_ms, |p| p.p99)
+        }),
+        c("reasoning", "reasoning_tokens", 10, Reasoning, |s| {
+            Cell::Int(s.reasoning_tokens)
+        }),
+        c("output", "output_tokens", 10, Reasoning, |s| {
+            Cell::Int(s.completion_tokens.saturating_sub(s.reasoning_tokens))
+        }),
+    ]
+}
+
+/// Whether a target sent reasoning: the reasoning block is shown.
+pub(crate) fn reasoned(r: &RunReport) -> bool {
+    r.strategies.iter().any(|s| s.reasoning_tokens > 0)
 }
 
 /// The SLO's good requests, then the token counts and how the run ended (CSV only).
@@ -438,8 +471,13 @@ pub(crate) fn mock_settings(p: &Profile) -> String {
             v.join(", ")
         }
     };
+    let reasoning = if p.reasoning_tokens > 0 {
+        format!(" ({} of them reasoning)", p.reasoning_tokens)
+    } else {
+        String::new()
+    };
     format!(
-        "latency {} · ttft {} · itl {} · tokens {} · faults {} · limits {} · seed {}",
+        "latency {} · ttft {} · itl {} · tokens {}{reasoning} · faults {} · limits {} · seed {}",
         p.latency,
         p.ttft,
         p.itl,
@@ -626,6 +664,10 @@ fn extra_blocks(t: &mut String, r: &RunReport, all: &[Column]) {
         t.push('\n');
         block(t, r, all, Block::Streaming, "streaming", true);
     }
+    if reasoned(r) {
+        t.push('\n');
+        block(t, r, all, Block::Reasoning, "reasoning", true);
+    }
     if r.strategies
         .iter()
         .any(|s| s.server.is_some() || !s.protocols.is_empty())
@@ -669,7 +711,12 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
     }
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push_str(&wrap(
-            "streaming (ms): ttft send → first content token · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50",
+            "streaming (ms): ttft send → first token (reasoning or content) · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50",
+        ));
+    }
+    if reasoned(r) {
+        t.push_str(&wrap(
+            "reasoning (ms): ttfo send → first output (content) token · r_itl gaps between reasoning chunks · reasoning, output: tokens of each, reasoning inside tokens",
         ));
     }
     if r.strategies.iter().any(|s| !s.errors.is_empty()) {

@@ -322,11 +322,11 @@ impl RunConfig {
         if !(1..=MAX_ROUNDS).contains(&self.rounds) {
             return bad("--rounds", self.rounds.to_string(), "must be 1 to 100");
         }
-        if self.slo.ttft.is_some() && !self.workload.stream {
+        if (self.slo.ttft.is_some() || self.slo.ttfo.is_some()) && !self.workload.stream {
             return bad(
                 "--slo",
                 self.slo.describe(),
-                "ttft is only measured on streams: add --stream",
+                "ttft and ttfo are only measured on streams: add --stream",
             );
         }
         if self.progress_every < Duration::from_millis(100) {

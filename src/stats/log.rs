@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::model::record::Record;
+use crate::model::record::{Record, Sample};
 
 /// One logical request, as `requests.jsonl` holds it. Times are milliseconds from the run's
 /// start (the same origin for every strategy of the run).
@@ -45,6 +45,12 @@ pub(crate) struct LogLine<'a> {
     pub good: Option<bool>,
     /// Time to first token of the successful attempt.
     pub ttft_ms: Option<f64>,
+    /// Time to first output token, when the target reasoned first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttfo_ms: Option<f64>,
+    /// Reasoning tokens, when the target reasoned (inside `output_tokens`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
     /// Completion tokens.
     pub output_tokens: Option<u64>,
     /// Prompt tokens (the target's count, else the harness's estimate).
@@ -143,6 +149,7 @@ impl RequestLog {
         let round = |ms: f64| (ms * 1000.0).round() / 1000.0;
         let ms = |t: Instant| round(t.saturating_duration_since(self.origin).as_secs_f64() * 1000.0);
         let sample = r.sample.as_ref();
+        let reasoned = sample.filter(|s| s.reasoning_tokens().is_some());
         let chunks_ms = match (self.chunks, sample.and_then(|s| s.ttft)) {
             (true, Some(ttft)) => {
                 // The successful attempt started `duration` before the end; its chunks came at
@@ -178,6 +185,10 @@ impl RequestLog {
             ttft_ms: sample
                 .and_then(|s| s.ttft)
                 .map(|d| round(d.as_secs_f64() * 1000.0)),
+            ttfo_ms: reasoned
+                .and_then(Sample::ttfo)
+                .map(|d| round(d.as_secs_f64() * 1000.0)),
+            reasoning_tokens: reasoned.and_then(Sample::reasoning_tokens),
             output_tokens: sample.and_then(|s| s.completion_tokens),
             input_tokens: sample.and_then(|s| s.input_tokens),
             bytes: sample.map(|s| s.bytes),

@@ -50,6 +50,8 @@ pub struct Recorder {
     pub backoff: Duration,
     /// Completion tokens reported by successful requests.
     pub completion_tokens: u64,
+    /// Of them, reasoning tokens.
+    pub reasoning_tokens: u64,
     /// The histograms (see [`Series`]).
     pub series: SeriesSet,
     /// Failed attempts by class, each with its first sample.
@@ -132,7 +134,7 @@ impl Recorder {
         let mut good = None;
         if let Some(s) = &r.sample {
             let tpot = self.record_sample(r, s);
-            let met = self.slo.met(r.latency(), s.ttft, tpot);
+            let met = self.slo.met(r.latency(), s.ttft, s.ttfo(), tpot);
             if met {
                 self.good += 1;
             }
@@ -176,6 +178,17 @@ impl Recorder {
         if let Some(n) = s.completion_tokens {
             self.series
                 .record_value(Series::OutputTokens, n.saturating_mul(1000));
+        }
+        if let Some(n) = s.reasoning_tokens() {
+            self.reasoning_tokens += n;
+            self.series
+                .record_value(Series::ReasoningTokens, n.saturating_mul(1000));
+        }
+        if let Some(t) = s.ttfo() {
+            self.series.record(Series::Ttfo, t);
+        }
+        for gap in s.reasoning.iter().flat_map(|r| &r.itl) {
+            self.series.record(Series::ReasoningItl, *gap);
         }
         let last = r.attempts.last().map(|a| a.duration);
         let mut tpot = None;
@@ -332,6 +345,7 @@ impl AddAssign<Recorder> for Recorder {
         self.retries += other.retries;
         self.backoff += other.backoff;
         self.completion_tokens += other.completion_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
         self.good += other.good;
         self.input_tokens += other.input_tokens;
         self.input_token_mismatches += other.input_token_mismatches;
@@ -399,16 +413,33 @@ mod tests {
         }
         let slo = Slo {
             ttft: Some(ms(500)),
+            ttfo: None,
             tpot: None,
             e2e: Some(ms(2000)),
         };
         assert_eq!(slo.describe(), "ttft=500ms,e2e=2s");
-        assert!(slo.met(ms(2000), Some(ms(500)), None), "exactly at both limits");
-        assert!(!slo.met(ms(2001), Some(ms(500)), None));
-        assert!(!slo.met(ms(2000), Some(ms(501)), None));
-        assert!(!slo.met(ms(10), None, None), "a limit on TTFT with none measured");
+        assert!(
+            slo.met(ms(2000), Some(ms(500)), None, None),
+            "exactly at both limits"
+        );
+        assert!(!slo.met(ms(2001), Some(ms(500)), None, None));
+        assert!(!slo.met(ms(2000), Some(ms(501)), None, None));
+        assert!(
+            !slo.met(ms(10), None, None, None),
+            "a limit on TTFT with none measured"
+        );
         let json = serde_json::to_string(&slo).unwrap();
-        assert_eq!(json, r#"{"ttft":0.5,"tpot":null,"e2e":2.0}"#);
+        assert_eq!(json, r#"{"ttft":0.5,"ttfo":null,"tpot":null,"e2e":2.0}"#);
+        // TTFO, the first output token after any reasoning: its own limit.
+        let after_reasoning = Slo {
+            ttfo: Some(ms(900)),
+            ..Slo::default()
+        };
+        assert!(after_reasoning.is_set());
+        assert_eq!(after_reasoning.describe(), "ttfo=900ms");
+        assert!(after_reasoning.met(ms(5000), Some(ms(100)), Some(ms(900)), None));
+        assert!(!after_reasoning.met(ms(5000), Some(ms(100)), Some(ms(901)), None));
+        assert!(!after_reasoning.met(ms(5000), Some(ms(100)), None, None));
         assert_eq!(serde_json::from_str::<Slo>(&json).unwrap(), slo);
     }
 

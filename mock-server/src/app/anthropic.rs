@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::app::render::{Meta, hex_id, push_token};
+use crate::app::render::{Meta, hex_id, push_token, push_words};
 use crate::limiter::BucketState;
 
 /// The error type Anthropic names for an HTTP status (its documented pairs; other 5xx are
@@ -130,13 +130,43 @@ pub(crate) struct MessageParts<'a> {
     pub(crate) id: &'a str,
     /// The model's name as a JSON string.
     pub(crate) model_json: &'a str,
+    /// Output tokens, thinking included.
     pub(crate) tokens: u32,
+    /// Of them, the thinking block's (first).
+    pub(crate) reasoning: u32,
     pub(crate) input_tokens: u64,
     pub(crate) finish: &'a str,
 }
 
+/// The signature of a thinking block (the real one is an opaque token the API checks when the
+/// block is sent back; the mock checks nothing).
+const SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
+
 impl MessageParts<'_> {
-    /// The non-streamed `message`: one text block of every token (none for `max_tokens: 0`).
+    /// Tokens of text (after the thinking).
+    fn output(&self) -> u32 {
+        self.tokens - self.reasoning
+    }
+
+    /// The index of the text block: 1 after a thinking block, else 0.
+    fn text_index(&self) -> u32 {
+        u32::from(self.reasoning > 0)
+    }
+
+    /// `,"output_tokens_details":{"thinking_tokens":N}` when there was thinking.
+    fn details(&self) -> String {
+        if self.reasoning > 0 {
+            format!(
+                r#","output_tokens_details":{{"thinking_tokens":{}}}"#,
+                self.reasoning
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    /// The non-streamed `message`: a thinking block of the reasoning tokens (when there are
+    /// some), then one text block of the rest (none when there is none: `max_tokens: 0`).
     pub(crate) fn message_json(&self) -> Vec<u8> {
         let mut s = String::with_capacity(320 + self.tokens as usize * 7);
         // Writing to a String cannot fail.
@@ -145,25 +175,59 @@ impl MessageParts<'_> {
             r#"{{"id":"{}","type":"message","role":"assistant","model":{},"content":["#,
             self.id, self.model_json
         );
-        if self.tokens > 0 {
-            s.push_str(r#"{"type":"text","text":""#);
-            for i in 0..self.tokens {
-                push_token(&mut s, i);
+        if self.reasoning > 0 {
+            s.push_str(r#"{"type":"thinking","thinking":"#);
+            push_words(&mut s, self.reasoning);
+            let _ = write!(s, r#","signature":"{SIGNATURE}"}}"#);
+            if self.output() > 0 {
+                s.push(',');
             }
-            s.push_str(r#""}"#);
+        }
+        if self.output() > 0 {
+            s.push_str(r#"{"type":"text","text":"#);
+            push_words(&mut s, self.output());
+            s.push('}');
         }
         let _ = write!(
             s,
-            r#"],"stop_reason":"{}","stop_sequence":null,"usage":{{"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}}"#,
+            r#"],"stop_reason":"{}","stop_sequence":null,"usage":{{"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":0,"cache_read_input_tokens":0{}}}}}"#,
             stop_reason(self.finish),
             self.input_tokens,
-            self.tokens
+            self.tokens,
+            self.details()
         );
         s.into_bytes()
     }
 
-    /// `message_start` (content empty, usage with the input), a `ping`, and the text block's
-    /// `content_block_start` (none for `max_tokens: 0`).
+    /// `content_block_start` of block `index`: `thinking` or `text`, empty.
+    fn block_start(s: &mut String, index: u32, thinking: bool) {
+        let block = if thinking {
+            r#"{"type":"thinking","thinking":"","signature":""}"#
+        } else {
+            r#"{"type":"text","text":""}"#
+        };
+        let _ = write!(
+            s,
+            "event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{block}}}\n\n"
+        );
+    }
+
+    /// The end of block `index`; a thinking block's signature comes just before it.
+    fn block_stop(s: &mut String, index: u32, thinking: bool) {
+        if thinking {
+            let _ = write!(
+                s,
+                "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{{\"type\":\"signature_delta\",\"signature\":\"{SIGNATURE}\"}}}}\n\n"
+            );
+        }
+        let _ = write!(
+            s,
+            "event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{index}}}\n\n"
+        );
+    }
+
+    /// `message_start` (content empty, usage with the input), a `ping`, and the first block's
+    /// `content_block_start` (thinking, or text; none for `max_tokens: 0`).
     pub(crate) fn opening(&self) -> Bytes {
         let mut s = String::with_capacity(512);
         let _ = write!(
@@ -173,32 +237,48 @@ impl MessageParts<'_> {
         );
         s.push_str("event: ping\ndata: {\"type\": \"ping\"}\n\n");
         if self.tokens > 0 {
-            s.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+            Self::block_start(&mut s, 0, self.reasoning > 0);
         }
         Bytes::from(s)
     }
 
-    /// Token `t` as a `text_delta` of block 0.
-    pub(crate) fn token_event(t: u32) -> Bytes {
+    /// Token `t`: a `thinking_delta` of block 0 while thinking, then a `text_delta` of the text
+    /// block (the first one closes the thinking block and opens the text block).
+    pub(crate) fn token_event(&self, t: u32) -> Bytes {
         let mut s = String::with_capacity(128);
-        s.push_str("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"");
-        push_token(&mut s, t);
+        let (index, kind, field, word) = if t < self.reasoning {
+            (0, "thinking_delta", "thinking", t)
+        } else {
+            if t == self.reasoning && self.reasoning > 0 {
+                Self::block_stop(&mut s, 0, true);
+                Self::block_start(&mut s, 1, false);
+            }
+            (self.text_index(), "text_delta", "text", t - self.reasoning)
+        };
+        let _ = write!(
+            s,
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{{\"type\":\"{kind}\",\"{field}\":\""
+        );
+        push_token(&mut s, word);
         s.push_str("\"}}\n\n");
         Bytes::from(s)
     }
 
-    /// The block's `content_block_stop`, `message_delta` (stop reason, the output tokens as a
-    /// cumulative total) and `message_stop`; the body ends right after it.
+    /// The open block's `content_block_stop`, `message_delta` (stop reason, the output tokens as
+    /// a cumulative total, thinking included) and `message_stop`; the body ends right after it.
     pub(crate) fn closing(&self) -> Bytes {
         let mut s = String::with_capacity(384);
-        if self.tokens > 0 {
-            s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+        if self.output() > 0 {
+            Self::block_stop(&mut s, self.text_index(), false);
+        } else if self.reasoning > 0 {
+            Self::block_stop(&mut s, 0, true);
         }
         let _ = write!(
             s,
-            "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{}\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{}}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n",
+            "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{}\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{}{}}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n",
             stop_reason(self.finish),
-            self.tokens
+            self.tokens,
+            self.details()
         );
         Bytes::from(s)
     }
@@ -257,12 +337,13 @@ mod tests {
             id: "msg_1",
             model_json: "\"m\"",
             tokens: 3,
+            reasoning: 0,
             input_tokens: 11,
             finish: "length",
         };
         let mut all = parts.opening().to_vec();
         for t in 0..3 {
-            all.extend_from_slice(&MessageParts::token_event(t));
+            all.extend_from_slice(&parts.token_event(t));
         }
         all.extend_from_slice(&parts.closing());
         let text = String::from_utf8(all).unwrap();
@@ -302,5 +383,72 @@ mod tests {
         assert_eq!(v["content"][0]["text"], "The quick brown");
         assert_eq!(v["usage"]["output_tokens"], 3);
         assert_eq!(v["type"], "message");
+    }
+
+    /// With thinking: block 0 a `thinking` block of the reasoning tokens, signed and closed
+    /// before block 1, the text, opens; the output total counts both and names the thinking
+    /// part; the plain message has both blocks in order.
+    #[test]
+    fn a_thinking_message_streams_its_thinking_block_first() {
+        let parts = MessageParts {
+            id: "msg_1",
+            model_json: "\"m\"",
+            tokens: 5,
+            reasoning: 2,
+            input_tokens: 11,
+            finish: "length",
+        };
+        let mut all = parts.opening().to_vec();
+        for t in 0..5 {
+            all.extend_from_slice(&parts.token_event(t));
+        }
+        all.extend_from_slice(&parts.closing());
+        let text = String::from_utf8(all).unwrap();
+        let mut seen = Vec::new();
+        for frame in text.split("\n\n").filter(|f| !f.is_empty()) {
+            let (event, data) = frame.split_once('\n').unwrap();
+            let v: serde_json::Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(event.strip_prefix("event: ").unwrap(), v["type"], "{frame}");
+            let what = match v["type"].as_str().unwrap() {
+                "content_block_start" => format!("start {} {}", v["index"], v["content_block"]["type"]),
+                "content_block_delta" => format!("{} {}", v["index"], v["delta"]["type"]),
+                "content_block_stop" => format!("stop {}", v["index"]),
+                "message_delta" => format!("delta {}", v["usage"]),
+                other => other.to_owned(),
+            };
+            seen.push(what.replace('"', ""));
+        }
+        let want = [
+            "message_start",
+            "ping",
+            "start 0 thinking",
+            "0 thinking_delta",
+            "0 thinking_delta",
+            "0 signature_delta",
+            "stop 0",
+            "start 1 text",
+            "1 text_delta",
+            "1 text_delta",
+            "1 text_delta",
+            "stop 1",
+            "delta {output_tokens:5,output_tokens_details:{thinking_tokens:2}}",
+            "message_stop",
+        ];
+        assert_eq!(seen, want);
+        let v: serde_json::Value = serde_json::from_slice(&parts.message_json()).unwrap();
+        assert_eq!(v["content"][0]["type"], "thinking");
+        assert_eq!(v["content"][0]["thinking"], "The quick");
+        assert_eq!(v["content"][1]["text"], "The quick brown");
+        assert_eq!(v["usage"]["output_tokens_details"]["thinking_tokens"], 2);
+        // All of it thinking: the thinking block is the one closed.
+        let all_thinking = MessageParts {
+            reasoning: 5,
+            ..parts
+        };
+        let closing = String::from_utf8(all_thinking.closing().to_vec()).unwrap();
+        assert!(
+            closing.contains("signature_delta") && closing.contains("\"index\":0"),
+            "{closing}"
+        );
     }
 }

@@ -175,7 +175,8 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
         tokens,
         finish,
         ask.prompt_tokens,
-    );
+    )
+    .with_reasoning(st.profile.reasoning_tokens);
     if ask.stream {
         return stream::response(
             st.clone(),

@@ -30,6 +30,15 @@ pub(crate) fn token(i: u32) -> String {
     s
 }
 
+/// Appends `n` tokens' words as a JSON string (the words need no escaping).
+pub(crate) fn push_words(out: &mut String, n: u32) {
+    out.push('"');
+    for i in 0..n {
+        push_token(out, i);
+    }
+    out.push('"');
+}
+
 /// Appends the text of token `i`: its word, after a space unless it is the first.
 pub(crate) fn push_token(out: &mut String, i: u32) {
     if i > 0 {
@@ -372,7 +381,10 @@ pub(crate) struct Generation {
     pub(crate) api: Api,
     pub(crate) id: String,
     pub(crate) n: u32,
+    /// Generated tokens per choice, reasoning included.
     pub(crate) tokens: u32,
+    /// Of them, the reasoning streamed first (chat and Messages only).
+    pub(crate) reasoning: u32,
     pub(crate) finish_reason: &'static str,
     pub(crate) prompt_tokens: u64,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` up to `"choices":[`, rendered on first
@@ -408,12 +420,27 @@ impl Generation {
             id,
             n,
             tokens,
+            reasoning: 0,
             finish_reason,
             prompt_tokens,
             chunk_head: std::sync::OnceLock::new(),
             model_json,
             created,
         }
+    }
+
+    /// The first `reasoning` of its tokens (at most all of them) are reasoning, streamed before
+    /// the text; the legacy completions API has none.
+    pub(crate) fn with_reasoning(mut self, reasoning: u32) -> Generation {
+        if self.api != Api::Text {
+            self.reasoning = reasoning.min(self.tokens);
+        }
+        self
+    }
+
+    /// Tokens of text per choice (after the reasoning).
+    fn output(&self) -> u32 {
+        self.tokens - self.reasoning
     }
 
     /// `data: {"id":…,…,"choices":[`, the start of every chunk.
@@ -432,11 +459,7 @@ impl Generation {
 
     /// Appends the whole text of one choice as a JSON string (the words need no escaping).
     fn push_text(&self, out: &mut String) {
-        out.push('"');
-        for i in 0..self.tokens {
-            push_token(out, i);
-        }
-        out.push('"');
+        push_words(out, self.output());
     }
 
     /// Bytes the answer will take, about (the cap on one request's output is checked against it).
@@ -471,19 +494,22 @@ impl Generation {
     fn push_usage(&self, out: &mut String) {
         use std::fmt::Write;
         let completion = u64::from(self.tokens) * u64::from(self.n);
-        let details = match self.api {
-            Api::Chat => {
-                r#","prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}"#
-            }
-            Api::Text | Api::Messages => "",
-        };
         // Writing to a String cannot fail.
         let _ = write!(
             out,
-            r#"{{"prompt_tokens":{},"completion_tokens":{completion},"total_tokens":{}{details}}}"#,
+            r#"{{"prompt_tokens":{},"completion_tokens":{completion},"total_tokens":{}"#,
             self.prompt_tokens,
             self.prompt_tokens + completion
         );
+        if self.api == Api::Chat {
+            // Reasoning tokens are inside completion_tokens, as OpenAI counts them.
+            let _ = write!(
+                out,
+                r#","prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},"completion_tokens_details":{{"reasoning_tokens":{},"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"#,
+                u64::from(self.reasoning) * u64::from(self.n)
+            );
+        }
+        out.push('}');
     }
 
     /// The non-streaming answer, written into one buffer (it was a dozen `format!`s and a
@@ -516,6 +542,13 @@ impl Generation {
                 Api::Chat => {
                     let _ = write!(s, r#"{{"index":{i},"message":{{"role":"assistant","content":"#);
                     self.push_text(&mut s);
+                    if self.reasoning > 0 {
+                        // DeepSeek's name and vLLM's newer one, both.
+                        for key in [r#","reasoning_content":"#, r#","reasoning":"#] {
+                            s.push_str(key);
+                            push_words(&mut s, self.reasoning);
+                        }
+                    }
                     s.push_str(r#","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":""#);
                 }
                 Api::Text | Api::Messages => {
@@ -552,6 +585,7 @@ impl Generation {
             id: &self.id,
             model_json: &self.model_json,
             tokens: self.tokens,
+            reasoning: self.reasoning,
             input_tokens: self.prompt_tokens,
             finish: self.finish_reason,
         }
@@ -577,19 +611,29 @@ impl Generation {
         }
     }
 
-    /// Token `t` of every choice.
+    /// Token `t` of every choice (the reasoning's first, then the text's).
     pub(crate) fn token_event(&self, t: u32) -> Bytes {
         if self.api == Api::Messages {
-            return MessageParts::token_event(t);
+            return self.message_parts().token_event(t);
         }
         let chunks: Vec<Bytes> = (0..self.n).map(|i| self.token_chunk(i, t)).collect();
         Bytes::from(chunks.concat())
     }
 
-    /// Token `t` of choice `i`.
+    /// Token `t` of choice `i`: with reasoning, every delta carries `content`,
+    /// `reasoning_content` and `reasoning`, the unused ones `null` (clients that read one on
+    /// every chunk need the key there).
     fn token_chunk(&self, i: u32, t: u32) -> Bytes {
-        let word = serde_json::to_string(&token(t)).unwrap_or_default();
+        let reasoning = t < self.reasoning;
+        let word = if reasoning { t } else { t - self.reasoning };
+        let word = serde_json::to_string(&token(word)).unwrap_or_default();
         let choice = match self.api {
+            Api::Chat if reasoning => format!(
+                r#"{{"index":{i},"delta":{{"content":null,"reasoning_content":{word},"reasoning":{word}}},"logprobs":null,"finish_reason":null}}"#
+            ),
+            Api::Chat if self.reasoning > 0 => format!(
+                r#"{{"index":{i},"delta":{{"content":{word},"reasoning_content":null,"reasoning":null}},"logprobs":null,"finish_reason":null}}"#
+            ),
             Api::Chat => format!(
                 r#"{{"index":{i},"delta":{{"content":{word}}},"logprobs":null,"finish_reason":null}}"#
             ),
@@ -760,6 +804,59 @@ mod tests {
                 assert_eq!(v["object"], object);
             }
         }
+    }
+
+    /// Chat with reasoning: the first tokens stream as `reasoning_content` and `reasoning`
+    /// (content null), the rest as content (the reasoning keys null), every delta carrying all
+    /// three; usage counts the reasoning inside the completion; the plain message carries both
+    /// names. The legacy API has none.
+    #[test]
+    fn chat_streams_reasoning_before_content_and_counts_it() {
+        let g = Generation::new(Api::Chat, 1, "m", 2, 5, "length", 3).with_reasoning(2);
+        let mut reasoning = String::new();
+        let mut content = String::new();
+        for t in 0..5 {
+            let bytes = g.token_event(t);
+            let text = std::str::from_utf8(&bytes).unwrap();
+            let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+            assert_eq!(events.len(), 2, "one chunk per choice");
+            let v: serde_json::Value =
+                serde_json::from_str(events[0].strip_prefix("data: ").unwrap()).unwrap();
+            let d = &v["choices"][0]["delta"];
+            for key in ["content", "reasoning_content", "reasoning"] {
+                assert!(d.get(key).is_some(), "{key} missing in {d}");
+            }
+            assert_eq!(d["reasoning_content"], d["reasoning"]);
+            reasoning.push_str(d["reasoning"].as_str().unwrap_or(""));
+            content.push_str(d["content"].as_str().unwrap_or(""));
+        }
+        assert_eq!(
+            (reasoning.as_str(), content.as_str()),
+            ("The quick", "The quick brown")
+        );
+        let usage: serde_json::Value = serde_json::from_str(&g.usage_json()).unwrap();
+        assert_eq!(usage["completion_tokens"], 10);
+        assert_eq!(usage["completion_tokens_details"]["reasoning_tokens"], 4);
+        let v: serde_json::Value = serde_json::from_slice(&g.completion_json()).unwrap();
+        let m = &v["choices"][1]["message"];
+        assert_eq!(
+            (m["content"].as_str(), m["reasoning_content"].as_str()),
+            (Some("The quick brown"), Some("The quick"))
+        );
+        assert_eq!(m["reasoning"], "The quick");
+        // More reasoning than tokens: all of it reasoning. The legacy API: none.
+        assert_eq!(
+            Generation::new(Api::Chat, 1, "m", 1, 3, "length", 3)
+                .with_reasoning(9)
+                .reasoning,
+            3
+        );
+        assert_eq!(
+            Generation::new(Api::Text, 1, "m", 1, 3, "length", 3)
+                .with_reasoning(2)
+                .reasoning,
+            0
+        );
     }
 
     #[test]

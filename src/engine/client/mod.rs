@@ -14,7 +14,7 @@ use mock_server::tokens::Tokenizer;
 use serde::Deserialize;
 
 use crate::model::outcome::{RequestError, TransportKind};
-use crate::model::record::Sample;
+use crate::model::record::{Reasoning, Sample};
 use crate::model::retry::parse_retry_after;
 use crate::plan::inputs::PreparedBody;
 
@@ -83,6 +83,12 @@ pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, R
     Ok(Sample {
         completion_tokens: c.usage.and_then(|u| u.completion_tokens),
         input_tokens: c.usage.and_then(|u| u.prompt_tokens),
+        reasoning: c.usage.and_then(UsageView::reasoning).map(|tokens| {
+            Box::new(Reasoning {
+                tokens: Some(tokens),
+                ..Reasoning::default()
+            })
+        }),
         ..Sample::default()
     })
 }
@@ -95,6 +101,24 @@ struct UsageView {
     prompt_tokens: Option<u64>,
     #[serde(default, alias = "output_tokens")]
     completion_tokens: Option<u64>,
+    /// OpenAI's `completion_tokens_details` (`reasoning_tokens`), or Anthropic's
+    /// `output_tokens_details` (`thinking_tokens`).
+    #[serde(default, alias = "output_tokens_details")]
+    completion_tokens_details: Option<DetailsView>,
+}
+
+/// The reasoning part of the output, by either API's name.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct DetailsView {
+    #[serde(default, alias = "thinking_tokens")]
+    reasoning_tokens: Option<u64>,
+}
+
+impl UsageView {
+    /// The reasoning tokens, when the usage names them.
+    fn reasoning(self) -> Option<u64> {
+        self.completion_tokens_details?.reasoning_tokens
+    }
 }
 
 /// A successful attempt's sample, completed with what the client saw: the protocol, the bytes,
@@ -113,10 +137,14 @@ pub(crate) fn complete_sample(
 /// and notices the end (`[DONE]`, `message_stop`) and error events.
 ///
 /// Definitions (the peers disagree, so we state ours):
-/// - TTFT: request sent → the first chunk whose delta has non-empty `content` (the opening
-///   chunk with only `role` and `""` is not a token); with Anthropic's events, the first
-///   `content_block_delta` with non-empty `text`.
-/// - ITL: the gaps between consecutive content chunks, the first token excluded.
+/// - TTFT: request sent → the first chunk with a token of any kind: non-empty `content`,
+///   `reasoning` or `reasoning_content` in a delta (the opening chunk with only `role` and `""`
+///   is not a token); with Anthropic's events, the first `content_block_delta` with text or
+///   thinking.
+/// - TTFO: request sent → the first output token (`content`, Anthropic's `text`); after TTFT
+///   when the model reasons first, equal to it otherwise.
+/// - ITL: the gaps between consecutive content chunks, the first token excluded; the reasoning
+///   chunks' own gaps apart.
 /// - Output tokens: `usage.completion_tokens` from the usage chunk, else the content's text as
 ///   `--tokenizer` counts it.
 #[derive(Debug)]
@@ -125,12 +153,18 @@ pub(crate) struct SseReader {
     tokenizer: Tokenizer,
     /// The content's text, counted at the end when no usage came.
     content: String,
+    /// The reasoning's text, the same.
+    reasoning: String,
     buf: Vec<u8>,
     ttft: Option<Duration>,
+    ttfo: Option<Duration>,
     last_token: Option<Instant>,
+    last_reasoning: Option<Instant>,
     itl: Vec<Duration>,
+    reasoning_itl: Vec<Duration>,
     content_chunks: u64,
     usage_tokens: Option<u64>,
+    usage_reasoning: Option<u64>,
     prompt_tokens: Option<u64>,
     done: bool,
 }
@@ -141,12 +175,17 @@ impl SseReader {
             started,
             tokenizer,
             content: String::new(),
+            reasoning: String::new(),
             buf: Vec::new(),
             ttft: None,
+            ttfo: None,
             last_token: None,
+            last_reasoning: None,
             itl: Vec::new(),
+            reasoning_itl: Vec::new(),
             content_chunks: 0,
             usage_tokens: None,
+            usage_reasoning: None,
             prompt_tokens: None,
             done: false,
         }
@@ -195,9 +234,25 @@ impl SseReader {
         struct Delta {
             #[serde(default)]
             content: Option<String>,
+            /// Reasoning: vLLM's and gpt-oss's name (read first), DeepSeek's, Anthropic's
+            /// `thinking_delta`.
+            #[serde(default)]
+            reasoning: Option<String>,
+            #[serde(default)]
+            reasoning_content: Option<String>,
+            #[serde(default)]
+            thinking: Option<String>,
             /// Anthropic's `text_delta`.
             #[serde(default)]
             text: Option<String>,
+        }
+        impl Delta {
+            fn reasoning(&self) -> Option<&str> {
+                self.reasoning
+                    .as_deref()
+                    .or(self.reasoning_content.as_deref())
+                    .or(self.thinking.as_deref())
+            }
         }
         #[derive(Deserialize)]
         struct ChoiceView {
@@ -242,20 +297,36 @@ impl SseReader {
             return Err(RequestError::StreamError(msg));
         }
         let mut has_content = false;
-        let block_text = chunk.delta.as_ref().and_then(|d| d.text.as_deref());
-        for text in chunk
+        let mut has_reasoning = false;
+        let deltas = chunk
             .choices
             .iter()
-            .filter_map(|c| c.delta.as_ref()?.content.as_deref())
-            .chain(block_text)
-        {
-            has_content |= !text.is_empty();
-            self.content.push_str(text);
+            .filter_map(|c| c.delta.as_ref())
+            .chain(chunk.delta.as_ref());
+        for d in deltas {
+            if let Some(text) = d.content.as_deref().or(d.text.as_deref()) {
+                has_content |= !text.is_empty();
+                self.content.push_str(text);
+            }
+            if let Some(text) = d.reasoning() {
+                has_reasoning |= !text.is_empty();
+                self.reasoning.push_str(text);
+            }
+        }
+        let since_start = now.saturating_duration_since(self.started);
+        if (has_content || has_reasoning) && self.ttft.is_none() {
+            self.ttft = Some(since_start);
+        }
+        if has_reasoning {
+            if let Some(prev) = self.last_reasoning {
+                self.reasoning_itl.push(now.saturating_duration_since(prev));
+            }
+            self.last_reasoning = Some(now);
         }
         if has_content {
             self.content_chunks += 1;
             match self.last_token {
-                None => self.ttft = Some(now.saturating_duration_since(self.started)),
+                None => self.ttfo = Some(since_start),
                 Some(prev) => self.itl.push(now.saturating_duration_since(prev)),
             }
             self.last_token = Some(now);
@@ -269,6 +340,7 @@ impl SseReader {
         {
             self.usage_tokens = u.completion_tokens.or(self.usage_tokens);
             self.prompt_tokens = u.prompt_tokens.or(self.prompt_tokens);
+            self.usage_reasoning = u.reasoning().or(self.usage_reasoning);
         }
         Ok(())
     }
@@ -287,13 +359,26 @@ impl SseReader {
                 "stream ended before its end event ([DONE] or message_stop)",
             ));
         }
+        // Without usage, the text as the tokenizer counts it; a reasoning part the usage does
+        // not name is counted the same way.
+        let reasoning = self
+            .usage_reasoning
+            .or_else(|| (!self.reasoning.is_empty()).then(|| self.tokenizer.count(&self.reasoning)));
         Ok(Sample {
             completion_tokens: Some(
                 self.usage_tokens
-                    .unwrap_or_else(|| self.tokenizer.count(&self.content)),
+                    .unwrap_or_else(|| self.tokenizer.count(&self.content) + reasoning.unwrap_or(0)),
             ),
             ttft: self.ttft,
             itl: self.itl,
+            // Only an answer that reasoned carries the reasoning part (most carry none).
+            reasoning: (reasoning.is_some() || self.last_reasoning.is_some()).then(|| {
+                Box::new(Reasoning {
+                    tokens: reasoning,
+                    ttfo: self.ttfo,
+                    itl: self.reasoning_itl,
+                })
+            }),
             input_tokens: self.prompt_tokens,
             ..Sample::default()
         })
@@ -489,6 +574,105 @@ data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":
             t0,
         );
         assert_eq!(e, Err(RequestError::StreamError("Overloaded".into())));
+    }
+
+    /// A reasoning stream: TTFT at the first reasoning chunk, TTFO at the first content chunk,
+    /// the reasoning gaps and the content gaps apart, the reasoning tokens from usage; the
+    /// mock's chunks carry both names, and one is read (`reasoning` first). Anthropic's
+    /// `thinking_delta` is reasoning too; without usage the reasoning text is counted.
+    #[test]
+    fn reasoning_is_timed_and_counted_apart_from_the_output() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let chunk = |delta: &str| format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{delta}}}]}}\n\n");
+        let reasoning = |w: &str| {
+            chunk(&format!(
+                r#"{{"content":null,"reasoning_content":"{w}","reasoning":"{w}"}}"#
+            ))
+        };
+        let content = |w: &str| {
+            chunk(&format!(
+                r#"{{"content":"{w}","reasoning_content":null,"reasoning":null}}"#
+            ))
+        };
+        let mut r = SseReader::new(t0, Tokenizer::Words);
+        r.feed(chunk(r#"{"role":"assistant","content":""}"#).as_bytes(), ms(5))
+            .unwrap();
+        r.feed(reasoning("Let").as_bytes(), ms(20)).unwrap();
+        r.feed(reasoning(" me").as_bytes(), ms(30)).unwrap();
+        r.feed(reasoning(" think").as_bytes(), ms(45)).unwrap();
+        r.feed(content("Hi").as_bytes(), ms(60)).unwrap();
+        r.feed(content(" there").as_bytes(), ms(64)).unwrap();
+        r.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5,\"completion_tokens_details\":{\"reasoning_tokens\":3}}}\n\ndata: [DONE]\n\n", ms(65)).unwrap();
+        let s = r.finish().unwrap();
+        assert_eq!(s.ttft, Some(Duration::from_millis(20)));
+        assert_eq!(s.ttfo(), Some(Duration::from_millis(60)));
+        assert_eq!(
+            s.reasoning.as_ref().unwrap().itl,
+            [Duration::from_millis(10), Duration::from_millis(15)]
+        );
+        assert_eq!(s.itl, [Duration::from_millis(4)]);
+        assert_eq!((s.completion_tokens, s.reasoning_tokens()), (Some(5), Some(3)));
+        // Anthropic's thinking, no usage: the texts counted, thinking inside the total.
+        let mut r = SseReader::new(t0, Tokenizer::Words);
+        let delta = |kind: &str, field: &str, w: &str| {
+            format!(
+                "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"{kind}\",\"{field}\":\"{w}\"}}}}\n\n"
+            )
+        };
+        r.feed(delta("thinking_delta", "thinking", "Hmm so").as_bytes(), ms(10))
+            .unwrap();
+        r.feed(delta("text_delta", "text", "Yes").as_bytes(), ms(30))
+            .unwrap();
+        r.feed(
+            b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            ms(31),
+        )
+        .unwrap();
+        let s = r.finish().unwrap();
+        assert_eq!(
+            (s.ttft, s.ttfo()),
+            (Some(Duration::from_millis(10)), Some(Duration::from_millis(30)))
+        );
+        assert_eq!((s.completion_tokens, s.reasoning_tokens()), (Some(3), Some(2)));
+        // No reasoning: TTFO is TTFT, and no reasoning count.
+        let mut r = SseReader::new(t0, Tokenizer::Words);
+        r.feed(chunk(r#"{"content":"Hi"}"#).as_bytes(), ms(7)).unwrap();
+        r.feed(b"data: [DONE]\n\n", ms(8)).unwrap();
+        let s = r.finish().unwrap();
+        assert_eq!(
+            (s.ttft, s.ttfo(), s.reasoning_tokens()),
+            (
+                Some(Duration::from_millis(7)),
+                Some(Duration::from_millis(7)),
+                None
+            )
+        );
+    }
+
+    /// A whole answer's reasoning tokens, by OpenAI's name and by Anthropic's.
+    #[test]
+    fn a_whole_answer_names_its_reasoning_tokens() {
+        let mut req = PreparedRequest::chat(
+            "http://127.0.0.1:9/v1/chat/completions".into(),
+            Vec::new(),
+            None,
+            false,
+        );
+        let chat = br#"{"choices":[{"index":0}],"usage":{"prompt_tokens":2,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":4}}}"#;
+        let s = parse_body(&req, chat).unwrap();
+        assert_eq!((s.completion_tokens, s.reasoning_tokens()), (Some(9), Some(4)));
+        req.call = Call::Messages;
+        let message = br#"{"type":"message","content":[],"usage":{"input_tokens":2,"output_tokens":7,"output_tokens_details":{"thinking_tokens":5}}}"#;
+        let s = parse_body(&req, message).unwrap();
+        assert_eq!(
+            (s.input_tokens, s.completion_tokens, s.reasoning_tokens()),
+            (Some(2), Some(7), Some(5))
+        );
+        assert!(
+            parse_body(&req, chat).is_err(),
+            "a chat completion is not a message"
+        );
     }
 
     #[test]

@@ -276,6 +276,10 @@ struct Raw {
     ttft_ns: Option<u64>,
     #[serde(default)]
     itl_ns: Vec<u64>,
+    ttfo_ns: Option<u64>,
+    #[serde(default)]
+    reasoning_itl_ns: Vec<u64>,
+    reasoning_tokens: Option<u64>,
     completion_tokens: Option<u64>,
     prompt_tokens: Option<u64>,
     bytes: Option<u64>,
@@ -328,6 +332,9 @@ impl Raw {
                     attempts,
                     ttft_ns: self.ttft_ns,
                     itl_ns: self.itl_ns,
+                    ttfo_ns: self.ttfo_ns,
+                    reasoning_itl_ns: self.reasoning_itl_ns,
+                    reasoning_tokens: self.reasoning_tokens,
                     completion_tokens: self.completion_tokens,
                     prompt_tokens: self.prompt_tokens,
                     bytes: self.bytes,
@@ -364,10 +371,17 @@ pub(crate) struct RequestLine {
     pub end_ns: u64,
     /// Every attempt, in order (at least one).
     pub attempts: Vec<AttemptLine>,
-    /// Streaming: first content token, ns after the successful attempt's start.
+    /// Streaming: first token of any kind, ns after the successful attempt's start.
     pub ttft_ns: Option<u64>,
     /// Streaming: gaps between content chunks after the first, ns.
     pub itl_ns: Vec<u64>,
+    /// Streaming: first output (content) token, ns after the attempt's start; `ttft_ns` when
+    /// absent.
+    pub ttfo_ns: Option<u64>,
+    /// Streaming: gaps between reasoning chunks after the first, ns.
+    pub reasoning_itl_ns: Vec<u64>,
+    /// The answer's reasoning tokens (inside `completion_tokens`).
+    pub reasoning_tokens: Option<u64>,
     /// `usage.completion_tokens` of the answer.
     pub completion_tokens: Option<u64>,
     /// `usage.prompt_tokens` of the answer.
@@ -595,6 +609,19 @@ fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
         completion_tokens: r.completion_tokens,
         ttft: r.ttft_ns.map(Duration::from_nanos),
         itl: r.itl_ns.iter().copied().map(Duration::from_nanos).collect(),
+        // Only a line that names reasoning carries the reasoning part.
+        reasoning: (r.reasoning_tokens.is_some_and(|n| n > 0) || !r.reasoning_itl_ns.is_empty()).then(|| {
+            Box::new(crate::model::record::Reasoning {
+                tokens: r.reasoning_tokens,
+                ttfo: r.ttfo_ns.or(r.ttft_ns).map(Duration::from_nanos),
+                itl: r
+                    .reasoning_itl_ns
+                    .iter()
+                    .copied()
+                    .map(Duration::from_nanos)
+                    .collect(),
+            })
+        }),
         protocol: r.http_version.as_deref().and_then(|v| match v {
             "HTTP/1.0" => Some(Protocol::Http10),
             "HTTP/1.1" => Some(Protocol::Http11),

@@ -20,12 +20,14 @@ use crate::stats::intervals::Intervals;
 use crate::stats::temp::temp_builder;
 
 /// The `.hgrm` files written per strategy: histogram series → file suffix.
-pub(crate) const HGRM_SERIES: [(Series, &str); 5] = [
+pub(crate) const HGRM_SERIES: [(Series, &str); 7] = [
     (Series::E2e(Outcome::Ok), ""),
     (Series::Service(Outcome::Ok), ".service"),
     (Series::Ttft, ".ttft"),
     (Series::Itl, ".itl"),
     (Series::Tpot, ".tpot"),
+    (Series::Ttfo, ".ttfo"),
+    (Series::ReasoningItl, ".reasoning_itl"),
 ];
 
 /// Whether a directory entry is one a run writes (and `--force` may replace).
@@ -153,10 +155,14 @@ fn write_streamed(
 /// The workload in a few words, for chart titles.
 pub(crate) fn workload_title(report: &RunReport) -> String {
     let c = &report.config;
+    let call = match c.workload.api {
+        crate::model::plan::Api::Openai => "chat",
+        crate::model::plan::Api::Anthropic => "Messages",
+    };
     let what = match c.workload.delay_endpoint {
         Some(_) => "GET /delay".to_owned(),
-        None if c.workload.stream => "streamed chat".to_owned(),
-        None => "chat".to_owned(),
+        None if c.workload.stream => format!("streamed {call}"),
+        None => call.to_owned(),
     };
     let delay = c
         .mock_mean_delay_s
@@ -200,6 +206,7 @@ pub(crate) fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, Run
         ),
         (Series::Ttft, "ttft", "Time to first token"),
         (Series::Itl, "itl", "Inter-token latency"),
+        (Series::Ttfo, "ttfo", "Time to first output token"),
     ] {
         let lines: Vec<Line> = report
             .strategies

@@ -357,6 +357,10 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
             ("ttft", "Time to first token by percentile."),
             ("itl", "Inter-token latency by percentile."),
             (
+                "ttfo",
+                "Time to first output token (after the reasoning) by percentile.",
+            ),
+            (
                 "concurrency",
                 "--concurrency auto: the controller's limit over time, and the answers per second (ok and 429) it got.",
             ),

@@ -184,11 +184,14 @@ impl Recorder {
             self.series
                 .record_value(Series::ReasoningTokens, n.saturating_mul(1000));
         }
-        if let Some(t) = s.ttfo() {
-            self.series.record(Series::Ttfo, t);
-        }
-        for gap in s.reasoning.iter().flat_map(|r| &r.itl) {
-            self.series.record(Series::ReasoningItl, *gap);
+        // TTFO only where it can differ from TTFT: an answer that reasoned.
+        if let Some(r) = &s.reasoning {
+            if let Some(t) = r.ttfo {
+                self.series.record(Series::Ttfo, t);
+            }
+            for gap in &r.itl {
+                self.series.record(Series::ReasoningItl, *gap);
+            }
         }
         let last = r.attempts.last().map(|a| a.duration);
         let mut tpot = None;

@@ -115,9 +115,12 @@ struct DetailsView {
 }
 
 impl UsageView {
-    /// The reasoning tokens, when the usage names them.
+    /// The reasoning tokens, when the usage names some (OpenAI's usage says 0 for a model that
+    /// does not reason: no reasoning part then, and no allocation).
     fn reasoning(self) -> Option<u64> {
-        self.completion_tokens_details?.reasoning_tokens
+        self.completion_tokens_details?
+            .reasoning_tokens
+            .filter(|n| *n > 0)
     }
 }
 
@@ -662,6 +665,9 @@ data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":
         let chat = br#"{"choices":[{"index":0}],"usage":{"prompt_tokens":2,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":4}}}"#;
         let s = parse_body(&req, chat).unwrap();
         assert_eq!((s.completion_tokens, s.reasoning_tokens()), (Some(9), Some(4)));
+        // OpenAI's usage names 0 for a model that does not reason: no reasoning part.
+        let plain = br#"{"choices":[{"index":0}],"usage":{"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":0}}}"#;
+        assert!(parse_body(&req, plain).unwrap().reasoning.is_none());
         req.call = Call::Messages;
         let message = br#"{"type":"message","content":[],"usage":{"input_tokens":2,"output_tokens":7,"output_tokens_details":{"thinking_tokens":5}}}"#;
         let s = parse_body(&req, message).unwrap();

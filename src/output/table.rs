@@ -472,7 +472,7 @@ pub(crate) fn mock_settings(p: &Profile) -> String {
         }
     };
     let reasoning = if p.reasoning_tokens > 0 {
-        format!(" ({} of them reasoning)", p.reasoning_tokens)
+        format!(" · reasoning {} first", p.reasoning_tokens)
     } else {
         String::new()
     };

@@ -7,7 +7,7 @@ use asyncbench::model::plan::Api;
 use asyncbench::model::strategy::{PyClient, Strategy};
 use mock_server::{MockServer, Profile};
 
-use crate::util::{bin, every_strategy_for, json, python_clients, run_out};
+use crate::util::{every_strategy_for, json, python_clients, run_in_out, run_out};
 
 /// `--api anthropic` over every strategy and every Python client that speaks it, streamed and
 /// not: each request a whole `message` (or its events to `message_stop`), its usage read (input
@@ -45,13 +45,7 @@ fn every_strategy_speaks_anthropic_messages_streamed_and_not() {
         let joined = ids.join(",");
         args.extend(["--strategies", &joined]);
         // Act
-        let tmp = tempfile::tempdir().unwrap();
-        let o = bin()
-            .args(&args)
-            .arg("--out")
-            .arg(tmp.path().join("out"))
-            .output()
-            .unwrap();
+        let (o, tmp) = run_in_out(&args);
         // Assert
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert_eq!(
@@ -219,13 +213,7 @@ fn reasoning_is_timed_and_counted_for_every_strategy_over_both_apis() {
             &joined,
         ];
         // Act
-        let tmp = tempfile::tempdir().unwrap();
-        let o = bin()
-            .args(args)
-            .arg("--out")
-            .arg(tmp.path().join("out"))
-            .output()
-            .unwrap();
+        let (o, tmp) = run_in_out(&args);
         // Assert
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert_eq!(

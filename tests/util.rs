@@ -85,6 +85,16 @@ pub(crate) fn bin() -> std::process::Command {
 /// Runs the binary with `args` and `--out` in a fresh folder; returns the exit code, stderr and
 /// the folder (kept alive by the returned guard).
 pub(crate) fn run_out(args: &[&str]) -> (Option<i32>, String, tempfile::TempDir) {
+    let (o, tmp) = run_in_out(args);
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        tmp,
+    )
+}
+
+/// The same, returning the whole output (stdout too).
+pub(crate) fn run_in_out(args: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let o = bin()
         .args(args)
@@ -92,11 +102,7 @@ pub(crate) fn run_out(args: &[&str]) -> (Option<i32>, String, tempfile::TempDir)
         .arg(tmp.path().join("out"))
         .output()
         .unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        tmp,
-    )
+    (o, tmp)
 }
 
 /// Starts the binary with piped stdout and stderr.

@@ -415,6 +415,88 @@ def call_requests(w, session, index, intended=None, rng=random):
     retrying(w, index, intended, send, requests.RequestException, rng)
 
 
+class SdkCalls:
+    """What the SDK clients (py-openai, py-anthropic) share: the SDK sends each attempt itself,
+    so its HTTP client's event hooks number and time them (`x-stainless-retry-count` renumbers
+    the SDK's own retries), and one loop around the SDK call applies the run's retry policy
+    (the SDK is told to retry only under its own preset). `status_error` and `api_error` are the
+    SDK's exception classes for an HTTP status and for anything else, `timeout_error` its
+    timeout's."""
+
+    def __init__(self, status_error, api_error, timeout_error):
+        self.live = {}  # request index -> SdkRequest, for the event hooks
+        self.status_error, self.api_error, self.timeout_error = status_error, api_error, timeout_error
+
+    def hooks(self):
+        """The `event_hooks` for the SDK's HTTP client."""
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+    async def on_request(self, request):
+        req = self.live[int(request.headers["x-asyncbench-request"])]
+        if len(req.attempts) < req.count:
+            # The SDK retries an attempt that got no response (timeout, connection error).
+            req.ended(error="transport", message="no response; the SDK retried")
+        given = int(request.headers.get("x-asyncbench-attempt", "1"))
+        retries = int(request.headers.get("x-stainless-retry-count", "0"))
+        req.send()
+        request.headers["x-asyncbench-attempt"] = str(given + retries)
+
+    async def on_response(self, response):
+        self.live[int(response.request.headers["x-asyncbench-request"])].ended(status=response.status_code)
+
+    async def call(self, w, index, due, one_call, rng):
+        """One logical request: `one_call(headers, req)` makes one SDK call (which may retry
+        inside) and returns the answer's fields."""
+        import asyncio
+
+        req = self.live[index] = SdkRequest(index, due)
+        try:
+            while True:
+                attempt = len(req.attempts) + 1
+                status = headers = error = None
+                headers_out = {"x-asyncbench-request": str(index), "x-asyncbench-attempt": str(attempt)}
+                try:
+                    answer = await one_call(headers_out, req)
+                    req.attempts[-1]["end_ns"] = now()
+                    return req.done(answer)
+                except self.status_error as e:
+                    if 200 <= e.status_code < 300:  # an error event in a stream
+                        req.attempts[-1].update(error="stream_error", message=str(e)[:200], end_ns=now())
+                        error = "stream_error"
+                    else:
+                        status, headers = e.status_code, e.response.headers
+                except self.api_error as e:
+                    error = "timeout" if isinstance(e, self.timeout_error) else error_kind(e.__cause__ or e)
+                    if len(req.attempts) < req.count:
+                        req.ended(error=error, message=repr(e.__cause__ or e))
+                    else:  # the answer came and then broke
+                        req.attempts[-1].update(error=error, end_ns=now())
+                wait = w.retry_delay(len(req.attempts), status, headers, error, rng)
+                if wait is None:
+                    return req.done()
+                await asyncio.sleep(wait)
+        finally:
+            del self.live[index]
+
+
+class SdkRequest(Request):
+    """A Request whose attempts the SDK's event hooks count."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, index, intended):
+        super().__init__(index, intended)
+        self.count = 0
+
+    def send(self):
+        self.count += 1
+        return super().send()
+
+    def attempts_start(self, fallback):
+        """When the attempt in flight was sent (`fallback` before the hook saw it)."""
+        return self._sent or fallback
+
+
 async def gather_phase(phase, concurrency, call):
     """The asyncio pattern every async client shares: one coroutine per request, all started
     with `asyncio.gather`, at most `concurrency` in flight under a `Semaphore` (0: no

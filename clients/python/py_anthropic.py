@@ -13,29 +13,11 @@ import anthropic
 
 import asyncbench_client as ab
 
-live = {}  # request index -> ab.Request, for the event hooks
+sdk = ab.SdkCalls(anthropic.APIStatusError, anthropic.APIError, anthropic.APITimeoutError)
 
 
-async def on_request(request):
-    index = int(request.headers["x-asyncbench-request"])
-    req = live[index]
-    if len(req.attempts) < req._count:
-        # The SDK retries an attempt that got no response (timeout, connection error).
-        req.ended(error="transport", message="no response; the SDK retried")
-    given = int(request.headers.get("x-asyncbench-attempt", "1"))
-    retries = int(request.headers.get("x-stainless-retry-count", "0"))
-    req.send()
-    request.headers["x-asyncbench-attempt"] = str(given + retries)
-
-
-async def on_response(response):
-    req = live[int(response.request.headers["x-asyncbench-request"])]
-    req.ended(status=response.status_code)
-
-
-async def one_call(w, client, params, extra, index, attempt, req):
+async def one_call(client, params, extra, headers, req):
     """One SDK call (which may retry inside); the answer's fields."""
-    headers = {"x-asyncbench-request": str(index), "x-asyncbench-attempt": str(attempt)}
     if params.get("stream"):
         t0 = ab.now()
         stream = await client.messages.create(**params, extra_body=extra, extra_headers=headers)
@@ -73,63 +55,12 @@ async def one_call(w, client, params, extra, index, attempt, req):
     return {k: v for k, v in answer.items() if v is not None and v != []}
 
 
-class Request(ab.Request):
-    """An ab.Request whose attempts the hooks count."""
-
-    __slots__ = ("_count",)
-
-    def __init__(self, index, intended):
-        super().__init__(index, intended)
-        self._count = 0
-
-    def send(self):
-        self._count += 1
-        return super().send()
-
-    def attempts_start(self, fallback):
-        return self._sent or fallback
-
-
-async def call(w, client, names, index, due, rng):
-    body = json.loads(w.body(index))
-    params = {k: v for k, v in body.items() if k in names}
-    extra = {k: v for k, v in body.items() if k not in names} or None
-    req = live[index] = Request(index, due)
-    try:
-        while True:
-            attempt = len(req.attempts) + 1
-            status = headers = error = answer = None
-            try:
-                answer = await one_call(w, client, params, extra, index, attempt, req)
-                req.attempts[-1]["end_ns"] = ab.now()
-                return req.done(answer)
-            except anthropic.APIStatusError as e:
-                if 200 <= e.status_code < 300:  # an error event in a stream
-                    req.attempts[-1].update(error="stream_error", message=str(e), end_ns=ab.now())
-                    error = "stream_error"
-                else:
-                    status, headers = e.status_code, e.response.headers
-            except anthropic.APIError as e:
-                error = "timeout" if isinstance(e, anthropic.APITimeoutError) else ab.error_kind(e.__cause__ or e)
-                if len(req.attempts) < req._count:
-                    req.ended(error=error, message=repr(e.__cause__ or e))
-                else:  # the answer came and then broke
-                    req.attempts[-1].update(error=error, end_ns=ab.now())
-            wait = w.retry_delay(len(req.attempts), status, headers, error, rng)
-            if wait is None:
-                return req.done()
-            await asyncio.sleep(wait)
-    finally:
-        del live[index]
-
-
 async def main():
     w = ab.start()
     if w.method != "POST" or w.api != "anthropic":
         ab.fail("py-anthropic sends Anthropic Messages requests; run it with --api anthropic")
     native = w.retry["name"] == "anthropic"
-    http = anthropic.DefaultAsyncHttpxClient(verify=w.ssl_context() or True,
-                                             event_hooks={"request": [on_request], "response": [on_response]})
+    http = anthropic.DefaultAsyncHttpxClient(verify=w.ssl_context() or True, event_hooks=sdk.hooks())
     # The SDK appends /v1/messages to its base URL; the workload's ends at /v1.
     base = w.base_url[:-3] if w.base_url.endswith("/v1") else w.base_url
     client = anthropic.AsyncAnthropic(base_url=base, api_key=w.api_key or "unused", timeout=w.timeout_s,
@@ -138,10 +69,17 @@ async def main():
         w.retry = dict(w.retry, attempts=1)  # the SDK retries; the loop around it does not
     names = set(inspect.signature(client.messages.create).parameters)
     rng = random.Random()
+
+    def call(index, due):
+        body = json.loads(w.body(index))
+        params = {k: v for k, v in body.items() if k in names}
+        extra = {k: v for k, v in body.items() if k not in names} or None
+        return sdk.call(w, index, due, lambda headers, req: one_call(client, params, extra, headers, req), rng)
+
     async with client:
         ab.ready()
         for phase in w.phases:
-            await ab.gather_phase(phase, w.concurrency, lambda index, due: call(w, client, names, index, due, rng))
+            await ab.gather_phase(phase, w.concurrency, call)
 
 
 asyncio.run(main())

@@ -328,6 +328,27 @@ mod tests {
         assert!(ahead <= time::Duration::milliseconds(2600), "{s}");
     }
 
+    /// Every frame of a whole streamed answer, as JSON, each checked to carry an `event:` line
+    /// equal to its JSON type.
+    fn frames(parts: &MessageParts<'_>) -> Vec<serde_json::Value> {
+        let mut all = parts.opening().to_vec();
+        for t in 0..parts.tokens {
+            all.extend_from_slice(&parts.token_event(t));
+        }
+        all.extend_from_slice(&parts.closing());
+        let text = String::from_utf8(all).unwrap();
+        text.split("\n\n")
+            .filter(|f| !f.is_empty())
+            .map(|frame| {
+                let (event, data) = frame.split_once('\n').unwrap();
+                let v: serde_json::Value =
+                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+                assert_eq!(event.strip_prefix("event: ").unwrap(), v["type"], "{frame}");
+                v
+            })
+            .collect()
+    }
+
     /// The events of a streamed message, in the order the SDK's `stream()` helper needs: each
     /// frame's `event:` equal to its JSON type, `message_start` with empty content and usage,
     /// block 0 opened before its deltas, the output as a total in `message_delta`.
@@ -341,18 +362,9 @@ mod tests {
             input_tokens: 11,
             finish: "length",
         };
-        let mut all = parts.opening().to_vec();
-        for t in 0..3 {
-            all.extend_from_slice(&parts.token_event(t));
-        }
-        all.extend_from_slice(&parts.closing());
-        let text = String::from_utf8(all).unwrap();
         let mut types = Vec::new();
         let mut deltas = String::new();
-        for frame in text.split("\n\n").filter(|f| !f.is_empty()) {
-            let (event, data) = frame.split_once('\n').unwrap();
-            let v: serde_json::Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(event.strip_prefix("event: ").unwrap(), v["type"], "{frame}");
+        for v in frames(&parts) {
             if let Some(t) = v["delta"]["text"].as_str() {
                 deltas.push_str(t);
             }
@@ -398,17 +410,8 @@ mod tests {
             input_tokens: 11,
             finish: "length",
         };
-        let mut all = parts.opening().to_vec();
-        for t in 0..5 {
-            all.extend_from_slice(&parts.token_event(t));
-        }
-        all.extend_from_slice(&parts.closing());
-        let text = String::from_utf8(all).unwrap();
         let mut seen = Vec::new();
-        for frame in text.split("\n\n").filter(|f| !f.is_empty()) {
-            let (event, data) = frame.split_once('\n').unwrap();
-            let v: serde_json::Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(event.strip_prefix("event: ").unwrap(), v["type"], "{frame}");
+        for v in frames(&parts) {
             let what = match v["type"].as_str().unwrap() {
                 "content_block_start" => format!("start {} {}", v["index"], v["content_block"]["type"]),
                 "content_block_delta" => format!("{} {}", v["index"], v["delta"]["type"]),

@@ -249,3 +249,37 @@ fn reasoning_is_timed_and_counted_for_every_strategy_over_both_apis() {
         assert_eq!(first["reasoning_tokens"], 4, "{first}");
     }
 }
+
+/// The mock's `/v1/embeddings` as openai-python meets it, unchanged: by default the SDK asks
+/// for base64 and decodes it (a vector per input, of the asked dimensions, the same for the
+/// same text), floats when asked, and usage equal to the mock's count.
+#[test]
+fn the_openai_sdk_embeds_against_the_mock_unchanged() {
+    python_clients();
+    let mock = MockServer::start(Profile::fixed(Duration::from_millis(1))).unwrap();
+    let script = r#"
+import sys, openai
+c = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="k", max_retries=0)
+r = c.embeddings.create(model="text-embedding-3-small", input=["hello world", "again", "hello world"], dimensions=32)
+assert len(r.data) == 3 and [d.index for d in r.data] == [0, 1, 2], r
+assert all(len(d.embedding) == 32 for d in r.data)
+assert r.data[0].embedding == r.data[2].embedding and r.data[0].embedding != r.data[1].embedding
+assert abs(sum(x * x for x in r.data[1].embedding) - 1.0) < 1e-3
+assert r.usage.prompt_tokens == 2 + 1 + 2 and r.usage.total_tokens == 5, r.usage
+f = c.embeddings.create(model="m", input="hello world", encoding_format="float", dimensions=32)
+assert [round(x, 5) for x in f.data[0].embedding] == [round(x, 5) for x in r.data[0].embedding]
+print("ok")
+"#;
+    let python = format!("{}/clients/python/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new(python)
+        .args(["-c", script, &mock.uri()])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(mock.stats().requests_received, 2);
+}

@@ -197,6 +197,13 @@ pub struct ProfileArgs {
     /// [default: 0].
     #[arg(long, value_name = "N")]
     pub reasoning_tokens: Option<u32>,
+    /// /v1/embeddings: the length of each vector when a request names no dimensions (1 to
+    /// 4096) [default: 256].
+    #[arg(long, value_name = "N")]
+    pub embedding_dimensions: Option<u32>,
+    /// /v1/embeddings: time per input token, added to --latency [default: 0].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub embedding_token_time: Option<Duration>,
 }
 
 impl ProfileArgs {
@@ -227,6 +234,12 @@ impl ProfileArgs {
         }
         if let Some(n) = self.reasoning_tokens {
             p.reasoning_tokens = n;
+        }
+        if let Some(n) = self.embedding_dimensions {
+            p.embedding_dimensions = n;
+        }
+        if let Some(d) = self.embedding_token_time {
+            p.embedding_token_time = d;
         }
         if let Some(t) = self.tokens {
             p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {

@@ -34,6 +34,16 @@ pub enum ProfileError {
         /// The value given.
         value: String,
     },
+    /// A number outside its range.
+    #[error("invalid {name} '{value}': must be {range}")]
+    Range {
+        /// Flag or key name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        range: &'static str,
+    },
     /// A duration or latency spec that does not parse.
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -278,6 +288,24 @@ pub struct Profile {
     /// request's output cap, as a reasoning model's do.
     #[serde(default)]
     pub reasoning_tokens: u32,
+    /// `/v1/embeddings`: the length of each vector when the request names no `dimensions`.
+    #[serde(default = "default_embedding_dimensions")]
+    pub embedding_dimensions: u32,
+    /// `/v1/embeddings`: time per input token, added to `latency` (an encoder's cost grows
+    /// with what it reads).
+    #[serde(default, with = "duration_str")]
+    pub embedding_token_time: Duration,
+}
+
+/// The default length of an embedding vector (small enough that a batch of 2 048 fits the
+/// answer cap; a request may ask for up to [`MAX_EMBEDDING_DIMENSIONS`]).
+pub const DEFAULT_EMBEDDING_DIMENSIONS: u32 = 256;
+
+/// The longest embedding vector the mock writes (text-embedding-3-large's 3 072, and some).
+pub const MAX_EMBEDDING_DIMENSIONS: u32 = 4096;
+
+fn default_embedding_dimensions() -> u32 {
+    DEFAULT_EMBEDDING_DIMENSIONS
 }
 
 impl Default for Profile {
@@ -311,6 +339,8 @@ impl Default for Profile {
             tokenizer: Tokenizer::default(),
             capacity: None,
             reasoning_tokens: 0,
+            embedding_dimensions: DEFAULT_EMBEDDING_DIMENSIONS,
+            embedding_token_time: Duration::ZERO,
         }
     }
 }
@@ -363,6 +393,13 @@ impl Profile {
             return Err(ProfileError::Count {
                 name: "tokens",
                 value: "0".into(),
+            });
+        }
+        if !(1..=MAX_EMBEDDING_DIMENSIONS).contains(&self.embedding_dimensions) {
+            return Err(ProfileError::Range {
+                name: "embedding-dimensions",
+                value: self.embedding_dimensions.to_string(),
+                range: "1 to 4096",
             });
         }
         for (name, v) in [("rpm", self.rpm), ("tpm", self.tpm), ("capacity", self.capacity)] {
@@ -615,6 +652,10 @@ mod tests {
             "cl100k_base",
             "--reasoning-tokens",
             "12",
+            "--embedding-dimensions",
+            "13",
+            "--embedding-token-time",
+            "14us",
         ])
         .unwrap();
         let p = t.a.to_profile().unwrap();
@@ -647,6 +688,8 @@ mod tests {
             capacity: Some(11),
             tokenizer: Tokenizer::Cl100kBase,
             reasoning_tokens: 12,
+            embedding_dimensions: 13,
+            embedding_token_time: Duration::from_micros(14),
         };
         assert_eq!(p, want);
     }

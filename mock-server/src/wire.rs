@@ -214,6 +214,84 @@ impl MessagesRequest {
     }
 }
 
+/// `POST /v1/embeddings` request body, the fields that matter; unknown fields (`user`) are
+/// ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingsRequest {
+    /// Model name; echoed back.
+    pub model: String,
+    /// A string, an array of strings, one token array, or an array of token arrays.
+    pub input: serde_json::Value,
+    /// `float` (the API's default) or `base64` (little-endian float32; openai-python asks for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_format: Option<String>,
+    /// The length of each vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+}
+
+/// Most inputs in one embeddings request, as OpenAI allows.
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+/// Most tokens of one embedding input.
+pub const MAX_EMBEDDING_INPUT_TOKENS: u64 = 8192;
+
+impl EmbeddingsRequest {
+    /// A request of these texts, the shape the harness sends (floats, not base64).
+    pub fn new(model: &str, texts: Vec<String>) -> Self {
+        EmbeddingsRequest {
+            model: model.to_owned(),
+            input: serde_json::Value::from(texts),
+            encoding_format: Some("float".to_owned()),
+            dimensions: None,
+        }
+    }
+
+    /// Each input's text (a token array's is its numbers joined, which only the hash uses) and
+    /// token count as `tokenizer` counts it, or why the input is refused: empty, more than
+    /// [`MAX_EMBEDDING_INPUTS`] inputs, an input over [`MAX_EMBEDDING_INPUT_TOKENS`].
+    pub fn inputs(&self, tokenizer: Tokenizer) -> Result<Vec<(String, u64)>, String> {
+        use serde_json::Value;
+        let tokens = |items: &[Value]| items.iter().all(Value::is_u64);
+        let joined = |items: &[Value]| {
+            items
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let inputs: Vec<(String, u64)> = match &self.input {
+            Value::String(s) => vec![(s.clone(), tokenizer.count(s))],
+            Value::Array(items) if !items.is_empty() && tokens(items) => {
+                vec![(joined(items), items.len() as u64)]
+            }
+            Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => Ok((s.clone(), tokenizer.count(s))),
+                    Value::Array(t) if !t.is_empty() && tokens(t) => Ok((joined(t), t.len() as u64)),
+                    _ => Err("each input must be a string or an array of token ids".to_owned()),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err("'input' must be a string, an array of strings or token arrays".to_owned()),
+        };
+        if inputs.is_empty() || inputs.iter().any(|(text, n)| text.is_empty() || *n == 0) {
+            return Err("'input' cannot be empty, nor any of its items".to_owned());
+        }
+        if inputs.len() > MAX_EMBEDDING_INPUTS {
+            return Err(format!(
+                "'input' has {} items: at most {MAX_EMBEDDING_INPUTS} per request",
+                inputs.len()
+            ));
+        }
+        if let Some((_, n)) = inputs.iter().find(|(_, n)| *n > MAX_EMBEDDING_INPUT_TOKENS) {
+            return Err(format!(
+                "an input has {n} tokens: at most {MAX_EMBEDDING_INPUT_TOKENS} per input"
+            ));
+        }
+        Ok(inputs)
+    }
+}
+
 /// Token usage of a completion.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -1283,3 +1283,77 @@ fn messages_answer_in_anthropics_shapes() {
     assert_eq!(status, 401);
     assert_eq!(v(&text)["error"]["code"], "invalid_api_key");
 }
+
+/// `/v1/embeddings` over a socket: a unit vector per input in order, of the profile's length
+/// or the request's `dimensions`, the same for the same text; base64 when asked; usage counting
+/// every input's tokens, which the tokens/min bucket charges (a request larger than it is a 429
+/// that says not to retry); bad input a 400 naming `input`.
+#[test]
+fn embeddings_answer_with_a_vector_per_input() {
+    // Arrange
+    let server = MockServer::start(Profile {
+        tokenizer: mock_server::tokens::Tokenizer::Words,
+        tpm: Some(600),
+        ..Profile::default()
+    })
+    .unwrap();
+    let v = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    // Act / Assert: floats, the profile's 256 dimensions.
+    let (status, _, text) = post(
+        &server,
+        "/v1/embeddings",
+        r#"{"model":"e","input":["one two","three","one two"]}"#,
+        None,
+    );
+    assert_eq!(status, 200, "{text}");
+    let r = v(&text);
+    let data = r["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3);
+    assert_eq!(r["usage"]["prompt_tokens"], 2 + 1 + 2);
+    assert_eq!(
+        (r["object"].as_str(), r["model"].as_str()),
+        (Some("list"), Some("e"))
+    );
+    for (i, d) in data.iter().enumerate() {
+        assert_eq!(d["index"], i);
+        assert_eq!(d["embedding"].as_array().unwrap().len(), 256);
+    }
+    assert_eq!(
+        data[0]["embedding"], data[2]["embedding"],
+        "same text, same vector"
+    );
+    assert_ne!(data[0]["embedding"], data[1]["embedding"]);
+    // base64 and dimensions: 8 little-endian float32s.
+    let (status, _, text) = post(
+        &server,
+        "/v1/embeddings",
+        r#"{"model":"e","input":"one two","encoding_format":"base64","dimensions":8}"#,
+        None,
+    );
+    assert_eq!(status, 200, "{text}");
+    let b64 = v(&text)["data"][0]["embedding"].as_str().unwrap().to_owned();
+    assert_eq!(b64.len(), 44, "32 bytes of base64: {b64}");
+    // Bad input: a 400 naming the parameter.
+    for body in [
+        r#"{"model":"e","input":""}"#,
+        r#"{"model":"e","input":[]}"#,
+        r#"{"model":"e","input":[1.5]}"#,
+        r#"{"model":"e","input":"x","dimensions":0}"#,
+        r#"{"model":"e","input":"x","encoding_format":"hex"}"#,
+    ] {
+        let (status, _, text) = post(&server, "/v1/embeddings", body, None);
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(v(&text)["error"]["param"].is_string(), "{text}");
+    }
+    let many = format!(
+        r#"{{"model":"e","input":{}}}"#,
+        serde_json::json!(vec!["x"; 2049])
+    );
+    let (status, _, text) = post(&server, "/v1/embeddings", &many, None);
+    assert_eq!(status, 400, "{text}");
+    // The bucket holds 600 tokens a minute: 700 inputs of one token are too large for it.
+    let big = format!(r#"{{"model":"e","input":{}}}"#, serde_json::json!(vec!["x"; 700]));
+    let (status, headers, text) = post(&server, "/v1/embeddings", &big, None);
+    assert_eq!(status, 429, "{text}");
+    assert_eq!(headers["x-should-retry"], "false");
+}

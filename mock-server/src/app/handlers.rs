@@ -27,8 +27,9 @@ use crate::app::{
 use crate::guarded::with_guard;
 use crate::latency::parse_duration;
 use crate::profile::Fault;
+use crate::profile::MAX_EMBEDDING_DIMENSIONS;
 use crate::stats::{ConnMark, Event};
-use crate::wire::{ChatRequest, CompletionRequest, MessagesRequest};
+use crate::wire::{ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest};
 
 /// Longest a hung request waits before the mock resets it anyway.
 const HANG_LIMIT: Duration = Duration::from_secs(3600);
@@ -328,6 +329,88 @@ pub(crate) async fn messages(State(st): State<Arc<AppState>>, req: Request) -> R
         })
     })
     .await
+}
+
+/// `POST /v1/embeddings`: a vector per input after `latency` plus `--embedding-token-time` per
+/// input token, the tokens/min bucket charged with the inputs' tokens (there is no output).
+pub(crate) async fn embeddings(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let arrived = Instant::now();
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let guard = InFlight::begin(&st, parts.extensions.get::<ConnMark>());
+    let resp = async {
+        let dialect = Dialect::OpenAi;
+        let req: EmbeddingsRequest = match parse(&st, dialect, body).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        if !st.authorized(headers) {
+            return render::unauthorized(&st, dialect);
+        }
+        let bad = |msg: String, param| render::invalid(&st, dialect, StatusCode::BAD_REQUEST, msg, Some(param), None);
+        let inputs = match req.inputs(st.profile.tokenizer) {
+            Ok(i) => i,
+            Err(msg) => return bad(msg, "input"),
+        };
+        let dims = req.dimensions.unwrap_or(st.profile.embedding_dimensions);
+        if !(1..=MAX_EMBEDDING_DIMENSIONS).contains(&dims) {
+            return bad(
+                format!("{dims} is not a valid value for 'dimensions': expected 1..={MAX_EMBEDDING_DIMENSIONS}."),
+                "dimensions",
+            );
+        }
+        let base64 = match req.encoding_format.as_deref() {
+            None | Some("float") => false,
+            Some("base64") => true,
+            Some(other) => {
+                return bad(
+                    format!("'{other}' is not a valid value for 'encoding_format': expected float or base64."),
+                    "encoding_format",
+                );
+            }
+        };
+        let bytes = super::embeddings::estimated_bytes(inputs.len(), dims, base64);
+        if bytes > st.profile.max_response_bytes {
+            let cap = st.profile.max_response_bytes;
+            return bad(
+                format!("The answer would be about {bytes} bytes ({} inputs × {dims} dimensions); this mock sends at most {cap} bytes per request (--max-response-bytes).", inputs.len()),
+                "input",
+            );
+        }
+        let tokens: u64 = inputs.iter().map(|(_, n)| n).sum();
+        let decision = admit(&st, headers, tokens);
+        let mut meta = Meta {
+            started: Some(arrived),
+            ..Meta::default()
+        };
+        if let Some(resp) = render::refusal(&st, &decision, &req.model, &mut meta) {
+            return resp;
+        }
+        let Decision::Admitted(Admitted { index, fault, mut rng, limits }) = decision else {
+            return render::reset(&st);
+        };
+        meta.request_id = Some(index);
+        meta.limits = limits;
+        if let Some(resp) = act_on_fault(&st, fault, &req.model, &mut meta).await {
+            return resp;
+        }
+        let (slot, begun) = match &st.slots {
+            Some(slots) => (slots.clone().acquire_owned().await.ok(), Instant::now()),
+            None => (None, arrived),
+        };
+        let per_token = st.profile.embedding_token_time;
+        let reading = per_token.saturating_mul(u32::try_from(tokens).unwrap_or(u32::MAX));
+        st.sleep_until(begun + st.profile.latency.sample(&mut rng) + reading).await;
+        drop(slot);
+        render::json(
+            &st,
+            StatusCode::OK,
+            super::embeddings::body(&req.model, &inputs, dims, base64),
+            &meta,
+        )
+    }
+    .await;
+    with_guard(resp, guard)
 }
 
 /// `GET|POST /delay/{seconds}`: httpbin's answer after that long (the article's endpoint).

@@ -3,7 +3,7 @@
 //!   decide a request's fate, as a value ([`admission::Decision`]), without writing anything;
 //! - [`render`]: decisions and completions become bytes: OpenAI's error bodies, the headers
 //!   every answer carries, `chat.completion` / `text_completion` JSON and SSE chunks;
-//!   [`anthropic`] the same in the Messages API's dialect;
+//!   [`anthropic`] the same in the Messages API's dialect; [`embeddings`] the vectors;
 //! - [`stream`]: a streamed answer, each token written when its time comes;
 //! - [`handlers`]: the routes, which parse, admit, wait and answer.
 //!
@@ -15,6 +15,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod anthropic;
+pub(crate) mod embeddings;
 pub(crate) mod handlers;
 pub(crate) mod render;
 pub(crate) mod stream;
@@ -251,6 +252,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/delay/{seconds}", get(delay).post(delay))
         .route("/stats", get(stats))

@@ -283,3 +283,122 @@ print("ok")
     );
     assert_eq!(mock.stats().requests_received, 2);
 }
+
+/// `--api embeddings --batch-size 8` over every strategy and every Python client that can send
+/// it (the SDK clients speak their own APIs): each request carries 8 inputs of `--prompt-tokens`
+/// tokens and gets 8 vectors back, usage agreeing with the harness's count, the mock's own
+/// count agreeing; the table gives inputs/s and `report.json` the inputs a request.
+#[test]
+fn every_strategy_embeds_batch_size_inputs_a_request() {
+    python_clients();
+    let ids: Vec<&str> = every_strategy_for(Api::Embeddings)
+        .iter()
+        .map(|s| s.id())
+        .collect();
+    assert!(
+        !ids.contains(&"py-openai") && ids.contains(&"py-aiohttp"),
+        "{ids:?}"
+    );
+    let joined = ids.join(",");
+    // Act
+    let (o, tmp) = run_in_out(&[
+        "compare",
+        "-n",
+        "6",
+        "-c",
+        "3",
+        "--api",
+        "embeddings",
+        "--batch-size",
+        "8",
+        "--prompt-tokens",
+        "10",
+        "--latency",
+        "5ms",
+        "--strategies",
+        &joined,
+    ]);
+    // Assert
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout.contains("embeddings: 8 inputs a request (--batch-size)"),
+        "{stdout}"
+    );
+    let report = json(&tmp.path().join("out/report.json"));
+    assert_eq!(report["config"]["workload"]["inputs_per_request"], 8);
+    for s in report["strategies"].as_array().unwrap() {
+        let case = s["id"].to_string();
+        assert_eq!(s["outcomes"]["ok"], 6, "{case}: {}", s["errors"]);
+        assert_eq!(s["input_tokens"], 6 * 8 * 10, "{case}");
+        assert_eq!(s["input_token_mismatches"], 0, "{case}");
+        assert_eq!(s["inputs_per_request"], 8, "{case}");
+        assert_eq!(s["server"]["matches"], true, "{case}");
+    }
+    // --stream has no meaning here, and the SDK clients do not send embeddings.
+    let (code, err, _) = run_out(&["compare", "-q", "-n", "2", "--api", "embeddings", "--stream"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid --stream 'embeddings'"), "{err}");
+}
+
+/// `sweep --api embeddings --batch-size 1,4,16,64` against an encoder whose time grows with
+/// what it reads (20 ms + 0.2 ms a token, 10 tokens an input: 52 ms for 16 inputs, 148 ms for 64)
+/// under a p99 SLO of 120 ms that a batch of 64 cannot meet: the recommendation is the batch
+/// size with the most inputs/s (goodput × inputs) among those within the limits, as picked by
+/// hand from the points, not the one with the most requests/s.
+#[test]
+fn an_embeddings_sweep_recommends_the_batch_size_with_the_most_inputs_per_second() {
+    // Arrange / Act
+    let (o, tmp) = run_in_out(&[
+        "sweep",
+        "-q",
+        "-n",
+        "120",
+        "-c",
+        "4",
+        "--api",
+        "embeddings",
+        "--batch-size",
+        "1,4,16,64",
+        "--prompt-tokens",
+        "10",
+        "--latency",
+        "20ms",
+        "--embedding-token-time",
+        "200us",
+        "--slo-p99",
+        "120ms",
+        "--strategies",
+        "async",
+    ]);
+    // Assert
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let sweep = json(&tmp.path().join("out/sweep.json"));
+    let points = sweep["points"].as_array().unwrap();
+    let by_hand = points
+        .iter()
+        .filter_map(|p| {
+            let r = &p["results"][0];
+            let b = p["setting"].as_f64().unwrap();
+            let within = r["share_429"].as_f64().unwrap() < 0.01 && r["p99_ms"].as_f64().unwrap() <= 120.0;
+            within.then(|| (b, r["goodput_rps"].as_f64().unwrap() * b))
+        })
+        .fold((0.0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+    let most_requests = points
+        .iter()
+        .map(|p| {
+            (
+                p["setting"].as_f64().unwrap(),
+                p["results"][0]["goodput_rps"].as_f64().unwrap(),
+            )
+        })
+        .fold((0.0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+    let rec = &sweep["recommendations"][0];
+    assert_eq!(by_hand.0, 16.0, "{points:?}");
+    assert_eq!(rec["setting"].as_f64(), Some(by_hand.0), "{rec}");
+    assert_ne!(
+        most_requests.0, by_hand.0,
+        "requests/s alone would choose otherwise: {points:?}"
+    );
+    assert!(rec["reason"].as_str().unwrap().contains("inputs/s"), "{rec}");
+}

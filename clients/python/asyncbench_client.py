@@ -322,13 +322,23 @@ def _usage(usage, fields):
     return {k: v for k, v in fields.items() if v is not None and v != []}
 
 
+def _is_answer(api, doc):
+    """Whether a whole answer is the API's: a chat completion's choices, Anthropic's message,
+    or the vectors of an embeddings answer."""
+    if api == "anthropic":
+        return doc.get("type") == "message"
+    if api == "embeddings":
+        return isinstance(doc.get("data"), list) and len(doc["data"]) > 0
+    return bool(doc.get("choices"))
+
+
 def read_json(w, body):
     """(error kind or None, answer fields) of a whole answer body."""
     try:
         doc = json.loads(body)
     except ValueError:
         return "decode", None
-    if w.chat and not (isinstance(doc, dict) and (doc.get("choices") if w.api == "openai" else doc.get("type") == "message")):
+    if w.chat and not (isinstance(doc, dict) and _is_answer(w.api, doc)):
         return "decode", None
     return None, _usage(doc.get("usage") if isinstance(doc, dict) else None, {"bytes": len(body)})
 

@@ -321,7 +321,9 @@ pub struct CommonArgs {
     /// (0 = none) [default: none].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, value_delimiter = ',')]
     pub cpu_work: Vec<Duration>,
-    /// Requests per batch for `batched` [default: the concurrency]. `sweep` takes a list.
+    /// Requests per batch for `batched` [default: the concurrency]; with --api embeddings,
+    /// inputs in each request [default: 1] (`batched` then batches by the concurrency). `sweep`
+    /// takes a list.
     #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',', allow_negative_numbers = true)]
     pub batch_size: Vec<u64>,
     /// Pause between batches for `batched`. `sweep` takes a list.
@@ -384,9 +386,10 @@ pub struct CommonArgs {
     /// [default: OPENAI_API_KEY, or ANTHROPIC_API_KEY with --api anthropic].
     #[arg(long, value_name = "NAME")]
     pub api_key_env: Option<String>,
-    /// The API the requests speak: openai (chat completions at BASE/chat/completions) or
-    /// anthropic (Messages at BASE/messages, with x-api-key and anthropic-version); the
-    /// embedded mock serves both.
+    /// The API the requests speak: openai (chat completions at BASE/chat/completions),
+    /// anthropic (Messages at BASE/messages, with x-api-key and anthropic-version) or
+    /// embeddings (BASE/embeddings, --batch-size inputs a request); the embedded mock serves
+    /// all three.
     #[arg(long, value_enum, default_value = "openai")]
     pub api: Api,
     /// Model name sent in each request.

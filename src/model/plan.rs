@@ -44,6 +44,8 @@ pub enum Api {
     Openai,
     /// Anthropic's Messages: `POST …/messages`, `x-api-key` and `anthropic-version`.
     Anthropic,
+    /// OpenAI's embeddings: `POST …/embeddings`, `--batch-size` inputs a request.
+    Embeddings,
 }
 
 impl Api {
@@ -52,13 +54,14 @@ impl Api {
         match self {
             Api::Openai => "chat/completions",
             Api::Anthropic => "messages",
+            Api::Embeddings => "embeddings",
         }
     }
 
     /// The variable the key is read from when `--api-key-env` is not given.
     pub fn key_env(self) -> &'static str {
         match self {
-            Api::Openai => "OPENAI_API_KEY",
+            Api::Openai | Api::Embeddings => "OPENAI_API_KEY",
             Api::Anthropic => "ANTHROPIC_API_KEY",
         }
     }
@@ -68,6 +71,7 @@ impl Api {
         match self {
             Api::Openai => "openai",
             Api::Anthropic => "anthropic",
+            Api::Embeddings => "embeddings",
         }
     }
 }
@@ -150,6 +154,16 @@ pub struct Workload {
     /// The API the requests speak (`--api`).
     #[serde(default)]
     pub api: Api,
+    /// `--api embeddings`: inputs in each request (`--batch-size`); `None` for the other APIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_per_request: Option<u64>,
+}
+
+impl Workload {
+    /// Inputs in each request: `--batch-size` with `--api embeddings`, else 1.
+    pub fn inputs(&self) -> u64 {
+        self.inputs_per_request.unwrap_or(1).max(1)
+    }
 }
 
 /// Requests sent before the measured ones, with the same clients (warm connections, warm

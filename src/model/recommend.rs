@@ -88,10 +88,12 @@ fn recommend_complete(
         (Some(s), Some(p99)) => format!("p99 {p99:.0} ms ≤ {s:.0} ms SLO"),
         _ => "no p99 SLO set".to_owned(),
     };
-    let unit = if rows.iter().any(|(_, r)| r.slo_goodput_rps.is_some()) {
-        "good/s (met the SLO)"
-    } else {
-        "ok/s"
+    let with_slo = rows.iter().any(|(_, r)| r.slo_goodput_rps.is_some());
+    let unit = match (rows.iter().any(|(_, r)| r.inputs_per_request.is_some()), with_slo) {
+        (true, true) => "inputs/s (of requests that met the SLO)",
+        (true, false) => "inputs/s",
+        (false, true) => "good/s (met the SLO)",
+        (false, false) => "ok/s",
     };
     let beyond = rows
         .iter()

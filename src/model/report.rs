@@ -244,6 +244,9 @@ pub struct StrategyReport {
     /// Reasoning tokens received (inside `completion_tokens`).
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// `--api embeddings`: inputs in each request (what a request's worth is in inputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_per_request: Option<u64>,
     /// Streaming: inter-token latency, ms.
     pub itl_ms: Option<Percentiles>,
     /// Streaming: time per output token after the first, ms.

@@ -201,6 +201,9 @@ pub struct PointResult {
     /// Client CPU time per request finished, ms.
     #[serde(default)]
     pub cpu_ms_per_request: Option<f64>,
+    /// `--api embeddings`: inputs in each request; the recommendation then ranks by inputs/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_per_request: Option<u64>,
     /// With `--rounds` ≥ 2: each round's figures (without their timelines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<Round>,
@@ -210,7 +213,9 @@ impl PointResult {
     /// What recommendations rank by: with `--slo` the rate of requests that met it, without
     /// every success.
     pub fn ranked_goodput(&self) -> f64 {
-        self.slo_goodput_rps.unwrap_or(self.goodput_rps)
+        // Embeddings are worth their inputs: a batch of 64 at 10 ok/s beats one of 1 at 100.
+        let per_request = self.inputs_per_request.unwrap_or(1) as f64;
+        self.slo_goodput_rps.unwrap_or(self.goodput_rps) * per_request
     }
 
     /// The few numbers of a strategy's report.
@@ -228,6 +233,7 @@ impl PointResult {
             accounted_ok: s.accounted_ok && s.server.as_ref().is_none_or(|c| c.matches),
             ttft_ms: s.ttft_ms.map(|p| (p.p50, p.p99)),
             itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
+            inputs_per_request: s.inputs_per_request,
             cpu_ms_per_request: {
                 let finished = s.issued - s.count(Outcome::Cancelled);
                 (finished > 0).then(|| s.cpu_s * 1e3 / finished as f64)
@@ -405,9 +411,22 @@ pub(crate) mod tests {
                 ttft_ms: None,
                 itl_ms: None,
                 cpu_ms_per_request: None,
+                inputs_per_request: None,
                 rounds: Vec::new(),
             }],
         }
+    }
+
+    /// An embeddings point is worth its inputs: ranked by goodput × inputs, with or without an
+    /// SLO; any other by its goodput.
+    #[test]
+    fn an_embeddings_point_ranks_by_inputs_per_second() {
+        let mut p = point(4.0, 100.0, 10.0, 0.0).results.remove(0);
+        assert_eq!(p.ranked_goodput(), 100.0);
+        p.inputs_per_request = Some(16);
+        assert_eq!(p.ranked_goodput(), 1600.0);
+        p.slo_goodput_rps = Some(50.0);
+        assert_eq!(p.ranked_goodput(), 800.0);
     }
 
     /// The names sweep.json, the CSV header, the point folders and the errors use.

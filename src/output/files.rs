@@ -158,6 +158,7 @@ pub(crate) fn workload_title(report: &RunReport) -> String {
     let call = match c.workload.api {
         crate::model::plan::Api::Openai => "chat",
         crate::model::plan::Api::Anthropic => "Messages",
+        crate::model::plan::Api::Embeddings => "embeddings",
     };
     let what = match c.workload.delay_endpoint {
         Some(_) => "GET /delay".to_owned(),

@@ -342,6 +342,14 @@ fn verdicts_block(r: &SweepReport, slo: bool) -> String {
     t + &best_line(r, slo)
 }
 
+/// Whether the sweep's requests were embeddings, ranked by inputs/s.
+fn embeddings(r: &SweepReport) -> bool {
+    r.points
+        .iter()
+        .flat_map(|p| &p.results)
+        .any(|x| x.inputs_per_request.is_some())
+}
+
 /// `best: STRATEGY at SETTING (GOODPUT)`, when a setting qualified.
 fn best_line(r: &SweepReport, slo: bool) -> String {
     r.best.as_ref().map_or(String::new(), |b| {
@@ -350,7 +358,12 @@ fn best_line(r: &SweepReport, slo: bool) -> String {
             b.strategy,
             fmt_setting(&r.axis, b.setting.unwrap_or_default()),
             b.goodput_rps.unwrap_or_default(),
-            if slo { "good/s, met the SLO" } else { "ok/s" }
+            match (embeddings(r), slo) {
+                (true, true) => "inputs/s, of requests that met the SLO",
+                (true, false) => "inputs/s",
+                (false, true) => "good/s, met the SLO",
+                (false, false) => "ok/s",
+            }
         )
     })
 }

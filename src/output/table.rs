@@ -581,6 +581,7 @@ pub(crate) fn settings_header(c: &ConfigSummary, before: bool) -> String {
         match c.workload.api {
             crate::model::plan::Api::Openai => "",
             crate::model::plan::Api::Anthropic => " · Anthropic Messages API",
+            crate::model::plan::Api::Embeddings => " · embeddings",
         },
         c.retry,
         format_duration(std::time::Duration::from_secs_f64(c.timeout_s)),
@@ -667,6 +668,17 @@ fn extra_blocks(t: &mut String, r: &RunReport, all: &[Column]) {
     if reasoned(r) {
         t.push('\n');
         block(t, r, all, Block::Reasoning, "reasoning", true);
+    }
+    if let Some(n) = r.strategies.iter().find_map(|s| s.inputs_per_request) {
+        let rates: Vec<String> = r
+            .strategies
+            .iter()
+            .map(|s| format!("{} {:.1}", s.id, s.goodput_rps * n as f64))
+            .collect();
+        t.push_str(&wrap(&format!(
+            "embeddings: {n} inputs a request (--batch-size) · inputs/s (good/s × {n}): {}",
+            rates.join(", ")
+        )));
     }
     if r.strategies
         .iter()

@@ -229,7 +229,13 @@ impl CommonArgs {
             ));
         }
         let (concurrency, adaptive) = self.concurrency_setting()?;
-        let batch_size = one("--batch-size", &self.batch_size)?;
+        let mut batch_size = one("--batch-size", &self.batch_size)?;
+        // With embeddings, --batch-size is the API's: inputs in each request (`batched` then
+        // groups requests by the concurrency, its default).
+        let inputs = match self.api {
+            Api::Embeddings => Some(batch_size.take().unwrap_or(1)),
+            _ => None,
+        };
         let endpoint = match &self.target {
             Some(url) => Endpoint::External(self.external_target(url)?),
             None => Endpoint::Embedded {
@@ -243,11 +249,12 @@ impl CommonArgs {
             .and_then(|p| p.seed)
             .or(self.mock.seed)
             .unwrap_or(1);
-        let (workload, inputs) = self.workload(&endpoint)?;
+        let (mut workload, inputs_read) = self.workload(&endpoint)?;
+        workload.inputs_per_request = inputs;
         let (strategies, external) = self.external_clients(strategies)?;
         let cfg = RunConfig {
             workload,
-            inputs: Arc::new(inputs),
+            inputs: Arc::new(inputs_read),
             duration: self.duration,
             warmup: self.warmup,
             slo: self.slo.unwrap_or_default(),
@@ -384,6 +391,7 @@ impl CommonArgs {
                 .or(endpoint.mock().map(|p| p.tokenizer))
                 .unwrap_or_default(),
             api: self.api,
+            inputs_per_request: None,
         };
         let inputs = Inputs {
             dataset: dataset.unwrap_or_default(),

@@ -221,6 +221,7 @@ impl RunConfig {
             seed: self.seed,
             tokenizer: w.tokenizer,
             api: w.api,
+            inputs: w.inputs(),
         }
     }
 
@@ -322,6 +323,13 @@ impl RunConfig {
         if !(1..=MAX_ROUNDS).contains(&self.rounds) {
             return bad("--rounds", self.rounds.to_string(), "must be 1 to 100");
         }
+        if self.workload.api == Api::Embeddings && self.workload.stream {
+            return bad(
+                "--stream",
+                "embeddings".into(),
+                "an embeddings answer is not streamed: leave --stream out",
+            );
+        }
         if (self.slo.ttft.is_some() || self.slo.ttfo.is_some()) && !self.workload.stream {
             return bad(
                 "--slo",
@@ -354,6 +362,7 @@ impl RunConfig {
                     }
                     Api::Openai => "its SDK speaks OpenAI's API only: run it with --api openai",
                     Api::Anthropic => "its SDK speaks Anthropic's API only: run it with --api anthropic",
+                    Api::Embeddings => "its SDK is not run for embeddings",
                 };
                 return Err(ConfigError::Invalid {
                     name: "--strategies",
@@ -487,6 +496,10 @@ impl Axis {
         let mut cfg = base.clone();
         match self {
             Axis::Concurrency(v) => cfg.concurrency = v[i],
+            // With embeddings the batch is the API's: inputs in each request.
+            Axis::BatchSize(v) if base.workload.api == Api::Embeddings => {
+                cfg.workload.inputs_per_request = Some(v[i]);
+            }
             Axis::BatchSize(v) => cfg.batch_size = v[i],
             Axis::Pause(v) => cfg.pause = v[i],
             Axis::CpuWork(v) => cfg.cpu_work = (!v[i].is_zero()).then_some(v[i]),

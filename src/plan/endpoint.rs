@@ -71,6 +71,7 @@ impl Target {
                 match w.api {
                     Api::Openai => PreparedRequest::chat(url, bodies, key, stream),
                     Api::Anthropic => PreparedRequest::messages(url, bodies, key, stream),
+                    Api::Embeddings => PreparedRequest::embeddings(url, bodies, key, w.inputs()),
                 }
             }
         };

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::model::error::ConfigError;
 use mock_server::files::read_capped_text;
 use mock_server::tokens::{PER_MESSAGE, REPLY_PRIMING, Tokenizer};
-use mock_server::wire::{ChatRequest, Message, MessagesRequest};
+use mock_server::wire::{ChatRequest, EmbeddingsRequest, Message, MessagesRequest};
 
 /// One `--dataset` row: its messages, and its own `max_tokens` when it sets one (it then wins
 /// over `--max-tokens` for that row, as in the datasets of vLLM's and GuideLLM's benchmarks).
@@ -170,8 +170,10 @@ pub(crate) struct BodySpec<'a> {
     pub seed: u64,
     /// How prompts are counted: `--prompt-tokens` writes prompts of that many, framing included.
     pub tokenizer: Tokenizer,
-    /// Whose body: a chat-completions request or an Anthropic Messages request.
+    /// Whose body: a chat-completions request, an Anthropic Messages request, or embeddings.
     pub api: Api,
+    /// Embeddings: inputs in each body.
+    pub inputs: u64,
 }
 
 /// The bodies a run cycles through, and whether they ask for a stream (the body file may).
@@ -200,7 +202,10 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
         }
         let body = {
             let row = (!inputs.dataset.is_empty()).then(|| &inputs.dataset[i % inputs.dataset.len()]);
-            let messages = if let Some(r) = row {
+            let messages = if spec.api == Api::Embeddings {
+                // Its inputs are drawn below.
+                Vec::new()
+            } else if let Some(r) = row {
                 r.messages.clone()
             } else if let Some(p) = spec.prompt_tokens {
                 // The framing of one message and of the reply is part of the count asked for;
@@ -225,6 +230,10 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
                     max_tokens,
                     spec.stream,
                 )),
+                Api::Embeddings => serde_json::to_value(EmbeddingsRequest::new(
+                    spec.model,
+                    embedding_inputs(spec, inputs, i, &mut rng),
+                )),
             };
             let mut body = match req {
                 Ok(serde_json::Value::Object(m)) => m,
@@ -245,6 +254,11 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
                 Api::Anthropic => {
                     serde_json::from_value::<MessagesRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer))
                 }
+                // Each input as the tokenizer counts it, with no framing.
+                Api::Embeddings => serde_json::from_value::<EmbeddingsRequest>(sent).map(|r| {
+                    r.inputs(spec.tokenizer)
+                        .map_or(0, |inputs| inputs.iter().map(|(_, n)| n).sum())
+                }),
             }
             .unwrap_or(0);
             let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
@@ -254,6 +268,26 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
         bodies.push(body);
     }
     (bodies, stream)
+}
+
+/// The texts of embeddings body `i`: `spec.inputs` of them, the dataset's rows from `i ×
+/// inputs` on (each row's messages joined), else synthetic prompts of `--prompt-tokens` tokens
+/// each (no framing: an input is counted as it is), else the `--prompt` sentence.
+fn embedding_inputs(spec: BodySpec<'_>, inputs: &Inputs, i: usize, rng: &mut SmallRng) -> Vec<String> {
+    let n = usize::try_from(spec.inputs.max(1)).unwrap_or(usize::MAX);
+    (0..n)
+        .map(|j| {
+            if !inputs.dataset.is_empty() {
+                let row = &inputs.dataset[(i * n + j) % inputs.dataset.len()];
+                let texts: Vec<std::borrow::Cow<'_, str>> = row.messages.iter().map(Message::text).collect();
+                texts.join("\n")
+            } else if let Some(p) = spec.prompt_tokens {
+                synthetic_prompt(p.sample(rng).max(1), rng)
+            } else {
+                spec.prompt.to_owned()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -271,6 +305,7 @@ mod tests {
             seed: 1,
             tokenizer: Tokenizer::default(),
             api: Api::Openai,
+            inputs: 1,
         }
     }
 

@@ -85,14 +85,17 @@ pub enum Call {
     Chat,
     /// `POST` of an Anthropic Messages body; the answer is a `message` (usage is read).
     Messages,
+    /// `POST` of an embeddings body; the answer is a list of vectors, one per input.
+    Embeddings,
     /// `GET` with no body (the article's `/delay/1`); the answer is any JSON.
     Delay,
 }
 
 impl Call {
-    /// Whether it posts a body and reads a completion back (chat or Messages).
+    /// Whether it posts a body and reads an answer of the API back (chat, Messages,
+    /// embeddings), not any JSON.
     pub fn completes(self) -> bool {
-        matches!(self, Call::Chat | Call::Messages)
+        matches!(self, Call::Chat | Call::Messages | Call::Embeddings)
     }
 }
 
@@ -125,6 +128,8 @@ pub struct PreparedRequest {
     pub http2: bool,
     /// How a stream's text is counted in tokens when the target sends no usage.
     pub tokenizer: mock_server::tokens::Tokenizer,
+    /// Embeddings: the vectors each answer must hold (one per input).
+    pub inputs: u64,
 }
 
 impl fmt::Debug for PreparedRequest {
@@ -156,6 +161,7 @@ impl PreparedRequest {
             trust: Default::default(),
             http2: false,
             tokenizer: Default::default(),
+            inputs: 1,
         }
     }
 
@@ -180,6 +186,15 @@ impl PreparedRequest {
         req
     }
 
+    /// An embeddings POST of these bodies, each of `inputs` inputs (the key as for chat).
+    pub fn embeddings(url: String, bodies: Vec<PreparedBody>, key: Option<&ApiKey>, inputs: u64) -> Self {
+        PreparedRequest {
+            call: Call::Embeddings,
+            inputs,
+            ..PreparedRequest::chat(url, bodies, key, false)
+        }
+    }
+
     /// A plain GET (the article's `/delay/1`).
     pub fn get(url: String) -> Self {
         let loopback = is_loopback(&url);
@@ -199,6 +214,7 @@ impl PreparedRequest {
             trust: Default::default(),
             http2: false,
             tokenizer: Default::default(),
+            inputs: 1,
         }
     }
 

@@ -220,6 +220,7 @@ fn merge_strategy(
         ttfo_ms: pct(Series::Ttfo),
         reasoning_itl_ms: pct(Series::ReasoningItl),
         reasoning_tokens: sum(|s| s.reasoning_tokens),
+        inputs_per_request: parts.first().and_then(|(_, s)| s.inputs_per_request),
         itl_ms: pct(Series::Itl),
         tpot_ms: pct(Series::Tpot),
         request_tokens_per_s: pct(Series::RequestTokensPerS),

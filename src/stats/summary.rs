@@ -67,6 +67,7 @@ impl StrategyReport {
             ttfo_ms: pct(Series::Ttfo),
             reasoning_itl_ms: pct(Series::ReasoningItl),
             reasoning_tokens: rec.reasoning_tokens,
+            inputs_per_request: None,
             itl_ms: pct(Series::Itl),
             tpot_ms: pct(Series::Tpot),
             request_tokens_per_s: pct(Series::RequestTokensPerS),

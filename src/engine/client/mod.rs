@@ -64,6 +64,9 @@ pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, R
         /// `message` for an Anthropic answer.
         #[serde(default, rename = "type")]
         kind: Option<String>,
+        /// The vectors of an embeddings answer.
+        #[serde(default)]
+        data: Option<Vec<serde::de::IgnoredAny>>,
         #[serde(default)]
         usage: Option<UsageView>,
     }
@@ -77,6 +80,13 @@ pub(crate) fn parse_body(req: &PreparedRequest, body: &[u8]) -> Result<Sample, R
         }
         Call::Chat if c.choices.is_none_or(|c| c.is_empty()) => {
             return Err(RequestError::Decode("completion has no choices".into()));
+        }
+        Call::Embeddings if c.data.as_ref().map(Vec::len) != usize::try_from(req.inputs).ok() => {
+            return Err(RequestError::Decode(format!(
+                "{} vectors for {} inputs",
+                c.data.map_or(0, |d| d.len()),
+                req.inputs
+            )));
         }
         _ => {}
     }

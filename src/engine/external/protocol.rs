@@ -44,8 +44,9 @@ pub(crate) struct Workload<'a> {
     pub api_key: Option<&'a str>,
     /// The answer is a completion (parse usage), not a plain JSON answer.
     pub chat: bool,
-    /// Whose completion: `openai` (a chat completion, `data:` chunks and `[DONE]`) or
-    /// `anthropic` (a `message`, named events ending with `message_stop`).
+    /// Whose answer: `openai` (a chat completion, `data:` chunks and `[DONE]`), `anthropic` (a
+    /// `message`, named events ending with `message_stop`) or `embeddings` (a list of vectors,
+    /// `data`, one per input).
     pub api: &'static str,
     /// The body asks for server-sent events.
     pub stream: bool,
@@ -208,6 +209,7 @@ pub(crate) fn workload<'a>(
         chat: req.call.completes(),
         api: match req.call {
             Call::Messages => "anthropic",
+            Call::Embeddings => "embeddings",
             Call::Chat | Call::Delay => "openai",
         },
         stream: req.stream,

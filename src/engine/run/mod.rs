@@ -169,7 +169,10 @@ fn run_counted(
         cpu_work: ctx.cpu.as_ref().map(|w| w.report()),
         external: external_report(&run),
     };
-    let report = StrategyReport::build(measured, &run.recorder);
+    let mut report = StrategyReport::build(measured, &run.recorder);
+    if cfg.workload.api == crate::model::plan::Api::Embeddings {
+        report.inputs_per_request = Some(cfg.workload.inputs());
+    }
     Ok((report, run.recorder.intervals))
 }
 

@@ -9,6 +9,22 @@ use mock_server::{MockServer, Profile};
 
 use crate::util::{every_strategy_for, json, python_clients, run_in_out, run_out};
 
+/// Runs a Python script of the clients' environment with the mock's URL as its argument; it
+/// must print `ok` and exit 0.
+fn run_script(script: &str, uri: &str) {
+    let python = format!("{}/clients/python/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new(python)
+        .args(["-c", script, uri])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// `--api anthropic` over every strategy and every Python client that speaks it, streamed and
 /// not: each request a whole `message` (or its events to `message_stop`), its usage read (input
 /// exactly as `--prompt-tokens` asked, output the `max_tokens` asked), no count disagreeing,
@@ -160,17 +176,7 @@ waited = time.monotonic() - t0
 assert 2.0 <= waited < 6.0, waited
 print("ok")
 "#;
-    let python = format!("{}/clients/python/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
-    let o = std::process::Command::new(python)
-        .args(["-c", script, &mock.uri()])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok",
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_script(script, &mock.uri());
     // Every call above reached the mock and was answered: 4 good ones, 5 refused, 2 retried.
     let stats = mock.stats();
     assert_eq!(stats.requests_received, 3 + 4 + 3, "{stats:?}");
@@ -270,17 +276,7 @@ f = c.embeddings.create(model="m", input="hello world", encoding_format="float",
 assert [round(x, 5) for x in f.data[0].embedding] == [round(x, 5) for x in r.data[0].embedding]
 print("ok")
 "#;
-    let python = format!("{}/clients/python/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
-    let o = std::process::Command::new(python)
-        .args(["-c", script, &mock.uri()])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok",
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_script(script, &mock.uri());
     assert_eq!(mock.stats().requests_received, 2);
 }
 

@@ -139,33 +139,20 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
         Err(resp) => return resp,
     };
     let cost = ask.prompt_tokens + u64::from(tokens) * u64::from(ask.n);
-    let decision = admit(&st, headers, cost);
     let mut meta = Meta {
         dialect: ask.api.dialect(),
         started: Some(arrived),
         ..Meta::default()
     };
-    if let Some(resp) = render::refusal(&st, &decision, &ask.model, &mut meta) {
-        return resp;
-    }
-    let Decision::Admitted(Admitted {
+    let Served {
         index,
         fault,
         mut rng,
-        limits,
-    }) = decision
-    else {
-        return render::reset(&st);
-    };
-    meta.request_id = Some(index);
-    meta.limits = limits;
-    if let Some(resp) = act_on_fault(&st, fault, &ask.model, &mut meta).await {
-        return resp;
-    }
-    // With a capacity, the generation starts when a slot is free and holds it to the end.
-    let (slot, begun) = match &st.slots {
-        Some(slots) => (slots.clone().acquire_owned().await.ok(), Instant::now()),
-        None => (None, arrived),
+        slot,
+        begun,
+    } = match serve(&st, headers, cost, &ask.model, &mut meta, arrived).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
     };
     let finish = if ask.limit.is_some() { "length" } else { "stop" };
     let generation = Generation::new(
@@ -195,6 +182,59 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
     drop(slot);
     st.stats.tokens(u64::from(tokens) * u64::from(ask.n));
     render::json(&st, StatusCode::OK, generation.completion_json(), &meta)
+}
+
+/// A work request let through: its arrival number, the fault it meets later (a stream's), its
+/// RNG, and the `capacity` slot it holds from when it was free (`begun`) to its end.
+struct Served {
+    index: u64,
+    fault: Option<Fault>,
+    rng: SmallRng,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    begun: Instant,
+}
+
+/// What every generating endpoint does before it generates: admission charged `cost` tokens,
+/// a refusal's or a fault's answer in place of the request's (`Err`), the limiter's state and
+/// the request id into `meta`, then a `capacity` slot.
+async fn serve(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    cost: u64,
+    model: &str,
+    meta: &mut Meta,
+    arrived: Instant,
+) -> Result<Served, Response> {
+    let decision = admit(st, headers, cost);
+    if let Some(resp) = render::refusal(st, &decision, model, meta) {
+        return Err(resp);
+    }
+    let Decision::Admitted(Admitted {
+        index,
+        fault,
+        rng,
+        limits,
+    }) = decision
+    else {
+        return Err(render::reset(st));
+    };
+    meta.request_id = Some(index);
+    meta.limits = limits;
+    if let Some(resp) = act_on_fault(st, fault, model, meta).await {
+        return Err(resp);
+    }
+    // With a capacity, the generation starts when a slot is free and holds it to the end.
+    let (slot, begun) = match &st.slots {
+        Some(slots) => (slots.clone().acquire_owned().await.ok(), Instant::now()),
+        None => (None, arrived),
+    };
+    Ok(Served {
+        index,
+        fault,
+        rng,
+        slot,
+        begun,
+    })
 }
 
 /// latency + ttft + itl × (tokens − 1), drawn from the request's own RNG.
@@ -378,25 +418,15 @@ pub(crate) async fn embeddings(State(st): State<Arc<AppState>>, req: Request) ->
             );
         }
         let tokens: u64 = inputs.iter().map(|(_, n)| n).sum();
-        let decision = admit(&st, headers, tokens);
         let mut meta = Meta {
             started: Some(arrived),
             ..Meta::default()
         };
-        if let Some(resp) = render::refusal(&st, &decision, &req.model, &mut meta) {
-            return resp;
-        }
-        let Decision::Admitted(Admitted { index, fault, mut rng, limits }) = decision else {
-            return render::reset(&st);
-        };
-        meta.request_id = Some(index);
-        meta.limits = limits;
-        if let Some(resp) = act_on_fault(&st, fault, &req.model, &mut meta).await {
-            return resp;
-        }
-        let (slot, begun) = match &st.slots {
-            Some(slots) => (slots.clone().acquire_owned().await.ok(), Instant::now()),
-            None => (None, arrived),
+        let Served {
+            mut rng, slot, begun, ..
+        } = match serve(&st, headers, tokens, &req.model, &mut meta, arrived).await {
+            Ok(s) => s,
+            Err(resp) => return resp,
         };
         let per_token = st.profile.embedding_token_time;
         let reading = per_token.saturating_mul(u32::try_from(tokens).unwrap_or(u32::MAX));

@@ -89,21 +89,28 @@ pub(crate) fn apply_headers(meta: &Meta, h: &mut HeaderMap, with_limits: bool) {
         put(h, "request-id", request_id_value(id));
     }
     if let Some(l) = meta.limits.as_ref().filter(|_| with_limits) {
-        if let Some(r) = l.requests {
-            let names = [
-                "anthropic-ratelimit-requests-limit",
-                "anthropic-ratelimit-requests-remaining",
-                "anthropic-ratelimit-requests-reset",
-            ];
-            family(h, names, r);
-        }
-        if let Some(t) = l.tokens {
-            let names = [
-                "anthropic-ratelimit-tokens-limit",
-                "anthropic-ratelimit-tokens-remaining",
-                "anthropic-ratelimit-tokens-reset",
-            ];
-            family(h, names, t);
+        let families = [
+            (
+                l.requests,
+                [
+                    "anthropic-ratelimit-requests-limit",
+                    "anthropic-ratelimit-requests-remaining",
+                    "anthropic-ratelimit-requests-reset",
+                ],
+            ),
+            (
+                l.tokens,
+                [
+                    "anthropic-ratelimit-tokens-limit",
+                    "anthropic-ratelimit-tokens-remaining",
+                    "anthropic-ratelimit-tokens-reset",
+                ],
+            ),
+        ];
+        for (bucket, names) in families {
+            if let Some(b) = bucket {
+                family(h, names, b);
+            }
         }
     }
     if let Some(d) = meta.retry_after {

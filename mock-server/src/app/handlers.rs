@@ -272,15 +272,15 @@ struct Refusal {
     param: &'static str,
 }
 
-/// The frame both completion endpoints share: in flight from arrival, the body parsed as `T`,
-/// the key checked, then `ask` makes the request an [`Ask`] (or refuses it) and it is answered.
-/// It takes the request whole, so its headers are read in place (axum's `HeaderMap` extractor
+/// The frame every generating endpoint shares: in flight from arrival, the body parsed as `T`,
+/// the key checked, then `answer` given the state, the headers, the body and the arrival. It
+/// takes the request whole, so its headers are read in place (axum's `HeaderMap` extractor
 /// copies them).
-async fn completion_endpoint<T: DeserializeOwned>(
+async fn work_endpoint<T: DeserializeOwned>(
     st: Arc<AppState>,
     req: Request,
     dialect: Dialect,
-    ask: impl FnOnce(T, Tokenizer) -> Result<Ask, Refusal>,
+    answer: impl AsyncFnOnce(Arc<AppState>, &HeaderMap, T, Instant) -> Response,
 ) -> Response {
     let arrived = Instant::now();
     let (parts, body) = req.into_parts();
@@ -294,8 +294,23 @@ async fn completion_endpoint<T: DeserializeOwned>(
         if !st.authorized(headers) {
             return render::unauthorized(&st, dialect);
         }
+        answer(st.clone(), headers, req, arrived).await
+    }
+    .await;
+    with_guard(resp, guard)
+}
+
+/// The completion endpoints' frame: `ask` makes the parsed request an [`Ask`] (or refuses it
+/// with a 400) and it is answered.
+async fn completion_endpoint<T: DeserializeOwned>(
+    st: Arc<AppState>,
+    req: Request,
+    dialect: Dialect,
+    ask: impl FnOnce(T, Tokenizer) -> Result<Ask, Refusal>,
+) -> Response {
+    work_endpoint(st, req, dialect, async |st, headers, req: T, arrived| {
         match ask(req, st.profile.tokenizer) {
-            Ok(ask) => complete(st.clone(), headers, ask, arrived).await,
+            Ok(ask) => complete(st, headers, ask, arrived).await,
             Err(r) => render::invalid(
                 &st,
                 dialect,
@@ -305,9 +320,8 @@ async fn completion_endpoint<T: DeserializeOwned>(
                 None,
             ),
         }
-    }
-    .await;
-    with_guard(resp, guard)
+    })
+    .await
 }
 
 /// `POST /v1/chat/completions`.
@@ -374,73 +388,76 @@ pub(crate) async fn messages(State(st): State<Arc<AppState>>, req: Request) -> R
 /// `POST /v1/embeddings`: a vector per input after `latency` plus `--embedding-token-time` per
 /// input token, the tokens/min bucket charged with the inputs' tokens (there is no output).
 pub(crate) async fn embeddings(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    let arrived = Instant::now();
-    let (parts, body) = req.into_parts();
-    let headers = &parts.headers;
-    let guard = InFlight::begin(&st, parts.extensions.get::<ConnMark>());
-    let resp = async {
-        let dialect = Dialect::OpenAi;
-        let req: EmbeddingsRequest = match parse(&st, dialect, body).await {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
-        if !st.authorized(headers) {
-            return render::unauthorized(&st, dialect);
-        }
-        let bad = |msg: String, param| render::invalid(&st, dialect, StatusCode::BAD_REQUEST, msg, Some(param), None);
-        let inputs = match req.inputs(st.profile.tokenizer) {
-            Ok(i) => i,
-            Err(msg) => return bad(msg, "input"),
-        };
-        let dims = req.dimensions.unwrap_or(st.profile.embedding_dimensions);
-        if !(1..=MAX_EMBEDDING_DIMENSIONS).contains(&dims) {
-            return bad(
-                format!("{dims} is not a valid value for 'dimensions': expected 1..={MAX_EMBEDDING_DIMENSIONS}."),
-                "dimensions",
-            );
-        }
-        let base64 = match req.encoding_format.as_deref() {
-            None | Some("float") => false,
-            Some("base64") => true,
-            Some(other) => {
-                return bad(
-                    format!("'{other}' is not a valid value for 'encoding_format': expected float or base64."),
-                    "encoding_format",
-                );
-            }
-        };
-        let bytes = super::embeddings::estimated_bytes(inputs.len(), dims, base64);
-        if bytes > st.profile.max_response_bytes {
-            let cap = st.profile.max_response_bytes;
-            return bad(
-                format!("The answer would be about {bytes} bytes ({} inputs × {dims} dimensions); this mock sends at most {cap} bytes per request (--max-response-bytes).", inputs.len()),
-                "input",
-            );
-        }
-        let tokens: u64 = inputs.iter().map(|(_, n)| n).sum();
-        let mut meta = Meta {
-            started: Some(arrived),
-            ..Meta::default()
-        };
-        let Served {
-            mut rng, slot, begun, ..
-        } = match serve(&st, headers, tokens, &req.model, &mut meta, arrived).await {
-            Ok(s) => s,
-            Err(resp) => return resp,
-        };
-        let per_token = st.profile.embedding_token_time;
-        let reading = per_token.saturating_mul(u32::try_from(tokens).unwrap_or(u32::MAX));
-        st.sleep_until(begun + st.profile.latency.sample(&mut rng) + reading).await;
-        drop(slot);
-        render::json(
+    work_endpoint(st, req, Dialect::OpenAi, embed).await
+}
+
+/// An embeddings request parsed and its key checked: its inputs checked, admitted, waited for
+/// and answered.
+async fn embed(st: Arc<AppState>, headers: &HeaderMap, req: EmbeddingsRequest, arrived: Instant) -> Response {
+    let bad = |msg: String, param| {
+        render::invalid(
             &st,
-            StatusCode::OK,
-            super::embeddings::body(&req.model, &inputs, dims, base64),
-            &meta,
+            Dialect::OpenAi,
+            StatusCode::BAD_REQUEST,
+            msg,
+            Some(param),
+            None,
         )
+    };
+    let inputs = match req.inputs(st.profile.tokenizer) {
+        Ok(i) => i,
+        Err(msg) => return bad(msg, "input"),
+    };
+    let dims = req.dimensions.unwrap_or(st.profile.embedding_dimensions);
+    if !(1..=MAX_EMBEDDING_DIMENSIONS).contains(&dims) {
+        return bad(
+            format!("{dims} is not a valid value for 'dimensions': expected 1..={MAX_EMBEDDING_DIMENSIONS}."),
+            "dimensions",
+        );
     }
-    .await;
-    with_guard(resp, guard)
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return bad(
+                format!("'{other}' is not a valid value for 'encoding_format': expected float or base64."),
+                "encoding_format",
+            );
+        }
+    };
+    let bytes = super::embeddings::estimated_bytes(inputs.len(), dims, base64);
+    if bytes > st.profile.max_response_bytes {
+        let cap = st.profile.max_response_bytes;
+        return bad(
+            format!(
+                "The answer would be about {bytes} bytes ({} inputs × {dims} dimensions); this mock sends at most {cap} bytes per request (--max-response-bytes).",
+                inputs.len()
+            ),
+            "input",
+        );
+    }
+    let tokens: u64 = inputs.iter().map(|(_, n)| n).sum();
+    let mut meta = Meta {
+        started: Some(arrived),
+        ..Meta::default()
+    };
+    let Served {
+        mut rng, slot, begun, ..
+    } = match serve(&st, headers, tokens, &req.model, &mut meta, arrived).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let per_token = st.profile.embedding_token_time;
+    let reading = per_token.saturating_mul(u32::try_from(tokens).unwrap_or(u32::MAX));
+    st.sleep_until(begun + st.profile.latency.sample(&mut rng) + reading)
+        .await;
+    drop(slot);
+    render::json(
+        &st,
+        StatusCode::OK,
+        super::embeddings::body(&req.model, &inputs, dims, base64),
+        &meta,
+    )
 }
 
 /// `GET|POST /delay/{seconds}`: httpbin's answer after that long (the article's endpoint).

@@ -7,6 +7,7 @@ use std::time::Duration;
 use asyncbench::compare;
 use asyncbench::internals::OFFLOAD_THREAD;
 use asyncbench::model::adaptive::AdaptiveConfig;
+use asyncbench::model::plan::Load;
 use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 use mock_server::limiter::parse_rpm_schedule;
@@ -24,7 +25,7 @@ fn the_controller_follows_a_rate_limit_up_and_back_down() {
         ..Profile::fixed(Duration::from_millis(100))
     };
     let mut cfg = config(&[Strategy::Async], 165, profile);
-    cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+    cfg.load = Load::Adaptive(AdaptiveConfig { initial: 1, max: 64 });
     cfg.concurrency = 64;
     cfg.retry = fast_retry(5);
     let report = compare(&cfg).unwrap();
@@ -219,7 +220,7 @@ fn the_pacer_charges_each_send_its_tokens() {
             ..Profile::fixed(Duration::from_millis(50))
         };
         let mut cfg = config(&[Strategy::Async], 300, profile);
-        cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+        cfg.load = Load::Adaptive(AdaptiveConfig { initial: 1, max: 64 });
         cfg.concurrency = 64;
         cfg.retry = fast_retry(5);
         let report = compare(&cfg).unwrap();
@@ -259,7 +260,7 @@ fn every_limit_with_and_without_headers() {
                 ..Profile::fixed(Duration::from_millis(100))
             };
             let mut cfg = config(&[Strategy::Async], 200, profile);
-            cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+            cfg.load = Load::Adaptive(AdaptiveConfig { initial: 1, max: 64 });
             cfg.concurrency = 64;
             cfg.retry =
                 asyncbench::model::retry::RetryPolicy::preset(asyncbench::model::retry::RetryPreset::Openai);
@@ -298,7 +299,7 @@ fn the_controller_reads_anthropics_rate_limit_headers() {
     };
     let mut cfg = config(&[Strategy::Async], 200, profile);
     cfg.workload.api = asyncbench::model::plan::Api::Anthropic;
-    cfg.adaptive = Some(AdaptiveConfig { initial: 1, max: 64 });
+    cfg.load = Load::Adaptive(AdaptiveConfig { initial: 1, max: 64 });
     cfg.concurrency = 64;
     cfg.retry =
         asyncbench::model::retry::RetryPolicy::preset(asyncbench::model::retry::RetryPreset::Anthropic);

@@ -54,7 +54,7 @@ fn compare_defaults_are_the_documented_ones() {
     let cli = Cli::try_parse_from(["asyncbench", "compare"]).unwrap();
     let Sub::Compare(args) = cli.command else { panic!() };
     let cfg = args.common.to_config(args.chosen()).unwrap();
-    assert_eq!(cfg.workload.requests, Some(200));
+    assert_eq!(cfg.stop, asyncbench::model::plan::Stop::Count(200));
     assert_eq!(cfg.concurrency, 50);
     assert_eq!(cfg.batch_size, 50);
     assert_eq!(cfg.strategies.len(), 5);
@@ -101,8 +101,23 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 6] = [
+    let cases: [(&[&str], &str, &str); 8] = [
         (&["compare", "--requests", "0"], "--requests", "'0'"),
+        (&["compare", "--duration", "0s"], "--duration", "'0'"),
+        // A controller and a schedule cannot both set the pace.
+        (
+            &[
+                "compare",
+                "--strategies",
+                "async",
+                "--concurrency",
+                "auto",
+                "--rate",
+                "5",
+            ],
+            "--concurrency",
+            "'auto'",
+        ),
         (&["compare", "--rate-500", "2"], "--rate-500", "'2'"),
         (&["compare", "--strategies", "warp"], "--strategies", "'warp'"),
         (&["compare", "--timeout=-1s"], "--timeout", "'-1s'"),

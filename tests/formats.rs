@@ -96,7 +96,7 @@ fn the_hgrm_files_hold_end_to_end_and_service_time() {
         40,
         Profile::fixed(Duration::from_millis(10)),
     );
-    cfg.load = asyncbench::model::plan::LoadModel::Open {
+    cfg.load = asyncbench::model::plan::Load::Open {
         rate: 200.0,
         arrival: asyncbench::model::plan::Arrival::Constant,
         seed: 1,

@@ -8,7 +8,7 @@ use asyncbench::Inputs;
 use asyncbench::internals::parse_header;
 use asyncbench::model::outcome::Outcome;
 use asyncbench::model::plan::Spread;
-use asyncbench::model::plan::{LoadModel, Slo, Warmup};
+use asyncbench::model::plan::{Load, Slo, Stop, Warmup};
 use asyncbench::model::strategy::Strategy;
 use mock_server::{MockServer, Profile};
 use wiremock::matchers::method;
@@ -24,11 +24,11 @@ fn a_duration_bounds_the_run_by_time() {
     // Closed loop, no count: about 1 s at 20 ms, 2 in flight.
     let mut cfg = config(
         &[Strategy::Async, Strategy::Sequential],
-        u64::MAX,
+        1,
         Profile::fixed(Duration::from_millis(20)),
     );
     cfg.concurrency = 2;
-    cfg.duration = Some(Duration::from_secs(1));
+    cfg.stop = Stop::Duration(Duration::from_secs(1));
     let report = asyncbench::compare(&cfg).unwrap();
     for s in &report.strategies {
         assert_eq!(
@@ -48,23 +48,22 @@ fn a_duration_bounds_the_run_by_time() {
         assert!(s.server.as_ref().unwrap().matches);
     }
     // Open loop: 40/s for 0.5 s is 20 requests, exactly.
-    let mut cfg = config(
-        &[Strategy::Async],
-        u64::MAX,
-        Profile::fixed(Duration::from_millis(5)),
-    );
-    cfg.load = LoadModel::Open {
+    let mut cfg = config(&[Strategy::Async], 1, Profile::fixed(Duration::from_millis(5)));
+    cfg.load = Load::Open {
         rate: 40.0,
         arrival: asyncbench::model::plan::Arrival::Constant,
         seed: 1,
     };
-    cfg.duration = Some(Duration::from_millis(500));
+    cfg.stop = Stop::Duration(Duration::from_millis(500));
     let s = &asyncbench::compare(&cfg).unwrap().strategies[0];
     assert_eq!(s.issued, 20);
     assert_eq!(s.ended_by, asyncbench::model::report::EndedBy::Duration);
     // With a count that comes first, the count bounds it.
     let mut cfg = config(&[Strategy::Async], 5, Profile::fixed(Duration::from_millis(5)));
-    cfg.duration = Some(Duration::from_secs(30));
+    cfg.stop = Stop::First {
+        count: 5,
+        duration: Duration::from_secs(30),
+    };
     let s = &asyncbench::compare(&cfg).unwrap().strategies[0];
     assert_eq!(
         (s.issued, s.ended_by),

@@ -283,7 +283,7 @@ fn an_open_loop_shard_sends_its_share_at_the_whole_schedules_times() {
     let mut reports = Vec::new();
     for k in 0..2 {
         let mut cfg = config(&[Strategy::Async], 20, Profile::fixed(Duration::from_millis(2)));
-        cfg.load = asyncbench::model::plan::LoadModel::Open {
+        cfg.load = asyncbench::model::plan::Load::Open {
             rate: 40.0,
             arrival: asyncbench::model::plan::Arrival::Constant,
             seed: 1,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use asyncbench::Plan;
 use asyncbench::StopToken;
 use asyncbench::model::outcome::Outcome;
-use asyncbench::model::plan::{Arrival, LoadModel};
+use asyncbench::model::plan::{Arrival, Load};
 use asyncbench::model::strategy::Strategy;
 use asyncbench::model::sweep::{Axis, Criteria, SweepPlan};
 use asyncbench::sweep;
@@ -26,7 +26,7 @@ fn a_stall_shows_in_intended_start_latency_but_not_in_service_time() {
         200,
         Profile::fixed(Duration::from_millis(5)),
     );
-    cfg.load = LoadModel::Open {
+    cfg.load = Load::Open {
         rate: 40.0,
         arrival: Arrival::Constant,
         seed: 1,
@@ -138,7 +138,7 @@ fn pacing_under_the_limit_avoids_the_429s_a_window_gets() {
 
     let mut paced = config(&[Strategy::Async], 16, limited);
     paced.concurrency = 20;
-    paced.load = LoadModel::Open {
+    paced.load = Load::Open {
         rate: 8.0,
         arrival: Arrival::Constant,
         seed: 1,

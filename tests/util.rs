@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use asyncbench::RunConfig;
-use asyncbench::model::plan::{LoadModel, Workload};
+use asyncbench::model::plan::{Load, Stop, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
 use asyncbench::{Endpoint, Target};
@@ -15,7 +15,6 @@ use mock_server::Profile;
 pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunConfig {
     RunConfig {
         workload: Workload {
-            requests: Some(n),
             model: "mock-model".into(),
             prompt: "hello".into(),
             max_tokens: 8,
@@ -27,7 +26,8 @@ pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunCo
         pause: Duration::from_millis(10),
         retry: RetryPolicy::preset(RetryPreset::None),
         timeout: Duration::from_secs(5),
-        load: LoadModel::Closed,
+        stop: Stop::Count(n),
+        load: Load::Closed,
         seed: 7,
         endpoint: Endpoint::embedded(Profile {
             seed: Some(profile.seed.unwrap_or(1)),

@@ -15,7 +15,7 @@ use asyncbench::Target;
 use asyncbench::internals::CpuTimes;
 use asyncbench::internals::{Board, Live};
 use asyncbench::internals::{RunContext, run_strategy};
-use asyncbench::model::plan::{LoadModel, Workload};
+use asyncbench::model::plan::{Load, Stop, Workload};
 use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
 use asyncbench::{Plan, RunConfig};
@@ -79,7 +79,6 @@ pub fn time_point(server: &MockServer, p: Point, iters: u64) -> Duration {
 pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Duration) {
     let cfg = RunConfig {
         workload: Workload {
-            requests: Some(p.requests),
             model: "mock-model".into(),
             prompt: "bench".into(),
             max_tokens: 8,
@@ -91,7 +90,8 @@ pub fn run_point(server: &MockServer, p: Point, iters: u64) -> (Duration, Durati
         pause: p.pause,
         retry: RetryPolicy::preset(RetryPreset::None),
         timeout: Duration::from_secs(30),
-        load: LoadModel::Closed,
+        stop: Stop::Count(p.requests),
+        load: Load::Closed,
         seed: 1,
         quiet: true,
         ..RunConfig::default()

@@ -45,7 +45,7 @@ pub(super) fn find_plan(args: &SweepArgs, find: Find) -> Result<Plan, RunError> 
         ));
     }
     let cfg = args.common.to_config(args.strategies.clone())?;
-    if cfg.adaptive.is_some() {
+    if cfg.load.adaptive().is_some() {
         return Err(refuse("searches a fixed setting: not with --concurrency auto"));
     }
     Ok(cfg)

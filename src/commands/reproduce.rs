@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::cli::ReproduceArgs;
 use crate::commands::{Finish, finish_run};
 use crate::model::error::RunError;
-use crate::model::plan::{LoadModel, Workload};
+use crate::model::plan::{Load, Stop, Workload};
 use crate::model::report::RunReport;
 use crate::model::retry::{RetryPolicy, RetryPreset};
 use crate::model::strategy::Strategy;
@@ -29,7 +29,6 @@ pub(crate) const ARTICLE_DELAY: Duration = Duration::from_secs(1);
 pub(crate) fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> RunConfig {
     RunConfig {
         workload: Workload {
-            requests: Some(ARTICLE_REQUESTS),
             model: "mock-model".into(),
             max_tokens: 1,
             delay_endpoint: Some(ARTICLE_DELAY),
@@ -48,7 +47,8 @@ pub(crate) fn article_config(out: Option<&Path>, force: bool, quiet: bool) -> Ru
         pause: Duration::from_secs(1),
         retry: RetryPolicy::preset(RetryPreset::None),
         timeout: Duration::from_secs(30),
-        load: LoadModel::Closed,
+        stop: Stop::Count(ARTICLE_REQUESTS),
+        load: Load::Closed,
         seed: 1,
         endpoint: Endpoint::embedded(mock_server::Profile {
             seed: Some(1),

@@ -120,7 +120,7 @@ impl Prober<'_> {
     fn rates(&self) -> Result<(Axis, AutoProbe), RunError> {
         let (base, strategy) = (self.base, self.base.strategies[0]);
         let closed = RunConfig {
-            load: crate::model::plan::LoadModel::Closed,
+            load: crate::model::plan::Load::Closed,
             ..base.config().clone()
         };
         let one_at_a_time = RunConfig {
@@ -177,7 +177,7 @@ fn double_until_flat(
         probes.push((c as f64, g));
         let n = probes.len();
         let flat = n >= 2 && probes[n - 1].1 < 1.10 * probes[n - 2].1;
-        let all_in_flight = base.workload.requests.is_some_and(|n| c >= n);
+        let all_in_flight = base.stop.count().is_some_and(|n| c >= n);
         if flat || all_in_flight || c >= 4096 || stop.requested().is_some() {
             return Ok(probes);
         }

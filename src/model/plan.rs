@@ -11,7 +11,105 @@ use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
-/// How request start times are chosen.
+/// How the plan's requests start: a closed loop at the set concurrency, one whose limit a
+/// controller sets (`--concurrency auto`), or an open loop on a schedule. A report writes it as
+/// its [`LoadModel`] and, when adaptive, the controller's settings beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Load {
+    /// Closed loop: a request starts when the strategy is ready for it.
+    #[default]
+    Closed,
+    /// Closed loop whose in-flight limit the async strategies' controller sets.
+    Adaptive(crate::model::adaptive::AdaptiveConfig),
+    /// Open loop: request i is due at a scheduled time, whether or not the client is ready.
+    Open {
+        /// Target requests per second.
+        rate: f64,
+        /// Gap distribution.
+        arrival: Arrival,
+        /// Seed of the Poisson gaps.
+        seed: u64,
+    },
+}
+
+impl Load {
+    /// The loop as a report writes it: an adaptive run is a closed loop.
+    pub fn model(self) -> LoadModel {
+        match self {
+            Load::Closed | Load::Adaptive(_) => LoadModel::Closed,
+            Load::Open { rate, arrival, seed } => LoadModel::Open { rate, arrival, seed },
+        }
+    }
+
+    /// The controller's settings, when a controller sets the limit.
+    pub fn adaptive(self) -> Option<crate::model::adaptive::AdaptiveConfig> {
+        match self {
+            Load::Adaptive(a) => Some(a),
+            Load::Closed | Load::Open { .. } => None,
+        }
+    }
+
+    /// The open loop's rate, requests per second.
+    pub fn rate(self) -> Option<f64> {
+        match self {
+            Load::Open { rate, .. } => Some(rate),
+            Load::Closed | Load::Adaptive(_) => None,
+        }
+    }
+}
+
+/// When each strategy stops issuing requests: after a count, after a time, or at whichever
+/// comes first. Every plan has one (neither flag is the default count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// After this many logical requests (`-n`).
+    Count(u64),
+    /// After this long, however many were sent (`-z` alone).
+    Duration(Duration),
+    /// At whichever comes first (`-n` with `-z`).
+    First {
+        /// The most logical requests.
+        count: u64,
+        /// The longest time.
+        duration: Duration,
+    },
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop::Count(200)
+    }
+}
+
+impl Stop {
+    /// Of `-n` and `-z`; `None` for both is the default count.
+    pub fn of(count: Option<u64>, duration: Option<Duration>) -> Stop {
+        match (count, duration) {
+            (Some(count), Some(duration)) => Stop::First { count, duration },
+            (Some(n), None) => Stop::Count(n),
+            (None, Some(d)) => Stop::Duration(d),
+            (None, None) => Stop::default(),
+        }
+    }
+
+    /// The most logical requests (`None`: no cap, the duration ends the run).
+    pub fn count(self) -> Option<u64> {
+        match self {
+            Stop::Count(count) | Stop::First { count, .. } => Some(count),
+            Stop::Duration(_) => None,
+        }
+    }
+
+    /// The longest a strategy issues requests (`None`: until the count is sent).
+    pub fn duration(self) -> Option<Duration> {
+        match self {
+            Stop::Duration(duration) | Stop::First { duration, .. } => Some(duration),
+            Stop::Count(_) => None,
+        }
+    }
+}
+
+/// How a report writes the loop request start times came from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum LoadModel {
@@ -117,8 +215,6 @@ impl LoadModel {
 /// What each request asks for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
-    /// Logical requests in the run; `None`: no cap (`-z` alone, the duration ends the run).
-    pub requests: Option<u64>,
     /// `model` of the chat request.
     pub model: String,
     /// The user message.
@@ -384,6 +480,49 @@ pub const MAX_PHASE_REQUESTS: u64 = 1 << 28;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `-n` and `-z` make one stop rule: neither is the default count, a duration alone has no
+    /// cap, both stop at whichever comes first.
+    #[test]
+    fn the_stop_rule_of_count_and_duration() {
+        let d = Duration::from_secs(3);
+        assert_eq!(Stop::of(None, None), Stop::Count(200));
+        assert_eq!(Stop::of(Some(5), None), Stop::Count(5));
+        assert_eq!(Stop::of(None, Some(d)), Stop::Duration(d));
+        let both = Stop::of(Some(5), Some(d));
+        assert_eq!((both.count(), both.duration()), (Some(5), Some(d)));
+        assert_eq!(
+            (Stop::Duration(d).count(), Stop::Count(5).duration()),
+            (None, None)
+        );
+    }
+
+    /// A report writes an adaptive load as a closed loop with the controller's settings beside
+    /// it, and an open loop as it was planned.
+    #[test]
+    fn a_load_as_a_report_writes_it() {
+        let a = crate::model::adaptive::AdaptiveConfig { initial: 2, max: 8 };
+        assert_eq!(Load::Adaptive(a).model(), LoadModel::Closed);
+        assert_eq!(Load::Adaptive(a).adaptive(), Some(a));
+        let open = Load::Open {
+            rate: 4.0,
+            arrival: Arrival::Poisson,
+            seed: 3,
+        };
+        assert_eq!(
+            open.model(),
+            LoadModel::Open {
+                rate: 4.0,
+                arrival: Arrival::Poisson,
+                seed: 3
+            }
+        );
+        assert_eq!((open.adaptive(), open.rate()), (None, Some(4.0)));
+        assert_eq!(
+            (Load::Closed.model(), Load::Closed.rate()),
+            (LoadModel::Closed, None)
+        );
+    }
 
     #[test]
     fn constant_schedule_is_evenly_spaced() {

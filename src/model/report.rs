@@ -83,6 +83,24 @@ impl Isolation {
     }
 }
 
+/// The workload as a report writes it: the logical requests asked for (`null`: no cap, the
+/// duration ended the run) beside what each one sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadSummary {
+    /// Logical requests per strategy (`null`: no cap).
+    pub requests: Option<u64>,
+    /// What each request sends.
+    #[serde(flatten)]
+    pub sent: Workload,
+}
+
+impl std::ops::Deref for WorkloadSummary {
+    type Target = Workload;
+    fn deref(&self) -> &Workload {
+        &self.sent
+    }
+}
+
 /// The configuration as written into a report (no secrets: only whether a key was set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigSummary {
@@ -108,8 +126,8 @@ pub struct ConfigSummary {
     pub retry: RetryPolicy,
     /// Closed or open loop.
     pub load: LoadModel,
-    /// The request sent.
-    pub workload: Workload,
+    /// The request sent, with the count asked for.
+    pub workload: WorkloadSummary,
     /// `embedded mock` or the target's base URL (userinfo redacted).
     pub target: String,
     /// How the strategies met the target's state.

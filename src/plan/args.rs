@@ -5,7 +5,7 @@ use crate::cli::{CommonArgs, JitterKind, Level, SweepArgs};
 use crate::model::adaptive::AdaptiveConfig;
 use crate::model::error::ConfigError;
 use crate::model::plan::Spread;
-use crate::model::plan::{Api, LoadModel, Workload};
+use crate::model::plan::{Api, Load, Stop, Workload};
 use crate::model::retry::{Jitter, RetryPolicy};
 use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
@@ -255,7 +255,7 @@ impl CommonArgs {
         let cfg = RunConfig {
             workload,
             inputs: Arc::new(inputs_read),
-            duration: self.duration,
+            stop: Stop::of(self.requests, self.duration),
             warmup: self.warmup,
             slo: self.slo.unwrap_or_default(),
             export_chunks: self.export_chunks,
@@ -266,13 +266,12 @@ impl CommonArgs {
             external,
             strategies,
             concurrency,
-            adaptive,
             cpu_work: one("--cpu-work", &self.cpu_work)?.filter(|d| !d.is_zero()),
             batch_size: batch_size.unwrap_or(concurrency.max(1)),
             pause: one("--pause", &self.pause)?.unwrap_or(Duration::from_secs(1)),
             retry: self.retry_policy()?,
             timeout: self.timeout,
-            load: self.load_model(seed)?,
+            load: self.load(seed, adaptive)?,
             seed,
             api_key_env: endpoint.target().map(|_| self.key_env().to_owned()),
             endpoint,
@@ -321,16 +320,25 @@ impl CommonArgs {
         Ok((concurrency, adaptive))
     }
 
-    /// Closed loop, or `--rate` with its arrival process (`auto` belongs to `sweep`).
-    fn load_model(&self, seed: u64) -> Result<LoadModel, ConfigError> {
-        Ok(match one("--rate", &self.rate)? {
-            None => LoadModel::Closed,
-            Some(Level::Value(rate)) => LoadModel::Open {
+    /// Closed loop, closed under `--concurrency auto`'s controller, or `--rate` with its arrival
+    /// process (`auto` belongs to `sweep`).
+    fn load(&self, seed: u64, adaptive: Option<AdaptiveConfig>) -> Result<Load, ConfigError> {
+        Ok(match (one("--rate", &self.rate)?, adaptive) {
+            (None, None) => Load::Closed,
+            (None, Some(a)) => Load::Adaptive(a),
+            (Some(Level::Value(_)), Some(_)) => {
+                return Err(invalid(
+                    "--concurrency",
+                    "auto".into(),
+                    "is for a closed loop; an open loop (--rate) sets the pace itself",
+                ));
+            }
+            (Some(Level::Value(rate)), None) => Load::Open {
                 rate,
                 arrival: self.arrival,
                 seed,
             },
-            Some(Level::Auto) => {
+            (Some(Level::Auto), _) => {
                 return Err(invalid(
                     "--rate",
                     "auto".into(),
@@ -366,13 +374,7 @@ impl CommonArgs {
         let model = from_template("model")
             .and_then(serde_json::Value::as_str)
             .map_or_else(|| self.model.clone(), str::to_owned);
-        // No count and no duration: the default count; a duration alone: no cap.
-        let requests = match (self.requests, self.duration) {
-            (None, None) => Some(200),
-            (n, _) => n,
-        };
         let workload = Workload {
-            requests,
             model,
             prompt: self.prompt.clone(),
             max_tokens: max_tokens.mean,

@@ -2,7 +2,7 @@
 //! The CLI's flat flags (`cli.rs`) become a [`RunConfig`] here; every bad value becomes a
 //! [`ConfigError`] naming it.
 
-use crate::model::plan::{Api, Arrival, LoadModel, MAX_RATE, MIN_RATE, Shard, Warmup, Workload};
+use crate::model::plan::{Api, Arrival, Load, MAX_RATE, MIN_RATE, Shard, Stop, Warmup, Workload};
 use crate::model::strategy::Strategy;
 use crate::model::sweep::Axis;
 use crate::plan::endpoint::Endpoint;
@@ -27,11 +27,11 @@ pub struct RunConfig {
     pub workload: Workload,
     /// Which strategies, in order.
     pub strategies: Vec<Strategy>,
-    /// Threads (threadpool) or requests in flight (async); 0 = unbounded (async only). With
-    /// `adaptive`, the most the controller may reach.
+    /// When each strategy stops issuing requests: a count, a duration, or the first of both.
+    pub stop: Stop,
+    /// Threads (threadpool) or requests in flight (async); 0 = unbounded (async only). Under
+    /// [`Load::Adaptive`], the most the controller may reach.
     pub concurrency: u64,
-    /// `--concurrency auto`: the async strategies' limit is set by a controller.
-    pub adaptive: Option<crate::model::adaptive::AdaptiveConfig>,
     /// `--cpu-work`: CPU work done after each successful response.
     pub cpu_work: Option<Duration>,
     /// Requests per batch (batched).
@@ -42,8 +42,8 @@ pub struct RunConfig {
     pub retry: RetryPolicy,
     /// Per-attempt timeout.
     pub timeout: Duration,
-    /// Closed or open loop.
-    pub load: LoadModel,
+    /// Closed loop, closed under a controller (`--concurrency auto`), or open loop.
+    pub load: Load,
     /// Seed of retry jitter.
     pub seed: u64,
     /// Where requests go: the embedded mock, or an external target.
@@ -68,8 +68,6 @@ pub struct RunConfig {
     pub intervals_in_memory: usize,
     /// Dataset rows, the body file and extra headers (not written into reports as they are).
     pub inputs: Arc<Inputs>,
-    /// Stop issuing requests after this long (`-z`); `workload.requests` then only caps them.
-    pub duration: Option<Duration>,
     /// Requests sent first with the same clients and left out of every figure.
     pub warmup: Option<Warmup>,
     /// Limits a successful request must meet to count as good.
@@ -121,6 +119,7 @@ impl Plan {
     pub fn derived(&self, cfg: RunConfig) -> Result<Plan, ConfigError> {
         cfg.validate()?;
         let same_bodies = cfg.workload == self.0.workload
+            && cfg.stop.count() == self.0.stop.count()
             && Arc::ptr_eq(&cfg.inputs, &self.0.inputs)
             && cfg.seed == self.0.seed
             && cfg.endpoint.mock().is_some() == self.0.endpoint.mock().is_some();
@@ -150,21 +149,20 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             workload: Workload {
-                requests: Some(200),
                 model: "mock-model".into(),
                 prompt: "Explain in one sentence why async helps I/O-bound code.".into(),
                 max_tokens: 16,
                 ..Workload::default()
             },
             strategies: Strategy::DEFAULT.to_vec(),
+            stop: Stop::default(),
             concurrency: 50,
-            adaptive: None,
             cpu_work: None,
             batch_size: 50,
             pause: Duration::from_secs(1),
             retry: RetryPolicy::preset(crate::model::retry::RetryPreset::None),
             timeout: Duration::from_secs(60),
-            load: LoadModel::Closed,
+            load: Load::Closed,
             seed: 1,
             endpoint: Endpoint::embedded(Profile {
                 seed: Some(1),
@@ -180,7 +178,6 @@ impl Default for RunConfig {
             http2: false,
             intervals_in_memory: crate::stats::intervals::SEALED_IN_MEMORY,
             inputs: Arc::new(Inputs::default()),
-            duration: None,
             warmup: None,
             slo: Slo::default(),
             export_chunks: false,
@@ -217,7 +214,7 @@ impl RunConfig {
             },
             prompt_tokens: w.prompt_tokens,
             stream: w.stream,
-            requests: w.requests,
+            requests: self.stop.count(),
             seed: self.seed,
             tokenizer: w.tokenizer,
             api: w.api,
@@ -263,11 +260,11 @@ impl RunConfig {
     pub(crate) fn effective_concurrency(&self, s: Strategy) -> u64 {
         let (n, c, b) = match self.shard {
             Some(sh) => (
-                self.workload.requests.map(|n| sh.share(n)),
+                self.stop.count().map(|n| sh.share(n)),
                 sh.split(self.concurrency),
                 sh.split(self.batch_size),
             ),
-            None => (self.workload.requests, self.concurrency, self.batch_size),
+            None => (self.stop.count(), self.concurrency, self.batch_size),
         };
         // At most the requests there are; without a count, the setting alone.
         let at_most = |x: u64| n.map_or(x, |n| x.min(n));
@@ -302,7 +299,7 @@ impl RunConfig {
     /// Counts and durations that must be above zero, and settings that need another.
     fn check_counts(&self) -> Result<(), ConfigError> {
         let bad = |name, value: String, why| Err(ConfigError::Invalid { name, value, why });
-        if self.workload.requests == Some(0) {
+        if self.stop.count() == Some(0) {
             return bad("--requests", "0".into(), "must be at least 1");
         }
         if self.batch_size == 0 {
@@ -344,7 +341,7 @@ impl RunConfig {
                 "must be at least 100ms",
             );
         }
-        if self.duration.is_some_and(|d| d.is_zero()) {
+        if self.stop.duration().is_some_and(|d| d.is_zero()) {
             return bad("--duration", "0".into(), "must be above zero");
         }
         if self.max_body == 0 {
@@ -392,7 +389,7 @@ impl RunConfig {
                 "more threads than this machine can start",
             );
         }
-        if let LoadModel::Open { rate, .. } = self.load
+        if let Load::Open { rate, .. } = self.load
             && !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate))
         {
             return bad(
@@ -401,7 +398,7 @@ impl RunConfig {
                 "must be between 0.0001 and 10000000 requests per second",
             );
         }
-        if self.adaptive.is_some() {
+        if let Load::Adaptive(_) = self.load {
             if let Some(s) = self.strategies.iter().find(|s| !s.adapts()) {
                 return bad("--concurrency", "auto".into(), adaptive_only(*s));
             }
@@ -410,13 +407,6 @@ impl RunConfig {
                     "--concurrency",
                     "auto".into(),
                     "is one controller per process: run shards at a fixed concurrency",
-                );
-            }
-            if matches!(self.load, LoadModel::Open { .. }) {
-                return bad(
-                    "--concurrency",
-                    "auto".into(),
-                    "is for a closed loop; an open loop (--rate) sets the pace itself",
                 );
             }
         }
@@ -454,7 +444,7 @@ impl RunConfig {
                 "is split over the shards: give at least one per shard",
             );
         }
-        if let Some(n) = self.workload.requests
+        if let Some(n) = self.stop.count()
             && n < sh.n
         {
             return bad(
@@ -505,10 +495,10 @@ impl Axis {
             Axis::CpuWork(v) => cfg.cpu_work = (!v[i].is_zero()).then_some(v[i]),
             Axis::Rate(v) => {
                 let (arrival, seed) = match base.load {
-                    LoadModel::Open { arrival, seed, .. } => (arrival, seed),
-                    LoadModel::Closed => (Arrival::Constant, base.seed),
+                    Load::Open { arrival, seed, .. } => (arrival, seed),
+                    Load::Closed | Load::Adaptive(_) => (Arrival::Constant, base.seed),
                 };
-                cfg.load = LoadModel::Open {
+                cfg.load = Load::Open {
                     rate: v[i],
                     arrival,
                     seed,
@@ -556,8 +546,10 @@ mod tests {
     #[test]
     fn a_plan_is_only_made_from_checked_settings() {
         assert!(Plan::new(RunConfig::default()).is_ok());
-        let mut zero = RunConfig::default();
-        zero.workload.requests = Some(0);
+        let zero = RunConfig {
+            stop: Stop::Count(0),
+            ..RunConfig::default()
+        };
         let e = Plan::new(zero).unwrap_err().to_string();
         assert!(e.contains("--requests"), "{e}");
         let none = RunConfig {
@@ -614,7 +606,7 @@ mod tests {
         assert_eq!(w.apply(&base, 0).cpu_work, None, "0 is no work");
         assert_eq!(w.apply(&base, 1).cpu_work, Some(Duration::from_millis(2)));
         let r = Axis::Rate(vec![20.0]);
-        assert!(matches!(r.apply(&base, 0).load, LoadModel::Open { rate, .. } if rate == 20.0));
+        assert!(matches!(r.apply(&base, 0).load, Load::Open { rate, .. } if rate == 20.0));
         assert_eq!(c.label(), "concurrency (requests in flight)");
         assert_eq!(b.label(), "batch size (requests)");
         assert_eq!(p.label(), "pause between batches (s)");

@@ -17,11 +17,11 @@ use crate::engine::runner::{RunContext, run_strategy};
 use crate::engine::stop::{Signal, StopToken};
 use crate::model::error::RunError;
 use crate::model::outcome::Outcome;
-use crate::model::plan::LoadModel;
 use crate::model::plan::unix_now_s;
 use crate::model::provenance::Provenance;
 use crate::model::report::{
     ConfigSummary, EndedBy, Isolation, Measured, RunReport, ServerCheck, StrategyReport, WarmupReport,
+    WorkloadSummary,
 };
 use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
@@ -158,10 +158,10 @@ fn run_counted(
         wall_s: run.wall.as_secs_f64(),
         mean_delay_s,
         // A shard's rate is its share of the whole run's.
-        target_rate: match cfg.load {
-            LoadModel::Open { rate, .. } => Some(rate / cfg.shard.map_or(1, |s| s.n) as f64),
-            LoadModel::Closed => None,
-        },
+        target_rate: cfg
+            .load
+            .rate()
+            .map(|rate| rate / cfg.shard.map_or(1, |s| s.n) as f64),
         cpu_s: run.external.as_ref().map_or(harness_cpu_s, |ext| ext.cpu_s),
         peaks,
         server,
@@ -190,13 +190,14 @@ fn context(
     // process would, each request at the same time.
     let schedule = cfg
         .load
-        .schedule(cfg.workload.requests, cfg.duration)
+        .model()
+        .schedule(cfg.stop.count(), cfg.stop.duration())
         .map(|s| match cfg.shard {
             Some(sh) => sh.of_schedule(s),
             None => s,
         })
         .map(Arc::new);
-    let asked = cfg.workload.requests.map(|n| cfg.shard.map_or(n, |s| s.share(n)));
+    let asked = cfg.stop.count().map(|n| cfg.shard.map_or(n, |s| s.share(n)));
     let total = schedule.as_ref().map_or(asked, |s| Some(s.len() as u64));
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
@@ -204,7 +205,7 @@ fn context(
         req: Arc::new(lease.target.prepare(cfg)),
         schedule,
         live: board.map_or_else(Live::default, |(b, round)| {
-            Live::to(b.lane(s, round, total, cfg.duration))
+            Live::to(b.lane(s, round, total, cfg.stop.duration()))
         }),
         log,
         cpu: cpu_worker(cfg, s)?,
@@ -218,7 +219,7 @@ fn context(
 fn ended_by(cfg: &RunConfig, asked: Option<u64>, issued: u64, stop: &StopToken) -> EndedBy {
     let short = asked.is_none_or(|a| issued < a);
     match stop.requested() {
-        None if cfg.duration.is_some() && short => EndedBy::Duration,
+        None if cfg.stop.duration().is_some() && short => EndedBy::Duration,
         Some(_) if short => EndedBy::Signal,
         _ => EndedBy::Count,
     }
@@ -352,7 +353,7 @@ fn server_check(
 /// The configuration as it goes into the report.
 pub(crate) fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) -> ConfigSummary {
     ConfigSummary {
-        requests: cfg.workload.requests,
+        requests: cfg.stop.count(),
         concurrency: cfg.concurrency,
         batch_size: cfg.batch_size,
         pause_s: cfg.pause.as_secs_f64(),
@@ -366,8 +367,11 @@ pub(crate) fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) 
                 .is_some_and(|t| t.base_url.starts_with("https:")),
         insecure: cfg.endpoint.target().is_some_and(|t| t.trust.insecure),
         retry: cfg.retry.clone(),
-        load: cfg.load,
-        workload: cfg.workload.clone(),
+        load: cfg.load.model(),
+        workload: WorkloadSummary {
+            requests: cfg.stop.count(),
+            sent: cfg.workload.clone(),
+        },
         target: session.display(),
         isolation,
         api_key_set: cfg.endpoint.target().is_some_and(|t| t.api_key.is_some()),
@@ -378,11 +382,11 @@ pub(crate) fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) 
         },
         mock: session.profile().cloned(),
         mock_mean_delay_s: session.mean_delay_s,
-        duration_s: cfg.duration.map(|d| d.as_secs_f64()),
+        duration_s: cfg.stop.duration().map(|d| d.as_secs_f64()),
         warmup: cfg.warmup,
         slo: cfg.slo,
         shard: cfg.shard,
-        adaptive: cfg.adaptive,
+        adaptive: cfg.load.adaptive(),
         cpu_work_s: cfg.cpu_work.map(|d| d.as_secs_f64()),
         start_at_unix: cfg.start_at,
         rounds: cfg.rounds,
@@ -664,12 +668,12 @@ mod tests {
         use crate::plan::endpoint::Endpoint;
         let cfg = RunConfig {
             workload: Workload {
-                requests: Some(40),
                 model: "mock-model".into(),
                 prompt: "hello".into(),
                 max_tokens: 8,
                 ..Workload::default()
             },
+            stop: crate::model::plan::Stop::Count(40),
             strategies: vec![Strategy::Sequential],
             endpoint: Endpoint::embedded(mock_server::Profile {
                 seed: Some(1),

@@ -72,7 +72,7 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
     let run = async move {
         let (ctx, client) = (&ctx, &client);
         warmup_then_measure(ctx, threads, |phase, mut recorder, measured| async move {
-            let ctl = ctx.cfg.adaptive.map(|a| {
+            let ctl = ctx.cfg.load.adaptive().map(|a| {
                 Controller::new(
                     a,
                     ctx.req.mean_input_tokens() + u64::from(ctx.cfg.workload.max_tokens),

@@ -105,7 +105,7 @@ impl Phase {
 impl RunContext {
     /// Requests in the workload (`None`: no count, the duration ends it).
     pub fn requests(&self) -> Option<u64> {
-        self.cfg.workload.requests
+        self.cfg.stop.count()
     }
 
     /// When request `i` is due, for a run started at `t0` (`None` in a closed loop).
@@ -173,7 +173,7 @@ impl RunContext {
         let main = Phase {
             base: 0,
             count,
-            limit: self.cfg.duration,
+            limit: self.cfg.stop.duration(),
             scheduled: self.schedule.is_some(),
             offset,
             stride,

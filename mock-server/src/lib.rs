@@ -12,6 +12,7 @@
 //! - [`latency`]: latency models and the duration/spec syntax of every flag.
 //! - [`profile`]: the validated configuration ([`Profile`]) and TOML files.
 //! - [`limiter`]: the RPM/TPM token buckets and the Go-style reset durations.
+//! - [`stamp`]: `--stamps`, the intended and actual write times of answers and events.
 //! - [`tls`]: HTTPS with a generated or given certificate (ALPN `h2`, `http/1.1`).
 //! - `app`: admission → decision → rendering → handlers; [`app()`] gives the router for
 //!   in-process tests.
@@ -36,6 +37,7 @@ pub mod files;
 pub mod latency;
 pub mod limiter;
 pub mod profile;
+pub mod stamp;
 pub mod tokens;
 pub mod wire;
 

@@ -74,6 +74,12 @@ struct Cli {
     /// open-file limit, less 64].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     max_connections: Option<u64>,
+    /// Stamp each answer (header x-mock-stamp) and each streamed event (an SSE comment, `:
+    /// stamp`) with the CLOCK_MONOTONIC nanoseconds it was meant to be written at and was:
+    /// asyncbench on the same host splits its latency into the mock's lateness and the transit
+    /// [default: off].
+    #[arg(long)]
+    stamps: bool,
     #[command(flatten)]
     profile: ProfileArgs,
 }
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
 
 fn serve(cli: Cli) -> anyhow::Result<()> {
     let mut profile = cli.profile.to_profile()?;
+    profile.stamps |= cli.stamps;
     if cli.api_key.is_some() {
         profile.api_key = cli.api_key;
     }

@@ -295,6 +295,10 @@ pub struct Profile {
     /// with what it reads).
     #[serde(default, with = "duration_str")]
     pub embedding_token_time: Duration,
+    /// Stamp every answer and streamed event with when it was meant to be written and when it
+    /// was (`--stamps`; see [`crate::stamp`]).
+    #[serde(default)]
+    pub stamps: bool,
 }
 
 /// The default length of an embedding vector (small enough that a batch of 2 048 fits the
@@ -341,6 +345,7 @@ impl Default for Profile {
             reasoning_tokens: 0,
             embedding_dimensions: DEFAULT_EMBEDDING_DIMENSIONS,
             embedding_token_time: Duration::ZERO,
+            stamps: false,
         }
     }
 }

@@ -1357,3 +1357,78 @@ fn embeddings_answer_with_a_vector_per_input() {
     assert_eq!(status, 429, "{text}");
     assert_eq!(headers["x-should-retry"], "false");
 }
+
+/// `--stamps`: every answer's head carries `x-mock-stamp` (its deadline, then when it was
+/// written), and every streamed event opens with a `: stamp` comment whose intended times step
+/// exactly by the profile's delays (latency, TTFT, then ITL per token) and whose written times
+/// never run backwards or before their intended ones. Without it, neither appears.
+#[test]
+fn stamps_mark_every_answer_and_event_in_order() {
+    use mock_server::stamp;
+    let ms = Duration::from_millis;
+    let profile = Profile {
+        latency: mock_server::LatencySpec::Fixed(ms(20)),
+        ttft: mock_server::LatencySpec::Fixed(ms(10)),
+        itl: mock_server::LatencySpec::Fixed(ms(5)),
+        stamps: true,
+        ..Profile::default()
+    };
+    let server = MockServer::start(profile).unwrap();
+    // A whole answer: due at latency + TTFT + 3 × ITL after its arrival, written no sooner.
+    let sent = stamp::ns(Instant::now());
+    let (status, headers, _) = post(&server, "/v1/chat/completions", CHAT, None);
+    let read = stamp::ns(Instant::now());
+    assert_eq!(status, 200);
+    let (intended, written) = stamp::parse(headers[stamp::STAMP_HEADER].to_str().unwrap()).unwrap();
+    assert!(
+        sent + 45_000_000 <= intended,
+        "due {} ns after sending",
+        intended - sent
+    );
+    assert!(
+        intended <= written && written <= read,
+        "{intended} {written} {read}"
+    );
+    // A stream: the raw lines, each event's stamp first.
+    let resp = agent(Duration::from_secs(10))
+        .post(format!("{}/v1/chat/completions", server.uri()))
+        .send(STREAM)
+        .unwrap();
+    let (head_due, _) = stamp::parse(resp.headers()[stamp::STAMP_HEADER].to_str().unwrap()).unwrap();
+    let mut text = String::new();
+    resp.into_body().into_reader().read_to_string(&mut text).unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    let stamps: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            let first = e.lines().next().unwrap();
+            stamp::parse(first.strip_prefix(stamp::STAMP_COMMENT).expect(e)).unwrap()
+        })
+        .collect();
+    // role, 5 tokens, finish, usage, [DONE]: the role at the head + latency, the first token
+    // TTFT after it, each next ITL after the one before; the closing events at the last token's.
+    assert_eq!(stamps.len(), 9, "{text}");
+    let steps: Vec<u64> = stamps.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    assert_eq!(stamps[0].0 - head_due, 20_000_000);
+    assert_eq!(
+        steps[..6],
+        [10_000_000, 5_000_000, 5_000_000, 5_000_000, 5_000_000, 0]
+    );
+    assert!(steps[6..].iter().all(|s| *s == 0), "{steps:?}");
+    assert!(stamps.iter().all(|(i, w)| i <= w), "{stamps:?}");
+    assert!(stamps.windows(2).all(|w| w[0].1 <= w[1].1), "{stamps:?}");
+    // Off by default: no header, no comment.
+    let plain = MockServer::start(Profile::default()).unwrap();
+    let (_, headers, _) = post(&plain, "/v1/chat/completions", CHAT, None);
+    assert!(!headers.contains_key(stamp::STAMP_HEADER));
+    let mut text = String::new();
+    agent(Duration::from_secs(10))
+        .post(format!("{}/v1/chat/completions", plain.uri()))
+        .send(STREAM)
+        .unwrap()
+        .into_body()
+        .into_reader()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(!text.contains(stamp::STAMP_COMMENT.trim()), "{text}");
+}

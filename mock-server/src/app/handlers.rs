@@ -165,6 +165,9 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
         ask.prompt_tokens,
     )
     .with_reasoning(st.profile.reasoning_tokens);
+    if st.profile.stamps {
+        meta.due = Some(begun);
+    }
     if ask.stream {
         return stream::response(
             st.clone(),
@@ -179,6 +182,9 @@ async fn complete(st: Arc<AppState>, headers: &HeaderMap, ask: Ask, arrived: Ins
     // Not streamed: one answer after the whole generation time.
     let wait = generation_time(&st, tokens, &mut rng);
     st.sleep_until(begun + wait).await;
+    if st.profile.stamps {
+        meta.due = Some(begun + wait);
+    }
     drop(slot);
     st.stats.tokens(u64::from(tokens) * u64::from(ask.n));
     render::json(&st, StatusCode::OK, generation.completion_json(), &meta)
@@ -449,9 +455,12 @@ async fn embed(st: Arc<AppState>, headers: &HeaderMap, req: EmbeddingsRequest, a
     };
     let per_token = st.profile.embedding_token_time;
     let reading = per_token.saturating_mul(u32::try_from(tokens).unwrap_or(u32::MAX));
-    st.sleep_until(begun + st.profile.latency.sample(&mut rng) + reading)
-        .await;
+    let due = begun + st.profile.latency.sample(&mut rng) + reading;
+    st.sleep_until(due).await;
     drop(slot);
+    if st.profile.stamps {
+        meta.due = Some(due);
+    }
     render::json(
         &st,
         StatusCode::OK,
@@ -502,7 +511,11 @@ pub(crate) async fn delay(
                 return resp;
             }
         }
-        st.sleep_until(arrived + Duration::from_secs_f64(secs)).await;
+        let due = arrived + Duration::from_secs_f64(secs);
+        st.sleep_until(due).await;
+        if st.profile.stamps {
+            meta.due = Some(due);
+        }
         let hdrs: serde_json::Map<String, serde_json::Value> = headers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.into())))

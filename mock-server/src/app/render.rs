@@ -73,12 +73,19 @@ pub(crate) struct Meta {
     pub(crate) retry_after: Option<Duration>,
     /// `x-should-retry`.
     pub(crate) should_retry: Option<bool>,
+    /// With `--stamps`: when the answer's head was due, for `x-mock-stamp`.
+    pub(crate) due: Option<Instant>,
 }
 
 impl Meta {
     /// Writes the headers; the `x-ratelimit-*` ones only `with_limits` (a profile with
     /// `--no-ratelimit-headers` sends none).
     pub(crate) fn apply(&self, h: &mut HeaderMap, with_limits: bool) {
+        if let Some(due) = self.due
+            && let Ok(v) = HeaderValue::try_from(crate::stamp::text(due))
+        {
+            h.insert(HeaderName::from_static(crate::stamp::STAMP_HEADER), v);
+        }
         if self.dialect == Dialect::Anthropic {
             return anthropic::apply_headers(self, h, with_limits);
         }

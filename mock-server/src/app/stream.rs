@@ -38,6 +38,8 @@ struct State {
     rng: SmallRng,
     deadline: Instant,
     step: Step,
+    /// `--stamps`: each event opens with its intended and actual write times.
+    stamps: bool,
     /// The `capacity` slot this answer holds until its stream ends (dropped with the state).
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -53,8 +55,16 @@ pub(crate) struct Begun {
 type Frame = Result<Bytes, std::io::Error>;
 
 impl State {
-    /// The next piece of the stream, after waiting for its time.
+    /// The next piece of the stream, after waiting for its time, stamped with `--stamps`.
     async fn next(&mut self) -> Option<Frame> {
+        let frame = self.unstamped().await?;
+        Some(match frame {
+            Ok(bytes) if self.stamps => Ok(stamped(self.deadline, &bytes)),
+            other => other,
+        })
+    }
+
+    async fn unstamped(&mut self) -> Option<Frame> {
         let g = &self.generation;
         let p = &self.st.profile;
         if let Step::Open = self.step {
@@ -107,6 +117,31 @@ impl State {
     }
 }
 
+/// `bytes` with each of its events opened by the SSE comment of its stamp: meant for
+/// `intended`, written now (a write can hold several events: the closing ones come together).
+fn stamped(intended: Instant, bytes: &[u8]) -> Bytes {
+    let stamp = crate::stamp::text(intended);
+    let comment = crate::stamp::STAMP_COMMENT.as_bytes();
+    let events = bytes
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| *l == b"\n")
+        .count()
+        .max(1);
+    let mut out = Vec::with_capacity(bytes.len() + events * (comment.len() + stamp.len() + 1));
+    let mut at_start = true;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if at_start && line != b"\n" {
+            out.extend_from_slice(comment);
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b'\n');
+        }
+        // An event ends at a blank line; the next line opens the next one.
+        at_start = line == b"\n";
+        out.extend_from_slice(line);
+    }
+    Bytes::from(out)
+}
+
 /// The streamed answer to an admitted request that arrived at `start`.
 pub(crate) fn response(
     st: Arc<AppState>,
@@ -119,6 +154,7 @@ pub(crate) fn response(
 ) -> Response {
     st.stats.status(StatusCode::OK.as_u16());
     let with_limits = !st.profile.no_ratelimit_headers;
+    let stamps = st.profile.stamps;
     let state = State {
         st,
         generation,
@@ -127,6 +163,7 @@ pub(crate) fn response(
         rng,
         deadline: begun.at,
         step: Step::Open,
+        stamps,
         _slot: begun.slot,
     };
     let frames = futures_util::stream::unfold(state, |mut s| async move {

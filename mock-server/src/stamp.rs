@@ -1,0 +1,100 @@
+//! Server-side stamps (`--stamps`): the time the mock meant to write each answer and each
+//! streamed event and the time it did, on `CLOCK_MONOTONIC`, the clock every process on one
+//! host shares. A client on the same host reads them beside its own read times and splits a
+//! measured delay into the mock's lateness (written − intended) and the transit (read −
+//! written: kernel, runtime, client), none of it the harness's guess.
+//!
+//! On the wire: a header on every answer, `x-mock-stamp: INTENDED_NS WRITTEN_NS` (the head: a
+//! whole answer's deadline, a stream's opening), and in a stream an SSE comment opening each
+//! event, `: stamp INTENDED_NS WRITTEN_NS`, which clients skip as the SSE standard says.
+//! "Written" is when the mock handed the bytes to the connection.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The header carrying a whole answer's stamp.
+pub const STAMP_HEADER: &str = "x-mock-stamp";
+
+/// The SSE comment's prefix, before `INTENDED_NS WRITTEN_NS`.
+pub const STAMP_COMMENT: &str = ": stamp ";
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds.
+fn clock_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
+}
+
+/// An `Instant` and the clock's reading at the same moment. `Instant` is `CLOCK_MONOTONIC` on
+/// Linux but does not show its value, so the two are read together: the pair whose clock
+/// readings are closest (of a few tries) and the midpoint of those two, within tens of
+/// nanoseconds.
+fn anchor() -> (Instant, u64) {
+    static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
+    *ANCHOR.get_or_init(|| {
+        (0..16)
+            .map(|_| {
+                let before = clock_ns();
+                let at = Instant::now();
+                let after = clock_ns();
+                (after - before, at, before + (after - before) / 2)
+            })
+            .min_by_key(|(gap, _, _)| *gap)
+            .map(|(_, at, ns)| (at, ns))
+            .unwrap_or_else(|| (Instant::now(), clock_ns()))
+    })
+}
+
+/// `at` on `CLOCK_MONOTONIC`, in nanoseconds: comparable with another process's on this host.
+pub fn ns(at: Instant) -> u64 {
+    let (base, base_ns) = anchor();
+    match at.checked_duration_since(base) {
+        Some(after) => base_ns.saturating_add(after.as_nanos() as u64),
+        None => base_ns.saturating_sub(base.duration_since(at).as_nanos() as u64),
+    }
+}
+
+/// A stamp's text: `INTENDED_NS WRITTEN_NS`, written now.
+pub(crate) fn text(intended: Instant) -> String {
+    format!("{} {}", ns(intended), ns(Instant::now()))
+}
+
+/// Reads `INTENDED_NS WRITTEN_NS` (a header's value, or a comment's after its prefix).
+pub fn parse(s: &str) -> Option<(u64, u64)> {
+    let (intended, written) = s.trim().split_once(' ')?;
+    Some((intended.parse().ok()?, written.trim().parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Instants map onto the clock in order, a known gap apart, and agree with a direct reading.
+    #[test]
+    fn instants_map_onto_the_monotonic_clock() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(5);
+        assert_eq!(ns(t1) - ns(t0), 5_000_000);
+        let before = clock_ns();
+        let now = ns(Instant::now());
+        let after = clock_ns();
+        // Within the anchor's error (tens of ns) of a reading taken around it.
+        assert!(
+            now + 10_000 >= before && now <= after + 10_000,
+            "{before} {now} {after}"
+        );
+        let earlier = t0.checked_sub(Duration::from_secs(1)).unwrap();
+        assert_eq!(ns(t0) - ns(earlier), 1_000_000_000);
+    }
+
+    #[test]
+    fn a_stamp_reads_back() {
+        assert_eq!(parse("12 34"), Some((12, 34)));
+        assert_eq!(parse(" 12 34\r"), Some((12, 34)));
+        assert_eq!(parse("12"), None);
+        assert_eq!(parse("x 34"), None);
+        let t = Instant::now();
+        let (i, w) = parse(&text(t)).unwrap();
+        assert!(w >= i, "written {w} before intended {i}");
+    }
+}

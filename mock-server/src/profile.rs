@@ -695,6 +695,8 @@ mod tests {
             reasoning_tokens: 12,
             embedding_dimensions: 13,
             embedding_token_time: Duration::from_micros(14),
+            // The binary's flag, not a profile flag (the embedded mock always stamps).
+            stamps: false,
         };
         assert_eq!(p, want);
     }

@@ -731,6 +731,7 @@ mod tests {
             limits: Some(state),
             retry_after: Some(Duration::from_micros(1_500_200)),
             should_retry: Some(true),
+            due: None,
         };
         let mut h = HeaderMap::new();
         meta.apply(&mut h, true);

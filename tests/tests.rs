@@ -70,5 +70,8 @@ mod external;
 // The architecture: layers that import only downward, a model that imports nothing, no cycles.
 mod layers;
 
+// The measurement's own error: the mock's stamps read, a known delay on the way shown as transit.
+mod distortion;
+
 // The documentation: every flag in --help is in the guide, and no flag in the guide is gone.
 mod docs;

@@ -370,6 +370,10 @@ pub struct CommonArgs {
     /// strategy used). The embedded mock then accepts HTTP/2 too.
     #[arg(long)]
     pub http2: bool,
+    /// The embedded mock does not stamp its writes: the distortion note then shows the
+    /// harness's own part only (stamps cost the mock a little: see the guide) [default: stamped].
+    #[arg(long)]
+    pub no_stamps: bool,
     /// Trust this PEM certificate (a CA or the server's own) for an https:// target, besides the
     /// system's roots (ureq: instead of them) [default: none].
     #[arg(long, value_name = "FILE")]

@@ -8,6 +8,8 @@
 //! - [`outcome`]: the outcome of a request, error classes, [`outcome::RequestError`].
 //! - [`record`]: one logical request as measured ([`record::Record`]), rate-limit headers.
 //! - [`series`]: the histogram series and their percentiles.
+//! - [`distortion`]: the measurement's own error: the mock's lateness, the transit, the
+//!   harness's part, and the budget each side is held to.
 //! - [`report`]: the run report ([`report::RunReport`], the `report.json` schema).
 //! - [`rounds`]: a strategy's figures round by round, and over rounds with their intervals.
 //! - [`sweep`]: the sweep report, its axes and points.
@@ -18,6 +20,7 @@
 //! - [`error`]: the errors of configuration, runs and merges.
 
 pub mod adaptive;
+pub mod distortion;
 pub mod error;
 pub mod hist;
 pub mod outcome;

@@ -27,6 +27,32 @@ pub struct Sample {
     pub bytes: u64,
     /// The answer's `x-ratelimit-*` headers, when it had any (boxed: most answers have none).
     pub ratelimit: Option<Box<crate::model::record::RateLimit>>,
+    /// What the mock's stamps said of the answer's writes (`--stamps`, a target on this host;
+    /// boxed: other answers have none).
+    pub stamps: Option<Box<Stamps>>,
+}
+
+/// What a mock's stamps (`x-mock-stamp`, `: stamp` comments) said of one answer: for each
+/// stamped write, how late the mock wrote it and how long it then took to be read. Times are
+/// `CLOCK_MONOTONIC` nanoseconds, the clock the mock and the harness share on one host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stamps {
+    /// Per write: written − intended (the mock's timer and write path).
+    pub mock_late: Vec<Duration>,
+    /// Per write: read − written (the kernel, the runtime, the client's reading).
+    pub transit: Vec<Duration>,
+}
+
+impl Stamps {
+    /// One stamped write, meant for `intended_ns`, written at `written_ns`, read at `read_ns`.
+    /// A write stamped before it was meant (a clock that is not shared) or read before it was
+    /// written counts as 0, not as a wrapped-around huge value.
+    pub fn push(&mut self, intended_ns: u64, written_ns: u64, read_ns: u64) {
+        self.mock_late
+            .push(Duration::from_nanos(written_ns.saturating_sub(intended_ns)));
+        self.transit
+            .push(Duration::from_nanos(read_ns.saturating_sub(written_ns)));
+    }
 }
 
 /// The reasoning part of an answer.

@@ -245,6 +245,10 @@ pub struct StrategyReport {
     pub latency_by_outcome_ms: BTreeMap<Outcome, Percentiles>,
     /// Schedule lag (actual − intended start), ms.
     pub lag_ms: Option<Percentiles>,
+    /// The measurement's own error: the mock's lateness and the transit (from its stamps, a
+    /// mock on this host), the harness's part (every target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distortion: Option<crate::model::distortion::Distortion>,
     /// Service time of successful requests (actual start → end), ms.
     pub service_ms: Option<Percentiles>,
     /// Open loop: the requests/s asked for.

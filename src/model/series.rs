@@ -47,11 +47,17 @@ pub enum Series {
     InputTokens,
     /// Each successful request's output tokens, × 1000.
     OutputTokens,
+    /// The mock's stamps: how late it wrote each answer or event (written − intended).
+    MockLate,
+    /// The mock's stamps: each write's way to the client (read − written): kernel and runtime.
+    Transit,
+    /// The harness's own lateness: each request's last byte read → its record counted.
+    HarnessLate,
 }
 
 const OUTCOMES: usize = Outcome::ALL.len();
 /// How many series there are (the length of a [`SeriesSet`]).
-pub const SERIES_COUNT: usize = 3 * OUTCOMES + 10;
+pub const SERIES_COUNT: usize = 3 * OUTCOMES + 13;
 
 impl Series {
     /// Every series, in a fixed order (outcome series first).
@@ -75,6 +81,9 @@ impl Series {
             Series::Ttfo => 3 * OUTCOMES + 7,
             Series::ReasoningItl => 3 * OUTCOMES + 8,
             Series::ReasoningTokens => 3 * OUTCOMES + 9,
+            Series::MockLate => 3 * OUTCOMES + 10,
+            Series::Transit => 3 * OUTCOMES + 11,
+            Series::HarnessLate => 3 * OUTCOMES + 12,
         }
     }
 
@@ -96,6 +105,9 @@ impl Series {
                 7 => Series::Ttfo,
                 8 => Series::ReasoningItl,
                 9 => Series::ReasoningTokens,
+                10 => Series::MockLate,
+                11 => Series::Transit,
+                12 => Series::HarnessLate,
                 _ => return None,
             },
         })
@@ -131,6 +143,9 @@ impl fmt::Display for Series {
             Series::Ttfo => f.write_str("ttfo"),
             Series::ReasoningItl => f.write_str("reasoning_itl"),
             Series::ReasoningTokens => f.write_str("reasoning_tokens"),
+            Series::MockLate => f.write_str("mock_late"),
+            Series::Transit => f.write_str("transit"),
+            Series::HarnessLate => f.write_str("harness_late"),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use mock_server::Profile;
 use mock_server::latency::format_duration;
 
+use crate::model::distortion::{BUDGET_FLOOR_MS, BUDGET_SHARE, Distortion};
 use crate::model::outcome::Outcome;
 use crate::model::report::{ConfigSummary, RunReport, StrategyReport};
 use crate::model::series::Percentiles;
@@ -721,6 +722,7 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
     if let Some(note) = token_count_note(r) {
         t.push_str(&wrap(&note));
     }
+    distortion_lines(t, r);
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push_str(&wrap(
             "streaming (ms): ttft send → first token (reasoning or content) · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50",
@@ -755,6 +757,70 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
                 let _ = writeln!(t, "{shown}");
             }
         }
+    }
+}
+
+/// The measurement's own error, per strategy (mock late · transit · harness, p50 / p99 / max),
+/// what each side is, and a warning naming each side past its budget.
+fn distortion_lines(t: &mut String, r: &RunReport) {
+    let rows: Vec<(&StrategyReport, Distortion)> = r
+        .strategies
+        .iter()
+        .filter_map(|s| Some((s, s.distortion?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
+    let cell = |p: Option<Percentiles>| {
+        p.map_or_else(
+            || "-".to_owned(),
+            |p| format!("{:.3} / {:.3} / {:.3}", p.p50, p.p99, p.max),
+        )
+    };
+    let head = if stamped {
+        "distortion (ms, p50 / p99 / max): mock late · transit · harness"
+    } else {
+        "distortion (ms, p50 / p99 / max): harness"
+    };
+    let _ = writeln!(t, "\n{head}");
+    for (s, d) in &rows {
+        let cells = if stamped {
+            format!(
+                "{} · {} · {}",
+                cell(d.mock_late_ms),
+                cell(d.transit_ms),
+                cell(d.harness_ms)
+            )
+        } else {
+            cell(d.harness_ms)
+        };
+        let _ = writeln!(t, "  {:<w$} {cells}", s.id.to_string(), w = name_width(r));
+    }
+    let sides = if stamped {
+        "mock late: the mock's write − when it meant to write (its stamps) · transit: the client's read − the mock's write (kernel, runtime, client) · "
+    } else {
+        "no stamps read (the target is not a mock on this host, or stamps are off): only the harness's part · "
+    };
+    t.push_str(&wrap(&format!(
+        "{sides}harness: a request's last byte read → counted · budget at p99: {} ms or {:.0} % of the latency p50, whichever is more",
+        BUDGET_FLOOR_MS,
+        BUDGET_SHARE * 100.0
+    )));
+    for (s, d) in &rows {
+        let over = d.over_budget(s.latency_ms.map(|p| p.p50));
+        let Some(budget) = over.first().map(|o| o.budget_ms) else {
+            continue;
+        };
+        let sides: Vec<String> = over
+            .iter()
+            .map(|o| format!("{} {:.3} ms", o.side.name(), o.p99_ms))
+            .collect();
+        t.push_str(&wrap(&format!(
+            "warning: {}: past the {budget:.3} ms budget at p99: {}: that part of its tail is the measurement's, not the target's",
+            s.id,
+            sides.join(", ")
+        )));
     }
 }
 

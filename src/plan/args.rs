@@ -492,6 +492,8 @@ impl CommonArgs {
         // One seed for the whole run, so every strategy's fresh mock draws the same
         // faults and delays for the same request.
         p.seed = Some(p.seed.unwrap_or(1));
+        // Stamped, for the distortion report, unless asked not to.
+        p.stamps = !self.no_stamps;
         Ok(p)
     }
 }

@@ -99,10 +99,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// The embedded mock with this profile, over plain HTTP.
+    /// The embedded mock with this profile, over plain HTTP, stamping its writes.
     pub fn embedded(profile: Profile) -> Endpoint {
         Endpoint::Embedded {
-            profile: Box::new(profile),
+            // Stamped, so the run's distortion report has the mock's side and the transit.
+            profile: Box::new(Profile {
+                stamps: true,
+                ..profile
+            }),
             tls: false,
         }
     }

@@ -218,6 +218,11 @@ fn merge_strategy(
         achieved_rate: rate(|s| s.achieved_rate),
         ttft_ms: pct(Series::Ttft),
         ttfo_ms: pct(Series::Ttfo),
+        distortion: crate::model::distortion::Distortion::of(
+            pct(Series::MockLate),
+            pct(Series::Transit),
+            pct(Series::HarnessLate),
+        ),
         reasoning_itl_ms: pct(Series::ReasoningItl),
         reasoning_tokens: sum(|s| s.reasoning_tokens),
         inputs_per_request: parts.first().and_then(|(_, s)| s.inputs_per_request),

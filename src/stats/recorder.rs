@@ -120,6 +120,11 @@ impl Recorder {
         self.series.record(Series::Service(r.outcome), r.service_time());
         self.series
             .record(Series::Lag, r.start.saturating_duration_since(r.intended));
+        // The harness's own part: from the last byte read to this count.
+        self.series.record(
+            Series::HarnessLate,
+            Instant::now().saturating_duration_since(r.end),
+        );
         let sec = r.end.saturating_duration_since(epoch().0).as_secs();
         for a in &r.attempts {
             self.series.record(Series::Attempt(a.outcome), a.duration);
@@ -220,6 +225,14 @@ impl Recorder {
         }
         for gap in &s.itl {
             self.series.record(Series::Itl, *gap);
+        }
+        if let Some(st) = &s.stamps {
+            for late in &st.mock_late {
+                self.series.record(Series::MockLate, *late);
+            }
+            for t in &st.transit {
+                self.series.record(Series::Transit, *t);
+            }
         }
         tpot
     }

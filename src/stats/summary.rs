@@ -1,5 +1,6 @@
 //! A strategy's report built from its merged recorder: counts, rates, percentiles, errors.
 
+use crate::model::distortion::Distortion;
 use crate::model::hist;
 use crate::model::outcome::Outcome;
 use crate::model::report::{ErrorRow, Measured, StrategyReport, efficiency};
@@ -65,6 +66,11 @@ impl StrategyReport {
             achieved_rate: m.target_rate.and(rec.achieved_rate()),
             ttft_ms: pct(Series::Ttft),
             ttfo_ms: pct(Series::Ttfo),
+            distortion: Distortion::of(
+                pct(Series::MockLate),
+                pct(Series::Transit),
+                pct(Series::HarnessLate),
+            ),
             reasoning_itl_ms: pct(Series::ReasoningItl),
             reasoning_tokens: rec.reasoning_tokens,
             inputs_per_request: None,

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 
-use crate::engine::client::{SseReader, complete_sample, parse_body, status_error};
+use crate::engine::client::{
+    SseReader, complete_sample, head_stamp, parse_body, status_error, with_head_stamp,
+};
 use crate::model::error::RunError;
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::{Protocol, Sample};
@@ -171,7 +173,7 @@ impl AsyncClient {
         let mut total = 0u64;
         if r.stream {
             let deadline = started + self.limits.timeout;
-            let mut sse = SseReader::new(started, r.tokenizer);
+            let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
             while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
                 total += chunk.len() as u64;
                 if total > max {
@@ -191,6 +193,7 @@ impl AsyncClient {
                 .finish()
                 .map(|s| done(complete_sample(s, protocol, body, total)));
         }
+        let stamp = head_stamp(r, resp.headers());
         let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             total += chunk.len() as u64;
@@ -199,7 +202,14 @@ impl AsyncClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        parse_body(r, &bytes).map(|s| done(complete_sample(s, protocol, body, total)))
+        let read = Instant::now();
+        parse_body(r, &bytes).map(|s| {
+            done(with_head_stamp(
+                complete_sample(s, protocol, body, total),
+                stamp,
+                read,
+            ))
+        })
     }
 
     fn map_error(&self, e: reqwest::Error) -> RequestError {

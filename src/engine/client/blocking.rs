@@ -8,7 +8,9 @@ use std::time::Instant;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::engine::client::{SseReader, complete_sample, parse_body, status_error};
+use crate::engine::client::{
+    SseReader, complete_sample, head_stamp, parse_body, status_error, with_head_stamp,
+};
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::{Protocol, Sample};
 use crate::plan::request::{Limits, PreparedRequest};
@@ -155,7 +157,7 @@ impl BlockingClient {
         }
         if r.stream {
             let mut reader = resp.into_body().into_with_config().limit(max).reader();
-            let mut sse = SseReader::new(started, r.tokenizer);
+            let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
             let mut buf = [0u8; 16 * 1024];
             let mut total = 0u64;
             loop {
@@ -180,13 +182,21 @@ impl BlockingClient {
             }
             return sse.finish().map(|s| complete_sample(s, protocol, body, total));
         }
+        let stamp = head_stamp(r, resp.headers());
         let bytes = resp
             .body_mut()
             .with_config()
             .limit(max)
             .read_to_vec()
             .map_err(|e| self.map_error(e))?;
-        parse_body(r, &bytes).map(|s| complete_sample(s, protocol, body, bytes.len() as u64))
+        let read = Instant::now();
+        parse_body(r, &bytes).map(|s| {
+            with_head_stamp(
+                complete_sample(s, protocol, body, bytes.len() as u64),
+                stamp,
+                read,
+            )
+        })
     }
 
     fn map_error(&self, e: ureq::Error) -> RequestError {

@@ -134,6 +134,26 @@ impl UsageView {
     }
 }
 
+/// The mock's stamp of a whole answer (`x-mock-stamp`: when it was meant to be written and
+/// was), read only from a target on this host, whose clock is ours.
+pub(crate) fn head_stamp(req: &PreparedRequest, headers: &http::HeaderMap) -> Option<(u64, u64)> {
+    if !req.loopback {
+        return None;
+    }
+    let value = headers.get(mock_server::stamp::STAMP_HEADER)?.to_str().ok()?;
+    mock_server::stamp::parse(value)
+}
+
+/// `s` with its whole answer's stamp, the answer read (its last byte) at `read`.
+pub(crate) fn with_head_stamp(mut s: Sample, stamp: Option<(u64, u64)>, read: std::time::Instant) -> Sample {
+    if let Some((intended, written)) = stamp {
+        let mut stamps = crate::model::record::Stamps::default();
+        stamps.push(intended, written, mock_server::stamp::ns(read));
+        s.stamps = Some(Box::new(stamps));
+    }
+    s
+}
+
 /// A successful attempt's sample, completed with what the client saw: the protocol, the bytes,
 /// and the input tokens (the target's count, else the body's estimate).
 pub(crate) fn complete_sample(

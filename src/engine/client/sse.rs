@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::UsageView;
 use crate::model::outcome::{RequestError, TransportKind};
-use crate::model::record::{Reasoning, Sample};
+use crate::model::record::{Reasoning, Sample, Stamps};
 
 /// Incremental reader of an SSE stream, OpenAI's chat chunks or Anthropic's Messages events:
 /// feed it bytes as they arrive, with the arrival time; it splits events, times content tokens
@@ -45,6 +45,9 @@ pub(crate) struct SseReader {
     usage_reasoning: Option<u64>,
     prompt_tokens: Option<u64>,
     done: bool,
+    /// Read the mock's `: stamp` comments (a target on this host, where its clock is ours).
+    read_stamps: bool,
+    stamps: Option<Box<Stamps>>,
 }
 
 #[derive(Deserialize)]
@@ -101,11 +104,19 @@ struct ChunkView<'a> {
 }
 
 /// The data of one event, its `data:` lines joined by line feeds (`None`: a comment or a
-/// keep-alive). One line, the usual case, is borrowed, not copied.
-fn event_data(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+/// keep-alive; one line, the usual case, is borrowed, not copied), and the mock's stamp
+/// comment's text, when it has one.
+fn event_parts(text: &str) -> (Option<std::borrow::Cow<'_, str>>, Option<&str>) {
     use std::borrow::Cow;
     let mut data: Option<Cow<'_, str>> = None;
-    for d in text.lines().filter_map(|l| l.strip_prefix("data:")) {
+    let mut stamp = None;
+    for line in text.lines() {
+        let Some(d) = line.strip_prefix("data:") else {
+            if let Some(s) = line.strip_prefix(mock_server::stamp::STAMP_COMMENT) {
+                stamp = Some(s);
+            }
+            continue;
+        };
         let d = d.strip_prefix(' ').unwrap_or(d);
         data = Some(match data {
             Some(joined) if !joined.is_empty() => {
@@ -117,7 +128,7 @@ fn event_data(text: &str) -> Option<std::borrow::Cow<'_, str>> {
             _ => Cow::Borrowed(d),
         });
     }
-    data.filter(|d| !d.is_empty())
+    (data.filter(|d| !d.is_empty()), stamp)
 }
 
 impl SseReader {
@@ -139,7 +150,15 @@ impl SseReader {
             usage_reasoning: None,
             prompt_tokens: None,
             done: false,
+            read_stamps: false,
+            stamps: None,
         }
+    }
+
+    /// Reads the mock's stamps too (`on`: the target is on this host, so its clock is ours).
+    pub(crate) fn reading_stamps(mut self, on: bool) -> Self {
+        self.read_stamps = on;
+        self
     }
 
     /// Feeds bytes that arrived at `now`. Errors on an error event or a malformed chunk.
@@ -165,7 +184,14 @@ impl SseReader {
 
     fn on_event(&mut self, raw: &[u8], now: Instant) -> Result<(), RequestError> {
         let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
-        let Some(data) = event_data(text) else {
+        let (data, stamp) = event_parts(text);
+        if self.read_stamps
+            && let Some((intended, written)) = stamp.and_then(mock_server::stamp::parse)
+        {
+            let read = mock_server::stamp::ns(now);
+            self.stamps.get_or_insert_default().push(intended, written, read);
+        }
+        let Some(data) = data else {
             return Ok(()); // a comment or keep-alive
         };
         if data.starts_with("[DONE]") {
@@ -275,6 +301,7 @@ impl SseReader {
                 })
             }),
             input_tokens: self.prompt_tokens,
+            stamps: self.stamps,
             ..Sample::default()
         })
     }
@@ -303,18 +330,59 @@ mod tests {
     use super::*;
 
     /// An event's data: one line borrowed, several joined by line feeds, none (a comment, a
-    /// keep-alive, an empty `data:`) nothing to parse.
+    /// keep-alive, an empty `data:`) nothing to parse; and the stamp comment's text.
     #[test]
     fn an_events_data_lines_are_joined() {
         use std::borrow::Cow;
+        let data = |t| event_parts(t).0;
         assert!(matches!(
-            event_data("data: {\"a\":1}"),
+            data("data: {\"a\":1}"),
             Some(Cow::Borrowed("{\"a\":1}"))
         ));
-        assert_eq!(event_data("event: x\ndata:a\ndata: b").as_deref(), Some("a\nb"));
-        assert_eq!(event_data(": keep-alive"), None);
-        assert_eq!(event_data("data:"), None);
-        assert_eq!(event_data("data:\ndata: x").as_deref(), Some("x"));
+        assert_eq!(data("event: x\ndata:a\ndata: b").as_deref(), Some("a\nb"));
+        assert_eq!(data(": keep-alive"), None);
+        assert_eq!(data("data:"), None);
+        assert_eq!(data("data:\ndata: x").as_deref(), Some("x"));
+        assert_eq!(event_parts(": stamp 1 2\ndata: x").1, Some("1 2"));
+        assert_eq!(event_parts(": keep-alive\ndata: x").1, None);
+    }
+
+    /// Each stamped event gives the mock's lateness (written − intended) and the transit (read
+    /// − written) exactly, on the clock the stamps are in; unstamped events and a reader not
+    /// asked to read them give none.
+    #[test]
+    fn stamps_give_the_mocks_lateness_and_the_transit() {
+        let t0 = Instant::now();
+        let ns = |at: Instant| mock_server::stamp::ns(at);
+        let ms = Duration::from_millis;
+        let event = |intended: Instant, written: Instant, text: &str| {
+            format!(
+                ": stamp {} {}\ndata: {{\"choices\":[{{\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n",
+                ns(intended),
+                ns(written)
+            )
+        };
+        // Meant at 10 ms, written at 12 ms, read at 15 ms; then meant at 20, written at 20, read
+        // at 29 (a proxy holding it 9 ms); then an event with no stamp.
+        let mut r = SseReader::new(t0, Tokenizer::Words).reading_stamps(true);
+        r.feed(event(t0 + ms(10), t0 + ms(12), "a").as_bytes(), t0 + ms(15))
+            .unwrap();
+        r.feed(event(t0 + ms(20), t0 + ms(20), "b").as_bytes(), t0 + ms(29))
+            .unwrap();
+        r.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}\n\ndata: [DONE]\n\n",
+            t0 + ms(30),
+        )
+        .unwrap();
+        let s = r.finish().unwrap();
+        let stamps = s.stamps.expect("stamps read");
+        assert_eq!(stamps.mock_late, [ms(2), ms(0)]);
+        assert_eq!(stamps.transit, [ms(3), ms(9)]);
+        // Not asked (a target on another host, whose clock is not ours): none.
+        let mut r = SseReader::new(t0, Tokenizer::Words);
+        r.feed(event(t0, t0, "a").as_bytes(), t0).unwrap();
+        r.feed(b"data: [DONE]\n\n", t0).unwrap();
+        assert!(r.finish().unwrap().stamps.is_none());
     }
 
     #[test]

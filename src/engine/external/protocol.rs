@@ -635,6 +635,8 @@ fn sample_of(r: &RequestLine, req: &PreparedRequest) -> Sample {
         input_tokens_differ: false,
         bytes: r.bytes.unwrap_or(0),
         ratelimit: None,
+        // An external client does not read the mock's stamps.
+        stamps: None,
     }
     .with_counted_input(counted)
 }

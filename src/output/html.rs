@@ -412,9 +412,71 @@ fn run_blocks(r: &RunReport) -> String {
         b.push_str("<h2>On the wire</h2>\n");
         b.push_str(&block(r, Block::Wire));
     }
+    b.push_str(&distortion(r));
     if r.strategies.iter().any(|s| !s.errors.is_empty()) {
         b.push_str("<h2>Errors</h2>\n");
         b.push_str(&errors(&r.strategies));
+    }
+    b
+}
+
+/// The measurement's own error: a row per strategy (p50, p99, max of each side, ms), what each
+/// side is, and the warnings; empty when no strategy measured any.
+fn distortion(r: &RunReport) -> String {
+    let rows: Vec<(&StrategyReport, crate::model::distortion::Distortion)> = r
+        .strategies
+        .iter()
+        .filter_map(|s| Some((s, s.distortion?)))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
+    let mut b = String::from(
+        "<h2>The measurement's own error</h2>\n<div class=\"scroll\"><table id=\"distortion\">\n<tr><th rowspan=\"2\">strategy</th>",
+    );
+    let sides: &[&str] = if stamped {
+        &["mock late", "transit", "harness"]
+    } else {
+        &["harness"]
+    };
+    for side in sides {
+        let _ = write!(b, "<th colspan=\"3\">{side} (ms)</th>");
+    }
+    b.push_str("</tr>\n<tr>");
+    for _ in sides {
+        b.push_str("<th>p50</th><th>p99</th><th>max</th>");
+    }
+    b.push_str("</tr>\n");
+    for (s, d) in &rows {
+        let _ = write!(b, "<tr><td>{}</td>", escape(&s.id.to_string()));
+        let cells = if stamped {
+            vec![d.mock_late_ms, d.transit_ms, d.harness_ms]
+        } else {
+            vec![d.harness_ms]
+        };
+        for p in cells {
+            match p {
+                Some(p) => {
+                    let _ = write!(
+                        b,
+                        "<td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>",
+                        p.p50, p.p99, p.max
+                    );
+                }
+                None => b.push_str("<td>–</td><td>–</td><td>–</td>"),
+            }
+        }
+        b.push_str("</tr>\n");
+    }
+    b.push_str("</table></div>\n");
+    let _ = writeln!(
+        b,
+        "<p class=\"note\">{}</p>",
+        escape(&crate::output::table::distortion_note(stamped))
+    );
+    for w in crate::output::table::distortion_warnings(r) {
+        let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&w));
     }
     b
 }

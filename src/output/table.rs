@@ -722,7 +722,6 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
     if let Some(note) = token_count_note(r) {
         t.push_str(&wrap(&note));
     }
-    distortion_lines(t, r);
     if r.strategies.iter().any(|s| s.ttft_ms.is_some()) {
         t.push_str(&wrap(
             "streaming (ms): ttft send → first token (reasoning or content) · itl gaps between content chunks · tpot (end − ttft) ÷ (tokens − 1) · tok/s all tokens ÷ wall · req_tok/s per-request p50",
@@ -733,6 +732,7 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
             "reasoning (ms): ttfo send → first output (content) token · r_itl gaps between reasoning chunks · reasoning, output: tokens of each, reasoning inside tokens",
         ));
     }
+    distortion_lines(t, r);
     if r.strategies.iter().any(|s| !s.errors.is_empty()) {
         let _ = writeln!(
             t,
@@ -763,13 +763,25 @@ fn footnotes(t: &mut String, r: &RunReport, wide: bool) {
 /// The measurement's own error, per strategy (mock late · transit · harness, p50 / p99 / max),
 /// what each side is, and a warning naming each side past its budget.
 fn distortion_lines(t: &mut String, r: &RunReport) {
+    let Some(block) = distortion_block(r) else {
+        return;
+    };
+    let _ = write!(t, "\n{block}");
+    for w in distortion_warnings(r) {
+        t.push_str(&wrap(&format!("warning: {w}")));
+    }
+}
+
+/// The distortion block's text (head, a row per strategy, what each side is), `None` when no
+/// strategy measured any (the table's footnote and the page's section).
+pub(crate) fn distortion_block(r: &RunReport) -> Option<String> {
     let rows: Vec<(&StrategyReport, Distortion)> = r
         .strategies
         .iter()
         .filter_map(|s| Some((s, s.distortion?)))
         .collect();
     if rows.is_empty() {
-        return;
+        return None;
     }
     let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
     let cell = |p: Option<Percentiles>| {
@@ -778,12 +790,11 @@ fn distortion_lines(t: &mut String, r: &RunReport) {
             |p| format!("{:.3} / {:.3} / {:.3}", p.p50, p.p99, p.max),
         )
     };
-    let head = if stamped {
-        "distortion (ms, p50 / p99 / max): mock late · transit · harness"
+    let mut t = String::from(if stamped {
+        "distortion (ms, p50 / p99 / max): mock late · transit · harness\n"
     } else {
-        "distortion (ms, p50 / p99 / max): harness"
-    };
-    let _ = writeln!(t, "\n{head}");
+        "distortion (ms, p50 / p99 / max): harness\n"
+    });
     for (s, d) in &rows {
         let cells = if stamped {
             format!(
@@ -797,17 +808,29 @@ fn distortion_lines(t: &mut String, r: &RunReport) {
         };
         let _ = writeln!(t, "  {:<w$} {cells}", s.id.to_string(), w = name_width(r));
     }
+    t.push_str(&wrap(&distortion_note(stamped)));
+    Some(t)
+}
+
+/// What the distortion's sides are, and their budget (`stamped`: the mock's stamps were read).
+pub(crate) fn distortion_note(stamped: bool) -> String {
     let sides = if stamped {
         "mock late: the mock's write − when it meant to write (its stamps) · transit: the client's read − the mock's write (kernel, runtime, client) · "
     } else {
         "no stamps read (the target is not a mock on this host, or stamps are off): only the harness's part · "
     };
-    t.push_str(&wrap(&format!(
+    format!(
         "{sides}harness: a request's last byte read → counted · budget at p99: {} ms or {:.0} % of the latency p50, whichever is more",
         BUDGET_FLOOR_MS,
         BUDGET_SHARE * 100.0
-    )));
-    for (s, d) in &rows {
+    )
+}
+
+/// One warning per strategy with a side past its budget, naming the sides and their p99s.
+pub(crate) fn distortion_warnings(r: &RunReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &r.strategies {
+        let Some(d) = s.distortion else { continue };
         let over = d.over_budget(s.latency_ms.map(|p| p.p50));
         let Some(budget) = over.first().map(|o| o.budget_ms) else {
             continue;
@@ -816,12 +839,13 @@ fn distortion_lines(t: &mut String, r: &RunReport) {
             .iter()
             .map(|o| format!("{} {:.3} ms", o.side.name(), o.p99_ms))
             .collect();
-        t.push_str(&wrap(&format!(
-            "warning: {}: past the {budget:.3} ms budget at p99: {}: that part of its tail is the measurement's, not the target's",
+        out.push(format!(
+            "{}: past the {budget:.3} ms budget at p99: {}: that part of its tail is the measurement's, not the target's",
             s.id,
             sides.join(", ")
-        )));
+        ));
     }
+    out
 }
 
 /// When the target counted prompts otherwise than `--tokenizer` did (its `usage.prompt_tokens`

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The measurement's own error at load (issue 29's goals), against standalone mocks on this host
+# that stamp their writes (--stamps), every round shown:
+#   A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens, 2000 requests: share of the ideal rate
+#      (256 ÷ 205 ms), TTFT p99, ITL p99, and the three sides of the distortion.
+#   B. 1000 connections at a fixed 100 ms (10 000 requests): p99 and the distortion.
+#   C. 10 000 in flight at 1 s (20 000 requests): the harness's own lateness.
+#   D. What stamps cost: zero latency, -c 64, alternating a stamping mock and a plain one; the
+#      client's and the mock's CPU per request.
+# `async` is the client throughout (the strategy the goals name). Not run by CI.
+#
+#   ROUNDS=5 bash scripts/distortion.sh [OUT_FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-5}
+out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)/distortion/distortion.md}
+mkdir -p "$(dirname "$out")"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+cargo build --release -q --workspace --bins
+work=$(mktemp -d)
+cp target/release/asyncbench target/release/mock-server "$work/"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+# start_mock NAME FLAGS...: a standalone mock; its URL in $work/NAME.url, its PID in $work/NAME.pid.
+start_mock() {
+  local name=$1
+  shift
+  "$work/mock-server" --port 0 "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+  echo $! >"$work/$name.pid"
+  for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
+  sed -n 's/^listening on //p' "$work/$name.out" | head -1 >"$work/$name.url"
+}
+
+# mock_cpu NAME: the mock's CPU seconds so far (user + system).
+mock_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$(cat "$work/$1.pid")/stat"
+}
+
+# run NAME MOCK FLAGS...: one async run against MOCK, its report in $work/NAME/report.json.
+run() {
+  local name=$1 mock=$2
+  shift 2
+  "$work/asyncbench" compare -q --rounds 1 --strategies async --target "$(cat "$work/$mock.url")/v1" \
+    --out "$work/$name" "$@" >/dev/null 2>"$work/$name.err" || {
+    echo "run $name failed:" >&2
+    cat "$work/$name.err" >&2
+    exit 1
+  }
+}
+
+# fig NAME EXPR: a figure of run NAME's strategy `s` (a Python expression).
+fig() {
+  python3 -c "import json,sys; s=json.load(open('$work/$1/report.json'))['strategies'][0]; d=s.get('distortion') or {}; print($2)"
+}
+side='lambda k: "-" if not d.get(k) else "%.3f / %.3f / %.3f" % (d[k]["p50"], d[k]["p99"], d[k]["max"])'
+
+start_mock streams --stamps --ttft 50ms --itl 5ms
+start_mock fixed --stamps --latency 100ms
+start_mock slow --stamps --latency 1s
+start_mock zero --stamps
+start_mock zero-plain
+
+{
+  echo "# The measurement's own error at load"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
+  echo "- machine: $(nproc) × $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(uname -sr); $(rustc --version)"
+  echo "- command: \`ROUNDS=$rounds bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
+  echo "- distortion columns: p50 / p99 / max in ms; mock late = written − intended, transit = client read − mock write, harness = last byte read → counted"
+  echo
+  echo "## A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2000 requests; ideal 256 ÷ 205 ms = 1248.8/s)"
+  echo
+  echo "| round | good/s | share of ideal | TTFT p99 (ms) | ITL p99 (ms) | mock late | transit | harness |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for r in $(seq "$rounds"); do
+    run "a$r" streams --stream --max-tokens 32 -c 256 -n 2000
+    fig "a$r" "'| $r | %.1f | %.3f | %.1f | %.2f | %s | %s | %s |' % (s['goodput_rps'], s['goodput_rps'] / (256 / 0.205), s['ttft_ms']['p99'], s['itl_ms']['p99'], ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
+  done
+  echo
+  echo "## B. 1000 connections at a fixed 100 ms (10 000 requests)"
+  echo
+  echo "| round | good/s | p50 (ms) | p99 (ms) | mock late | transit | harness |"
+  echo "|---|---|---|---|---|---|---|"
+  for r in $(seq "$rounds"); do
+    run "b$r" fixed -c 1000 -n 10000
+    fig "b$r" "'| $r | %.1f | %.1f | %.1f | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p50'], s['latency_ms']['p99'], ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
+  done
+  echo
+  echo "## C. 10 000 in flight at 1 s (20 000 requests)"
+  echo
+  echo "| round | good/s | p99 (ms) | mock late | transit | harness |"
+  echo "|---|---|---|---|---|---|"
+  for r in $(seq "$rounds"); do
+    run "c$r" slow -c 10000 -n 20000
+    fig "c$r" "'| $r | %.1f | %.1f | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p99'], ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
+  done
+  echo
+  echo "## D. What stamps cost: zero latency, -c 64, 50 000 requests, stamping mock and plain mock alternating"
+  echo
+  echo "CPU per request in µs: the client's (\`cpu_s\` ÷ requests) and the mock's (its /proc stat over the run)."
+  echo
+  echo "| round | order | client stamped | client plain | client Δ | mock stamped | mock plain | mock Δ |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then order="zero zero-plain"; else order="zero-plain zero"; fi
+    for m in $order; do
+      before=$(mock_cpu "$m")
+      run "d$r-$m" "$m" -c 64 -n 50000
+      after=$(mock_cpu "$m")
+      python3 -c "print(($after - $before) / 50000 * 1e6)" >"$work/d$r-$m.mock"
+    done
+    python3 - "$work" "$r" "$order" <<'EOF'
+import json, sys
+work, r, order = sys.argv[1], sys.argv[2], sys.argv[3]
+cpu = lambda m: json.load(open(f"{work}/d{r}-{m}/report.json"))["strategies"][0]["cpu_s"] / 50000 * 1e6
+mock = lambda m: float(open(f"{work}/d{r}-{m}.mock").read())
+cs, cp, ms, mp = cpu("zero"), cpu("zero-plain"), mock("zero"), mock("zero-plain")
+first = "stamped first" if order.startswith("zero ") else "plain first"
+print(f"| {r} | {first} | {cs:.2f} | {cp:.2f} | {100 * (cs - cp) / cp:+.1f} % | {ms:.2f} | {mp:.2f} | {100 * (ms - mp) / mp:+.1f} % |")
+EOF
+  done
+} | tee "$out"

@@ -101,7 +101,13 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 8] = [
+    let cases: [(&[&str], &str, &str); 9] = [
+        // The embedded mock's flag, with a target of the user's.
+        (
+            &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
+            "--target",
+            "'http://127.0.0.1:9/v1'",
+        ),
         (&["compare", "--requests", "0"], "--requests", "'0'"),
         (&["compare", "--duration", "0s"], "--duration", "'0'"),
         // A controller and a schedule cannot both set the pace.

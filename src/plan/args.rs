@@ -216,6 +216,7 @@ impl CommonArgs {
             || m.limit_window.is_some()
             || m.max_response_bytes.is_some()
             || m.no_ratelimit_headers
+            || self.no_stamps
     }
 
     /// The validated configuration for these strategies; every list flag must hold one value
@@ -291,7 +292,27 @@ impl CommonArgs {
                 "batched needs a batch size (it defaults to the concurrency); 0 (unbounded) is for async",
             ));
         }
-        Plan::new(cfg)
+        let plan = Plan::new(cfg)?;
+        // The settings first, then what they need of this machine: a client that cannot run
+        // this workload is refused as such, not sent to install packages.
+        self.check_python(&plan.strategies)?;
+        Ok(plan)
+    }
+
+    /// The shipped Python clients' interpreter has every package they import.
+    fn check_python(&self, strategies: &[Strategy]) -> Result<(), ConfigError> {
+        let python: Vec<crate::model::strategy::PyClient> = strategies
+            .iter()
+            .filter_map(|s| match s {
+                Strategy::Python(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        if !python.is_empty() {
+            let interpreter = crate::plan::python::interpreter(self.python.as_deref());
+            crate::plan::python::check(&interpreter, &python)?;
+        }
+        Ok(())
     }
 
     /// `--concurrency` (50 when not given) and, for `auto`, the controller's settings with
@@ -500,8 +521,8 @@ impl CommonArgs {
 
 impl CommonArgs {
     /// The external clients of the run: `--client-cmd` joins the strategies (once, at the end
-    /// unless `--strategies` placed its name), and the Python clients' interpreter is checked
-    /// for every package they import, before anything runs.
+    /// unless `--strategies` placed its name), and the settings external clients cannot take are
+    /// refused (their interpreter is checked once the plan is: [`Self::check_python`]).
     fn external_clients(
         &self,
         mut strategies: Vec<Strategy>,
@@ -559,17 +580,6 @@ impl CommonArgs {
                 "auto".into(),
                 "external clients keep the concurrency they are given; auto is for the async strategies",
             ));
-        }
-        let python: Vec<crate::model::strategy::PyClient> = strategies
-            .iter()
-            .filter_map(|s| match s {
-                Strategy::Python(p) => Some(*p),
-                _ => None,
-            })
-            .collect();
-        if !python.is_empty() {
-            let interpreter = crate::plan::python::interpreter(self.python.as_deref());
-            crate::plan::python::check(&interpreter, &python)?;
         }
         Ok((
             strategies,

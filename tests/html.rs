@@ -190,10 +190,17 @@ fn both_html_pages_render_in_a_real_browser() {
     assert!(!dom.contains("Over rounds"), "one round: no intervals block");
     assert!(dom.contains("http_500") && dom.contains("Streaming") && dom.contains("Settings and provenance"));
     // The measurement's own error: the mock's stamps read for every strategy's row.
-    let distortion = dom.split("id=\"distortion\"").nth(1).expect("the distortion table");
+    let distortion = dom
+        .split("id=\"distortion\"")
+        .nth(1)
+        .expect("the distortion table");
     let distortion = &distortion[..distortion.find("</table>").unwrap()];
     assert!(distortion.contains("mock late (ms)") && distortion.contains("transit (ms)"));
-    assert_eq!(distortion.matches("<tr>").count(), 2 + 5, "two head rows, five strategies");
+    assert_eq!(
+        distortion.matches("<tr>").count(),
+        2 + 5,
+        "two head rows, five strategies"
+    );
     assert!(std::fs::metadata(tmp.path().join("run.png")).unwrap().len() > 20_000);
     // Every setting that shaped the run, and every strategy's figures from report.json.
     for setting in [

@@ -178,19 +178,7 @@ pub(crate) struct BodySpec<'a> {
 
 /// The bodies a run cycles through, and whether they ask for a stream (the body file may).
 pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<PreparedBody>, bool) {
-    let varies = spec.max_tokens.spread > 0 || spec.prompt_tokens.is_some_and(|p| p.spread > 0);
-    let pool = if !inputs.dataset.is_empty() {
-        // A dataset row per body, each drawn once (up to the pool's size for huge datasets).
-        inputs
-            .dataset
-            .len()
-            .max(if varies { POOL } else { 1 })
-            .min(POOL.max(inputs.dataset.len()))
-    } else if varies {
-        spec.requests.map_or(POOL, |n| n.min(POOL as u64) as usize).max(1)
-    } else {
-        1
-    };
+    let pool = pool_size(&spec, inputs);
     let mut rng = SmallRng::seed_from_u64(spec.seed ^ 0x00b0_d1e5);
     let mut stream = spec.stream;
     let mut pool_bytes = 0usize;
@@ -200,74 +188,99 @@ pub(crate) fn build_bodies(spec: BodySpec<'_>, inputs: &Inputs) -> (Vec<Prepared
         if pool_bytes >= POOL_BYTES {
             break;
         }
-        let body = {
-            let row = (!inputs.dataset.is_empty()).then(|| &inputs.dataset[i % inputs.dataset.len()]);
-            let messages = if spec.api == Api::Embeddings {
-                // Its inputs are drawn below.
-                Vec::new()
-            } else if let Some(r) = row {
-                r.messages.clone()
-            } else if let Some(p) = spec.prompt_tokens {
-                // The framing of one message and of the reply is part of the count asked for;
-                // each word is one token (in every tokenizer: a test checks).
-                let framing = (PER_MESSAGE + REPLY_PRIMING) as u32;
-                let words = p.sample(&mut rng).saturating_sub(framing).max(1);
-                vec![Message::user(synthetic_prompt(words, &mut rng))]
-            } else {
-                vec![Message::user(spec.prompt)]
-            };
-            // Drawn for every body, so the draws do not shift with the rows that set their own.
-            let drawn = spec.max_tokens.sample(&mut rng);
-            let max_tokens = row.and_then(|r| r.max_tokens).unwrap_or(drawn);
-            let req = match spec.api {
-                Api::Openai => serde_json::to_value(ChatRequest {
-                    messages,
-                    ..ChatRequest::simple(spec.model, "", max_tokens, spec.stream)
-                }),
-                Api::Anthropic => serde_json::to_value(MessagesRequest::new(
-                    spec.model,
-                    messages,
-                    max_tokens,
-                    spec.stream,
-                )),
-                Api::Embeddings => serde_json::to_value(EmbeddingsRequest::new(
-                    spec.model,
-                    embedding_inputs(spec, inputs, i, &mut rng),
-                )),
-            };
-            let mut body = match req {
-                Ok(serde_json::Value::Object(m)) => m,
-                _ => serde_json::Map::new(),
-            };
-            if let Some(t) = &inputs.body_template {
-                for (k, v) in t {
-                    body.insert(k.clone(), v.clone());
-                }
-            }
-            stream |= body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
-            // Estimate from what is actually sent (the body file may bring its own messages).
-            let sent = serde_json::Value::Object(body.clone());
-            let input_tokens = match spec.api {
-                Api::Openai => {
-                    serde_json::from_value::<ChatRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer))
-                }
-                Api::Anthropic => {
-                    serde_json::from_value::<MessagesRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer))
-                }
-                // Each input as the tokenizer counts it, with no framing.
-                Api::Embeddings => serde_json::from_value::<EmbeddingsRequest>(sent).map(|r| {
-                    r.inputs(spec.tokenizer)
-                        .map_or(0, |inputs| inputs.iter().map(|(_, n)| n).sum())
-                }),
-            }
-            .unwrap_or(0);
-            let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-            PreparedBody { bytes, input_tokens }
-        };
+        let (body, asks_stream) = build_body(&spec, inputs, i, &mut rng);
+        stream |= asks_stream;
         pool_bytes += body.bytes.len();
         bodies.push(body);
     }
     (bodies, stream)
+}
+
+/// How many bodies to build: a dataset row each (up to the pool's size for huge datasets),
+/// the pool when the bodies vary, else one.
+fn pool_size(spec: &BodySpec<'_>, inputs: &Inputs) -> usize {
+    let varies = spec.max_tokens.spread > 0 || spec.prompt_tokens.is_some_and(|p| p.spread > 0);
+    if !inputs.dataset.is_empty() {
+        inputs
+            .dataset
+            .len()
+            .max(if varies { POOL } else { 1 })
+            .min(POOL.max(inputs.dataset.len()))
+    } else if varies {
+        spec.requests.map_or(POOL, |n| n.min(POOL as u64) as usize).max(1)
+    } else {
+        1
+    }
+}
+
+/// Body `i`, its draws taken from `rng` in a fixed order (the prompt, `max_tokens`, the
+/// embeddings' inputs), and whether it asks for a stream.
+fn build_body(spec: &BodySpec<'_>, inputs: &Inputs, i: usize, rng: &mut SmallRng) -> (PreparedBody, bool) {
+    let row = (!inputs.dataset.is_empty()).then(|| &inputs.dataset[i % inputs.dataset.len()]);
+    let messages = if spec.api == Api::Embeddings {
+        // Its inputs are drawn below.
+        Vec::new()
+    } else if let Some(r) = row {
+        r.messages.clone()
+    } else if let Some(p) = spec.prompt_tokens {
+        // The framing of one message and of the reply is part of the count asked for; each
+        // word is one token (in every tokenizer: a test checks).
+        let framing = (PER_MESSAGE + REPLY_PRIMING) as u32;
+        let words = p.sample(rng).saturating_sub(framing).max(1);
+        vec![Message::user(synthetic_prompt(words, rng))]
+    } else {
+        vec![Message::user(spec.prompt)]
+    };
+    // Drawn for every body, so the draws do not shift with the rows that set their own.
+    let drawn = spec.max_tokens.sample(rng);
+    let max_tokens = row.and_then(|r| r.max_tokens).unwrap_or(drawn);
+    let req = match spec.api {
+        Api::Openai => serde_json::to_value(ChatRequest {
+            messages,
+            ..ChatRequest::simple(spec.model, "", max_tokens, spec.stream)
+        }),
+        Api::Anthropic => serde_json::to_value(MessagesRequest::new(
+            spec.model,
+            messages,
+            max_tokens,
+            spec.stream,
+        )),
+        Api::Embeddings => serde_json::to_value(EmbeddingsRequest::new(
+            spec.model,
+            embedding_inputs(*spec, inputs, i, rng),
+        )),
+    };
+    let mut body = match req {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(t) = &inputs.body_template {
+        for (k, v) in t {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    let asks_stream = body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
+    let input_tokens = sent_input_tokens(spec, &body);
+    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    (PreparedBody { bytes, input_tokens }, asks_stream)
+}
+
+/// The input tokens of a body as sent (the body file may bring its own messages), as
+/// `--tokenizer` counts them.
+fn sent_input_tokens(spec: &BodySpec<'_>, body: &serde_json::Map<String, serde_json::Value>) -> u64 {
+    let sent = serde_json::Value::Object(body.clone());
+    match spec.api {
+        Api::Openai => serde_json::from_value::<ChatRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer)),
+        Api::Anthropic => {
+            serde_json::from_value::<MessagesRequest>(sent).map(|r| r.prompt_tokens(spec.tokenizer))
+        }
+        // Each input as the tokenizer counts it, with no framing.
+        Api::Embeddings => serde_json::from_value::<EmbeddingsRequest>(sent).map(|r| {
+            r.inputs(spec.tokenizer)
+                .map_or(0, |inputs| inputs.iter().map(|(_, n)| n).sum())
+        }),
+    }
+    .unwrap_or(0)
 }
 
 /// The texts of embeddings body `i`: `spec.inputs` of them, the dataset's rows from `i ×

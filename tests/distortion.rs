@@ -1,6 +1,6 @@
 //! The distortion report from known stamps: a proxy that holds every byte from the mock for a
-//! known time shows up as transit, for every strategy, streamed or not, and not as the mock's
-//! lateness or the harness's.
+//! known time shows up as transit, for every strategy, streamed or not, and not as the
+//! request's way in, the mock's lateness or the harness's part.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -86,7 +86,9 @@ fn a_delay_on_the_way_shows_as_transit_for_every_strategy() {
             let what = format!("{} (stream {stream})", s.id);
             assert_eq!(s.accounted, "8/8", "{what}");
             let d = s.distortion.unwrap_or_else(|| panic!("{what}: no distortion"));
-            let (late, transit, harness) = (
+            let (request, late, transit, harness) = (
+                d.request_ms
+                    .unwrap_or_else(|| panic!("{what}: no head stamp read")),
                 d.mock_late_ms.unwrap_or_else(|| panic!("{what}: no stamps read")),
                 d.transit_ms.unwrap(),
                 d.harness_ms.unwrap(),
@@ -96,7 +98,7 @@ fn a_delay_on_the_way_shows_as_transit_for_every_strategy() {
             let per_answer = if stream { 8 } else { 1 };
             assert_eq!(transit.count, 8 * per_answer, "{what}");
             assert_eq!(late.count, transit.count, "{what}");
-            assert_eq!(harness.count, 8, "{what}");
+            assert_eq!((harness.count, request.count), (8, 8), "{what}");
             assert!(transit.p50 >= 40.0, "{what}: transit {transit:?}");
             assert!(
                 late.p99 < transit.p50,
@@ -105,6 +107,11 @@ fn a_delay_on_the_way_shows_as_transit_for_every_strategy() {
             assert!(
                 harness.p99 < transit.p50,
                 "{what}: harness {harness:?}, transit {transit:?}"
+            );
+            // The proxy passes requests at once: their way in is not the answers' delay.
+            assert!(
+                request.p50 < transit.p50,
+                "{what}: request {request:?}, transit {transit:?}"
             );
         }
     }

@@ -195,7 +195,7 @@ fn both_html_pages_render_in_a_real_browser() {
         .nth(1)
         .expect("the distortion table");
     let distortion = &distortion[..distortion.find("</table>").unwrap()];
-    assert!(distortion.contains("mock late (ms)") && distortion.contains("transit (ms)"));
+    assert!(distortion.contains("request (ms)") && distortion.contains("transit (ms)"));
     assert_eq!(
         distortion.matches("<tr>").count(),
         2 + 5,

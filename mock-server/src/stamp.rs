@@ -4,10 +4,11 @@
 //! measured delay into the mock's lateness (written − intended) and the transit (read −
 //! written: kernel, runtime, client), none of it the harness's guess.
 //!
-//! On the wire: a header on every answer, `x-mock-stamp: INTENDED_NS WRITTEN_NS` (the head: a
-//! whole answer's deadline, a stream's opening), and in a stream an SSE comment opening each
-//! event, `: stamp INTENDED_NS WRITTEN_NS`, which clients skip as the SSE standard says.
-//! "Written" is when the mock handed the bytes to the connection.
+//! On the wire: a header on every answer, `x-mock-stamp: INTENDED_NS WRITTEN_NS ARRIVED_NS` (the
+//! head: a whole answer's deadline, a stream's opening; and when the request reached its
+//! handler, so the client can time its request's way in too), and in a stream an SSE comment
+//! opening each event, `: stamp INTENDED_NS WRITTEN_NS`, which clients skip as the SSE
+//! standard says. "Written" is when the mock handed the bytes to the connection.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -53,15 +54,41 @@ pub fn ns(at: Instant) -> u64 {
     }
 }
 
-/// A stamp's text: `INTENDED_NS WRITTEN_NS`, written now.
-pub(crate) fn text(intended: Instant) -> String {
-    format!("{} {}", ns(intended), ns(Instant::now()))
+/// A stamp read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// When the mock meant to write (ns).
+    pub intended: u64,
+    /// When it wrote (ns).
+    pub written: u64,
+    /// The header's: when the request reached its handler (ns).
+    pub arrived: Option<u64>,
 }
 
-/// Reads `INTENDED_NS WRITTEN_NS` (a header's value, or a comment's after its prefix).
-pub fn parse(s: &str) -> Option<(u64, u64)> {
-    let (intended, written) = s.trim().split_once(' ')?;
-    Some((intended.parse().ok()?, written.trim().parse().ok()?))
+/// A stamp's text: `INTENDED_NS WRITTEN_NS`, written now, then ` ARRIVED_NS` when given.
+pub(crate) fn text(intended: Instant, arrived: Option<Instant>) -> String {
+    let (intended, written) = (ns(intended), ns(Instant::now()));
+    match arrived {
+        Some(a) => format!("{intended} {written} {}", ns(a)),
+        None => format!("{intended} {written}"),
+    }
+}
+
+/// Reads `INTENDED_NS WRITTEN_NS [ARRIVED_NS]` (a header's value, or a comment's after its
+/// prefix).
+pub fn parse(s: &str) -> Option<Stamp> {
+    let mut numbers = s.split_ascii_whitespace().map(str::parse::<u64>);
+    let intended = numbers.next()?.ok()?;
+    let written = numbers.next()?.ok()?;
+    let arrived = match numbers.next() {
+        Some(a) => Some(a.ok()?),
+        None => None,
+    };
+    numbers.next().is_none().then_some(Stamp {
+        intended,
+        written,
+        arrived,
+    })
 }
 
 #[cfg(test)]
@@ -89,12 +116,23 @@ mod tests {
 
     #[test]
     fn a_stamp_reads_back() {
-        assert_eq!(parse("12 34"), Some((12, 34)));
-        assert_eq!(parse(" 12 34\r"), Some((12, 34)));
+        let two = |intended, written| Stamp {
+            intended,
+            written,
+            arrived: None,
+        };
+        assert_eq!(parse("12 34"), Some(two(12, 34)));
+        assert_eq!(parse(" 12 34\r"), Some(two(12, 34)));
+        assert_eq!(parse("12 34 5").and_then(|s| s.arrived), Some(5));
         assert_eq!(parse("12"), None);
         assert_eq!(parse("x 34"), None);
+        assert_eq!(parse("12 34 x"), None);
+        assert_eq!(parse("1 2 3 4"), None);
         let t = Instant::now();
-        let (i, w) = parse(&text(t)).unwrap();
-        assert!(w >= i, "written {w} before intended {i}");
+        let s = parse(&text(t, None)).unwrap();
+        assert!(s.written >= s.intended, "written before intended: {s:?}");
+        let earlier = t.checked_sub(Duration::from_millis(3)).unwrap();
+        let s = parse(&text(t, Some(earlier))).unwrap();
+        assert_eq!(s.intended - s.arrived.unwrap(), 3_000_000);
     }
 }

@@ -1,7 +1,8 @@
-//! The measurement's own error, side by side: how late the mock wrote (its stamps: written −
-//! intended), how long each write took to reach the client's read (read − written: kernel,
-//! runtime, the client's reading), and the harness's own part (last byte read → the request
-//! counted). A side whose p99 passes the budget is named, so a tail is not blamed on the
+//! The measurement's own error, side by side: how long each request took to reach the mock's
+//! handler (the connection, the kernel, the mock's parse), how late the mock wrote (its stamps:
+//! written − intended), how long each write took to reach the client's read (read − written:
+//! kernel, runtime, the client's reading), and the harness's own part (last byte read → the
+//! request counted). A side whose p99 passes the budget is named, so a tail is not blamed on the
 //! target when it was the tool's.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,10 @@ pub const BUDGET_SHARE: f64 = 0.02;
 /// no stamps were read, or no request was counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Distortion {
+    /// Per answer: the attempt's send (before its connection was taken or made) → the mock's
+    /// handler.
+    #[serde(default)]
+    pub request_ms: Option<Percentiles>,
     /// The mock's lateness per stamped write (answer or streamed event): written − intended.
     pub mock_late_ms: Option<Percentiles>,
     /// Per stamped write: the client's read − the mock's write.
@@ -28,6 +33,8 @@ pub struct Distortion {
 /// One side of the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The request's way in: the connection, the kernel, the mock's accept and parse.
+    Request,
     /// The mock's timers and write path.
     Mock,
     /// The kernel, the runtime and the client's reading, between the mock's write and the read.
@@ -40,6 +47,7 @@ impl Side {
     /// How the side is named in the table and its warnings.
     pub fn name(self) -> &'static str {
         match self {
+            Side::Request => "the request's way in",
             Side::Mock => "the mock",
             Side::Transit => "the transit",
             Side::Harness => "the harness",
@@ -59,13 +67,15 @@ pub struct OverBudget {
 }
 
 impl Distortion {
-    /// The three series, `None` when none was measured.
+    /// The four series, `None` when none was measured.
     pub fn of(
+        request_ms: Option<Percentiles>,
         mock_late_ms: Option<Percentiles>,
         transit_ms: Option<Percentiles>,
         harness_ms: Option<Percentiles>,
     ) -> Option<Distortion> {
         let d = Distortion {
+            request_ms,
             mock_late_ms,
             transit_ms,
             harness_ms,
@@ -79,10 +89,11 @@ impl Distortion {
         BUDGET_FLOOR_MS.max(BUDGET_SHARE * latency_p50_ms.unwrap_or(0.0))
     }
 
-    /// The sides whose p99 passes the budget, in the order mock, transit, harness.
+    /// The sides whose p99 passes the budget, in the order request, mock, transit, harness.
     pub fn over_budget(&self, latency_p50_ms: Option<f64>) -> Vec<OverBudget> {
         let budget_ms = Distortion::budget_ms(latency_p50_ms);
         [
+            (Side::Request, self.request_ms),
             (Side::Mock, self.mock_late_ms),
             (Side::Transit, self.transit_ms),
             (Side::Harness, self.harness_ms),
@@ -120,6 +131,7 @@ mod tests {
         assert_eq!(Distortion::budget_ms(Some(20.0)), 1.0);
         assert_eq!(Distortion::budget_ms(Some(100.0)), 2.0);
         let at = Distortion {
+            request_ms: p99(2.0),
             mock_late_ms: p99(2.0),
             transit_ms: p99(2.0),
             harness_ms: p99(2.0),
@@ -139,14 +151,15 @@ mod tests {
         );
         // At 10 ms of latency the floor holds: 1.5 ms is past it, on every side.
         let all = Distortion {
+            request_ms: p99(1.5),
             mock_late_ms: p99(1.5),
             transit_ms: p99(1.5),
             harness_ms: p99(1.5),
         };
         let sides: Vec<Side> = all.over_budget(Some(10.0)).iter().map(|o| o.side).collect();
-        assert_eq!(sides, [Side::Mock, Side::Transit, Side::Harness]);
+        assert_eq!(sides, [Side::Request, Side::Mock, Side::Transit, Side::Harness]);
         // Nothing measured: nothing to report.
-        assert_eq!(Distortion::of(None, None, None), None);
-        assert!(Distortion::of(None, None, p99(0.1)).is_some());
+        assert_eq!(Distortion::of(None, None, None, None), None);
+        assert!(Distortion::of(None, None, None, p99(0.1)).is_some());
     }
 }

@@ -32,11 +32,14 @@ pub struct Sample {
     pub stamps: Option<Box<Stamps>>,
 }
 
-/// What a mock's stamps (`x-mock-stamp`, `: stamp` comments) said of one answer: for each
-/// stamped write, how late the mock wrote it and how long it then took to be read. Times are
-/// `CLOCK_MONOTONIC` nanoseconds, the clock the mock and the harness share on one host.
+/// What a mock's stamps (`x-mock-stamp`, `: stamp` comments) said of one answer: how long the
+/// request took to reach the mock's handler, and for each stamped write how late the mock wrote
+/// it and how long it then took to be read. Times are `CLOCK_MONOTONIC` nanoseconds, the clock
+/// the mock and the harness share on one host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stamps {
+    /// The attempt's send (before its connection was taken or made) → the mock's handler.
+    pub request: Option<Duration>,
     /// Per write: written − intended (the mock's timer and write path).
     pub mock_late: Vec<Duration>,
     /// Per write: read − written (the kernel, the runtime, the client's reading).
@@ -48,6 +51,7 @@ impl Stamps {
     /// A write stamped before it was meant (a clock that is not shared) or read before it was
     /// written counts as 0, not as a wrapped-around huge value.
     pub fn push(&mut self, intended_ns: u64, written_ns: u64, read_ns: u64) {
+        debug_assert_eq!(self.mock_late.len(), self.transit.len());
         self.mock_late
             .push(Duration::from_nanos(written_ns.saturating_sub(intended_ns)));
         self.transit

@@ -53,11 +53,13 @@ pub enum Series {
     Transit,
     /// The harness's own lateness: each request's last byte read → its record counted.
     HarnessLate,
+    /// The mock's stamps: each answer's request, from its send to the mock's handler.
+    RequestPath,
 }
 
 const OUTCOMES: usize = Outcome::ALL.len();
 /// How many series there are (the length of a [`SeriesSet`]).
-pub const SERIES_COUNT: usize = 3 * OUTCOMES + 13;
+pub const SERIES_COUNT: usize = 3 * OUTCOMES + 14;
 
 impl Series {
     /// Every series, in a fixed order (outcome series first).
@@ -84,6 +86,7 @@ impl Series {
             Series::MockLate => 3 * OUTCOMES + 10,
             Series::Transit => 3 * OUTCOMES + 11,
             Series::HarnessLate => 3 * OUTCOMES + 12,
+            Series::RequestPath => 3 * OUTCOMES + 13,
         }
     }
 
@@ -108,6 +111,7 @@ impl Series {
                 10 => Series::MockLate,
                 11 => Series::Transit,
                 12 => Series::HarnessLate,
+                13 => Series::RequestPath,
                 _ => return None,
             },
         })
@@ -146,6 +150,7 @@ impl fmt::Display for Series {
             Series::MockLate => f.write_str("mock_late"),
             Series::Transit => f.write_str("transit"),
             Series::HarnessLate => f.write_str("harness_late"),
+            Series::RequestPath => f.write_str("request_path"),
         }
     }
 }

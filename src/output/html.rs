@@ -436,7 +436,7 @@ fn distortion(r: &RunReport) -> String {
         "<h2>The measurement's own error</h2>\n<div class=\"scroll\"><table id=\"distortion\">\n<tr><th rowspan=\"2\">strategy</th>",
     );
     let sides: &[&str] = if stamped {
-        &["mock late", "transit", "harness"]
+        &["request", "mock late", "transit", "harness"]
     } else {
         &["harness"]
     };
@@ -451,7 +451,7 @@ fn distortion(r: &RunReport) -> String {
     for (s, d) in &rows {
         let _ = write!(b, "<tr><td>{}</td>", escape(&s.id.to_string()));
         let cells = if stamped {
-            vec![d.mock_late_ms, d.transit_ms, d.harness_ms]
+            vec![d.request_ms, d.mock_late_ms, d.transit_ms, d.harness_ms]
         } else {
             vec![d.harness_ms]
         };

@@ -784,29 +784,52 @@ pub(crate) fn distortion_block(r: &RunReport) -> Option<String> {
         return None;
     }
     let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
+    let heads: &[&str] = if stamped {
+        &["request", "mock late", "transit", "harness"]
+    } else {
+        &["harness"]
+    };
     let cell = |p: Option<Percentiles>| {
         p.map_or_else(
             || "-".to_owned(),
-            |p| format!("{:.3} / {:.3} / {:.3}", p.p50, p.p99, p.max),
+            |p| format!("{:.3}/{:.3}/{:.3}", p.p50, p.p99, p.max),
         )
     };
-    let mut t = String::from(if stamped {
-        "distortion (ms, p50 / p99 / max): mock late · transit · harness\n"
-    } else {
-        "distortion (ms, p50 / p99 / max): harness\n"
-    });
-    for (s, d) in &rows {
-        let cells = if stamped {
-            format!(
-                "{} · {} · {}",
-                cell(d.mock_late_ms),
-                cell(d.transit_ms),
-                cell(d.harness_ms)
-            )
-        } else {
-            cell(d.harness_ms)
-        };
-        let _ = writeln!(t, "  {:<w$} {cells}", s.id.to_string(), w = name_width(r));
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(_, d)| {
+            let sides = if stamped {
+                vec![d.request_ms, d.mock_late_ms, d.transit_ms, d.harness_ms]
+            } else {
+                vec![d.harness_ms]
+            };
+            sides.into_iter().map(cell).collect()
+        })
+        .collect();
+    // Each column as wide as its widest cell or head.
+    let widths: Vec<usize> = (0..heads.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|row| row[i].chars().count())
+                .chain([heads[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let w = name_width(r);
+    let mut t = format!("{:<w$}", "distortion, ms", w = w + 2);
+    for (h, cw) in heads.iter().zip(&widths) {
+        let _ = write!(t, " {h:<cw$}");
+    }
+    t.push_str("   (p50/p99/max)\n");
+    for ((s, _), row) in rows.iter().zip(&cells) {
+        let _ = write!(t, "  {:<w$}", s.id.to_string());
+        for (c, cw) in row.iter().zip(&widths) {
+            let _ = write!(t, " {c:<cw$}");
+        }
+        t = t.trim_end().to_owned();
+        t.push('\n');
     }
     t.push_str(&wrap(&distortion_note(stamped)));
     Some(t)
@@ -815,7 +838,7 @@ pub(crate) fn distortion_block(r: &RunReport) -> Option<String> {
 /// What the distortion's sides are, and their budget (`stamped`: the mock's stamps were read).
 pub(crate) fn distortion_note(stamped: bool) -> String {
     let sides = if stamped {
-        "mock late: the mock's write − when it meant to write (its stamps) · transit: the client's read − the mock's write (kernel, runtime, client) · "
+        "request: the client's send → the mock's handler (connection, kernel, the mock's parse) · mock late: the mock's write − when it meant to write (its stamps) · transit: the client's read − the mock's write (kernel, runtime, client) · "
     } else {
         "no stamps read (the target is not a mock on this host, or stamps are off): only the harness's part · "
     };

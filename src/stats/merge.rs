@@ -219,6 +219,7 @@ fn merge_strategy(
         ttft_ms: pct(Series::Ttft),
         ttfo_ms: pct(Series::Ttfo),
         distortion: crate::model::distortion::Distortion::of(
+            pct(Series::RequestPath),
             pct(Series::MockLate),
             pct(Series::Transit),
             pct(Series::HarnessLate),

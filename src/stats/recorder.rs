@@ -227,6 +227,9 @@ impl Recorder {
             self.series.record(Series::Itl, *gap);
         }
         if let Some(st) = &s.stamps {
+            if let Some(d) = st.request {
+                self.series.record(Series::RequestPath, d);
+            }
             for late in &st.mock_late {
                 self.series.record(Series::MockLate, *late);
             }

@@ -67,6 +67,7 @@ impl StrategyReport {
             ttft_ms: pct(Series::Ttft),
             ttfo_ms: pct(Series::Ttfo),
             distortion: Distortion::of(
+                pct(Series::RequestPath),
                 pct(Series::MockLate),
                 pct(Series::Transit),
                 pct(Series::HarnessLate),

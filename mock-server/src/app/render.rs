@@ -82,7 +82,7 @@ impl Meta {
     /// `--no-ratelimit-headers` sends none).
     pub(crate) fn apply(&self, h: &mut HeaderMap, with_limits: bool) {
         if let Some(due) = self.due
-            && let Ok(v) = HeaderValue::try_from(crate::stamp::text(due))
+            && let Ok(v) = HeaderValue::try_from(crate::stamp::text(due, self.started))
         {
             h.insert(HeaderName::from_static(crate::stamp::STAMP_HEADER), v);
         }

@@ -120,7 +120,7 @@ impl State {
 /// `bytes` with each of its events opened by the SSE comment of its stamp: meant for
 /// `intended`, written now (a write can hold several events: the closing ones come together).
 fn stamped(intended: Instant, bytes: &[u8]) -> Bytes {
-    let stamp = crate::stamp::text(intended);
+    let stamp = crate::stamp::text(intended, None);
     let comment = crate::stamp::STAMP_COMMENT.as_bytes();
     let events = bytes
         .split_inclusive(|b| *b == b'\n')

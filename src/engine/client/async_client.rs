@@ -171,6 +171,7 @@ impl AsyncClient {
             s
         };
         let mut total = 0u64;
+        let stamp = head_stamp(r, resp.headers());
         if r.stream {
             let deadline = started + self.limits.timeout;
             let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
@@ -189,11 +190,15 @@ impl AsyncClient {
                     break;
                 }
             }
-            return sse
-                .finish()
-                .map(|s| done(complete_sample(s, protocol, body, total)));
+            return sse.finish().map(|s| {
+                done(with_head_stamp(
+                    complete_sample(s, protocol, body, total),
+                    stamp,
+                    started,
+                    None,
+                ))
+            });
         }
-        let stamp = head_stamp(r, resp.headers());
         let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             total += chunk.len() as u64;
@@ -207,7 +212,8 @@ impl AsyncClient {
             done(with_head_stamp(
                 complete_sample(s, protocol, body, total),
                 stamp,
-                read,
+                started,
+                Some(read),
             ))
         })
     }

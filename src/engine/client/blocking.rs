@@ -155,6 +155,7 @@ impl BlockingClient {
                 .unwrap_or_default();
             return Err(status_error(r, status, resp.headers(), &error_body));
         }
+        let stamp = head_stamp(r, resp.headers());
         if r.stream {
             let mut reader = resp.into_body().into_with_config().limit(max).reader();
             let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
@@ -180,9 +181,10 @@ impl BlockingClient {
                     break;
                 }
             }
-            return sse.finish().map(|s| complete_sample(s, protocol, body, total));
+            return sse
+                .finish()
+                .map(|s| with_head_stamp(complete_sample(s, protocol, body, total), stamp, started, None));
         }
-        let stamp = head_stamp(r, resp.headers());
         let bytes = resp
             .body_mut()
             .with_config()
@@ -194,7 +196,8 @@ impl BlockingClient {
             with_head_stamp(
                 complete_sample(s, protocol, body, bytes.len() as u64),
                 stamp,
-                read,
+                started,
+                Some(read),
             )
         })
     }

@@ -134,9 +134,13 @@ impl UsageView {
     }
 }
 
-/// The mock's stamp of a whole answer (`x-mock-stamp`: when it was meant to be written and
-/// was), read only from a target on this host, whose clock is ours.
-pub(crate) fn head_stamp(req: &PreparedRequest, headers: &http::HeaderMap) -> Option<(u64, u64)> {
+/// The mock's stamp of an answer's head (`x-mock-stamp`: when it was meant to be written and
+/// was, and when the request reached the handler), read only from a target on this host, whose
+/// clock is ours.
+pub(crate) fn head_stamp(
+    req: &PreparedRequest,
+    headers: &http::HeaderMap,
+) -> Option<mock_server::stamp::Stamp> {
     if !req.loopback {
         return None;
     }
@@ -144,12 +148,23 @@ pub(crate) fn head_stamp(req: &PreparedRequest, headers: &http::HeaderMap) -> Op
     mock_server::stamp::parse(value)
 }
 
-/// `s` with its whole answer's stamp, the answer read (its last byte) at `read`.
-pub(crate) fn with_head_stamp(mut s: Sample, stamp: Option<(u64, u64)>, read: std::time::Instant) -> Sample {
-    if let Some((intended, written)) = stamp {
-        let mut stamps = crate::model::record::Stamps::default();
-        stamps.push(intended, written, mock_server::stamp::ns(read));
-        s.stamps = Some(Box::new(stamps));
+/// `s` with what its head's stamp says: the request's way in (from `sent`), and for a whole
+/// answer (`read`: when its last byte was read) the head's write.
+pub(crate) fn with_head_stamp(
+    mut s: Sample,
+    stamp: Option<mock_server::stamp::Stamp>,
+    sent: std::time::Instant,
+    read: Option<std::time::Instant>,
+) -> Sample {
+    let Some(stamp) = stamp else {
+        return s;
+    };
+    let stamps = s.stamps.get_or_insert_default();
+    stamps.request = stamp
+        .arrived
+        .map(|a| std::time::Duration::from_nanos(a.saturating_sub(mock_server::stamp::ns(sent))));
+    if let Some(read) = read {
+        stamps.push(stamp.intended, stamp.written, mock_server::stamp::ns(read));
     }
     s
 }

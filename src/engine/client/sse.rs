@@ -186,10 +186,12 @@ impl SseReader {
         let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
         let (data, stamp) = event_parts(text);
         if self.read_stamps
-            && let Some((intended, written)) = stamp.and_then(mock_server::stamp::parse)
+            && let Some(s) = stamp.and_then(mock_server::stamp::parse)
         {
             let read = mock_server::stamp::ns(now);
-            self.stamps.get_or_insert_default().push(intended, written, read);
+            self.stamps
+                .get_or_insert_default()
+                .push(s.intended, s.written, read);
         }
         let Some(data) = data else {
             return Ok(()); // a comment or keep-alive

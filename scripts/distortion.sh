@@ -68,33 +68,33 @@ start_mock zero-plain
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(uname -sr); $(rustc --version)"
   echo "- command: \`ROUNDS=$rounds bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
-  echo "- distortion columns: p50 / p99 / max in ms; mock late = written − intended, transit = client read − mock write, harness = last byte read → counted"
+  echo "- distortion columns: p50 / p99 / max in ms; request = client send → mock handler, mock late = written − intended, transit = client read − mock write, harness = last byte read → counted"
   echo
   echo "## A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2000 requests; ideal 256 ÷ 205 ms = 1248.8/s)"
   echo
-  echo "| round | good/s | share of ideal | TTFT p99 (ms) | ITL p99 (ms) | mock late | transit | harness |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| round | good/s | share of ideal | TTFT p99 (ms) | ITL p99 (ms) | request | mock late | transit | harness |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for r in $(seq "$rounds"); do
     run "a$r" streams --stream --max-tokens 32 -c 256 -n 2000
-    fig "a$r" "'| $r | %.1f | %.3f | %.1f | %.2f | %s | %s | %s |' % (s['goodput_rps'], s['goodput_rps'] / (256 / 0.205), s['ttft_ms']['p99'], s['itl_ms']['p99'], ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
+    fig "a$r" "'| $r | %.1f | %.3f | %.1f | %.2f | %s | %s | %s | %s |' % (s['goodput_rps'], s['goodput_rps'] / (256 / 0.205), s['ttft_ms']['p99'], s['itl_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
   echo "## B. 1000 connections at a fixed 100 ms (10 000 requests)"
   echo
-  echo "| round | good/s | p50 (ms) | p99 (ms) | mock late | transit | harness |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| round | good/s | p50 (ms) | p99 (ms) | request | mock late | transit | harness |"
+  echo "|---|---|---|---|---|---|---|---|"
   for r in $(seq "$rounds"); do
     run "b$r" fixed -c 1000 -n 10000
-    fig "b$r" "'| $r | %.1f | %.1f | %.1f | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p50'], s['latency_ms']['p99'], ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
+    fig "b$r" "'| $r | %.1f | %.1f | %.1f | %s | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p50'], s['latency_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
   echo "## C. 10 000 in flight at 1 s (20 000 requests)"
   echo
-  echo "| round | good/s | p99 (ms) | mock late | transit | harness |"
-  echo "|---|---|---|---|---|---|"
+  echo "| round | good/s | p99 (ms) | request | mock late | transit | harness |"
+  echo "|---|---|---|---|---|---|---|"
   for r in $(seq "$rounds"); do
     run "c$r" slow -c 10000 -n 20000
-    fig "c$r" "'| $r | %.1f | %.1f | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p99'], ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
+    fig "c$r" "'| $r | %.1f | %.1f | %s | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
   echo "## D. What stamps cost: zero latency, -c 64, 50 000 requests, stamping mock and plain mock alternating"

@@ -40,22 +40,37 @@ pub struct Sample {
 pub struct Stamps {
     /// The attempt's send (before its connection was taken or made) → the mock's handler.
     pub request: Option<Duration>,
-    /// Per write: written − intended (the mock's timer and write path).
-    pub mock_late: Vec<Duration>,
-    /// Per write: read − written (the kernel, the runtime, the client's reading).
-    pub transit: Vec<Duration>,
+    /// A whole answer's one write (kept inline: most answers have no other).
+    pub head: Option<StampedWrite>,
+    /// A stream's events, in order.
+    pub events: Vec<StampedWrite>,
+}
+
+/// One stamped write: how late the mock wrote it and how long it took to be read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StampedWrite {
+    /// Written − intended (the mock's timer and write path).
+    pub mock_late: Duration,
+    /// Read − written (the kernel, the runtime, the client's reading).
+    pub transit: Duration,
+}
+
+impl StampedWrite {
+    /// A write meant for `intended_ns`, written at `written_ns`, read at `read_ns`. One stamped
+    /// before it was meant (a clock that is not shared) or read before it was written counts
+    /// as 0, not as a wrapped-around huge value.
+    pub fn of(intended_ns: u64, written_ns: u64, read_ns: u64) -> StampedWrite {
+        StampedWrite {
+            mock_late: Duration::from_nanos(written_ns.saturating_sub(intended_ns)),
+            transit: Duration::from_nanos(read_ns.saturating_sub(written_ns)),
+        }
+    }
 }
 
 impl Stamps {
-    /// One stamped write, meant for `intended_ns`, written at `written_ns`, read at `read_ns`.
-    /// A write stamped before it was meant (a clock that is not shared) or read before it was
-    /// written counts as 0, not as a wrapped-around huge value.
-    pub fn push(&mut self, intended_ns: u64, written_ns: u64, read_ns: u64) {
-        debug_assert_eq!(self.mock_late.len(), self.transit.len());
-        self.mock_late
-            .push(Duration::from_nanos(written_ns.saturating_sub(intended_ns)));
-        self.transit
-            .push(Duration::from_nanos(read_ns.saturating_sub(written_ns)));
+    /// Every stamped write: the head's, then the events'.
+    pub fn writes(&self) -> impl Iterator<Item = &StampedWrite> {
+        self.head.iter().chain(&self.events)
     }
 }
 

@@ -230,11 +230,9 @@ impl Recorder {
             if let Some(d) = st.request {
                 self.series.record(Series::RequestPath, d);
             }
-            for late in &st.mock_late {
-                self.series.record(Series::MockLate, *late);
-            }
-            for t in &st.transit {
-                self.series.record(Series::Transit, *t);
+            for w in st.writes() {
+                self.series.record(Series::MockLate, w.mock_late);
+                self.series.record(Series::Transit, w.transit);
             }
         }
         tpot

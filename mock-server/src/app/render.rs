@@ -84,7 +84,8 @@ impl Meta {
         if let Some(due) = self.due
             && let Ok(v) = HeaderValue::try_from(crate::stamp::text(due, self.started))
         {
-            h.insert(HeaderName::from_static(crate::stamp::STAMP_HEADER), v);
+            const STAMP: HeaderName = HeaderName::from_static(crate::stamp::STAMP_HEADER);
+            h.insert(STAMP, v);
         }
         if self.dialect == Dialect::Anthropic {
             return anthropic::apply_headers(self, h, with_limits);

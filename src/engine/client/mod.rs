@@ -144,7 +144,8 @@ pub(crate) fn head_stamp(
     if !req.loopback {
         return None;
     }
-    let value = headers.get(mock_server::stamp::STAMP_HEADER)?.to_str().ok()?;
+    const STAMP: http::HeaderName = http::HeaderName::from_static(mock_server::stamp::STAMP_HEADER);
+    let value = headers.get(STAMP)?.to_str().ok()?;
     mock_server::stamp::parse(value)
 }
 
@@ -164,7 +165,12 @@ pub(crate) fn with_head_stamp(
         .arrived
         .map(|a| std::time::Duration::from_nanos(a.saturating_sub(mock_server::stamp::ns(sent))));
     if let Some(read) = read {
-        stamps.push(stamp.intended, stamp.written, mock_server::stamp::ns(read));
+        let read = mock_server::stamp::ns(read);
+        stamps.head = Some(crate::model::record::StampedWrite::of(
+            stamp.intended,
+            stamp.written,
+            read,
+        ));
     }
     s
 }

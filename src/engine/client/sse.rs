@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::UsageView;
 use crate::model::outcome::{RequestError, TransportKind};
-use crate::model::record::{Reasoning, Sample, Stamps};
+use crate::model::record::{Reasoning, Sample, StampedWrite, Stamps};
 
 /// Incremental reader of an SSE stream, OpenAI's chat chunks or Anthropic's Messages events:
 /// feed it bytes as they arrive, with the arrival time; it splits events, times content tokens
@@ -191,7 +191,8 @@ impl SseReader {
             let read = mock_server::stamp::ns(now);
             self.stamps
                 .get_or_insert_default()
-                .push(s.intended, s.written, read);
+                .events
+                .push(StampedWrite::of(s.intended, s.written, read));
         }
         let Some(data) = data else {
             return Ok(()); // a comment or keep-alive
@@ -378,8 +379,10 @@ mod tests {
         .unwrap();
         let s = r.finish().unwrap();
         let stamps = s.stamps.expect("stamps read");
-        assert_eq!(stamps.mock_late, [ms(2), ms(0)]);
-        assert_eq!(stamps.transit, [ms(3), ms(9)]);
+        let (late, transit): (Vec<Duration>, Vec<Duration>) =
+            stamps.writes().map(|w| (w.mock_late, w.transit)).unzip();
+        assert_eq!(late, [ms(2), ms(0)]);
+        assert_eq!(transit, [ms(3), ms(9)]);
         // Not asked (a target on another host, whose clock is not ours): none.
         let mut r = SseReader::new(t0, Tokenizer::Words);
         r.feed(event(t0, t0, "a").as_bytes(), t0).unwrap();

@@ -499,6 +499,59 @@ mod tests {
     /// The recorder's sums and its edges: backoff and input tokens add up; the interval log
     /// holds successes only; TPOT needs two tokens and a per-request rate one; the achieved rate
     /// needs two starts apart in time.
+    /// A successful answer's protocol and reasoning tokens are counted, and the distortion
+    /// series get what the stamps say (the request's way in, each write's lateness and transit)
+    /// and, for every request, the time from its last byte to its count.
+    #[test]
+    fn samples_count_protocols_reasoning_and_the_distortion() {
+        use crate::model::record::{Reasoning, StampedWrite, Stamps};
+        let ms = Duration::from_millis;
+        let answer = |reasoning: u64| {
+            let mut r = record(Outcome::Ok, 10, 1);
+            r.sample = Some(Sample {
+                completion_tokens: Some(9),
+                protocol: Some(Protocol::Http11),
+                reasoning: Some(Box::new(Reasoning {
+                    tokens: Some(reasoning),
+                    ..Reasoning::default()
+                })),
+                stamps: Some(Box::new(Stamps {
+                    request: Some(ms(3)),
+                    head: Some(StampedWrite {
+                        mock_late: ms(2),
+                        transit: ms(5),
+                    }),
+                    events: vec![StampedWrite {
+                        mock_late: ms(7),
+                        transit: ms(11),
+                    }],
+                })),
+                ..Sample::default()
+            });
+            r
+        };
+        let mut rec = Recorder::new();
+        rec.record(&answer(4));
+        rec.record(&answer(3));
+        assert_eq!(rec.protocols.get(&Protocol::Http11), Some(&2));
+        assert_eq!(rec.reasoning_tokens, 7);
+        let values = |s: Series| {
+            let h = rec.series.get(s).unwrap();
+            (h.len(), h.min(), h.lowest_equivalent(h.max()))
+        };
+        assert_eq!(values(Series::RequestPath), (2, 3000, 3000));
+        assert_eq!(values(Series::MockLate), (4, 2000, 7000));
+        assert_eq!(values(Series::Transit), (4, 5000, 11_000));
+        // A request whose last byte came 50 ms before it was counted.
+        let mut late = record(Outcome::ServerError, 10, 1);
+        late.end = Instant::now().checked_sub(ms(50)).unwrap();
+        let mut rec = Recorder::new();
+        rec.record(&late);
+        let h = rec.series.get(Series::HarnessLate).unwrap();
+        assert!(h.len() == 1 && h.min() >= 50_000, "{} µs", h.min());
+        assert!(rec.series.get(Series::Transit).is_none(), "no stamps, no transit");
+    }
+
     #[test]
     fn the_recorder_sums_and_skips_what_it_should() {
         let ms = Duration::from_millis;

@@ -116,3 +116,29 @@ fn a_delay_on_the_way_shows_as_transit_for_every_strategy() {
         }
     }
 }
+
+/// A request is counted when it finishes, not when the next one is due: an open loop at 2/s
+/// of 50 ms answers leaves the driver waiting 450 ms between turns, and each answer's record
+/// must not wait with it. For every strategy, the harness's part stays below the latency (the
+/// async runners folded finished requests only at the next turn: 450 ms here).
+#[test]
+fn a_finished_request_is_counted_before_the_next_turn() {
+    let ms = Duration::from_millis;
+    let mut cfg = crate::util::config(&Strategy::ALL, 4, Profile::fixed(ms(50)));
+    cfg.load = asyncbench::model::plan::Load::Open {
+        rate: 2.0,
+        arrival: asyncbench::model::plan::Arrival::Constant,
+        seed: 1,
+    };
+    let report = asyncbench::compare(&cfg).unwrap();
+    for s in &report.strategies {
+        let harness = s.distortion.and_then(|d| d.harness_ms).unwrap();
+        let latency = s.latency_ms.unwrap();
+        assert_eq!((s.accounted.as_str(), harness.count), ("4/4", 4), "{}", s.id);
+        assert!(
+            harness.max < latency.p50,
+            "{}: harness {harness:?}, latency {latency:?}",
+            s.id
+        );
+    }
+}

@@ -128,7 +128,22 @@ async fn run_phase(
     let mut i = 0;
     while phase.may_issue(i, t0) {
         let due = ctx.due(t0, i).filter(|_| phase.scheduled);
-        let Some((mut permit, slot)) = wait_turn(ctx, due, permits.as_ref(), ctl, ends).await else {
+        // While it waits for its turn, every request that finishes is counted as it finishes:
+        // folded only when a turn came, a request done just after the last turn of a burst
+        // waited for the next burst (up to a whole latency, seen as the harness's lateness).
+        let turn = {
+            let wait = wait_turn(ctx, due, permits.as_ref(), ctl, ends);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    turn = &mut wait => break turn,
+                    Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                        fold(recorder, done, ctx, measured);
+                    }
+                }
+            }
+        };
+        let Some((mut permit, slot)) = turn else {
             break;
         };
         if ctx.stop.requested().is_some() || !phase.may_issue(i, t0) {

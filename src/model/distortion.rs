@@ -44,7 +44,20 @@ pub enum Side {
 }
 
 impl Side {
-    /// How the side is named in the table and its warnings.
+    /// Every side, in the order the table, the page and the warnings list them.
+    pub const ALL: [Side; 4] = [Side::Request, Side::Mock, Side::Transit, Side::Harness];
+
+    /// The side's column head in the table and on the page.
+    pub fn head(self) -> &'static str {
+        match self {
+            Side::Request => "request",
+            Side::Mock => "mock late",
+            Side::Transit => "transit",
+            Side::Harness => "harness",
+        }
+    }
+
+    /// How the side is named in the warnings.
     pub fn name(self) -> &'static str {
         match self {
             Side::Request => "the request's way in",
@@ -83,6 +96,16 @@ impl Distortion {
         (d != Distortion::default()).then_some(d)
     }
 
+    /// One side's series.
+    pub fn side(&self, side: Side) -> Option<Percentiles> {
+        match side {
+            Side::Request => self.request_ms,
+            Side::Mock => self.mock_late_ms,
+            Side::Transit => self.transit_ms,
+            Side::Harness => self.harness_ms,
+        }
+    }
+
     /// The budget for a run whose successes took `latency_p50_ms` at the median (`None`: none
     /// succeeded, the floor alone).
     pub fn budget_ms(latency_p50_ms: Option<f64>) -> f64 {
@@ -92,22 +115,17 @@ impl Distortion {
     /// The sides whose p99 passes the budget, in the order request, mock, transit, harness.
     pub fn over_budget(&self, latency_p50_ms: Option<f64>) -> Vec<OverBudget> {
         let budget_ms = Distortion::budget_ms(latency_p50_ms);
-        [
-            (Side::Request, self.request_ms),
-            (Side::Mock, self.mock_late_ms),
-            (Side::Transit, self.transit_ms),
-            (Side::Harness, self.harness_ms),
-        ]
-        .into_iter()
-        .filter_map(|(side, p)| {
-            let p99_ms = p?.p99;
-            (p99_ms > budget_ms).then_some(OverBudget {
-                side,
-                p99_ms,
-                budget_ms,
+        Side::ALL
+            .into_iter()
+            .filter_map(|side| {
+                let p99_ms = self.side(side)?.p99;
+                (p99_ms > budget_ms).then_some(OverBudget {
+                    side,
+                    p99_ms,
+                    budget_ms,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }
 

@@ -423,25 +423,14 @@ fn run_blocks(r: &RunReport) -> String {
 /// The measurement's own error: a row per strategy (p50, p99, max of each side, ms), what each
 /// side is, and the warnings; empty when no strategy measured any.
 fn distortion(r: &RunReport) -> String {
-    let rows: Vec<(&StrategyReport, crate::model::distortion::Distortion)> = r
-        .strategies
-        .iter()
-        .filter_map(|s| Some((s, s.distortion?)))
-        .collect();
-    if rows.is_empty() {
+    let Some((rows, sides)) = crate::output::table::distortion_rows(r) else {
         return String::new();
-    }
-    let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
+    };
     let mut b = String::from(
         "<h2>The measurement's own error</h2>\n<div class=\"scroll\"><table id=\"distortion\">\n<tr><th rowspan=\"2\">strategy</th>",
     );
-    let sides: &[&str] = if stamped {
-        &["request", "mock late", "transit", "harness"]
-    } else {
-        &["harness"]
-    };
     for side in sides {
-        let _ = write!(b, "<th colspan=\"3\">{side} (ms)</th>");
+        let _ = write!(b, "<th colspan=\"3\">{} (ms)</th>", side.head());
     }
     b.push_str("</tr>\n<tr>");
     for _ in sides {
@@ -450,13 +439,8 @@ fn distortion(r: &RunReport) -> String {
     b.push_str("</tr>\n");
     for (s, d) in &rows {
         let _ = write!(b, "<tr><td>{}</td>", escape(&s.id.to_string()));
-        let cells = if stamped {
-            vec![d.request_ms, d.mock_late_ms, d.transit_ms, d.harness_ms]
-        } else {
-            vec![d.harness_ms]
-        };
-        for p in cells {
-            match p {
+        for side in sides {
+            match d.side(*side) {
                 Some(p) => {
                     let _ = write!(
                         b,
@@ -473,7 +457,7 @@ fn distortion(r: &RunReport) -> String {
     let _ = writeln!(
         b,
         "<p class=\"note\">{}</p>",
-        escape(&crate::output::table::distortion_note(stamped))
+        escape(&crate::output::table::distortion_note(sides))
     );
     for w in crate::output::table::distortion_warnings(r) {
         let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&w));

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use mock_server::Profile;
 use mock_server::latency::format_duration;
 
-use crate::model::distortion::{BUDGET_FLOOR_MS, BUDGET_SHARE, Distortion};
+use crate::model::distortion::{BUDGET_FLOOR_MS, BUDGET_SHARE, Distortion, Side};
 use crate::model::outcome::Outcome;
 use crate::model::report::{ConfigSummary, RunReport, StrategyReport};
 use crate::model::series::Percentiles;
@@ -775,20 +775,8 @@ fn distortion_lines(t: &mut String, r: &RunReport) {
 /// The distortion block's text (head, a row per strategy, what each side is), `None` when no
 /// strategy measured any (the table's footnote and the page's section).
 pub(crate) fn distortion_block(r: &RunReport) -> Option<String> {
-    let rows: Vec<(&StrategyReport, Distortion)> = r
-        .strategies
-        .iter()
-        .filter_map(|s| Some((s, s.distortion?)))
-        .collect();
-    if rows.is_empty() {
-        return None;
-    }
-    let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
-    let heads: &[&str] = if stamped {
-        &["request", "mock late", "transit", "harness"]
-    } else {
-        &["harness"]
-    };
+    let (rows, sides) = distortion_rows(r)?;
+    let heads: Vec<&str> = sides.iter().map(|s| s.head()).collect();
     let cell = |p: Option<Percentiles>| {
         p.map_or_else(
             || "-".to_owned(),
@@ -797,14 +785,7 @@ pub(crate) fn distortion_block(r: &RunReport) -> Option<String> {
     };
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|(_, d)| {
-            let sides = if stamped {
-                vec![d.request_ms, d.mock_late_ms, d.transit_ms, d.harness_ms]
-            } else {
-                vec![d.harness_ms]
-            };
-            sides.into_iter().map(cell).collect()
-        })
+        .map(|(_, d)| sides.iter().map(|side| cell(d.side(*side))).collect())
         .collect();
     // Each column as wide as its widest cell or head.
     let widths: Vec<usize> = (0..heads.len())
@@ -831,13 +812,31 @@ pub(crate) fn distortion_block(r: &RunReport) -> Option<String> {
         t = t.trim_end().to_owned();
         t.push('\n');
     }
-    t.push_str(&wrap(&distortion_note(stamped)));
+    t.push_str(&wrap(&distortion_note(sides)));
     Some(t)
 }
 
-/// What the distortion's sides are, and their budget (`stamped`: the mock's stamps were read).
-pub(crate) fn distortion_note(stamped: bool) -> String {
-    let sides = if stamped {
+/// Each strategy that measured its distortion, with it.
+pub(crate) type DistortionRows<'a> = Vec<(&'a StrategyReport, Distortion)>;
+
+/// The strategies that measured their distortion, and the sides to show of each: all four when
+/// any strategy read the mock's stamps, else the harness's alone (`None`: no strategy has any).
+pub(crate) fn distortion_rows(r: &RunReport) -> Option<(DistortionRows<'_>, &'static [Side])> {
+    let rows: DistortionRows<'_> = r
+        .strategies
+        .iter()
+        .filter_map(|s| Some((s, s.distortion?)))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let stamped = rows.iter().any(|(_, d)| d.mock_late_ms.is_some());
+    Some((rows, if stamped { &Side::ALL } else { &[Side::Harness] }))
+}
+
+/// What the distortion's shown sides are, and their budget.
+pub(crate) fn distortion_note(shown: &[Side]) -> String {
+    let sides = if shown.contains(&Side::Mock) {
         "request: the client's send → the mock's handler (connection, kernel, the mock's parse) · mock late: the mock's write − when it meant to write (its stamps) · transit: the client's read − the mock's write (kernel, runtime, client) · "
     } else {
         "no stamps read (the target is not a mock on this host, or stamps are off): only the harness's part · "

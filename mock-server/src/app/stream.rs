@@ -122,12 +122,8 @@ impl State {
 fn stamped(intended: Instant, bytes: &[u8]) -> Bytes {
     let stamp = crate::stamp::text(intended, None);
     let comment = crate::stamp::STAMP_COMMENT.as_bytes();
-    let events = bytes
-        .split_inclusive(|b| *b == b'\n')
-        .filter(|l| *l == b"\n")
-        .count()
-        .max(1);
-    let mut out = Vec::with_capacity(bytes.len() + events * (comment.len() + stamp.len() + 1));
+    // Room for one stamp line; a write of several events grows once.
+    let mut out = Vec::with_capacity(bytes.len() + comment.len() + stamp.len() + 1);
     let mut at_start = true;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         if at_start && line != b"\n" {

@@ -16,6 +16,9 @@ use std::time::Instant;
 /// The header carrying a whole answer's stamp.
 pub const STAMP_HEADER: &str = "x-mock-stamp";
 
+/// [`STAMP_HEADER`] as a header name, for the mock's writer and the harness's reader.
+pub const STAMP_HEADER_NAME: axum::http::HeaderName = axum::http::HeaderName::from_static(STAMP_HEADER);
+
 /// The SSE comment's prefix, before `INTENDED_NS WRITTEN_NS`.
 pub const STAMP_COMMENT: &str = ": stamp ";
 

@@ -84,8 +84,7 @@ impl Meta {
         if let Some(due) = self.due
             && let Ok(v) = HeaderValue::try_from(crate::stamp::text(due, self.started))
         {
-            const STAMP: HeaderName = HeaderName::from_static(crate::stamp::STAMP_HEADER);
-            h.insert(STAMP, v);
+            h.insert(crate::stamp::STAMP_HEADER_NAME, v);
         }
         if self.dialect == Dialect::Anthropic {
             return anthropic::apply_headers(self, h, with_limits);

@@ -144,8 +144,10 @@ pub(crate) fn head_stamp(
     if !req.loopback {
         return None;
     }
-    const STAMP: http::HeaderName = http::HeaderName::from_static(mock_server::stamp::STAMP_HEADER);
-    let value = headers.get(STAMP)?.to_str().ok()?;
+    let value = headers
+        .get(mock_server::stamp::STAMP_HEADER_NAME)?
+        .to_str()
+        .ok()?;
     mock_server::stamp::parse(value)
 }
 

@@ -10,13 +10,13 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::model::record::{Record, Sample};
 
-/// One logical request, as `requests.jsonl` holds it. Times are milliseconds from the run's
+/// One logical request, as `requests.jsonl` holds it: the format's definition, which
+/// [`RequestLog::write`] writes by hand and its test holds it to. Times are milliseconds from the run's
 /// start (the same origin for every strategy of the run).
-#[derive(Debug, Clone, Serialize)]
+#[cfg(test)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct LogLine<'a> {
     /// Strategy id.
     pub strategy: &'a str,
@@ -69,6 +69,8 @@ pub struct RequestLog {
     origin: Instant,
     chunks: bool,
     buf: Vec<u8>,
+    /// The last strategy id written, and its JSON string.
+    strategy: (String, Vec<u8>),
 }
 
 impl Clone for RequestLog {
@@ -78,6 +80,7 @@ impl Clone for RequestLog {
             origin: self.origin,
             chunks: self.chunks,
             buf: Vec::new(),
+            strategy: self.strategy.clone(),
         }
     }
 }
@@ -129,6 +132,7 @@ impl RequestLog {
             origin,
             chunks,
             buf: Vec::new(),
+            strategy: (String::new(), b"\"\"".to_vec()),
         };
         Ok((log, LogWriter { handle }))
     }
@@ -144,69 +148,135 @@ impl RequestLog {
     }
 
     /// Adds one request's line; sends the buffer once it holds a batch.
+    ///
+    /// The line is written field by field, not through `serde`: its keys are constants and its
+    /// times integers of microseconds written as milliseconds (`12.345`, `7.0`: what `serde_json`
+    /// writes for the rounded `f64`), where `serde_json` escaped every key and formatted every
+    /// float (0.3 µs a request, the largest of the harness's own costs in the profile beside bare
+    /// reqwest). The unit test holds it to the [`LogLine`] `serde` writes.
     pub fn write(&mut self, strategy: &str, r: &Record, good: Option<bool>) {
-        // Milliseconds to the microsecond.
-        let round = |ms: f64| (ms * 1000.0).round() / 1000.0;
-        let ms = |t: Instant| round(t.saturating_duration_since(self.origin).as_secs_f64() * 1000.0);
-        let sample = r.sample.as_ref();
-        let reasoned = sample.filter(|s| s.reasoning_tokens().is_some());
-        let chunks_ms = match (self.chunks, sample.and_then(|s| s.ttft)) {
-            (true, Some(ttft)) => {
-                // The successful attempt started `duration` before the end; its chunks came at
-                // ttft, then ttft + each gap in turn.
-                let attempt_start = r.end - r.attempts.last().map_or(ttft, |a| a.duration);
-                let mut t = attempt_start + ttft;
-                let mut v = vec![ms(t)];
-                for gap in sample.map_or(&[][..], |s| &s.itl[..]) {
-                    t += *gap;
-                    v.push(ms(t));
-                }
-                Some(v)
-            }
-            _ => None,
-        };
-        let line = LogLine {
-            strategy,
-            index: r.index,
-            intended_ms: ms(r.intended),
-            start_ms: ms(r.start),
-            end_ms: ms(r.end),
-            latency_us: crate::model::series::micros(r.latency()),
-            attempts: r.attempts.len(),
-            backoff_ms: round(r.backoff.as_secs_f64() * 1000.0),
-            status: r.status,
-            outcome: r.outcome.id(),
-            error: r
-                .attempts
-                .last()
-                .and_then(|a| a.failure.as_ref())
-                .map(|f| f.class.to_string()),
-            good,
-            ttft_ms: sample
-                .and_then(|s| s.ttft)
-                .map(|d| round(d.as_secs_f64() * 1000.0)),
-            ttfo_ms: reasoned
-                .and_then(Sample::ttfo)
-                .map(|d| round(d.as_secs_f64() * 1000.0)),
-            reasoning_tokens: reasoned.and_then(Sample::reasoning_tokens),
-            output_tokens: sample.and_then(|s| s.completion_tokens),
-            input_tokens: sample.and_then(|s| s.input_tokens),
-            bytes: sample.map(|s| s.bytes),
-            chunks_ms,
-        };
         if self.buf.capacity() == 0 {
             self.buf.reserve(Self::BATCH + 1024);
         }
-        let len = self.buf.len();
-        if serde_json::to_writer(&mut self.buf, &line).is_ok() {
-            self.buf.push(b'\n');
-        } else {
-            self.buf.truncate(len);
+        if self.strategy.0 != strategy {
+            let quoted = serde_json::to_vec(strategy).unwrap_or_else(|_| b"\"\"".to_vec());
+            self.strategy = (strategy.to_string(), quoted);
         }
+        let at = |t: Instant| micros_rounded(t.saturating_duration_since(self.origin));
+        let sample = r.sample.as_ref();
+        let reasoned = sample.filter(|s| s.reasoning_tokens().is_some());
+        let b = &mut self.buf;
+        b.extend_from_slice(b"{\"strategy\":");
+        b.extend_from_slice(&self.strategy.1);
+        field_u64(b, b",\"index\":", Some(r.index));
+        field_ms(b, b",\"intended_ms\":", Some(at(r.intended)));
+        field_ms(b, b",\"start_ms\":", Some(at(r.start)));
+        field_ms(b, b",\"end_ms\":", Some(at(r.end)));
+        field_u64(
+            b,
+            b",\"latency_us\":",
+            Some(crate::model::series::micros(r.latency())),
+        );
+        field_u64(b, b",\"attempts\":", Some(r.attempts.len() as u64));
+        field_ms(b, b",\"backoff_ms\":", Some(micros_rounded(r.backoff)));
+        field_u64(b, b",\"status\":", r.status.map(u64::from));
+        b.extend_from_slice(b",\"outcome\":\"");
+        // Outcome ids are lowercase words: nothing to escape.
+        b.extend_from_slice(r.outcome.id().as_bytes());
+        b.extend_from_slice(b"\",\"error\":");
+        match r.attempts.last().and_then(|a| a.failure.as_ref()) {
+            Some(f) => {
+                let class = f.class.to_string();
+                if serde_json::to_writer(&mut *b, &class).is_err() {
+                    b.extend_from_slice(b"null");
+                }
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"good\":");
+        b.extend_from_slice(match good {
+            Some(true) => b"true",
+            Some(false) => b"false",
+            None => b"null",
+        });
+        let ttft = sample.and_then(|s| s.ttft);
+        field_ms(b, b",\"ttft_ms\":", ttft.map(micros_rounded));
+        if let Some(t) = reasoned.and_then(Sample::ttfo) {
+            field_ms(b, b",\"ttfo_ms\":", Some(micros_rounded(t)));
+        }
+        if let Some(n) = reasoned.and_then(Sample::reasoning_tokens) {
+            field_u64(b, b",\"reasoning_tokens\":", Some(n));
+        }
+        field_u64(
+            b,
+            b",\"output_tokens\":",
+            sample.and_then(|s| s.completion_tokens),
+        );
+        field_u64(b, b",\"input_tokens\":", sample.and_then(|s| s.input_tokens));
+        field_u64(b, b",\"bytes\":", sample.map(|s| s.bytes));
+        if let (true, Some(ttft)) = (self.chunks, ttft) {
+            // The successful attempt started `duration` before the end; its chunks came at
+            // ttft, then ttft + each gap in turn.
+            let attempt_start = r.end - r.attempts.last().map_or(ttft, |a| a.duration);
+            let mut t = attempt_start + ttft;
+            b.extend_from_slice(b",\"chunks_ms\":[");
+            write_ms(b, at(t));
+            for gap in sample.map_or(&[][..], |s| &s.itl[..]) {
+                t += *gap;
+                b.push(b',');
+                write_ms(b, at(t));
+            }
+            b.push(b']');
+        }
+        b.extend_from_slice(b"}\n");
         if self.buf.len() >= Self::BATCH {
             self.send();
         }
     }
+}
+
+/// A duration in whole microseconds, rounded to the nearest.
+fn micros_rounded(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos().saturating_add(500) / 1000).unwrap_or(u64::MAX)
+}
+
+/// `key` then the number, or `null`.
+fn field_u64(b: &mut Vec<u8>, key: &[u8], v: Option<u64>) {
+    b.extend_from_slice(key);
+    match v {
+        Some(n) => b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        None => b.extend_from_slice(b"null"),
+    }
+}
+
+/// `key` then the microseconds as milliseconds, or `null`.
+fn field_ms(b: &mut Vec<u8>, key: &[u8], us: Option<u64>) {
+    b.extend_from_slice(key);
+    match us {
+        Some(us) => write_ms(b, us),
+        None => b.extend_from_slice(b"null"),
+    }
+}
+
+/// Microseconds as milliseconds the way `serde_json` writes the `f64` `us / 1000`: the whole
+/// part, a point, then the fraction without trailing zeros (`7.0`, `12.34`, `0.005`).
+fn write_ms(b: &mut Vec<u8>, us: u64) {
+    b.extend_from_slice(itoa::Buffer::new().format(us / 1000).as_bytes());
+    let frac = us % 1000;
+    let digits = [
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ];
+    let keep = if frac.is_multiple_of(100) {
+        1
+    } else if frac.is_multiple_of(10) {
+        2
+    } else {
+        3
+    };
+    b.push(b'.');
+    b.extend_from_slice(&digits[..keep]);
 }
 
 impl LogWriter {
@@ -239,6 +309,138 @@ mod tests {
     use super::*;
     use crate::model::outcome::Outcome;
     use crate::model::record::test_record;
+
+    /// The line as `serde_json` writes the [`LogLine`] of `r` (the format's definition): times
+    /// as `f64` milliseconds rounded to the microsecond.
+    fn serde_line(
+        origin: Instant,
+        chunks: bool,
+        strategy: &str,
+        r: &Record,
+        good: Option<bool>,
+    ) -> serde_json::Value {
+        let round = |ms: f64| (ms * 1000.0).round() / 1000.0;
+        let ms = |t: Instant| round(t.saturating_duration_since(origin).as_secs_f64() * 1000.0);
+        let sample = r.sample.as_ref();
+        let reasoned = sample.filter(|s| s.reasoning_tokens().is_some());
+        let chunks_ms = match (chunks, sample.and_then(|s| s.ttft)) {
+            (true, Some(ttft)) => {
+                let mut t = r.end - r.attempts.last().map_or(ttft, |a| a.duration) + ttft;
+                let mut v = vec![ms(t)];
+                for gap in &sample.unwrap().itl {
+                    t += *gap;
+                    v.push(ms(t));
+                }
+                Some(v)
+            }
+            _ => None,
+        };
+        serde_json::to_value(LogLine {
+            strategy,
+            index: r.index,
+            intended_ms: ms(r.intended),
+            start_ms: ms(r.start),
+            end_ms: ms(r.end),
+            latency_us: crate::model::series::micros(r.latency()),
+            attempts: r.attempts.len(),
+            backoff_ms: round(r.backoff.as_secs_f64() * 1000.0),
+            status: r.status,
+            outcome: r.outcome.id(),
+            error: r
+                .attempts
+                .last()
+                .and_then(|a| a.failure.as_ref())
+                .map(|f| f.class.to_string()),
+            good,
+            ttft_ms: sample
+                .and_then(|s| s.ttft)
+                .map(|d| round(d.as_secs_f64() * 1000.0)),
+            ttfo_ms: reasoned
+                .and_then(Sample::ttfo)
+                .map(|d| round(d.as_secs_f64() * 1000.0)),
+            reasoning_tokens: reasoned.and_then(Sample::reasoning_tokens),
+            output_tokens: sample.and_then(|s| s.completion_tokens),
+            input_tokens: sample.and_then(|s| s.input_tokens),
+            bytes: sample.map(|s| s.bytes),
+            chunks_ms,
+        })
+        .unwrap()
+    }
+
+    /// Two JSON values alike, numbers within a nanosecond of a millisecond (the hand-written
+    /// times are exact decimals, serde's the nearest `f64`).
+    fn alike(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-6,
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| alike(x, y))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                x.keys().eq(y.keys()) && x.iter().all(|(k, v)| alike(v, &y[k]))
+            }
+            _ => a == b,
+        }
+    }
+
+    /// The hand-written line is the `LogLine` serde writes, key for key, for
+    /// a success that streamed and reasoned (with and without chunks), a failure after retries,
+    /// a timeout with no status, each SLO verdict, and a strategy id that needs escaping; and
+    /// its times are written as serde writes the rounded `f64` (`7.0`, `0.005`, `12.34`).
+    #[test]
+    fn a_line_is_the_log_line_serde_writes() {
+        use crate::model::record::Reasoning;
+        use std::time::Duration;
+        let origin = Instant::now();
+        let mut ok = test_record(Outcome::Ok, 3, 1);
+        ok.index = 41;
+        ok.intended = origin + Duration::from_nanos(1_234_567);
+        ok.start = origin + Duration::from_nanos(7_000_000);
+        ok.end = origin + Duration::from_nanos(12_340_400);
+        ok.status = Some(200);
+        ok.sample = Some(Sample {
+            completion_tokens: Some(32),
+            input_tokens: Some(12),
+            ttft: Some(Duration::from_micros(5)),
+            itl: vec![Duration::from_nanos(1_499), Duration::from_micros(250)],
+            reasoning: Some(Box::new(Reasoning {
+                tokens: Some(7),
+                ttfo: Some(Duration::from_millis(2)),
+                itl: vec![],
+            })),
+            bytes: 900,
+            ..Sample::default()
+        });
+        let mut failed = test_record(Outcome::RateLimited, 40, 3);
+        failed.status = Some(429);
+        failed.backoff = Duration::from_micros(1_500_250);
+        let timeout = test_record(Outcome::Timeout, 1, 1);
+        let cases = [
+            (false, "async", &ok, Some(true)),
+            (true, "async", &ok, Some(false)),
+            (true, "custom:\"say\"\\n", &failed, None),
+            (false, "threadpool", &timeout, Some(false)),
+        ];
+        for (chunks, strategy, r, good) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("requests.jsonl");
+            let (mut log, writer) =
+                RequestLog::start(std::fs::File::create(&path).unwrap(), origin, chunks).unwrap();
+            log.write(strategy, r, good);
+            drop(log);
+            writer.finish().unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let written: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+            let reference = serde_line(origin, chunks, strategy, r, good);
+            assert!(alike(&written, &reference), "{strategy}:\n{written}\n{reference}");
+        }
+        let mut b = Vec::new();
+        for us in [7_000, 5, 12_340, 1_500_250, 0] {
+            write_ms(&mut b, us);
+            b.push(b' ');
+        }
+        assert_eq!(String::from_utf8(b).unwrap(), "7.0 0.005 12.34 1500.25 0.0 ");
+    }
 
     /// Lines are batched per recorder, yet every line arrives once: three clones write 3000
     /// lines in all (several batches each, and a partial batch left at the end), and the file

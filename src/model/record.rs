@@ -278,10 +278,11 @@ impl RateLimit {
             }
             last = Some(name);
             let name = name.as_str();
-            let text = value.to_str().ok().map(str::trim);
-            let num = || text.and_then(|v| v.parse::<u64>().ok());
+            // Read only for the headers it names: most answers carry none.
+            let text = || value.to_str().ok().map(str::trim);
+            let num = || text().and_then(|v| v.parse::<u64>().ok());
             if let Some(field) = name.strip_prefix("x-ratelimit-") {
-                let dur = || text.and_then(parse_go_duration);
+                let dur = || text().and_then(parse_go_duration);
                 match field {
                     "limit-requests" => r.limit_requests = num(),
                     "remaining-requests" => r.remaining_requests = num(),
@@ -292,7 +293,7 @@ impl RateLimit {
                     _ => {}
                 }
             } else if let Some(field) = name.strip_prefix("anthropic-ratelimit-") {
-                let until = || text.and_then(until_rfc3339);
+                let until = || text().and_then(until_rfc3339);
                 match field {
                     "requests-limit" => r.limit_requests = num(),
                     "requests-remaining" => r.remaining_requests = num(),

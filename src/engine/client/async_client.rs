@@ -107,16 +107,22 @@ impl AsyncClient {
         })
     }
 
-    /// Sends attempt `attempt` (1-based) of logical request `index` once and reads the whole
-    /// answer; an answer whose last byte comes after the deadline is a timeout.
-    pub(crate) async fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
-        let started = Instant::now();
-        let deadline = started + self.limits.timeout;
+    /// Sends attempt `attempt` (1-based) of logical request `index`, started at `started`, once
+    /// and reads the whole answer; returns it with when it ended (the one clock reading the
+    /// attempt's end, its deadline and its record share). An answer whose last byte comes after
+    /// the deadline is a timeout.
+    pub(crate) async fn chat(
+        &self,
+        index: u64,
+        attempt: u32,
+        started: Instant,
+    ) -> (Result<Sample, RequestError>, Instant) {
         let result = self.attempt(started, index, attempt).await;
-        if Instant::now() > deadline && !matches!(result, Err(RequestError::TooLarge { .. })) {
-            return Err(RequestError::Timeout);
+        let end = Instant::now();
+        if end > started + self.limits.timeout && !matches!(result, Err(RequestError::TooLarge { .. })) {
+            return (Err(RequestError::Timeout), end);
         }
-        result
+        (result, end)
     }
 
     async fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
@@ -142,63 +148,24 @@ impl AsyncClient {
         for (k, v) in &r.headers {
             builder = builder.header(k, v);
         }
-        let mut resp = builder.send().await.map_err(|e| self.map_error(e))?;
+        let resp = builder.send().await.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
-        let protocol = Protocol::of(resp.version());
+        // A failed answer and a stream are read by futures of their own, boxed, so the state of
+        // a whole answer's read (every request in flight holds it) does not reserve their room.
         if !(200..300).contains(&status) {
-            let headers = resp.headers().clone();
-            // The start of the body for the sample; the rest is drained (bounded) so the
-            // connection can be reused.
-            let mut head = Vec::new();
-            let mut total = 0u64;
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                total += chunk.len() as u64;
-                if head.len() < crate::model::record::Failure::SAMPLE_BYTES {
-                    head.extend_from_slice(&chunk);
-                }
-                if total > max {
-                    break;
-                }
-            }
-            return Err(status_error(r, status, &headers, &head));
+            return Err(Box::pin(self.failed(resp, status)).await);
         }
         if resp.content_length().is_some_and(|n| n > max) {
             return Err(RequestError::TooLarge { limit: max });
         }
-        let ratelimit = crate::model::record::RateLimit::from_headers(resp.headers()).map(Box::new);
-        let done = |mut s: Sample| {
-            s.ratelimit = ratelimit;
-            s
-        };
-        let mut total = 0u64;
-        let stamp = head_stamp(r, resp.headers());
         if r.stream {
-            let deadline = started + self.limits.timeout;
-            let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
-            while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
-                total += chunk.len() as u64;
-                if total > max {
-                    return Err(RequestError::TooLarge { limit: max });
-                }
-                let now = Instant::now();
-                if now > deadline {
-                    return Err(RequestError::Timeout);
-                }
-                sse.feed(&chunk, now)?;
-                if sse.is_done() {
-                    while let Ok(Some(_)) = resp.chunk().await {}
-                    break;
-                }
-            }
-            return sse.finish().map(|s| {
-                done(with_head_stamp(
-                    complete_sample(s, protocol, body, total),
-                    stamp,
-                    started,
-                    None,
-                ))
-            });
+            return Box::pin(self.stream(resp, started, index)).await;
         }
+        let protocol = Protocol::of(resp.version());
+        let ratelimit = crate::model::record::RateLimit::from_headers(resp.headers()).map(Box::new);
+        let stamp = head_stamp(r, resp.headers());
+        let mut resp = resp;
+        let mut total = 0u64;
         let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             total += chunk.len() as u64;
@@ -207,14 +174,72 @@ impl AsyncClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        let read = Instant::now();
+        // When the last byte was read, for the head's stamp (the only reader).
+        let read = stamp.is_some().then(Instant::now);
         parse_body(r, &bytes).map(|s| {
-            done(with_head_stamp(
-                complete_sample(s, protocol, body, total),
+            let mut s = with_head_stamp(complete_sample(s, protocol, body, total), stamp, started, read);
+            s.ratelimit = ratelimit;
+            s
+        })
+    }
+
+    /// A failed answer's error: its status and headers, and the start of its body for the
+    /// sample; the rest is drained (bounded) so the connection can be reused.
+    async fn failed(&self, mut resp: reqwest::Response, status: u16) -> RequestError {
+        let headers = resp.headers().clone();
+        let mut head = Vec::new();
+        let mut total = 0u64;
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            total += chunk.len() as u64;
+            if head.len() < crate::model::record::Failure::SAMPLE_BYTES {
+                head.extend_from_slice(&chunk);
+            }
+            if total > self.limits.max_body {
+                break;
+            }
+        }
+        status_error(&self.req, status, &headers, &head)
+    }
+
+    /// A streamed answer, event by event, until `[DONE]` or its end.
+    async fn stream(
+        &self,
+        mut resp: reqwest::Response,
+        started: Instant,
+        index: u64,
+    ) -> Result<Sample, RequestError> {
+        let r = &self.req;
+        let max = self.limits.max_body;
+        let protocol = Protocol::of(resp.version());
+        let ratelimit = crate::model::record::RateLimit::from_headers(resp.headers()).map(Box::new);
+        let stamp = head_stamp(r, resp.headers());
+        let deadline = started + self.limits.timeout;
+        let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
+        let mut total = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(RequestError::TooLarge { limit: max });
+            }
+            let now = Instant::now();
+            if now > deadline {
+                return Err(RequestError::Timeout);
+            }
+            sse.feed(&chunk, now)?;
+            if sse.is_done() {
+                while let Ok(Some(_)) = resp.chunk().await {}
+                break;
+            }
+        }
+        sse.finish().map(|s| {
+            let mut s = with_head_stamp(
+                complete_sample(s, protocol, r.body(index), total),
                 stamp,
                 started,
-                Some(read),
-            ))
+                None,
+            );
+            s.ratelimit = ratelimit;
+            s
         })
     }
 

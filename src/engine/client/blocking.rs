@@ -102,14 +102,18 @@ impl BlockingClient {
     /// Sends attempt `attempt` (1-based) of logical request `index` once and reads the whole
     /// answer. An answer whose last byte comes after the deadline is a timeout, as in the async
     /// client, however the bytes arrived.
-    pub(crate) fn chat(&self, index: u64, attempt: u32) -> Result<Sample, RequestError> {
-        let started = Instant::now();
-        let deadline = started + self.limits.timeout;
+    pub(crate) fn chat(
+        &self,
+        index: u64,
+        attempt: u32,
+        started: Instant,
+    ) -> (Result<Sample, RequestError>, Instant) {
         let result = self.attempt(started, index, attempt);
-        if Instant::now() > deadline && !matches!(result, Err(RequestError::TooLarge { .. })) {
-            return Err(RequestError::Timeout);
+        let end = Instant::now();
+        if end > started + self.limits.timeout && !matches!(result, Err(RequestError::TooLarge { .. })) {
+            return (Err(RequestError::Timeout), end);
         }
-        result
+        (result, end)
     }
 
     fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {

@@ -1,18 +1,20 @@
-//! `async` and `async-single`: one reqwest client, every request a tokio task, at most C in
-//! flight under a semaphore (C = 0: all at once), the twin of `asyncio.gather` under a
-//! `Semaphore`. `async` runs on a multi-thread runtime, `async-single` on a current-thread one,
-//! which is what Python's event loop is.
+//! `async` and `async-single`: one reqwest client, at most C requests in flight (C = 0: all at
+//! once), the twin of `asyncio.gather` under a `Semaphore`. `async` runs on a multi-thread
+//! runtime, `async-single` on a current-thread one, which is what Python's event loop is.
 //!
 //! `async-offload` is `async` whose `--cpu-work` goes to a rayon pool of one thread per core
 //! (the task awaits it), where `async` and `async-single` do it on the event loop.
 //!
-//! Each task returns its `Record`; the driver folds them into one recorder as they finish, so
-//! the request path shares nothing but the client's connection pool. The driver spawns a task
-//! only when its request may start (a permit in a closed loop, its due time in an open one), so
-//! a long run holds at most C tasks, not one per request. Under `--concurrency auto` the permit
-//! is a slot of the [`Controller`], whose limit follows the target's rate limit.
+//! A closed loop at a fixed C runs C tasks, each sending one request after another and counting
+//! each as it ends into the one recorder (under a lock held only for that): on the wire what
+//! `gather` under a semaphore does, without a task spawned and a permit handed over per request.
+//! An open loop, `--concurrency 0` and `--concurrency auto` spawn a task per request when it may
+//! start (its due time, at once, or a slot of the [`Controller`], whose limit follows the
+//! target's rate limit); each returns its `Record` and the driver counts them as they finish.
+//! Either way a long run holds at most C tasks, not one per request.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::runtime::{Builder, Runtime};
@@ -117,6 +119,9 @@ async fn run_phase(
     ctl: Option<&Arc<Controller>>,
 ) -> u64 {
     let limit = ctx.cfg.effective_concurrency(s) as usize;
+    if ctx.cfg.concurrency != 0 && ctl.is_none() && !phase.scheduled {
+        return run_workers(ctx, client, phase, recorder, measured, limit).await;
+    }
     let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
     let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
@@ -154,7 +159,7 @@ async fn run_phase(
         let index = phase.index(i);
         let mut rng = ctx.rng(index + 1);
         // Made before the task, so even a task cancelled before it first ran leaves its record.
-        let mut pending = Pending::new(index, due, &sink);
+        let mut pending = Pending::new(index, Some(due.unwrap_or_else(Instant::now)), &sink);
         issued += 1;
         if measured {
             ctx.live.started();
@@ -168,18 +173,8 @@ async fn run_phase(
             {
                 permit = p.clone().acquire_owned().await.ok();
             }
-            let intended = due.unwrap_or_else(Instant::now);
             let observer = ctl.as_deref().zip(slot.as_ref().map(|s| s.seq));
-            let record = send_async(
-                &client,
-                &stop,
-                &policy,
-                &mut rng,
-                intended,
-                &mut pending,
-                observer,
-            )
-            .await;
+            let record = send_async(&client, &stop, &policy, &mut rng, due, &mut pending, observer).await;
             work_async(cpu.as_ref(), &record).await;
             drop((permit, slot));
             record
@@ -192,6 +187,117 @@ async fn run_phase(
     }
     drain(&mut tasks, recorder, ctx, measured, &sink).await;
     issued
+}
+
+/// A closed loop at a fixed C: C tasks, each sending one request after another and counting it
+/// as it ends. On the wire this is `gather` under a semaphore (at most C in flight, the next
+/// request sent as soon as one ends), without a task spawned and a permit passed per request
+/// (their cost: `results/2026-12-06-epyc-2c/client/`). The tasks share
+/// the next index (one atomic) and the recorder (a lock held only to count a record, so the
+/// harness's part still ends when the record is counted).
+async fn run_workers(
+    ctx: &RunContext,
+    client: &AsyncClient,
+    phase: Phase,
+    recorder: &mut Recorder,
+    measured: bool,
+    limit: usize,
+) -> u64 {
+    let shared = Arc::new(Workers {
+        next: AtomicU64::new(0),
+        issued: AtomicU64::new(0),
+        recorder: Mutex::new(std::mem::take(recorder)),
+        sink: CancelSink::default(),
+        t0: Instant::now(),
+        ctx: ctx.clone(),
+        client: client.clone(),
+    });
+    let mut tasks = JoinSet::new();
+    // Each task holds only the shared part and its request in flight: its future is what a
+    // request in flight costs in memory beyond the client's own.
+    for _ in 0..phase.count.min(limit as u64) {
+        tasks.spawn(shared.clone().work(phase, measured));
+    }
+    wait_workers(&mut tasks, ctx).await;
+    let cancelled = std::mem::take(&mut *shared.sink.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut counted = shared.recorder.lock().unwrap_or_else(PoisonError::into_inner);
+    for r in &cancelled {
+        counted.record_cancelled(r);
+    }
+    *recorder = std::mem::take(&mut *counted);
+    shared.issued.load(Ordering::Relaxed)
+}
+
+/// What the tasks of [`run_workers`] share.
+struct Workers {
+    /// The next request's number in the phase (0-based).
+    next: AtomicU64,
+    /// Requests sent (a number taken past the phase's end is not).
+    issued: AtomicU64,
+    recorder: Mutex<Recorder>,
+    sink: CancelSink,
+    t0: Instant,
+    ctx: RunContext,
+    client: AsyncClient,
+}
+
+impl Workers {
+    /// One task: requests one after another until the phase ends or a stop, each counted as
+    /// it ends.
+    async fn work(self: Arc<Self>, phase: Phase, measured: bool) {
+        let ctx = &self.ctx;
+        while ctx.stop.requested().is_none() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if !phase.may_issue(i, self.t0) {
+                break;
+            }
+            self.issued.fetch_add(1, Ordering::Relaxed);
+            let index = phase.index(i);
+            let mut rng = ctx.rng(index + 1);
+            let mut pending = Pending::new(index, None, &self.sink);
+            if measured {
+                ctx.live.started();
+            }
+            let record = send_async(
+                &self.client,
+                &ctx.stop,
+                &ctx.cfg.retry,
+                &mut rng,
+                None,
+                &mut pending,
+                None,
+            )
+            .await;
+            work_async(ctx.cpu.as_ref(), &record).await;
+            self.recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(&record);
+            if measured {
+                ctx.live.finished(&record);
+            }
+        }
+    }
+}
+
+/// Waits for the workers; after a stop, only until the grace period ends, then cancels them
+/// (the requests they were running leave their records in the sink).
+async fn wait_workers(tasks: &mut JoinSet<()>, ctx: &RunContext) {
+    loop {
+        let grace = async {
+            ctx.stop.stopped().await;
+            if let Some(d) = ctx.grace_deadline() {
+                tokio::time::sleep_until(d.into()).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            done = tasks.join_next() => if done.is_none() {
+                return;
+            },
+            _ = grace => tasks.abort_all(),
+        }
+    }
 }
 
 /// What a request waits for before it is spawned. Open loop: its due time, so only requests

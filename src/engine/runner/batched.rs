@@ -80,8 +80,16 @@ async fn run_phase(
             let (cpu, stop) = (ctx.cpu.clone(), ctx.stop.clone());
             let mut pending = Pending::new(index, Some(intended), &sink);
             batch.spawn(async move {
-                let record =
-                    send_async(&client, &stop, &policy, &mut rng, intended, &mut pending, None).await;
+                let record = send_async(
+                    &client,
+                    &stop,
+                    &policy,
+                    &mut rng,
+                    Some(intended),
+                    &mut pending,
+                    None,
+                )
+                .await;
                 work_async(cpu.as_ref(), &record).await;
                 record
             });

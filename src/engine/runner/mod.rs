@@ -300,13 +300,13 @@ pub(crate) fn send_blocking(
         let mut w = watch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *w = a.cloned();
     };
-    let mut request = Attempts::new(intended, index);
+    let mut request = Attempts::new(intended, Instant::now(), index);
     let record = loop {
-        let t = Instant::now();
+        let t = request.send_time();
         request.sending = Some(t);
         publish(Some(&request));
-        let result = client.chat(index, request.next_attempt());
-        match request.after(t, result, policy, rng, stop.requested().is_some()) {
+        let (result, ended) = client.chat(index, request.next_attempt(), t);
+        match request.after(t, ended, result, policy, rng, stop.requested().is_some()) {
             Next::Retry(wait) => {
                 publish(Some(&request));
                 if !stop.sleep_blocking(wait) {
@@ -329,19 +329,22 @@ pub(crate) type CancelSink = Arc<std::sync::Mutex<Vec<Record>>>;
 /// `cancelled` record with the attempts sent so far in the sink.
 pub(crate) struct Pending {
     index: u64,
-    /// When it was due (open loop) or issued (closed loop), for a request never started.
-    planned: Instant,
+    /// When it was due (open loop) or issued (closed loop), for a request never started
+    /// (`None`: one that starts as it is made, in the same poll).
+    planned: Option<Instant>,
     request: Option<Attempts>,
     done: bool,
     sink: CancelSink,
 }
 
 impl Pending {
-    /// Request `index`, issued now (due at `due` in an open loop).
-    pub(crate) fn new(index: u64, due: Option<Instant>, sink: &CancelSink) -> Pending {
+    /// Request `index`, planned for `planned`: its due time in an open loop, when it was
+    /// issued in a closed one, or `None` for a request that starts in the poll that makes it
+    /// (so it cannot be cancelled before it started).
+    pub(crate) fn new(index: u64, planned: Option<Instant>, sink: &CancelSink) -> Pending {
         Pending {
             index,
-            planned: due.unwrap_or_else(Instant::now),
+            planned,
             request: None,
             done: false,
             sink: sink.clone(),
@@ -354,10 +357,10 @@ impl Drop for Pending {
         if self.done {
             return;
         }
-        let mut request = self
-            .request
-            .take()
-            .unwrap_or_else(|| Attempts::new(self.planned, self.index));
+        let mut request = self.request.take().unwrap_or_else(|| {
+            let planned = self.planned.unwrap_or_else(Instant::now);
+            Attempts::new(planned, planned, self.index)
+        });
         let record = request.cancel();
         self.sink
             .lock()
@@ -375,12 +378,15 @@ pub(crate) async fn send_async(
     stop: &StopToken,
     policy: &RetryPolicy,
     rng: &mut SmallRng,
-    intended: Instant,
+    intended: Option<Instant>,
     pending: &mut Pending,
     ctl: Option<(&Controller, u64)>,
 ) -> Record {
     let index = pending.index;
-    let request = pending.request.insert(Attempts::new(intended, index));
+    let start = Instant::now();
+    let request = pending
+        .request
+        .insert(Attempts::new(intended.unwrap_or(start), start, index));
     let record = loop {
         let attempt = request.next_attempt();
         let seq = match ctl {
@@ -391,13 +397,13 @@ pub(crate) async fn send_async(
             },
             None => None,
         };
-        let t = Instant::now();
+        let t = request.send_time();
         request.sending = Some(t);
-        let result = client.chat(index, attempt).await;
+        let (result, ended) = client.chat(index, attempt, t).await;
         if let (Some((c, _)), Some(seq)) = (ctl, seq) {
             c.observe(seq, t, &result);
         }
-        match request.after(t, result, policy, rng, stop.requested().is_some()) {
+        match request.after(t, ended, result, policy, rng, stop.requested().is_some()) {
             Next::Retry(wait) if stop.sleep_until(Instant::now() + wait).await => {}
             Next::Retry(_) => break request.abandon(),
             Next::Done(record) => break record,
@@ -433,11 +439,12 @@ pub(crate) struct Attempts {
 }
 
 impl Attempts {
-    fn new(intended: Instant, index: u64) -> Attempts {
+    /// Request `index`, due at `intended`, its first attempt sent at `start`.
+    fn new(intended: Instant, start: Instant, index: u64) -> Attempts {
         Attempts {
             index,
             intended,
-            start: Instant::now(),
+            start,
             attempts: Vec::with_capacity(1),
             backoff: Duration::ZERO,
             last: None,
@@ -451,11 +458,22 @@ impl Attempts {
         self.attempts.len() as u32 + 1
     }
 
-    /// Records the attempt sent at `sent` and decides, by `policy`, whether another follows. No
-    /// retry follows once a stop was asked for.
+    /// When the attempt about to be sent goes: the request's start for the first (one clock
+    /// reading for both), now for a retry.
+    fn send_time(&self) -> Instant {
+        if self.attempts.is_empty() {
+            self.start
+        } else {
+            Instant::now()
+        }
+    }
+
+    /// Records the attempt sent at `sent` and ended at `ended`, and decides, by `policy`,
+    /// whether another follows. No retry follows once a stop was asked for.
     fn after(
         &mut self,
         sent: Instant,
+        ended: Instant,
         result: Result<Sample, RequestError>,
         policy: &RetryPolicy,
         rng: &mut SmallRng,
@@ -467,7 +485,7 @@ impl Attempts {
             Err(e) => (e.outcome(), Some(e.failure())),
         };
         self.attempts.push(AttemptRecord {
-            duration: sent.elapsed(),
+            duration: ended.saturating_duration_since(sent),
             outcome,
             failure,
         });
@@ -480,14 +498,14 @@ impl Attempts {
             self.pending = Some((Instant::now(), wait));
             return Next::Retry(wait);
         }
-        Next::Done(self.finish(result))
+        Next::Done(self.finish(result, ended))
     }
 
     /// Ends the request with its last attempt's outcome (a stop came during the backoff).
     fn abandon(&mut self) -> Record {
         self.cut_backoff();
         let last = self.last.take().unwrap_or(RequestError::Timeout);
-        self.finish(Err(last))
+        self.finish(Err(last), Instant::now())
     }
 
     /// Counts only what was slept of a backoff a stop cut short.
@@ -513,8 +531,7 @@ impl Attempts {
         self.record(end, Outcome::Cancelled, None, None)
     }
 
-    fn finish(&mut self, result: Result<Sample, RequestError>) -> Record {
-        let end = Instant::now();
+    fn finish(&mut self, result: Result<Sample, RequestError>, end: Instant) -> Record {
         let (outcome, status, sample) = match result {
             Ok(s) => (Outcome::Ok, Some(200), Some(s)),
             Err(e) => (e.outcome(), e.status(), None),

@@ -467,11 +467,25 @@ pub fn unix_now() -> u64 {
     unix_now_s() as u64
 }
 
-/// Seconds since the Unix epoch now, with the fraction (0 on a clock set before 1970).
+/// Seconds since the Unix epoch now, with the fraction (0 on a clock set before 1970): the
+/// wall clock read once, at the [`epoch`], plus the monotonic time since, so every wall time a
+/// run writes (the report's start and end, the interval log's StartTime, the rounds' starts)
+/// comes from one reading and a step of the wall clock mid-run (a VM resumed, NTP) cannot set
+/// them apart.
 pub fn unix_now_s() -> f64 {
-    std::time::SystemTime::now()
+    let (at, wall) = epoch();
+    (wall + at.elapsed())
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The process's time origin, a monotonic instant and the wall clock read with it: interval
+/// logs number whole seconds from it, so recorders on different threads agree on interval
+/// boundaries without talking to each other, and wall times are derived from it.
+pub fn epoch() -> (std::time::Instant, std::time::SystemTime) {
+    static EPOCH: std::sync::OnceLock<(std::time::Instant, std::time::SystemTime)> =
+        std::sync::OnceLock::new();
+    *EPOCH.get_or_init(|| (std::time::Instant::now(), std::time::SystemTime::now()))
 }
 
 /// Most requests one phase of an external client may hold (a bit each is kept: 32 MiB).

@@ -16,17 +16,11 @@ use crate::stats::log;
 
 use std::collections::BTreeMap;
 use std::ops::AddAssign;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-/// The process's time origin: interval logs number whole seconds from it, so recorders on
-/// different threads agree on interval boundaries without talking to each other.
-pub(crate) fn epoch() -> (Instant, SystemTime) {
-    static EPOCH: OnceLock<(Instant, SystemTime)> = OnceLock::new();
-    *EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
-}
+pub(crate) use crate::model::plan::epoch;
 
 /// How often one error class was seen, with the first sample of it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,8 @@
 //! target's rate limit); each returns its `Record` and the driver counts them as they finish.
 //! Either way a long run holds at most C tasks, not one per request.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -33,20 +34,24 @@ use crate::stats::recorder::Recorder;
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
 pub(crate) fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let rt = Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("async-worker")
-        .build();
+    let rt = numbered(
+        Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("async-worker"),
+    )
+    .build();
     drive(ctx, rt, Strategy::Async)
 }
 
 /// Runs the workload as `async` does, on a runtime of its own whose workers are named for it,
 /// with `--cpu-work` on the offload pool.
 pub(crate) fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let rt = Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("offload-worker")
-        .build();
+    let rt = numbered(
+        Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("offload-worker"),
+    )
+    .build();
     drive(ctx, rt, Strategy::AsyncOffload)
 }
 
@@ -54,6 +59,18 @@ pub(crate) fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunErro
 pub(crate) fn run_async_single(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_current_thread().enable_all().build();
     drive(ctx, rt, Strategy::AsyncSingle)
+}
+
+thread_local! {
+    /// This thread's number among its runtime's threads (0 on a thread no runtime started):
+    /// which of the recorders of [`run_workers`] its tasks count into.
+    static STRIPE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Numbers the threads of the runtime `b` builds, from 0 (its workers are started first).
+fn numbered(b: &mut Builder) -> &mut Builder {
+    let next = AtomicUsize::new(0);
+    b.on_thread_start(move || STRIPE.set(next.fetch_add(1, Ordering::Relaxed)))
 }
 
 fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<StrategyRun, RunError> {
@@ -192,9 +209,11 @@ async fn run_phase(
 /// A closed loop at a fixed C: C tasks, each sending one request after another and counting it
 /// as it ends. On the wire this is `gather` under a semaphore (at most C in flight, the next
 /// request sent as soon as one ends), without a task spawned and a permit passed per request
-/// (their cost: `results/2026-12-06-epyc-2c/client/`). The tasks share
-/// the next index (one atomic) and the recorder (a lock held only to count a record, so the
-/// harness's part still ends when the record is counted).
+/// (their cost: `results/2026-12-06-epyc-2c/client/`). The tasks share the next index (one
+/// atomic) and count into a recorder per runtime thread (the one they run on; a lock taken
+/// only to count, and uncontended, so the harness's part still ends when the record is
+/// counted), merged at the end: one recorder shared by two threads had its histograms' memory
+/// move between the cores on every request.
 async fn run_workers(
     ctx: &RunContext,
     client: &AsyncClient,
@@ -203,10 +222,22 @@ async fn run_workers(
     measured: bool,
     limit: usize,
 ) -> u64 {
+    let threads = tokio::runtime::Handle::current().metrics().num_workers().max(1);
+    let fresh = || {
+        if measured {
+            ctx.recorder()
+        } else {
+            ctx.warmup_recorder()
+        }
+    };
+    let stripes = std::iter::once(std::mem::take(recorder))
+        .chain((1..threads).map(|_| fresh()))
+        .map(Mutex::new)
+        .collect();
     let shared = Arc::new(Workers {
         next: AtomicU64::new(0),
         issued: AtomicU64::new(0),
-        recorder: Mutex::new(std::mem::take(recorder)),
+        stripes,
         sink: CancelSink::default(),
         t0: Instant::now(),
         ctx: ctx.clone(),
@@ -219,12 +250,16 @@ async fn run_workers(
         tasks.spawn(shared.clone().work(phase, measured));
     }
     wait_workers(&mut tasks, ctx).await;
-    let cancelled = std::mem::take(&mut *shared.sink.lock().unwrap_or_else(PoisonError::into_inner));
-    let mut counted = shared.recorder.lock().unwrap_or_else(PoisonError::into_inner);
-    for r in &cancelled {
-        counted.record_cancelled(r);
+    let take = |m: &Mutex<Recorder>| std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut stripes = shared.stripes.iter();
+    *recorder = stripes.next().map(take).unwrap_or_default();
+    for s in stripes {
+        *recorder += take(s);
     }
-    *recorder = std::mem::take(&mut *counted);
+    let cancelled = std::mem::take(&mut *shared.sink.lock().unwrap_or_else(PoisonError::into_inner));
+    for r in &cancelled {
+        recorder.record_cancelled(r);
+    }
     shared.issued.load(Ordering::Relaxed)
 }
 
@@ -234,7 +269,8 @@ struct Workers {
     next: AtomicU64,
     /// Requests sent (a number taken past the phase's end is not).
     issued: AtomicU64,
-    recorder: Mutex<Recorder>,
+    /// A recorder per runtime thread, by [`STRIPE`].
+    stripes: Vec<Mutex<Recorder>>,
     sink: CancelSink,
     t0: Instant,
     ctx: RunContext,
@@ -269,7 +305,7 @@ impl Workers {
             )
             .await;
             work_async(ctx.cpu.as_ref(), &record).await;
-            self.recorder
+            self.stripes[STRIPE.get() % self.stripes.len()]
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .record(&record);

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The harness's own CPU a request, before and after a change, in one run: asyncbench's `async`
+# built at each COMMIT beside bare reqwest (examples/floor_client.rs, built as asyncbench builds
+# its client), against one standalone mock at zero latency, rounds alternating. Not run by CI.
+#
+#   ROUNDS=7 N=150000 bash scripts/ab-client.sh OUT_DIR COMMIT...
+#
+# Each round runs, in turn: `floor_client reqwest` (64 tasks, one request after another),
+# `floor_client reqwest+spawn` (a task per request under a semaphore of 64), then `asyncbench
+# compare --strategies async -c 64 -n N` of each commit. Figures: CPU per request, user + system
+# of the whole process ÷ requests (`/usr/bin/time`; asyncbench's includes its start-up and
+# report), and for asyncbench also the CPU it reports for its measured phase (`cpu_s ÷ issued`).
+# Writes OUT_DIR/ab.md: every round, the medians, and each commit's median over bare reqwest.
+# The floors and the mock are built from the checkout this runs in.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/ab-client.sh OUT_DIR COMMIT...}
+shift
+[ $# -ge 1 ] || { echo "usage: scripts/ab-client.sh OUT_DIR COMMIT..." >&2; exit 2; }
+ROUNDS=${ROUNDS:-7}
+N=${N:-150000}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d)
+mock_pid=""
+cleanup() {
+  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cargo build --release -q --workspace --bins --example floor_client
+cp target/release/mock-server target/release/examples/floor_client "$work/"
+commits=()
+for rev in "$@"; do
+  c=$(git rev-parse --short "$rev")
+  src=$(mktemp -d)
+  git worktree add -q --detach "$src" "$c"
+  (cd "$src" && CARGO_TARGET_DIR=${AB_TARGET:-/tmp/asyncbench-ab-target} cargo build --release -q --bin asyncbench)
+  cp "${AB_TARGET:-/tmp/asyncbench-ab-target}/release/asyncbench" "$work/asyncbench-$c"
+  git worktree remove --force "$src"
+  commits+=("$c")
+done
+
+body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}'
+echo "$body" >"$work/body.json"
+"$work/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
+mock_pid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
+url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+[ -n "$url" ] || { echo "the mock did not start" >&2; exit 1; }
+
+per_req() { awk -v n="$2" '{printf "%.2f", ($1 + $2) * 1e6 / n}' "$1"; }
+cols=("bare reqwest" "bare reqwest, a task per request")
+for c in "${commits[@]}"; do cols+=("async at \`$c\`"); done
+rows=""
+for r in $(seq "$ROUNDS"); do
+  row="| $r |"
+  k=0
+  for kind in reqwest reqwest+spawn; do
+    /usr/bin/time -f "%U %S" -o "$work/t" "$work/floor_client" "$kind" "$url/v1/chat/completions" "$work/body.json" 64 "$N" >"$work/o"
+    v=$(per_req "$work/t" "$N")
+    echo "$v" >>"$work/col$k"
+    row+=" $v |"
+    k=$((k + 1))
+  done
+  for c in "${commits[@]}"; do
+    rm -rf "$work/ab"
+    /usr/bin/time -f "%U %S" -o "$work/t" "$work/asyncbench-$c" compare -q --rounds 1 --target "$url/v1" \
+      --body-file "$work/body.json" --strategies async -c 64 -n "$N" --out "$work/ab" >/dev/null 2>&1
+    v=$(per_req "$work/t" "$N")
+    m=$(python3 -c "import json; s = json.load(open('$work/ab/report.json'))['strategies'][0]; print(f\"{s['cpu_s'] / s['issued'] * 1e6:.2f}\")")
+    echo "$v" >>"$work/col$k"
+    echo "$m" >>"$work/phase$k"
+    row+=" $v ($m) |"
+    k=$((k + 1))
+  done
+  rows+="$row"$'\n'
+  echo "round $r: $row" >&2
+done
+median() { sort -g "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+base=$(median "$work/col0")
+med="| **median** |"
+over=""
+for k in $(seq 0 $((${#cols[@]} - 1))); do
+  m=$(median "$work/col$k")
+  if [ -f "$work/phase$k" ]; then
+    p=$(median "$work/phase$k")
+    med+=" **$m** ($p) |"
+    over+="- ${cols[$k]}: $(python3 -c "print(f'{$m - $base:+.2f}')") µs a request over bare reqwest (process), $(python3 -c "print(f'{$p - $base:+.2f}')") µs (measured phase)"$'\n'
+  else
+    med+=" **$m** |"
+  fi
+done
+{
+  echo "# The harness's own CPU a request: asyncbench \`async\` beside bare reqwest"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- commits: ${commits[*]} (floors and mock from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', dirty'))"
+  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, Linux $(uname -r); $(rustc --version)"
+  echo "- command: \`ROUNDS=$ROUNDS N=$N bash scripts/ab-client.sh OUT_DIR $*\`"
+  echo
+  echo "Zero latency, 64 in flight, $N requests a run, one standalone mock for the whole run, on the"
+  echo "same 2 cores. µs of CPU a request: the whole process (user + system ÷ requests); in brackets,"
+  echo "asyncbench's own figure for its measured phase. Rounds alternate the tools, so a slow"
+  echo "stretch of the machine falls on all of them."
+  echo
+  echo "| round | $(printf '%s | ' "${cols[@]}")"
+  echo "|---|$(printf -- '---:|%.0s' "${cols[@]}")"
+  printf '%s' "$rows"
+  echo "$med"
+  echo
+  printf '%s' "$over"
+} >"$out/ab.md"
+cat "$out/ab.md"

@@ -69,11 +69,11 @@ fn compare_binary_writes_its_reports() {
         .args([
             "compare",
             "-n",
-            "6",
+            "250",
             "-c",
             "3",
             "--latency",
-            "5ms",
+            "2ms",
             "--strategies",
             "async,sequential",
             "-q",
@@ -88,13 +88,44 @@ fn compare_binary_writes_its_reports() {
         String::from_utf8_lossy(&status.stderr)
     );
     let stdout = String::from_utf8(status.stdout).unwrap();
-    assert!(stdout.contains("async") && stdout.contains("6/6"), "{stdout}");
+    assert!(stdout.contains("async") && stdout.contains("250/250"), "{stdout}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["strategies"][0]["id"], "async");
-    assert_eq!(report["strategies"][0]["accounted"], "6/6");
+    assert_eq!(report["strategies"][0]["accounted"], "250/250");
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3);
+    // Each row carries its strategy's measurement error, side by side, as report.json has it
+    // (the embedded mock stamps its answers, so every side was measured).
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    // 250 requests a strategy: a side's p99 and maximum differ somewhere, so a column reading
+    // the wrong one is seen.
+    let mut apart = 0;
+    for (row, s) in csv.lines().skip(1).zip(report["strategies"].as_array().unwrap()) {
+        let cells: Vec<&str> = row.split(',').collect();
+        for (side, key) in [
+            ("request_path", "request_ms"),
+            ("mock_late", "mock_late_ms"),
+            ("transit", "transit_ms"),
+            ("harness", "harness_ms"),
+        ] {
+            for stat in ["p99", "max"] {
+                let col = format!("{side}_{stat}_ms");
+                let i = header
+                    .iter()
+                    .position(|h| *h == col)
+                    .unwrap_or_else(|| panic!("{col} in {header:?}"));
+                let got: f64 = cells[i]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{col}: {:?}", cells[i]));
+                let want = s["distortion"][key][stat].as_f64().unwrap();
+                assert!((got - want).abs() <= 0.005, "{} {col}: {got} vs {want}", s["id"]);
+            }
+            let d = &s["distortion"][key];
+            apart += usize::from((d["p99"].as_f64().unwrap() - d["max"].as_f64().unwrap()).abs() > 0.01);
+        }
+    }
+    assert!(apart > 0, "no side's p99 differs from its maximum: {csv}");
 }
 
 /// Bad input exits 2 with one error line on stderr naming the flag and the whole value (not a

@@ -120,6 +120,7 @@ pub(crate) fn columns() -> Vec<Column> {
         reasoning_columns(),
         slo_and_token_columns(),
         wire_columns(),
+        distortion_columns(),
     ]
     .into_iter()
     .flatten()
@@ -141,6 +142,41 @@ fn c(
         block,
         value,
     }
+}
+
+/// The measurement's own error, side by side (CSV only; the table prints it as a block under
+/// itself): each side's p99 and maximum.
+fn distortion_columns() -> Vec<Column> {
+    fn side(s: &StrategyReport, side: Side, f: fn(&Percentiles) -> f64) -> Cell {
+        ms2(s.distortion.as_ref().and_then(|d| d.side(side)), f)
+    }
+    use Block::CsvOnly;
+    vec![
+        c("request_path_p99", "request_path_p99_ms", 0, CsvOnly, |s| {
+            side(s, Side::Request, |p| p.p99)
+        }),
+        c("request_path_max", "request_path_max_ms", 0, CsvOnly, |s| {
+            side(s, Side::Request, |p| p.max)
+        }),
+        c("mock_late_p99", "mock_late_p99_ms", 0, CsvOnly, |s| {
+            side(s, Side::Mock, |p| p.p99)
+        }),
+        c("mock_late_max", "mock_late_max_ms", 0, CsvOnly, |s| {
+            side(s, Side::Mock, |p| p.max)
+        }),
+        c("transit_p99", "transit_p99_ms", 0, CsvOnly, |s| {
+            side(s, Side::Transit, |p| p.p99)
+        }),
+        c("transit_max", "transit_max_ms", 0, CsvOnly, |s| {
+            side(s, Side::Transit, |p| p.max)
+        }),
+        c("harness_p99", "harness_p99_ms", 0, CsvOnly, |s| {
+            side(s, Side::Harness, |p| p.p99)
+        }),
+        c("harness_max", "harness_max_ms", 0, CsvOnly, |s| {
+            side(s, Side::Harness, |p| p.max)
+        }),
+    ]
 }
 
 /// The settings, the outcomes, rates, latency and resources of every run.

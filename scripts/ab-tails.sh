@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The tails a change moves, in one run: asyncbench's `async` built at each COMMIT against fresh
+# standalone stamping mocks on the same cores, rounds alternating. Not run by CI.
+#
+#   ROUNDS=5 bash scripts/ab-tails.sh OUT_DIR COMMIT...
+#
+# Two of issue 29's load points, each round running every commit in turn on a fresh mock:
+#   1 000 connections at a fixed 100 ms (10 000 requests): good/s, p99, the request's way-in p99,
+#     requests in flight by Little's law (good/s × mean latency);
+#   256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2 000 requests): share of the ideal rate
+#     (256 ÷ 205 ms), TTFT p99, the request's way-in p99.
+# Writes OUT_DIR/ab-tails.md with every round and each commit's medians. The mock is built from
+# the checkout this runs in.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/ab-tails.sh OUT_DIR COMMIT...}
+shift
+[ $# -ge 1 ] || { echo "usage: scripts/ab-tails.sh OUT_DIR COMMIT..." >&2; exit 2; }
+ROUNDS=${ROUNDS:-5}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+work=$(mktemp -d)
+mock_pid=""
+cleanup() {
+  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cargo build --release -q -p mock-server
+cp target/release/mock-server "$work/"
+commits=()
+for rev in "$@"; do
+  c=$(git rev-parse --short "$rev")
+  src=$(mktemp -d)
+  git worktree add -q --detach "$src" "$c"
+  (cd "$src" && CARGO_TARGET_DIR=${AB_TARGET:-/tmp/asyncbench-ab-target} cargo build --release -q --bin asyncbench)
+  cp "${AB_TARGET:-/tmp/asyncbench-ab-target}/release/asyncbench" "$work/asyncbench-$c"
+  git worktree remove --force "$src"
+  commits+=("$c")
+done
+
+# one KIND COMMIT ROUND: a fresh mock, one run, one line of figures into $work/KIND-COMMIT.
+one() {
+  local kind=$1 c=$2 r=$3 mock_flags run_flags
+  if [ "$kind" = conns ]; then
+    mock_flags=(--latency 100ms)
+    run_flags=(-c 1000 -n 10000)
+  else
+    mock_flags=(--ttft 50ms --itl 5ms)
+    run_flags=(--stream --max-tokens 32 -c 256 -n 2000)
+  fi
+  "$work/mock-server" --port 0 --stamps "${mock_flags[@]}" >"$work/mock.out" 2>&1 &
+  mock_pid=$!
+  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
+  local url
+  url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+  rm -rf "$work/ab"
+  "$work/asyncbench-$c" compare -q --rounds 1 --target "$url/v1" --strategies async "${run_flags[@]}" \
+    --out "$work/ab" >/dev/null 2>&1
+  kill "$mock_pid"
+  wait "$mock_pid" 2>/dev/null || true
+  mock_pid=""
+  python3 - "$work/ab/report.json" "$kind" "$r" >>"$work/$kind-$c" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["strategies"][0]
+kind, r = sys.argv[2], sys.argv[3]
+inflight = s["goodput_rps"] * s["latency_ms"]["mean"] / 1000
+req = s["distortion"]["request_ms"]["p99"]
+if kind == "conns":
+    print(f"{r}\t{s['goodput_rps']:.0f}\t{s['latency_ms']['p99']:.1f}\t{req:.1f}\t{inflight:.0f}")
+else:
+    print(f"{r}\t{s['goodput_rps'] / (256 / 0.205):.3f}\t{s['ttft_ms']['p99']:.1f}\t{req:.1f}\t{inflight:.1f}")
+PY
+}
+for r in $(seq "$ROUNDS"); do
+  for kind in conns streams; do
+    for c in "${commits[@]}"; do one "$kind" "$c" "$r"; done
+  done
+  echo "round $r done" >&2
+done
+python3 - "$work" "$out/ab-tails.md" "$ROUNDS" "$*" "$(git rev-parse --short HEAD)" "${commits[@]}" <<'PY'
+import statistics, subprocess, sys, datetime
+work, path, rounds, args, head, commits = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+def rows(kind, c):
+    return [l.rstrip("\n").split("\t") for l in open(f"{work}/{kind}-{c}")]
+machine = subprocess.run("lscpu | sed -n 's/^Model name: *//p' | head -1", shell=True, capture_output=True, text=True).stdout.strip()
+out = [
+    "# Tails at load, before and after: asyncbench `async` at each commit",
+    "",
+    f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%MZ}",
+    f"- commits: {' '.join(commits)} (the mock from {head})",
+    f"- machine: {machine}, Linux {subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}; client and mock on the same cores",
+    f"- command: `ROUNDS={rounds} bash scripts/ab-tails.sh OUT_DIR {args}`",
+    "",
+    "Each round runs every commit in turn, each against a fresh standalone `mock-server --stamps`.",
+    "In flight: good/s × mean latency (Little's law).",
+    "",
+]
+for kind, title, cols in [
+    ("conns", "1 000 connections at a fixed 100 ms (10 000 requests)", ["good/s", "p99 (ms)", "request way-in p99 (ms)", "in flight"]),
+    ("streams", "256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2 000 requests)", ["share of ideal", "TTFT p99 (ms)", "request way-in p99 (ms)", "in flight"]),
+]:
+    out += [f"## {title}", "", "| round | commit | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for r in range(int(rounds)):
+        for c in commits:
+            row = rows(kind, c)[r]
+            out.append(f"| {row[0]} | `{c}` | " + " | ".join(row[1:]) + " |")
+    for c in commits:
+        vals = list(zip(*[row[1:] for row in rows(kind, c)]))
+        out.append(f"| **median** | `{c}` | " + " | ".join(f"**{statistics.median(float(v) for v in col):g}**" for col in vals) + " |")
+    out.append("")
+open(path, "w").write("\n".join(out))
+print("\n".join(out))
+PY

@@ -12,11 +12,14 @@
 //! a long run holds at most C tasks, not one per request. Under `--concurrency auto` the permit
 //! is a slot of the [`Controller`], whose limit follows the target's rate limit.
 //!
-//! Tried and undone (`db7c28e`..`b497fef`): a closed loop of C tasks each sending one request
-//! after another, counting into a recorder per thread. It cost about 1 µs of CPU a request
-//! less, but against a mock on the same two cores it raised the tails it is there to measure
-//! (p99 at 1 000 connections, median of 6 alternating rounds, 127 → 143–150 ms; TTFT p99 at 256
-//! streams too): `results/2026-12-06-epyc-2c/`.
+//! How fast the driver sends the next request moves the tails of a closed loop against a mock
+//! on the same cores: the sooner a request follows the one that ended, the more stay in flight
+//! (good/s × mean latency, 931 → 943 of 1 000) and the higher the p99 (about 123 → 150 ms at
+//! 1 000 connections), the answers' bursts staying together. A driver slow to send at a burst
+//! holds load back exactly when the target is busiest, unmeasured (before the send), so the
+//! closed loop takes its permit at once when one is free. A loop of C tasks each sending one
+//! request after another (tried at `db7c28e`..`b497fef`) did the same and cost about 1 µs of
+//! CPU a request less again; the figures are in `results/2026-12-06-epyc-2c/`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +68,8 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
         what: "tokio runtime",
         source: e.into(),
     })?;
-    let client = AsyncClient::new(ctx.req.clone(), ctx.limits())?;
+    // Shared by the tasks behind one `Arc`: a clone per request copied its URL.
+    let client = Arc::new(AsyncClient::new(ctx.req.clone(), ctx.limits())?);
     // The runtime's workers, the calling thread that drives them from `block_on`, and the
     // offload pool.
     let pool = ctx
@@ -115,7 +119,7 @@ fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<
 /// issued.
 async fn run_phase(
     ctx: &RunContext,
-    client: &AsyncClient,
+    client: &Arc<AsyncClient>,
     s: Strategy,
     phase: Phase,
     recorder: &mut Recorder,
@@ -137,14 +141,23 @@ async fn run_phase(
         // While it waits for its turn, every request that finishes is counted as it finishes:
         // folded only when a turn came, a request done just after the last turn of a burst
         // waited for the next burst (up to a whole latency, seen as the harness's lateness).
-        let turn = {
-            let wait = wait_turn(ctx, due, permits.as_ref(), ctl, ends);
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    turn = &mut wait => break turn,
-                    Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                        fold(recorder, done, ctx, measured);
+        // A closed loop whose permit is free now takes it without the wait, whose select polls
+        // the stop (a timer armed and disarmed each time) and the phase's end.
+        let ready = match (due, permits.as_ref(), ctl) {
+            (None, Some(p), None) => p.clone().try_acquire_owned().ok().map(|p| (Some(p), None)),
+            _ => None,
+        };
+        let turn = match ready {
+            Some(turn) => Some(turn),
+            None => {
+                let wait = wait_turn(ctx, due, permits.as_ref(), ctl, ends);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        turn = &mut wait => break turn,
+                        Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                            fold(recorder, done, ctx, measured);
+                        }
                     }
                 }
             }

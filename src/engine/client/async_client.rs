@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 
-use crate::engine::client::{
-    SseReader, complete_sample, head_stamp, parse_body, status_error, with_head_stamp,
-};
+use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::error::RunError;
 use crate::model::outcome::{RequestError, TransportKind};
-use crate::model::record::{Protocol, Sample};
+use crate::model::record::{RateLimit, Sample};
 use crate::plan::request::{Limits, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
@@ -117,12 +115,11 @@ impl AsyncClient {
         attempt: u32,
         started: Instant,
     ) -> (Result<Sample, RequestError>, Instant) {
-        let result = self.attempt(started, index, attempt).await;
-        let end = Instant::now();
-        if end > started + self.limits.timeout && !matches!(result, Err(RequestError::TooLarge { .. })) {
-            return (Err(RequestError::Timeout), end);
-        }
-        (result, end)
+        ended(
+            self.attempt(started, index, attempt).await,
+            started,
+            self.limits.timeout,
+        )
     }
 
     async fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
@@ -161,9 +158,8 @@ impl AsyncClient {
         if r.stream {
             return Box::pin(self.stream(resp, started, index)).await;
         }
-        let protocol = Protocol::of(resp.version());
-        let ratelimit = crate::model::record::RateLimit::from_headers(resp.headers()).map(Box::new);
-        let stamp = head_stamp(r, resp.headers());
+        let head = Head::of(r, resp.version(), resp.headers());
+        let ratelimit = RateLimit::from_headers(resp.headers()).map(Box::new);
         let mut resp = resp;
         let mut total = 0u64;
         let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
@@ -174,12 +170,10 @@ impl AsyncClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        // When the last byte was read, for the head's stamp (the only reader).
-        let read = stamp.is_some().then(Instant::now);
-        parse_body(r, &bytes).map(|s| {
-            let mut s = with_head_stamp(complete_sample(s, protocol, body, total), stamp, started, read);
-            s.ratelimit = ratelimit;
-            s
+        let read = head.read_now();
+        parse_body(r, &bytes).map(|s| Sample {
+            ratelimit,
+            ..head.sample(s, body, total, started, read)
         })
     }
 
@@ -210,9 +204,8 @@ impl AsyncClient {
     ) -> Result<Sample, RequestError> {
         let r = &self.req;
         let max = self.limits.max_body;
-        let protocol = Protocol::of(resp.version());
-        let ratelimit = crate::model::record::RateLimit::from_headers(resp.headers()).map(Box::new);
-        let stamp = head_stamp(r, resp.headers());
+        let head = Head::of(r, resp.version(), resp.headers());
+        let ratelimit = RateLimit::from_headers(resp.headers()).map(Box::new);
         let deadline = started + self.limits.timeout;
         let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
         let mut total = 0u64;
@@ -231,15 +224,9 @@ impl AsyncClient {
                 break;
             }
         }
-        sse.finish().map(|s| {
-            let mut s = with_head_stamp(
-                complete_sample(s, protocol, r.body(index), total),
-                stamp,
-                started,
-                None,
-            );
-            s.ratelimit = ratelimit;
-            s
+        sse.finish().map(|s| Sample {
+            ratelimit,
+            ..head.sample(s, r.body(index), total, started, None)
         })
     }
 

@@ -8,11 +8,9 @@ use std::time::Instant;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::engine::client::{
-    SseReader, complete_sample, head_stamp, parse_body, status_error, with_head_stamp,
-};
+use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::outcome::{RequestError, TransportKind};
-use crate::model::record::{Protocol, Sample};
+use crate::model::record::Sample;
 use crate::plan::request::{Limits, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
@@ -108,12 +106,11 @@ impl BlockingClient {
         attempt: u32,
         started: Instant,
     ) -> (Result<Sample, RequestError>, Instant) {
-        let result = self.attempt(started, index, attempt);
-        let end = Instant::now();
-        if end > started + self.limits.timeout && !matches!(result, Err(RequestError::TooLarge { .. })) {
-            return (Err(RequestError::Timeout), end);
-        }
-        (result, end)
+        ended(
+            self.attempt(started, index, attempt),
+            started,
+            self.limits.timeout,
+        )
     }
 
     fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
@@ -148,7 +145,6 @@ impl BlockingClient {
         };
         let mut resp = sent.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
-        let protocol = Protocol::of(resp.version());
         if !(200..300).contains(&status) {
             // Read the error body (bounded) for its sample and so the connection can be reused.
             let error_body = resp
@@ -159,7 +155,7 @@ impl BlockingClient {
                 .unwrap_or_default();
             return Err(status_error(r, status, resp.headers(), &error_body));
         }
-        let stamp = head_stamp(r, resp.headers());
+        let head = Head::of(r, resp.version(), resp.headers());
         if r.stream {
             let mut reader = resp.into_body().into_with_config().limit(max).reader();
             let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
@@ -185,9 +181,7 @@ impl BlockingClient {
                     break;
                 }
             }
-            return sse
-                .finish()
-                .map(|s| with_head_stamp(complete_sample(s, protocol, body, total), stamp, started, None));
+            return sse.finish().map(|s| head.sample(s, body, total, started, None));
         }
         let bytes = resp
             .body_mut()
@@ -195,15 +189,8 @@ impl BlockingClient {
             .limit(max)
             .read_to_vec()
             .map_err(|e| self.map_error(e))?;
-        let read = Instant::now();
-        parse_body(r, &bytes).map(|s| {
-            with_head_stamp(
-                complete_sample(s, protocol, body, bytes.len() as u64),
-                stamp,
-                started,
-                Some(read),
-            )
-        })
+        let read = head.read_now();
+        parse_body(r, &bytes).map(|s| head.sample(s, body, bytes.len() as u64, started, read))
     }
 
     fn map_error(&self, e: ureq::Error) -> RequestError {

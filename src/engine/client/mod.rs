@@ -14,7 +14,7 @@ pub(crate) use sse::SseReader;
 use serde::Deserialize;
 
 use crate::model::outcome::RequestError;
-use crate::model::record::{Reasoning, Sample};
+use crate::model::record::{Protocol, Reasoning, Sample};
 use crate::model::retry::parse_retry_after;
 use crate::plan::inputs::PreparedBody;
 
@@ -134,58 +134,85 @@ impl UsageView {
     }
 }
 
-/// The mock's stamp of an answer's head (`x-mock-stamp`: when it was meant to be written and
-/// was, and when the request reached the handler), read only from a target on this host, whose
-/// clock is ours.
-pub(crate) fn head_stamp(
-    req: &PreparedRequest,
-    headers: &http::HeaderMap,
-) -> Option<mock_server::stamp::Stamp> {
-    if !req.loopback {
-        return None;
+/// An attempt's result as it ends now, with its end (the one clock reading the attempt's end, its
+/// deadline and its record share): a timeout if its last byte came after `started + timeout`,
+/// however the bytes arrived (an answer too large stays too large).
+pub(crate) fn ended(
+    result: Result<Sample, RequestError>,
+    started: std::time::Instant,
+    timeout: std::time::Duration,
+) -> (Result<Sample, RequestError>, std::time::Instant) {
+    let end = std::time::Instant::now();
+    if end > started + timeout && !matches!(result, Err(RequestError::TooLarge { .. })) {
+        return (Err(RequestError::Timeout), end);
     }
-    let value = headers
-        .get(mock_server::stamp::STAMP_HEADER_NAME)?
-        .to_str()
-        .ok()?;
-    mock_server::stamp::parse(value)
+    (result, end)
 }
 
-/// `s` with what its head's stamp says: the request's way in (from `sent`), and for a whole
-/// answer (`read`: when its last byte was read) the head's write.
-pub(crate) fn with_head_stamp(
-    mut s: Sample,
+/// What a successful answer's head says, read before its body: the protocol, and the mock's
+/// stamp (`x-mock-stamp`: when the head was meant to be written and was, and when the request
+/// reached the handler), read only from a target on this host, whose clock is ours.
+pub(crate) struct Head {
+    protocol: Option<Protocol>,
     stamp: Option<mock_server::stamp::Stamp>,
-    sent: std::time::Instant,
-    read: Option<std::time::Instant>,
-) -> Sample {
-    let Some(stamp) = stamp else {
-        return s;
-    };
-    let stamps = s.stamps.get_or_insert_default();
-    stamps.request = stamp
-        .arrived
-        .map(|a| std::time::Duration::from_nanos(a.saturating_sub(mock_server::stamp::ns(sent))));
-    if let Some(read) = read {
-        let read = mock_server::stamp::ns(read);
-        stamps.head = Some(crate::model::record::StampedWrite::of(
-            stamp.intended,
-            stamp.written,
-            read,
-        ));
-    }
-    s
 }
 
-/// A successful attempt's sample, completed with what the client saw: the protocol, the bytes,
-/// and the input tokens (the target's count, else the body's estimate).
-pub(crate) fn complete_sample(
-    s: Sample,
-    protocol: Option<crate::model::record::Protocol>,
-    body: &PreparedBody,
-    bytes: u64,
-) -> Sample {
-    Sample { protocol, bytes, ..s }.with_counted_input((body.input_tokens > 0).then_some(body.input_tokens))
+impl Head {
+    /// The head of an answer of `version` with `headers`, to `req`.
+    pub(crate) fn of(req: &PreparedRequest, version: http::Version, headers: &http::HeaderMap) -> Head {
+        let stamp = req
+            .loopback
+            .then(|| headers.get(mock_server::stamp::STAMP_HEADER_NAME))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(mock_server::stamp::parse);
+        Head {
+            protocol: Protocol::of(version),
+            stamp,
+        }
+    }
+
+    /// When a whole answer's last byte was read, for the head's stamp: read only when there is
+    /// one.
+    pub(crate) fn read_now(&self) -> Option<std::time::Instant> {
+        self.stamp.is_some().then(std::time::Instant::now)
+    }
+
+    /// The sample `s` its body gave, completed with what the client saw: the protocol, the
+    /// `bytes`, the input tokens (the target's count, else the body's estimate), and what the
+    /// head's stamp says: the request's way in (from `sent`), and for a whole answer (`read`:
+    /// when its last byte was read) the head's write.
+    pub(crate) fn sample(
+        self,
+        s: Sample,
+        body: &PreparedBody,
+        bytes: u64,
+        sent: std::time::Instant,
+        read: Option<std::time::Instant>,
+    ) -> Sample {
+        let mut s = Sample {
+            protocol: self.protocol,
+            bytes,
+            ..s
+        }
+        .with_counted_input((body.input_tokens > 0).then_some(body.input_tokens));
+        let Some(stamp) = self.stamp else {
+            return s;
+        };
+        let stamps = s.stamps.get_or_insert_default();
+        stamps.request = stamp
+            .arrived
+            .map(|a| std::time::Duration::from_nanos(a.saturating_sub(mock_server::stamp::ns(sent))));
+        if let Some(read) = read {
+            let read = mock_server::stamp::ns(read);
+            stamps.head = Some(crate::model::record::StampedWrite::of(
+                stamp.intended,
+                stamp.written,
+                read,
+            ));
+        }
+        s
+    }
 }
 
 #[cfg(test)]

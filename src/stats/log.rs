@@ -152,8 +152,8 @@ impl RequestLog {
     /// The line is written field by field, not through `serde`: its keys are constants and its
     /// times integers of microseconds written as milliseconds (`12.345`, `7.0`: what `serde_json`
     /// writes for the rounded `f64`), where `serde_json` escaped every key and formatted every
-    /// float (0.3 µs a request, the largest of the harness's own costs in the profile beside bare
-    /// reqwest). The unit test holds it to the [`LogLine`] `serde` writes.
+    /// float (about 0.3 µs a request in a profile beside bare reqwest). The unit test holds it to
+    /// the [`LogLine`] `serde` writes.
     pub fn write(&mut self, strategy: &str, r: &Record, good: Option<bool>) {
         if self.buf.capacity() == 0 {
             self.buf.reserve(Self::BATCH + 1024);

@@ -14,12 +14,13 @@
 //!
 //! How fast the driver sends the next request moves the tails of a closed loop against a mock
 //! on the same cores: the sooner a request follows the one that ended, the more stay in flight
-//! (good/s × mean latency, 931 → 943 of 1 000) and the higher the p99 (about 123 → 150 ms at
-//! 1 000 connections), the answers' bursts staying together. A driver slow to send at a burst
-//! holds load back exactly when the target is busiest, unmeasured (before the send), so the
-//! closed loop takes its permit at once when one is free. A loop of C tasks each sending one
-//! request after another (tried at `db7c28e`..`b497fef`) did the same and cost about 1 µs of
-//! CPU a request less again; the figures are in `results/2026-12-06-epyc-2c/`.
+//! (good/s × mean latency, 919–927 → 937 of 1 000, medians of 5 alternating rounds) and the
+//! higher the p99 (125–128 → 152 ms at 1 000 connections), the answers' bursts staying
+//! together. A driver slow to send at a burst holds load back exactly when the target is
+//! busiest, unmeasured (before the send), so the closed loop takes its permit at once when one
+//! is free. A loop of C tasks each sending one request after another (tried at
+//! `db7c28e`..`b497fef`) did the same and cost about 1.4 µs of CPU a request less again; the
+//! figures are in `results/2026-12-06-epyc-2c/ab/`.
 
 use std::sync::Arc;
 use std::time::Instant;

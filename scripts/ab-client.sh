@@ -14,40 +14,20 @@
 # The floors and the mock are built from the checkout this runs in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: scripts/ab-client.sh OUT_DIR COMMIT...}
+ab_commit_args=$(($# - 1))
+# shellcheck source=lib/ab.sh
+. scripts/lib/ab.sh
+ab_setup ab-client.sh "${1:-}"
 shift
-[ $# -ge 1 ] || { echo "usage: scripts/ab-client.sh OUT_DIR COMMIT..." >&2; exit 2; }
 ROUNDS=${ROUNDS:-7}
 N=${N:-150000}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d)
-mock_pid=""
-cleanup() {
-  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 cargo build --release -q --workspace --bins --example floor_client
 cp target/release/mock-server target/release/examples/floor_client "$work/"
-commits=()
-for rev in "$@"; do
-  c=$(git rev-parse --short "$rev")
-  src=$(mktemp -d)
-  git worktree add -q --detach "$src" "$c"
-  (cd "$src" && CARGO_TARGET_DIR=${AB_TARGET:-/tmp/asyncbench-ab-target} cargo build --release -q --bin asyncbench)
-  cp "${AB_TARGET:-/tmp/asyncbench-ab-target}/release/asyncbench" "$work/asyncbench-$c"
-  git worktree remove --force "$src"
-  commits+=("$c")
-done
+ab_build_commits "$@"
 
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}'
 echo "$body" >"$work/body.json"
-"$work/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
-mock_pid=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
-url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
-[ -n "$url" ] || { echo "the mock did not start" >&2; exit 1; }
+ab_start_mock --latency 0ms
 
 per_req() { awk -v n="$2" '{printf "%.2f", ($1 + $2) * 1e6 / n}' "$1"; }
 cols=("bare reqwest" "bare reqwest, a task per request")

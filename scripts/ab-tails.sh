@@ -13,32 +13,16 @@
 # the checkout this runs in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: scripts/ab-tails.sh OUT_DIR COMMIT...}
+ab_commit_args=$(($# - 1))
+# shellcheck source=lib/ab.sh
+. scripts/lib/ab.sh
+ab_setup ab-tails.sh "${1:-}"
 shift
-[ $# -ge 1 ] || { echo "usage: scripts/ab-tails.sh OUT_DIR COMMIT..." >&2; exit 2; }
 ROUNDS=${ROUNDS:-5}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-work=$(mktemp -d)
-mock_pid=""
-cleanup() {
-  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 cargo build --release -q -p mock-server
 cp target/release/mock-server "$work/"
-commits=()
-for rev in "$@"; do
-  c=$(git rev-parse --short "$rev")
-  src=$(mktemp -d)
-  git worktree add -q --detach "$src" "$c"
-  (cd "$src" && CARGO_TARGET_DIR=${AB_TARGET:-/tmp/asyncbench-ab-target} cargo build --release -q --bin asyncbench)
-  cp "${AB_TARGET:-/tmp/asyncbench-ab-target}/release/asyncbench" "$work/asyncbench-$c"
-  git worktree remove --force "$src"
-  commits+=("$c")
-done
+ab_build_commits "$@"
 
 # one KIND COMMIT ROUND: a fresh mock, one run, one line of figures into $work/KIND-COMMIT.
 one() {
@@ -50,17 +34,11 @@ one() {
     mock_flags=(--ttft 50ms --itl 5ms)
     run_flags=(--stream --max-tokens 32 -c 256 -n 2000)
   fi
-  "$work/mock-server" --port 0 --stamps "${mock_flags[@]}" >"$work/mock.out" 2>&1 &
-  mock_pid=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
-  local url
-  url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+  ab_start_mock --stamps "${mock_flags[@]}"
   rm -rf "$work/ab"
   "$work/asyncbench-$c" compare -q --rounds 1 --target "$url/v1" --strategies async "${run_flags[@]}" \
     --out "$work/ab" >/dev/null 2>&1
-  kill "$mock_pid"
-  wait "$mock_pid" 2>/dev/null || true
-  mock_pid=""
+  ab_stop_mock
   python3 - "$work/ab/report.json" "$kind" "$r" >>"$work/$kind-$c" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["strategies"][0]

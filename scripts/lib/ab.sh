@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# What scripts/ab-client.sh and scripts/ab-tails.sh share, sourced by both: the work directory
+# and its cleanup, asyncbench built at each commit, and a standalone mock started in the
+# background. Not run on its own.
+
+# ab_setup NAME OUT_DIR: checks that commits were given (exit 2 naming the usage otherwise),
+# makes OUT_DIR (its absolute path in $out) and a work directory ($work) removed on exit, with
+# the mock started by ab_start_mock killed.
+ab_setup() {
+  local name=$1
+  out=$2
+  if [ -z "$out" ] || [ "$ab_commit_args" -lt 1 ]; then
+    echo "usage: scripts/$name OUT_DIR COMMIT..." >&2
+    exit 2
+  fi
+  mkdir -p "$out"
+  out=$(cd "$out" && pwd)
+  work=$(mktemp -d)
+  mock_pid=""
+  trap ab_cleanup EXIT
+}
+
+ab_cleanup() {
+  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# ab_build_commits COMMIT...: builds asyncbench at each commit in a worktree of its own (one
+# target dir for all, $AB_TARGET), copies it to $work/asyncbench-<short commit>, and lists the
+# short commits in $commits. The worktree is removed even when the build fails.
+ab_build_commits() {
+  local target=${AB_TARGET:-/tmp/asyncbench-ab-target} rev c src rc
+  commits=()
+  for rev in "$@"; do
+    c=$(git rev-parse --short "$rev")
+    src=$(mktemp -d)
+    git worktree add -q --detach "$src" "$c"
+    rc=0
+    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q --bin asyncbench) || rc=$?
+    git worktree remove --force "$src"
+    [ "$rc" = 0 ] || { echo "asyncbench does not build at $c" >&2; exit 1; }
+    cp "$target/release/asyncbench" "$work/asyncbench-$c"
+    commits+=("$c")
+  done
+}
+
+# ab_start_mock FLAGS...: $work/mock-server on a free port with FLAGS; its origin in $url, its
+# PID in $mock_pid.
+ab_start_mock() {
+  "$work/mock-server" --port 0 "$@" >"$work/mock.out" 2>&1 &
+  mock_pid=$!
+  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
+  url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+  [ -n "$url" ] || { echo "the mock did not start: $(cat "$work/mock.out")" >&2; exit 1; }
+}
+
+# ab_stop_mock: stops the mock ab_start_mock started.
+ab_stop_mock() {
+  kill "$mock_pid"
+  wait "$mock_pid" 2>/dev/null || true
+  mock_pid=""
+}

@@ -132,7 +132,7 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 9] = [
+    let cases: [(&[&str], &str, &str); 13] = [
         // The embedded mock's flag, with a target of the user's.
         (
             &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
@@ -164,6 +164,19 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             "'first:x:500'",
         ),
         (&["compare", "--cpu-work", "20s"], "--cpu-work", "'20s'"),
+        // A ramp opens a closed loop's slots: not an open loop's, a controller's, or -c 0's.
+        (&["compare", "--ramp", "1s", "--rate", "5"], "--ramp", "'1s'"),
+        (
+            &["compare", "--ramp", "1s", "--strategies", "async", "-c", "auto"],
+            "--ramp",
+            "'1s'",
+        ),
+        (
+            &["compare", "--ramp", "200ms", "--strategies", "async", "-c", "0"],
+            "--ramp",
+            "'200ms'",
+        ),
+        (&["compare", "--ramp", "soon"], "--ramp", "'soon'"),
     ];
     for (args, flag, value) in cases {
         let (_tmp, out) = temp_out();

@@ -840,3 +840,86 @@ fn a_target_counting_otherwise_is_flagged() {
         assert_eq!(stdout.replace('\n', " ").contains(note), flagged, "{t}: {stdout}");
     }
 }
+
+/// `--ramp` opens a closed loop's C slots evenly over its time, in the warm-up and again in the
+/// measured phase: with C = 4 over 600 ms, slot k opens k × 150 ms after the phase's start and
+/// then stays open, so at no request's start are more in flight than the slots open by then
+/// (counted from the phase's first start, with 25 ms for its own start-up). Every strategy that
+/// holds slots, the Python clients included (they are told it in the protocol); `batched` is
+/// not ramped, and the report and table say so. Without a ramp four start together.
+#[test]
+fn a_ramp_opens_each_phases_slots_evenly_for_every_strategy() {
+    use asyncbench::model::strategy::PyClient;
+    crate::util::python_clients();
+    let ramped: Vec<String> = Strategy::ALL
+        .into_iter()
+        .filter(|s| *s != Strategy::Batched && *s != Strategy::Sequential)
+        .chain(
+            PyClient::ALL
+                .into_iter()
+                .filter(|p| p.only_api().is_none() && *p != PyClient::Sequential)
+                .map(Strategy::Python),
+        )
+        .map(|s| s.id().to_string())
+        .collect();
+    let list = format!("sequential,batched,{}", ramped.join(","));
+    let (o, tmp) = crate::util::run_in_out(&[
+        "compare",
+        "-n",
+        "12",
+        "-c",
+        "4",
+        "--warmup",
+        "4",
+        "--ramp",
+        "600ms",
+        "--latency",
+        "20ms",
+        "--strategies",
+        &list,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("ramp: each phase's slots opened evenly over 600 ms (batched not ramped"),
+        "{table}"
+    );
+    let out = tmp.path().join("out");
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["config"]["ramp_s"], 0.6);
+    let text = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
+    let mut spans: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        spans
+            .entry(v["strategy"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((v["start_ms"].as_f64().unwrap(), v["end_ms"].as_f64().unwrap()));
+    }
+    let most_in_flight = |s: &[(f64, f64)], ramp: bool| -> Vec<(f64, usize, usize)> {
+        let first = s.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+        s.iter()
+            .map(|&(t, _)| {
+                let busy = s.iter().filter(|r| r.0 <= t && t < r.1).count();
+                let open = if ramp {
+                    (1 + ((t - first + 25.0) / 150.0) as usize).min(4)
+                } else {
+                    4
+                };
+                (t - first, busy, open)
+            })
+            .collect()
+    };
+    for id in &ramped {
+        let s = &spans[id.as_str()];
+        assert_eq!(s.len(), 12, "{id}");
+        let seen = most_in_flight(s, true);
+        assert!(
+            seen.iter().all(|&(_, busy, open)| busy <= open),
+            "{id}: (ms after the first start, in flight, open) {seen:?}"
+        );
+    }
+    // The batches are not ramped: the first four start together.
+    let seen = most_in_flight(&spans["batched"], false);
+    assert!(seen.iter().any(|&(_, busy, _)| busy == 4), "batched: {seen:?}");
+}

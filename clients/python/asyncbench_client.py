@@ -42,6 +42,7 @@ class Phase:
         first, stride, count = p["first"], p["stride"], p["count"]
         self.indexes = range(first, first + count * stride, stride)
         self.schedule_s = p.get("schedule_s")
+        self.ramp_s = p.get("ramp_s")
         self.t0 = None
         self.issued = 0
 
@@ -53,6 +54,18 @@ class Phase:
         if self.schedule_s is None:
             return None
         return self.t0 + int(self.schedule_s[i] * 1e9)
+
+    def ramped(self, slots):
+        """Whether this phase opens its `slots` over a ramp (--ramp, closed loop)."""
+        return bool(self.ramp_s) and self.schedule_s is None and slots > 1
+
+    def open_slots(self, slots, release, sleep):
+        """--ramp: opens slots 1.. at k * ramp / slots after the phase's start, calling
+        `release` (a semaphore's) at each; `sleep` is the waiting function (a coroutine's or a
+        thread's). An open slot stays open: during the ramp at most the open slots are busy."""
+        for k in range(1, slots):
+            yield sleep(max(0, self.t0 + int(self.ramp_s * 1e9 * k / slots) - now()) / 1e9)
+            release()
 
     def may_issue(self):
         """False once the phase's time limit has passed (no new request after it)."""
@@ -516,6 +529,15 @@ async def gather_phase(phase, concurrency, call):
 
     sem = asyncio.Semaphore(concurrency) if concurrency else contextlib.nullcontext()
 
+    ramped = phase.ramped(concurrency)
+    if ramped:
+        # --ramp: one slot open at the start, the others opened by a task of their own.
+        sem = asyncio.Semaphore(1)
+
+    async def open_slots():
+        for wait in phase.open_slots(concurrency, sem.release, asyncio.sleep):
+            await wait
+
     async def one(i, index):
         due = phase.due_ns(i)
         if due is not None:
@@ -527,5 +549,8 @@ async def gather_phase(phase, concurrency, call):
             await call(index, due)
 
     phase.begin()
+    opener = asyncio.ensure_future(open_slots()) if ramped else None
     await asyncio.gather(*(one(i, index) for i, index in enumerate(phase.indexes)))
+    if opener is not None:
+        opener.cancel()
     phase.done()

@@ -298,6 +298,12 @@ pub struct CommonArgs {
     /// 5s), left out of every figure and reported apart [default: none].
     #[arg(long, value_parser = parse_warmup, value_name = "N|DURATION")]
     pub warmup: Option<Warmup>,
+    /// Closed loop: open each phase's C slots evenly over this long (slot k's first request
+    /// starts k × DURATION ÷ C after the phase's start), so that C requests do not start, and
+    /// then keep ending and re-starting, together. `batched` is not ramped: its batches start
+    /// together by design [default: none: all C at once].
+    #[arg(long, value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub ramp: Option<Duration>,
     /// Threads (threadpool) or requests in flight (async, async-single, async-offload);
     /// 0 = unbounded (async only); auto = set by a controller that follows the target's rate
     /// limit (async strategies). `sweep` takes a comma-separated list (or auto: it finds the

@@ -144,6 +144,10 @@ pub struct ConfigSummary {
     pub duration_s: Option<f64>,
     /// `--warmup`.
     pub warmup: Option<crate::model::plan::Warmup>,
+    /// `--ramp`, seconds: a closed loop opened each phase's slots evenly over this long
+    /// (`batched` excepted); absent without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_s: Option<f64>,
     /// `--slo`.
     pub slo: crate::model::plan::Slo,
     /// `--shard K/N`: this report is shard K of N.

@@ -107,6 +107,15 @@ fn settings_of(
     if let Some(wu) = c.warmup {
         rows.push(("warm-up", describe_warmup(wu)));
     }
+    if let Some(r) = c.ramp_s {
+        rows.push((
+            "ramp",
+            format!(
+                "each phase's slots opened evenly over {:.0} ms (batched not ramped)",
+                r * 1e3
+            ),
+        ));
+    }
     if let Some(d) = c.cpu_work_s {
         rows.push(("CPU work", format!("{:.3} ms per successful response", d * 1e3)));
     }

@@ -646,6 +646,13 @@ pub(crate) fn settings_header(c: &ConfigSummary, before: bool) -> String {
         let runs = if before { "runs" } else { "ran" };
         let _ = writeln!(t, "each strategy {runs} for {d} s{cap}");
     }
+    if let Some(r) = c.ramp_s {
+        let _ = writeln!(
+            t,
+            "ramp: each phase's slots opened evenly over {:.0} ms (batched not ramped: its batches start together)",
+            r * 1e3
+        );
+    }
     t
 }
 

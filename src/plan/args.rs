@@ -258,6 +258,7 @@ impl CommonArgs {
             inputs: Arc::new(inputs_read),
             stop: Stop::of(self.requests, self.duration),
             warmup: self.warmup,
+            ramp: self.ramp()?,
             slo: self.slo.unwrap_or_default(),
             export_chunks: self.export_chunks,
             print_requests: self.print_requests,
@@ -339,6 +340,37 @@ impl CommonArgs {
             ));
         }
         Ok((concurrency, adaptive))
+    }
+
+    /// `--ramp`: a closed loop's slots opened over a time; refused with an open loop (its
+    /// schedule is the ramp) and with `--concurrency auto` (its controller opens them).
+    fn ramp(&self) -> Result<Option<Duration>, ConfigError> {
+        let Some(ramp) = self.ramp.filter(|r| !r.is_zero()) else {
+            return Ok(None);
+        };
+        let shown = || format!("{ramp:?}");
+        if !self.rate.is_empty() {
+            return Err(invalid(
+                "--ramp",
+                shown(),
+                "opens a closed loop's slots; an open loop (--rate) starts requests on its schedule",
+            ));
+        }
+        if self.concurrency.contains(&Level::Auto) {
+            return Err(invalid(
+                "--ramp",
+                shown(),
+                "opens a closed loop's slots; with --concurrency auto the controller opens them",
+            ));
+        }
+        if self.concurrency.contains(&Level::Value(0)) {
+            return Err(invalid(
+                "--ramp",
+                shown(),
+                "opens a closed loop's C slots; -c 0 has none (--rate spreads the starts instead)",
+            ));
+        }
+        Ok(Some(ramp))
     }
 
     /// Closed loop, closed under `--concurrency auto`'s controller, or `--rate` with its arrival

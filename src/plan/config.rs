@@ -70,6 +70,8 @@ pub struct RunConfig {
     pub inputs: Arc<Inputs>,
     /// Requests sent first with the same clients and left out of every figure.
     pub warmup: Option<Warmup>,
+    /// `--ramp`: a closed loop opens each phase's slots evenly over this long.
+    pub ramp: Option<Duration>,
     /// Limits a successful request must meet to count as good.
     pub slo: Slo,
     /// Write the arrival time of every streamed chunk into `requests.jsonl`.
@@ -179,6 +181,7 @@ impl Default for RunConfig {
             intervals_in_memory: crate::stats::intervals::SEALED_IN_MEMORY,
             inputs: Arc::new(Inputs::default()),
             warmup: None,
+            ramp: None,
             slo: Slo::default(),
             export_chunks: false,
             print_requests: false,

@@ -88,6 +88,10 @@ pub(crate) struct Phase {
     /// Open loop: when each request is due, seconds from the phase's start (entry `i` is
     /// request `i`'s); `None` in a closed loop.
     pub schedule_s: Option<Vec<f64>>,
+    /// Closed loop under `--ramp`: the client opens its C slots evenly over this many seconds
+    /// from the phase's start (slot k's first request waits k × ramp_s ÷ C); absent without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp_s: Option<f64>,
 }
 
 /// The retry policy in plain numbers (`crate::model::retry::RetryPolicy`, in seconds).

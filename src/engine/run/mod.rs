@@ -384,6 +384,7 @@ pub(crate) fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) 
         mock_mean_delay_s: session.mean_delay_s,
         duration_s: cfg.stop.duration().map(|d| d.as_secs_f64()),
         warmup: cfg.warmup,
+        ramp_s: cfg.ramp.map(|r| r.as_secs_f64()),
         slo: cfg.slo,
         shard: cfg.shard,
         adaptive: cfg.load.adaptive(),

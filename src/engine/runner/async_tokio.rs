@@ -32,7 +32,8 @@ use tokio::task::JoinSet;
 use crate::engine::adaptive::{Controller, Slot};
 use crate::engine::client::async_client::AsyncClient;
 use crate::engine::runner::{
-    CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, warmup_then_measure, work_async,
+    CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, slot_opens, warmup_then_measure,
+    work_async,
 };
 use crate::model::error::RunError;
 use crate::model::record::Record;
@@ -128,12 +129,18 @@ async fn run_phase(
     ctl: Option<&Arc<Controller>>,
 ) -> u64 {
     let limit = ctx.cfg.effective_concurrency(s) as usize;
-    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
+    // `--ramp`: one slot open at the start, the others opened by a task of their own.
+    let ramp = ctx.cfg.ramp.filter(|_| !phase.scheduled && limit > 1);
+    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none())
+        .then(|| Arc::new(Semaphore::new(if ramp.is_some() { 1 } else { limit })));
     let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
     let sink = CancelSink::default();
     let mut issued = 0;
     let t0 = Instant::now();
+    let opener = ramp
+        .zip(permits.clone())
+        .map(|(ramp, p)| tokio::spawn(open_slots(p, ramp, t0, limit as u64)));
     // The end of a duration-bounded phase, which also ends a wait for a permit.
     let ends = phase.limit.map(|l| t0 + l);
     let mut i = 0;
@@ -200,8 +207,19 @@ async fn run_phase(
         }
         i += 1;
     }
+    if let Some(o) = opener {
+        o.abort();
+    }
     drain(&mut tasks, recorder, ctx, measured, &sink).await;
     issued
+}
+
+/// Opens slots 1.. of a ramped closed loop at their times ([`slot_opens`]), one permit each.
+async fn open_slots(permits: Arc<Semaphore>, ramp: std::time::Duration, t0: Instant, slots: u64) {
+    for k in 1..slots {
+        tokio::time::sleep_until(slot_opens(ramp, t0, k, slots).into()).await;
+        permits.add_permits(1);
+    }
 }
 
 /// What a request waits for before it is spawned. Open loop: its due time, so only requests

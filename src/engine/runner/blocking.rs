@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 
 use crate::engine::client::blocking::BlockingClient;
-use crate::engine::runner::{Attempts, Phase, RunContext, StrategyRun, WarmupRun, send_blocking};
+use crate::engine::runner::{Attempts, Phase, RunContext, StrategyRun, WarmupRun, send_blocking, slot_opens};
 use crate::model::error::RunError;
 use crate::stats::recorder::Recorder;
 
@@ -63,8 +63,9 @@ fn take(slot: &Mutex<Recorder>) -> Recorder {
     }
 }
 
-/// One worker's loop over one phase: take the next index, wait for its due time (open loop),
-/// send it with retries, record it; until the phase, its time limit or a stop ends it.
+/// One worker's loop over one phase: wait for its slot to open (`--ramp`: worker `w` of `of`),
+/// then take the next index, wait for its due time (open loop), send it with retries, record
+/// it; until the phase, its time limit or a stop ends it.
 #[allow(clippy::too_many_arguments)]
 fn run_phase(
     ctx: &RunContext,
@@ -73,9 +74,21 @@ fn run_phase(
     phase: Phase,
     state: &PhaseState,
     (slot, current): (&Mutex<Recorder>, &Mutex<Option<Attempts>>),
+    (w, of): (usize, usize),
     measured: bool,
 ) {
     let t0 = *state.t0.get_or_init(Instant::now);
+    if !phase.scheduled
+        && let Some(ramp) = ctx.cfg.ramp
+    {
+        let at = slot_opens(ramp, t0, w as u64, of as u64);
+        // A slot that opens after a duration-bounded phase's end waits only until that end.
+        let at = phase.limit.map_or(at, |l| at.min(t0 + l));
+        let wait = at.saturating_duration_since(Instant::now());
+        if !wait.is_zero() && !ctx.stop.sleep_blocking(wait) {
+            return;
+        }
+    }
     while ctx.stop.requested().is_none() {
         let i = state.next.fetch_add(1, Ordering::Relaxed);
         if !phase.may_issue(i, t0) {
@@ -148,6 +161,7 @@ pub(crate) fn drive(
                     phase,
                     &states.0,
                     (&slot.warmup, &slot.current),
+                    (w, workers),
                     false,
                 );
                 // Every worker is warm before the measured clock starts.
@@ -160,6 +174,7 @@ pub(crate) fn drive(
                 main,
                 &states.1,
                 (&slot.main, &slot.current),
+                (w, workers),
                 true,
             );
         }))?;

@@ -206,6 +206,14 @@ pub(crate) async fn work_async(cpu: Option<&Arc<crate::engine::cpu_work::Worker>
     }
 }
 
+/// When slot `k` of a closed loop's `slots` opens under `--ramp`, for a phase started at `t0`:
+/// `k × ramp ÷ slots` after it (slot 0 at once). An open slot stays open: the loop re-sends in
+/// it as soon as its request ends, so during the ramp at most the open slots are in flight.
+pub(crate) fn slot_opens(ramp: Duration, t0: Instant, k: u64, slots: u64) -> Instant {
+    let after = ramp.as_nanos() * u128::from(k) / u128::from(slots.max(1));
+    t0 + Duration::from_nanos(u64::try_from(after).unwrap_or(u64::MAX))
+}
+
 /// What a warm-up produced (left out of every figure; reported apart).
 #[derive(Debug)]
 pub struct WarmupRun {

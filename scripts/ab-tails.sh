@@ -2,13 +2,15 @@
 # The tails a change moves, in one run: asyncbench's `async` built at each COMMIT against fresh
 # standalone stamping mocks on the same cores, rounds alternating. Not run by CI.
 #
-#   ROUNDS=5 bash scripts/ab-tails.sh OUT_DIR COMMIT...
+#   ROUNDS=5 [CONNS_FLAGS=...] [STREAMS_FLAGS=...] bash scripts/ab-tails.sh OUT_DIR COMMIT...
 #
 # Two of issue 29's load points, each round running every commit in turn on a fresh mock:
 #   1 000 connections at a fixed 100 ms (10 000 requests): good/s, p99, the request's way-in p99,
 #     requests in flight by Little's law (good/s × mean latency);
 #   256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2 000 requests): share of the ideal rate
-#     (256 ÷ 205 ms), TTFT p99, the request's way-in p99.
+#     (256 ÷ 205 ms), TTFT p99, ITL p99, the request's way-in p99.
+# CONNS_FLAGS and STREAMS_FLAGS are added to each load point's run (e.g. `--warmup 2000 --ramp
+# 100ms`, `-n 20000`; a later -n wins).
 # Writes OUT_DIR/ab-tails.md with every round and each commit's medians. The mock is built from
 # the checkout this runs in.
 set -euo pipefail
@@ -19,6 +21,8 @@ ab_commit_args=$(($# - 1))
 ab_setup ab-tails.sh "${1:-}"
 shift
 ROUNDS=${ROUNDS:-5}
+CONNS_FLAGS=${CONNS_FLAGS:-}
+STREAMS_FLAGS=${STREAMS_FLAGS:-}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p mock-server
 cp target/release/mock-server "$work/"
@@ -29,10 +33,12 @@ one() {
   local kind=$1 c=$2 r=$3 mock_flags run_flags
   if [ "$kind" = conns ]; then
     mock_flags=(--latency 100ms)
-    run_flags=(-c 1000 -n 10000)
+    # shellcheck disable=SC2206
+    run_flags=(-c 1000 -n 10000 $CONNS_FLAGS)
   else
     mock_flags=(--ttft 50ms --itl 5ms)
-    run_flags=(--stream --max-tokens 32 -c 256 -n 2000)
+    # shellcheck disable=SC2206
+    run_flags=(--stream --max-tokens 32 -c 256 -n 2000 $STREAMS_FLAGS)
   fi
   ab_start_mock --stamps "${mock_flags[@]}"
   rm -rf "$work/ab"
@@ -48,7 +54,7 @@ req = s["distortion"]["request_ms"]["p99"]
 if kind == "conns":
     print(f"{r}\t{s['goodput_rps']:.0f}\t{s['latency_ms']['p99']:.1f}\t{req:.1f}\t{inflight:.0f}")
 else:
-    print(f"{r}\t{s['goodput_rps'] / (256 / 0.205):.3f}\t{s['ttft_ms']['p99']:.1f}\t{req:.1f}\t{inflight:.1f}")
+    print(f"{r}\t{s['goodput_rps'] / (256 / 0.205):.3f}\t{s['ttft_ms']['p99']:.1f}\t{s['itl_ms']['p99']:.2f}\t{req:.1f}\t{inflight:.1f}")
 PY
 }
 for r in $(seq "$ROUNDS"); do
@@ -57,9 +63,9 @@ for r in $(seq "$ROUNDS"); do
   done
   echo "round $r done" >&2
 done
-python3 - "$work" "$out/ab-tails.md" "$ROUNDS" "$*" "$(git rev-parse --short HEAD)" "${commits[@]}" <<'PY'
+python3 - "$work" "$out/ab-tails.md" "$ROUNDS" "$*" "$CONNS_FLAGS" "$STREAMS_FLAGS" "$(git rev-parse --short HEAD)" "${commits[@]}" <<'PY'
 import statistics, subprocess, sys, datetime
-work, path, rounds, args, head, commits = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+work, path, rounds, args, conns_flags, streams_flags, head, commits = *sys.argv[1:8], sys.argv[8:]
 def rows(kind, c):
     return [l.rstrip("\n").split("\t") for l in open(f"{work}/{kind}-{c}")]
 machine = subprocess.run("lscpu | sed -n 's/^Model name: *//p' | head -1", shell=True, capture_output=True, text=True).stdout.strip()
@@ -69,15 +75,15 @@ out = [
     f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%MZ}",
     f"- commits: {' '.join(commits)} (the mock from {head})",
     f"- machine: {machine}, Linux {subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}; client and mock on the same cores",
-    f"- command: `ROUNDS={rounds} bash scripts/ab-tails.sh OUT_DIR {args}`",
+    "- command: `ROUNDS=" + rounds + (f" CONNS_FLAGS='{conns_flags}'" if conns_flags else "") + (f" STREAMS_FLAGS='{streams_flags}'" if streams_flags else "") + f" bash scripts/ab-tails.sh OUT_DIR {args}`",
     "",
     "Each round runs every commit in turn, each against a fresh standalone `mock-server --stamps`.",
     "In flight: good/s × mean latency (Little's law).",
     "",
 ]
 for kind, title, cols in [
-    ("conns", "1 000 connections at a fixed 100 ms (10 000 requests)", ["good/s", "p99 (ms)", "request way-in p99 (ms)", "in flight"]),
-    ("streams", "256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2 000 requests)", ["share of ideal", "TTFT p99 (ms)", "request way-in p99 (ms)", "in flight"]),
+    ("conns", f"1 000 connections at a fixed 100 ms (`-c 1000 -n 10000 {conns_flags}`)", ["good/s", "p99 (ms)", "request way-in p99 (ms)", "in flight"]),
+    ("streams", f"256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (`--stream --max-tokens 32 -c 256 -n 2000 {streams_flags}`)", ["share of ideal", "TTFT p99 (ms)", "ITL p99 (ms)", "request way-in p99 (ms)", "in flight"]),
 ]:
     out += [f"## {title}", "", "| round | commit | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for r in range(int(rounds)):

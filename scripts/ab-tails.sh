@@ -2,15 +2,16 @@
 # The tails a change moves, in one run: asyncbench's `async` built at each COMMIT against fresh
 # standalone stamping mocks on the same cores, rounds alternating. Not run by CI.
 #
-#   ROUNDS=5 [CONNS_FLAGS=...] [STREAMS_FLAGS=...] bash scripts/ab-tails.sh OUT_DIR COMMIT...
+#   ROUNDS=5 [CONNS_N=10000] [STREAMS_N=2000] [CONNS_FLAGS=...] [STREAMS_FLAGS=...] \
+#     bash scripts/ab-tails.sh OUT_DIR COMMIT...
 #
 # Two of issue 29's load points, each round running every commit in turn on a fresh mock:
-#   1 000 connections at a fixed 100 ms (10 000 requests): good/s, p99, the request's way-in p99,
+#   1 000 connections at a fixed 100 ms (CONNS_N requests): good/s, p99, the request's way-in p99,
 #     requests in flight by Little's law (good/s × mean latency);
-#   256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2 000 requests): share of the ideal rate
+#   256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (STREAMS_N requests): share of the ideal rate
 #     (256 ÷ 205 ms), TTFT p99, ITL p99, the request's way-in p99.
 # CONNS_FLAGS and STREAMS_FLAGS are added to each load point's run (e.g. `--warmup 2000 --ramp
-# 100ms`, `-n 20000`; a later -n wins).
+# 100ms`).
 # Writes OUT_DIR/ab-tails.md with every round and each commit's medians. The mock is built from
 # the checkout this runs in.
 set -euo pipefail
@@ -21,6 +22,8 @@ ab_commit_args=$(($# - 1))
 ab_setup ab-tails.sh "${1:-}"
 shift
 ROUNDS=${ROUNDS:-5}
+CONNS_N=${CONNS_N:-10000}
+STREAMS_N=${STREAMS_N:-2000}
 CONNS_FLAGS=${CONNS_FLAGS:-}
 STREAMS_FLAGS=${STREAMS_FLAGS:-}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -34,11 +37,11 @@ one() {
   if [ "$kind" = conns ]; then
     mock_flags=(--latency 100ms)
     # shellcheck disable=SC2206
-    run_flags=(-c 1000 -n 10000 $CONNS_FLAGS)
+    run_flags=(-c 1000 -n "$CONNS_N" $CONNS_FLAGS)
   else
     mock_flags=(--ttft 50ms --itl 5ms)
     # shellcheck disable=SC2206
-    run_flags=(--stream --max-tokens 32 -c 256 -n 2000 $STREAMS_FLAGS)
+    run_flags=(--stream --max-tokens 32 -c 256 -n "$STREAMS_N" $STREAMS_FLAGS)
   fi
   ab_start_mock --stamps "${mock_flags[@]}"
   rm -rf "$work/ab"
@@ -63,7 +66,7 @@ for r in $(seq "$ROUNDS"); do
   done
   echo "round $r done" >&2
 done
-python3 - "$work" "$out/ab-tails.md" "$ROUNDS" "$*" "$CONNS_FLAGS" "$STREAMS_FLAGS" "$(git rev-parse --short HEAD)" "${commits[@]}" <<'PY'
+python3 - "$work" "$out/ab-tails.md" "$ROUNDS" "$*" "-n $CONNS_N $CONNS_FLAGS" "-n $STREAMS_N $STREAMS_FLAGS" "$(git rev-parse --short HEAD)" "${commits[@]}" <<'PY'
 import statistics, subprocess, sys, datetime
 work, path, rounds, args, conns_flags, streams_flags, head, commits = *sys.argv[1:8], sys.argv[8:]
 def rows(kind, c):
@@ -75,15 +78,15 @@ out = [
     f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%MZ}",
     f"- commits: {' '.join(commits)} (the mock from {head})",
     f"- machine: {machine}, Linux {subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}; client and mock on the same cores",
-    "- command: `ROUNDS=" + rounds + (f" CONNS_FLAGS='{conns_flags}'" if conns_flags else "") + (f" STREAMS_FLAGS='{streams_flags}'" if streams_flags else "") + f" bash scripts/ab-tails.sh OUT_DIR {args}`",
+    "- command: `ROUNDS=" + rounds + " " + " ".join(f"{k}_N={v.split()[1]}" + (f" {k}_FLAGS='{' '.join(v.split()[2:])}'" if len(v.split()) > 2 else "") for k, v in [("CONNS", conns_flags), ("STREAMS", streams_flags)]) + f" bash scripts/ab-tails.sh OUT_DIR {args}`",
     "",
     "Each round runs every commit in turn, each against a fresh standalone `mock-server --stamps`.",
     "In flight: good/s × mean latency (Little's law).",
     "",
 ]
 for kind, title, cols in [
-    ("conns", f"1 000 connections at a fixed 100 ms (`-c 1000 -n 10000 {conns_flags}`)", ["good/s", "p99 (ms)", "request way-in p99 (ms)", "in flight"]),
-    ("streams", f"256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (`--stream --max-tokens 32 -c 256 -n 2000 {streams_flags}`)", ["share of ideal", "TTFT p99 (ms)", "ITL p99 (ms)", "request way-in p99 (ms)", "in flight"]),
+    ("conns", f"1 000 connections at a fixed 100 ms (`-c 1000 {conns_flags}`)", ["good/s", "p99 (ms)", "request way-in p99 (ms)", "in flight"]),
+    ("streams", f"256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (`--stream --max-tokens 32 -c 256 {streams_flags}`)", ["share of ideal", "TTFT p99 (ms)", "ITL p99 (ms)", "request way-in p99 (ms)", "in flight"]),
 ]:
     out += [f"## {title}", "", "| round | commit | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for r in range(int(rounds)):

@@ -1,28 +1,29 @@
-//! `async` and `async-single`: one reqwest client, every request a tokio task, at most C in
-//! flight under a semaphore (C = 0: all at once), the twin of `asyncio.gather` under a
-//! `Semaphore`. `async` runs on a multi-thread runtime, `async-single` on a current-thread one,
-//! which is what Python's event loop is.
+//! `async` and `async-single`: one reqwest client, at most C requests in flight (C = 0: all at
+//! once), the twin of `asyncio.gather` under a `Semaphore`. `async` runs on a multi-thread
+//! runtime, `async-single` on a current-thread one, which is what Python's event loop is.
 //!
 //! `async-offload` is `async` whose `--cpu-work` goes to a rayon pool of one thread per core
 //! (the task awaits it), where `async` and `async-single` do it on the event loop.
 //!
-//! Each task returns its `Record`; the driver folds them into one recorder as they finish, so
-//! the request path shares nothing but the client's connection pool. The driver spawns a task
-//! only when its request may start (a permit in a closed loop, its due time in an open one), so
-//! a long run holds at most C tasks, not one per request. Under `--concurrency auto` the permit
-//! is a slot of the [`Controller`], whose limit follows the target's rate limit.
+//! A closed loop at a fixed C runs C tasks, each sending one request after another and counting
+//! each as it ends into a recorder of its runtime thread: on the wire what `gather` under a
+//! semaphore does, without a task spawned and a permit handed over per request (about 1.4 µs of
+//! CPU a request less, `results/2026-12-06-epyc-2c/ab/`). Under `--ramp` task k starts its
+//! loop when its slot opens. An open loop, `--concurrency 0` and `--concurrency auto` spawn a
+//! task per request when it may start (its due time, at once, or a slot of the [`Controller`],
+//! whose limit follows the target's rate limit); each returns its `Record` and the driver
+//! counts them as they finish. Either way a long run holds at most C tasks, not one per request.
 //!
-//! How fast the driver sends the next request moves the tails of a closed loop against a mock
-//! on the same cores: the sooner a request follows the one that ended, the more stay in flight
-//! (good/s × mean latency, 919–927 → 937 of 1 000, medians of 5 alternating rounds) and the
-//! higher the p99 (125–128 → 152 ms at 1 000 connections), the answers' bursts staying
-//! together. A driver slow to send at a burst holds load back exactly when the target is
-//! busiest, unmeasured (before the send), so the closed loop takes its permit at once when one
-//! is free. A loop of C tasks each sending one request after another (tried at
-//! `db7c28e`..`b497fef`) did the same and cost about 1.4 µs of CPU a request less again; the
-//! figures are in `results/2026-12-06-epyc-2c/ab/`.
+//! How fast the next request follows the one that ended moves a closed loop's tails against a
+//! mock on the same cores: the sooner, the more stay in flight (good/s × mean latency, 919–927
+//! → 937 of 1 000) and the more the answers' bursts stay together (p99 125–128 → 152 ms at
+//! 1 000 connections opened at once, medians of 5 alternating rounds). Those bursts are the
+//! loop's synchronized start, not the harness's lateness: with `--warmup` and `--ramp` the same
+//! point's p99 is 101–102 ms (`results/2026-12-06-epyc-2c/`).
 
-use std::sync::Arc;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::runtime::{Builder, Runtime};
@@ -42,20 +43,24 @@ use crate::stats::recorder::Recorder;
 
 /// Runs the workload on a multi-thread runtime (one worker per core).
 pub(crate) fn run_async(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let rt = Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("async-worker")
-        .build();
+    let rt = numbered(
+        Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("async-worker"),
+    )
+    .build();
     drive(ctx, rt, Strategy::Async)
 }
 
 /// Runs the workload as `async` does, on a runtime of its own whose workers are named for it,
 /// with `--cpu-work` on the offload pool.
 pub(crate) fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let rt = Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("offload-worker")
-        .build();
+    let rt = numbered(
+        Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("offload-worker"),
+    )
+    .build();
     drive(ctx, rt, Strategy::AsyncOffload)
 }
 
@@ -63,6 +68,18 @@ pub(crate) fn run_async_offload(ctx: &RunContext) -> Result<StrategyRun, RunErro
 pub(crate) fn run_async_single(ctx: &RunContext) -> Result<StrategyRun, RunError> {
     let rt = Builder::new_current_thread().enable_all().build();
     drive(ctx, rt, Strategy::AsyncSingle)
+}
+
+thread_local! {
+    /// This thread's number among its runtime's threads (0 on a thread no runtime started):
+    /// which of the recorders of [`run_workers`] its tasks count into.
+    static STRIPE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Numbers the threads of the runtime `b` builds, from 0 (its workers are started first).
+fn numbered(b: &mut Builder) -> &mut Builder {
+    let next = AtomicUsize::new(0);
+    b.on_thread_start(move || STRIPE.set(next.fetch_add(1, Ordering::Relaxed)))
 }
 
 fn drive(ctx: &RunContext, rt: std::io::Result<Runtime>, s: Strategy) -> Result<StrategyRun, RunError> {
@@ -129,18 +146,15 @@ async fn run_phase(
     ctl: Option<&Arc<Controller>>,
 ) -> u64 {
     let limit = ctx.cfg.effective_concurrency(s) as usize;
-    // `--ramp`: one slot open at the start, the others opened by a task of their own.
-    let ramp = ctx.cfg.ramp.filter(|_| !phase.scheduled && limit > 1);
-    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none())
-        .then(|| Arc::new(Semaphore::new(if ramp.is_some() { 1 } else { limit })));
+    if ctx.cfg.concurrency != 0 && ctl.is_none() && !phase.scheduled {
+        return run_workers(ctx, client, phase, recorder, measured, limit).await;
+    }
+    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
     let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
     let sink = CancelSink::default();
     let mut issued = 0;
     let t0 = Instant::now();
-    let opener = ramp
-        .zip(permits.clone())
-        .map(|(ramp, p)| tokio::spawn(open_slots(p, ramp, t0, limit as u64)));
     // The end of a duration-bounded phase, which also ends a wait for a permit.
     let ends = phase.limit.map(|l| t0 + l);
     let mut i = 0;
@@ -149,24 +163,13 @@ async fn run_phase(
         // While it waits for its turn, every request that finishes is counted as it finishes:
         // folded only when a turn came, a request done just after the last turn of a burst
         // waited for the next burst (up to a whole latency, seen as the harness's lateness).
-        // A closed loop whose permit is free now takes it without the wait, whose select polls
-        // the stop (a timer armed and disarmed each time) and the phase's end.
-        let ready = match (due, permits.as_ref(), ctl) {
-            (None, Some(p), None) => p.clone().try_acquire_owned().ok().map(|p| (Some(p), None)),
-            _ => None,
-        };
-        let turn = match ready {
-            Some(turn) => Some(turn),
-            None => {
-                let wait = wait_turn(ctx, due, permits.as_ref(), ctl, ends);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        turn = &mut wait => break turn,
-                        Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                            fold(recorder, done, ctx, measured);
-                        }
-                    }
+        let wait = wait_turn(ctx, due, permits.as_ref(), ctl, ends);
+        tokio::pin!(wait);
+        let turn = loop {
+            tokio::select! {
+                turn = &mut wait => break turn,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    fold(recorder, done, ctx, measured);
                 }
             }
         };
@@ -181,7 +184,7 @@ async fn run_phase(
         let index = phase.index(i);
         let mut rng = ctx.rng(index + 1);
         // Made before the task, so even a task cancelled before it first ran leaves its record.
-        let mut pending = Pending::new(index, due.unwrap_or_else(Instant::now), &sink);
+        let mut pending = Pending::new(index, Some(due.unwrap_or_else(Instant::now)), &sink);
         issued += 1;
         if measured {
             ctx.live.started();
@@ -207,18 +210,147 @@ async fn run_phase(
         }
         i += 1;
     }
-    if let Some(o) = opener {
-        o.abort();
-    }
     drain(&mut tasks, recorder, ctx, measured, &sink).await;
     issued
 }
 
-/// Opens slots 1.. of a ramped closed loop at their times ([`slot_opens`]), one permit each.
-async fn open_slots(permits: Arc<Semaphore>, ramp: std::time::Duration, t0: Instant, slots: u64) {
-    for k in 1..slots {
-        tokio::time::sleep_until(slot_opens(ramp, t0, k, slots).into()).await;
-        permits.add_permits(1);
+/// A closed loop at a fixed C: C tasks, each sending one request after another and counting it
+/// as it ends. On the wire this is `gather` under a semaphore (at most C in flight, the next
+/// request sent as soon as one ends), without a task spawned and a permit passed per request
+/// (their cost: `results/2026-12-06-epyc-2c/client/`). The tasks share the next index (one
+/// atomic) and count into a recorder per runtime thread (the one they run on; a lock taken
+/// only to count, and uncontended, so the harness's part still ends when the record is
+/// counted), merged at the end: one recorder shared by two threads had its histograms' memory
+/// move between the cores on every request.
+async fn run_workers(
+    ctx: &RunContext,
+    client: &Arc<AsyncClient>,
+    phase: Phase,
+    recorder: &mut Recorder,
+    measured: bool,
+    limit: usize,
+) -> u64 {
+    let threads = tokio::runtime::Handle::current().metrics().num_workers().max(1);
+    let fresh = || {
+        if measured {
+            ctx.recorder()
+        } else {
+            ctx.warmup_recorder()
+        }
+    };
+    let stripes = std::iter::once(std::mem::take(recorder))
+        .chain((1..threads).map(|_| fresh()))
+        .map(Mutex::new)
+        .collect();
+    let shared = Arc::new(Workers {
+        next: AtomicU64::new(0),
+        issued: AtomicU64::new(0),
+        stripes,
+        sink: CancelSink::default(),
+        t0: Instant::now(),
+        ctx: ctx.clone(),
+        client: client.clone(),
+    });
+    let mut tasks = JoinSet::new();
+    // Each task holds only the shared part and its request in flight: its future is what a
+    // request in flight costs in memory beyond the client's own.
+    let slots = phase.count.min(limit as u64);
+    for k in 0..slots {
+        tasks.spawn(shared.clone().work(phase, measured, (k, slots)));
+    }
+    wait_workers(&mut tasks, ctx).await;
+    let take = |m: &Mutex<Recorder>| std::mem::take(&mut *m.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut stripes = shared.stripes.iter();
+    *recorder = stripes.next().map(take).unwrap_or_default();
+    for s in stripes {
+        *recorder += take(s);
+    }
+    let cancelled = std::mem::take(&mut *shared.sink.lock().unwrap_or_else(PoisonError::into_inner));
+    for r in &cancelled {
+        recorder.record_cancelled(r);
+    }
+    shared.issued.load(Ordering::Relaxed)
+}
+
+/// What the tasks of [`run_workers`] share.
+struct Workers {
+    /// The next request's number in the phase (0-based).
+    next: AtomicU64,
+    /// Requests sent (a number taken past the phase's end is not).
+    issued: AtomicU64,
+    /// A recorder per runtime thread, by [`STRIPE`].
+    stripes: Vec<Mutex<Recorder>>,
+    sink: CancelSink,
+    t0: Instant,
+    ctx: RunContext,
+    client: Arc<AsyncClient>,
+}
+
+impl Workers {
+    /// One task: requests one after another until the phase ends or a stop, each counted as
+    /// it ends.
+    /// Task `k` of `slots` under `--ramp` first waits for its slot to open ([`slot_opens`]).
+    async fn work(self: Arc<Self>, phase: Phase, measured: bool, (k, slots): (u64, u64)) {
+        let ctx = &self.ctx;
+        if let Some(ramp) = ctx.cfg.ramp.filter(|_| k > 0) {
+            // A slot that opens after a duration-bounded phase's end waits only until that end.
+            let at = slot_opens(ramp, self.t0, k, slots);
+            let at = phase.limit.map_or(at, |l| at.min(self.t0 + l));
+            if !ctx.stop.sleep_until(at).await {
+                return;
+            }
+        }
+        while ctx.stop.requested().is_none() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if !phase.may_issue(i, self.t0) {
+                break;
+            }
+            self.issued.fetch_add(1, Ordering::Relaxed);
+            let index = phase.index(i);
+            let mut rng = ctx.rng(index + 1);
+            let mut pending = Pending::new(index, None, &self.sink);
+            if measured {
+                ctx.live.started();
+            }
+            let record = send_async(
+                &self.client,
+                &ctx.stop,
+                &ctx.cfg.retry,
+                &mut rng,
+                None,
+                &mut pending,
+                None,
+            )
+            .await;
+            work_async(ctx.cpu.as_ref(), &record).await;
+            self.stripes[STRIPE.get() % self.stripes.len()]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(&record);
+            if measured {
+                ctx.live.finished(&record);
+            }
+        }
+    }
+}
+
+/// Waits for the workers; after a stop, only until the grace period ends, then cancels them
+/// (the requests they were running leave their records in the sink).
+async fn wait_workers(tasks: &mut JoinSet<()>, ctx: &RunContext) {
+    loop {
+        let grace = async {
+            ctx.stop.stopped().await;
+            if let Some(d) = ctx.grace_deadline() {
+                tokio::time::sleep_until(d.into()).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            done = tasks.join_next() => if done.is_none() {
+                return;
+            },
+            _ = grace => tasks.abort_all(),
+        }
     }
 }
 

@@ -78,7 +78,7 @@ async fn run_phase(
             let index = phase.index(i);
             let mut rng = ctx.rng(index + 1);
             let (cpu, stop) = (ctx.cpu.clone(), ctx.stop.clone());
-            let mut pending = Pending::new(index, intended, &sink);
+            let mut pending = Pending::new(index, Some(intended), &sink);
             batch.spawn(async move {
                 let record = send_async(
                     &client,

@@ -337,8 +337,9 @@ pub(crate) type CancelSink = Arc<std::sync::Mutex<Vec<Record>>>;
 /// `cancelled` record with the attempts sent so far in the sink.
 pub(crate) struct Pending {
     index: u64,
-    /// When it was due (open loop) or issued (closed loop), for a request never started.
-    planned: Instant,
+    /// When it was due (open loop) or issued (closed loop), for a request never started
+    /// (`None`: one that starts as it is made, in the same poll).
+    planned: Option<Instant>,
     request: Option<Attempts>,
     done: bool,
     sink: CancelSink,
@@ -346,8 +347,9 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// Request `index`, planned for `planned`: its due time in an open loop, when it was
-    /// issued in a closed one.
-    pub(crate) fn new(index: u64, planned: Instant, sink: &CancelSink) -> Pending {
+    /// issued in a closed one, or `None` for a request that starts in the poll that makes it
+    /// (so it cannot be cancelled before it started).
+    pub(crate) fn new(index: u64, planned: Option<Instant>, sink: &CancelSink) -> Pending {
         Pending {
             index,
             planned,
@@ -363,10 +365,10 @@ impl Drop for Pending {
         if self.done {
             return;
         }
-        let mut request = self
-            .request
-            .take()
-            .unwrap_or_else(|| Attempts::new(self.planned, self.planned, self.index));
+        let mut request = self.request.take().unwrap_or_else(|| {
+            let planned = self.planned.unwrap_or_else(Instant::now);
+            Attempts::new(planned, planned, self.index)
+        });
         let record = request.cancel();
         self.sink
             .lock()

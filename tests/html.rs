@@ -145,6 +145,8 @@ fn both_html_pages_render_in_a_real_browser() {
             "0.2",
             "--warmup",
             "4",
+            "--ramp",
+            "20ms",
             "--prompt-tokens",
             "30",
             "-H",
@@ -211,6 +213,7 @@ fn both_html_pages_render_in_a_real_browser() {
         "tokens counted with o200k_base",
         "batches of 4",
         "transport",
+        "opened evenly over 20 ms (batched not ramped)",
     ] {
         assert!(dom.contains(setting), "the page lacks the setting {setting}");
     }

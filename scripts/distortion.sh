@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The measurement's own error at load (issue 29's goals), against standalone mocks on this host
 # that stamp their writes (--stamps), every round shown:
-#   A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens, 2000 requests: share of the ideal rate
+#   A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens, 20 000 requests after a warm-up of 512,
+#      the slots opened over one request's 205 ms (--ramp): share of the ideal rate
 #      (256 ÷ 205 ms), TTFT p99, ITL p99, and the three sides of the distortion.
-#   B. 1000 connections at a fixed 100 ms (10 000 requests): p99 and the distortion.
+#   B. 1000 connections at a fixed 100 ms, 30 000 requests after a warm-up of 2 000, the slots
+#      opened over 100 ms: p99 and the distortion.
+#   A and B warm the connections and ramp the starts: opened in the same millisecond and
+#   started together, 1 000 connections' requests stay in bursts that the request side shows
+#   (results/2026-12-06-epyc-2c/tails/).
 #   C. 10 000 in flight at 1 s (20 000 requests): the harness's own lateness.
 #   D. What stamps cost: zero latency, -c 64, alternating a stamping mock and a plain one; the
 #      client's and the mock's CPU per request.
@@ -71,21 +76,21 @@ start_mock zero-plain
   echo "- command: \`ROUNDS=$rounds bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
   echo "- distortion columns: p50 / p99 / max in ms; request = client send → mock handler, mock late = written − intended, transit = client read − mock write, harness = last byte read → counted"
   echo
-  echo "## A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (2000 requests; ideal 256 ÷ 205 ms = 1248.8/s)"
+  echo "## A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (\`-n 20000 --warmup 512 --ramp 205ms\`; ideal 256 ÷ 205 ms = 1248.8/s)"
   echo
   echo "| round | good/s | share of ideal | TTFT p99 (ms) | ITL p99 (ms) | request | mock late | transit | harness |"
   echo "|---|---|---|---|---|---|---|---|---|"
   for r in $(seq "$rounds"); do
-    run "a$r" streams --stream --max-tokens 32 -c 256 -n 2000
+    run "a$r" streams --stream --max-tokens 32 -c 256 -n 20000 --warmup 512 --ramp 205ms
     fig "a$r" "'| $r | %.1f | %.3f | %.1f | %.2f | %s | %s | %s | %s |' % (s['goodput_rps'], s['goodput_rps'] / (256 / 0.205), s['ttft_ms']['p99'], s['itl_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
-  echo "## B. 1000 connections at a fixed 100 ms (10 000 requests)"
+  echo "## B. 1000 connections at a fixed 100 ms (\`-n 30000 --warmup 2000 --ramp 100ms\`)"
   echo
   echo "| round | good/s | p50 (ms) | p99 (ms) | request | mock late | transit | harness |"
   echo "|---|---|---|---|---|---|---|---|"
   for r in $(seq "$rounds"); do
-    run "b$r" fixed -c 1000 -n 10000
+    run "b$r" fixed -c 1000 -n 30000 --warmup 2000 --ramp 100ms
     fig "b$r" "'| $r | %.1f | %.1f | %.1f | %s | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p50'], s['latency_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo

@@ -51,6 +51,13 @@ pub(crate) struct AsyncClient {
 static INDEX: HeaderName = HeaderName::from_static(REQUEST_INDEX_HEADER);
 static ATTEMPT: HeaderName = HeaderName::from_static(ATTEMPT_HEADER);
 static JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// The attempt header's usual values, made once: `HeaderValue::from(n)` allocates.
+static FIRST_ATTEMPTS: [HeaderValue; 4] = [
+    HeaderValue::from_static("0"),
+    HeaderValue::from_static("1"),
+    HeaderValue::from_static("2"),
+    HeaderValue::from_static("3"),
+];
 
 impl AsyncClient {
     /// A client whose own timeout cuts an attempt off at the deadline (connect to last byte);
@@ -139,9 +146,13 @@ impl AsyncClient {
         } else {
             self.client.get(self.url.clone())
         };
-        let mut builder = builder
-            .header(INDEX.clone(), HeaderValue::from(index))
-            .header(ATTEMPT.clone(), HeaderValue::from(attempt));
+        let mut builder = builder.header(INDEX.clone(), HeaderValue::from(index)).header(
+            ATTEMPT.clone(),
+            FIRST_ATTEMPTS
+                .get(attempt as usize)
+                .cloned()
+                .unwrap_or_else(|| HeaderValue::from(attempt)),
+        );
         for (k, v) in &r.headers {
             builder = builder.header(k, v);
         }
@@ -160,20 +171,26 @@ impl AsyncClient {
         }
         let head = Head::of(r, resp.version(), resp.headers());
         let ratelimit = RateLimit::from_headers(resp.headers()).map(Box::new);
-        let mut resp = resp;
-        let mut total = 0u64;
-        let mut bytes = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
-            total += chunk.len() as u64;
-            if total > max {
-                return Err(RequestError::TooLarge { limit: max });
+        let bytes = match resp.content_length() {
+            // Its length is known and within the limit (checked above, and the transport reads
+            // no more than it): read whole, without a copy when it came in one piece.
+            Some(_) => resp.bytes().await.map_err(|e| self.map_error(e))?,
+            None => {
+                let mut resp = resp;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+                    if (bytes.len() + chunk.len()) as u64 > max {
+                        return Err(RequestError::TooLarge { limit: max });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                bytes.into()
             }
-            bytes.extend_from_slice(&chunk);
-        }
+        };
         let read = head.read_now();
         parse_body(r, &bytes).map(|s| Sample {
             ratelimit,
-            ..head.sample(s, body, total, started, read)
+            ..head.sample(s, body, bytes.len() as u64, started, read)
         })
     }
 

@@ -7,8 +7,8 @@
 //!
 //! A closed loop at a fixed C runs C tasks, each sending one request after another and counting
 //! each as it ends into a recorder of its runtime thread: on the wire what `gather` under a
-//! semaphore does, without a task spawned and a permit handed over per request (about 1.4 µs of
-//! CPU a request less, `results/2026-12-06-epyc-2c/ab/`). Under `--ramp` task k starts its
+//! semaphore does, without a task spawned and a permit handed over per request (1.4–1.8 µs of
+//! CPU a request less, `results/2026-12-06b-epyc-2c/ab/`). Under `--ramp` task k starts its
 //! loop when its slot opens. An open loop, `--concurrency 0` and `--concurrency auto` spawn a
 //! task per request when it may start (its due time, at once, or a slot of the [`Controller`],
 //! whose limit follows the target's rate limit); each returns its `Record` and the driver
@@ -19,7 +19,7 @@
 //! → 937 of 1 000) and the more the answers' bursts stay together (p99 125–128 → 152 ms at
 //! 1 000 connections opened at once, medians of 5 alternating rounds). Those bursts are the
 //! loop's synchronized start, not the harness's lateness: with `--warmup` and `--ramp` the same
-//! point's p99 is 101–102 ms (`results/2026-12-06-epyc-2c/`).
+//! point's p99 is 101–103 ms (`results/2026-12-06b-epyc-2c/tails/`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -217,7 +217,7 @@ async fn run_phase(
 /// A closed loop at a fixed C: C tasks, each sending one request after another and counting it
 /// as it ends. On the wire this is `gather` under a semaphore (at most C in flight, the next
 /// request sent as soon as one ends), without a task spawned and a permit passed per request
-/// (their cost: `results/2026-12-06-epyc-2c/client/`). The tasks share the next index (one
+/// (their cost: `results/2026-12-06b-epyc-2c/ab/`). The tasks share the next index (one
 /// atomic) and count into a recorder per runtime thread (the one they run on; a lock taken
 /// only to count, and uncontended, so the harness's part still ends when the record is
 /// counted), merged at the end: one recorder shared by two threads had its histograms' memory

@@ -334,22 +334,24 @@ impl Workers {
     }
 }
 
+/// Resolves once a stop was asked for and its grace period for the requests in flight ran out.
+async fn grace_over(ctx: &RunContext) {
+    ctx.stop.stopped().await;
+    if let Some(d) = ctx.grace_deadline() {
+        tokio::time::sleep_until(d.into()).await;
+    }
+}
+
 /// Waits for the workers; after a stop, only until the grace period ends, then cancels them
 /// (the requests they were running leave their records in the sink).
 async fn wait_workers(tasks: &mut JoinSet<()>, ctx: &RunContext) {
     loop {
-        let grace = async {
-            ctx.stop.stopped().await;
-            if let Some(d) = ctx.grace_deadline() {
-                tokio::time::sleep_until(d.into()).await;
-            }
-        };
         tokio::select! {
             biased;
             done = tasks.join_next() => if done.is_none() {
                 return;
             },
-            _ = grace => tasks.abort_all(),
+            _ = grace_over(ctx) => tasks.abort_all(),
         }
     }
 }
@@ -424,19 +426,13 @@ pub(super) async fn drain(
 
 async fn drain_tasks(tasks: &mut JoinSet<Record>, recorder: &mut Recorder, ctx: &RunContext, measured: bool) {
     loop {
-        let grace = async {
-            ctx.stop.stopped().await;
-            if let Some(d) = ctx.grace_deadline() {
-                tokio::time::sleep_until(d.into()).await;
-            }
-        };
         tokio::select! {
             biased;
             done = tasks.join_next() => match done {
                 Some(done) => fold(recorder, done, ctx, measured),
                 None => return,
             },
-            _ = grace => tasks.abort_all(),
+            _ = grace_over(ctx) => tasks.abort_all(),
         }
     }
 }

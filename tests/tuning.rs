@@ -104,7 +104,49 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     for p in &report.points {
         assert!(p.results.iter().all(|r| r.accounted_ok && r.failed == 0));
     }
-    assert!(dir.join("sweep.json").exists());
+    // Every point carries the measurement's own error, as compare's report does: the embedded
+    // mock stamps its answers, so every side is measured; sweep.json keeps it, valid against
+    // its schema, and the table shows each side's p99.
+    for p in &report.points {
+        for r in &p.results {
+            let d = r
+                .distortion
+                .unwrap_or_else(|| panic!("{} at {}: no distortion", r.strategy, p.setting));
+            for side in asyncbench::model::distortion::Side::ALL {
+                assert!(
+                    d.side(side).is_some_and(|p| p.count > 0),
+                    "{}: {side:?} {d:?}",
+                    r.strategy
+                );
+            }
+        }
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/sweep.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&written).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(written["points"][0]["results"][0]["distortion"]["harness_ms"]["p99"].is_number());
+    let table = asyncbench::sweep_table(&report);
+    let block = table
+        .split(" distortion ")
+        .nth(1)
+        .and_then(|b| b.split("\n\n").next())
+        .expect("the distortion block");
+    assert!(
+        block.contains("request") && block.contains("harness") && block.contains("(p99, ms)"),
+        "{table}"
+    );
+    assert_eq!(
+        block
+            .lines()
+            .filter(|l| l.contains("async") || l.contains("threadpool"))
+            .count(),
+        4,
+        "a line per strategy per point: {table}"
+    );
     assert!(dir.join("points/concurrency-16/report.json").exists());
     for chart in [
         "sweep-goodput",

@@ -207,6 +207,10 @@ pub struct PointResult {
     /// With `--rounds` ≥ 2: each round's figures (without their timelines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<Round>,
+    /// The measurement's own error at this point, as `compare`'s report has it (absent in
+    /// sweeps from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distortion: Option<crate::model::distortion::Distortion>,
 }
 
 impl PointResult {
@@ -234,6 +238,7 @@ impl PointResult {
             ttft_ms: s.ttft_ms.map(|p| (p.p50, p.p99)),
             itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
             inputs_per_request: s.inputs_per_request,
+            distortion: s.distortion,
             cpu_ms_per_request: {
                 let finished = s.issued - s.count(Outcome::Cancelled);
                 (finished > 0).then(|| s.cpu_s * 1e3 / finished as f64)
@@ -413,6 +418,7 @@ pub(crate) mod tests {
                 cpu_ms_per_request: None,
                 inputs_per_request: None,
                 rounds: Vec::new(),
+                distortion: None,
             }],
         }
     }

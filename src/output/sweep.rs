@@ -192,6 +192,9 @@ pub fn render(r: &SweepReport) -> String {
     if results().any(|x| x.ttft_ms.is_some()) {
         t += &streaming_table(r);
     }
+    if results().any(|x| x.distortion.is_some()) {
+        t += &distortion_table(r);
+    }
     if let Some(a) = &r.auto {
         let probes: Vec<String> = a.probes.iter().map(|(s, g)| format!("{s}→{g:.1}")).collect();
         let _ = writeln!(
@@ -276,6 +279,32 @@ fn streaming_table(r: &SweepReport) -> String {
                 opt(x.itl_ms.map(|v| v.0), 2),
                 opt(x.itl_ms.map(|v| v.1), 2)
             );
+        }
+    }
+    t
+}
+
+/// The measurement's own error per strategy per point: each side's p99 (`-`: not measured).
+fn distortion_table(r: &SweepReport) -> String {
+    use crate::model::distortion::Side;
+    let mut t = format!("\n{:>12} {:<13}", r.axis, "distortion");
+    for side in Side::ALL {
+        let _ = write!(t, " {:>11}", side.head());
+    }
+    t += "  (p99, ms)\n";
+    for p in &r.points {
+        for x in &p.results {
+            let _ = write!(
+                t,
+                "{:>12} {:<13}",
+                fmt_value(&r.axis, p.setting),
+                x.strategy.to_string()
+            );
+            for side in Side::ALL {
+                let p99 = x.distortion.and_then(|d| d.side(side)).map(|p| p.p99);
+                let _ = write!(t, " {:>11}", opt(p99, 3));
+            }
+            t.push('\n');
         }
     }
     t

@@ -845,13 +845,14 @@ fn a_target_counting_otherwise_is_flagged() {
 /// measured phase: with C = 4 over 600 ms, slot k opens k × 150 ms after the phase's start and
 /// then stays open, so at no request's start are more in flight than the slots open by then
 /// (counted from the phase's first start, with 25 ms for its own start-up). Every strategy that
-/// holds slots, the Python clients included (they are told it in the protocol); `batched` is
+/// holds slots, the Python clients and the example client of another language included (they
+/// are told it in the protocol); `batched` is
 /// not ramped, and the report and table say so. Without a ramp four start together.
 #[test]
 fn a_ramp_opens_each_phases_slots_evenly_for_every_strategy() {
     use asyncbench::model::strategy::PyClient;
     crate::util::python_clients();
-    let ramped: Vec<String> = Strategy::ALL
+    let mut ramped: Vec<String> = Strategy::ALL
         .into_iter()
         .filter(|s| *s != Strategy::Batched && *s != Strategy::Sequential)
         .chain(
@@ -863,7 +864,7 @@ fn a_ramp_opens_each_phases_slots_evenly_for_every_strategy() {
         .map(|s| s.id().to_string())
         .collect();
     let list = format!("sequential,batched,{}", ramped.join(","));
-    let (o, tmp) = crate::util::run_in_out(&[
+    let mut args = vec![
         "compare",
         "-n",
         "12",
@@ -877,7 +878,22 @@ fn a_ramp_opens_each_phases_slots_evenly_for_every_strategy() {
         "20ms",
         "--strategies",
         &list,
-    ]);
+    ];
+    // A client of any language is told the ramp too: the example in examples/clients/ keeps it.
+    let node = format!("node {}/examples/clients/fetch.mjs", env!("CARGO_MANIFEST_DIR"));
+    let with_node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok();
+    assert!(
+        with_node || std::env::var_os("ASYNCBENCH_REQUIRE_NODE").is_none(),
+        "node is required (ASYNCBENCH_REQUIRE_NODE) but not installed"
+    );
+    if with_node {
+        args.extend(["--client-name", "node-fetch", "--client-cmd", &node]);
+        ramped.push("node-fetch".into());
+    }
+    let (o, tmp) = crate::util::run_in_out(&args);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(

@@ -5,10 +5,15 @@
 import { createInterface } from "node:readline";
 
 const now = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, the harness's clock
-const write = (obj) => process.stdout.write(JSON.stringify(obj, (_, v) => (typeof v === "bigint" ? Number(v) : v)) + "\n");
+// Indexes and nanosecond times are BigInt, written as exact JSON integers: a warm-up's indexes
+// start at 2^62, past what a Number holds exactly.
+const write = (obj) =>
+  process.stdout.write(JSON.stringify(obj, (_, v) => (typeof v === "bigint" ? `@big:${v}` : v)).replace(/"@big:(\d+)"/g, "$1") + "\n");
 const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 
-const w = JSON.parse(await createInterface({ input: process.stdin })[Symbol.asyncIterator]().next().then((r) => r.value));
+const first = await createInterface({ input: process.stdin })[Symbol.asyncIterator]().next().then((r) => r.value);
+// A phase's first index is read as text (then BigInt), not as a Number that would round it.
+const w = JSON.parse(first.replace(/"first":(\d+)/g, '"first":"$1"'));
 if (w.protocol !== "asyncbench-client" || w.version !== 1) {
   write({ type: "error", message: "this client speaks protocol version 1" });
   process.exit(3);
@@ -42,7 +47,7 @@ async function request(index, intended) {
       const r = await fetch(w.url, {
         method: w.method,
         headers: { ...Object.fromEntries(w.headers), "x-asyncbench-request": String(index), "x-asyncbench-attempt": String(n) },
-        body: w.bodies.length ? w.bodies[index % w.bodies.length] : undefined,
+        body: w.bodies.length ? w.bodies[Number(index % BigInt(w.bodies.length))] : undefined,
         signal: AbortSignal.timeout(w.timeout_s * 1000),
       });
       status = a.status = r.status;
@@ -74,7 +79,14 @@ for (const [number, phase] of w.phases.entries()) {
   const t0 = now();
   let next = 0;
   let issued = 0;
-  const worker = async () => {
+  const c = w.concurrency === 0 ? phase.count : Math.min(w.concurrency, phase.count);
+  // --ramp (closed loop): worker k starts its loop k * ramp_s / c after the phase's start.
+  const worker = async (_, k) => {
+    if (phase.ramp_s && !phase.schedule_s && k > 0) {
+      const opens = t0 + BigInt(Math.round((phase.ramp_s * 1e9 * k) / c));
+      const ahead = Number(opens - now()) / 1e9;
+      if (ahead > 0) await sleep(ahead);
+    }
     while (next < phase.count) {
       const i = next++;
       let due = null;
@@ -85,10 +97,9 @@ for (const [number, phase] of w.phases.entries()) {
       }
       if (phase.limit_s !== null && Number(now() - t0) / 1e9 >= phase.limit_s) return;
       issued++;
-      await request(phase.first + i * phase.stride, due);
+      await request(BigInt(phase.first) + BigInt(i) * BigInt(phase.stride), due);
     }
   };
-  const c = w.concurrency === 0 ? phase.count : Math.min(w.concurrency, phase.count);
   await Promise.all(Array.from({ length: c }, worker));
   write({ type: "phase", phase: number, issued, start_ns: t0, end_ns: now() });
 }

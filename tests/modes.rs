@@ -903,6 +903,11 @@ fn a_ramp_opens_each_phases_slots_evenly_for_every_strategy() {
     let out = tmp.path().join("out");
     let report = json(&out.join("report.json"));
     assert_eq!(report["config"]["ramp_s"], 0.6);
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "report.json with a ramp: {errors:?}");
     let text = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
     let mut spans: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
     for l in text.lines() {

@@ -33,8 +33,7 @@ use tokio::task::JoinSet;
 use crate::engine::adaptive::{Controller, Slot};
 use crate::engine::client::async_client::AsyncClient;
 use crate::engine::runner::{
-    CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, slot_opens, warmup_then_measure,
-    work_async,
+    CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, warmup_then_measure, work_async,
 };
 use crate::model::error::RunError;
 use crate::model::record::Record;
@@ -289,16 +288,14 @@ struct Workers {
 impl Workers {
     /// One task: requests one after another until the phase ends or a stop, each counted as
     /// it ends.
-    /// Task `k` of `slots` under `--ramp` first waits for its slot to open ([`slot_opens`]).
+    /// Task `k` of `slots` under `--ramp` first waits for its slot to open
+    /// ([`RunContext::slot_opens`]).
     async fn work(self: Arc<Self>, phase: Phase, measured: bool, (k, slots): (u64, u64)) {
         let ctx = &self.ctx;
-        if let Some(ramp) = ctx.cfg.ramp.filter(|_| k > 0) {
-            // A slot that opens after a duration-bounded phase's end waits only until that end.
-            let at = slot_opens(ramp, self.t0, k, slots);
-            let at = phase.limit.map_or(at, |l| at.min(self.t0 + l));
-            if !ctx.stop.sleep_until(at).await {
-                return;
-            }
+        if let Some(at) = ctx.slot_opens(&phase, self.t0, k, slots).filter(|_| k > 0)
+            && !ctx.stop.sleep_until(at).await
+        {
+            return;
         }
         while ctx.stop.requested().is_none() {
             let i = self.next.fetch_add(1, Ordering::Relaxed);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 
 use crate::engine::client::blocking::BlockingClient;
-use crate::engine::runner::{Attempts, Phase, RunContext, StrategyRun, WarmupRun, send_blocking, slot_opens};
+use crate::engine::runner::{Attempts, Phase, RunContext, StrategyRun, WarmupRun, send_blocking};
 use crate::model::error::RunError;
 use crate::stats::recorder::Recorder;
 
@@ -78,12 +78,7 @@ fn run_phase(
     measured: bool,
 ) {
     let t0 = *state.t0.get_or_init(Instant::now);
-    if !phase.scheduled
-        && let Some(ramp) = ctx.cfg.ramp
-    {
-        let at = slot_opens(ramp, t0, w as u64, of as u64);
-        // A slot that opens after a duration-bounded phase's end waits only until that end.
-        let at = phase.limit.map_or(at, |l| at.min(t0 + l));
+    if let Some(at) = ctx.slot_opens(&phase, t0, w as u64, of as u64) {
         let wait = at.saturating_duration_since(Instant::now());
         if !wait.is_zero() && !ctx.stop.sleep_blocking(wait) {
             return;

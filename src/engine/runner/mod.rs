@@ -116,6 +116,22 @@ impl RunContext {
             .map(|d| t0 + *d)
     }
 
+    /// `--ramp` in `phase`: a closed loop's (an open loop starts requests on its schedule).
+    pub(crate) fn ramp(&self, phase: &Phase) -> Option<Duration> {
+        self.cfg.ramp.filter(|_| !phase.scheduled)
+    }
+
+    /// When slot `k` of `slots` opens under `--ramp` in `phase`, started at `t0`: `k × ramp ÷
+    /// slots` after it (slot 0 at once), and no later than a duration-bounded phase's end;
+    /// `None` without a ramp. An open slot stays open: the loop re-sends in it as soon as its
+    /// request ends, so during the ramp at most the open slots are in flight.
+    pub(crate) fn slot_opens(&self, phase: &Phase, t0: Instant, k: u64, slots: u64) -> Option<Instant> {
+        let ramp = self.ramp(phase)?;
+        let after = ramp.as_nanos() * u128::from(k) / u128::from(slots.max(1));
+        let at = t0 + Duration::from_nanos(u64::try_from(after).unwrap_or(u64::MAX));
+        Some(phase.limit.map_or(at, |l| at.min(t0 + l)))
+    }
+
     /// A seeded RNG for retry jitter, distinct per worker or request.
     pub(crate) fn rng(&self, stream: u64) -> SmallRng {
         use rand::SeedableRng;
@@ -204,14 +220,6 @@ pub(crate) async fn work_async(cpu: Option<&Arc<crate::engine::cpu_work::Worker>
     {
         w.run(record.index).await;
     }
-}
-
-/// When slot `k` of a closed loop's `slots` opens under `--ramp`, for a phase started at `t0`:
-/// `k × ramp ÷ slots` after it (slot 0 at once). An open slot stays open: the loop re-sends in
-/// it as soon as its request ends, so during the ramp at most the open slots are in flight.
-pub(crate) fn slot_opens(ramp: Duration, t0: Instant, k: u64, slots: u64) -> Instant {
-    let after = ramp.as_nanos() * u128::from(k) / u128::from(slots.max(1));
-    t0 + Duration::from_nanos(u64::try_from(after).unwrap_or(u64::MAX))
 }
 
 /// What a warm-up produced (left out of every figure; reported apart).

@@ -122,7 +122,7 @@ fn wire_phases(ctx: &RunContext) -> Vec<WirePhase> {
                         .map(|s| s.iter().map(Duration::as_secs_f64).collect())
                 })
                 .flatten(),
-            ramp_s: ctx.cfg.ramp.filter(|_| !p.scheduled).map(|r| r.as_secs_f64()),
+            ramp_s: ctx.ramp(&p).map(|r| r.as_secs_f64()),
         });
     }
     out

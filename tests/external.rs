@@ -93,6 +93,24 @@ fn a_client_that_keeps_the_protocol_is_measured_like_any_strategy() {
     );
 }
 
+/// An external client timed its requests on its own clock: a line that comes late (the client
+/// writes it 0.3 s after the request ended) changes no latency, and the harness's part is its
+/// own, from the line read to the record counted, not the client's delay in writing it.
+#[test]
+fn a_clients_late_line_is_not_the_harness_lateness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_fake("late", &out);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json(&out.join("report.json"));
+    let fake = &report["strategies"][1];
+    assert_eq!(fake["accounted"], "8/8");
+    assert!(fake["latency_ms"]["max"].as_f64().unwrap() < 300.0, "{fake}");
+    let harness = &fake["distortion"]["harness_ms"];
+    assert_eq!(harness["count"], 8, "{fake}");
+    assert!(harness["max"].as_f64().unwrap() < 300.0, "{harness}");
+}
+
 /// Every way a client can go wrong ends loudly: exit 7, one line naming what it did and the
 /// requests it never reported, the run marked incomplete, what it did report kept, the
 /// strategies before it still there, and no client process left behind.

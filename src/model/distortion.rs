@@ -26,7 +26,8 @@ pub struct Distortion {
     pub mock_late_ms: Option<Percentiles>,
     /// Per stamped write: the client's read − the mock's write.
     pub transit_ms: Option<Percentiles>,
-    /// Per request: its last byte read → its record counted by the harness.
+    /// Per request: its last byte read → its record counted by the harness (an external
+    /// client's request: its line read → counted).
     pub harness_ms: Option<Percentiles>,
 }
 

@@ -885,7 +885,7 @@ pub(crate) fn distortion_note(shown: &[Side]) -> String {
         "no stamps read (the target is not a mock on this host, or stamps are off): only the harness's part · "
     };
     format!(
-        "{sides}harness: a request's last byte read → counted · budget at p99: {} ms or {:.0} % of the latency p50, whichever is more",
+        "{sides}harness: a request's last byte read (an external client's line) → counted · budget at p99: {} ms or {:.0} % of the latency p50, whichever is more",
         BUDGET_FLOOR_MS,
         BUDGET_SHARE * 100.0
     )

@@ -105,6 +105,14 @@ impl Recorder {
 
     /// Folds one finished request in.
     pub fn record(&mut self, r: &Record) {
+        self.record_read_at(r, r.end);
+    }
+
+    /// Folds one finished request in whose end reached the harness at `read`: its own last
+    /// byte read for a built-in strategy (`r.end`), the moment the harness read the line an
+    /// external client wrote for it (the client timed the request on its own clock; how long
+    /// its line took to come is not in any latency, and is not the harness's part).
+    pub fn record_read_at(&mut self, r: &Record, read: Instant) {
         self.counts[r.outcome.index()] += 1;
         let n = r.attempts.len() as u64;
         self.attempts += n;
@@ -117,7 +125,7 @@ impl Recorder {
         // The harness's own part: from the last byte read to this count.
         self.series.record(
             Series::HarnessLate,
-            Instant::now().saturating_duration_since(r.end),
+            Instant::now().saturating_duration_since(read),
         );
         let sec = r.end.saturating_duration_since(epoch().0).as_secs();
         for a in &r.attempts {

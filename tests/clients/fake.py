@@ -9,6 +9,7 @@ time with urllib and then misbehaves as its first argument says.
   walltime reports its times from time.time_ns() instead of the monotonic clock
   refuses  says it cannot run the workload
   exit1    reports everything, then exits 1
+  late     writes each request's line 0.3 s after the request ended
 """
 
 import json
@@ -49,6 +50,8 @@ for number, phase in enumerate(w["phases"]):
         attempt.update(start_ns=start, end_ns=end)
         if mode == "drops" and index == 2:
             continue
+        if mode == "late":
+            time.sleep(0.3)
         print(json.dumps({"type": "request", "index": index, "start_ns": start, "end_ns": end,
                           "attempts": [attempt]}), flush=True)
         reported += 1

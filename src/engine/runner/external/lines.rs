@@ -60,6 +60,7 @@ impl Lines<'_> {
                 }
                 Ok(_) => {}
             }
+            let read = Instant::now();
             last_line.store(spawned.elapsed().as_nanos() as u64, Ordering::SeqCst);
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -71,14 +72,15 @@ impl Lines<'_> {
             if matches!(line, Line::Ready) {
                 ready.store(true, Ordering::SeqCst);
             }
-            if let Err(why) = self.line(n, line) {
+            if let Err(why) = self.line(n, line, read) {
                 return Some(why);
             }
         }
     }
 
-    /// One parsed line.
-    pub(super) fn line(&mut self, n: u64, line: Line) -> Result<(), String> {
+    /// One parsed line, read at `read`: a request's harness part counts from there (the
+    /// client's own write and the pipe are not the measurement's: its times are its own).
+    pub(super) fn line(&mut self, n: u64, line: Line, read: Instant) -> Result<(), String> {
         match line {
             Line::Ready => {
                 if self.ready_at.is_none() {
@@ -108,7 +110,7 @@ impl Lines<'_> {
                 let record = protocol::record(n, &r, &self.clock, &self.ctx.req)
                     .map_err(|e| format!("it broke the protocol: {e}"))?;
                 let state = &mut self.states[p];
-                state.recorder.record(&record);
+                state.recorder.record_read_at(&record, read);
                 if state.measured {
                     // The client reports ends only: each line is the start and end of one.
                     self.ctx.live.started();

@@ -64,6 +64,7 @@ pub mod internals {
     pub use crate::engine::runner::{RunContext, run_strategy};
     pub use crate::output::chart::register_font;
     pub use crate::output::files::plot_dir;
+    pub use crate::output::html::sweep_page;
     pub use crate::output::live::OffScreen;
     pub use crate::stats::live::{Board, Live, Step};
 }

@@ -260,6 +260,20 @@ fn both_html_pages_render_in_a_real_browser() {
     );
     assert_eq!(dom.matches("<svg").count(), 6);
     assert!(dom.contains("client CPU ms/req"), "the CPU per request column");
+    let error = dom
+        .split("id=\"sweep-distortion\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("the measurement's own error at each point");
+    assert!(
+        error.contains("harness p99 ms") && error.contains("transit p99 ms"),
+        "{error}"
+    );
+    assert_eq!(
+        error.matches("<tr><td>").count(),
+        6,
+        "a row per strategy per point: {error}"
+    );
     assert!(
         dom.contains("Settings and provenance") && dom.contains("transport"),
         "the sweep's settings"

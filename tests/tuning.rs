@@ -142,10 +142,55 @@ fn a_concurrency_sweep_recommends_and_writes_its_outputs() {
     assert_eq!(
         block
             .lines()
-            .filter(|l| l.contains("async") || l.contains("threadpool"))
+            .filter(|l| {
+                let mut w = l.split_whitespace();
+                w.next().is_some_and(|v| v.parse::<f64>().is_ok())
+                    && w.next().is_some_and(|s| s == "async" || s == "threadpool")
+            })
             .count(),
         4,
         "a line per strategy per point: {table}"
+    );
+    // A side past its point's budget is marked on the page and named in a warning, in the
+    // table and on the page, as compare does: every side's p99 set within the budget, then
+    // one past it.
+    let mut over = report.clone();
+    for x in over.points.iter_mut().flat_map(|p| &mut p.results) {
+        let d = x.distortion.as_mut().unwrap();
+        for p in [
+            &mut d.request_ms,
+            &mut d.mock_late_ms,
+            &mut d.transit_ms,
+            &mut d.harness_ms,
+        ] {
+            p.as_mut().unwrap().p99 = 0.1;
+        }
+    }
+    assert!(!asyncbench::sweep_table(&over).contains("warning: "));
+    let x = &mut over.points[1].results[0];
+    x.distortion.as_mut().unwrap().harness_ms.as_mut().unwrap().p99 = 25.0;
+    let who = format!(
+        "{} at C=16: past the 1.000 ms budget at p99: the harness 25.000 ms",
+        x.strategy
+    );
+    let table = asyncbench::sweep_table(&over)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(table.contains(&format!("warning: {who}")), "{table}");
+    let page = asyncbench::internals::sweep_page(&over, &dir);
+    assert!(
+        page.contains("id=\"sweep-distortion\""),
+        "no distortion table on the page"
+    );
+    assert_eq!(
+        page.matches("class=\"over\"").count(),
+        1,
+        "one cell past its budget"
+    );
+    assert!(
+        page.contains(&format!("<p class=\"warn\">{who}")),
+        "no warning on the page"
     );
     assert!(dir.join("points/concurrency-16/report.json").exists());
     for chart in [

@@ -32,7 +32,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6rem 0;font-size:.82rem}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}
 dt{font-weight:600}dd{margin:0}.chart svg{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555;font-size:.85rem}pre.rounds{white-space:pre-wrap}
-.best{font-weight:600}code{background:#f4f4f4;padding:0 .2rem}td code{white-space:normal;word-break:break-all}
+.best{font-weight:600}td.over{background:#fff3cd}code{background:#f4f4f4;padding:0 .2rem}td code{white-space:normal;word-break:break-all}
 @media print{body{max-width:none;margin:0;padding:0;font-size:10pt}.scroll{overflow:visible}
 table,.chart,dl{break-inside:avoid}h2{break-after:avoid}.chart svg{border:none}a{color:inherit;text-decoration:none}}";
 
@@ -476,7 +476,7 @@ fn distortion(r: &RunReport) -> String {
 
 /// The page of a sweep: the points, the recommendation, the charts; the charts are read from
 /// `dir`.
-pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
+pub fn sweep_page(r: &SweepReport, dir: &Path) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
@@ -496,6 +496,7 @@ pub(crate) fn sweep_page(r: &SweepReport, dir: &Path) -> String {
     }
     b.push_str(&sweep_verdicts(r));
     b.push_str(&points_table(r));
+    b.push_str(&sweep_distortion(r));
     b.push_str("<h2>Charts</h2>\n");
     b.push_str(&charts(
         dir,
@@ -587,6 +588,61 @@ fn sweep_verdicts(r: &SweepReport) -> String {
             );
         }
         b.push_str("</ul>\n");
+    }
+    b
+}
+
+/// The measurement's own error at each point: each side's p99, a cell past the point's budget
+/// marked and each such point named below, as `compare`'s page warns.
+fn sweep_distortion(r: &SweepReport) -> String {
+    use crate::model::distortion::{Distortion, Side};
+    if !r
+        .points
+        .iter()
+        .flat_map(|p| &p.results)
+        .any(|x| x.distortion.is_some())
+    {
+        return String::new();
+    }
+    let mut b = String::from(
+        "<h2>The measurement's own error</h2>\n<div class=\"scroll\"><table id=\"sweep-distortion\">\n<tr><th>",
+    );
+    b.push_str(&escape(&r.axis));
+    b.push_str("</th><th>strategy</th>");
+    for side in Side::ALL {
+        let _ = write!(b, "<th>{} p99 ms</th>", side.head());
+    }
+    b.push_str("<th>budget ms</th></tr>\n");
+    let mut warnings = Vec::new();
+    for p in &r.points {
+        for x in &p.results {
+            let value = fmt_value(&r.axis, p.setting);
+            let _ = write!(b, "<tr><td>{}</td><td>{}</td>", escape(&value), x.strategy);
+            let over = x.distortion.map(|d| d.over_budget(x.p50_ms)).unwrap_or_default();
+            for side in Side::ALL {
+                match x.distortion.and_then(|d| d.side(side)) {
+                    Some(q) if over.iter().any(|o| o.side == side) => {
+                        let _ = write!(b, "<td class=\"over\">{:.3} (over)</td>", q.p99);
+                    }
+                    Some(q) => {
+                        let _ = write!(b, "<td>{:.3}</td>", q.p99);
+                    }
+                    None => b.push_str("<td>–</td>"),
+                }
+            }
+            let _ = writeln!(b, "<td>{:.3}</td></tr>", Distortion::budget_ms(x.p50_ms));
+            let who = format!("{} at {}", x.strategy, fmt_setting(&r.axis, p.setting));
+            warnings.extend(crate::output::table::budget_warning(&who, &over));
+        }
+    }
+    b.push_str("</table></div>\n");
+    let _ = writeln!(
+        b,
+        "<p class=\"note\">{}; each side's p99 at each point (–: not measured), its budget from that point's latency p50.</p>",
+        escape(&crate::output::table::distortion_note(&Side::ALL))
+    );
+    for w in warnings {
+        let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&w));
     }
     b
 }

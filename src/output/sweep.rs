@@ -292,6 +292,7 @@ fn distortion_table(r: &SweepReport) -> String {
         let _ = write!(t, " {:>11}", side.head());
     }
     t += "  (p99, ms)\n";
+    let mut warnings = Vec::new();
     for p in &r.points {
         for x in &p.results {
             let _ = write!(
@@ -305,7 +306,13 @@ fn distortion_table(r: &SweepReport) -> String {
                 let _ = write!(t, " {:>11}", opt(p99, 3));
             }
             t.push('\n');
+            let over = x.distortion.map(|d| d.over_budget(x.p50_ms)).unwrap_or_default();
+            let who = format!("{} at {}", x.strategy, fmt_setting(&r.axis, p.setting));
+            warnings.extend(crate::output::table::budget_warning(&who, &over));
         }
+    }
+    for w in warnings {
+        t += &wrap(&format!("warning: {w}"));
     }
     t
 }

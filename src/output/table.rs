@@ -893,24 +893,27 @@ pub(crate) fn distortion_note(shown: &[Side]) -> String {
 
 /// One warning per strategy with a side past its budget, naming the sides and their p99s.
 pub(crate) fn distortion_warnings(r: &RunReport) -> Vec<String> {
-    let mut out = Vec::new();
-    for s in &r.strategies {
-        let Some(d) = s.distortion else { continue };
-        let over = d.over_budget(s.latency_ms.map(|p| p.p50));
-        let Some(budget) = over.first().map(|o| o.budget_ms) else {
-            continue;
-        };
-        let sides: Vec<String> = over
-            .iter()
-            .map(|o| format!("{} {:.3} ms", o.side.name(), o.p99_ms))
-            .collect();
-        out.push(format!(
-            "{}: past the {budget:.3} ms budget at p99: {}: that part of its tail is the measurement's, not the target's",
-            s.id,
-            sides.join(", ")
-        ));
-    }
-    out
+    r.strategies
+        .iter()
+        .filter_map(|s| {
+            let d = s.distortion?;
+            budget_warning(&s.id.to_string(), &d.over_budget(s.latency_ms.map(|p| p.p50)))
+        })
+        .collect()
+}
+
+/// The warning for `who` (a strategy, or a strategy at a sweep's point) whose sides in `over`
+/// passed the budget; `None` when none did.
+pub(crate) fn budget_warning(who: &str, over: &[crate::model::distortion::OverBudget]) -> Option<String> {
+    let budget = over.first()?.budget_ms;
+    let sides: Vec<String> = over
+        .iter()
+        .map(|o| format!("{} {:.3} ms", o.side.name(), o.p99_ms))
+        .collect();
+    Some(format!(
+        "{who}: past the {budget:.3} ms budget at p99: {}: that part of its tail is the measurement's, not the target's",
+        sides.join(", ")
+    ))
 }
 
 /// When the target counted prompts otherwise than `--tokenizer` did (its `usage.prompt_tokens`

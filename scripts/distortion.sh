@@ -10,14 +10,21 @@
 #   started together, 1 000 connections' requests stay in bursts that the request side shows
 #   (results/2026-12-06-epyc-2c/tails/).
 #   C. 10 000 in flight at 1 s (20 000 requests): the harness's own lateness.
-#   D. What stamps cost: zero latency, -c 64, alternating a stamping mock and a plain one; the
-#      client's and the mock's CPU per request.
-# `async` is the client throughout (the strategy the goals name). Not run by CI.
+#   D. What stamps cost: zero latency, -c 64, D_N requests a round (default 200 000), whole
+#      answers and then streams of 32 events, each round a stamping mock and a plain one in
+#      alternating order; the client's and the mock's CPU per request, every round and the
+#      pooled ratio (all the stamped rounds' CPU over all the plain rounds').
+# `async` is the client throughout (the strategy the goals name). PARTS picks the parts
+# (default "A B C D"). Not run by CI.
 #
 #   ROUNDS=5 bash scripts/distortion.sh [OUT_FILE]
+#   ROUNDS=15 PARTS=D bash scripts/distortion.sh results/.../stamps-cost.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5}
+parts=${PARTS:-A B C D}
+d_n=${D_N:-200000}
+part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)/distortion/distortion.md}
 mkdir -p "$(dirname "$out")"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -62,20 +69,57 @@ fig() {
 }
 side='lambda k: "-" if not d.get(k) else "%.3f / %.3f / %.3f" % (d[k]["p50"], d[k]["p99"], d[k]["max"])'
 
-start_mock streams --stamps --ttft 50ms --itl 5ms
-start_mock fixed --stamps --latency 100ms
-start_mock slow --stamps --latency 1s
-start_mock zero --stamps
-start_mock zero-plain
+if part A; then start_mock streams --stamps --ttft 50ms --itl 5ms; fi
+if part B; then start_mock fixed --stamps --latency 100ms; fi
+if part C; then start_mock slow --stamps --latency 1s; fi
+if part D; then
+  start_mock zero --stamps
+  start_mock zero-plain
+fi
+
+# stamps_cost KIND FLAGS...: part D's table for one kind of answer, ROUNDS rounds.
+stamps_cost() {
+  local kind=$1
+  shift
+  echo "| round | order | client stamped | client plain | client Δ | mock stamped | mock plain | mock Δ |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then order="zero zero-plain"; else order="zero-plain zero"; fi
+    for m in $order; do
+      before=$(mock_cpu "$m")
+      run "d$kind$r-$m" "$m" -c 64 -n "$d_n" "$@"
+      after=$(mock_cpu "$m")
+      python3 -c "print($after - $before)" >"$work/d$kind$r-$m.mock"
+    done
+  done
+  python3 - "$work" "$kind" "$rounds" "$d_n" <<'EOF'
+import json, statistics, sys
+work, kind, rounds, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cpu = lambda r, m: json.load(open(f"{work}/d{kind}{r}-{m}/report.json"))["strategies"][0]["cpu_s"]
+mock = lambda r, m: float(open(f"{work}/d{kind}{r}-{m}.mock").read())
+us = lambda s: s / n * 1e6
+rows = []
+for r in range(1, rounds + 1):
+    cs, cp, ms, mp = cpu(r, "zero"), cpu(r, "zero-plain"), mock(r, "zero"), mock(r, "zero-plain")
+    rows.append((cs, cp, ms, mp))
+    first = "stamped first" if r % 2 == 1 else "plain first"
+    print(f"| {r} | {first} | {us(cs):.2f} | {us(cp):.2f} | {100 * (cs - cp) / cp:+.1f} % | {us(ms):.2f} | {us(mp):.2f} | {100 * (ms - mp) / mp:+.1f} % |")
+pooled = lambda i, j: 100 * (sum(x[i] for x in rows) / sum(x[j] for x in rows) - 1)
+median = lambda i, j: statistics.median(100 * (x[i] - x[j]) / x[j] for x in rows)
+print()
+print(f"Pooled over the {rounds} rounds (all stamped CPU ÷ all plain CPU − 1): client {pooled(0, 1):+.2f} %, mock {pooled(2, 3):+.2f} %; median of the rounds: client {median(0, 1):+.1f} %, mock {median(2, 3):+.1f} %.")
+EOF
+}
 
 {
   echo "# The measurement's own error at load"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(uname -sr); $(rustc --version)"
-  echo "- command: \`ROUNDS=$rounds bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
+  echo "- command: \`ROUNDS=$rounds PARTS='$parts' D_N=$d_n bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
   echo "- distortion columns: p50 / p99 / max in ms; request = client send → mock handler, mock late = written − intended, transit = client read − mock write, harness = last byte read → counted"
   echo
+  if part A; then
   echo "## A. 256 streams, TTFT 50 ms, ITL 5 ms, 32 tokens (\`-n 20000 --warmup 512 --ramp 205ms\`; ideal 256 ÷ 205 ms = 1248.8/s)"
   echo
   echo "| round | good/s | share of ideal | TTFT p99 (ms) | ITL p99 (ms) | request | mock late | transit | harness |"
@@ -85,6 +129,8 @@ start_mock zero-plain
     fig "a$r" "'| $r | %.1f | %.3f | %.1f | %.2f | %s | %s | %s | %s |' % (s['goodput_rps'], s['goodput_rps'] / (256 / 0.205), s['ttft_ms']['p99'], s['itl_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
+  fi
+  if part B; then
   echo "## B. 1000 connections at a fixed 100 ms (\`-n 30000 --warmup 2000 --ramp 100ms\`)"
   echo
   echo "| round | good/s | p50 (ms) | p99 (ms) | request | mock late | transit | harness |"
@@ -94,6 +140,8 @@ start_mock zero-plain
     fig "b$r" "'| $r | %.1f | %.1f | %.1f | %s | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p50'], s['latency_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
+  fi
+  if part C; then
   echo "## C. 10 000 in flight at 1 s (20 000 requests)"
   echo
   echo "| round | good/s | p99 (ms) | request | mock late | transit | harness |"
@@ -103,28 +151,18 @@ start_mock zero-plain
     fig "c$r" "'| $r | %.1f | %.1f | %s | %s | %s | %s |' % (s['goodput_rps'], s['latency_ms']['p99'], ($side)('request_ms'), ($side)('mock_late_ms'), ($side)('transit_ms'), ($side)('harness_ms'))"
   done
   echo
-  echo "## D. What stamps cost: zero latency, -c 64, 50 000 requests, stamping mock and plain mock alternating"
+  fi
+  if part D; then
+  echo "## D. What stamps cost: zero latency, -c 64, $d_n requests a round, stamping mock and plain mock alternating"
   echo
   echo "CPU per request in µs: the client's (\`cpu_s\` ÷ requests) and the mock's (its threads' /proc schedstat over the run)."
   echo
-  echo "| round | order | client stamped | client plain | client Δ | mock stamped | mock plain | mock Δ |"
-  echo "|---|---|---|---|---|---|---|---|"
-  for r in $(seq "$rounds"); do
-    if [ $((r % 2)) = 1 ]; then order="zero zero-plain"; else order="zero-plain zero"; fi
-    for m in $order; do
-      before=$(mock_cpu "$m")
-      run "d$r-$m" "$m" -c 64 -n 50000
-      after=$(mock_cpu "$m")
-      python3 -c "print(($after - $before) / 50000 * 1e6)" >"$work/d$r-$m.mock"
-    done
-    python3 - "$work" "$r" "$order" <<'EOF'
-import json, sys
-work, r, order = sys.argv[1], sys.argv[2], sys.argv[3]
-cpu = lambda m: json.load(open(f"{work}/d{r}-{m}/report.json"))["strategies"][0]["cpu_s"] / 50000 * 1e6
-mock = lambda m: float(open(f"{work}/d{r}-{m}.mock").read())
-cs, cp, ms, mp = cpu("zero"), cpu("zero-plain"), mock("zero"), mock("zero-plain")
-first = "stamped first" if order.startswith("zero ") else "plain first"
-print(f"| {r} | {first} | {cs:.2f} | {cp:.2f} | {100 * (cs - cp) / cp:+.1f} % | {ms:.2f} | {mp:.2f} | {100 * (ms - mp) / mp:+.1f} % |")
-EOF
-  done
+  echo "### Whole answers"
+  echo
+  stamps_cost whole
+  echo
+  echo "### Streams of 32 events (\`--stream --max-tokens 32\`: a stamp comment on each event)"
+  echo
+  stamps_cost stream --stream --max-tokens 32
+  fi
 } | tee "$out"

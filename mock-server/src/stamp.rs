@@ -68,13 +68,29 @@ pub struct Stamp {
     pub arrived: Option<u64>,
 }
 
-/// A stamp's text: `INTENDED_NS WRITTEN_NS`, written now, then ` ARRIVED_NS` when given.
-pub(crate) fn text(intended: Instant, arrived: Option<Instant>) -> String {
-    let (intended, written) = (ns(intended), ns(Instant::now()));
-    match arrived {
-        Some(a) => format!("{intended} {written} {}", ns(a)),
-        None => format!("{intended} {written}"),
+/// The longest stamp's text: three 20-digit numbers and two spaces.
+pub(crate) const MAX_TEXT: usize = 3 * 20 + 2;
+
+/// A stamp's text: `INTENDED_NS WRITTEN_NS`, written now, then ` ARRIVED_NS` when given; in
+/// `buf`, without an allocation (`--stamps` writes one on every streamed event).
+pub(crate) fn text(buf: &mut [u8; MAX_TEXT], intended: Instant, arrived: Option<Instant>) -> &[u8] {
+    let written = ns(Instant::now());
+    let mut digits = itoa::Buffer::new();
+    let mut len = 0;
+    for (i, n) in [Some(ns(intended)), Some(written), arrived.map(ns)]
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if i > 0 {
+            buf[len] = b' ';
+            len += 1;
+        }
+        let d = digits.format(n).as_bytes();
+        buf[len..len + d.len()].copy_from_slice(d);
+        len += d.len();
     }
+    &buf[..len]
 }
 
 /// Reads `INTENDED_NS WRITTEN_NS [ARRIVED_NS]` (a header's value, or a comment's after its
@@ -132,10 +148,12 @@ mod tests {
         assert_eq!(parse("12 34 x"), None);
         assert_eq!(parse("1 2 3 4"), None);
         let t = Instant::now();
-        let s = parse(&text(t, None)).unwrap();
+        let mut buf = [0; MAX_TEXT];
+        let mut text = |arrived| String::from_utf8(text(&mut buf, t, arrived).to_vec()).unwrap();
+        let s = parse(&text(None)).unwrap();
         assert!(s.written >= s.intended, "written before intended: {s:?}");
         let earlier = t.checked_sub(Duration::from_millis(3)).unwrap();
-        let s = parse(&text(t, Some(earlier))).unwrap();
+        let s = parse(&text(Some(earlier))).unwrap();
         assert_eq!(s.intended - s.arrived.unwrap(), 3_000_000);
     }
 }

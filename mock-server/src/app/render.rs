@@ -82,7 +82,11 @@ impl Meta {
     /// `--no-ratelimit-headers` sends none).
     pub(crate) fn apply(&self, h: &mut HeaderMap, with_limits: bool) {
         if let Some(due) = self.due
-            && let Ok(v) = HeaderValue::try_from(crate::stamp::text(due, self.started))
+            && let Ok(v) = HeaderValue::from_bytes(crate::stamp::text(
+                &mut [0; crate::stamp::MAX_TEXT],
+                due,
+                self.started,
+            ))
         {
             h.insert(crate::stamp::STAMP_HEADER_NAME, v);
         }

@@ -120,20 +120,32 @@ impl State {
 /// `bytes` with each of its events opened by the SSE comment of its stamp: meant for
 /// `intended`, written now (a write can hold several events: the closing ones come together).
 fn stamped(intended: Instant, bytes: &[u8]) -> Bytes {
-    let stamp = crate::stamp::text(intended, None);
+    let mut buf = [0; crate::stamp::MAX_TEXT];
+    let stamp = crate::stamp::text(&mut buf, intended, None);
     let comment = crate::stamp::STAMP_COMMENT.as_bytes();
+    let line = comment.len() + stamp.len() + 1;
     // Room for one stamp line; a write of several events grows once.
-    let mut out = Vec::with_capacity(bytes.len() + comment.len() + stamp.len() + 1);
+    let mut out = Vec::with_capacity(bytes.len() + line);
     let mut at_start = true;
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
-        if at_start && line != b"\n" {
+    let mut from = 0;
+    // Each line, found by memchr (with its line feed; the last one may have none).
+    let ends = memchr::memchr_iter(b'\n', bytes)
+        .map(|i| i + 1)
+        .chain(std::iter::once(bytes.len()));
+    for end in ends {
+        let l = &bytes[from..end];
+        if l.is_empty() {
+            break;
+        }
+        if at_start && l != b"\n" {
             out.extend_from_slice(comment);
-            out.extend_from_slice(stamp.as_bytes());
+            out.extend_from_slice(stamp);
             out.push(b'\n');
         }
         // An event ends at a blank line; the next line opens the next one.
-        at_start = line == b"\n";
-        out.extend_from_slice(line);
+        at_start = l == b"\n";
+        out.extend_from_slice(l);
+        from = end;
     }
     Bytes::from(out)
 }

@@ -10,10 +10,11 @@
 #   started together, 1 000 connections' requests stay in bursts that the request side shows
 #   (results/2026-12-06-epyc-2c/tails/).
 #   C. 10 000 in flight at 1 s (20 000 requests): the harness's own lateness.
-#   D. What stamps cost: zero latency, -c 64, D_N requests a round (default 200 000), whole
-#      answers and then streams of 32 events, each round a stamping mock and a plain one in
-#      alternating order; the client's and the mock's CPU per request, every round and the
-#      pooled ratio (all the stamped rounds' CPU over all the plain rounds').
+#   D. What stamps cost: at zero latency, -c 64, D_N requests a round (default 200 000), whole
+#      answers and streams of 32 events; and streams at A's point; each round a stamping mock
+#      and a plain one in alternating order; the client's and the mock's CPU per request,
+#      every round and the pooled ratio (all the stamped rounds' CPU over all the plain
+#      rounds').
 # `async` is the client throughout (the strategy the goals name). PARTS picks the parts
 # (default "A B C D"). Not run by CI.
 #
@@ -75,32 +76,36 @@ if part C; then start_mock slow --stamps --latency 1s; fi
 if part D; then
   start_mock zero --stamps
   start_mock zero-plain
+  start_mock paced --stamps --ttft 50ms --itl 5ms
+  start_mock paced-plain --ttft 50ms --itl 5ms
 fi
 
-# stamps_cost KIND FLAGS...: part D's table for one kind of answer, ROUNDS rounds.
+# stamps_cost KIND MOCK N FLAGS...: part D's table for one kind of answer, ROUNDS rounds of N
+# requests against MOCK (stamping) and MOCK-plain.
 stamps_cost() {
-  local kind=$1
-  shift
+  local kind=$1 mock=$2 n=$3
+  shift 3
   echo "| round | order | client stamped | client plain | client Δ | mock stamped | mock plain | mock Δ |"
   echo "|---|---|---|---|---|---|---|---|"
   for r in $(seq "$rounds"); do
-    if [ $((r % 2)) = 1 ]; then order="zero zero-plain"; else order="zero-plain zero"; fi
+    if [ $((r % 2)) = 1 ]; then order="$mock $mock-plain"; else order="$mock-plain $mock"; fi
     for m in $order; do
       before=$(mock_cpu "$m")
-      run "d$kind$r-$m" "$m" -c 64 -n "$d_n" "$@"
+      run "d$kind$r-$m" "$m" -n "$n" "$@"
       after=$(mock_cpu "$m")
       python3 -c "print($after - $before)" >"$work/d$kind$r-$m.mock"
     done
   done
-  python3 - "$work" "$kind" "$rounds" "$d_n" <<'EOF'
+  python3 - "$work" "$kind" "$rounds" "$n" "$mock" <<'EOF'
 import json, statistics, sys
-work, kind, rounds, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+work, kind, rounds, n, stamping = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+plain = stamping + "-plain"
 cpu = lambda r, m: json.load(open(f"{work}/d{kind}{r}-{m}/report.json"))["strategies"][0]["cpu_s"]
 mock = lambda r, m: float(open(f"{work}/d{kind}{r}-{m}.mock").read())
 us = lambda s: s / n * 1e6
 rows = []
 for r in range(1, rounds + 1):
-    cs, cp, ms, mp = cpu(r, "zero"), cpu(r, "zero-plain"), mock(r, "zero"), mock(r, "zero-plain")
+    cs, cp, ms, mp = cpu(r, stamping), cpu(r, plain), mock(r, stamping), mock(r, plain)
     rows.append((cs, cp, ms, mp))
     first = "stamped first" if r % 2 == 1 else "plain first"
     print(f"| {r} | {first} | {us(cs):.2f} | {us(cp):.2f} | {100 * (cs - cp) / cp:+.1f} % | {us(ms):.2f} | {us(mp):.2f} | {100 * (ms - mp) / mp:+.1f} % |")
@@ -153,16 +158,20 @@ EOF
   echo
   fi
   if part D; then
-  echo "## D. What stamps cost: zero latency, -c 64, $d_n requests a round, stamping mock and plain mock alternating"
+  echo "## D. What stamps cost: a stamping mock and a plain one alternating"
   echo
   echo "CPU per request in µs: the client's (\`cpu_s\` ÷ requests) and the mock's (its threads' /proc schedstat over the run)."
   echo
-  echo "### Whole answers"
+  echo "### Whole answers, zero latency, \`-c 64 -n $d_n\`"
   echo
-  stamps_cost whole
+  stamps_cost whole zero "$d_n" -c 64
   echo
-  echo "### Streams of 32 events (\`--stream --max-tokens 32\`: a stamp comment on each event)"
+  echo "### Streams of 32 events, zero latency, \`-c 64 -n $d_n --stream --max-tokens 32\` (a stamp comment on each event)"
   echo
-  stamps_cost stream --stream --max-tokens 32
+  stamps_cost stream zero "$d_n" -c 64 --stream --max-tokens 32
+  echo
+  echo "### Streams at part A's point: TTFT 50 ms, ITL 5 ms, 32 tokens, \`-c 256 -n 20000 --stream --max-tokens 32\` (no warm-up: the mock's CPU is counted over the whole run)"
+  echo
+  stamps_cost paced paced 20000 -c 256 --stream --max-tokens 32
   fi
 } | tee "$out"

@@ -48,6 +48,8 @@ pub(crate) struct SseReader {
     /// Read the mock's `: stamp` comments (a target on this host, where its clock is ours).
     read_stamps: bool,
     stamps: Option<Box<Stamps>>,
+    /// The last read's time and its `CLOCK_MONOTONIC` reading, for the stamps of its events.
+    read_ns: Option<(Instant, u64)>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +157,7 @@ impl SseReader {
             done: false,
             read_stamps: false,
             stamps: None,
+            read_ns: None,
         }
     }
 
@@ -191,7 +194,15 @@ impl SseReader {
         if self.read_stamps
             && let Some(s) = stamp.and_then(mock_server::stamp::parse)
         {
-            let read = mock_server::stamp::ns(now);
+            // Every event of one read was read at `now`: its clock reading made once.
+            let read = match self.read_ns {
+                Some((at, ns)) if at == now => ns,
+                _ => {
+                    let ns = mock_server::stamp::ns(now);
+                    self.read_ns = Some((now, ns));
+                    ns
+                }
+            };
             // Room for a short answer's events at once: growing from empty took five
             // reallocations for 32 tokens.
             self.stamps

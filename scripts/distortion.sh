@@ -11,10 +11,10 @@
 #   (results/2026-12-06-epyc-2c/tails/).
 #   C. 10 000 in flight at 1 s (20 000 requests): the harness's own lateness.
 #   D. What stamps cost: at zero latency, -c 64, D_N requests a round (default 200 000), whole
-#      answers and streams of 32 events; and streams at A's point; each round a stamping mock
-#      and a plain one in alternating order; the client's and the mock's CPU per request,
-#      every round and the pooled ratio (all the stamped rounds' CPU over all the plain
-#      rounds').
+#      answers and streams of 32 events; and streams at A's point (PACED_N requests, default
+#      20 000); each round a stamping mock and a plain one in alternating order; the client's
+#      and the mock's CPU per request, every round, the median of the rounds' differences and
+#      the pooled ratio (all the stamped rounds' CPU over all the plain rounds').
 # `async` is the client throughout (the strategy the goals name). PARTS picks the parts
 # (default "A B C D"). Not run by CI.
 #
@@ -25,6 +25,7 @@ cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5}
 parts=${PARTS:-A B C D}
 d_n=${D_N:-200000}
+paced_n=${PACED_N:-20000}
 part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)/distortion/distortion.md}
 mkdir -p "$(dirname "$out")"
@@ -121,7 +122,7 @@ EOF
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) × $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(uname -sr); $(rustc --version)"
-  echo "- command: \`ROUNDS=$rounds PARTS='$parts' D_N=$d_n bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
+  echo "- command: \`ROUNDS=$rounds PARTS='$parts' D_N=$d_n PACED_N=$paced_n bash scripts/distortion.sh\`; client \`async\` (release), each mock a standalone \`mock-server --stamps\` on the same two cores"
   echo "- distortion columns: p50 / p99 / max in ms; request = client send → mock handler, mock late = written − intended, transit = client read − mock write, harness = last byte read → counted"
   echo
   if part A; then
@@ -170,8 +171,8 @@ EOF
   echo
   stamps_cost stream zero "$d_n" -c 64 --stream --max-tokens 32
   echo
-  echo "### Streams at part A's point: TTFT 50 ms, ITL 5 ms, 32 tokens, \`-c 256 -n 20000 --stream --max-tokens 32\` (no warm-up: the mock's CPU is counted over the whole run)"
+  echo "### Streams at part A's point: TTFT 50 ms, ITL 5 ms, 32 tokens, \`-c 256 -n $paced_n --stream --max-tokens 32\` (no warm-up: the mock's CPU is counted over the whole run)"
   echo
-  stamps_cost paced paced 20000 -c 256 --stream --max-tokens 32
+  stamps_cost paced paced "$paced_n" -c 256 --stream --max-tokens 32
   fi
 } | tee "$out"

@@ -19,12 +19,15 @@ use ratatui::widgets::{LineGauge, Paragraph, Sparkline};
 use ratatui::{Frame, Terminal, TerminalOptions, Viewport};
 
 use crate::model::strategy::Strategy;
-use crate::stats::live::{Board, Counts, Group, Lane};
+use crate::stats::live::{Board, Counts, Group, Lane, Snapshot};
 
 /// How often the panel is drawn.
 const FRAME: Duration = Duration::from_millis(100);
 /// Seconds of rate history kept for the sparklines.
 const HISTORY: usize = 60;
+/// Seconds of the recent window whose percentiles the running lane shows beside the whole
+/// run's.
+const WINDOW: usize = 10;
 
 /// Where the live view goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +108,8 @@ impl Drop for View {
 }
 
 /// Requests per second over the last minute, one sample a second: started, succeeded, 429
-/// answers.
+/// answers; and the lane's latency, TTFT and ITL histograms as they stood each second of the
+/// last [`WINDOW`], for the recent window's percentiles.
 #[derive(Debug, Default)]
 struct Rates {
     /// The lane sampled (its strategy and round): a new lane starts a new history.
@@ -115,33 +119,44 @@ struct Rates {
     sent: VecDeque<u64>,
     ok: VecDeque<u64>,
     limited: VecDeque<u64>,
+    /// When each was taken, and the latency, TTFT and ITL histograms then, oldest first.
+    window: VecDeque<(Instant, [Snapshot; 3])>,
 }
 
 impl Rates {
-    /// Takes a sample when a second has passed since the last one.
-    fn sample(&mut self, lane: &Lane) {
+    /// Takes a sample when a second has passed since the last one (`now`).
+    fn sample(&mut self, lane: &Lane, now: Instant) {
         let key = Some((lane.strategy, lane.round));
+        let histograms = || (now, [&lane.e2e, &lane.ttft, &lane.itl].map(|h| h.snapshot()));
         if self.of != key {
             *self = Rates {
                 of: key,
-                at: Some(Instant::now()),
+                at: Some(now),
+                window: VecDeque::from([histograms()]),
                 ..Rates::default()
             };
             return;
         }
-        if self.at.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        if self
+            .at
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
             return;
         }
-        let now = lane.counts();
+        self.window.push_back(histograms());
+        if self.window.len() > WINDOW {
+            self.window.pop_front();
+        }
+        let counts = lane.counts();
         for (q, v) in [
-            (&mut self.sent, now.started.saturating_sub(self.last.started)),
+            (&mut self.sent, counts.started.saturating_sub(self.last.started)),
             (
                 &mut self.ok,
-                now.of(Group::Ok).saturating_sub(self.last.of(Group::Ok)),
+                counts.of(Group::Ok).saturating_sub(self.last.of(Group::Ok)),
             ),
             (
                 &mut self.limited,
-                now.answers_429.saturating_sub(self.last.answers_429),
+                counts.answers_429.saturating_sub(self.last.answers_429),
             ),
         ] {
             q.push_back(v);
@@ -149,8 +164,8 @@ impl Rates {
                 q.pop_front();
             }
         }
-        self.last = now;
-        self.at = Some(Instant::now());
+        self.last = counts;
+        self.at = Some(now);
     }
 }
 
@@ -298,7 +313,7 @@ impl<B: ratatui::backend::Backend> Screen<B> {
     fn draw(&mut self, board: &Board) -> Result<u16, B::Error> {
         let lanes = board.lanes();
         if let Some(l) = current(&lanes) {
-            self.rates.sample(l);
+            self.rates.sample(l, Instant::now());
         }
         let rates = &self.rates;
         let mut top = 0;
@@ -499,12 +514,38 @@ fn detail(f: &mut Frame, area: Rect, lane: &Lane, rounds: u32, rates: &Rates) {
     if !stream.is_empty() {
         f.render_widget(Paragraph::new(format!("  {}", stream.join("  ·  "))), rows[4]);
     }
+    if let Some(r) = recent(lane, rates) {
+        f.render_widget(Paragraph::new(r), rows[5]);
+    }
+}
+
+/// The percentiles of the recent window (up to [`WINDOW`] seconds: what the whole run's hide
+/// once it is long), `None` before its first second: `last 10 s  latency p50 … · p99 …  ·
+/// TTFT p99 …  ·  ITL p99 …`, or `no successes` when none came in it.
+fn recent(lane: &Lane, rates: &Rates) -> Option<String> {
+    let (at, [e2e, ttft, itl]) = rates.window.front()?;
+    let secs = at.elapsed().as_secs_f64();
+    if secs < 1.0 {
+        return None;
+    }
+    let mut parts = vec![match lane.e2e.quantiles_since(e2e, [0.5, 0.99]) {
+        Some([p50, p99]) => format!("latency p50 {} · p99 {}", ms(p50), ms(p99)),
+        None => "no successes".into(),
+    }];
+    for (name, h, base) in [("TTFT", &lane.ttft, ttft), ("ITL", &lane.itl, itl)] {
+        if let Some([p99]) = h.quantiles_since(base, [0.99]) {
+            parts.push(format!("{name} p99 {}", ms(p99)));
+        }
+    }
+    Some(format!("  last {secs:.0} s  {}", parts.join("  ·  ")))
 }
 
 /// The stop's line (a signal came: what happens now), in place of the handler's stderr line.
 fn stopping(f: &mut Frame, area: Rect, board: &Board) {
     if let Some(note) = board.stopping() {
         let style = Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+        // It takes the recent window's row: nothing of that line is left beside it.
+        f.render_widget(ratatui::widgets::Clear, area);
         f.render_widget(Paragraph::new(Line::styled(note, style)), area);
     }
 }
@@ -645,6 +686,60 @@ mod tests {
         ] {
             assert!(screen.contains(want), "{want:?} not in\n{screen}");
         }
+    }
+
+    /// Beside the whole run's percentiles, the running lane shows the recent window's: after a
+    /// slow start (answers of 1 s) the run reads slow, the last seconds (answers of 10 ms)
+    /// fast; a window with no success says so.
+    #[test]
+    fn the_running_lane_shows_the_recent_windows_percentiles() {
+        let b = board();
+        let lane = b.lane(Strategy::Async, 1, Some(1000), None);
+        let t = Instant::now();
+        let finish = |ms: u64, n: u64| {
+            for i in 0..n {
+                lane.started();
+                lane.finished(&crate::model::record::Record {
+                    index: i,
+                    intended: t,
+                    start: t,
+                    end: t + Duration::from_millis(ms),
+                    attempts: Vec::new(),
+                    backoff: Duration::ZERO,
+                    outcome: crate::model::outcome::Outcome::Ok,
+                    status: None,
+                    sample: None,
+                });
+            }
+        };
+        finish(1000, 500);
+        let mut screen = OffScreen::new(120, 12);
+        // The window opened five seconds ago; only fast answers came since.
+        screen
+            .screen
+            .rates
+            .sample(&lane, Instant::now() - Duration::from_secs(5));
+        finish(10, 50);
+        screen.draw(&b);
+        let text = screen.text();
+        let [all] = lane.e2e.quantiles([0.5]).unwrap();
+        assert!(text.contains(&format!("latency p50 {}", ms(all))), "{text}");
+        assert!(
+            text.contains("last 5 s  latency p50 10.0 ms · p99 10.0 ms"),
+            "{text}"
+        );
+        // A window in which nothing succeeded.
+        let mut screen = OffScreen::new(120, 12);
+        screen
+            .screen
+            .rates
+            .sample(&lane, Instant::now() - Duration::from_secs(3));
+        screen.draw(&b);
+        assert!(
+            screen.text().contains("last 3 s  no successes"),
+            "{}",
+            screen.text()
+        );
     }
 
     /// `-q` draws nothing; `--no-tui` gives lines whatever stdout is.

@@ -80,31 +80,61 @@ impl AtomicHistogram {
     /// count and one to walk, without a copy; values counted meanwhile may be missed, never
     /// read past (the last bucket seen stands in).
     pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> Option<[Duration; N]> {
-        let n = self.count();
-        if n == 0 {
-            return None;
-        }
-        let ranks = qs.map(|q| ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1));
-        let mut out = [None; N];
-        let (mut seen, mut last) = (0, 0);
-        let mut k = 0;
-        for (i, b) in self.buckets.iter().enumerate() {
-            let c = b.load(Ordering::Relaxed);
-            if c == 0 {
-                continue;
-            }
-            seen += c;
-            last = i;
-            while k < N && seen >= ranks[k] {
-                out[k] = Some(Duration::from_micros(middle(i)));
-                k += 1;
-            }
-            if k == N {
-                break;
-            }
-        }
-        Some(out.map(|d| d.unwrap_or(Duration::from_micros(middle(last)))))
+        walk(|| self.buckets.iter().map(|b| b.load(Ordering::Relaxed)), qs)
     }
+
+    /// The counts now, to read later what came after them ([`AtomicHistogram::quantiles_since`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot(self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect())
+    }
+
+    /// As [`AtomicHistogram::quantiles`], of the values counted since `earlier` (a snapshot of
+    /// this histogram): the live view's recent window. `None` when none came since.
+    pub fn quantiles_since<const N: usize>(&self, earlier: &Snapshot, qs: [f64; N]) -> Option<[Duration; N]> {
+        walk(
+            || {
+                self.buckets
+                    .iter()
+                    .zip(earlier.0.iter())
+                    .map(|(b, e)| b.load(Ordering::Relaxed).saturating_sub(*e))
+            },
+            qs,
+        )
+    }
+}
+
+/// An [`AtomicHistogram`]'s counts at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot(Box<[u64]>);
+
+/// The quantiles `qs` of the bucket counts `counts` gives (twice: once to count, once to walk).
+fn walk<const N: usize, I: Iterator<Item = u64>>(
+    counts: impl Fn() -> I,
+    qs: [f64; N],
+) -> Option<[Duration; N]> {
+    let n: u64 = counts().sum();
+    if n == 0 {
+        return None;
+    }
+    let ranks = qs.map(|q| ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1));
+    let mut out = [None; N];
+    let (mut seen, mut last) = (0, 0);
+    let mut k = 0;
+    for (i, c) in counts().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        seen += c;
+        last = i;
+        while k < N && seen >= ranks[k] {
+            out[k] = Some(Duration::from_micros(middle(i)));
+            k += 1;
+        }
+        if k == N {
+            break;
+        }
+    }
+    Some(out.map(|d| d.unwrap_or(Duration::from_micros(middle(last)))))
 }
 
 /// Something the view asks of the run as it draws (the controller's limit, whether a stop came).
@@ -529,6 +559,27 @@ mod tests {
             let us = d.as_micros() as f64;
             assert!((us - want).abs() <= want * 0.005, "q{q}: {us} vs {want}");
         }
+    }
+
+    /// The quantiles since a snapshot are those of what came after it alone: a slow start
+    /// (1 000 values at 1 s) then 100 fast (10 ms) gives 10 ms since the snapshot where the
+    /// whole run says 1 s; none since it gives `None`.
+    #[test]
+    fn quantiles_since_a_snapshot_read_only_what_came_after() {
+        let h = AtomicHistogram::default();
+        for _ in 0..1_000 {
+            h.record(Duration::from_secs(1));
+        }
+        let before = h.snapshot();
+        assert!(h.quantiles_since(&before, [0.5]).is_none());
+        for _ in 0..100 {
+            h.record(Duration::from_millis(10));
+        }
+        let [p50, p99] = h.quantiles_since(&before, [0.5, 0.99]).unwrap();
+        let near = |d: Duration, ms: f64| (d.as_secs_f64() * 1e3 - ms).abs() <= ms * 0.005;
+        assert!(near(p50, 10.0) && near(p99, 10.0), "{p50:?} {p99:?}");
+        let [all] = h.quantiles([0.5]).unwrap();
+        assert!(near(all, 1000.0), "{all:?}");
     }
 
     fn record(outcome: Outcome, ms: u64) -> Record {

@@ -24,6 +24,7 @@ use crate::wire::ErrorBody;
 pub(crate) const WORDS: [&str; 8] = ["The", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs"];
 
 /// The text of token `i` of a completion.
+#[cfg(test)]
 pub(crate) fn token(i: u32) -> String {
     let mut s = String::new();
     push_token(&mut s, i);
@@ -627,32 +628,70 @@ impl Generation {
         if self.api == Api::Messages {
             return self.message_parts().token_event(t);
         }
-        let chunks: Vec<Bytes> = (0..self.n).map(|i| self.token_chunk(i, t)).collect();
-        Bytes::from(chunks.concat())
+        Bytes::from(self.token_event_after(t, 0))
     }
 
-    /// Token `t` of choice `i`: with reasoning, every delta carries `content`,
-    /// `reasoning_content` and `reasoning`, the unused ones `null` (clients that read one on
-    /// every chunk need the key there).
-    fn token_chunk(&self, i: u32, t: u32) -> Bytes {
+    /// Whether every token's frame is one event, which one stamp line opens: one choice of
+    /// chat or the legacy API (Anthropic's first text token also closes and opens a block).
+    pub(crate) fn one_event_per_token(&self) -> bool {
+        self.n == 1 && self.api != Api::Messages
+    }
+
+    /// [`Generation::token_event`] after `room` bytes left free at the front (for a stamp
+    /// line written once the event is made), in one allocation: with reasoning, every delta
+    /// carries `content`, `reasoning_content` and `reasoning`, the unused ones `null` (clients
+    /// that read one on every chunk need the key there). A stream writes one a token: written
+    /// in place, not through `format!`, a `String` per piece and a join.
+    pub(crate) fn token_event_after(&self, t: u32, room: usize) -> Vec<u8> {
+        if self.api == Api::Messages {
+            let event = self.message_parts().token_event(t);
+            let mut out = vec![0; room];
+            out.extend_from_slice(&event);
+            return out;
+        }
+        let head = self.chunk_head().as_bytes();
+        let mut out = Vec::with_capacity(room + self.n as usize * (head.len() + 144));
+        out.resize(room, 0);
         let reasoning = t < self.reasoning;
         let word = if reasoning { t } else { t - self.reasoning };
-        let word = serde_json::to_string(&token(word)).unwrap_or_default();
-        let choice = match self.api {
-            Api::Chat if reasoning => format!(
-                r#"{{"index":{i},"delta":{{"content":null,"reasoning_content":{word},"reasoning":{word}}},"logprobs":null,"finish_reason":null}}"#
-            ),
-            Api::Chat if self.reasoning > 0 => format!(
-                r#"{{"index":{i},"delta":{{"content":{word},"reasoning_content":null,"reasoning":null}},"logprobs":null,"finish_reason":null}}"#
-            ),
-            Api::Chat => format!(
-                r#"{{"index":{i},"delta":{{"content":{word}}},"logprobs":null,"finish_reason":null}}"#
-            ),
-            Api::Text | Api::Messages => {
-                format!(r#"{{"text":{word},"index":{i},"logprobs":null,"finish_reason":null}}"#)
+        // The word as a JSON string (the words need no escaping).
+        let push_word = |out: &mut Vec<u8>| {
+            out.push(b'"');
+            if word > 0 {
+                out.push(b' ');
             }
+            out.extend_from_slice(WORDS[word as usize % WORDS.len()].as_bytes());
+            out.push(b'"');
         };
-        self.chunk(&choice, "null")
+        let mut digits = itoa::Buffer::new();
+        for i in 0..self.n {
+            let index = digits.format(i).as_bytes();
+            out.extend_from_slice(head);
+            if self.api == Api::Chat {
+                out.extend_from_slice(b"{\"index\":");
+                out.extend_from_slice(index);
+                if reasoning {
+                    out.extend_from_slice(b",\"delta\":{\"content\":null,\"reasoning_content\":");
+                    push_word(&mut out);
+                    out.extend_from_slice(b",\"reasoning\":");
+                    push_word(&mut out);
+                } else {
+                    out.extend_from_slice(b",\"delta\":{\"content\":");
+                    push_word(&mut out);
+                    if self.reasoning > 0 {
+                        out.extend_from_slice(b",\"reasoning_content\":null,\"reasoning\":null");
+                    }
+                }
+                out.extend_from_slice(b"}");
+            } else {
+                out.extend_from_slice(b"{\"text\":");
+                push_word(&mut out);
+                out.extend_from_slice(b",\"index\":");
+                out.extend_from_slice(index);
+            }
+            out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+        }
+        out
     }
 
     /// The end of the stream: every choice's finishing chunk, the usage chunk when
@@ -814,6 +853,45 @@ mod tests {
                     "text_completion"
                 };
                 assert_eq!(v["object"], object);
+            }
+        }
+    }
+
+    /// A token's event, written in place, is byte for byte the chunk the templates below give
+    /// (OpenAI's): chat with and without reasoning, the legacy API, one and two choices, and
+    /// after room left for a stamp.
+    #[test]
+    fn a_tokens_event_is_the_chunk_byte_for_byte() {
+        for (api, reasoning) in [(Api::Chat, 0), (Api::Chat, 2), (Api::Text, 0)] {
+            for n in [1, 2] {
+                let g = Generation::new(api, 7, "m", n, 5, "length", 3).with_reasoning(reasoning);
+                for t in 0..5 {
+                    let thinking = t < reasoning;
+                    let word = token(if thinking { t } else { t - reasoning });
+                    let word = serde_json::to_string(&word).unwrap();
+                    let want: String = (0..n)
+                        .map(|i| {
+                            let choice = match api {
+                                Api::Chat if thinking => format!(
+                                    r#"{{"index":{i},"delta":{{"content":null,"reasoning_content":{word},"reasoning":{word}}},"logprobs":null,"finish_reason":null}}"#
+                                ),
+                                Api::Chat if reasoning > 0 => format!(
+                                    r#"{{"index":{i},"delta":{{"content":{word},"reasoning_content":null,"reasoning":null}},"logprobs":null,"finish_reason":null}}"#
+                                ),
+                                Api::Chat => format!(
+                                    r#"{{"index":{i},"delta":{{"content":{word}}},"logprobs":null,"finish_reason":null}}"#
+                                ),
+                                _ => format!(
+                                    r#"{{"text":{word},"index":{i},"logprobs":null,"finish_reason":null}}"#
+                                ),
+                            };
+                            format!("{}{choice}],\"usage\":null}}\n\n", g.chunk_head())
+                        })
+                        .collect();
+                    assert_eq!(std::str::from_utf8(&g.token_event(t)).unwrap(), want);
+                    let roomy = g.token_event_after(t, 9);
+                    assert_eq!(std::str::from_utf8(&roomy[9..]).unwrap(), want);
+                }
             }
         }
     }

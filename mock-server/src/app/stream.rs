@@ -54,17 +54,28 @@ pub(crate) struct Begun {
 
 type Frame = Result<Bytes, std::io::Error>;
 
+/// A piece of the stream before its stamp: a frame, or (with `--stamps`) a token's one event
+/// made after [`STAMP_ROOM`] free bytes, for its stamp line.
+enum Piece {
+    Frame(Bytes),
+    Roomy(Vec<u8>),
+}
+
+/// Room for the longest stamp line: the comment's prefix, the stamp, a line feed.
+const STAMP_ROOM: usize = crate::stamp::STAMP_COMMENT.len() + crate::stamp::MAX_TEXT + 1;
+
 impl State {
     /// The next piece of the stream, after waiting for its time, stamped with `--stamps`.
     async fn next(&mut self) -> Option<Frame> {
-        let frame = self.unstamped().await?;
-        Some(match frame {
-            Ok(bytes) if self.stamps => Ok(stamped(self.deadline, &bytes)),
-            other => other,
-        })
+        let piece = self.piece().await?;
+        Some(piece.map(|p| match p {
+            Piece::Roomy(event) => stamped_in_place(self.deadline, event),
+            Piece::Frame(bytes) if self.stamps => stamped(self.deadline, &bytes),
+            Piece::Frame(bytes) => bytes,
+        }))
     }
 
-    async fn unstamped(&mut self) -> Option<Frame> {
+    async fn piece(&mut self) -> Option<Result<Piece, std::io::Error>> {
         let g = &self.generation;
         let p = &self.st.profile;
         if let Step::Open = self.step {
@@ -73,7 +84,7 @@ impl State {
             self.step = Step::Token(0);
             // The legacy API has no opening: it goes straight to the first token.
             if let Some(opening) = g.opening() {
-                return Some(Ok(opening));
+                return Some(Ok(Piece::Frame(opening)));
             }
         }
         match self.step {
@@ -90,7 +101,7 @@ impl State {
                         Some(Fault::StreamError) => {
                             self.st.stats.event(Event::StreamError);
                             self.step = Step::Done;
-                            return Some(Ok(g.error_event()));
+                            return Some(Ok(Piece::Frame(g.error_event())));
                         }
                         Some(Fault::StreamCut) => {
                             self.st.stats.event(Event::StreamCut);
@@ -106,15 +117,35 @@ impl State {
                 }
                 self.step = Step::Token(t + 1);
                 self.st.stats.tokens(u64::from(g.n));
-                Some(Ok(g.token_event(t)))
+                // Stamped, a token's one event is made after room for its stamp line.
+                Some(Ok(if self.stamps && g.one_event_per_token() {
+                    Piece::Roomy(g.token_event_after(t, STAMP_ROOM))
+                } else {
+                    Piece::Frame(g.token_event(t))
+                }))
             }
             Step::Token(_) => {
                 self.step = Step::Done;
-                Some(Ok(g.closing(self.include_usage)))
+                Some(Ok(Piece::Frame(g.closing(self.include_usage))))
             }
             Step::Done => None,
         }
     }
+}
+
+/// A token's one event, made after [`STAMP_ROOM`] free bytes: its stamp line (meant for
+/// `intended`, written now) put at the room's end, the rest of the room skipped; no copy.
+fn stamped_in_place(intended: Instant, mut event: Vec<u8>) -> Bytes {
+    let mut buf = [0; crate::stamp::MAX_TEXT];
+    let stamp = crate::stamp::text(&mut buf, intended, None);
+    let comment = crate::stamp::STAMP_COMMENT.as_bytes();
+    let start = STAMP_ROOM - (comment.len() + stamp.len() + 1);
+    event[start..start + comment.len()].copy_from_slice(comment);
+    event[start + comment.len()..STAMP_ROOM - 1].copy_from_slice(stamp);
+    event[STAMP_ROOM - 1] = b'\n';
+    let mut bytes = Bytes::from(event);
+    bytes::Buf::advance(&mut bytes, start);
+    bytes
 }
 
 /// `bytes` with each of its events opened by the SSE comment of its stamp: meant for

@@ -203,6 +203,13 @@ fn without_a_panel_progress_comes_as_lines_and_quiet_prints_none() {
         lines[0].contains("/60 (") && lines[0].contains("ETA ") && lines[0].contains("ok "),
         "{stderr}"
     );
+    // A line after another of the same round gives the percentiles since that one too.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("; last ") && l.contains(" s: p50 ") && l.contains(" · p99 ")),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(!stdout.contains("ETA"), "{stdout}");
     let quiet = bin().args(args).arg("-q").output().unwrap();

@@ -247,6 +247,12 @@ fn percentiles(h: &crate::stats::live::AtomicHistogram) -> Option<String> {
     Some(format!("p50 {} · p90 {} · p99 {}", ms(p50), ms(p90), ms(p99)))
 }
 
+/// `p50 … · p99 …` of what `h` counted since `snap`, `None` when it counted nothing since.
+fn since(h: &crate::stats::live::AtomicHistogram, snap: &Snapshot) -> Option<String> {
+    let [p50, p99] = h.quantiles_since(snap, [0.5, 0.99])?;
+    Some(format!("p50 {} · p99 {}", ms(p50), ms(p99)))
+}
+
 /// The outcome counts of a lane: `ok N · 429 N · 5xx N · other N`.
 fn outcomes(c: &Counts) -> String {
     format!(
@@ -528,10 +534,7 @@ fn recent(lane: &Lane, rates: &Rates) -> Option<String> {
     if secs < 1.0 {
         return None;
     }
-    let mut parts = vec![match lane.e2e.quantiles_since(e2e, [0.5, 0.99]) {
-        Some([p50, p99]) => format!("latency p50 {} · p99 {}", ms(p50), ms(p99)),
-        None => "no successes".into(),
-    }];
+    let mut parts = vec![since(&lane.e2e, e2e).map_or("no successes".into(), |p| format!("latency {p}"))];
     for (name, h, base) in [("TTFT", &lane.ttft, ttft), ("ITL", &lane.itl, itl)] {
         if let Some([p99]) = h.quantiles_since(base, [0.99]) {
             parts.push(format!("{name} p99 {}", ms(p99)));
@@ -588,6 +591,9 @@ fn lines(board: &Board, every: Duration) {
     let plan = strategies(board);
     let mut next = Instant::now() + every;
     let mut told = false;
+    // The lane of the last line, when it was written, and its latency histogram then: the next
+    // line of the same lane gives the percentiles since.
+    let mut last: Option<((Strategy, u32), Instant, Snapshot)> = None;
     while !board.is_done() {
         // Awake often enough to say at once that a signal came.
         std::thread::park_timeout(next.saturating_duration_since(Instant::now()).min(FRAME * 2));
@@ -604,12 +610,21 @@ fn lines(board: &Board, every: Duration) {
         let c = lane.counts();
         let rounds = plan.iter().find(|(s, _)| *s == lane.strategy).map_or(1, |p| p.1);
         let latency = percentiles(&lane.e2e).map_or(String::new(), |p| format!("; {p}"));
+        let key = (lane.strategy, lane.round);
+        let recent = match &last {
+            Some((k, at, snap)) if *k == key => {
+                let p = since(&lane.e2e, snap).unwrap_or_else(|| "no successes".into());
+                format!("; last {}: {p}", clock(at.elapsed()))
+            }
+            _ => String::new(),
+        };
+        last = Some((key, Instant::now(), lane.e2e.snapshot()));
         let position = board
             .position
             .as_ref()
             .map_or(String::new(), |p| format!("{p}: "));
         eprintln!(
-            "asyncbench: {position}{} {}; {}; {}{latency}",
+            "asyncbench: {position}{} {}; {}; {}{latency}{recent}",
             lane.strategy.id(),
             running_line(lane, &c, rounds),
             outcomes(&c),

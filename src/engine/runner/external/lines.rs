@@ -61,7 +61,7 @@ impl Lines<'_> {
                 Ok(_) => {}
             }
             let read = Instant::now();
-            last_line.store(spawned.elapsed().as_nanos() as u64, Ordering::SeqCst);
+            last_line.store(read.duration_since(spawned).as_nanos() as u64, Ordering::SeqCst);
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

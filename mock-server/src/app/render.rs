@@ -637,18 +637,14 @@ impl Generation {
         self.n == 1 && self.api != Api::Messages
     }
 
-    /// [`Generation::token_event`] after `room` bytes left free at the front (for a stamp
+    /// [`Generation::token_event`] of chat or the legacy API (Anthropic's are
+    /// [`MessageParts::token_event`]) after `room` bytes left free at the front (for a stamp
     /// line written once the event is made), in one allocation: with reasoning, every delta
     /// carries `content`, `reasoning_content` and `reasoning`, the unused ones `null` (clients
     /// that read one on every chunk need the key there). A stream writes one a token: written
     /// in place, not through `format!`, a `String` per piece and a join.
     pub(crate) fn token_event_after(&self, t: u32, room: usize) -> Vec<u8> {
-        if self.api == Api::Messages {
-            let event = self.message_parts().token_event(t);
-            let mut out = vec![0; room];
-            out.extend_from_slice(&event);
-            return out;
-        }
+        debug_assert!(self.api != Api::Messages, "Anthropic's events are MessageParts'");
         let head = self.chunk_head().as_bytes();
         let mut out = Vec::with_capacity(room + self.n as usize * (head.len() + 144));
         out.resize(room, 0);

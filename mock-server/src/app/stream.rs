@@ -136,27 +136,34 @@ impl State {
 /// A token's one event, made after [`STAMP_ROOM`] free bytes: its stamp line (meant for
 /// `intended`, written now) put at the room's end, the rest of the room skipped; no copy.
 fn stamped_in_place(intended: Instant, mut event: Vec<u8>) -> Bytes {
-    let mut buf = [0; crate::stamp::MAX_TEXT];
-    let stamp = crate::stamp::text(&mut buf, intended, None);
-    let comment = crate::stamp::STAMP_COMMENT.as_bytes();
-    let start = STAMP_ROOM - (comment.len() + stamp.len() + 1);
-    event[start..start + comment.len()].copy_from_slice(comment);
-    event[start + comment.len()..STAMP_ROOM - 1].copy_from_slice(stamp);
-    event[STAMP_ROOM - 1] = b'\n';
+    let mut buf = [0; STAMP_ROOM];
+    let line = stamp_line(&mut buf, intended);
+    let start = STAMP_ROOM - line.len();
+    event[start..STAMP_ROOM].copy_from_slice(line);
     let mut bytes = Bytes::from(event);
     bytes::Buf::advance(&mut bytes, start);
     bytes
 }
 
+/// The SSE comment of a stamp meant for `intended`, written now, with its line feed, in `buf`.
+fn stamp_line(buf: &mut [u8; STAMP_ROOM], intended: Instant) -> &[u8] {
+    let mut text = [0; crate::stamp::MAX_TEXT];
+    let stamp = crate::stamp::text(&mut text, intended, None);
+    let comment = crate::stamp::STAMP_COMMENT.as_bytes();
+    let len = comment.len() + stamp.len() + 1;
+    buf[..comment.len()].copy_from_slice(comment);
+    buf[comment.len()..len - 1].copy_from_slice(stamp);
+    buf[len - 1] = b'\n';
+    &buf[..len]
+}
+
 /// `bytes` with each of its events opened by the SSE comment of its stamp: meant for
 /// `intended`, written now (a write can hold several events: the closing ones come together).
 fn stamped(intended: Instant, bytes: &[u8]) -> Bytes {
-    let mut buf = [0; crate::stamp::MAX_TEXT];
-    let stamp = crate::stamp::text(&mut buf, intended, None);
-    let comment = crate::stamp::STAMP_COMMENT.as_bytes();
-    let line = comment.len() + stamp.len() + 1;
+    let mut buf = [0; STAMP_ROOM];
+    let line = stamp_line(&mut buf, intended);
     // Room for one stamp line; a write of several events grows once.
-    let mut out = Vec::with_capacity(bytes.len() + line);
+    let mut out = Vec::with_capacity(bytes.len() + line.len());
     let mut at_start = true;
     let mut from = 0;
     // Each line, found by memchr (with its line feed; the last one may have none).
@@ -169,9 +176,7 @@ fn stamped(intended: Instant, bytes: &[u8]) -> Bytes {
             break;
         }
         if at_start && l != b"\n" {
-            out.extend_from_slice(comment);
-            out.extend_from_slice(stamp);
-            out.push(b'\n');
+            out.extend_from_slice(line);
         }
         // An event ends at a blank line; the next line opens the next one.
         at_start = l == b"\n";

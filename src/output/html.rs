@@ -613,12 +613,11 @@ fn sweep_distortion(r: &SweepReport) -> String {
         let _ = write!(b, "<th>{} p99 ms</th>", side.head());
     }
     b.push_str("<th>budget ms</th></tr>\n");
-    let mut warnings = Vec::new();
     for p in &r.points {
         for x in &p.results {
             let value = fmt_value(&r.axis, p.setting);
             let _ = write!(b, "<tr><td>{}</td><td>{}</td>", escape(&value), x.strategy);
-            let over = x.distortion.map(|d| d.over_budget(x.p50_ms)).unwrap_or_default();
+            let over = crate::output::sweep::over_budget(x);
             for side in Side::ALL {
                 match x.distortion.and_then(|d| d.side(side)) {
                     Some(q) if over.iter().any(|o| o.side == side) => {
@@ -631,8 +630,6 @@ fn sweep_distortion(r: &SweepReport) -> String {
                 }
             }
             let _ = writeln!(b, "<td>{:.3}</td></tr>", Distortion::budget_ms(x.p50_ms));
-            let who = format!("{} at {}", x.strategy, fmt_setting(&r.axis, p.setting));
-            warnings.extend(crate::output::table::budget_warning(&who, &over));
         }
     }
     b.push_str("</table></div>\n");
@@ -641,7 +638,7 @@ fn sweep_distortion(r: &SweepReport) -> String {
         "<p class=\"note\">{}; each side's p99 at each point (–: not measured), its budget from that point's latency p50.</p>",
         escape(&crate::output::table::distortion_note(&Side::ALL))
     );
-    for w in warnings {
+    for w in crate::output::sweep::budget_warnings(r) {
         let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&w));
     }
     b

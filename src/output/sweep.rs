@@ -292,7 +292,6 @@ fn distortion_table(r: &SweepReport) -> String {
         let _ = write!(t, " {:>11}", side.head());
     }
     t += "  (p99, ms)\n";
-    let mut warnings = Vec::new();
     for p in &r.points {
         for x in &p.results {
             let _ = write!(
@@ -306,15 +305,30 @@ fn distortion_table(r: &SweepReport) -> String {
                 let _ = write!(t, " {:>11}", opt(p99, 3));
             }
             t.push('\n');
-            let over = x.distortion.map(|d| d.over_budget(x.p50_ms)).unwrap_or_default();
-            let who = format!("{} at {}", x.strategy, fmt_setting(&r.axis, p.setting));
-            warnings.extend(crate::output::table::budget_warning(&who, &over));
         }
     }
-    for w in warnings {
+    for w in budget_warnings(r) {
         t += &wrap(&format!("warning: {w}"));
     }
     t
+}
+
+/// A point's sides past its budget (from its latency p50).
+pub(crate) fn over_budget(x: &PointResult) -> Vec<crate::model::distortion::OverBudget> {
+    x.distortion.map(|d| d.over_budget(x.p50_ms)).unwrap_or_default()
+}
+
+/// A warning for each strategy at each point with a side past its budget, worded as
+/// `compare`'s: under the sweep's table and on its page.
+pub(crate) fn budget_warnings(r: &SweepReport) -> Vec<String> {
+    r.points
+        .iter()
+        .flat_map(|p| p.results.iter().map(move |x| (p, x)))
+        .filter_map(|(p, x)| {
+            let who = format!("{} at {}", x.strategy, fmt_setting(&r.axis, p.setting));
+            crate::output::table::budget_warning(&who, &over_budget(x))
+        })
+        .collect()
 }
 
 /// Each strategy's knee, when one was found.

@@ -49,7 +49,8 @@ pub const MAX_DELAY_SECS: f64 = 10.0;
 pub const MAX_STALL: Duration = Duration::from_secs(600);
 
 /// The headers with which asyncbench numbers its requests (0-based logical index, 1-based
-/// attempt). A mock that sees them draws each fault and delay from (seed, request, attempt).
+/// attempt; no attempt header is attempt 1). A mock that sees them draws each fault and delay
+/// from (seed, request, attempt).
 pub const REQUEST_INDEX_HEADER: &str = "x-asyncbench-request";
 /// See [`REQUEST_INDEX_HEADER`].
 pub const ATTEMPT_HEADER: &str = "x-asyncbench-attempt";
@@ -223,12 +224,17 @@ pub(crate) struct RequestKey {
 }
 
 impl RequestKey {
-    /// The key in a request's headers, when both are there and are numbers.
+    /// The key in a request's headers, when its number is there and the numbers are numbers.
+    /// No attempt header is the first attempt (asyncbench sends it only on a retry).
     fn from_headers(h: &HeaderMap) -> Option<RequestKey> {
-        let num = |name: &str| h.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let num = |v: &axum::http::HeaderValue| v.to_str().ok()?.trim().parse::<u64>().ok();
+        let attempt = match h.get(ATTEMPT_HEADER) {
+            Some(v) => u32::try_from(num(v)?).ok()?.max(1),
+            None => 1,
+        };
         Some(RequestKey {
-            request: num(REQUEST_INDEX_HEADER)?,
-            attempt: u32::try_from(num(ATTEMPT_HEADER)?).ok()?.max(1),
+            request: num(h.get(REQUEST_INDEX_HEADER)?)?,
+            attempt,
         })
     }
 }

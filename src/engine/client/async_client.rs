@@ -4,6 +4,8 @@
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
@@ -51,13 +53,6 @@ pub(crate) struct AsyncClient {
 static INDEX: HeaderName = HeaderName::from_static(REQUEST_INDEX_HEADER);
 static ATTEMPT: HeaderName = HeaderName::from_static(ATTEMPT_HEADER);
 static JSON: HeaderValue = HeaderValue::from_static("application/json");
-/// The attempt header's usual values, made once: `HeaderValue::from(n)` allocates.
-static FIRST_ATTEMPTS: [HeaderValue; 4] = [
-    HeaderValue::from_static("0"),
-    HeaderValue::from_static("1"),
-    HeaderValue::from_static("2"),
-    HeaderValue::from_static("3"),
-];
 
 impl AsyncClient {
     /// A client whose own timeout cuts an attempt off at the deadline (connect to last byte);
@@ -116,29 +111,31 @@ impl AsyncClient {
     /// and reads the whole answer; returns it with when it ended (the one clock reading the
     /// attempt's end, its deadline and its record share). An answer whose last byte comes after
     /// the deadline is a timeout.
-    pub(crate) async fn chat(
+    ///
+    /// Not an `async fn` of its own around the attempt's: that would hold the arguments twice in
+    /// the future of every request in flight.
+    pub(crate) fn chat(
         &self,
         index: u64,
         attempt: u32,
         started: Instant,
-    ) -> (Result<Sample, RequestError>, Instant) {
-        ended(
-            self.attempt(started, index, attempt).await,
-            started,
-            self.limits.timeout,
-        )
+    ) -> impl Future<Output = (Result<Sample, RequestError>, Instant)> + '_ {
+        let timeout = self.limits.timeout;
+        self.attempt(started, index, attempt)
+            .map(move |result| ended(result, started, timeout))
     }
 
-    async fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
+    /// Attempt `attempt` of request `index`, built: in a function of its own, so the builder
+    /// (272 bytes) is no part of the attempt's future, which every request in flight holds (a
+    /// local moved from keeps its room in a future to the end of its scope).
+    fn request(&self, index: u64, attempt: u32) -> reqwest::RequestBuilder {
         let r = &self.req;
-        let body = r.body(index);
-        let max = self.limits.max_body;
         let builder = if r.call.completes() {
             let mut b = self
                 .client
                 .post(self.url.clone())
                 .header(CONTENT_TYPE, JSON.clone())
-                .body(body.bytes.clone());
+                .body(r.body(index).bytes.clone());
             if let Some(a) = &self.auth {
                 b = b.header(AUTHORIZATION, a.clone());
             }
@@ -146,17 +143,24 @@ impl AsyncClient {
         } else {
             self.client.get(self.url.clone())
         };
-        let mut builder = builder.header(INDEX.clone(), HeaderValue::from(index)).header(
-            ATTEMPT.clone(),
-            FIRST_ATTEMPTS
-                .get(attempt as usize)
-                .cloned()
-                .unwrap_or_else(|| HeaderValue::from(attempt)),
-        );
+        let mut builder = builder.header(INDEX.clone(), HeaderValue::from(index));
+        // A first attempt goes without its number (the mock takes 1): every header is copied
+        // three times on its way through reqwest and hyper, and each copy is held in flight.
+        if attempt > 1 {
+            builder = builder.header(ATTEMPT.clone(), HeaderValue::from(attempt));
+        }
         for (k, v) in &r.headers {
             builder = builder.header(k, v);
         }
-        let resp = builder.send().await.map_err(|e| self.map_error(e))?;
+        builder
+    }
+
+    async fn attempt(&self, started: Instant, index: u64, attempt: u32) -> Result<Sample, RequestError> {
+        let r = &self.req;
+        let body = r.body(index);
+        let max = self.limits.max_body;
+        let sending = self.request(index, attempt).send();
+        let mut resp = sending.await.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
         // A failed answer and a stream are read by futures of their own, boxed, so the state of
         // a whole answer's read (every request in flight holds it) does not reserve their room.
@@ -171,22 +175,27 @@ impl AsyncClient {
         }
         let head = Head::of(r, resp.version(), resp.headers());
         let ratelimit = RateLimit::from_headers(resp.headers()).map(Box::new);
-        let bytes = match resp.content_length() {
-            // Its length is known and within the limit (checked above, and the transport reads
-            // no more than it): read whole, without a copy when it came in one piece.
-            Some(_) => resp.bytes().await.map_err(|e| self.map_error(e))?,
-            None => {
-                let mut resp = resp;
-                let mut bytes = Vec::new();
-                while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
-                    if (bytes.len() + chunk.len()) as u64 > max {
-                        return Err(RequestError::TooLarge { limit: max });
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                bytes.into()
+        // Read chunk by chunk, not by `Response::bytes`, whose future (568 bytes) every request
+        // in flight would hold: the first chunk is kept without a copy (a whole answer mostly
+        // comes in one); a second one starts a buffer of the announced length.
+        let hint = resp.content_length().unwrap_or(0).min(max) as usize;
+        let (mut first, mut rest) = (Bytes::new(), Vec::new());
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+            let total = first.len() + rest.len() + chunk.len();
+            if total as u64 > max {
+                return Err(RequestError::TooLarge { limit: max });
             }
-        };
+            if first.is_empty() && rest.is_empty() {
+                first = chunk;
+                continue;
+            }
+            if rest.is_empty() {
+                rest.reserve(hint.max(total));
+                rest.extend_from_slice(&std::mem::take(&mut first));
+            }
+            rest.extend_from_slice(&chunk);
+        }
+        let bytes = if rest.is_empty() { first } else { Bytes::from(rest) };
         let read = head.read_now();
         parse_body(r, &bytes).map(|s| Sample {
             ratelimit,

@@ -119,29 +119,13 @@ impl BlockingClient {
         let deadline = started + self.limits.timeout;
         let max = self.limits.max_body;
         let sent = if r.call.completes() {
-            let mut b = self
-                .agent
-                .post(&r.url)
-                .header("content-type", "application/json")
-                .header(REQUEST_INDEX_HEADER, index)
-                .header(ATTEMPT_HEADER, u64::from(attempt));
+            let mut b = self.agent.post(&r.url).header("content-type", "application/json");
             if let Some(a) = &r.auth {
                 b = b.header("authorization", a);
             }
-            for (k, v) in &r.headers {
-                b = b.header(k, v);
-            }
-            b.send(&body.bytes[..])
+            numbered(b, r, index, attempt).send(&body.bytes[..])
         } else {
-            let mut b = self
-                .agent
-                .get(&r.url)
-                .header(REQUEST_INDEX_HEADER, index)
-                .header(ATTEMPT_HEADER, u64::from(attempt));
-            for (k, v) in &r.headers {
-                b = b.header(k, v);
-            }
-            b.call()
+            numbered(self.agent.get(&r.url), r, index, attempt).call()
         };
         let mut resp = sent.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
@@ -223,4 +207,22 @@ impl BlockingClient {
             }
         }
     }
+}
+
+/// `b` with the request's number, the attempt's when it is not the first (the mock takes 1, as
+/// the async client sends it), and the `-H` headers.
+fn numbered<B>(
+    mut b: ureq::RequestBuilder<B>,
+    r: &PreparedRequest,
+    index: u64,
+    attempt: u32,
+) -> ureq::RequestBuilder<B> {
+    b = b.header(REQUEST_INDEX_HEADER, index);
+    if attempt > 1 {
+        b = b.header(ATTEMPT_HEADER, u64::from(attempt));
+    }
+    for (k, v) in &r.headers {
+        b = b.header(k, v);
+    }
+    b
 }

@@ -80,7 +80,7 @@ async fn run_phase(
             let (cpu, stop) = (ctx.cpu.clone(), ctx.stop.clone());
             let mut pending = Pending::new(index, Some(intended), &sink);
             batch.spawn(async move {
-                let record = send_async(
+                let sent = send_async(
                     &client,
                     &stop,
                     &policy,
@@ -88,10 +88,8 @@ async fn run_phase(
                     Some(intended),
                     &mut pending,
                     None,
-                )
-                .await;
-                work_async(cpu.as_ref(), &record).await;
-                record
+                );
+                work_async(cpu.as_ref(), sent.await).await
             });
         }
         issued += last - first;

@@ -213,13 +213,16 @@ impl RunContext {
 }
 
 /// `--cpu-work` for a finished request, where the strategy does it: on this task's thread, or on
-/// the offload pool while the task waits.
-pub(crate) async fn work_async(cpu: Option<&Arc<crate::engine::cpu_work::Worker>>, record: &Record) {
+/// the offload pool while the task waits; the record back. It takes the record (`work_async(cpu,
+/// send_async(…).await).await`) so that no record is held across the send's wait: a future
+/// would keep its room beside the send's, in every request in flight.
+pub(crate) async fn work_async(cpu: Option<&Arc<crate::engine::cpu_work::Worker>>, record: Record) -> Record {
     if let Some(w) = cpu
         && record.outcome == Outcome::Ok
     {
         w.run(record.index).await;
     }
+    record
 }
 
 /// What a warm-up produced (left out of every figure; reported apart).
@@ -419,10 +422,14 @@ pub(crate) async fn send_async(
         if let (Some((c, _)), Some(seq)) = (ctl, seq) {
             c.observe(seq, t, &result);
         }
-        match request.after(t, ended, result, policy, rng, stop.requested().is_some()) {
-            Next::Retry(wait) if stop.sleep_until(Instant::now() + wait).await => {}
-            Next::Retry(_) => break request.abandon(),
+        // The wait out of the match: a wait in its guard would hold the `Next` (a whole
+        // record's room) in the future of every request in flight.
+        let wait = match request.after(t, ended, result, policy, rng, stop.requested().is_some()) {
+            Next::Retry(wait) => wait,
             Next::Done(record) => break record,
+        };
+        if !stop.sleep_until(Instant::now() + wait).await {
+            break request.abandon();
         }
     };
     pending.done = true;
@@ -446,8 +453,9 @@ pub(crate) struct Attempts {
     start: Instant,
     attempts: Vec<AttemptRecord>,
     backoff: Duration,
-    /// The last attempt's error, kept while a retry is pending.
-    last: Option<RequestError>,
+    /// The last attempt's error, kept while a retry is pending (boxed: every request in
+    /// flight holds its `Attempts`, few hold an error).
+    last: Option<Box<RequestError>>,
     /// The pending backoff and when it began (to count only what was slept if a stop cuts it).
     pending: Option<(Instant, Duration)>,
     /// When the attempt now in flight was sent (none between attempts).
@@ -510,7 +518,7 @@ impl Attempts {
             && let Some(wait) = policy.next_delay(self.attempts.len() as u32, e, rng)
         {
             self.backoff += wait;
-            self.last = result.err();
+            self.last = result.err().map(Box::new);
             self.pending = Some((Instant::now(), wait));
             return Next::Retry(wait);
         }
@@ -520,7 +528,7 @@ impl Attempts {
     /// Ends the request with its last attempt's outcome (a stop came during the backoff).
     fn abandon(&mut self) -> Record {
         self.cut_backoff();
-        let last = self.last.take().unwrap_or(RequestError::Timeout);
+        let last = self.last.take().map_or(RequestError::Timeout, |e| *e);
         self.finish(Err(last), Instant::now())
     }
 

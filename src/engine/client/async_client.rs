@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 
-use crate::engine::client::{Head, SseReader, ended, index_value, parse_body, status_error};
+use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::error::RunError;
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::{RateLimit, Sample};
@@ -143,7 +143,7 @@ impl AsyncClient {
         } else {
             self.client.get(self.url.clone())
         };
-        let mut builder = builder.header(INDEX.clone(), index_value(index));
+        let mut builder = builder.header(INDEX.clone(), HeaderValue::from(index));
         // A first attempt goes without its number (the mock takes 1): every header is copied
         // three times on its way through reqwest and hyper, and each copy is held in flight.
         if attempt > 1 {

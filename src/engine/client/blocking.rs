@@ -8,7 +8,7 @@ use std::time::Instant;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::engine::client::{Head, SseReader, ended, index_value, parse_body, status_error};
+use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::Sample;
 use crate::plan::request::{Limits, PreparedRequest};
@@ -217,7 +217,7 @@ fn numbered<B>(
     index: u64,
     attempt: u32,
 ) -> ureq::RequestBuilder<B> {
-    b = b.header(REQUEST_INDEX_HEADER, index_value(index));
+    b = b.header(REQUEST_INDEX_HEADER, index);
     if attempt > 1 {
         b = b.header(ATTEMPT_HEADER, u64::from(attempt));
     }

@@ -21,28 +21,6 @@ use crate::plan::inputs::PreparedBody;
 /// How much of an error body is masked before the sample is cut from it.
 const MASK_WINDOW: usize = 16 << 10;
 
-/// The request-number header's value for `index`: its digits, written into a buffer this
-/// thread shares among the values it makes (4 KiB, a few hundred values), so that a value costs
-/// no allocation of its own. `HeaderValue::from(u64)` allocated one, and reqwest, which copies
-/// every request's headers twice, then allocated its shared count too.
-pub(crate) fn index_value(index: u64) -> http::HeaderValue {
-    use std::cell::RefCell;
-    thread_local! {
-        static DIGITS: RefCell<bytes::BytesMut> = RefCell::new(bytes::BytesMut::new());
-    }
-    DIGITS.with_borrow_mut(|buf| {
-        let mut num = itoa::Buffer::new();
-        let digits = num.format(index).as_bytes();
-        if buf.capacity() < digits.len() {
-            *buf = bytes::BytesMut::with_capacity(4096);
-        }
-        buf.extend_from_slice(digits);
-        // Digits are a valid value: the fallback is never taken.
-        http::HeaderValue::from_maybe_shared(buf.split().freeze())
-            .unwrap_or_else(|_| http::HeaderValue::from(index))
-    })
-}
-
 /// Builds the error for a non-2xx status from its headers (ureq and reqwest share `http`'s map)
 /// and the start of its body, secrets masked.
 pub(crate) fn status_error(
@@ -240,22 +218,6 @@ impl Head {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Each value is its index's digits, however many a thread makes (its buffer is renewed
-    /// many times over here) and however long an earlier value is kept.
-    #[test]
-    fn each_index_value_is_its_index() {
-        let first = index_value(0);
-        let values: Vec<(u64, http::HeaderValue)> = (0..5_000u64)
-            .map(|i| i * 1_000_003)
-            .chain([u64::MAX])
-            .map(|i| (i, index_value(i)))
-            .collect();
-        for (i, v) in &values {
-            assert_eq!(v.to_str().unwrap(), i.to_string());
-        }
-        assert_eq!(first, "0");
-    }
 
     /// A whole answer's reasoning tokens, by OpenAI's name and by Anthropic's.
     #[test]

@@ -15,7 +15,8 @@
 #    completion parsed, the latency recorded). Between them: what reqwest's layers cost; between
 #    bare reqwest and `async`: what the harness's own work costs.
 # 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool and both
-#    floors under `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process);
+#    floors under `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process), and
+#    the peaks of its anonymous and file-backed memory from /proc every 0.1 s;
 #    asyncbench twice, as it runs by default and with `--tokenizer words` (without o200k_base's
 #    vocabulary, about 67 MB, in memory). asyncbench runs one round each time (`--rounds 1`), as
 #    the other tools do.
@@ -142,31 +143,55 @@ ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
 
 # --- 2. 10 000 in flight, 1 s latency, 20 000 requests ------------------------------------------
 peak() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
+# split_peaks PID FILE: while PID (a /usr/bin/time) runs, reads its child's /proc/PID/status
+# every 0.1 s and writes the peaks of its anonymous and its file-backed resident memory (MB,
+# "anon / file") to FILE: what the process allocated apart from its binary's and libraries'
+# pages (shared, clean, read back from the file if the kernel drops them).
+split_peaks() {
+  local t=$1 out=$2 child a f pa=0 pf=0
+  while kill -0 "$t" 2>/dev/null; do
+    child=$(pgrep -P "$t" | head -1 || true)
+    if [ -n "$child" ] && read -r a f < <(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {print a+0, f+0}' "/proc/$child/status" 2>/dev/null); then
+      [ "$a" -gt "$pa" ] && pa=$a
+      [ "$f" -gt "$pf" ] && pf=$f
+    fi
+    sleep 0.1
+  done
+  awk -v a="$pa" -v f="$pf" 'BEGIN {printf "%.0f / %.0f", a/1024, f/1024}' >"$out"
+}
+# timed_split FILE CMD...: CMD under `/usr/bin/time -v -o FILE.time`, its split peaks in FILE.split.
+timed_split() {
+  local f=$1; shift
+  /usr/bin/time -v -o "$f.time" "$@" &
+  local t=$!
+  split_peaks "$t" "$f.split"
+  wait "$t"
+}
 wall() { awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1" | python3 -c 'import sys
 t = sys.stdin.read().strip().split(":"); print(f"{sum(float(x) * 60 ** i for i, x in enumerate(reversed(t))):.2f}")'; }
 start_mock --latency 1s
-/usr/bin/time -v -o "$work/oha10k.time" oha --no-tui --output-format json -m POST -H 'content-type: application/json' \
+timed_split "$work/oha10k" oha --no-tui --output-format json -m POST -H 'content-type: application/json' \
   -D "$body" -n 20000 -c 10000 "$mock/v1/chat/completions" >"$work/oha10k.json"
 read -r o10_rps o10_p99 o10_ok o10_total <<<"$(oha_fig "$work/oha10k.json")"
-o10_wall=$(wall "$work/oha10k.time"); o10_rss=$(peak "$work/oha10k.time")
+o10_wall=$(wall "$work/oha10k.time"); o10_rss="$(peak "$work/oha10k.time") | $(cat "$work/oha10k.split")"
 stop_mock
 start_mock --latency 1s
 ab10k="" # asyncbench as it runs by default, and without o200k_base's vocabulary in memory
 for tok in o200k_base words; do
   rm -rf "$work/ab10k-$tok"
-  /usr/bin/time -v -o "$work/ab10k-$tok.time" "$ab" compare -q --rounds 1 --target "$mock/v1" --body-file "$body" \
+  timed_split "$work/ab10k-$tok" "$ab" compare -q --rounds 1 --target "$mock/v1" --body-file "$body" \
     --strategies async -n 20000 -c 10000 --tokenizer "$tok" --out "$work/ab10k-$tok" >"$work/ab10k-$tok.txt" 2>&1
   read -r a10_rps a10_p99 a10_ok a10_acc a10_eff a10_cpu <<<"$(ab_fig "$work/ab10k-$tok/report.json")"
   a10_wall=$(python3 -c "import json; print(f\"{json.load(open('$work/ab10k-$tok/report.json'))['strategies'][0]['wall_s']:.2f}\")")
-  ab10k+="| asyncbench async, --tokenizer $tok | $a10_wall (process $(wall "$work/ab10k-$tok.time")) | $a10_rps | $a10_p99 | $a10_acc | $(peak "$work/ab10k-$tok.time") |"$'\n'
+  ab10k+="| asyncbench async, --tokenizer $tok | $a10_wall (process $(wall "$work/ab10k-$tok.time")) | $a10_rps | $a10_p99 | $a10_acc | $(peak "$work/ab10k-$tok.time") | $(cat "$work/ab10k-$tok.split") |"$'\n'
 done
 stop_mock
 floor10k="" # a fresh mock for each, as for oha and asyncbench
 for k in hyper reqwest; do
   start_mock --latency 1s
-  floor "$k" "$work/$k-10k.txt" 10000 20000
+  timed_split "$work/$k-10k.txt" "$work/floor_client" "$k" "$mock/v1/chat/completions" "$body" 10000 20000 >"$work/$k-10k.txt"
   read -r f_rps f_p99 f_ok f_total _ <<<"$(floor_fig "$work/$k-10k.txt")"
-  floor10k+="| bare $k (floor_client) | $(wall "$work/$k-10k.txt.time") | $f_rps | $f_p99 | $f_ok/$f_total | $(peak "$work/$k-10k.txt.time") |"$'\n'
+  floor10k+="| bare $k (floor_client) | $(wall "$work/$k-10k.txt.time") | $f_rps | $f_p99 | $f_ok/$f_total | $(peak "$work/$k-10k.txt.time") | $(cat "$work/$k-10k.txt.split") |"$'\n'
   stop_mock
 done
 
@@ -215,13 +240,14 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "## 10 000 in flight: mock --latency 1s, 20 000 requests, -c 10000"
   echo
-  echo "| tool | wall (s) | requests/s | p99 (ms) | ok | peak RSS (MB, /usr/bin/time -v) |"
-  echo "|---|---|---|---|---|---|"
+  echo "| tool | wall (s) | requests/s | p99 (ms) | ok | peak RSS (MB, /usr/bin/time -v) | peak anon / file-backed (MB, /proc every 0.1 s) |"
+  echo "|---|---|---|---|---|---|---|"
   echo "| oha | $o10_wall | $o10_rps | $o10_p99 | $o10_ok/$o10_total | $o10_rss |"
   printf '%s' "$ab10k"
   printf '%s' "$floor10k"
   echo
   echo "asyncbench's wall is its measured phase; the process's includes start-up, the pre-flight check and writing the report and charts. The floors' wall is the process's."
+  echo "The last column splits the resident memory: anonymous (what the process allocated) and file-backed (its binary's and libraries' pages in use, which the kernel can drop and read back; asyncbench's binary holds the mock, the charts and the reports besides the client). Each is its own peak, sampled, so the two need not add up to the first."
   echo
   echo "## Efficiency: C=100, --latency 100ms, 1000 requests (ideal wall 1.0 s)"
   echo

@@ -1098,3 +1098,30 @@ fn sweep_json_matches_its_schema() {
     let bad = last;
     assert!(!validator.is_valid(&bad));
 }
+
+/// A run whose accounting failed (a request issued and never recorded: exit 3) still prints
+/// what was recorded: the table's `failed` column counts the recorded outcomes, where it took
+/// them from the requests issued and showed 18 446 744 073 709 547 005 (a wrapped subtraction,
+/// and a panic in a debug build).
+#[test]
+fn a_run_whose_accounting_failed_shows_counted_failures_not_a_wrapped_number() {
+    // Arrange: a real run, then one request more issued than recorded.
+    let cfg = crate::util::config(
+        &[asyncbench::model::strategy::Strategy::Async],
+        6,
+        mock_server::Profile::default(),
+    );
+    let mut report = asyncbench::compare(&cfg).unwrap();
+    let s = &mut report.strategies[0];
+    assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 6);
+    s.issued += 1;
+    // Act
+    let table = asyncbench::table(&report, false);
+    // Assert: ok 6, failed 0 (nothing else was recorded).
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("async "))
+        .unwrap_or_else(|| panic!("no async row in\n{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[3..6], ["6", "0", "0"], "ok, 429, failed: {row}");
+}

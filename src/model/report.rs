@@ -485,6 +485,16 @@ impl StrategyReport {
         self.outcomes.get(&o).copied().unwrap_or(0)
     }
 
+    /// Requests with any outcome but these: counted, not taken from the requests issued, so a
+    /// run whose accounting failed (exit 3) shows what was recorded, not a wrapped number.
+    pub fn count_except(&self, but: &[Outcome]) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(o, _)| !but.contains(o))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Attempts answered 429, as a share of all attempts (0 when none were sent).
     pub fn share_429(&self) -> f64 {
         let limited = self

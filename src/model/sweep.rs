@@ -233,14 +233,14 @@ impl PointResult {
             p50_ms: s.latency_ms.map(|p| p.p50),
             share_429: s.share_429(),
             retries: s.retries,
-            failed: s.issued - s.count(Outcome::Ok),
+            failed: s.count_except(&[Outcome::Ok]),
             accounted_ok: s.accounted_ok && s.server.as_ref().is_none_or(|c| c.matches),
             ttft_ms: s.ttft_ms.map(|p| (p.p50, p.p99)),
             itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
             inputs_per_request: s.inputs_per_request,
             distortion: s.distortion,
             cpu_ms_per_request: {
-                let finished = s.issued - s.count(Outcome::Cancelled);
+                let finished = s.issued.saturating_sub(s.count(Outcome::Cancelled));
                 (finished > 0).then(|| s.cpu_s * 1e3 / finished as f64)
             },
             rounds: if s.rounds.len() < 2 {

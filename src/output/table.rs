@@ -207,7 +207,7 @@ fn outcome_columns() -> Vec<Column> {
         c("ok", "ok", 6, Main, |s| count(s, Outcome::Ok)),
         c("429", "rate_limited", 5, Main, |s| count(s, Outcome::RateLimited)),
         c("failed", "failed", 6, Compact, |s| {
-            Cell::Int(s.issued - s.count(Outcome::Ok) - s.count(Outcome::RateLimited))
+            Cell::Int(s.count_except(&[Outcome::Ok, Outcome::RateLimited]))
         }),
         c("5xx", "server_error", 5, Main, |s| count(s, Outcome::ServerError)),
         c("4xx", "client_error", 5, Main, |s| count(s, Outcome::ClientError)),

@@ -345,33 +345,46 @@ pub(crate) type CancelSink = Arc<std::sync::Mutex<Vec<Record>>>;
 
 /// A logical request handed to an async task. If the task is dropped before the request ends
 /// (cancelled after a stop's grace period, even before it first ran), its drop leaves a
-/// `cancelled` record with the attempts sent so far in the sink.
-pub(crate) struct Pending {
+/// `cancelled` record with the attempts sent so far in the sink: its own handle on the sink
+/// in a task of its own, a borrowed one in a task that outlives it (a looping task).
+pub(crate) struct Pending<'s> {
     index: u64,
     /// When it was due (open loop) or issued (closed loop), for a request never started
     /// (`None`: one that starts as it is made, in the same poll).
     planned: Option<Instant>,
     request: Option<Attempts>,
     done: bool,
-    sink: CancelSink,
+    sink: std::borrow::Cow<'s, CancelSink>,
 }
 
-impl Pending {
+impl Pending<'static> {
     /// Request `index`, planned for `planned`: its due time in an open loop, when it was
     /// issued in a closed one, or `None` for a request that starts in the poll that makes it
-    /// (so it cannot be cancelled before it started).
-    pub(crate) fn new(index: u64, planned: Option<Instant>, sink: &CancelSink) -> Pending {
+    /// (so it cannot be cancelled before it started); a handle on `sink` of its own.
+    pub(crate) fn new(index: u64, planned: Option<Instant>, sink: &CancelSink) -> Pending<'static> {
+        Pending::with(index, planned, std::borrow::Cow::Owned(sink.clone()))
+    }
+}
+
+impl<'s> Pending<'s> {
+    /// As [`Pending::new`], borrowing `sink`: a looping task's requests, one after another,
+    /// each took a handle of its own, a count that both cores changed twice a request.
+    pub(crate) fn borrowing(index: u64, planned: Option<Instant>, sink: &'s CancelSink) -> Pending<'s> {
+        Pending::with(index, planned, std::borrow::Cow::Borrowed(sink))
+    }
+
+    fn with(index: u64, planned: Option<Instant>, sink: std::borrow::Cow<'s, CancelSink>) -> Pending<'s> {
         Pending {
             index,
             planned,
             request: None,
             done: false,
-            sink: sink.clone(),
+            sink,
         }
     }
 }
 
-impl Drop for Pending {
+impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -398,7 +411,7 @@ pub(crate) async fn send_async(
     policy: &RetryPolicy,
     rng: &mut SmallRng,
     intended: Option<Instant>,
-    pending: &mut Pending,
+    pending: &mut Pending<'_>,
     ctl: Option<(&Controller, u64)>,
 ) -> Record {
     let index = pending.index;

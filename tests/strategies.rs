@@ -321,3 +321,31 @@ fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
         }
     }
 }
+
+/// A whole answer that comes in pieces (three writes 20 ms apart, chunked or under a
+/// `content-length`) is read whole, in every strategy: the async client keeps a first piece
+/// without a copy and joins the rest after it.
+#[test]
+fn a_whole_answer_in_pieces_is_read_whole_in_every_strategy() {
+    for chunked in [true, false] {
+        // Arrange
+        let url = crate::util::pieces_server(chunked);
+        let mut cfg = crate::util::config_for_target(&Strategy::ALL, 4, format!("{url}/v1"));
+        cfg.concurrency = 2;
+        cfg.batch_size = 2;
+        // Act
+        let report = asyncbench::compare(&cfg).unwrap();
+        // Assert
+        for s in &report.strategies {
+            assert_accounted(s, 4);
+            assert_eq!(
+                s.count(Outcome::Ok),
+                4,
+                "{} (chunked {chunked}): {:?}",
+                s.id,
+                s.errors
+            );
+            assert_eq!(s.completion_tokens, 4, "{} (chunked {chunked})", s.id);
+        }
+    }
+}

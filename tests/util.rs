@@ -126,6 +126,76 @@ pub(crate) fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// A tiny HTTP server that answers every request (up to 256 connections, one request each) with
+/// a whole completion written in three pieces 20 ms apart: in chunked encoding, or under a
+/// `content-length` announced at once. Returns its base URL.
+pub(crate) fn pieces_server(chunked: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(256) {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                // The request, body included (closing on unread bytes would reset the answer).
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body_at = loop {
+                    if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&req[..body_at]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while req.len() < body_at + length {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = completion_json().to_string().into_bytes();
+                let framing = if chunked {
+                    "transfer-encoding: chunked".to_string()
+                } else {
+                    format!("content-length: {}", body.len())
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{framing}\r\nconnection: close\r\n\r\n"
+                );
+                let third = body.len() / 3;
+                for piece in [&body[..third], &body[third..2 * third], &body[2 * third..]] {
+                    let _ = s.flush();
+                    std::thread::sleep(Duration::from_millis(20));
+                    let sent = if chunked {
+                        write!(s, "{:x}\r\n", piece.len())
+                            .and_then(|()| s.write_all(piece))
+                            .and_then(|()| s.write_all(b"\r\n"))
+                    } else {
+                        s.write_all(piece)
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+                if chunked {
+                    let _ = s.write_all(b"0\r\n\r\n");
+                }
+                let _ = s.flush();
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 /// A tiny HTTP server that answers every request with a 200 whose body never ends (a JSON
 /// prefix or SSE events, written until the client goes away, 256 MiB are out, or 30 s pass),
 /// on up to 64 connections. Returns its base URL.

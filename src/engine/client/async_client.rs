@@ -125,9 +125,7 @@ impl AsyncClient {
             .map(move |result| ended(result, started, timeout))
     }
 
-    /// Attempt `attempt` of request `index`, built: in a function of its own, so the builder
-    /// (272 bytes) is no part of the attempt's future, which every request in flight holds (a
-    /// local moved from keeps its room in a future to the end of its scope).
+    /// Attempt `attempt` of request `index`, built (outside the attempt's future).
     fn request(&self, index: u64, attempt: u32) -> reqwest::RequestBuilder {
         let r = &self.req;
         let builder = if r.call.completes() {
@@ -144,8 +142,8 @@ impl AsyncClient {
             self.client.get(self.url.clone())
         };
         let mut builder = builder.header(INDEX.clone(), HeaderValue::from(index));
-        // A first attempt goes without its number (the mock takes 1): every header is copied
-        // three times on its way through reqwest and hyper, and each copy is held in flight.
+        // A first attempt goes without its number (the mock takes 1): reqwest and hyper copy a
+        // request's headers three times, and two of the copies are held until its answer.
         if attempt > 1 {
             builder = builder.header(ATTEMPT.clone(), HeaderValue::from(attempt));
         }

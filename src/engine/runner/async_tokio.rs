@@ -217,10 +217,10 @@ async fn run_phase(
 /// as it ends. On the wire this is `gather` under a semaphore (at most C in flight, the next
 /// request sent as soon as one ends), without a task spawned and a permit passed per request
 /// (their cost: `results/2026-12-06b-epyc-2c/ab/`). The tasks share the next index (one
-/// atomic) and count into a recorder per runtime thread (the one they run on; a lock taken
-/// only to count, and uncontended, so the harness's part still ends when the record is
-/// counted), merged at the end: one recorder shared by two threads had its histograms' memory
-/// move between the cores on every request.
+/// atomic) and count the requests they send and the records of those that end into a stripe
+/// per runtime thread (the one they run on; a lock taken only to count, and uncontended, so the
+/// harness's part still ends when the record is counted), merged at the end: one recorder
+/// shared by two threads had its histograms' memory move between the cores on every request.
 async fn run_workers(
     ctx: &RunContext,
     client: &Arc<AsyncClient>,

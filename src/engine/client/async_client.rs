@@ -175,8 +175,9 @@ impl AsyncClient {
         let ratelimit = RateLimit::from_headers(resp.headers()).map(Box::new);
         // Read chunk by chunk, not by `Response::bytes`, whose future (568 bytes) every request
         // in flight would hold: the first chunk is kept without a copy (a whole answer mostly
-        // comes in one); a second one starts a buffer of the announced length.
-        let hint = resp.content_length().unwrap_or(0).min(max) as usize;
+        // comes in one); a second one starts a buffer of the announced length, up to 1 MiB (a
+        // length announced is no promise: room is not taken for bytes that may never come).
+        let hint = resp.content_length().unwrap_or(0).min(max).min(1 << 20) as usize;
         let (mut first, mut rest) = (Bytes::new(), Vec::new());
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             let total = first.len() + rest.len() + chunk.len();

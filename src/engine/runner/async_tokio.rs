@@ -306,6 +306,12 @@ struct Stripe {
 }
 
 impl Workers {
+    /// The stripe of the thread this runs on (a task may move between a request's send and its
+    /// end: each count goes to the thread it is made on).
+    fn stripe(&self) -> &Stripe {
+        &self.stripes[STRIPE.get() % self.stripes.len()]
+    }
+
     /// One task: requests one after another until the phase ends or a stop, each counted as
     /// it ends.
     /// Task `k` of `slots` under `--ramp` first waits for its slot to open
@@ -322,9 +328,7 @@ impl Workers {
             if !phase.may_issue(i, self.t0) {
                 break;
             }
-            self.stripes[STRIPE.get() % self.stripes.len()]
-                .issued
-                .fetch_add(1, Ordering::Relaxed);
+            self.stripe().issued.fetch_add(1, Ordering::Relaxed);
             let index = phase.index(i);
             let mut rng = ctx.rng(index + 1);
             let mut pending = Pending::borrowing(index, None, &self.sink);
@@ -341,7 +345,7 @@ impl Workers {
                 None,
             );
             let record = work_async(ctx.cpu.as_ref(), sent.await).await;
-            self.stripes[STRIPE.get() % self.stripes.len()]
+            self.stripe()
                 .recorder
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

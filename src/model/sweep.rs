@@ -239,10 +239,7 @@ impl PointResult {
             itl_ms: s.itl_ms.map(|p| (p.p50, p.p99)),
             inputs_per_request: s.inputs_per_request,
             distortion: s.distortion,
-            cpu_ms_per_request: {
-                let finished = s.issued.saturating_sub(s.count(Outcome::Cancelled));
-                (finished > 0).then(|| s.cpu_s * 1e3 / finished as f64)
-            },
+            cpu_ms_per_request: s.cpu_us_per_request().map(|us| us / 1e3),
             rounds: if s.rounds.len() < 2 {
                 Vec::new()
             } else {

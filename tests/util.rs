@@ -126,40 +126,49 @@ pub(crate) fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Reads one request from `s`, its body included (closing on unread bytes would reset the
+/// answer); false when the client went away first.
+fn read_request(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    let body_at = loop {
+        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&req[..body_at]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while req.len() < body_at + length {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
 /// A tiny HTTP server that answers every request (up to 256 connections, one request each) with
 /// a whole completion written in three pieces 20 ms apart: in chunked encoding, or under a
 /// `content-length` announced at once. Returns its base URL.
 pub(crate) fn pieces_server(chunked: bool) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(256) {
             let Ok(mut s) = stream else { continue };
             std::thread::spawn(move || {
-                // The request, body included (closing on unread bytes would reset the answer).
-                let mut req = Vec::new();
-                let mut buf = [0u8; 4096];
-                let body_at = loop {
-                    if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&req[..body_at]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while req.len() < body_at + length {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
+                if !read_request(&mut s) {
+                    return;
                 }
                 let body = completion_json().to_string().into_bytes();
                 let framing = if chunked {
@@ -200,20 +209,15 @@ pub(crate) fn pieces_server(chunked: bool) -> String {
 /// prefix or SSE events, written until the client goes away, 256 MiB are out, or 30 s pass),
 /// on up to 64 connections. Returns its base URL.
 pub(crate) fn endless_body_server(sse: bool) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(64) {
             let Ok(mut s) = stream else { continue };
             std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if !read_request(&mut s) {
+                    return;
                 }
                 let kind = if sse {
                     "text/event-stream"

@@ -577,6 +577,83 @@ fn every_attempt_carries_its_request_index_and_attempt_number() {
     }
 }
 
+/// Against a mock (a standalone one, behind a proxy that passes everything and keeps what it
+/// saw), every strategy numbers its attempts in the query instead: `asyncbench_request`, and
+/// `asyncbench_attempt` from the second attempt on, and no numbering header; the mock reads
+/// them (its schedule fails the first attempts of requests 0..3, by number).
+#[test]
+fn against_a_mock_every_attempt_is_numbered_in_its_query() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for s in Strategy::ALL {
+        // Arrange
+        let mock = MockServer::start(Profile {
+            schedule: vec!["first:3:503".parse().unwrap()],
+            ..Profile::fixed(Duration::ZERO)
+        })
+        .unwrap();
+        let proxy = rt.block_on(async {
+            let proxy = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(DroppingProxy {
+                    origin: mock.uri(),
+                    drop_every: 0,
+                    late: 0,
+                    chats: Default::default(),
+                })
+                .mount(&proxy)
+                .await;
+            proxy
+        });
+        let mut cfg = config_for_target(&[s], 5, format!("{}/v1", proxy.uri()));
+        cfg.retry = fast_retry(4);
+        // Act
+        let report = asyncbench::compare(&cfg).unwrap();
+        // Assert
+        assert_eq!(report.strategies[0].count(Outcome::Ok), 5, "{s}");
+        let chats: Vec<wiremock::Request> = rt
+            .block_on(proxy.received_requests())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == "/v1/chat/completions")
+            .collect();
+        for r in &chats {
+            assert!(
+                !r.headers.keys().any(|k| k.as_str().starts_with("x-asyncbench")),
+                "{s}: numbered in headers too: {:?}",
+                r.headers
+            );
+        }
+        let mut keys: Vec<(u64, Option<u64>)> = chats
+            .iter()
+            .map(|r| {
+                let q = |n: &str| {
+                    r.url
+                        .query_pairs()
+                        .find(|(k, _)| k == n)
+                        .map(|(_, v)| v.parse::<u64>().unwrap())
+                };
+                let index = q("asyncbench_request");
+                (
+                    index.unwrap_or_else(|| panic!("{s}: no number in the query of {}", r.url)),
+                    q("asyncbench_attempt"),
+                )
+            })
+            .collect();
+        keys.sort();
+        let want: Vec<(u64, Option<u64>)> = vec![
+            (0, None),
+            (0, Some(2)),
+            (1, None),
+            (1, Some(2)),
+            (2, None),
+            (2, Some(2)),
+            (3, None),
+            (4, None),
+        ];
+        assert_eq!(keys, want, "{s}");
+    }
+}
+
 /// A proxy in front of a standalone mock: `GET /stats` and `POST /admin/reset` pass through,
 /// and each chat request too, except every `drop_every`-th one (0: none), which the proxy
 /// answers itself with a completion, so the mock never sees that attempt, and the `late`-th
@@ -612,7 +689,10 @@ fn forward(url: &str, req: &wiremock::Request) -> (u16, Vec<u8>) {
 impl wiremock::Respond for DroppingProxy {
     fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
         let path = req.url.path();
-        let url = format!("{}{path}", self.origin);
+        let url = match req.url.query() {
+            Some(q) => format!("{}{path}?{q}", self.origin),
+            None => format!("{}{path}", self.origin),
+        };
         if path.ends_with("/chat/completions") {
             let n = self.chats.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             if self.drop_every > 0 && n.is_multiple_of(self.drop_every) {

@@ -527,25 +527,46 @@ fn stall_holds_answers_until_it_ends() {
     assert!(t.elapsed() >= Duration::from_millis(250));
 }
 
-/// The status the mock gives attempt `attempt` of the client's request `request` (`None`: no
-/// attempt header, as asyncbench sends a first attempt).
-fn keyed(server: &MockServer, request: u64, attempt: Option<u32>) -> u16 {
-    let mut req = agent(Duration::from_secs(10))
-        .post(format!("{}/v1/chat/completions", server.uri()))
-        .header("content-type", "application/json")
-        .header(mock_server::REQUEST_INDEX_HEADER, request.to_string());
-    if let Some(a) = attempt {
-        req = req.header(mock_server::ATTEMPT_HEADER, a.to_string());
+/// How a request's numbers travel: headers (external clients) or the query (asyncbench's own).
+#[derive(Clone, Copy)]
+enum Via {
+    Headers,
+    Query,
+}
+
+/// The status the mock gives attempt `attempt` of the client's request `request` at `path`
+/// (`None`: no attempt number, as asyncbench sends a first attempt), numbered `via`.
+fn keyed_at(server: &MockServer, path: &str, request: u64, attempt: Option<u32>, via: Via) -> u16 {
+    let mut url = format!("{}{path}", server.uri());
+    if let Via::Query = via {
+        url += &format!("?{}={request}", mock_server::REQUEST_INDEX_PARAM);
+        if let Some(a) = attempt {
+            url += &format!("&{}={a}", mock_server::ATTEMPT_PARAM);
+        }
     }
-    let mut resp = req.send(CHAT).unwrap();
+    let mut req = agent(Duration::from_secs(10)).post(&url);
+    if let Via::Headers = via {
+        req = req.header(mock_server::REQUEST_INDEX_HEADER, request.to_string());
+        if let Some(a) = attempt {
+            req = req.header(mock_server::ATTEMPT_HEADER, a.to_string());
+        }
+    }
+    let mut resp = req.header("content-type", "application/json").send(CHAT).unwrap();
     let _ = resp.body_mut().read_to_string();
     resp.status().as_u16()
 }
 
+/// [`keyed_at`] on the chat endpoint.
+fn keyed(server: &MockServer, request: u64, attempt: Option<u32>, via: Via) -> u16 {
+    keyed_at(server, "/v1/chat/completions", request, attempt, via)
+}
+
 /// A numbered request meets the fault of its (request, attempt), whatever order requests arrive
-/// in: two mocks with the same seed, one sent requests 0..200 forwards and the other backwards,
-/// fail the same requests; a retry (attempt 2) draws afresh; a schedule counts request numbers.
-/// No attempt header is attempt 1 (the backward run sends none).
+/// in and whether its numbers come in headers or in the query: two mocks with the same seed,
+/// one sent requests 0..200 forwards numbered in headers and the other backwards numbered in
+/// the query, fail the same requests; a retry (attempt 2) draws afresh; a schedule counts
+/// request numbers. No attempt number is attempt 1 (the backward run sends none). The delay
+/// endpoint reads the query's numbers too.
 #[test]
 fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
     // Arrange
@@ -554,21 +575,36 @@ fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
         seed: Some(5),
         ..Profile::default()
     };
-    let (a, b) = (
+    let (a, b, c) = (
+        MockServer::start(profile.clone()).unwrap(),
         MockServer::start(profile.clone()).unwrap(),
         MockServer::start(profile).unwrap(),
     );
     // Act
-    let forward: Vec<u16> = (0..200).map(|i| keyed(&a, i, Some(1))).collect();
-    let mut backward: Vec<u16> = (0..200).rev().map(|i| keyed(&b, i, None)).collect();
+    let forward: Vec<u16> = (0..200).map(|i| keyed(&a, i, Some(1), Via::Headers)).collect();
+    let mut backward: Vec<u16> = (0..200).rev().map(|i| keyed(&b, i, None, Via::Query)).collect();
     backward.reverse();
-    let retries: Vec<u16> = (0..200).map(|i| keyed(&a, i, Some(2))).collect();
+    let retries: Vec<u16> = (0..200).map(|i| keyed(&a, i, Some(2), Via::Headers)).collect();
+    let retries_in_query: Vec<u16> = (0..200).map(|i| keyed(&b, i, Some(2), Via::Query)).collect();
+    let delays: Vec<u16> = (0..200)
+        .map(|i| keyed_at(&a, "/delay/0", i, Some(3), Via::Headers))
+        .collect();
+    let delays_in_query: Vec<u16> = (0..200)
+        .rev()
+        .map(|i| keyed_at(&c, "/delay/0", i, Some(3), Via::Query))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     // Assert
     assert_eq!(forward, backward);
     let failed = forward.iter().filter(|s| **s == 500).count();
     assert!((30..=90).contains(&failed), "{failed} of 200 failed at p = 0.3");
     assert_ne!(forward, retries, "attempt 2 draws afresh");
-    // A schedule counts the client's request numbers, on first attempts only.
+    assert_eq!(retries, retries_in_query);
+    assert_eq!(delays, delays_in_query);
+    assert_ne!(delays, retries, "attempt 3 draws afresh");
+    // A schedule counts the client's request numbers, on first attempts only, however numbered.
     let sched = MockServer::start(Profile {
         schedule: vec!["first:2:503".parse().unwrap()],
         ..Profile::default()
@@ -576,10 +612,10 @@ fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
     .unwrap();
     assert_eq!(
         [
-            keyed(&sched, 5, None),
-            keyed(&sched, 1, Some(1)),
-            keyed(&sched, 1, Some(2)),
-            keyed(&sched, 0, None)
+            keyed(&sched, 5, None, Via::Query),
+            keyed(&sched, 1, Some(1), Via::Headers),
+            keyed(&sched, 1, Some(2), Via::Query),
+            keyed(&sched, 0, None, Via::Query)
         ],
         [200, 503, 200, 503]
     );

@@ -22,7 +22,8 @@ use crate::app::InFlight;
 use crate::app::admission::{Admitted, Decision, admit};
 use crate::app::render::{self, Api, Dialect, Generation, Meta};
 use crate::app::{
-    AppState, MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_STALL, MAX_TOTAL_TOKENS, stream,
+    AppState, MAX_BODY_BYTES, MAX_DELAY_SECS, MAX_OUTPUT_TOKENS, MAX_STALL, MAX_TOTAL_TOKENS,
+    numbers_from_query, stream,
 };
 use crate::guarded::with_guard;
 use crate::latency::parse_duration;
@@ -289,7 +290,8 @@ async fn work_endpoint<T: DeserializeOwned>(
     answer: impl AsyncFnOnce(Arc<AppState>, &HeaderMap, T, Instant) -> Response,
 ) -> Response {
     let arrived = Instant::now();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    numbers_from_query(&mut parts.headers, parts.uri.query());
     let headers = &parts.headers;
     let guard = InFlight::begin(&st, parts.extensions.get::<ConnMark>());
     let resp = async {
@@ -476,9 +478,10 @@ pub(crate) async fn delay(
     Path(seconds): Path<String>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
 ) -> Response {
     let arrived = Instant::now();
+    numbers_from_query(&mut headers, uri.query());
     let guard = InFlight::begin(&st, conn.as_deref());
     let resp = async {
         let secs = match seconds.parse::<f64>() {

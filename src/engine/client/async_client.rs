@@ -128,10 +128,11 @@ impl AsyncClient {
     /// Attempt `attempt` of request `index`, built (outside the attempt's future).
     fn request(&self, index: u64, attempt: u32) -> reqwest::RequestBuilder {
         let r = &self.req;
+        let url = r.numbering.url(&self.url, index, attempt);
         let builder = if r.call.completes() {
             let mut b = self
                 .client
-                .post(self.url.clone())
+                .post(url)
                 .header(CONTENT_TYPE, JSON.clone())
                 .body(r.body(index).bytes.clone());
             if let Some(a) = &self.auth {
@@ -139,13 +140,17 @@ impl AsyncClient {
             }
             b
         } else {
-            self.client.get(self.url.clone())
+            self.client.get(url)
         };
-        let mut builder = builder.header(INDEX.clone(), HeaderValue::from(index));
-        // A first attempt goes without its number (the mock takes 1): reqwest and hyper copy a
-        // request's headers three times, and two of the copies are held until its answer.
-        if attempt > 1 {
-            builder = builder.header(ATTEMPT.clone(), HeaderValue::from(attempt));
+        let mut builder = builder;
+        if r.numbering.in_headers() {
+            builder = builder.header(INDEX.clone(), HeaderValue::from(index));
+            // A first attempt goes without its number (the mock takes 1): reqwest and hyper
+            // copy a request's headers three times, and two of the copies are held until its
+            // answer.
+            if attempt > 1 {
+                builder = builder.header(ATTEMPT.clone(), HeaderValue::from(attempt));
+            }
         }
         for (k, v) in &r.headers {
             builder = builder.header(k, v);

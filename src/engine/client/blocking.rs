@@ -1,6 +1,7 @@
 //! The blocking client: one `ureq` agent, one request at a time on the calling thread. No tokio
 //! anywhere in this file: a blocking arm built on `block_on` would measure tokio, not blocking I/O.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,6 +57,9 @@ pub(crate) struct BlockingClient {
     agent: ureq::Agent,
     req: Arc<PreparedRequest>,
     limits: Limits,
+    /// The URL, parsed once, when each attempt's numbers go in its query (one that does not
+    /// parse is sent as it is: ureq then refuses it on every attempt, as without numbers).
+    query_url: Option<url::Url>,
 }
 
 impl BlockingClient {
@@ -92,6 +96,9 @@ impl BlockingClient {
                 DefaultConnector::default(),
                 LiteralFirst::default(),
             ),
+            query_url: (!req.numbering.in_headers())
+                .then(|| url::Url::parse(&req.url).ok())
+                .flatten(),
             req,
             limits,
         }
@@ -118,14 +125,18 @@ impl BlockingClient {
         let body = r.body(index);
         let deadline = started + self.limits.timeout;
         let max = self.limits.max_body;
+        let url = match &self.query_url {
+            Some(u) => Cow::Owned(String::from(r.numbering.url(u, index, attempt))),
+            None => Cow::Borrowed(r.url.as_str()),
+        };
         let sent = if r.call.completes() {
-            let mut b = self.agent.post(&r.url).header("content-type", "application/json");
+            let mut b = self.agent.post(&*url).header("content-type", "application/json");
             if let Some(a) = &r.auth {
                 b = b.header("authorization", a);
             }
             numbered(b, r, index, attempt).send(&body.bytes[..])
         } else {
-            numbered(self.agent.get(&r.url), r, index, attempt).call()
+            numbered(self.agent.get(&*url), r, index, attempt).call()
         };
         let mut resp = sent.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();
@@ -217,9 +228,11 @@ fn numbered<B>(
     index: u64,
     attempt: u32,
 ) -> ureq::RequestBuilder<B> {
-    b = b.header(REQUEST_INDEX_HEADER, index);
-    if attempt > 1 {
-        b = b.header(ATTEMPT_HEADER, u64::from(attempt));
+    if r.numbering.in_headers() {
+        b = b.header(REQUEST_INDEX_HEADER, index);
+        if attempt > 1 {
+            b = b.header(ATTEMPT_HEADER, u64::from(attempt));
+        }
     }
     for (k, v) in &r.headers {
         b = b.header(k, v);

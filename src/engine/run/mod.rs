@@ -25,6 +25,7 @@ use crate::model::report::{
 };
 use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
+use crate::plan::request::PreparedRequest;
 use crate::stats::intervals::Intervals;
 use crate::stats::live::{Board, Live};
 use crate::stats::log::RequestLog;
@@ -202,7 +203,10 @@ fn context(
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
         strategy: s,
-        req: Arc::new(lease.target.prepare(cfg)),
+        req: Arc::new(PreparedRequest {
+            numbering: lease.numbering,
+            ..lease.target.prepare(cfg)
+        }),
         schedule,
         live: board.map_or_else(Live::default, |(b, round)| {
             Live::to(b.lane(s, round, total, cfg.stop.duration()))

@@ -16,6 +16,7 @@ use mock_server::{MockServer, Profile, ServerOptions, StatsSnapshot, TlsSource};
 use crate::model::error::{ConfigError, RunError};
 use crate::plan::config::Plan;
 use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
+use crate::plan::request::Numbering;
 
 /// Where a run's requests go, opened once per command.
 #[derive(Debug)]
@@ -52,6 +53,8 @@ pub struct Lease {
     stats_origin: Option<String>,
     /// The target's state was fresh or reset for this strategy.
     pub fresh: bool,
+    /// How the strategy's requests are numbered: in the query when the target is our mock.
+    pub numbering: Numbering,
     /// The run's stop.
     pub stop: StopToken,
 }
@@ -207,6 +210,7 @@ impl Session {
                     mock: Some(mock),
                     stats_origin: None,
                     fresh: true,
+                    numbering: Numbering::Query,
                     stop: self.stop.clone(),
                 })
             }
@@ -217,6 +221,11 @@ impl Session {
                 // counters say nothing about this process alone, and a reset would disturb them.
                 stats_origin: (*mock && !*shared).then(|| target.origin()),
                 fresh: *mock && !*shared && reset(target),
+                numbering: if *mock {
+                    Numbering::Query
+                } else {
+                    Numbering::Headers
+                },
                 stop: self.stop.clone(),
             }),
         }

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::engine::adaptive::{Controller, Slot};
 use crate::engine::client::async_client::AsyncClient;
@@ -254,14 +254,14 @@ async fn run_workers(
         ctx: ctx.clone(),
         client: client.clone(),
     });
-    let mut tasks = JoinSet::new();
     // Each task holds only the shared part and its request in flight: its future is what a
-    // request in flight costs in memory beyond the client's own.
+    // request in flight costs in memory beyond the client's own. Their handles in a list, not
+    // a `JoinSet` (whose entry for a task was 56 bytes beside the handle's 8).
     let slots = phase.count.min(limit as u64);
-    for k in 0..slots {
-        tasks.spawn(shared.clone().work(k, slots));
-    }
-    wait_workers(&mut tasks, ctx).await;
+    let tasks = (0..slots)
+        .map(|k| tokio::spawn(shared.clone().work(k, slots)))
+        .collect();
+    wait_workers(tasks, ctx).await;
     let take = |s: &Stripe| std::mem::take(&mut *s.recorder.lock().unwrap_or_else(PoisonError::into_inner));
     let mut stripes = shared.stripes.iter();
     *recorder = stripes.next().map(take).unwrap_or_default();
@@ -366,15 +366,25 @@ async fn grace_over(ctx: &RunContext) {
 }
 
 /// Waits for the workers; after a stop, only until the grace period ends, then cancels them
-/// (the requests they were running leave their records in the sink).
-async fn wait_workers(tasks: &mut JoinSet<()>, ctx: &RunContext) {
-    loop {
+/// (the requests they were running leave their records in the sink) and waits for them to
+/// be dropped.
+async fn wait_workers(tasks: Vec<JoinHandle<()>>, ctx: &RunContext) {
+    let grace = grace_over(ctx);
+    tokio::pin!(grace);
+    let mut waiting = tasks.into_iter();
+    while let Some(mut task) = waiting.next() {
         tokio::select! {
             biased;
-            done = tasks.join_next() => if done.is_none() {
+            _ = &mut task => {}
+            _ = &mut grace => {
+                task.abort();
+                waiting.as_slice().iter().for_each(JoinHandle::abort);
+                let _ = task.await;
+                for t in waiting {
+                    let _ = t.await;
+                }
                 return;
-            },
-            _ = grace_over(ctx) => tasks.abort_all(),
+            }
         }
     }
 }

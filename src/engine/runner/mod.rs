@@ -482,7 +482,8 @@ impl Attempts {
             index,
             intended,
             start,
-            attempts: Vec::with_capacity(1),
+            // No room until an attempt ends (see `Attempts::push`).
+            attempts: Vec::new(),
             backoff: Duration::ZERO,
             last: None,
             pending: None,
@@ -505,6 +506,14 @@ impl Attempts {
         }
     }
 
+    /// Keeps an attempt that ended, in room for exactly it: the list is empty while the first
+    /// attempt is in flight, so a request in flight holds no room for it (room taken at its
+    /// start was 56 bytes a request in flight).
+    fn push(&mut self, a: AttemptRecord) {
+        self.attempts.reserve_exact(1);
+        self.attempts.push(a);
+    }
+
     /// Records the attempt sent at `sent` and ended at `ended`, and decides, by `policy`,
     /// whether another follows. No retry follows once a stop was asked for.
     fn after(
@@ -521,7 +530,7 @@ impl Attempts {
             Ok(_) => (Outcome::Ok, None),
             Err(e) => (e.outcome(), Some(e.failure())),
         };
-        self.attempts.push(AttemptRecord {
+        self.push(AttemptRecord {
             duration: ended.saturating_duration_since(sent),
             outcome,
             failure,
@@ -559,7 +568,7 @@ impl Attempts {
         let end = Instant::now();
         self.cut_backoff();
         if let Some(t) = self.sending.take() {
-            self.attempts.push(AttemptRecord {
+            self.push(AttemptRecord {
                 duration: end.saturating_duration_since(t),
                 outcome: Outcome::Cancelled,
                 failure: None,

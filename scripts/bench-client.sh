@@ -16,7 +16,7 @@
 #    bare reqwest and `async`: what the harness's own work costs.
 # 2. 10 000 in flight: mock at --latency 1s, 20 000 requests at -c 10000, each tool and both
 #    floors under `/usr/bin/time -v` (wall, requests/s, p99, peak RSS of the whole process), and
-#    the peaks of its anonymous and file-backed memory from /proc every 0.1 s;
+#    the peaks of its anonymous and file-backed memory from /proc every 0.05 s;
 #    asyncbench twice, as it runs by default and with `--tokenizer words` (without o200k_base's
 #    vocabulary, about 67 MB, in memory). asyncbench runs one round each time (`--rounds 1`), as
 #    the other tools do.
@@ -142,31 +142,8 @@ q_med=$(median <"$work/reqwest.rps"); q_cmed=$(median <"$work/reqwest.cpu")
 ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
 
 # --- 2. 10 000 in flight, 1 s latency, 20 000 requests ------------------------------------------
-peak() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
-# split_peaks PID FILE: while PID (a /usr/bin/time) runs, reads its child's /proc/PID/status
-# every 0.1 s and writes the peaks of its anonymous and its file-backed resident memory (MB,
-# "anon / file") to FILE: what the process allocated apart from its binary's and libraries'
-# pages (shared, clean, read back from the file if the kernel drops them).
-split_peaks() {
-  local t=$1 out=$2 child a f pa=0 pf=0
-  while kill -0 "$t" 2>/dev/null; do
-    child=$(pgrep -P "$t" | head -1 || true)
-    if [ -n "$child" ] && read -r a f < <(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {print a+0, f+0}' "/proc/$child/status" 2>/dev/null); then
-      [ "$a" -gt "$pa" ] && pa=$a
-      [ "$f" -gt "$pf" ] && pf=$f
-    fi
-    sleep 0.1
-  done
-  awk -v a="$pa" -v f="$pf" 'BEGIN {printf "%.0f / %.0f", a/1024, f/1024}' >"$out"
-}
-# timed_split FILE CMD...: CMD under `/usr/bin/time -v -o FILE.time`, its split peaks in FILE.split.
-timed_split() {
-  local f=$1; shift
-  /usr/bin/time -v -o "$f.time" "$@" &
-  local t=$!
-  split_peaks "$t" "$f.split"
-  wait "$t"
-}
+# shellcheck source=lib/mem.sh
+. scripts/lib/mem.sh
 wall() { awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1" | python3 -c 'import sys
 t = sys.stdin.read().strip().split(":"); print(f"{sum(float(x) * 60 ** i for i, x in enumerate(reversed(t))):.2f}")'; }
 start_mock --latency 1s
@@ -240,7 +217,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "## 10 000 in flight: mock --latency 1s, 20 000 requests, -c 10000"
   echo
-  echo "| tool | wall (s) | requests/s | p99 (ms) | ok | peak RSS (MB, /usr/bin/time -v) | peak anon / file-backed (MB, /proc every 0.1 s) |"
+  echo "| tool | wall (s) | requests/s | p99 (ms) | ok | peak RSS (MB, /usr/bin/time -v) | peak anon / file-backed (MB, /proc every 0.05 s) |"
   echo "|---|---|---|---|---|---|---|"
   echo "| oha | $o10_wall | $o10_rps | $o10_p99 | $o10_ok/$o10_total | $o10_rss |"
   printf '%s' "$ab10k"

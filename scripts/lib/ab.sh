@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What scripts/ab-client.sh and scripts/ab-tails.sh share, sourced by both: the work directory
-# and its cleanup, asyncbench built at each commit, and a standalone mock started in the
+# What scripts/ab-client.sh, ab-tails.sh and ab-memory.sh share, sourced by each: the work
+# directory and its cleanup, asyncbench built at each commit, and a standalone mock started in the
 # background. Not run on its own.
 
 # ab_setup NAME OUT_DIR: checks that commits were given (exit 2 naming the usage otherwise),

@@ -57,14 +57,13 @@ for r in $(seq "$ROUNDS"); do
   rows+="$row"$'\n'
   echo "round $r: $row" >&2
 done
-median() { sort -g "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-base=$(median "$work/col0")
+base=$(ab_median "$work/col0")
 med="| **median** |"
 over=""
 for k in $(seq 0 $((${#cols[@]} - 1))); do
-  m=$(median "$work/col$k")
+  m=$(ab_median "$work/col$k")
   if [ -f "$work/phase$k" ]; then
-    p=$(median "$work/phase$k")
+    p=$(ab_median "$work/phase$k")
     med+=" **$m** ($p) |"
     over+="- ${cols[$k]}: $(python3 -c "print(f'{$m - $base:+.2f}')") µs a request over bare reqwest (process), $(python3 -c "print(f'{$p - $base:+.2f}')") µs (measured phase)"$'\n'
   else
@@ -74,21 +73,13 @@ done
 {
   echo "# The harness's own CPU a request: asyncbench \`async\` beside bare reqwest"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- commits: ${commits[*]} (floors and mock from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', dirty'))"
-  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, Linux $(uname -r); $(rustc --version)"
-  echo "- command: \`ROUNDS=$ROUNDS N=$N bash scripts/ab-client.sh OUT_DIR $*\`"
+  ab_head "ROUNDS=$ROUNDS N=$N bash scripts/ab-client.sh OUT_DIR $*"
   echo
   echo "Zero latency, 64 in flight, $N requests a run, one standalone mock for the whole run, on the"
   echo "same 2 cores. µs of CPU a request: the whole process (user + system ÷ requests); in brackets,"
   echo "asyncbench's own figure for its measured phase. Rounds alternate the tools, so a slow"
   echo "stretch of the machine falls on all of them."
   echo
-  echo "| round | $(printf '%s | ' "${cols[@]}")"
-  echo "|---|$(printf -- '---:|%.0s' "${cols[@]}")"
-  printf '%s' "$rows"
-  echo "$med"
-  echo
-  printf '%s' "$over"
+  ab_table
 } >"$out/ab.md"
 cat "$out/ab.md"

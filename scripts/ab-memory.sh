@@ -70,25 +70,21 @@ for r in $(seq "$ROUNDS"); do
   rows+="$row"$'\n'
   echo "round $r: $row" >&2
 done
-median() { sort -g "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 med="| **median** |"
 over=""
 for k in $(seq 0 $((${#cols[@]} - 1))); do
-  med+=" **$(median "$work/rss$k")** ($(median "$work/anon$k") / $(median "$work/file$k")) |"
+  med+=" **$(ab_median "$work/rss$k")** ($(ab_median "$work/anon$k") / $(ab_median "$work/file$k")) |"
   if [ "$k" -gt 0 ]; then
     over+="- ${cols[$k]}: $(python3 -c "
-r, a, f = $(median "$work/rss$k"), $(median "$work/anon$k"), $(median "$work/file$k")
-r0, a0, f0 = $(median "$work/rss0"), $(median "$work/anon0"), $(median "$work/file0")
+r, a, f = $(ab_median "$work/rss$k"), $(ab_median "$work/anon$k"), $(ab_median "$work/file$k")
+r0, a0, f0 = $(ab_median "$work/rss0"), $(ab_median "$work/anon0"), $(ab_median "$work/file0")
 print(f'peak RSS {r - r0:+.1f} MB ({(r / r0 - 1) * 100:+.1f} %) over bare reqwest; anonymous {a - a0:+.1f} MB ({(a / a0 - 1) * 100:+.1f} %), file-backed {f - f0:+.1f} MB')")"$'\n'
   fi
 done
 {
   echo "# Memory at $C requests in flight: asyncbench \`async\` beside bare reqwest"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- commits: ${commits[*]} (floor and mock from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', dirty'))"
-  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, Linux $(uname -r); $(rustc --version)"
-  echo "- command: \`ROUNDS=$ROUNDS bash scripts/ab-memory.sh OUT_DIR $*\`"
+  ab_head "ROUNDS=$ROUNDS bash scripts/ab-memory.sh OUT_DIR $*"
   echo
   echo "Mock at 1 s latency, $C in flight, $N requests a run, a fresh standalone mock for each run,"
   echo "on the same 2 cores. MB: peak RSS (\`/usr/bin/time -v\`), in brackets the peaks of anonymous"
@@ -96,11 +92,6 @@ done
   echo "its own peak, so the two need not add up to the first). asyncbench runs with"
   echo "\`--tokenizer words\`. Rounds alternate the tools."
   echo
-  echo "| round | $(printf '%s | ' "${cols[@]}")"
-  echo "|---|$(printf -- '---:|%.0s' "${cols[@]}")"
-  printf '%s' "$rows"
-  echo "$med"
-  echo
-  printf '%s' "$over"
+  ab_table
 } >"$out/memory.md"
 cat "$out/memory.md"

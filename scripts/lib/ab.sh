@@ -60,3 +60,26 @@ ab_stop_mock() {
   wait "$mock_pid" 2>/dev/null || true
   mock_pid=""
 }
+
+# ab_median FILE: the median of the numbers in FILE, one a line.
+ab_median() { sort -g "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# ab_head COMMAND: a report's first lines: date, the commits and what was built from the
+# checkout this runs in, the machine, and COMMAND.
+ab_head() {
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- commits: ${commits[*]} (floors and mock from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', dirty'))"
+  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, Linux $(uname -r); $(rustc --version)"
+  echo "- command: \`$1\`"
+}
+
+# ab_table: a report's table, one column a tool ($cols), one row a round ($rows), then the
+# medians' row ($med) and the lines after it ($over).
+ab_table() {
+  echo "| round | $(printf '%s | ' "${cols[@]}")"
+  echo "|---|$(printf -- '---:|%.0s' "${cols[@]}")"
+  printf '%s' "$rows"
+  echo "$med"
+  echo
+  printf '%s' "$over"
+}

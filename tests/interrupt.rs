@@ -71,11 +71,17 @@ fn a_signal_keeps_what_was_measured_and_exits_with_its_code() {
 }
 
 /// Requests stuck in flight (the mock hangs them, the deadline is a minute away) are given the
-/// grace period, then counted as `cancelled`: the run ends in seconds, not at the deadline, in the
-/// async and the blocking strategies alike.
+/// grace period, then counted as `cancelled`, each with its line in `requests.jsonl` (its one
+/// attempt cancelled): the run ends in seconds, not at the deadline, in every strategy.
 #[test]
 fn hung_requests_are_cancelled_after_the_grace_period() {
-    for strategy in ["async", "threadpool"] {
+    for (strategy, in_flight) in [
+        ("sequential", 1),
+        ("threadpool", 4),
+        ("async", 4),
+        ("async-single", 4),
+        ("batched", 4),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
         let child = spawn(&[
@@ -106,9 +112,19 @@ fn hung_requests_are_cancelled_after_the_grace_period() {
         // Grace is 5 s; the deadline 60 s.
         assert!(took < Duration::from_secs(30), "{strategy}: {took:?}");
         let s = &json(&out.join("report.json"))["strategies"][0];
-        assert_eq!(s["issued"], 4, "{strategy}");
-        assert_eq!(s["outcomes"]["cancelled"], 4, "{strategy}");
-        assert_eq!(s["accounted"], "4/4");
+        assert_eq!(s["issued"], in_flight, "{strategy}");
+        assert_eq!(s["outcomes"]["cancelled"], in_flight, "{strategy}");
+        assert_eq!(s["accounted"], format!("{in_flight}/{in_flight}"), "{strategy}");
+        let log = std::fs::read_to_string(out.join("requests.jsonl")).unwrap();
+        let mut lines: Vec<serde_json::Value> =
+            log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        lines.sort_by_key(|l| l["index"].as_u64());
+        assert_eq!(lines.len(), in_flight, "{strategy}: {log}");
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["index"], i, "{strategy}: {l}");
+            assert_eq!(l["outcome"], "cancelled", "{strategy}: {l}");
+            assert_eq!(l["attempts"], 1, "{strategy}: {l}");
+        }
     }
 }
 

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Memory at 10 000 requests in flight, before and after a change, in one run: asyncbench's
-# `async` built at each COMMIT beside bare reqwest (examples/floor_client.rs, built as
+# Memory at C requests in flight, before and after a change, in one run: a strategy of
+# asyncbench built at each COMMIT beside bare reqwest (examples/floor_client.rs, built as
 # asyncbench builds its client), rounds alternating. Not run by CI.
 #
 #   ROUNDS=5 bash scripts/ab-memory.sh OUT_DIR COMMIT...
+#   STRATEGY=threadpool C=1000 ROUNDS=3 bash scripts/ab-memory.sh OUT_DIR COMMIT...
 #
-# Each round runs, in turn, `floor_client reqwest` (10 000 tasks, one request after another)
-# and `asyncbench compare --strategies async -c 10000 -n 20000 --tokenizer words` of each
-# commit (without o200k_base's vocabulary in memory: bench-client.sh shows what it adds), each
-# against a fresh standalone mock at 1 s latency, as bench-client.sh runs them (no run meets a
-# mock still closing the last run's 10 000 connections).
+# Each round runs, in turn, `floor_client reqwest` (C tasks, one request after another) and
+# `asyncbench compare --strategies STRATEGY -c C -n N --tokenizer words` of each commit
+# (STRATEGY `async`, C 10 000 and N 2·C unless set; without o200k_base's vocabulary in
+# memory: bench-client.sh shows what it adds), each against a fresh standalone mock at 1 s
+# latency, as bench-client.sh runs them (no run meets a mock still closing the last run's
+# connections).
 # Figures: peak RSS (`/usr/bin/time -v`), and the peaks of anonymous (allocated) and
 # file-backed (the binary's and libraries' pages) resident memory from /proc every 0.05 s;
-# for asyncbench, the connections the mock counted (one opened beyond the 10 000 holds buffers
-# of its own). Writes OUT_DIR/memory.md: every round, the medians, and each commit's
-# median over bare reqwest. The floor and the mock are built from the checkout this runs in.
+# for asyncbench, the connections the mock counted (one opened beyond C holds buffers of its
+# own). Writes OUT_DIR/memory.md: every round, the medians, and each commit's median over
+# bare reqwest. The floor and the mock are built from the checkout this runs in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ab_commit_args=$(($# - 1))
@@ -25,8 +27,9 @@ ab_commit_args=$(($# - 1))
 ab_setup ab-memory.sh "${1:-}"
 shift
 ROUNDS=${ROUNDS:-5}
-C=10000
-N=20000
+STRATEGY=${STRATEGY:-async}
+C=${C:-10000}
+N=${N:-$((2 * C))}
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 cargo build --release -q --workspace --bins --example floor_client
@@ -36,7 +39,7 @@ ab_build_commits "$@"
 echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}' >"$work/body.json"
 
 cols=("bare reqwest")
-for c in "${commits[@]}"; do cols+=("async at \`$c\`"); done
+for c in "${commits[@]}"; do cols+=("$STRATEGY at \`$c\`"); done
 # cell K FILE: "rss (anon / file)" of run FILE; the three figures also go to $work/{rss,anon,file}K.
 cell() {
   local k=$1 f=$2 rss anon file
@@ -59,7 +62,7 @@ for r in $(seq "$ROUNDS"); do
     rm -rf "$work/ab"
     ab_start_mock --latency 1s
     timed_split "$work/ab" "$work/asyncbench-$c" compare -q --rounds 1 --target "$url/v1" --body-file "$work/body.json" \
-      --strategies async -c "$C" -n "$N" --tokenizer words --out "$work/ab" >"$work/ab.txt" 2>&1 || {
+      --strategies "$STRATEGY" -c "$C" -n "$N" --tokenizer words --out "$work/ab" >"$work/ab.txt" 2>&1 || {
       echo "asyncbench at $c failed:" >&2; cat "$work/ab.txt" >&2; exit 1; }
     read -r ok conns < <(python3 -c "import json; s = json.load(open('$work/ab/report.json'))['strategies'][0]; print(s['outcomes']['ok'], (s.get('server') or {}).get('connections', '-'))")
     ab_stop_mock
@@ -82,9 +85,9 @@ print(f'peak RSS {r - r0:+.1f} MB ({(r / r0 - 1) * 100:+.1f} %) over bare reqwes
   fi
 done
 {
-  echo "# Memory at $C requests in flight: asyncbench \`async\` beside bare reqwest"
+  echo "# Memory at $C requests in flight: asyncbench \`$STRATEGY\` beside bare reqwest"
   echo
-  ab_head "ROUNDS=$ROUNDS bash scripts/ab-memory.sh OUT_DIR $*"
+  ab_head "STRATEGY=$STRATEGY C=$C N=$N ROUNDS=$ROUNDS bash scripts/ab-memory.sh OUT_DIR $*"
   echo
   echo "Mock at 1 s latency, $C in flight, $N requests a run, a fresh standalone mock for each run,"
   echo "on the same 2 cores. MB: peak RSS (\`/usr/bin/time -v\`), in brackets the peaks of anonymous"

@@ -10,8 +10,8 @@
 //! The workers record into a few recorders they share (worker `w` into stripe `w mod S`, S
 //! twice the cores): a recorder per worker held histograms and a request-log buffer for every
 //! thread, and the thread pool's memory was mostly the harness's (peak RSS at 1 000 workers,
-//! 1 s latency: 1 315 MB, 449 MB with the stripes; at 100, 139 and 59). Each worker keeps the
-//! request it has in flight in a slot of its own.
+//! 1 s latency: 1 130 MB, 447 with the stripes: results/2026-12-06e-epyc-2c/memory-threadpool/).
+//! Each worker keeps the request it has in flight in a slot of its own.
 //! The driver waits for the workers to finish; after a stop it waits at most the grace period,
 //! then takes what the stripes hold and counts the requests still in flight as `cancelled`,
 //! leaving their threads to end on their own deadlines.

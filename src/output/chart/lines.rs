@@ -342,7 +342,60 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::percentile_label;
+    use super::{Line, Panel, percentile_label, stacked};
+    use crate::output::chart::{LEGEND_W, SIZE};
+
+    /// A stacked chart's panel is half the picture's height: a legend of ten entries, two of
+    /// them on two lines, still ends inside the picture (it ran past its bottom), and every
+    /// entry is drawn.
+    #[test]
+    fn a_long_legend_in_a_stacked_panel_stays_in_the_picture() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..10)
+            .map(|i| match i {
+                0 | 1 => format!("strategy {i} ok, steady 1–20 s: 9.9/s"),
+                _ => format!("strategy {i} p99"),
+            })
+            .collect();
+        let panel = |title: &str| Panel {
+            title: title.to_owned(),
+            x_desc: "s".to_owned(),
+            y_desc: "ms".to_owned(),
+            lines: names
+                .iter()
+                .map(|n| Line {
+                    name: n.clone(),
+                    points: vec![(0.0, 1.0), (1.0, 2.0)],
+                })
+                .collect(),
+        };
+        let files = stacked(dir.path(), "legend", &[panel("top"), panel("bottom")]).unwrap();
+        let svg = std::fs::read_to_string(&files[0]).unwrap();
+        let legend_x = f64::from(SIZE.0 - LEGEND_W);
+        let mut ys = Vec::new();
+        for text in svg.split("<text").skip(1) {
+            let attr = |name: &str| -> Option<f64> {
+                let at = text.find(&format!(" {name}=\""))? + name.len() + 3;
+                text[at..].split('"').next()?.parse().ok()
+            };
+            if let (Some(x), Some(y)) = (attr("x"), attr("y"))
+                && x >= legend_x
+            {
+                ys.push(y);
+            }
+        }
+        // Ten entries a panel, the first two on two lines each.
+        assert_eq!(ys.len(), 2 * 12, "{ys:?}");
+        // Each panel's entries end above its own bottom (the top panel's at half the height).
+        let bottom = f64::from(SIZE.1);
+        let (top, low) = ys.split_at(12);
+        assert!(
+            top.iter().all(|y| *y < bottom / 2.0),
+            "{top:?} past {}",
+            bottom / 2.0
+        );
+        assert!(low.iter().all(|y| *y < bottom), "{low:?} past {bottom}");
+    }
 
     #[test]
     fn percentile_labels_read_like_hdrhistogram_plots() {

@@ -176,8 +176,37 @@ fn side_legend<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut y = 60i32;
-    for (label, swatch) in entries {
+    // Wrap long labels (a combined chart's run names) at about 24 characters.
+    let wrapped: Vec<Vec<String>> = entries
+        .iter()
+        .map(|(label, _)| {
+            let mut line = String::new();
+            let mut lines = Vec::new();
+            for word in label.split_inclusive(['/', ' ', '-']) {
+                if line.chars().count() + word.chars().count() > 24 && !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                line.push_str(word);
+            }
+            lines.push(line);
+            lines
+        })
+        .collect();
+    // (first row, line pitch, gap between entries, font size): the roomy layout when it fits
+    // the panel, tighter ones when it does not (a panel of a stacked chart is half as high).
+    let height = i32::try_from(area.dim_in_pixel().1).unwrap_or(i32::MAX);
+    let lines: i32 = wrapped.iter().map(|l| l.len() as i32).sum();
+    let n = wrapped.len() as i32;
+    let (first, pitch, gap, size) = [
+        (60, 18, 10, LABEL_SIZE),
+        (20, 18, 4, LABEL_SIZE),
+        (16, 14, 2, LABEL_SIZE - 3),
+    ]
+    .into_iter()
+    .find(|(first, pitch, gap, _)| first + pitch * lines + gap * n <= height)
+    .unwrap_or((16, 14, 2, LABEL_SIZE - 3));
+    let mut y = first;
+    for ((_, swatch), lines) in entries.iter().zip(&wrapped) {
         match swatch {
             Swatch::Box(c) => area.draw(&Rectangle::new([(8, y - 6), (22, y + 6)], c.filled())),
             Swatch::Line(c) => area
@@ -187,25 +216,15 @@ where
             Swatch::Cross => area.draw(&Cross::new((15, y), 6, KNEE.stroke_width(2))),
         }
         .map_err(err)?;
-        // Wrap long labels (a combined chart's run names) at about 24 characters.
-        let mut line = String::new();
-        let mut lines = Vec::new();
-        for word in label.split_inclusive(['/', ' ', '-']) {
-            if line.chars().count() + word.chars().count() > 24 && !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            line.push_str(word);
-        }
-        lines.push(line);
         for (k, l) in lines.iter().enumerate() {
             area.draw(&Text::new(
                 l.clone(),
-                (32, y - 8 + 18 * k as i32),
-                (FONT, LABEL_SIZE).into_font(),
+                (32, y - pitch / 2 + 1 + pitch * k as i32),
+                (FONT, size).into_font(),
             ))
             .map_err(err)?;
         }
-        y += 18 * lines.len() as i32 + 10;
+        y += pitch * lines.len() as i32 + gap;
     }
     Ok(())
 }

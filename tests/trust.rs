@@ -591,19 +591,7 @@ fn against_a_mock_every_attempt_is_numbered_in_its_query() {
             ..Profile::fixed(Duration::ZERO)
         })
         .unwrap();
-        let proxy = rt.block_on(async {
-            let proxy = wiremock::MockServer::start().await;
-            wiremock::Mock::given(wiremock::matchers::any())
-                .respond_with(DroppingProxy {
-                    origin: mock.uri(),
-                    drop_every: 0,
-                    late: 0,
-                    chats: Default::default(),
-                })
-                .mount(&proxy)
-                .await;
-            proxy
-        });
+        let proxy = DroppingProxy::start(&rt, &mock, 0, 0);
         let mut cfg = config_for_target(&[s], 5, format!("{}/v1", proxy.uri()));
         cfg.retry = fast_retry(4);
         // Act
@@ -666,6 +654,30 @@ struct DroppingProxy {
     chats: std::sync::atomic::AtomicU64,
 }
 
+impl DroppingProxy {
+    /// A proxy so, in front of `mock`, served on `rt`.
+    fn start(
+        rt: &tokio::runtime::Runtime,
+        mock: &MockServer,
+        drop_every: u64,
+        late: u64,
+    ) -> wiremock::MockServer {
+        rt.block_on(async {
+            let proxy = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(DroppingProxy {
+                    origin: mock.uri(),
+                    drop_every,
+                    late,
+                    chats: Default::default(),
+                })
+                .mount(&proxy)
+                .await;
+            proxy
+        })
+    }
+}
+
 /// Sends `req` to `url` and returns the status and body.
 fn forward(url: &str, req: &wiremock::Request) -> (u16, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -718,19 +730,7 @@ impl wiremock::Respond for DroppingProxy {
 fn through_proxy(drop_every: u64, late: u64, extra: &[&str]) -> (Option<i32>, String, serde_json::Value) {
     let mock = MockServer::start(Profile::fixed(Duration::ZERO)).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let proxy = rt.block_on(async {
-        let proxy = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(DroppingProxy {
-                origin: mock.uri(),
-                drop_every,
-                late,
-                chats: Default::default(),
-            })
-            .mount(&proxy)
-            .await;
-        proxy
-    });
+    let proxy = DroppingProxy::start(&rt, &mock, drop_every, late);
     let target = format!("{}/v1", proxy.uri());
     let mut args = vec![
         "compare",

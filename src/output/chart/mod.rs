@@ -169,6 +169,14 @@ where
     Ok(body.split_horizontally(SIZE.0 - LEGEND_W))
 }
 
+/// A legend's layouts, roomiest first: (first row, line pitch, gap between entries, font
+/// size), in pixels. The last serves when none fits.
+const LEGEND_LAYOUTS: [(i32, i32, i32, u32); 3] = [
+    (60, 18, 10, LABEL_SIZE),
+    (20, 18, 4, LABEL_SIZE),
+    (16, 14, 2, LABEL_SIZE - 3),
+];
+
 fn side_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, Swatch)],
@@ -192,19 +200,14 @@ where
             lines
         })
         .collect();
-    // (first row, line pitch, gap between entries, font size): the roomy layout when it fits
-    // the panel, tighter ones when it does not (a panel of a stacked chart is half as high).
+    // The roomiest layout that fits the panel (a panel of a stacked chart is half as high).
     let height = i32::try_from(area.dim_in_pixel().1).unwrap_or(i32::MAX);
     let lines: i32 = wrapped.iter().map(|l| l.len() as i32).sum();
     let n = wrapped.len() as i32;
-    let (first, pitch, gap, size) = [
-        (60, 18, 10, LABEL_SIZE),
-        (20, 18, 4, LABEL_SIZE),
-        (16, 14, 2, LABEL_SIZE - 3),
-    ]
-    .into_iter()
-    .find(|(first, pitch, gap, _)| first + pitch * lines + gap * n <= height)
-    .unwrap_or((16, 14, 2, LABEL_SIZE - 3));
+    let (first, pitch, gap, size) = LEGEND_LAYOUTS
+        .into_iter()
+        .find(|(first, pitch, gap, _)| first + pitch * lines + gap * n <= height)
+        .unwrap_or(LEGEND_LAYOUTS[LEGEND_LAYOUTS.len() - 1]);
     let mut y = first;
     for ((_, swatch), lines) in entries.iter().zip(&wrapped) {
         match swatch {

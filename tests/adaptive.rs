@@ -242,8 +242,11 @@ fn the_pacer_charges_each_send_its_tokens() {
 /// The controller against every kind of limit, with the headers and without them
 /// (`--no-ratelimit-headers`: then only the 429s and their `Retry-After` steer it): RPM, TPM
 /// and both at once, 20 requests/s each at 100 ms a request, openai-python's retries. With the
-/// headers every request succeeds and 429s are at most a tenth of the answers; without them the
-/// 429s still cut the limit and stay a minority, and nearly every request succeeds.
+/// headers every request succeeds and 429s are at most 5 % of the answers (0–2.5 % on the
+/// reference VM, busy or not; up to 5 % when the pacer took the newest request's answer as the
+/// bucket's count); without them the 429s still cut the limit and stay a minority (15–27 %),
+/// and nearly every request succeeds (196–200 of 200; 180–198 when a retry could go out past
+/// the limit).
 #[test]
 fn every_limit_with_and_without_headers() {
     for hidden in [false, true] {
@@ -275,13 +278,12 @@ fn every_limit_with_and_without_headers() {
             assert_eq!(s.accounted, "200/200", "{case}");
             if hidden {
                 // Only the 429s steer it: they come and cut the limit, and stay a minority of
-                // the answers; a few requests may run out of their three attempts (a quarter of
-                // the answers were 429s and 2-12 of 200 requests failed on the reference VM).
-                assert!(a.cuts >= 1 && a.share_429 <= 0.4, "{case}");
-                assert!(s.count(asyncbench::model::outcome::Outcome::Ok) >= 180, "{case}");
+                // the answers; a few requests may run out of their three attempts.
+                assert!(a.cuts >= 1 && a.share_429 <= 0.35, "{case}");
+                assert!(s.count(asyncbench::model::outcome::Outcome::Ok) >= 190, "{case}");
             } else {
                 assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 200, "{case}");
-                assert!(a.share_429 <= 0.1, "{case}");
+                assert!(a.share_429 <= 0.05, "{case}");
             }
         }
     }
@@ -289,7 +291,9 @@ fn every_limit_with_and_without_headers() {
 
 /// `--concurrency auto` reads Anthropic's `anthropic-ratelimit-*` headers (RFC 3339 resets) as
 /// it reads OpenAI's: against an RPM limit over `/v1/messages`, with the `anthropic` SDK's
-/// retries, every request succeeds and 429s stay at most a tenth of the answers.
+/// retries, every request succeeds and 429s stay at most 5 % of the answers (0–2.5 % on the
+/// reference VM, busy or not; 0.5–13 % when the pacer took the newest request's answer as the
+/// bucket's count and the rounded resets' size for the bucket's: a 10.3 % failed CI).
 #[test]
 fn the_controller_reads_anthropics_rate_limit_headers() {
     let profile = Profile {
@@ -313,5 +317,5 @@ fn the_controller_reads_anthropics_rate_limit_headers() {
     );
     assert_eq!(s.accounted, "200/200");
     assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 200);
-    assert!(a.share_429 <= 0.1, "429 share {}", a.share_429);
+    assert!(a.share_429 <= 0.05, "429 share {}", a.share_429);
 }

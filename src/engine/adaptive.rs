@@ -5,7 +5,9 @@
 //! see:
 //! - **429s** cut the limit in half, at most once per round trip (only an answer to a request
 //!   sent after the last cut can cut again), and hold every new attempt until the
-//!   `Retry-After` the answer asked for.
+//!   `Retry-After` the answer asked for. A retry keeps its request's slot, but its attempt
+//!   waits while the attempts on the wire fill the limit: requests refused together do not all
+//!   retry past a cut.
 //! - **`x-ratelimit-remaining-*`** falling under a tenth of the bucket cuts the limit by a tenth
 //!   (once per round trip) before any 429 comes; while it stays above, every success adds
 //!   `1 / limit` (one more slot per round trip), or a whole slot in slow start (before the first
@@ -21,11 +23,16 @@
 //! when the bucket is full again (`reset`, which gives the bucket's size); the pacer adds the
 //! refill since then and subtracts what the attempts this client sent after that request cost
 //! (one request each from the requests bucket, the request's token charge each from the tokens
-//! bucket), and holds
-//! the next attempt until the estimate covers it. A gradient limiter was not chosen because
-//! under a rate limit the latency of an admitted request does not rise as the limit nears (the
-//! server refuses instead of queueing), so latency carries no signal; the 429s and the headers
-//! do.
+//! bucket), and holds the next attempt until the estimate covers it. Between answers the
+//! estimate runs as a bucket of its own: refilled as time passes, drawn on by each send.
+//! Requests on the wire together (sent over several connections) are admitted in any order, so
+//! an answer can miss an attempt sent before its request: an answer sets the estimate outright
+//! only when its request was sent after the answer that last set it came (it was admitted later
+//! for certain); an answer to a request on the wire with that one can only lower it.
+//!
+//! A gradient limiter was not chosen because under a rate limit the latency of an admitted
+//! request does not rise as the limit nears (the server refuses instead of queueing), so latency
+//! carries no signal; the 429s and the headers do.
 //!
 //! The controller keeps a timeline in [`TICK`] steps (the limit, attempts, successes and 429s in
 //! each), which the report and the `concurrency` chart show.
@@ -49,65 +56,103 @@ const PRESSURE: f64 = 0.1;
 const CUT_429: f64 = 0.5;
 /// The cut on pressure.
 const CUT_PRESSURE: f64 = 0.9;
-/// Requests the pacer keeps in the mirrored buckets (in tokens, as many requests' worth): the
-/// mirror can be one or two too high when requests sent together are admitted out of order.
-/// Costs nothing once paced (the rate is the refill rate whatever the bucket holds).
+/// Requests the pacer keeps in the mirrored buckets (in tokens, as many requests' worth): an
+/// answer's request is taken as admitted when it was sent, and the server admits it a little
+/// later. Costs nothing once paced (the rate is the refill rate whatever the bucket holds).
 const RESERVE: f64 = 1.0;
 /// Headroom over Little's law's concurrency (rate × latency) that cuts keep.
 const FLOOR_HEADROOM: f64 = 1.2;
 /// Weight of the newest success in the mean latency.
 const LATENCY_WEIGHT: f64 = 0.05;
 
-/// What one server bucket held at an answer's admission, advanced by refill and by this
-/// client's later attempts.
+/// The pacer's estimate of one server bucket.
 #[derive(Debug, Clone, Copy)]
 struct Mirror {
-    /// The send number of the request the answer came to.
-    seq: u64,
-    /// When that request was sent (≈ admitted).
+    /// Units in the bucket at `at`.
+    level: f64,
     at: Instant,
-    remaining: f64,
     per_sec: f64,
     capacity: f64,
     /// What one attempt takes from the bucket: 1 request, or its token charge.
     per_send: f64,
+    /// Attempts sent when the answer that last set `level` came: an answer to an attempt
+    /// numbered from here on was admitted after that one's.
+    set_at: u64,
+}
+
+/// One answer's word on a bucket.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    /// The send number of the attempt it answers, and when that was sent (≈ admitted).
+    seq: u64,
+    sent: Instant,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset: Option<Duration>,
 }
 
 impl Mirror {
-    fn new(
-        seq: u64,
-        at: Instant,
-        limit: Option<u64>,
-        remaining: Option<u64>,
-        reset: Option<Duration>,
+    /// The bucket now after `answer`, `sends` attempts having been sent in all (each after the
+    /// answered one taking `per_send`), folded into the estimate kept so far (`kept`). The
+    /// bucket's size is the smallest `remaining + reset × rate` under the same limit: it is over
+    /// the size when `reset` is rounded up (Anthropic writes whole seconds: up to a second's
+    /// refill, a bucket of 20 taken for 40 at 1 200/min with a one-second window).
+    fn after(
+        kept: Option<Mirror>,
+        answer: Answer,
+        now: Instant,
+        sends: u64,
         per_send: f64,
     ) -> Option<Mirror> {
-        let (limit, remaining) = (limit? as f64, remaining? as f64);
-        let per_sec = limit / 60.0;
+        let (Some(limit), Some(remaining)) = (answer.limit, answer.remaining) else {
+            return kept;
+        };
+        let (per_sec, remaining) = (limit as f64 / 60.0, remaining as f64);
         if per_sec <= 0.0 {
-            return None;
+            return kept;
         }
-        let capacity =
-            (remaining + reset.unwrap_or_default().as_secs_f64() * per_sec).max(remaining.max(1.0));
-        Some(Mirror {
-            seq,
-            at,
-            remaining,
+        let mut capacity =
+            (remaining + answer.reset.unwrap_or_default().as_secs_f64() * per_sec).max(remaining.max(1.0));
+        let kept = kept.filter(|k| k.per_sec == per_sec);
+        if let Some(k) = kept {
+            capacity = capacity.min(k.capacity).max(remaining.max(1.0));
+        }
+        let refilled = remaining + now.saturating_duration_since(answer.sent).as_secs_f64() * per_sec;
+        let level = refilled.min(capacity) - sends.saturating_sub(answer.seq + 1) as f64 * per_send;
+        let mirror = Mirror {
+            level,
+            at: now,
             per_sec,
             capacity,
             per_send,
+            set_at: sends,
+        };
+        Some(match kept {
+            Some(k) if answer.seq < k.set_at => {
+                // On the wire with the answer that set the estimate: it may miss attempts that
+                // one counted, so it only lowers the estimate.
+                let k = Mirror { capacity, ..k };
+                if level < k.available(now) { mirror } else { k }
+            }
+            _ => mirror,
         })
     }
 
-    /// Units available now, after `sends` attempts in all (each later one taking `per_send`).
-    fn available(&self, now: Instant, sends: u64) -> f64 {
-        let refilled = self.remaining + now.saturating_duration_since(self.at).as_secs_f64() * self.per_sec;
-        refilled.min(self.capacity) - sends.saturating_sub(self.seq + 1) as f64 * self.per_send
+    /// Units available now.
+    fn available(&self, now: Instant) -> f64 {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.per_sec;
+        (self.level + refill).min(self.capacity.max(self.level))
+    }
+
+    /// Takes one attempt's units.
+    fn send(&mut self, now: Instant) {
+        self.level = self.available(now) - self.per_send;
+        self.at = now;
     }
 
     /// How long until `cost` units are available.
-    fn wait(&self, now: Instant, sends: u64, cost: f64) -> Duration {
-        let short = cost - self.available(now, sends);
+    fn wait(&self, now: Instant, cost: f64) -> Duration {
+        let short = cost - self.available(now);
         if short <= 0.0 {
             Duration::ZERO
         } else {
@@ -115,9 +160,9 @@ impl Mirror {
         }
     }
 
-    /// What the bucket had left beyond the pacer's reserve, as a share of its size.
-    fn share_left(&self) -> f64 {
-        (self.remaining - RESERVE).max(0.0) / self.capacity
+    /// What an answer's `remaining` leaves beyond the pacer's reserve, as a share of the size.
+    fn share_left(&self, remaining: u64) -> f64 {
+        (remaining as f64 - RESERVE).max(0.0) / self.capacity
     }
 }
 
@@ -128,6 +173,8 @@ struct State {
     slow_start: bool,
     /// Requests holding a slot.
     in_flight: u64,
+    /// Attempts sent and not answered yet.
+    on_wire: u64,
     /// Attempts sent so far (each one's number is the count before it).
     sends: u64,
     /// `sends` at the last cut: only answers to later attempts cut again.
@@ -176,6 +223,7 @@ impl Controller {
                 limit: cfg.initial.clamp(1, cfg.max.max(1)) as f64,
                 slow_start: true,
                 in_flight: 0,
+                on_wire: 0,
                 sends: 0,
                 cut_at: 0,
                 cuts: 0,
@@ -215,7 +263,7 @@ impl Controller {
                     let wait = self.pace(&s, now);
                     if wait.is_zero() {
                         s.in_flight += 1;
-                        let seq = s.send();
+                        let seq = s.send(now);
                         return Slot {
                             ctl: self.clone(),
                             seq,
@@ -244,31 +292,45 @@ impl Controller {
         let hold = s
             .hold_until
             .map_or(Duration::ZERO, |h| h.saturating_duration_since(now));
-        let req = s
-            .requests
-            .map_or(Duration::ZERO, |m| m.wait(now, s.sends, 1.0 + RESERVE));
+        let req = s.requests.map_or(Duration::ZERO, |m| m.wait(now, 1.0 + RESERVE));
         // The same reserve in tokens: a request's worth.
         let tok = s.tokens.map_or(Duration::ZERO, |m| {
-            m.wait(now, s.sends, (s.token_cost * (1.0 + RESERVE)).min(m.capacity))
+            m.wait(now, (s.token_cost * (1.0 + RESERVE)).min(m.capacity))
         });
         hold.max(req).max(tok)
     }
 
-    /// Waits until the pacer allows a retry's attempt (its slot is already held), then numbers
-    /// it; `None` when a stop came first. Without this, requests refused together retry together
-    /// at the one moment their `Retry-After` names, and all but one are refused again.
+    /// Waits until fewer attempts than the limit are on the wire and the pacer allows a retry's
+    /// attempt (its slot is already held), then numbers it; `None` when a stop came first.
+    /// Without this, requests refused together retry together at the one moment their
+    /// `Retry-After` names, and all but one are refused again.
     pub(crate) async fn before_retry(&self, stop: &StopToken) -> Option<u64> {
         loop {
+            if stop.requested().is_some() {
+                return None;
+            }
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let wait = {
                 let mut s = self.lock();
-                let wait = self.pace(&s, Instant::now());
-                if wait.is_zero() {
-                    return Some(s.send());
+                if (s.on_wire as f64) < s.limit.floor().max(1.0) {
+                    let now = Instant::now();
+                    let wait = self.pace(&s, now);
+                    if wait.is_zero() {
+                        return Some(s.send(now));
+                    }
+                    wait
+                } else {
+                    // Until an answer comes (it notifies), or a stop.
+                    Duration::from_secs(1)
                 }
-                wait
             };
-            if !stop.sleep_until(Instant::now() + wait).await {
-                return None;
+            tokio::select! {
+                go = stop.sleep_until(Instant::now() + wait) => if !go {
+                    return None;
+                },
+                _ = &mut notified => {}
             }
         }
     }
@@ -277,37 +339,25 @@ impl Controller {
     pub(crate) fn observe(&self, seq: u64, sent: Instant, result: &Result<Sample, RequestError>) {
         let now = Instant::now();
         let mut s = self.lock();
+        s.on_wire = s.on_wire.saturating_sub(1);
         let rl = match result {
             Ok(sample) => sample.ratelimit.as_deref().copied(),
             Err(RequestError::Status { ratelimit, .. }) => ratelimit.as_deref().copied(),
             Err(_) => None,
         };
         if let Some(rl) = rl {
-            let fresher = |m: &Option<Mirror>| m.is_none_or(|m| m.seq <= seq);
-            if fresher(&s.requests)
-                && let Some(m) = Mirror::new(
-                    seq,
-                    sent,
-                    rl.limit_requests,
-                    rl.remaining_requests,
-                    rl.reset_requests,
-                    1.0,
-                )
-            {
-                s.requests = Some(m);
-            }
-            if fresher(&s.tokens)
-                && let Some(m) = Mirror::new(
-                    seq,
-                    sent,
-                    rl.limit_tokens,
-                    rl.remaining_tokens,
-                    rl.reset_tokens,
-                    s.token_cost,
-                )
-            {
-                s.tokens = Some(m);
-            }
+            let answer = |limit, remaining, reset| Answer {
+                seq,
+                sent,
+                limit,
+                remaining,
+                reset,
+            };
+            let (sends, cost) = (s.sends, s.token_cost);
+            let requests = answer(rl.limit_requests, rl.remaining_requests, rl.reset_requests);
+            s.requests = Mirror::after(s.requests, requests, now, sends, 1.0);
+            let tokens = answer(rl.limit_tokens, rl.remaining_tokens, rl.reset_tokens);
+            s.tokens = Mirror::after(s.tokens, tokens, now, sends, cost);
         }
         let (limited, ok) = match result {
             Ok(_) => (false, true),
@@ -327,10 +377,14 @@ impl Controller {
         } else if ok {
             let l = now.saturating_duration_since(sent).as_secs_f64();
             s.latency_s = Some(s.latency_s.map_or(l, |m| m + LATENCY_WEIGHT * (l - m)));
-            let pressure = [s.requests, s.tokens]
-                .iter()
-                .flatten()
-                .any(|m| m.seq == seq && m.share_left() < PRESSURE);
+            let pressure = rl.is_some_and(|rl| {
+                [
+                    (s.requests, rl.remaining_requests),
+                    (s.tokens, rl.remaining_tokens),
+                ]
+                .into_iter()
+                .any(|(m, left)| m.zip(left).is_some_and(|(m, left)| m.share_left(left) < PRESSURE))
+            });
             if pressure {
                 s.cut(seq, CUT_PRESSURE);
             } else {
@@ -386,7 +440,11 @@ impl Controller {
 
 impl State {
     /// Numbers the attempt about to be sent.
-    fn send(&mut self) -> u64 {
+    fn send(&mut self, now: Instant) -> u64 {
+        for m in [&mut self.requests, &mut self.tokens].into_iter().flatten() {
+            m.send(now);
+        }
+        self.on_wire += 1;
         self.sends += 1;
         self.sends - 1
     }
@@ -514,27 +572,111 @@ mod tests {
         assert!(t.elapsed() >= Duration::from_millis(300), "{:?}", t.elapsed());
     }
 
+    fn answer(seq: u64, sent: Instant, limit: u64, remaining: u64, reset: Option<Duration>) -> Answer {
+        Answer {
+            seq,
+            sent,
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset,
+        }
+    }
+
+    /// A retry holds its request's slot, but its attempt goes out only while fewer attempts
+    /// than the limit are on the wire: after a cut, requests refused together do not all retry
+    /// at once past it.
+    #[tokio::test]
+    async fn a_retry_waits_while_the_attempts_on_the_wire_fill_the_limit() {
+        let c = Controller::new(AdaptiveConfig { initial: 2, max: 2 }, 1);
+        let (a, _b) = (c.acquire().await, c.acquire().await);
+        let stop = StopToken::new();
+        let retry = tokio::time::timeout(Duration::from_millis(100), c.before_retry(&stop)).await;
+        assert!(
+            retry.is_err(),
+            "a retry went out with two attempts on the wire under a limit of 2"
+        );
+        c.observe(a.seq, Instant::now(), &ok(None));
+        let retry = tokio::time::timeout(Duration::from_secs(5), c.before_retry(&stop)).await;
+        assert!(
+            matches!(retry, Ok(Some(2))),
+            "an answer lets the retry out: {retry:?}"
+        );
+    }
+
     #[test]
     fn the_mirror_counts_refill_and_later_sends() {
         let t0 = Instant::now();
         // An answer to send #10 left 3 of a 20-request bucket, refilling 20/s (1200/min, full
-        // again in 850 ms).
-        let m = Mirror::new(10, t0, Some(1200), Some(3), Some(Duration::from_millis(850)), 1.0).unwrap();
+        // again in 850 ms); five more sends since (#11..#15): 3 − 5 = −2 now.
+        let full_in = Some(Duration::from_millis(850));
+        let m = Mirror::after(None, answer(10, t0, 1200, 3, full_in), t0, 16, 1.0).unwrap();
         assert!((m.capacity - 20.0).abs() < 1e-9);
-        // Five more sends since (#11..#15): 3 − 5 = −2 now; 100 ms later +2 refilled.
-        assert!((m.available(t0, 16) + 2.0).abs() < 1e-9);
-        assert!((m.available(t0 + Duration::from_millis(100), 16)).abs() < 1e-9);
-        // One request needs 150 ms from t0.
-        assert_eq!(m.wait(t0, 16, 1.0), Duration::from_millis(150));
-        // Refill never goes past the bucket's size.
-        assert!((m.available(t0 + Duration::from_secs(10), 11) - 20.0).abs() < 1e-9);
+        assert!((m.available(t0) + 2.0).abs() < 1e-9);
+        // 100 ms later +2 refilled; one request needs 150 ms from t0.
+        assert!((m.available(t0 + Duration::from_millis(100))).abs() < 1e-9);
+        assert_eq!(m.wait(t0, 1.0), Duration::from_millis(150));
+        // A send takes one; refill never goes past the bucket's size.
+        let mut sent = m;
+        sent.send(t0 + Duration::from_millis(100));
+        assert!((sent.available(t0 + Duration::from_millis(100)) + 1.0).abs() < 1e-9);
+        assert!((m.available(t0 + Duration::from_secs(10)) - 20.0).abs() < 1e-9);
         // A tokens bucket: each later send takes its token charge, not one token. An answer to
         // #10 left 3 000 of 60 000 tokens/min (1 000/s); four sends of 500 tokens since leave
         // 1 000, and a fifth request needs no wait; six leave 0, and it waits 500 ms.
-        let t = Mirror::new(10, t0, Some(60_000), Some(3_000), None, 500.0).unwrap();
-        assert!((t.available(t0, 15) - 1_000.0).abs() < 1e-9);
-        assert_eq!(t.wait(t0, 15, 500.0), Duration::ZERO);
-        assert_eq!(t.wait(t0, 17, 500.0), Duration::from_millis(500));
+        let t = Mirror::after(None, answer(10, t0, 60_000, 3_000, None), t0, 15, 500.0).unwrap();
+        assert!((t.available(t0) - 1_000.0).abs() < 1e-9);
+        assert_eq!(t.wait(t0, 500.0), Duration::ZERO);
+        let t = Mirror::after(None, answer(10, t0, 60_000, 3_000, None), t0, 17, 500.0).unwrap();
+        assert_eq!(t.wait(t0, 500.0), Duration::from_millis(500));
+        // An answer without the headers leaves the estimate as it was.
+        let bare = Answer {
+            limit: None,
+            ..answer(11, t0, 1200, 0, None)
+        };
+        let kept = Mirror::after(Some(m), bare, t0, 16, 1.0).unwrap();
+        assert!((kept.available(t0) + 2.0).abs() < 1e-9);
+    }
+
+    /// Sends #0..#9 go out together and the server admits them in any order: #9 first (19 of
+    /// 20 left), #0 last (10 left). Whatever order the answers come in, the estimate is not
+    /// above the 10 the bucket holds (the newest request's answer alone says 19); it is below
+    /// (#0's answer counts #1..#9 twice) until an answer to a later request sets it outright,
+    /// up as well as down.
+    #[test]
+    fn requests_on_the_wire_together_are_never_taken_above_their_lowest_count() {
+        let t0 = Instant::now();
+        let full_in = |left: u64| Some(Duration::from_millis((20 - left) * 50));
+        for order in [[9, 0], [0, 9]] {
+            let mut m = None;
+            for seq in order {
+                let left = if seq == 9 { 19 } else { 10 };
+                m = Mirror::after(m, answer(seq, t0, 1200, left, full_in(left)), t0, 10, 1.0);
+            }
+            let m = m.unwrap();
+            assert!(m.available(t0) <= 10.0, "{order:?}: {}", m.available(t0));
+        }
+        // #10, sent after those answers came, was admitted after them: its 15 (refilled while
+        // it was on the wire) is taken as it is.
+        let m = Mirror::after(None, answer(0, t0, 1200, 10, full_in(10)), t0, 10, 1.0);
+        let m = Mirror::after(m, answer(10, t0, 1200, 15, full_in(15)), t0, 11, 1.0).unwrap();
+        assert!((m.available(t0) - 15.0).abs() < 1e-9, "{}", m.available(t0));
+    }
+
+    /// Resets rounded up to the whole second (Anthropic's) put up to a second's refill on the
+    /// size `remaining + reset × rate` gives; the smallest estimate is kept.
+    #[test]
+    fn the_bucket_size_is_the_smallest_estimate() {
+        let t0 = Instant::now();
+        // 20 requests a second, bucket 20: 19 left is full again in 50 ms, written as 1 s (39);
+        // 2 left in 900 ms, written as 1 s (22); 10 left in 500 ms, written as 1 s (30).
+        let mut m = None;
+        for (seq, left) in [(0, 19), (1, 2), (2, 10)] {
+            let rounded = Some(Duration::from_secs(1));
+            m = Mirror::after(m, answer(seq, t0, 1200, left, rounded), t0, seq + 1, 1.0);
+        }
+        let m = m.unwrap();
+        assert!((m.capacity - 22.0).abs() < 1e-9, "{}", m.capacity);
+        assert!((m.available(t0 + Duration::from_secs(60)) - 22.0).abs() < 1e-9);
     }
 
     /// Little's law's floor: 1200/min is 20/s; at 500 ms a request that needs 10 in flight,

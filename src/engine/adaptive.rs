@@ -118,7 +118,10 @@ impl Mirror {
             capacity = capacity.min(k.capacity).max(remaining.max(1.0));
         }
         let refilled = remaining + now.saturating_duration_since(answer.sent).as_secs_f64() * per_sec;
-        let level = refilled.min(capacity) - sends.saturating_sub(answer.seq + 1) as f64 * per_send;
+        // Capped after the later sends, not before: a bucket that was drawn on as it refilled
+        // never reached its size (capping first makes an answer that took 1.5 s at 20/s say
+        // 20 − 30 where the bucket holds what the answer said).
+        let level = (refilled - sends.saturating_sub(answer.seq + 1) as f64 * per_send).min(capacity);
         let mirror = Mirror {
             level,
             at: now,
@@ -660,6 +663,24 @@ mod tests {
         let m = Mirror::after(None, answer(0, t0, 1200, 10, full_in(10)), t0, 10, 1.0);
         let m = Mirror::after(m, answer(10, t0, 1200, 15, full_in(15)), t0, 11, 1.0).unwrap();
         assert!((m.available(t0) - 15.0).abs() < 1e-9, "{}", m.available(t0));
+    }
+
+    /// An answer that took 1.5 s to a request sent with 2 of 20 left, while the pacer sent 30
+    /// more at the refill rate (20/s): the bucket holds 2 still, not the 20 − 30 that capping the
+    /// refill before the sends would say.
+    #[test]
+    fn a_slow_answer_counts_the_refill_its_sends_used() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_millis(1500);
+        let m = Mirror::after(
+            None,
+            answer(0, t0, 1200, 2, Some(Duration::from_millis(900))),
+            now,
+            31,
+            1.0,
+        );
+        let left = m.unwrap().available(now);
+        assert!((left - 2.0).abs() < 1e-9, "{left}");
     }
 
     /// Resets rounded up to the whole second (Anthropic's) put up to a second's refill on the

@@ -58,7 +58,8 @@ for name in ("auto", "drop"):
     a = s["adaptive"]
     print(f"{name}: {s['goodput_rps']:.2f} ok/s = {s['goodput_rps'] / best['goodput_rps']:.3f} x the best fixed, "
           f"{s['goodput_rps'] / whole['goodput_rps']:.3f} x the best fixed with every request ok; "
-          f"429 share {100 * a['share_429']:.2f} % of {s['attempts']} answers; settled at {a['converged']:.1f}, "
+          f"429 share {100 * s['attempt_outcomes']['rate_limited'] / s['attempts']:.2f} % of {s['attempts']} answers "
+          f"(the last round's controller: {100 * a['share_429']:.2f} %); settled at {a['converged']:.1f}, "
           f"{a['cuts']} cuts; accounted {s['accounted']}")
     if name == "drop":
         tl = a["timeline"]
@@ -67,6 +68,7 @@ for name in ("auto", "drop"):
         def share(rows):
             att = sum(t["attempts"] for t in rows)
             return (sum(t["rate_limited"] for t in rows) / att if att else 0.0), att
+        print("  the last round's controller, by seconds of the mock's clock:")
         for lo, hi in ((15, 20), (20, 25), (25, 30), (30, 40), (40, 45)):
             sh, att = share([t for s_ in secs[lo:hi] for t in s_])
             lim = [t["limit"] for s_ in secs[lo:hi] for t in s_]
@@ -96,7 +98,8 @@ for name in ("tpm", "tpm-rpm"):
     a = s["adaptive"]
     tokens = s["input_tokens_per_request"]["p50"] + s["output_tokens_per_request"]["p50"]
     print(f"{name}: {s['goodput_rps']:.2f} ok/s, {s['outcomes'].get('ok', 0)}/{s['issued']} ok, "
-          f"429 share {100 * a['share_429']:.2f} % of {s['attempts']} answers, settled at {a['converged']:.1f}, "
+          f"429 share {100 * s['attempt_outcomes']['rate_limited'] / s['attempts']:.2f} % of {s['attempts']} answers "
+          f"(the last round's controller: {100 * a['share_429']:.2f} %), settled at {a['converged']:.1f}, "
           f"about {tokens:.0f} tokens a request; accounted {s['accounted']}")
 PY
 fi

@@ -319,3 +319,67 @@ fn the_controller_reads_anthropics_rate_limit_headers() {
     assert_eq!(s.count(asyncbench::model::outcome::Outcome::Ok), 200);
     assert!(a.share_429 <= 0.05, "429 share {}", a.share_429);
 }
+
+/// With several rounds each round has a controller of its own, and the report keeps the last
+/// round's: the table's line says so, and `report.json`'s timeline holds that round's answers,
+/// not the run's.
+#[test]
+fn the_controller_line_names_the_round_it_describes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let args = [
+        "compare",
+        "-q",
+        "-n",
+        "12",
+        "--concurrency",
+        "auto",
+        "--latency",
+        "5ms",
+    ];
+    let o = bin()
+        .args(args)
+        .args(["--rounds", "2", "--strategies", "async", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let flat = stdout.replace("\n    ", " ");
+    let line = flat
+        .lines()
+        .find(|l| l.starts_with("auto async:"))
+        .expect(&stdout);
+    assert!(line.ends_with("(the last of 2 rounds)"), "{line}");
+    let s = &json(&out.join("report.json"))["strategies"][0];
+    let answers: u64 = s["adaptive"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["attempts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (answers, s["attempts"].as_u64()),
+        (12, Some(24)),
+        "one round's answers of two"
+    );
+    // One round: no note.
+    let o = bin()
+        .args(args)
+        .args(["--rounds", "1", "--strategies", "async"])
+        .arg("--out")
+        .arg(tmp.path().join("one"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("auto async:"))
+        .expect(&stdout);
+    assert!(line.ends_with("answers 429"), "{line}");
+}

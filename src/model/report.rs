@@ -321,7 +321,8 @@ pub struct StrategyReport {
     /// Output tokens per successful request (tokens).
     pub output_tokens_per_request: Option<Percentiles>,
     /// `--concurrency auto`: the controller's limit over time, where it settled, its cuts and
-    /// the 429 share.
+    /// the 429 share; of the last round when there are several (each round has a controller of
+    /// its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<AdaptiveReport>,
     /// `--cpu-work`: the work per response, pieces done, their mean CPU time and the threads

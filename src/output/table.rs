@@ -660,7 +660,7 @@ pub(crate) fn settings_header(c: &ConfigSummary, before: bool) -> String {
 fn controller_lines(t: &mut String, r: &RunReport) {
     for s in &r.strategies {
         if let Some(a) = &s.adaptive {
-            let _ = writeln!(
+            let _ = write!(
                 t,
                 "auto {}: settled at {:.1} in flight (median of the second half; started at {}, cap {}), last {:.1}, {} cuts, {:.2} % of answers 429",
                 s.id,
@@ -671,6 +671,10 @@ fn controller_lines(t: &mut String, r: &RunReport) {
                 a.cuts,
                 a.share_429 * 100.0
             );
+            let _ = match s.rounds.len() {
+                n @ 2.. => writeln!(t, " (the last of {n} rounds)"),
+                _ => writeln!(t),
+            };
         }
     }
     for s in &r.strategies {

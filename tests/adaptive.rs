@@ -12,7 +12,7 @@ use asyncbench::model::strategy::Strategy;
 use mock_server::Profile;
 use mock_server::limiter::parse_rpm_schedule;
 
-use crate::util::{bin, config, fast_retry, json};
+use crate::util::{bin, config, fast_retry, json, run_in_out};
 
 /// A limit of 50 requests/s (3000/min, a burst of 50) for 1.5 s, then 10/s: at 100 ms a request
 /// the right concurrency is about 5, then about 1. The limit admits at most 125 requests before
@@ -325,38 +325,34 @@ fn the_controller_reads_anthropics_rate_limit_headers() {
 /// not the run's.
 #[test]
 fn the_controller_line_names_the_round_it_describes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let args = [
-        "compare",
-        "-q",
-        "-n",
-        "12",
-        "--concurrency",
-        "auto",
-        "--latency",
-        "5ms",
-    ];
-    let o = bin()
-        .args(args)
-        .args(["--rounds", "2", "--strategies", "async", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let flat = stdout.replace("\n    ", " ");
-    let line = flat
-        .lines()
-        .find(|l| l.starts_with("auto async:"))
-        .expect(&stdout);
+    let line_of = |rounds: &str| {
+        let args = [
+            "compare",
+            "-q",
+            "-n",
+            "12",
+            "--concurrency",
+            "auto",
+            "--latency",
+            "5ms",
+        ];
+        let (o, tmp) = run_in_out(&[&args[..], &["--strategies", "async", "--rounds", rounds]].concat());
+        let stdout = String::from_utf8_lossy(&o.stdout).replace("\n    ", " ");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("auto async:"))
+            .expect(&stdout);
+        (line.to_owned(), json(&tmp.path().join("out/report.json")))
+    };
+    let (line, r) = line_of("2");
     assert!(line.ends_with("(the last of 2 rounds)"), "{line}");
-    let s = &json(&out.join("report.json"))["strategies"][0];
+    let s = &r["strategies"][0];
     let answers: u64 = s["adaptive"]["timeline"]
         .as_array()
         .unwrap()
@@ -369,17 +365,6 @@ fn the_controller_line_names_the_round_it_describes() {
         "one round's answers of two"
     );
     // One round: no note.
-    let o = bin()
-        .args(args)
-        .args(["--rounds", "1", "--strategies", "async"])
-        .arg("--out")
-        .arg(tmp.path().join("one"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("auto async:"))
-        .expect(&stdout);
+    let (line, _) = line_of("1");
     assert!(line.ends_with("answers 429"), "{line}");
 }

@@ -321,8 +321,8 @@ fn the_controller_reads_anthropics_rate_limit_headers() {
 }
 
 /// With several rounds each round has a controller of its own, and the report keeps the last
-/// round's: the table's line says so, and `report.json`'s timeline holds that round's answers,
-/// not the run's.
+/// round's: the table's line and the chart's time axis say so, and `report.json`'s timeline holds
+/// that round's answers, not the run's.
 #[test]
 fn the_controller_line_names_the_round_it_describes() {
     let line_of = |rounds: &str| {
@@ -348,10 +348,15 @@ fn the_controller_line_names_the_round_it_describes() {
             .lines()
             .find(|l| l.starts_with("auto async:"))
             .expect(&stdout);
-        (line.to_owned(), json(&tmp.path().join("out/report.json")))
+        let chart = std::fs::read_to_string(tmp.path().join("out/concurrency.svg")).unwrap();
+        (line.to_owned(), json(&tmp.path().join("out/report.json")), chart)
     };
-    let (line, r) = line_of("2");
+    let (line, r, chart) = line_of("2");
     assert!(line.ends_with("(the last of 2 rounds)"), "{line}");
+    assert!(
+        chart.contains("since the start of the last of 2 rounds"),
+        "the chart's time axis names the round"
+    );
     let s = &r["strategies"][0];
     let answers: u64 = s["adaptive"]["timeline"]
         .as_array()
@@ -365,6 +370,10 @@ fn the_controller_line_names_the_round_it_describes() {
         "one round's answers of two"
     );
     // One round: no note.
-    let (line, _) = line_of("1");
+    let (line, _, chart) = line_of("1");
     assert!(line.ends_with("answers 429"), "{line}");
+    assert!(
+        !chart.contains(" rounds"),
+        "no round on the chart of a one-round run"
+    );
 }

@@ -310,9 +310,14 @@ fn timeline_panels(report: &RunReport) -> Vec<chart::Panel> {
 /// `--concurrency auto`: the limit of each strategy's controller over time, and above it the
 /// answers it got per second (successes and 429s, in one-second bins).
 fn concurrency_panels(report: &RunReport) -> Vec<chart::Panel> {
+    // Each round has a controller of its own; the report keeps the last one's.
+    let x_desc = match report.config.rounds {
+        n @ 2.. => format!("seconds since the start of the last of {n} rounds"),
+        _ => "seconds since the start".into(),
+    };
     let per_s = chart::Panel {
         title: "Answers per second: ok and 429".into(),
-        x_desc: "seconds since the start".into(),
+        x_desc: x_desc.clone(),
         y_desc: "answers per second".into(),
         lines: report
             .strategies
@@ -347,7 +352,7 @@ fn concurrency_panels(report: &RunReport) -> Vec<chart::Panel> {
             "Concurrency limit set by --concurrency auto: {}",
             workload_title(report)
         ),
-        x_desc: "seconds since the start".into(),
+        x_desc,
         y_desc: "requests in flight (limit)".into(),
         lines: report
             .strategies

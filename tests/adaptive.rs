@@ -231,6 +231,7 @@ fn the_pacer_charges_each_send_its_tokens() {
             "rpm {rpm:?}"
         );
         let a = s.adaptive.as_ref().unwrap();
+        eprintln!("rpm {rpm:?}, tpm {tpm}: 429 share {}", a.share_429);
         assert!(
             a.share_429 <= 0.03,
             "rpm {rpm:?}, tpm {tpm}: 429 share {}",

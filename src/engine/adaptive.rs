@@ -67,6 +67,9 @@ const RESERVE: f64 = 2.0;
 const FLOOR_HEADROOM: f64 = 1.2;
 /// Weight of the newest success in the mean latency.
 const LATENCY_WEIGHT: f64 = 0.05;
+/// How often a send waiting for room under the limit looks again without being told (answers
+/// and freed slots tell it at once).
+const NO_ROOM_RECHECK: Duration = Duration::from_secs(1);
 
 /// The pacer's estimate of one server bucket.
 #[derive(Debug, Clone, Copy)]
@@ -258,36 +261,55 @@ impl Controller {
     /// Waits for a place under the limit and for the pacer to allow an attempt, then takes both
     /// (the returned slot's `seq` numbers the first attempt).
     pub(crate) async fn acquire(self: &Arc<Self>) -> Slot {
+        let Some(seq) = self.next_send(true, None).await else {
+            unreachable!("next_send without a stop token always sends")
+        };
+        Slot {
+            ctl: self.clone(),
+            seq,
+        }
+    }
+
+    /// Waits until there is room under the limit and the pacer allows an attempt, then numbers
+    /// it; `None` when `stop` asks first. A new request counts the requests holding slots and
+    /// takes one; a retry (its slot already held) counts the attempts on the wire.
+    async fn next_send(&self, new_request: bool, stop: Option<&StopToken>) -> Option<u64> {
         loop {
+            if stop.is_some_and(|s| s.requested().is_some()) {
+                return None;
+            }
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let wait = {
                 let mut s = self.lock();
-                if (s.in_flight as f64) < s.limit.floor().max(1.0) {
+                let using = if new_request { s.in_flight } else { s.on_wire };
+                if (using as f64) < s.limit.floor().max(1.0) {
                     let now = Instant::now();
                     let wait = self.pace(&s, now);
                     if wait.is_zero() {
-                        s.in_flight += 1;
-                        let seq = s.send(now);
-                        return Slot {
-                            ctl: self.clone(),
-                            seq,
-                        };
+                        s.in_flight += u64::from(new_request);
+                        return Some(s.send(now));
                     }
-                    Some(wait)
+                    wait
                 } else {
-                    None
+                    // Until an answer comes or a slot frees (both notify), or a stop.
+                    NO_ROOM_RECHECK
                 }
             };
-            match wait {
-                Some(w) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(w) => {}
-                        _ = &mut notified => {}
-                    }
-                }
-                None => notified.await,
+            let until = Instant::now() + wait;
+            let came = match stop {
+                Some(stop) => tokio::select! {
+                    came = stop.sleep_until(until) => came,
+                    _ = &mut notified => true,
+                },
+                None => tokio::select! {
+                    _ = tokio::time::sleep_until(until.into()) => true,
+                    _ = &mut notified => true,
+                },
+            };
+            if !came {
+                return None;
             }
         }
     }
@@ -311,34 +333,7 @@ impl Controller {
     /// Without this, requests refused together retry together at the one moment their
     /// `Retry-After` names, and all but one are refused again.
     pub(crate) async fn before_retry(&self, stop: &StopToken) -> Option<u64> {
-        loop {
-            if stop.requested().is_some() {
-                return None;
-            }
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let wait = {
-                let mut s = self.lock();
-                if (s.on_wire as f64) < s.limit.floor().max(1.0) {
-                    let now = Instant::now();
-                    let wait = self.pace(&s, now);
-                    if wait.is_zero() {
-                        return Some(s.send(now));
-                    }
-                    wait
-                } else {
-                    // Until an answer comes (it notifies), or a stop.
-                    Duration::from_secs(1)
-                }
-            };
-            tokio::select! {
-                go = stop.sleep_until(Instant::now() + wait) => if !go {
-                    return None;
-                },
-                _ = &mut notified => {}
-            }
-        }
+        self.next_send(false, Some(stop)).await
     }
 
     /// Takes in the answer to attempt `seq`, sent at `sent`.

@@ -310,10 +310,19 @@ fn timeline_panels(report: &RunReport) -> Vec<chart::Panel> {
 /// `--concurrency auto`: the limit of each strategy's controller over time, and above it the
 /// answers it got per second (successes and 429s, in one-second bins).
 fn concurrency_panels(report: &RunReport) -> Vec<chart::Panel> {
-    // Each round has a controller of its own; the report keeps the last one's.
-    let x_desc = match report.config.rounds {
-        n @ 2.. => format!("seconds since the start of the last of {n} rounds"),
-        _ => "seconds since the start".into(),
+    // Each round has a controller of its own; the report keeps the last one's. The rounds that
+    // ran, not those asked for: a run stopped between rounds keeps an earlier one's.
+    let mut ran: Vec<usize> = report
+        .strategies
+        .iter()
+        .filter(|s| s.adaptive.is_some())
+        .map(|s| s.rounds.len().max(1))
+        .collect();
+    ran.dedup();
+    let x_desc = match ran[..] {
+        [] | [1] => "seconds since the start".into(),
+        [n] => format!("seconds since the start of the last of {n} rounds"),
+        _ => "seconds since the start of each strategy's last round".into(),
     };
     let per_s = chart::Panel {
         title: "Answers per second: ok and 429".into(),
@@ -562,6 +571,49 @@ mod tests {
         assert_eq!(
             panels[0].lines[0].points,
             [(0.0, 1.0), (step, 8.3), (2.0 * step, 12.0)]
+        );
+    }
+
+    /// The time axis names the round the kept controller ran in from the rounds that ran, not
+    /// the configured count (a run stopped between rounds has fewer).
+    #[test]
+    fn the_time_axis_counts_the_rounds_that_ran() {
+        use crate::model::adaptive::AdaptiveReport;
+        let adaptive = AdaptiveReport {
+            initial: 1,
+            timeline: Vec::new(),
+            algorithm: "aimd".into(),
+            max: 256,
+            converged: 1.0,
+            last: 1.0,
+            cuts: 0,
+            share_429: 0.0,
+        };
+        let with_rounds = |id, n: usize| {
+            let mut s = strategy(id, 1, 0, ErrorClass::Timeout);
+            s.adaptive = Some(adaptive.clone());
+            s.rounds = (0..n).map(|_| s.as_round(Vec::new(), None)).collect();
+            s
+        };
+        let axis = |strategies| {
+            let mut run = run_of(strategies);
+            run.config.rounds = 3;
+            concurrency_panels(&run)[0].x_desc.clone()
+        };
+        assert_eq!(
+            axis(vec![with_rounds(Strategy::Async, 2)]),
+            "seconds since the start of the last of 2 rounds"
+        );
+        assert_eq!(
+            axis(vec![with_rounds(Strategy::Async, 1)]),
+            "seconds since the start"
+        );
+        assert_eq!(
+            axis(vec![
+                with_rounds(Strategy::Async, 3),
+                with_rounds(Strategy::AsyncSingle, 2)
+            ]),
+            "seconds since the start of each strategy's last round"
         );
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::ops::AddAssign;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
+use hdrhistogram::{Counter, Histogram};
 
 use crate::model::outcome::Outcome;
 
@@ -169,7 +169,7 @@ pub fn new_histogram() -> Histogram<u64> {
 
 /// Records `v` (clamped) into `h`. Values are clamped and the histogram auto-resizes, so
 /// `record` fails only when memory for a resize cannot be had; then the value is kept at the top.
-pub(crate) fn record_clamped(h: &mut Histogram<u64>, v: u64) {
+pub(crate) fn record_clamped<T: Counter>(h: &mut Histogram<T>, v: u64) {
     let v = v.clamp(1, MAX_RECORDED_US);
     if h.record(v).is_err() {
         h.saturating_record(v);

@@ -128,6 +128,20 @@ impl XAxis {
         }
     }
 
+    /// The span the axis draws (placed): the outermost points with room either side, except
+    /// that a linear axis whose points are none below zero starts at zero (its values are
+    /// seconds since a start: a short run's axis read −0.4, −0.2).
+    fn span(self, xmin: f64, xmax: f64) -> std::ops::Range<f64> {
+        let pad = self.pad(xmin, xmax);
+        let lo = xmin - pad;
+        let lo = if self == XAxis::Linear && xmin >= 0.0 {
+            lo.max(0.0)
+        } else {
+            lo
+        };
+        lo..xmax + pad
+    }
+
     /// The label at placed `x`: only whole exponents and whole numbers get one (no 2.5 threads);
     /// a linear axis's to two decimals.
     fn label(self, x: f64) -> String {
@@ -135,7 +149,8 @@ impl XAxis {
             XAxis::Log2 if (x - x.round()).abs() < 1e-6 => format!("{}", 2f64.powf(x.round()).round()),
             XAxis::Integer if (x - x.round()).abs() < 1e-6 => format!("{}", x.round()),
             XAxis::Linear => {
-                let r = (x * 100.0).round() / 100.0;
+                // `+ 0.0` turns a rounded −0 into 0 (it printed "-0").
+                let r = (x * 100.0).round() / 100.0 + 0.0;
                 if (r - r.round()).abs() < 1e-9 {
                     format!("{r:.0}")
                 } else {
@@ -255,12 +270,11 @@ where
     let (xmin, xmax) = if xmin > xmax { (0.0, 1.0) } else { (xmin, xmax) };
     let ymax = pts().map(|p| p.1).fold(0.0f64, f64::max);
     let top = y_top(ymax);
-    let pad = axis.pad(xmin, xmax);
     let mut chart = ChartBuilder::on(&plot)
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(80)
-        .build_cartesian_2d(xmin - pad..xmax + pad, 0f64..top)
+        .build_cartesian_2d(axis.span(xmin, xmax), 0f64..top)
         .map_err(err)?;
     let d = decimals(top);
     // Every value 0 (no 429 at any point): the axis says 0 and nothing else, not 0–1.00.
@@ -342,7 +356,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{Line, Panel, percentile_label, stacked};
+    use super::{Line, Panel, XAxis, percentile_label, stacked};
     use crate::output::chart::{LEGEND_W, SIZE};
 
     /// A stacked chart's panel is half the picture's height: a legend of ten entries, two of
@@ -405,5 +419,21 @@ mod tests {
         assert_eq!(percentile_label(100.0), "99%");
         assert_eq!(percentile_label(1000.0), "99.9%");
         assert_eq!(percentile_label(10_000.0), "99.99%");
+    }
+
+    /// A time axis whose points start at zero does not run below it, and no label reads "-0";
+    /// the other axes keep their room on both sides.
+    #[test]
+    fn a_time_axis_starts_at_zero_and_never_reads_minus_zero() {
+        let linear = XAxis::Linear.span(0.0, 0.75);
+        assert_eq!(linear.start, 0.0);
+        assert!(linear.end > 0.75);
+        assert_eq!(XAxis::Linear.span(0.0, 0.0).start, 0.0);
+        // Points below zero keep their room.
+        assert!(XAxis::Linear.span(-2.0, 3.0).start < -2.0);
+        assert!(XAxis::Integer.span(1.0, 4.0).start < 1.0);
+        assert_eq!(XAxis::Linear.label(-0.001), "0");
+        assert_eq!(XAxis::Linear.label(0.25), "0.25");
+        assert_eq!(XAxis::Linear.label(2.0), "2");
     }
 }

@@ -96,28 +96,37 @@ pub(crate) fn text(buf: &mut [u8; MAX_TEXT], intended: Instant, arrived: Option<
 /// Reads `INTENDED_NS WRITTEN_NS [ARRIVED_NS]` (a header's value, or a comment's after its
 /// prefix).
 ///
-/// One pass over the bytes: the harness reads one on every streamed event, and splitting on
-/// whitespace and `str::parse` took a third of what stamps cost the client on a stream.
+/// The harness reads one on every streamed event. Splitting on whitespace and `str::parse`
+/// took a third of what stamps cost the client on a stream; a loop checking each digit for
+/// overflow still took 1.8 µs of a 32-event stream's 70 (perf, zero latency). Each number is
+/// now read in a tight loop without checks, which 19 digits cannot overflow; a longer one
+/// (never a clock reading: 10^19 ns is three centuries) goes through `str::parse`.
 pub fn parse(s: &str) -> Option<Stamp> {
+    let s = s.as_bytes();
     let mut numbers = [0u64; 3];
     let mut count = 0;
-    let mut in_number = false;
-    for &b in s.as_bytes() {
-        if b.is_ascii_digit() {
-            if !in_number {
-                if count == numbers.len() {
-                    return None;
-                }
-                in_number = true;
-                count += 1;
-            }
-            let n = &mut numbers[count - 1];
-            *n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-        } else if b.is_ascii_whitespace() {
-            in_number = false;
-        } else {
+    let mut i = 0;
+    while i < s.len() {
+        if s[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if count == numbers.len() {
             return None;
         }
+        let start = i;
+        let mut n = 0u64;
+        while i < s.len() && s[i].is_ascii_digit() {
+            n = n.wrapping_mul(10).wrapping_add(u64::from(s[i] - b'0'));
+            i += 1;
+        }
+        numbers[count] = match i - start {
+            // Neither whitespace nor a digit.
+            0 => return None,
+            1..=19 => n,
+            _ => std::str::from_utf8(&s[start..i]).ok()?.parse().ok()?,
+        };
+        count += 1;
     }
     let [intended, written, arrived] = numbers;
     (count >= 2).then_some(Stamp {
@@ -167,6 +176,11 @@ mod tests {
         assert_eq!(parse("12 3a"), None);
         assert_eq!(parse("12 99999999999999999999"), None, "past u64");
         assert_eq!(parse("18446744073709551615 0"), Some(two(u64::MAX, 0)));
+        // The longest number read without a check, and the shortest read with one.
+        assert_eq!(
+            parse("9999999999999999999 10000000000000000000"),
+            Some(two(9_999_999_999_999_999_999, 10_000_000_000_000_000_000))
+        );
         let t = Instant::now();
         let mut buf = [0; MAX_TEXT];
         let mut text = |arrived| String::from_utf8(text(&mut buf, t, arrived).to_vec()).unwrap();

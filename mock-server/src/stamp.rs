@@ -8,7 +8,9 @@
 //! head: a whole answer's deadline, a stream's opening; and when the request reached its
 //! handler, so the client can time its request's way in too), and in a stream an SSE comment
 //! opening each event, `: stamp INTENDED_NS WRITTEN_NS`, which clients skip as the SSE
-//! standard says. "Written" is when the mock handed the bytes to the connection.
+//! standard says. "Written" is when the mock handed the bytes to the connection; for an event
+//! whose time had already come, the clock reading that found it had (taken just before the
+//! event is made: one clock reading an event, not two).
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -74,7 +76,18 @@ pub(crate) const MAX_TEXT: usize = 3 * 20 + 2;
 /// A stamp's text: `INTENDED_NS WRITTEN_NS`, written now, then ` ARRIVED_NS` when given; in
 /// `buf`, without an allocation (`--stamps` writes one on every streamed event).
 pub(crate) fn text(buf: &mut [u8; MAX_TEXT], intended: Instant, arrived: Option<Instant>) -> &[u8] {
-    let written = ns(Instant::now());
+    text_at(buf, intended, Instant::now(), arrived)
+}
+
+/// [`text`] with the write's time given: a clock reading taken just before (a deadline found
+/// past), one clock reading a streamed event fewer.
+pub(crate) fn text_at(
+    buf: &mut [u8; MAX_TEXT],
+    intended: Instant,
+    written: Instant,
+    arrived: Option<Instant>,
+) -> &[u8] {
+    let written = ns(written);
     let mut digits = itoa::Buffer::new();
     let mut len = 0;
     for (i, n) in [Some(ns(intended)), Some(written), arrived.map(ns)]

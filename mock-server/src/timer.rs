@@ -80,17 +80,19 @@ impl PreciseTimer {
     }
 
     /// Waits until `deadline`: tokio for the bulk, this timer's thread for the last stretch.
-    pub(crate) async fn sleep_until(&self, deadline: Instant) {
+    /// Returns the clock reading that found the deadline already past, when it was (no wait):
+    /// a stamp written right after can use it rather than read the clock again.
+    pub(crate) async fn sleep_until(&self, deadline: Instant) -> Option<Instant> {
         let now = Instant::now();
         if deadline <= now {
-            return;
+            return Some(now);
         }
         if deadline - now > HANDOVER {
             tokio::time::sleep_until((deadline - HANDOVER).into()).await;
         }
         if self.thread.is_none() {
             tokio::time::sleep_until(deadline.into()).await;
-            return;
+            return None;
         }
         let (tx, rx) = oneshot::channel();
         {
@@ -109,6 +111,7 @@ impl PreciseTimer {
         }
         // The sender is dropped only if the timer stops; either way the wait is over.
         let _ = rx.await;
+        None
     }
 }
 
@@ -173,5 +176,21 @@ mod tests {
             h.await.unwrap();
         }
         assert!(t0.elapsed() >= Duration::from_millis(30));
+    }
+
+    /// A deadline already past is not waited for, and the clock reading that found it past
+    /// comes back (a stamp uses it); one in the future comes back with none.
+    #[tokio::test]
+    async fn a_past_deadline_gives_back_the_reading_that_found_it_past() {
+        let timer = PreciseTimer::start();
+        let before = Instant::now();
+        let found = timer.sleep_until(before).await;
+        assert!(
+            found.is_some_and(|t| t >= before && t <= Instant::now()),
+            "{found:?}"
+        );
+        let ahead = Instant::now() + Duration::from_millis(3);
+        assert_eq!(timer.sleep_until(ahead).await, None);
+        assert!(Instant::now() >= ahead);
     }
 }

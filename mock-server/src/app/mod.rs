@@ -147,25 +147,28 @@ impl AppState {
         self.stall_until_ns.store(end, Relaxed);
     }
 
-    /// Waits while a stall is in force.
-    async fn wait_stall(&self) {
+    /// Waits while a stall is in force; returns whether it waited.
+    async fn wait_stall(&self) -> bool {
+        let mut waited = false;
         loop {
             let end = self.stall_until_ns.load(Relaxed);
             if end == 0 {
-                return;
+                return waited;
             }
             let end = self.epoch + Duration::from_nanos(end);
             if Instant::now() >= end {
-                return;
+                return waited;
             }
             sleep_until(end.into()).await;
+            waited = true;
         }
     }
 
-    /// Sleeps until `deadline`, then through any stall.
-    pub(crate) async fn sleep_until(&self, deadline: Instant) {
-        self.timer.sleep_until(deadline).await;
-        self.wait_stall().await;
+    /// Sleeps until `deadline`, then through any stall. Returns the clock reading that found
+    /// the deadline past when nothing was waited for (see [`PreciseTimer::sleep_until`]).
+    pub(crate) async fn sleep_until(&self, deadline: Instant) -> Option<Instant> {
+        let passed = self.timer.sleep_until(deadline).await;
+        if self.wait_stall().await { None } else { passed }
     }
 
     /// The next arrival number (1-based).
@@ -312,5 +315,22 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.stats.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deadline found past gives its clock reading back for the stamp, unless a stall held
+    /// the answer after it (the reading is then stale: the stamp reads the clock again).
+    #[tokio::test]
+    async fn a_stall_voids_the_reading_that_found_the_deadline_past() {
+        let st = AppState::new(Profile::default(), CancellationToken::new());
+        let before = Instant::now();
+        assert!(st.sleep_until(before).await.is_some());
+        st.stall(Duration::from_millis(5));
+        assert_eq!(st.sleep_until(Instant::now()).await, None);
+        assert!(before.elapsed() >= Duration::from_millis(5));
     }
 }

@@ -117,12 +117,12 @@ impl Mirror {
         if per_sec <= 0.0 {
             return kept;
         }
-        let mut capacity =
-            (remaining + answer.reset.unwrap_or_default().as_secs_f64() * per_sec).max(remaining.max(1.0));
         let kept = kept.filter(|k| k.per_sec == per_sec);
-        if let Some(k) = kept {
-            capacity = capacity.min(k.capacity).max(remaining.max(1.0));
-        }
+        // The smallest size any answer gave, never below what this one says is left.
+        let capacity = kept
+            .map_or(f64::INFINITY, |k| k.capacity)
+            .min(remaining + answer.reset.unwrap_or_default().as_secs_f64() * per_sec)
+            .max(remaining.max(1.0));
         let refilled = remaining + now.saturating_duration_since(answer.sent).as_secs_f64() * per_sec;
         // Capped after the later sends, not before: a bucket that was drawn on as it refilled
         // never reached its size (capping first makes an answer that took 1.5 s at 20/s say

@@ -28,7 +28,9 @@
 //! Requests on the wire together (sent over several connections) are admitted in any order, so
 //! an answer can miss an attempt sent before its request: an answer sets the estimate outright
 //! only when its request was sent after the answer that last set it came (it was admitted later
-//! for certain); an answer to a request on the wire with that one can only lower it.
+//! for certain) and every attempt sent before it has been answered (one still on the wire may
+//! reach the server after it: a new connection's first request, under slow start, after
+//! requests sent later over open ones); any other answer can only lower it.
 //!
 //! A gradient limiter was not chosen because under a rate limit the latency of an admitted
 //! request does not rise as the limit nears (the server refuses instead of queueing), so latency
@@ -42,6 +44,7 @@ use crate::model::adaptive::TICK;
 
 use crate::model::adaptive::{AdaptiveConfig, AdaptiveReport, Tick};
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -92,6 +95,9 @@ struct Answer {
     /// The send number of the attempt it answers, and when that was sent (≈ admitted).
     seq: u64,
     sent: Instant,
+    /// An attempt sent before this one is still unanswered: it may have been admitted after
+    /// this one, and `remaining` would then not count it.
+    behind: bool,
     limit: Option<u64>,
     remaining: Option<u64>,
     reset: Option<Duration>,
@@ -137,9 +143,10 @@ impl Mirror {
             set_at: sends,
         };
         Some(match kept {
-            Some(k) if answer.seq < k.set_at => {
-                // On the wire with the answer that set the estimate: it may miss attempts that
-                // one counted, so it only lowers the estimate.
+            Some(k) if answer.seq < k.set_at || answer.behind => {
+                // On the wire with the answer that set the estimate, or with an attempt sent
+                // before it and not answered yet: it may miss attempts admitted before it was,
+                // so it only lowers the estimate.
                 let k = Mirror { capacity, ..k };
                 if level < k.available(now) { mirror } else { k }
             }
@@ -182,8 +189,8 @@ struct State {
     slow_start: bool,
     /// Requests holding a slot.
     in_flight: u64,
-    /// Attempts sent and not answered yet.
-    on_wire: u64,
+    /// The send numbers of the attempts sent and not answered yet.
+    on_wire: BTreeSet<u64>,
     /// Attempts sent so far (each one's number is the count before it).
     sends: u64,
     /// `sends` at the last cut: only answers to later attempts cut again.
@@ -232,7 +239,7 @@ impl Controller {
                 limit: cfg.initial.clamp(1, cfg.max.max(1)) as f64,
                 slow_start: true,
                 in_flight: 0,
-                on_wire: 0,
+                on_wire: BTreeSet::new(),
                 sends: 0,
                 cut_at: 0,
                 cuts: 0,
@@ -283,7 +290,11 @@ impl Controller {
             notified.as_mut().enable();
             let wait = {
                 let mut s = self.lock();
-                let using = if new_request { s.in_flight } else { s.on_wire };
+                let using = if new_request {
+                    s.in_flight
+                } else {
+                    s.on_wire.len() as u64
+                };
                 if (using as f64) < s.limit.floor().max(1.0) {
                     let now = Instant::now();
                     let wait = self.pace(&s, now);
@@ -340,7 +351,8 @@ impl Controller {
     pub(crate) fn observe(&self, seq: u64, sent: Instant, result: &Result<Sample, RequestError>) {
         let now = Instant::now();
         let mut s = self.lock();
-        s.on_wire = s.on_wire.saturating_sub(1);
+        s.on_wire.remove(&seq);
+        let behind = s.on_wire.first().is_some_and(|&first| first < seq);
         let rl = match result {
             Ok(sample) => sample.ratelimit.as_deref().copied(),
             Err(RequestError::Status { ratelimit, .. }) => ratelimit.as_deref().copied(),
@@ -350,6 +362,7 @@ impl Controller {
             let answer = |limit, remaining, reset| Answer {
                 seq,
                 sent,
+                behind,
                 limit,
                 remaining,
                 reset,
@@ -445,7 +458,7 @@ impl State {
         for m in [&mut self.requests, &mut self.tokens].into_iter().flatten() {
             m.send(now);
         }
-        self.on_wire += 1;
+        self.on_wire.insert(self.sends);
         self.sends += 1;
         self.sends - 1
     }
@@ -577,6 +590,7 @@ mod tests {
         Answer {
             seq,
             sent,
+            behind: false,
             limit: Some(limit),
             remaining: Some(remaining),
             reset,
@@ -733,5 +747,44 @@ mod tests {
         };
         c.observe(s.seq, Instant::now(), &ok(Some(rl)));
         assert_eq!(c.limit(), 9.0);
+    }
+
+    /// The trace of a 429 burst under slow start: #1 and #2 went out on new connections, #3
+    /// over an open one, and the server admitted #3 first (18 of 20 left); #1 and #2 came after
+    /// (16). #3's answer, sent after the answer that set the estimate came, still does not set
+    /// it outright while #1 and #2 are unanswered: it would count 18 where the bucket holds 16.
+    /// Once every earlier attempt has been answered, an answer sets it up as well as down.
+    #[tokio::test]
+    async fn an_answer_with_earlier_attempts_unanswered_only_lowers_the_estimate() {
+        let c = Controller::new(AdaptiveConfig { initial: 8, max: 8 }, 1);
+        let rl = |remaining| {
+            Some(RateLimit {
+                limit_requests: Some(1200),
+                remaining_requests: Some(remaining),
+                reset_requests: Some(Duration::from_millis(50 * (20 - remaining))),
+                ..RateLimit::default()
+            })
+        };
+        let now = Instant::now();
+        let first = c.acquire().await;
+        c.observe(first.seq, now, &ok(rl(19)));
+        let slots = [c.acquire().await, c.acquire().await, c.acquire().await];
+        let level = |c: &Controller| c.lock().requests.map(|m| m.available(now)).unwrap();
+        assert!((level(&c) - 16.0).abs() < 0.1, "{}", level(&c));
+        c.observe(slots[2].seq, now, &ok(rl(18)));
+        assert!(
+            level(&c) <= 16.1,
+            "#3 raised it to {} with #1, #2 unanswered",
+            level(&c)
+        );
+        c.observe(slots[0].seq, now, &ok(rl(16)));
+        c.observe(slots[1].seq, now, &ok(rl(16)));
+        let next = c.acquire().await;
+        c.observe(next.seq, now, &ok(rl(17)));
+        assert!(
+            (level(&c) - 17.0).abs() < 0.1,
+            "every earlier one answered: {}",
+            level(&c)
+        );
     }
 }

@@ -240,10 +240,16 @@ pub(crate) fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, Run
 
 /// Each strategy's first round second by second: successes, 429 answers and p50/p99 latency;
 /// a strategy's legend names its steady window (whole seconds while the concurrency was held)
-/// and the goodput in it.
+/// and the goodput in it. The title counts the rounds that ran, not the configured count (a
+/// run stopped between rounds has fewer), as the concurrency chart does.
 fn timeline_panels(report: &RunReport) -> Vec<chart::Panel> {
     let first = |s: &crate::model::report::StrategyReport| s.rounds.first().cloned();
-    let rounds = report.config.rounds;
+    let rounds = report
+        .strategies
+        .iter()
+        .map(|s| s.rounds.len())
+        .max()
+        .unwrap_or(0);
     let of = if rounds > 1 {
         format!("round 1 of {rounds}")
     } else {
@@ -615,5 +621,28 @@ mod tests {
             ]),
             "seconds since the start of each strategy's last round"
         );
+    }
+
+    /// The timeline's title counts the rounds that ran: "round 1 of 2" when the most any
+    /// strategy ran is 2 of the 3 configured, "the run" when one ran.
+    #[test]
+    fn the_timeline_title_counts_the_rounds_that_ran() {
+        let with_rounds = |id, n: usize| {
+            let mut s = strategy(id, 1, 0, ErrorClass::Timeout);
+            s.rounds = (0..n).map(|_| s.as_round(Vec::new(), None)).collect();
+            s
+        };
+        let title = |strategies| {
+            let mut run = run_of(strategies);
+            run.config.rounds = 3;
+            timeline_panels(&run)[0].title.clone()
+        };
+        let two = title(vec![
+            with_rounds(Strategy::Async, 2),
+            with_rounds(Strategy::Sequential, 1),
+        ]);
+        assert!(two.contains("round 1 of 2"), "{two}");
+        let one = title(vec![with_rounds(Strategy::Async, 1)]);
+        assert!(one.contains("the run") && !one.contains("round"), "{one}");
     }
 }

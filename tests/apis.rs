@@ -241,10 +241,11 @@ fn reasoning_is_timed_and_counted_for_every_strategy_over_both_apis() {
             let ttft = s["ttft_ms"]["p50"].as_f64().unwrap();
             let ttfo = s["ttfo_ms"]["p50"].as_f64().unwrap();
             assert!((19.0..75.0).contains(&ttft), "{case}: ttft {ttft}");
-            assert!(
-                ttfo >= 79.0 && ttfo > ttft + 55.0,
-                "{case}: ttft {ttft} ttfo {ttfo}"
-            );
+            // The mock writes each token at its due time from the request's start (never early),
+            // so a late first token narrows the gap to the first output one: 83.6 − 29.0 on a
+            // busy CI machine. What holds however busy: the first output token not before its
+            // 80 ms, the first reasoning token ahead of it.
+            assert!(ttfo >= 79.0 && ttfo > ttft, "{case}: ttft {ttft} ttfo {ttfo}");
             assert_eq!(s["reasoning_itl_ms"]["count"], 4 * 3, "{case}");
             assert_eq!(s["itl_ms"]["count"], 4 * 3, "{case}");
             assert_eq!(s["good"], 0, "{case}: every TTFO is past 50 ms");

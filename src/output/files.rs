@@ -523,6 +523,7 @@ impl RunReport {
 mod tests {
     use super::*;
     use crate::model::outcome::ErrorClass;
+    use crate::model::report::StrategyReport;
     use crate::model::report::tests::{run_of, strategy};
 
     /// `report.json` reads back as the report written; `summary.csv` is the table's CSV.
@@ -580,6 +581,13 @@ mod tests {
         );
     }
 
+    /// A strategy of one request that ran `n` rounds.
+    fn ran_rounds(id: Strategy, n: usize) -> StrategyReport {
+        let mut s = strategy(id, 1, 0, ErrorClass::Timeout);
+        s.rounds = (0..n).map(|_| s.as_round(Vec::new(), None)).collect();
+        s
+    }
+
     /// The time axis names the round the kept controller ran in from the rounds that ran, not
     /// the configured count (a run stopped between rounds has fewer).
     #[test]
@@ -595,11 +603,9 @@ mod tests {
             cuts: 0,
             share_429: 0.0,
         };
-        let with_rounds = |id, n: usize| {
-            let mut s = strategy(id, 1, 0, ErrorClass::Timeout);
-            s.adaptive = Some(adaptive.clone());
-            s.rounds = (0..n).map(|_| s.as_round(Vec::new(), None)).collect();
-            s
+        let with_rounds = |id, n: usize| StrategyReport {
+            adaptive: Some(adaptive.clone()),
+            ..ran_rounds(id, n)
         };
         let axis = |strategies| {
             let mut run = run_of(strategies);
@@ -627,11 +633,7 @@ mod tests {
     /// strategy ran is 2 of the 3 configured, "the run" when one ran.
     #[test]
     fn the_timeline_title_counts_the_rounds_that_ran() {
-        let with_rounds = |id, n: usize| {
-            let mut s = strategy(id, 1, 0, ErrorClass::Timeout);
-            s.rounds = (0..n).map(|_| s.as_round(Vec::new(), None)).collect();
-            s
-        };
+        let with_rounds = ran_rounds;
         let title = |strategies| {
             let mut run = run_of(strategies);
             run.config.rounds = 3;

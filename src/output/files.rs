@@ -633,18 +633,17 @@ mod tests {
     /// strategy ran is 2 of the 3 configured, "the run" when one ran.
     #[test]
     fn the_timeline_title_counts_the_rounds_that_ran() {
-        let with_rounds = ran_rounds;
         let title = |strategies| {
             let mut run = run_of(strategies);
             run.config.rounds = 3;
             timeline_panels(&run)[0].title.clone()
         };
         let two = title(vec![
-            with_rounds(Strategy::Async, 2),
-            with_rounds(Strategy::Sequential, 1),
+            ran_rounds(Strategy::Async, 2),
+            ran_rounds(Strategy::Sequential, 1),
         ]);
         assert!(two.contains("round 1 of 2"), "{two}");
-        let one = title(vec![with_rounds(Strategy::Async, 1)]);
+        let one = title(vec![ran_rounds(Strategy::Async, 1)]);
         assert!(one.contains("the run") && !one.contains("round"), "{one}");
     }
 }

@@ -578,8 +578,8 @@ fn every_attempt_carries_its_request_index_and_attempt_number() {
 }
 
 /// Against a mock (a standalone one, behind a proxy that passes everything and keeps what it
-/// saw), every strategy numbers its attempts in the query instead: `asyncbench_request`, and
-/// `asyncbench_attempt` from the second attempt on, and no numbering header; the mock reads
+/// saw), every strategy numbers its attempts in the query instead: `ab_r`, and `ab_a` from the
+/// second attempt on, and no numbering header; the mock reads
 /// them (its schedule fails the first attempts of requests 0..3, by number).
 #[test]
 fn against_a_mock_every_attempt_is_numbered_in_its_query() {
@@ -620,10 +620,10 @@ fn against_a_mock_every_attempt_is_numbered_in_its_query() {
                         .find(|(k, _)| k == n)
                         .map(|(_, v)| v.parse::<u64>().unwrap())
                 };
-                let index = q("asyncbench_request");
+                let index = q(mock_server::REQUEST_INDEX_PARAM);
                 (
                     index.unwrap_or_else(|| panic!("{s}: no number in the query of {}", r.url)),
-                    q("asyncbench_attempt"),
+                    q(mock_server::ATTEMPT_PARAM),
                 )
             })
             .collect();

@@ -532,16 +532,23 @@ fn stall_holds_answers_until_it_ends() {
 enum Via {
     Headers,
     Query,
+    /// The query with the parameters' names of before ([`mock_server::LONG_PARAMS`]).
+    LongQuery,
 }
 
 /// The status the mock gives attempt `attempt` of the client's request `request` at `path`
 /// (`None`: no attempt number, as asyncbench sends a first attempt), numbered `via`.
 fn keyed_at(server: &MockServer, path: &str, request: u64, attempt: Option<u32>, via: Via) -> u16 {
     let mut url = format!("{}{path}", server.uri());
-    if let Via::Query = via {
-        url += &format!("?{}={request}", mock_server::REQUEST_INDEX_PARAM);
-        if let Some(a) = attempt {
-            url += &format!("&{}={a}", mock_server::ATTEMPT_PARAM);
+    let names = match via {
+        Via::Headers => None,
+        Via::Query => Some([mock_server::REQUEST_INDEX_PARAM, mock_server::ATTEMPT_PARAM]),
+        Via::LongQuery => Some(mock_server::LONG_PARAMS),
+    };
+    if let Some([r, a]) = names {
+        url += &format!("?{r}={request}");
+        if let Some(n) = attempt {
+            url += &format!("&{a}={n}");
         }
     }
     let mut req = agent(Duration::from_secs(10)).post(&url);
@@ -566,7 +573,7 @@ fn keyed(server: &MockServer, request: u64, attempt: Option<u32>, via: Via) -> u
 /// one sent requests 0..200 forwards numbered in headers and the other backwards numbered in
 /// the query, fail the same requests; a retry (attempt 2) draws afresh; a schedule counts
 /// request numbers. No attempt number is attempt 1 (the backward run sends none). The delay
-/// endpoint reads the query's numbers too.
+/// endpoint reads the query's numbers too, and the query's long names of before are read.
 #[test]
 fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
     // Arrange
@@ -586,6 +593,7 @@ fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
     backward.reverse();
     let retries: Vec<u16> = (0..200).map(|i| keyed(&a, i, Some(2), Via::Headers)).collect();
     let retries_in_query: Vec<u16> = (0..200).map(|i| keyed(&b, i, Some(2), Via::Query)).collect();
+    let retries_long: Vec<u16> = (0..200).map(|i| keyed(&c, i, Some(2), Via::LongQuery)).collect();
     let delays: Vec<u16> = (0..200)
         .map(|i| keyed_at(&a, "/delay/0", i, Some(3), Via::Headers))
         .collect();
@@ -602,6 +610,7 @@ fn numbered_requests_meet_the_same_fault_in_any_arrival_order() {
     assert!((30..=90).contains(&failed), "{failed} of 200 failed at p = 0.3");
     assert_ne!(forward, retries, "attempt 2 draws afresh");
     assert_eq!(retries, retries_in_query);
+    assert_eq!(retries, retries_long, "the long names are read as the short ones");
     assert_eq!(delays, delays_in_query);
     assert_ne!(delays, retries, "attempt 3 draws afresh");
     // A schedule counts the client's request numbers, on first attempts only, however numbered.

@@ -54,14 +54,18 @@ pub const MAX_STALL: Duration = Duration::from_secs(600);
 pub const REQUEST_INDEX_HEADER: &str = "x-asyncbench-request";
 /// See [`REQUEST_INDEX_HEADER`].
 pub const ATTEMPT_HEADER: &str = "x-asyncbench-attempt";
-/// The same numbers as query parameters (`?asyncbench_request=N&asyncbench_attempt=K`), which
-/// asyncbench's own clients send to a mock in place of the headers: a header is copied three
-/// times by reqwest, tower-http and hyper and the copies held until the answer (close to 1 KB
-/// a request in flight), a query adds a few bytes to a URL they copy anyway. Read as the
-/// headers are; the query's numbers when a request carries both.
-pub const REQUEST_INDEX_PARAM: &str = "asyncbench_request";
+/// The same numbers as query parameters (`?ab_r=N&ab_a=K`), which asyncbench's own clients
+/// send to a mock in place of the headers: a header is copied three times by reqwest,
+/// tower-http and hyper and the copies held until the answer (close to 1 KB a request in
+/// flight), a query adds a few bytes to a URL they copy anyway (short names: reqwest parses
+/// the URL twice more per request). Read as the headers are; the query's numbers when a
+/// request carries both. The longer names of before ([`LONG_PARAMS`]) are read too.
+pub const REQUEST_INDEX_PARAM: &str = "ab_r";
 /// See [`REQUEST_INDEX_PARAM`].
-pub const ATTEMPT_PARAM: &str = "asyncbench_attempt";
+pub const ATTEMPT_PARAM: &str = "ab_a";
+/// The names the query parameters had until asyncbench 2026-12-07 (request, attempt), still
+/// read.
+pub const LONG_PARAMS: [&str; 2] = ["asyncbench_request", "asyncbench_attempt"];
 
 /// Marks a response whose connection must be reset instead of answered; the connection layer in
 /// `server.rs` sees it and drops the socket with SO_LINGER 0 (an HTTP/2 stream is reset).
@@ -257,8 +261,8 @@ pub(crate) fn numbers_from_query(headers: &mut HeaderMap, query: Option<&str>) {
     let pairs = query.into_iter().flat_map(|q| q.split('&'));
     for (name, value) in pairs.filter_map(|p| p.split_once('=')) {
         let header = match name {
-            REQUEST_INDEX_PARAM => REQUEST_INDEX_HEADER,
-            ATTEMPT_PARAM => ATTEMPT_HEADER,
+            n if n == REQUEST_INDEX_PARAM || n == LONG_PARAMS[0] => REQUEST_INDEX_HEADER,
+            n if n == ATTEMPT_PARAM || n == LONG_PARAMS[1] => ATTEMPT_HEADER,
             _ => continue,
         };
         if let Ok(n) = value.parse::<u64>() {

@@ -12,7 +12,7 @@ use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::error::RunError;
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::{RateLimit, Sample};
-use crate::plan::request::{Limits, PreparedRequest};
+use crate::plan::request::{Limits, NumberedUrl, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
 /// Installs rustls's ring provider once, for HTTPS targets (we build reqwest without aws-lc so the
@@ -47,6 +47,8 @@ pub(crate) struct AsyncClient {
     req: Arc<PreparedRequest>,
     limits: Limits,
     url: reqwest::Url,
+    /// The URL numbered per attempt, when the numbers go in its query.
+    numbered: Option<NumberedUrl>,
     auth: Option<HeaderValue>,
 }
 
@@ -98,11 +100,13 @@ impl AsyncClient {
             }
             None => None,
         };
+        let numbered = (!req.numbering.in_headers()).then(|| NumberedUrl::new(&url));
         Ok(AsyncClient {
             client,
             req,
             limits,
             url,
+            numbered,
             auth,
         })
     }
@@ -128,7 +132,10 @@ impl AsyncClient {
     /// Attempt `attempt` of request `index`, built (outside the attempt's future).
     fn request(&self, index: u64, attempt: u32) -> reqwest::RequestBuilder {
         let r = &self.req;
-        let url = r.numbering.url(&self.url, index, attempt);
+        let url = match &self.numbered {
+            Some(n) => n.url(index, attempt),
+            None => self.url.clone(),
+        };
         let builder = if r.call.completes() {
             let mut b = self
                 .client

@@ -12,7 +12,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::Sample;
-use crate::plan::request::{Limits, PreparedRequest};
+use crate::plan::request::{Limits, NumberedUrl, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
 /// ureq's resolver, but an IP address in the URL is used as it is. ureq's own resolver, when a
@@ -59,7 +59,7 @@ pub(crate) struct BlockingClient {
     limits: Limits,
     /// The URL, parsed once, when each attempt's numbers go in its query (one that does not
     /// parse is sent as it is: ureq then refuses it on every attempt, as without numbers).
-    query_url: Option<url::Url>,
+    query_url: Option<NumberedUrl>,
 }
 
 impl BlockingClient {
@@ -98,7 +98,8 @@ impl BlockingClient {
             ),
             query_url: (!req.numbering.in_headers())
                 .then(|| url::Url::parse(&req.url).ok())
-                .flatten(),
+                .flatten()
+                .map(|u| NumberedUrl::new(&u)),
             req,
             limits,
         }
@@ -126,7 +127,7 @@ impl BlockingClient {
         let deadline = started + self.limits.timeout;
         let max = self.limits.max_body;
         let url = match &self.query_url {
-            Some(u) => Cow::Owned(String::from(r.numbering.url(u, index, attempt))),
+            Some(u) => Cow::Owned(String::from(u.url(index, attempt))),
             None => Cow::Borrowed(r.url.as_str()),
         };
         let sent = if r.call.completes() {

@@ -117,6 +117,26 @@ impl Series {
         })
     }
 
+    /// The series whose values this one has, value for value, in the common case (a closed
+    /// loop's service time is its latency; a request's one attempt lasts its service time):
+    /// a [`SeriesSet`] keeps it as that series until a value differs.
+    pub fn source(self) -> Option<Series> {
+        match self {
+            Series::Service(o) => Some(Series::E2e(o)),
+            Series::Attempt(o) => Some(Series::Service(o)),
+            _ => None,
+        }
+    }
+
+    /// The series whose [`Series::source`] this one is.
+    fn echo(self) -> Option<Series> {
+        match self {
+            Series::E2e(o) => Some(Series::Service(o)),
+            Series::Service(o) => Some(Series::Attempt(o)),
+            _ => None,
+        }
+    }
+
     /// The series named `name` (the inverse of its `Display`).
     pub fn from_name(name: &str) -> Option<Series> {
         Series::all().find(|s| s.to_string() == name)
@@ -177,12 +197,25 @@ pub(crate) fn record_clamped<T: Counter>(h: &mut Histogram<T>, v: u64) {
 }
 
 /// One optional histogram per [`Series`], created on first use.
+///
+/// A series that has had, value for value, the values of its [`Series::source`] is not stored:
+/// it reads as its source until a value of either differs, and then gets a histogram of its
+/// own, a copy of the source's as it was. A closed loop's worker then keeps one latency
+/// histogram where it kept three (end-to-end, service, attempt; 90 KB each at 1 s in
+/// microseconds) and records each request once where it recorded it three times.
 #[derive(Debug, Clone)]
-pub struct SeriesSet([Option<Histogram<u64>>; SERIES_COUNT]);
+pub struct SeriesSet {
+    hists: [Option<Histogram<u64>>; SERIES_COUNT],
+    /// Whether each series reads as its source (never for one without a source).
+    echo: [bool; SERIES_COUNT],
+}
 
 impl Default for SeriesSet {
     fn default() -> Self {
-        SeriesSet(std::array::from_fn(|_| None))
+        SeriesSet {
+            hists: std::array::from_fn(|_| None),
+            echo: std::array::from_fn(|i| Series::from_index(i).and_then(Series::source).is_some()),
+        }
     }
 }
 
@@ -194,26 +227,65 @@ impl SeriesSet {
 
     /// Records a raw value (not a duration), clamped like durations.
     pub fn record_value(&mut self, s: Series, v: u64) {
-        let h = self.0[s.index()].get_or_insert_with(new_histogram);
-        record_clamped(h, v);
+        self.record_shared(&[s], v);
+    }
+
+    /// Records `v` in every series of `to` (one value they share: a request's latency that is
+    /// also its service time). A series of `to` that reads as another of `to` stays so, and the
+    /// value is recorded once, in the one they read as.
+    pub fn record_shared(&mut self, to: &[Series], v: u64) {
+        self.part_from(to);
+        for s in to {
+            if !self.echo[s.index()] {
+                record_clamped(self.hists[s.index()].get_or_insert_with(new_histogram), v);
+            }
+        }
+    }
+
+    /// Before values that go to the series of `to` only: a series that reads as another and
+    /// gets a value it does not (one is in `to`, the other not) gets its own copy first.
+    fn part_from(&mut self, to: &[Series]) {
+        for s in to {
+            if self.echo[s.index()] && s.source().is_some_and(|src| !to.contains(&src)) {
+                self.own(*s);
+            }
+            if let Some(e) = s.echo()
+                && self.echo[e.index()]
+                && !to.contains(&e)
+            {
+                self.own(e);
+            }
+        }
+    }
+
+    /// Gives `s` a histogram of its own: a copy of the one it reads as.
+    fn own(&mut self, s: Series) {
+        self.hists[s.index()] = self.get(s).cloned();
+        self.echo[s.index()] = false;
     }
 
     /// The series' histogram, if anything was recorded in it.
-    pub fn get(&self, s: Series) -> Option<&Histogram<u64>> {
-        self.0[s.index()].as_ref()
+    pub fn get(&self, mut s: Series) -> Option<&Histogram<u64>> {
+        while self.echo[s.index()] {
+            s = s.source()?;
+        }
+        self.hists[s.index()].as_ref()
     }
 
     /// Every series with data, in [`Series::all`] order.
     pub fn iter(&self) -> impl Iterator<Item = (Series, &Histogram<u64>)> {
-        self.0
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| Some((Series::from_index(i)?, h.as_ref()?)))
+        Series::all().filter_map(|s| Some((s, self.get(s)?)))
     }
 
     /// Adds a histogram into a series.
     pub fn add(&mut self, s: Series, h: &Histogram<u64>) {
-        match &mut self.0[s.index()] {
+        self.part_from(&[s]);
+        self.add_own(s, h);
+    }
+
+    /// Adds `h` into the histogram `s` has of its own.
+    fn add_own(&mut self, s: Series, h: &Histogram<u64>) {
+        match &mut self.hists[s.index()] {
             // Both are auto-resizing, so adding cannot fail on range.
             Some(mine) => {
                 let _ = mine.add(h);
@@ -224,9 +296,21 @@ impl SeriesSet {
 }
 
 impl AddAssign<&SeriesSet> for SeriesSet {
+    /// A series that reads as its source in both sets stays so (its source gets the other's
+    /// source: the same values); one that does in this set only gets its own copy first,
+    /// before anything is added.
     fn add_assign(&mut self, other: &SeriesSet) {
-        for (s, h) in other.iter() {
-            self.add(s, h);
+        for s in Series::all() {
+            if self.echo[s.index()] && !other.echo[s.index()] {
+                self.own(s);
+            }
+        }
+        for s in Series::all() {
+            if !self.echo[s.index()]
+                && let Some(h) = other.get(s)
+            {
+                self.add_own(s, h);
+            }
         }
     }
 }
@@ -276,6 +360,91 @@ impl Percentiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+
+    /// A set that stores every series apart: what a [`SeriesSet`] must read as.
+    type Plain = BTreeMap<Series, Histogram<u64>>;
+
+    /// `n` random writes of a value shared by a few series, as the recorder makes them.
+    fn writes(rng: &mut SmallRng, n: usize) -> Vec<(Vec<Series>, u64)> {
+        (0..n)
+            .map(|_| {
+                let o = [Outcome::Ok, Outcome::RateLimited][rng.random_range(0..2)];
+                let (e, s, a) = (Series::E2e(o), Series::Service(o), Series::Attempt(o));
+                let to = match rng.random_range(0..7) {
+                    0 => vec![e],
+                    1 => vec![s],
+                    2 => vec![a],
+                    3 => vec![e, s],
+                    4 => vec![s, a],
+                    5 => vec![e, s, a],
+                    _ => vec![Series::Lag],
+                };
+                (to, [1, 2, 3, 500][rng.random_range(0..4)])
+            })
+            .collect()
+    }
+
+    fn apply(set: &mut SeriesSet, plain: &mut Plain, writes: &[(Vec<Series>, u64)]) {
+        for (to, v) in writes {
+            set.record_shared(to, *v);
+            for s in to {
+                plain.entry(*s).or_insert_with(new_histogram).record(*v).unwrap();
+            }
+        }
+    }
+
+    fn assert_reads_as(set: &SeriesSet, plain: &Plain, case: usize) {
+        for s in Series::all() {
+            assert_eq!(set.get(s), plain.get(&s), "case {case}: {s}");
+        }
+        assert_eq!(set.iter().count(), plain.len(), "case {case}");
+    }
+
+    /// Whatever the order of shared and lone values, every series reads as if each were kept
+    /// apart, and so does the sum of two sets: a series kept as its source parts from it at the
+    /// first value that differs, from the values before it.
+    #[test]
+    fn a_set_reads_as_if_every_series_were_kept_apart() {
+        let mut rng = SmallRng::seed_from_u64(29);
+        for case in 0..500 {
+            // Arrange
+            let (n, m) = (rng.random_range(0..12), rng.random_range(0..12));
+            let (first, second) = (writes(&mut rng, n), writes(&mut rng, m));
+            let (mut a, mut b) = (SeriesSet::default(), SeriesSet::default());
+            let (mut plain_a, mut plain_b) = (Plain::new(), Plain::new());
+            // Act
+            apply(&mut a, &mut plain_a, &first);
+            apply(&mut b, &mut plain_b, &second);
+            // Assert
+            assert_reads_as(&a, &plain_a, case);
+            a += &b;
+            for (s, h) in plain_b {
+                let _ = plain_a.entry(s).or_insert_with(new_histogram).add(&h);
+            }
+            assert_reads_as(&a, &plain_a, case);
+        }
+    }
+
+    /// A closed loop's request (latency = service time = its one attempt) is one histogram.
+    #[test]
+    fn a_value_shared_by_three_series_is_kept_once() {
+        let mut set = SeriesSet::default();
+        let ok = [
+            Series::E2e(Outcome::Ok),
+            Series::Service(Outcome::Ok),
+            Series::Attempt(Outcome::Ok),
+        ];
+        set.record_shared(&ok, 1000);
+        set.record_shared(&ok, 2000);
+        assert_eq!(set.hists.iter().flatten().count(), 1);
+        set.record_value(Series::Attempt(Outcome::Ok), 5);
+        assert_eq!(set.hists.iter().flatten().count(), 2);
+        assert_eq!(set.get(Series::Attempt(Outcome::Ok)).unwrap().len(), 3);
+        assert_eq!(set.get(Series::Service(Outcome::Ok)).unwrap().len(), 2);
+    }
 
     #[test]
     fn every_series_has_a_distinct_index_and_name_that_round_trip() {

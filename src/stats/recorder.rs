@@ -118,8 +118,7 @@ impl Recorder {
         self.attempts += n;
         self.retries += n.saturating_sub(1);
         self.backoff += r.backoff;
-        self.series.record(Series::E2e(r.outcome), r.latency());
-        self.series.record(Series::Service(r.outcome), r.service_time());
+        self.record_times(r);
         self.series
             .record(Series::Lag, r.start.saturating_duration_since(r.intended));
         // The harness's own part: from the last byte read to this count.
@@ -129,7 +128,6 @@ impl Recorder {
         );
         let sec = r.end.saturating_duration_since(epoch().0).as_secs();
         for a in &r.attempts {
-            self.series.record(Series::Attempt(a.outcome), a.duration);
             // 429 answers per second, for the timeline (at their request's end: with no
             // retries, exactly when they came).
             if a.outcome == Outcome::RateLimited {
@@ -166,6 +164,35 @@ impl Recorder {
             }
             for gap in &s.itl {
                 self.intervals.record(sec, Series::Itl, micros(*gap));
+            }
+        }
+    }
+
+    /// The request's end-to-end latency, service time and attempts' durations, each value once
+    /// where series share it (see [`SeriesSet`]): a closed loop's latency is its service time,
+    /// and a request's one attempt of its outcome lasts its service time.
+    fn record_times(&mut self, r: &Record) {
+        let o = r.outcome;
+        let (e2e, service) = (micros(r.latency()), micros(r.service_time()));
+        let one = matches!(r.attempts.as_slice(), [a] if a.outcome == o && micros(a.duration) == service);
+        let series = &mut self.series;
+        match (e2e == service, one) {
+            (true, true) => {
+                series.record_shared(&[Series::E2e(o), Series::Service(o), Series::Attempt(o)], e2e)
+            }
+            (true, false) => series.record_shared(&[Series::E2e(o), Series::Service(o)], e2e),
+            (false, true) => {
+                series.record_value(Series::E2e(o), e2e);
+                series.record_shared(&[Series::Service(o), Series::Attempt(o)], service);
+            }
+            (false, false) => {
+                series.record_value(Series::E2e(o), e2e);
+                series.record_value(Series::Service(o), service);
+            }
+        }
+        if !one {
+            for a in &r.attempts {
+                series.record_value(Series::Attempt(a.outcome), micros(a.duration));
             }
         }
     }

@@ -8,6 +8,11 @@
 //! Merging two `Intervals` (a thread pool's workers) never decodes what is sealed or spilled:
 //! sealed parts are appended, spilled records are copied file to file, and parts of the same
 //! interval are added together only when the log is written, one interval at a time.
+//!
+//! A successful request's service time is, in a closed loop, its latency: while every one has
+//! been, the service-time intervals are not kept apart but read as the latency ones (a part
+//! sealed then counts for both), as [`SeriesSet`](crate::model::series::SeriesSet) does for the
+//! whole run's series.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -40,6 +45,14 @@ fn new_live() -> Live {
 /// (seconds since the run's epoch, series).
 type Key = (u64, Series);
 
+/// The series whose intervals the service time's read as while the two have had the same values.
+const E2E_OK: Series = Series::E2e(Outcome::Ok);
+/// See [`E2E_OK`].
+const SERVICE_OK: Series = Series::Service(Outcome::Ok);
+/// The spill header's mark of a part that counts for [`SERVICE_OK`] too (on the series byte:
+/// there are fewer than 128 series).
+const BOTH: u8 = 0x80;
+
 /// Bytes of a spill record's header: second (u64 LE), series index (u8), length (u32 LE).
 const HEADER: usize = 13;
 
@@ -47,12 +60,16 @@ const HEADER: usize = 13;
 #[derive(Debug)]
 pub struct Intervals {
     live: BTreeMap<Key, Live>,
-    /// Encoded parts; after a merge one interval may have several.
-    sealed: Vec<(Key, Vec<u8>)>,
+    /// Encoded parts, each with whether it counts for [`SERVICE_OK`] too; after a merge one
+    /// interval may have several.
+    sealed: Vec<(Key, bool, Vec<u8>)>,
     spill: Option<Spill>,
     newest: u64,
     first: Option<u64>,
     keep_in_memory: usize,
+    /// Every successful request's service time has been its latency: the service-time
+    /// intervals read as the latency ones (the live ones, and the parts sealed meanwhile).
+    echo: bool,
 }
 
 impl Default for Intervals {
@@ -77,10 +94,10 @@ impl Spill {
         })
     }
 
-    fn append(&mut self, key: Key, bytes: &[u8]) -> std::io::Result<()> {
+    fn append(&mut self, key: Key, both: bool, bytes: &[u8]) -> std::io::Result<()> {
         let mut rec = Vec::with_capacity(HEADER + bytes.len());
         rec.extend_from_slice(&key.0.to_le_bytes());
-        rec.push(key.1.index() as u8);
+        rec.push(key.1.index() as u8 | if both { BOTH } else { 0 });
         rec.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         rec.extend_from_slice(bytes);
         (&self.file).seek(SeekFrom::End(0))?;
@@ -98,8 +115,9 @@ impl Spill {
         Ok(())
     }
 
-    /// (key, offset of the encoded bytes, length) of every record, read header by header.
-    fn index(&self) -> std::io::Result<Vec<(Key, u64, usize)>> {
+    /// (key, whether it counts for [`SERVICE_OK`] too, offset of the encoded bytes, length) of
+    /// every record, read header by header.
+    fn index(&self) -> std::io::Result<Vec<(Key, bool, u64, usize)>> {
         let mut out = Vec::with_capacity(self.records);
         let end = (&self.file).seek(SeekFrom::End(0))?;
         let mut at = 0u64;
@@ -113,8 +131,8 @@ impl Spill {
             if start + len as u64 > end {
                 break;
             }
-            if let Some(series) = Series::from_index(usize::from(header[8])) {
-                out.push(((sec, series), start, len));
+            if let Some(series) = Series::from_index(usize::from(header[8] & !BOTH)) {
+                out.push(((sec, series), header[8] & BOTH != 0, start, len));
             }
             at = start + len as u64;
         }
@@ -130,6 +148,7 @@ impl Spill {
 }
 
 /// Where one part of an interval is.
+#[derive(Clone, Copy)]
 enum Part<'a> {
     Live(&'a Live),
     Sealed(&'a [u8]),
@@ -156,11 +175,55 @@ impl Intervals {
             newest: 0,
             first: None,
             keep_in_memory: keep_in_memory.max(1),
+            echo: true,
         }
     }
 
     /// Records `v` (µs) in the interval of second `sec`.
     pub fn record(&mut self, sec: u64, series: Series, v: u64) {
+        if series == E2E_OK || series == SERVICE_OK {
+            self.part();
+        }
+        self.record_own(sec, series, v);
+    }
+
+    /// Records a successful request's latency and service time (µs) in the intervals of second
+    /// `sec`: once while every one's service time has been its latency.
+    pub fn record_latency(&mut self, sec: u64, latency: u64, service: u64) {
+        if latency != service {
+            self.part();
+        }
+        self.record_own(sec, E2E_OK, latency);
+        if !self.echo {
+            self.record_own(sec, SERVICE_OK, service);
+        }
+    }
+
+    /// Ends the echo: the service-time intervals get their own copies of the live latency
+    /// ones (the parts sealed meanwhile keep counting for both).
+    fn part(&mut self) {
+        if !std::mem::replace(&mut self.echo, false) {
+            return;
+        }
+        let copies: Vec<(Key, Live)> = self
+            .live
+            .iter()
+            .filter(|((_, s), _)| *s == E2E_OK)
+            .map(|((sec, _), h)| ((*sec, SERVICE_OK), h.clone()))
+            .collect();
+        for (k, h) in copies {
+            match self.live.get_mut(&k) {
+                Some(mine) => {
+                    let _ = mine.add(&h);
+                }
+                None => {
+                    self.live.insert(k, h);
+                }
+            }
+        }
+    }
+
+    fn record_own(&mut self, sec: u64, series: Series, v: u64) {
         record_clamped(self.live.entry((sec, series)).or_insert_with(new_live), v);
         self.first = Some(self.first.map_or(sec, |f| f.min(sec)));
         if sec > self.newest {
@@ -178,7 +241,7 @@ impl Intervals {
         let old = std::mem::replace(&mut self.live, keep);
         for (k, h) in old {
             match encode(&h) {
-                Some(bytes) => self.sealed.push((k, bytes)),
+                Some(bytes) => self.sealed.push((k, self.echo && k.1 == E2E_OK, bytes)),
                 // Cannot happen writing to a Vec; keep the histogram live rather than lose it.
                 None => {
                     self.live.insert(k, h);
@@ -197,11 +260,11 @@ impl Intervals {
             self.spill = Spill::create();
         }
         let Some(spill) = self.spill.as_mut() else { return };
-        self.sealed.sort_by_key(|(k, _)| *k);
+        self.sealed.sort_by_key(|(k, _, _)| *k);
         let mut kept = Vec::new();
-        for (i, (k, bytes)) in std::mem::take(&mut self.sealed).into_iter().enumerate() {
-            if i >= n || spill.append(k, &bytes).is_err() {
-                kept.push((k, bytes));
+        for (i, (k, both, bytes)) in std::mem::take(&mut self.sealed).into_iter().enumerate() {
+            if i >= n || spill.append(k, both, &bytes).is_err() {
+                kept.push((k, both, bytes));
             }
         }
         self.sealed = kept;
@@ -211,16 +274,22 @@ impl Intervals {
     /// together. Only one interval is decoded at a time.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, Series, Histogram<u64>)) {
         let mut parts: BTreeMap<Key, Vec<Part<'_>>> = BTreeMap::new();
+        let mut add = |k: Key, both: bool, part| {
+            parts.entry(k).or_default().push(part);
+            if both {
+                parts.entry((k.0, SERVICE_OK)).or_default().push(part);
+            }
+        };
         if let Some(index) = self.spill.as_ref().and_then(|s| s.index().ok()) {
-            for (k, offset, len) in index {
-                parts.entry(k).or_default().push(Part::Spilled(offset, len));
+            for (k, both, offset, len) in index {
+                add(k, both, Part::Spilled(offset, len));
             }
         }
-        for (k, bytes) in &self.sealed {
-            parts.entry(*k).or_default().push(Part::Sealed(bytes));
+        for (k, both, bytes) in &self.sealed {
+            add(*k, *both, Part::Sealed(bytes));
         }
         for (k, h) in &self.live {
-            parts.entry(*k).or_default().push(Part::Live(h));
+            add(*k, self.echo && k.1 == E2E_OK, Part::Live(h));
         }
         for ((sec, series), list) in parts {
             let mut total = new_histogram();
@@ -260,8 +329,13 @@ impl Intervals {
 }
 
 impl AddAssign<Intervals> for Intervals {
-    /// Takes over `other`'s intervals without decoding any sealed or spilled part.
-    fn add_assign(&mut self, other: Intervals) {
+    /// Takes over `other`'s intervals without decoding any sealed or spilled part. The echo of
+    /// the service-time intervals stays only where both had it.
+    fn add_assign(&mut self, mut other: Intervals) {
+        if self.echo != other.echo {
+            self.part();
+            other.part();
+        }
         for (k, h) in other.live {
             match self.live.get_mut(&k) {
                 Some(mine) => {
@@ -281,9 +355,9 @@ impl AddAssign<Intervals> for Intervals {
             if !matches!(copied, Some(Ok(()))) {
                 // No file of our own: keep their parts in memory rather than lose them.
                 if let Ok(index) = theirs.index() {
-                    for (k, o, l) in index {
+                    for (k, both, o, l) in index {
                         if let Ok(b) = theirs.read(o, l) {
-                            self.sealed.push((k, b));
+                            self.sealed.push((k, both, b));
                         }
                     }
                 }
@@ -301,6 +375,8 @@ impl AddAssign<Intervals> for Intervals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
 
     const OK: Series = Series::E2e(Outcome::Ok);
 
@@ -362,6 +438,93 @@ mod tests {
         assert_eq!(all.len(), 50, "one line per second, not per part");
         assert!(all.iter().all(|x| x.2 == 3), "{all:?}");
         assert!(a.sealed.len() <= 2);
+    }
+
+    type Plain = BTreeMap<Key, Histogram<u64>>;
+
+    fn buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+        h.iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    /// Random seconds of a worker's values: mostly latencies equal to their service times, a
+    /// few that differ, late values for sealed seconds, TTFTs; into `iv` and into `plain`.
+    fn worker(rng: &mut SmallRng, iv: &mut Intervals, plain: &mut Plain, n: usize) {
+        let mut sec = rng.random_range(0..3u64);
+        let put = |plain: &mut Plain, k: Key, v: u64| {
+            record_clamped(plain.entry(k).or_insert_with(new_histogram), v);
+        };
+        for _ in 0..n {
+            if rng.random_bool(0.2) {
+                sec += rng.random_range(1..3);
+            }
+            let at = if rng.random_bool(0.05) {
+                sec.saturating_sub(4)
+            } else {
+                sec
+            };
+            let v = [1000, 2000, 3000, 50_000][rng.random_range(0..4)];
+            match rng.random_range(0..100) {
+                0..3 => {
+                    iv.record_latency(at, v, v + 7);
+                    put(plain, (at, E2E_OK), v);
+                    put(plain, (at, SERVICE_OK), v + 7);
+                }
+                3..15 => {
+                    iv.record(at, Series::Ttft, v);
+                    put(plain, (at, Series::Ttft), v);
+                }
+                _ => {
+                    iv.record_latency(at, v, v);
+                    put(plain, (at, E2E_OK), v);
+                    put(plain, (at, SERVICE_OK), v);
+                }
+            }
+        }
+    }
+
+    fn assert_reads_as(iv: &Intervals, plain: &Plain, case: usize) {
+        let mut got = Vec::new();
+        iv.for_each(|sec, series, h| got.push(((sec, series), buckets(&h))));
+        let want: Vec<_> = plain.iter().map(|(k, h)| (*k, buckets(h))).collect();
+        assert_eq!(got, want, "case {case}");
+    }
+
+    /// Whatever the order of equal and differing service times, sealed and spilled parts, late
+    /// values and merges, every interval reads as if the service times were kept apart.
+    #[test]
+    fn service_intervals_read_as_if_kept_apart() {
+        let mut rng = SmallRng::seed_from_u64(29);
+        for case in 0..40 {
+            // Arrange
+            let (mut a, mut b) = (Intervals::with_limit(2), Intervals::with_limit(3));
+            let (mut plain_a, mut plain_b) = (Plain::new(), Plain::new());
+            let (n, m) = (rng.random_range(0..120), rng.random_range(0..120));
+            // Act
+            worker(&mut rng, &mut a, &mut plain_a, n);
+            worker(&mut rng, &mut b, &mut plain_b, m);
+            // Assert
+            assert_reads_as(&a, &plain_a, case);
+            a += b;
+            for (k, h) in plain_b {
+                let _ = plain_a.entry(k).or_insert_with(new_histogram).add(&h);
+            }
+            assert_reads_as(&a, &plain_a, case);
+        }
+    }
+
+    /// While every service time was its latency, one interval is kept a second, not two.
+    #[test]
+    fn equal_service_times_keep_one_interval_a_second() {
+        let mut iv = Intervals::default();
+        for sec in 0..10 {
+            iv.record_latency(sec, 1000, 1000);
+        }
+        assert!(iv.live.keys().all(|(_, s)| *s == E2E_OK), "{:?}", iv.live.keys());
+        assert!(iv.sealed.iter().all(|((_, s), both, _)| *s == E2E_OK && *both));
+        iv.record_latency(10, 1000, 2000);
+        assert!(iv.live.keys().any(|(_, s)| *s == SERVICE_OK));
     }
 
     /// A live interval (32-bit counts) reads back bucket for bucket as the 64-bit histogram the

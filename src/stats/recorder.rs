@@ -154,9 +154,7 @@ impl Recorder {
         self.starts = widen(self.starts, Some((r.start, r.start)));
         if r.outcome == Outcome::Ok {
             self.intervals
-                .record(sec, Series::E2e(Outcome::Ok), micros(r.latency()));
-            self.intervals
-                .record(sec, Series::Service(Outcome::Ok), micros(r.service_time()));
+                .record_latency(sec, micros(r.latency()), micros(r.service_time()));
         }
         if let Some(s) = &r.sample {
             if let Some(t) = s.ttft {

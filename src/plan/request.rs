@@ -142,9 +142,10 @@ pub enum Numbering {
     /// external clients speak too).
     #[default]
     Headers,
-    /// `ab_r` and `ab_a` query parameters ([`NumberedUrl`]): a target known to be our mock. reqwest, tower-http and hyper copy a request's headers three times and hold the
-    /// copies until its answer: the number's header cost 0.7–1.1 KB a request in flight (7–11 MB
-    /// of peak RSS at 10 000 in flight); a few bytes more in the URL they copy anyway do not.
+    /// `ab_r` and `ab_a` query parameters (`NumberedUrl`): a target known to be our mock.
+    /// reqwest, tower-http and hyper copy a request's headers three times and hold the copies
+    /// until its answer: the number's header cost 0.7–1.1 KB a request in flight (7–11 MB of
+    /// peak RSS at 10 000 in flight); a few bytes more in the URL they copy anyway do not.
     Query,
 }
 

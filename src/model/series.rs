@@ -277,12 +277,6 @@ impl SeriesSet {
         Series::all().filter_map(|s| Some((s, self.get(s)?)))
     }
 
-    /// Adds a histogram into a series.
-    pub fn add(&mut self, s: Series, h: &Histogram<u64>) {
-        self.part_from(&[s]);
-        self.add_own(s, h);
-    }
-
     /// Adds `h` into the histogram `s` has of its own.
     fn add_own(&mut self, s: Series, h: &Histogram<u64>) {
         match &mut self.hists[s.index()] {

@@ -212,15 +212,25 @@ impl Intervals {
             .map(|((sec, _), h)| ((*sec, SERVICE_OK), h.clone()))
             .collect();
         for (k, h) in copies {
-            match self.live.get_mut(&k) {
-                Some(mine) => {
-                    let _ = mine.add(&h);
-                }
-                None => {
-                    self.live.insert(k, h);
-                }
+            self.add_live(k, h);
+        }
+    }
+
+    /// Adds `h` into the live interval `k`.
+    fn add_live(&mut self, k: Key, h: Live) {
+        match self.live.get_mut(&k) {
+            Some(mine) => {
+                let _ = mine.add(&h);
+            }
+            None => {
+                self.live.insert(k, h);
             }
         }
+    }
+
+    /// Whether a part of interval `k` made now counts for [`SERVICE_OK`] too.
+    fn counts_for_both(&self, k: Key) -> bool {
+        self.echo && k.1 == E2E_OK
     }
 
     fn record_own(&mut self, sec: u64, series: Series, v: u64) {
@@ -241,7 +251,7 @@ impl Intervals {
         let old = std::mem::replace(&mut self.live, keep);
         for (k, h) in old {
             match encode(&h) {
-                Some(bytes) => self.sealed.push((k, self.echo && k.1 == E2E_OK, bytes)),
+                Some(bytes) => self.sealed.push((k, self.counts_for_both(k), bytes)),
                 // Cannot happen writing to a Vec; keep the histogram live rather than lose it.
                 None => {
                     self.live.insert(k, h);
@@ -289,7 +299,7 @@ impl Intervals {
             add(*k, *both, Part::Sealed(bytes));
         }
         for (k, h) in &self.live {
-            add(*k, self.echo && k.1 == E2E_OK, Part::Live(h));
+            add(*k, self.counts_for_both(*k), Part::Live(h));
         }
         for ((sec, series), list) in parts {
             let mut total = new_histogram();
@@ -337,14 +347,7 @@ impl AddAssign<Intervals> for Intervals {
             other.part();
         }
         for (k, h) in other.live {
-            match self.live.get_mut(&k) {
-                Some(mine) => {
-                    let _ = mine.add(&h);
-                }
-                None => {
-                    self.live.insert(k, h);
-                }
-            }
+            self.add_live(k, h);
         }
         self.sealed.extend(other.sealed);
         if let Some(theirs) = &other.spill {

@@ -174,19 +174,14 @@ impl Recorder {
         let (e2e, service) = (micros(r.latency()), micros(r.service_time()));
         let one = matches!(r.attempts.as_slice(), [a] if a.outcome == o && micros(a.duration) == service);
         let series = &mut self.series;
-        match (e2e == service, one) {
-            (true, true) => {
-                series.record_shared(&[Series::E2e(o), Series::Service(o), Series::Attempt(o)], e2e)
-            }
-            (true, false) => series.record_shared(&[Series::E2e(o), Series::Service(o)], e2e),
-            (false, true) => {
-                series.record_value(Series::E2e(o), e2e);
-                series.record_shared(&[Series::Service(o), Series::Attempt(o)], service);
-            }
-            (false, false) => {
-                series.record_value(Series::E2e(o), e2e);
-                series.record_value(Series::Service(o), service);
-            }
+        // The series that share the service time: its one attempt's too, when `one`.
+        let times = [Series::E2e(o), Series::Service(o), Series::Attempt(o)];
+        let shared = if one { &times[..] } else { &times[..2] };
+        if e2e == service {
+            series.record_shared(shared, e2e);
+        } else {
+            series.record_value(Series::E2e(o), e2e);
+            series.record_shared(&shared[1..], service);
         }
         if !one {
             for a in &r.attempts {

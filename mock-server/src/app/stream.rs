@@ -58,14 +58,13 @@ pub(crate) struct Begun {
 type Frame = Result<Bytes, std::io::Error>;
 
 /// A piece of the stream before its stamp: a frame, or (with `--stamps`) a token's one event
-/// made after [`STAMP_ROOM`] free bytes, for its stamp line.
+/// made after [`LINE_ROOM`] free bytes, for its stamp line.
 enum Piece {
     Frame(Bytes),
     Roomy(Vec<u8>),
 }
 
-/// Room for the longest stamp line: the comment's prefix, the stamp, a line feed.
-const STAMP_ROOM: usize = crate::stamp::STAMP_COMMENT.len() + crate::stamp::MAX_TEXT + 1;
+use crate::stamp::LINE_ROOM;
 
 impl State {
     /// The next piece of the stream, after waiting for its time, stamped with `--stamps`.
@@ -124,7 +123,7 @@ impl State {
                 self.st.stats.tokens(u64::from(g.n));
                 // Stamped, a token's one event is made after room for its stamp line.
                 Some(Ok(if self.stamps && g.one_event_per_token() {
-                    Piece::Roomy(g.token_event_after(t, STAMP_ROOM))
+                    Piece::Roomy(g.token_event_after(t, LINE_ROOM))
                 } else {
                     Piece::Frame(g.token_event(t))
                 }))
@@ -138,38 +137,23 @@ impl State {
     }
 }
 
-/// A token's one event, made after [`STAMP_ROOM`] free bytes: its stamp line (meant for
-/// `intended`, written at `written`) put at the room's end, the rest of the room skipped; no
-/// copy.
+/// A token's one event, made after [`LINE_ROOM`] free bytes: its stamp line (meant for
+/// `intended`, written at `written`) written at the room's end, the rest of the room skipped;
+/// no copy.
 fn stamped_in_place(intended: Instant, written: Instant, mut event: Vec<u8>) -> Bytes {
-    let mut buf = [0; STAMP_ROOM];
-    let line = stamp_line(&mut buf, intended, written);
-    let start = STAMP_ROOM - line.len();
-    event[start..STAMP_ROOM].copy_from_slice(line);
+    let start = crate::stamp::line_into(&mut event[..LINE_ROOM], intended, written);
     let mut bytes = Bytes::from(event);
     bytes::Buf::advance(&mut bytes, start);
     bytes
-}
-
-/// The SSE comment of a stamp meant for `intended`, written at `written`, with its line feed,
-/// in `buf`.
-fn stamp_line(buf: &mut [u8; STAMP_ROOM], intended: Instant, written: Instant) -> &[u8] {
-    let mut text = [0; crate::stamp::MAX_TEXT];
-    let stamp = crate::stamp::text_at(&mut text, intended, written, None);
-    let comment = crate::stamp::STAMP_COMMENT.as_bytes();
-    let len = comment.len() + stamp.len() + 1;
-    buf[..comment.len()].copy_from_slice(comment);
-    buf[comment.len()..len - 1].copy_from_slice(stamp);
-    buf[len - 1] = b'\n';
-    &buf[..len]
 }
 
 /// `bytes` with each of its events opened by the SSE comment of its stamp: meant for
 /// `intended`, written at `written` (a write can hold several events: the closing ones come
 /// together).
 fn stamped(intended: Instant, written: Instant, bytes: &[u8]) -> Bytes {
-    let mut buf = [0; STAMP_ROOM];
-    let line = stamp_line(&mut buf, intended, written);
+    let mut buf = [0; LINE_ROOM];
+    let start = crate::stamp::line_into(&mut buf, intended, written);
+    let line = &buf[start..];
     // Room for one stamp line; a write of several events grows once.
     let mut out = Vec::with_capacity(bytes.len() + line.len());
     let mut at_start = true;

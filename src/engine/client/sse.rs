@@ -109,19 +109,14 @@ struct ChunkView<'a> {
 const STAMPED_EVENTS: usize = 40;
 
 /// The data of one event, its `data:` lines joined by line feeds (`None`: a comment or a
-/// keep-alive; one line, the usual case, is borrowed, not copied), and the mock's stamp
-/// comment's text, when it has one.
-fn event_parts(text: &str) -> (Option<std::borrow::Cow<'_, str>>, Option<&str>) {
+/// keep-alive; one line, the usual case, is borrowed, not copied).
+fn event_data(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     use std::borrow::Cow;
     let mut data: Option<Cow<'_, str>> = None;
-    let mut stamp = None;
     for line in text.lines() {
-        // A comment (the mock's stamp among them) opens with a colon: one byte tells, where
-        // trying the `data:` prefix first was a `memcmp` call on every stamped event.
+        // A comment opens with a colon: one byte tells, where trying the `data:` prefix
+        // first was a `memcmp` call on every stamped event.
         if line.as_bytes().first() == Some(&b':') {
-            if let Some(s) = line.strip_prefix(mock_server::stamp::STAMP_COMMENT) {
-                stamp = Some(s);
-            }
             continue;
         }
         let Some(d) = line.strip_prefix("data:") else {
@@ -138,7 +133,7 @@ fn event_parts(text: &str) -> (Option<std::borrow::Cow<'_, str>>, Option<&str>) 
             _ => Cow::Borrowed(d),
         });
     }
-    (data.filter(|d| !d.is_empty()), stamp)
+    data.filter(|d| !d.is_empty())
 }
 
 impl SseReader {
@@ -194,32 +189,19 @@ impl SseReader {
     }
 
     fn on_event(&mut self, raw: &[u8], now: Instant) -> Result<(), RequestError> {
-        let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
-        let (data, stamp) = event_parts(text);
+        // The mock opens each event with its stamp line: read from the bytes and left out of
+        // the text the rest of the event is read from.
+        let mut raw = raw;
         if self.read_stamps
-            && let Some(s) = stamp.and_then(mock_server::stamp::parse)
+            && let Some((stamp, rest)) = mock_server::stamp::split_line(raw)
         {
-            // Every event of one read was read at `now`: its clock reading made once.
-            let read = match self.read_ns {
-                Some((at, ns)) if at == now => ns,
-                _ => {
-                    let ns = mock_server::stamp::ns(now);
-                    self.read_ns = Some((now, ns));
-                    ns
-                }
-            };
-            // Room for a short answer's events at once: growing from empty took five
-            // reallocations for 32 tokens.
-            self.stamps
-                .get_or_insert_with(|| {
-                    Box::new(Stamps {
-                        events: Vec::with_capacity(STAMPED_EVENTS),
-                        ..Stamps::default()
-                    })
-                })
-                .events
-                .push(StampedWrite::of(s.intended, s.written, read));
+            raw = rest;
+            if let Some(s) = stamp {
+                self.on_stamp(s, now);
+            }
         }
+        let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
+        let data = event_data(text);
         let Some(data) = data else {
             return Ok(()); // a comment or keep-alive
         };
@@ -230,6 +212,30 @@ impl SseReader {
         let chunk: ChunkView<'_> =
             serde_json::from_str(&data).map_err(|e| RequestError::Decode(e.to_string()))?;
         self.on_chunk(chunk, now)
+    }
+
+    /// An event's stamp, read at `now`.
+    fn on_stamp(&mut self, s: mock_server::stamp::Stamp, now: Instant) {
+        // Every event of one read was read at `now`: its clock reading made once.
+        let read = match self.read_ns {
+            Some((at, ns)) if at == now => ns,
+            _ => {
+                let ns = mock_server::stamp::ns(now);
+                self.read_ns = Some((now, ns));
+                ns
+            }
+        };
+        // Room for a short answer's events at once: growing from empty took five
+        // reallocations for 32 tokens.
+        self.stamps
+            .get_or_insert_with(|| {
+                Box::new(Stamps {
+                    events: Vec::with_capacity(STAMPED_EVENTS),
+                    ..Stamps::default()
+                })
+            })
+            .events
+            .push(StampedWrite::of(s.intended, s.written, read));
     }
 
     /// One parsed event: the end, an error, or deltas to time and usage to keep.
@@ -359,11 +365,11 @@ mod tests {
     use super::*;
 
     /// An event's data: one line borrowed, several joined by line feeds, none (a comment, a
-    /// keep-alive, an empty `data:`) nothing to parse; and the stamp comment's text.
+    /// keep-alive, an empty `data:`) nothing to parse; comments (a stamp too) skipped.
     #[test]
     fn an_events_data_lines_are_joined() {
         use std::borrow::Cow;
-        let data = |t| event_parts(t).0;
+        let data = event_data;
         assert!(matches!(
             data("data: {\"a\":1}"),
             Some(Cow::Borrowed("{\"a\":1}"))
@@ -372,8 +378,7 @@ mod tests {
         assert_eq!(data(": keep-alive"), None);
         assert_eq!(data("data:"), None);
         assert_eq!(data("data:\ndata: x").as_deref(), Some("x"));
-        assert_eq!(event_parts(": stamp 1 2\ndata: x").1, Some("1 2"));
-        assert_eq!(event_parts(": keep-alive\ndata: x").1, None);
+        assert_eq!(data(": stamp 1 2\ndata: x").as_deref(), Some("x"));
     }
 
     /// Each stamped event gives the mock's lateness (written − intended) and the transit (read
@@ -409,6 +414,8 @@ mod tests {
             stamps.writes().map(|w| (w.mock_late, w.transit)).unzip();
         assert_eq!(late, [ms(2), ms(0)]);
         assert_eq!(transit, [ms(3), ms(9)]);
+        // The stamped events' content is read too: three tokens, two gaps.
+        assert_eq!(s.itl, [ms(14), ms(1)]);
         // Not asked (a target on another host, whose clock is not ours): none.
         let mut r = SseReader::new(t0, Tokenizer::Words);
         r.feed(event(t0, t0, "a").as_bytes(), t0).unwrap();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What scripts/ab-client.sh, ab-tails.sh and ab-memory.sh share, sourced by each: the work
+# What scripts/ab-client.sh, ab-tails.sh, ab-memory.sh and ab-stamps.sh share, sourced by each: the work
 # directory and its cleanup, asyncbench built at each commit, and a standalone mock started in the
 # background. Not run on its own.
 
@@ -25,21 +25,23 @@ ab_cleanup() {
   rm -rf "$work"
 }
 
-# ab_build_commits COMMIT...: builds asyncbench at each commit in a worktree of its own (one
-# target dir for all, $AB_TARGET), copies it to $work/asyncbench-<short commit>, and lists the
-# short commits in $commits. The worktree is removed even when the build fails.
+# ab_build_commits COMMIT...: builds asyncbench (and the other binaries named in $AB_BINS) at
+# each commit in a worktree of its own (one target dir for all, $AB_TARGET), copies each to
+# $work/<binary>-<short commit>, and lists the short commits in $commits. The worktree is
+# removed even when the build fails.
 ab_build_commits() {
-  local target=${AB_TARGET:-/tmp/asyncbench-ab-target} rev c src rc
+  local target=${AB_TARGET:-/tmp/asyncbench-ab-target} rev c src rc bin bins=()
+  for bin in ${AB_BINS:-asyncbench}; do bins+=(--bin "$bin"); done
   commits=()
   for rev in "$@"; do
     c=$(git rev-parse --short "$rev")
     src=$(mktemp -d)
     git worktree add -q --detach "$src" "$c"
     rc=0
-    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q --bin asyncbench) || rc=$?
+    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q "${bins[@]}") || rc=$?
     git worktree remove --force "$src"
-    [ "$rc" = 0 ] || { echo "asyncbench does not build at $c" >&2; exit 1; }
-    cp "$target/release/asyncbench" "$work/asyncbench-$c"
+    [ "$rc" = 0 ] || { echo "${AB_BINS:-asyncbench} does not build at $c" >&2; exit 1; }
+    for bin in ${AB_BINS:-asyncbench}; do cp "$target/release/$bin" "$work/$bin-$c"; done
     commits+=("$c")
   done
 }

@@ -38,7 +38,7 @@ ab_build_commits() {
     src=$(mktemp -d)
     git worktree add -q --detach "$src" "$c"
     rc=0
-    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q "${bins[@]}") || rc=$?
+    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q --workspace "${bins[@]}") || rc=$?
     git worktree remove --force "$src"
     [ "$rc" = 0 ] || { echo "${AB_BINS:-asyncbench} does not build at $c" >&2; exit 1; }
     for bin in ${AB_BINS:-asyncbench}; do cp "$target/release/$bin" "$work/$bin-$c"; done

@@ -252,10 +252,10 @@ impl Recorder {
             if let Some(d) = st.request {
                 self.series.record(Series::RequestPath, d);
             }
-            for w in st.writes() {
-                self.series.record(Series::MockLate, w.mock_late);
-                self.series.record(Series::Transit, w.transit);
-            }
+            self.series
+                .record_each(Series::MockLate, st.writes().map(|w| w.mock_late));
+            self.series
+                .record_each(Series::Transit, st.writes().map(|w| w.transit));
         }
         tpot
     }

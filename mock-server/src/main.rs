@@ -74,8 +74,9 @@ struct Cli {
     /// open-file limit, less 64].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     max_connections: Option<u64>,
-    /// Stamp each answer (header x-mock-stamp) and each streamed event (an SSE comment, `:
-    /// stamp`) with the CLOCK_MONOTONIC nanoseconds it was meant to be written at and was:
+    /// Stamp each answer (header x-mock-stamp) with the CLOCK_MONOTONIC nanoseconds it was
+    /// meant to be written at and was, and each streamed event (an SSE comment, `: stamp DUE
+    /// LATE`) with when it was meant to be written after the header's time and how late it was:
     /// asyncbench on the same host splits its latency into the mock's lateness and the transit
     /// [default: off].
     #[arg(long)]

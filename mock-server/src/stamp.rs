@@ -7,13 +7,16 @@
 //! On the wire: a header on every answer, `x-mock-stamp: INTENDED_NS WRITTEN_NS ARRIVED_NS` (the
 //! head: a whole answer's deadline, a stream's opening; and when the request reached its
 //! handler, so the client can time its request's way in too), and in a stream an SSE comment
-//! opening each event, `: stamp INTENDED_NS WRITTEN_NS`, which clients skip as the SSE
-//! standard says. "Written" is when the mock handed the bytes to the connection; for an event
-//! whose time had already come, the clock reading that found it had (taken just before the
-//! event is made: one clock reading an event, not two).
+//! opening each event, `: stamp DUE_NS LATE_NS`, which clients skip as the SSE standard says:
+//! the event was meant to be written `DUE_NS` after the head's `INTENDED_NS` and was written
+//! `LATE_NS` after that (small numbers: a stream's events are written within its lifetime,
+//! and late by microseconds; two clock readings' 19 digits an event cost the mock more than
+//! the rest of its stamps). "Written" is when the mock handed the bytes to the connection; for
+//! an event whose time had already come, the clock reading that found it had (taken just
+//! before the event is made: one clock reading an event, not two).
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The header carrying a whole answer's stamp.
 pub const STAMP_HEADER: &str = "x-mock-stamp";
@@ -70,6 +73,24 @@ pub struct Stamp {
     pub arrived: Option<u64>,
 }
 
+/// An event's stamp read back, in nanoseconds: when it was meant to be written after the
+/// head's intended time, and how late after that it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventStamp {
+    /// Intended − the head's intended.
+    pub due: u64,
+    /// Written − intended.
+    pub late: u64,
+}
+
+impl EventStamp {
+    /// The event's intended and written times, given the head's intended time.
+    pub fn times(self, head_intended: u64) -> (u64, u64) {
+        let intended = head_intended.saturating_add(self.due);
+        (intended, intended.saturating_add(self.late))
+    }
+}
+
 /// The longest stamp's text: three 20-digit numbers and two spaces.
 pub(crate) const MAX_TEXT: usize = 3 * 20 + 2;
 
@@ -96,21 +117,22 @@ pub(crate) fn text(buf: &mut [u8; MAX_TEXT], intended: Instant, arrived: Option<
 /// between them and the line feed.
 pub(crate) const LINE_ROOM: usize = STAMP_COMMENT.len() + 2 * 20 + 2;
 
-/// Writes the stamp line of an event meant for `intended` and written at `written`
-/// (`: stamp INTENDED_NS WRITTEN_NS` and its line feed) at the end of `room` (at least
-/// [`LINE_ROOM`] bytes), and returns where it begins.
+/// Writes the stamp line of an event meant to be written `due` after the head's intended time
+/// and written `late` after that (`: stamp DUE_NS LATE_NS` and its line feed) at the end of
+/// `room` (at least [`LINE_ROOM`] bytes), and returns where it begins.
 ///
 /// `--stamps` writes one on every streamed event. The digits go straight to their place, the
 /// last one first: formatting each number apart and copying the pieces together took four
 /// `memmove` calls an event, as much of the mock's CPU as making the digits (perf, zero
 /// latency).
-pub(crate) fn line_into(room: &mut [u8], intended: Instant, written: Instant) -> usize {
+pub(crate) fn line_into(room: &mut [u8], due: Duration, late: Duration) -> usize {
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let mut end = room.len() - 1;
     room[end] = b'\n';
-    end = digits_back(room, end, ns(written));
+    end = digits_back(room, end, nanos(late));
     end -= 1;
     room[end] = b' ';
-    end = digits_back(room, end, ns(intended));
+    end = digits_back(room, end, nanos(due));
     let start = end - STAMP_COMMENT.len();
     room[start..end].copy_from_slice(STAMP_COMMENT.as_bytes());
     start
@@ -148,25 +170,32 @@ fn digits_back(buf: &mut [u8], mut end: usize, mut n: u64) -> usize {
     end
 }
 
-/// Reads `INTENDED_NS WRITTEN_NS [ARRIVED_NS]` (a header's value, or a comment's after its
-/// prefix).
+/// Reads `INTENDED_NS WRITTEN_NS [ARRIVED_NS]`, a header's value.
 pub fn parse(s: &str) -> Option<Stamp> {
-    numbers(s.as_bytes(), 0)
+    let ([intended, written, arrived], count) = numbers(s.as_bytes(), 0)?;
+    (count >= 2).then_some(Stamp {
+        intended,
+        written,
+        arrived: (count == 3).then_some(arrived),
+    })
 }
 
-/// Reads the stamp line an event opens with (`: stamp INTENDED_NS WRITTEN_NS`): its stamp
-/// (`None` when malformed) and the rest of the event after the line; `None` when the event
-/// does not open with a stamp.
-pub fn split_line(event: &[u8]) -> Option<(Option<Stamp>, &[u8])> {
+/// Reads the stamp line an event opens with (`: stamp DUE_NS LATE_NS`): its stamp (`None`
+/// when malformed) and the rest of the event after the line; `None` when the event does not
+/// open with a stamp.
+pub fn split_line(event: &[u8]) -> Option<(Option<EventStamp>, &[u8])> {
     if !event.starts_with(STAMP_COMMENT.as_bytes()) {
         return None;
     }
     let end = memchr::memchr(b'\n', event).unwrap_or(event.len());
-    let stamp = numbers(&event[..end], STAMP_COMMENT.len());
+    let stamp = match numbers(&event[..end], STAMP_COMMENT.len()) {
+        Some(([due, late, _], 2)) => Some(EventStamp { due, late }),
+        _ => None,
+    };
     Some((stamp, event.get(end + 1..).unwrap_or_default()))
 }
 
-/// The numbers of a stamp in `s[from..]`.
+/// The numbers of a stamp in `s[from..]` (at most three) and how many there are.
 ///
 /// The harness reads one on every streamed event. Splitting on whitespace and `str::parse`
 /// took a third of what stamps cost the client on a stream, and a digit-by-digit loop 40 ns
@@ -176,7 +205,7 @@ pub fn split_line(event: &[u8]) -> Option<(Option<Stamp>, &[u8])> {
 /// number too near the start of `s` for such a load, or of 17 to 19 digits, is read digit by
 /// digit, which 19 digits cannot overflow; a longer one (never a clock reading: 10^19 ns is
 /// three centuries) goes through `str::parse`.
-fn numbers(s: &[u8], from: usize) -> Option<Stamp> {
+fn numbers(s: &[u8], from: usize) -> Option<([u64; 3], usize)> {
     let mut numbers = [0u64; 3];
     let mut count = 0;
     let mut i = from;
@@ -207,12 +236,7 @@ fn numbers(s: &[u8], from: usize) -> Option<Stamp> {
         };
         count += 1;
     }
-    let [intended, written, arrived] = numbers;
-    (count >= 2).then_some(Stamp {
-        intended,
-        written,
-        arrived: (count == 3).then_some(arrived),
-    })
+    Some((numbers, count))
 }
 
 /// The eight bytes of `s` before `end`, the first in the lowest byte.
@@ -326,31 +350,40 @@ mod tests {
     /// event after it.
     #[test]
     fn an_events_stamp_line_reads_back_from_the_event() {
-        let t = Instant::now();
-        let written = t + Duration::from_micros(250);
+        let (due, late) = (Duration::from_millis(45), Duration::from_nanos(2_500));
         let mut event = vec![b'?'; LINE_ROOM];
         event.extend_from_slice(b"data: {}\n\n");
-        let start = line_into(&mut event[..LINE_ROOM], t, written);
-        let line = std::str::from_utf8(&event[start..LINE_ROOM]).unwrap();
-        assert_eq!(line, format!(": stamp {} {}\n", ns(t), ns(written)));
+        let start = line_into(&mut event[..LINE_ROOM], due, late);
+        assert_eq!(&event[start..LINE_ROOM], b": stamp 45000000 2500\n");
         assert!(
             event[..start].iter().all(|&b| b == b'?'),
             "the room before is left"
         );
         let (stamp, rest) = split_line(&event[start..]).expect("a stamp line");
         let stamp = stamp.unwrap();
-        assert_eq!(stamp.written - stamp.intended, 250_000);
-        assert_eq!((stamp.intended, stamp.arrived), (ns(t), None));
+        assert_eq!(
+            stamp,
+            EventStamp {
+                due: 45_000_000,
+                late: 2_500
+            }
+        );
+        assert_eq!(stamp.times(1_000), (45_001_000, 45_003_500));
         assert_eq!(rest, b"data: {}\n\n");
-        // No stamp line, a bad one, one that ends the event.
+        // The longest line fits its room.
+        let mut room = [0; LINE_ROOM];
+        let start = line_into(&mut room, Duration::MAX, Duration::MAX);
+        let max = u64::MAX;
+        assert_eq!(room[start..], *format!(": stamp {max} {max}\n").as_bytes());
+        // No stamp line, a bad one, one with three numbers, one that ends the event.
         assert_eq!(split_line(b"data: {}"), None);
         assert_eq!(
             split_line(b": stamp 1 x\ndata: {}"),
             Some((None, &b"data: {}"[..]))
         );
+        assert_eq!(split_line(b": stamp 1 2 3\n"), Some((None, &b""[..])));
         let end = split_line(b": stamp 1 2").unwrap();
-        assert_eq!(end.0.map(|s| (s.intended, s.written)), Some((1, 2)));
-        assert!(end.1.is_empty());
+        assert_eq!(end, (Some(EventStamp { due: 1, late: 2 }), &b""[..]));
     }
 
     proptest::proptest! {
@@ -369,12 +402,11 @@ mod tests {
             let cut = |n: u64, len: u32| if len >= 20 { n } else { n % 10u64.pow(len) };
             let (a, b) = (cut(a, a_len), cut(b, b_len));
             let text = format!("{prefix}{a:0w$} {b}", w = a_len as usize);
-            let want = Some(Stamp { intended: a, written: b, arrived: None });
             // Whatever comes before the number (digits too) is not read.
-            proptest::prop_assert_eq!(numbers(text.as_bytes(), prefix.len()), want);
+            proptest::prop_assert_eq!(numbers(text.as_bytes(), prefix.len()), Some(([a, b, 0], 2)));
             let line = format!(": stamp {a:0w$} {b}\nrest", w = a_len as usize);
             let (stamp, rest) = split_line(line.as_bytes()).unwrap();
-            proptest::prop_assert_eq!(stamp, want);
+            proptest::prop_assert_eq!(stamp, Some(EventStamp { due: a, late: b }));
             proptest::prop_assert_eq!(rest, b"rest");
         }
     }

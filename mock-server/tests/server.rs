@@ -1407,7 +1407,8 @@ fn embeddings_answer_with_a_vector_per_input() {
 }
 
 /// `--stamps`: every answer's head carries `x-mock-stamp` (its deadline, then when it was
-/// written), and every streamed event opens with a `: stamp` comment whose intended times step
+/// written), and every streamed event opens with a `: stamp` comment (its times after the
+/// head's deadline) whose intended times step
 /// exactly by the profile's delays (latency, TTFT, then ITL per token) and whose written times
 /// never run backwards or before their intended ones. Without it, neither appears.
 #[test]
@@ -1447,12 +1448,12 @@ fn stamps_mark_every_answer_and_event_in_order() {
     let mut text = String::new();
     resp.into_body().into_reader().read_to_string(&mut text).unwrap();
     let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    // Each event's stamp counts from the head's intended time.
     let stamps: Vec<(u64, u64)> = events
         .iter()
         .map(|e| {
-            let first = e.lines().next().unwrap();
-            let s = stamp::parse(first.strip_prefix(stamp::STAMP_COMMENT).expect(e)).unwrap();
-            (s.intended, s.written)
+            let (s, _) = stamp::split_line(e.as_bytes()).expect(e);
+            s.expect(e).times(head_due)
         })
         .collect();
     // role, 5 tokens, finish, usage, [DONE]: the role at the head + latency, the first token

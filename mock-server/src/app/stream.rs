@@ -8,7 +8,7 @@
 //! with it the in-flight guard the handler put on the body.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,6 +18,7 @@ use rand::rngs::SmallRng;
 use crate::app::AppState;
 use crate::app::render::{Generation, Meta};
 use crate::profile::Fault;
+use crate::stamp::LINE_ROOM;
 use crate::stats::Event;
 
 /// Where a stream is.
@@ -37,6 +38,8 @@ struct State {
     fault: Option<Fault>,
     rng: SmallRng,
     deadline: Instant,
+    /// `deadline` − the stream's beginning, the head's intended time: a stamp's due time.
+    due: Duration,
     step: Step,
     /// `--stamps`: each event opens with its intended and actual write times.
     stamps: bool,
@@ -64,17 +67,18 @@ enum Piece {
     Roomy(Vec<u8>),
 }
 
-use crate::stamp::LINE_ROOM;
-
 impl State {
     /// The next piece of the stream, after waiting for its time, stamped with `--stamps`.
     async fn next(&mut self) -> Option<Frame> {
         self.due_passed = None;
         let piece = self.piece().await?;
-        let written = || self.due_passed.unwrap_or_else(Instant::now);
+        let late = || {
+            let written = self.due_passed.unwrap_or_else(Instant::now);
+            written.saturating_duration_since(self.deadline)
+        };
         Some(piece.map(|p| match p {
-            Piece::Roomy(event) => stamped_in_place(self.deadline, written(), event),
-            Piece::Frame(bytes) if self.stamps => stamped(self.deadline, written(), &bytes),
+            Piece::Roomy(event) => stamped_in_place(self.due, late(), event),
+            Piece::Frame(bytes) if self.stamps => stamped(self.due, late(), &bytes),
             Piece::Frame(bytes) => bytes,
         }))
     }
@@ -83,7 +87,8 @@ impl State {
         let g = &self.generation;
         let p = &self.st.profile;
         if let Step::Open = self.step {
-            self.deadline += p.latency.sample(&mut self.rng);
+            let by = p.latency.sample(&mut self.rng);
+            (self.deadline, self.due) = (self.deadline + by, self.due + by);
             self.due_passed = self.st.sleep_until(self.deadline).await;
             self.step = Step::Token(0);
             // The legacy API has no opening: it goes straight to the first token.
@@ -94,11 +99,12 @@ impl State {
         match self.step {
             Step::Open => None,
             Step::Token(t) if t < g.tokens => {
-                self.deadline += if t == 0 {
+                let by = if t == 0 {
                     p.ttft.sample(&mut self.rng)
                 } else {
                     p.itl.sample(&mut self.rng)
                 };
+                (self.deadline, self.due) = (self.deadline + by, self.due + by);
                 self.due_passed = self.st.sleep_until(self.deadline).await;
                 if t == g.tokens / 2 {
                     match self.fault {
@@ -137,22 +143,22 @@ impl State {
     }
 }
 
-/// A token's one event, made after [`LINE_ROOM`] free bytes: its stamp line (meant for
-/// `intended`, written at `written`) written at the room's end, the rest of the room skipped;
-/// no copy.
-fn stamped_in_place(intended: Instant, written: Instant, mut event: Vec<u8>) -> Bytes {
-    let start = crate::stamp::line_into(&mut event[..LINE_ROOM], intended, written);
+/// A token's one event, made after [`LINE_ROOM`] free bytes: its stamp line (meant `due` after
+/// the head's time, written `late` after that) written at the room's end, the rest of the room
+/// skipped; no copy.
+fn stamped_in_place(due: Duration, late: Duration, mut event: Vec<u8>) -> Bytes {
+    let start = crate::stamp::line_into(&mut event[..LINE_ROOM], due, late);
     let mut bytes = Bytes::from(event);
     bytes::Buf::advance(&mut bytes, start);
     bytes
 }
 
-/// `bytes` with each of its events opened by the SSE comment of its stamp: meant for
-/// `intended`, written at `written` (a write can hold several events: the closing ones come
-/// together).
-fn stamped(intended: Instant, written: Instant, bytes: &[u8]) -> Bytes {
+/// `bytes` with each of its events opened by the SSE comment of its stamp: meant `due` after
+/// the head's time, written `late` after that (a write can hold several events: the closing
+/// ones come together).
+fn stamped(due: Duration, late: Duration, bytes: &[u8]) -> Bytes {
     let mut buf = [0; LINE_ROOM];
-    let start = crate::stamp::line_into(&mut buf, intended, written);
+    let start = crate::stamp::line_into(&mut buf, due, late);
     let line = &buf[start..];
     // Room for one stamp line; a write of several events grows once.
     let mut out = Vec::with_capacity(bytes.len() + line.len());
@@ -198,6 +204,7 @@ pub(crate) fn response(
         fault: fault.filter(|f| matches!(f, Fault::StreamError | Fault::StreamCut)),
         rng,
         deadline: begun.at,
+        due: Duration::ZERO,
         step: Step::Open,
         stamps,
         due_passed: None,

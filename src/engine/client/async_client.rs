@@ -244,7 +244,7 @@ impl AsyncClient {
         let head = Head::of(r, resp.version(), resp.headers());
         let ratelimit = RateLimit::from_headers(resp.headers()).map(Box::new);
         let deadline = started + self.limits.timeout;
-        let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
+        let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(head.stamp_base());
         let mut total = 0u64;
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
             total += chunk.len() as u64;

@@ -154,7 +154,7 @@ impl BlockingClient {
         let head = Head::of(r, resp.version(), resp.headers());
         if r.stream {
             let mut reader = resp.into_body().into_with_config().limit(max).reader();
-            let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(r.loopback);
+            let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(head.stamp_base());
             let mut buf = [0u8; 16 * 1024];
             let mut total = 0u64;
             loop {

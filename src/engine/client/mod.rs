@@ -172,6 +172,11 @@ impl Head {
         }
     }
 
+    /// The head's stamp's intended time, which a stream's event stamps count from.
+    pub(crate) fn stamp_base(&self) -> Option<u64> {
+        self.stamp.map(|s| s.intended)
+    }
+
     /// When a whole answer's last byte was read, for the head's stamp: read only when there is
     /// one.
     pub(crate) fn read_now(&self) -> Option<std::time::Instant> {

@@ -45,8 +45,9 @@ pub(crate) struct SseReader {
     usage_reasoning: Option<u64>,
     prompt_tokens: Option<u64>,
     done: bool,
-    /// Read the mock's `: stamp` comments (a target on this host, where its clock is ours).
-    read_stamps: bool,
+    /// The head's stamp's intended time, when it had one (a target on this host, where its
+    /// clock is ours): the mock's `: stamp` comments are read, their times after it.
+    stamp_base: Option<u64>,
     stamps: Option<Box<Stamps>>,
     /// The last read's time and its `CLOCK_MONOTONIC` reading, for the stamps of its events.
     read_ns: Option<(Instant, u64)>,
@@ -155,15 +156,16 @@ impl SseReader {
             usage_reasoning: None,
             prompt_tokens: None,
             done: false,
-            read_stamps: false,
+            stamp_base: None,
             stamps: None,
             read_ns: None,
         }
     }
 
-    /// Reads the mock's stamps too (`on`: the target is on this host, so its clock is ours).
-    pub(crate) fn reading_stamps(mut self, on: bool) -> Self {
-        self.read_stamps = on;
+    /// Reads the mock's stamps too, given the head's (`Some`: the target is on this host, so
+    /// its clock is ours): the events' are times after the head's intended one.
+    pub(crate) fn reading_stamps(mut self, head_intended: Option<u64>) -> Self {
+        self.stamp_base = head_intended;
         self
     }
 
@@ -192,12 +194,12 @@ impl SseReader {
         // The mock opens each event with its stamp line: read from the bytes and left out of
         // the text the rest of the event is read from.
         let mut raw = raw;
-        if self.read_stamps
+        if let Some(base) = self.stamp_base
             && let Some((stamp, rest)) = mock_server::stamp::split_line(raw)
         {
             raw = rest;
             if let Some(s) = stamp {
-                self.on_stamp(s, now);
+                self.on_stamp(s.times(base), now);
             }
         }
         let text = std::str::from_utf8(raw).map_err(|e| RequestError::Decode(e.to_string()))?;
@@ -214,8 +216,8 @@ impl SseReader {
         self.on_chunk(chunk, now)
     }
 
-    /// An event's stamp, read at `now`.
-    fn on_stamp(&mut self, s: mock_server::stamp::Stamp, now: Instant) {
+    /// An event's stamp (its intended and written times), read at `now`.
+    fn on_stamp(&mut self, (intended, written): (u64, u64), now: Instant) {
         // Every event of one read was read at `now`: its clock reading made once.
         let read = match self.read_ns {
             Some((at, ns)) if at == now => ns,
@@ -235,7 +237,7 @@ impl SseReader {
                 })
             })
             .events
-            .push(StampedWrite::of(s.intended, s.written, read));
+            .push(StampedWrite::of(intended, written, read));
     }
 
     /// One parsed event: the end, an error, or deltas to time and usage to keep.
@@ -389,16 +391,17 @@ mod tests {
         let t0 = Instant::now();
         let ns = |at: Instant| mock_server::stamp::ns(at);
         let ms = Duration::from_millis;
+        // An event's stamp: its times after the head's intended one, t0.
         let event = |intended: Instant, written: Instant, text: &str| {
             format!(
                 ": stamp {} {}\ndata: {{\"choices\":[{{\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n",
-                ns(intended),
-                ns(written)
+                ns(intended) - ns(t0),
+                ns(written) - ns(intended)
             )
         };
         // Meant at 10 ms, written at 12 ms, read at 15 ms; then meant at 20, written at 20, read
         // at 29 (a proxy holding it 9 ms); then an event with no stamp.
-        let mut r = SseReader::new(t0, Tokenizer::Words).reading_stamps(true);
+        let mut r = SseReader::new(t0, Tokenizer::Words).reading_stamps(Some(ns(t0)));
         r.feed(event(t0 + ms(10), t0 + ms(12), "a").as_bytes(), t0 + ms(15))
             .unwrap();
         r.feed(event(t0 + ms(20), t0 + ms(20), "b").as_bytes(), t0 + ms(29))
@@ -416,7 +419,8 @@ mod tests {
         assert_eq!(transit, [ms(3), ms(9)]);
         // The stamped events' content is read too: three tokens, two gaps.
         assert_eq!(s.itl, [ms(14), ms(1)]);
-        // Not asked (a target on another host, whose clock is not ours): none.
+        // Not asked (a target on another host, whose clock is not ours, or a head without a
+        // stamp): none.
         let mut r = SseReader::new(t0, Tokenizer::Words);
         r.feed(event(t0, t0, "a").as_bytes(), t0).unwrap();
         r.feed(b"data: [DONE]\n\n", t0).unwrap();

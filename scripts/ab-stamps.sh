@@ -22,6 +22,7 @@ ROUNDS=${ROUNDS:-15}
 N=${N:-30000}
 read -r -a load <<<"${ARGS:--c 64 --stream --max-tokens 32}"
 AB_BINS="asyncbench mock-server" ab_build_commits "$@"
+ab_from_checkout="" # each commit's own client and mock
 ulimit -n 65536 2>/dev/null || true
 
 # Two standalone mocks a commit, each its own binary: $work/<commit>-stamped and -plain.

@@ -67,10 +67,12 @@ ab_stop_mock() {
 ab_median() { sort -g "$1" | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 # ab_head COMMAND: a report's first lines: date, the commits and what was built from the
-# checkout this runs in, the machine, and COMMAND.
+# checkout this runs in ($ab_from_checkout, default the floors and the mock; set empty when
+# nothing is), the machine, and COMMAND.
 ab_head() {
+  local here=${ab_from_checkout-floors and mock}
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- commits: ${commits[*]} (floors and mock from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', dirty'))"
+  echo "- commits: ${commits[*]}${here:+ ($here from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', dirty'))}"
   echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, Linux $(uname -r); $(rustc --version)"
   echo "- command: \`$1\`"
 }

@@ -10,8 +10,8 @@
 //! opening each event, `: stamp DUE_NS LATE_NS`, which clients skip as the SSE standard says:
 //! the event was meant to be written `DUE_NS` after the head's `INTENDED_NS` and was written
 //! `LATE_NS` after that (small numbers: a stream's events are written within its lifetime,
-//! and late by microseconds; two clock readings' 19 digits an event cost the mock more than
-//! the rest of its stamps). "Written" is when the mock handed the bytes to the connection; for
+//! and late by microseconds, where two clock readings of 14 to 19 digits each were digits to
+//! make, send and read on every event). "Written" is when the mock handed the bytes to the connection; for
 //! an event whose time had already come, the clock reading that found it had (taken just
 //! before the event is made: one clock reading an event, not two).
 

@@ -28,21 +28,29 @@ ab_cleanup() {
 # ab_build_commits COMMIT...: builds asyncbench (and the other binaries named in $AB_BINS) at
 # each commit in a worktree of its own (one target dir for all, $AB_TARGET), copies each to
 # $work/<binary>-<short commit>, and lists the short commits in $commits. The worktree is
-# removed even when the build fails.
+# removed even when the build fails. A commit's binaries are kept in $AB_TARGET/by-commit and
+# not built again (a commit's source does not change; the toolchain is the machine's one).
 ab_build_commits() {
-  local target=${AB_TARGET:-/tmp/asyncbench-ab-target} rev c src rc bin bins=()
+  local target=${AB_TARGET:-/tmp/asyncbench-ab-target} rev c src rc bin bins=() kept
   for bin in ${AB_BINS:-asyncbench}; do bins+=(--bin "$bin"); done
+  kept=$target/by-commit
+  mkdir -p "$kept"
   commits=()
   for rev in "$@"; do
     c=$(git rev-parse --short "$rev")
-    src=$(mktemp -d)
-    git worktree add -q --detach "$src" "$c"
-    rc=0
-    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q --workspace "${bins[@]}") || rc=$?
-    git worktree remove --force "$src"
-    [ "$rc" = 0 ] || { echo "${AB_BINS:-asyncbench} does not build at $c" >&2; exit 1; }
-    for bin in ${AB_BINS:-asyncbench}; do cp "$target/release/$bin" "$work/$bin-$c"; done
     commits+=("$c")
+    rc=0
+    for bin in ${AB_BINS:-asyncbench}; do [ -x "$kept/$bin-$c" ] || rc=1; done
+    if [ "$rc" = 1 ]; then
+      src=$(mktemp -d)
+      git worktree add -q --detach "$src" "$c"
+      rc=0
+      (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release -q --workspace "${bins[@]}") || rc=$?
+      git worktree remove --force "$src"
+      [ "$rc" = 0 ] || { echo "${AB_BINS:-asyncbench} does not build at $c" >&2; exit 1; }
+      for bin in ${AB_BINS:-asyncbench}; do cp "$target/release/$bin" "$kept/$bin-$c"; done
+    fi
+    for bin in ${AB_BINS:-asyncbench}; do cp "$kept/$bin-$c" "$work/$bin-$c"; done
   done
 }
 

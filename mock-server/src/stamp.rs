@@ -11,9 +11,9 @@
 //! the event was meant to be written `DUE_NS` after the head's `INTENDED_NS` and was written
 //! `LATE_NS` after that (small numbers: a stream's events are written within its lifetime,
 //! and late by microseconds, where two clock readings of 14 to 19 digits each were digits to
-//! make, send and read on every event). "Written" is when the mock handed the bytes to the connection; for
-//! an event whose time had already come, the clock reading that found it had (taken just
-//! before the event is made: one clock reading an event, not two).
+//! make, send and read on every event). "Written" is when the mock handed the bytes to the
+//! connection; for an event whose time had already come, the clock reading that found it had
+//! (taken just before the event is made: one clock reading an event, not two).
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

@@ -41,7 +41,7 @@ struct State {
     /// `deadline` − the stream's beginning, the head's intended time: a stamp's due time.
     due: Duration,
     step: Step,
-    /// `--stamps`: each event opens with its intended and actual write times.
+    /// `--stamps`: each event opens with when it was due after the head and how late it was.
     stamps: bool,
     /// The clock reading that found the current piece's deadline past (no wait), for its
     /// stamp: at zero latency a second reading per event was 1.3 % of the mock's CPU.

@@ -37,8 +37,9 @@ struct State {
     include_usage: bool,
     fault: Option<Fault>,
     rng: SmallRng,
-    deadline: Instant,
-    /// `deadline` − the stream's beginning, the head's intended time: a stamp's due time.
+    /// The stream's beginning: the head's intended time.
+    begun: Instant,
+    /// The current piece's deadline after `begun`: its stamp's due time.
     due: Duration,
     step: Step,
     /// `--stamps`: each event opens with when it was due after the head and how late it was.
@@ -68,13 +69,18 @@ enum Piece {
 }
 
 impl State {
+    /// When the current piece is due.
+    fn deadline(&self) -> Instant {
+        self.begun + self.due
+    }
+
     /// The next piece of the stream, after waiting for its time, stamped with `--stamps`.
     async fn next(&mut self) -> Option<Frame> {
         self.due_passed = None;
         let piece = self.piece().await?;
         let late = || {
             let written = self.due_passed.unwrap_or_else(Instant::now);
-            written.saturating_duration_since(self.deadline)
+            written.saturating_duration_since(self.deadline())
         };
         Some(piece.map(|p| match p {
             Piece::Roomy(event) => stamped_in_place(self.due, late(), event),
@@ -87,9 +93,8 @@ impl State {
         let g = &self.generation;
         let p = &self.st.profile;
         if let Step::Open = self.step {
-            let by = p.latency.sample(&mut self.rng);
-            (self.deadline, self.due) = (self.deadline + by, self.due + by);
-            self.due_passed = self.st.sleep_until(self.deadline).await;
+            self.due += p.latency.sample(&mut self.rng);
+            self.due_passed = self.st.sleep_until(self.deadline()).await;
             self.step = Step::Token(0);
             // The legacy API has no opening: it goes straight to the first token.
             if let Some(opening) = g.opening() {
@@ -99,13 +104,12 @@ impl State {
         match self.step {
             Step::Open => None,
             Step::Token(t) if t < g.tokens => {
-                let by = if t == 0 {
+                self.due += if t == 0 {
                     p.ttft.sample(&mut self.rng)
                 } else {
                     p.itl.sample(&mut self.rng)
                 };
-                (self.deadline, self.due) = (self.deadline + by, self.due + by);
-                self.due_passed = self.st.sleep_until(self.deadline).await;
+                self.due_passed = self.st.sleep_until(self.deadline()).await;
                 if t == g.tokens / 2 {
                     match self.fault {
                         Some(Fault::StreamError) => {
@@ -203,7 +207,7 @@ pub(crate) fn response(
         include_usage,
         fault: fault.filter(|f| matches!(f, Fault::StreamError | Fault::StreamCut)),
         rng,
-        deadline: begun.at,
+        begun: begun.at,
         due: Duration::ZERO,
         step: Step::Open,
         stamps,

@@ -28,22 +28,11 @@ ulimit -n 65536 2>/dev/null || true
 # Two standalone mocks a commit, each its own binary: $work/<commit>-stamped and -plain.
 mocks=()
 trap 'for p in "${mocks[@]}"; do kill "$p" 2>/dev/null || true; done; ab_cleanup' EXIT
-start() { # start NAME BINARY FLAGS...: its origin in $work/NAME.url, its PID in $work/NAME.pid
-  local name=$1 bin=$2
-  shift 2
-  "$bin" --port 0 "$@" >"$work/$name.out" 2>&1 &
-  mocks+=($!)
-  echo $! >"$work/$name.pid"
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/^listening on //p' "$work/$name.out" | head -1 >"$work/$name.url"
-  [ -s "$work/$name.url" ] || { echo "mock $name did not start: $(cat "$work/$name.out")" >&2; exit 1; }
-}
-mock_cpu() { # the mock's CPU seconds so far, every thread's
-  cat /proc/"$(cat "$work/$1.pid")"/task/*/schedstat | awk '{ns += $1} END {printf "%.6f", ns / 1e9}'
-}
+# shellcheck source=lib/mocks.sh
+. scripts/lib/mocks.sh
 for c in "${commits[@]}"; do
-  start "$c-stamped" "$work/mock-server-$c" --stamps
-  start "$c-plain" "$work/mock-server-$c"
+  start_named_mock "$c-stamped" "$work/mock-server-$c" --stamps
+  start_named_mock "$c-plain" "$work/mock-server-$c"
 done
 
 # One row a round and commit: client stamped, client plain, mock stamped, mock plain (seconds).

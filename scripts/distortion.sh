@@ -33,24 +33,15 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release -q --workspace --bins
 work=$(mktemp -d)
 cp target/release/asyncbench target/release/mock-server "$work/"
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-
-# start_mock NAME FLAGS...: a standalone mock; its URL in $work/NAME.url, its PID in $work/NAME.pid.
+mocks=()
+trap 'for p in "${mocks[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# shellcheck source=lib/mocks.sh
+. scripts/lib/mocks.sh
+# start_mock NAME FLAGS...: a standalone mock of this checkout (see lib/mocks.sh).
 start_mock() {
   local name=$1
   shift
-  "$work/mock-server" --port 0 "$@" >"$work/$name.out" 2>&1 &
-  pids+=($!)
-  echo $! >"$work/$name.pid"
-  for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/^listening on //p' "$work/$name.out" | head -1 >"$work/$name.url"
-}
-
-# mock_cpu NAME: the mock's CPU seconds so far, every thread's, from the scheduler's nanosecond
-# counts (/proc/PID/stat's ticks are 10 ms: too coarse for a few percent).
-mock_cpu() {
-  cat /proc/"$(cat "$work/$1.pid")"/task/*/schedstat | awk '{ns += $1} END {printf "%.6f", ns / 1e9}'
+  start_named_mock "$name" "$work/mock-server" "$@"
 }
 
 # run NAME MOCK FLAGS...: one async run against MOCK, its report in $work/NAME/report.json.

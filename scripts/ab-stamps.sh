@@ -7,7 +7,8 @@
 #
 # The load is the stamps' worst case: zero latency, 64 in flight, streams of 32 events, a stamp
 # line on each (ARGS overrides the load's flags; `ARGS="-c 64"` gives whole answers, one stamp
-# header each). Figures: the client's CPU a request in its measured phase (`cpu_s` ÷ requests)
+# header each; MOCK_ARGS gives both mocks latency flags: `MOCK_ARGS="--ttft 50ms --itl 5ms"
+# ARGS="-c 256 --stream --max-tokens 32" N=5000` is issue 29's paced point). Figures: the client's CPU a request in its measured phase (`cpu_s` ÷ requests)
 # and the mock's (its threads' /proc schedstat nanoseconds over the run), stamped and plain, and
 # for each commit the median of the rounds' differences and the pooled one (all its stamped
 # rounds' CPU ÷ all its plain rounds' − 1). Writes OUT_DIR/stamps.md.
@@ -21,6 +22,7 @@ shift
 ROUNDS=${ROUNDS:-15}
 N=${N:-30000}
 read -r -a load <<<"${ARGS:--c 64 --stream --max-tokens 32}"
+read -r -a mock_args <<<"${MOCK_ARGS:-}"
 AB_BINS="asyncbench mock-server" ab_build_commits "$@"
 ab_from_checkout="" # each commit's own client and mock
 ulimit -n 65536 2>/dev/null || true
@@ -31,8 +33,8 @@ trap 'for p in "${mocks[@]}"; do kill "$p" 2>/dev/null || true; done; ab_cleanup
 # shellcheck source=lib/mocks.sh
 . scripts/lib/mocks.sh
 for c in "${commits[@]}"; do
-  start_named_mock "$c-stamped" "$work/mock-server-$c" --stamps
-  start_named_mock "$c-plain" "$work/mock-server-$c"
+  start_named_mock "$c-stamped" "$work/mock-server-$c" --stamps "${mock_args[@]}"
+  start_named_mock "$c-plain" "$work/mock-server-$c" "${mock_args[@]}"
 done
 
 # One row a round and commit: client stamped, client plain, mock stamped, mock plain (seconds).
@@ -59,9 +61,9 @@ done
 {
   echo "# What the stamps cost: each commit's client against its stamping mock and its plain one"
   echo
-  ab_head "ROUNDS=$ROUNDS N=$N$([ -n "${ARGS:-}" ] && echo " ARGS=\"$ARGS\"") bash scripts/ab-stamps.sh OUT_DIR $*"
+  ab_head "ROUNDS=$ROUNDS N=$N$([ -n "${ARGS:-}" ] && echo " ARGS=\"$ARGS\"")$([ -n "${MOCK_ARGS:-}" ] && echo " MOCK_ARGS=\"$MOCK_ARGS\"") bash scripts/ab-stamps.sh OUT_DIR $*"
   echo
-  echo "Load: \`-n $N ${load[*]}\`, zero latency, the client (\`async\`) and the mock on the same"
+  echo "Load: \`-n $N ${load[*]}\`, the mocks at $([ -n "${MOCK_ARGS:-}" ] && echo "\`${MOCK_ARGS}\`" || echo "zero latency"), the client (\`async\`) and the mock on the same"
   echo "2 cores. µs of CPU a request: the client's measured phase (\`cpu_s\` ÷ requests) and the"
   echo "mock's threads over the run. Each round runs the commits in turn, each commit's two mocks in"
   echo "alternating order (odd rounds stamped first)."

@@ -253,9 +253,9 @@ impl Recorder {
                 self.series.record(Series::RequestPath, d);
             }
             self.series
-                .record_each(Series::MockLate, st.writes().map(|w| w.mock_late));
+                .record_each(Series::MockLate, st.writes().map(|w| w.mock_late()));
             self.series
-                .record_each(Series::Transit, st.writes().map(|w| w.transit));
+                .record_each(Series::Transit, st.writes().map(|w| w.transit()));
         }
         tpot
     }
@@ -539,14 +539,8 @@ mod tests {
                 })),
                 stamps: Some(Box::new(Stamps {
                     request: Some(ms(3)),
-                    head: Some(StampedWrite {
-                        mock_late: ms(2),
-                        transit: ms(5),
-                    }),
-                    events: vec![StampedWrite {
-                        mock_late: ms(7),
-                        transit: ms(11),
-                    }],
+                    head: Some(StampedWrite::new(ms(2), ms(5))),
+                    events: vec![StampedWrite::new(ms(7), ms(11))],
                 })),
                 ..Sample::default()
             });

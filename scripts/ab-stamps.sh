@@ -8,10 +8,11 @@
 # The load is the stamps' worst case: zero latency, 64 in flight, streams of 32 events, a stamp
 # line on each (ARGS overrides the load's flags; `ARGS="-c 64"` gives whole answers, one stamp
 # header each; MOCK_ARGS gives both mocks latency flags: `MOCK_ARGS="--ttft 50ms --itl 5ms"
-# ARGS="-c 256 --stream --max-tokens 32" N=5000` is issue 29's paced point). Figures: the client's CPU a request in its measured phase (`cpu_s` ÷ requests)
-# and the mock's (its threads' /proc schedstat nanoseconds over the run), stamped and plain, and
-# for each commit the median of the rounds' differences and the pooled one (all its stamped
-# rounds' CPU ÷ all its plain rounds' − 1). Writes OUT_DIR/stamps.md.
+# ARGS="-c 256 --stream --max-tokens 32" N=5000` is issue 29's paced point). Figures: the client's
+# CPU a request in its measured phase (`cpu_s` ÷ requests) and the mock's (its process CPU clock
+# over the run, every thread's), stamped and plain, and for each commit the median of the rounds'
+# differences and the pooled one (all its stamped rounds' CPU ÷ all its plain rounds' − 1). Writes
+# OUT_DIR/stamps.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ab_commit_args=$(($# - 1))
@@ -65,7 +66,7 @@ done
   echo
   echo "Load: \`-n $N ${load[*]}\`, the mocks at $([ -n "${MOCK_ARGS:-}" ] && echo "\`${MOCK_ARGS}\`" || echo "zero latency"), the client (\`async\`) and the mock on the same"
   echo "2 cores. µs of CPU a request: the client's measured phase (\`cpu_s\` ÷ requests) and the"
-  echo "mock's threads over the run. Each round runs the commits in turn, each commit's two mocks in"
+  echo "mock's process over the run. Each round runs the commits in turn, each commit's two mocks in"
   echo "alternating order (odd rounds stamped first)."
   echo
   python3 - "$work" "$ROUNDS" "$N" "${commits[@]}" <<'EOF'

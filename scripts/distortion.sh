@@ -152,7 +152,7 @@ EOF
   if part D; then
   echo "## D. What stamps cost: a stamping mock and a plain one alternating"
   echo
-  echo "CPU per request in µs: the client's (\`cpu_s\` ÷ requests) and the mock's (its threads' /proc schedstat over the run)."
+  echo "CPU per request in µs: the client's (\`cpu_s\` ÷ requests) and the mock's (its process CPU clock over the run, every thread's)."
   echo
   echo "### Whole answers, zero latency, \`-c 64 -n $d_n\`"
   echo

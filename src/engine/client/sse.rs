@@ -173,23 +173,37 @@ impl SseReader {
 
     /// Feeds bytes that arrived at `now`. Errors on an error event or a malformed chunk.
     pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) -> Result<(), RequestError> {
+        // With nothing held over (the usual case: a read ends at an event's end), the events
+        // are read from the chunk where they lie and only an unfinished last one is kept:
+        // copying every chunk into the buffer first copied every byte of every stream.
+        if self.buf.is_empty() {
+            let (read, result) = self.read_events(bytes, now);
+            self.buf.extend_from_slice(&bytes[read..]);
+            return result;
+        }
         self.buf.extend_from_slice(bytes);
         // Events are read in place and the buffer compacted once per feed: draining each event
         // from the front would move the rest of the buffer every time (quadratic in the events
         // a chunk holds; a 64 KiB read can hold a thousand).
         let buf = std::mem::take(&mut self.buf);
+        let (read, result) = self.read_events(&buf, now);
+        self.buf = buf;
+        self.buf.drain(..read);
+        result
+    }
+
+    /// Reads the complete events at the start of `buf`: how many bytes they took, and the
+    /// first error (no event after it is read).
+    fn read_events(&mut self, buf: &[u8], now: Instant) -> (usize, Result<(), RequestError>) {
         let mut start = 0;
-        let mut result = Ok(());
         while let Some((end, sep)) = find_event_end(&buf[start..]) {
-            result = self.on_event(&buf[start..start + end], now);
+            let result = self.on_event(&buf[start..start + end], now);
             start += end + sep;
             if result.is_err() {
-                break;
+                return (start, result);
             }
         }
-        self.buf = buf;
-        self.buf.drain(..start);
-        result
+        (start, Ok(()))
     }
 
     fn on_event(&mut self, raw: &[u8], now: Instant) -> Result<(), RequestError> {
@@ -681,5 +695,51 @@ data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":
         .unwrap();
         assert!(r.is_done());
         assert_eq!(r.finish().unwrap().completion_tokens, Some(1));
+    }
+
+    /// What a reader makes of a stream, for comparing two ways of feeding it.
+    fn read_whole(r: SseReader) -> (u64, String, Vec<Duration>, Option<Vec<StampedWrite>>) {
+        let (chunks, content) = (r.content_chunks, r.content.clone());
+        let s = r.finish().unwrap();
+        let stamps = s.stamps.map(|st| st.events);
+        (chunks, content, s.itl, stamps)
+    }
+
+    proptest::proptest! {
+        /// A stream cut into reads anywhere (inside an event, a stamp line, a separator of
+        /// either kind) reads as the stream in one read: the same events, text, gaps and
+        /// stamps; and nothing is held over at its end.
+        #[test]
+        fn a_stream_cut_anywhere_reads_as_the_stream_whole(
+            events in proptest::collection::vec((0u64..1_000_000, 0u64..100_000, "[a-z]{0,6}", proptest::bool::ANY), 1..12),
+            cuts in proptest::collection::vec(0usize..2_000, 0..8),
+        ) {
+            let t0 = Instant::now();
+            let base = mock_server::stamp::ns(t0);
+            let mut text = String::new();
+            for (due, late, word, crlf) in &events {
+                let sep = if *crlf { "\r\n" } else { "\n" };
+                text.push_str(&format!(
+                    ": stamp {due} {late}{sep}data: {{\"choices\":[{{\"delta\":{{\"content\":\"{word}\"}}}}]}}{sep}{sep}"
+                ));
+            }
+            text.push_str("data: [DONE]\n\n");
+            let bytes = text.as_bytes();
+            // Every read at t0: what the cut points must not change is which events are read,
+            // their text and their stamps.
+            let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            at.sort_unstable();
+            at.dedup();
+            let mut cut = SseReader::new(t0, Tokenizer::Words).reading_stamps(Some(base));
+            let mut from = 0;
+            for &to in at.iter().chain(std::iter::once(&bytes.len())) {
+                cut.feed(&bytes[from..to], t0).unwrap();
+                from = to;
+            }
+            proptest::prop_assert!(cut.buf.is_empty());
+            let mut whole = SseReader::new(t0, Tokenizer::Words).reading_stamps(Some(base));
+            whole.feed(bytes, t0).unwrap();
+            proptest::prop_assert_eq!(read_whole(cut), read_whole(whole));
+        }
     }
 }

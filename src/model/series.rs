@@ -225,15 +225,16 @@ impl SeriesSet {
         self.record_value(s, micros(d));
     }
 
-    /// Records each of `values` in `s`: what [`SeriesSet::record`] does for one, with the
-    /// series looked up once (a stamped stream's events give two values each).
-    pub fn record_each(&mut self, s: Series, values: impl IntoIterator<Item = Duration>) {
+    /// Records each of `values` (microseconds, or raw values) in `s`: what
+    /// [`SeriesSet::record_value`] does for one, with the series looked up once (a stamped
+    /// stream's events give two values each, kept in microseconds).
+    pub fn record_each(&mut self, s: Series, values: impl IntoIterator<Item = u64>) {
         self.part_from(&[s]);
         // After `part_from`, a series that read as another has its own histogram.
         debug_assert!(!self.echo[s.index()]);
         let h = self.hists[s.index()].get_or_insert_with(new_histogram);
-        for d in values {
-            record_clamped(h, micros(d));
+        for v in values {
+            record_clamped(h, v);
         }
     }
 
@@ -397,7 +398,7 @@ mod tests {
     fn apply(set: &mut SeriesSet, plain: &mut Plain, writes: &[(Vec<Series>, u64)], each: bool) {
         for (to, v) in writes {
             match to[..] {
-                [s] if each => set.record_each(s, [Duration::from_micros(*v)]),
+                [s] if each => set.record_each(s, [*v]),
                 _ => set.record_shared(to, *v),
             }
             for s in to {

@@ -8,7 +8,7 @@
 
 use crate::model::outcome::{ErrorClass, Outcome};
 use crate::model::plan::Slo;
-use crate::model::record::{Protocol, Record, Sample};
+use crate::model::record::{Protocol, Record, Sample, StampedWrite};
 use crate::model::rounds::{Second, Steady};
 use crate::model::series::{Percentiles, Series, SeriesSet, micros, new_histogram};
 use crate::stats::intervals::Intervals;
@@ -253,9 +253,9 @@ impl Recorder {
                 self.series.record(Series::RequestPath, d);
             }
             self.series
-                .record_each(Series::MockLate, st.writes().map(|w| w.mock_late()));
+                .record_each(Series::MockLate, st.writes().map(StampedWrite::mock_late_us));
             self.series
-                .record_each(Series::Transit, st.writes().map(|w| w.transit()));
+                .record_each(Series::Transit, st.writes().map(StampedWrite::transit_us));
         }
         tpot
     }

@@ -427,10 +427,12 @@ mod tests {
         .unwrap();
         let s = r.finish().unwrap();
         let stamps = s.stamps.expect("stamps read");
-        let (late, transit): (Vec<Duration>, Vec<Duration>) =
-            stamps.writes().map(|w| (w.mock_late(), w.transit())).unzip();
-        assert_eq!(late, [ms(2), ms(0)]);
-        assert_eq!(transit, [ms(3), ms(9)]);
+        let (late, transit): (Vec<u64>, Vec<u64>) = stamps
+            .writes()
+            .map(|w| (w.mock_late_us(), w.transit_us()))
+            .unzip();
+        assert_eq!(late, [2_000, 0]);
+        assert_eq!(transit, [3_000, 9_000]);
         // The stamped events' content is read too: three tokens, two gaps.
         assert_eq!(s.itl, [ms(14), ms(1)]);
         // Not asked (a target on another host, whose clock is not ours, or a head without a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Named standalone mocks for the scripts that run several at once (distortion.sh, ab-stamps.sh),
-# sourced by each: started in the background, their CPU read from the scheduler. Each needs
+# sourced by each: started in the background, their CPU read from the kernel. Each needs
 # $work (a directory of its own) and a `mocks` array its EXIT trap kills. Not run on its own.
 
 # start_named_mock NAME BINARY FLAGS...: BINARY (a mock-server) on a free port with FLAGS; its

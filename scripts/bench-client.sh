@@ -46,17 +46,14 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
 start_mock() { # args → sets $mock (origin) and $mock_pid
-  "$work/mock-server" --port 0 "$@" >"$work/mock.out" 2>"$work/mock.err" &
-  mock_pid=$!
-  pids+=("$mock_pid")
-  for _ in $(seq 100); do
-    grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+  start_server "$work/mock.out" "$work/mock-server" --port 0 "$@"
+  mock=$server_url
+  mock_pid=$server_pid
 }
-stop_mock() { kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true; }
+stop_mock() { stop_server "$mock_pid"; }
 
 body="$work/body.json"
 echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}' >"$body"

@@ -42,19 +42,11 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_server() { # binary args → sets $url to the base URL it prints and $server_pid
-  "$@" >"$work/server.out" 2>"$work/server.err" &
-  server_pid=$!
-  pids+=("$server_pid")
-  for _ in $(seq 100); do
-    if grep -q '^listening on ' "$work/server.out" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  url=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
-}
+# shellcheck source=lib/server.sh
+. "$root/scripts/lib/server.sh"
 start_mock() { # args → sets $mock to the mock's base URL and $mock_pid
-  start_server "$root/target/release/mock-server" --port 0 "$@"
-  mock=$url
+  start_server "$work/server.out" "$root/target/release/mock-server" --port 0 "$@"
+  mock=$server_url
   mock_pid=$server_pid
 }
 stop_last() {
@@ -88,8 +80,8 @@ nginx_conf "$work/nginx" auto \
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 nginx_pid=$!
-start_server "$root/target/release/examples/hyper_floor" "$work/completion.json"
-hyper=$url
+start_server "$work/server.out" "$root/target/release/examples/hyper_floor" "$work/completion.json"
+hyper=$server_url
 hyper_pid=$server_pid
 sleep 0.5
 
@@ -178,8 +170,8 @@ for round in $(seq "$ROUNDS"); do
   rpss+=("$(rps <"$work/fid.txt")")
   errors+=$(grep -E 'Socket errors|Non-2xx' "$work/fid.txt" || true)
   stop_last
-  start_server "$root/target/release/examples/hyper_floor" "$work/completion.json" 100
-  wrk -t2 -c1000 -d"$DURATION" --latency -s "$work/post.lua" "$url/v1/chat/completions" >"$work/fid.txt"
+  start_server "$work/server.out" "$root/target/release/examples/hyper_floor" "$work/completion.json" 100
+  wrk -t2 -c1000 -d"$DURATION" --latency -s "$work/post.lua" "$server_url/v1/chat/completions" >"$work/fid.txt"
   cat "$work/fid.txt" >>"$work/hyper100.txt"
   h50s+=("$(pct 50.000% 50% "$work/fid.txt")")
   h99s+=("$(pct 99.000% 99% "$work/fid.txt")")

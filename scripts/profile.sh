@@ -42,16 +42,11 @@ git worktree add -q --detach "$src" "$rev"
   cargo build --release -q --workspace --bins --example floor_client --example hyper_floor)
 cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server,examples/floor_client,examples/hyper_floor} "$work/"
 
-start_server() { # binary args → sets $url to the origin it prints and $server_pid
-  "$@" >"$work/server.out" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/server.out" 2>/dev/null && break; sleep 0.05; done
-  url=$(sed -n 's/^listening on //p' "$work/server.out" | head -1)
-}
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
 start_mock() { # → sets $mock and $mock_pid
-  start_server "$work/mock-server" --port 0 --latency 0ms
-  mock=$url
+  start_server "$work/server.out" "$work/mock-server" --port 0 --latency 0ms
+  mock=$server_url
   mock_pid=$server_pid
 }
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}'
@@ -179,8 +174,8 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 # --- the mock beside bare hyper -------------------------------------------------------------------
 # The same load on a bare hyper server answering the mock's completion bytes; requests in each
 # profiled window ≈ wrk's rate × DURATION.
-start_server "$work/hyper_floor" "$work/completion.json"
-hyper_rps=$(profile_server "$server_pid" "$work/hyper.data" "$url")
+start_server "$work/server.out" "$work/hyper_floor" "$work/completion.json"
+hyper_rps=$(profile_server "$server_pid" "$work/hyper.data" "$server_url")
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
 {
   echo "## Mock beside bare hyper: self time per request (commit $commit)"

@@ -25,6 +25,8 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d)
 mock_pid=""
 run_pid=""
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
 trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; [ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 cargo build --release -q --workspace --bins --example floor_client
@@ -70,11 +72,9 @@ PY
 # mock, counts its binary's pages AT seconds in, waits for it; the counts go to $work/KIND.<round>.
 sample() {
   local kind=$1 bin
-  "$work/mock-server" --port 0 --latency 1s >"$work/mock.out" 2>&1 &
-  mock_pid=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
-  url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
-  [ -n "$url" ] || { echo "the mock did not start: $(cat "$work/mock.out")" >&2; exit 1; }
+  start_server "$work/mock.out" "$work/mock-server" --port 0 --latency 1s
+  mock_pid=$server_pid
+  url=$server_url
   if [ "$kind" = floor ]; then
     bin=$work/floor_client
     "$bin" reqwest "$url/v1/chat/completions" "$work/body.json" "$C" "$N" >"$work/run.out" 2>&1 &
@@ -89,8 +89,7 @@ sample() {
   sections "$run_pid" "$bin" >"$work/$kind.$r"
   wait "$run_pid" || { echo "$kind failed: $(tail -3 "$work/run.out")" >&2; exit 1; }
   run_pid=""
-  kill "$mock_pid"
-  wait "$mock_pid" 2>/dev/null || true
+  stop_server "$mock_pid"
   mock_pid=""
 }
 

@@ -12,11 +12,12 @@ ulimit -n 65536 2>/dev/null || ulimit -n 20000
 cargo build --release -q --workspace --bins
 work=$(mktemp -d)
 cp target/release/asyncbench target/release/mock-server "$work/"
-"$work/mock-server" --port 0 --latency 1s >"$work/mock.out" 2>&1 &
-mock_pid=$!
-trap 'kill $mock_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
-mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+pids=()
+trap 'for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
+start_server "$work/mock.out" "$work/mock-server" --port 0 --latency 1s
+mock=$server_url
 echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}' >"$work/body.json"
 rows=""
 for c in 1 1000 5000 10000; do

@@ -16,11 +16,11 @@ work=$(mktemp -d)
 mock_pid=
 cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-"$bin/mock-server" --port 0 --latency lognormal:100ms,400ms --rate-500 0.02 --seed 11 \
-  >"$work/mock.out" 2>"$work/mock.err" &
-mock_pid=$!
-for _ in $(seq 200); do grep -q '^listening on ' "$work/mock.out" && break; sleep 0.05; done
-url="$(sed -n 's/^listening on //p' "$work/mock.out")/v1"
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
+start_server "$work/mock.out" "$bin/mock-server" --port 0 --latency lognormal:100ms,400ms --rate-500 0.02 --seed 11
+mock_pid=$server_pid
+url="$server_url/v1"
 
 case_() { # name, then the workload's flags
   local name=$1; shift

@@ -18,11 +18,11 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-target/release/mock-server --port 0 --latency 0ms >"$work/mock.out" 2>"$work/mock.err" &
-mock_pid=$!
-pids+=("$mock_pid")
-for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" && break; sleep 0.05; done
-url="$(sed -n 's/^listening on //p' "$work/mock.out")/v1"
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
+start_server "$work/mock.out" target/release/mock-server --port 0 --latency 0ms
+mock_pid=$server_pid
+url="$server_url/v1"
 
 # Calibrate: the rate this machine sustains, so the soak lasts about DURATION seconds.
 target/release/asyncbench compare -q -n 200000 --strategies async -c 64 --target "$url" --out "$work/calib" >/dev/null

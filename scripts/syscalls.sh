@@ -39,11 +39,11 @@ wrk.body   = '$body'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-"$root/target/release/mock-server" --port 0 --latency 0ms >"$work/mock.out" 2>&1 &
-mock_pid=$!
-pids+=("$mock_pid")
-for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" && break; sleep 0.05; done
-mock=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
+# shellcheck source=lib/server.sh
+. "$root/scripts/lib/server.sh"
+start_server "$work/mock.out" "$root/target/release/mock-server" --port 0 --latency 0ms
+mock_pid=$server_pid
+mock=$server_url
 curl -s -X POST -H 'content-type: application/json' -d "$body" "$mock/v1/chat/completions" >"$work/c.json"
 
 # strace's summary → "calls per request | the top five" for `requests` requests.

@@ -68,10 +68,10 @@ echo "validate-deploy: manifests agree (Indexed, completions = parallelism = SHA
 # The rehearsal.
 cargo build --release -q --workspace --bins
 bin=$(cd "$target_dir/release" && pwd)
-"$bin/mock-server" --port 0 --latency 2ms --rate-500 0.05 --seed 7 >"$work/mock.out" 2>"$work/mock.err" &
-pids+=($!)
-for _ in $(seq 200); do grep -q '^listening on ' "$work/mock.out" && break; sleep 0.05; done
-base=$(sed -n 's/^listening on //p' "$work/mock.out")
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
+start_server "$work/mock.out" "$bin/mock-server" --port 0 --latency 2ms --rate-500 0.05 --seed 7
+base=$server_url
 # shellcheck disable=SC1091
 source "$work/env"
 export TARGET="$base/v1" START_AT="$(($(date +%s) + 2))"

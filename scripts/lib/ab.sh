@@ -3,6 +3,9 @@
 # directory and its cleanup, asyncbench built at each commit, and a standalone mock started in the
 # background. Not run on its own.
 
+# shellcheck source=server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/server.sh"
+
 # ab_setup NAME OUT_DIR: checks that commits were given (exit 2 naming the usage otherwise),
 # makes OUT_DIR (its absolute path in $out) and a work directory ($work) removed on exit, with
 # the mock started by ab_start_mock killed.
@@ -57,17 +60,14 @@ ab_build_commits() {
 # ab_start_mock FLAGS...: $work/mock-server on a free port with FLAGS; its origin in $url, its
 # PID in $mock_pid.
 ab_start_mock() {
-  "$work/mock-server" --port 0 "$@" >"$work/mock.out" 2>&1 &
-  mock_pid=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
-  url=$(sed -n 's/^listening on //p' "$work/mock.out" | head -1)
-  [ -n "$url" ] || { echo "the mock did not start: $(cat "$work/mock.out")" >&2; exit 1; }
+  start_server "$work/mock.out" "$work/mock-server" --port 0 "$@"
+  url=$server_url
+  mock_pid=$server_pid
 }
 
 # ab_stop_mock: stops the mock ab_start_mock started.
 ab_stop_mock() {
-  kill "$mock_pid"
-  wait "$mock_pid" 2>/dev/null || true
+  stop_server "$mock_pid"
   mock_pid=""
 }
 

@@ -3,18 +3,19 @@
 # sourced by each: started in the background, their CPU read from the kernel. Each needs
 # $work (a directory of its own) and a `mocks` array its EXIT trap kills. Not run on its own.
 
+# shellcheck source=server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/server.sh"
+
 # start_named_mock NAME BINARY FLAGS...: BINARY (a mock-server) on a free port with FLAGS; its
 # origin in $work/NAME.url, its PID in $work/NAME.pid and in $mocks. Exits naming the mock and
-# its output when it does not start.
+# its output when it does not start (see start_server).
 start_named_mock() {
   local name=$1 bin=$2
   shift 2
-  "$bin" --port 0 "$@" >"$work/$name.out" 2>&1 &
-  mocks+=($!)
-  echo $! >"$work/$name.pid"
-  for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/^listening on //p' "$work/$name.out" | head -1 >"$work/$name.url"
-  [ -s "$work/$name.url" ] || { echo "mock $name did not start: $(cat "$work/$name.out")" >&2; exit 1; }
+  start_server "$work/$name.out" "$bin" --port 0 "$@"
+  mocks+=("$server_pid")
+  echo "$server_pid" >"$work/$name.pid"
+  echo "$server_url" >"$work/$name.url"
 }
 
 # mock_cpu NAME: the CPU seconds so far of the mock started as NAME, every thread it ever ran

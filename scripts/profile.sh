@@ -115,7 +115,7 @@ PY
 
 # --- the client ---------------------------------------------------------------------------------
 start_mock
-perf record -q -F 1999 --call-graph fp -o "$work/client.data" -- "$work/asyncbench" compare -q \
+perf record -q -F 1999 --call-graph fp -o "$work/client.data" -- "$work/asyncbench" compare -q --rounds 1 \
   --target "$mock/v1" --body-file "$work/body.json" --strategies async -c 64 -z "${DURATION}s" \
   --out "$work/client-run" >/dev/null 2>&1
 figures=$(python3 -c "

@@ -21,7 +21,7 @@ mock=$server_url
 echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}' >"$work/body.json"
 rows=""
 for c in 1 1000 5000 10000; do
-  /usr/bin/time -v -o "$work/time.txt" "$work/asyncbench" compare -q --target "$mock/v1" --body-file "$work/body.json" \
+  /usr/bin/time -v -o "$work/time.txt" "$work/asyncbench" compare -q --rounds 1 --target "$mock/v1" --body-file "$work/body.json" \
     --strategies async -c "$c" -n $((2 * c)) --out "$work/run-$c" >/dev/null 2>&1
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$work/time.txt")
   acc=$(python3 -c "import json; print(json.load(open('$work/run-$c/report.json'))['strategies'][0]['accounted'])")

@@ -24,7 +24,8 @@ url="$server_url/v1"
 
 case_() { # name, then the workload's flags
   local name=$1; shift
-  local flags=(-q --strategies async --target "$url" "$@")
+  # One round each way: a shard runs one, and compare's default is three.
+  local flags=(-q --rounds 1 --strategies async --target "$url" "$@")
   echo "== $name, one process: asyncbench compare ${flags[*]}" | tee "$out/$name.txt"
   "$bin/asyncbench" compare "${flags[@]}" --out "$out/$name-one" | tee -a "$out/$name.txt"
   local at=$(($(date +%s) + 2)) pids=()

@@ -25,13 +25,15 @@ mock_pid=$server_pid
 url="$server_url/v1"
 
 # Calibrate: the rate this machine sustains, so the soak lasts about DURATION seconds.
-target/release/asyncbench compare -q -n 200000 --strategies async -c 64 --target "$url" --out "$work/calib" >/dev/null
-rate=$(awk -F, 'NR==2 {print $15}' "$work/calib/summary.csv")
+target/release/asyncbench compare -q --rounds 1 -n 200000 --strategies async -c 64 --target "$url" --out "$work/calib" >/dev/null
+# By the column's name: the 15th, read by number, had become another column (`cancelled`, 0).
+rate=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "throughput_rps") c = i} NR == 2 && c {print $c}' "$work/calib/summary.csv")
+python3 -c "import sys; sys.exit(0 if float('${rate:-0}') > 0 else 1)" || { echo "soak: no throughput in the calibration run's summary.csv" >&2; exit 1; }
 n=$(python3 -c "print(int($rate * $DURATION))")
 echo "calibrated at $rate requests/s: $n requests for ~${DURATION}s" >&2
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-target/release/asyncbench compare -q -n "$n" --strategies async -c 64 --target "$url" --out "$work/soak" >"$work/soak.txt" &
+target/release/asyncbench compare -q --rounds 1 -n "$n" --strategies async -c 64 --target "$url" --out "$work/soak" >"$work/soak.txt" &
 harness_pid=$!
 pids+=("$harness_pid")
 echo "t_s,harness_rss_kb,mock_rss_kb" >"$out/soak.csv"

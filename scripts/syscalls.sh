@@ -90,7 +90,7 @@ strace -c -f -o "$work/oha.strace" oha --no-tui -n "$N" -c 64 -m POST -H 'conten
   -D "$work/body.json" "$mock/v1/chat/completions" >/dev/null
 rows+="| oha (client, -n $N -c 64) | $N | $(per_request "$work/oha.strace" "$N") |"$'\n'
 for s in async async-single; do
-  strace -c -f -o "$work/$s.strace" "$root/target/release/asyncbench" compare -q --target "$mock/v1" \
+  strace -c -f -o "$work/$s.strace" "$root/target/release/asyncbench" compare -q --rounds 1 --target "$mock/v1" \
     --body-file "$work/body.json" --strategies "$s" -c 64 -n "$N" >/dev/null
   rows+="| asyncbench $s (client, -n $N -c 64) | $N | $(per_request "$work/$s.strace" "$N") |"$'\n'
 done

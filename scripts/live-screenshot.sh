@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results/$(date +%Y-%m-%d)-$(hostname -s)/live}
 mkdir -p "$out"
+# Absolute: the browser is given file paths and URLs (an absolute OUT_DIR made them
+# "$(pwd)//tmp/…", and the script stopped at the first screenshot without a word).
+out=$(cd "$out" && pwd)
 command -v tmux >/dev/null || { echo "live-screenshot: needs tmux" >&2; exit 2; }
 browser=$(command -v chromium-headless-shell || command -v chromium || true)
 cargo build --release -q --bin asyncbench
@@ -74,7 +77,9 @@ EOF
     # As tall as the pane's lines down to its last non-blank one.
     rows=$(awk 'NF { n = NR } END { print n + 0 }' "$out/$1.txt")
     "$browser" --headless --no-sandbox --hide-scrollbars --window-size=1100,$(( rows * 18 + 30 )) \
-      --screenshot="$(pwd)/$out/$1.png" "file://$(pwd)/$out/$1.html" >/dev/null 2>&1
+      --screenshot="$out/$1.png" "file://$out/$1.html" >"$out/.browser.log" 2>&1 ||
+      { echo "live-screenshot: $browser failed on $1: $(tail -3 "$out/.browser.log")" >&2; exit 1; }
+    rm -f "$out/.browser.log"
   fi
 }
 

@@ -9,8 +9,10 @@
 #
 #   bash scripts/python-vs-rust.sh OUT_DIR
 #
-# Needs clients/python/.venv (see clients/python/requirements.txt). Takes about 20 minutes; not
-# run by CI. Run it from a clean checkout so every report names its commit.
+# Needs clients/python/.venv (see clients/python/requirements.txt). Each run is `compare`'s
+# default of three rounds (ASYNCBENCH_ROUNDS=1 for one): about three times the 20 minutes the
+# script took with one (its C = 5 000 run alone passed 11 minutes at three); not run by CI. Run
+# it from a clean checkout so every report names its commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/python-vs-rust.sh OUT_DIR}

@@ -66,6 +66,7 @@ fn rounds_interleave_every_strategy_and_carry_intervals() {
     }
     assert!(stdout.contains("12 requests × 3 rounds"), "{stdout}");
     assert!(stdout.contains("over 3 rounds"), "{stdout}");
+    assert!(stdout.contains("verdicts at 95 %, paired by round:"), "{stdout}");
     // Wrapped notes read as one line again (a continuation starts with more indent).
     let flat = stdout.replace("\n    ", " ");
     for other in ids.iter().filter(|s| **s != "async") {
@@ -79,6 +80,35 @@ fn rounds_interleave_every_strategy_and_carry_intervals() {
         );
     }
     assert!(out.join("timeline.svg").exists());
+}
+
+/// A strategy run alone over rounds gets its intervals and no heading of verdicts (there is
+/// nothing to pair it with).
+#[test]
+fn a_strategy_alone_has_intervals_and_no_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "8",
+            "-c",
+            "4",
+            "--latency",
+            "5ms",
+            "--rounds",
+            "2",
+        ])
+        .args(["--strategies", "async", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("over 2 rounds"), "{stdout}");
+    assert!(!stdout.contains("verdicts"), "{stdout}");
 }
 
 fn write_report(dir: &std::path::Path, r: &serde_json::Value) {

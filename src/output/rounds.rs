@@ -83,7 +83,8 @@ pub(crate) fn rounds_block(r: &RunReport) -> String {
             s.steady_goodput_rps.map_or("-".into(), |g| format!("{g:.1}")),
         );
     }
-    if let Some(a) = anchor(r) {
+    // The verdicts of the others against the anchor: none to give when it ran alone.
+    if let Some(a) = anchor(r).filter(|_| r.strategies.len() > 1) {
         let _ = writeln!(t, "verdicts at 95 %, paired by round:");
         for s in r.strategies.iter().filter(|s| s.id != a.id) {
             let parts: Vec<String> = VERDICT_METRICS

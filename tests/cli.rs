@@ -132,7 +132,7 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 13] = [
+    let cases: [(&[&str], &str, &str); 14] = [
         // The embedded mock's flag, with a target of the user's.
         (
             &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
@@ -157,6 +157,12 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         ),
         (&["compare", "--rate-500", "2"], "--rate-500", "'2'"),
         (&["compare", "--strategies", "warp"], "--strategies", "'warp'"),
+        // Named twice, its two runs were read as one strategy's two rounds.
+        (
+            &["compare", "--strategies", "async,threadpool,async"],
+            "--strategies",
+            "'async'",
+        ),
         (&["compare", "--timeout=-1s"], "--timeout", "'-1s'"),
         (
             &["compare", "--schedule", "first:x:500"],
@@ -256,6 +262,47 @@ fn sweep_takes_exactly_one_list() {
         let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("warning")).collect();
         assert_eq!(errors.len(), 1, "{stderr}");
         assert!(errors[0].contains(names), "{args:?}: {}", errors[0]);
+        assert!(!out.exists(), "nothing written");
+    }
+}
+
+/// A sweep's value listed twice (`10ms` and `0.01s` are one) would run two points into one
+/// folder and one place on the charts, and a strategy named twice two runs into one row: each is
+/// refused before anything runs (exit 2, one line naming the flag and the value), nothing written.
+#[test]
+fn sweep_values_and_strategies_are_listed_once() {
+    for (args, flag, value) in [
+        (&["--concurrency", "4,2,4"][..], "--concurrency", "'4'"),
+        (&["--pause", "10ms,0.01s"][..], "--pause", "'10ms'"),
+        (&["--rate", "5,5.0"][..], "--rate", "'5'"),
+        (
+            &[
+                "--concurrency",
+                "1,2",
+                "--strategies",
+                "threadpool,async,threadpool",
+            ][..],
+            "--strategies",
+            "'threadpool'",
+        ),
+    ] {
+        let (_tmp, out) = temp_out();
+        let o = bin()
+            .arg("sweep")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("warning")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains(&format!("invalid {flag} {value}")),
+            "{args:?}: {}",
+            errors[0]
+        );
         assert!(!out.exists(), "nothing written");
     }
 }

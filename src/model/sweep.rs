@@ -131,6 +131,29 @@ impl Axis {
         }
     }
 
+    /// The flag that lists the values.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Axis::Concurrency(_) => "--concurrency",
+            Axis::BatchSize(_) => "--batch-size",
+            Axis::Pause(_) => "--pause",
+            Axis::Rate(_) => "--rate",
+            Axis::CpuWork(_) => "--cpu-work",
+        }
+    }
+
+    /// The first value listed again (`10ms` and `0.01s` are one value), as the flag takes it:
+    /// two points of one setting would share a folder under `points/` and a place on the charts.
+    pub fn repeated(&self) -> Option<String> {
+        let values = self.values();
+        let i = (1..values.len()).find(|&i| values[..i].contains(&values[i]))?;
+        Some(match self {
+            Axis::Concurrency(v) | Axis::BatchSize(v) => v[i].to_string(),
+            Axis::Pause(v) | Axis::CpuWork(v) => format_duration(v[i]),
+            Axis::Rate(v) => v[i].to_string(),
+        })
+    }
+
     /// The values as numbers (pauses in seconds, CPU work in milliseconds).
     pub fn values(&self) -> Vec<f64> {
         match self {

@@ -103,6 +103,15 @@ impl SweepArgs {
                 });
             }
         };
+        if let SweepPlan::Fixed(axis) = &plan
+            && let Some(value) = axis.repeated()
+        {
+            return Err(ConfigError::Invalid {
+                name: axis.flag(),
+                value,
+                why: "is listed twice: each value is one point of the sweep (--rounds repeats them)",
+            });
+        }
         let mut first = self.common.clone();
         match &plan {
             SweepPlan::Fixed(Axis::Concurrency(v)) => first.concurrency = vec![Level::Value(v[0])],

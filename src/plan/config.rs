@@ -314,6 +314,17 @@ impl RunConfig {
         if self.strategies.is_empty() {
             return bad("--strategies", String::new(), "name at least one strategy");
         }
+        if let Some(twice) = (1..self.strategies.len())
+            .find(|&i| self.strategies[..i].contains(&self.strategies[i]))
+            .map(|i| self.strategies[i].to_string())
+        {
+            // Run twice, its two runs were read as one strategy's rounds.
+            return bad(
+                "--strategies",
+                twice,
+                "is named twice: each strategy runs once a round (--rounds repeats them)",
+            );
+        }
         if self.workload.max_tokens == 0 {
             return bad("--max-tokens", "0".into(), "must be at least 1");
         }

@@ -441,6 +441,30 @@ fn bad_input_gets_4xx_and_the_server_keeps_serving() {
     }
 }
 
+/// An answer larger than the mock makes is refused with a 400 that names the tokens asked for
+/// and `n` apart (it read `100000 × n = 2`, as if the product were 2), and the mock's limits.
+#[test]
+fn too_many_tokens_are_refused_naming_what_was_asked() {
+    let server = MockServer::start(Profile::default()).unwrap();
+    let agent = agent(Duration::from_secs(10));
+    let url = format!("{}/v1/chat/completions", server.uri());
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":100000,"n":20}"#;
+    let mut resp = agent.post(&url).send(body.as_bytes()).unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let e: ErrorBody = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(
+        e.error
+            .message
+            .starts_with("max_tokens is too large: 100000 tokens, n = 20. ")
+            && e.error
+                .message
+                .contains("at most 131072 completion tokens per choice and 1048576 per request"),
+        "{}",
+        e.error.message
+    );
+    assert_eq!(post(&server, "/v1/chat/completions", CHAT, None).0, 200);
+}
+
 /// Hangs time the client out and resets end in a transport error; both are counted, and the
 /// server keeps answering others.
 #[test]

@@ -109,7 +109,7 @@ fn check(st: &AppState, ask: &Ask) -> Result<u32, Response> {
     if tokens > MAX_OUTPUT_TOKENS || u64::from(tokens) * u64::from(n) > MAX_TOTAL_TOKENS {
         return bad(
             format!(
-                "max_tokens is too large: {tokens} × n = {n}. This mock generates at most {MAX_OUTPUT_TOKENS} completion tokens per choice and {MAX_TOTAL_TOKENS} per request."
+                "max_tokens is too large: {tokens} tokens, n = {n}. This mock generates at most {MAX_OUTPUT_TOKENS} completion tokens per choice and {MAX_TOTAL_TOKENS} per request."
             ),
             "max_tokens",
         );
@@ -124,7 +124,7 @@ fn check(st: &AppState, ask: &Ask) -> Result<u32, Response> {
     if bytes > cap {
         return bad(
             format!(
-                "The answer would be about {bytes} bytes ({tokens} tokens × n = {n}{}); this mock sends at most {cap} bytes per request (--max-response-bytes).",
+                "The answer would be about {bytes} bytes ({tokens} tokens, n = {n}{}); this mock sends at most {cap} bytes per request (--max-response-bytes).",
                 if ask.stream { ", streamed" } else { "" }
             ),
             "max_tokens",

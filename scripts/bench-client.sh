@@ -43,11 +43,10 @@ work=$(mktemp -d)
 cp target/release/asyncbench target/release/mock-server target/release/examples/floor_client "$work/"
 ab="$work/asyncbench"
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
 # shellcheck source=lib/server.sh
 . scripts/lib/server.sh
+trap cleanup_servers EXIT
+
 start_mock() { # args → sets $mock (origin) and $mock_pid
   start_server "$work/mock.out" "$work/mock-server" --port 0 "$@"
   mock=$server_url

@@ -39,11 +39,10 @@ cargo build --release -q -p mock-server --bin mock-server --example hyper_floor
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers (www-data) must read the static file
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
 # shellcheck source=lib/server.sh
 . "$root/scripts/lib/server.sh"
+trap cleanup_servers EXIT
+
 start_mock() { # args → sets $mock to the mock's base URL and $mock_pid
   start_server "$work/server.out" "$root/target/release/mock-server" --port 0 "$@"
   mock=$server_url
@@ -51,8 +50,7 @@ start_mock() { # args → sets $mock to the mock's base URL and $mock_pid
 }
 stop_last() {
   local last=$((${#pids[@]} - 1))
-  kill "${pids[$last]}" 2>/dev/null || true
-  wait "${pids[$last]}" 2>/dev/null || true
+  stop_server "${pids[$last]}"
   unset "pids[$last]"
 }
 

@@ -30,10 +30,11 @@ commit=$(git rev-parse --short "$rev")
 src=$(mktemp -d)
 work=$(mktemp -d)
 pids=()
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  cleanup_servers
   git worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
-  rm -rf "$work"
 }
 trap cleanup EXIT
 git worktree add -q --detach "$src" "$rev"
@@ -42,8 +43,6 @@ git worktree add -q --detach "$src" "$rev"
   cargo build --release -q --workspace --bins --example floor_client --example hyper_floor)
 cp "${PROFILE_TARGET:-/tmp/asyncbench-profile-target}"/release/{asyncbench,mock-server,examples/floor_client,examples/hyper_floor} "$work/"
 
-# shellcheck source=lib/server.sh
-. scripts/lib/server.sh
 start_mock() { # → sets $mock and $mock_pid
   start_server "$work/server.out" "$work/mock-server" --port 0 --latency 0ms
   mock=$server_url
@@ -121,7 +120,7 @@ perf record -q -F 1999 --call-graph fp -o "$work/client.data" -- "$work/asyncben
 figures=$(python3 -c "
 import json; s = json.load(open('$work/client-run/report.json'))['strategies'][0]
 print(f\"{s['goodput_rps']:.0f} ok/s, {s['accounted']} accounted, client CPU {s['cpu_s'] / s['issued'] * 1e6:.1f} µs/request\")")
-kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+stop_server "$mock_pid"
 {
   echo "## Client: asyncbench async, c=64, zero latency, ${DURATION} s (commit $commit)"
   echo
@@ -134,7 +133,7 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 start_mock
 perf record -q -F 1999 --call-graph fp -o "$work/floor.data" -- "$work/floor_client" reqwest \
   "$mock/v1/chat/completions" "$work/body.json" 64 "${DURATION}s" >"$work/floor.out" 2>&1
-kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+stop_server "$mock_pid"
 ab_n=$(python3 -c "import json; print(json.load(open('$work/client-run/report.json'))['strategies'][0]['issued'])")
 read -r _ fl_n _ fl_ok _ fl_rps _ <"$work/floor.out"
 {
@@ -162,7 +161,7 @@ start_mock
 rps=$(profile_server "$mock_pid" "$work/mock.data" "$mock")
 # The bytes bare hyper answers with below.
 curl -s -X POST -H 'content-type: application/json' -d "$body" "$mock/v1/chat/completions" >"$work/completion.json"
-kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
+stop_server "$mock_pid"
 {
   echo "## Mock: wrk -t2 -c64, POST /v1/chat/completions, zero delay (commit $commit)"
   echo
@@ -176,7 +175,7 @@ kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true
 # profiled window ≈ wrk's rate × DURATION.
 start_server "$work/server.out" "$work/hyper_floor" "$work/completion.json"
 hyper_rps=$(profile_server "$server_pid" "$work/hyper.data" "$server_url")
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+stop_server "$server_pid"
 {
   echo "## Mock beside bare hyper: self time per request (commit $commit)"
   echo

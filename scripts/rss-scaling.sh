@@ -13,9 +13,9 @@ cargo build --release -q --workspace --bins
 work=$(mktemp -d)
 cp target/release/asyncbench target/release/mock-server "$work/"
 pids=()
-trap 'for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 # shellcheck source=lib/server.sh
 . scripts/lib/server.sh
+trap cleanup_servers EXIT
 start_server "$work/mock.out" "$work/mock-server" --port 0 --latency 1s
 mock=$server_url
 echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}' >"$work/body.json"

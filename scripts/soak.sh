@@ -15,11 +15,10 @@ mkdir -p "$out"
 cargo build --release -q --workspace
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
 # shellcheck source=lib/server.sh
 . scripts/lib/server.sh
+trap cleanup_servers EXIT
+
 start_server "$work/mock.out" target/release/mock-server --port 0 --latency 0ms
 mock_pid=$server_pid
 url="$server_url/v1"

@@ -28,8 +28,9 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!results' || 
 work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. "$root/scripts/lib/server.sh"
+trap cleanup_servers EXIT
 
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Explain in one sentence why async helps I/O-bound code."}],"max_tokens":16}'
 printf '%s' "$body" >"$work/body.json"
@@ -39,8 +40,6 @@ wrk.body   = '$body'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-# shellcheck source=lib/server.sh
-. "$root/scripts/lib/server.sh"
 start_server "$work/mock.out" "$root/target/release/mock-server" --port 0 --latency 0ms
 mock_pid=$server_pid
 mock=$server_url

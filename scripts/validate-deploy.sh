@@ -34,8 +34,9 @@ echo "validate-deploy: Dockerfile" >&2
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+# shellcheck source=lib/server.sh
+. scripts/lib/server.sh
+trap cleanup_servers EXIT
 
 # The Job's values and command, read from the manifest (PyYAML comes with kubernetes-validate).
 "$venv/bin/python" - deploy/k8s/asyncbench-job.yaml deploy/k8s/asyncbench-mock.yaml deploy/k8s/asyncbench-run.yaml "$work" <<'PY'
@@ -68,8 +69,6 @@ echo "validate-deploy: manifests agree (Indexed, completions = parallelism = SHA
 # The rehearsal.
 cargo build --release -q --workspace --bins
 bin=$(cd "$target_dir/release" && pwd)
-# shellcheck source=lib/server.sh
-. scripts/lib/server.sh
 start_server "$work/mock.out" "$bin/mock-server" --port 0 --latency 2ms --rate-500 0.05 --seed 7
 base=$server_url
 # shellcheck disable=SC1091

@@ -24,8 +24,20 @@ start_server() {
   [ -n "$server_url" ] || { echo "$(basename "$1") did not start: $(cat "$out")" >&2; exit 1; }
 }
 
-# stop_server PID: stops a server start_server started and waits for it to end.
+# stop_server PID: stops a server start_server started and waits for it to end. A server that
+# had already exited stops the script (exit 1): what was measured against it is suspect.
 stop_server() {
-  kill "$1" 2>/dev/null || true
+  if ! kill "$1" 2>/dev/null; then
+    echo "server $1 had exited before it was stopped" >&2
+    exit 1
+  fi
   wait "$1" 2>/dev/null || true
+}
+
+# cleanup_servers: the EXIT trap of a script that starts servers: kills every PID left in
+# $pids and removes the script's $work directory.
+cleanup_servers() {
+  local p
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -z "${work:-}" ] || rm -rf "$work"
 }

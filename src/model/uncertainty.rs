@@ -72,7 +72,11 @@ impl Estimate {
         let n = xs.len() as f64;
         let m = mean(xs);
         let half = t975(n - 1.0) * (variance(xs) / n).sqrt();
-        let floor = if xs.iter().all(|x| *x >= 0.0) { 0.0 } else { f64::NEG_INFINITY };
+        let floor = if xs.iter().all(|x| *x >= 0.0) {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
         Some(Estimate {
             mean: m,
             lo: (m - half).max(floor),

@@ -117,8 +117,9 @@ fn write_report(dir: &std::path::Path, r: &serde_json::Value) {
 }
 
 /// `diff` of a run with itself finds nothing; with its goodput halved in every round it
-/// fails the gate with exit 8 and names the figure; a run of other settings is refused (exit 2)
-/// with the setting named, unless allowed.
+/// fails the gate with exit 8 and names the figure, as it does when a strategy is missing from
+/// the new run; a run of other settings is refused (exit 2) with the setting named, unless
+/// allowed.
 #[test]
 fn diff_gates_on_thresholds_and_refuses_other_settings() {
     let (code, err, base) = run_out(&[
@@ -173,6 +174,34 @@ fn diff_gates_on_thresholds_and_refuses_other_settings() {
     assert_eq!(crossed.len(), 1, "{err}");
     assert!(
         crossed[0].contains("async goodput −50.0 %") && crossed[0].ends_with("crossed goodput<-10%"),
+        "{err}"
+    );
+
+    // A strategy of the base missing from the new run is named, and fails the gate.
+    let mut fewer = json(&base.join("report.json"));
+    fewer["strategies"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["id"] != "threadpool");
+    write_report(&tmp.path().join("fewer"), &fewer);
+    let o = bin()
+        .arg("diff")
+        .arg(&base)
+        .arg(tmp.path().join("fewer"))
+        .args(["--fail-if", gate])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(8), "{out}{err}");
+    assert!(
+        out.contains("only in base (nothing to compare): threadpool"),
+        "{out}"
+    );
+    assert!(
+        err.contains("threshold crossed: threadpool is in base and not in new"),
         "{err}"
     );
 

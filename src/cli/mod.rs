@@ -141,7 +141,8 @@ pub struct DiffArgs {
     pub new: PathBuf,
     /// Thresholds, comma-separated, that fail the diff (exit 8) when a figure's change passes
     /// them and is a difference at 95 %: FIGURE>+N% or FIGURE<-N%, FIGURE one of goodput, p50,
-    /// p99, cpu_per_req; e.g. 'p99>+10%,goodput<-5%,cpu_per_req>+10%'.
+    /// p99, cpu_per_req; e.g. 'p99>+10%,goodput<-5%,cpu_per_req>+10%'. A strategy (or
+    /// point) of BASE missing from NEW fails them too.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_threshold)]
     pub fail_if: Vec<crate::stats::diff::Threshold>,
     /// Compare runs whose settings differ (they are named first); without it such a diff is

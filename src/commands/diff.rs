@@ -11,7 +11,7 @@ use crate::model::error::RunError;
 use crate::model::report::RunReport;
 use crate::model::sweep::SweepReport;
 use crate::model::uncertainty::Verdict;
-use crate::stats::diff::{Row, Side, config_changes, crossed, diff};
+use crate::stats::diff::{Row, Side, config_changes, crossed, diff, unmatched};
 
 /// The file to read for `path`: itself, or in a folder its sweep.json (if any) else its
 /// report.json.
@@ -102,8 +102,18 @@ pub(crate) fn execute(args: &DiffArgs) -> Result<Finish, RunError> {
         t.push_str("one side has one round: changes have no interval (run both with --rounds 3 or more)\n");
     }
     t.push_str(&render(&rows));
+    let (only_base, only_new) = unmatched(&base, &new);
+    for (side, keys) in [("base", &only_base), ("new", &only_new)] {
+        if !keys.is_empty() {
+            let _ = writeln!(t, "only in {side} (nothing to compare): {}", keys.join(", "));
+        }
+    }
     crate::commands::out(&t)?;
-    let hit = crossed(&rows, &args.fail_if);
+    let mut hit = crossed(&rows, &args.fail_if);
+    // A gate cannot pass what the new run lacks: a strategy that did not run is no better.
+    if !args.fail_if.is_empty() {
+        hit.extend(only_base.iter().map(|k| format!("{k} is in base and not in new")));
+    }
     for h in &hit {
         eprintln!("asyncbench: threshold crossed: {h}");
     }

@@ -166,6 +166,20 @@ pub(crate) fn diff(base: &Side, new: &Side, allow_config_change: bool) -> Result
     Ok(rows)
 }
 
+/// The keys (strategies, or a sweep's strategy at a point) of one side the other lacks: (only
+/// in `base`, only in `new`), each in its side's order. `diff` compares the keys both have; these
+/// have no figures to compare.
+pub(crate) fn unmatched(base: &Side, new: &Side) -> (Vec<String>, Vec<String>) {
+    let missing = |a: &Side, b: &Side| {
+        a.rows
+            .iter()
+            .filter(|(k, _)| !b.rows.iter().any(|(theirs, _)| theirs == k))
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    (missing(base, new), missing(new, base))
+}
+
 /// Which way a threshold looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -351,5 +365,30 @@ mod tests {
         let mut elsewhere = base.clone();
         elsewhere.rows[0].0 = "threadpool".into();
         assert_eq!(diff(&base, &elsewhere, false).unwrap_err(), DiffError::Disjoint);
+    }
+
+    /// What one side has and the other lacks is named, each side's in its own order; what
+    /// both have is compared as before.
+    #[test]
+    fn keys_on_one_side_only_are_named() {
+        let base = side(3, vec![100.0, 101.0], vec![200.0, 201.0]);
+        let mut wider = base.clone();
+        for k in ["threadpool", "batched"] {
+            wider.rows.push((k.into(), base.rows[0].1.clone()));
+        }
+        assert_eq!(
+            unmatched(&wider, &base),
+            (vec!["threadpool".into(), "batched".into()], vec![])
+        );
+        assert_eq!(
+            unmatched(&base, &wider),
+            (vec![], vec!["threadpool".into(), "batched".into()])
+        );
+        assert_eq!(unmatched(&base, &base), (vec![], vec![]));
+        assert_eq!(
+            diff(&wider, &base, false).unwrap().len(),
+            2,
+            "async's two figures"
+        );
     }
 }

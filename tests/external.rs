@@ -201,7 +201,9 @@ fn a_missing_python_or_package_is_exit_2_naming_the_fix() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // Started outside the checkout: the command it names must still find the requirements.
     let o = bin()
+        .current_dir(tmp.path())
         .args([
             "compare",
             "-n",
@@ -217,8 +219,16 @@ fn a_missing_python_or_package_is_exit_2_naming_the_fix() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("aiohttp, aiohttp_retry cannot be imported")
-            && stderr.contains("-m pip install -r clients/python/requirements.txt"),
+        stderr.contains("aiohttp, aiohttp_retry cannot be imported"),
+        "{stderr}"
+    );
+    let named = stderr
+        .trim_end()
+        .rsplit_once(" -m pip install -r ")
+        .map(|(_, file)| std::path::PathBuf::from(file))
+        .unwrap_or_else(|| panic!("no pip command: {stderr}"));
+    assert!(
+        named.ends_with("clients/python/requirements.txt") && tmp.path().join(&named).is_file(),
         "{stderr}"
     );
     assert!(o.stdout.is_empty());

@@ -62,9 +62,20 @@ pub(crate) fn interpreter(flag: Option<&Path>) -> PathBuf {
     PathBuf::from("python3")
 }
 
-/// The `pip install` line that fixes a missing package, for `python`.
+/// The `pip install` line that fixes a missing package, for `python`: the checkout's
+/// requirements by their whole path, so the line works from wherever asyncbench was started
+/// (`clients/python/…` alone named nothing outside the checkout); the relative path, said to be
+/// the checkout's, for a binary moved away from it.
 pub(crate) fn fix_command(python: &Path) -> String {
-    format!("{} -m pip install -r {REQUIREMENTS}", python.display())
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join(REQUIREMENTS);
+    if here.exists() {
+        format!("{} -m pip install -r {}", python.display(), here.display())
+    } else {
+        format!(
+            "{} -m pip install -r {REQUIREMENTS} (in asyncbench's checkout)",
+            python.display()
+        )
+    }
 }
 
 /// Checks that `python` runs (3.9 or later) and imports every module `clients` need; one

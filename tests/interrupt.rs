@@ -15,19 +15,22 @@ fn out_arg(dir: &Path) -> String {
 }
 
 /// The first SIGINT stops issuing requests, lets those in flight finish, prints the table and
-/// writes the report marked incomplete with the reason, then exits 130; SIGTERM does the same
-/// with 143.
+/// writes the report marked incomplete with the reason (how many of the requests asked for were
+/// issued; for a run of a duration, how many), then exits 130; SIGTERM does the same with 143.
 #[test]
 fn a_signal_keeps_what_was_measured_and_exits_with_its_code() {
-    for (sig, code, name) in [(Signal::INT, 130, "SIGINT"), (Signal::TERM, 143, "SIGTERM")] {
-        // Arrange: sequential would need 20 s.
+    for (sig, code, name, stop) in [
+        (Signal::INT, 130, "SIGINT", ["-n", "1000"]),
+        (Signal::TERM, 143, "SIGTERM", ["-z", "60s"]),
+    ] {
+        // Arrange: sequential would need 20 s (60 s).
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
         let child = spawn(&[
             "compare",
             "-q",
-            "-n",
-            "1000",
+            stop[0],
+            stop[1],
             "--latency",
             "20ms",
             "--strategies",
@@ -55,10 +58,16 @@ fn a_signal_keeps_what_was_measured_and_exits_with_its_code() {
         );
         let report = json(&out.join("report.json"));
         assert_eq!(report["complete"], false);
-        assert!(report["incomplete_reason"].as_str().unwrap().contains(name));
+        let reason = report["incomplete_reason"].as_str().unwrap();
+        assert!(reason.contains(name), "{reason}");
         let s = report["strategies"].as_array().unwrap();
         assert_eq!(s.len(), 1, "async did not start");
         let issued = s[0]["issued"].as_u64().unwrap();
+        let of = if stop[0] == "-n" { " of 1000" } else { "" };
+        assert!(
+            reason.contains(&format!("during sequential ({issued}{of} requests issued)")),
+            "{reason}"
+        );
         assert!(issued > 10 && issued < 1000, "{issued}");
         assert_eq!(s[0]["accounted"], format!("{issued}/{issued}"));
         assert_eq!(s[0]["accounted_ok"], true);

@@ -629,12 +629,15 @@ fn describe(i: Incomplete, last: Option<&LastRound>, done: &[StrategyReport], cf
         ""
     };
     match (i, last) {
+        // A run for a duration has no count to be short of.
         (Incomplete::Signal(sig), Some(s)) => format!(
-            "interrupted by {} during {} ({} of {} requests issued){after}",
+            "interrupted by {} during {} ({}{} requests issued){after}",
             sig.name(),
             s.id,
             s.issued,
-            s.requests
+            cfg.stop
+                .count()
+                .map_or(String::new(), |_| format!(" of {}", s.requests))
         ),
         (Incomplete::Signal(sig), None) => format!("interrupted by {} before any strategy ran", sig.name()),
         (Incomplete::TargetDied(s), _) => format!("the target stopped answering during {s}{after}"),

@@ -132,7 +132,7 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 14] = [
+    let cases: [(&[&str], &str, &str); 15] = [
         // The embedded mock's flag, with a target of the user's.
         (
             &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
@@ -140,6 +140,12 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             "'http://127.0.0.1:9/v1'",
         ),
         (&["compare", "--requests", "0"], "--requests", "'0'"),
+        // Every request at once, and no count: no end to them.
+        (
+            &["compare", "--strategies", "async", "-c", "0", "-z", "1s"],
+            "--concurrency",
+            "'0'",
+        ),
         (&["compare", "--duration", "0s"], "--duration", "'0'"),
         // A controller and a schedule cannot both set the pace.
         (

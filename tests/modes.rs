@@ -14,7 +14,7 @@ use mock_server::{MockServer, Profile};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::util::{bin, completion_json, config, config_for_target, json, run_out};
+use crate::util::{bin, completion_json, config, config_for_target, json, run_in_out, run_out};
 
 /// `--duration` bounds the run by time in a closed loop (the count is then no cap) and in an
 /// open loop (the schedule stops at the duration); the report says which bound applied, and the
@@ -69,6 +69,52 @@ fn a_duration_bounds_the_run_by_time() {
         (s.issued, s.ended_by),
         (5, asyncbench::model::report::EndedBy::Count)
     );
+}
+
+/// `--concurrency 0` is every request in flight at once: a closed loop needs a count for that
+/// (with a duration alone it spawned 677 000 requests in a second, 1.5 GB), an open loop's rate
+/// bounds it, and its table, CSV and charts show its limit as ∞, not 18446744073709551615.
+#[test]
+fn unbounded_concurrency_needs_a_count_or_a_rate() {
+    let mut cfg = config(&[Strategy::Async], 1, Profile::fixed(Duration::from_millis(5)));
+    cfg.concurrency = 0;
+    cfg.stop = Stop::Duration(Duration::from_millis(300));
+    let err = asyncbench::compare(&cfg).unwrap_err();
+    assert!(err.to_string().contains("invalid --concurrency '0'"), "{err}");
+    cfg.stop = Stop::First {
+        count: 6,
+        duration: Duration::from_secs(30),
+    };
+    let s = &asyncbench::compare(&cfg).unwrap().strategies[0];
+    assert_eq!((s.issued, s.concurrency), (6, 6), "every request at once");
+
+    let (o, tmp) = run_in_out(&[
+        "compare",
+        "-q",
+        "--strategies",
+        "async",
+        "-c",
+        "0",
+        "-z",
+        "300ms",
+        "--rate",
+        "20",
+        "--latency",
+        "5ms",
+        "--rounds",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("async "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("∞"), "{row}");
+    let csv = std::fs::read_to_string(tmp.path().join("out/summary.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().starts_with("async,∞,"), "{csv}");
+    let svg = std::fs::read_to_string(tmp.path().join("out/throughput.svg")).unwrap();
+    assert!(svg.contains("async (C=∞)") && !svg.contains("18446744073709551615"));
 }
 
 /// A warm-up goes first with the same clients, is counted apart, and is in no figure; the mock's

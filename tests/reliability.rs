@@ -153,6 +153,24 @@ fn open_file_needs_are_computed_and_checked() {
     assert!(check_open_files(&cfg, files_needed(&cfg), 1024, 1 << 20).is_ok());
     cfg.endpoint = asyncbench::Endpoint::External(asyncbench::Target::external("http://127.0.0.1:1/v1"));
     assert_eq!(files_needed(&cfg), 10_256);
+    // No limit in an open loop: what its schedule sends within one timeout (20/s for 60 s);
+    // the limit alone (2⁶⁴ − 1) overflowed the count.
+    cfg.concurrency = 0;
+    cfg.stop = asyncbench::model::plan::Stop::Duration(std::time::Duration::from_secs(5));
+    cfg.load = asyncbench::model::plan::Load::Open {
+        rate: 20.0,
+        arrival: asyncbench::model::plan::Arrival::Constant,
+        seed: 1,
+    };
+    cfg.timeout = std::time::Duration::from_secs(60);
+    assert_eq!(files_needed(&cfg), 1_201 + 256);
+    let e = check_open_files(&cfg, files_needed(&cfg), 64, 1024)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("invalid --concurrency 0: it needs about 1457 open files"),
+        "{e}"
+    );
 }
 
 /// The API key is read from the environment, sent, and appears in no output, report, log or

@@ -306,7 +306,7 @@ pub struct CommonArgs {
     #[arg(long, value_parser = parse_duration_arg, value_name = "DURATION")]
     pub ramp: Option<Duration>,
     /// Threads (threadpool) or requests in flight (async, async-single, async-offload);
-    /// 0 = unbounded (async only); auto = set by a controller that follows the target's rate
+    /// 0 = unbounded (async only; a closed loop needs -n); auto = set by a controller that follows the target's rate
     /// limit (async strategies). `sweep` takes a comma-separated list (or auto: it finds the
     /// points).
     #[arg(

@@ -284,11 +284,25 @@ pub fn files_needed(cfg: &crate::plan::config::RunConfig) -> u64 {
     let in_flight = cfg
         .strategies
         .iter()
-        .map(|s| cfg.effective_concurrency(*s))
+        .map(|s| in_flight_bound(cfg, *s))
         .max()
         .unwrap_or(1);
     let ends = if cfg.endpoint.target().is_none() { 2 } else { 1 };
-    in_flight * ends + 256
+    in_flight.saturating_mul(ends).saturating_add(256)
+}
+
+/// The most requests strategy `s` can have in flight at once: its limit, or without one (an
+/// open loop's `--concurrency 0`) what its schedule sends within one timeout, the longest an
+/// attempt stays. The limit alone was 2⁶⁴ − 1 there, and the files it needed overflowed.
+fn in_flight_bound(cfg: &crate::plan::config::RunConfig, s: crate::model::strategy::Strategy) -> u64 {
+    let limit = cfg.effective_concurrency(s);
+    match cfg.load {
+        crate::model::plan::Load::Open { rate, .. } if limit == u64::MAX => {
+            // A float to integer cast saturates.
+            (rate * cfg.timeout.as_secs_f64()).ceil() as u64 + 1
+        }
+        _ => limit,
+    }
 }
 
 /// Raises the soft open-file limit to what the run needs when the hard limit allows it, and
@@ -329,7 +343,7 @@ pub fn check_open_files(
             .iter()
             .map(|s| cfg.effective_concurrency(*s))
             .max()
-            .unwrap_or(1),
+            .map_or(1, |c| if c == u64::MAX { 0 } else { c }),
         needed,
         hard,
         mock: if embedded {

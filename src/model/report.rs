@@ -452,6 +452,16 @@ pub(crate) fn efficiency(goodput_rps: f64, mean_delay_s: Option<f64>, concurrenc
 }
 
 impl StrategyReport {
+    /// [`Self::concurrency`] as the table and the charts show it: `∞` for no limit at all (an
+    /// open loop's `--concurrency 0` without a count), where the number was 18446744073709551615.
+    pub fn concurrency_text(&self) -> String {
+        if self.concurrency == u64::MAX {
+            "∞".to_owned()
+        } else {
+            self.concurrency.to_string()
+        }
+    }
+
     /// This report's figures as one round (round 1 in position 1 until the run numbers it).
     pub fn as_round(&self, timeline: Vec<Second>, steady: Option<Steady>) -> Round {
         Round {

@@ -183,7 +183,7 @@ pub(crate) fn charts(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, Run
         .map(|s| BarGroup {
             label: match &s.adaptive {
                 Some(a) => format!("{} (C=auto, ~{:.1})", s.id, a.converged),
-                None => format!("{} (C={})", s.id, s.concurrency),
+                None => format!("{} (C={})", s.id, s.concurrency_text()),
             },
             values: vec![s.throughput_rps, s.goodput_rps],
         })

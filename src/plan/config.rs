@@ -396,6 +396,15 @@ impl RunConfig {
                 "threadpool needs a thread count; 0 (unbounded) is for async",
             );
         }
+        // Unbounded in a closed loop is every request in flight at once: with a duration and no
+        // count there is no end to them (677 000 spawned in a second, 1.5 GB, with -z 1s).
+        if self.concurrency == 0 && matches!(self.load, Load::Closed) && self.stop.count().is_none() {
+            return bad(
+                "--concurrency",
+                "0".into(),
+                "sends every request at once: give -n (with only a duration there is no end to them), or a rate with --rate",
+            );
+        }
         if self.concurrency > 100_000 && self.strategies.contains(&Strategy::Threadpool) {
             return bad(
                 "--concurrency",

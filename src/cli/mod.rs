@@ -306,9 +306,9 @@ pub struct CommonArgs {
     #[arg(long, value_parser = parse_duration_arg, value_name = "DURATION")]
     pub ramp: Option<Duration>,
     /// Threads (threadpool) or requests in flight (async, async-single, async-offload);
-    /// 0 = unbounded (async only; a closed loop needs -n); auto = set by a controller that follows the target's rate
-    /// limit (async strategies). `sweep` takes a comma-separated list (or auto: it finds the
-    /// points).
+    /// 0 = unbounded (async only; a closed loop needs -n); auto = set by a controller that
+    /// follows the target's rate limit (async strategies). `sweep` takes a comma-separated list
+    /// (or auto: it finds the points).
     #[arg(
         long,
         short = 'c',

@@ -71,6 +71,35 @@ fn a_duration_bounds_the_run_by_time() {
     );
 }
 
+/// An open loop asked for more than its slots can send stops at its duration in every
+/// strategy, its backlog the schedule's and not tasks: at most the slots' worth of requests
+/// are sent (2 slots of 50 ms each for 0.5 s: 22), each timed from its due time, so the lag
+/// shows. `async` spawned a task per request as it fell due, 500 of them, sent them all after
+/// the end and ran on long after `threadpool` had stopped.
+#[test]
+fn an_overloaded_open_loop_stops_at_its_duration_in_every_strategy() {
+    for s in Strategy::ALL {
+        let mut cfg = config(&[s], 1, Profile::fixed(Duration::from_millis(50)));
+        (cfg.concurrency, cfg.batch_size) = (2, 2);
+        cfg.load = Load::Open {
+            rate: 1000.0,
+            arrival: asyncbench::model::plan::Arrival::Constant,
+            seed: 1,
+        };
+        cfg.stop = Stop::Duration(Duration::from_millis(500));
+        let r = &asyncbench::compare(&cfg).unwrap().strategies[0];
+        assert_eq!(r.ended_by, asyncbench::model::report::EndedBy::Duration, "{s}");
+        assert!(r.issued >= 2 && r.issued <= 22, "{s}: {} sent", r.issued);
+        assert!(
+            r.accounted_ok && r.count(Outcome::Ok) == r.issued,
+            "{s}: {}",
+            r.accounted
+        );
+        let p99 = r.latency_ms.unwrap().p99;
+        assert!(p99 >= 250.0, "{s}: p99 {p99} ms from the due times");
+    }
+}
+
 /// `--concurrency 0` is every request in flight at once: a closed loop needs a count for that
 /// (with a duration alone it spawned 677 000 requests in a second, 1.5 GB), an open loop's rate
 /// bounds it, and its table, CSV and charts show its limit as ∞, not 18446744073709551615.

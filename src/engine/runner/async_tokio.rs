@@ -10,8 +10,8 @@
 //! semaphore does, without a task spawned and a permit handed over per request (1.4–1.8 µs of
 //! CPU a request less, `results/2026-12-06b-epyc-2c/ab/`). Under `--ramp` task k starts its
 //! loop when its slot opens. An open loop, `--concurrency 0` and `--concurrency auto` spawn a
-//! task per request when it may start (its due time, at once, or a slot of the [`Controller`],
-//! whose limit follows the target's rate limit); each returns its `Record` and the driver
+//! task per request when it may start (its due time and a free slot of the C, at once, or a
+//! slot of the [`Controller`], whose limit follows the target's rate limit); each returns its `Record` and the driver
 //! counts them as they finish. Either way a long run holds at most C tasks, not one per request.
 //!
 //! How fast the next request follows the one that ended moves a closed loop's tails against a
@@ -172,13 +172,13 @@ async fn run_phase(
                 }
             }
         };
-        let Some((mut permit, slot)) = turn else {
+        let Some((permit, slot)) = turn else {
             break;
         };
         if ctx.stop.requested().is_some() || !phase.may_issue(i, t0) {
             break;
         }
-        let (client, policy, permits) = (client.clone(), policy.clone(), permits.clone());
+        let (client, policy) = (client.clone(), policy.clone());
         let (ctl, cpu, stop) = (ctl.cloned(), ctx.cpu.clone(), ctx.stop.clone());
         let index = phase.index(i);
         let mut rng = ctx.rng(index + 1);
@@ -189,14 +189,6 @@ async fn run_phase(
             ctx.live.started();
         }
         tasks.spawn(async move {
-            // In an open loop the wait for a permit is part of the latency (it counts from the
-            // due time); in a closed loop the request starts when it has its permit.
-            if permit.is_none()
-                && due.is_some()
-                && let Some(p) = &permits
-            {
-                permit = p.clone().acquire_owned().await.ok();
-            }
             let observer = ctl.as_deref().zip(slot.as_ref().map(|s| s.seq));
             let sent = send_async(&client, &stop, &policy, &mut rng, due, &mut pending, observer);
             let record = work_async(cpu.as_ref(), sent.await).await;
@@ -389,10 +381,14 @@ async fn wait_workers(tasks: Vec<JoinHandle<()>>, ctx: &RunContext) {
     }
 }
 
-/// What a request waits for before it is spawned. Open loop: its due time, so only requests
-/// that are due exist as tasks. Closed loop: a permit (or the controller's slot), so at most C
-/// tasks exist (`gather` under a semaphore, without a million parked coroutines for a long
-/// run). `None` when a stop or the phase's end came first.
+/// What a request waits for before it is spawned. Open loop: its due time, then a permit when
+/// C is set, so only requests that are due and have their slot exist as tasks (its latency
+/// still counts from its due time); the schedule's backlog is its index, as the blocking
+/// strategies keep it. Tasks spawned when due and left to wait for a permit piled up (1 KB each,
+/// 4 900 a second at 5 000/s asked of 10 slots) and were all sent after a duration's end, the
+/// run going on for minutes where `threadpool` stopped on time. Closed loop: a permit (or the
+/// controller's slot), so at most C tasks exist (`gather` under a semaphore, without a million
+/// parked coroutines for a long run). `None` when a stop or the phase's end came first.
 async fn wait_turn(
     ctx: &RunContext,
     due: Option<Instant>,
@@ -406,13 +402,30 @@ async fn wait_turn(
             _ = ctx.stop.stopped() => None,
             _ = phase_end(ends) => None,
         },
-        (Some(due), _) => ctx.stop.sleep_until(due).await.then_some((None, None)),
-        (None, Some(p)) => tokio::select! {
-            p = p.clone().acquire_owned() => Some((p.ok(), None)),
-            _ = ctx.stop.stopped() => None,
-            _ = phase_end(ends) => None,
-        },
+        (Some(due), p) => {
+            if !ctx.stop.sleep_until(due).await {
+                return None;
+            }
+            match p {
+                Some(p) => permit(ctx, p, ends).await,
+                None => Some((None, None)),
+            }
+        }
+        (None, Some(p)) => permit(ctx, p, ends).await,
         (None, None) => Some((None, None)),
+    }
+}
+
+/// A permit of `permits`, or `None` when a stop or the phase's end comes first.
+async fn permit(
+    ctx: &RunContext,
+    permits: &Arc<Semaphore>,
+    ends: Option<Instant>,
+) -> Option<(Option<OwnedSemaphorePermit>, Option<Slot>)> {
+    tokio::select! {
+        p = permits.clone().acquire_owned() => Some((p.ok(), None)),
+        _ = ctx.stop.stopped() => None,
+        _ = phase_end(ends) => None,
     }
 }
 

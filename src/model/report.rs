@@ -447,7 +447,8 @@ pub struct WarmupReport {
 /// could do. Goodput, not throughput: fast failures must not look like efficiency.
 pub(crate) fn efficiency(goodput_rps: f64, mean_delay_s: Option<f64>, concurrency: u64) -> Option<f64> {
     mean_delay_s
-        .filter(|d| *d > 0.0)
+        // No limit on the slots (an open loop's `-c 0`): no share of them to give.
+        .filter(|d| *d > 0.0 && concurrency != u64::MAX)
         .map(|d| goodput_rps * d / concurrency.max(1) as f64)
 }
 
@@ -1011,5 +1012,6 @@ pub(crate) mod tests {
         assert_eq!(efficiency(10.0, Some(0.1), 0), Some(1.0));
         assert_eq!(efficiency(10.0, None, 2), None);
         assert_eq!(efficiency(10.0, Some(0.0), 2), None);
+        assert_eq!(efficiency(10.0, Some(0.1), u64::MAX), None, "no limit, no share");
     }
 }

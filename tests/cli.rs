@@ -241,6 +241,24 @@ fn help_works_on_every_subcommand() {
     }
 }
 
+/// `sweep ARGS` refused before anything runs: exit 2, nothing written; its one error line.
+fn sweep_refusal(args: &[&str]) -> String {
+    let (_tmp, out) = temp_out();
+    let o = bin()
+        .arg("sweep")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("warning")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(!out.exists(), "{args:?}: nothing written");
+    errors[0].to_owned()
+}
+
 /// `sweep` varies exactly one setting: two lists at once, or none, is refused before anything
 /// runs (exit 2, one line naming the lists or the flags that take one), and nothing is written.
 #[test]
@@ -255,20 +273,8 @@ fn sweep_takes_exactly_one_list() {
             "--concurrency, --batch-size, --pause, --rate or --cpu-work",
         ),
     ] {
-        let (_tmp, out) = temp_out();
-        let o = bin()
-            .arg("sweep")
-            .args(args)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("warning")).collect();
-        assert_eq!(errors.len(), 1, "{stderr}");
-        assert!(errors[0].contains(names), "{args:?}: {}", errors[0]);
-        assert!(!out.exists(), "nothing written");
+        let error = sweep_refusal(args);
+        assert!(error.contains(names), "{args:?}: {error}");
     }
 }
 
@@ -292,24 +298,11 @@ fn sweep_values_and_strategies_are_listed_once() {
             "'threadpool'",
         ),
     ] {
-        let (_tmp, out) = temp_out();
-        let o = bin()
-            .arg("sweep")
-            .args(args)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("warning")).collect();
-        assert_eq!(errors.len(), 1, "{stderr}");
+        let error = sweep_refusal(args);
         assert!(
-            errors[0].contains(&format!("invalid {flag} {value}")),
-            "{args:?}: {}",
-            errors[0]
+            error.contains(&format!("invalid {flag} {value}")),
+            "{args:?}: {error}"
         );
-        assert!(!out.exists(), "nothing written");
     }
 }
 

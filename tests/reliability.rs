@@ -10,7 +10,7 @@ use asyncbench::model::retry::{RetryPolicy, RetryPreset};
 use asyncbench::model::strategy::Strategy;
 use mock_server::{MockServer, Profile};
 
-use crate::util::{config, fast_retry};
+use crate::util::{config, fast_retry, open_loop};
 
 /// 30 % 429s, 10 % 5xx, resets and hangs mixed, retries off and on: in every strategy every
 /// request ends in exactly one outcome, the attempts sent equal what the mock received, and no
@@ -157,11 +157,7 @@ fn open_file_needs_are_computed_and_checked() {
     // the limit alone (2⁶⁴ − 1) overflowed the count.
     cfg.concurrency = 0;
     cfg.stop = asyncbench::model::plan::Stop::Duration(std::time::Duration::from_secs(5));
-    cfg.load = asyncbench::model::plan::Load::Open {
-        rate: 20.0,
-        arrival: asyncbench::model::plan::Arrival::Constant,
-        seed: 1,
-    };
+    cfg.load = open_loop(20.0);
     cfg.timeout = std::time::Duration::from_secs(60);
     assert_eq!(files_needed(&cfg), 1_201 + 256);
     let e = check_open_files(&cfg, files_needed(&cfg), 64, 1024)

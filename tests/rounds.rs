@@ -2,7 +2,7 @@
 //! their figures and verdicts, `diff`'s thresholds, exit code and refusal, and the per-second
 //! timeline of a run whose rate limit changes mid-run.
 
-use crate::util::{bin, json, run_out};
+use crate::util::{bin, json, run_in_out, run_out};
 
 /// Every built-in strategy, three rounds: each ran three times in alternating order, its books
 /// balance over all rounds, every round is in report.json with its own figures, and the table
@@ -86,29 +86,35 @@ fn rounds_interleave_every_strategy_and_carry_intervals() {
 /// nothing to pair it with).
 #[test]
 fn a_strategy_alone_has_intervals_and_no_verdicts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let o = bin()
-        .args([
-            "compare",
-            "-q",
-            "-n",
-            "8",
-            "-c",
-            "4",
-            "--latency",
-            "5ms",
-            "--rounds",
-            "2",
-        ])
-        .args(["--strategies", "async", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let (o, _tmp) = run_in_out(&[
+        "compare",
+        "-q",
+        "-n",
+        "8",
+        "-c",
+        "4",
+        "--latency",
+        "5ms",
+        "--rounds",
+        "2",
+        "--strategies",
+        "async",
+    ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("over 2 rounds"), "{stdout}");
     assert!(!stdout.contains("verdicts"), "{stdout}");
+}
+
+/// `diff BASE NEW --fail-if GATE`.
+fn gated_diff(base: &std::path::Path, new: &std::path::Path, gate: &str) -> std::process::Output {
+    bin()
+        .arg("diff")
+        .arg(base)
+        .arg(new)
+        .args(["--fail-if", gate])
+        .output()
+        .unwrap()
 }
 
 fn write_report(dir: &std::path::Path, r: &serde_json::Value) {
@@ -139,13 +145,7 @@ fn diff_gates_on_thresholds_and_refuses_other_settings() {
     assert_eq!(code, Some(0), "{err}");
     let base = base.path().join("out");
     let gate = "p99>+50%,goodput<-10%";
-    let same = bin()
-        .arg("diff")
-        .arg(&base)
-        .arg(&base)
-        .args(["--fail-if", gate])
-        .output()
-        .unwrap();
+    let same = gated_diff(&base, &base, gate);
     let text = String::from_utf8_lossy(&same.stdout);
     assert_eq!(same.status.code(), Some(0), "{text}");
     assert_eq!(text.matches("no difference at 95 %").count(), 8, "{text}");
@@ -161,13 +161,7 @@ fn diff_gates_on_thresholds_and_refuses_other_settings() {
     }
     let tmp = tempfile::tempdir().unwrap();
     write_report(&tmp.path().join("new"), &slower);
-    let o = bin()
-        .arg("diff")
-        .arg(&base)
-        .arg(tmp.path().join("new"))
-        .args(["--fail-if", gate])
-        .output()
-        .unwrap();
+    let o = gated_diff(&base, &tmp.path().join("new"), gate);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(8), "{err}");
     let crossed: Vec<&str> = err.lines().filter(|l| l.contains("threshold crossed")).collect();
@@ -184,13 +178,7 @@ fn diff_gates_on_thresholds_and_refuses_other_settings() {
         .unwrap()
         .retain(|s| s["id"] != "threadpool");
     write_report(&tmp.path().join("fewer"), &fewer);
-    let o = bin()
-        .arg("diff")
-        .arg(&base)
-        .arg(tmp.path().join("fewer"))
-        .args(["--fail-if", gate])
-        .output()
-        .unwrap();
+    let o = gated_diff(&base, &tmp.path().join("fewer"), gate);
     let (out, err) = (
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr),

@@ -12,6 +12,15 @@ use mock_server::Profile;
 
 /// A closed-loop config against the embedded mock: `n` requests, concurrency 4, batches of 4
 /// with a 10 ms pause, no retries, a 5 s timeout.
+/// An open loop of `rate` requests a second at constant gaps.
+pub(crate) fn open_loop(rate: f64) -> Load {
+    Load::Open {
+        rate,
+        arrival: asyncbench::model::plan::Arrival::Constant,
+        seed: 1,
+    }
+}
+
 pub(crate) fn config(strategies: &[Strategy], n: u64, profile: Profile) -> RunConfig {
     RunConfig {
         workload: Workload {

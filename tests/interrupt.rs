@@ -89,6 +89,7 @@ fn hung_requests_are_cancelled_after_the_grace_period() {
         ("threadpool", 4),
         ("async", 4),
         ("async-single", 4),
+        ("async-offload", 4),
         ("batched", 4),
     ] {
         let tmp = tempfile::tempdir().unwrap();

@@ -397,13 +397,23 @@ impl RunConfig {
             );
         }
         // Unbounded in a closed loop is every request in flight at once: with a duration and no
-        // count there is no end to them (677 000 spawned in a second, 1.5 GB, with -z 1s).
-        if self.concurrency == 0 && matches!(self.load, Load::Closed) && self.stop.count().is_none() {
-            return bad(
-                "--concurrency",
-                "0".into(),
-                "sends every request at once: give -n (with only a duration there is no end to them), or a rate with --rate",
-            );
+        // count there is no end to them (677 000 spawned in a second, 1.5 GB, with -z 1s; a
+        // warm-up of 1 s sent 430 000).
+        if self.concurrency == 0 && matches!(self.load, Load::Closed) {
+            if self.stop.count().is_none() {
+                return bad(
+                    "--concurrency",
+                    "0".into(),
+                    "sends every request at once: give -n (with only a duration there is no end to them), or a rate with --rate",
+                );
+            }
+            if let Some(Warmup::Time(d)) = self.warmup {
+                return bad(
+                    "--warmup",
+                    mock_server::latency::format_duration(d),
+                    "with --concurrency 0 (every request at once) a warm-up by time has no end to its requests: give it as a count (e.g. --warmup 50)",
+                );
+            }
         }
         if self.concurrency > 100_000 && self.strategies.contains(&Strategy::Threadpool) {
             return bad(

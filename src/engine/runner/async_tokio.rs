@@ -11,8 +11,9 @@
 //! CPU a request less, `results/2026-12-06b-epyc-2c/ab/`). Under `--ramp` task k starts its
 //! loop when its slot opens. An open loop, `--concurrency 0` and `--concurrency auto` spawn a
 //! task per request when it may start (its due time and a free slot of the C, at once, or a
-//! slot of the [`Controller`], whose limit follows the target's rate limit); each returns its `Record` and the driver
-//! counts them as they finish. Either way a long run holds at most C tasks, not one per request.
+//! slot of the [`Controller`], whose limit follows the target's rate limit); each returns its
+//! `Record` and the driver counts them as they finish. Either way a long run holds at most C
+//! tasks, not one per request.
 //!
 //! How fast the next request follows the one that ended moves a closed loop's tails against a
 //! mock on the same cores: the sooner, the more stay in flight (good/s × mean latency, 919–927

@@ -132,7 +132,7 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 16] = [
+    let cases: [(&[&str], &str, &str); 17] = [
         // The embedded mock's flag, with a target of the user's.
         (
             &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
@@ -145,6 +145,20 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             &["compare", "--strategies", "async", "-c", "0", "-z", "1s"],
             "--concurrency",
             "'0'",
+        ),
+        // A Poisson schedule of 60 million due times (960 MB) before the first request.
+        (
+            &[
+                "compare",
+                "--rate",
+                "1000000",
+                "--arrival",
+                "poisson",
+                "-z",
+                "60s",
+            ],
+            "--arrival",
+            "'poisson'",
         ),
         // The same in a warm-up by time.
         (

@@ -187,12 +187,34 @@ pub enum Arrival {
 impl LoadModel {
     /// The due time of each request as an offset from the run's start (open loop): at most `n`
     /// when given, and only those before `horizon` when one is given; `None` in a closed loop.
-    /// Pure, so it is tested without sleeping.
-    pub fn schedule(&self, n: Option<u64>, horizon: Option<Duration>) -> Option<Vec<Duration>> {
+    /// Evenly spaced times are computed when asked for, not kept: a run of `--rate 10000000
+    /// -z 3s` kept 30 million (555 MB) before its first request. Pure, so it is tested
+    /// without sleeping.
+    pub fn schedule(&self, n: Option<u64>, horizon: Option<Duration>) -> Option<Schedule> {
         let LoadModel::Open { rate, arrival, seed } = *self else {
             return None;
         };
         let end = horizon.map_or(f64::INFINITY, |h| h.as_secs_f64());
+        if arrival == Arrival::Constant {
+            // Entries j with j / rate before the horizon (the test the listed loop made).
+            let mut before = if end.is_finite() {
+                (end * rate).ceil() as u64
+            } else {
+                u64::MAX
+            };
+            while before > 0 && (before - 1) as f64 / rate >= end {
+                before -= 1;
+            }
+            while before < u64::MAX && (before as f64 / rate) < end {
+                before += 1;
+            }
+            return Some(Schedule::Even {
+                rate,
+                first: 0,
+                step: 1,
+                len: n.map_or(before, |n| n.min(before)),
+            });
+        }
         let mut out = Vec::new();
         let mut rng = SmallRng::seed_from_u64(seed);
         let exp = Exp::new(rate).ok()?;
@@ -203,12 +225,87 @@ impl LoadModel {
                 break;
             };
             out.push(due);
-            t = match arrival {
-                Arrival::Constant => out.len() as f64 / rate,
-                Arrival::Poisson => t + exp.sample(&mut rng),
-            };
+            t += exp.sample(&mut rng);
         }
-        Some(out)
+        Some(Schedule::Listed(out))
+    }
+}
+
+/// Most due times a Poisson schedule keeps (16 bytes each: 256 MiB).
+pub const MAX_LISTED: u64 = 1 << 24;
+
+/// An open loop's due times, as offsets from the run's start: entry `i` is the `i`-th request's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Entry `i` at `(first + i × step) ÷ rate` seconds: the constant schedule (or a shard's
+    /// part of it), computed when asked for.
+    Even {
+        /// Requests a second of the whole run.
+        rate: f64,
+        /// The whole run's index of entry 0.
+        first: u64,
+        /// Whole-run indexes between entries.
+        step: u64,
+        /// Entries.
+        len: u64,
+    },
+    /// Each entry kept (Poisson gaps, drawn in order).
+    Listed(Vec<Duration>),
+}
+
+impl Schedule {
+    /// Entries.
+    pub fn len(&self) -> u64 {
+        match self {
+            Schedule::Even { len, .. } => *len,
+            Schedule::Listed(v) => v.len() as u64,
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `i`, if there is one.
+    pub fn get(&self, i: u64) -> Option<Duration> {
+        match self {
+            Schedule::Even {
+                rate,
+                first,
+                step,
+                len,
+            } => (i < *len)
+                .then(|| Duration::try_from_secs_f64((first + i * step) as f64 / rate).ok())
+                .flatten(),
+            Schedule::Listed(v) => usize::try_from(i).ok().and_then(|i| v.get(i).copied()),
+        }
+    }
+
+    /// Every entry, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Duration> + '_ {
+        (0..self.len()).map_while(|i| self.get(i))
+    }
+
+    /// Shard `sh`'s entries: the whole run's `sh.k`-th, then every `sh.n`-th after it.
+    pub fn of_shard(self, sh: Shard) -> Schedule {
+        let n = sh.n.max(1);
+        match self {
+            Schedule::Even {
+                rate,
+                first,
+                step,
+                len,
+            } => Schedule::Even {
+                rate,
+                first: first + sh.k * step,
+                step: step * n,
+                len: len.saturating_sub(sh.k).div_ceil(n),
+            },
+            Schedule::Listed(v) => {
+                Schedule::Listed(v.into_iter().skip(sh.k as usize).step_by(n as usize).collect())
+            }
+        }
     }
 }
 
@@ -295,14 +392,6 @@ impl Shard {
     pub fn split(&self, total: u64) -> u64 {
         let n = self.n.max(1);
         total / n + u64::from(self.k < total % n)
-    }
-
-    /// Keeps this shard's entries of the whole run's schedule (entry `i` is request `i`'s time).
-    pub fn of_schedule(&self, all: Vec<Duration>) -> Vec<Duration> {
-        all.into_iter()
-            .skip(self.k as usize)
-            .step_by(self.n.max(1) as usize)
-            .collect()
     }
 }
 
@@ -547,6 +636,7 @@ mod tests {
         }
         .schedule(Some(5), None)
         .unwrap();
+        let s: Vec<Duration> = s.iter().collect();
         assert_eq!(
             s,
             (0..5).map(|i| Duration::from_millis(250 * i)).collect::<Vec<_>>()
@@ -558,11 +648,66 @@ mod tests {
             arrival: Arrival::Constant,
             seed: 0,
         };
+        let listed = |n, h| m.schedule(n, h).unwrap().iter().collect::<Vec<_>>();
+        assert_eq!(listed(Some(100), Some(Duration::from_secs(1))), s[..4]);
+        assert_eq!(listed(Some(2), Some(Duration::from_secs(1))), s[..2]);
+        // 2.5 requests a second for 1 s: 0 and 400 ms (800 ms is before it too); 1.2 s: 3.
+        let odd = LoadModel::Open {
+            rate: 2.5,
+            arrival: Arrival::Constant,
+            seed: 0,
+        };
+        assert_eq!(odd.schedule(None, Some(Duration::from_secs(1))).unwrap().len(), 3);
         assert_eq!(
-            m.schedule(Some(100), Some(Duration::from_secs(1))).unwrap(),
-            s[..4]
+            odd.schedule(None, Some(Duration::from_millis(1200)))
+                .unwrap()
+                .len(),
+            3
         );
-        assert_eq!(m.schedule(Some(2), Some(Duration::from_secs(1))).unwrap(), s[..2]);
+        assert_eq!(
+            odd.schedule(None, Some(Duration::from_millis(1201)))
+                .unwrap()
+                .len(),
+            4
+        );
+    }
+
+    /// A constant schedule is computed, not kept: 10 million a second for an hour is 36 billion
+    /// entries in a few bytes, each where the rate puts it; a shard's part keeps its whole-run
+    /// times, as the listed schedule's does.
+    #[test]
+    fn a_constant_schedule_is_computed_and_sharded() {
+        let m = LoadModel::Open {
+            rate: 1e7,
+            arrival: Arrival::Constant,
+            seed: 0,
+        };
+        let s = m.schedule(None, Some(Duration::from_secs(3600))).unwrap();
+        assert_eq!(s.len(), 36_000_000_000);
+        assert!(matches!(s, Schedule::Even { .. }), "computed, not listed");
+        assert_eq!(
+            s.get(35_999_999_999),
+            Some(Duration::from_nanos(3_599_999_999_900))
+        );
+        assert_eq!(s.get(36_000_000_000), None);
+        let four = LoadModel::Open {
+            rate: 4.0,
+            arrival: Arrival::Constant,
+            seed: 0,
+        };
+        let whole: Vec<Duration> = four.schedule(Some(10), None).unwrap().iter().collect();
+        for k in 0..3 {
+            let part: Vec<Duration> = four
+                .schedule(Some(10), None)
+                .unwrap()
+                .of_shard(Shard { k, n: 3 })
+                .iter()
+                .collect();
+            let want: Vec<Duration> = whole.iter().copied().skip(k as usize).step_by(3).collect();
+            assert_eq!(part, want, "shard {k}/3");
+        }
+        let listed = Schedule::Listed(whole.clone()).of_shard(Shard { k: 1, n: 3 });
+        assert_eq!(listed.iter().collect::<Vec<_>>(), [whole[1], whole[4], whole[7]]);
     }
 
     #[test]
@@ -572,14 +717,21 @@ mod tests {
             arrival: Arrival::Poisson,
             seed: 9,
         };
-        let a = m.schedule(Some(5000), None).unwrap();
-        assert_eq!(a, m.schedule(Some(5000), None).unwrap());
+        let a: Vec<Duration> = m.schedule(Some(5000), None).unwrap().iter().collect();
+        assert_eq!(
+            a,
+            m.schedule(Some(5000), None).unwrap().iter().collect::<Vec<_>>()
+        );
         assert!(a.windows(2).all(|w| w[1] >= w[0]));
         let span = a.last().unwrap().as_secs_f64();
         // 4999 gaps of mean 10 ms: 49.99 s ± a few percent.
         assert!((span - 49.99).abs() < 3.0, "{span}");
         // A horizon keeps the requests due before it, whatever n says.
-        let h = m.schedule(None, Some(Duration::from_secs(10))).unwrap();
+        let h: Vec<Duration> = m
+            .schedule(None, Some(Duration::from_secs(10)))
+            .unwrap()
+            .iter()
+            .collect();
         assert!(h.iter().all(|t| *t < Duration::from_secs(10)));
         assert!((h.len() as f64 - 1000.0).abs() < 150.0, "{}", h.len());
         assert_eq!(&a[..h.len().min(a.len())], &h[..h.len().min(a.len())]);

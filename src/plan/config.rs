@@ -431,6 +431,26 @@ impl RunConfig {
                 "must be between 0.0001 and 10000000 requests per second",
             );
         }
+        // A Poisson schedule is drawn whole before the run and kept (16 bytes a request).
+        if let Load::Open {
+            rate,
+            arrival: Arrival::Poisson,
+            ..
+        } = self.load
+        {
+            let by_count = self.stop.count().map_or(f64::INFINITY, |n| n as f64);
+            let by_time = self
+                .stop
+                .duration()
+                .map_or(f64::INFINITY, |d| d.as_secs_f64() * rate);
+            if by_count.min(by_time) > crate::model::plan::MAX_LISTED as f64 {
+                return bad(
+                    "--arrival",
+                    "poisson".into(),
+                    "keeps every request's due time (16 bytes each): at most 16777216 requests a run; use --arrival constant (its times are computed, not kept), or fewer requests",
+                );
+            }
+        }
         if let Load::Adaptive(_) = self.load {
             if let Some(s) = self.strategies.iter().find(|s| !s.adapts()) {
                 return bad("--concurrency", "auto".into(), adaptive_only(*s));

@@ -194,12 +194,12 @@ fn context(
         .model()
         .schedule(cfg.stop.count(), cfg.stop.duration())
         .map(|s| match cfg.shard {
-            Some(sh) => sh.of_schedule(s),
+            Some(sh) => s.of_shard(sh),
             None => s,
         })
         .map(Arc::new);
     let asked = cfg.stop.count().map(|n| cfg.shard.map_or(n, |s| s.share(n)));
-    let total = schedule.as_ref().map_or(asked, |s| Some(s.len() as u64));
+    let total = schedule.as_ref().map_or(asked, |s| Some(s.len()));
     let ctx = RunContext {
         cfg: Arc::new(cfg.clone()),
         strategy: s,

@@ -57,7 +57,7 @@ pub struct RunContext {
     /// The request every attempt sends.
     pub req: Arc<PreparedRequest>,
     /// Due offsets from the start of the run, one per request (open loop only).
-    pub schedule: Option<Arc<Vec<Duration>>>,
+    pub schedule: Option<Arc<crate::model::plan::Schedule>>,
     /// The live view's lane, ticked as each measured request starts and ends.
     pub live: crate::stats::live::Live,
     /// Where each measured request's line goes (`requests.jsonl`), when the run writes one.
@@ -110,10 +110,7 @@ impl RunContext {
 
     /// When request `i` is due, for a run started at `t0` (`None` in a closed loop).
     pub fn due(&self, t0: Instant, i: u64) -> Option<Instant> {
-        self.schedule
-            .as_ref()
-            .and_then(|s| s.get(i as usize))
-            .map(|d| t0 + *d)
+        self.schedule.as_ref().and_then(|s| s.get(i)).map(|d| t0 + d)
     }
 
     /// `--ramp` in `phase`: a closed loop's (an open loop starts requests on its schedule).
@@ -180,7 +177,7 @@ impl RunContext {
             },
         });
         let count = match &self.schedule {
-            Some(s) => s.len() as u64,
+            Some(s) => s.len(),
             // Without a count only the duration bounds the phase.
             None => self
                 .requests()

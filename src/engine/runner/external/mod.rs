@@ -119,7 +119,7 @@ fn wire_phases(ctx: &RunContext) -> Vec<WirePhase> {
                 .then(|| {
                     ctx.schedule
                         .as_ref()
-                        .map(|s| s.iter().map(Duration::as_secs_f64).collect())
+                        .map(|s| s.iter().map(|d| d.as_secs_f64()).collect())
                 })
                 .flatten(),
             ramp_s: ctx.ramp(&p).map(|r| r.as_secs_f64()),
@@ -272,11 +272,8 @@ impl Prepared {
         message.push(b'\n');
         let per_request = workload.retry.worst_case(ctx.cfg.timeout);
         let longest_gap = ctx.schedule.as_ref().map_or(Duration::ZERO, |s| {
-            s.windows(2)
-                .map(|w| w[1].saturating_sub(w[0]))
-                .max()
-                .unwrap_or(Duration::ZERO)
-                + s.first().copied().unwrap_or_default()
+            let gaps = s.iter().zip(s.iter().skip(1)).map(|(a, b)| b.saturating_sub(a));
+            gaps.max().unwrap_or(Duration::ZERO) + s.get(0).unwrap_or_default()
         });
         Ok(Prepared {
             files,

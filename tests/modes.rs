@@ -593,8 +593,8 @@ fn a_credential_header_is_masked_in_error_samples() {
 
 /// An open loop that cannot start its requests on time says so, in every strategy: 2 slots at
 /// 50 ms can start about 40 requests/s, not the 200 asked for, and stderr names the strategy,
-/// both rates and the share. The threshold is 99 % of the target: a report read back warns at 98.9 requests/s of
-/// 100, not at 99.0 or above. (No live run asserts the absence of the line: on a loaded machine
+/// both rates and the share. The threshold is 99 % of the target: a report read back warns at
+/// 98.9 requests/s of 100, not at 99.0 or above. (No live run asserts the absence of the line: on a loaded machine
 /// even an easy rate can start a little late, and 99 % is meant to be strict.)
 #[test]
 fn an_open_loop_that_cannot_keep_its_rate_says_so() {

@@ -245,7 +245,7 @@ pub enum MergeError {
     #[error("shard {0} is given twice")]
     Repeated(String),
     /// Shards missing (without `--allow-partial`).
-    #[error("shards {missing} of {n} are missing (merge them too, or pass --allow-partial)")]
+    #[error("missing shards of the {n}: {missing} (merge them too, or pass --allow-partial)")]
     Missing {
         /// The missing shards, `1/4, 3/4`.
         missing: String,

@@ -685,10 +685,14 @@ mod tests {
             merge(&[two(0), shard(1, 3, 3, 1000.0, 1.0)], false),
             Err(MergeError::ShardCount { index: 1, .. })
         ));
-        assert!(matches!(
-            merge(&[shard(0, 3, 3, 1000.0, 1.0)], false),
-            Err(MergeError::Missing { n: 3, .. })
-        ));
+        let missing = merge(&[shard(0, 3, 3, 1000.0, 1.0)], false).unwrap_err();
+        assert!(matches!(missing, MergeError::Missing { n: 3, .. }));
+        // The shards named apart from their count: "shards 0/2 of 2 are missing", of one shard,
+        // read as if both were.
+        assert_eq!(
+            missing.to_string(),
+            "missing shards of the 3: 1/3, 2/3 (merge them too, or pass --allow-partial)"
+        );
         let partial = merge(&[shard(0, 3, 3, 1000.0, 1.0), shard(2, 3, 3, 1000.0, 1.0)], true).unwrap();
         assert!(!partial.complete);
         assert_eq!(partial.incomplete_reason.as_deref(), Some("shards 1/3 missing"));

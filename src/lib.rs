@@ -60,7 +60,7 @@ pub mod internals {
     pub use crate::cli::parse::parse_header;
     pub use crate::engine::client::async_client::base_builder;
     pub use crate::engine::cpu_work::OFFLOAD_THREAD;
-    pub use crate::engine::resources::{CpuTimes, check_open_files, files_needed};
+    pub use crate::engine::resources::{CpuTimes, FileNeeds, check_open_files, files_needed};
     pub use crate::engine::runner::{RunContext, run_strategy};
     pub use crate::output::chart::register_font;
     pub use crate::output::files::plot_dir;

@@ -94,7 +94,7 @@ fn an_overloaded_open_loop_stops_at_its_duration_in_every_strategy() {
 
 /// `--concurrency 0` is every request in flight at once: a closed loop needs a count for that
 /// (with a duration alone it spawned 677 000 requests in a second, 1.5 GB), an open loop's rate
-/// bounds it, and its table, CSV and charts show its limit as ∞, not 18446744073709551615.
+/// bounds it, and its table, CSV and charts show its limit as ∞ (null in the report).
 #[test]
 fn unbounded_concurrency_needs_a_count_or_a_rate() {
     let mut cfg = config(&[Strategy::Async], 1, Profile::fixed(Duration::from_millis(5)));
@@ -107,7 +107,7 @@ fn unbounded_concurrency_needs_a_count_or_a_rate() {
         duration: Duration::from_secs(30),
     };
     let s = &asyncbench::compare(&cfg).unwrap().strategies[0];
-    assert_eq!((s.issued, s.concurrency), (6, 6), "every request at once");
+    assert_eq!((s.issued, s.concurrency), (6, Some(6)), "every request at once");
 
     let (o, tmp) = run_in_out(&[
         "compare",
@@ -136,6 +136,10 @@ fn unbounded_concurrency_needs_a_count_or_a_rate() {
     assert!(csv.lines().nth(1).unwrap().starts_with("async,∞,"), "{csv}");
     let svg = std::fs::read_to_string(tmp.path().join("out/throughput.svg")).unwrap();
     assert!(svg.contains("async (C=∞)") && !svg.contains("18446744073709551615"));
+    // The report's field is null: no number stands for "no limit".
+    let report = std::fs::read_to_string(tmp.path().join("out/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["strategies"][0]["concurrency"], serde_json::Value::Null);
 }
 
 /// A warm-up goes first with the same clients, is counted apart, and is in no figure; the mock's

@@ -54,7 +54,7 @@ fn fault_matrix_every_strategy_accounts_for_everything() {
                 s.id, c.attempts_sent, c.requests_received
             );
             assert!(s.attempts <= n * attempts);
-            let waves = n.div_ceil(s.concurrency) as f64;
+            let waves = n.div_ceil(s.concurrency.unwrap()) as f64;
             let pauses = if s.id == Strategy::Batched {
                 (waves - 1.0) * cfg.pause.as_secs_f64()
             } else {
@@ -142,25 +142,37 @@ fn a_dying_target_gives_a_partial_report_and_exit_4() {
 fn open_file_needs_are_computed_and_checked() {
     let mut cfg = config(&[Strategy::Async], 10_000, Profile::default());
     cfg.concurrency = 10_000;
-    assert_eq!(files_needed(&cfg), 20_256);
-    let e = check_open_files(&cfg, files_needed(&cfg), 1024, 4096)
+    assert_eq!(files_needed(&cfg).files, 20_256);
+    let e = check_open_files(&cfg, files_needed(&cfg), 4096)
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("10000") && e.contains("4096") && e.contains("--target"),
+        e.starts_with("invalid --concurrency 10000:") && e.contains("4096") && e.contains("--target"),
         "{e}"
     );
-    assert!(check_open_files(&cfg, files_needed(&cfg), 1024, 1 << 20).is_ok());
+    assert!(check_open_files(&cfg, files_needed(&cfg), 1 << 20).is_ok());
+    // A batch's size sets a batched run's sockets, and is the flag named.
+    let mut batched = config(
+        &[Strategy::Sequential, Strategy::Batched],
+        10_000,
+        Profile::default(),
+    );
+    (batched.concurrency, batched.batch_size) = (8, 5_000);
+    assert_eq!(files_needed(&batched).files, 10_256);
+    let e = check_open_files(&batched, files_needed(&batched), 4096)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("invalid --batch-size 5000:"), "{e}");
     cfg.endpoint = asyncbench::Endpoint::External(asyncbench::Target::external("http://127.0.0.1:1/v1"));
-    assert_eq!(files_needed(&cfg), 10_256);
+    assert_eq!(files_needed(&cfg).files, 10_256);
     // No limit in an open loop: what its schedule sends within one timeout (20/s for 60 s);
     // the limit alone (2⁶⁴ − 1) overflowed the count.
     cfg.concurrency = 0;
     cfg.stop = asyncbench::model::plan::Stop::Duration(std::time::Duration::from_secs(5));
     cfg.load = open_loop(20.0);
     cfg.timeout = std::time::Duration::from_secs(60);
-    assert_eq!(files_needed(&cfg), 1_201 + 256);
-    let e = check_open_files(&cfg, files_needed(&cfg), 64, 1024)
+    assert_eq!(files_needed(&cfg).files, 1_201 + 256);
+    let e = check_open_files(&cfg, files_needed(&cfg), 1024)
         .unwrap_err()
         .to_string();
     assert!(

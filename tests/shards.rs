@@ -81,8 +81,8 @@ fn four_shard_processes_merge_into_one_exact_run() {
     assert!(merged.complete && merged.merged_from.len() == 4);
     // The shards split the run's concurrency (2+2+1+1): together as many in flight as one
     // process; sequential shards are one client each.
-    let conc: Vec<u64> = merged.strategies.iter().map(|s| s.concurrency).collect();
-    assert_eq!(conc, [6, 4]);
+    let conc: Vec<Option<u64>> = merged.strategies.iter().map(|s| s.concurrency).collect();
+    assert_eq!(conc, [Some(6), Some(4)]);
     let shards: Vec<RunReport> = dirs
         .iter()
         .map(|d| RunReport::read(&d.join("report.json")).unwrap())

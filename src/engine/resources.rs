@@ -278,31 +278,47 @@ impl Sampler {
     }
 }
 
+/// The open files a run needs at most, and the setting that asks for them (named when they
+/// are more than the process may have).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileNeeds {
+    /// Open files needed.
+    pub files: u64,
+    /// The flag whose value sets the most requests in flight, and that value as given.
+    pub flag: (&'static str, u64),
+}
+
 /// Open files a run needs at most: one socket per request in flight, two when the embedded mock
 /// holds the other end in this same process, plus headroom for the runtime, logs and outputs.
-pub fn files_needed(cfg: &crate::plan::config::RunConfig) -> u64 {
-    let in_flight = cfg
+pub fn files_needed(cfg: &crate::plan::config::RunConfig) -> FileNeeds {
+    use crate::model::strategy::Strategy;
+    let (in_flight, busiest) = cfg
         .strategies
         .iter()
-        .map(|s| in_flight_bound(cfg, *s))
-        .max()
-        .unwrap_or(1);
+        .map(|s| (in_flight_bound(cfg, *s), *s))
+        .max_by_key(|(n, _)| *n)
+        .unwrap_or((1, Strategy::Sequential));
     let ends = if cfg.endpoint.target().is_none() { 2 } else { 1 };
-    in_flight.saturating_mul(ends).saturating_add(256)
+    FileNeeds {
+        files: in_flight.saturating_mul(ends).saturating_add(256),
+        flag: match busiest {
+            Strategy::Batched => ("--batch-size", cfg.batch_size),
+            _ => ("--concurrency", cfg.concurrency),
+        },
+    }
 }
 
 /// The most requests strategy `s` can have in flight at once: its limit, or without one (an
 /// open loop's `--concurrency 0`) what its schedule sends within one timeout, the longest an
-/// attempt stays. The limit alone was 2⁶⁴ − 1 there, and the files it needed overflowed.
+/// attempt stays.
 fn in_flight_bound(cfg: &crate::plan::config::RunConfig, s: crate::model::strategy::Strategy) -> u64 {
-    let limit = cfg.effective_concurrency(s);
-    match cfg.load {
-        crate::model::plan::Load::Open { rate, .. } if limit == u64::MAX => {
-            // A float to integer cast saturates.
-            (rate * cfg.timeout.as_secs_f64()).ceil() as u64 + 1
-        }
-        _ => limit,
-    }
+    use crate::model::plan::Load;
+    cfg.effective_concurrency(s).unwrap_or_else(|| match cfg.load {
+        // A float to integer cast saturates.
+        Load::Open { rate, .. } => (rate * cfg.timeout.as_secs_f64()).ceil() as u64 + 1,
+        // Refused before a run (a closed loop's `-c 0` needs a count), and unbounded if not.
+        Load::Closed | Load::Adaptive(_) => u64::MAX,
+    })
 }
 
 /// Raises the soft open-file limit to what the run needs when the hard limit allows it, and
@@ -311,14 +327,14 @@ fn in_flight_bound(cfg: &crate::plan::config::RunConfig, s: crate::model::strate
 pub(crate) fn ensure_open_files(
     cfg: &crate::plan::config::RunConfig,
 ) -> Result<u64, crate::model::error::ConfigError> {
-    let needed = files_needed(cfg);
+    let needs = files_needed(cfg);
     let Ok((soft, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
         return Ok(0); // No limits on this platform.
     };
-    check_open_files(cfg, needed, soft, hard)?;
-    if soft < needed {
+    check_open_files(cfg, needs, hard)?;
+    if soft < needs.files {
         // Raise to what is needed plus room, within the hard limit.
-        let want = needed.saturating_mul(2).min(hard);
+        let want = needs.files.saturating_mul(2).min(hard);
         if rlimit::setrlimit(rlimit::Resource::NOFILE, want, hard).is_ok() {
             return Ok(want);
         }
@@ -326,25 +342,20 @@ pub(crate) fn ensure_open_files(
     Ok(soft)
 }
 
-/// The pure check of `ensure_open_files`, testable with any limits.
+/// The pure check of `ensure_open_files`, testable with any hard limit.
 pub fn check_open_files(
     cfg: &crate::plan::config::RunConfig,
-    needed: u64,
-    _soft: u64,
+    needs: FileNeeds,
     hard: u64,
 ) -> Result<(), crate::model::error::ConfigError> {
-    if needed <= hard {
+    if needs.files <= hard {
         return Ok(());
     }
     let embedded = cfg.endpoint.target().is_none();
     Err(crate::model::error::ConfigError::OpenFiles {
-        concurrency: cfg
-            .strategies
-            .iter()
-            .map(|s| cfg.effective_concurrency(*s))
-            .max()
-            .map_or(1, |c| if c == u64::MAX { 0 } else { c }),
-        needed,
+        flag: needs.flag.0,
+        value: needs.flag.1,
+        needed: needs.files,
         hard,
         mock: if embedded {
             " (both ends of every connection, with the embedded mock)"

@@ -51,11 +51,13 @@ pub enum ConfigError {
     },
     /// The run needs more open files than the process may have.
     #[error(
-        "invalid --concurrency {concurrency}: it needs about {needed} open files{mock} but the hard limit is {hard}; raise it (ulimit -Hn, as root) or lower the concurrency{hint}"
+        "invalid {flag} {value}: it needs about {needed} open files{mock} but the hard limit is {hard}; raise it (ulimit -Hn, as root) or lower the concurrency{hint}"
     )]
     OpenFiles {
-        /// The concurrency asked for.
-        concurrency: u64,
+        /// The flag that sets the most requests in flight (`--concurrency`, `--batch-size`).
+        flag: &'static str,
+        /// Its value as given.
+        value: u64,
         /// Files needed.
         needed: u64,
         /// The hard limit.

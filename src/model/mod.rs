@@ -36,3 +36,21 @@ pub mod series;
 pub mod strategy;
 pub mod sweep;
 pub mod uncertainty;
+
+/// The index of the first value listed again (an earlier one equals it): a strategy named twice,
+/// a sweep value listed twice.
+pub fn first_repeat<T: PartialEq>(values: &[T]) -> Option<usize> {
+    (1..values.len()).find(|&i| values[..i].contains(&values[i]))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The first value seen before is found at its second place, and only a repeat is.
+    #[test]
+    fn the_first_repeat_is_found_at_its_second_place() {
+        assert_eq!(super::first_repeat(&[1, 2, 3, 2, 1]), Some(3));
+        assert_eq!(super::first_repeat(&[1, 2, 3]), None);
+        assert_eq!(super::first_repeat::<u8>(&[]), None);
+        assert_eq!(super::first_repeat(&[0.5, 0.5]), Some(1));
+    }
+}

@@ -208,8 +208,9 @@ pub struct ErrorRow {
 pub struct StrategyReport {
     /// The strategy.
     pub id: Strategy,
-    /// Most requests it could have in flight.
-    pub concurrency: u64,
+    /// Most requests it could have in flight; `null` for no limit at all (an open loop's
+    /// `--concurrency 0` without a count).
+    pub concurrency: Option<u64>,
     /// Logical requests asked for.
     pub requests: u64,
     /// Logical requests issued (fewer than asked when the run was stopped).
@@ -353,8 +354,8 @@ pub struct StrategyReport {
 pub struct Measured {
     /// The strategy.
     pub id: Strategy,
-    /// Effective concurrency.
-    pub concurrency: u64,
+    /// Effective concurrency (`None`: no limit).
+    pub concurrency: Option<u64>,
     /// Requests asked for.
     pub requests: u64,
     /// Requests issued.
@@ -445,22 +446,21 @@ pub struct WarmupReport {
 
 /// Goodput ÷ (concurrency ÷ mean mock delay): 1.0 is the best a strategy of that concurrency
 /// could do. Goodput, not throughput: fast failures must not look like efficiency.
-pub(crate) fn efficiency(goodput_rps: f64, mean_delay_s: Option<f64>, concurrency: u64) -> Option<f64> {
-    mean_delay_s
-        // No limit on the slots (an open loop's `-c 0`): no share of them to give.
-        .filter(|d| *d > 0.0 && concurrency != u64::MAX)
-        .map(|d| goodput_rps * d / concurrency.max(1) as f64)
+/// No limit on the slots (an open loop's `-c 0`): no share of them to give.
+pub(crate) fn efficiency(
+    goodput_rps: f64,
+    mean_delay_s: Option<f64>,
+    concurrency: Option<u64>,
+) -> Option<f64> {
+    let slots = concurrency?.max(1) as f64;
+    mean_delay_s.filter(|d| *d > 0.0).map(|d| goodput_rps * d / slots)
 }
 
 impl StrategyReport {
     /// [`Self::concurrency`] as the table and the charts show it: `∞` for no limit at all (an
-    /// open loop's `--concurrency 0` without a count), where the number was 18446744073709551615.
+    /// open loop's `--concurrency 0` without a count).
     pub fn concurrency_text(&self) -> String {
-        if self.concurrency == u64::MAX {
-            "∞".to_owned()
-        } else {
-            self.concurrency.to_string()
-        }
+        self.concurrency.map_or_else(|| "∞".to_owned(), |c| c.to_string())
     }
 
     /// This report's figures as one round (round 1 in position 1 until the run numbers it).
@@ -722,7 +722,7 @@ pub(crate) mod tests {
     pub(crate) fn measured(issued: u64, slo_set: bool) -> Measured {
         Measured {
             id: Strategy::Async,
-            concurrency: 2,
+            concurrency: Some(2),
             requests: issued,
             issued,
             wall_s: 2.0,
@@ -1008,10 +1008,10 @@ pub(crate) mod tests {
     /// Efficiency needs a known, positive delay, and counts at least one slot.
     #[test]
     fn efficiency_is_goodput_over_what_the_slots_allow() {
-        assert_eq!(efficiency(10.0, Some(0.1), 2), Some(0.5));
-        assert_eq!(efficiency(10.0, Some(0.1), 0), Some(1.0));
-        assert_eq!(efficiency(10.0, None, 2), None);
-        assert_eq!(efficiency(10.0, Some(0.0), 2), None);
-        assert_eq!(efficiency(10.0, Some(0.1), u64::MAX), None, "no limit, no share");
+        assert_eq!(efficiency(10.0, Some(0.1), Some(2)), Some(0.5));
+        assert_eq!(efficiency(10.0, Some(0.1), Some(0)), Some(1.0));
+        assert_eq!(efficiency(10.0, None, Some(2)), None);
+        assert_eq!(efficiency(10.0, Some(0.0), Some(2)), None);
+        assert_eq!(efficiency(10.0, Some(0.1), None), None, "no limit, no share");
     }
 }

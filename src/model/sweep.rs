@@ -146,7 +146,7 @@ impl Axis {
     /// two points of one setting would share a folder under `points/` and a place on the charts.
     pub fn repeated(&self) -> Option<String> {
         let values = self.values();
-        let i = (1..values.len()).find(|&i| values[..i].contains(&values[i]))?;
+        let i = super::first_repeat(&values)?;
         Some(match self {
             Axis::Concurrency(v) | Axis::BatchSize(v) => v[i].to_string(),
             Axis::Pause(v) | Axis::CpuWork(v) => format_duration(v[i]),

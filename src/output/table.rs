@@ -187,8 +187,9 @@ fn outcome_columns() -> Vec<Column> {
         c("conc", "concurrency", 5, Main, |s| match &s.adaptive {
             // Under --concurrency auto: where the controller settled (the CSV has the cap).
             Some(a) => Cell::Text(format!("~{:.1}", a.converged)),
-            None if s.concurrency == u64::MAX => Cell::Text(s.concurrency_text()),
-            None => Cell::Int(s.concurrency),
+            None => s
+                .concurrency
+                .map_or_else(|| Cell::Text(s.concurrency_text()), Cell::Int),
         }),
         c("conc_auto", "concurrency_converged", 0, CsvOnly, |s| {
             s.adaptive

@@ -256,11 +256,12 @@ impl RunConfig {
         self.shard.is_some_and(|s| s.n > 1)
     }
 
-    /// The effective concurrency of a strategy: the most requests it can have in flight.
+    /// The effective concurrency of a strategy: the most requests it can have in flight, `None`
+    /// for no limit at all (an open loop's `--concurrency 0` without a count).
     /// A shard holds its part of the whole run's concurrency and batch size, so that the shards
     /// together keep as many requests in flight as one process would (a sequential shard is
     /// still one client: N sequential shards keep N in flight).
-    pub(crate) fn effective_concurrency(&self, s: Strategy) -> u64 {
+    pub(crate) fn effective_concurrency(&self, s: Strategy) -> Option<u64> {
         let (n, c, b) = match self.shard {
             Some(sh) => (
                 self.stop.count().map(|n| sh.share(n)),
@@ -270,19 +271,27 @@ impl RunConfig {
             None => (self.stop.count(), self.concurrency, self.batch_size),
         };
         // At most the requests there are; without a count, the setting alone.
-        let at_most = |x: u64| n.map_or(x, |n| x.min(n));
-        let all = n.unwrap_or(u64::MAX);
+        let at_most = |x: u64| Some(n.map_or(x, |n| x.min(n)));
         use crate::model::strategy::PyClient;
         match s {
-            Strategy::Sequential | Strategy::Python(PyClient::Sequential) => 1,
+            Strategy::Sequential | Strategy::Python(PyClient::Sequential) => Some(1),
             Strategy::Batched => at_most(b),
             Strategy::Threadpool | Strategy::Python(PyClient::Threadpool) => at_most(c.max(1)),
-            // An external client is told C; 0 asks it for every request in flight at once.
-            Strategy::Python(_) | Strategy::Custom(_) if self.concurrency == 0 => all,
-            Strategy::Python(_) | Strategy::Custom(_) => at_most(c),
-            // 0: unbounded, every request in flight at once.
-            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload if self.concurrency == 0 => all,
-            Strategy::Async | Strategy::AsyncSingle | Strategy::AsyncOffload => at_most(c),
+            // 0: unbounded, every request in flight at once (an external client is told 0).
+            Strategy::Python(_)
+            | Strategy::Custom(_)
+            | Strategy::Async
+            | Strategy::AsyncSingle
+            | Strategy::AsyncOffload
+                if self.concurrency == 0 =>
+            {
+                n
+            }
+            Strategy::Python(_)
+            | Strategy::Custom(_)
+            | Strategy::Async
+            | Strategy::AsyncSingle
+            | Strategy::AsyncOffload => at_most(c),
         }
     }
 
@@ -314,9 +323,8 @@ impl RunConfig {
         if self.strategies.is_empty() {
             return bad("--strategies", String::new(), "name at least one strategy");
         }
-        if let Some(twice) = (1..self.strategies.len())
-            .find(|&i| self.strategies[..i].contains(&self.strategies[i]))
-            .map(|i| self.strategies[i].to_string())
+        if let Some(twice) =
+            crate::model::first_repeat(&self.strategies).map(|i| self.strategies[i].to_string())
         {
             // Run twice, its two runs were read as one strategy's rounds.
             return bad(

@@ -174,14 +174,13 @@ fn merge_strategy(
     let total: u64 = outcomes.values().sum();
     let ok = count(Outcome::Ok);
     let issued = sum(|s| s.issued);
-    // No limit (2⁶⁴ − 1) on any shard is none on the whole: the sum saturates there, where it
-    // overflowed (a merged open loop's `-c 0` read 18446744073709551614).
+    // No limit on any shard is none on the whole.
     let concurrency = if sequential {
         first.concurrency
     } else {
         parts
             .iter()
-            .fold(0u64, |a, (_, s)| a.saturating_add(s.concurrency))
+            .try_fold(0u64, |a, (_, s)| Some(a.saturating_add(s.concurrency?)))
     };
     let slo_set = parts.iter().any(|(_, s)| s.good.is_some());
     let good = slo_set.then(|| parts.iter().filter_map(|(_, s)| s.good).sum::<u64>());
@@ -595,19 +594,19 @@ mod tests {
         assert!(m.merged_from[1].complete);
     }
 
-    /// Shards' limits on requests in flight add up; no limit on one (an open loop's `-c 0`,
-    /// 2⁶⁴ − 1) is none on the whole, not an overflow.
+    /// Shards' limits on requests in flight add up; no limit on one (an open loop's `-c 0`)
+    /// is none on the whole.
     #[test]
     fn shards_add_their_limits_and_no_limit_stays_none() {
         let (mut a, mut b) = (shard(0, 2, 4, 1000.0, 2.0), shard(1, 2, 6, 1500.0, 2.0));
-        (a.strategies[0].concurrency, b.strategies[0].concurrency) = (3, 2);
+        (a.strategies[0].concurrency, b.strategies[0].concurrency) = (Some(3), Some(2));
         assert_eq!(
             merge(&[a.clone(), b.clone()], false).unwrap().strategies[0].concurrency,
-            5
+            Some(5)
         );
-        (a.strategies[0].concurrency, b.strategies[0].concurrency) = (u64::MAX, u64::MAX);
+        (a.strategies[0].concurrency, b.strategies[0].concurrency) = (Some(3), None);
         let m = merge(&[a, b], false).unwrap();
-        assert_eq!(m.strategies[0].concurrency, u64::MAX);
+        assert_eq!(m.strategies[0].concurrency, None);
         assert_eq!(m.strategies[0].concurrency_text(), "∞");
     }
 

@@ -18,7 +18,7 @@ impl StrategyReport {
         let conc = m
             .adaptive
             .as_ref()
-            .map_or(m.concurrency, |a| a.converged.round().max(1.0) as u64);
+            .map_or(m.concurrency, |a| Some(a.converged.round().max(1.0) as u64));
         let efficiency = efficiency(ok as f64 / wall, m.mean_delay_s, conc);
         let pct = |s: Series| rec.series.get(s).and_then(Percentiles::of);
         let mut errors: Vec<ErrorRow> = rec

@@ -145,11 +145,17 @@ async fn run_phase(
     measured: bool,
     ctl: Option<&Arc<Controller>>,
 ) -> u64 {
-    let limit = ctx.cfg.effective_concurrency(s) as usize;
-    if ctx.cfg.concurrency != 0 && ctl.is_none() && !phase.scheduled {
+    // Slots for a set concurrency; none for `-c 0` (every request at once, the count its only
+    // limit) or under the controller, which keeps its own.
+    let limit = ctx
+        .cfg
+        .effective_concurrency(s)
+        .filter(|_| ctx.cfg.concurrency != 0 && ctl.is_none())
+        .map(|l| l as usize);
+    if let Some(limit) = limit.filter(|_| !phase.scheduled) {
         return run_workers(ctx, client, phase, recorder, measured, limit).await;
     }
-    let permits = (ctx.cfg.concurrency != 0 && ctl.is_none()).then(|| Arc::new(Semaphore::new(limit)));
+    let permits = limit.map(|l| Arc::new(Semaphore::new(l)));
     let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
     let sink = CancelSink::default();

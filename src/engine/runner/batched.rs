@@ -52,7 +52,8 @@ async fn run_phase(
     recorder: &mut Recorder,
     measured: bool,
 ) -> u64 {
-    let b = ctx.cfg.effective_concurrency(Strategy::Batched);
+    // Always a number: a batch's size (at least 1).
+    let b = ctx.cfg.effective_concurrency(Strategy::Batched).unwrap_or(1);
     let mut issued = 0;
     let t0 = Instant::now();
     let mut first = 0;

@@ -18,7 +18,8 @@ use crate::model::strategy::Strategy;
 /// Runs the workload on `concurrency` blocking threads. The pool is built before the clock
 /// starts (Python's executor also exists before `submit`).
 pub(crate) fn run_threadpool(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let threads = ctx.cfg.effective_concurrency(Strategy::Threadpool) as usize;
+    // Always a number: a thread pool's concurrency is at least 1 (`-c 0` is refused for it).
+    let threads = ctx.cfg.effective_concurrency(Strategy::Threadpool).unwrap_or(1) as usize;
     // Counts live pool threads, so we can wait for them to exit after the run: rayon does not
     // join its threads on drop, and stragglers would be charged to the next strategy.
     let alive = Arc::new(AtomicUsize::new(threads));

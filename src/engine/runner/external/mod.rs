@@ -251,11 +251,12 @@ impl Prepared {
             None => None,
         };
         let (command, shown) = command_for(ctx, files.path())?;
-        let concurrency = if ctx.cfg.concurrency == 0 {
-            0
-        } else {
-            ctx.cfg.effective_concurrency(ctx.strategy)
-        };
+        // 0 tells the client no limit (every request in flight at once).
+        let concurrency = ctx
+            .cfg
+            .effective_concurrency(ctx.strategy)
+            .filter(|_| ctx.cfg.concurrency != 0)
+            .unwrap_or(0);
         let mut workload = protocol::workload(
             ctx.strategy.id(),
             &ctx.req,

@@ -70,8 +70,8 @@ fn a_duration_bounds_the_run_by_time() {
 /// An open loop asked for more than its slots can send stops at its duration in every
 /// strategy, its backlog the schedule's and not tasks: at most the slots' worth of requests
 /// are sent (2 slots of 50 ms each for 0.5 s: 22), each timed from its due time, so the lag
-/// shows. `async` spawned a task per request as it fell due, 500 of them, sent them all after
-/// the end and ran on long after `threadpool` had stopped.
+/// shows, and the rest are counted as never sent. `async` spawned a task per request as it fell
+/// due, 500 of them, sent them all after the end and ran on long after `threadpool` had stopped.
 #[test]
 fn an_overloaded_open_loop_stops_at_its_duration_in_every_strategy() {
     for s in Strategy::ALL {
@@ -79,9 +79,21 @@ fn an_overloaded_open_loop_stops_at_its_duration_in_every_strategy() {
         (cfg.concurrency, cfg.batch_size) = (2, 2);
         cfg.load = open_loop(1000.0);
         cfg.stop = Stop::Duration(Duration::from_millis(500));
-        let r = &asyncbench::compare(&cfg).unwrap().strategies[0];
+        let report = asyncbench::compare(&cfg).unwrap();
+        let r = &report.strategies[0];
         assert_eq!(r.ended_by, asyncbench::model::report::EndedBy::Duration, "{s}");
         assert!(r.issued >= 2 && r.issued <= 22, "{s}: {} sent", r.issued);
+        // The rest of the 500 due within the duration were never sent, and the warning says so.
+        assert_eq!(r.requests, 500, "{s}");
+        let unsent = format!(
+            "({} of the 500 requests due within its duration were never sent)",
+            500 - r.issued
+        );
+        assert!(
+            report.rate_warnings()[0].contains(&unsent),
+            "{s}: {:?}",
+            report.rate_warnings()
+        );
         assert!(
             r.accounted_ok && r.count(Outcome::Ok) == r.issued,
             "{s}: {}",

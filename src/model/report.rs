@@ -537,15 +537,26 @@ impl ConfigSummary {
 }
 
 impl RunReport {
-    /// Open-loop strategies that started fewer than 99 % of the requests/s asked for.
+    /// Open-loop strategies that started fewer than 99 % of the requests/s asked for, with the
+    /// requests that fell due within a duration and were never sent (k6's dropped iterations:
+    /// they found no free slot before the end).
     pub fn rate_warnings(&self) -> Vec<String> {
         self.strategies
             .iter()
             .filter_map(|s| {
                 let (target, achieved) = (s.target_rate?, s.achieved_rate?);
+                let unsent = (s.ended_by == EndedBy::Duration)
+                    .then(|| s.requests.saturating_sub(s.issued))
+                    .filter(|n| *n > 0)
+                    .map_or(String::new(), |n| {
+                        format!(
+                            " ({n} of the {} requests due within its duration were never sent)",
+                            s.requests
+                        )
+                    });
                 (achieved < 0.99 * target).then(|| {
                     format!(
-                        "{} started {achieved:.1} requests/s of the {target:.1} asked for ({:.0} %): it could not keep the schedule, and its latency counts the wait from each request's due time",
+                        "{} started {achieved:.1} requests/s of the {target:.1} asked for ({:.0} %): it could not keep the schedule{unsent}, and its latency counts the wait from each request's due time",
                         s.id,
                         100.0 * achieved / target
                     )
@@ -862,11 +873,20 @@ pub(crate) mod tests {
         (kept.target_rate, kept.achieved_rate) = (Some(200.0), Some(198.0));
         let mut closed = strategy(Strategy::Sequential, 1, 0, ErrorClass::Timeout);
         (closed.target_rate, closed.achieved_rate) = (None, Some(1.0));
-        let w = run_of(vec![slow, kept, closed]).rate_warnings();
+        // Stopped by its duration with requests due and unsent: they are counted.
+        let mut timed = strategy(Strategy::Batched, 1, 0, ErrorClass::Timeout);
+        (timed.target_rate, timed.achieved_rate) = (Some(200.0), Some(20.0));
+        (timed.requests, timed.issued, timed.ended_by) = (400, 40, EndedBy::Duration);
+        // Stopped by a signal: what was due after it is not a shortfall.
+        let mut stopped = timed.clone();
+        (stopped.id, stopped.ended_by) = (Strategy::AsyncSingle, EndedBy::Signal);
+        let w = run_of(vec![slow, kept, closed, timed, stopped]).rate_warnings();
         assert_eq!(
             w,
             [
-                "threadpool started 100.0 requests/s of the 200.0 asked for (50 %): it could not keep the schedule, and its latency counts the wait from each request's due time"
+                "threadpool started 100.0 requests/s of the 200.0 asked for (50 %): it could not keep the schedule, and its latency counts the wait from each request's due time",
+                "batched started 20.0 requests/s of the 200.0 asked for (10 %): it could not keep the schedule (360 of the 400 requests due within its duration were never sent), and its latency counts the wait from each request's due time",
+                "async-single started 20.0 requests/s of the 200.0 asked for (10 %): it could not keep the schedule, and its latency counts the wait from each request's due time",
             ]
         );
     }

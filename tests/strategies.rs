@@ -163,6 +163,26 @@ fn timeouts_are_counted_as_timeouts() {
     }
 }
 
+/// A timeout shorter than a connection takes gives attempts up before they are written: the
+/// mock never sees them, and that is no accounting mismatch (at `--timeout 1ms`, 100 in flight,
+/// it received 212 of 900 and failed the run). The mock saw at most what was sent.
+#[test]
+fn attempts_given_up_before_they_were_written_are_no_mismatch() {
+    let mut cfg = config(&Strategy::ALL, 30, Profile::fixed(Duration::ZERO));
+    cfg.timeout = Duration::from_micros(1);
+    let report = compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_accounted(s, 30);
+        assert_eq!(s.count(Outcome::Timeout), 30, "{}", s.id);
+        let c = s.server.as_ref().unwrap();
+        assert!(
+            c.matches && c.requests_received <= c.attempts_sent,
+            "{}: {c:?}",
+            s.id
+        );
+    }
+}
+
 /// Resets and quota 429s are classified (`transport`, `rate_limited`) and a quota 429 is not
 /// retried by the openai preset (`x-should-retry: false`).
 #[test]

@@ -433,9 +433,15 @@ impl RunConfig {
         if let Load::Open { rate, .. } = self.load
             && !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate))
         {
+            // `1e-300`, not its 300 decimal places.
+            let shown = if rate != 0.0 && !(1e-6..1e15).contains(&rate.abs()) {
+                format!("{rate:e}")
+            } else {
+                rate.to_string()
+            };
             return bad(
                 "--rate",
-                rate.to_string(),
+                shown,
                 "must be between 0.0001 and 10000000 requests per second",
             );
         }

@@ -70,6 +70,23 @@ fn inputs_are_bounded_and_named_with_their_cap() {
     );
 }
 
+/// A saved report that never ends (`report.json` linked to `/dev/zero`) is refused at its cap by
+/// `plot`, `diff` and `merge`, where it was read until memory ran out.
+#[test]
+fn saved_reports_are_read_to_a_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", tmp.path().join("report.json")).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("merged");
+    for args in [
+        &["plot", dir][..],
+        &["diff", dir, dir],
+        &["merge", dir, dir, "--out", out.to_str().unwrap()],
+    ] {
+        assert_refused(args, &["report.json", "1024 MiB cap"]);
+    }
+}
+
 /// A signal while the inputs are read (here a FIFO nobody writes to, which blocks forever)
 /// ends the process at once with the signal's code and a line saying nothing ran.
 #[test]

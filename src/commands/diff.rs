@@ -31,10 +31,7 @@ fn file_of(path: &Path) -> PathBuf {
 /// Reads one side: a sweep when the JSON has points, else a run.
 fn read_side(path: &Path) -> Result<(Side, String), RunError> {
     let file = file_of(path);
-    let text = std::fs::read_to_string(&file).map_err(|source| RunError::Read {
-        path: file.display().to_string(),
-        source,
-    })?;
+    let text = crate::output::files::read_saved(&file)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| RunError::read(file.display(), e))?;
     if value.get("points").is_some() {

@@ -21,10 +21,7 @@ pub(crate) fn read_report(path: &Path) -> Result<RunReport, RunError> {
     } else {
         path.to_path_buf()
     };
-    let text = mock_server::files::read_capped_text(&file, 1 << 30).map_err(|source| RunError::Read {
-        path: file.display().to_string(),
-        source,
-    })?;
+    let text = crate::output::files::read_saved(&file)?;
     if let Ok(r) = serde_json::from_str(&text) {
         return Ok(r);
     }

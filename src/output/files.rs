@@ -394,10 +394,7 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let path = dir.join("report.json");
     let sweep = dir.join("sweep.json");
     if sweep.exists() {
-        let text = std::fs::read_to_string(&sweep).map_err(|source| RunError::Read {
-            path: sweep.display().to_string(),
-            source,
-        })?;
+        let text = read_saved(&sweep)?;
         let r: crate::model::sweep::SweepReport =
             serde_json::from_str(&text).map_err(|e| RunError::read(sweep.display(), e))?;
         let mut written = crate::output::sweep::sweep_charts(dir, &r)?;
@@ -511,12 +508,21 @@ impl RunReport {
 
     /// Reads a `report.json`.
     pub fn read(path: &Path) -> Result<RunReport, RunError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RunError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read_saved(path)?;
         serde_json::from_str(&text).map_err(|e| RunError::read(path.display(), e))
     }
+}
+
+/// Most bytes a saved report is read to (`report.json`, `sweep.json`, a log holding one).
+pub(crate) const SAVED_CAP: u64 = 1 << 30;
+
+/// A saved report's text, read up to [`SAVED_CAP`]: a `report.json` linked to `/dev/zero` (or
+/// any endless file) was read until memory ran out.
+pub(crate) fn read_saved(path: &Path) -> Result<String, RunError> {
+    mock_server::files::read_capped_text(path, SAVED_CAP).map_err(|source| RunError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]

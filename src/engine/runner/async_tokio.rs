@@ -256,7 +256,7 @@ async fn run_workers(
     // Each task holds only the shared part and its request in flight: its future is what a
     // request in flight costs in memory beyond the client's own. Their handles in a list, not
     // a `JoinSet` (whose entry for a task was 56 bytes beside the handle's 8).
-    let slots = phase.count.min(limit as u64);
+    let slots = phase.count.map_or(limit as u64, |n| n.min(limit as u64));
     let tasks = (0..slots)
         .map(|k| tokio::spawn(shared.clone().work(k, slots)))
         .collect();
@@ -522,7 +522,7 @@ mod tests {
         let client = Arc::new(AsyncClient::new(ctx.req.clone(), ctx.limits()).unwrap());
         let phase = Phase {
             base: 0,
-            count: 1,
+            count: Some(1),
             limit: None,
             scheduled: false,
             offset: 0,

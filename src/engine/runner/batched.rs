@@ -58,7 +58,9 @@ async fn run_phase(
     let t0 = Instant::now();
     let mut first = 0;
     while phase.may_issue(first, t0) {
-        let last = first.saturating_add(b).min(phase.count);
+        let last = phase
+            .count
+            .map_or(first.saturating_add(b), |n| first.saturating_add(b).min(n));
         if phase.scheduled
             && let Some(due) = ctx.due(t0, last - 1)
             && !ctx.stop.sleep_until(due).await

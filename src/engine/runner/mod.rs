@@ -77,8 +77,8 @@ pub(crate) const WARMUP_BASE: u64 = 1 << 62;
 pub(crate) struct Phase {
     /// The first request's index.
     pub base: u64,
-    /// Requests at most.
-    pub count: u64,
+    /// Requests at most (`None`: no count, the time limit alone ends the phase).
+    pub count: Option<u64>,
     /// No request is issued after this long from the phase's start.
     pub limit: Option<Duration>,
     /// Requests start at the open-loop schedule's times (the measured phase of an open loop).
@@ -98,7 +98,7 @@ impl Phase {
 
     /// Whether the phase may issue its `i`-th request (0-based) now, `t0` being its start.
     pub(crate) fn may_issue(&self, i: u64, t0: Instant) -> bool {
-        i < self.count && self.limit.is_none_or(|l| t0.elapsed() < l)
+        self.count.is_none_or(|n| i < n) && self.limit.is_none_or(|l| t0.elapsed() < l)
     }
 }
 
@@ -161,7 +161,7 @@ impl RunContext {
         let warmup = self.cfg.warmup.map(|w| match w {
             Warmup::Requests(n) => Phase {
                 base: WARMUP_BASE,
-                count: n,
+                count: Some(n),
                 limit: None,
                 scheduled: false,
                 offset,
@@ -169,7 +169,7 @@ impl RunContext {
             },
             Warmup::Time(d) => Phase {
                 base: WARMUP_BASE,
-                count: u64::MAX,
+                count: None,
                 limit: Some(d),
                 scheduled: false,
                 offset,
@@ -177,11 +177,9 @@ impl RunContext {
             },
         });
         let count = match &self.schedule {
-            Some(s) => s.len(),
+            Some(s) => Some(s.len()),
             // Without a count only the duration bounds the phase.
-            None => self
-                .requests()
-                .map_or(u64::MAX, |n| self.cfg.shard.map_or(n, |s| s.share(n))),
+            None => self.requests().map(|n| self.cfg.shard.map_or(n, |s| s.share(n))),
         };
         let main = Phase {
             base: 0,

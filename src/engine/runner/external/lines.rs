@@ -236,13 +236,12 @@ impl PhaseState {
     }
 
     /// Requests the phase issued: the client's own count when it reported the phase's end.
-    /// Else, after a signal (the rest was cut short with it) or in a phase bounded by time
-    /// alone (nothing says how many it issued), those it reported; after a failure, what it was
-    /// asked, so that the books show every request it did not report.
+    /// Else, after a signal (the rest was cut short with it), those it reported; after a
+    /// failure, what it was asked, so that the books show every request it did not report.
     pub(super) fn issued(&self, asked: u64, stopped_by_signal: bool) -> u64 {
         match self.issued {
             Some(n) => n,
-            None if stopped_by_signal || asked == u64::MAX => self.recorder.total(),
+            None if stopped_by_signal => self.recorder.total(),
             None => asked,
         }
     }

@@ -103,17 +103,27 @@ fn command_for(ctx: &RunContext, scripts: &std::path::Path) -> Result<(Command, 
     }
 }
 
-/// The workload's phases (warm-up, then measured), as the protocol writes them.
-fn wire_phases(ctx: &RunContext) -> Vec<WirePhase> {
+/// The workload's phases (warm-up, then measured), as the protocol writes them. A client is
+/// handed its requests up front, so each phase needs a count, of at most
+/// [`MAX_PHASE_REQUESTS`].
+fn wire_phases(ctx: &RunContext) -> Result<Vec<WirePhase>, RunError> {
     let (warmup, main) = ctx.phases();
     let mut out = Vec::new();
     for (p, measured) in [(warmup, false), (Some(main), true)] {
         let Some(p) = p else { continue };
+        let Some(count) = p.count.filter(|n| *n <= MAX_PHASE_REQUESTS) else {
+            return Err(RunError::Config(crate::model::error::ConfigError::External {
+                why: format!(
+                    "{} is handed its requests up front: give it a count of requests (at most {MAX_PHASE_REQUESTS}) and a warm-up count, not a time alone",
+                    ctx.strategy
+                ),
+            }));
+        };
         out.push(WirePhase {
             measured,
             first: p.base + p.offset,
             stride: p.stride,
-            count: p.count,
+            count,
             limit_s: p.limit.map(|l| l.as_secs_f64()),
             schedule_s: (measured && p.scheduled)
                 .then(|| {
@@ -125,7 +135,7 @@ fn wire_phases(ctx: &RunContext) -> Vec<WirePhase> {
             ramp_s: ctx.ramp(&p).map(|r| r.as_secs_f64()),
         });
     }
-    out
+    Ok(out)
 }
 
 /// CPU seconds of this process's reaped children so far.
@@ -140,15 +150,7 @@ fn children_cpu_s() -> f64 {
 /// Runs an external client through the workload: prepared, started, watched until it is done
 /// (or killed), then its phases and what it cost.
 pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
-    let phases = wire_phases(ctx);
-    if phases.iter().any(|p| p.count > MAX_PHASE_REQUESTS) {
-        return Err(RunError::Config(crate::model::error::ConfigError::External {
-            why: format!(
-                "{} is handed its requests up front: give it a count of requests (at most {MAX_PHASE_REQUESTS}) and a warm-up count, not a time alone",
-                ctx.strategy
-            ),
-        }));
-    }
+    let phases = wire_phases(ctx)?;
     let prepared = Prepared::new(ctx, &phases)?;
     let cpu_before = children_cpu_s();
     let spawned = Instant::now();

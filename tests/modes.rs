@@ -152,6 +152,11 @@ fn unbounded_concurrency_needs_a_count_or_a_rate() {
     let report = std::fs::read_to_string(tmp.path().join("out/report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["strategies"][0]["concurrency"], serde_json::Value::Null);
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 /// A warm-up goes first with the same clients, is counted apart, and is in no figure; the mock's

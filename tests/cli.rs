@@ -338,6 +338,76 @@ fn sweep_values_and_strategies_are_listed_once() {
     }
 }
 
+/// A sweep runs only strategies its setting changes: `--batch-size 2,4` ran threadpool and async
+/// (which take no batch) and recommended B=4 out of noise. One it does not change is refused
+/// (exit 2, naming it), and a sweep of a batch or its pause runs `batched` unless told otherwise.
+#[test]
+fn a_sweep_runs_only_strategies_its_setting_changes() {
+    for (args, value) in [
+        (
+            &["--batch-size", "2,4", "--strategies", "batched,async"][..],
+            "'async'",
+        ),
+        (
+            &["--pause", "0ms,5ms", "--strategies", "sequential"][..],
+            "'sequential'",
+        ),
+        (
+            &["--concurrency", "2,4", "--strategies", "async,sequential"][..],
+            "'sequential'",
+        ),
+        (
+            &["--concurrency", "2,4", "--strategies", "batched"][..],
+            "'batched'",
+        ),
+        // A search alike.
+        (
+            &["--find", "concurrency=1..8", "--strategies", "sequential"][..],
+            "'sequential'",
+        ),
+        (
+            &["--find", "batch-size=1..8", "--strategies", "batched,async"][..],
+            "'async'",
+        ),
+    ] {
+        let error = sweep_refusal(args);
+        assert!(
+            error.starts_with(&format!(
+                "asyncbench: invalid --strategies {value}: is not changed"
+            )),
+            "{args:?}: {error}"
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "sweep",
+            "-q",
+            "-n",
+            "4",
+            "--latency",
+            "1ms",
+            "--batch-size",
+            "1,2",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let sweep = crate::util::json(&out.join("sweep.json"));
+    for point in sweep["points"].as_array().unwrap() {
+        let ids: Vec<&str> = point["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["strategy"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["batched"], "{point}");
+    }
+}
+
 /// `plot --combine` draws several runs side by side: both charts, SVG and PNG, each run named
 /// by its folder in the SVG's labels.
 #[test]

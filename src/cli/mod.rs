@@ -71,8 +71,9 @@ pub enum Command {
 /// Flags of `sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Strategies to run at every point, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [Strategy::Threadpool, Strategy::Async])]
+    /// Strategies to run at every point, comma-separated [default: threadpool, async; batched
+    /// for --batch-size and --pause, which change it alone].
+    #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<Strategy>,
     /// The p99 latency a recommended setting must meet (successful requests, end to end).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]

@@ -39,12 +39,9 @@ pub(super) fn find_plan(args: &SweepArgs, find: Find) -> Result<Plan, RunError> 
         ));
     }
     args.no_print_requests()?;
-    if find.setting == FindSetting::BatchSize && !args.strategies.contains(&Strategy::Batched) {
-        return Err(refuse(
-            "batch-size is batched's setting: add batched to --strategies",
-        ));
-    }
-    let cfg = args.common.to_config(args.strategies.clone())?;
+    let axis = axis_at(find.setting, find.from);
+    let cfg = args.common.to_config(args.chosen(Some(&axis)))?;
+    SweepArgs::all_changed_by(&cfg, &axis)?;
     if cfg.load.adaptive().is_some() {
         return Err(refuse("searches a fixed setting: not with --concurrency auto"));
     }

@@ -37,6 +37,38 @@ fn invalid(name: &'static str, value: String, why: &'static str) -> ConfigError 
 }
 
 impl SweepArgs {
+    /// The strategies to run: those named, else `threadpool` and `async`, or `batched` for a
+    /// sweep (or search) of the batch or its pause, the one strategy they change.
+    pub(crate) fn chosen(&self, axis: Option<&crate::model::sweep::Axis>) -> Vec<Strategy> {
+        use crate::model::sweep::Axis;
+        if !self.strategies.is_empty() {
+            return self.strategies.clone();
+        }
+        match axis {
+            Some(Axis::BatchSize(_) | Axis::Pause(_)) if self.common.api != Api::Embeddings => {
+                vec![Strategy::Batched]
+            }
+            _ => vec![Strategy::Threadpool, Strategy::Async],
+        }
+    }
+
+    /// Refuses a strategy the swept setting does not change (a client given by --client-cmd
+    /// included): `sweep --batch-size 2,4` ran threadpool and async, which take no batch, and
+    /// recommended B=4 out of noise.
+    pub(crate) fn all_changed_by(
+        cfg: &RunConfig,
+        axis: &crate::model::sweep::Axis,
+    ) -> Result<(), ConfigError> {
+        match cfg.strategies.iter().find(|s| !axis.changes(cfg, **s)) {
+            Some(s) => Err(ConfigError::Invalid {
+                name: "--strategies",
+                value: s.to_string(),
+                why: "is not changed by the setting swept: --batch-size and --pause change batched alone (with embeddings, every strategy's inputs a request), --concurrency neither sequential nor batched",
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// `--print-requests` is for `compare`: a sweep (or a search) writes each point's
     /// `requests.jsonl` with `--out`.
     pub(crate) fn no_print_requests(&self) -> Result<(), ConfigError> {
@@ -125,9 +157,13 @@ impl SweepArgs {
             SweepPlan::AutoRate => first.rate = Vec::new(),
         }
         self.no_print_requests()?;
-        let cfg = first.to_config(self.strategies.clone())?;
-        // Every point must be valid, not only the first.
+        let cfg = first.to_config(self.chosen(match &plan {
+            SweepPlan::Fixed(axis) => Some(axis),
+            _ => None,
+        }))?;
         if let SweepPlan::Fixed(axis) = &plan {
+            Self::all_changed_by(&cfg, axis)?;
+            // Every point must be valid, not only the first.
             for i in 0..axis.values().len() {
                 cfg.derived(axis.apply(&cfg, i))?;
             }

@@ -548,6 +548,23 @@ fn adaptive_only(s: Strategy) -> &'static str {
 }
 
 impl Axis {
+    /// Whether the setting changes what strategy `s` does under `base`: a batch's size and its
+    /// pause are `batched`'s alone (with embeddings the batch is every strategy's inputs in a
+    /// request), and a concurrency means nothing to one request at a time or to fixed batches.
+    /// A sweep of a strategy it does not change recommends a value out of noise.
+    pub(crate) fn changes(&self, base: &RunConfig, s: Strategy) -> bool {
+        use crate::model::strategy::PyClient;
+        match self {
+            Axis::BatchSize(_) if base.workload.api == Api::Embeddings => true,
+            Axis::BatchSize(_) | Axis::Pause(_) => s == Strategy::Batched,
+            Axis::Concurrency(_) => !matches!(
+                s,
+                Strategy::Sequential | Strategy::Batched | Strategy::Python(PyClient::Sequential)
+            ),
+            Axis::Rate(_) | Axis::CpuWork(_) => true,
+        }
+    }
+
     /// The config of point `i`.
     pub(crate) fn apply(&self, base: &RunConfig, i: usize) -> RunConfig {
         let mut cfg = base.clone();

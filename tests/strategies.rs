@@ -311,7 +311,7 @@ fn async_concurrency_bounds_are_respected() {
 }
 
 /// Retry-After in whole seconds and as an HTTP date, end to end: a 429 carrying it is retried
-/// no sooner than it says, in every strategy. The date has a one-second
+/// no sooner than it says, in every strategy, and one past all reason not at all. The date has a one-second
 /// resolution and is written before the request is sent, so a date 3 s ahead means a wait of
 /// 2–3 s less however long the machine took to get there: at least 1 s leaves room for a loaded
 /// machine and is still a hundred times the policy's own 10 ms backoff.
@@ -339,6 +339,18 @@ fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
                 r.backoff_s
             );
         }
+        // A wait past what a Duration holds is above the policy's 5 s cap: not retried, and
+        // no panic (the conversion of 10²⁰ s panicked the client's worker).
+        let server = rt.block_on(limited_then_ok(1, "retry-after", "99999999999999999999"));
+        let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
+        cfg.retry = fast_retry(3);
+        let r = &compare(&cfg).unwrap().strategies[0];
+        assert_eq!(
+            (r.count(Outcome::RateLimited), r.attempts),
+            (1, 1),
+            "{s}: {:?}",
+            r.errors
+        );
     }
 }
 

@@ -73,6 +73,9 @@ const LATENCY_WEIGHT: f64 = 0.05;
 /// How often a send waiting for room under the limit looks again without being told (answers
 /// and freed slots tell it at once).
 const NO_ROOM_RECHECK: Duration = Duration::from_secs(1);
+/// The longest a 429's `Retry-After` holds every new attempt: a minute, the longest
+/// openai-python takes one as given. A server asking for a day held the whole run for a day.
+const MAX_HOLD: Duration = Duration::from_secs(60);
 
 /// The pacer's estimate of one server bucket.
 #[derive(Debug, Clone, Copy)]
@@ -384,7 +387,7 @@ impl Controller {
                 ..
             }) = result
             {
-                let until = now + *ra;
+                let until = now + (*ra).min(MAX_HOLD);
                 s.hold_until = Some(s.hold_until.map_or(until, |h| h.max(until)));
             }
             s.cut(seq, CUT_429);
@@ -584,6 +587,19 @@ mod tests {
         drop(s);
         let _ = c.acquire().await;
         assert!(t.elapsed() >= Duration::from_millis(300), "{:?}", t.elapsed());
+    }
+
+    /// A `Retry-After` of a day holds new attempts for a minute at most.
+    #[test]
+    fn a_long_retry_after_holds_a_minute_at_most() {
+        let c = Controller::new(AdaptiveConfig { initial: 8, max: 8 }, 1);
+        c.observe(
+            0,
+            Instant::now(),
+            &limited(Some(crate::model::retry::MAX_RETRY_AFTER), None),
+        );
+        let hold = c.pace(&c.lock(), Instant::now());
+        assert!(hold > Duration::from_secs(59) && hold <= MAX_HOLD, "{hold:?}");
     }
 
     fn answer(seq: u64, sent: Instant, limit: u64, remaining: u64, reset: Option<Duration>) -> Answer {

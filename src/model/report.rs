@@ -615,7 +615,12 @@ impl RunReport {
                 top.class,
                 if c.api_key_set { "" } else { ", which is unset or empty" }
             ),
-            "http_429" => "every request was rate limited (429): lower --concurrency or --rate, or add --retry openai".to_owned(),
+            "http_429" if c.retry.attempts <= 1 => "every request was rate limited (429): lower --concurrency or --rate, or add --retry openai".to_owned(),
+            // Retries were on: telling the user to add them read as if they were not.
+            "http_429" => format!(
+                "every request was rate limited (429), its retries too ({}): lower --concurrency or --rate; a Retry-After above the policy's cap is not waited for",
+                c.retry
+            ),
             "timeout" => format!("every request timed out (--timeout {}s): the target is slower than the deadline, or hangs", c.timeout_s),
             "transport" if top.sample.contains("certificate") => {
                 // The problem itself is the sample's last part ("invalid peer certificate:
@@ -978,6 +983,16 @@ pub(crate) mod tests {
         let line = r.diagnosis().unwrap();
         assert!(
             line.ends_with("check the Authorization header given with -H"),
+            "{line}"
+        );
+        // 429s without retries suggest them; with retries on, not (they were on).
+        let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Status(429))]);
+        r.config.retry = crate::model::retry::RetryPolicy::preset(crate::model::retry::RetryPreset::None);
+        assert!(r.diagnosis().unwrap().ends_with("or add --retry openai"));
+        r.config.retry = crate::model::retry::RetryPolicy::preset(crate::model::retry::RetryPreset::Openai);
+        let line = r.diagnosis().unwrap();
+        assert!(
+            line.contains("its retries too (openai: 3 attempts") && !line.contains("add --retry"),
             "{line}"
         );
         // A certificate the clients refused: the problem itself, and the two ways out.

@@ -248,23 +248,35 @@ impl FromStr for RetryPreset {
     }
 }
 
+/// The longest `Retry-After` taken as given: a day, so that no deadline made from it can
+/// overflow (`Retry-After: 99999999999999999999` panicked the conversion). The `openai` preset's
+/// cap (120 s) is far below it, so a longer one is still not waited for; the `anthropic` preset,
+/// which waits what it is told, waits a day at most.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 /// Parses `Retry-After` the way openai-python does: `retry-after-ms` first, then `Retry-After`
-/// as (possibly fractional) seconds, then as an HTTP date.
+/// as (possibly fractional) seconds, then as an HTTP date; at most [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(retry_after_ms: Option<&str>, retry_after: Option<&str>) -> Option<Duration> {
+    let secs = |s: f64| {
+        Duration::try_from_secs_f64(s)
+            .unwrap_or(MAX_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER)
+    };
     if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(secs(ms / 1000.0));
     }
     let v = retry_after?.trim();
     if let Ok(s) = v.parse::<f64>() {
-        return (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s));
+        return (s.is_finite() && s >= 0.0).then(|| secs(s));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
         when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
     )
 }
 
@@ -618,6 +630,23 @@ mod tests {
         }
         assert_eq!(parse_retry_after(Some("-5"), None), None);
         assert_eq!(parse_retry_after(None, Some("-1")), None);
+    }
+
+    /// A wait past what a `Duration` holds (or any past a day) is a day, not a panic: a day is
+    /// above every preset's cap, so it is still not waited for.
+    #[test]
+    fn an_endless_retry_after_is_a_day() {
+        let day = Some(MAX_RETRY_AFTER);
+        assert_eq!(parse_retry_after(None, Some("99999999999999999999")), day);
+        assert_eq!(parse_retry_after(Some("1e300"), None), day);
+        assert_eq!(
+            parse_retry_after(None, Some("Fri, 31 Dec 9999 23:59:59 GMT")),
+            day
+        );
+        assert_eq!(
+            parse_retry_after(None, Some("86399")),
+            Some(Duration::from_secs(86399))
+        );
     }
 
     #[test]

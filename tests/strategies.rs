@@ -354,6 +354,37 @@ fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
     }
 }
 
+/// A target that reports 2⁶⁴ − 1 tokens an answer is counted without wrapping (and, in a debug
+/// build, without an overflow's panic) in every strategy: the sums stop at the largest count.
+#[test]
+fn absurd_token_counts_saturate_in_every_strategy() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        let mut body = crate::util::completion_json();
+        body["usage"] =
+            serde_json::json!({"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX, "total_tokens": 0});
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+        server
+    });
+    let cfg = config_for_target(&Strategy::ALL, 3, format!("{}/v1", server.uri()));
+    let report = compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_accounted(s, 3);
+        assert_eq!(s.count(Outcome::Ok), 3, "{}: {:?}", s.id, s.errors);
+        assert_eq!(
+            (s.completion_tokens, s.input_tokens),
+            (u64::MAX, u64::MAX),
+            "{}",
+            s.id
+        );
+    }
+}
+
 /// A whole answer that comes in pieces (three writes 20 ms apart, chunked or under a
 /// `content-length`) is read whole, in every strategy: the async client keeps a first piece
 /// without a copy and joins the rest after it.

@@ -160,7 +160,8 @@ fn merge_strategy(
     let sequential = how == Combine::Sequential;
     let hists = decode_all(parts)?;
     let pct = |s: Series| hists.get(&s.to_string()).and_then(Percentiles::of);
-    let sum = |f: fn(&StrategyReport) -> u64| parts.iter().map(|(_, s)| f(s)).sum::<u64>();
+    // Saturating: a target's token counts are its word, and may be absurd.
+    let sum = |f: fn(&StrategyReport) -> u64| parts.iter().fold(0u64, |a, (_, s)| a.saturating_add(f(s)));
     let sumf = |f: fn(&StrategyReport) -> f64| parts.iter().map(|(_, s)| f(s)).sum::<f64>();
     let (started, ended) = span(parts);
     let wall_s = if sequential {

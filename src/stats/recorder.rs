@@ -192,13 +192,16 @@ impl Recorder {
 
     /// The streaming and token figures of a successful request; returns its TPOT.
     fn record_sample(&mut self, r: &Record, s: &Sample) -> Option<Duration> {
-        self.completion_tokens += s.completion_tokens.unwrap_or(0);
+        // A target's counts are its word: one that says 2⁶⁴ − 1 tokens must not wrap the sums.
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(s.completion_tokens.unwrap_or(0));
         if let Some(p) = s.protocol {
             *self.protocols.entry(p).or_default() += 1;
         }
         self.input_token_mismatches += u64::from(s.input_tokens_differ);
         if let Some(n) = s.input_tokens {
-            self.input_tokens += n;
+            self.input_tokens = self.input_tokens.saturating_add(n);
             self.series
                 .record_value(Series::InputTokens, n.saturating_mul(1000));
         }
@@ -207,7 +210,7 @@ impl Recorder {
                 .record_value(Series::OutputTokens, n.saturating_mul(1000));
         }
         if let Some(n) = s.reasoning_tokens() {
-            self.reasoning_tokens += n;
+            self.reasoning_tokens = self.reasoning_tokens.saturating_add(n);
             self.series
                 .record_value(Series::ReasoningTokens, n.saturating_mul(1000));
         }
@@ -383,10 +386,10 @@ impl AddAssign<Recorder> for Recorder {
         self.attempts += other.attempts;
         self.retries += other.retries;
         self.backoff += other.backoff;
-        self.completion_tokens += other.completion_tokens;
-        self.reasoning_tokens += other.reasoning_tokens;
+        self.completion_tokens = self.completion_tokens.saturating_add(other.completion_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
         self.good += other.good;
-        self.input_tokens += other.input_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.input_token_mismatches += other.input_token_mismatches;
         self.series += &other.series;
         for (class, t) in other.errors {

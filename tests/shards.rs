@@ -249,7 +249,15 @@ fn mismatched_repeated_or_missing_shards_are_refused() {
         }
         e => panic!("{e:?}"),
     }
-    assert!(matches!(merge(&[a.clone(), a.clone()], false), Err(MergeError::Repeated(s)) if s == "0/3"));
+    // The same report twice is one run given twice; two runs that were both shard 0/3, a
+    // shard given twice.
+    assert!(matches!(
+        merge(&[a.clone(), a.clone()], false),
+        Err(MergeError::SameReport { index: 1, first: 0 })
+    ));
+    let mut again = a.clone();
+    again.provenance.started_unix += 1;
+    assert!(matches!(merge(&[a.clone(), again], false), Err(MergeError::Repeated(s)) if s == "0/3"));
     match merge(&[a.clone(), b.clone()], false) {
         Err(MergeError::Missing { missing, .. }) => assert_eq!(missing, "2/3"),
         e => panic!("{e:?}"),

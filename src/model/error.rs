@@ -246,6 +246,14 @@ pub enum MergeError {
     /// The same shard given twice.
     #[error("shard {0} is given twice")]
     Repeated(String),
+    /// One report given twice (the same file, or a copy of it).
+    #[error("report {index} is report {first} again: each run counts once")]
+    SameReport {
+        /// The repeat.
+        index: usize,
+        /// The report it repeats.
+        first: usize,
+    },
     /// Shards missing (without `--allow-partial`).
     #[error("missing shards of the {n}: {missing} (merge them too, or pass --allow-partial)")]
     Missing {

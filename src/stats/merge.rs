@@ -451,6 +451,12 @@ fn check_shards(reports: &[RunReport]) -> Result<Vec<String>, MergeError> {
     let Some(base) = reports.first() else {
         return Err(MergeError::Empty);
     };
+    // Unsharded runs merge (each the whole workload), so a report given twice would count its
+    // requests twice: `merge run run` said it merged two runs.
+    if let Some(index) = crate::model::first_repeat(reports) {
+        let first = reports.iter().position(|r| *r == reports[index]).unwrap_or(0);
+        return Err(MergeError::SameReport { index, first });
+    }
     let want = workload(base);
     let n = base.config.shard.unwrap_or(WHOLE).n;
     let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
@@ -676,11 +682,23 @@ mod tests {
         let two = |k| shard(k, 2, 3, 1000.0, 1.0);
         assert!(matches!(merge(&[], false), Err(MergeError::Empty)));
         // Unsharded runs of one workload merge (each is the whole), twice the requests.
-        let whole = || run_of(vec![strategy(Strategy::Async, 3, 0, ErrorClass::Timeout)]);
-        let m = merge(&[whole(), whole()], false).unwrap();
+        let whole = |at: f64| {
+            let mut r = run_of(vec![strategy(Strategy::Async, 3, 0, ErrorClass::Timeout)]);
+            r.strategies[0].started_unix_ms = at;
+            r
+        };
+        let m = merge(&[whole(1.0), whole(2.0)], false).unwrap();
         assert_eq!(m.strategies[0].issued, 6);
         assert_eq!(m.merged_from[1].shard, "whole");
-        assert!(matches!(merge(&[two(0), two(0)], false), Err(MergeError::Repeated(s)) if s == "0/2"));
+        // One report twice is one run, not two: refused, naming both places.
+        let same = merge(&[whole(1.0), whole(2.0), whole(1.0)], false).unwrap_err();
+        assert_eq!(
+            same.to_string(),
+            "report 2 is report 0 again: each run counts once"
+        );
+        let mut other = two(0);
+        other.strategies[0].started_unix_ms += 1.0;
+        assert!(matches!(merge(&[two(0), other], false), Err(MergeError::Repeated(s)) if s == "0/2"));
         assert!(matches!(
             merge(&[two(0), shard(1, 3, 3, 1000.0, 1.0)], false),
             Err(MergeError::ShardCount { index: 1, .. })

@@ -311,10 +311,10 @@ fn async_concurrency_bounds_are_respected() {
 }
 
 /// Retry-After in whole seconds and as an HTTP date, end to end: a 429 carrying it is retried
-/// no sooner than it says, in every strategy, and one past all reason not at all. The date has a one-second
-/// resolution and is written before the request is sent, so a date 3 s ahead means a wait of
-/// 2–3 s less however long the machine took to get there: at least 1 s leaves room for a loaded
-/// machine and is still a hundred times the policy's own 10 ms backoff.
+/// no sooner than it says, in every strategy, and one past all reason not at all. The date has
+/// a one-second resolution and is written before the request is sent, so a date 3 s ahead means
+/// a wait of 2–3 s less however long the machine took to get there: at least 1 s leaves room
+/// for a loaded machine and is still a hundred times the policy's own 10 ms backoff.
 #[test]
 fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -288,8 +288,9 @@ impl Counted {
 
 /// Compares the attempts sent with the mock's count. A request whose client gave up (timeout)
 /// may still be in the mock's accept queue for a moment, so it waits up to a second for the
-/// timed-out attempts to arrive (they may never: given up before they were written). Requests cancelled in flight may have sent attempts the client never
-/// finished counting: then the mock may have received up to that many more.
+/// timed-out attempts to arrive (they may never: given up before they were written). Requests
+/// cancelled in flight may have sent attempts the client never finished counting: then the
+/// mock may have received up to that many more.
 /// `None` when the mock's counters cannot be read after the strategy (it died, or froze): then
 /// nothing was measured, and nothing is written as if it had been.
 fn cross_check(
@@ -320,9 +321,9 @@ fn cross_check(
 
 /// The mock's counters over one strategy (`after` − `before`) against the attempts the harness
 /// counted: they match when the mock received every attempt but at most those that failed on
-/// the connection (`unreached`) or timed out, and at most the attempts the `cancelled` requests may have
-/// sent uncounted (each up to `per_request`, the retry policy's attempts) more. Pure, so the
-/// rule is unit-tested.
+/// the connection (`unreached`) or timed out, and at most the attempts the `cancelled` requests
+/// may have sent uncounted (each up to `per_request`, the retry policy's attempts) more. Pure,
+/// so the rule is unit-tested.
 fn server_check(
     before: &StatsSnapshot,
     after: &StatsSnapshot,

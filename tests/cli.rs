@@ -311,14 +311,31 @@ fn sweep_takes_exactly_one_list() {
 }
 
 /// A sweep's value listed twice (`10ms` and `0.01s` are one) would run two points into one
-/// folder and one place on the charts, and a strategy named twice two runs into one row: each is
-/// refused before anything runs (exit 2, one line naming the flag and the value), nothing written.
+/// folder and one place on the charts, two that run as one (concurrencies above the count) the
+/// same point twice, and a strategy named twice two runs into one row: each is refused before
+/// anything runs (exit 2, one line naming the flag and the value), nothing written.
 #[test]
 fn sweep_values_and_strategies_are_listed_once() {
     for (args, flag, value) in [
         (&["--concurrency", "4,2,4"][..], "--concurrency", "'4'"),
         (&["--pause", "10ms,0.01s"][..], "--pause", "'10ms'"),
         (&["--rate", "5,5.0"][..], "--rate", "'5'"),
+        // Values that run as one: no more in flight, or in a batch, than the requests there are.
+        (
+            &["--concurrency", "1,32,64", "-n", "20"][..],
+            "--concurrency",
+            "'64'",
+        ),
+        (
+            &["--concurrency", "0,20", "-n", "20", "--strategies", "async"][..],
+            "--concurrency",
+            "'20'",
+        ),
+        (
+            &["--batch-size", "10,50,90", "-n", "40"][..],
+            "--batch-size",
+            "'90'",
+        ),
         (
             &[
                 "--concurrency",

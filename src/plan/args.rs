@@ -69,6 +69,29 @@ impl SweepArgs {
         }
     }
 
+    /// Refuses two values that run as one: no point has more in flight (or in a batch) than the
+    /// requests there are, so `sweep -c 1,32,64 -n 20` ran 32 and 64 both as 20, and
+    /// recommended "C=32" for a run that never had more than 20 in flight.
+    fn distinct_in_effect(cfg: &RunConfig, axis: &crate::model::sweep::Axis) -> Result<(), ConfigError> {
+        use crate::model::sweep::Axis;
+        let (Some(n), Axis::Concurrency(v) | Axis::BatchSize(v)) = (cfg.stop.count(), axis) else {
+            return Ok(());
+        };
+        if matches!(axis, Axis::BatchSize(_)) && cfg.workload.api == Api::Embeddings {
+            return Ok(()); // Inputs in a request: not bounded by the count.
+        }
+        // 0: every request at once.
+        let ran: Vec<u64> = v.iter().map(|&x| if x == 0 { n } else { x.min(n) }).collect();
+        match crate::model::first_repeat(&ran) {
+            Some(i) => Err(ConfigError::Invalid {
+                name: axis.flag(),
+                value: v[i].to_string(),
+                why: "runs as an earlier value of the list does: no point has more in flight, or in a batch, than the -n requests there are",
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// `--print-requests` is for `compare`: a sweep (or a search) writes each point's
     /// `requests.jsonl` with `--out`.
     pub(crate) fn no_print_requests(&self) -> Result<(), ConfigError> {
@@ -163,6 +186,7 @@ impl SweepArgs {
         }))?;
         if let SweepPlan::Fixed(axis) = &plan {
             Self::all_changed_by(&cfg, axis)?;
+            Self::distinct_in_effect(&cfg, axis)?;
             // Every point must be valid, not only the first.
             for i in 0..axis.values().len() {
                 cfg.derived(axis.apply(&cfg, i))?;

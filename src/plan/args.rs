@@ -71,17 +71,30 @@ impl SweepArgs {
 
     /// Refuses two values that run as one: no point has more in flight (or in a batch) than the
     /// requests there are, so `sweep -c 1,32,64 -n 20` ran 32 and 64 both as 20, and
-    /// recommended "C=32" for a run that never had more than 20 in flight.
+    /// recommended "C=32" for a run that never had more than 20 in flight. What each point runs
+    /// is each strategy's effective concurrency there, the runners' own rule, for the whole run
+    /// (a shard's part of two different settings may be one).
     fn distinct_in_effect(cfg: &RunConfig, axis: &crate::model::sweep::Axis) -> Result<(), ConfigError> {
         use crate::model::sweep::Axis;
-        let (Some(n), Axis::Concurrency(v) | Axis::BatchSize(v)) = (cfg.stop.count(), axis) else {
+        let (Axis::Concurrency(v) | Axis::BatchSize(v)) = axis else {
             return Ok(());
         };
         if matches!(axis, Axis::BatchSize(_)) && cfg.workload.api == Api::Embeddings {
             return Ok(()); // Inputs in a request: not bounded by the count.
         }
-        // 0: every request at once.
-        let ran: Vec<u64> = v.iter().map(|&x| if x == 0 { n } else { x.min(n) }).collect();
+        let whole = RunConfig {
+            shard: None,
+            ..cfg.clone()
+        };
+        let ran: Vec<Vec<Option<u64>>> = (0..v.len())
+            .map(|i| {
+                let point = axis.apply(&whole, i);
+                cfg.strategies
+                    .iter()
+                    .map(|s| point.effective_concurrency(*s))
+                    .collect()
+            })
+            .collect();
         match crate::model::first_repeat(&ran) {
             Some(i) => Err(ConfigError::Invalid {
                 name: axis.flag(),

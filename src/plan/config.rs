@@ -295,6 +295,13 @@ impl RunConfig {
         }
     }
 
+    /// The limit a runner keeps strategy `s` to: its effective concurrency when `--concurrency`
+    /// sets one; `None` for `--concurrency 0`, every request at once (the count, which the
+    /// effective concurrency then is, is the only bound).
+    pub(crate) fn slots(&self, s: Strategy) -> Option<u64> {
+        self.effective_concurrency(s).filter(|_| self.concurrency != 0)
+    }
+
     /// Checks the values that flags alone cannot ([`Plan::new`] runs it).
     fn validate(&self) -> Result<(), ConfigError> {
         self.check_counts()?;

@@ -147,11 +147,7 @@ async fn run_phase(
 ) -> u64 {
     // Slots for a set concurrency; none for `-c 0` (every request at once, the count its only
     // limit) or under the controller, which keeps its own.
-    let limit = ctx
-        .cfg
-        .effective_concurrency(s)
-        .filter(|_| ctx.cfg.concurrency != 0 && ctl.is_none())
-        .map(|l| l as usize);
+    let limit = ctx.cfg.slots(s).filter(|_| ctl.is_none()).map(|l| l as usize);
     if let Some(limit) = limit.filter(|_| !phase.scheduled) {
         return run_workers(ctx, client, phase, recorder, measured, limit).await;
     }

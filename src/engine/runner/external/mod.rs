@@ -254,11 +254,7 @@ impl Prepared {
         };
         let (command, shown) = command_for(ctx, files.path())?;
         // 0 tells the client no limit (every request in flight at once).
-        let concurrency = ctx
-            .cfg
-            .effective_concurrency(ctx.strategy)
-            .filter(|_| ctx.cfg.concurrency != 0)
-            .unwrap_or(0);
+        let concurrency = ctx.cfg.slots(ctx.strategy).unwrap_or(0);
         let mut workload = protocol::workload(
             ctx.strategy.id(),
             &ctx.req,

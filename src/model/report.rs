@@ -545,16 +545,16 @@ impl RunReport {
             .iter()
             .filter_map(|s| {
                 let (target, achieved) = (s.target_rate?, s.achieved_rate?);
-                let unsent = (s.ended_by == EndedBy::Duration)
-                    .then(|| s.requests.saturating_sub(s.issued))
-                    .filter(|n| *n > 0)
-                    .map_or(String::new(), |n| {
-                        format!(
-                            " ({n} of the {} requests due within its duration were never sent)",
-                            s.requests
-                        )
-                    });
                 (achieved < 0.99 * target).then(|| {
+                    let unsent = (s.ended_by == EndedBy::Duration)
+                        .then(|| s.requests.saturating_sub(s.issued))
+                        .filter(|n| *n > 0)
+                        .map_or(String::new(), |n| {
+                            format!(
+                                " ({n} of the {} requests due within its duration were never sent)",
+                                s.requests
+                            )
+                        });
                     format!(
                         "{} started {achieved:.1} requests/s of the {target:.1} asked for ({:.0} %): it could not keep the schedule{unsent}, and its latency counts the wait from each request's due time",
                         s.id,

@@ -355,6 +355,73 @@ fn sweep_values_and_strategies_are_listed_once() {
     }
 }
 
+/// A search probes no value that runs as another: no point has more in flight, or in a batch,
+/// than the `-n` requests there are, so `--find concurrency=4..128 -n 20` probed 32, 64 and 128,
+/// each run as 20, and said "extend the range". Its top is cut to 20 (a warning says so, the
+/// answer says a larger -n goes further), and a range all above the count is refused.
+#[test]
+fn a_search_probes_no_value_above_the_count() {
+    for (args, value) in [
+        (
+            &["--find", "concurrency=40..128", "-n", "20"][..],
+            "'concurrency=40..128'",
+        ),
+        (
+            &[
+                "--find",
+                "batch-size=21..64",
+                "-n",
+                "20",
+                "--strategies",
+                "batched",
+            ][..],
+            "'batch-size=21..64'",
+        ),
+    ] {
+        let error = sweep_refusal(args);
+        assert!(
+            error.starts_with(&format!("asyncbench: invalid --find {value}: runs every value")),
+            "{args:?}: {error}"
+        );
+    }
+    let (_tmp, out) = temp_out();
+    let o = bin()
+        .args([
+            "sweep",
+            "-q",
+            "-n",
+            "20",
+            "--latency",
+            "20ms",
+            "--strategies",
+            "async",
+        ])
+        .args(["--find", "concurrency=4..128", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --find concurrency searches up to 20, not 128"),
+        "{stderr}"
+    );
+    let sweep = crate::util::json(&out.join("sweep.json"));
+    assert_eq!(sweep["find"]["to"], 20.0);
+    let settings: Vec<f64> = sweep["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["setting"].as_f64().unwrap())
+        .collect();
+    assert!(
+        settings.contains(&20.0) && settings.iter().all(|c| *c <= 20.0),
+        "{settings:?}"
+    );
+    let reason = sweep["search"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("give a larger -n"), "{reason}");
+}
+
 /// A sweep runs only strategies its setting changes: `--batch-size 2,4` ran threadpool and async
 /// (which take no batch) and recommended B=4 out of noise. One it does not change is refused
 /// (exit 2, naming it), and a sweep of a batch or its pause runs `batched` unless told otherwise.

@@ -24,12 +24,13 @@ use crate::output::files::write_run;
 use crate::plan::config::Plan;
 
 /// The base plan of a `--find` search: every other flag a single value, and the setting
-/// searched one that the strategies have.
-pub(super) fn find_plan(args: &SweepArgs, find: Find) -> Result<Plan, RunError> {
+/// searched one that the strategies have; and the range searched, its top at most what a point
+/// can run (see [`in_effect`]).
+pub(super) fn find_plan(args: &SweepArgs, find: Find) -> Result<(Plan, Find), RunError> {
     let refuse = |why: &'static str| {
         RunError::Config(crate::model::error::ConfigError::Invalid {
             name: "--find",
-            value: format!("{:?}", find.setting).to_lowercase(),
+            value: find.setting.name().into(),
             why,
         })
     };
@@ -45,7 +46,33 @@ pub(super) fn find_plan(args: &SweepArgs, find: Find) -> Result<Plan, RunError> 
     if cfg.load.adaptive().is_some() {
         return Err(refuse("searches a fixed setting: not with --concurrency auto"));
     }
-    Ok(cfg)
+    let find = in_effect(&cfg, find)?;
+    Ok((cfg, find))
+}
+
+/// The range cut to what runs: no point has more in flight, or in a batch, than the `-n`
+/// requests there are (each strategy's effective concurrency, the runners' rule, on the whole
+/// run), so `--find concurrency=4..128 -n 20` probed 32, 64 and 128, each run as 20. The top is
+/// lowered to the largest value that runs as itself (a warning says so); a range all above it is
+/// refused.
+fn in_effect(cfg: &Plan, find: Find) -> Result<Find, RunError> {
+    let top = runs_as(cfg, find.setting, find.to);
+    if top >= find.to {
+        return Ok(find);
+    }
+    let name = find.setting.name();
+    if find.from > top {
+        return Err(RunError::Config(crate::model::error::ConfigError::Invalid {
+            name: "--find",
+            value: format!("{name}={}..{}", find.from, find.to),
+            why: "runs every value as the -n requests there are: no point has more in flight, or in a batch; give a larger -n or a lower range",
+        }));
+    }
+    eprintln!(
+        "asyncbench: warning: --find {name} searches up to {top}, not {}: no point has more in flight, or in a batch, than the -n {top} requests there are",
+        find.to
+    );
+    Ok(Find { to: top, ..find })
 }
 
 /// What a search may spend.
@@ -125,6 +152,30 @@ pub(crate) fn find_measuring_on(
         write_error.get_or_insert(e);
     }
     Ok((report, run.finish, write_error))
+}
+
+/// The value a point of the setting at `v` runs: at most the requests there are for a
+/// concurrency or a batch (the most any strategy runs), `v` itself for a rate or inputs a request.
+fn runs_as(cfg: &Plan, setting: FindSetting, v: f64) -> f64 {
+    let axis = axis_at(setting, v);
+    let counted = match axis {
+        Axis::Concurrency(_) => true,
+        Axis::BatchSize(_) => cfg.workload.api != crate::model::plan::Api::Embeddings,
+        _ => false,
+    };
+    if !counted {
+        return v;
+    }
+    let whole = crate::plan::config::RunConfig {
+        shard: None,
+        ..cfg.config().clone()
+    };
+    let point = axis.apply(&whole, 0);
+    cfg.strategies
+        .iter()
+        .filter_map(|s| point.effective_concurrency(*s))
+        .max()
+        .map_or(v, |c| c as f64)
 }
 
 /// The one-value axis of the setting searched, at `v`.
@@ -215,11 +266,13 @@ impl Searching<'_> {
             }
         }
         let end = search.end(out_of_budget || interrupted);
+        // The top is where the count caps the setting: a larger -n, not range, goes further.
+        let capped = runs_as(self.base, self.find.setting, self.find.to + 1.0) <= self.find.to;
         let reason = search_reason(
             self.axis_name,
             s,
             &end,
-            interrupted,
+            (interrupted, capped),
             &self.measured,
             self.criteria,
         );
@@ -374,12 +427,12 @@ fn near_a_limit(r: &PointResult, c: Criteria) -> bool {
 
 /// A search's answer in words: the value and its figures, and the first value that broke a
 /// limit with the limit it broke (`cut_short`: a signal or a dead target ended it, not the
-/// budget).
+/// budget; `capped`: the range's top is the most the -n requests can run).
 fn search_reason(
     axis: &str,
     s: Strategy,
     end: &SearchEnd,
-    cut_short: bool,
+    (cut_short, capped): (bool, bool),
     measured: &[(f64, PointResult, bool)],
     c: Criteria,
 ) -> String {
@@ -410,9 +463,14 @@ fn search_reason(
             broke(broke_at)
         ),
         SearchEnd::AllMet { value } => format!(
-            "{}{}: the top of the range, and every value up to it met the limits (extend the range)",
+            "{}{}: the top of the range, and every value up to it met the limits ({})",
             fmt_setting(axis, value),
-            figures(value)
+            figures(value),
+            if capped {
+                "the most the -n requests can run: give a larger -n"
+            } else {
+                "extend the range"
+            }
         ),
         SearchEnd::Saturated { value } => format!(
             "{}{}: escalation stopped here, over-saturated; no limit was broken",

@@ -507,7 +507,7 @@ pub(crate) fn execute(args: &SweepArgs, stop: &StopToken) -> Result<Finish, RunE
     };
     let (report, finish, write_error, out) = match args.find {
         Some(find) => {
-            let cfg = find::find_plan(args, find)?;
+            let (cfg, find) = find::find_plan(args, find)?;
             for w in crate::commands::compare::settings_warnings(&cfg) {
                 eprintln!("asyncbench: warning: {w}");
             }

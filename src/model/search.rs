@@ -22,6 +22,17 @@ pub enum FindSetting {
     BatchSize,
 }
 
+impl FindSetting {
+    /// As `--find` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FindSetting::Concurrency => "concurrency",
+            FindSetting::Rate => "rate",
+            FindSetting::BatchSize => "batch-size",
+        }
+    }
+}
+
 /// `--find SETTING=LO..HI`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Find {

@@ -88,29 +88,46 @@ fn saved_reports_are_read_to_a_cap() {
 }
 
 /// A signal while the inputs are read (here a FIFO nobody writes to, which blocks forever)
-/// ends the process at once with the signal's code and a line saying nothing ran.
+/// ends the process at once with the signal's code and a line saying nothing ran; while `plot`
+/// reads a saved report alike, with a line that speaks of files, not of requests (it said
+/// "before any request was sent").
 #[test]
 fn a_signal_while_loading_inputs_ends_the_process() {
     let tmp = tempfile::tempdir().unwrap();
     let fifo = tmp.path().join("fifo");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    let child = crate::util::spawn(&["compare", "-n", "5", "--dataset", fifo.to_str().unwrap()]);
-    std::thread::sleep(Duration::from_millis(700));
-    crate::util::signal(&child, rustix::process::Signal::TERM);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(o) = rx.recv_timeout(Duration::from_secs(20)) else {
-        let p = rustix::process::Pid::from_raw(pid as i32).unwrap();
-        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-        panic!("SIGTERM while loading was ignored");
-    };
-    let o = o.unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(143), "{err}");
-    assert!(err.contains("SIGTERM before any request was sent"), "{err}");
+    let saved = tmp.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let report = saved.join("report.json");
+    assert!(Command::new("mkfifo").arg(&report).status().unwrap().success());
+    for (args, line) in [
+        (
+            vec!["compare", "-n", "5", "--dataset", fifo.to_str().unwrap()],
+            "asyncbench: SIGTERM before any request was sent: exiting, nothing written",
+        ),
+        (
+            vec!["plot", saved.to_str().unwrap()],
+            "asyncbench: SIGTERM: exiting, no file left half-written",
+        ),
+    ] {
+        let child = crate::util::spawn(&args);
+        std::thread::sleep(Duration::from_millis(700));
+        crate::util::signal(&child, rustix::process::Signal::TERM);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pid = child.id();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let Ok(o) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let p = rustix::process::Pid::from_raw(pid as i32).unwrap();
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            panic!("{args:?}: SIGTERM while loading was ignored");
+        };
+        let o = o.unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(143), "{args:?}: {err}");
+        assert_eq!(err.trim_end(), line, "{args:?}");
+    }
 }
 
 /// No input makes the binary panic: a rate too small for any schedule is a bad flag (exit 2),

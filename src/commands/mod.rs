@@ -217,6 +217,12 @@ pub(crate) fn finish_run(report: &RunReport, incomplete: Option<Incomplete>) -> 
 /// Runs a parsed command line, printing its results on stdout; `stop` (the signal handlers')
 /// ends a run early.
 pub fn dispatch(cli: Cli, stop: &StopToken) -> Result<Finish, RunError> {
+    if matches!(
+        cli.command,
+        Command::Plot(_) | Command::Merge(_) | Command::Diff(_)
+    ) {
+        stop.set_files_only();
+    }
     match cli.command {
         Command::Compare(args) => compare::execute(&args, stop),
         Command::Reproduce(args) => reproduce::execute(&args, stop),

@@ -88,12 +88,20 @@ struct State {
     /// Whether a live view says what a first signal does (then the handler does not print it
     /// over the view).
     viewed: AtomicBool,
+    /// Whether the command reads and writes files only (plot, merge, diff): a signal's line
+    /// then speaks of no request.
+    files_only: AtomicBool,
 }
 
 impl StopToken {
     /// A token no one has asked to stop.
     pub fn new() -> StopToken {
         StopToken::default()
+    }
+
+    /// Marks the command as one that sends no request (plot, merge, diff).
+    pub fn set_files_only(&self) {
+        self.0.files_only.store(true, Ordering::SeqCst);
     }
 
     /// While `on`, a live view tells what a first signal does, and the handler stays silent.
@@ -206,10 +214,16 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
             for n in signals.forever() {
                 let Some(s) = Signal::from_number(n) else { continue };
                 if !stop.0.started.load(Ordering::SeqCst) {
-                    eprintln!(
-                        "asyncbench: {} before any request was sent: exiting, nothing written",
-                        s.name()
-                    );
+                    // A chart or a merged report may be half-written: its temporary goes.
+                    remove_temporaries();
+                    if stop.0.files_only.load(Ordering::SeqCst) {
+                        eprintln!("asyncbench: {}: exiting, no file left half-written", s.name());
+                    } else {
+                        eprintln!(
+                            "asyncbench: {} before any request was sent: exiting, nothing written",
+                            s.name()
+                        );
+                    }
                     std::process::exit(i32::from(s.exit_code()));
                 }
                 if stop.requested().is_some() {

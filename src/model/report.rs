@@ -618,8 +618,13 @@ impl RunReport {
             "http_429" if c.retry.attempts <= 1 => "every request was rate limited (429): lower --concurrency or --rate, or add --retry openai".to_owned(),
             // Retries were on: telling the user to add them read as if they were not.
             "http_429" => format!(
-                "every request was rate limited (429), its retries too ({}): lower --concurrency or --rate; a Retry-After above the policy's cap is not waited for",
-                c.retry
+                "every request was rate limited (429), its retries too ({}): lower --concurrency or --rate{}",
+                c.retry,
+                match c.retry.retry_after_cap {
+                    // The `anthropic` policy waits the cap instead; none ignores the header.
+                    Some(_) if !c.retry.retry_after_clamp => "; a Retry-After above the policy's cap is not waited for",
+                    _ => "",
+                }
             ),
             "timeout" => format!("every request timed out (--timeout {}s): the target is slower than the deadline, or hangs", c.timeout_s),
             "transport" if top.sample.contains("certificate") => {
@@ -992,9 +997,16 @@ pub(crate) mod tests {
         r.config.retry = crate::model::retry::RetryPolicy::preset(crate::model::retry::RetryPreset::Openai);
         let line = r.diagnosis().unwrap();
         assert!(
-            line.contains("its retries too (openai: 3 attempts") && !line.contains("add --retry"),
+            line.contains("its retries too (openai: 3 attempts")
+                && !line.contains("add --retry")
+                && line.ends_with("a Retry-After above the policy's cap is not waited for"),
             "{line}"
         );
+        // The anthropic policy waits a Retry-After above its cap (the cap): not said of it.
+        r.config.retry =
+            crate::model::retry::RetryPolicy::preset(crate::model::retry::RetryPreset::Anthropic);
+        let line = r.diagnosis().unwrap();
+        assert!(line.ends_with("lower --concurrency or --rate"), "{line}");
         // A certificate the clients refused: the problem itself, and the two ways out.
         let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Transport)]);
         r.strategies[0].errors[0].sample =

@@ -1160,3 +1160,36 @@ fn a_run_whose_accounting_failed_shows_counted_failures_not_a_wrapped_number() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[3..6], ["6", "0", "0"], "ok, 429, failed: {row}");
 }
+
+/// A long wait before a retry is said as it begins: with `--retry anthropic`, which waits what a
+/// Retry-After says, a 429 asking for 40 s left the run silent, as if it hung. A signal cuts
+/// the wait short (exit 130, the request counted as its 429).
+#[test]
+fn a_long_wait_before_a_retry_is_said() {
+    let child = crate::util::spawn(&[
+        "compare",
+        "-n",
+        "1",
+        "--rounds",
+        "1",
+        "--strategies",
+        "async",
+        "--rate-429",
+        "1",
+        "--retry-after",
+        "40s",
+        "--retry",
+        "anthropic",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    crate::util::signal(&child, rustix::process::Signal::INT);
+    let (o, _) = crate::util::wait(child, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("asyncbench: a request waits 40 s to retry: the server's Retry-After asks it and the anthropic policy obeys"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("1/1"), "{out}");
+}

@@ -291,6 +291,43 @@ fn a_first_interrupt_is_told_in_the_panel() {
     assert_eq!(done, issued, "{row}");
 }
 
+/// A long wait before a retry is told in the panel, in the running lane's last row, not
+/// printed over it (it was: the line cut through the panel's rows); a Ctrl-C then cuts the wait
+/// short (exit 130).
+#[test]
+fn a_long_wait_before_a_retry_is_told_in_the_panel() {
+    let seen = in_pty_with(
+        &[
+            "compare",
+            "-n",
+            "1",
+            "--rounds",
+            "1",
+            "--strategies",
+            "async",
+            "--rate-429",
+            "1",
+            "--retry-after",
+            "40s",
+            "--retry",
+            "anthropic",
+        ],
+        "a request waits 40 s to retry",
+        1,
+    );
+    assert_eq!(seen.code, Some(130), "{}", seen.end);
+    let told = seen.mid.first().expect("the panel never said the wait");
+    let line = told.lines().find(|l| l.contains("a request waits 40 s")).unwrap();
+    assert!(line.starts_with("  a request waits 40 s to retry:"), "{told}");
+    assert!(!told.contains("asyncbench: a request waits"), "{told}");
+    // The panel's rows stand: the lane's progress row above it is whole.
+    assert!(
+        told.lines()
+            .any(|l| l.starts_with("async ") && l.contains("in flight 1")),
+        "{told}"
+    );
+}
+
 /// A terminal that never answers where its cursor is cannot have the panel: the run goes on
 /// with progress lines (`--progress-every`), its cursor shown, and ends with the table.
 #[test]

@@ -354,6 +354,46 @@ fn retry_after_in_seconds_and_as_an_http_date_is_waited_for() {
     }
 }
 
+/// No attempt is sent after a duration-bounded run's end, in every strategy: a request whose
+/// retry would fall later ends with its last attempt's outcome, uncounted wait and all (with
+/// `--retry anthropic` and a Retry-After of 40 s, `--duration 2s` ran eight minutes). A retry
+/// that falls within the duration is still sent.
+#[test]
+fn no_retry_is_sent_after_the_duration() {
+    use asyncbench::model::plan::Stop;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for s in Strategy::ALL {
+        // Arrange: every answer a 429 asking for 3 s, in a run of at most 1 s.
+        let server = rt.block_on(limited_then_ok(1000, "retry-after", "3"));
+        let mut cfg = config_for_target(&[s], 2, format!("{}/v1", server.uri()));
+        cfg.retry = fast_retry(3);
+        cfg.stop = Stop::First {
+            count: 2,
+            duration: Duration::from_secs(1),
+        };
+        // Act
+        let r = &compare(&cfg).unwrap().strategies[0];
+        // Assert
+        assert_accounted(r, 2);
+        assert_eq!(
+            (r.count(Outcome::RateLimited), r.attempts, r.backoff_s),
+            (2, 2, 0.0),
+            "{s}: {:?}",
+            r.errors
+        );
+        // A retry within the duration (10 ms) is sent.
+        let server = rt.block_on(limited_then_ok(1, "retry-after-ms", "10"));
+        let mut cfg = config_for_target(&[s], 1, format!("{}/v1", server.uri()));
+        cfg.retry = fast_retry(3);
+        cfg.stop = Stop::First {
+            count: 1,
+            duration: Duration::from_secs(30),
+        };
+        let r = &compare(&cfg).unwrap().strategies[0];
+        assert_eq!((r.count(Outcome::Ok), r.attempts), (1, 2), "{s}: {:?}", r.errors);
+    }
+}
+
 /// A target that reports 2⁶⁴ − 1 tokens an answer is counted without wrapping (and, in a debug
 /// build, without an overflow's panic) in every strategy: the sums stop at the largest count.
 #[test]

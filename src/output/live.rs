@@ -420,7 +420,7 @@ fn render(f: &mut Frame, board: &Board, lanes: &[Arc<Lane>], rates: &Rates) {
         height: rows[2].height.min(1),
         ..rows[2]
     };
-    stopping(f, last, board);
+    stopping(f, last, board, running);
 }
 
 /// One line per strategy: waiting, running, or its last round's figures.
@@ -543,14 +543,23 @@ fn recent(lane: &Lane, rates: &Rates) -> Option<String> {
     Some(format!("  last {secs:.0} s  {}", parts.join("  ·  ")))
 }
 
-/// The stop's line (a signal came: what happens now), in place of the handler's stderr line.
-fn stopping(f: &mut Frame, area: Rect, board: &Board) {
-    if let Some(note) = board.stopping() {
-        let style = Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-        // It takes the recent window's row: nothing of that line is left beside it.
-        f.render_widget(ratatui::widgets::Clear, area);
-        f.render_widget(Paragraph::new(Line::styled(note, style)), area);
-    }
+/// The stop's line (a signal came: what happens now), in place of the handler's stderr line;
+/// else the running lane's notice (a long wait before a retry), in place of a line on stderr
+/// that would break the panel.
+fn stopping(f: &mut Frame, area: Rect, board: &Board, running: Option<&Arc<Lane>>) {
+    let (note, style) = match board.stopping() {
+        Some(note) => (
+            note,
+            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        None => match running.and_then(|l| l.notice()) {
+            Some(note) => (format!("  {note}"), Style::default().fg(Color::Yellow)),
+            None => return,
+        },
+    };
+    // It takes the recent window's row: nothing of that line is left beside it.
+    f.render_widget(ratatui::widgets::Clear, area);
+    f.render_widget(Paragraph::new(Line::styled(note, style)), area);
 }
 
 /// Sent, ok and 429 per second over the last minute, each as a sparkline with its latest value.
@@ -591,6 +600,7 @@ fn lines(board: &Board, every: Duration) {
     let plan = strategies(board);
     let mut next = Instant::now() + every;
     let mut told = false;
+    let mut noticed = Vec::new();
     // The lane of the last line, when it was written, and its latency histogram then: the next
     // line of the same lane gives the percentiles since.
     let mut last: Option<((Strategy, u32), Instant, Snapshot)> = None;
@@ -600,6 +610,14 @@ fn lines(board: &Board, every: Duration) {
         if !told && let Some(note) = board.stopping() {
             eprintln!("asyncbench: {note}");
             told = true;
+        }
+        // A lane's notice, once, as soon as it is said.
+        for lane in board.lanes() {
+            let key = (lane.strategy, lane.round);
+            if let Some(note) = lane.notice().filter(|_| !noticed.contains(&key)) {
+                eprintln!("asyncbench: {note}");
+                noticed.push(key);
+            }
         }
         if board.is_done() || Instant::now() < next {
             continue;

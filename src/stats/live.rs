@@ -200,6 +200,9 @@ pub struct Lane {
     /// Whether `started` counts real starts: an external client reports ends only (each counted
     /// as started when it ends), so the view shows no in-flight figure for it.
     pub counts_starts: bool,
+    /// A line about its run the view shows while it runs (a long wait before a retry): the
+    /// first said.
+    notice: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Lane {
@@ -250,7 +253,13 @@ impl Lane {
             summary: std::sync::OnceLock::new(),
             ended: Mutex::new(None),
             counts_starts: !strategy.is_external(),
+            notice: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The line said about its run, if one was (see [`Live::say`]).
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.get().map(String::as_str)
     }
 
     /// A measured request starts (the first one starts the lane's clock).
@@ -489,6 +498,20 @@ impl Live {
     /// Ticks `lane`.
     pub fn to(lane: Arc<Lane>) -> Live {
         Live(Some(lane))
+    }
+
+    /// Says `text` about the run: the view shows it (the first said of each lane) in its panel,
+    /// or on stderr between its progress lines; with no view (`-q`), stderr at once, the first
+    /// said in the process only.
+    pub fn say(&self, text: String) {
+        static SAID: AtomicBool = AtomicBool::new(false);
+        match &self.0 {
+            Some(lane) => {
+                let _ = lane.notice.set(text);
+            }
+            None if !SAID.swap(true, Ordering::Relaxed) => eprintln!("asyncbench: {text}"),
+            None => {}
+        }
     }
 
     /// A measured request starts.

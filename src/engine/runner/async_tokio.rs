@@ -34,7 +34,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::engine::adaptive::{Controller, Slot};
 use crate::engine::client::async_client::AsyncClient;
 use crate::engine::runner::{
-    CancelSink, Pending, Phase, RunContext, StrategyRun, send_async, warmup_then_measure, work_async,
+    CancelSink, Pending, Phase, Retries, RunContext, StrategyRun, send_async, warmup_then_measure, work_async,
 };
 use crate::model::error::RunError;
 use crate::model::record::Record;
@@ -152,11 +152,11 @@ async fn run_phase(
         return run_workers(ctx, client, phase, recorder, measured, limit).await;
     }
     let permits = limit.map(|l| Arc::new(Semaphore::new(l)));
-    let policy = Arc::new(ctx.cfg.retry.clone());
     let mut tasks = JoinSet::new();
     let sink = CancelSink::default();
     let mut issued = 0;
     let t0 = Instant::now();
+    let retries = ctx.retries(&phase, t0);
     // The end of a duration-bounded phase, which also ends a wait for a permit.
     let ends = phase.limit.map(|l| t0 + l);
     let mut i = 0;
@@ -181,7 +181,7 @@ async fn run_phase(
         if ctx.stop.requested().is_some() || !phase.may_issue(i, t0) {
             break;
         }
-        let (client, policy) = (client.clone(), policy.clone());
+        let (client, retries) = (client.clone(), retries.clone());
         let (ctl, cpu, stop) = (ctl.cloned(), ctx.cpu.clone(), ctx.stop.clone());
         let index = phase.index(i);
         let mut rng = ctx.rng(index + 1);
@@ -193,7 +193,7 @@ async fn run_phase(
         }
         tasks.spawn(async move {
             let observer = ctl.as_deref().zip(slot.as_ref().map(|s| s.seq));
-            let sent = send_async(&client, &stop, &policy, &mut rng, due, &mut pending, observer);
+            let sent = send_async(&client, &stop, &retries, &mut rng, due, &mut pending, observer);
             let record = work_async(cpu.as_ref(), sent.await).await;
             drop((permit, slot));
             record
@@ -239,13 +239,15 @@ async fn run_workers(
             issued: AtomicU64::new(0),
         })
         .collect();
+    let t0 = Instant::now();
     let shared = Arc::new(Workers {
         phase,
         measured,
         next: AtomicU64::new(0),
         stripes,
         sink: CancelSink::default(),
-        t0: Instant::now(),
+        t0,
+        retries: ctx.retries(&phase, t0),
         ctx: ctx.clone(),
         client: client.clone(),
     });
@@ -286,6 +288,7 @@ struct Workers {
     stripes: Vec<Stripe>,
     sink: CancelSink,
     t0: Instant,
+    retries: Retries,
     ctx: RunContext,
     client: Arc<AsyncClient>,
 }
@@ -333,7 +336,7 @@ impl Workers {
             let sent = send_async(
                 &self.client,
                 &ctx.stop,
-                &ctx.cfg.retry,
+                &self.retries,
                 &mut rng,
                 None,
                 &mut pending,
@@ -531,6 +534,7 @@ mod tests {
             stripes: Vec::new(),
             sink: CancelSink::default(),
             t0: Instant::now(),
+            retries: ctx.retries(&phase, Instant::now()),
             ctx,
             client,
         });

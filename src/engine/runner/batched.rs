@@ -56,6 +56,7 @@ async fn run_phase(
     let b = ctx.cfg.effective_concurrency(Strategy::Batched).unwrap_or(1);
     let mut issued = 0;
     let t0 = Instant::now();
+    let retries = ctx.retries(&phase, t0);
     let mut first = 0;
     while phase.may_issue(first, t0) {
         let last = phase
@@ -73,7 +74,7 @@ async fn run_phase(
         let mut batch = JoinSet::new();
         let sink = CancelSink::default();
         for i in first..last {
-            let (client, policy) = (client.clone(), ctx.cfg.retry.clone());
+            let (client, retries) = (client.clone(), retries.clone());
             let intended = ctx
                 .due(t0, i)
                 .filter(|_| phase.scheduled)
@@ -86,7 +87,7 @@ async fn run_phase(
                 let sent = send_async(
                     &client,
                     &stop,
-                    &policy,
+                    &retries,
                     &mut rng,
                     Some(intended),
                     &mut pending,

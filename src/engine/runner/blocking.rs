@@ -87,6 +87,7 @@ fn run_phase(
     measured: bool,
 ) {
     let t0 = *state.t0.get_or_init(Instant::now);
+    let retries = ctx.retries(&phase, t0);
     if let Some(at) = ctx.slot_opens(&phase, t0, w as u64, of as u64) {
         let wait = at.saturating_duration_since(Instant::now());
         if !wait.is_zero() && !ctx.stop.sleep_blocking(wait) {
@@ -115,7 +116,7 @@ fn run_phase(
         let record = send_blocking(
             client,
             &ctx.stop,
-            &ctx.cfg.retry,
+            &retries,
             rng,
             intended,
             phase.index(i),

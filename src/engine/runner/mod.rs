@@ -304,7 +304,7 @@ pub fn run_strategy(s: Strategy, ctx: &RunContext) -> Result<StrategyRun, RunErr
 pub(crate) fn send_blocking(
     client: &BlockingClient,
     stop: &StopToken,
-    policy: &RetryPolicy,
+    retries: &Retries,
     rng: &mut SmallRng,
     intended: Instant,
     index: u64,
@@ -320,7 +320,7 @@ pub(crate) fn send_blocking(
         request.sending = Some(t);
         publish(Some(&request));
         let (result, ended) = client.chat(index, request.next_attempt(), t);
-        match request.after(t, ended, result, policy, rng, stop.requested().is_some()) {
+        match request.after(t, ended, result, retries, rng, stop.requested().is_some()) {
             Next::Retry(wait) => {
                 publish(Some(&request));
                 if !stop.sleep_blocking(wait) {
@@ -403,7 +403,7 @@ impl Drop for Pending<'_> {
 pub(crate) async fn send_async(
     client: &AsyncClient,
     stop: &StopToken,
-    policy: &RetryPolicy,
+    retries: &Retries,
     rng: &mut SmallRng,
     intended: Option<Instant>,
     pending: &mut Pending<'_>,
@@ -432,7 +432,7 @@ pub(crate) async fn send_async(
         }
         // The wait out of the match: a wait in its guard would hold the `Next` (a whole
         // record's room) in the future of every request in flight.
-        let wait = match request.after(t, ended, result, policy, rng, stop.requested().is_some()) {
+        let wait = match request.after(t, ended, result, retries, rng, stop.requested().is_some()) {
             Next::Retry(wait) => wait,
             Next::Done(record) => break record,
         };
@@ -442,6 +442,63 @@ pub(crate) async fn send_async(
     };
     pending.done = true;
     record
+}
+
+/// The retry policy of a phase, and its end: no attempt is sent after a duration-bounded
+/// phase ends, so a request whose next attempt would fall later ends with its last attempt's
+/// outcome. A retry was sent whenever its wait ended: `--duration 2s` with `--retry anthropic`
+/// against a Retry-After of 40 s ran eight minutes.
+#[derive(Debug, Clone)]
+pub(crate) struct Retries {
+    policy: Arc<RetryPolicy>,
+    until: Option<Instant>,
+    /// Where a long wait is said.
+    live: crate::stats::live::Live,
+}
+
+impl Retries {
+    /// The wait before the next attempt, if one is sent: by the policy, and within the phase.
+    fn next_delay(&self, attempt: u32, e: &RequestError, rng: &mut SmallRng) -> Option<Duration> {
+        let wait = self.policy.next_delay(attempt, e, rng)?;
+        self.until
+            .is_none_or(|end| Instant::now() + wait < end)
+            .then_some(wait)
+    }
+}
+
+impl RunContext {
+    /// The retries of `phase`, begun at `t0`.
+    pub(crate) fn retries(&self, phase: &Phase, t0: Instant) -> Retries {
+        Retries {
+            policy: Arc::new(self.cfg.retry.clone()),
+            until: phase.limit.map(|l| t0 + l),
+            live: self.live.clone(),
+        }
+    }
+}
+
+/// A wait before a retry this long or longer is said as it begins:
+/// a server's Retry-After of 200 s, which the `anthropic` policy obeys, left a run silent for
+/// minutes, as if it hung.
+pub(crate) const LONG_WAIT: Duration = Duration::from_secs(30);
+
+/// Says a wait before a retry of [`LONG_WAIT`] or more: how long and why, in the live view or
+/// on stderr (see [`crate::stats::live::Live::say`]).
+fn note_long_wait(wait: Duration, retries: &Retries, e: &RequestError) {
+    if wait < LONG_WAIT {
+        return;
+    }
+    let why = match e {
+        RequestError::Status {
+            retry_after: Some(_), ..
+        } if retries.policy.retry_after_cap.is_some() => "the server's Retry-After asks it",
+        _ => "its backoff says so",
+    };
+    retries.live.say(format!(
+        "a request waits {:.0} s to retry: {why} and the {} policy obeys (a signal ends the run with what it has)",
+        wait.as_secs_f64(),
+        retries.policy.name
+    ));
 }
 
 /// What to do after an attempt.
@@ -516,7 +573,7 @@ impl Attempts {
         sent: Instant,
         ended: Instant,
         result: Result<Sample, RequestError>,
-        policy: &RetryPolicy,
+        retries: &Retries,
         rng: &mut SmallRng,
         stopped: bool,
     ) -> Next {
@@ -532,9 +589,10 @@ impl Attempts {
         });
         if let Err(e) = &result
             && !stopped
-            && let Some(wait) = policy.next_delay(self.attempts.len() as u32, e, rng)
+            && let Some(wait) = retries.next_delay(self.attempts.len() as u32, e, rng)
         {
             self.backoff += wait;
+            note_long_wait(wait, retries, e);
             self.last = result.err().map(Box::new);
             self.pending = Some((Instant::now(), wait));
             return Next::Retry(wait);

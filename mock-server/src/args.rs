@@ -242,9 +242,10 @@ impl ProfileArgs {
             p.embedding_token_time = d;
         }
         if let Some(t) = self.tokens {
-            p.tokens = u32::try_from(t).map_err(|_| ProfileError::Count {
+            p.tokens = u32::try_from(t).map_err(|_| ProfileError::Range {
                 name: "tokens",
                 value: t.to_string(),
+                range: "from 1 to 4294967295",
             })?;
         }
         if !self.schedule.is_empty() {
@@ -299,6 +300,28 @@ mod tests {
         assert_eq!(
             one_line(e),
             "unexpected argument '--strategie' found; a similar argument exists: '--strategies'"
+        );
+    }
+
+    /// A value out of range says its range: a token count past 2³² − 1 and a limiter window
+    /// past a minute were both called "not a whole number above zero".
+    #[test]
+    fn values_out_of_range_say_their_range() {
+        let args = ProfileArgs {
+            tokens: Some(99_999_999_999),
+            ..ProfileArgs::default()
+        };
+        assert_eq!(
+            args.to_profile().unwrap_err().to_string(),
+            "invalid tokens '99999999999': must be from 1 to 4294967295"
+        );
+        let args = ProfileArgs {
+            limit_window: Some(Duration::from_secs(120)),
+            ..ProfileArgs::default()
+        };
+        assert_eq!(
+            args.to_profile().unwrap_err().to_string(),
+            "invalid limit-window '120s': must be above zero and at most 60s"
         );
     }
 

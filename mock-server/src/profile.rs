@@ -427,9 +427,10 @@ impl Profile {
             });
         }
         if self.limit_window.is_zero() || self.limit_window > Duration::from_secs(60) {
-            return Err(ProfileError::Count {
+            return Err(ProfileError::Range {
                 name: "limit-window",
                 value: format!("{:?}", self.limit_window),
+                range: "above zero and at most 60s",
             });
         }
         if self.max_response_bytes == 0 {

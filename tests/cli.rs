@@ -493,12 +493,18 @@ fn a_sweep_runs_only_strategies_its_setting_changes() {
 }
 
 /// `plot --combine` draws several runs side by side: both charts, SVG and PNG, each run named
-/// by its folder in the SVG's labels.
+/// by its folder in the SVG's labels, or by as much of its path as tells two of one name apart
+/// (`other/fast-run`; both were "fast-run"). A run with no success has no latency bar (it had
+/// bars of 0), and a run given twice is refused (it was drawn twice).
 #[test]
 fn plot_combine_draws_every_run_by_its_folder_name() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["fast-run", "slow-run"] {
-        let latency = if name == "fast-run" { "1ms" } else { "20ms" };
+    for (name, flags) in [
+        ("fast-run", &["--latency", "1ms"][..]),
+        ("slow-run", &["--latency", "20ms"][..]),
+        ("other/fast-run", &["--latency", "1ms"][..]),
+        ("failing", &["--latency", "1ms", "--rate-500", "1"][..]),
+    ] {
         let o = bin()
             .args([
                 "compare",
@@ -507,34 +513,56 @@ fn plot_combine_draws_every_run_by_its_folder_name() {
                 "10",
                 "--strategies",
                 "async",
-                "--latency",
-                latency,
-                "--out",
+                "--rounds",
+                "1",
             ])
+            .args(flags)
+            .arg("--out")
             .arg(tmp.path().join(name))
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let code = if name == "failing" { 5 } else { 0 };
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let combined = tmp.path().join("combined");
-    let o = bin()
-        .arg("plot")
-        .arg(&combined)
-        .arg("--combine")
-        .arg(tmp.path().join("fast-run"))
-        .arg(tmp.path().join("slow-run"))
-        .output()
-        .unwrap();
+    let plot = |runs: &[&str]| {
+        let mut c = bin();
+        c.arg("plot").arg(&combined).arg("--combine");
+        for r in runs {
+            c.arg(tmp.path().join(r));
+        }
+        c.output().unwrap()
+    };
+    let o = plot(&["fast-run", "slow-run", "other/fast-run", "failing"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     for chart in ["combined-goodput", "combined-latency"] {
         let svg = std::fs::read_to_string(combined.join(format!("{chart}.svg"))).unwrap();
-        assert!(
-            svg.contains("fast-run") && svg.contains("slow-run"),
-            "{chart}: runs not labelled"
-        );
+        // Each bar's title starts with its run's label; the run with no success has no
+        // latency bar (they were bars of 0).
+        let top = tmp.path().file_name().unwrap().to_string_lossy();
+        let first = format!("{top}/fast-run");
+        for label in [&first, "slow-run", "other/fast-run", "failing"] {
+            let titled = svg.contains(&format!("<title>{label} · "));
+            let drawn = !(chart == "combined-latency" && label == "failing");
+            assert_eq!(titled, drawn, "{chart}: {label}");
+        }
         let png = std::fs::read(combined.join(format!("{chart}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{chart}.png");
     }
+    // One run twice (by two spellings): refused, exit 2, one line naming it.
+    let o = plot(&["fast-run", "slow-run", "fast-run/."]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("invalid --combine") && err.contains("is a run given before"),
+        "{err}"
+    );
 }
 
 /// The table fits 120 columns by default, for every strategy, with rounds, errors and their

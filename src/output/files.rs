@@ -418,10 +418,29 @@ pub fn plot_dir(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
 /// labelled `<folder>/<strategy>`: goodput against 429 answers per second, and p50/p99 latency.
 pub(crate) fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let fail = |why: String| RunError::write(dir.display(), why);
+    let refuse = |value: String, why: &'static str| {
+        RunError::Config(crate::model::error::ConfigError::Invalid {
+            name: "--combine",
+            value,
+            why,
+        })
+    };
+    // A run given twice (one folder by two spellings) would be drawn twice, as two runs.
+    let folders: Vec<PathBuf> = runs
+        .iter()
+        .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+        .collect();
+    if let Some(i) = crate::model::first_repeat(&folders) {
+        return Err(refuse(
+            runs[i].display().to_string(),
+            "is a run given before: each run is drawn once",
+        ));
+    }
     let mut reports = Vec::new();
     for run in runs {
         reports.push((run, RunReport::read(&run.join("report.json"))?));
     }
+    let names = distinct_names(&folders);
     // The combined charts usually go beside the runs they combine: an existing folder is fine.
     std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
         path: dir.display().to_string(),
@@ -429,11 +448,7 @@ pub(crate) fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunE
     })?;
     let mut rate_groups = Vec::new();
     let mut latency_groups = Vec::new();
-    for (run, report) in &reports {
-        let name = run
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for ((_, report), name) in reports.iter().zip(names) {
         for s in &report.strategies {
             let label = if report.strategies.len() == 1 {
                 name.clone()
@@ -450,7 +465,8 @@ pub(crate) fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunE
                 label: label.clone(),
                 values: vec![s.goodput_rps, per_s],
             });
-            let (p50, p99) = s.latency_ms.map_or((0.0, 0.0), |p| (p.p50, p.p99));
+            // No success, no latency: no bar, never a 0.
+            let (p50, p99) = s.latency_ms.map_or((f64::NAN, f64::NAN), |p| (p.p50, p.p99));
             latency_groups.push(BarGroup {
                 label,
                 values: vec![p50, p99],
@@ -478,6 +494,30 @@ pub(crate) fn combine(runs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, RunE
         .map_err(fail)?,
     );
     Ok(written)
+}
+
+/// Each folder's label: its name, or as many of its last parts as tell it from the others
+/// (`x/run` and `y/run`), so no two runs read as one.
+fn distinct_names(folders: &[PathBuf]) -> Vec<String> {
+    let parts: Vec<Vec<String>> = folders
+        .iter()
+        .map(|f| f.iter().map(|p| p.to_string_lossy().into_owned()).collect())
+        .collect();
+    let last = |p: &[String], k: usize| p[p.len().saturating_sub(k)..].join("/").replace("//", "/");
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, mine)| {
+            let told = |k: &usize| {
+                parts
+                    .iter()
+                    .enumerate()
+                    .all(|(j, other)| j == i || last(other, *k) != last(mine, *k))
+            };
+            let k = (1..=mine.len()).find(told).unwrap_or(mine.len());
+            last(mine, k)
+        })
+        .collect()
 }
 
 /// Writes a file atomically: into a temporary file beside it, then renamed over it, so a full

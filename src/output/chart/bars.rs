@@ -14,7 +14,7 @@ use super::*;
 pub(crate) struct BarGroup {
     /// Label under the group (a strategy id).
     pub label: String,
-    /// One value per series.
+    /// One value per series; NaN for one not measured (no bar; "none" at the axis).
     pub values: Vec<f64>,
 }
 
@@ -272,7 +272,7 @@ fn series_bars(
         .iter()
         .enumerate()
         .filter_map(|(gi, g)| {
-            let v = *g.values.get(si)?;
+            let v = *g.values.get(si).filter(|v| v.is_finite())?;
             let x0 = gi as f64 - 0.4 + si as f64 * width;
             Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], c.filled()))
         })
@@ -285,7 +285,7 @@ fn series_bars(
             let x = gi as f64 - 0.4 + (si as f64 + 0.46) * width;
             Some(Text::new(
                 format_value(v),
-                (x, v),
+                (x, if v.is_finite() { v } else { 0.0 }),
                 (FONT, 13)
                     .into_font()
                     .color(&BLACK)
@@ -306,8 +306,9 @@ fn title_bars(files: &[PathBuf], series: &[&str], groups: &[BarGroup], unit: &st
         .iter()
         .enumerate()
         .flat_map(|(si, s)| {
+            // A title for each bar drawn: none for a value not measured.
             groups.iter().filter_map(move |g| {
-                let v = g.values.get(si)?;
+                let v = g.values.get(si).filter(|v| v.is_finite())?;
                 let v = format!("{v:.2}");
                 let v = v.trim_end_matches('0').trim_end_matches('.');
                 Some(format!("{} · {s}: {v} {unit}", g.label))

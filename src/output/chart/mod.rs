@@ -131,7 +131,10 @@ fn y_top(max: f64) -> f64 {
 
 /// A value as printed above a bar.
 fn format_value(v: f64) -> String {
-    if v >= 100.0 {
+    if !v.is_finite() {
+        // Not measured (a run with no success has no latency): said, never drawn as 0.
+        "none".into()
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
@@ -284,6 +287,14 @@ pub(crate) use lines::*;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value not measured (NaN) is said as "none" over its missing bar, never as a number.
+    #[test]
+    fn a_value_not_measured_reads_none() {
+        assert_eq!(format_value(f64::NAN), "none");
+        assert_eq!(format_value(0.0), "0.00");
+        assert_eq!(format_value(123.4), "123");
+    }
 
     /// Each data-point dot gets its title in order; larger rings and the legend's dots past the
     /// titles are left alone; text is escaped.

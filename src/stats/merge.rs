@@ -682,8 +682,10 @@ mod tests {
         let two = |k| shard(k, 2, 3, 1000.0, 1.0);
         assert!(matches!(merge(&[], false), Err(MergeError::Empty)));
         // Unsharded runs of one workload merge (each is the whole), twice the requests.
+        // One report made once: two made apart may straddle a second and differ in their times.
+        let base = run_of(vec![strategy(Strategy::Async, 3, 0, ErrorClass::Timeout)]);
         let whole = |at: f64| {
-            let mut r = run_of(vec![strategy(Strategy::Async, 3, 0, ErrorClass::Timeout)]);
+            let mut r = base.clone();
             r.strategies[0].started_unix_ms = at;
             r
         };

@@ -477,9 +477,8 @@ impl RunContext {
     }
 }
 
-/// A wait before a retry this long or longer is said as it begins:
-/// a server's Retry-After of 200 s, which the `anthropic` policy obeys, left a run silent for
-/// minutes, as if it hung.
+/// A wait before a retry this long or longer is said as it begins: a server's Retry-After of
+/// 200 s, which the `anthropic` policy obeys, left a run silent for minutes, as if it hung.
 pub(crate) const LONG_WAIT: Duration = Duration::from_secs(30);
 
 /// Says a wait before a retry of [`LONG_WAIT`] or more: how long and why, in the live view or

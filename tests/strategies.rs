@@ -394,6 +394,56 @@ fn no_retry_is_sent_after_the_duration() {
     }
 }
 
+/// A redirect is an answer, in every strategy: counted as its 3xx, where it pointed in the
+/// sample (secrets masked), never followed. The async strategies followed it (a second request
+/// hidden in each latency) while the blocking ones failed on it.
+#[test]
+fn a_redirect_is_counted_not_followed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (redirecting, elsewhere) = rt.block_on(async {
+        let elsewhere = wiremock::MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
+            .mount(&elsewhere)
+            .await;
+        let redirecting = wiremock::MockServer::start().await;
+        let to = format!(
+            "{}/v1/chat/completions?key=sk-abcdefghijklmnopqrstuvwxyz",
+            elsewhere.uri()
+        );
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(ResponseTemplate::new(307).insert_header("location", to.as_str()))
+            .mount(&redirecting)
+            .await;
+        (redirecting, elsewhere)
+    });
+    let cfg = config_for_target(&Strategy::ALL, 3, format!("{}/v1", redirecting.uri()));
+    let report = compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert_accounted(s, 3);
+        assert_eq!(
+            (s.count(Outcome::ClientError), s.attempts),
+            (3, 3),
+            "{}: {:?}",
+            s.id,
+            s.errors
+        );
+        let e = &s.errors[0];
+        assert_eq!(e.class, "http_307", "{}", s.id);
+        assert!(
+            e.sample
+                .starts_with(&format!("HTTP 307: redirected to {}", elsewhere.uri()))
+                && !e.sample.contains("sk-abcdefghijklmnopqrstuvwxyz"),
+            "{}: {}",
+            s.id,
+            e.sample
+        );
+    }
+    let followed = rt.block_on(elsewhere.received_requests()).unwrap().len();
+    assert_eq!(followed, 0, "a redirect was followed");
+}
+
 /// A target that reports 2⁶⁴ − 1 tokens an answer is counted without wrapping (and, in a debug
 /// build, without an overflow's panic) in every strategy: the sums stop at the largest count.
 #[test]

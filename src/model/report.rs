@@ -641,6 +641,9 @@ impl RunReport {
             }
             "invalid_response" => "the target answered 2xx but not with a chat completion: is it an OpenAI-compatible endpoint, and does the base URL end where /chat/completions should follow?".to_owned(),
             "body_too_large" => "every response body was larger than --max-body".to_owned(),
+            class if class.starts_with("http_3") => format!(
+                "the target redirected every request ({class}; the sample says where): no redirect is followed, as it would hide a second request in each latency; give --target the URL it redirects to"
+            ),
             class if class.starts_with("http_5") => format!("the target answered every request with a server error ({class})"),
             class => format!("the target rejected every request ({class}): see the sample under the table"),
         };
@@ -1000,6 +1003,13 @@ pub(crate) mod tests {
             line.contains("its retries too (openai: 3 attempts")
                 && !line.contains("add --retry")
                 && line.ends_with("a Retry-After above the policy's cap is not waited for"),
+            "{line}"
+        );
+        // A redirect: said as one (no client follows it), not as a rejection.
+        let redirected = run_of(vec![strategy(Strategy::Async, 0, 1, Status(307))]);
+        let line = redirected.diagnosis().unwrap();
+        assert!(
+            line.contains("the target redirected every request (http_307"),
             "{line}"
         );
         // The anthropic policy waits a Retry-After above its cap (the cap): not said of it.

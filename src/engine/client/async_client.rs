@@ -26,9 +26,9 @@ pub(crate) fn install_tls_provider() {
 
 /// The reqwest builder every `AsyncClient` starts from, whatever its target: `timeout` cuts an
 /// attempt off (connect to last byte), Nagle is off, the idle pool unbounded, and no hidden
-/// attempts — reqwest would resend on an HTTP/2 refusal by default, and every attempt must be
-/// counted (and be the mock's count). Public so the bench's bare-reqwest floor
-/// (`examples/floor_client.rs`) is built as the strategy's client is.
+/// attempts: no redirect followed, and none resent (reqwest would resend on an HTTP/2 refusal
+/// by default), as every attempt must be counted (and be the mock's count). Public so the
+/// bench's bare-reqwest floor (`examples/floor_client.rs`) is built as the strategy's client is.
 pub fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
     install_tls_provider();
     reqwest::Client::builder()
@@ -36,6 +36,9 @@ pub fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .tcp_nodelay(true)
         .pool_max_idle_per_host(usize::MAX)
         .retry(reqwest::retry::never())
+        // A redirect is an answer (a 3xx outcome), as in the blocking client: following it hid
+        // a second request in the latency of the async strategies only.
+        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// A reqwest client bound to one prepared request. Clone it into tasks: clones share the pool.

@@ -68,6 +68,8 @@ impl BlockingClient {
     pub(crate) fn new(req: Arc<PreparedRequest>, limits: Limits) -> Self {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A redirect is an answer, as in the async client: never followed.
+            .max_redirects(0)
             .timeout_global(Some(limits.timeout))
             .max_idle_connections(4)
             .max_idle_connections_per_host(4);

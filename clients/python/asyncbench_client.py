@@ -423,7 +423,8 @@ def call_requests(w, session, index, intended=None, rng=random):
 
     def send(req, number, a):
         with session.request(w.method, w.url, data=w.body(index), headers=w.headers_for(index, number),
-                             timeout=w.timeout_s, stream=w.stream, verify=w.verify()) as r:
+                             timeout=w.timeout_s, stream=w.stream, verify=w.verify(),
+                             allow_redirects=False) as r:  # a redirect is an answer, as in every strategy
             a.status, a.headers = r.status_code, r.headers
             if 200 <= a.status < 300 and w.stream:
                 s = Stream(req._sent)

@@ -32,7 +32,8 @@ async def call_plain(w, session, index, due, rng):
 
     async def send(req, number, a):
         async with session.request(w.method, w.url, data=w.body(index),
-                                   headers=w.headers_for(index, number)) as r:
+                                   headers=w.headers_for(index, number),
+                                   allow_redirects=False) as r:  # a redirect is an answer
             a.status, a.headers = r.status, r.headers
             a.error, a.answer = await read(w, r, req)
 
@@ -64,7 +65,7 @@ async def call_retrying(w, client, index, due):
     error = answer = None
     try:
         async with client.request(w.method, w.url, data=w.body(index), headers=w.headers_for(index, 1),
-                                  trace_request_ctx={"req": req}) as r:
+                                  trace_request_ctx={"req": req}, allow_redirects=False) as r:
             try:
                 error, answer = await read(w, r, req)
             except ERRORS as e:

@@ -1166,21 +1166,7 @@ fn a_run_whose_accounting_failed_shows_counted_failures_not_a_wrapped_number() {
 /// the wait short (exit 130, the request counted as its 429).
 #[test]
 fn a_long_wait_before_a_retry_is_said() {
-    let child = crate::util::spawn(&[
-        "compare",
-        "-n",
-        "1",
-        "--rounds",
-        "1",
-        "--strategies",
-        "async",
-        "--rate-429",
-        "1",
-        "--retry-after",
-        "40s",
-        "--retry",
-        "anthropic",
-    ]);
+    let child = crate::util::spawn(&crate::util::LONG_RETRY_WAIT);
     std::thread::sleep(Duration::from_millis(1500));
     crate::util::signal(&child, rustix::process::Signal::INT);
     let (o, _) = crate::util::wait(child, Duration::from_secs(30));

@@ -296,25 +296,7 @@ fn a_first_interrupt_is_told_in_the_panel() {
 /// short (exit 130).
 #[test]
 fn a_long_wait_before_a_retry_is_told_in_the_panel() {
-    let seen = in_pty_with(
-        &[
-            "compare",
-            "-n",
-            "1",
-            "--rounds",
-            "1",
-            "--strategies",
-            "async",
-            "--rate-429",
-            "1",
-            "--retry-after",
-            "40s",
-            "--retry",
-            "anthropic",
-        ],
-        "a request waits 40 s to retry",
-        1,
-    );
+    let seen = in_pty_with(&crate::util::LONG_RETRY_WAIT, "a request waits 40 s to retry", 1);
     assert_eq!(seen.code, Some(130), "{}", seen.end);
     let told = seen.mid.first().expect("the panel never said the wait");
     let line = told.lines().find(|l| l.contains("a request waits 40 s")).unwrap();

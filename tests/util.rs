@@ -384,3 +384,21 @@ pub(crate) fn python_clients() {
         panic!("the Python clients' environment could not be made: {e}");
     }
 }
+
+/// A run whose one request meets a 429 asking for 40 s, which `--retry anthropic` waits: a
+/// long wait before a retry, said as it begins (until a signal cuts it short).
+pub(crate) const LONG_RETRY_WAIT: [&str; 13] = [
+    "compare",
+    "-n",
+    "1",
+    "--rounds",
+    "1",
+    "--strategies",
+    "async",
+    "--rate-429",
+    "1",
+    "--retry-after",
+    "40s",
+    "--retry",
+    "anthropic",
+];

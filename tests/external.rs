@@ -330,6 +330,37 @@ fn same_faults_in_both_orders(api: Api) {
     assert!(first.3 > 5 && first.1 < 30, "{seen:?}");
 }
 
+/// Every Python client keeps the Rust strategies' rule for a duration's end: no retry after
+/// it (a 429 asking for 5 s in a run of 1 s ends the request with its 429, no wait counted),
+/// where they retried whenever their wait ended.
+#[test]
+fn no_python_client_retries_after_the_duration() {
+    python_clients();
+    let profile = Profile {
+        rate_429: 1.0,
+        retry_after: Duration::from_secs(5),
+        latency: "1ms".parse().unwrap(),
+        ..Profile::default()
+    };
+    let mut cfg = config(&every_strategy_for(Api::Openai), 2, profile);
+    cfg.retry = fast_retry(3);
+    cfg.retry.retry_after_cap = Some(Duration::from_secs(10));
+    cfg.stop = asyncbench::model::plan::Stop::First {
+        count: 2,
+        duration: Duration::from_secs(1),
+    };
+    let report = asyncbench::compare(&cfg).unwrap();
+    for s in &report.strategies {
+        assert!(s.accounted_ok, "{}: {}", s.id, s.accounted);
+        assert_eq!(
+            (s.count(Outcome::RateLimited), s.attempts, s.retries),
+            (2, 2, 0),
+            "{}",
+            s.id
+        );
+    }
+}
+
 /// Streaming through every Python client: TTFT and ITL come from the client's own reading of the
 /// events, on the shared clock, so TTFT sits at the mock's 30 ms and every gap is counted.
 #[test]

@@ -32,6 +32,10 @@ def fail(message):
     sys.exit(3)
 
 
+# When the running phase ends, if time ends it (set by `Phase.begin`): no retry after it.
+_PHASE_END_NS = None
+
+
 class Phase:
     """One phase: its requests' indexes and, in an open loop, when each is due."""
 
@@ -47,7 +51,10 @@ class Phase:
         self.issued = 0
 
     def begin(self):
+        global _PHASE_END_NS
         self.t0 = now()
+        # No attempt is sent after a time-limited phase ends (the Rust strategies' rule).
+        _PHASE_END_NS = None if self.limit_s is None else self.t0 + int(self.limit_s * 1e9)
 
     def due_ns(self, i):
         """When request i of the phase is due (open loop), else None."""
@@ -372,10 +379,15 @@ def _after(w, req, number, a, rng):
         req.done(a.answer)
         return True, None
     wait = w.retry_delay(number, a.status, a.headers, a.error, rng)
-    if wait is None:
+    if wait is None or past_phase(wait):
         req.done()
         return True, None
     return False, wait
+
+
+def past_phase(wait):
+    """Whether an attempt after `wait` seconds would fall past the running phase's end."""
+    return _PHASE_END_NS is not None and now() + wait * 1e9 >= _PHASE_END_NS
 
 
 def retrying(w, index, intended, send, errors, rng=random):
@@ -496,7 +508,7 @@ class SdkCalls:
                     else:  # the answer came and then broke
                         req.attempts[-1].update(error=error, end_ns=now())
                 wait = w.retry_delay(len(req.attempts), status, headers, error, rng)
-                if wait is None:
+                if wait is None or past_phase(wait):
                     return req.done()
                 await asyncio.sleep(wait)
         finally:

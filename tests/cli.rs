@@ -132,7 +132,7 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 18] = [
+    let cases: [(&[&str], &str, &str); 20] = [
         // The embedded mock's flag, with a target of the user's.
         (
             &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
@@ -221,6 +221,17 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         (&["compare", "--ramp", "soon"], "--ramp", "'soon'"),
         // A rate out of range as written, not its 300 decimal places.
         (&["compare", "--rate", "1e-300"], "--rate", "'1e-300'"),
+        // A search with nothing to spend measured nothing and answered "the budget ran out".
+        (
+            &["sweep", "--find", "rate=1..10", "--budget-time", "0s"],
+            "--budget-time",
+            "'0s'",
+        ),
+        (
+            &["sweep", "--find", "rate=1..10", "--budget-requests", "0"],
+            "--budget-requests",
+            "'0'",
+        ),
     ];
     for (args, flag, value) in cases {
         let (_tmp, out) = temp_out();

@@ -97,14 +97,14 @@ pub struct SweepArgs {
     pub resolution: f64,
     /// With --find: measure no more points once this many requests were sent in all [default:
     /// none].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub budget_requests: Option<u64>,
     /// Run every point of a rising list, even past the point where every strategy was
     /// over-saturated twice in a row (where a sweep stops by default, saying so).
     #[arg(long)]
     pub all_points: bool,
     /// With --find: measure no more points after this long [default: none].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration)]
     pub budget_time: Option<Duration>,
     #[command(flatten)]
     #[allow(missing_docs)]

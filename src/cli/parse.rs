@@ -159,6 +159,14 @@ pub(crate) fn parse_find(s: &str) -> Result<crate::model::search::Find, String> 
     Ok(Find { setting, from, to })
 }
 
+/// A duration above zero (a budget of no time would measure nothing and say so as an answer).
+pub(crate) fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match mock_server::args::parse_duration_arg(s)? {
+        d if d.is_zero() => Err(format!("'{s}' is not a duration above zero")),
+        d => Ok(d),
+    }
+}
+
 /// A share as `5%` or `0.05`, above 0 and at most 1.
 pub(crate) fn parse_share(s: &str) -> Result<f64, String> {
     let v = match s.strip_suffix('%') {
@@ -223,6 +231,11 @@ mod tests {
             assert!(parse_find(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_share("5%").unwrap(), 0.05);
+        assert!(parse_positive_duration("0s").is_err() && parse_positive_duration("0ms").is_err());
+        assert_eq!(
+            parse_positive_duration("2s"),
+            Ok(std::time::Duration::from_secs(2))
+        );
         assert_eq!(parse_share("0.1").unwrap(), 0.1);
         for bad in ["0%", "150%", "x", "-1"] {
             assert!(parse_share(bad).is_err(), "{bad}");

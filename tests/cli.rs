@@ -132,7 +132,7 @@ fn compare_binary_writes_its_reports() {
 /// character of it that happens to appear), and writes nothing. Warnings may come first.
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let cases: [(&[&str], &str, &str); 20] = [
+    let cases: [(&[&str], &str, &str); 21] = [
         // The embedded mock's flag, with a target of the user's.
         (
             &["compare", "--target", "http://127.0.0.1:9/v1", "--no-stamps"],
@@ -232,6 +232,8 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             "--budget-requests",
             "'0'",
         ),
+        // An SLO no run can meet.
+        (&["sweep", "-c", "1,2", "--slo-p99", "0s"], "--slo-p99", "'0s'"),
     ];
     for (args, flag, value) in cases {
         let (_tmp, out) = temp_out();

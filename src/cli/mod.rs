@@ -76,7 +76,7 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<Strategy>,
     /// The p99 latency a recommended setting must meet (successful requests, end to end).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration)]
     pub slo_p99: Option<Duration>,
     /// The share of attempts answered 429 a recommended setting must stay under (0..1).
     #[arg(long, default_value_t = 0.01, value_name = "P", value_parser = mock_server::args::parse_probability)]

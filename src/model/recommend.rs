@@ -118,11 +118,15 @@ fn recommend_complete(
         setting: Some(setting),
         goodput_rps: Some(g(r)),
         reason: format!(
-            "{}: {:.1} {unit}, {near}; {slo}; {:.1} % of attempts got 429 (< {:.1} %){}",
+            "{}: {:.1} {unit}, {near}; {slo}; {:.1} % of attempts got 429 ({}){}",
             fmt_setting(axis, setting),
             g(r),
             100.0 * r.share_429,
-            100.0 * c.max_429_share,
+            if c.max_429_share == 0.0 {
+                "none allowed".to_owned()
+            } else {
+                format!("< {:.1} %", 100.0 * c.max_429_share)
+            },
             if extra.is_empty() {
                 String::new()
             } else {

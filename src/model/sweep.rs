@@ -369,6 +369,15 @@ pub struct SweepReport {
     pub incomplete_reason: Option<String>,
 }
 
+/// The 429 cap in words: `429 share < 1.0 %`, or `no 429s` for a cap of 0.
+pub fn cap_text(max_429_share: f64) -> String {
+    if max_429_share == 0.0 {
+        "no 429s".into()
+    } else {
+        format!("429 share < {:.1} %", 100.0 * max_429_share)
+    }
+}
+
 /// What qualifies a point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Criteria {
@@ -391,9 +400,14 @@ impl Criteria {
         }
     }
 
-    /// 429 share under the cap.
+    /// 429 share under the cap; with a cap of 0, no 429 at all (no share is below 0, so
+    /// `--max-429 0` qualified nothing and said "429 share < 0.0 %").
     pub fn under_cap(&self, r: &PointResult) -> bool {
-        r.share_429 < self.max_429_share
+        if self.max_429_share == 0.0 {
+            r.share_429 == 0.0
+        } else {
+            r.share_429 < self.max_429_share
+        }
     }
 
     /// Whether a result may be recommended: within the SLO and the cap, its books balanced,
@@ -480,6 +494,27 @@ pub(crate) mod tests {
         assert_eq!(rate_points(1.0, 5.0, 3), [1.0, 3.0, 5.0]);
         assert_eq!(rate_points(1.0, 5.0, 1), [5.0]);
         assert_eq!(rate_points(5.0, 5.0, 4), [5.0]);
+    }
+
+    /// The 429 cap is a strict bound, except a cap of 0: no 429 at all, said so (no share is
+    /// below 0, so `--max-429 0` qualified nothing, under "429 share < 0.0 %").
+    #[test]
+    fn a_cap_of_zero_allows_no_429_and_says_so() {
+        use crate::model::outcome::ErrorClass;
+        use crate::model::report::tests::strategy;
+        let mut p = PointResult::of(&strategy(Strategy::Async, 3, 0, ErrorClass::Timeout));
+        let zero = Criteria {
+            max_429_share: 0.0,
+            ..loose()
+        };
+        p.share_429 = 0.0;
+        assert!(zero.under_cap(&p) && loose().under_cap(&p));
+        p.share_429 = 0.001;
+        assert!(!zero.under_cap(&p) && loose().under_cap(&p));
+        p.share_429 = 0.01;
+        assert!(!loose().under_cap(&p));
+        assert_eq!(cap_text(0.0), "no 429s");
+        assert_eq!(cap_text(0.01), "429 share < 1.0 %");
     }
 
     pub(crate) fn loose() -> Criteria {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::model::error::RunError;
-use crate::model::sweep::{PointResult, SweepReport, fmt_setting, fmt_value};
+use crate::model::sweep::{PointResult, SweepReport, cap_text, fmt_setting, fmt_value};
 use crate::output::chart;
 use crate::output::chart::{Line, Mark, MarkKind, XAxis};
 use crate::output::table::{wrap, wrap_indented};
@@ -356,8 +356,8 @@ fn knees_block(r: &SweepReport) -> String {
 /// the recommendation per strategy; then the best, when one qualified.
 fn verdicts_block(r: &SweepReport, slo: bool) -> String {
     let mut limits = match r.slo_p99_ms {
-        Some(s) => format!("p99 ≤ {s:.0} ms and 429 share < {:.1} %", 100.0 * r.max_429_share),
-        None => format!("429 share < {:.1} % (no p99 SLO)", 100.0 * r.max_429_share),
+        Some(s) => format!("p99 ≤ {s:.0} ms and {}", cap_text(r.max_429_share)),
+        None => format!("{} (no p99 SLO)", cap_text(r.max_429_share)),
     };
     if let Some(m) = r.min_good_share {
         limits += &format!(" and good share ≥ {:.1} %", 100.0 * m);

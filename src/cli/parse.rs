@@ -105,6 +105,16 @@ pub fn parse_header(s: &str) -> Result<Header, String> {
         .map_err(|_| format!("'{}' is not a header name", name.trim()))?;
     let value = http::HeaderValue::from_str(value.trim())
         .map_err(|_| format!("the value of header '{name}' is not usable in HTTP"))?;
+    // The framing is the client's, from the body it sends (`-H 'content-length: 3'` failed
+    // every request); the numbers are the harness's, per attempt.
+    if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+        return Err(format!("'{name}' is set by the client from the body, not given"));
+    }
+    if name.as_str().starts_with("x-asyncbench-") {
+        return Err(format!(
+            "'{name}' is the harness's own header (it numbers each attempt)"
+        ));
+    }
     Ok(Header { name, value })
 }
 
@@ -206,6 +216,17 @@ mod tests {
         assert!(parse_header("Authorization: Bearer x").unwrap().is_secret());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: v").is_err());
+        // The client's framing and the harness's numbers are not the user's to give.
+        for (h, why) in [
+            ("Content-Length: 3", "is set by the client"),
+            ("transfer-encoding: chunked", "is set by the client"),
+            ("x-asyncbench-request: 5", "the harness's own header"),
+            ("X-Asyncbench-Attempt: 1", "the harness's own header"),
+        ] {
+            let e = parse_header(h).unwrap_err();
+            assert!(e.contains(why), "{h}: {e}");
+        }
+        assert!(parse_header("connection: close").is_ok() && parse_header("host: a.example").is_ok());
     }
 
     /// `--find` takes a known setting and a forward range (whole for concurrency and batch

@@ -156,9 +156,10 @@ async fn run_phase(
     let sink = CancelSink::default();
     let mut issued = 0;
     let t0 = Instant::now();
-    let retries = ctx.retries(&phase, t0);
+    // Shared by every request the phase spawns: one count a request, not one for each part.
+    let retries = Arc::new(ctx.retries(&phase, t0));
     // The end of a duration-bounded phase, which also ends a wait for a permit.
-    let ends = phase.limit.map(|l| t0 + l);
+    let ends = retries.until();
     let mut i = 0;
     while phase.may_issue(i, t0) {
         let due = ctx.due(t0, i).filter(|_| phase.scheduled);

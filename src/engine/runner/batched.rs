@@ -56,7 +56,8 @@ async fn run_phase(
     let b = ctx.cfg.effective_concurrency(Strategy::Batched).unwrap_or(1);
     let mut issued = 0;
     let t0 = Instant::now();
-    let retries = ctx.retries(&phase, t0);
+    // Shared by every request the phase spawns: one count a request, not one for each part.
+    let retries = std::sync::Arc::new(ctx.retries(&phase, t0));
     let mut first = 0;
     while phase.may_issue(first, t0) {
         let last = phase

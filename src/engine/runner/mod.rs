@@ -457,6 +457,11 @@ pub(crate) struct Retries {
 }
 
 impl Retries {
+    /// When the phase ends, if time ends it: no attempt is sent after it.
+    pub(crate) fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
     /// The wait before the next attempt, if one is sent: by the policy, and within the phase.
     fn next_delay(&self, attempt: u32, e: &RequestError, rng: &mut SmallRng) -> Option<Duration> {
         let wait = self.policy.next_delay(attempt, e, rng)?;

@@ -157,24 +157,9 @@ pub(crate) fn find_measuring_on(
 /// The value a point of the setting at `v` runs: at most the requests there are for a
 /// concurrency or a batch (the most any strategy runs), `v` itself for a rate or inputs a request.
 fn runs_as(cfg: &Plan, setting: FindSetting, v: f64) -> f64 {
-    let axis = axis_at(setting, v);
-    let counted = match axis {
-        Axis::Concurrency(_) => true,
-        Axis::BatchSize(_) => cfg.workload.api != crate::model::plan::Api::Embeddings,
-        _ => false,
-    };
-    if !counted {
-        return v;
-    }
-    let whole = crate::plan::config::RunConfig {
-        shard: None,
-        ..cfg.config().clone()
-    };
-    let point = axis.apply(&whole, 0);
-    cfg.strategies
-        .iter()
-        .filter_map(|s| point.effective_concurrency(*s))
-        .max()
+    axis_at(setting, v)
+        .runs_at(cfg.config(), 0)
+        .and_then(|ran| ran.into_iter().flatten().max())
         .map_or(v, |c| c as f64)
 }
 

@@ -75,30 +75,12 @@ impl SweepArgs {
     /// is each strategy's effective concurrency there, the runners' own rule, for the whole run
     /// (a shard's part of two different settings may be one).
     fn distinct_in_effect(cfg: &RunConfig, axis: &crate::model::sweep::Axis) -> Result<(), ConfigError> {
-        use crate::model::sweep::Axis;
-        let (Axis::Concurrency(v) | Axis::BatchSize(v)) = axis else {
-            return Ok(());
-        };
-        if matches!(axis, Axis::BatchSize(_)) && cfg.workload.api == Api::Embeddings {
-            return Ok(()); // Inputs in a request: not bounded by the count.
-        }
-        let whole = RunConfig {
-            shard: None,
-            ..cfg.clone()
-        };
-        let ran: Vec<Vec<Option<u64>>> = (0..v.len())
-            .map(|i| {
-                let point = axis.apply(&whole, i);
-                cfg.strategies
-                    .iter()
-                    .map(|s| point.effective_concurrency(*s))
-                    .collect()
-            })
-            .collect();
-        match crate::model::first_repeat(&ran) {
+        let values = axis.values();
+        let ran: Option<Vec<Vec<Option<u64>>>> = (0..values.len()).map(|i| axis.runs_at(cfg, i)).collect();
+        match ran.as_deref().and_then(crate::model::first_repeat) {
             Some(i) => Err(ConfigError::Invalid {
                 name: axis.flag(),
-                value: v[i].to_string(),
+                value: values[i].to_string(),
                 why: "runs as an earlier value of the list does: no point has more in flight, or in a batch, than the -n requests there are",
             }),
             None => Ok(()),

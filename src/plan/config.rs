@@ -572,6 +572,28 @@ impl Axis {
         }
     }
 
+    /// What point `i` runs in each of `base`'s strategies: its effective concurrency on the
+    /// whole run (a shard's part of two settings may be one); `None` for a setting the count
+    /// does not bound (a rate, a pause, CPU work, inputs in an embeddings request).
+    pub(crate) fn runs_at(&self, base: &RunConfig, i: usize) -> Option<Vec<Option<u64>>> {
+        match self {
+            Axis::Concurrency(_) => {}
+            Axis::BatchSize(_) if base.workload.api != Api::Embeddings => {}
+            _ => return None,
+        }
+        let whole = RunConfig {
+            shard: None,
+            ..base.clone()
+        };
+        let point = self.apply(&whole, i);
+        Some(
+            base.strategies
+                .iter()
+                .map(|s| point.effective_concurrency(*s))
+                .collect(),
+        )
+    }
+
     /// The config of point `i`.
     pub(crate) fn apply(&self, base: &RunConfig, i: usize) -> RunConfig {
         let mut cfg = base.clone();

@@ -1161,21 +1161,42 @@ fn a_run_whose_accounting_failed_shows_counted_failures_not_a_wrapped_number() {
     assert_eq!(&cells[3..6], ["6", "0", "0"], "ok, 429, failed: {row}");
 }
 
-/// A long wait before a retry is said as it begins: with `--retry anthropic`, which waits what a
-/// Retry-After says, a 429 asking for 40 s left the run silent, as if it hung. A signal cuts
-/// the wait short (exit 130, the request counted as its 429).
+/// A long wait before a retry is said as it begins, in every strategy (the blocking and the
+/// async send loop each say it): with `--retry anthropic`, which waits what a Retry-After says,
+/// a 429 asking for 40 s left the run silent, as if it hung. A signal, sent once the line is
+/// out, cuts the wait short (exit 130, the request counted as its 429).
 #[test]
 fn a_long_wait_before_a_retry_is_said() {
-    let child = crate::util::spawn(&crate::util::LONG_RETRY_WAIT);
-    std::thread::sleep(Duration::from_millis(1500));
-    crate::util::signal(&child, rustix::process::Signal::INT);
-    let (o, _) = crate::util::wait(child, Duration::from_secs(30));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(130), "{err}");
-    assert!(
-        err.contains("asyncbench: a request waits 40 s to retry: the server's Retry-After asks it and the anthropic policy obeys"),
-        "{err}"
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("1/1"), "{out}");
+    for strategy in asyncbench::Strategy::ALL.map(|s| s.to_string()) {
+        let mut args = crate::util::LONG_RETRY_WAIT;
+        let at = args.iter().position(|a| *a == "--strategies").unwrap() + 1;
+        args[at] = &strategy;
+        let mut child = crate::util::spawn(&args);
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let said = "asyncbench: a request waits 40 s to retry: the server's Retry-After asks it and the anthropic policy obeys";
+        let mut err = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
+            let found = line.contains(said);
+            err.push(line);
+            if found {
+                break;
+            }
+        }
+        crate::util::signal(&child, rustix::process::Signal::INT);
+        let (o, _) = crate::util::wait(child, Duration::from_secs(30));
+        reader.join().unwrap();
+        err.extend(rx.try_iter());
+        let err = err.join("\n");
+        assert_eq!(o.status.code(), Some(130), "{strategy}: {err}");
+        assert_eq!(err.matches(said).count(), 1, "{strategy}: {err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("1/1"), "{strategy}: {out}");
+    }
 }

@@ -322,6 +322,7 @@ pub(crate) fn send_blocking(
         let (result, ended) = client.chat(index, request.next_attempt(), t);
         match request.after(t, ended, result, retries, rng, stop.requested().is_some()) {
             Next::Retry(wait) => {
+                retries.note_wait(wait, request.last.as_deref());
                 publish(Some(&request));
                 if !stop.sleep_blocking(wait) {
                     break request.abandon();
@@ -436,6 +437,7 @@ pub(crate) async fn send_async(
             Next::Retry(wait) => wait,
             Next::Done(record) => break record,
         };
+        retries.note_wait(wait, request.last.as_deref());
         if !stop.sleep_until(Instant::now() + wait).await {
             break request.abandon();
         }
@@ -486,23 +488,26 @@ impl RunContext {
 /// 200 s, which the `anthropic` policy obeys, left a run silent for minutes, as if it hung.
 pub(crate) const LONG_WAIT: Duration = Duration::from_secs(30);
 
-/// Says a wait before a retry of [`LONG_WAIT`] or more: how long and why, in the live view or
-/// on stderr (see [`crate::stats::live::Live::say`]).
-fn note_long_wait(wait: Duration, retries: &Retries, e: &RequestError) {
-    if wait < LONG_WAIT {
-        return;
+impl Retries {
+    /// Says a wait before a retry of [`LONG_WAIT`] or more: how long and why (`last`, the
+    /// attempt's error), in the live view or on stderr (see [`crate::stats::live::Live::say`]).
+    /// The send loops call it, not [`Attempts::after`], which stays free of I/O.
+    fn note_wait(&self, wait: Duration, last: Option<&RequestError>) {
+        if wait < LONG_WAIT {
+            return;
+        }
+        let why = match last {
+            Some(RequestError::Status {
+                retry_after: Some(_), ..
+            }) if self.policy.retry_after_cap.is_some() => "the server's Retry-After asks it",
+            _ => "its backoff says so",
+        };
+        self.live.say(format!(
+            "a request waits {:.0} s to retry: {why} and the {} policy obeys (a signal ends the run with what it has)",
+            wait.as_secs_f64(),
+            self.policy.name
+        ));
     }
-    let why = match e {
-        RequestError::Status {
-            retry_after: Some(_), ..
-        } if retries.policy.retry_after_cap.is_some() => "the server's Retry-After asks it",
-        _ => "its backoff says so",
-    };
-    retries.live.say(format!(
-        "a request waits {:.0} s to retry: {why} and the {} policy obeys (a signal ends the run with what it has)",
-        wait.as_secs_f64(),
-        retries.policy.name
-    ));
 }
 
 /// What to do after an attempt.
@@ -596,7 +601,6 @@ impl Attempts {
             && let Some(wait) = retries.next_delay(self.attempts.len() as u32, e, rng)
         {
             self.backoff += wait;
-            note_long_wait(wait, retries, e);
             self.last = result.err().map(Box::new);
             self.pending = Some((Instant::now(), wait));
             return Next::Retry(wait);

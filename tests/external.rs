@@ -111,6 +111,80 @@ fn a_clients_late_line_is_not_the_harness_lateness() {
     assert!(harness["max"].as_f64().unwrap() < 300.0, "{harness}");
 }
 
+/// A client silent for 30 s after saying ready (a request waiting on a long Retry-After looks
+/// so from outside) is said to be so, with when it will be called hung, and its lane's clock runs
+/// from its start, not from its first reported request (an 80 s wait read 0.0 s throughout).
+#[test]
+fn a_client_silent_for_long_is_said_and_its_clock_runs() {
+    let mut child = bin()
+        .args([
+            "compare",
+            "-n",
+            "8",
+            "--rounds",
+            "1",
+            "--latency",
+            "5ms",
+            "--timeout",
+            "60s",
+        ])
+        .args([
+            "--progress-every",
+            "2s",
+            "--strategies",
+            "async",
+            "--client-name",
+            "fake",
+        ])
+        .arg("--client-cmd")
+        .arg(format!(
+            "python3 {}/tests/clients/fake.py quiet",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let said = "asyncbench: fake has reported nothing for 30 s: a request may be slow to answer; it is called hung and killed after 65 s of silence";
+    let mut err = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(40)) {
+        let found = line.starts_with(said);
+        err.push(line);
+        if found {
+            break;
+        }
+    }
+    crate::util::signal(&child, rustix::process::Signal::INT);
+    let (o, _) = crate::util::wait(child, Duration::from_secs(30));
+    reader.join().unwrap();
+    err.extend(rx.try_iter());
+    let err = err.join("\n");
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert_eq!(err.matches(said).count(), 1, "{err}");
+    // The last progress line before the notice: its clock near 30 s, not 0.0 s.
+    let before = &err[..err.find(said).unwrap()];
+    let last = before
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("asyncbench: fake 0/8"))
+        .unwrap();
+    let elapsed: f64 = last
+        .split(", ")
+        .nth(1)
+        .and_then(|t| t.strip_suffix(" s"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(elapsed >= 20.0, "{last}");
+}
+
 /// Every way a client can go wrong ends loudly: exit 7, one line naming what it did and the
 /// requests it never reported, the run marked incomplete, what it did report kept, the
 /// strategies before it still there, and no client process left behind.

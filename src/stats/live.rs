@@ -514,6 +514,15 @@ impl Live {
         }
     }
 
+    /// The measured phase begins: the lane's clock starts if no request started it yet (an
+    /// external client reports requests as they end, so its first would start it late: a lane
+    /// waiting 80 s on its first request's retries read 0.0 s throughout).
+    pub fn begin(&self) {
+        if let Some(l) = &self.0 {
+            l.mark_start();
+        }
+    }
+
     /// A measured request starts.
     #[inline]
     pub fn started(&self) {

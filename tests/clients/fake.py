@@ -10,6 +10,7 @@ time with urllib and then misbehaves as its first argument says.
   refuses  says it cannot run the workload
   exit1    reports everything, then exits 1
   late     writes each request's line 0.3 s after the request ended
+  quiet    says ready, then sleeps before its first request
 """
 
 import json
@@ -28,6 +29,8 @@ if mode == "refuses":
     print(json.dumps({"type": "error", "message": "this client only streams"}), flush=True)
     sys.exit(3)
 print(json.dumps({"type": "ready"}), flush=True)
+if mode == "quiet":
+    time.sleep(3600)
 headers = dict(w["headers"])
 reported = 0
 for number, phase in enumerate(w["phases"]):

@@ -85,6 +85,9 @@ impl Lines<'_> {
             Line::Ready => {
                 if self.ready_at.is_none() {
                     self.ready_at = Some(Instant::now());
+                    if self.states.first().is_some_and(|s| s.measured) {
+                        self.ctx.live.begin();
+                    }
                     self.startup_cpu_s = crate::engine::resources::process_cpu_s(self.pid).unwrap_or(0.0);
                 }
             }
@@ -101,6 +104,10 @@ impl Lines<'_> {
                     .ok_or_else(|| format!("it broke the protocol: line {n}: no phase {}", p.phase))?;
                 state.issued = Some(p.issued);
                 state.wall = Some(Duration::from_nanos(p.end_ns.saturating_sub(p.start_ns)));
+                if !state.measured {
+                    // The warm-up's end: the measured phase begins.
+                    self.ctx.live.begin();
+                }
             }
             Line::Request(r) => {
                 let p = self

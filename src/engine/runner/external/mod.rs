@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::external::protocol;
 use crate::engine::external::protocol::Phase as WirePhase;
-use crate::engine::runner::{RunContext, StrategyRun, WarmupRun};
+use crate::engine::runner::{LONG_WAIT, RunContext, StrategyRun, WarmupRun};
 use crate::model::error::RunError;
 use crate::model::plan::MAX_PHASE_REQUESTS;
 use crate::model::strategy::Strategy;
@@ -375,6 +375,7 @@ fn watch(
     let done = AtomicBool::new(false);
     let mut failure: Option<String> = None;
     let mut stopped_by_signal = false;
+    let mut said = false;
     let (read_failure, harness_cpu_s) = std::thread::scope(|scope| {
         let reading = || {
             let cpu0 = crate::engine::resources::this_thread_cpu_s();
@@ -410,6 +411,9 @@ fn watch(
                 .saturating_sub(Duration::from_nanos(last_line.load(Ordering::SeqCst)));
             if !stopped_by_signal && silent > limit {
                 failure = Some(silence(is_ready, limit));
+            } else if is_ready && !stopped_by_signal && silent >= LONG_WAIT && !said {
+                ctx.live.say(quiet(ctx, silent, limit));
+                said = true;
             }
             if overdue || failure.is_some() {
                 let _ = started.child.kill();
@@ -427,12 +431,44 @@ fn watch(
     }
 }
 
+/// What a ready client silent for [`LONG_WAIT`] is told, so the run does not look hung: what it
+/// may be doing, and when it will be called hung (`limit` of silence).
+fn quiet(ctx: &RunContext, silent: Duration, limit: Duration) -> String {
+    let retry = &ctx.cfg.retry;
+    let why = if retry.attempts > 1 {
+        format!(
+            "a request may be waiting to retry (the {} policy) or slow to answer",
+            retry.name
+        )
+    } else {
+        "a request may be slow to answer".to_owned()
+    };
+    format!(
+        "{} has reported nothing for {:.0} s: {why}; it is called hung and killed after {} of silence (a signal ends the run with what it has)",
+        ctx.strategy,
+        silent.as_secs_f64(),
+        span(limit)
+    )
+}
+
+/// A long span in the unit that reads best: seconds below two minutes, then minutes, hours,
+/// days (a policy that obeys any Retry-After lets a client stay silent for weeks).
+fn span(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    match s {
+        _ if s < 120.0 => format!("{s:.0} s"),
+        _ if s < 7_200.0 => format!("{:.0} min", s / 60.0),
+        _ if s < 172_800.0 => format!("{:.0} h", s / 3_600.0),
+        _ => format!("{:.0} days", s / 86_400.0),
+    }
+}
+
 /// Why a client silent past `limit` was killed: hung with requests outstanding, or never ready.
 fn silence(ready: bool, limit: Duration) -> String {
     if ready {
         format!(
-            "it wrote nothing for {:.0} s with requests outstanding, longer than a request may take with every attempt to its deadline (hung, or too slow to keep its own deadlines); killed",
-            limit.as_secs_f64()
+            "it wrote nothing for {} with requests outstanding, longer than a request may take with every attempt to its deadline (hung, or too slow to keep its own deadlines); killed",
+            span(limit)
         )
     } else {
         format!(

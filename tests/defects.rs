@@ -1200,3 +1200,42 @@ fn a_long_wait_before_a_retry_is_said() {
         assert!(out.contains("1/1"), "{strategy}: {out}");
     }
 }
+
+/// A request log the disk would not take (a file-size limit of a few MiB here, a full disk alike)
+/// fails the run loudly: exit 1, one line naming requests.jsonl, and every other file written.
+/// The lost log was said once among the table's lines while the command ended 0 and wrote
+/// "wrote DIR" as if whole.
+#[test]
+fn a_request_log_the_disk_will_not_take_fails_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // The shell sets the limit (4 096 blocks: 2 or 4 MiB by the shell's block) and ignores
+    // SIGXFSZ, so a write past it fails with EFBIG rather than killing the process.
+    let o_cmd = "ulimit -f 4096 && trap '' XFSZ && exec \"$0\" compare -n 30000 --rounds 1 --latency 0ms -q --strategies async --out \"$1\"";
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(o_cmd)
+        .arg(env!("CARGO_BIN_EXE_asyncbench"))
+        .arg(&out);
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let said = format!(
+        "asyncbench: cannot write {}: File too large",
+        out.join("requests.jsonl").display()
+    );
+    assert!(err.contains(&said), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("wrote "));
+    for f in [
+        "report.json",
+        "summary.csv",
+        "async.hgrm",
+        "run.hlog",
+        "report.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert!(!out.join("requests.jsonl").exists());
+    let report = crate::util::json(&out.join("report.json"));
+    assert_eq!(report["strategies"][0]["accounted"], "30000/30000");
+}

@@ -98,7 +98,7 @@ pub(crate) fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
         eprintln!("asyncbench: warning: {w}");
     }
     let shown = crate::commands::out(&text);
-    write_run(&args.out, &merged, &[], requests)?;
+    write_run(&args.out, &merged, &[], Ok(requests))?;
     crate::commands::out(&format!("wrote {}\n", args.out.display()))?;
     shown?;
     // An incomplete merge is not a whole run, whatever its books say; nor is one whose

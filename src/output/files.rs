@@ -87,23 +87,30 @@ pub(crate) fn prepare_out(dir: &Path, force: bool) -> Result<(), ConfigError> {
 }
 
 /// Writes report.json, summary.csv, requests.jsonl (when the run logged its requests), the
-/// `.hgrm` files, run.hlog and the charts into `dir`.
+/// `.hgrm` files, run.hlog and the charts into `dir`. A log the run could not write (`Err`:
+/// a full disk) fails it, naming requests.jsonl, once every other file is written.
 pub(crate) fn write_run(
     dir: &Path,
     report: &RunReport,
     intervals: &[(Strategy, Intervals)],
-    requests_log: Option<tempfile::NamedTempFile>,
+    requests_log: Result<Option<tempfile::NamedTempFile>, std::io::Error>,
 ) -> Result<Vec<PathBuf>, RunError> {
+    let log_path = dir.join("requests.jsonl");
+    let lost = |source| RunError::Write {
+        path: log_path.display().to_string(),
+        source,
+    };
     report.write(dir)?;
     let mut written = vec![dir.join("report.json"), dir.join("summary.csv")];
-    if let Some(log) = requests_log {
-        let path = dir.join("requests.jsonl");
-        log.persist(&path).map_err(|e| RunError::Write {
-            path: path.display().to_string(),
-            source: e.error,
-        })?;
-        written.push(path);
-    }
+    let log_lost = match requests_log {
+        Ok(Some(log)) => {
+            log.persist(&log_path).map_err(|e| lost(e.error))?;
+            written.push(log_path.clone());
+            None
+        }
+        Ok(None) => None,
+        Err(source) => Some(lost(source)),
+    };
     for s in &report.strategies {
         for (series, suffix) in HGRM_SERIES {
             let Some(encoded) = s.histograms.get(&series.to_string()) else {
@@ -126,7 +133,10 @@ pub(crate) fn write_run(
     let path = dir.join("report.html");
     write_file(&path, crate::output::html::run_page(report, dir).as_bytes())?;
     written.push(path);
-    Ok(written)
+    match log_lost {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
 }
 
 /// Writes a file through `fill` into a temporary file beside it, renamed into place when done.

@@ -64,8 +64,8 @@ pub(crate) struct RunResults {
     /// Why it ended early, if it did.
     pub incomplete: Option<Incomplete>,
     /// With `--out`: every request's line, in a temporary file beside the report (written out as
-    /// `requests.jsonl` with the other files).
-    pub requests_log: Option<tempfile::NamedTempFile>,
+    /// `requests.jsonl` with the other files); the error that lost it, if writing it failed.
+    pub requests_log: Result<Option<tempfile::NamedTempFile>, std::io::Error>,
 }
 
 /// The `--cpu-work` of strategy `s`: calibrated on this machine (once per process), done where
@@ -415,7 +415,7 @@ pub(crate) fn run_strategies(
 ) -> Result<RunResults, RunError> {
     let stop = &session.stop;
     stop.mark_started();
-    let (mut log_file, log, writer) = open_log(cfg)?;
+    let (log_file, log, writer) = open_log(cfg)?;
     if let Some(at) = cfg.start_at {
         wait_for_start(at, stop);
     }
@@ -437,13 +437,12 @@ pub(crate) fn run_strategies(
     let incomplete = rounds
         .incomplete
         .or(rounds.client_failed.map(Incomplete::ClientFailed));
-    if let Some(w) = writer
-        && let Err(source) = w.finish()
-    {
-        // The report still counts what the log lost; say it is missing rather than partial.
-        eprintln!("asyncbench: requests.jsonl could not be written: {source}");
-        log_file = None;
-    }
+    // A log that could not be written whole (a full disk) is not kept partial: the command
+    // writes every other file, then fails naming it (exit 1).
+    let requests_log = match writer.map(crate::stats::log::LogWriter::finish) {
+        Some(Err(source)) => Err(source),
+        _ => Ok(log_file),
+    };
     let isolation = if session.embedded() {
         Isolation::FreshMock
     } else if cfg.sharded() {
@@ -468,7 +467,7 @@ pub(crate) fn run_strategies(
         report,
         intervals,
         incomplete,
-        requests_log: log_file,
+        requests_log,
     })
 }
 

@@ -1171,29 +1171,10 @@ fn a_long_wait_before_a_retry_is_said() {
         let mut args = crate::util::LONG_RETRY_WAIT;
         let at = args.iter().position(|a| *a == "--strategies").unwrap() + 1;
         args[at] = &strategy;
-        let mut child = crate::util::spawn(&args);
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
         let said = "asyncbench: a request waits 40 s to retry: the server's Retry-After asks it and the anthropic policy obeys";
-        let mut err = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
-            let found = line.contains(said);
-            err.push(line);
-            if found {
-                break;
-            }
-        }
-        crate::util::signal(&child, rustix::process::Signal::INT);
-        let (o, _) = crate::util::wait(child, Duration::from_secs(30));
-        reader.join().unwrap();
-        err.extend(rx.try_iter());
-        let err = err.join("\n");
+        let mut cmd = bin();
+        cmd.args(args);
+        let (o, err) = crate::util::interrupt_after_line(cmd, said, Duration::from_secs(20));
         assert_eq!(o.status.code(), Some(130), "{strategy}: {err}");
         assert_eq!(err.matches(said).count(), 1, "{strategy}: {err}");
         let out = String::from_utf8_lossy(&o.stdout);

@@ -116,57 +116,33 @@ fn a_clients_late_line_is_not_the_harness_lateness() {
 /// from its start, not from its first reported request (an 80 s wait read 0.0 s throughout).
 #[test]
 fn a_client_silent_for_long_is_said_and_its_clock_runs() {
-    let mut child = bin()
-        .args([
-            "compare",
-            "-n",
-            "8",
-            "--rounds",
-            "1",
-            "--latency",
-            "5ms",
-            "--timeout",
-            "60s",
-        ])
-        .args([
-            "--progress-every",
-            "2s",
-            "--strategies",
-            "async",
-            "--client-name",
-            "fake",
-        ])
-        .arg("--client-cmd")
-        .arg(format!(
-            "python3 {}/tests/clients/fake.py quiet",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let mut cmd = bin();
+    cmd.args([
+        "compare",
+        "-n",
+        "8",
+        "--rounds",
+        "1",
+        "--latency",
+        "5ms",
+        "--timeout",
+        "60s",
+    ])
+    .args([
+        "--progress-every",
+        "2s",
+        "--strategies",
+        "async",
+        "--client-name",
+        "fake",
+    ])
+    .arg("--client-cmd")
+    .arg(format!(
+        "python3 {}/tests/clients/fake.py quiet",
+        env!("CARGO_MANIFEST_DIR")
+    ));
     let said = "asyncbench: fake has reported nothing for 30 s: a request may be slow to answer; it is called hung and killed after 65 s of silence";
-    let mut err = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(40)) {
-        let found = line.starts_with(said);
-        err.push(line);
-        if found {
-            break;
-        }
-    }
-    crate::util::signal(&child, rustix::process::Signal::INT);
-    let (o, _) = crate::util::wait(child, Duration::from_secs(30));
-    reader.join().unwrap();
-    err.extend(rx.try_iter());
-    let err = err.join("\n");
+    let (o, err) = crate::util::interrupt_after_line(cmd, said, Duration::from_secs(40));
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert_eq!(err.matches(said).count(), 1, "{err}");
     // The last progress line before the notice: its clock near 30 s, not 0.0 s.

@@ -301,6 +301,42 @@ fn take_port_after(server: mock_server::MockServer, after: u64, listen: bool) ->
         .expect("the dead target's port")
 }
 
+/// Starts `cmd` (stdout and stderr piped), reads its stderr until a line holding `said` comes
+/// (or none comes for `limit`), then sends it SIGINT and waits for it: its output, and its
+/// whole stderr as lines (the process's own `stderr` in the output is empty).
+pub(crate) fn interrupt_after_line(
+    mut cmd: std::process::Command,
+    said: &str,
+    limit: Duration,
+) -> (std::process::Output, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut err = Vec::new();
+    while let Ok(line) = rx.recv_timeout(limit) {
+        let found = line.contains(said);
+        err.push(line);
+        if found {
+            break;
+        }
+    }
+    signal(&child, rustix::process::Signal::INT);
+    let (o, _) = wait(child, Duration::from_secs(30));
+    reader.join().unwrap();
+    err.extend(rx.try_iter());
+    (o, err.join("\n"))
+}
+
 /// Waits for a child, failing the test if it outlives `limit`.
 pub(crate) fn wait(
     child: std::process::Child,

@@ -99,25 +99,31 @@ pub(crate) fn check(python: &Path, clients: &[PyClient]) -> Result<String, Confi
                 python.display()
             ),
         })?;
+    let not_python = |what: String| ConfigError::External {
+        why: format!(
+            "'{}' {what}: is it a Python interpreter? Install Python 3.9+, or name one with --python or $ASYNCBENCH_PYTHON",
+            python.display()
+        ),
+    };
     if !out.status.success() {
-        return Err(ConfigError::External {
-            why: format!(
-                "'{}' failed to start ({}): {}",
-                python.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
-            ),
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(last) => not_python(format!("failed to start ({}): {}", out.status, last.trim())),
+            None => not_python(format!("failed to start ({}) and said nothing", out.status)),
         });
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let version = lines.next().unwrap_or("").to_owned();
-    let old = version
+    let Some(numbers) = version
         .split('.')
-        .take(2)
-        .map(|v| v.parse::<u32>().unwrap_or(0))
-        .collect::<Vec<_>>();
-    if old.as_slice() < [3, 9].as_slice() {
+        .map(|v| v.parse::<u32>().ok())
+        .collect::<Option<Vec<u32>>>()
+        .filter(|n| n.len() == 3)
+    else {
+        return Err(not_python("did not print its version when asked".to_owned()));
+    };
+    if numbers[..2] < [3, 9][..] {
         return Err(ConfigError::External {
             why: format!(
                 "the Python clients need Python 3.9 or later; '{}' is {version}",
@@ -163,5 +169,25 @@ mod tests {
             text.contains("/nonexistent/python3") && text.contains("--python"),
             "{text}"
         );
+    }
+
+    /// A program that is no Python says so, whether it fails silently or prints no version
+    /// (`/bin/true` read as "'/bin/true' is " and nothing after).
+    #[test]
+    fn a_program_that_is_not_python_is_named() {
+        for (program, says) in [
+            (
+                "/bin/true",
+                "'/bin/true' did not print its version when asked: is it a Python interpreter?",
+            ),
+            (
+                "/bin/false",
+                "'/bin/false' failed to start (exit status: 1) and said nothing: is it a Python interpreter?",
+            ),
+        ] {
+            let e = check(Path::new(program), &[PyClient::Aiohttp]).expect_err(program);
+            let text = e.to_string();
+            assert!(text.contains(says) && text.contains("--python"), "{text}");
+        }
     }
 }

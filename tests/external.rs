@@ -161,6 +161,44 @@ fn a_client_silent_for_long_is_said_and_its_clock_runs() {
     assert!(elapsed >= 20.0, "{last}");
 }
 
+/// A client that failed in a round is not started again in the later ones: one that cannot
+/// start at all (a command not found) ran, failed and was named in each of three rounds, the
+/// run's reason saying the same failure three times over.
+#[test]
+fn a_client_that_failed_is_not_run_in_its_later_rounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args(["compare", "-n", "2", "--rounds", "3", "--latency", "5ms", "-q"])
+        .args([
+            "--strategies",
+            "async",
+            "--client-cmd",
+            "asyncbench-no-such-client",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{err}");
+    assert_eq!(
+        err.matches("asyncbench-no-such-client: not found").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("the client custom failed: it exited with exit status: 127")
+            .count(),
+        2,
+        "said as it failed, and as the run's reason: {err}"
+    );
+    assert!(err.contains("(its later rounds are not run)"), "{err}");
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["strategies"][0]["accounted"], "6/6");
+    assert_eq!(report["strategies"][1]["accounted"], "0/2");
+}
+
 /// Every way a client can go wrong ends loudly: exit 7, one line naming what it did and the
 /// requests it never reported, the run marked incomplete, what it did report kept, the
 /// strategies before it still there, and no client process left behind.

@@ -515,6 +515,9 @@ struct Rounds {
     incomplete: Option<Incomplete>,
     /// The first external client that failed.
     client_failed: Option<Strategy>,
+    /// Every external client that failed: its later rounds are not run (a client that cannot
+    /// start failed the same way in each, and the run's reason named it once a round).
+    failed: Vec<Strategy>,
     /// Every lease was of a target in a fresh state.
     all_fresh: bool,
 }
@@ -535,6 +538,9 @@ impl Rounds {
                 self.incomplete = Some(Incomplete::of(sig, s));
                 break;
             }
+            if self.failed.contains(&s) {
+                continue;
+            }
             let lease = session.lease()?;
             self.all_fresh &= lease.fresh;
             let watched = board.map(|b| (b, round));
@@ -545,7 +551,7 @@ impl Rounds {
                 r.position = position;
             }
             let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
-            self.keep(s, report, iv);
+            self.keep(s, report, iv, round < cfg.rounds);
             if let Some(sig) = stop.requested() {
                 self.incomplete = Some(Incomplete::of(sig, s));
                 break;
@@ -559,16 +565,23 @@ impl Rounds {
         Ok(())
     }
 
-    /// A round's report kept with its strategy's others (a failed client said at once).
-    fn keep(&mut self, s: Strategy, report: StrategyReport, iv: Intervals) {
+    /// A round's report kept with its strategy's others (a failed client said at once, and
+    /// that its later rounds, if `more` are to come, are not run).
+    fn keep(&mut self, s: Strategy, report: StrategyReport, iv: Intervals, more: bool) {
         if let Some(ext) = &report.external
             && let Some(why) = &ext.failure
         {
-            eprintln!("asyncbench: the client {s} failed: {why}");
+            let skipped = if more {
+                " (its later rounds are not run)"
+            } else {
+                ""
+            };
+            eprintln!("asyncbench: the client {s} failed: {why}{skipped}");
             if let Some(tail) = &ext.stderr_tail {
                 eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
             }
             self.client_failed.get_or_insert(s);
+            self.failed.push(s);
         }
         self.last = Some(LastRound {
             id: s,

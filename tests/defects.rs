@@ -198,6 +198,36 @@ fn bad_values_get_messages_about_the_value() {
     assert_refused(&["compare", "--start-at", "1"], &["'1'", "in the past"]);
 }
 
+/// A retry policy that could not mean what it says: a million attempts a request (each kept
+/// until the request ends: accepted before, tens of MB a request in flight), or a 2xx among
+/// the statuses retried (a success, never retried).
+#[test]
+fn retry_overrides_past_sense_are_refused() {
+    assert_refused(
+        &["compare", "--retry-attempts", "1000000"],
+        &["'1000000'", "--retry-attempts", "at most 100"],
+    );
+    assert_refused(
+        &["compare", "--retry-statuses", "429,200"],
+        &["'200'", "--retry-statuses", "never retried"],
+    );
+    let (code, _, err) = run(&[
+        "compare",
+        "-n",
+        "1",
+        "--rounds",
+        "1",
+        "-q",
+        "--strategies",
+        "async",
+        "--retry-attempts",
+        "100",
+        "--retry-statuses",
+        "307,429",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
 /// A server that answers every request with `status` and a body echoing what it was sent: the
 /// path and query, the `Authorization` headers, then `filler` bytes of `x` and `tail` (so a
 /// test can place a secret across the 200-byte sample's end).

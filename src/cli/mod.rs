@@ -337,10 +337,11 @@ pub struct CommonArgs {
     /// Pause between batches for `batched`. `sweep` takes a list.
     #[arg(long, default_value = "1s", value_parser = parse_duration_arg, value_delimiter = ',')]
     pub pause: Vec<Duration>,
-    /// Retry policy preset: none, aiohttp (the article's ExponentialRetry), openai (openai-python).
+    /// Retry policy preset: none, aiohttp (the article's ExponentialRetry), openai (openai-python),
+    /// anthropic (anthropic-sdk-python).
     #[arg(long, default_value = "none", value_enum)]
     pub retry: RetryPreset,
-    /// Override the preset's total attempts (first included) [default: the preset's].
+    /// Override the preset's total attempts (first included, at most 100) [default: the preset's].
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub retry_attempts: Option<u64>,
     /// Override the preset's initial backoff [default: the preset's].
@@ -356,8 +357,8 @@ pub struct CommonArgs {
     /// [default: the preset's].
     #[arg(long, value_name = "KIND", value_enum)]
     pub retry_jitter: Option<JitterKind>,
-    /// Override the statuses retried, comma-separated (5xx are retried when the preset says so)
-    /// [default: the preset's].
+    /// Override the statuses retried, comma-separated, 300 to 599 (5xx are retried when the
+    /// preset says so) [default: the preset's].
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub retry_statuses: Option<Vec<u16>>,
     /// Honour Retry-After up to this cap (0 = ignore the header) [default: the preset's].

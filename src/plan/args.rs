@@ -11,6 +11,10 @@ use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
 use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
 use crate::plan::inputs::{Inputs, read_body_file, read_dataset};
+
+/// The most `--retry-attempts` a request may make (openai-python's default is 3, aiohttp_retry's
+/// 3): each attempt is kept with its request until it ends.
+const MAX_RETRY_ATTEMPTS: u64 = 100;
 use crate::plan::request::ApiKey;
 use crate::stats::intervals::SEALED_IN_MEMORY;
 use mock_server::{LatencySpec, Profile};
@@ -203,11 +207,16 @@ impl CommonArgs {
             || self.retry_statuses.is_some()
             || self.retry_after_cap.is_some();
         if let Some(a) = self.retry_attempts {
-            p.attempts = u32::try_from(a).map_err(|_| ConfigError::Invalid {
-                name: "--retry-attempts",
-                value: a.to_string(),
-                why: "too large",
-            })?;
+            // Each attempt of a request is kept until it ends: a million of them (accepted
+            // before) held tens of MB a request in flight, and days of backoff.
+            if a > MAX_RETRY_ATTEMPTS {
+                return Err(ConfigError::Invalid {
+                    name: "--retry-attempts",
+                    value: a.to_string(),
+                    why: "must be at most 100 (every attempt of a request is kept)",
+                });
+            }
+            p.attempts = a as u32;
         }
         if let Some(d) = self.retry_initial {
             p.initial = d;
@@ -238,6 +247,13 @@ impl CommonArgs {
                     name: "--retry-statuses",
                     value: bad.to_string(),
                     why: "not an HTTP status",
+                });
+            }
+            if let Some(ok) = s.iter().find(|c| **c < 300) {
+                return Err(ConfigError::Invalid {
+                    name: "--retry-statuses",
+                    value: ok.to_string(),
+                    why: "is not a failure: a 1xx or 2xx answer is never retried",
                 });
             }
             p.statuses = s.clone();

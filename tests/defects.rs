@@ -1192,12 +1192,15 @@ fn a_run_whose_accounting_failed_shows_counted_failures_not_a_wrapped_number() {
 }
 
 /// A long wait before a retry is said as it begins, in every strategy (the blocking and the
-/// async send loop each say it): with `--retry anthropic`, which waits what a Retry-After says,
-/// a 429 asking for 40 s left the run silent, as if it hung. A signal, sent once the line is
-/// out, cuts the wait short (exit 130, the request counted as its 429).
+/// async send loop each say it; a Python client says it in a `wait` line): with `--retry
+/// anthropic`, which waits what a Retry-After says, a 429 asking for 40 s left the run silent,
+/// as if it hung. A signal, sent once the line is out, cuts the wait short (exit 130, the
+/// request counted as its 429).
 #[test]
 fn a_long_wait_before_a_retry_is_said() {
-    for strategy in asyncbench::Strategy::ALL.map(|s| s.to_string()) {
+    crate::util::python_clients();
+    let strategies = crate::util::every_strategy_for(asyncbench::model::plan::Api::Openai);
+    for strategy in strategies.iter().map(|s| s.to_string()) {
         let mut args = crate::util::LONG_RETRY_WAIT;
         let at = args.iter().position(|a| *a == "--strategies").unwrap() + 1;
         args[at] = &strategy;
@@ -1210,6 +1213,22 @@ fn a_long_wait_before_a_retry_is_said() {
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains("1/1"), "{strategy}: {out}");
     }
+}
+
+/// The one client that cannot say its wait, an SDK retrying by itself (`py-anthropic` under
+/// `--retry anthropic`), is said to be silent after 30 s, with when it would be called hung.
+#[test]
+fn an_sdk_clients_long_wait_is_said_as_silence() {
+    crate::util::python_clients();
+    let mut args = crate::util::LONG_RETRY_WAIT;
+    let at = args.iter().position(|a| *a == "--strategies").unwrap() + 1;
+    args[at] = "py-anthropic";
+    let said = "asyncbench: py-anthropic has reported nothing for 30 s: a request may be waiting to retry (the anthropic policy) or slow to answer; it is called hung and killed after";
+    let mut cmd = bin();
+    cmd.args(args).args(["--api", "anthropic"]);
+    let (o, err) = crate::util::interrupt_after_line(cmd, said, Duration::from_secs(40));
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert_eq!(err.matches(said).count(), 1, "{err}");
 }
 
 /// A request log the disk would not take (a file-size limit of a few MiB here, a full disk alike)

@@ -161,6 +161,20 @@ fn a_client_silent_for_long_is_said_and_its_clock_runs() {
     assert!(elapsed >= 20.0, "{last}");
 }
 
+/// A wait a client says (a `wait` line) extends the silence it may keep: the fake client says
+/// 8 s and waits them before its first request, past the 6 s a request may take here (one
+/// attempt of 1 s, plus 5 s), and is not killed as hung.
+#[test]
+fn a_wait_the_client_says_is_not_taken_for_a_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_fake("waits", &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["strategies"][1]["accounted"], "8/8", "{err}");
+}
+
 /// A client that failed in a round is not started again in the later ones: one that cannot
 /// start at all (a command not found) ran, failed and was named in each of three rounds, the
 /// run's reason saying the same failure three times over.

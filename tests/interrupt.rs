@@ -470,3 +470,51 @@ fn a_stop_token_ends_its_own_run_and_no_other() {
         assert_eq!(whole.strategies[0].count(Outcome::Ok), 20, "{s}");
     }
 }
+
+/// A signal stops a Python client as it stops a built-in strategy: asyncbench passes it on,
+/// the client sends nothing new, lets its requests in flight finish, reports each and says what
+/// it issued, then exits; the run keeps every request it sent (`issued/issued`, the mock
+/// agreeing). A Ctrl-C reached the client too (one process group) and killed it at once, and a
+/// SIGTERM alone did the same: the requests it had sent were never reported.
+#[test]
+fn a_signal_stops_every_python_client_with_its_requests_counted() {
+    crate::util::python_clients();
+    for s in crate::util::python_clients_for(asyncbench::model::plan::Api::Openai) {
+        let name = s.to_string();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let mut cmd = bin();
+        cmd.args([
+            "compare",
+            "-n",
+            "1000",
+            "-c",
+            "4",
+            "--latency",
+            "300ms",
+            "--progress-every",
+            "1s",
+        ])
+        .args(["--strategies", &name, "--out", &out_arg(&out)]);
+        // Once a request was reported (a progress line with one ok), the client runs.
+        let (o, err) = crate::util::interrupt_after_line(cmd, "ok/s; p50", Duration::from_secs(30));
+        assert_eq!(o.status.code(), Some(130), "{name}: {err}");
+        let report = json(&out.join("report.json"));
+        let r = &report["strategies"][0];
+        let issued = r["issued"].as_u64().unwrap();
+        assert!((1..1000).contains(&issued), "{name}: {issued}");
+        assert_eq!(r["accounted"], format!("{issued}/{issued}"), "{name}: {err}");
+        assert_eq!(r["accounted_ok"], true, "{name}: {r}");
+        assert_eq!(
+            r["outcomes"]["ok"], issued,
+            "{name}: every request sent finished: {err}"
+        );
+        assert!(r["external"]["failure"].is_null(), "{name}: {}", r["external"]);
+        // The mock received what the client reported sending, no request more.
+        let server = &r["server"];
+        assert_eq!(
+            server["requests_received"], server["attempts_sent"],
+            "{name}: {server}"
+        );
+    }
+}

@@ -2,7 +2,8 @@
 
 The protocol (docs/client-protocol.md): asyncbench writes the workload as one JSON line on stdin;
 the client writes `{"type":"ready"}` once set up, one `{"type":"request",...}` line per logical
-request as it finishes, and `{"type":"phase",...}` at the end of each phase. Every time is
+request as it finishes, `{"type":"wait",...}` before a wait of 30 s or more to retry, and
+`{"type":"phase",...}` at the end of each phase. Every time is
 `time.monotonic_ns()` (CLOCK_MONOTONIC, the harness's clock). This module holds what every
 pattern shares (reading the workload, the headers that number each attempt, the retry policy,
 reading an answer, writing lines) so that each client file shows only its execution model.
@@ -10,6 +11,7 @@ reading an answer, writing lines) so that each client file shows only its execut
 
 import json
 import random
+import signal
 import sys
 import threading
 import time
@@ -34,6 +36,42 @@ def fail(message):
 
 # When the running phase ends, if time ends it (set by `Phase.begin`): no retry after it.
 _PHASE_END_NS = None
+
+# Set by SIGTERM (asyncbench passes its stop on so) or SIGINT: no new request and no retry; a
+# wait (for a retry or a due time) ends at once, the request ending with its last attempt's
+# outcome; requests in flight finish within the harness's grace period, and each phase's line
+# says what it issued. Without it a stop killed the client, and the requests it had sent or was
+# waiting to retry were never reported.
+_STOPPED = False
+
+
+def _stop(signum, frame):
+    global _STOPPED
+    _STOPPED = True
+
+
+def pause(seconds):
+    """Sleeps `seconds` in a thread, ending early at a stop; whether it slept them all."""
+    end = time.monotonic() + max(0.0, seconds)
+    while not _STOPPED:
+        left = end - time.monotonic()
+        if left <= 0:
+            return True
+        time.sleep(min(left, 0.1))
+    return False
+
+
+async def pause_async(seconds):
+    """The same in a coroutine."""
+    import asyncio
+
+    end = time.monotonic() + max(0.0, seconds)
+    while not _STOPPED:
+        left = end - time.monotonic()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, 0.1))
+    return False
 
 
 class Phase:
@@ -75,8 +113,8 @@ class Phase:
             release()
 
     def may_issue(self):
-        """False once the phase's time limit has passed (no new request after it)."""
-        return self.limit_s is None or (now() - self.t0) < self.limit_s * 1e9
+        """False once the phase's time limit has passed, or a stop came (no new request)."""
+        return not _STOPPED and (self.limit_s is None or (now() - self.t0) < self.limit_s * 1e9)
 
     def done(self):
         _write({"type": "phase", "phase": self.number, "issued": self.issued,
@@ -190,7 +228,9 @@ def _retry_after(headers):
 
 
 def start():
-    """Reads the workload from stdin."""
+    """Reads the workload from stdin, a stop (SIGTERM, SIGINT) handled from here on."""
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     return Workload(json.loads(sys.stdin.readline()))
 
 
@@ -382,12 +422,28 @@ def _after(w, req, number, a, rng):
     if wait is None or past_phase(wait):
         req.done()
         return True, None
+    say_wait(w, req.index, wait, a.headers, a.error)
     return False, wait
 
 
+# A wait before a retry this long or longer is said (a `wait` line) as it begins: the harness
+# tells it at once, and does not take the silence for a hang (`LONG_WAIT` in its runner).
+LONG_WAIT_S = 30
+
+
+def say_wait(w, index, wait, headers=None, error=None):
+    """Says a wait of LONG_WAIT_S or more before request `index`'s next attempt, and whether a
+    server's Retry-After (obeyed by the policy) set it."""
+    if wait >= LONG_WAIT_S:
+        after = _retry_after(headers or {}) if error is None else None
+        _write({"type": "wait", "index": index, "seconds": wait,
+                "retry_after": after is not None and w.retry["retry_after_cap_s"] is not None})
+
+
 def past_phase(wait):
-    """Whether an attempt after `wait` seconds would fall past the running phase's end."""
-    return _PHASE_END_NS is not None and now() + wait * 1e9 >= _PHASE_END_NS
+    """Whether an attempt after `wait` seconds would fall past the running phase's end (or a
+    stop came)."""
+    return _STOPPED or (_PHASE_END_NS is not None and now() + wait * 1e9 >= _PHASE_END_NS)
 
 
 def retrying(w, index, intended, send, errors, rng=random):
@@ -406,7 +462,8 @@ def retrying(w, index, intended, send, errors, rng=random):
         done, wait = _after(w, req, number, a, rng)
         if done:
             return
-        time.sleep(wait)
+        if not pause(wait):
+            return req.done()
 
 
 async def retrying_async(w, index, intended, send, errors, rng=random):
@@ -425,7 +482,8 @@ async def retrying_async(w, index, intended, send, errors, rng=random):
         done, wait = _after(w, req, number, a, rng)
         if done:
             return
-        await asyncio.sleep(wait)
+        if not await pause_async(wait):
+            return req.done()
 
 
 def call_requests(w, session, index, intended=None, rng=random):
@@ -510,7 +568,9 @@ class SdkCalls:
                 wait = w.retry_delay(len(req.attempts), status, headers, error, rng)
                 if wait is None or past_phase(wait):
                     return req.done()
-                await asyncio.sleep(wait)
+                say_wait(w, index, wait, headers, error)
+                if not await pause_async(wait):
+                    return req.done()
         finally:
             del self.live[index]
 
@@ -554,7 +614,7 @@ async def gather_phase(phase, concurrency, call):
     async def one(i, index):
         due = phase.due_ns(i)
         if due is not None:
-            await asyncio.sleep(max(0, due - now()) / 1e9)
+            await pause_async((due - now()) / 1e9)
         async with sem:
             if not phase.may_issue():
                 return

@@ -1,7 +1,5 @@
 """py-sequential: one `requests.Session`, one call after another (the article's sync loop)."""
 
-import time
-
 import requests
 
 import asyncbench_client as ab
@@ -14,7 +12,7 @@ for phase in w.phases:
     for i, index in enumerate(phase.indexes):
         due = phase.due_ns(i)
         if due is not None and due > ab.now():
-            time.sleep((due - ab.now()) / 1e9)
+            ab.pause((due - ab.now()) / 1e9)
         if not phase.may_issue():
             break
         phase.issued += 1

@@ -42,7 +42,7 @@ with ThreadPoolExecutor(max_workers=max(1, w.concurrency)) as pool:
         for i, index in enumerate(phase.indexes):
             due = phase.due_ns(i)
             if due is not None and due > ab.now():
-                time.sleep((due - ab.now()) / 1e9)
+                ab.pause((due - ab.now()) / 1e9)
             futures.append(pool.submit(call, phase, gate, index, due))
         for f in futures:
             f.result()

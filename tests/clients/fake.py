@@ -11,6 +11,7 @@ time with urllib and then misbehaves as its first argument says.
   exit1    reports everything, then exits 1
   late     writes each request's line 0.3 s after the request ended
   quiet    says ready, then sleeps before its first request
+  waits    says a wait of 8 s for its first request, waits it, then does as good
 """
 
 import json
@@ -31,6 +32,9 @@ if mode == "refuses":
 print(json.dumps({"type": "ready"}), flush=True)
 if mode == "quiet":
     time.sleep(3600)
+if mode == "waits":
+    print(json.dumps({"type": "wait", "index": w["phases"][0]["first"], "seconds": 8}), flush=True)
+    time.sleep(8)
 headers = dict(w["headers"])
 reported = 0
 for number, phase in enumerate(w["phases"]):

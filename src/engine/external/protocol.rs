@@ -155,9 +155,13 @@ impl Retry {
 
     /// The longest a request may take under this policy with `timeout` per attempt: every
     /// attempt to its deadline and every wait at its cap (a Retry-After up to its cap).
-    pub(crate) fn worst_case(&self, timeout: Duration) -> Duration {
-        let waits = f64::from(self.attempts.saturating_sub(1))
-            * self.max_delay_s.max(self.retry_after_cap_s.unwrap_or(0.0));
+    /// `said`: the longest wait a client leaves unsaid, when it says the longer ones (a `wait`
+    /// line): each wait then counts at most that (or the backoff's cap), and the wait said
+    /// extends the silence allowed (see `external::watch`).
+    pub(crate) fn worst_case(&self, timeout: Duration, said: Option<Duration>) -> Duration {
+        let longest = self.max_delay_s.max(self.retry_after_cap_s.unwrap_or(0.0));
+        let longest = said.map_or(longest, |s| longest.min(self.max_delay_s.max(s.as_secs_f64())));
+        let waits = f64::from(self.attempts.saturating_sub(1)) * longest;
         timeout * self.attempts.max(1) + Duration::from_secs_f64(waits.min(1e6))
     }
 }
@@ -254,6 +258,16 @@ pub(crate) enum Line {
         /// Why, in one sentence.
         message: String,
     },
+    /// A request's next attempt waits this long (a client says the long waits, so a wait of
+    /// minutes is said as it begins and is not taken for a hang).
+    Wait {
+        /// The request.
+        index: u64,
+        /// The wait, seconds.
+        seconds: f64,
+        /// Whether a server's Retry-After set it (else the policy's backoff).
+        retry_after: bool,
+    },
 }
 
 /// The kinds of line (`"type"`).
@@ -264,6 +278,7 @@ enum Kind {
     Request,
     Phase,
     Error,
+    Wait,
 }
 
 /// Every field any line may have, read in one pass: an internally tagged enum would first copy
@@ -298,6 +313,9 @@ struct Raw {
     // the one attempt of a short request line
     status: Option<u16>,
     error: Option<String>,
+    // wait
+    seconds: Option<f64>,
+    retry_after: Option<bool>,
 }
 
 impl Raw {
@@ -307,6 +325,14 @@ impl Raw {
             Kind::Ready => Line::Ready,
             Kind::Error => Line::Error {
                 message: self.message.ok_or("message")?,
+            },
+            Kind::Wait => Line::Wait {
+                index: self.index.ok_or("index")?,
+                seconds: self
+                    .seconds
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .ok_or("seconds")?,
+                retry_after: self.retry_after.unwrap_or(false),
             },
             Kind::Phase => Line::Phase(PhaseLine {
                 phase: self.phase.ok_or("phase")?,
@@ -900,12 +926,59 @@ mod tests {
         assert!(e.to_string().contains("missing field `attempts`"), "{e}");
     }
 
+    /// A wait line: the request, the seconds, whether a Retry-After set it; a wait of no
+    /// number of seconds breaks the protocol.
+    #[test]
+    fn a_wait_line_is_read() {
+        let l = parse(
+            3,
+            br#"{"type":"wait","index":7,"seconds":40.5,"retry_after":true}"#,
+        )
+        .expect("valid");
+        assert!(
+            matches!(l, Line::Wait { index: 7, seconds, retry_after: true } if seconds == 40.5),
+            "{l:?}"
+        );
+        let l = parse(3, br#"{"type":"wait","index":7,"seconds":31}"#).expect("valid");
+        assert!(
+            matches!(
+                l,
+                Line::Wait {
+                    retry_after: false,
+                    ..
+                }
+            ),
+            "{l:?}"
+        );
+        for bad in [
+            &br#"{"type":"wait","index":7}"#[..],
+            br#"{"type":"wait","index":7,"seconds":-1}"#,
+            br#"{"type":"wait","seconds":3}"#,
+        ] {
+            parse(3, bad).expect_err(std::str::from_utf8(bad).unwrap());
+        }
+    }
+
     #[test]
     fn the_worst_case_covers_every_attempt_and_wait() {
         let r = Retry::of(&RetryPolicy::preset(crate::model::retry::RetryPreset::Aiohttp));
         // 5 attempts of 10 s, 4 waits of at most 30 s.
-        assert_eq!(r.worst_case(Duration::from_secs(10)), Duration::from_secs(170));
+        assert_eq!(
+            r.worst_case(Duration::from_secs(10), None),
+            Duration::from_secs(170)
+        );
         let none = Retry::of(&RetryPolicy::preset(crate::model::retry::RetryPreset::None));
-        assert_eq!(none.worst_case(Duration::from_secs(10)), Duration::from_secs(10));
+        assert_eq!(
+            none.worst_case(Duration::from_secs(10), None),
+            Duration::from_secs(10)
+        );
+        // anthropic: 3 attempts, a Retry-After obeyed up to 49 days; a client that says every
+        // wait of 30 s or more counts each wait at 30 s.
+        let a = Retry::of(&RetryPolicy::preset(crate::model::retry::RetryPreset::Anthropic));
+        assert!(a.worst_case(Duration::from_secs(10), None) > Duration::from_secs(86_400));
+        assert_eq!(
+            a.worst_case(Duration::from_secs(10), Some(Duration::from_secs(30))),
+            Duration::from_secs(90)
+        );
     }
 }

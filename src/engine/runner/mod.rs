@@ -496,18 +496,29 @@ impl Retries {
         if wait < LONG_WAIT {
             return;
         }
-        let why = match last {
+        let retry_after = matches!(
+            last,
             Some(RequestError::Status {
-                retry_after: Some(_), ..
-            }) if self.policy.retry_after_cap.is_some() => "the server's Retry-After asks it",
-            _ => "its backoff says so",
-        };
-        self.live.say(format!(
-            "a request waits {:.0} s to retry: {why} and the {} policy obeys (a signal ends the run with what it has)",
-            wait.as_secs_f64(),
-            self.policy.name
-        ));
+                retry_after: Some(_),
+                ..
+            })
+        ) && self.policy.retry_after_cap.is_some();
+        self.live.say(long_wait(wait, retry_after, &self.policy.name));
     }
+}
+
+/// The line that says a long wait before a retry (a built-in strategy's, or one an external
+/// client said): how long, and whether a server's Retry-After or the backoff set it.
+pub(crate) fn long_wait(wait: Duration, retry_after: bool, policy: &str) -> String {
+    let why = if retry_after {
+        "the server's Retry-After asks it"
+    } else {
+        "its backoff says so"
+    };
+    format!(
+        "a request waits {:.0} s to retry: {why} and the {policy} policy obeys (a signal ends the run with what it has)",
+        wait.as_secs_f64()
+    )
 }
 
 /// What to do after an attempt.

@@ -25,6 +25,11 @@ pub(super) struct Lines<'a> {
     pub(super) states: Vec<PhaseState>,
     pub(super) ready_at: Option<Instant>,
     pub(super) startup_cpu_s: f64,
+    /// Until when (ns after the client's spawn) the client may stay silent for a wait it
+    /// said (a `wait` line): the watcher counts its silence from there.
+    pub(super) quiet_until: std::sync::Arc<AtomicU64>,
+    /// When the client was spawned.
+    pub(super) spawned: Instant,
 }
 
 impl Lines<'_> {
@@ -96,6 +101,27 @@ impl Lines<'_> {
                     "it cannot run this workload: {}",
                     crate::model::outcome::truncate(&message, 300)
                 ));
+            }
+            Line::Wait {
+                index,
+                seconds,
+                retry_after,
+            } => {
+                if self.expected.place(index).is_none() {
+                    return Err(format!(
+                        "it broke the protocol: line {n}: a wait for request {index}, which is not in the workload"
+                    ));
+                }
+                let wait = Duration::from_secs_f64(seconds.min(1e9));
+                let until = (read + wait).saturating_duration_since(self.spawned).as_nanos() as u64;
+                self.quiet_until.fetch_max(until, Ordering::SeqCst);
+                if wait >= crate::engine::runner::LONG_WAIT {
+                    self.ctx.live.say(crate::engine::runner::long_wait(
+                        wait,
+                        retry_after,
+                        &self.ctx.cfg.retry.name,
+                    ));
+                }
             }
             Line::Phase(p) => {
                 let state = self

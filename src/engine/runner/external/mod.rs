@@ -163,6 +163,8 @@ pub(crate) fn run_external(ctx: &RunContext) -> Result<StrategyRun, RunError> {
         states: phases.iter().map(|p| PhaseState::new(ctx, p.measured)).collect(),
         ready_at: None,
         startup_cpu_s: 0.0,
+        quiet_until: std::sync::Arc::new(AtomicU64::new(0)),
+        spawned,
     };
     let sampler = crate::engine::resources::ChildSampler::start(started.pid);
     let watched = watch(ctx, &mut started, &mut sink, spawned, prepared.quiet_limit);
@@ -269,7 +271,9 @@ impl Prepared {
             source: e.into(),
         })?;
         message.push(b'\n');
-        let per_request = workload.retry.worst_case(ctx.cfg.timeout);
+        // A shipped client says its waits of LONG_WAIT or more (unless its SDK retries).
+        let said = says_long_waits(ctx).then_some(LONG_WAIT);
+        let per_request = workload.retry.worst_case(ctx.cfg.timeout, said);
         let longest_gap = ctx.schedule.as_ref().map_or(Duration::ZERO, |s| {
             let gaps = s.iter().zip(s.iter().skip(1)).map(|(a, b)| b.saturating_sub(a));
             gaps.max().unwrap_or(Duration::ZERO) + s.get(0).unwrap_or_default()
@@ -299,7 +303,12 @@ impl Started {
         message: Vec<u8>,
         shown: &str,
     ) -> Result<Started, RunError> {
+        // A process group of its own: a Ctrl-C at the terminal reaches asyncbench alone, which
+        // passes the stop on (SIGTERM) and gives the client its grace period; in the terminal's
+        // group, a Python client died of the SIGINT at once, its requests unreported.
+        use std::os::unix::process::CommandExt;
         let mut child = command
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -371,6 +380,7 @@ fn watch(
     // Set by the reader: when it last read a line (ns after `spawned`), whether the client said
     // ready, and that it is done (end of output or a line that broke the protocol).
     let last_line = AtomicU64::new(0);
+    let quiet_until = sink.quiet_until.clone();
     let ready = AtomicBool::new(false);
     let done = AtomicBool::new(false);
     let mut failure: Option<String> = None;
@@ -406,9 +416,11 @@ fn watch(
             let overdue = stopped_by_signal && ctx.grace_deadline().is_some_and(|d| Instant::now() >= d);
             let is_ready = ready.load(Ordering::SeqCst);
             let limit = if is_ready { quiet_limit } else { STARTUP_LIMIT };
-            let silent = spawned
-                .elapsed()
-                .saturating_sub(Duration::from_nanos(last_line.load(Ordering::SeqCst)));
+            // Silence counts from the last line, or from the end of a wait the client said.
+            let since = last_line
+                .load(Ordering::SeqCst)
+                .max(quiet_until.load(Ordering::SeqCst));
+            let silent = spawned.elapsed().saturating_sub(Duration::from_nanos(since));
             if !stopped_by_signal && silent > limit {
                 failure = Some(silence(is_ready, limit));
             } else if is_ready && !stopped_by_signal && silent >= LONG_WAIT && !said {
@@ -428,6 +440,21 @@ fn watch(
         failure: failure.or(read_failure),
         stopped_by_signal,
         harness_cpu_s,
+    }
+}
+
+/// Whether the strategy's client says every wait of [`LONG_WAIT`] or more before a retry (a
+/// `wait` line): the shipped Python clients do, but not an SDK client retrying by itself (its
+/// SDK waits unseen), and a client of your own may not.
+fn says_long_waits(ctx: &RunContext) -> bool {
+    use crate::model::strategy::PyClient;
+    let policy = ctx.cfg.retry.name.as_str();
+    match ctx.strategy {
+        Strategy::Python(PyClient::Openai) => policy != "openai",
+        Strategy::Python(PyClient::Anthropic) => policy != "anthropic",
+        Strategy::Python(PyClient::Aiohttp) => policy != "aiohttp",
+        Strategy::Python(_) => true,
+        _ => false,
     }
 }
 

@@ -196,6 +196,10 @@ fn bad_values_get_messages_about_the_value() {
     assert_refused(&["compare", "-c", "-3"], &["'-3'", "--concurrency"]);
     assert_refused(&["compare", "-n", "-3"], &["'-3'", "--requests"]);
     assert_refused(&["compare", "--start-at", "1"], &["'1'", "in the past"]);
+    // A negative duration or share read as an unknown flag (`-5`), not as the value given.
+    assert_refused(&["compare", "--latency", "-5ms"], &["'-5ms'", "--latency"]);
+    assert_refused(&["compare", "--timeout", "-1s"], &["'-1s'", "--timeout"]);
+    assert_refused(&["sweep", "--max-429", "-0.5"], &["'-0.5'", "--max-429"]);
 }
 
 /// A retry policy that could not mean what it says: a million attempts a request (each kept

@@ -106,49 +106,49 @@ pub struct ProfileArgs {
     pub profile: Option<std::path::PathBuf>,
     /// Whole-response latency: 100ms, uniform:50ms..150ms, normal:MEAN,SD, lognormal:MEDIAN,P99,
     /// exp:MEAN [default: 0; asyncbench's embedded mock: 100ms unless --ttft or --itl is given].
-    #[arg(long, value_name = "SPEC")]
+    #[arg(allow_hyphen_values = true, long, value_name = "SPEC")]
     pub latency: Option<LatencySpec>,
     /// Time to first token (same spec syntax), added after --latency [default: 0].
-    #[arg(long, value_name = "SPEC")]
+    #[arg(allow_hyphen_values = true, long, value_name = "SPEC")]
     pub ttft: Option<LatencySpec>,
     /// Inter-token latency before each token after the first (same spec syntax) [default: 0].
-    #[arg(long, value_name = "SPEC")]
+    #[arg(allow_hyphen_values = true, long, value_name = "SPEC")]
     pub itl: Option<LatencySpec>,
     /// Output tokens when a request sets no max_tokens / max_completion_tokens [default: 16].
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub tokens: Option<u64>,
     /// Probability of a rate-limit 429 with Retry-After [default: 0].
-    #[arg(long = "rate-429", value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long = "rate-429", value_name = "P", value_parser = parse_probability)]
     pub rate_429: Option<f64>,
     /// Probability of a quota 429 (insufficient_quota, no Retry-After) [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long, value_name = "P", value_parser = parse_probability)]
     pub rate_quota: Option<f64>,
     /// Probability of a 500 [default: 0].
-    #[arg(long = "rate-500", value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long = "rate-500", value_name = "P", value_parser = parse_probability)]
     pub rate_500: Option<f64>,
     /// Probability of a 502 [default: 0].
-    #[arg(long = "rate-502", value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long = "rate-502", value_name = "P", value_parser = parse_probability)]
     pub rate_502: Option<f64>,
     /// Probability of a 503 [default: 0].
-    #[arg(long = "rate-503", value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long = "rate-503", value_name = "P", value_parser = parse_probability)]
     pub rate_503: Option<f64>,
     /// Probability of a 504 [default: 0].
-    #[arg(long = "rate-504", value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long = "rate-504", value_name = "P", value_parser = parse_probability)]
     pub rate_504: Option<f64>,
     /// Probability of a hang: the request is accepted and never answered [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long, value_name = "P", value_parser = parse_probability)]
     pub rate_hang: Option<f64>,
     /// Probability of a connection reset instead of a response [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long, value_name = "P", value_parser = parse_probability)]
     pub rate_reset: Option<f64>,
     /// Probability that a stream ends halfway with an error event [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long, value_name = "P", value_parser = parse_probability)]
     pub rate_stream_error: Option<f64>,
     /// Probability that a stream is cut halfway [default: 0].
-    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    #[arg(allow_hyphen_values = true, long, value_name = "P", value_parser = parse_probability)]
     pub rate_stream_cut: Option<f64>,
     /// Retry-After of injected 429s [default: 1s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_after: Option<Duration>,
     /// Deterministic failures, repeatable: first:N:FAULT (requests 1..=N) or every:K:FAULT
     /// [default: none]. Requests that carry asyncbench's request number are counted by it (their
@@ -167,7 +167,7 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub tpm: Option<u64>,
     /// Burst the limiter allows, as a share of its minute: 1s holds 1/60 of --rpm/--tpm [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub limit_window: Option<Duration>,
     /// Seed of the fault and latency draws, for reproducible runs [default: from the clock;
     /// asyncbench's embedded mock: 1].
@@ -202,7 +202,7 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "N")]
     pub embedding_dimensions: Option<u32>,
     /// /v1/embeddings: time per input token, added to --latency [default: 0].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub embedding_token_time: Option<Duration>,
 }
 

@@ -65,10 +65,10 @@ struct Cli {
     http2: bool,
     /// Time a connection has to send a complete request head, from connecting or from its
     /// previous answer (HTTP/1.1), and to finish a TLS handshake.
-    #[arg(long, default_value = "30s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(allow_hyphen_values = true, long, default_value = "30s", value_parser = parse_duration_arg, value_name = "DURATION")]
     header_timeout: Duration,
     /// A connection with no request in flight and no bytes moving for this long is closed.
-    #[arg(long, default_value = "90s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(allow_hyphen_values = true, long, default_value = "90s", value_parser = parse_duration_arg, value_name = "DURATION")]
     idle_timeout: Duration,
     /// Connections open at once; more are closed as soon as they are accepted [default: the
     /// open-file limit, less 64].

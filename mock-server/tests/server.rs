@@ -1178,6 +1178,32 @@ fn host_takes_localhost_and_refuses_names() {
     assert!(stderr.contains("'example.com' is not an IP address"), "{stderr}");
 }
 
+/// A negative value is named as the flag's value: `--rate-429 -0.1` read as an unknown flag
+/// `-0`, and `--latency -3ms` as `-3`.
+#[test]
+fn negative_values_are_named_as_values() {
+    for (args, says) in [
+        (
+            ["--rate-429", "-0.1"],
+            "invalid value '-0.1' for '--rate-429 <P>'",
+        ),
+        (
+            ["--latency", "-3ms"],
+            "invalid value '-3ms' for '--latency <SPEC>'",
+        ),
+        (["--itl", "-1ms"], "invalid value '-1ms' for '--itl <SPEC>'"),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
 /// `--no-ratelimit-headers`: answers carry no `x-ratelimit-*` header, and a 429 from the limiter
 /// keeps its `Retry-After` (the other limit answers are the same).
 #[test]

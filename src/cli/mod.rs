@@ -76,14 +76,14 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<Strategy>,
     /// The p99 latency a recommended setting must meet (successful requests, end to end).
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse::parse_positive_duration)]
     pub slo_p99: Option<Duration>,
     /// The share of attempts answered 429 a recommended setting must stay under (0..1).
-    #[arg(long, default_value_t = 0.01, value_name = "P", value_parser = mock_server::args::parse_probability)]
+    #[arg(allow_hyphen_values = true, long, default_value_t = 0.01, value_name = "P", value_parser = mock_server::args::parse_probability)]
     pub max_429: f64,
     /// The share of requests that must be good (successful, and with --slo within it) (0..1)
     /// [default: none].
-    #[arg(long, value_name = "P", value_parser = mock_server::args::parse_probability)]
+    #[arg(allow_hyphen_values = true, long, value_name = "P", value_parser = mock_server::args::parse_probability)]
     pub min_good: Option<f64>,
     /// Search, for each strategy, for the largest value of one setting that meets the limits
     /// (--slo-p99, --max-429, --min-good): doubling from LO until one breaks, then bisection to
@@ -104,7 +104,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub all_points: bool,
     /// With --find: measure no more points after this long [default: none].
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse::parse_positive_duration)]
     pub budget_time: Option<Duration>,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -294,17 +294,17 @@ pub struct CommonArgs {
     /// Run each strategy for this long instead of a count (closed or open loop); requests in
     /// flight at the end finish or time out and are counted. With -n, whichever ends first
     /// [default: none: -n bounds the run].
-    #[arg(long, short = 'z', value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(allow_hyphen_values = true, long, short = 'z', value_parser = parse_duration_arg, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// Requests sent first, by each strategy with its own clients (a count, or a duration such as
     /// 5s), left out of every figure and reported apart [default: none].
-    #[arg(long, value_parser = parse_warmup, value_name = "N|DURATION")]
+    #[arg(allow_hyphen_values = true, long, value_parser = parse_warmup, value_name = "N|DURATION")]
     pub warmup: Option<Warmup>,
     /// Closed loop: open each phase's C slots evenly over this long (slot k's first request
     /// starts k × DURATION ÷ C after the phase's start), so that C requests do not start, and
     /// then keep ending and re-starting, together. `batched` is not ramped: its batches start
     /// together by design [default: none: all C at once].
-    #[arg(long, value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(allow_hyphen_values = true, long, value_parser = parse_duration_arg, value_name = "DURATION")]
     pub ramp: Option<Duration>,
     /// Threads (threadpool) or requests in flight (async, async-single, async-offload);
     /// 0 = unbounded (async only; a closed loop needs -n); auto = set by a controller that
@@ -327,7 +327,7 @@ pub struct CommonArgs {
     /// a sleep): on the event loop for async and async-single, on the worker thread for
     /// threadpool, on a pool of one thread per core for async-offload. `sweep` takes a list
     /// (0 = none) [default: none].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, value_delimiter = ',')]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg, value_delimiter = ',')]
     pub cpu_work: Vec<Duration>,
     /// Requests per batch for `batched` [default: the concurrency]; with --api embeddings,
     /// inputs in each request [default: 1] (`batched` then batches by the concurrency). `sweep`
@@ -335,7 +335,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "B", value_parser = parse_positive, value_delimiter = ',', allow_negative_numbers = true)]
     pub batch_size: Vec<u64>,
     /// Pause between batches for `batched`. `sweep` takes a list.
-    #[arg(long, default_value = "1s", value_parser = parse_duration_arg, value_delimiter = ',')]
+    #[arg(allow_hyphen_values = true, long, default_value = "1s", value_parser = parse_duration_arg, value_delimiter = ',')]
     pub pause: Vec<Duration>,
     /// Retry policy preset: none, aiohttp (the article's ExponentialRetry), openai (openai-python),
     /// anthropic (anthropic-sdk-python).
@@ -345,13 +345,13 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub retry_attempts: Option<u64>,
     /// Override the preset's initial backoff [default: the preset's].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_initial: Option<Duration>,
     /// Override the preset's backoff factor [default: the preset's].
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub retry_factor: Option<f64>,
     /// Override the preset's maximum backoff [default: the preset's].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_max: Option<Duration>,
     /// Override the preset's jitter: none, openai (up to 25 % less), full (uniform 0..delay)
     /// [default: the preset's].
@@ -362,11 +362,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub retry_statuses: Option<Vec<u16>>,
     /// Honour Retry-After up to this cap (0 = ignore the header) [default: the preset's].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub retry_after_cap: Option<Duration>,
     /// One deadline per attempt, from before connecting to the last byte (streams included),
     /// the same in every client: an answer completed after it is a timeout.
-    #[arg(long, default_value = "60s", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, default_value = "60s", value_parser = parse_duration_arg)]
     pub timeout: Duration,
     /// Most bytes of one response body (a larger one is the `too_large` outcome): 64MiB, 1GiB, …
     #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
@@ -510,7 +510,7 @@ pub struct CommonArgs {
     pub no_tui: bool,
     /// Without the live panel (stdout not a terminal, or --no-tui): how often a progress line
     /// goes to stderr.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(allow_hyphen_values = true, long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub progress_every: Duration,
     /// The embedded mock's behaviour (same flags as `mock-server`); its latency defaults to
     /// 100ms unless --ttft or --itl is given, and its seed to 1.

@@ -11,16 +11,16 @@ use crate::model::strategy::Strategy;
 use crate::plan::config::{Plan, RunConfig};
 use crate::plan::endpoint::{Endpoint, Target, TlsTrust};
 use crate::plan::inputs::{Inputs, read_body_file, read_dataset};
-
-/// The most `--retry-attempts` a request may make (openai-python's default is 3, aiohttp_retry's
-/// 3): each attempt is kept with its request until it ends.
-const MAX_RETRY_ATTEMPTS: u64 = 100;
 use crate::plan::request::ApiKey;
 use crate::stats::intervals::SEALED_IN_MEMORY;
 use mock_server::{LatencySpec, Profile};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The most `--retry-attempts` a request may make (openai-python's default is 3, aiohttp_retry's
+/// 3): each attempt is kept with its request until it ends.
+const MAX_RETRY_ATTEMPTS: u64 = 100;
 
 /// The one value a flag of `compare` takes (`sweep` takes a list of the same flags).
 fn one<T: Copy + std::fmt::Debug>(name: &'static str, v: &[T]) -> Result<Option<T>, ConfigError> {

@@ -458,6 +458,10 @@ pub(crate) struct Retries {
     live: crate::stats::live::Live,
 }
 
+/// A wait before a retry this long or longer is said as it begins: a server's Retry-After of
+/// 200 s, which the `anthropic` policy obeys, left a run silent for minutes, as if it hung.
+pub(crate) const LONG_WAIT: Duration = Duration::from_secs(30);
+
 impl Retries {
     /// When the phase ends, if time ends it: no attempt is sent after it.
     pub(crate) fn until(&self) -> Option<Instant> {
@@ -471,24 +475,7 @@ impl Retries {
             .is_none_or(|end| Instant::now() + wait < end)
             .then_some(wait)
     }
-}
 
-impl RunContext {
-    /// The retries of `phase`, begun at `t0`.
-    pub(crate) fn retries(&self, phase: &Phase, t0: Instant) -> Retries {
-        Retries {
-            policy: Arc::new(self.cfg.retry.clone()),
-            until: phase.limit.map(|l| t0 + l),
-            live: self.live.clone(),
-        }
-    }
-}
-
-/// A wait before a retry this long or longer is said as it begins: a server's Retry-After of
-/// 200 s, which the `anthropic` policy obeys, left a run silent for minutes, as if it hung.
-pub(crate) const LONG_WAIT: Duration = Duration::from_secs(30);
-
-impl Retries {
     /// Says a wait before a retry of [`LONG_WAIT`] or more: how long and why (`last`, the
     /// attempt's error), in the live view or on stderr (see [`crate::stats::live::Live::say`]).
     /// The send loops call it, not [`Attempts::after`], which stays free of I/O.
@@ -504,6 +491,17 @@ impl Retries {
             })
         ) && self.policy.retry_after_cap.is_some();
         self.live.say(long_wait(wait, retry_after, &self.policy.name));
+    }
+}
+
+impl RunContext {
+    /// The retries of `phase`, begun at `t0`.
+    pub(crate) fn retries(&self, phase: &Phase, t0: Instant) -> Retries {
+        Retries {
+            policy: Arc::new(self.cfg.retry.clone()),
+            until: phase.limit.map(|l| t0 + l),
+            live: self.live.clone(),
+        }
     }
 }
 

@@ -436,7 +436,7 @@ pub(crate) fn run_strategies(
     drop(log);
     let incomplete = rounds
         .incomplete
-        .or(rounds.client_failed.map(Incomplete::ClientFailed));
+        .or(rounds.failed.first().copied().map(Incomplete::ClientFailed));
     // A log that could not be written whole (a full disk) is not kept partial: the command
     // writes every other file, then fails naming it (exit 1).
     let requests_log = match writer.map(crate::stats::log::LogWriter::finish) {
@@ -513,10 +513,9 @@ struct Rounds {
     last: Option<LastRound>,
     /// A signal, or the target died.
     incomplete: Option<Incomplete>,
-    /// The first external client that failed.
-    client_failed: Option<Strategy>,
-    /// Every external client that failed: its later rounds are not run (a client that cannot
-    /// start failed the same way in each, and the run's reason named it once a round).
+    /// Every external client that failed, in order (the first is the run's reason): its later
+    /// rounds are not run (a client that cannot start failed the same way in each, and the
+    /// run's reason named it once a round).
     failed: Vec<Strategy>,
     /// Every lease was of a target in a fresh state.
     all_fresh: bool,
@@ -580,7 +579,6 @@ impl Rounds {
             if let Some(tail) = &ext.stderr_tail {
                 eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
             }
-            self.client_failed.get_or_insert(s);
             self.failed.push(s);
         }
         self.last = Some(LastRound {

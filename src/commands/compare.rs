@@ -185,21 +185,18 @@ fn print_with_requests(cfg: &Plan, results: RunResults, wide: bool) -> Result<Fi
             eprintln!("wrote {}", out.display());
             (Some(out.join("requests.jsonl")), None)
         }
-        None => {
+        None => match results.requests_log {
+            Ok(log) => (log.as_ref().map(|t| t.path().to_path_buf()), log),
             // A temporary log the run could not write: the lines are lost, and the command
             // fails (exit 1) after the report line.
-            let log = results.requests_log.map_err(|source| RunError::Write {
-                path: "requests.jsonl (temporary)".into(),
-                source,
-            });
-            match log {
-                Ok(log) => (log.as_ref().map(|t| t.path().to_path_buf()), log),
-                Err(e) => {
-                    crate::commands::out(&line)?;
-                    return Err(e);
-                }
+            Err(source) => {
+                crate::commands::out(&line)?;
+                return Err(RunError::Write {
+                    path: "requests.jsonl (temporary)".into(),
+                    source,
+                });
             }
-        }
+        },
     };
     if let Some(path) = lines {
         crate::commands::out_lines_of(&path)?;

@@ -122,11 +122,7 @@ fn recommend_complete(
             fmt_setting(axis, setting),
             g(r),
             100.0 * r.share_429,
-            if c.max_429_share == 0.0 {
-                "none allowed".to_owned()
-            } else {
-                format!("< {:.1} %", 100.0 * c.max_429_share)
-            },
+            crate::model::sweep::cap_bound(c.max_429_share).unwrap_or_else(|| "none allowed".into()),
             if extra.is_empty() {
                 String::new()
             } else {

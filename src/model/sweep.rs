@@ -369,13 +369,14 @@ pub struct SweepReport {
     pub incomplete_reason: Option<String>,
 }
 
+/// The 429 cap as a bound on the share: `< 1.0 %`, or `None` for a cap of 0 (no 429 at all).
+pub fn cap_bound(max_429_share: f64) -> Option<String> {
+    (max_429_share != 0.0).then(|| format!("< {:.1} %", 100.0 * max_429_share))
+}
+
 /// The 429 cap in words: `429 share < 1.0 %`, or `no 429s` for a cap of 0.
 pub fn cap_text(max_429_share: f64) -> String {
-    if max_429_share == 0.0 {
-        "no 429s".into()
-    } else {
-        format!("429 share < {:.1} %", 100.0 * max_429_share)
-    }
+    cap_bound(max_429_share).map_or_else(|| "no 429s".into(), |b| format!("429 share {b}"))
 }
 
 /// What qualifies a point.

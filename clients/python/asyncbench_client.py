@@ -418,12 +418,22 @@ def _after(w, req, number, a, rng):
     if a.error is None and 200 <= a.status < 300:
         req.done(a.answer)
         return True, None
-    wait = w.retry_delay(number, a.status, a.headers, a.error, rng)
-    if wait is None or past_phase(wait):
+    wait = next_wait(w, req.index, number, a.status, a.headers, a.error, rng)
+    if wait is None:
         req.done()
         return True, None
-    say_wait(w, req.index, wait, a.headers, a.error)
     return False, wait
+
+
+def next_wait(w, index, attempt, status, headers, error, rng):
+    """Seconds to wait before request `index`'s next attempt after attempt number `attempt`
+    failed, or None when none follows (the policy gives up, the phase would end first, or a
+    stop came); a long wait is said."""
+    wait = w.retry_delay(attempt, status, headers, error, rng)
+    if wait is None or past_phase(wait):
+        return None
+    say_wait(w, index, wait, headers, error)
+    return wait
 
 
 # A wait before a retry this long or longer is said (a `wait` line) as it begins: the harness
@@ -565,11 +575,8 @@ class SdkCalls:
                         req.ended(error=error, message=repr(e.__cause__ or e))
                     else:  # the answer came and then broke
                         req.attempts[-1].update(error=error, end_ns=now())
-                wait = w.retry_delay(len(req.attempts), status, headers, error, rng)
-                if wait is None or past_phase(wait):
-                    return req.done()
-                say_wait(w, index, wait, headers, error)
-                if not await pause_async(wait):
+                wait = next_wait(w, index, len(req.attempts), status, headers, error, rng)
+                if wait is None or not await pause_async(wait):
                     return req.done()
         finally:
             del self.live[index]

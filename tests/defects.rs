@@ -1238,20 +1238,64 @@ fn an_sdk_clients_long_wait_is_said_as_silence() {
 /// A request log the disk would not take (a file-size limit of a few MiB here, a full disk alike)
 /// fails the run loudly: exit 1, one line naming requests.jsonl, and every other file written.
 /// The lost log was said once among the table's lines while the command ended 0 and wrote
-/// "wrote DIR" as if whole.
+/// "wrote DIR" as if whole. With `--no-request-log` the same run writes the other files under
+/// the same limit and ends 0 (there was no way to leave the log out); the flag is refused beside
+/// the flags that write request lines.
 #[test]
 fn a_request_log_the_disk_will_not_take_fails_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     // The shell sets the limit (4 096 blocks: 2 or 4 MiB by the shell's block) and ignores
     // SIGXFSZ, so a write past it fails with EFBIG rather than killing the process.
-    let o_cmd = "ulimit -f 4096 && trap '' XFSZ && exec \"$0\" compare -n 30000 --rounds 1 --latency 0ms -q --strategies async --out \"$1\"";
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(o_cmd)
-        .arg(env!("CARGO_BIN_EXE_asyncbench"))
-        .arg(&out);
-    let o = cmd.output().unwrap();
+    let limited = |out: &std::path::Path, extra: &str| {
+        let o_cmd = format!(
+            "ulimit -f 4096 && trap '' XFSZ && exec \"$0\" compare -n 30000 --rounds 1 --latency 0ms -q --strategies async --out \"$1\"{extra}"
+        );
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(o_cmd)
+            .arg(env!("CARGO_BIN_EXE_asyncbench"))
+            .arg(out);
+        cmd.output().unwrap()
+    };
+    let left_out = tmp.path().join("left-out");
+    let o = limited(&left_out, " --no-request-log");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("wrote "));
+    assert!(left_out.join("report.json").is_file() && left_out.join("run.hlog").is_file());
+    assert!(!left_out.join("requests.jsonl").exists());
+    assert!(temporaries(&left_out).is_empty(), "{:?}", temporaries(&left_out));
+    assert_eq!(
+        crate::util::json(&left_out.join("report.json"))["strategies"][0]["accounted"],
+        "30000/30000"
+    );
+    assert_refused(
+        &[
+            "compare",
+            "-n",
+            "2",
+            "--no-request-log",
+            "--print-requests",
+            "--format",
+            "json-line",
+        ],
+        &["--print-requests", "--no-request-log"],
+    );
+    assert_refused(
+        &[
+            "compare",
+            "-n",
+            "2",
+            "--no-request-log",
+            "--export-chunks",
+            "--stream",
+            "--out",
+            "x",
+        ],
+        &["--export-chunks", "--no-request-log"],
+    );
+    let o = limited(&out, "");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let said = format!(

@@ -90,9 +90,9 @@ fn an_overloaded_open_loop_stops_at_its_duration_in_every_strategy() {
             500 - r.issued
         );
         assert!(
-            report.rate_warnings()[0].contains(&unsent),
+            report.warnings()[0].contains(&unsent),
             "{s}: {:?}",
-            report.rate_warnings()
+            report.warnings()
         );
         assert!(
             r.accounted_ok && r.count(Outcome::Ok) == r.issued,
@@ -654,7 +654,7 @@ fn an_open_loop_that_cannot_keep_its_rate_says_so() {
         v["strategies"][0]["target_rate"] = serde_json::json!(100.0);
         v["strategies"][0]["achieved_rate"] = serde_json::json!(achieved);
         let report: asyncbench::model::report::RunReport = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(report.rate_warnings().len(), warns, "achieved {achieved} of 100");
+        assert_eq!(report.warnings().len(), warns, "achieved {achieved} of 100");
     }
 }
 

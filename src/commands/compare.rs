@@ -128,7 +128,7 @@ pub(crate) fn execute(args: &CompareArgs, stop: &StopToken) -> Result<Finish, Ru
     let report = &results.report;
     // A stdout that cannot be written (a full disk) fails the command, after the files are.
     let shown = show(report, args.common.format(), args.common.wide);
-    for w in report.rate_warnings() {
+    for w in report.warnings() {
         eprintln!("asyncbench: warning: {w}");
     }
     if let Some(out) = &cfg.out {
@@ -173,7 +173,7 @@ fn table_text(report: &RunReport, wide: bool) -> String {
 fn print_with_requests(cfg: &Plan, results: RunResults, wide: bool) -> Result<Finish, RunError> {
     let report = &results.report;
     eprint!("{}", table_text(report, wide));
-    for w in report.rate_warnings() {
+    for w in report.warnings() {
         eprintln!("asyncbench: warning: {w}");
     }
     let line = data(Format::JsonLine, report, String::new)?.unwrap_or_default();

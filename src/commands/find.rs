@@ -304,6 +304,9 @@ impl Searching<'_> {
             {
                 keep_failure(e, "search", &mut self.write_error);
             }
+            if let Some(w) = results.report.log_warning() {
+                eprintln!("asyncbench: warning: {w}");
+            }
             self.finish = self.finish.worst(finish_run(&results.report, results.incomplete));
             self.spent += results.report.strategies.iter().map(|x| x.issued).sum::<u64>();
             let Some(r) = results.report.strategies.first().map(PointResult::of) else {

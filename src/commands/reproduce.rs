@@ -84,6 +84,9 @@ pub(crate) fn execute(args: &ReproduceArgs, stop: &StopToken) -> Result<Finish, 
     let cfg = Plan::new(cfg)?;
     let results = crate::commands::compare::run(&cfg, stop)?;
     let shown = crate::commands::out(&render(&results.report));
+    for w in results.report.warnings() {
+        eprintln!("asyncbench: warning: {w}");
+    }
     if let Some(dir) = &cfg.out {
         write_run(dir, &results.report, &results.intervals, results.requests_log)?;
         crate::commands::out(&format!("wrote {}\n", dir.display()))?;

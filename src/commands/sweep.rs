@@ -359,6 +359,9 @@ impl Swept {
         {
             keep_failure(e, "sweep", &mut self.write_error);
         }
+        if let Some(w) = results.report.log_warning() {
+            eprintln!("asyncbench: warning: {w}");
+        }
         self.finish = self.finish.worst(finish_run(&results.report, results.incomplete));
         self.points.push(SweepPoint {
             setting: v,

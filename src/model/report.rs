@@ -33,6 +33,11 @@ pub struct RunReport {
     /// For a merged report: the shards it was made of.
     #[serde(default)]
     pub merged_from: Vec<ShardInfo>,
+    /// How long the requests waited, all together, for `requests.jsonl`'s disk to take their
+    /// lines (absent: no log was written, or its disk kept up). A wait held the request that
+    /// finished, and those behind it: their latencies and the rate include it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_wait_s: Option<f64>,
 }
 
 /// One shard of a merged report: which it was, and where and when it ran.
@@ -537,10 +542,11 @@ impl ConfigSummary {
 }
 
 impl RunReport {
-    /// Open-loop strategies that started fewer than 99 % of the requests/s asked for, with the
-    /// requests that fell due within a duration and were never sent (k6's dropped iterations:
-    /// they found no free slot before the end).
-    pub fn rate_warnings(&self) -> Vec<String> {
+    /// What the figures include that they should not: open-loop strategies that started fewer
+    /// than 99 % of the requests/s asked for, with the requests that fell due within a duration
+    /// and were never sent (k6's dropped iterations: they found no free slot before the end);
+    /// and the requests held back by `requests.jsonl`'s disk.
+    pub fn warnings(&self) -> Vec<String> {
         self.strategies
             .iter()
             .filter_map(|s| {
@@ -562,7 +568,17 @@ impl RunReport {
                     )
                 })
             })
+            .chain(self.log_warning())
             .collect()
+    }
+
+    /// When the requests waited for `requests.jsonl`'s disk: how long, and what to do.
+    pub fn log_warning(&self) -> Option<String> {
+        self.log_wait_s.map(|s| {
+            format!(
+                "requests.jsonl: the disk took the request lines slower than the run made them, and the requests waited {s:.1} s in all for it (their latencies and the rate include the wait); write --out to a faster disk, or leave the log out with --no-request-log"
+            )
+        })
     }
 
     /// Strategies whose accounting failed (requests missing, or the mock disagrees).
@@ -839,6 +855,7 @@ pub(crate) mod tests {
             complete: true,
             incomplete_reason: None,
             merged_from: Vec::new(),
+            log_wait_s: None,
         }
     }
 
@@ -893,7 +910,7 @@ pub(crate) mod tests {
         // Stopped by a signal: what was due after it is not a shortfall.
         let mut stopped = timed.clone();
         (stopped.id, stopped.ended_by) = (Strategy::AsyncSingle, EndedBy::Signal);
-        let w = run_of(vec![slow, kept, closed, timed, stopped]).rate_warnings();
+        let w = run_of(vec![slow, kept, closed, timed, stopped]).warnings();
         assert_eq!(
             w,
             [
@@ -902,6 +919,30 @@ pub(crate) mod tests {
                 "async-single started 20.0 requests/s of the 200.0 asked for (10 %): it could not keep the schedule, and its latency counts the wait from each request's due time",
             ]
         );
+    }
+
+    /// Requests held back by the log's disk are a warning after the rates', with the wait;
+    /// a run whose log kept up (or wrote none) has none.
+    #[test]
+    fn a_log_wait_is_warned_with_its_length() {
+        let mut slow = strategy(Strategy::Threadpool, 1, 0, ErrorClass::Timeout);
+        (slow.target_rate, slow.achieved_rate) = (Some(200.0), Some(100.0));
+        let mut run = run_of(vec![slow]);
+        assert_eq!(run.warnings().len(), 1);
+        assert_eq!(run.log_warning(), None);
+        run.log_wait_s = Some(2.345);
+        let w = run.warnings();
+        assert_eq!(w.len(), 2);
+        assert!(w[0].starts_with("threadpool started"), "{w:?}");
+        assert!(
+            w[1].starts_with("requests.jsonl: the disk took the request lines slower than the run made them, and the requests waited 2.3 s in all")
+                && w[1].ends_with("--no-request-log"),
+            "{w:?}"
+        );
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["log_wait_s"], 2.345);
+        run.log_wait_s = None;
+        assert!(serde_json::to_value(&run).unwrap().get("log_wait_s").is_none());
     }
 
     /// Missing requests and a mock that disagrees are each one line naming the strategy and

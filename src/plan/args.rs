@@ -309,6 +309,17 @@ impl CommonArgs {
                 "puts the request lines on stdout beside the report: it needs --format json-line",
             ));
         }
+        if self.no_request_log && (self.print_requests || self.export_chunks) {
+            return Err(invalid(
+                if self.print_requests {
+                    "--print-requests"
+                } else {
+                    "--export-chunks"
+                },
+                String::new(),
+                "writes request lines, which --no-request-log leaves out: give one or the other",
+            ));
+        }
         let (concurrency, adaptive) = self.concurrency_setting()?;
         let mut batch_size = one("--batch-size", &self.batch_size)?;
         // With embeddings, --batch-size is the API's: inputs in each request (`batched` then
@@ -341,6 +352,7 @@ impl CommonArgs {
             ramp: self.ramp()?,
             slo: self.slo.unwrap_or_default(),
             export_chunks: self.export_chunks,
+            request_log: !self.no_request_log,
             print_requests: self.print_requests,
             shard: self.shard,
             start_at: self.start_at,

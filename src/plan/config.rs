@@ -76,6 +76,8 @@ pub struct RunConfig {
     pub slo: Slo,
     /// Write the arrival time of every streamed chunk into `requests.jsonl`.
     pub export_chunks: bool,
+    /// With `--out`, write `requests.jsonl` (off with `--no-request-log`: the summary files only).
+    pub request_log: bool,
     /// Print every request's `requests.jsonl` line on stdout before the report (`--print-requests`).
     pub print_requests: bool,
     /// This process's share of a sharded run.
@@ -184,6 +186,7 @@ impl Default for RunConfig {
             ramp: None,
             slo: Slo::default(),
             export_chunks: false,
+            request_log: true,
             print_requests: false,
             shard: None,
             start_at: None,

@@ -1,14 +1,17 @@
 //! `requests.jsonl`: one line per logical request, written as the run goes by a thread of its
 //! own (each recorder fills a buffer of its own and sends it down a channel when it holds
 //! [`RequestLog::BATCH`] bytes: no lock, no allocation and no thread woken per request, and at
-//! most a batch per recorder in memory), so a long run's log costs disk, not RAM. Each line is
+//! most a batch per recorder in memory), so a long run's log costs disk, not RAM. The channel
+//! holds at most [`RequestLog::QUEUE`] batches: a disk slower than the run holds the recorders
+//! back (the time they waited is counted and reported) rather than growing memory. Each line is
 //! a [`LogLine`]; `--export-chunks` adds the arrival time of every streamed chunk.
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::model::record::{Record, Sample};
 
@@ -65,7 +68,9 @@ pub(crate) struct LogLine<'a> {
 /// The sending end: each recorder holds a clone, with a buffer of its own (a clone starts
 /// empty; what is left is sent when it is dropped).
 pub struct RequestLog {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::SyncSender<Vec<u8>>,
+    /// Nanoseconds the recorders waited for room in the channel, all clones together.
+    waited: Arc<AtomicU64>,
     origin: Instant,
     chunks: bool,
     buf: Vec<u8>,
@@ -77,6 +82,7 @@ impl Clone for RequestLog {
     fn clone(&self) -> Self {
         RequestLog {
             tx: self.tx.clone(),
+            waited: self.waited.clone(),
             origin: self.origin,
             chunks: self.chunks,
             buf: Vec::new(),
@@ -104,6 +110,17 @@ impl Drop for RequestLog {
 #[derive(Debug)]
 pub struct LogWriter {
     handle: JoinHandle<std::io::Result<u64>>,
+    waited: Arc<AtomicU64>,
+}
+
+/// A log written whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// How many batches arrived.
+    pub batches: u64,
+    /// How long the recorders waited, all together, for the writer to take a batch (a disk
+    /// slower than the run): zero when it kept up.
+    pub waited: Duration,
 }
 
 impl RequestLog {
@@ -113,37 +130,63 @@ impl RequestLog {
         origin: Instant,
         chunks: bool,
     ) -> std::io::Result<(RequestLog, LogWriter)> {
-        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        Self::start_on(file, origin, chunks, |f| f.sync_all())
+    }
+
+    /// Starts a writer appending to `out`, which `done` makes durable at the end.
+    fn start_on<W: Write + Send + 'static>(
+        out: W,
+        origin: Instant,
+        chunks: bool,
+        done: fn(&mut W) -> std::io::Result<()>,
+    ) -> std::io::Result<(RequestLog, LogWriter)> {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(Self::QUEUE);
         let handle = std::thread::Builder::new()
             .name("request-log".into())
             .spawn(move || {
-                let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
                 let mut batches = 0;
                 for batch in rx {
                     w.write_all(&batch)?;
                     batches += 1;
                 }
                 w.flush()?;
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                done(&mut w.into_inner().map_err(|e| e.into_error())?)?;
                 Ok(batches)
             })?;
+        let waited = Arc::new(AtomicU64::new(0));
         let log = RequestLog {
             tx,
+            waited: waited.clone(),
             origin,
             chunks,
             buf: Vec::new(),
             strategy: (String::new(), b"\"\"".to_vec()),
         };
-        Ok((log, LogWriter { handle }))
+        Ok((log, LogWriter { handle, waited }))
     }
 
     /// Bytes a recorder's buffer holds before it goes to the writer (a few hundred lines).
     pub(crate) const BATCH: usize = 64 << 10;
 
-    /// Sends what the buffer holds (a closed log is ignored: the run goes on).
+    /// Batches the channel holds for the writer (2 MiB of lines): past them a recorder waits.
+    pub(crate) const QUEUE: usize = 32;
+
+    /// Sends what the buffer holds, waiting for room when the writer is behind (the wait is
+    /// counted); a closed log (its writer failed) is ignored: the run goes on, and the writer's
+    /// error fails the log at the end.
     fn send(&mut self) {
-        if !self.buf.is_empty() {
-            let _ = self.tx.send(std::mem::take(&mut self.buf));
+        if self.buf.is_empty() {
+            return;
+        }
+        match self.tx.try_send(std::mem::take(&mut self.buf)) {
+            Err(mpsc::TrySendError::Full(batch)) => {
+                let t = Instant::now();
+                let _ = self.tx.send(batch);
+                let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.waited.fetch_add(ns, Ordering::Relaxed);
+            }
+            Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => {}
         }
     }
 
@@ -281,11 +324,16 @@ fn write_ms(b: &mut Vec<u8>, us: u64) {
 
 impl LogWriter {
     /// Waits for every line to be written (all senders dropped); returns how many batches
-    /// arrived.
-    pub fn finish(self) -> std::io::Result<u64> {
-        self.handle
+    /// arrived and how long the recorders waited for the writer.
+    pub fn finish(self) -> std::io::Result<Written> {
+        let batches = self
+            .handle
             .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the request-log thread panicked")))
+            .unwrap_or_else(|_| Err(std::io::Error::other("the request-log thread panicked")))?;
+        Ok(Written {
+            batches,
+            waited: Duration::from_nanos(self.waited.load(Ordering::Relaxed)),
+        })
     }
 }
 
@@ -459,7 +507,8 @@ mod tests {
             clones[(i % 3) as usize].write("async", &r, None);
         }
         drop(clones);
-        let batches = writer.finish().unwrap();
+        let Written { batches, waited } = writer.finish().unwrap();
+        assert_eq!(waited, Duration::ZERO, "a file on disk keeps up");
         assert!(
             (4..3000).contains(&batches),
             "sent in batches, not line by line: {batches}"
@@ -476,5 +525,70 @@ mod tests {
         assert_eq!(seen.len(), 3000);
         seen.sort_unstable();
         assert!(seen.iter().copied().eq(0..3000), "each index once");
+    }
+
+    /// A writer that cannot keep up holds the recorders back instead of queueing without
+    /// bound: into a pipe nobody reads, a recorder writing 4 × the queue's worth of lines stops
+    /// with at most the queue, the batch the writer holds, the pipe's and the writer's buffers
+    /// and its own batch out of its hands; once the pipe is read, every line arrives and the wait
+    /// is counted.
+    #[test]
+    fn a_slow_writer_holds_the_recorders_back() {
+        use std::io::Read;
+        use std::sync::atomic::AtomicBool;
+        let (mut reader, pipe) = std::io::pipe().unwrap();
+        let (mut log, writer) = RequestLog::start_on(pipe, Instant::now(), false, |_| Ok(())).unwrap();
+        let line = {
+            let mut probe = Vec::new();
+            let (mut l, w) =
+                RequestLog::start_on(std::io::sink(), Instant::now(), false, |_| Ok(())).unwrap();
+            l.write("async", &test_record(Outcome::Ok, 3, 1), None);
+            probe.extend_from_slice(&l.buf);
+            drop(l);
+            w.finish().unwrap();
+            probe.len()
+        };
+        let total = 4 * RequestLog::QUEUE * RequestLog::BATCH / line;
+        let written = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let recorder = {
+            let (written, done) = (written.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..total as u64 {
+                    let mut r = test_record(Outcome::Ok, 3, 1);
+                    r.index = i % 10;
+                    log.write("async", &r, None);
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(log);
+                done.store(true, Ordering::Relaxed);
+            })
+        };
+        // Until the count stands still for half a second (or 20 s pass).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = (u64::MAX, Instant::now());
+        while Instant::now() < deadline && last.1.elapsed() < Duration::from_millis(500) {
+            let n = written.load(Ordering::Relaxed);
+            if n != last.0 {
+                last = (n, Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let held = written.load(Ordering::Relaxed) as usize * line;
+        let bound = (RequestLog::QUEUE + 4) * RequestLog::BATCH + (1 << 20);
+        assert!(
+            !done.load(Ordering::Relaxed),
+            "the recorder ran on: {held} bytes out of its hands"
+        );
+        assert!(held <= bound, "{held} bytes queued, past {bound}");
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        recorder.join().unwrap();
+        let Written { waited, .. } = writer.finish().unwrap();
+        assert_eq!(text.lines().count(), total, "every line arrives");
+        assert!(
+            waited > Duration::from_millis(100),
+            "the wait is counted: {waited:?}"
+        );
     }
 }

@@ -439,6 +439,7 @@ pub fn merge(reports: &[RunReport], allow_partial: bool) -> Result<RunReport, Me
         complete: reasons.is_empty(),
         incomplete_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         merged_from: reports.iter().map(shard_info).collect(),
+        log_wait_s: reports.iter().filter_map(|r| r.log_wait_s).reduce(|a, b| a + b),
     })
 }
 
@@ -599,6 +600,18 @@ mod tests {
         assert_eq!(shards, ["0/2", "1/2"]);
         assert_eq!((m.provenance.started_unix, m.provenance.ended_unix), (100, 201));
         assert!(m.merged_from[1].complete);
+        assert_eq!(m.log_wait_s, None, "no shard waited for its log");
+        let (a, mut b, mut c) = (
+            shard(0, 3, 4, 1000.0, 2.0),
+            shard(1, 3, 6, 1500.0, 2.0),
+            shard(2, 3, 6, 1500.0, 2.0),
+        );
+        (b.log_wait_s, c.log_wait_s) = (Some(1.5), Some(0.25));
+        assert_eq!(
+            merge(&[a, b, c], false).unwrap().log_wait_s,
+            Some(1.75),
+            "the shards' waits add up"
+        );
     }
 
     /// Shards' limits on requests in flight add up; no limit on one (an open loop's `-c 0`)

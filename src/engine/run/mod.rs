@@ -439,9 +439,13 @@ pub(crate) fn run_strategies(
         .or(rounds.failed.first().copied().map(Incomplete::ClientFailed));
     // A log that could not be written whole (a full disk) is not kept partial: the command
     // writes every other file, then fails naming it (exit 1).
-    let requests_log = match writer.map(crate::stats::log::LogWriter::finish) {
-        Some(Err(source)) => Err(source),
-        _ => Ok(log_file),
+    let (requests_log, log_wait_s) = match writer.map(crate::stats::log::LogWriter::finish) {
+        Some(Err(source)) => (Err(source), None),
+        Some(Ok(w)) => (
+            Ok(log_file),
+            (!w.waited.is_zero()).then_some(w.waited.as_secs_f64()),
+        ),
+        None => (Ok(log_file), None),
     };
     let isolation = if session.embedded() {
         Isolation::FreshMock
@@ -462,6 +466,7 @@ pub(crate) fn run_strategies(
         complete: incomplete.is_none(),
         incomplete_reason,
         merged_from: Vec::new(),
+        log_wait_s,
     };
     Ok(RunResults {
         report,
@@ -473,7 +478,8 @@ pub(crate) fn run_strategies(
 
 /// One log for the run, written by a thread of its own as requests finish: its file, the log
 /// the runners write to, and its writer. With `--print-requests` and no `--out`, the log goes
-/// to a temporary file of its own, for the command to print; with neither, there is none.
+/// to a temporary file of its own, for the command to print; with neither (or with
+/// `--no-request-log`), there is none.
 #[allow(clippy::type_complexity)]
 fn open_log(
     cfg: &Plan,
@@ -486,9 +492,9 @@ fn open_log(
     RunError,
 > {
     let dir = match (&cfg.out, cfg.print_requests) {
-        (Some(dir), _) => dir.clone(),
+        (Some(dir), _) if cfg.request_log => dir.clone(),
         (None, true) => std::env::temp_dir(),
-        (None, false) => return Ok((None, None, None)),
+        _ => return Ok((None, None, None)),
     };
     let failed = |source| RunError::Write {
         path: "requests.jsonl".into(),

@@ -16,6 +16,11 @@ use crate::util::{bin, config, every_strategy_for, fast_retry, json, python_clie
 
 /// `--client-cmd` running tests/clients/fake.py in `mode` after `async`, 8 requests, 1 s timeout.
 fn run_fake(mode: &str, out: &Path) -> std::process::Output {
+    run_fake_with(mode, out, &[])
+}
+
+/// [`run_fake`] with more flags.
+fn run_fake_with(mode: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     bin()
         .args([
             "compare",
@@ -36,6 +41,7 @@ fn run_fake(mode: &str, out: &Path) -> std::process::Output {
         ))
         .arg("--out")
         .arg(out)
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -161,14 +167,15 @@ fn a_client_silent_for_long_is_said_and_its_clock_runs() {
     assert!(elapsed >= 20.0, "{last}");
 }
 
-/// A wait a client says (a `wait` line) extends the silence it may keep: the fake client says
-/// 8 s and waits them before its first request, past the 6 s a request may take here (one
-/// attempt of 1 s, plus 5 s), and is not killed as hung.
+/// A wait a client says (a `wait` line) within the policy's longest (here openai's: a
+/// Retry-After up to 120 s) is taken: the fake client says 8 s and waits them before its first
+/// request, and the run ends whole. One past the policy's longest is a protocol break (see
+/// `lies` below): it would extend the silence allowed without bound.
 #[test]
 fn a_wait_the_client_says_is_not_taken_for_a_hang() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = run_fake("waits", &out);
+    let o = run_fake_with("waits", &out, &["--retry", "openai"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     let report = json(&out.join("report.json"));
@@ -242,6 +249,12 @@ fn a_client_that_dies_hangs_writes_garbage_or_loses_requests_fails_loudly() {
             Some("0, 1, 2"),
         ),
         ("exit1", "exited with exit status: 1", None),
+        // A wait of 10⁹ s, then silence: allowed, it would have kept the run for 31 years.
+        (
+            "lies",
+            "broke the protocol: line 2: a wait of 1000000000 s for request 0, past the longest the none policy allows (0 s)",
+            Some("0, 1, 2"),
+        ),
     ];
     for (mode, says, never) in cases {
         let tmp = tempfile::tempdir().unwrap();
@@ -276,7 +289,7 @@ fn a_client_that_dies_hangs_writes_garbage_or_loses_requests_fails_loudly() {
             _ => 0,
         };
         assert_eq!(reported, expect, "{mode}: {fake}");
-        if mode == "hangs" {
+        if mode == "hangs" || mode == "lies" {
             // Hung: one attempt's deadline (1 s) and 5 s of grace, not an hour.
             assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
         }

@@ -147,6 +147,15 @@ impl RetryPolicy {
         }
     }
 
+    /// The longest wait before a retry the policy allows: the backoff's cap, or a Retry-After
+    /// up to its cap when the policy obeys one (zero when it never retries).
+    pub fn longest_wait(&self) -> Duration {
+        if self.attempts <= 1 {
+            return Duration::ZERO;
+        }
+        self.max_delay.max(self.retry_after_cap.unwrap_or(Duration::ZERO))
+    }
+
     /// Whether `err` may be retried at all (ignoring the attempt budget).
     pub fn is_retryable(&self, err: &RequestError) -> bool {
         match err {
@@ -358,6 +367,22 @@ mod tests {
     }
 
     /// Full jitter draws uniformly below the backoff: never above it, often far below.
+    /// The longest wait: none for a policy that never retries (whatever its delays), the
+    /// backoff's cap when Retry-After is ignored, the Retry-After cap when it is higher.
+    #[test]
+    fn the_longest_wait_is_the_higher_cap_of_a_policy_that_retries() {
+        let longest = |p: RetryPreset| RetryPolicy::preset(p).longest_wait();
+        assert_eq!(longest(RetryPreset::None), Duration::ZERO);
+        assert_eq!(longest(RetryPreset::Aiohttp), Duration::from_secs(30));
+        assert_eq!(longest(RetryPreset::Openai), Duration::from_secs(120));
+        assert_eq!(longest(RetryPreset::Anthropic), ANTHROPIC_RETRY_AFTER_CAP);
+        let once = RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::preset(RetryPreset::Aiohttp)
+        };
+        assert_eq!(once.longest_wait(), Duration::ZERO);
+    }
+
     #[test]
     fn full_jitter_waits_between_zero_and_the_backoff() {
         let p = RetryPolicy {

@@ -12,6 +12,7 @@ time with urllib and then misbehaves as its first argument says.
   late     writes each request's line 0.3 s after the request ended
   quiet    says ready, then sleeps before its first request
   waits    says a wait of 8 s for its first request, waits it, then does as good
+  lies     says a wait of 10⁹ s for its first request, waits 60 s, then does as good
 """
 
 import json
@@ -35,6 +36,9 @@ if mode == "quiet":
 if mode == "waits":
     print(json.dumps({"type": "wait", "index": w["phases"][0]["first"], "seconds": 8}), flush=True)
     time.sleep(8)
+if mode == "lies":
+    print(json.dumps({"type": "wait", "index": w["phases"][0]["first"], "seconds": 1e9}), flush=True)
+    time.sleep(60)
 headers = dict(w["headers"])
 reported = 0
 for number, phase in enumerate(w["phases"]):

@@ -112,7 +112,18 @@ impl Lines<'_> {
                         "it broke the protocol: line {n}: a wait for request {index}, which is not in the workload"
                     ));
                 }
-                let wait = Duration::from_secs_f64(seconds.min(1e9));
+                // A wait the policy does not allow (a client that says a wait of years, then
+                // nothing) would extend the silence allowed without bound: refused, with a
+                // second's slack for the client's rounding.
+                let longest = self.ctx.cfg.retry.longest_wait();
+                if seconds > longest.as_secs_f64() + 1.0 {
+                    return Err(format!(
+                        "it broke the protocol: line {n}: a wait of {seconds} s for request {index}, past the longest the {} policy allows ({} s)",
+                        self.ctx.cfg.retry.name,
+                        longest.as_secs_f64()
+                    ));
+                }
+                let wait = Duration::from_secs_f64(seconds);
                 let until = (read + wait).saturating_duration_since(self.spawned).as_nanos() as u64;
                 self.quiet_until.fetch_max(until, Ordering::SeqCst);
                 if wait >= crate::engine::runner::LONG_WAIT {

@@ -634,7 +634,18 @@ impl RunReport {
             "http_429" if c.retry.attempts <= 1 => "every request was rate limited (429): lower --concurrency or --rate, or add --retry openai".to_owned(),
             // Retries were on: telling the user to add them read as if they were not.
             "http_429" => format!(
-                "every request was rate limited (429), its retries too ({}): lower --concurrency or --rate{}",
+                "every request was rate limited (429), {} ({}): lower --concurrency or --rate{}",
+                // A run cut short (a signal) may have ended requests waiting to retry.
+                if !self.complete
+                    && self
+                        .strategies
+                        .iter()
+                        .any(|s| s.attempts < s.issued.saturating_mul(u64::from(c.retry.attempts)))
+                {
+                    "and the run was stopped before their retries ran out"
+                } else {
+                    "its retries too"
+                },
                 c.retry,
                 match c.retry.retry_after_cap {
                     // The `anthropic` policy waits the cap instead; none ignores the header.
@@ -1046,6 +1057,19 @@ pub(crate) mod tests {
                 && line.ends_with("a Retry-After above the policy's cap is not waited for"),
             "{line}"
         );
+        // Stopped with requests that had retries left: not said to have been retried.
+        r.complete = false;
+        let line = r.diagnosis().unwrap();
+        assert!(
+            line.contains(
+                "rate limited (429), and the run was stopped before their retries ran out (openai: 3 attempts"
+            ),
+            "{line}"
+        );
+        // Stopped after every retry ran: said as retried.
+        r.strategies[0].attempts = 3;
+        assert!(r.diagnosis().unwrap().contains("its retries too (openai"));
+        (r.complete, r.strategies[0].attempts) = (true, 1);
         // A redirect: said as one (no client follows it), not as a rejection.
         let redirected = run_of(vec![strategy(Strategy::Async, 0, 1, Status(307))]);
         let line = redirected.diagnosis().unwrap();

@@ -310,6 +310,52 @@ fn a_long_wait_before_a_retry_is_told_in_the_panel() {
     );
 }
 
+/// A client that fails is marked failed in its panel row, with why, and the lines about it
+/// (the failure, the end of its stderr) come once the panel gives way, above the table: printed
+/// at once, they cut through the panel's rows.
+#[test]
+fn a_client_that_fails_is_marked_in_the_panel_and_said_after_it() {
+    let seen = in_pty(
+        &[
+            "compare",
+            "-n",
+            "150",
+            "--rounds",
+            "2",
+            "--latency",
+            "20ms",
+            "--strategies",
+            "sequential",
+            "--client-cmd",
+            "asyncbench-no-such-client",
+        ],
+        "FAILED: it exited",
+    );
+    assert_eq!(seen.code, Some(7), "{}", seen.end);
+    let row = seen
+        .mid
+        .iter()
+        .flat_map(|s| s.lines())
+        .find(|l| l.contains("FAILED: it exited"))
+        .expect("no frame marks the client failed");
+    assert!(
+        row.starts_with("  custom        round 1/2 failed")
+            && row.contains("FAILED: it exited with exit status: 127"),
+        "{row}"
+    );
+    // No frame of the panel (its progress row up) has the line.
+    for frame in seen.mid.iter().filter(|f| f.contains("ETA ")) {
+        assert!(!frame.contains("asyncbench: the client custom failed"), "{frame}");
+    }
+    let end = &seen.end;
+    let said = end.find("asyncbench: the client custom failed").expect(end);
+    assert!(end.contains("asyncbench-no-such-client: not found"), "{end}");
+    assert!(
+        said < end.find("strategy ").expect(end),
+        "said above the table:\n{end}"
+    );
+}
+
 /// A terminal that never answers where its cursor is cannot have the panel: the run goes on
 /// with progress lines (`--progress-every`), its cursor shown, and ends with the table.
 #[test]

@@ -98,6 +98,10 @@ impl View {
             t.thread().unpark();
             let _ = t.join();
         }
+        // What the panel held back (the lines print theirs as they come).
+        for line in self.board.take_said() {
+            eprintln!("{line}");
+        }
     }
 }
 
@@ -436,7 +440,13 @@ fn strategy_row(s: Strategy, rounds: u32, lanes: &[Arc<Lane>], running: Option<&
     };
     let is_running = running.is_some_and(|r| Arc::ptr_eq(r, last));
     let c = last.counts();
-    let state = if is_running {
+    let state = if last.failure().is_some() {
+        if rounds > 1 {
+            format!("round {}/{rounds} failed", last.round)
+        } else {
+            "failed".to_owned()
+        }
+    } else if is_running {
         format!("round {}/{rounds} running", last.round)
     } else if (last.round as usize) < rounds as usize {
         format!("round {}/{rounds} done", last.round)
@@ -444,9 +454,13 @@ fn strategy_row(s: Strategy, rounds: u32, lanes: &[Arc<Lane>], running: Option<&
         "done".to_owned()
     };
     let failed = c.finished - c.of(Group::Ok);
-    let latency = last
-        .summary()
-        .map_or(String::new(), |[a, b]| format!("p50 {} · p99 {}", ms(a), ms(b)));
+    let latency = match last.failure() {
+        Some(why) => Span::styled(format!("FAILED: {why}"), Style::default().fg(Color::Red)),
+        None => Span::raw(
+            last.summary()
+                .map_or(String::new(), |[a, b]| format!("p50 {} · p99 {}", ms(a), ms(b))),
+        ),
+    };
     let marker = if is_running { "▶ " } else { "  " };
     let style = if failed > 0 {
         Style::default().fg(Color::Yellow)
@@ -460,7 +474,7 @@ fn strategy_row(s: Strategy, rounds: u32, lanes: &[Arc<Lane>], running: Option<&
         Span::styled(format!("{:<12}", format!("{} done", c.finished)), style),
         Span::styled(format!("{:<10}", format!("{failed} failed")), style),
         Span::raw(format!("{:<14}", ok_rate(last, &c))),
-        Span::raw(latency),
+        latency,
     ])
 }
 
@@ -610,6 +624,9 @@ fn lines(board: &Board, every: Duration) {
         if !told && let Some(note) = board.stopping() {
             eprintln!("asyncbench: {note}");
             told = true;
+        }
+        for line in board.take_said() {
+            eprintln!("{line}");
         }
         // A lane's notice, once, as soon as it is said.
         for lane in board.lanes() {

@@ -203,6 +203,8 @@ pub struct Lane {
     /// A line about its run the view shows while it runs (a long wait before a retry): the
     /// first said.
     notice: std::sync::OnceLock<String>,
+    /// Why its client failed (an external client that exited, hung or broke the protocol).
+    failure: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Lane {
@@ -254,7 +256,18 @@ impl Lane {
             ended: Mutex::new(None),
             counts_starts: !strategy.is_external(),
             notice: std::sync::OnceLock::new(),
+            failure: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Its client failed, for this reason (the view marks the lane failed).
+    pub fn fail(&self, why: &str) {
+        let _ = self.failure.set(why.to_owned());
+    }
+
+    /// Why its client failed, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 
     /// The line said about its run, if one was (see [`Live::say`]).
@@ -406,6 +419,10 @@ pub struct Board {
     view_cpu_ns: AtomicU64,
     /// Says whether the run was asked to stop, and what that does (the view shows it).
     stopping: Mutex<Option<Probe<Option<String>>>>,
+    /// Lines for stderr said while the view runs (a client that failed, the end of its
+    /// stderr): the progress lines print them as they come, the panel once it is cleared
+    /// (printed under it, they would break it).
+    said: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Board {
@@ -430,7 +447,21 @@ impl Board {
             done: AtomicBool::new(false),
             view_cpu_ns: AtomicU64::new(0),
             stopping: Mutex::new(None),
+            said: Mutex::new(Vec::new()),
         })
+    }
+
+    /// A line for stderr, printed by the view (see [`Board::take_said`]).
+    pub fn say(&self, line: String) {
+        self.said
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line);
+    }
+
+    /// The lines said and not yet printed, oldest first.
+    pub fn take_said(&self) -> Vec<String> {
+        std::mem::take(&mut *self.said.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The lane of the next step, started now.

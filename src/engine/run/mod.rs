@@ -556,7 +556,7 @@ impl Rounds {
                 r.position = position;
             }
             let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
-            self.keep(s, report, iv, round < cfg.rounds);
+            self.keep(s, report, iv, round < cfg.rounds, board);
             if let Some(sig) = stop.requested() {
                 self.incomplete = Some(Incomplete::of(sig, s));
                 break;
@@ -571,8 +571,17 @@ impl Rounds {
     }
 
     /// A round's report kept with its strategy's others (a failed client said at once, and
-    /// that its later rounds, if `more` are to come, are not run).
-    fn keep(&mut self, s: Strategy, report: StrategyReport, iv: Intervals, more: bool) {
+    /// that its later rounds, if `more` are to come, are not run: on stderr, or through the
+    /// live view's `board`, whose panel marks its lane failed and prints the lines once it is
+    /// cleared, as lines printed under it would break it).
+    fn keep(
+        &mut self,
+        s: Strategy,
+        report: StrategyReport,
+        iv: Intervals,
+        more: bool,
+        board: Option<&Board>,
+    ) {
         if let Some(ext) = &report.external
             && let Some(why) = &ext.failure
         {
@@ -581,9 +590,18 @@ impl Rounds {
             } else {
                 ""
             };
-            eprintln!("asyncbench: the client {s} failed: {why}{skipped}");
+            let mut said = vec![format!("asyncbench: the client {s} failed: {why}{skipped}")];
             if let Some(tail) = &ext.stderr_tail {
-                eprintln!("asyncbench: the end of {s}'s stderr:\n{tail}");
+                said.push(format!("asyncbench: the end of {s}'s stderr:\n{tail}"));
+            }
+            match board {
+                Some(b) => {
+                    if let Some(lane) = b.lanes().iter().rev().find(|l| l.strategy == s) {
+                        lane.fail(why);
+                    }
+                    said.into_iter().for_each(|line| b.say(line));
+                }
+                None => said.iter().for_each(|line| eprintln!("{line}")),
             }
             self.failed.push(s);
         }

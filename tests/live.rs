@@ -356,6 +356,46 @@ fn a_client_that_fails_is_marked_in_the_panel_and_said_after_it() {
     );
 }
 
+/// A target frozen mid-run is said, with the watchdog's probes, once the panel gives way (the
+/// panel's last row tells of the stop meanwhile): the line was printed under the panel and
+/// wiped with it, the probes' answer lost.
+#[test]
+fn a_frozen_target_is_said_after_the_panel() {
+    let mock =
+        mock_server::MockServer::start(mock_server::Profile::fixed(Duration::from_millis(20))).unwrap();
+    let url = format!("{}/v1", mock.uri());
+    let freezer = std::thread::spawn(move || crate::util::freeze_target_after(mock, 50));
+    let seen = in_pty(
+        &[
+            "compare",
+            "-n",
+            "100000",
+            "-c",
+            "4",
+            "--timeout",
+            "600s",
+            "--strategies",
+            "async",
+            "--target",
+            &url,
+        ],
+        "ETA ",
+    );
+    let _held = freezer.join().unwrap();
+    assert_eq!(seen.code, Some(4), "{}", seen.end);
+    for frame in seen.mid.iter().filter(|f| f.contains("ETA ")) {
+        assert!(!frame.contains("dead or frozen"), "{frame}");
+    }
+    let end = &seen.end;
+    let said = end
+        .find("answered none of 3 probes in a row")
+        .unwrap_or_else(|| panic!("the probes' line is gone:\n{end}"));
+    assert!(
+        said < end.find("strategy ").expect(end),
+        "said above the table:\n{end}"
+    );
+}
+
 /// A terminal that never answers where its cursor is cannot have the panel: the run goes on
 /// with progress lines (`--progress-every`), its cursor shown, and ends with the table.
 #[test]

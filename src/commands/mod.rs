@@ -66,11 +66,11 @@ pub(crate) fn run_watched(
             s => Some(StopToken::notice(s)),
         }
     });
-    session.stop.set_viewed(true);
+    session.stop.set_view(Some(board.clone()));
     let view = View::start(board.clone(), mode);
     let results = run_strategies(cfg, session, provenance, Some(&board));
+    session.stop.set_view(None);
     view.finish();
-    session.stop.set_viewed(false);
     results
 }
 

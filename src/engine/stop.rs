@@ -85,9 +85,10 @@ struct State {
     /// Whether the signal handlers answer to this token: only then may the watchdog stop the run
     /// (its probes are the binary's, and a library caller's target must not see them).
     signals: AtomicBool,
-    /// Whether a live view says what a first signal does (then the handler does not print it
-    /// over the view).
-    viewed: AtomicBool,
+    /// The live view's board while one runs: it says what a first signal does (then the
+    /// handler does not print it over the view), and prints the lines said meanwhile (see
+    /// [`StopToken::say`]).
+    view: std::sync::Mutex<Option<Arc<crate::stats::live::Board>>>,
     /// Whether the command reads and writes files only (plot, merge, diff): a signal's line
     /// then speaks of no request.
     files_only: AtomicBool,
@@ -104,9 +105,38 @@ impl StopToken {
         self.0.files_only.store(true, Ordering::SeqCst);
     }
 
-    /// While `on`, a live view tells what a first signal does, and the handler stays silent.
-    pub fn set_viewed(&self, on: bool) {
-        self.0.viewed.store(on, Ordering::SeqCst);
+    /// While a live view draws `board`, it tells what a first signal does (the handler stays
+    /// silent) and prints the lines said; `None` when it has stopped.
+    pub fn set_view(&self, board: Option<Arc<crate::stats::live::Board>>) {
+        *self
+            .0
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = board;
+    }
+
+    /// Whether a live view is drawn.
+    fn viewed(&self) -> bool {
+        self.0
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// A line for stderr about the run (a target that stopped answering, a client that
+    /// failed): to the live view when one is drawn (its panel prints it once cleared, as a
+    /// line printed under it would break it), else to stderr at once.
+    pub fn say(&self, line: String) {
+        match &*self
+            .0
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(board) => board.say(line),
+            None => eprintln!("{line}"),
+        }
     }
 
     /// What a first signal does, in one line: the live view shows it in place of the handler.
@@ -236,7 +266,7 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
                     std::process::exit(i32::from(s.exit_code()));
                 }
                 stop.request(s);
-                if !stop.0.viewed.load(Ordering::SeqCst) {
+                if !stop.viewed() {
                     eprintln!("asyncbench: {}", StopToken::notice(s));
                 }
             }

@@ -309,8 +309,9 @@ fn cross_check(
         let settled = |c: &ServerCheck| c.requests_received + counted.unreached >= counted.attempts;
         if check.as_ref().is_some_and(|c| c.matches && settled(c)) || Instant::now() >= deadline {
             if check.is_none() {
-                eprintln!(
+                lease.stop.say(
                     "asyncbench: the mock's counters could not be read after the strategy: no cross-check for it"
+                        .to_owned(),
                 );
             }
             return check;
@@ -556,7 +557,7 @@ impl Rounds {
                 r.position = position;
             }
             let broken = report.count(Outcome::Transport) + report.count(Outcome::Timeout) > 0;
-            self.keep(s, report, iv, round < cfg.rounds, board);
+            self.keep(s, report, iv, round < cfg.rounds, board, stop);
             if let Some(sig) = stop.requested() {
                 self.incomplete = Some(Incomplete::of(sig, s));
                 break;
@@ -570,10 +571,9 @@ impl Rounds {
         Ok(())
     }
 
-    /// A round's report kept with its strategy's others (a failed client said at once, and
-    /// that its later rounds, if `more` are to come, are not run: on stderr, or through the
-    /// live view's `board`, whose panel marks its lane failed and prints the lines once it is
-    /// cleared, as lines printed under it would break it).
+    /// A round's report kept with its strategy's others (a failed client said at once through
+    /// `stop`, and that its later rounds, if `more` are to come, are not run; the live view's
+    /// `board` marks its lane failed).
     fn keep(
         &mut self,
         s: Strategy,
@@ -581,6 +581,7 @@ impl Rounds {
         iv: Intervals,
         more: bool,
         board: Option<&Board>,
+        stop: &StopToken,
     ) {
         if let Some(ext) = &report.external
             && let Some(why) = &ext.failure
@@ -594,15 +595,10 @@ impl Rounds {
             if let Some(tail) = &ext.stderr_tail {
                 said.push(format!("asyncbench: the end of {s}'s stderr:\n{tail}"));
             }
-            match board {
-                Some(b) => {
-                    if let Some(lane) = b.lanes().iter().rev().find(|l| l.strategy == s) {
-                        lane.fail(why);
-                    }
-                    said.into_iter().for_each(|line| b.say(line));
-                }
-                None => said.iter().for_each(|line| eprintln!("{line}")),
+            if let Some(lane) = board.and_then(|b| b.lanes().into_iter().rev().find(|l| l.strategy == s)) {
+                lane.fail(why);
             }
+            said.into_iter().for_each(|line| stop.say(line));
             self.failed.push(s);
         }
         self.last = Some(LastRound {

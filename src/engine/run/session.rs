@@ -310,11 +310,11 @@ fn watch(target: &Target, done: &std::sync::atomic::AtomicBool, stop: &StopToken
             _ => unanswered = 0,
         }
         if unanswered >= PROBES_UNANSWERED {
-            eprintln!(
+            stop.say(format!(
                 "asyncbench: the target {} answered none of {PROBES_UNANSWERED} probes in a row ({last_why}): it is dead or frozen; no new requests, those in flight get up to {} s",
                 target.display_url(),
                 crate::engine::stop::GRACE.as_secs()
-            );
+            ));
             stop.request(Signal::TargetLost);
             return;
         }

@@ -1317,3 +1317,58 @@ fn a_request_log_the_disk_will_not_take_fails_the_run() {
     let report = crate::util::json(&out.join("report.json"));
     assert_eq!(report["strategies"][0]["accounted"], "30000/30000");
 }
+
+/// A streaming request answered with a whole JSON completion (a target that ignores
+/// `stream: true`) is an invalid response in every strategy, its sample saying how the body
+/// began, and the run's diagnosis says the target answered 2xx but not as asked: read as a
+/// stream that ended early, it was counted a closed connection, and the diagnosis asked whether
+/// the target was up at all. `py-openai` reads through the SDK, which takes a body without
+/// events for an empty stream, as the real client does: its requests count as answered.
+#[test]
+fn a_streaming_request_answered_without_events_is_an_invalid_response() {
+    crate::util::python_clients();
+    let url = crate::util::pieces_server(false);
+    let strategies = crate::util::every_strategy_for(asyncbench::model::plan::Api::Openai);
+    let list: Vec<String> = strategies.iter().map(ToString::to_string).collect();
+    let target = format!("{url}/v1");
+    let (code, err, tmp) = crate::util::run_out(&[
+        "compare",
+        "-q",
+        "-n",
+        "2",
+        "-c",
+        "1",
+        "--rounds",
+        "1",
+        "--stream",
+        "--timeout",
+        "5s",
+        "--target",
+        &target,
+        "--strategies",
+        &list.join(","),
+    ]);
+    let report = crate::util::json(&tmp.path().join("out/report.json"));
+    for (s, id) in report["strategies"].as_array().unwrap().iter().zip(&list) {
+        assert_eq!(s["id"], id.as_str());
+        assert_eq!(s["accounted"], "2/2", "{id}");
+        if id == "py-openai" {
+            assert_eq!(s["outcomes"]["ok"], 2, "{id}: {s}");
+            continue;
+        }
+        let errors = &s["errors"][0];
+        assert_eq!(errors["class"], "invalid_response", "{id}: {errors}");
+        assert_eq!(errors["count"], 2, "{id}: {errors}");
+        if !id.starts_with("py-") {
+            assert!(
+                errors["sample"]
+                    .as_str()
+                    .unwrap()
+                    .contains("held no event (it began \"{"),
+                "{id}: {errors}"
+            );
+        }
+    }
+    assert_eq!(code, Some(0), "py-openai's answers count: {err}");
+    assert!(!err.contains("could not be talked to"), "{err}");
+}

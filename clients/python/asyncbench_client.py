@@ -319,12 +319,16 @@ class Stream:
         self.finished = False
         self.error = None
         self.bytes = 0
+        self.events = 0
 
     def line(self, raw):
         self.bytes += len(raw) + 1
         if not raw.startswith(b"data:"):
             return
         data = raw[5:].strip()
+        if not data:
+            return
+        self.events += 1
         if data == b"[DONE]":
             self.finished = True
             return
@@ -367,6 +371,8 @@ class Stream:
         """(error kind or None, the line's answer fields)."""
         if self.error:
             return self.error, None
+        if not self.events:
+            return "decode", None  # not a stream at all (a JSON answer, a page): as the harness
         if not self.finished:
             return "closed", None
         return None, _usage(self.usage, {"ttft_ns": self.ttft, "ttfo_ns": self.ttfo, "itl_ns": self.itl,

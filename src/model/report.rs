@@ -663,6 +663,11 @@ impl RunReport {
                     "the target's TLS certificate was not accepted ({problem}): trust the CA that signed it with --ca-cert FILE.pem, or skip the check with --insecure"
                 )
             }
+            // The body ended cleanly but the stream's end event never came: the target was
+            // talked to, it did not finish (or does not mark) its streams.
+            "connection_closed" if top.sample.contains("stream ended before its end event") => {
+                "every stream ended before its end event ([DONE] or message_stop): the target cut its streams short, or does not send one; a stream without it counts as failed, never as an answer with fewer tokens".to_owned()
+            }
             "connection_refused" | "connection_reset" | "connection_closed" | "transport" => {
                 format!("the target could not be talked to ({}): is it up, and is the URL's scheme and port right?", top.class)
             }
@@ -1017,6 +1022,16 @@ pub(crate) mod tests {
             assert!(line.starts_with("no request succeeded: "), "{line}");
             assert!(line.contains(words), "{class}: {line}");
         }
+        // A stream whose end event never came, on a connection that ended cleanly: the target
+        // was talked to.
+        let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Closed)]);
+        r.strategies[0].errors[0].sample =
+            "transport error: stream ended before its end event ([DONE] or message_stop)".into();
+        let line = r.diagnosis().unwrap();
+        assert!(
+            line.contains("every stream ended before its end event") && !line.contains("talked to"),
+            "{line}"
+        );
         // The class with the most requests summed over every strategy, not the first one met
         // nor the largest in one strategy.
         let r = run_of(vec![

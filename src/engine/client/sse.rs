@@ -45,6 +45,8 @@ pub(crate) struct SseReader {
     usage_reasoning: Option<u64>,
     prompt_tokens: Option<u64>,
     done: bool,
+    /// Whether any event with data was read (a body of none was not a stream at all).
+    any_event: bool,
     /// The head's stamp's intended time, when it had one (a target on this host, where its
     /// clock is ours): the mock's `: stamp` comments are read, their times after it.
     stamp_base: Option<u64>,
@@ -158,6 +160,7 @@ impl SseReader {
             usage_reasoning: None,
             prompt_tokens: None,
             done: false,
+            any_event: false,
             stamp_base: None,
             stamped: Vec::new(),
             read_ns: None,
@@ -223,6 +226,7 @@ impl SseReader {
         let Some(data) = data else {
             return Ok(()); // a comment or keep-alive
         };
+        self.any_event = true;
         if data.starts_with("[DONE]") {
             self.done = true;
             return Ok(());
@@ -322,6 +326,19 @@ impl SseReader {
     /// The sample of a stream that ended; a stream that stopped before its end (`[DONE]`,
     /// `message_stop`) is a failure, never a success with fewer tokens.
     pub(crate) fn finish(self) -> Result<Sample, RequestError> {
+        // A body without a single event was not a stream (a JSON answer from a target that
+        // ignores `stream: true`, an HTML page): read as one ended early, it was called a
+        // connection closed, and the diagnosis asked whether the target was up.
+        if !self.any_event {
+            let head = String::from_utf8_lossy(&self.buf[..self.buf.len().min(60)]);
+            return Err(RequestError::Decode(if head.is_empty() {
+                "the answer to a streaming request held no event".to_owned()
+            } else {
+                format!(
+                    "the answer to a streaming request held no event (it began {head:?}): does the target stream?"
+                )
+            }));
+        }
         if !self.done {
             return Err(RequestError::transport(
                 TransportKind::Closed,
@@ -545,6 +562,37 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A body with no event at all was not a stream: a JSON answer (a target that ignores
+    /// `stream: true`), an HTML page, nothing; each is an invalid response that says how it
+    /// began, not a connection closed early (then read as a target that could not be talked
+    /// to). A comment or keep-alive alone is no event either.
+    #[test]
+    fn a_body_without_events_is_not_a_stream() {
+        let t0 = Instant::now();
+        let of = |body: &[u8]| {
+            let mut r = SseReader::new(t0, Tokenizer::default());
+            r.feed(body, t0).unwrap();
+            r.finish()
+        };
+        let Err(RequestError::Decode(why)) = of(b"{\"choices\":[{\"message\":{\"content\":\"x\"}}]}") else {
+            panic!("a JSON answer read as a stream")
+        };
+        assert!(
+            why.starts_with("the answer to a streaming request held no event (it began \"{\\\"choices\\\"")
+                && why.ends_with("does the target stream?"),
+            "{why}"
+        );
+        let Err(RequestError::Decode(why)) = of(b"<html>hi</html>") else {
+            panic!()
+        };
+        assert!(why.contains("\"<html>hi</html>\""), "{why}");
+        let Err(RequestError::Decode(why)) = of(b"") else {
+            panic!()
+        };
+        assert_eq!(why, "the answer to a streaming request held no event");
+        assert!(matches!(of(b": keep-alive\n\n"), Err(RequestError::Decode(_))));
     }
 
     /// Anthropic's named events: TTFT at the first `text_delta`, the input tokens from

@@ -437,8 +437,7 @@ fn a_search_probes_no_value_above_the_count() {
 
 /// A sweep runs only strategies its setting changes: `--batch-size 2,4` ran threadpool and async
 /// (which take no batch) and recommended B=4 out of noise. One it does not change is refused
-/// (exit 2, naming it), automatic points or listed, and a sweep of a batch or its pause runs
-/// `batched` unless told otherwise.
+/// (exit 2, naming it), and a sweep of a batch or its pause runs `batched` unless told otherwise.
 #[test]
 fn a_sweep_runs_only_strategies_its_setting_changes() {
     for (args, value) in [
@@ -457,11 +456,6 @@ fn a_sweep_runs_only_strategies_its_setting_changes() {
         (
             &["--concurrency", "2,4", "--strategies", "batched"][..],
             "'batched'",
-        ),
-        // Automatic points alike (they ran, each alike, and recommended one).
-        (
-            &["--concurrency", "auto", "--strategies", "async,sequential"][..],
-            "'sequential'",
         ),
         // A search alike.
         (

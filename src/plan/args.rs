@@ -183,20 +183,13 @@ impl SweepArgs {
             SweepPlan::Fixed(axis) => Some(axis),
             _ => None,
         }))?;
-        match &plan {
-            SweepPlan::Fixed(axis) => {
-                Self::all_changed_by(&cfg, axis)?;
-                Self::distinct_in_effect(&cfg, axis)?;
-                // Every point must be valid, not only the first.
-                for i in 0..axis.values().len() {
-                    cfg.derived(axis.apply(&cfg, i))?;
-                }
+        if let SweepPlan::Fixed(axis) = &plan {
+            Self::all_changed_by(&cfg, axis)?;
+            Self::distinct_in_effect(&cfg, axis)?;
+            // Every point must be valid, not only the first.
+            for i in 0..axis.values().len() {
+                cfg.derived(axis.apply(&cfg, i))?;
             }
-            // `-c auto` over sequential ran its points, each alike, and recommended one.
-            SweepPlan::AutoConcurrency => {
-                Self::all_changed_by(&cfg, &crate::model::sweep::Axis::Concurrency(Vec::new()))?;
-            }
-            SweepPlan::AutoRate => {}
         }
         Ok((cfg, plan))
     }

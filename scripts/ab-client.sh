@@ -11,7 +11,9 @@
 # of the whole process ÷ requests (`/usr/bin/time`; asyncbench's includes its start-up and
 # report), and for asyncbench also the CPU it reports for its measured phase (`cpu_s ÷ issued`).
 # Writes OUT_DIR/ab.md: every round, the medians, and each commit's median over bare reqwest.
-# The floors and the mock are built from the checkout this runs in.
+# The floors and the mock are built from the checkout this runs in. ALSO='FLAGS' runs each
+# commit a second time in each round with FLAGS added, in a column of its own (ALSO=
+# --no-request-log: what the request log costs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ab_commit_args=$(($# - 1))
@@ -30,8 +32,17 @@ echo "$body" >"$work/body.json"
 ab_start_mock --latency 0ms
 
 per_req() { awk -v n="$2" '{printf "%.2f", ($1 + $2) * 1e6 / n}' "$1"; }
+ALSO=${ALSO:-}
 cols=("bare reqwest" "bare reqwest, a task per request")
-for c in "${commits[@]}"; do cols+=("async at \`$c\`"); done
+runs=()
+for c in "${commits[@]}"; do
+  runs+=("$c|")
+  cols+=("async at \`$c\`")
+  if [ -n "$ALSO" ]; then
+    runs+=("$c|$ALSO")
+    cols+=("async at \`$c\`, \`$ALSO\`")
+  fi
+done
 rows=""
 for r in $(seq "$ROUNDS"); do
   row="| $r |"
@@ -43,10 +54,12 @@ for r in $(seq "$ROUNDS"); do
     row+=" $v |"
     k=$((k + 1))
   done
-  for c in "${commits[@]}"; do
+  for run in "${runs[@]}"; do
+    c=${run%%|*}
+    read -r -a extra <<<"${run#*|}"
     rm -rf "$work/ab"
     /usr/bin/time -f "%U %S" -o "$work/t" "$work/asyncbench-$c" compare -q --rounds 1 --target "$url/v1" \
-      --body-file "$work/body.json" --strategies async -c 64 -n "$N" --out "$work/ab" >/dev/null 2>&1
+      --body-file "$work/body.json" --strategies async -c 64 -n "$N" --out "$work/ab" "${extra[@]}" >/dev/null 2>&1
     v=$(per_req "$work/t" "$N")
     m=$(python3 -c "import json; s = json.load(open('$work/ab/report.json'))['strategies'][0]; print(f\"{s['cpu_s'] / s['issued'] * 1e6:.2f}\")")
     echo "$v" >>"$work/col$k"
@@ -73,7 +86,7 @@ done
 {
   echo "# The harness's own CPU a request: asyncbench \`async\` beside bare reqwest"
   echo
-  ab_head "ROUNDS=$ROUNDS N=$N bash scripts/ab-client.sh OUT_DIR $*"
+  ab_head "${ALSO:+ALSO='$ALSO' }ROUNDS=$ROUNDS N=$N bash scripts/ab-client.sh OUT_DIR $*"
   echo
   echo "Zero latency, 64 in flight, $N requests a run, one standalone mock for the whole run, on the"
   echo "same 2 cores. µs of CPU a request: the whole process (user + system ÷ requests); in brackets,"

@@ -242,6 +242,42 @@ fn both_html_pages_render_in_a_real_browser() {
         assert!(over.iter().all(|o| *o <= 0), "run page at {width} px: {over:?}");
     }
 
+    // A run whose open loop could not keep its schedule: the warning said on stderr is on the
+    // page too, wrapped within it.
+    let late = tmp.path().join("late");
+    let o = bin()
+        .args([
+            "compare",
+            "-q",
+            "-n",
+            "30",
+            "--rounds",
+            "1",
+            "--rate",
+            "2000",
+            "-c",
+            "1",
+            "--latency",
+            "10ms",
+            "--strategies",
+            "async",
+            "--out",
+        ])
+        .arg(&late)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = late.join("report.html");
+    let (dom, console) = load(&chrome, &page, &tmp.path().join("late.png"));
+    assert!(console.is_empty(), "console: {console:?}");
+    assert!(
+        dom.contains("<p class=\"warn\">Warning: async started ")
+            && dom.contains("could not keep the schedule"),
+        "no warning on the page"
+    );
+    let over = overflow(&chrome, &page, 1280);
+    assert!(over.iter().all(|o| *o <= 0), "late page at 1280 px: {over:?}");
+
     // The sweep: the recommendation and six charts (goodput, p99, 429s, throughput, retries,
     // client CPU per request).
     let page = sweep.join("report.html");

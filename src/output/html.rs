@@ -340,6 +340,11 @@ pub(crate) fn run_page(r: &RunReport, dir: &Path) -> String {
     if let Some(d) = r.diagnosis() {
         let _ = writeln!(b, "<p class=\"warn\">{}</p>", escape(&d));
     }
+    // What the figures include that they should not (a schedule not kept, requests held back by
+    // the log's disk): said on stderr only, a reader of the page never saw it.
+    for w in r.warnings() {
+        let _ = writeln!(b, "<p class=\"warn\">Warning: {}</p>", escape(&w));
+    }
     b.push_str("<h2>Results</h2>\n");
     b.push_str(&main_tables(r));
     b.push_str("<p class=\"note\">latency: end-to-end of successful requests, from the intended start, retries included, ms (– where none succeeded) · eff: goodput ÷ (concurrency ÷ mean mock delay) · cpu_s: client CPU, mock excluded · thr: threads the strategy ran on at peak</p>\n");
@@ -681,6 +686,32 @@ fn points_table(r: &SweepReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The run's warnings are on the page, as on stderr: a strategy that could not keep its
+    /// schedule, requests held back by the log's disk; none when there are none.
+    #[test]
+    fn the_runs_warnings_are_on_the_page() {
+        use crate::model::outcome::ErrorClass;
+        use crate::model::strategy::Strategy;
+        let mut slow = crate::model::report::tests::strategy(Strategy::Async, 1, 0, ErrorClass::Timeout);
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = crate::model::report::tests::run_of(vec![slow.clone()]);
+        assert!(!run_page(&r, dir.path()).contains("Warning: "));
+        (slow.target_rate, slow.achieved_rate) = (Some(200.0), Some(100.0));
+        r.strategies = vec![slow];
+        r.log_wait_s = Some(1.5);
+        let page = run_page(&r, dir.path());
+        assert!(
+            page.contains("<p class=\"warn\">Warning: async started 100.0 requests/s of the 200.0 asked for"),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                "<p class=\"warn\">Warning: requests.jsonl: the disk took the request lines slower"
+            ),
+            "{page}"
+        );
+    }
 
     #[test]
     fn text_is_escaped() {

@@ -462,6 +462,15 @@ def past_phase(wait):
     return _STOPPED or (_PHASE_END_NS is not None and now() + wait * 1e9 >= _PHASE_END_NS)
 
 
+# What an answer that came but failed was, in the Rust clients' words (the error's sample in
+# the report; without it the sample was the bare "HTTP 200").
+ANSWER_ERRORS = {
+    "closed": "stream ended before its end event ([DONE] or message_stop)",
+    "decode": "invalid response: not the answer asked for (a body not of the API, or a stream without events)",
+    "stream_error": "the stream carried an error event",
+}
+
+
 def retrying(w, index, intended, send, errors, rng=random):
     """One logical request with a blocking client: `send(req, number, attempt)` makes one
     attempt and fills `attempt`; an exception of `errors` is a failed attempt; the run's retry
@@ -471,7 +480,7 @@ def retrying(w, index, intended, send, errors, rng=random):
         number, a = req.send(), Attempt()
         try:
             send(req, number, a)
-            req.ended(status=a.status, error=a.error)
+            req.ended(status=a.status, error=a.error, message=ANSWER_ERRORS.get(a.error))
         except errors as e:
             a.error = error_kind(e)
             req.ended(error=a.error, message=repr(e))
@@ -491,7 +500,7 @@ async def retrying_async(w, index, intended, send, errors, rng=random):
         number, a = req.send(), Attempt()
         try:
             await send(req, number, a)
-            req.ended(status=a.status, error=a.error)
+            req.ended(status=a.status, error=a.error, message=ANSWER_ERRORS.get(a.error))
         except errors as e:
             a.error = error_kind(e)
             req.ended(error=a.error, message=repr(e))

@@ -209,6 +209,38 @@ fn report_with(latencies_ms: &[u64], shard: Shard) -> RunReport {
     r
 }
 
+/// The merged run's warnings are said as compare says a run's: a shard whose requests waited
+/// for its log's disk gives the merge that wait (the shards' waits add up).
+#[test]
+fn a_merge_says_the_shards_log_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = report_with(&[5, 6, 7], Shard { k: 0, n: 2 });
+    let mut b = report_with(&[5, 6, 7], Shard { k: 1, n: 2 });
+    (a.log_wait_s, b.log_wait_s) = (Some(1.25), Some(0.5));
+    let files: Vec<_> = [("a.json", &a), ("b.json", &b)]
+        .into_iter()
+        .map(|(name, r)| {
+            let f = tmp.path().join(name);
+            std::fs::write(&f, serde_json::to_string(r).unwrap()).unwrap();
+            f
+        })
+        .collect();
+    let o = crate::util::bin()
+        .arg("merge")
+        .args(&files)
+        .arg("--out")
+        .arg(tmp.path().join("merged"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("asyncbench: warning: requests.jsonl: the disk took the request lines slower than the run made them, and the requests waited 1.8 s in all"),
+        "{err}"
+    );
+    let merged = crate::util::json(&tmp.path().join("merged/report.json"));
+    assert_eq!(merged["log_wait_s"], 1.75);
+}
+
 /// Merging is exact where averaging is not: two shards with different latency distributions,
 /// and the merged p99 is the p99 of all their values, not the mean of their p99s.
 #[test]

@@ -94,7 +94,8 @@ pub(crate) fn execute(args: &MergeArgs) -> Result<Finish, RunError> {
             .join(", ")
     );
     let (requests, short) = gather_requests(&args.reports, &reports, &args.out)?;
-    for w in &short {
+    // The shards' own warnings, over the whole (as compare says them of a run).
+    for w in short.iter().chain(&merged.warnings()) {
         eprintln!("asyncbench: warning: {w}");
     }
     let shown = crate::commands::out(&text);

@@ -156,6 +156,18 @@ impl RetryPolicy {
         self.max_delay.max(self.retry_after_cap.unwrap_or(Duration::ZERO))
     }
 
+    /// The longest a request may take under this policy with `timeout` per attempt: every
+    /// attempt to its deadline and every wait the longest (a Retry-After up to its cap).
+    /// `said`: the longest wait a client leaves unsaid, when it says the longer ones (an
+    /// external client's `wait` line): each wait then counts at most that (or the backoff's
+    /// cap), and the wait said extends the silence allowed (see `external::watch`).
+    pub(crate) fn worst_case(&self, timeout: Duration, said: Option<Duration>) -> Duration {
+        let longest = self.longest_wait();
+        let longest = said.map_or(longest, |s| longest.min(self.max_delay.max(s)));
+        let waits = f64::from(self.attempts.saturating_sub(1)) * longest.as_secs_f64();
+        timeout * self.attempts.max(1) + Duration::from_secs_f64(waits.min(1e6))
+    }
+
     /// Whether `err` may be retried at all (ignoring the attempt budget).
     pub fn is_retryable(&self, err: &RequestError) -> bool {
         match err {
@@ -381,6 +393,29 @@ mod tests {
             ..RetryPolicy::preset(RetryPreset::Aiohttp)
         };
         assert_eq!(once.longest_wait(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_worst_case_covers_every_attempt_and_wait() {
+        let r = RetryPolicy::preset(RetryPreset::Aiohttp);
+        // 5 attempts of 10 s, 4 waits of at most 30 s.
+        assert_eq!(
+            r.worst_case(Duration::from_secs(10), None),
+            Duration::from_secs(170)
+        );
+        let none = RetryPolicy::preset(RetryPreset::None);
+        assert_eq!(
+            none.worst_case(Duration::from_secs(10), None),
+            Duration::from_secs(10)
+        );
+        // anthropic: 3 attempts, a Retry-After obeyed up to 49 days; a client that says every
+        // wait of 30 s or more counts each wait at 30 s.
+        let a = RetryPolicy::preset(RetryPreset::Anthropic);
+        assert!(a.worst_case(Duration::from_secs(10), None) > Duration::from_secs(86_400));
+        assert_eq!(
+            a.worst_case(Duration::from_secs(10), Some(Duration::from_secs(30))),
+            Duration::from_secs(90)
+        );
     }
 
     #[test]

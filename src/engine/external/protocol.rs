@@ -152,18 +152,6 @@ impl Retry {
             retry_after_clamp: p.retry_after_clamp,
         }
     }
-
-    /// The longest a request may take under this policy with `timeout` per attempt: every
-    /// attempt to its deadline and every wait at its cap (a Retry-After up to its cap).
-    /// `said`: the longest wait a client leaves unsaid, when it says the longer ones (a `wait`
-    /// line): each wait then counts at most that (or the backoff's cap), and the wait said
-    /// extends the silence allowed (see `external::watch`).
-    pub(crate) fn worst_case(&self, timeout: Duration, said: Option<Duration>) -> Duration {
-        let longest = self.max_delay_s.max(self.retry_after_cap_s.unwrap_or(0.0));
-        let longest = said.map_or(longest, |s| longest.min(self.max_delay_s.max(s.as_secs_f64())));
-        let waits = f64::from(self.attempts.saturating_sub(1)) * longest;
-        timeout * self.attempts.max(1) + Duration::from_secs_f64(waits.min(1e6))
-    }
 }
 
 /// The workload message of a prepared request.
@@ -957,28 +945,5 @@ mod tests {
         ] {
             parse(3, bad).expect_err(std::str::from_utf8(bad).unwrap());
         }
-    }
-
-    #[test]
-    fn the_worst_case_covers_every_attempt_and_wait() {
-        let r = Retry::of(&RetryPolicy::preset(crate::model::retry::RetryPreset::Aiohttp));
-        // 5 attempts of 10 s, 4 waits of at most 30 s.
-        assert_eq!(
-            r.worst_case(Duration::from_secs(10), None),
-            Duration::from_secs(170)
-        );
-        let none = Retry::of(&RetryPolicy::preset(crate::model::retry::RetryPreset::None));
-        assert_eq!(
-            none.worst_case(Duration::from_secs(10), None),
-            Duration::from_secs(10)
-        );
-        // anthropic: 3 attempts, a Retry-After obeyed up to 49 days; a client that says every
-        // wait of 30 s or more counts each wait at 30 s.
-        let a = Retry::of(&RetryPolicy::preset(crate::model::retry::RetryPreset::Anthropic));
-        assert!(a.worst_case(Duration::from_secs(10), None) > Duration::from_secs(86_400));
-        assert_eq!(
-            a.worst_case(Duration::from_secs(10), Some(Duration::from_secs(30))),
-            Duration::from_secs(90)
-        );
     }
 }

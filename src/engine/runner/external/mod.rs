@@ -273,7 +273,7 @@ impl Prepared {
         message.push(b'\n');
         // A shipped client says its waits of LONG_WAIT or more (unless its SDK retries).
         let said = says_long_waits(ctx).then_some(LONG_WAIT);
-        let per_request = workload.retry.worst_case(ctx.cfg.timeout, said);
+        let per_request = ctx.cfg.retry.worst_case(ctx.cfg.timeout, said);
         let longest_gap = ctx.schedule.as_ref().map_or(Duration::ZERO, |s| {
             let gaps = s.iter().zip(s.iter().skip(1)).map(|(a, b)| b.saturating_sub(a));
             gaps.max().unwrap_or(Duration::ZERO) + s.get(0).unwrap_or_default()

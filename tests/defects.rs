@@ -1369,3 +1369,60 @@ fn a_streaming_request_answered_without_events_is_an_invalid_response() {
     assert_eq!(code, Some(0), "py-openai's answers count: {err}");
     assert!(!err.contains("could not be talked to"), "{err}");
 }
+
+/// Every Rust strategy reads the same response heads: a header of 60 000 bytes and 110
+/// headers are answers for all of them, heads of 100 000 and 1 000 000 bytes and 140 headers
+/// failures of the same class for all of them (ureq took 64 KiB, hyper about 408 KiB and 100
+/// headers: each strategy family failed an answer the other took). The shipped Python clients keep their libraries' own
+/// limits, and every one of their requests is counted.
+#[test]
+fn every_strategy_reads_the_same_response_heads() {
+    crate::util::python_clients();
+    let strategies = crate::util::every_strategy_for(asyncbench::model::plan::Api::Openai);
+    let list: Vec<String> = strategies.iter().map(ToString::to_string).collect();
+    let many =
+        |n: usize| -> Vec<(String, String)> { (0..n).map(|i| (format!("x-h{i}"), "v".into())).collect() };
+    let one = |len: usize| vec![("x-big".to_string(), "a".repeat(len))];
+    for (what, extra, read) in [
+        ("one header of 60 000 bytes", one(60_000), true),
+        ("110 headers", many(110), true),
+        ("one header of 100 000 bytes", one(100_000), false),
+        ("a head of 1 000 000 bytes", one(1_000_000), false),
+        ("140 headers", many(140), false),
+    ] {
+        let target = format!("{}/v1", crate::util::head_server(extra));
+        let (_, err, tmp) = crate::util::run_out(&[
+            "compare",
+            "-q",
+            "-n",
+            "2",
+            "-c",
+            "1",
+            "--retry",
+            "none",
+            "--timeout",
+            "5s",
+            "--target",
+            &target,
+            "--strategies",
+            &list.join(","),
+        ]);
+        let report = crate::util::json(&tmp.path().join("out/report.json"));
+        let mut classes = std::collections::BTreeSet::new();
+        for (s, id) in report["strategies"].as_array().unwrap().iter().zip(&list) {
+            assert_eq!(s["id"], id.as_str(), "{what}");
+            assert_eq!(s["accounted"], "2/2", "{what}, {id}: {err}");
+            if id.starts_with("py-") {
+                continue;
+            }
+            if read {
+                assert_eq!(s["outcomes"]["ok"], 2, "{what}, {id}: {s}");
+            } else {
+                assert_eq!(s["outcomes"]["ok"], 0, "{what}, {id}: {s}");
+                assert_eq!(s["errors"][0]["count"], 2, "{what}, {id}: {s}");
+                classes.insert(s["errors"][0]["class"].as_str().unwrap().to_string());
+            }
+        }
+        assert!(classes.len() <= 1, "{what}: one class for all: {classes:?}");
+    }
+}

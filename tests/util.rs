@@ -214,6 +214,38 @@ pub(crate) fn pieces_server(chunked: bool) -> String {
     format!("http://{addr}")
 }
 
+/// A tiny HTTP server that answers every request (up to 256 connections, one request each) with
+/// a whole completion under `extra` headers beside its own. Returns its base URL.
+pub(crate) fn head_server(extra: Vec<(String, String)>) -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut head = String::new();
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let head = std::sync::Arc::new(head);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(256) {
+            let Ok(mut s) = stream else { continue };
+            let head = head.clone();
+            std::thread::spawn(move || {
+                if !read_request(&mut s) {
+                    return;
+                }
+                let body = completion_json().to_string();
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{head}\r\n{body}",
+                    body.len()
+                );
+                let _ = s.flush();
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 /// A tiny HTTP server that answers every request with a 200 whose body never ends (a JSON
 /// prefix or SSE events, written until the client goes away, 256 MiB are out, or 30 s pass),
 /// on up to 64 connections. Returns its base URL.

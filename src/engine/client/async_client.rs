@@ -25,7 +25,8 @@ pub(crate) fn install_tls_provider() {
 }
 
 /// The reqwest builder every `AsyncClient` starts from, whatever its target: `timeout` cuts an
-/// attempt off (connect to last byte), Nagle is off, the idle pool unbounded, and no hidden
+/// attempt off (connect to last byte), Nagle is off, the idle pool unbounded, the heads read
+/// those the blocking client reads, and no hidden
 /// attempts: no redirect followed, and none resent (reqwest would resend on an HTTP/2 refusal
 /// by default), as every attempt must be counted (and be the mock's count). Public so the
 /// bench's bare-reqwest floor (`examples/floor_client.rs`) is built as the strategy's client is.
@@ -39,6 +40,8 @@ pub fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
         // A redirect is an answer (a 3xx outcome), as in the blocking client: following it hid
         // a second request in the latency of the async strategies only.
         .redirect(reqwest::redirect::Policy::none())
+        // As many headers as the blocking client reads (their size is checked on each answer).
+        .http1_max_headers(super::MAX_RESPONSE_HEADERS)
 }
 
 /// A reqwest client bound to one prepared request. Clone it into tasks: clones share the pool.
@@ -174,6 +177,9 @@ impl AsyncClient {
         let max = self.limits.max_body;
         let sending = self.request(index, attempt).send();
         let mut resp = sending.await.map_err(|e| self.map_error(e))?;
+        if let Some(e) = super::head_too_large(resp.status(), resp.headers()) {
+            return Err(e);
+        }
         let status = resp.status().as_u16();
         // A failed answer and a stream are read by futures of their own, boxed, so the state of
         // a whole answer's read (every request in flight holds it) does not reserve their room.

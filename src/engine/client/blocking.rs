@@ -70,6 +70,7 @@ impl BlockingClient {
             .http_status_as_error(false)
             // A redirect is an answer, as in the async client: never followed.
             .max_redirects(0)
+            .max_response_header_size(super::MAX_RESPONSE_HEAD)
             .timeout_global(Some(limits.timeout))
             .max_idle_connections(4)
             .max_idle_connections_per_host(4);

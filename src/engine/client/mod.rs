@@ -18,6 +18,32 @@ use crate::model::record::{Protocol, Reasoning, Sample};
 use crate::model::retry::parse_retry_after;
 use crate::plan::inputs::PreparedBody;
 
+/// The largest response head (status line and headers) either client reads: ureq's own limit,
+/// given to it explicitly and checked on the reqwest strategies' answers by [`head_too_large`]
+/// (hyper's own limit is its read buffer's, about 408 KiB and not exact, and reqwest does not
+/// set it): a head of 100 KB was an answer for them and a failure for the blocking ones. The
+/// limit of Python's `requests` on one header line is the same.
+pub(crate) const MAX_RESPONSE_HEAD: usize = 64 << 10;
+/// The most response headers either client reads: ureq's (fixed in `ureq-proto` at 128), given
+/// to hyper too, whose 100 failed an answer the ureq strategies took.
+pub(crate) const MAX_RESPONSE_HEADERS: usize = 128;
+
+/// The error ureq gives a head past [`MAX_RESPONSE_HEAD`], for an answer read by reqwest: its
+/// size as it came over HTTP/1.1 (the status line, each header's line, the blank line).
+pub(crate) fn head_too_large(status: http::StatusCode, headers: &http::HeaderMap) -> Option<RequestError> {
+    const STATUS_LINE: usize = "HTTP/1.1 200 \r\n".len();
+    let reason = status.canonical_reason().map_or(0, str::len);
+    let size = headers.iter().fold(STATUS_LINE + reason + 2, |n, (name, value)| {
+        n + name.as_str().len() + value.len() + 4
+    });
+    (size > MAX_RESPONSE_HEAD).then(|| {
+        RequestError::transport(
+            crate::model::outcome::TransportKind::Other,
+            format!("response header is too big: {size} > {MAX_RESPONSE_HEAD}"),
+        )
+    })
+}
+
 /// How much of an error body is masked before the sample is cut from it.
 const MASK_WINDOW: usize = 16 << 10;
 

@@ -396,6 +396,50 @@ fn a_frozen_target_is_said_after_the_panel() {
     );
 }
 
+/// A signal after the watchdog's stop exits at once, and still says what the panel held, under
+/// its last frame: the line saying the target is dead or frozen was lost with the process.
+#[test]
+fn a_signal_after_a_frozen_target_still_says_it() {
+    let mock =
+        mock_server::MockServer::start(mock_server::Profile::fixed(Duration::from_millis(20))).unwrap();
+    let url = format!("{}/v1", mock.uri());
+    let freezer = std::thread::spawn(move || crate::util::freeze_target_after(mock, 50));
+    let seen = in_pty_with(
+        &[
+            "compare",
+            "-n",
+            "100000",
+            "-c",
+            "4",
+            "--timeout",
+            "600s",
+            "--strategies",
+            "async",
+            "--target",
+            &url,
+        ],
+        "the target stopped answering: no new requests",
+        1,
+    );
+    let _held = freezer.join().unwrap();
+    let end = &seen.end;
+    assert_eq!(seen.code, Some(130), "{end}");
+    let said = end
+        .find("answered none of 3 probes in a row")
+        .unwrap_or_else(|| panic!("the probes' line is gone:\n{end}"));
+    assert!(said < end.find("second SIGINT: exiting now").expect(end), "{end}");
+    // The panel's last frame stays whole above them (they were printed where its cursor was,
+    // over its rows).
+    let kept = end
+        .find("the target stopped answering: no new requests")
+        .expect(end);
+    assert!(end.find("in flight").expect(end) < kept && kept < said, "{end}");
+    assert!(
+        end[kept..said].lines().count() <= 2,
+        "the lines go under the panel:\n{end}"
+    );
+}
+
 /// A terminal that never answers where its cursor is cannot have the panel: the run goes on
 /// with progress lines (`--progress-every`), its cursor shown, and ends with the table.
 #[test]

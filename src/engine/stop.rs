@@ -139,6 +139,21 @@ impl StopToken {
         }
     }
 
+    /// The process is about to leave without its run's end: the live view leaves its last
+    /// frame and the cursor under it (a line printed where the cursor was cut through its rows),
+    /// and the lines said to it that it has not printed yet are printed.
+    fn say_held(&self) {
+        let board = self
+            .0
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for line in board.iter().flat_map(|b| b.close(Duration::from_millis(500))) {
+            eprintln!("{line}");
+        }
+    }
+
     /// What a first signal does, in one line: the live view shows it in place of the handler.
     pub fn notice(s: Signal) -> String {
         // Within the panel's 120 columns.
@@ -258,6 +273,9 @@ pub fn install_handlers(stop: &StopToken) -> std::io::Result<()> {
                 }
                 if stop.requested().is_some() {
                     remove_temporaries();
+                    // What the live view held for after its panel (a frozen target's probes, a
+                    // client's failure) is said now or never.
+                    stop.say_held();
                     show_cursor();
                     eprintln!(
                         "asyncbench: second {}: exiting now, nothing more written",

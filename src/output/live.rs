@@ -77,11 +77,15 @@ impl View {
                         crate::engine::stop::show_cursor();
                         lines(&b, every);
                     }
+                    b.gone();
                 })
                 .ok(),
             Mode::Lines(every) => std::thread::Builder::new()
                 .name("asyncbench-view".into())
-                .spawn(move || lines(&b, every))
+                .spawn(move || {
+                    lines(&b, every);
+                    b.gone();
+                })
                 .ok(),
         };
         View { board, thread }
@@ -215,11 +219,17 @@ fn panel(board: &Board) -> std::io::Result<()> {
         }
         std::thread::park_timeout(FRAME);
     }
-    // The table printed next takes the panel's place (without asking the terminal where its
-    // cursor is, as `Terminal::clear` would: the panel knows where it starts).
     let term = &mut screen.term;
-    term.set_cursor_position(Position::new(0, top))?;
-    term.backend_mut().clear_region(ClearType::AfterCursor)?;
+    if board.is_kept() {
+        // No table comes (a second signal): the last frame stays, what follows goes under it.
+        term.set_cursor_position(Position::new(0, top + height - 1))?;
+        term.backend_mut().write_all(b"\n")?;
+    } else {
+        // The table printed next takes the panel's place (without asking the terminal where
+        // its cursor is, as `Terminal::clear` would: the panel knows where it starts).
+        term.set_cursor_position(Position::new(0, top))?;
+        term.backend_mut().clear_region(ClearType::AfterCursor)?;
+    }
     term.show_cursor()?;
     std::io::stdout().flush()
 }

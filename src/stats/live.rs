@@ -414,6 +414,10 @@ pub struct Board {
     lanes: Mutex<Vec<Arc<Lane>>>,
     /// Set when the run has ended.
     done: AtomicBool,
+    /// Set when the view has stopped drawing.
+    gone: AtomicBool,
+    /// Set when the process leaves without its run's end: the panel's last frame is kept.
+    kept: AtomicBool,
     /// CPU time the view's thread has used so far, in ns: a strategy's client CPU leaves it out,
     /// as it leaves out the sampler's.
     view_cpu_ns: AtomicU64,
@@ -445,6 +449,8 @@ impl Board {
             plan,
             lanes: Mutex::new(Vec::new()),
             done: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            kept: AtomicBool::new(false),
             view_cpu_ns: AtomicU64::new(0),
             stopping: Mutex::new(None),
             said: Mutex::new(Vec::new()),
@@ -488,6 +494,29 @@ impl Board {
     /// The run has ended: the view draws its last frame and stops.
     pub fn finish(&self) {
         self.done.store(true, Ordering::Release);
+    }
+
+    /// The view has stopped drawing.
+    pub fn gone(&self) {
+        self.gone.store(true, Ordering::Release);
+    }
+
+    /// For a process about to leave without its run's end (a second signal): the view draws
+    /// its last frame and leaves it, the cursor under it (waited for up to `wait`: a terminal
+    /// that will not take it is not), then the lines it held back.
+    pub fn close(&self, wait: Duration) -> Vec<String> {
+        self.kept.store(true, Ordering::Release);
+        self.finish();
+        let until = Instant::now() + wait;
+        while !self.gone.load(Ordering::Acquire) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.take_said()
+    }
+
+    /// Whether the panel's last frame stays (see [`Board::close`]).
+    pub fn is_kept(&self) -> bool {
+        self.kept.load(Ordering::Acquire)
     }
 
     /// Whether the run has ended.

@@ -1426,3 +1426,49 @@ fn every_strategy_reads_the_same_response_heads() {
         assert!(classes.len() <= 1, "{what}: one class for all: {classes:?}");
     }
 }
+
+/// An answer whose body is cut short (its `content-length` not reached when the connection
+/// closes) is said as such by every client, the Python ones included, and the run's diagnosis
+/// says the target was reached: it asked whether the target was up.
+#[test]
+fn an_answer_cut_in_its_body_is_said_as_cut() {
+    crate::util::python_clients();
+    let strategies = crate::util::every_strategy_for(asyncbench::model::plan::Api::Openai);
+    let list: Vec<String> = strategies.iter().map(ToString::to_string).collect();
+    let target = format!("{}/v1", crate::util::cut_body_server(50));
+    let (code, err, tmp) = crate::util::run_out(&[
+        "compare",
+        "-q",
+        "-n",
+        "2",
+        "-c",
+        "1",
+        "--retry",
+        "none",
+        "--timeout",
+        "5s",
+        "--target",
+        &target,
+        "--strategies",
+        &list.join(","),
+    ]);
+    let report = crate::util::json(&tmp.path().join("out/report.json"));
+    for (s, id) in report["strategies"].as_array().unwrap().iter().zip(&list) {
+        assert_eq!(s["id"], id.as_str());
+        assert_eq!(s["accounted"], "2/2", "{id}: {err}");
+        let errors = &s["errors"][0];
+        assert_eq!(errors["class"], "connection_closed", "{id}: {s}");
+        assert_eq!(errors["count"], 2, "{id}: {errors}");
+        let sample = errors["sample"].as_str().unwrap();
+        assert!(
+            sample.contains("the answer was cut before its body's end"),
+            "{id}: {sample}"
+        );
+    }
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        err.contains("no request succeeded: every answer was cut before its body's end"),
+        "{err}"
+    );
+    assert!(!err.contains("could not be talked to"), "{err}");
+}

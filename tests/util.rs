@@ -217,6 +217,18 @@ pub(crate) fn pieces_server(chunked: bool) -> String {
 /// A tiny HTTP server that answers every request (up to 256 connections, one request each) with
 /// a whole completion under `extra` headers beside its own. Returns its base URL.
 pub(crate) fn head_server(extra: Vec<(String, String)>) -> String {
+    answer_server(extra, 0)
+}
+
+/// A tiny HTTP server that answers every request (up to 256 connections, one request each) with
+/// a completion whose `content-length` says `short` bytes more than it sends before it closes
+/// the connection. Returns its base URL.
+pub(crate) fn cut_body_server(short: usize) -> String {
+    answer_server(Vec::new(), short)
+}
+
+/// [`head_server`] and [`cut_body_server`].
+fn answer_server(extra: Vec<(String, String)>, short: usize) -> String {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -237,7 +249,7 @@ pub(crate) fn head_server(extra: Vec<(String, String)>) -> String {
                 let _ = write!(
                     s,
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{head}\r\n{body}",
-                    body.len()
+                    body.len() + short
                 );
                 let _ = s.flush();
             });

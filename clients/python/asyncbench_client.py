@@ -296,9 +296,27 @@ def error_kind(exc):
         return "refused"
     if "reset" in text:
         return "reset"
-    if "disconnect" in name or "closed" in text or "disconnect" in text or "incomplete" in text:
+    if ("disconnect" in name or "closed" in text or "disconnect" in text or "incomplete" in text
+            or "not completed" in text):
         return "closed"
     return "transport"
+
+
+# How a transport failure in an answer's body begins its sample, in the Rust clients' words
+# (the run's diagnosis reads it: the target was reached and began answering).
+CUT_IN_BODY = "the answer was cut before its body's end"
+
+
+def failure(error, exc, status=None, in_body=False):
+    """The sample of an attempt that raised `exc`: after the answer's head came (`status`, or
+    `in_body` where the line gives the status itself), a transport failure says the answer was
+    cut. `requests` reads the body before it returns the head: its ChunkedEncodingError comes
+    from the body only."""
+    in_body = in_body or status is not None or type(exc).__name__ == "ChunkedEncodingError"
+    if in_body and error in ("reset", "closed", "transport"):
+        head = f" (HTTP {status})" if status is not None else ""
+        return f"{CUT_IN_BODY}{head}: {exc!r}"
+    return repr(exc)
 
 
 class Stream:
@@ -483,7 +501,7 @@ def retrying(w, index, intended, send, errors, rng=random):
             req.ended(status=a.status, error=a.error, message=ANSWER_ERRORS.get(a.error))
         except errors as e:
             a.error = error_kind(e)
-            req.ended(error=a.error, message=repr(e))
+            req.ended(error=a.error, message=failure(a.error, e, a.status))
         done, wait = _after(w, req, number, a, rng)
         if done:
             return
@@ -503,7 +521,7 @@ async def retrying_async(w, index, intended, send, errors, rng=random):
             req.ended(status=a.status, error=a.error, message=ANSWER_ERRORS.get(a.error))
         except errors as e:
             a.error = error_kind(e)
-            req.ended(error=a.error, message=repr(e))
+            req.ended(error=a.error, message=failure(a.error, e, a.status))
         done, wait = _after(w, req, number, a, rng)
         if done:
             return
@@ -589,7 +607,9 @@ class SdkCalls:
                     if len(req.attempts) < req.count:
                         req.ended(error=error, message=repr(e.__cause__ or e))
                     else:  # the answer came and then broke
-                        req.attempts[-1].update(error=error, end_ns=now())
+                        cause = e.__cause__ or e
+                        req.attempts[-1].update(error=error, end_ns=now(),
+                                                message=failure(error, cause, in_body=True)[:200])
                 wait = next_wait(w, index, len(req.attempts), status, headers, error, rng)
                 if wait is None or not await pause_async(wait):
                     return req.done()

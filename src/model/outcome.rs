@@ -233,12 +233,30 @@ impl TransportKind {
     }
 }
 
+/// How a transport failure in an answer's body begins its message (see
+/// [`RequestError::in_body`]).
+pub const CUT_IN_BODY: &str = "the answer was cut before its body's end";
+
 impl RequestError {
     /// A transport failure of this kind, with its message.
     pub fn transport(kind: TransportKind, message: impl Into<String>) -> RequestError {
         RequestError::Transport {
             kind,
             message: message.into(),
+        }
+    }
+
+    /// This error, met while reading the body of an answer whose head came with `status`: a
+    /// transport failure says the answer was cut short, as a failure before any answer reads
+    /// the same in its class (the target was reached and began answering; the run's diagnosis
+    /// must not ask whether it is up).
+    pub fn in_body(self, status: u16) -> RequestError {
+        match self {
+            RequestError::Transport { kind, message } => RequestError::Transport {
+                kind,
+                message: format!("{CUT_IN_BODY} (HTTP {status}): {message}"),
+            },
+            other => other,
         }
     }
 

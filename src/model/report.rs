@@ -668,6 +668,15 @@ impl RunReport {
             "connection_closed" if top.sample.contains("stream ended before its end event") => {
                 "every stream ended before its end event ([DONE] or message_stop): the target cut its streams short, or does not send one; a stream without it counts as failed, never as an answer with fewer tokens".to_owned()
             }
+            // The head came: the target was reached and began answering.
+            "connection_reset" | "connection_closed" | "transport"
+                if top.sample.contains(crate::model::outcome::CUT_IN_BODY) =>
+            {
+                format!(
+                    "every answer was cut before its body's end ({}): the target was reached and began answering, then it (or a proxy between) ended the connection; see the sample under the table",
+                    top.class
+                )
+            }
             "connection_refused" | "connection_reset" | "connection_closed" | "transport" => {
                 format!("the target could not be talked to ({}): is it up, and is the URL's scheme and port right?", top.class)
             }
@@ -1030,6 +1039,20 @@ pub(crate) mod tests {
         let line = r.diagnosis().unwrap();
         assert!(
             line.contains("every stream ended before its end event") && !line.contains("talked to"),
+            "{line}"
+        );
+        // An answer cut in its body: the head came, the target was talked to.
+        let mut r = run_of(vec![strategy(Strategy::Async, 0, 1, Closed)]);
+        r.strategies[0].errors[0].sample = crate::model::outcome::RequestError::transport(
+            crate::model::outcome::TransportKind::Closed,
+            "Peer disconnected",
+        )
+        .in_body(200)
+        .to_string();
+        let line = r.diagnosis().unwrap();
+        assert!(
+            line.contains("every answer was cut before its body's end (connection_closed)")
+                && !line.contains("talked to"),
             "{line}"
         );
         // The class with the most requests summed over every strategy, not the first one met

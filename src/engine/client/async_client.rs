@@ -200,7 +200,11 @@ impl AsyncClient {
         // length announced is no promise: room is not taken for bytes that may never come).
         let hint = resp.content_length().unwrap_or(0).min(max).min(1 << 20) as usize;
         let (mut first, mut rest) = (Bytes::new(), Vec::new());
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.map_error(e).in_body(status))?
+        {
             let total = first.len() + rest.len() + chunk.len();
             if total as u64 > max {
                 return Err(RequestError::TooLarge { limit: max });
@@ -255,7 +259,12 @@ impl AsyncClient {
         let deadline = started + self.limits.timeout;
         let mut sse = SseReader::new(started, r.tokenizer).reading_stamps(head.stamp_base());
         let mut total = 0u64;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_error(e))? {
+        let status = resp.status().as_u16();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.map_error(e).in_body(status))?
+        {
             total += chunk.len() as u64;
             if total > max {
                 return Err(RequestError::TooLarge { limit: max });

@@ -161,7 +161,9 @@ impl BlockingClient {
             let mut buf = [0u8; 16 * 1024];
             let mut total = 0u64;
             loop {
-                let n = reader.read(&mut buf).map_err(|e| self.map_io(e))?;
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| self.map_io(e).in_body(status))?;
                 if n == 0 {
                     break;
                 }
@@ -187,7 +189,7 @@ impl BlockingClient {
             .with_config()
             .limit(max)
             .read_to_vec()
-            .map_err(|e| self.map_error(e))?;
+            .map_err(|e| self.map_error(e).in_body(status))?;
         let read = head.read_now();
         parse_body(r, &bytes).map(|s| head.sample(s, body, bytes.len() as u64, started, read))
     }

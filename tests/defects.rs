@@ -1472,3 +1472,85 @@ fn an_answer_cut_in_its_body_is_said_as_cut() {
     );
     assert!(!err.contains("could not be talked to"), "{err}");
 }
+
+/// Every client of a run goes through the one proxy the environment names for the target's
+/// scheme (`HTTP_PROXY` for an `http://` target: ureq took `HTTPS_PROXY`, aiohttp none, and the
+/// check that the target answers went straight to it and called it unreachable), the report and
+/// a warning say so; a loopback target is reached straight, whatever the environment says (the
+/// Python clients went to the proxy for the embedded mock). ureq tunnels (`CONNECT`) where the
+/// others hand the proxy the whole URL: the proxy is the same one.
+#[test]
+fn every_client_goes_through_the_one_proxy_of_the_run() {
+    crate::util::python_clients();
+    let strategies = crate::util::every_strategy_for(asyncbench::model::plan::Api::Openai);
+    let list: Vec<String> = strategies.iter().map(ToString::to_string).collect();
+    let (proxy, seen) = crate::util::proxy_server();
+    // A proxy that is not there: a client that takes it fails.
+    let trap = "http://127.0.0.1:9";
+    let run = |target: Option<&str>, http_proxy: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = crate::util::bin();
+        for var in ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "NO_PROXY"] {
+            c.env_remove(var);
+        }
+        c.env("HTTP_PROXY", http_proxy)
+            .env("HTTPS_PROXY", trap)
+            .env("ALL_PROXY", trap)
+            .args([
+                "compare",
+                "-q",
+                "-n",
+                "2",
+                "-c",
+                "1",
+                "--retry",
+                "none",
+                "--timeout",
+                "5s",
+            ])
+            .args(["--strategies", &list.join(",")]);
+        if let Some(t) = target {
+            c.args(["--target", t]);
+        } else {
+            c.args(["--latency", "1ms"]);
+        }
+        let o = c.arg("--out").arg(tmp.path().join("out")).output().unwrap();
+        let report = crate::util::json(&tmp.path().join("out/report.json"));
+        (o, report, tmp)
+    };
+    let (o, report, _tmp) = run(Some("http://api.example.invalid/v1"), &proxy);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for (s, id) in report["strategies"].as_array().unwrap().iter().zip(&list) {
+        assert_eq!(s["id"], id.as_str());
+        assert_eq!(s["outcomes"]["ok"], 2, "{id}: {s}");
+    }
+    let lines = seen.lock().unwrap().clone();
+    let through = lines
+        .iter()
+        .filter(|l| l.starts_with("post http://api.example.invalid/v1/chat/completions"))
+        .count();
+    // ureq tunnels: sequential and threadpool, two requests each.
+    let tunnelled = lines
+        .iter()
+        .filter(|l| l.starts_with("post ") && l.ends_with("(tunnelled)"))
+        .count();
+    assert_eq!(tunnelled, 4, "{lines:?}");
+    assert_eq!(through, 2 * list.len(), "{lines:?}");
+    let said = format!("{proxy}/ ($HTTP_PROXY)");
+    assert_eq!(report["config"]["proxy"], said.as_str());
+    assert!(
+        err.contains(&format!("go through the proxy {proxy}/ (from $HTTP_PROXY)")),
+        "{err}"
+    );
+    // The embedded mock, on loopback: straight to it, the proxies of the environment unused.
+    let before = seen.lock().unwrap().len();
+    let (o, report, _tmp) = run(None, trap);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for (s, id) in report["strategies"].as_array().unwrap().iter().zip(&list) {
+        assert_eq!(s["outcomes"]["ok"], 2, "{id}: {s}");
+    }
+    assert!(report["config"]["proxy"].is_null());
+    assert_eq!(seen.lock().unwrap().len(), before);
+}

@@ -138,6 +138,11 @@ pub(crate) fn json(path: &std::path::Path) -> serde_json::Value {
 /// Reads one request from `s`, its body included (closing on unread bytes would reset the
 /// answer); false when the client went away first.
 fn read_request(s: &mut std::net::TcpStream) -> bool {
+    request_line(s).is_some()
+}
+
+/// [`read_request`], returning the request's first line.
+fn request_line(s: &mut std::net::TcpStream) -> Option<String> {
     use std::io::Read;
     let mut req = Vec::new();
     let mut buf = [0u8; 4096];
@@ -146,7 +151,7 @@ fn read_request(s: &mut std::net::TcpStream) -> bool {
             break i + 4;
         }
         match s.read(&mut buf) {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => req.extend_from_slice(&buf[..n]),
         }
     };
@@ -158,11 +163,61 @@ fn read_request(s: &mut std::net::TcpStream) -> bool {
         .unwrap_or(0);
     while req.len() < body_at + length {
         match s.read(&mut buf) {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => req.extend_from_slice(&buf[..n]),
         }
     }
-    true
+    Some(head.lines().next().unwrap_or_default().to_owned())
+}
+
+/// A stand-in for a forward HTTP proxy that answers every request itself with a whole
+/// completion (keep-alive, up to 256 connections), a `CONNECT` with its tunnel (to itself):
+/// returns its URL and the request lines it was sent, each naming the whole URL (a request sent
+/// down a tunnel to `host:80` as `http://host/path … (tunnelled)`).
+pub(crate) fn proxy_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(256) {
+            let Ok(mut s) = stream else { continue };
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let mut tunnel: Option<String> = None;
+                while let Some(line) = request_line(&mut s) {
+                    if let Some(to) = line.strip_prefix("connect ") {
+                        let host = to.split_whitespace().next().unwrap_or_default();
+                        tunnel = Some(host.trim_end_matches(":80").to_owned());
+                        lines.lock().unwrap().push(line.clone());
+                        if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                            .is_err()
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                    let line = match (&tunnel, line.split_once(" /")) {
+                        (Some(host), Some((method, rest))) => {
+                            format!("{method} http://{host}/{rest} (tunnelled)")
+                        }
+                        _ => line,
+                    };
+                    lines.lock().unwrap().push(line);
+                    let body = completion_json().to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
 }
 
 /// A tiny HTTP server that answers every request (up to 256 connections, one request each) with

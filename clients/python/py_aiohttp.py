@@ -88,9 +88,12 @@ async def main():
     policy = w.retry
     native = policy["name"] == "aiohttp"
     ctx = w.ssl_context()
+    # trust_env: the run's proxy (the harness sets the variables to it, or clears them), as the
+    # other clients of the run go through it; aiohttp reads none by default.
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=w.timeout_s),
                                     connector=aiohttp.TCPConnector(ssl=ctx) if ctx else None,
-                                    trace_configs=[tracing()] if native else None)
+                                    trace_configs=[tracing()] if native else None,
+                                    trust_env=True)
     if native:
         client = RetryClient(client_session=session, retry_options=ExponentialRetry(
             attempts=policy["attempts"], start_timeout=policy["initial_s"], max_timeout=policy["max_delay_s"],

@@ -60,6 +60,13 @@ pub(crate) fn settings_warnings(cfg: &RunConfig) -> Vec<String> {
         }
     }
     w.extend(input_warnings(cfg));
+    if let Some(p) = cfg.endpoint.target().and_then(|t| t.proxy.as_ref()) {
+        w.push(format!(
+            "every strategy's requests go through the proxy {} (from ${}): its hop is in every latency; set NO_PROXY to the target's host to measure it alone",
+            p.display(),
+            p.var
+        ));
+    }
     if cfg.endpoint.target().is_some_and(|t| t.trust.insecure) {
         w.push("--insecure: any certificate is accepted; the target may not be who it says".into());
     }

@@ -135,6 +135,10 @@ pub struct ConfigSummary {
     pub workload: WorkloadSummary,
     /// `embedded mock` or the target's base URL (userinfo redacted).
     pub target: String,
+    /// The proxy every client went through (userinfo redacted) and the variable that named it,
+    /// or none.
+    #[serde(default)]
+    pub proxy: Option<String>,
     /// How the strategies met the target's state.
     pub isolation: Isolation,
     /// Whether an API key was sent (never the key).

@@ -196,10 +196,10 @@ fn describe_warmup(wu: crate::model::plan::Warmup) -> String {
     }
 }
 
-/// HTTP or HTTPS, HTTP/2, an insecure trust, the body cap.
+/// HTTP or HTTPS, HTTP/2, an insecure trust, the body cap, the proxy.
 fn describe_transport(c: &crate::model::report::ConfigSummary) -> String {
     format!(
-        "{}{}{} · at most {} MiB a response",
+        "{}{}{} · at most {} MiB a response{}",
         if c.tls { "HTTPS" } else { "HTTP" },
         if c.http2 {
             ", HTTP/2 asked of the async strategies"
@@ -211,7 +211,11 @@ fn describe_transport(c: &crate::model::report::ConfigSummary) -> String {
         } else {
             ""
         },
-        c.max_body_bytes >> 20
+        c.max_body_bytes >> 20,
+        c.proxy
+            .as_ref()
+            .map(|p| format!(" · every client through the proxy {p}"))
+            .unwrap_or_default()
     )
 }
 

@@ -613,9 +613,13 @@ pub(crate) fn settings_header(c: &ConfigSummary, before: bool) -> String {
         k => format!("{count} × {k} rounds"),
     };
     t.push_str(&wrap(&format!(
-        "{} · target {} ({}){} · retry {} · timeout {} · max body {} MiB{}{}{}",
+        "{} · target {}{} ({}){} · retry {} · timeout {} · max body {} MiB{}{}{}",
         requests,
         c.target,
+        c.proxy
+            .as_ref()
+            .map(|p| format!(" through the proxy {p}"))
+            .unwrap_or_default(),
         c.isolation.describe(),
         match c.workload.api {
             crate::model::plan::Api::Openai => "",

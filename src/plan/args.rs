@@ -621,6 +621,7 @@ impl CommonArgs {
                 ca_pem: self.ca_cert.as_deref().map(read_ca).transpose()?.map(Arc::new),
                 insecure: self.insecure,
             },
+            proxy: crate::plan::proxy::Proxy::for_target(url)?,
         })
     }
 

@@ -21,6 +21,8 @@ pub struct Target {
     pub embedded: bool,
     /// Which certificates to trust over HTTPS.
     pub trust: TlsTrust,
+    /// The proxy every client goes through (from the environment), or none.
+    pub proxy: Option<crate::plan::proxy::Proxy>,
 }
 
 /// What an HTTPS client trusts: the system's roots, plus a certificate of the user's (or of the
@@ -34,13 +36,14 @@ pub struct TlsTrust {
 }
 
 impl Target {
-    /// An external target at `base_url`, no key, the system's roots.
+    /// An external target at `base_url`, no key, the system's roots, no proxy.
     pub fn external(base_url: impl Into<String>) -> Target {
         Target {
             base_url: base_url.into(),
             api_key: None,
             embedded: false,
             trust: TlsTrust::default(),
+            proxy: None,
         }
     }
 
@@ -76,6 +79,11 @@ impl Target {
             }
         };
         req.trust = self.trust.clone();
+        if let Some(p) = &self.proxy {
+            // A proxy's credentials are never repeated in a sample either.
+            req.secrets.extend(crate::plan::request::userinfo_secrets(&p.url));
+            req.proxy = Some(p.clone());
+        }
         req.http2 = cfg.http2;
         req.tokenizer = w.tokenizer;
         req.set_headers(&cfg.inputs.headers);

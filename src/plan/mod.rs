@@ -8,6 +8,7 @@
 //! - [`inputs`]: datasets, body files, synthetic prompts, headers → request bodies.
 //! - [`request`]: the prepared request (URL, key, limits) and redaction of secrets.
 //! - [`python`]: the interpreter of the shipped Python clients and its check.
+//! - [`proxy`]: the one proxy of a run's clients, from the environment.
 //! - [`machine`], [`provenance`]: where and with what a run ran.
 
 pub(crate) mod args;
@@ -16,5 +17,6 @@ pub(crate) mod endpoint;
 pub(crate) mod inputs;
 pub(crate) mod machine;
 pub(crate) mod provenance;
+pub(crate) mod proxy;
 pub(crate) mod python;
 pub(crate) mod request;

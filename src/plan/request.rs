@@ -118,8 +118,11 @@ pub struct PreparedRequest {
     pub(crate) auth: Option<String>,
     /// The body asks for server-sent events.
     pub stream: bool,
-    /// The target is on loopback: proxies from the environment are not used.
+    /// The target is on loopback (a mock's stamps are read from it: its clock is ours).
     pub loopback: bool,
+    /// The proxy every client goes through, or none (the environment's own is never read by
+    /// a client: see [`crate::plan::proxy`]).
+    pub proxy: Option<crate::plan::proxy::Proxy>,
     /// Strings never to repeat in an error sample: the key, the URL's userinfo.
     pub(crate) secrets: Vec<String>,
     /// Certificates to trust over HTTPS.
@@ -243,6 +246,7 @@ impl PreparedRequest {
             loopback,
             secrets,
             trust: Default::default(),
+            proxy: None,
             http2: false,
             tokenizer: Default::default(),
             inputs: 1,
@@ -297,6 +301,7 @@ impl PreparedRequest {
             loopback,
             secrets,
             trust: Default::default(),
+            proxy: None,
             http2: false,
             tokenizer: Default::default(),
             inputs: 1,
@@ -359,7 +364,7 @@ pub(crate) fn is_credential_param(name: &str) -> bool {
 
 /// The user name and password of a URL and the values of its credential-like query parameters
 /// (what `redact_url` hides), for masking in messages.
-fn userinfo_secrets(url: &str) -> Vec<String> {
+pub(crate) fn userinfo_secrets(url: &str) -> Vec<String> {
     let Ok(u) = url::Url::parse(url) else {
         return Vec::new();
     };

@@ -66,9 +66,14 @@ impl AsyncClient {
     /// A client whose own timeout cuts an attempt off at the deadline (connect to last byte);
     /// `chat` checks the deadline again at the end, as the blocking client does.
     pub(crate) fn new(req: Arc<PreparedRequest>, limits: Limits) -> Result<Self, RunError> {
-        let mut b = base_builder(limits.timeout);
-        if req.loopback {
-            b = b.no_proxy();
+        // The run's proxy or none: reqwest's own reading of the environment is never used.
+        let mut b = base_builder(limits.timeout).no_proxy();
+        if let Some(p) = &req.proxy {
+            let proxy = reqwest::Proxy::all(&p.url).map_err(|e| RunError::Setup {
+                what: "proxy",
+                source: e.into(),
+            })?;
+            b = b.proxy(proxy);
         }
         // HTTP/1.1 unless asked: with HTTP/2 on, reqwest would pick it by ALPN on any https
         // target, and the comparison with ureq (HTTP/1.1 only) would change under the user.

@@ -12,6 +12,8 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use crate::engine::client::{Head, SseReader, ended, parse_body, status_error};
 use crate::model::outcome::{RequestError, TransportKind};
 use crate::model::record::Sample;
+use crate::plan::endpoint::TlsTrust;
+use crate::plan::proxy::Proxy;
 use crate::plan::request::{Limits, NumberedUrl, PreparedRequest};
 use mock_server::{ATTEMPT_HEADER, REQUEST_INDEX_HEADER};
 
@@ -66,7 +68,7 @@ impl BlockingClient {
     /// An agent whose own global timeout cuts an attempt off at the deadline; `chat` checks the
     /// deadline again at the end, so the rule is the async client's exactly.
     pub(crate) fn new(req: Arc<PreparedRequest>, limits: Limits) -> Self {
-        let mut config = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A redirect is an answer, as in the async client: never followed.
             .max_redirects(0)
@@ -74,25 +76,7 @@ impl BlockingClient {
             .timeout_global(Some(limits.timeout))
             .max_idle_connections(4)
             .max_idle_connections_per_host(4);
-        if req.loopback {
-            config = config.proxy(None);
-        }
-        let trust = &req.trust;
-        if trust.ca_pem.is_some() || trust.insecure {
-            let mut tls = ureq::tls::TlsConfig::builder().disable_verification(trust.insecure);
-            if let Some(pem) = &trust.ca_pem {
-                // Certificates the run was told to trust (checked readable when the run was set
-                // up); ureq then trusts these only, not the system's roots.
-                let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
-                    .filter_map(|item| match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
-                tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-            }
-            config = config.tls_config(tls.build());
-        }
+        let config = connecting(config, &req.trust, req.proxy.as_ref());
         BlockingClient {
             agent: ureq::Agent::with_parts(
                 config.build(),
@@ -224,6 +208,35 @@ impl BlockingClient {
             }
         }
     }
+}
+
+/// `config` trusting what the run trusts and going through the run's proxy (or none: ureq's own
+/// reading of the environment is never used). Shared with the harness's own agents (the
+/// target's check, the watchdog's probes, a mock's counters), which must reach the target as
+/// the clients do.
+pub(crate) fn connecting(
+    mut config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    trust: &TlsTrust,
+    proxy: Option<&Proxy>,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    // Checked to be an HTTP(S) proxy URL when the run was planned: ureq takes those.
+    config = config.proxy(proxy.and_then(|p| ureq::Proxy::new(&p.url).ok()));
+    if trust.ca_pem.is_some() || trust.insecure {
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(trust.insecure);
+        if let Some(pem) = &trust.ca_pem {
+            // Certificates the run was told to trust (checked readable when the run was set
+            // up); ureq then trusts these only, not the system's roots.
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        config = config.tls_config(tls.build());
+    }
+    config
 }
 
 /// `b` with the request's number, the attempt's when it is not the first (the mock takes 1, as

@@ -377,6 +377,11 @@ pub(crate) fn summary(cfg: &RunConfig, session: &Session, isolation: Isolation) 
                 .target()
                 .is_some_and(|t| t.base_url.starts_with("https:")),
         insecure: cfg.endpoint.target().is_some_and(|t| t.trust.insecure),
+        proxy: cfg
+            .endpoint
+            .target()
+            .and_then(|t| t.proxy.as_ref())
+            .map(|p| format!("{} (${})", p.display(), p.var)),
         retry: cfg.retry.clone(),
         load: cfg.load.model(),
         workload: WorkloadSummary {

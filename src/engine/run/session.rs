@@ -59,31 +59,20 @@ pub struct Lease {
     pub stop: StopToken,
 }
 
-/// A short-lived agent for the mock's `/stats` and `/admin/reset`, trusting what the run trusts.
-fn agent(trust: &TlsTrust) -> ureq::Agent {
-    agent_with(trust, Duration::from_secs(2))
+/// A short-lived agent for the mock's `/stats` and `/admin/reset`, reaching the target as the
+/// run's clients do (its trust, its proxy).
+fn agent(target: &Target) -> ureq::Agent {
+    agent_with(target, Duration::from_secs(2))
 }
 
 /// [`agent`] with its own deadline.
-fn agent_with(trust: &TlsTrust, timeout: Duration) -> ureq::Agent {
-    let mut config = ureq::Agent::config_builder()
+fn agent_with(target: &Target, timeout: Duration) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .proxy(None);
-    if trust.ca_pem.is_some() || trust.insecure {
-        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(trust.insecure);
-        if let Some(pem) = &trust.ca_pem {
-            let certs: Vec<_> = ureq::tls::parse_pem(pem)
-                .filter_map(|i| match i {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
-        config = config.tls_config(tls.build());
-    }
-    config.build().into()
+        .http_status_as_error(false);
+    crate::engine::client::blocking::connecting(config, &target.trust, target.proxy.as_ref())
+        .build()
+        .into()
 }
 
 impl Lease {
@@ -94,10 +83,7 @@ impl Lease {
             return Some(m.stats());
         }
         let origin = self.stats_origin.as_ref()?;
-        let mut resp = agent(&self.target.trust)
-            .get(format!("{origin}/stats"))
-            .call()
-            .ok()?;
+        let mut resp = agent(&self.target).get(format!("{origin}/stats")).call().ok()?;
         if resp.status() != 200 {
             return None;
         }
@@ -206,6 +192,7 @@ impl Session {
                             ca_pem: mock.ca_pem().map(|p| Arc::new(p.as_bytes().to_vec())),
                             insecure: false,
                         },
+                        proxy: None,
                     },
                     mock: Some(mock),
                     stats_origin: None,
@@ -296,7 +283,7 @@ impl Drop for Watchdog {
 /// The watchdog's loop (see [`Watchdog`]).
 fn watch(target: &Target, done: &std::sync::atomic::AtomicBool, stop: &StopToken) {
     use std::sync::atomic::Ordering;
-    let agent = agent_with(&target.trust, PROBE_TIMEOUT);
+    let agent = agent_with(target, PROBE_TIMEOUT);
     let url = format!("{}/health", target.origin());
     let mut unanswered = 0;
     let mut last_why = String::new();
@@ -358,7 +345,7 @@ fn no_answer(e: &ureq::Error) -> bool {
 /// Whether the target's origin serves our mock's `GET /stats`.
 fn is_our_mock(target: &Target) -> bool {
     let url = format!("{}/stats", target.origin());
-    let Ok(mut resp) = agent(&target.trust).get(url).call() else {
+    let Ok(mut resp) = agent(target).get(url).call() else {
         return false;
     };
     resp.status() == 200
@@ -372,7 +359,7 @@ fn is_our_mock(target: &Target) -> bool {
 
 /// Asks a standalone mock to reset its limiter, schedules and fault counter.
 fn reset(target: &Target) -> bool {
-    let mut req = agent(&target.trust).post(format!("{}/admin/reset", target.origin()));
+    let mut req = agent(target).post(format!("{}/admin/reset", target.origin()));
     if let Some(k) = &target.api_key {
         req = req.header("authorization", k.bearer());
     }
@@ -390,10 +377,19 @@ pub(crate) fn check_reachable(target: &Target) -> Result<(), ConfigError> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(unreachable(format!("unsupported scheme '{}'", parsed.scheme())));
     }
+    // Through a proxy, the proxy is what the clients connect to (the target's name may not
+    // even resolve here).
+    let (parsed, via) = match &target.proxy {
+        Some(p) => (
+            url::Url::parse(&p.url).map_err(|e| unreachable(format!("the proxy's URL: {e}")))?,
+            format!("the proxy {} (from ${}): ", p.display(), p.var),
+        ),
+        None => (parsed, String::new()),
+    };
     // Host and port (the scheme's default when none is written), resolved.
     let addrs = parsed
         .socket_addrs(|| None)
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| unreachable(format!("{via}{e}")))?;
     let mut last = String::from("no address");
     for a in addrs {
         match std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)) {
@@ -401,5 +397,5 @@ pub(crate) fn check_reachable(target: &Target) -> Result<(), ConfigError> {
             Err(e) => last = e.to_string(),
         }
     }
-    Err(unreachable(last))
+    Err(unreachable(format!("{via}{last}")))
 }

@@ -307,6 +307,18 @@ impl Started {
         // passes the stop on (SIGTERM) and gives the client its grace period; in the terminal's
         // group, a Python client died of the SIGINT at once, its requests unreported.
         use std::os::unix::process::CommandExt;
+        // The run's proxy, or none, whatever the environment says: each client library reads
+        // the variables by rules of its own (aiohttp not at all), so the client is given the
+        // one proxy every other strategy of the run goes through, under the names all of them
+        // read for either scheme.
+        for var in crate::plan::proxy::PROXY_VARS {
+            command.env_remove(var);
+        }
+        if let Some(p) = &ctx.req.proxy {
+            for var in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"] {
+                command.env(var, &p.url);
+            }
+        }
         let mut child = command
             .process_group(0)
             .stdin(Stdio::piped())

@@ -38,19 +38,19 @@ const HANG_LIMIT: Duration = Duration::from_secs(3600);
 /// Reads and parses a JSON body (at most [`MAX_BODY_BYTES`]), or the 4xx that says why not.
 #[allow(clippy::result_large_err)]
 async fn parse<T: DeserializeOwned>(st: &AppState, dialect: Dialect, body: Body) -> Result<T, Response> {
-    let too_large = || {
-        let msg = format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes.");
-        render::invalid(st, dialect, StatusCode::PAYLOAD_TOO_LARGE, msg, None, None)
-    };
-    // A `content-length` past the limit is refused before a byte of the body is read, as a
-    // real front end does: a body announced and never sent held its request until the client
-    // gave up.
-    if http_body::Body::size_hint(&body).lower() > MAX_BODY_BYTES as u64 {
-        return Err(too_large());
-    }
     let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
+        Err(e) if e.is::<LengthLimitError>() => {
+            let msg = format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes.");
+            return Err(render::invalid(
+                st,
+                dialect,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                msg,
+                None,
+                None,
+            ));
+        }
         Err(e) => {
             let msg = format!("Could not read the request body: {e}");
             return Err(render::invalid(

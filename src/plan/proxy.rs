@@ -191,4 +191,24 @@ mod tests {
         );
         assert!(!e.contains("secret"), "{e}");
     }
+
+    /// Every proxy taken is one both clients take (ureq's is set without a second check: one it
+    /// refused would leave its strategies going straight to the target).
+    #[test]
+    fn every_proxy_taken_is_one_both_clients_take() {
+        for value in [
+            "proxy.example:3128",
+            "http://proxy.example:3128",
+            "http://user:pw@proxy.example:3128/",
+            "https://proxy.example",
+            "http://10.0.0.1:8080",
+        ] {
+            let vars = [("HTTPS_PROXY", value)];
+            let p = Proxy::from_vars("https://api.example.com/v1", env(&vars))
+                .unwrap()
+                .unwrap();
+            assert!(ureq::Proxy::new(&p.url).is_ok(), "ureq: {value}");
+            assert!(reqwest::Proxy::all(&p.url).is_ok(), "reqwest: {value}");
+        }
+    }
 }

@@ -93,24 +93,53 @@ impl Proxy {
     }
 }
 
-/// Whether `NO_PROXY` names `host`: `*`, the host itself, or a domain it is in (`.example.com`
-/// and `example.com` alike).
+/// Whether `NO_PROXY` names `host`: `*`, the host itself, a domain it is in (`.example.com`
+/// and `example.com` alike), or a network its address is in (`10.0.0.0/8`).
 fn bypassed(host: &str, var: &impl Fn(&str) -> Option<String>) -> bool {
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
+    let ip = host.parse::<std::net::IpAddr>().ok();
     NO_PROXY_VARS.into_iter().filter_map(var).any(|list| {
         list.split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .any(|entry| {
                 let entry = entry.trim_start_matches('.').to_ascii_lowercase();
+                if let (Some(ip), Some((net, bits))) = (ip, entry.split_once('/')) {
+                    return in_network(ip, net, bits);
+                }
                 // An entry may carry a port; the host alone is matched, as requests does.
-                let entry = entry.rsplit_once(':').map_or(entry.as_str(), |(h, _)| h);
+                let entry = match entry.rsplit_once(':') {
+                    Some((h, port)) if port.parse::<u16>().is_ok() && !h.contains(':') => h,
+                    Some((h, port)) if port.parse::<u16>().is_ok() && h.ends_with(']') => h,
+                    _ => entry.as_str(),
+                };
+                let entry = entry.trim_start_matches('[').trim_end_matches(']');
                 entry == "*" || host == entry || host.ends_with(&format!(".{entry}"))
             })
     })
+}
+
+/// Whether `ip` is in the network `net`/`bits` (an entry of `NO_PROXY`; one that does not
+/// parse names nothing).
+fn in_network(ip: std::net::IpAddr, net: &str, bits: &str) -> bool {
+    use std::net::IpAddr;
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    let (a, b, width) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
+        _ => return false,
+    };
+    if bits > width {
+        return false;
+    }
+    // A prefix of 0 is every address (a shift by the whole width would overflow).
+    let shift = width - bits;
+    shift >= width || (a >> shift) == (b >> shift)
 }
 
 /// The variable's name as a flag-like `'static` name for the error line.
@@ -173,6 +202,28 @@ mod tests {
                 Proxy::from_vars("https://api.example.com/v1", env(&vars)).unwrap(),
                 None,
                 "{no}"
+            );
+        }
+        for (host, no) in [
+            ("10.1.2.3", "10.0.0.0/8"),
+            ("192.168.7.9", "192.168.7.0/24, other"),
+            ("[fd00::5]", "fd00::/8"),
+            ("[fd00::5]", "[fd00::5]:443"),
+        ] {
+            let vars = [("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)];
+            let target = format!("https://{host}/v1");
+            assert_eq!(
+                Proxy::from_vars(&target, env(&vars)).unwrap(),
+                None,
+                "{host} {no}"
+            );
+        }
+        for (host, no) in [("11.1.2.3", "10.0.0.0/8"), ("10.1.2.3", "10.0.0.0/99")] {
+            let vars = [("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)];
+            let target = format!("https://{host}/v1");
+            assert!(
+                Proxy::from_vars(&target, env(&vars)).unwrap().is_some(),
+                "{host} {no}"
             );
         }
         let vars = [("HTTPS_PROXY", "http://p:1"), ("no_proxy", "ample.com")];

@@ -64,6 +64,42 @@ fn every_strategy_works_over_https_with_the_certificate_trusted() {
     assert!(report.config.tls);
 }
 
+/// A certificate the system trusts (here through `SSL_CERT_FILE`), with no `--ca-cert`, is
+/// trusted by every Rust strategy: ureq trusted Mozilla's list only, and a target whose CA the
+/// system holds (a company's) failed the ureq strategies alone. The Python clients keep their
+/// libraries' own roots (`requests` and the SDKs `certifi`'s), every request counted.
+#[test]
+fn a_certificate_the_system_trusts_is_trusted_by_every_rust_strategy() {
+    crate::util::python_clients();
+    let server = tls_mock(false);
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, server.ca_pem().unwrap()).unwrap();
+    let strategies = crate::util::every_strategy_for(asyncbench::model::plan::Api::Openai);
+    let list: Vec<String> = strategies.iter().map(ToString::to_string).collect();
+    let o = bin()
+        .env("SSL_CERT_FILE", &ca)
+        .env_remove("SSL_CERT_DIR")
+        .args([
+            "compare", "-q", "-n", "2", "-c", "1", "--retry", "none", "--target",
+        ])
+        .arg(format!("{}/v1", server.uri()))
+        .args(["--strategies", &list.join(",")])
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let report = crate::util::json(&tmp.path().join("out/report.json"));
+    for (s, id) in report["strategies"].as_array().unwrap().iter().zip(&list) {
+        assert_eq!(s["id"], id.as_str());
+        assert_eq!(s["accounted"], "2/2", "{id}: {err}");
+        if !id.starts_with("py-") {
+            assert_eq!(s["outcomes"]["ok"], 2, "{id}: {}", s["errors"]);
+        }
+    }
+}
+
 /// Over TLS with `--http2`, the async strategies negotiate HTTP/2 by ALPN (streaming too); the
 /// blocking ones stay on HTTP/1.1, and the report says so per strategy.
 #[test]

@@ -221,22 +221,23 @@ pub(crate) fn connecting(
 ) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     // Checked to be an HTTP(S) proxy URL when the run was planned: ureq takes those.
     config = config.proxy(proxy.and_then(|p| ureq::Proxy::new(&p.url).ok()));
-    if trust.ca_pem.is_some() || trust.insecure {
-        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(trust.insecure);
-        if let Some(pem) = &trust.ca_pem {
-            // Certificates the run was told to trust (checked readable when the run was set
-            // up); ureq then trusts these only, not the system's roots.
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
-        config = config.tls_config(tls.build());
+    // The system's roots, as reqwest trusts them: ureq's own default is Mozilla's list, and a
+    // target whose CA the system trusts (a company's) failed the ureq strategies alone.
+    let mut tls = ureq::tls::TlsConfig::builder()
+        .disable_verification(trust.insecure)
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier);
+    if let Some(pem) = &trust.ca_pem {
+        // Certificates the run was told to trust (checked readable when the run was set up);
+        // ureq then trusts these only, not the system's roots.
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
-    config
+    config.tls_config(tls.build())
 }
 
 /// `b` with the request's number, the attempt's when it is not the first (the mock takes 1, as
